@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { createVirtualClock } from './clock.ts';
+
+describe('virtual clock', () => {
+  it('fires timers in time order, then insertion order, each at its due time', () => {
+    const clock = createVirtualClock(100);
+    const fired: string[] = [];
+    clock.setTimer(30, () => fired.push(`b@${clock.now()}`));
+    clock.setTimer(10, () => fired.push(`a@${clock.now()}`));
+    clock.setTimer(30, () => fired.push(`c@${clock.now()}`));
+    clock.advance(29);
+    expect(fired).toEqual(['a@110']);
+    clock.advance(1);
+    expect(fired).toEqual(['a@110', 'b@130', 'c@130']);
+    expect(clock.now()).toBe(130);
+  });
+
+  it('fires timers set by timers when they fall inside the advance', () => {
+    const clock = createVirtualClock();
+    const fired: number[] = [];
+    clock.setTimer(5, () => clock.setTimer(5, () => fired.push(clock.now())));
+    clock.advance(20);
+    expect(fired).toEqual([10]);
+    expect(clock.now()).toBe(20);
+  });
+
+  it('does not fire a cancelled timer and reports what is pending', () => {
+    const clock = createVirtualClock();
+    const cancel = clock.setTimer(5, () => {
+      throw new Error('should not fire');
+    });
+    clock.setTimer(7, () => undefined);
+    expect(clock.pendingTimers()).toBe(2);
+    cancel();
+    expect(clock.pendingTimers()).toBe(1);
+    expect(clock.nextTimerAt()).toBe(7);
+    clock.advance(10);
+    expect(clock.nextTimerAt()).toBeUndefined();
+  });
+
+  it('resumes awaiting code on advanceAsync, and sleep rejects when aborted', async () => {
+    const clock = createVirtualClock();
+    const steps: number[] = [];
+    const task = (async () => {
+      await clock.sleep(10);
+      steps.push(clock.now());
+      await clock.sleep(10);
+      steps.push(clock.now());
+    })();
+    await clock.advanceAsync(25);
+    await task;
+    expect(steps).toEqual([10, 20]);
+
+    const controller = new AbortController();
+    const sleeping = clock.sleep(100, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(sleeping).rejects.toThrow('stop');
+    expect(clock.pendingTimers()).toBe(0);
+  });
+});

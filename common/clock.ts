@@ -1,0 +1,162 @@
+/**
+ * Time, injected. Everything that waits or reads the time takes a Clock, so the same code runs
+ * on the wall clock in a server and on a virtual clock in tests and the cluster simulator.
+ * Times are milliseconds: since the Unix epoch for the real clock, since the virtual clock's
+ * origin (default 0) for a virtual one.
+ */
+export interface Clock {
+  now(): number;
+  /** Calls `fn` once after `delayMs` (>= 0) of this clock's time; returns a cancel function. */
+  setTimer(delayMs: number, fn: () => void): () => void;
+  /** Resolves after `delayMs`; rejects with the signal's reason if it aborts first. */
+  sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+export function createRealClock(): Clock {
+  return {
+    now: () => Date.now(),
+    setTimer(delayMs, fn) {
+      const timer = setTimeout(fn, Math.max(0, delayMs));
+      return () => clearTimeout(timer);
+    },
+    sleep: (delayMs, signal) => sleepOn(realClock, delayMs, signal),
+  };
+}
+
+/** The process-wide wall clock. */
+export const realClock: Clock = createRealClock();
+
+/**
+ * A clock that moves only when told to. Timers fire in time order (ties in the order they were
+ * set), each with `now()` equal to its due time, so a discrete-event simulation can be driven
+ * as `while (clock.nextTimerAt() !== undefined) clock.advanceTo(clock.nextTimerAt()!)`.
+ */
+export interface VirtualClock extends Clock {
+  /** Moves time forward by `deltaMs`, firing every timer that falls due, synchronously. */
+  advance(deltaMs: number): void;
+  /** Moves time to `timeMs` (never backwards), firing due timers synchronously. */
+  advanceTo(timeMs: number): void;
+  /**
+   * Like `advance`, but lets promise continuations run after each timer fires, so code that
+   * `await`s `sleep` proceeds as it would on the real clock. For tests of async code.
+   */
+  advanceAsync(deltaMs: number): Promise<void>;
+  /** Due time of the earliest pending timer, or undefined when none is pending. */
+  nextTimerAt(): number | undefined;
+  /** Number of pending timers. */
+  pendingTimers(): number;
+}
+
+interface Timer {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+export function createVirtualClock(startMs = 0): VirtualClock {
+  let now = startMs;
+  let seq = 0;
+  const heap: Timer[] = [];
+  let live = 0;
+
+  const before = (a: Timer, b: Timer) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  const push = (timer: Timer) => {
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  };
+  const pop = (): Timer | undefined => {
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
+        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
+        if (smallest === i) break;
+        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+        i = smallest;
+      }
+    }
+    return top;
+  };
+  const dropCancelled = () => {
+    while (heap.length > 0 && heap[0]!.cancelled) pop();
+  };
+  const fireNextDue = (limit: number): boolean => {
+    dropCancelled();
+    const top = heap[0];
+    if (!top || top.at > limit) return false;
+    pop();
+    live--;
+    now = Math.max(now, top.at);
+    top.fn();
+    return true;
+  };
+
+  const clock: VirtualClock = {
+    now: () => now,
+    setTimer(delayMs, fn) {
+      const timer: Timer = { at: now + Math.max(0, delayMs), seq: seq++, fn, cancelled: false };
+      push(timer);
+      live++;
+      return () => {
+        if (!timer.cancelled) {
+          timer.cancelled = true;
+          live--;
+        }
+      };
+    },
+    sleep: (delayMs, signal) => sleepOn(clock, delayMs, signal),
+    advance(deltaMs) {
+      clock.advanceTo(now + deltaMs);
+    },
+    advanceTo(timeMs) {
+      while (fireNextDue(timeMs));
+      now = Math.max(now, timeMs);
+    },
+    async advanceAsync(deltaMs) {
+      const target = now + deltaMs;
+      await flushPromises();
+      while (fireNextDue(target)) await flushPromises();
+      now = Math.max(now, target);
+      await flushPromises();
+    },
+    nextTimerAt() {
+      dropCancelled();
+      return heap[0]?.at;
+    },
+    pendingTimers: () => live,
+  };
+  return clock;
+}
+
+function sleepOn(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const cancel = clock.setTimer(delayMs, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Lets every queued promise continuation run (one macrotask turn). */
+function flushPromises(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

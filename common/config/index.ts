@@ -1,0 +1,2 @@
+export { loadConfig, parseConfig, type ConfigSources } from './load.ts';
+export { configSchema, type Config, type ConfigInput } from './schema.ts';
