@@ -1,0 +1,57 @@
+/**
+ * The names, labels and units of every metric the orchestrator exports. The planner, the
+ * Grafana dashboard and the prometheus-adapter rules in deploy/ read these names; a test checks
+ * that everything they reference exists here. Counters end in _total; times are seconds.
+ */
+export const ORCHESTRATOR_METRICS = {
+  /** Counter. Requests by outcome ("success", "error", "cancelled", "rejected") and mode ("aggregated", "disaggregated"). */
+  requests: 'tandem_requests_total',
+  /** Histogram, seconds, label mode. From request arrival to the first token sent. */
+  timeToFirstToken: 'tandem_time_to_first_token_seconds',
+  /** Histogram, seconds, label mode. Between consecutive tokens of one stream. */
+  interTokenLatency: 'tandem_inter_token_latency_seconds',
+  /** Histogram, seconds. From arrival to the last byte. */
+  e2eLatency: 'tandem_e2e_request_latency_seconds',
+  /** Counter, tokens. Prompt tokens of finished requests. */
+  promptTokens: 'tandem_prompt_tokens_total',
+  /** Counter, tokens. Prompt tokens served from a prefix cache; hit rate = cached / prompt. */
+  cachedPromptTokens: 'tandem_cached_prompt_tokens_total',
+  /** Counter, tokens. Generated tokens. */
+  generationTokens: 'tandem_generation_tokens_total',
+  /** Histogram, tokens. Input sequence length per request (ISL). */
+  requestPromptTokens: 'tandem_request_prompt_tokens',
+  /** Histogram, tokens. Output sequence length per request (OSL). */
+  requestGenerationTokens: 'tandem_request_generation_tokens',
+  /** Histogram, seconds. Hashing + index lookup + policy for one request. */
+  routerDecision: 'tandem_router_decision_seconds',
+  /** Gauge, requests, label worker, role. In flight on the worker as booked by the router. */
+  workerInflightRequests: 'tandem_worker_inflight_requests',
+  /** Gauge, tokens, label worker. Prompt tokens routed to the worker and not yet prefilled. */
+  workerQueuedPrefillTokens: 'tandem_worker_queued_prefill_tokens',
+  /** Gauge, blocks, label worker. KV blocks of the worker's running decodes. */
+  workerActiveKvBlocks: 'tandem_worker_active_kv_blocks',
+  /** Gauge, blocks, label worker. Blocks the router's index holds for the worker. */
+  workerIndexedBlocks: 'tandem_worker_indexed_blocks',
+  /** Gauge, 0 or 1, label worker, role. */
+  workerHealthy: 'tandem_worker_healthy',
+  /** Counter, label worker. KV-event batches applied to the index. */
+  kvEventsApplied: 'tandem_kv_events_applied_total',
+  /** Counter, label worker. Sequence gaps seen (each triggers a replay). */
+  kvEventGaps: 'tandem_kv_event_gaps_total',
+  /** Counter, blocks. KV blocks pulled by decode workers in disaggregated requests. */
+  kvTransferBlocks: 'tandem_kv_transfer_blocks_total',
+  /** Counter, bytes. */
+  kvTransferBytes: 'tandem_kv_transfer_bytes_total',
+  /** Gauge, requests. Waiting in the admission queue for a worker with room. */
+  queueDepth: 'tandem_queue_depth',
+} as const;
+
+/** Metrics the planner exports (planner/ owns them; listed here so deploy/ checks one table). */
+export const PLANNER_METRICS = {
+  /** Gauge, replicas, label pool. What an HPA with an AverageValue: 1 target follows. */
+  desiredReplicas: 'tandem_planner_desired_replicas',
+  /** Gauge, requests/s. The predicted arrival rate for the next interval. */
+  predictedRequestRate: 'tandem_planner_predicted_request_rate',
+  /** Gauge, tokens. The recommended disaggregation threshold. */
+  disaggregationThreshold: 'tandem_planner_disaggregation_threshold_tokens',
+} as const;

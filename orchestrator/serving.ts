@@ -1,0 +1,70 @@
+/**
+ * The seam between the HTTP frontend and everything behind it. The frontend parses, validates
+ * and tokenizes an OpenAI request into a TokenizedRequest, hands it to a ServingCore, and turns
+ * the GenerationEvents it yields into JSON or SSE. The core (routing, disaggregation, worker
+ * backends, load accounting) never sees HTTP; the frontend never sees workers.
+ */
+
+export interface SamplingOptions {
+  /** Tokens to generate at most, >= 1. */
+  readonly maxTokens: number;
+  /** 0 = greedy. */
+  readonly temperature: number;
+  /** In (0, 1]. */
+  readonly topP: number;
+  readonly seed: number | undefined;
+  readonly stopTokenIds: readonly number[];
+  readonly ignoreEos: boolean;
+  readonly minTokens: number;
+}
+
+export interface TokenizedRequest {
+  /** The X-Request-Id the client sent, or one the frontend generated. */
+  readonly requestId: string;
+  /** The served model name the client asked for (already checked to exist). */
+  readonly model: string;
+  readonly promptTokenIds: readonly number[];
+  readonly sampling: SamplingOptions;
+  /** Affinity key for the `session` policy: a session header or the body's `user`. */
+  readonly sessionKey: string | undefined;
+  /** Absolute deadline, Unix epoch milliseconds. */
+  readonly deadlineUnixMs: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface Usage {
+  readonly promptTokens: number;
+  /** Prompt tokens served from a prefix cache (OpenAI's prompt_tokens_details.cached_tokens). */
+  readonly cachedPromptTokens: number;
+  readonly completionTokens: number;
+}
+
+export type GenerationEvent =
+  /** Tokens sampled since the last event, in order. */
+  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[] }
+  /** The last event of a successful generation. */
+  | { readonly kind: 'done'; readonly finishReason: FinishReason; readonly usage: Usage };
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, or what is serving (e.g. "2 prefill, 2 decode healthy"). */
+  readonly detail: string;
+}
+
+export interface ServingCore {
+  /** Model names this core serves (for /v1/models and the unknown-model check). */
+  models(): readonly string[];
+  /**
+   * Runs a request. Yields token events, then exactly one `done`, unless it throws a
+   * TandemError (before the first token: the frontend answers with its status; after: the
+   * stream ends with an error event). Aborting `signal` cancels the work on every worker
+   * involved and releases what they hold.
+   */
+  generate(request: TokenizedRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  /** The routing decision this request would get, with every candidate's terms; sends nothing. */
+  explain(request: TokenizedRequest): unknown;
+  readiness(): Readiness;
+  /** JSON for /debug/workers: each worker's role, profile, health, load, index and event state. */
+  workers(): unknown;
+}
