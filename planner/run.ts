@@ -82,6 +82,7 @@ export async function startPlanner(config: Readonly<Config>, options: RunOptions
   }
   log.info({ mode, dryRun, httpPort: http.port, kedaPort, pools: plannerOptions.pools.map((pool) => `${pool.name}: ${pool.perf.label}`), source: options.source ? 'injected' : section.source.kind }, 'planner started');
 
+  const controller = new AbortController();
   const tick = async (): Promise<Decision | undefined> => {
     let observation;
     try {
@@ -101,7 +102,6 @@ export async function startPlanner(config: Readonly<Config>, options: RunOptions
     return decision;
   };
 
-  const controller = new AbortController();
   const loop = (async () => {
     while (!controller.signal.aborted) {
       await tick();

@@ -65,11 +65,59 @@ describe('tandem planner --once', () => {
       [['--once', '--observations', file('ok2.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }), '--config', file('pred.yaml', 'planner:\n  predictor: { kind: arima }\n')], /unknown predictor "arima"/],
       [['--once', '--observations', file('ok3.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }), '--config', file('roles.yaml', 'planner:\n  pools:\n    - { name: p, role: prefill }\n')], /needs at least one decode pool/],
     ];
-    for (const [args, pattern] of cases) {
-      const { code, stderr } = await fails(args);
+    const results = await Promise.all(cases.map(([args]) => fails(args)));
+    for (const [index, [args, pattern]] of cases.entries()) {
+      const { code, stderr } = results[index]!;
       expect(code, args.join(' ')).toBe(2);
       expect(stderr, args.join(' ')).toMatch(pattern);
       expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    }
+  });
+});
+
+describe('tandem planner (continuous)', () => {
+  it('scrapes the orchestrator, serves /decision and /metrics, and stops on SIGTERM', async () => {
+    const { createServer } = await import('node:http');
+    const { spawn } = await import('node:child_process');
+    // A stand-in orchestrator whose request counter grows by 10 per scrape.
+    let requests = 0;
+    const orchestrator = createServer((_request, response) => {
+      requests += 10;
+      response.writeHead(200, { 'content-type': 'text/plain' }).end(`tandem_requests_total{outcome="success",mode="disaggregated"} ${requests}\ntandem_prompt_tokens_total ${requests * 2000}\ntandem_generation_tokens_total ${requests * 200}\n`);
+    });
+    await new Promise<void>((resolve) => orchestrator.listen(0, '127.0.0.1', resolve));
+    const { port } = orchestrator.address() as { port: number };
+    const config = file('run.yaml', `log: { format: json, level: info }\nplanner:\n  interval_s: 0.3\n  source: { kind: scrape, url: "http://127.0.0.1:${port}/metrics" }\n  hooks: { mode: hpa, metrics_port: 0 }\n`);
+    const child = spawn(process.execPath, [tandem, 'planner', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let output = '';
+      const httpPort = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`planner did not start: ${output}`)), 30_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const started = output.split('\n').map((line) => (line.startsWith('{') ? (JSON.parse(line) as { msg?: string; httpPort?: number }) : {})).find((entry) => entry.msg === 'planner started');
+          if (started?.httpPort) {
+            clearTimeout(timer);
+            resolve(started.httpPort);
+          }
+        });
+      });
+      const base = `http://127.0.0.1:${httpPort}`;
+      expect(await (await fetch(`${base}/healthz`)).text()).toBe('ok\n');
+      let decision: { prefill_replicas?: number; predicted?: { isl_mean: number } } = {};
+      for (let i = 0; i < 100 && decision.prefill_replicas === undefined; i++) {
+        const answer = await fetch(`${base}/decision`);
+        if (answer.ok) decision = (await answer.json()) as typeof decision;
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(decision.predicted?.isl_mean).toBe(2000);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^tandem_planner_desired_replicas\{pool="decode",role="decode"\} \d+$/m);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await new Promise<void>((resolve) => orchestrator.close(() => resolve()));
     }
   });
 });

@@ -41,7 +41,8 @@ export function createKedaHandlers(board: DecisionBoard, knownPools: readonly st
       });
       const aborted = new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
       try {
-        let last = board.desired(pool) === undefined ? undefined : (board.desired(pool) ?? 0) > 0;
+        const initial = board.desired(pool);
+        let last = initial === undefined ? undefined : initial > 0;
         if (last !== undefined) yield { result: last };
         while (!context.signal.aborted) {
           if (changes.length === 0) await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
@@ -65,7 +66,6 @@ export function createKedaHandlers(board: DecisionBoard, knownPools: readonly st
       const replicas = desired(pool);
       return { metricValues: [{ metricName: request.metricName || kedaMetricName(pool), metricValue: BigInt(replicas), metricValueFloat: replicas }] };
     },
-    // eslint-disable-next-line require-yield
     async *streamMetricSpec() {
       throw new RpcError(GrpcStatus.UNIMPLEMENTED, 'StreamMetricSpec is not implemented; KEDA falls back to GetMetricSpec');
     },
