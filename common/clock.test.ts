@@ -38,6 +38,14 @@ describe('virtual clock', () => {
     expect(clock.nextTimerAt()).toBeUndefined();
   });
 
+  it('ignores cancelling a timer that already fired', () => {
+    const clock = createVirtualClock();
+    const cancel = clock.setTimer(1, () => undefined);
+    clock.advance(1);
+    cancel();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
   it('resumes awaiting code on advanceAsync, and sleep rejects when aborted', async () => {
     const clock = createVirtualClock();
     const steps: number[] = [];

@@ -99,6 +99,7 @@ export function createVirtualClock(startMs = 0): VirtualClock {
     if (!top || top.at > limit) return false;
     pop();
     live--;
+    top.cancelled = true; // fired: a later cancel() is a no-op
     now = Math.max(now, top.at);
     top.fn();
     return true;
