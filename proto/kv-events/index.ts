@@ -3,5 +3,6 @@ export type { AllBlocksCleared, BlockRemoved, BlockStored, ExternalBlockHash, Kv
 export { END_SEQ } from './types.ts';
 export { decodeKvEventBatch, type DecodedKvEventBatch } from './decode.ts';
 export { encodeKvEventBatch, KV_EVENT_SHAPES, type KvEventShape } from './encode.ts';
+export { offsetEndpointPort } from './endpoint.ts';
 export { decodeSeq, encodeSeq, SEQ_FRAME_BYTES } from './seq-frame.ts';
 export { codecFail, codecOk, type CodecError, type CodecResult } from './result.ts';
