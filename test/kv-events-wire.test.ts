@@ -110,7 +110,9 @@ describe('KV events over real ZMQ sockets', () => {
     expect(received.map((r) => markerOf(r.batch))).toEqual(received.map((r) => 1_000_000n + r.seq));
     const stats = sub.stats();
     expect(stats.gaps).toBeGreaterThan(0);
-    expect(stats.replays).toBeGreaterThanOrEqual(stats.gaps);
+    // One replay brings the ring's tail; later gaps inside it need no further request.
+    expect(stats.replays).toBeGreaterThanOrEqual(1);
+    expect(stats.replays).toBeLessThanOrEqual(stats.gaps);
     expect(stats.replayedBatches).toBeGreaterThanOrEqual(dropped.size);
     expect(stats.droppedByFaultInjection).toBe(dropped.size);
     expect(resets).toEqual([]);

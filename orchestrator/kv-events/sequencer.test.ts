@@ -181,6 +181,29 @@ describe('KV-event sequencer', () => {
     expect(h.sequencer.stats().replays).toBe(1);
   });
 
+  it('fills later gaps from the ring tail an earlier replay returned, without asking again', async () => {
+    const pub = fakePublisher();
+    const h = harness(pub.replay);
+    const published = Array.from({ length: 21 }, () => pub.publish());
+    for (const i of [0, 5, 8, 12, 20]) await h.sequencer.receive(published[i]!.seq, published[i]!.payload); // a lagging reader that lost most
+    expect(h.seqs()).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(h.sequencer.stats()).toMatchObject({ gaps: 4, replays: 1, replayedBatches: 16 });
+  });
+
+  it('does not trust that ring tail after a lost connection: a restarted publisher is still caught', async () => {
+    const pub = fakePublisher();
+    const h = harness(pub.replay);
+    const published = Array.from({ length: 11 }, () => pub.publish());
+    await h.sequencer.receive(published[0]!.seq, published[0]!.payload);
+    await h.sequencer.receive(published[3]!.seq, published[3]!.payload); // replay; 4..10 kept
+    h.sequencer.connectionLost();
+    pub.restart();
+    const second = Array.from({ length: 7 }, () => pub.publish());
+    await h.sequencer.receive(second[6]!.seq, second[6]!.payload); // 6: a gap the old tail "covers"
+    expect(h.resets).toEqual(['restart']);
+    expect(h.delivered.slice(4).map((d) => d.text)).toEqual(['1:0', '1:1', '1:2', '1:3', '1:4', '1:5', '1:6']);
+  });
+
   it('on seeded random drops, restarts and ring sizes, delivers only the current incarnation, in order, and all of it unless it reset', async () => {
     let cleanRuns = 0;
     for (let trial = 0; trial < 40; trial++) {

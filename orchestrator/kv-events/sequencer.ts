@@ -8,7 +8,10 @@
  * - the next expected seq (0 at first, then last + 1) is delivered at once;
  * - a seq past it is a gap (or, with nothing delivered yet, a late join): replay what is missing,
  *   deliver it, then the live message. A replay delivers only seqs below the live message that
- *   asked for it, so live messages queued behind it follow in order and never twice;
+ *   asked for it, so live messages queued behind it follow in order and never twice. The ring's
+ *   newer batches that came with the replay are kept (the "spare" run) and fill later gaps
+ *   without another request: a subscriber that lags while losing messages asks once per ring
+ *   tail, not once per gap;
  * - the live stream going backwards (seq <= the previous live seq) means the engine restarted:
  *   reset ("restart") and start over from the new sequence;
  * - a replay asks from the last delivered seq (the anchor) rather than the one after: if the
@@ -77,11 +80,14 @@ export function createKvEventSequencer(options: KvEventSequencerOptions): KvEven
   let lastPayload: Uint8Array | undefined; // its bytes, the anchor for incarnation checks
   let liveLast: bigint | undefined; // last seq seen on the live stream
   let verifyNext = false;
+  // Batches a replay returned past the live message that asked for it, by seq (same incarnation).
+  const spare = new Map<bigint, Uint8Array>();
 
   const deliver = (seq: bigint, payload: Uint8Array, via: 'live' | 'replay') => {
     lastSeq = seq;
     lastPayload = payload;
     stats.lastSeq = seq;
+    if (spare.size > 0) spare.delete(seq);
     if (via === 'replay') stats.replayedBatches++;
     options.deliver(seq, payload, via);
   };
@@ -93,6 +99,7 @@ export function createKvEventSequencer(options: KvEventSequencerOptions): KvEven
       lastPayload = undefined;
       stats.lastSeq = null;
       verifyNext = false;
+      spare.clear();
     } else {
       stats.unrecoverableGaps++;
     }
@@ -101,7 +108,13 @@ export function createKvEventSequencer(options: KvEventSequencerOptions): KvEven
 
   /** Fills [expected, seq) from the ring, then delivers the live message. */
   async function recover(seq: bigint, payload: Uint8Array): Promise<void> {
+    const verifying = verifyNext;
     verifyNext = false;
+    const expected = lastSeq === undefined ? 0n : lastSeq + 1n;
+    if (!verifying && fillFromSpare(expected, seq)) {
+      deliver(seq, payload, 'live');
+      return;
+    }
     if (!options.replay) {
       reset('unrecoverable-gap');
       deliver(seq, payload, 'live');
@@ -116,6 +129,8 @@ export function createKvEventSequencer(options: KvEventSequencerOptions): KvEven
     } catch {
       outcome = { entries: [], complete: false };
     }
+    spare.clear();
+    for (const entry of outcome.entries) if (entry.seq > seq) spare.set(entry.seq, entry.payload);
     let entries = outcome.entries.filter((entry) => entry.seq >= start && entry.seq < seq);
     if (anchor !== undefined && entries[0]?.seq === anchor) {
       if (!sameBytes(entries[0].payload, lastPayload)) {
@@ -125,7 +140,6 @@ export function createKvEventSequencer(options: KvEventSequencerOptions): KvEven
       }
       entries = entries.slice(1);
     }
-    const expected = anchor === undefined ? 0n : anchor + 1n;
     if (coversExactly(entries, expected, seq)) {
       for (const entry of entries) deliver(entry.seq, entry.payload, 'replay');
     } else {
@@ -133,6 +147,14 @@ export function createKvEventSequencer(options: KvEventSequencerOptions): KvEven
       for (const entry of contiguousTail(entries, seq)) deliver(entry.seq, entry.payload, 'replay');
     }
     deliver(seq, payload, 'live');
+  }
+
+  /** Delivers [from, until) from the spare run if it holds all of it. */
+  function fillFromSpare(from: bigint, until: bigint): boolean {
+    if (spare.size === 0) return false;
+    for (let s = from; s < until; s++) if (!spare.has(s)) return false;
+    for (let s = from; s < until; s++) deliver(s, spare.get(s)!, 'replay');
+    return true;
   }
 
   return {
