@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKvEventSubscriber, type KvEventSubscriber, type KvEventSubscriberOptions, type KvResetReason } from '../orchestrator/kv-events/index.ts';
-import type { KvCacheEvent, KvEventBatch } from '../proto/kv-events/index.ts';
+import { Publisher } from 'zeromq';
+import { encodeKvEventBatch, encodeSeq, type KvCacheEvent, type KvEventBatch } from '../proto/kv-events/index.ts';
 import { createKvEventPublisher, type KvEventPublisher, type KvEventPublisherOptions } from '../workers/kv-events/index.ts';
 
 /**
@@ -189,6 +190,45 @@ describe('KV events over real ZMQ sockets', () => {
     const after = received.slice(firstCount);
     expect(seqsOf(after)).toEqual(range(0, Number(lastOfSecond)));
     expect(after.map((r) => markerOf(r.batch))).toEqual(after.map((r) => 2_000_000n + r.seq));
+  });
+
+  it('skips undecodable messages and unknown events, survives a throwing callback, and keeps going', async () => {
+    const raw = new Publisher({ linger: 0 });
+    await raw.bind('tcp://127.0.0.1:0');
+    closers.push(async () => raw.close());
+    const endpoint = raw.lastEndpoint!;
+    const good = (n: bigint) => encodeKvEventBatch({ ts: 1, events: marker(1, n), dataParallelRank: 0 }, 'current');
+    const received: bigint[] = [];
+    const sub = createKvEventSubscriber({
+      endpoint,
+      topic: 'kv-events',
+      onBatch: (seq) => {
+        received.push(seq);
+        if (received.length === 1) throw new Error('index bug'); // the consumer fails once
+      },
+      onReset: () => undefined,
+    });
+    closers.push(() => sub.close());
+    let seq = 0n;
+    await waitFor('a first delivery', () => {
+      if (received.length > 0) return true;
+      void raw.send(['kv-events', encodeSeq(seq), good(seq)]);
+      seq++;
+      return false;
+    });
+    const before = sub.stats();
+    const unknown = Buffer.concat([Buffer.from(good(0n)).subarray(0, 10), Buffer.from([0x92, 0x91, 0xab, ...Buffer.from('BlockPinned')]), Buffer.from(good(0n)).subarray(11)]);
+    await raw.send(['kv-events', encodeSeq(seq), new Uint8Array([0xc1, 0x00])]); // msgpack "never used" byte
+    await raw.send(['kv-events', new Uint8Array([1, 2, 3]), good(seq + 1n)]); // a 3-byte sequence
+    await raw.send(['kv-events', encodeSeq(seq + 1n)]); // two frames
+    await raw.send(['kv-events', encodeSeq(seq + 1n), unknown]);
+    await raw.send(['kv-events', encodeSeq(seq + 2n), good(seq + 2n)]);
+    await waitFor('the last good batch', () => sub.stats().lastSeq === seq + 2n);
+    const after = sub.stats();
+    expect(after.decodeErrors - before.decodeErrors).toBe(3);
+    expect(after.unknownEvents - before.unknownEvents).toBe(1);
+    expect(after.callbackErrors).toBe(1);
+    expect(received.slice(-2)).toEqual([seq + 1n, seq + 2n]);
   });
 
   it('closes cleanly while a replay is outstanding, and calls nothing afterwards', async () => {

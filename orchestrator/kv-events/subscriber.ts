@@ -131,7 +131,12 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
         queue = queue.slice(head);
         head = 0;
       }
-      await sequencer.receive(message.seq, message.payload);
+      try {
+        await sequencer.receive(message.seq, message.payload);
+      } catch (error) {
+        // Callbacks are guarded and replays do not throw: this is a bug, but must not stall us.
+        logger.error({ err: error, seq: message.seq.toString() }, 'KV-event sequencing failed');
+      }
     }
     processing = false;
   };
