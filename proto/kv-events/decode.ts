@@ -8,7 +8,7 @@ export interface DecodedKvEventBatch {
   readonly batch: KvEventBatch;
   /**
    * Tags of events this decoder does not know (a newer engine's event kinds), skipped in order.
-   * Non-string tags appear as `<number>` etc.; a map event without "type" as `<missing>`.
+   * Non-string tags appear as `<an integer>` etc.; a map event without "type" as `<missing>`.
    */
   readonly unknownEventTags: readonly string[];
 }
