@@ -1,7 +1,7 @@
 /**
  * vLLM's KV-cache events (vllm/distributed/kv_events.py) as plain TypeScript data. One
- * KvEventBatch is published per engine step that changed the prefix cache; see
- * ../../PROTOCOLS.md-equivalent notes in proto/README.md and the codec beside this file.
+ * KvEventBatch is published per engine step that changed the prefix cache; the codec beside
+ * this file (encode.ts, decode.ts) reads and writes every wire shape vLLM has used.
  *
  * Block hashes are `bigint` (vLLM's default: the last 8 bytes of the digest as an unsigned
  * 64-bit int; very old engines sent signed ints) or `Uint8Array` (raw digests when
@@ -26,6 +26,13 @@ export interface BlockStored {
   readonly extraKeys: readonly unknown[] | null;
   /** KV-cache group (hybrid models); null for single-group models. */
   readonly groupIdx: number | null;
+  /**
+   * The group's KV-cache spec kind ("full_attention", "sliding_window", "mamba", ...); null or
+   * absent from engines before vLLM #40984. Optional so older producers need not set it.
+   */
+  readonly kvCacheSpecKind?: string | null;
+  /** Sliding-window size in tokens when kvCacheSpecKind is "sliding_window"; else null/absent. */
+  readonly kvCacheSpecSlidingWindow?: number | null;
 }
 
 export interface BlockRemoved {
