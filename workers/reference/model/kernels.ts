@@ -1,9 +1,10 @@
 /**
  * The arithmetic, in one fixed order. Every quantity is computed in float64 (JavaScript
  * numbers) by one kernel with one evaluation order, whatever the batch; only KV rows and logits
- * are rounded to float32 when stored. Dot products use `dot4`'s order (four interleaved partial
- * sums, combined as (s0 + s1) + (s2 + s3)), which shortens the add chain fourfold; every other
- * reduction runs in ascending index order. No kernel depends on how many tokens are processed
+ * are rounded to float32 when stored. Matrix-vector products use `dot4`'s order (four
+ * interleaved partial sums, combined as (s0 + s1) + (s2 + s3)), which shortens the add chain
+ * fourfold; attention's order is stated in paged-attention.ts; every other reduction runs in
+ * ascending index order. No kernel depends on how many tokens are processed
  * together, which is what makes a prompt's KV and logits bit-identical whether it is computed
  * whole, in chunks, or token by token, on any process running the same code.
  */

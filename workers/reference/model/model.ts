@@ -25,7 +25,8 @@ export interface ReferenceModel {
    * Runs `tokenIds` at positions startPosition .. startPosition + n - 1 of one sequence. KV for
    * positions < startPosition must already be in `blockTable`; each new position's K/V is
    * written into it (the table must cover startPosition + n positions). Returns the float32
-   * logits of the last token over `outputIds`. Synchronous: ~0.3 ms per token at the default size.
+   * logits of the last token over `outputIds`. Synchronous; at the default size about 0.4 ms
+   * of CPU per token averaged over a 2,000-token prompt (attention grows with the context).
    *
    * Throws invalid_request for an id outside [0, inputVocabSize) or past maxModelLen, and
    * failed_precondition when the pool's layout does not match the model.

@@ -1,3 +1,4 @@
+import { TandemError } from '../../../common/errors.ts';
 import type { KvBlockPool } from '../kv/block-pool.ts';
 import { kvRowOffset } from '../kv/layout.ts';
 import { expNonPositive } from './kernels.ts';
@@ -23,7 +24,7 @@ export interface PagedAttention {
 }
 
 export function createPagedAttention(numHeads: number, numKvHeads: number, headDim: number): PagedAttention {
-  if (headDim % 4 !== 0) throw new Error(`paged attention needs headDim % 4 == 0, got ${headDim}`);
+  if (headDim % 4 !== 0) throw new TandemError('invalid_request', `paged attention needs headDim % 4 == 0, got ${headDim}`);
   const group = numHeads / numKvHeads;
   const scale = 1 / Math.sqrt(headDim);
   let scores = new Float64Array(1024);
