@@ -162,6 +162,13 @@ describe('X-Request-Id', () => {
     expect(core.calls.at(-1)!.request.requestId).toBe(id);
   });
 
+  it('replaces an unusable id (too long, or with spaces) with a generated one', async () => {
+    for (const unusable of ['x'.repeat(300), 'has spaces']) {
+      const { headers } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-request-id': unusable });
+      expect(headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   it('is echoed on streams, errors and every other route', async () => {
     const stream = await fetch(`${frontend.url}/v1/completions`, { method: 'POST', headers: { 'x-request-id': 's-1' }, body: JSON.stringify({ model: MODEL, prompt: 'x', stream: true }) });
     expect(stream.headers.get('x-request-id')).toBe('s-1');

@@ -53,6 +53,17 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
   const stops = createStopMatcher(output.stop, output.includeStopStrInOutput);
   const stopTokenIds = new Set(output.stopTokenIds);
   const iterator = options.core.generate(request, coreAbort.signal)[Symbol.asyncIterator]();
+  // The core's next event, or the abort reason if `signal` fires first (a core deaf to its own
+  // signal cannot hold a request). One abort listener per request, not one per event.
+  let rejectPending: ((reason: TandemError) => void) | undefined;
+  const onAbort = () => rejectPending?.(reasonOf(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  const nextEvent = () =>
+    new Promise<IteratorResult<GenerationEvent>>((resolve, reject) => {
+      if (signal.aborted) return reject(reasonOf(signal));
+      rejectPending = reject;
+      iterator.next().then(resolve, reject);
+    });
   let completionTokens = 0;
   let lastTokenId: number | undefined;
   let coreDone = false;
@@ -61,7 +72,7 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
     for (;;) {
       let step: IteratorResult<GenerationEvent>;
       try {
-        step = await untilAborted(iterator.next(), signal);
+        step = await nextEvent();
       } catch (error) {
         throw signal.aborted ? reasonOf(signal) : toTandemError(error);
       }
@@ -110,6 +121,7 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
     }
   } finally {
     signal.removeEventListener('abort', forward);
+    signal.removeEventListener('abort', onAbort);
     if (!coreDone) {
       // Left before the core's final event (client gone, error, stop string, consumer stopped):
       // make sure the core lets go. Not awaited: a core stuck in an await must not hold us.

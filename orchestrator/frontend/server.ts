@@ -1,4 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Clock } from '../../common/clock.ts';
@@ -48,6 +49,8 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.max_body_bytes,
     requestIdHeader: false,
+    // Requests arriving while closing get our own 503 (OpenAI's shape) from the onRequest hook.
+    return503OnClosing: false,
     genReqId: (req: IncomingMessage) => {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && USABLE_REQUEST_ID.test(header) ? header : newRequestId();
@@ -68,8 +71,14 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
 
   const arrivals = new WeakMap<IncomingMessage, number>();
   const expectedAuth = config.api_key === undefined ? undefined : digest(`Bearer ${config.api_key}`);
+  const shutdown = new AbortController();
+  // Every running request listens for shutdown: thousands of listeners is the normal case.
+  setMaxListeners(0, shutdown.signal);
   app.addHook('onRequest', async (request, reply) => {
     arrivals.set(request.raw, clock.now());
+    if (shutdown.signal.aborted) {
+      return sendError(reply.header('x-request-id', request.id).header('connection', 'close'), new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
+    }
     if (expectedAuth === undefined || !(request.url.startsWith('/v1/') || request.url.startsWith('/debug/'))) return;
     const given = request.headers.authorization;
     if (typeof given !== 'string' || !timingSafeEqual(digest(given), expectedAuth)) {
@@ -89,7 +98,6 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new TandemError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  const shutdown = new AbortController();
   app.addHook('preClose', async () => shutdown.abort());
 
   const parsers = createRequestParsers(config.limits);
