@@ -43,8 +43,13 @@ export interface Usage {
 export type GenerationEvent =
   /** Tokens sampled since the last event, in order. */
   | { readonly kind: 'tokens'; readonly tokenIds: readonly number[] }
-  /** The last event of a successful generation. */
-  | { readonly kind: 'done'; readonly finishReason: FinishReason; readonly usage: Usage };
+  /**
+   * The last event of a successful generation. `mode` says how it was served (for the metrics'
+   * `mode` label); omit it and the frontend records `none`.
+   */
+  | { readonly kind: 'done'; readonly finishReason: FinishReason; readonly usage: Usage; readonly mode?: ServingMode };
+
+export type ServingMode = 'aggregated' | 'disaggregated';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -59,7 +64,9 @@ export interface ServingCore {
    * Runs a request. Yields token events, then exactly one `done`, unless it throws a
    * TandemError (before the first token: the frontend answers with its status; after: the
    * stream ends with an error event). Aborting `signal` cancels the work on every worker
-   * involved and releases what they hold.
+   * involved and releases what they hold; the generation then ends promptly, either by throwing
+   * or with a `done` whose finishReason is 'abort' (preferred: the frontend, which aborts when a
+   * stop string matches, reads cachedPromptTokens from its usage).
    */
   generate(request: TokenizedRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
   /** The routing decision this request would get, with every candidate's terms; sends nothing. */

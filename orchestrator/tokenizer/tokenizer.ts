@@ -1,0 +1,70 @@
+import type { Result } from '../../common/errors.ts';
+
+/**
+ * The tokenizer seam. The frontend tokenizes prompts once (the core and the workers only ever
+ * see token ids) and turns sampled ids back into text as they stream.
+ */
+
+export interface Tokenizer {
+  /** Ids this tokenizer can decode: the base vocabulary plus added tokens are [0, vocabSize). */
+  readonly vocabSize: number;
+  /** The end-of-sequence token from tokenizer_config.json, when it names one in the vocabulary. */
+  readonly eosTokenId: number | undefined;
+  /** True for added tokens flagged `special` (dropped from output when skipping special tokens). */
+  isSpecial(tokenId: number): boolean;
+  /**
+   * Token ids of `text`, computed off the event loop (native, libuv thread pool).
+   * `addSpecialTokens` applies the tokenizer's post-processor (e.g. a BOS token): true for raw
+   * completions, false for rendered chat templates, which carry their own, as vLLM does.
+   */
+  encode(text: string, options: { addSpecialTokens: boolean }): Promise<number[]>;
+  /** The text of a whole id sequence; ids outside [0, vocabSize) decode to nothing. */
+  decode(tokenIds: readonly number[], options: { skipSpecialTokens: boolean }): Promise<string>;
+  /** A fresh incremental decoder for one output stream. */
+  createDetokenizer(options: DetokenizerOptions): Detokenizer;
+}
+
+export interface DetokenizerOptions {
+  readonly skipSpecialTokens: boolean;
+  /**
+   * The last few prompt ids (up to 6 are used). Decoders that strip a leading space at the start
+   * of a text (SentencePiece's Metaspace) need them so the first generated word keeps its space.
+   */
+  readonly promptTail?: readonly number[];
+}
+
+/**
+ * Turns a stream of token ids into a stream of text. The concatenation of everything `push`
+ * and `flush` return equals decoding the whole sequence; no returned piece ends inside a
+ * multi-byte character (bytes of an unfinished character are held until it completes).
+ */
+export interface Detokenizer {
+  /** The text this token completes; often '' while a character's bytes are still arriving. Synchronous. */
+  push(tokenId: number): string;
+  /** Releases held bytes at the end of the stream (an unfinished character becomes U+FFFD). */
+  flush(): string;
+}
+
+/** One chat message as the template sees it (OpenAI's fields, content already flattened to text). */
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string | null;
+  readonly name?: string;
+  readonly tool_calls?: unknown;
+  readonly tool_call_id?: string;
+  readonly reasoning_content?: string;
+}
+
+export interface ChatRenderOptions {
+  /** Append the assistant turn's opening (vLLM's default: true). */
+  readonly addGenerationPrompt: boolean;
+  /** Leave the last (assistant) message open so the model continues it; excludes addGenerationPrompt. */
+  readonly continueFinalMessage: boolean;
+  /** Extra template variables (OpenAI-compatible `chat_template_kwargs`, e.g. `enable_thinking`). */
+  readonly kwargs: Readonly<Record<string, unknown>>;
+}
+
+export interface ChatTemplate {
+  /** The prompt text for `messages`; fails (invalid_request) when the template rejects them. */
+  render(messages: readonly ChatMessage[], options: ChatRenderOptions): Result<string>;
+}
