@@ -107,6 +107,11 @@ export abstract class BaseIndex<T extends TenantBase> implements KvIndex {
     return tenant ? this.store.blocksOf(tenant.slot) : 0;
   }
 
+  condition(id: string): string | null {
+    const mismatch = this.tenants.get(id)?.stats.blockSizeMismatch;
+    return mismatch ? `worker sends KV blocks of ${mismatch.got} tokens but its pool expects ${mismatch.expected}: its cache is invisible to the router` : null;
+  }
+
   workerStats(id: string): WorkerIndexStats | undefined {
     const tenant = this.tenants.get(id);
     if (!tenant) return undefined;

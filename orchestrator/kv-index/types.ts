@@ -44,6 +44,8 @@ export interface KvIndex {
 
   /** Blocks the tenant holds in the index (0 when unknown). */
   indexedBlocks(tenant: string): number;
+  /** A loud condition of the tenant's index to show with every decision (a block-size mismatch), or null. */
+  condition(tenant: string): string | null;
   workerStats(tenant: string): WorkerIndexStats | undefined;
   stats(): IndexStats;
 }

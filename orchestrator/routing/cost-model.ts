@@ -1,0 +1,59 @@
+import { decodeStepSeconds, prefillSeconds, type EngineProfile } from '../../common/profiles/index.ts';
+import type { CostTerms } from './types.ts';
+
+/**
+ * The kv policy's cost, in seconds from each worker's GPU x model profile (common/profiles'
+ * roofline), so an H100 and an L40S holding the same prefix are compared by how long the work
+ * takes on each, not by token counts. Dynamo's cost, `w * prefill_blocks + decode_blocks`,
+ * translated into time:
+ *
+ * - queue:   prefill tokens already queued on the worker x its seconds per prefill token;
+ * - prefill: this request's uncached tokens, prefilled with attention over the cached part;
+ * - decode:  the horizon (output tokens looked ahead) x one decode step at the batch the worker
+ *            would run with this request added (its in-flight requests + 1, over their KV).
+ *
+ * total = prefillWeight x (queue + prefill) + decodeWeight x decode.
+ */
+export interface CostWeights {
+  readonly prefillWeight: number;
+  readonly decodeWeight: number;
+}
+
+export interface CostInput {
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly queuedPrefillTokens: number;
+  readonly inflightRequests: number;
+  readonly activeDecodeBlocks: number;
+  readonly blockSize: number;
+  /** Output tokens the decode term covers. */
+  readonly horizonTokens: number;
+}
+
+/** Tokens per reference prefill chunk used for the per-token queue rate (vLLM's default max_num_batched_tokens). */
+const QUEUE_CHUNK_TOKENS = 2048;
+const perTokenCache = new WeakMap<EngineProfile, number>();
+
+/** Seconds per queued prefill token on `profile` (a 2048-token chunk's time / 2048), memoised per profile object. */
+export function prefillSecondsPerToken(profile: EngineProfile): number {
+  let rate = perTokenCache.get(profile);
+  if (rate === undefined) {
+    rate = prefillSeconds(profile, QUEUE_CHUNK_TOKENS) / QUEUE_CHUNK_TOKENS;
+    perTokenCache.set(profile, rate);
+  }
+  return rate;
+}
+
+export function estimateCost(profile: EngineProfile, input: CostInput, weights: CostWeights): CostTerms {
+  const queueSeconds = input.queuedPrefillTokens * prefillSecondsPerToken(profile);
+  const prefill = input.promptTokens > input.cachedTokens ? prefillSeconds(profile, input.promptTokens, input.cachedTokens) : 0;
+  const batch = input.inflightRequests + 1;
+  const meanContext = (input.activeDecodeBlocks * input.blockSize + input.promptTokens) / batch;
+  const decodeSeconds = input.horizonTokens > 0 ? input.horizonTokens * decodeStepSeconds(profile, batch, meanContext) : 0;
+  return {
+    queueSeconds,
+    prefillSeconds: prefill,
+    decodeSeconds,
+    totalSeconds: weights.prefillWeight * (queueSeconds + prefill) + weights.decodeWeight * decodeSeconds,
+  };
+}
