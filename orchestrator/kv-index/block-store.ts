@@ -10,6 +10,9 @@ import { HashTable64 } from './hash-table-64.ts';
  * Invariants: an entry exists iff at least one tenant holds it; `blocksOf(slot)` equals the
  * number of entries whose bit `slot` is set.
  */
+/** Blocks whose table lookups are issued together in the overlap walk. */
+const LOOKAHEAD = 16;
+
 export class BlockStore {
   private readonly table: HashTable64;
   private entryLo: Uint32Array;
@@ -26,6 +29,7 @@ export class BlockStore {
   private slotUsed: Uint8Array;
   private scratchActive: Uint32Array;
   private scratchOverlap: Int32Array;
+  private readonly scratchEntries = new Int32Array(LOOKAHEAD);
 
   constructor(initialEntries = 4096) {
     this.capacity = Math.max(16, initialEntries);
@@ -159,25 +163,40 @@ export class BlockStore {
       anyActive = 1;
     }
     const { words, length } = chain;
+    const entries = this.scratchEntries;
     let i = 0;
-    for (; i < length && anyActive !== 0; i++) {
-      const entry = this.table.get(words[2 * i]!, words[2 * i + 1]!);
-      if (entry === -1) break;
-      const base = entry * W;
-      anyActive = 0;
-      for (let w = 0; w < W; w++) {
-        const before = active[w]!;
-        if (before === 0) continue;
-        const after = before & this.bits[base + w]!;
-        let dropped = before & ~after;
-        while (dropped !== 0) {
-          const low = dropped & -dropped;
-          bySlot[(w << 5) + 31 - Math.clz32(low)] = i;
-          dropped ^= low;
-        }
-        active[w] = after;
-        anyActive |= after;
+    // Blocks go in batches: first the batch's table lookups, which do not depend on each other
+    // so the CPU overlaps their cache misses, then the bitset intersections.
+    walk: while (i < length && anyActive !== 0) {
+      const end = Math.min(length, i + LOOKAHEAD);
+      let found = 0;
+      for (let k = i; k < end; k++) {
+        const entry = this.table.get(words[2 * k]!, words[2 * k + 1]!);
+        if (entry === -1) break;
+        entries[found++] = entry;
       }
+      for (let k = 0; k < found; k++, i++) {
+        const base = entries[k]! * W;
+        anyActive = 0;
+        for (let w = 0; w < W; w++) {
+          const before = active[w]!;
+          if (before === 0) continue;
+          const after = before & this.bits[base + w]!;
+          let dropped = before & ~after;
+          while (dropped !== 0) {
+            const low = dropped & -dropped;
+            bySlot[(w << 5) + 31 - Math.clz32(low)] = i;
+            dropped ^= low;
+          }
+          active[w] = after;
+          anyActive |= after;
+        }
+        if (anyActive === 0) {
+          i++;
+          break walk;
+        }
+      }
+      if (i < end) break; // a block no tenant holds
     }
     // Tenants still matching when the walk ended matched all `i` blocks walked.
     for (let w = 0; w < W; w++) {

@@ -1,15 +1,19 @@
 /**
  * An open-addressing hash table from 64-bit keys (two uint32 words) to a non-negative int32
- * value plus one int32 of auxiliary data, in typed arrays: no per-entry objects, no BigInts,
- * no garbage on the hot path. Linear probing, backward-shift deletion (no tombstones), doubles
- * at half full. Keys may be any 64-bit value, including 0.
+ * value plus one int32 of auxiliary data, in one typed array: no per-entry objects, no BigInts,
+ * no garbage on the hot path. Each slot is 4 consecutive words [lo, hi, value + 1, aux], so a
+ * lookup at 1M entries costs one cache miss, not one per field. Linear probing, backward-shift
+ * deletion (no tombstones), doubles at half full. Keys may be any 64-bit value, including 0.
  */
+const STRIDE = 4;
+const LO = 0;
+const HI = 1;
+/** value + 1, so 0 (a fresh typed array) means empty. */
+const VAL = 2;
+const AUX = 3;
+
 export class HashTable64 {
-  private keyLo: Uint32Array;
-  private keyHi: Uint32Array;
-  /** -1 marks an empty slot. */
-  private vals: Int32Array;
-  private auxs: Int32Array;
+  private slots: Uint32Array;
   private mask: number;
   private shift: number;
   private count = 0;
@@ -17,10 +21,7 @@ export class HashTable64 {
   constructor(initialCapacity = 1024) {
     let bits = 4;
     while (1 << bits < initialCapacity * 2 && bits < 30) bits++;
-    this.keyLo = new Uint32Array(1 << bits);
-    this.keyHi = new Uint32Array(1 << bits);
-    this.vals = new Int32Array(1 << bits).fill(-1);
-    this.auxs = new Int32Array(1 << bits);
+    this.slots = new Uint32Array((1 << bits) * STRIDE);
     this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
   }
@@ -36,11 +37,15 @@ export class HashTable64 {
 
   /** Slot holding the key, or -1. */
   find(lo: number, hi: number): number {
-    const { keyLo, keyHi, vals, mask } = this;
+    const slots = this.slots;
+    const mask = this.mask;
+    const l = lo >>> 0;
+    const h = hi >>> 0;
     let slot = this.home(lo, hi);
     for (;;) {
-      if (vals[slot] === -1) return -1;
-      if (keyLo[slot] === lo >>> 0 && keyHi[slot] === hi >>> 0) return slot;
+      const at = slot * STRIDE;
+      if (slots[at + VAL] === 0) return -1;
+      if (slots[at + LO] === l && slots[at + HI] === h) return slot;
       slot = (slot + 1) & mask;
     }
   }
@@ -48,38 +53,42 @@ export class HashTable64 {
   /** The key's value, or -1 when absent. */
   get(lo: number, hi: number): number {
     const slot = this.find(lo, hi);
-    return slot === -1 ? -1 : this.vals[slot]!;
+    return slot === -1 ? -1 : this.slots[slot * STRIDE + VAL]! - 1;
   }
 
   valueAt(slot: number): number {
-    return this.vals[slot]!;
+    return this.slots[slot * STRIDE + VAL]! - 1;
   }
 
   auxAt(slot: number): number {
-    return this.auxs[slot]!;
+    return this.slots[slot * STRIDE + AUX]! | 0;
   }
 
   setAuxAt(slot: number, aux: number): void {
-    this.auxs[slot] = aux;
+    this.slots[slot * STRIDE + AUX] = aux;
   }
 
-  /** Inserts or overwrites; `value` must be >= 0. Returns the slot (valid until the next insert or delete). */
+  /** Inserts or overwrites; `value` must be in [0, 2^31). Returns the slot (valid until the next insert or delete). */
   set(lo: number, hi: number, value: number, aux = 0): number {
-    if ((this.count + 1) * 2 > this.vals.length) this.grow();
-    const { keyLo, keyHi, vals, mask } = this;
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
+    const mask = this.mask;
+    const l = lo >>> 0;
+    const h = hi >>> 0;
     let slot = this.home(lo, hi);
     for (;;) {
-      if (vals[slot] === -1) {
-        keyLo[slot] = lo;
-        keyHi[slot] = hi;
+      const at = slot * STRIDE;
+      if (slots[at + VAL] === 0) {
+        slots[at + LO] = l;
+        slots[at + HI] = h;
         this.count++;
         break;
       }
-      if (keyLo[slot] === lo >>> 0 && keyHi[slot] === hi >>> 0) break;
+      if (slots[at + LO] === l && slots[at + HI] === h) break;
       slot = (slot + 1) & mask;
     }
-    vals[slot] = value;
-    this.auxs[slot] = aux;
+    slots[slot * STRIDE + VAL] = value + 1;
+    slots[slot * STRIDE + AUX] = aux;
     return slot;
   }
 
@@ -93,54 +102,52 @@ export class HashTable64 {
 
   /** Removes the entry at `slot` (from `find`), shifting later entries of its probe run back. */
   deleteAt(slot: number): void {
-    const { keyLo, keyHi, vals, auxs, mask } = this;
+    const slots = this.slots;
+    const mask = this.mask;
     let hole = slot;
     let next = (hole + 1) & mask;
-    while (vals[next] !== -1) {
-      const home = this.home(keyLo[next]!, keyHi[next]!);
+    while (slots[next * STRIDE + VAL] !== 0) {
+      const at = next * STRIDE;
+      const home = this.home(slots[at + LO]!, slots[at + HI]!);
       // Move `next` into the hole unless its home lies cyclically in (hole, next].
-      const distanceNext = (next - home) & mask;
-      const distanceHole = (next - hole) & mask;
-      if (distanceNext >= distanceHole) {
-        keyLo[hole] = keyLo[next]!;
-        keyHi[hole] = keyHi[next]!;
-        vals[hole] = vals[next]!;
-        auxs[hole] = auxs[next]!;
+      if (((next - home) & mask) >= ((next - hole) & mask)) {
+        const to = hole * STRIDE;
+        slots[to + LO] = slots[at + LO]!;
+        slots[to + HI] = slots[at + HI]!;
+        slots[to + VAL] = slots[at + VAL]!;
+        slots[to + AUX] = slots[at + AUX]!;
         hole = next;
       }
       next = (next + 1) & mask;
     }
-    vals[hole] = -1;
+    slots[hole * STRIDE + VAL] = 0;
     this.count--;
   }
 
   clear(): void {
-    this.vals.fill(-1);
+    this.slots.fill(0);
     this.count = 0;
   }
 
   /** Visits every entry; the table must not change during the walk. */
   forEach(visit: (lo: number, hi: number, value: number, aux: number) => void): void {
-    const { keyLo, keyHi, vals, auxs } = this;
-    for (let slot = 0; slot < vals.length; slot++) {
-      const value = vals[slot]!;
-      if (value !== -1) visit(keyLo[slot]!, keyHi[slot]!, value, auxs[slot]!);
+    const slots = this.slots;
+    for (let at = 0; at < slots.length; at += STRIDE) {
+      const value = slots[at + VAL]!;
+      if (value !== 0) visit(slots[at + LO]!, slots[at + HI]!, value - 1, slots[at + AUX]! | 0);
     }
   }
 
   private grow(): void {
-    const { keyLo, keyHi, vals, auxs } = this;
-    const capacity = vals.length * 2;
-    if (capacity > 2 ** 30) throw new RangeError('HashTable64 is full (2^29 entries)');
-    this.keyLo = new Uint32Array(capacity);
-    this.keyHi = new Uint32Array(capacity);
-    this.vals = new Int32Array(capacity).fill(-1);
-    this.auxs = new Int32Array(capacity);
+    const old = this.slots;
+    const capacity = (this.mask + 1) * 2;
+    if (capacity > 2 ** 29) throw new RangeError('HashTable64 is full (2^28 entries)');
+    this.slots = new Uint32Array(capacity * STRIDE);
     this.mask = capacity - 1;
     this.shift--;
     this.count = 0;
-    for (let slot = 0; slot < vals.length; slot++) {
-      if (vals[slot] !== -1) this.set(keyLo[slot]!, keyHi[slot]!, vals[slot]!, auxs[slot]!);
+    for (let at = 0; at < old.length; at += STRIDE) {
+      if (old[at + VAL] !== 0) this.set(old[at + LO]!, old[at + HI]!, old[at + VAL]! - 1, old[at + AUX]!);
     }
   }
 }

@@ -93,6 +93,8 @@ interface WorkerState {
   expired: number;
 }
 
+const ZERO: LoadFigures = Object.freeze({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
+
 export function createLoadBook(options: LoadBookOptions): LoadBook {
   const workers = new Map<string, WorkerState>();
   const bookings = new Map<BookingId, Booking>();
@@ -163,19 +165,23 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
       const inflight = running === undefined && waiting === undefined ? null : (running ?? 0) + (waiting ?? 0);
       const decode =
         report.activeKvBlocks ?? (report.kvUsage !== undefined && report.totalKvBlocks !== undefined ? Math.round(report.kvUsage * report.totalKvBlocks) : null);
-      w.report = { atMs: nowMs, inflight, prefill: report.queuedPrefillTokens ?? null, decode, bookedThen: { ...w.booked } };
+      w.report = { atMs: nowMs, inflight, prefill: report.queuedPrefillTokens ?? null, decode, bookedThen: { inflight: w.booked.inflight, prefill: w.booked.prefill, decode: w.booked.decode } };
     },
 
     load(worker, nowMs) {
+      // Object literals only: spreading into a literal with more keys is ~100x slower on Node 20.
       const w = workers.get(worker);
-      if (!w) return { inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0, booked: { inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 }, reportAgeMs: null, expiredBookings: 0 };
-      const booked = { inflightRequests: w.booked.inflight, queuedPrefillTokens: w.booked.prefill, activeDecodeBlocks: w.booked.decode };
+      if (!w) return { inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0, booked: ZERO, reportAgeMs: null, expiredBookings: 0 };
+      const b = w.booked;
+      const booked: LoadFigures = { inflightRequests: b.inflight, queuedPrefillTokens: b.prefill, activeDecodeBlocks: b.decode };
       const r = w.report;
-      if (!r || nowMs - r.atMs > options.reportMaxAgeMs) return { ...booked, booked, reportAgeMs: null, expiredBookings: w.expired };
+      if (!r || nowMs - r.atMs > options.reportMaxAgeMs) {
+        return { inflightRequests: b.inflight, queuedPrefillTokens: b.prefill, activeDecodeBlocks: b.decode, booked, reportAgeMs: null, expiredBookings: w.expired };
+      }
       return {
-        inflightRequests: corrected(r.inflight, w.booked.inflight, r.bookedThen.inflight),
-        queuedPrefillTokens: corrected(r.prefill, w.booked.prefill, r.bookedThen.prefill),
-        activeDecodeBlocks: corrected(r.decode, w.booked.decode, r.bookedThen.decode),
+        inflightRequests: corrected(r.inflight, b.inflight, r.bookedThen.inflight),
+        queuedPrefillTokens: corrected(r.prefill, b.prefill, r.bookedThen.prefill),
+        activeDecodeBlocks: corrected(r.decode, b.decode, r.bookedThen.decode),
         booked,
         reportAgeMs: nowMs - r.atMs,
         expiredBookings: w.expired,

@@ -1,4 +1,4 @@
-import { decodeStepSeconds, prefillSeconds, type EngineProfile } from '../../common/profiles/index.ts';
+import { forwardSeconds, prefillSeconds, type BatchShape, type EngineProfile, type PrefillChunk } from '../../common/profiles/index.ts';
 import type { CostTerms } from './types.ts';
 
 /**
@@ -44,12 +44,29 @@ export function prefillSecondsPerToken(profile: EngineProfile): number {
   return rate;
 }
 
+// Reused batch shapes (the router calls this for every candidate of every decision; fresh
+// objects per call were most of its garbage). forwardSeconds only reads them.
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const prefillChunk: Mutable<PrefillChunk> = { newTokens: 0, contextTokens: 0 };
+const prefillShape: Mutable<BatchShape> = { prefill: [prefillChunk], decodeSequences: 0, decodeContextTokens: 0 };
+const decodeShape: Mutable<BatchShape> = { prefill: [], decodeSequences: 0, decodeContextTokens: 0 };
+
 export function estimateCost(profile: EngineProfile, input: CostInput, weights: CostWeights): CostTerms {
   const queueSeconds = input.queuedPrefillTokens * prefillSecondsPerToken(profile);
-  const prefill = input.promptTokens > input.cachedTokens ? prefillSeconds(profile, input.promptTokens, input.cachedTokens) : 0;
-  const batch = input.inflightRequests + 1;
-  const meanContext = (input.activeDecodeBlocks * input.blockSize + input.promptTokens) / batch;
-  const decodeSeconds = input.horizonTokens > 0 ? input.horizonTokens * decodeStepSeconds(profile, batch, meanContext) : 0;
+  let prefill = 0;
+  if (input.promptTokens > input.cachedTokens) {
+    // = prefillSeconds(profile, promptTokens, cachedTokens)
+    prefillChunk.newTokens = input.promptTokens - input.cachedTokens;
+    prefillChunk.contextTokens = input.cachedTokens;
+    prefill = forwardSeconds(profile, prefillShape);
+  }
+  let decodeSeconds = 0;
+  if (input.horizonTokens > 0) {
+    // = horizon x decodeStepSeconds(profile, batch, meanContext)
+    decodeShape.decodeSequences = input.inflightRequests + 1;
+    decodeShape.decodeContextTokens = input.activeDecodeBlocks * input.blockSize + input.promptTokens;
+    decodeSeconds = input.horizonTokens * forwardSeconds(profile, decodeShape);
+  }
   return {
     queueSeconds,
     prefillSeconds: prefill,

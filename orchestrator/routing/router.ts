@@ -5,10 +5,10 @@ import type { Rng } from '../../common/rng.ts';
 import { createBlockHasher, type BlockHashChain } from '../hashing/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
 import type { BookingId, LoadBook } from '../load/index.ts';
-import { estimateCost, type CostWeights } from './cost-model.ts';
-import { hotspotExclusions, type GuardOptions } from './guard.ts';
+import { estimateCost, type CostInput, type CostWeights } from './cost-model.ts';
+import { hotspotExclusions, type GuardInput, type GuardOptions } from './guard.ts';
 import type { RoutingPolicy } from './policy.ts';
-import type { Candidate, CandidateReport, CostTerms, RouteRequest, RoutingDecision } from './types.ts';
+import type { Candidate, CandidateReport, RouteRequest, RoutingDecision } from './types.ts';
 
 export interface RouterOptions {
   readonly index: KvIndex;
@@ -50,11 +50,19 @@ export interface Router {
 }
 
 interface Internal {
+  readonly owner: symbol;
   readonly chains: ReadonlyMap<number, BlockHashChain>;
   readonly chosen: CandidateReport | null;
   readonly dryRun: boolean;
   committed: boolean;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const costInput: Mutable<CostInput> = { promptTokens: 0, cachedTokens: 0, queuedPrefillTokens: 0, inflightRequests: 0, activeDecodeBlocks: 0, blockSize: 0, horizonTokens: 0 };
+const guardView = (r: CandidateReport): GuardInput => ({ healthy: r.healthy, inflightRequests: r.load.inflightRequests, cost: r.cost });
+/** Where a decision keeps what commit() needs, out of JSON's sight. */
+const INTERNAL = Symbol('routing.internal');
+type Decided = RoutingDecision & { [INTERNAL]?: Internal };
 
 const profileLabels = new WeakMap<EngineProfile, string>();
 const profileLabel = (p: EngineProfile): string => {
@@ -69,7 +77,8 @@ const profileLabel = (p: EngineProfile): string => {
 export function createRouter(options: RouterOptions): Router {
   const { index, load, policy, clock, rng, guard, cost } = options;
   const hasher = createBlockHasher(options.hashSeed);
-  const internals = new WeakMap<RoutingDecision, Internal>();
+  /** Decisions are tagged with their router so commit() rejects another router's. */
+  const owner = Symbol('router');
   /** Worker -> sequence number of its last committed choice (0: never). */
   const lastChosen = new Map<string, number>();
   let chosenSeq = 0;
@@ -115,49 +124,46 @@ export function createRouter(options: RouterOptions): Router {
       }
 
       const horizon = Math.min(request.maxTokens ?? Number.POSITIVE_INFINITY, cost.decodeHorizonTokens);
-      const figures = candidates.map((c, j) => {
-        const figuresLoad = load.load(c.id, now);
+      const reports: Mutable<CandidateReport>[] = new Array(candidates.length);
+      for (let j = 0; j < candidates.length; j++) {
+        const c = candidates[j]!;
+        const figures = load.load(c.id, now);
         // At least the last prompt token is always computed, even on a full hit (as vLLM does).
         const cachedTokens = Math.max(0, Math.min(overlaps[j]! * c.blockSize, promptTokens - 1));
-        const terms: CostTerms = estimateCost(
-          c.profile,
-          {
-            promptTokens,
-            cachedTokens,
-            queuedPrefillTokens: figuresLoad.queuedPrefillTokens,
-            inflightRequests: figuresLoad.inflightRequests,
-            activeDecodeBlocks: figuresLoad.activeDecodeBlocks,
-            blockSize: c.blockSize,
-            horizonTokens: horizon,
-          },
-          cost,
-        );
-        return { load: figuresLoad, cachedTokens, cost: terms, healthy: c.healthy, inflightRequests: figuresLoad.inflightRequests };
-      });
-      const held = hotspotExclusions(figures, guard);
-
-      const reports: CandidateReport[] = candidates.map((c, j) => {
-        const f = figures[j]!;
-        const excluded = c.healthy ? held[j]! : 'unhealthy';
-        return {
+        costInput.promptTokens = promptTokens;
+        costInput.cachedTokens = cachedTokens;
+        costInput.queuedPrefillTokens = figures.queuedPrefillTokens;
+        costInput.inflightRequests = figures.inflightRequests;
+        costInput.activeDecodeBlocks = figures.activeDecodeBlocks;
+        costInput.blockSize = c.blockSize;
+        costInput.horizonTokens = horizon;
+        reports[j] = {
           id: c.id,
           role: c.role,
           profile: profileLabel(c.profile),
           healthy: c.healthy,
           blockSize: c.blockSize,
-          eligible: excluded === null,
-          excluded,
+          eligible: c.healthy,
+          excluded: c.healthy ? null : 'unhealthy',
           overlapBlocks: overlaps[j]!,
-          cachedTokens: f.cachedTokens,
-          newTokens: promptTokens - f.cachedTokens,
+          cachedTokens,
+          newTokens: promptTokens - cachedTokens,
           indexedBlocks: index.indexedBlocks(c.id),
-          load: { inflightRequests: f.load.inflightRequests, queuedPrefillTokens: f.load.queuedPrefillTokens, activeDecodeBlocks: f.load.activeDecodeBlocks },
-          cost: f.cost,
+          load: figures,
+          cost: estimateCost(c.profile, costInput, cost),
           score: null,
           probability: null,
           indexWarning: index.condition(c.id),
         };
-      });
+      }
+      const held = hotspotExclusions(reports.map(guardView), guard);
+      for (let j = 0; j < reports.length; j++) {
+        const reason = held[j];
+        if (reason) {
+          reports[j]!.eligible = false;
+          reports[j]!.excluded = reason;
+        }
+      }
       const eligible = reports.filter((r) => r.eligible);
 
       let chosen: CandidateReport | null = null;
@@ -174,7 +180,7 @@ export function createRouter(options: RouterOptions): Router {
         reason = choice.reason;
       }
 
-      const decision: RoutingDecision = {
+      const decision: Decided = {
         workerId: chosen?.id ?? null,
         policy: policy.name,
         reason,
@@ -182,14 +188,14 @@ export function createRouter(options: RouterOptions): Router {
         promptTokens,
         atMs: now,
         candidates: reports,
+        [INTERNAL]: { owner, chains, chosen, dryRun, committed: false },
       };
-      internals.set(decision, { chains, chosen, dryRun, committed: false });
       return decision;
     },
 
     commit(decision) {
-      const internal = internals.get(decision);
-      if (!internal) throw new TandemError('internal', 'commit() takes a decision made by this router');
+      const internal = (decision as Decided)[INTERNAL];
+      if (!internal || internal.owner !== owner) throw new TandemError('internal', 'commit() takes a decision made by this router');
       if (internal.dryRun) throw new TandemError('internal', 'a dry-run decision cannot be committed');
       if (internal.committed) throw new TandemError('internal', `decision for ${decision.workerId} already committed`);
       const chosen = internal.chosen;

@@ -1,5 +1,5 @@
 import type { EngineProfile } from '../../common/profiles/index.ts';
-import type { LoadFigures } from '../load/index.ts';
+import type { WorkerLoad } from '../load/index.ts';
 
 export type WorkerRole = 'prefill' | 'decode' | 'both';
 
@@ -59,7 +59,8 @@ export interface CandidateReport {
   readonly newTokens: number;
   /** Blocks the index holds for the worker. */
   readonly indexedBlocks: number;
-  readonly load: LoadFigures;
+  /** The load book's figures for the worker (corrected by its last fresh report), and the router's own bookings. */
+  readonly load: WorkerLoad;
   readonly cost: CostTerms;
   /** The policy's own figure for the candidate (kv: cost seconds, cache-aware: match fraction, ...), or null. */
   score: number | null;

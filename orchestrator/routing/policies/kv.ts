@@ -39,7 +39,10 @@ export const createKvPolicy: PolicyFactory = (config) => {
       const chosen = tied.length === 1 ? tied[0]! : tieBreak(tied);
       let reason = `lowest estimated cost: ${describe(chosen)}`;
       if (tied.length > 1) reason += `; ${tied.length} workers tied within ${seconds(tolerance)}, least recently chosen wins`;
-      const runnerUp = eligible.filter((c) => !tied.includes(c)).sort((a, b) => a.cost.totalSeconds - b.cost.totalSeconds)[0];
+      let runnerUp: CandidateReport | undefined;
+      for (const c of eligible) {
+        if (c.cost.totalSeconds > min + tolerance && (!runnerUp || c.cost.totalSeconds < runnerUp.cost.totalSeconds)) runnerUp = c;
+      }
       if (runnerUp) reason += `; next best ${runnerUp.id} at ${seconds(runnerUp.cost.totalSeconds)} with ${runnerUp.overlapBlocks} blocks cached`;
       return { chosen, reason };
     },
