@@ -62,8 +62,8 @@ export const routingSection = z.strictObject({
       /**
        * Output tokens the decode term looks ahead (capped by the request's max_tokens): how much
        * a worker's decode batch weighs against a cached prefix. 128 kept the toy shared-prefix
-       * stream of routing/router.test.ts at 87% hits with loads within 15% (64: 91% but up to
-       * 45% apart; 256: 72%).
+       * stream of orchestrator/routing/router.test.ts at 87% hits with request counts per
+       * worker within 15% (64: 91% but up to 45% apart; 256: 72%).
        */
       decode_horizon_tokens: z.number().int().positive().default(128),
       /** 0 picks the cheapest; > 0 samples softmax(-normalised cost / temperature). */
