@@ -1,0 +1,250 @@
+import type { BlockHashChain } from '../hashing/index.ts';
+import { HashTable64 } from './hash-table-64.ts';
+
+/**
+ * The shared core of every index mode: router block hash -> the set of tenants holding that
+ * block. Tenants are small integer slots; each entry keeps a bitset of slots, so the overlap
+ * query intersects a few machine words per block no matter how many workers there are.
+ * Entries live in typed arrays and are recycled through a free list.
+ *
+ * Invariants: an entry exists iff at least one tenant holds it; `blocksOf(slot)` equals the
+ * number of entries whose bit `slot` is set.
+ */
+/** Blocks whose table lookups are issued together in the overlap walk. */
+const LOOKAHEAD = 16;
+
+export class BlockStore {
+  private readonly table: HashTable64;
+  private entryLo: Uint32Array;
+  private entryHi: Uint32Array;
+  /** Tenants holding the entry; 0 for a free entry. */
+  private entryHolders: Int32Array;
+  /** `words` uint32 per entry: the holders bitset. */
+  private bits: Uint32Array;
+  private words = 2;
+  private capacity: number;
+  private highWater = 0;
+  private readonly free: number[] = [];
+  private perSlot: Int32Array;
+  private slotUsed: Uint8Array;
+  private scratchActive: Uint32Array;
+  private scratchOverlap: Int32Array;
+  private readonly scratchEntries = new Int32Array(LOOKAHEAD);
+
+  constructor(initialEntries = 4096) {
+    this.capacity = Math.max(16, initialEntries);
+    this.table = new HashTable64(this.capacity);
+    this.entryLo = new Uint32Array(this.capacity);
+    this.entryHi = new Uint32Array(this.capacity);
+    this.entryHolders = new Int32Array(this.capacity);
+    this.bits = new Uint32Array(this.capacity * this.words);
+    this.perSlot = new Int32Array(this.words * 32);
+    this.slotUsed = new Uint8Array(this.words * 32);
+    this.scratchActive = new Uint32Array(this.words);
+    this.scratchOverlap = new Int32Array(this.words * 32);
+  }
+
+  /** Distinct blocks held by at least one tenant. */
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** A free tenant slot (grows the bitsets when every slot is taken). */
+  allocSlot(): number {
+    let slot = this.slotUsed.indexOf(0);
+    if (slot === -1) {
+      slot = this.words * 32;
+      this.widen(this.words + 1);
+    }
+    this.slotUsed[slot] = 1;
+    return slot;
+  }
+
+  /** Returns a slot to the pool; it must hold no blocks. */
+  freeSlot(slot: number): void {
+    if (this.perSlot[slot] !== 0) throw new Error(`slot ${slot} still holds ${this.perSlot[slot]} blocks`);
+    this.slotUsed[slot] = 0;
+  }
+
+  blocksOf(slot: number): number {
+    return this.perSlot[slot] ?? 0;
+  }
+
+  /** Entry id of the block, or -1. */
+  find(lo: number, hi: number): number {
+    return this.table.get(lo, hi);
+  }
+
+  /** Entry id of the block, created (held by nobody yet) when absent. Pair with `hold`. */
+  ensure(lo: number, hi: number): number {
+    const found = this.table.get(lo, hi);
+    if (found !== -1) return found;
+    let entry = this.free.pop();
+    if (entry === undefined) {
+      if (this.highWater === this.capacity) this.reserve(this.capacity * 2);
+      entry = this.highWater++;
+    }
+    this.entryLo[entry] = lo;
+    this.entryHi[entry] = hi;
+    this.entryHolders[entry] = 0;
+    this.bits.fill(0, entry * this.words, (entry + 1) * this.words);
+    this.table.set(lo, hi, entry);
+    return entry;
+  }
+
+  loOf(entry: number): number {
+    return this.entryLo[entry]!;
+  }
+
+  hiOf(entry: number): number {
+    return this.entryHi[entry]!;
+  }
+
+  holds(entry: number, slot: number): boolean {
+    return (this.bits[entry * this.words + (slot >>> 5)]! & (1 << (slot & 31))) !== 0;
+  }
+
+  /** Marks `slot` as holding `entry`; returns false when it already did. */
+  hold(entry: number, slot: number): boolean {
+    const at = entry * this.words + (slot >>> 5);
+    const bit = 1 << (slot & 31);
+    const word = this.bits[at]!;
+    if ((word & bit) !== 0) return false;
+    this.bits[at] = word | bit;
+    this.entryHolders[entry]!++;
+    this.perSlot[slot]!++;
+    return true;
+  }
+
+  /**
+   * Drops `slot` from `entry`; returns false when it did not hold it. The entry is freed (and
+   * its id may be reused) once nobody holds it.
+   */
+  release(entry: number, slot: number): boolean {
+    const at = entry * this.words + (slot >>> 5);
+    const bit = 1 << (slot & 31);
+    const word = this.bits[at]!;
+    if ((word & bit) === 0) return false;
+    this.bits[at] = word & ~bit;
+    this.perSlot[slot]!--;
+    if (--this.entryHolders[entry]! === 0) this.dropEntry(entry);
+    return true;
+  }
+
+  /** Frees an entry nobody holds (after `ensure` without `hold`). */
+  discardIfUnheld(entry: number): void {
+    if (this.entryHolders[entry] === 0) this.dropEntry(entry);
+  }
+
+  /** Releases every block `slot` holds by scanning all entries; returns how many. */
+  releaseAll(slot: number): number {
+    let released = 0;
+    for (let entry = 0; entry < this.highWater && this.perSlot[slot]! > 0; entry++) {
+      if (this.entryHolders[entry]! > 0 && this.release(entry, slot)) released++;
+    }
+    return released;
+  }
+
+  /**
+   * Longest run of consecutive blocks from the chain's start that each tenant in `slots`
+   * holds, in blocks, written to `out[j]` for `slots[j]` (a slot of -1 gets 0). One pass over
+   * the chain that stops as soon as no queried tenant still matches.
+   */
+  overlaps(chain: BlockHashChain, slots: ArrayLike<number>, out: Int32Array): void {
+    const W = this.words;
+    const active = this.scratchActive;
+    const bySlot = this.scratchOverlap;
+    active.fill(0);
+    let anyActive = 0;
+    for (let j = 0; j < slots.length; j++) {
+      const slot = slots[j]!;
+      if (slot < 0) continue;
+      active[slot >>> 5]! |= 1 << (slot & 31);
+      anyActive = 1;
+    }
+    const { words, length } = chain;
+    const entries = this.scratchEntries;
+    let i = 0;
+    // Blocks go in batches: first the batch's table lookups, which do not depend on each other
+    // so the CPU overlaps their cache misses, then the bitset intersections.
+    walk: while (i < length && anyActive !== 0) {
+      const end = Math.min(length, i + LOOKAHEAD);
+      let found = 0;
+      for (let k = i; k < end; k++) {
+        const entry = this.table.get(words[2 * k]!, words[2 * k + 1]!);
+        if (entry === -1) break;
+        entries[found++] = entry;
+      }
+      for (let k = 0; k < found; k++, i++) {
+        const base = entries[k]! * W;
+        anyActive = 0;
+        for (let w = 0; w < W; w++) {
+          const before = active[w]!;
+          if (before === 0) continue;
+          const after = before & this.bits[base + w]!;
+          let dropped = before & ~after;
+          while (dropped !== 0) {
+            const low = dropped & -dropped;
+            bySlot[(w << 5) + 31 - Math.clz32(low)] = i;
+            dropped ^= low;
+          }
+          active[w] = after;
+          anyActive |= after;
+        }
+        if (anyActive === 0) {
+          i++;
+          break walk;
+        }
+      }
+      if (i < end) break; // a block no tenant holds
+    }
+    // Tenants still matching when the walk ended matched all `i` blocks walked.
+    for (let w = 0; w < W; w++) {
+      let rest = active[w]!;
+      while (rest !== 0) {
+        const low = rest & -rest;
+        bySlot[(w << 5) + 31 - Math.clz32(low)] = i;
+        rest ^= low;
+      }
+    }
+    for (let j = 0; j < slots.length; j++) {
+      const slot = slots[j]!;
+      out[j] = slot < 0 ? 0 : bySlot[slot]!;
+    }
+  }
+
+  private dropEntry(entry: number): void {
+    this.table.delete(this.entryLo[entry]!, this.entryHi[entry]!);
+    this.free.push(entry);
+  }
+
+  private reserve(capacity: number): void {
+    const grow = <T extends Uint32Array | Int32Array>(old: T, make: (n: number) => T, n: number): T => {
+      const next = make(n);
+      next.set(old);
+      return next;
+    };
+    this.entryLo = grow(this.entryLo, (n) => new Uint32Array(n), capacity);
+    this.entryHi = grow(this.entryHi, (n) => new Uint32Array(n), capacity);
+    this.entryHolders = grow(this.entryHolders, (n) => new Int32Array(n), capacity);
+    this.bits = grow(this.bits, (n) => new Uint32Array(n), capacity * this.words);
+    this.capacity = capacity;
+  }
+
+  private widen(words: number): void {
+    const bits = new Uint32Array(this.capacity * words);
+    for (let entry = 0; entry < this.highWater; entry++) {
+      for (let w = 0; w < this.words; w++) bits[entry * words + w] = this.bits[entry * this.words + w]!;
+    }
+    this.bits = bits;
+    const perSlot = new Int32Array(words * 32);
+    perSlot.set(this.perSlot);
+    this.perSlot = perSlot;
+    const slotUsed = new Uint8Array(words * 32);
+    slotUsed.set(this.slotUsed);
+    this.slotUsed = slotUsed;
+    this.scratchActive = new Uint32Array(words);
+    this.scratchOverlap = new Int32Array(words * 32);
+    this.words = words;
+  }
+}
