@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createBlockHasher, externalBlockHash } from './block-hash.ts';
-import { encodeCbor } from './cbor.ts';
+import { CborWriter, encodeCbor } from './cbor.ts';
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -71,5 +71,15 @@ describe('vLLM sha256_cbor block hash', () => {
   it('gives other seeds other hashes, so a router must map them', () => {
     const other = createBlockHasher('1337');
     expect(other.hashBlock(null, range(1, 16), 0, 16).value).not.toBe(3236607068019569386n);
+  });
+});
+
+describe('CBOR token runs', () => {
+  it('encodes a run of token ids exactly as item-by-item encoding does', () => {
+    const values = [0, 1, 23, 24, 255, 256, 65535, 65536, 151645, 2 ** 32 - 1, 2 ** 32, 2 ** 40];
+    const run = new CborWriter().uints(values, 0, values.length).view().toString('hex');
+    const itemwise = values.map((v) => encodeCbor(v).toString('hex')).join('');
+    expect(run).toBe(itemwise);
+    expect(new CborWriter().uints(values, 3, 6).view().toString('hex')).toBe(values.slice(3, 6).map((v) => encodeCbor(v).toString('hex')).join(''));
   });
 });

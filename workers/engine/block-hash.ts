@@ -14,11 +14,30 @@ import { CborWriter, type CborValue } from './cbor.ts';
  * router's own, so the router must map them from BlockStored's token ids, as with real vLLM.
  */
 export interface BlockHash {
-  /** The 32-byte digest as a latin1 string: a cheap, exact Map key. */
+  /** The 32-byte digest as a latin1 string (one char per byte): a cheap, exact Map key. */
   readonly key: string;
+  /** The digest's bytes. */
   readonly digest: Buffer;
   /** The event form: the digest's last 8 bytes, big-endian, as an unsigned 64-bit int. */
   readonly value: bigint;
+}
+
+/** Computes the bigint and Buffer forms only when asked: most hashes are only ever Map keys. */
+class LazyBlockHash implements BlockHash {
+  private cachedValue: bigint | undefined;
+  constructor(readonly key: string) {}
+  get digest(): Buffer {
+    return Buffer.from(this.key, 'latin1');
+  }
+  get value(): bigint {
+    if (this.cachedValue === undefined) {
+      const k = this.key;
+      const hi = ((k.charCodeAt(24) << 24) | (k.charCodeAt(25) << 16) | (k.charCodeAt(26) << 8) | k.charCodeAt(27)) >>> 0;
+      const lo = ((k.charCodeAt(28) << 24) | (k.charCodeAt(29) << 16) | (k.charCodeAt(30) << 8) | k.charCodeAt(31)) >>> 0;
+      this.cachedValue = (BigInt(hi) << 32n) | BigInt(lo);
+    }
+    return this.cachedValue;
+  }
 }
 
 export interface BlockHasher {
@@ -44,12 +63,12 @@ export function createBlockHasher(seed: string): BlockHasher {
   const writer = new CborWriter(512);
   const noneHash = hash('sha256', writer.reset().text(seed).view(), 'buffer');
 
+  const noneKey = noneHash.toString('latin1');
   const hashBlock: BlockHasher['hashBlock'] = (parent, tokens, start, end, extraKeys = null) => {
-    writer.reset().arrayHeader(3).bytes(parent ? parent.digest : noneHash).arrayHeader(end - start);
-    for (let i = start; i < end; i++) writer.uint(tokens[i]!);
-    writer.value(extraKeys);
-    const digest = hash('sha256', writer.view(), 'buffer');
-    return { key: digest.toString('latin1'), digest, value: digest.readBigUInt64BE(24) };
+    writer.reset().arrayHeader(3).latin1Bytes(parent ? parent.key : noneKey).arrayHeader(end - start).uints(tokens, start, end);
+    if (extraKeys === null) writer.null();
+    else writer.value(extraKeys);
+    return new LazyBlockHash(hash('sha256', writer.view(), 'binary')); // 'binary' is Node's alias of latin1
   };
 
   return {

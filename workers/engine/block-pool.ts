@@ -48,8 +48,28 @@ export interface BlockPool {
   free(blockIds: readonly number[]): void;
   /** Forgets every cached hash (AllBlocksCleared). Refused (false) while any block is in use, as in vLLM. */
   reset(): boolean;
-  /** Events since the last call, oldest first. */
-  takeEvents(): KvCacheEvent[];
+  /** Events since the last call, oldest first (a shared empty array when there are none). */
+  takeEvents(): readonly KvCacheEvent[];
+}
+
+const NO_EVENTS: readonly KvCacheEvent[] = Object.freeze([]);
+
+/** BlockStored for blocks [from, to) of one sequence; the parent is the block before `from`. */
+function storedEvent(blockHashes: readonly BlockHash[], from: number, to: number, tokens: ArrayLike<number>, blockSize: number, medium: string): BlockStored {
+  const runHashes: bigint[] = new Array<bigint>(to - from);
+  for (let i = from; i < to; i++) runHashes[i - from] = blockHashes[i]!.value;
+  return {
+    type: 'BlockStored',
+    blockHashes: runHashes,
+    parentBlockHash: from > 0 ? blockHashes[from - 1]!.value : null,
+    tokenIds: Array.prototype.slice.call(tokens, from * blockSize, to * blockSize) as number[],
+    blockSize,
+    loraId: null,
+    medium,
+    loraName: null,
+    extraKeys: null,
+    groupIdx: null,
+  };
 }
 
 export function createBlockPool(numBlocks: number, blockSize: number, medium = 'GPU'): BlockPool {
@@ -125,30 +145,18 @@ export function createBlockPool(numBlocks: number, blockSize: number, medium = '
     },
     store(blockIds, blockHashes, from, to, tokens) {
       let runStart = -1;
-      const flush = (end: number) => {
-        if (runStart < 0) return;
-        const runHashes: bigint[] = [];
-        for (let i = runStart; i < end; i++) runHashes.push(blockHashes[i]!.value);
-        const tokenIds = Array.prototype.slice.call(tokens, runStart * blockSize, end * blockSize) as number[];
-        const parent = runStart > 0 ? blockHashes[runStart - 1]!.value : null;
-        events.push({
-          type: 'BlockStored', blockHashes: runHashes, parentBlockHash: parent, tokenIds, blockSize,
-          loraId: null, medium, loraName: null, extraKeys: null, groupIdx: null,
-        } satisfies BlockStored);
-        runStart = -1;
-      };
-      for (let i = from; i < to; i++) {
-        const id = blockIds[i]!;
-        const hash = blockHashes[i]!;
-        if (hashes[id] || cached.has(hash.key)) {
-          flush(i);
-          continue;
+      for (let i = from; i <= to; i++) {
+        // A run ends at `to`, or at a block whose hash another block already caches.
+        const registers = i < to && !hashes[blockIds[i]!] && !cached.has(blockHashes[i]!.key);
+        if (registers) {
+          hashes[blockIds[i]!] = blockHashes[i]!;
+          cached.set(blockHashes[i]!.key, blockIds[i]!);
+          if (runStart < 0) runStart = i;
+        } else if (runStart >= 0) {
+          events.push(storedEvent(blockHashes, runStart, i, tokens, blockSize, medium));
+          runStart = -1;
         }
-        hashes[id] = hash;
-        cached.set(hash.key, id);
-        if (runStart < 0) runStart = i;
       }
-      flush(to);
     },
     free(blockIds) {
       for (const id of blockIds) {
@@ -165,6 +173,7 @@ export function createBlockPool(numBlocks: number, blockSize: number, medium = '
       return true;
     },
     takeEvents() {
+      if (events.length === 0) return NO_EVENTS;
       const taken = events;
       events = [];
       return taken;

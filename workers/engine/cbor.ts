@@ -40,6 +40,41 @@ export class CborWriter {
     return this.head(MAJOR_UNSIGNED, value);
   }
 
+  /**
+   * A run of unsigned integers below 2^32 (token ids), written without per-item checks beyond
+   * range; the hot path of the block hash. Items must be non-negative integers.
+   */
+  uints(values: ArrayLike<number>, start: number, end: number): this {
+    this.ensure(5 * (end - start));
+    const b = this.buffer;
+    let at = this.length;
+    for (let i = start; i < end; i++) {
+      const v = values[i]!;
+      if (v < 24) {
+        b[at++] = v;
+      } else if (v < 0x100) {
+        b[at++] = 24;
+        b[at++] = v;
+      } else if (v < 0x1_0000) {
+        b[at++] = 25;
+        b[at++] = v >>> 8;
+        b[at++] = v & 0xff;
+      } else if (v < 0x1_0000_0000) {
+        b[at++] = 26;
+        b[at++] = v >>> 24;
+        b[at++] = (v >>> 16) & 0xff;
+        b[at++] = (v >>> 8) & 0xff;
+        b[at++] = v & 0xff;
+      } else {
+        this.length = at;
+        this.uint(v);
+        at = this.length;
+      }
+    }
+    this.length = at;
+    return this;
+  }
+
   /** Any integer in [-2^64, 2^64 - 1]. */
   int(value: number | bigint): this {
     if (typeof value === 'bigint' ? value >= 0n : value >= 0) return this.head(MAJOR_UNSIGNED, value);
@@ -52,6 +87,14 @@ export class CborWriter {
     this.ensure(value.length);
     this.buffer.set(value, this.length);
     this.length += value.length;
+    return this;
+  }
+
+  /** A byte string given as a latin1 string (one char per byte, as `Buffer#toString('latin1')` gives). */
+  latin1Bytes(value: string): this {
+    this.head(MAJOR_BYTES, value.length);
+    this.ensure(value.length);
+    this.length += this.buffer.write(value, this.length, 'latin1');
     return this;
   }
 
@@ -94,6 +137,11 @@ export class CborWriter {
 
   private head(major: number, argument: number | bigint): this {
     const top = major << 5;
+    if (typeof argument === 'number' && argument >= 0 && argument < 24 && Number.isInteger(argument)) {
+      this.ensure(1);
+      this.buffer[this.length++] = top | argument;
+      return this;
+    }
     if (typeof argument === 'bigint') {
       if (argument < 0n || argument > 0xffff_ffff_ffff_ffffn) throw new RangeError(`CBOR: argument out of range: ${argument}`);
       if (argument > 0xffff_ffffn) {

@@ -62,7 +62,7 @@ export interface EngineCore {
   /** Applies expiries and completed pulls due at `nowMs` without stepping. */
   advanceTimers(nowMs: number): void;
   status(): EngineStatus;
-  takeEvents(): KvCacheEvent[];
+  takeEvents(): readonly KvCacheEvent[];
   /** Aborts every live request and releases every hold (engine shutdown). */
   closeAll(): CoreOutput[];
   /** The block pool, for tests and invariant checks. */

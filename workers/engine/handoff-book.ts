@@ -23,11 +23,13 @@ export interface HandoffBook {
   /** Removes and returns a hold (release); undefined when there is none. */
   take(handoffId: string): HeldHandoff | undefined;
   /** Removes and returns every hold expired at `nowMs`, oldest first. */
-  takeExpired(nowMs: number): HeldHandoff[];
+  takeExpired(nowMs: number): readonly HeldHandoff[];
   nextExpiryMs(): number | undefined;
   /** Removes and returns every hold (engine close). */
   takeAll(): HeldHandoff[];
 }
+
+const NONE: readonly HeldHandoff[] = Object.freeze([]);
 
 export function createHandoffBook(numBlocks: number, timeoutMs: number): HandoffBook {
   const holds = new Map<string, HeldHandoff>();
@@ -60,6 +62,8 @@ export function createHandoffBook(numBlocks: number, timeoutMs: number): Handoff
       return hold ? forget(hold) : undefined;
     },
     takeExpired(nowMs) {
+      const oldest = holds.values().next().value;
+      if (oldest === undefined || oldest.expiresAtMs > nowMs) return NONE;
       const expired: HeldHandoff[] = [];
       for (const hold of holds.values()) {
         if (hold.expiresAtMs > nowMs) break;

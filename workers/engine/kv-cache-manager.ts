@@ -44,11 +44,13 @@ export interface KvCacheManager {
   freeBlocks(blockIds: readonly number[]): void;
 }
 
+const NO_BLOCKS: readonly number[] = Object.freeze([]);
+
 export function createKvCacheManager(pool: BlockPool, hasher: BlockHasher, prefixCaching: boolean): KvCacheManager {
   const B = pool.blockSize;
   const blocksFor = (tokens: number) => Math.ceil(tokens / B);
 
-  const blocksNeeded: KvCacheManager['blocksNeeded'] = (seq, totalTokens, prefix = []) => {
+  const blocksNeeded: KvCacheManager['blocksNeeded'] = (seq, totalTokens, prefix = NO_BLOCKS) => {
     const fresh = Math.max(0, blocksFor(totalTokens) - seq.blockIds.length - prefix.length);
     return fresh + pool.countFree(prefix);
   };
@@ -77,7 +79,7 @@ export function createKvCacheManager(pool: BlockPool, hasher: BlockHasher, prefi
       return found;
     },
     blocksNeeded,
-    allocate(seq, totalTokens, prefix = []) {
+    allocate(seq, totalTokens, prefix = NO_BLOCKS) {
       if (prefix.length > 0 && seq.blockIds.length > 0) throw new Error('a cached prefix can only be claimed by a sequence holding no blocks');
       if (blocksNeeded(seq, totalTokens, prefix) > pool.freeCount()) return false;
       if (prefix.length > 0) {

@@ -52,6 +52,8 @@ export interface Scheduler {
   remove(seq: Sequence): void;
 }
 
+const NO_BLOCKS: readonly number[] = Object.freeze([]);
+
 export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): Scheduler {
   const B = kv.blockSize;
   let waiting: Sequence[] = [];
@@ -166,7 +168,7 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
           // A request holding no blocks is new or preempted: it may reuse a cached prefix. One
           // holding blocks has just received its KV from a pull and resumes where that left it.
           const fresh = seq.blockIds.length === 0;
-          const prefix = fresh ? kv.findCachedPrefix(seq, seq.tokens.length - 1) : [];
+          const prefix = fresh ? kv.findCachedPrefix(seq, seq.tokens.length - 1) : NO_BLOCKS;
           const hitTokens = prefix.length * B;
           if (fresh && seq.pull && seq.pull.coverageTokens > hitTokens) {
             if (!startPull(seq, prefix, nowMs)) break;
@@ -194,7 +196,12 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
       return batch;
     },
     pruneRunning() {
-      if (running.some((seq) => seq.state !== 'running')) running = running.filter((seq) => seq.state === 'running');
+      for (const seq of running) {
+        if (seq.state !== 'running') {
+          running = running.filter((s) => s.state === 'running');
+          return;
+        }
+      }
     },
     remove(seq) {
       if (seq.state === 'waiting') waiting = waiting.filter((s) => s !== seq);

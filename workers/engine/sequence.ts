@@ -65,7 +65,7 @@ export function createSequence(init: {
   pull?: PendingPull | null;
   kvRecomputed?: boolean;
 }): Sequence {
-  const tokens = Array.from(init.promptTokenIds);
+  const tokens = init.promptTokenIds.slice();
   const hasFirst = init.firstTokenId !== undefined;
   if (hasFirst) tokens.push(init.firstTokenId!);
   const blockHashes: BlockHash[] = [];

@@ -110,9 +110,22 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
     }
   };
 
+  /** Outputs of the step in flight already handed out (the rest are still undelivered). */
+  let delivered = 0;
+  let stepEndMs = 0;
+
   const finishStep = (step: CoreStep) => {
-    for (const output of step.outputs) deliver(output);
+    for (delivered = 0; delivered < step.outputs.length; ) deliver(step.outputs[delivered++]!);
     publishEvents();
+  };
+
+  const onStepEnd = () => {
+    cancelStep = undefined;
+    finishStep(inflight!);
+    // Start the next pass when this one was due to end, so timer lateness does not add up,
+    // unless the process fell far behind (then restart from now rather than race to catch up).
+    const now = clock.now();
+    runStep(now - stepEndMs > MAX_LAG_MS ? now : stepEndMs);
   };
 
   /**
@@ -131,23 +144,19 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
         return;
       }
       inflight = step;
-      cancelWake?.();
-      cancelWake = undefined;
-      const endMs = startMs + step.durationMs;
-      const delayMs = endMs - clock.now();
+      delivered = 0;
+      if (cancelWake) {
+        cancelWake();
+        cancelWake = undefined;
+      }
+      stepEndMs = startMs + step.durationMs;
+      const delayMs = stepEndMs - clock.now();
       if (delayMs > 0 || burst >= MAX_BURST_STEPS) {
-        cancelStep = clock.setTimer(Math.max(0, delayMs), () => {
-          cancelStep = undefined;
-          finishStep(step);
-          // Start the next pass when this one was due to end, so timer lateness does not add up,
-          // unless the process fell far behind (then restart from now rather than race to catch up).
-          const now = clock.now();
-          runStep(now - endMs > MAX_LAG_MS ? now : endMs);
-        });
+        cancelStep = clock.setTimer(Math.max(0, delayMs), onStepEnd);
         return;
       }
       finishStep(step);
-      startMs = endMs;
+      startMs = stepEndMs;
     }
   };
 
@@ -181,7 +190,7 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
     entry.cleanup();
     let usage = core.abort(requestId)?.usage ?? null;
     // The step in flight may hold output for it that the caller will now never see.
-    const undelivered = inflight?.outputs.find((output) => output.requestId === requestId);
+    const undelivered = inflight?.outputs.find((output, index) => index >= delivered && output.requestId === requestId);
     if (undelivered?.done) {
       usage = undelivered.usage;
       if (undelivered.handoff) core.release(undelivered.handoff.handoffId);
