@@ -83,3 +83,23 @@ describe('CBOR token runs', () => {
     expect(new CborWriter().uints(values, 3, 6).view().toString('hex')).toBe(values.slice(3, 6).map((v) => encodeCbor(v).toString('hex')).join(''));
   });
 });
+
+describe('block-hash memo', () => {
+  it('returns what hashing computes, for repeated blocks, other parents and a memo that overflows', () => {
+    const memoised = createBlockHasher('0', 8);
+    const plain = createBlockHasher('0', 0);
+    const blocks = Array.from({ length: 40 }, (_, i) => range(1 + (i % 5), 16 + (i % 5)));
+    let parentA = null as ReturnType<typeof plain.hashBlock> | null;
+    let parentB = null as ReturnType<typeof plain.hashBlock> | null;
+    for (const tokens of [...blocks, ...blocks]) {
+      const a = memoised.hashBlock(parentA, tokens, 0, 16);
+      const b = plain.hashBlock(parentB, tokens, 0, 16);
+      expect(a.key).toBe(b.key);
+      expect(a.value).toBe(b.value);
+      // Same tokens under another parent must not hit the first one's entry.
+      expect(memoised.hashBlock(null, tokens, 0, 16).key).toBe(plain.hashBlock(null, tokens, 0, 16).key);
+      parentA = a;
+      parentB = b;
+    }
+  });
+});

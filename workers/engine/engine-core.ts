@@ -1,7 +1,7 @@
 import { TandemError } from '../../common/errors.ts';
 import { forwardSeconds, linkProfile, transferSeconds, type PrefillChunk } from '../../common/profiles/index.ts';
 import type { KvCacheEvent } from '../../proto/kv-events/types.ts';
-import { createBlockHasher } from './block-hash.ts';
+import { sharedBlockHasher } from './block-hash.ts';
 import { createBlockPool, type BlockPool } from './block-pool.ts';
 import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, KvHandoff, ReleaseResult, RequestUsage } from './engine-api.ts';
 import { createHandoffBook } from './handoff-book.ts';
@@ -72,7 +72,7 @@ export interface EngineCore {
 export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
   const { blockSize: B, profile, roofline, timeScale, specialTokens } = options;
   const pool = createBlockPool(options.numBlocks, B);
-  const kv = createKvCacheManager(pool, createBlockHasher(options.hashSeed), options.enablePrefixCaching);
+  const kv = createKvCacheManager(pool, sharedBlockHasher(options.hashSeed), options.enablePrefixCaching);
   const scheduler = createScheduler(kv, options);
   const holds = createHandoffBook(options.numBlocks, options.kvHoldTimeoutMs);
   const sampler = createTokenSampler({ firstSpecialTokenId: specialTokens.firstSpecialTokenId, eosTokenId: specialTokens.eosTokenIds[0]!, eosProbability: options.eosProbability });
