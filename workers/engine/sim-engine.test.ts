@@ -201,6 +201,30 @@ describe('simulated engine cancellation', () => {
     expect(engine.status()).toMatchObject({ usedBlocks: 0, runningRequests: 0 });
   });
 
+  it('rejects a cancelled prefill with "cancelled" and one past its deadline with "deadline_exceeded", holding nothing', async () => {
+    const { clock, engine } = setup();
+    const long = prompt(20_000);
+    const aborted = engine.prefill({ requestId: 'a', promptTokenIds: long, sampling: { maxTokens: 10 } });
+    const late = engine.prefill({ requestId: 'b', promptTokenIds: prompt(20_000, 100_000), sampling: { maxTokens: 10 }, deadlineMs: 50 });
+    const rejections = [expect(aborted).rejects.toMatchObject({ code: 'cancelled' }), expect(late).rejects.toMatchObject({ code: 'deadline_exceeded' })];
+    run(clock, 10);
+    expect(engine.abort('a')).toBe(true);
+    run(clock);
+    await Promise.all(rejections);
+    expect(engine.status()).toMatchObject({ usedBlocks: 0, heldBlocks: 0, heldHandoffs: 0 });
+  });
+
+  it('releases what a prefill holds when it is cancelled while its last step is in flight', async () => {
+    const { clock, engine } = setup();
+    const pending = engine.prefill({ requestId: 'a', promptTokenIds: prompt(1000), sampling: { maxTokens: 10 } });
+    const rejected = expect(pending).rejects.toMatchObject({ code: 'cancelled' });
+    clock.advance(0); // the first (and only) step starts: the core has already created the hold
+    expect(engine.status().heldBlocks).toBe(63);
+    engine.abort('a');
+    await rejected;
+    expect(engine.status()).toMatchObject({ usedBlocks: 0, heldBlocks: 0 });
+  });
+
   it('ends every live request when closed', async () => {
     const { clock, engine } = setup();
     const stream = engine.generate({ requestId: 'a', promptTokenIds: prompt(100), sampling: { maxTokens: 1000 } });
