@@ -54,9 +54,10 @@ export interface BlockHasher {
   /**
    * Extends `chain` (the hashes of the first chain.length full blocks of `tokens`) with the
    * hashes of every further full block of `blockSize` tokens; returns `chain`. A trailing
-   * partial block is never hashed.
+   * partial block is never hashed. Only blocks within the first `memoTokens` tokens (default:
+   * all) use the memo: pass the prompt length, since generated blocks rarely repeat.
    */
-  extendChain(chain: BlockHash[], tokens: ArrayLike<number>, blockSize: number): BlockHash[];
+  extendChain(chain: BlockHash[], tokens: ArrayLike<number>, blockSize: number, memoTokens?: number): BlockHash[];
 }
 
 /** One memoised block: its inputs, kept to verify a fingerprint match, and its hash. */
@@ -107,7 +108,7 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
     }
     const computed = compute(parentKey, tokens, start, end, null);
     if (!seenOnce.has(fingerprint)) {
-      if (seenOnce.size >= 4 * memoEntries) seenOnce.clear();
+      if (seenOnce.size >= memoEntries) seenOnce.clear();
       seenOnce.add(fingerprint);
       return { hash: computed, hit: false };
     }
@@ -129,12 +130,12 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
     seed,
     noneHash,
     hashBlock,
-    extendChain(chain, tokens, blockSize) {
+    extendChain(chain, tokens, blockSize, memoTokens = tokens.length) {
       // After one miss every later block has a parent never hashed before, so it misses too.
       let lookup = true;
       for (let end = (chain.length + 1) * blockSize; end <= tokens.length; end += blockSize) {
         const parent = chain[chain.length - 1] ?? null;
-        if (memoEntries === 0) {
+        if (memoEntries === 0 || end > memoTokens) {
           chain.push(hashBlock(parent, tokens, end - blockSize, end));
           continue;
         }

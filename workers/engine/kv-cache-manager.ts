@@ -11,6 +11,8 @@ export interface KvSequence {
   readonly blockHashes: BlockHash[];
   /** Leading blocks already registered in the prefix cache (or skipped as duplicates). */
   numCachedBlocks: number;
+  /** Prompt tokens (the rest were generated); hashing memoises prompt blocks only. Default: all. */
+  readonly promptLength?: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export function createKvCacheManager(pool: BlockPool, hasher: BlockHasher, prefi
       const maxBlocks = Math.floor(Math.min(maxTokens, seq.tokens.length) / B);
       const found: number[] = [];
       for (let i = 0; i < maxBlocks; i++) {
-        if (i >= seq.blockHashes.length) hasher.extendChain(seq.blockHashes, seq.tokens, B);
+        if (i >= seq.blockHashes.length) hasher.extendChain(seq.blockHashes, seq.tokens, B, seq.promptLength);
         const hash = seq.blockHashes[i];
         if (!hash) break;
         const id = pool.lookup(hash);
@@ -95,7 +97,7 @@ export function createKvCacheManager(pool: BlockPool, hasher: BlockHasher, prefi
       if (!prefixCaching) return;
       const full = Math.min(Math.floor(computedTokens / B), seq.blockIds.length);
       if (full <= seq.numCachedBlocks) return;
-      if (seq.blockHashes.length < full) hasher.extendChain(seq.blockHashes, seq.tokens, B);
+      if (seq.blockHashes.length < full) hasher.extendChain(seq.blockHashes, seq.tokens, B, seq.promptLength);
       pool.store(seq.blockIds, seq.blockHashes, seq.numCachedBlocks, full, seq.tokens);
       seq.numCachedBlocks = full;
     },
