@@ -106,4 +106,19 @@ describe('continuous-batching scheduler', () => {
     expect(step.prefillTokens).toBe(16);
     expect(step.outputs[0]!.usage!.cachedPromptTokens).toBe(48);
   });
+
+  it('reports prompt tokens still to prefill, running and waiting counts, as chunks complete', () => {
+    const engine = core({ maxNumBatchedTokens: 1000, maxNumSeqs: 1, numBlocks: 1000 });
+    engine.submit('generate', { requestId: 'a', promptTokenIds: prompt(2500), sampling: { maxTokens: 2 } }, 0);
+    engine.submit('generate', { requestId: 'b', promptTokenIds: prompt(300, 9000), sampling: { maxTokens: 2 } }, 0);
+    expect(engine.status()).toMatchObject({ queuedPrefillTokens: 2800, runningRequests: 0, waitingRequests: 2 });
+    engine.step(0);
+    expect(engine.status()).toMatchObject({ queuedPrefillTokens: 1800, runningRequests: 1, waitingRequests: 1 });
+    engine.step(0);
+    engine.step(0);
+    // "a" is decoding now: only "b", still waiting behind max_num_seqs 1, has prompt left.
+    expect(engine.status()).toMatchObject({ queuedPrefillTokens: 300, runningRequests: 1, waitingRequests: 1 });
+    expect(engine.status().usedBlocks).toBe(Math.ceil(2501 / 16));
+    expect(engine.status().kvCacheUsage).toBeCloseTo(157 / 1000, 9);
+  });
 });

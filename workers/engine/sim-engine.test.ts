@@ -253,6 +253,20 @@ describe('disaggregation inside the engine', () => {
     expect(engine.status()).toMatchObject({ heldBlocks: 0, usedBlocks: 0, heldHandoffs: 0, cachedBlocks: 62 });
   });
 
+  it('gives a second hold under a still-held request id its own handoff id', async () => {
+    const { clock, engine } = setup();
+    const first = engine.prefill({ requestId: 'p', promptTokenIds: prompt(100), sampling: { maxTokens: 5 } });
+    run(clock);
+    const second = engine.prefill({ requestId: 'p', promptTokenIds: prompt(100), sampling: { maxTokens: 5 } });
+    run(clock);
+    const ids = [(await first).handoff!.handoffId, (await second).handoff!.handoffId];
+    expect(ids[0]).toBe('p');
+    expect(ids[1]).not.toBe('p');
+    expect(engine.status().heldHandoffs).toBe(2);
+    for (const id of ids) expect(engine.release(id).found).toBe(true);
+    expect(engine.status()).toMatchObject({ heldBlocks: 0, usedBlocks: 0 });
+  });
+
   it('frees held blocks when the hold expires', async () => {
     const { clock, engine } = setup({ kvHoldTimeoutMs: 480_000 });
     const pending = engine.prefill({ requestId: 'p', promptTokenIds: prompt(1000), sampling: { maxTokens: 50 } });
