@@ -122,8 +122,10 @@ export interface CallOptions {
   /** Aborting it cancels the request. */
   readonly signal?: AbortSignal | undefined;
   /**
-   * Called synchronously with every chunk as the step that produced it completes, before the
-   * stream sees it. For in-process drivers (the cluster simulator) that avoid async iteration.
+   * Called synchronously with every chunk as the step that produced it completes. For
+   * in-process drivers (the cluster simulator) that avoid async iteration: when given, the
+   * returned stream yields no chunks (nothing is buffered twice) and only ends; `result` still
+   * settles.
    */
   readonly onChunk?: ((chunk: TokenChunk) => void) | undefined;
 }

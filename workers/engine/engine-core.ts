@@ -148,7 +148,7 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       if (live.has(request.requestId)) throw new TandemError('invalid_request', `request id "${request.requestId}" is already in use`, { param: 'request_id' });
       const prompt = request.promptTokenIds;
       validatePrompt(prompt, profile.model.vocabSize);
-      const sampling = resolveSampling(request.sampling, seedWordFor(request.requestId, prompt, request.sampling.seed, request.sampling.temperature ?? 0));
+      const sampling = resolveSampling(request.sampling, (seed, temperature) => seedWordFor(request.requestId, prompt, seed, temperature));
       const total = prompt.length + sampling.maxTokens;
       if (total > options.maxModelLen) {
         throw new TandemError('context_length_exceeded', `This model's maximum context length is ${options.maxModelLen} tokens. However, you requested ${total} tokens (${prompt.length} in the prompt, ${sampling.maxTokens} in the completion).`, { param: 'max_tokens' });
@@ -163,6 +163,7 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       let firstTokenId: number | undefined;
       if (kind === 'decode') {
         const decode = request as DecodeRequest;
+        if (decode.handoff === null || typeof decode.handoff !== 'object') throw new TandemError('invalid_request', 'a decode needs the handoff its prefill returned', { param: 'kv_transfer_params' });
         firstTokenId = decode.firstTokenId;
         if (firstTokenId !== undefined) validatePrompt([firstTokenId], profile.model.vocabSize, 'first_token_id');
         if (decode.pullAvailable === false) {

@@ -156,6 +156,10 @@ describe('simulated engine outputs', () => {
     expect(attempt({ promptTokenIds: prompt(4000), sampling: { maxTokens: 200 } })).toBe('context_length_exceeded:max_tokens');
     expect(attempt({ sampling: { maxTokens: 5, minTokens: 9 } })).toBe('invalid_request:min_tokens');
     expect(attempt({ requestId: '' })).toBe('invalid_request:request_id');
+    expect(attempt({ sampling: undefined as unknown as GenerateRequest['sampling'] })).toBe('invalid_request:sampling');
+    expect(attempt({ sampling: { maxTokens: 5, seed: 1.5 } })).toBe('invalid_request:seed');
+    expect(attempt({ sampling: { maxTokens: 5, topP: 0 } })).toBe('invalid_request:top_p');
+    expect(() => engine.decode({ requestId: 'd', promptTokenIds: prompt(10), sampling: { maxTokens: 5 } } as never)).toThrow(expect.objectContaining({ code: 'invalid_request', param: 'kv_transfer_params' }));
     expect(attempt({})).toBe('accepted');
     expect(attempt({})).toBe('invalid_request:request_id'); // "x" is still running
     expect(engine.status().waitingRequests).toBe(1);

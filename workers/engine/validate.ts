@@ -14,8 +14,11 @@ export function validatePrompt(tokenIds: readonly number[], vocabSize: number, p
   }
 }
 
-/** Checks and defaults sampling parameters. Throws invalid_request naming the field. */
-export function resolveSampling(sampling: SamplingParams, seedWord: number): ResolvedSampling {
+/**
+ * Checks and defaults sampling parameters; `seedWordOf` derives the token stream's seed from the
+ * checked seed and temperature. Throws invalid_request naming the field.
+ */
+export function resolveSampling(sampling: SamplingParams, seedWordOf: (seed: number | bigint | undefined, temperature: number) => number): ResolvedSampling {
   if (sampling === null || typeof sampling !== 'object') throw new TandemError('invalid_request', 'sampling parameters are required', { param: 'sampling' });
   const { maxTokens } = sampling;
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new TandemError('invalid_request', `max_tokens must be a positive integer, got ${String(maxTokens)}`, { param: 'max_tokens' });
@@ -27,7 +30,10 @@ export function resolveSampling(sampling: SamplingParams, seedWord: number): Res
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new TandemError('invalid_request', `temperature must be a non-negative number, got ${String(temperature)}`, { param: 'temperature' });
   const topP = sampling.topP ?? 1;
   if (!(topP > 0 && topP <= 1)) throw new TandemError('invalid_request', `top_p must be in (0, 1], got ${String(topP)}`, { param: 'top_p' });
+  const { seed } = sampling;
+  if (seed !== undefined && typeof seed !== 'bigint' && !Number.isInteger(seed)) throw new TandemError('invalid_request', `seed must be an integer, got ${String(seed)}`, { param: 'seed' });
   const stop = sampling.stopTokenIds ?? [];
+  if (!Array.isArray(stop)) throw new TandemError('invalid_request', 'stop_token_ids must be an array of token ids', { param: 'stop_token_ids' });
   for (const id of stop) {
     if (!Number.isInteger(id) || id < 0) throw new TandemError('invalid_request', `stop_token_ids must hold non-negative integers, got ${String(id)}`, { param: 'stop_token_ids' });
   }
@@ -36,6 +42,6 @@ export function resolveSampling(sampling: SamplingParams, seedWord: number): Res
     minTokens,
     ignoreEos: sampling.ignoreEos ?? false,
     stopTokenIds: stop.length > 0 ? new Set(stop) : null,
-    seedWord,
+    seedWord: seedWordOf(seed, temperature),
   };
 }
