@@ -8,6 +8,7 @@ export * from './gpus.ts';
 export * from './links.ts';
 export * from './models.ts';
 export * from './roofline.ts';
+export * from './special-tokens.ts';
 
 function lookup<T>(table: Record<string, T>, kind: string, name: string): T {
   const found = table[name.toLowerCase()];

@@ -1,0 +1,101 @@
+import type { BlockHash } from './block-hash.ts';
+import type { KvSequence } from './kv-cache-manager.ts';
+
+/** What a request is for: aggregated, prefill-only (hold blocks for a handoff), or decode after a remote prefill. */
+export type SequenceKind = 'generate' | 'prefill' | 'decode';
+
+/** waiting: queued or preempted; pulling: receiving KV from a prefill engine; running: scheduled each step. */
+export type SequenceState = 'waiting' | 'pulling' | 'running' | 'finished';
+
+/** A KV pull still to be done: what the handoff covers and how to move it. */
+export interface PendingPull {
+  /** Prompt tokens whose KV the remote engine holds (at most the prompt length). */
+  readonly coverageTokens: number;
+  /** Bytes of one block on this engine. */
+  readonly blockBytes: number;
+  /** Clock ms a pull of `bytes` takes. */
+  readonly durationMs: (bytes: number) => number;
+}
+
+/** Sampling parameters checked and defaulted at submission. */
+export interface ResolvedSampling {
+  readonly maxTokens: number;
+  readonly minTokens: number;
+  readonly ignoreEos: boolean;
+  readonly stopTokenIds: ReadonlySet<number> | null;
+  /** Seed of the deterministic token stream (token-sampler.ts). */
+  readonly seedWord: number;
+}
+
+/** One request inside the engine core. Mutable; owned by the core and its scheduler. */
+export interface Sequence extends KvSequence {
+  readonly id: string;
+  readonly kind: SequenceKind;
+  readonly promptLength: number;
+  readonly sampling: ResolvedSampling;
+  readonly arrivalMs: number;
+  state: SequenceState;
+  /** Tokens whose KV is computed (or pulled); tokens[numComputed..] are still to be fed. */
+  numComputed: number;
+  /** Tokens sampled so far (including a first token given to a decode). */
+  numOutput: number;
+  /** Pull to perform at admission; null once done, or for requests without one. */
+  pull: PendingPull | null;
+  /** When the pull in progress completes, clock ms. */
+  pullReadyAtMs: number;
+  /** Usage, reported on the last chunk. */
+  cachedPromptTokens: number;
+  admitted: boolean;
+  transferredPromptTokens: number;
+  transferredBlocks: number;
+  transferredBytes: number;
+  kvRecomputed: boolean;
+  preemptions: number;
+  /** This engine has sampled a token for the request (its prompt counts in the engine's totals). */
+  sampledHere: boolean;
+}
+
+export function createSequence(init: {
+  id: string;
+  kind: SequenceKind;
+  promptTokenIds: readonly number[];
+  sampling: ResolvedSampling;
+  arrivalMs: number;
+  firstTokenId?: number | undefined;
+  pull?: PendingPull | null;
+  kvRecomputed?: boolean;
+}): Sequence {
+  const tokens = init.promptTokenIds.slice();
+  const hasFirst = init.firstTokenId !== undefined;
+  if (hasFirst) tokens.push(init.firstTokenId!);
+  const blockHashes: BlockHash[] = [];
+  return {
+    id: init.id,
+    kind: init.kind,
+    promptLength: init.promptTokenIds.length,
+    sampling: init.sampling,
+    arrivalMs: init.arrivalMs,
+    tokens,
+    blockIds: [],
+    blockHashes,
+    numCachedBlocks: 0,
+    state: 'waiting',
+    numComputed: 0,
+    numOutput: hasFirst ? 1 : 0,
+    pull: init.pull ?? null,
+    pullReadyAtMs: 0,
+    cachedPromptTokens: 0,
+    admitted: false,
+    transferredPromptTokens: 0,
+    transferredBlocks: 0,
+    transferredBytes: 0,
+    kvRecomputed: init.kvRecomputed ?? false,
+    preemptions: 0,
+    sampledHere: false,
+  };
+}
+
+/** True once the prompt is computed and the sequence feeds one sampled token per step. */
+export function isDecoding(seq: Sequence): boolean {
+  return seq.numOutput > 0 && seq.numComputed === seq.tokens.length - 1;
+}
