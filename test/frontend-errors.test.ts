@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TandemError } from '../common/errors.ts';
-import { loadModelTokenizer, type ModelTokenizer } from '../orchestrator/tokenizer/index.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
 import { createFakeCore, hang, MODEL, post, reply, sseEvents, startFrontend, type Behaviour, type FakeCore, type RunningFrontend } from './frontend-harness.ts';
 
 let tokenizer: ModelTokenizer;

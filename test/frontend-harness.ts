@@ -9,7 +9,7 @@ import { silentLogger } from '../common/log.ts';
 import { createFrontend, type OrchestratorConfig } from '../orchestrator/frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../orchestrator/metrics/index.ts';
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest, Usage } from '../orchestrator/serving.ts';
-import type { ModelTokenizer } from '../orchestrator/tokenizer/index.ts';
+import type { ModelTokenizer } from '../common/tokenizer/index.ts';
 
 export const MODEL = 'Qwen/Qwen3-8B';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORCHESTRATOR_METRICS } from '../orchestrator/metrics/index.ts';
-import { loadModelTokenizer, type ModelTokenizer } from '../orchestrator/tokenizer/index.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
 import { createFakeCore, MODEL, post, reply, startFrontend, type FakeCore, type RunningFrontend } from './frontend-harness.ts';
 
 let tokenizer: ModelTokenizer;

@@ -5,7 +5,7 @@ import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/erro
 import type { Logger } from '../../common/log.ts';
 import type { OrchestratorMetrics, RequestOutcome } from '../metrics/index.ts';
 import type { ServingCore } from '../serving.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { AdmissionQueue } from './admission.ts';
 import { errorHeaders, toHttpError } from './http-errors.ts';
 import { chunkBody, completeBody, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from './openai-shapes.ts';

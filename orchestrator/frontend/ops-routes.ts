@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isTandemError } from '../../common/errors.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
 import type { ServingCore } from '../serving.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { sendError } from './http-errors.ts';
 import type { RequestParsers } from './parse-request.ts';
 import { prepareRequest } from './prepare-request.ts';

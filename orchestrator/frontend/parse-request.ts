@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
-import type { ChatMessage } from '../tokenizer/index.ts';
+import type { ChatMessage } from '../../common/tokenizer/index.ts';
 import { chatSchema, completionSchema, type ChatBody, type ChatBodyMessage, type CompletionBody, type RequestLimits } from './request-schema.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
 import type { TokenizedRequest } from '../serving.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
 
 /**

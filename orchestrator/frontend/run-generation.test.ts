@@ -3,7 +3,7 @@ import { createVirtualClock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import { createOrchestratorMetrics } from '../metrics/index.ts';
 import type { GenerationEvent, ServingCore, TokenizedRequest } from '../serving.ts';
-import { loadModelTokenizer, type Tokenizer } from '../tokenizer/index.ts';
+import { loadModelTokenizer, type Tokenizer } from '../../common/tokenizer/index.ts';
 import type { PreparedRequest } from './prepare-request.ts';
 import { createRequestObserver } from './request-observer.ts';
 import { runGeneration, STOP_DRAIN_MS, type OutputEvent } from './run-generation.ts';

@@ -2,7 +2,7 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { ModeLabel } from '../metrics/index.ts';
 import type { FinishReason, GenerationEvent, ServingCore, Usage } from '../serving.ts';
-import type { Tokenizer } from '../tokenizer/index.ts';
+import type { Tokenizer } from '../../common/tokenizer/index.ts';
 import type { PreparedRequest } from './prepare-request.ts';
 import type { RequestObserver } from './request-observer.ts';
 import { createStopMatcher } from './stop-strings.ts';

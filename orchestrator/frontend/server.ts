@@ -8,7 +8,7 @@ import { TandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
 import type { ServingCore } from '../serving.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
 import { sendError, toHttpError } from './http-errors.ts';

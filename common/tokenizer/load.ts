@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { TandemError } from '../../common/errors.ts';
+import { TandemError } from '../errors.ts';
 import { createChatTemplate } from './chat-template.ts';
 import { createHfTokenizer, tokenContent, type DetokenizerKind } from './hf-tokenizer.ts';
 import type { ChatTemplate, Tokenizer } from './tokenizer.ts';

@@ -1,5 +1,5 @@
 import { Template } from '@huggingface/jinja';
-import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { fail, ok, TandemError, type Result } from '../errors.ts';
 import type { ChatMessage, ChatRenderOptions, ChatTemplate } from './tokenizer.ts';
 
 /**

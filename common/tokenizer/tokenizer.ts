@@ -1,4 +1,4 @@
-import type { Result } from '../../common/errors.ts';
+import type { Result } from '../errors.ts';
 
 /**
  * The tokenizer seam. The frontend tokenizes prompts once (the core and the workers only ever

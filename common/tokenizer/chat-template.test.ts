@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTandemError } from '../../common/errors.ts';
+import { isTandemError } from '../errors.ts';
 import { createChatTemplate } from './chat-template.ts';
 import { loadModelTokenizer, type ModelTokenizer } from './load.ts';
 import type { ChatRenderOptions } from './tokenizer.ts';

