@@ -50,6 +50,9 @@ describe('grpc adapter over a real socket', () => {
       async *decode(request) {
         yield { tokenIds: [request.firstTokenId ?? 0, request.handoff?.numTokens ?? 0], finishReason: FinishReason.STOP };
       },
+      async pullKv(request) {
+        return { held: request.remoteRequestId === 'held', numBlocks: 2, numTokens: 20 };
+      },
       async releaseKv(request) {
         return { found: request.remoteRequestId === 'held', releasedBlocks: 3 };
       },
@@ -152,6 +155,7 @@ describe('grpc adapter over a real socket', () => {
     for await (const chunk of worker.decode({ requestId: 'r', handoff: prefill.handoff!, firstTokenId: prefill.firstTokenId })) decoded.push(...chunk.tokenIds);
     expect(decoded).toEqual([7, 3]);
 
+    expect(await worker.pullKv({ remoteRequestId: 'held' })).toMatchObject({ held: true, numBlocks: 2 });
     expect(await worker.releaseKv({ remoteRequestId: 'held' })).toMatchObject({ found: true, releasedBlocks: 3 });
     expect(await worker.getStatus({})).toMatchObject({ engineId: 'e1', role: WorkerRole.DECODE, totalBlocks: 1024 });
   });
