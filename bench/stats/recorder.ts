@@ -12,8 +12,8 @@ export interface RequestOutcome {
   readonly ok: boolean;
   /** Why it failed, as a short class (`http_503`, `timeout`, ...); ignored when ok. */
   readonly failure?: string | undefined;
-  /** When the workload wanted it sent. */
-  readonly arrivalMs: number;
+  /** When the workload wanted it sent (open loop); undefined when arrivals were not followed (closed loop). */
+  readonly arrivalMs?: number | undefined;
   readonly sentMs: number;
   readonly firstTokenMs?: number | undefined;
   readonly lastTokenMs?: number | undefined;
@@ -90,7 +90,7 @@ export function createRunRecorder(options: RunRecorderOptions): RunRecorder {
     record(outcome) {
       sent++;
       lastEndMs = Math.max(lastEndMs, outcome.endMs);
-      lag.push(Math.max(0, outcome.sentMs - outcome.arrivalMs));
+      if (outcome.arrivalMs !== undefined) lag.push(Math.max(0, outcome.sentMs - outcome.arrivalMs));
       if (!outcome.ok) {
         const reason = outcome.failure ?? 'unknown';
         failures[reason] = (failures[reason] ?? 0) + 1;

@@ -41,7 +41,7 @@ export const runSummarySchema = z.strictObject({
   tpot_ms: percentiles.nullable(),
   /** From sending to the last byte. */
   e2e_ms: percentiles.nullable(),
-  /** How late requests were sent after they were due (the driver's own lag; 0 in the simulator). */
+  /** How late requests were sent after they were due (the driver's own lag; 0 in the simulator, null in a closed loop). */
   send_lag_ms: percentiles.nullable(),
   prefix_cache: z.strictObject({
     /** Sum of usage cached_tokens / sum of prompt tokens over completed requests that reported it. */
