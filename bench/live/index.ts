@@ -5,3 +5,4 @@ export { createMonotonicClock } from './monotonic-clock.ts';
 export { createProgress, type Progress, type ProgressOptions } from './progress.ts';
 export { normalizeBase, runLive, type LiveOptions } from './run-live.ts';
 export { createSseParser, type SseParser } from './sse-parser.ts';
+export { benchLive, parseParams, type LiveFlags } from './command.ts';

@@ -8,3 +8,4 @@ export { parseTrace, type TraceEntry, type TracePrompt } from './trace-reader.ts
 export { REGULAR_VOCAB, VOCAB_SIZE } from './tokens.ts';
 export type { BenchRequest, CompletionReport, ParamDoc, RequestSource, Workload, WorkloadDefinition } from './types.ts';
 export { drainSource, type DrainedRequest, type DrainOptions } from './drain.ts';
+export { describeWorkloads, sampleWorkload } from './describe.ts';
