@@ -29,6 +29,7 @@ export interface LiveFlags {
   label?: string;
   experiment?: string;
   title?: string;
+  description?: string;
   ignoreEos?: boolean;
   config?: string;
 }
@@ -89,6 +90,7 @@ export async function benchLive(flags: LiveFlags): Promise<void> {
       version: 1,
       experiment: flags.experiment ?? experimentName(flags.out, flags.workload),
       ...(flags.title ? { title: flags.title } : {}),
+      ...(flags.description ? { description: flags.description } : {}),
       created_at: new Date().toISOString(),
       runs,
     };

@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
@@ -68,6 +69,7 @@ export async function runLive(options: LiveOptions): Promise<ResultRun[]> {
       const params = point.qps === null ? { ...options.params } : { ...options.params, rate: point.qps };
       const workload = createWorkload(options.workload, params, options.seed);
       if (!workload.ok) throw workload.error;
+      const loadBefore = loadavg()[0]!;
       const { summary, stoppedBy } = await runPoint(options, point, workload.value.open(), { base, model, agent, clock });
       runs.push({
         command: options.command,
@@ -77,7 +79,8 @@ export async function runLive(options: LiveOptions): Promise<ResultRun[]> {
         qps: point.qps ?? (typeof workload.value.params.rate === 'number' && point.respectArrivals ? workload.value.params.rate : null),
         concurrency: point.concurrency,
         workload: { name: workload.value.name, seed: workload.value.seed, params: { ...workload.value.params } },
-        setup: { url: base, model, timeout_s: options.timeoutS, ignore_eos: options.ignoreEos, stopped_by: stoppedBy },
+        // The client machine's 1-minute load average around the point: a busy client inflates what it measures.
+        setup: { url: base, model, timeout_s: options.timeoutS, ignore_eos: options.ignoreEos, stopped_by: stoppedBy, client_cpus: availableParallelism(), client_load_before: round2(loadBefore), client_load_after: round2(loadavg()[0]!) },
         summary,
       });
     }
@@ -139,6 +142,8 @@ function planPoints(options: LiveOptions): Point[] {
   if (concurrency && concurrency.length > 0) return concurrency.map((c) => ({ qps: null, concurrency: c, respectArrivals: false }));
   return [{ qps: null, concurrency: null, respectArrivals: true }];
 }
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
 
 /** http://host:port[/prefix], without a trailing slash or /v1. */
 export function normalizeBase(url: string): string {

@@ -5,13 +5,15 @@ import type { ChartSeries, LineChartSpec } from './svg/line-chart.ts';
 export interface XAxis {
   readonly label: string;
   readonly of: (run: ResultRun) => number;
+  /** Concurrency sweeps usually double: log when they span 20x or more. */
+  readonly scale: 'linear' | 'auto';
 }
 
 /** Offered QPS when every run has one, else concurrency when every run has one, else the achieved rate. */
 export function chooseXAxis(runs: readonly ResultRun[]): XAxis {
-  if (runs.every((run) => run.qps !== null)) return { label: 'offered load (requests/s)', of: (run) => run.qps! };
-  if (runs.every((run) => run.qps === null && run.concurrency !== null)) return { label: 'concurrency (requests in flight)', of: (run) => run.concurrency! };
-  return { label: 'completed requests/s', of: (run) => run.summary.request_rate };
+  if (runs.every((run) => run.qps !== null)) return { label: 'offered load (requests/s)', of: (run) => run.qps!, scale: 'linear' };
+  if (runs.every((run) => run.qps === null && run.concurrency !== null)) return { label: 'concurrency (requests in flight)', of: (run) => run.concurrency!, scale: 'auto' };
+  return { label: 'completed requests/s', of: (run) => run.summary.request_rate, scale: 'linear' };
 }
 
 /** The line a run belongs to: its policy and label, e.g. `kv (precise)`. */
@@ -45,10 +47,10 @@ export function figuresFor(title: string, runs: readonly ResultRun[]): Figure[] 
   const figures: Figure[] = [];
 
   const ttft = perSeries((run) => (run.summary.ttft_ms ? run.summary.ttft_ms.p90 / 1000 : null));
-  if (hasData(ttft)) figures.push({ key: 'ttft-p90', caption: `TTFT p90 against ${x.label}, per policy`, chart: { title: `${title}: TTFT p90`, xLabel: x.label, yLabel: 'TTFT p90 (s)', series: ttft } });
+  if (hasData(ttft)) figures.push({ key: 'ttft-p90', caption: `TTFT p90 against ${x.label}, per policy`, chart: { title: `${title}: TTFT p90`, xLabel: x.label, xScale: x.scale, yLabel: 'TTFT p90 (s)', series: ttft } });
 
   const throughput = perSeries((run) => run.summary.output_tokens_per_s);
-  if (hasData(throughput)) figures.push({ key: 'throughput', caption: `Output tokens/s against ${x.label}, per policy`, chart: { title: `${title}: throughput`, xLabel: x.label, yLabel: 'output tokens/s', series: throughput } });
+  if (hasData(throughput)) figures.push({ key: 'throughput', caption: `Output tokens/s against ${x.label}, per policy`, chart: { title: `${title}: throughput`, xLabel: x.label, xScale: x.scale, yLabel: 'output tokens/s', series: throughput } });
 
   const hits = perSeries((run) => run.summary.prefix_cache.hit_rate);
   if (hasData(hits)) {
@@ -56,7 +58,7 @@ export function figuresFor(title: string, runs: readonly ResultRun[]): Figure[] 
     for (const run of runs) if (run.summary.prefix_cache.upper_bound !== null) bounds.set(x.of(run), [...(bounds.get(x.of(run)) ?? []), run.summary.prefix_cache.upper_bound]);
     const bound: ChartSeries = { name: 'upper bound (each prefix once)', reference: true, points: [...bounds].map(([at, values]) => ({ x: at, y: values.reduce((a, b) => a + b, 0) / values.length })) };
     const series = bound.points.length > 0 ? [...hits, bound] : hits;
-    figures.push({ key: 'hit-rate', caption: `Prefix-cache hit rate against ${x.label}, per policy, with the workload's upper bound`, chart: { title: `${title}: prefix-cache hit rate`, xLabel: x.label, yLabel: 'hit rate', series, yDomain: [0, 1], yTickFormat: (v) => `${Math.round(v * 100)}%` } });
+    figures.push({ key: 'hit-rate', caption: `Prefix-cache hit rate against ${x.label}, per policy, with the workload's upper bound`, chart: { title: `${title}: prefix-cache hit rate`, xLabel: x.label, xScale: x.scale, yLabel: 'hit rate', series, yDomain: [0, 1], yTickFormat: (v) => `${Math.round(v * 100)}%` } });
   }
 
   const replicaRuns = runs.filter((run) => (run.series?.replicas?.length ?? 0) > 0);

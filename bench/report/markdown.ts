@@ -23,10 +23,7 @@ export function experimentPage(experiment: Experiment, figures: readonly { figur
   lines.push(`Sources: ${experiment.files.map((f) => `[\`${f}\`](${f})`).join(', ')}. Instrument: ${[...new Set(runs.map((r) => (r.tool === 'live' ? 'live load generator (real HTTP)' : 'cluster simulator (virtual time)')))].join(', ')}.`, '');
 
   lines.push('## How it was run', '', '```sh', ...new Set(runs.map((run) => run.command)), '```', '');
-  for (const [setup, members] of groupSetups(runs)) {
-    lines.push(`- ${setup} (${members.length} run${members.length === 1 ? '' : 's'})`);
-  }
-  lines.push('');
+  lines.push(...setupLines(sorted), '');
 
   lines.push('## Results', '');
   const header = ['series', 'QPS', 'concurrency', 'completed', 'failed', 'req/s', 'output tok/s', 'TTFT p50 (s)', 'TTFT p90 (s)', 'TTFT p99 (s)', 'ITL p50 (ms)', 'ITL p90 (ms)', 'hit rate', 'bound', 'imbalance', 'goodput (req/s)', 'SLO met'];
@@ -77,19 +74,26 @@ export function indexPage(experiments: readonly Experiment[], problems: readonly
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
-function groupSetups(runs: readonly ResultRun[]): Map<string, ResultRun[]> {
-  const groups = new Map<string, ResultRun[]>();
-  for (const run of runs) {
-    // The rate of an open-loop point is its QPS column; leaving it out keeps one line per setup.
-    const params = Object.entries(run.workload.params)
-      .filter(([k, v]) => !(k === 'rate' && v === run.qps))
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join(', ');
-    const setup = Object.entries(run.setup).map(([k, v]) => `${k}=${v}`).join(', ');
-    const key = `workload \`${run.workload.name}\` (seed ${run.workload.seed}${params ? `; ${params}` : ''})${setup ? `; ${setup}` : ''}`;
-    groups.set(key, [...(groups.get(key) ?? []), run]);
+/** Every run's workload, seed, parameters and setup as `key=value`; rate is left out where it is the QPS column. */
+function settings(run: ResultRun): Map<string, string> {
+  const out = new Map<string, string>([['workload', run.workload.name], ['seed', run.workload.seed]]);
+  for (const [k, v] of Object.entries(run.workload.params)) if (!(k === 'rate' && v === run.qps)) out.set(k, JSON.stringify(v));
+  for (const [k, v] of Object.entries(run.setup)) out.set(k, String(v));
+  return out;
+}
+
+/** What every run shared, on one line, then a table of what differed between runs (if anything did). */
+function setupLines(runs: readonly ResultRun[]): string[] {
+  const all = runs.map(settings);
+  const keys = [...new Set(all.flatMap((m) => [...m.keys()]))];
+  const common = keys.filter((k) => all.every((m) => m.get(k) === all[0]!.get(k)));
+  const varying = keys.filter((k) => !common.includes(k));
+  const lines = [`Common to every run: ${common.map((k) => `${k}=${all[0]!.get(k)}`).join(', ')}.`];
+  if (varying.length > 0) {
+    lines.push('', `| series | QPS | concurrency | ${varying.join(' | ')} |`, `|${' --- |'.repeat(3 + varying.length)}`);
+    runs.forEach((run, i) => lines.push(`| ${[seriesName(run), run.qps ?? '-', run.concurrency ?? '-', ...varying.map((k) => all[i]!.get(k) ?? '-')].map((c) => cell(String(c))).join(' | ')} |`));
   }
-  return groups;
+  return lines;
 }
 
 function seconds(value: number | undefined): string {

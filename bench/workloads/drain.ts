@@ -10,6 +10,10 @@ export interface DrainOptions {
   readonly outputTokens?: (request: BenchRequest) => number;
   /** Whether it succeeds (default: always). */
   readonly ok?: (request: BenchRequest) => boolean;
+  /** Called for each finished request, in completion order. */
+  readonly onFinished?: (finished: DrainedRequest) => void;
+  /** Keep and return the finished requests (default true); false lets prompts be collected. */
+  readonly keep?: boolean;
 }
 
 export interface DrainedRequest {
@@ -42,7 +46,8 @@ export function drainSource(source: RequestSource, options: DrainOptions): Drain
       running.pop();
       const result = finishing;
       source.complete(result.request.id, { atMs: result.completedMs, ok: result.ok, outputTokens: result.ok ? result.outputTokens : 0 });
-      done.push(result);
+      options.onFinished?.(result);
+      if (options.keep !== false) done.push(result);
       continue;
     }
     if (due === undefined) break;

@@ -31,6 +31,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--label <text>', 'record a label telling runs of one policy apart')
     .option('--experiment <name>', 'report page this result belongs to (default: the --out file name)')
     .option('--title <text>', 'report page title')
+    .option('--description <markdown>', 'report page text: what is compared and why')
     .option('--no-ignore-eos', 'let the model stop early instead of asking for exactly max_tokens')
     .option('--config <file>', 'config file for the SLO and block-size defaults')
     .action((flags) => runAction('bench live', async () => (await import('../../bench/live/command.ts')).benchLive(flags)));
