@@ -55,8 +55,9 @@ export function createProgress(options: ProgressOptions): Progress {
         if (now - lastDraw < 100) return;
         lastDraw = now;
         const line = text(totals, inFlight, ttft, true);
-        const width = stream.columns ?? 120;
-        stream.write(`\r\x1b[2K${line.slice(0, Math.max(20, width - 1))}`);
+        // A terminal that reports no width (0, as under `script`) gets 120 columns.
+        const width = stream.columns !== undefined && stream.columns > 20 ? stream.columns : 120;
+        stream.write(`\r\x1b[2K${line.slice(0, width - 1)}`);
         return;
       }
       const tenth = Math.floor((fraction(totals) ?? 0) * 10);
