@@ -103,6 +103,7 @@ async function respondStreaming(res: ServerResponse, headers: Record<string, str
         await sse.send(chunkBody(who, { text: event.text, ...ids(event.tokenIds), ...promptIds(), ...usage(completionTokens) }));
         continue;
       }
+      if (res.destroyed) releaseUndelivered(event, context);
       await sse.send(
         chunkBody(who, {
           text: event.text,
@@ -117,7 +118,6 @@ async function respondStreaming(res: ServerResponse, headers: Record<string, str
       );
       if (parsed.includeUsage) await sse.send(usageChunkBody(who, event.usage));
       await sse.done();
-      if (res.destroyed && !res.writableFinished) releaseUndelivered(event, context);
     }
   } catch (error) {
     if (!sse.started || res.destroyed) throw error;

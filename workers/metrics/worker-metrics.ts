@@ -41,13 +41,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   registry.setDefaultLabels({ model_name: options.modelName, engine: String(info.dataParallelRank) });
   const registers = [registry];
 
-  // One status() per scrape, shared by every collector of that scrape.
-  let snapshot: { atMs: number; value: EngineStatus } | undefined;
-  const current = (): EngineStatus => {
-    const now = clock.now();
-    if (!snapshot || snapshot.atMs !== now) snapshot = { atMs: now, value: status() };
-    return snapshot.value;
-  };
+  // One status() per render(), shared by every collector of that scrape (a consistent view).
+  let snapshot: EngineStatus | undefined;
+  const current = (): EngineStatus => snapshot ?? status();
   const gauge = (name: string, help: string, read: (s: EngineStatus) => number) =>
     new Gauge({
       name,
@@ -96,7 +92,14 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   return {
     registry,
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    async render() {
+      snapshot = status();
+      try {
+        return await registry.metrics();
+      } finally {
+        snapshot = undefined;
+      }
+    },
     startRequest(arrivalMs = clock.now()) {
       let lastTokenMs: number | undefined;
       let done = false;

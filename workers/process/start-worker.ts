@@ -62,10 +62,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     }
   };
 
+  // About a second of native loading (more on a busy machine): overlap it with the binds.
+  const tokenizerLoading = loadModelTokenizer(config.tokenizer).catch((error: unknown) => {
+    throw new TandemError('invalid_request', `worker.tokenizer: ${(error as Error).message}`, { param: 'worker.tokenizer', cause: error });
+  });
+  tokenizerLoading.catch(() => undefined);
   try {
     const engine = await engineFactory(config.engine)({ config, clock, logger, engineId });
     cleanups.push(() => engine.close());
-    const modelTokenizer = await loadModelTokenizer(config.tokenizer);
     const modelNames = [config.served_model_name ?? engine.info.servedModelName, engine.info.model].filter((name, i, all) => all.indexOf(name) === i);
     const metrics = createWorkerMetrics({ info: engine.info, status: () => engine.status(), modelName: modelNames[0]!, clock });
 
@@ -119,6 +123,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     self = { host, port: grpcPort };
     cleanups.push(() => grpc.close(config.shutdown_grace_ms));
 
+    const modelTokenizer = await tokenizerLoading;
     const http = createHttpFacade({
       engine,
       peers,
