@@ -187,6 +187,31 @@ describe('the worker service', () => {
     expect((await metric(decode, 'vllm:generation_tokens_total')) - tokensBefore).toBeLessThan(5000);
   });
 
+  it('on SIGTERM ends the calls it is serving, closes its sockets and exits 0', async () => {
+    // Real time: the 5000 tokens would take 30 s, far longer than stopping.
+    const doomed = await fleet.start([...COMMON, '--role', 'both', '--time-scale', '1']);
+    const stream = doomed.grpc.generate({ requestId: 'cut', tokenIds: prompt(100, 70_000), sampling: sampling(5000) });
+    const iterator = stream[Symbol.asyncIterator]();
+    expect((await iterator.next()).done).toBe(false);
+    const exit = doomed.stop('SIGTERM');
+    const ending = await (async () => {
+      try {
+        for (let step = await iterator.next(); !step.done; step = await iterator.next()) if (step.value.finishReason !== FinishReason.UNSPECIFIED) return step.value.finishReason;
+        return 'ended';
+      } catch (error) {
+        return (error as RpcError).codeName;
+      }
+    })();
+    // Cut short (abort, or the call failing as the server goes): not run to its 5000 tokens.
+    expect([FinishReason.ABORT, 'UNAVAILABLE', 'CANCELLED']).toContain(ending);
+    expect(await exit).toBe(0);
+    const refused = await fetch(`${doomed.ready.http}/health`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(refused).toBe('refused');
+  });
+
   it('refuses a model it does not serve with NOT_FOUND and bad sampling with INVALID_ARGUMENT', async () => {
     const unknown = await collect(decode.grpc.generate({ requestId: 'm', tokenIds: [1, 2, 3], sampling: sampling(2), model: 'gpt-4' })).catch((e: unknown) => e);
     expect((unknown as RpcError).code).toBe(GrpcStatus.NOT_FOUND);
