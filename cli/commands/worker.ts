@@ -26,6 +26,7 @@ const FLAGS = [
   ['kvLink', '--kv-link <name>', 'link KV pulls are priced on (common/profiles/links.ts)', 'kv_link', false],
   ['kvHoldTimeout', '--kv-hold-timeout <s>', 'seconds a prefill holds blocks for a decode', 'kv_hold_timeout_s', true],
   ['kvLoadFailurePolicy', '--kv-load-failure-policy <p>', 'when a KV pull cannot happen: recompute | fail', 'kv_load_failure_policy', false],
+  ['httpMaxBodyBytes', '--http-max-body-bytes <n>', 'largest HTTP request body, bytes (413 beyond)', 'http_max_body_bytes', true],
   ['servedModelName', '--served-model-name <name>', 'model name of the HTTP API (default: the profile\'s Hugging Face id)', 'served_model_name', false],
   ['tokenizer', '--tokenizer <source>', 'tokenizer for text prompts: qwen3 or a model directory', 'tokenizer', false],
   ['hashSeed', '--hash-seed <seed>', 'PYTHONHASHSEED of the emulated block hashes', 'hash_seed', false],
