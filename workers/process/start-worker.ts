@@ -76,10 +76,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     let publisher: KvEventPublisher | undefined;
     const kvEndpoints: KvEventEndpointInfo[] = [];
     if (config.enable_kv_cache_events) {
-      publisher = await bind('KV events', `${zmqBindEndpoint(config.host, config.kv_events_port)} and ${zmqBindEndpoint(config.host, config.replay_port)}`, () =>
+      // vLLM's offset_endpoint_port: data-parallel rank r publishes on the configured ports + r.
+      const rankPort = (port: number) => (port === 0 ? 0 : port + engine.info.dataParallelRank);
+      const pubEndpoint = zmqBindEndpoint(config.host, rankPort(config.kv_events_port));
+      const replayEndpoint = zmqBindEndpoint(config.host, rankPort(config.replay_port));
+      publisher = await bind('KV events', `${pubEndpoint} and ${replayEndpoint}`, () =>
         createKvEventPublisher({
-          endpoint: zmqBindEndpoint(config.host, config.kv_events_port),
-          replayEndpoint: zmqBindEndpoint(config.host, config.replay_port),
+          endpoint: pubEndpoint,
+          replayEndpoint,
           topic: config.kv_events_topic,
           bufferSteps: config.kv_events_buffer_steps,
           shape: config.kv_event_shape,

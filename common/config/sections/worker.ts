@@ -20,7 +20,10 @@ export const workerSection = z.strictObject({
   model: z.string().min(1).default('qwen3-8b'),
   tp: z.number().int().positive().default(1),
   host: z.string().min(1).default('127.0.0.1'),
-  /** Ports; 0 picks a free one (the worker logs what it bound). */
+  /**
+   * Ports; 0 picks a free one (the worker prints what it bound). The KV-event ports are bases,
+   * as in vLLM: data-parallel rank r binds kv_events_port + r and replay_port + r.
+   */
   grpc_port: z.number().int().min(0).max(65535).default(50051),
   http_port: z.number().int().min(0).max(65535).default(8100),
   kv_events_port: z.number().int().min(0).max(65535).default(5557),
