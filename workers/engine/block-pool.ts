@@ -25,6 +25,8 @@ export interface BlockPool {
   cachedFreeCount(): number;
   /** The block caching `hash`, or -1. */
   lookup(hash: BlockHash): number;
+  /** Every hash the prefix cache holds (in use or evictable), as published in BlockStored; any order. */
+  cachedHashes(): bigint[];
   refCount(blockId: number): number;
   hashOf(blockId: number): BlockHash | undefined;
   /** Adds a reference to each block; blocks at 0 leave the free queue (and stay cached). */
@@ -114,6 +116,7 @@ export function createBlockPool(numBlocks: number, blockSize: number, medium = '
     usedCount: () => numBlocks - free,
     cachedFreeCount: () => cachedFree,
     lookup: (hash) => cached.get(hash.key) ?? -1,
+    cachedHashes: () => Array.from(cached.values(), (id) => hashes[id]!.value),
     refCount: (id) => refs[id]!,
     hashOf: (id) => hashes[id],
     touch(blockIds) {

@@ -45,11 +45,23 @@ export interface Engine {
   decode(request: DecodeRequest, options?: CallOptions): TokenStream;
   /** Frees the blocks held for a remote decode. Idempotent: `found` is false the second time. */
   release(handoffId: string): ReleaseResult;
+  /**
+   * What is held for a remote decode under `handoffId`, leaving it held: the prefill side's
+   * answer to a decode worker's pull (gRPC PullKv). Null when nothing is (released, expired or
+   * never held).
+   */
+  heldKv(handoffId: string): HeldKv | null;
   /** Cancels a live request by id; false when there is none. */
   abort(requestId: string): boolean;
   /** vLLM's reset_prefix_cache: forgets every cached block (AllBlocksCleared); refused (false) while any block is in use. */
   resetPrefixCache(): boolean;
   status(): EngineStatus;
+  /**
+   * Debugging aid, optional: the hash of every block in the prefix cache (in use or evictable),
+   * as the engine announced them in BlockStored and has not yet removed. A subscriber that
+   * applied every KV event holds exactly this set once the engine is idle.
+   */
+  cachedBlockHashes?(): readonly bigint[];
   /** Subscribes a sink to KV-event batches; returns the unsubscribe function. */
   onKvEvents(sink: KvEventSink): () => void;
   /** Aborts every live request, stops stepping and cancels the engine's timers. */
@@ -175,6 +187,15 @@ export interface PrefillResult {
   readonly finishReason: FinishReason | null;
   readonly usage: RequestUsage;
   readonly handoff: KvHandoff | null;
+}
+
+export interface HeldKv {
+  readonly handoffId: string;
+  readonly numBlocks: number;
+  /** Prompt tokens whose KV the held blocks contain. */
+  readonly numTokens: number;
+  /** When the hold lapses, clock ms. */
+  readonly expiresAtMs: number;
 }
 
 export interface ReleaseResult {

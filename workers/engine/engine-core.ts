@@ -3,7 +3,7 @@ import { forwardSeconds, linkProfile, transferSeconds, type PrefillChunk } from 
 import type { KvCacheEvent } from '../../proto/kv-events/types.ts';
 import { sharedBlockHasher } from './block-hash.ts';
 import { createBlockPool, type BlockPool } from './block-pool.ts';
-import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, KvHandoff, ReleaseResult, RequestUsage } from './engine-api.ts';
+import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, HeldKv, KvHandoff, ReleaseResult, RequestUsage } from './engine-api.ts';
 import { createHandoffBook } from './handoff-book.ts';
 import { createKvCacheManager } from './kv-cache-manager.ts';
 import type { ResolvedEngineOptions } from './options.ts';
@@ -54,6 +54,8 @@ export interface EngineCore {
   abort(requestId: string): CoreOutput | null;
   isLive(requestId: string): boolean;
   release(handoffId: string): ReleaseResult;
+  /** What is held under `handoffId` at `nowMs`, without releasing it; null when nothing is (released, expired, unknown). */
+  heldKv(handoffId: string, nowMs: number): HeldKv | null;
   resetPrefixCache(): boolean;
   /** Runs one forward pass at `nowMs`; null when nothing can be scheduled. Expires holds and completes pulls first. */
   step(nowMs: number): CoreStep | null;
@@ -194,6 +196,12 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       return { requestId, tokenIds: [], done: true, finishReason: 'abort', usage: usageOf(seq) };
     },
     isLive: (requestId) => live.has(requestId),
+    heldKv(handoffId, nowMs) {
+      const hold = holds.get(handoffId);
+      // An expired hold may still be in the book until the next step collects it.
+      if (!hold || hold.expiresAtMs <= nowMs) return null;
+      return { handoffId, numBlocks: hold.blockIds.length, numTokens: hold.numTokens, expiresAtMs: hold.expiresAtMs };
+    },
     release(handoffId) {
       const hold = holds.take(handoffId);
       if (!hold) return { found: false, releasedBlocks: 0 };

@@ -7,6 +7,7 @@ export type {
   EngineStatus,
   FinishReason,
   GenerateRequest,
+  HeldKv,
   KvEventSink,
   KvHandoff,
   PrefillResult,

@@ -269,6 +269,8 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
       if (result.found) kick();
       return result;
     },
+    heldKv: (handoffId) => core.heldKv(handoffId, clock.now()),
+    cachedBlockHashes: () => core.pool.cachedHashes(),
     abort: (requestId) => cancelRequest(requestId, 'cancelled'),
     resetPrefixCache() {
       const ok = core.resetPrefixCache();

@@ -1,0 +1,5 @@
+/** The vLLM-compatible HTTP facade of a worker. */
+export { createHttpFacade, type HttpFacade, type HttpFacadeOptions } from './server.ts';
+export { kvTransferParamsFor, readKvTransferParams, type KvTransferMode, type RemotePrefill } from './kv-transfer-params.ts';
+export { parseChat, parseCompletion, type ParsedRequest } from './parse-request.ts';
+export { createStopMatcher, type StopMatcher } from './stop-strings.ts';

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { TandemError, toOpenAIErrorBody, type ErrorCode } from '../../common/errors.ts';
+import { handleGeneration, type GenerationContext } from './handle-generation.ts';
+
+/**
+ * The vLLM-compatible HTTP facade of a worker (fastify): the OpenAI routes a vLLM server answers,
+ * with vLLM's extensions (kv_transfer_params, return_token_ids, stop_reason), /metrics under
+ * vLLM's names, /health, /v1/models, and a debug route listing the prefix cache's block hashes.
+ * Every error has vLLM's JSON shape `{"error": {message, type, param, code}}` and its status.
+ */
+export interface HttpFacadeOptions extends Omit<GenerationContext, 'shutdown' | 'engineRequestId'> {
+  readonly maxBodyBytes: number;
+}
+
+export interface HttpFacade {
+  readonly app: FastifyInstance;
+  /** Stops accepting, aborts every running request, closes the listener. */
+  close(): Promise<void>;
+}
+
+/** An X-Request-Id echoed as is: 1-256 visible ASCII characters; anything else is replaced. */
+const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
+
+export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
+  const { engine, metrics, clock } = options;
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // One line per request is too many at hundreds of streams; failures are logged by hand.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes,
+    requestIdHeader: false,
+    return503OnClosing: false,
+    genReqId: (req: IncomingMessage) => {
+      const header = req.headers['x-request-id'];
+      return typeof header === 'string' && USABLE_REQUEST_ID.test(header) ? header : randomUUID();
+    },
+  });
+
+  // Bodies are JSON whatever their Content-Type, as clients of vLLM often omit it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
+  let closing = false;
+  const arrivals = new WeakMap<IncomingMessage, number>();
+  app.addHook('onRequest', async (request, reply) => {
+    arrivals.set(request.raw, clock.now());
+    if (closing) return sendError(reply.header('connection', 'close'), new TandemError('unavailable', 'the worker is shutting down'));
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const failure = httpFailure(error);
+    if (failure.httpStatus >= 500) request.log.error({ requestId: request.id, err: error }, 'request failed');
+    return sendError(reply, failure);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, new TandemError('not_found', `Not Found: ${request.method} ${request.url.split('?')[0]}`)));
+
+  let serial = 0;
+  const generation: GenerationContext = { ...options, shutdown: shutdown.signal, engineRequestId: (base) => `${base}-${(++serial).toString(36)}` };
+  const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();
+  app.post('/v1/completions', (request, reply) => handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)));
+  app.post('/v1/chat/completions', (request, reply) => handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)));
+
+  // vLLM: 200 with an empty body while the engine runs, 503 once it is gone.
+  app.get('/health', async (_request, reply) => (closing ? sendError(reply, new TandemError('unavailable', 'the worker is shutting down')) : reply.code(200).send()));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+  const createdUnixS = Math.floor(engine.info.startedAtMs / 1000);
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: options.modelNames.slice(0, 1).map((id) => ({
+      id,
+      object: 'model',
+      created: createdUnixS,
+      owned_by: 'vllm',
+      root: engine.info.servedModelName,
+      parent: null,
+      max_model_len: engine.info.maxModelLen,
+      permission: [],
+    })),
+  }));
+  // Debugging and the KV-event replay test: the hashes a subscriber should hold once the engine is idle.
+  app.get('/debug/cached-block-hashes', async () => {
+    if (!engine.cachedBlockHashes) throw new TandemError('not_implemented', `the ${engine.info.kind} engine does not list its cached blocks`);
+    const hashes = engine.cachedBlockHashes().map(String);
+    return { engine_id: engine.info.engineId, block_size: engine.info.blockSize, count: hashes.length, hashes };
+  });
+
+  return {
+    app,
+    async close() {
+      closing = true;
+      shutdown.abort();
+      await app.close();
+    },
+  };
+}
+
+function sendError(reply: FastifyReply, error: TandemError) {
+  return reply.code(error.httpStatus).type('application/json').send(toOpenAIErrorBody(error));
+}
+
+/** Fastify's own failures (body too large, bad content) as TandemErrors; ours pass through. */
+function httpFailure(error: unknown): TandemError {
+  if (error instanceof TandemError) return error;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  const message = error instanceof Error ? error.message : String(error);
+  let code: ErrorCode = 'internal';
+  if (statusCode === 413) code = 'payload_too_large';
+  else if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) code = 'invalid_request';
+  return new TandemError(code, message, { cause: error });
+}

@@ -1,0 +1,123 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../../common/clock.ts';
+import type { EngineInfo, EngineStatus, FinishReason } from '../engine/engine-api.ts';
+import { E2E_BUCKETS_S, ITL_BUCKETS_S, TTFT_BUCKETS_S, VLLM_METRICS as N } from './names.ts';
+
+/**
+ * A worker's Prometheus metrics under vLLM's names. Load and cache figures are read from the
+ * engine's status at scrape time (so they cover every request, whichever API brought it); the
+ * latency histograms and finished-request counts are recorded per request by the gRPC service
+ * and the HTTP facade through `startRequest`.
+ */
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  /** Content-Type of `render()`'s text. */
+  readonly contentType: string;
+  /** Prometheus text exposition. */
+  render(): Promise<string>;
+  /** Starts observing one request that arrived at `arrivalMs` (clock ms; default now). */
+  startRequest(arrivalMs?: number): RequestObserver;
+}
+
+/** One request's latency record. Calls after `finish` are ignored. */
+export interface RequestObserver {
+  /** `count` tokens arrived now: the first arrival is the TTFT, later ones one inter-token gap each. */
+  tokens(count: number): void;
+  /** The request ended: counts it under vLLM's finished_reason and records its end-to-end time. */
+  finish(reason: FinishReason): void;
+}
+
+export interface WorkerMetricsOptions {
+  readonly info: EngineInfo;
+  readonly status: () => EngineStatus;
+  /** The `model_name` label: the served model name. */
+  readonly modelName: string;
+  readonly clock: Clock;
+}
+
+export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetrics {
+  const { info, status, clock } = options;
+  const registry = new Registry();
+  registry.setDefaultLabels({ model_name: options.modelName, engine: String(info.dataParallelRank) });
+  const registers = [registry];
+
+  // One status() per render(), shared by every collector of that scrape (a consistent view).
+  let snapshot: EngineStatus | undefined;
+  const current = (): EngineStatus => snapshot ?? status();
+  const gauge = (name: string, help: string, read: (s: EngineStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(current()));
+      },
+    });
+  const total = (name: string, help: string, read: (s: EngineStatus) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        // The engine keeps the running total; expose it as is.
+        this.reset();
+        this.inc(read(current()));
+      },
+    });
+
+  gauge(N.numRequestsRunning, 'Number of requests in model execution batches.', (s) => s.runningRequests);
+  gauge(N.numRequestsWaiting, 'Number of requests waiting to be processed.', (s) => s.waitingRequests);
+  gauge(N.kvCacheUsagePerc, 'KV-cache usage. 1 means 100 percent usage.', (s) => s.kvCacheUsage);
+  total(N.prefixCacheQueries, 'Prefix cache queries, in terms of number of queried tokens.', (s) => s.prefixCacheQueriesTokens);
+  total(N.prefixCacheHits, 'Prefix cache hits, in terms of number of cached tokens.', (s) => s.prefixCacheHitsTokens);
+  total(N.promptTokens, 'Number of prefill tokens processed.', (s) => s.promptTokensTotal);
+  total(N.generationTokens, 'Number of generation tokens processed.', (s) => s.generationTokensTotal);
+  total(N.numPreemptions, 'Cumulative number of preemption from the engine.', (s) => s.preemptionsTotal);
+
+  const cacheConfig = new Gauge({
+    name: N.cacheConfigInfo,
+    help: 'Information of the LLMEngine CacheConfig.',
+    labelNames: ['block_size', 'num_gpu_blocks', 'enable_prefix_caching', 'cache_dtype'] as const,
+    registers,
+  });
+  cacheConfig.set({ block_size: String(info.blockSize), num_gpu_blocks: String(info.totalBlocks), enable_prefix_caching: info.prefixCaching ? 'True' : 'False', cache_dtype: 'auto' }, 1);
+
+  const success = new Counter({ name: N.requestSuccess, help: 'Count of successfully processed requests.', labelNames: ['finished_reason'] as const, registers });
+  // Present from the start, as vLLM's are, so rate() works before the first request of a kind.
+  for (const reason of ['stop', 'length', 'abort'] as const) success.inc({ finished_reason: reason }, 0);
+  const ttft = new Histogram({ name: N.timeToFirstToken, help: 'Histogram of time to first token in seconds.', buckets: TTFT_BUCKETS_S, registers });
+  const itl = new Histogram({ name: N.interTokenLatency, help: 'Histogram of inter-token latency in seconds.', buckets: ITL_BUCKETS_S, registers });
+  const e2e = new Histogram({ name: N.e2eRequestLatency, help: 'Histogram of e2e request latency in seconds.', buckets: E2E_BUCKETS_S, registers });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async render() {
+      snapshot = status();
+      try {
+        return await registry.metrics();
+      } finally {
+        snapshot = undefined;
+      }
+    },
+    startRequest(arrivalMs = clock.now()) {
+      let lastTokenMs: number | undefined;
+      let done = false;
+      return {
+        tokens(count) {
+          if (done || count <= 0) return;
+          const now = clock.now();
+          if (lastTokenMs === undefined) ttft.observe(Math.max(0, now - arrivalMs) / 1000);
+          else itl.observe(Math.max(0, now - lastTokenMs) / 1000);
+          lastTokenMs = now;
+        },
+        finish(reason) {
+          if (done) return;
+          done = true;
+          success.inc({ finished_reason: reason });
+          e2e.observe(Math.max(0, clock.now() - arrivalMs) / 1000);
+        },
+      };
+    },
+  };
+}
