@@ -102,6 +102,8 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
   let announcedBlockSize: number | null = null;
   let mismatch = false;
   let tenants: { tenant: string; dpRank: number }[] = [];
+  /** Tenants registered with the index (with the router's block size) by this handle. */
+  const registered = new Set<string>();
   let inflight = 0;
   let retiring = false;
   let stopped = false;
@@ -182,9 +184,12 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
 
     const endpoints = kvEventEndpointsFor(spec, next);
     const ranks = ranksOf(spec, next, endpoints);
-    const before = new Set(tenants.map((t) => t.tenant));
     tenants = ranks.map((dpRank) => ({ tenant: tenantId(name, dpRank), dpRank }));
-    for (const { tenant } of tenants) if (!before.has(tenant)) index.registerWorker(tenant, { blockSize: expectedBlockSize });
+    for (const { tenant } of tenants) {
+      if (registered.has(tenant)) continue;
+      registered.add(tenant);
+      index.registerWorker(tenant, { blockSize: expectedBlockSize });
+    }
     if (options.subscribeToEvents) {
       if (endpoints.length === 0) warnOnce('no-events', () => logger.warn(`worker ${name} has no KV-event endpoints (config kv_events or announced): the index will not see its cache`));
       feeds.sync(mismatch ? [] : endpoints);

@@ -59,9 +59,12 @@ export interface FakeGrpcWorker {
   readonly calls: FakeCall[];
   readonly behaviour: FakeBehaviour;
   readonly cache: PrefixCache;
-  /** Generate calls running now. */
+  /** Generate calls running now, and the most ever running at once. */
   readonly running: number;
+  readonly maxRunning: number;
   statusCalls: number;
+  /** Simulates an engine restart: a new engine id, an empty cache, a new KV-event publisher (seq from 0, new ports). */
+  restart(): Promise<void>;
   /** Resolves when `n` Generate calls have started. */
   started(n: number): Promise<FakeCall>;
   /** Resolves when call `index` has ended (any way). */
@@ -74,8 +77,8 @@ let engines = 0;
 export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Promise<FakeGrpcWorker> {
   const blockSize = options.blockSize ?? 16;
   const cache = createPrefixCache(blockSize, options.capacityBlocks ?? Number.MAX_SAFE_INTEGER);
-  const publisher: KvEventPublisher | undefined =
-    options.kvEvents === false ? undefined : await createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv-events' });
+  const startPublisher = () => createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv-events' });
+  let publisher: KvEventPublisher | undefined = options.kvEvents === false ? undefined : await startPublisher();
   const behaviour: FakeBehaviour = {
     failBeforeFirstToken: null,
     failAfterTokens: null,
@@ -101,6 +104,7 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
     return now ? Promise.resolve(now) : new Promise<FakeCall>((resolve) => waiters.push({ test, resolve }));
   };
   let running = 0;
+  let maxRunning = 0;
   const tokenDelayMs = options.tokenDelayMs ?? 0;
 
   const untilAborted = (context: CallContext) =>
@@ -115,6 +119,7 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
       const call: FakeCall = { requestId: request.requestId, tokenIds: request.tokenIds, maxTokens: request.sampling?.maxTokens ?? 16, dpRankMetadata: context.metadata['x-data-parallel-rank'], cachedTokens: 0, tokensSent: 0, end: null };
       calls.push(call);
       running++;
+      maxRunning = Math.max(maxRunning, running);
       settle();
       try {
         if (behaviour.failBeforeFirstToken !== null) throw new RpcError(behaviour.failBeforeFirstToken, 'fake worker told to fail before the first token');
@@ -180,15 +185,30 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
   const port = await server.listen('127.0.0.1', 0);
   const worker: FakeGrpcWorker = {
     address: `127.0.0.1:${port}`,
-    kvEndpoint: publisher?.endpoint,
-    replayEndpoint: publisher?.replayEndpoint,
+    get kvEndpoint() {
+      return publisher?.endpoint;
+    },
+    get replayEndpoint() {
+      return publisher?.replayEndpoint;
+    },
     calls,
     behaviour,
     cache,
     get running() {
       return running;
     },
+    get maxRunning() {
+      return maxRunning;
+    },
     statusCalls: 0,
+    async restart() {
+      behaviour.engineId = `fake-engine-${++engines}`;
+      cache.clear();
+      if (publisher) {
+        await publisher.close();
+        publisher = await startPublisher();
+      }
+    },
     started: (n) => waitFor(() => calls[n - 1]),
     ended: (index) => waitFor(() => (calls[index]?.end ? calls[index] : undefined)),
     async close() {
