@@ -89,6 +89,17 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   // its in-flight bound, refusing at once (429) past it.
   const frontendConfig = { ...o, admission: { ...o.admission, max_queued: 0 } };
   const app = createFrontend({ core: dispatcher, tokenizer, config: frontendConfig, logger, metrics, clock });
+  // HTTP responses still being written: a request the dispatcher has finished may not have sent
+  // its last bytes yet, and shutdown must not cut it off.
+  let openResponses = 0;
+  const responsesDone: (() => void)[] = [];
+  app.server.on('request', (_request, response) => {
+    openResponses++;
+    response.once('close', () => {
+      if (--openResponses === 0) for (const resolve of responsesDone.splice(0)) resolve();
+    });
+  });
+  const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
 
   const discovery = createStaticDiscovery(config.workers);
   let lastChange: FleetChange | null = null;
@@ -137,7 +148,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         dispatcher.drain();
         let cancelGrace = () => {};
         const grace = new Promise<void>((resolve) => (cancelGrace = clock.setTimer(graceMs, resolve)));
-        await Promise.race([dispatcher.idle(), grace]);
+        await Promise.race([dispatcher.idle().then(responsesIdle), grace]);
         cancelGrace();
         if (dispatcher.inflight > 0) logger.warn({ inflight: dispatcher.inflight }, 'grace period over: cancelling the requests still running');
         const closing = app.close();
