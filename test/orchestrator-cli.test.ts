@@ -59,6 +59,16 @@ describe('tandem orchestrator: bad input', () => {
   });
 });
 
+describe('the example config', () => {
+  it('validates and names four workers', async () => {
+    const { loadConfig } = await import('../common/config/index.ts');
+    const loaded = loadConfig({ file: new URL('../examples/local-fleet.yaml', import.meta.url).pathname, env: {} });
+    if (!loaded.ok) throw loaded.error;
+    expect(loaded.value.workers.map((w) => w.name)).toEqual(['sim-0', 'sim-1', 'sim-2', 'sim-3']);
+    expect(loaded.value.routing.policy).toBe('kv');
+  });
+});
+
 describe('tandem orchestrator: a running process', () => {
   let workers: FakeGrpcWorker[];
   let child: ChildProcess;
