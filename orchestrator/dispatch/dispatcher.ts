@@ -7,6 +7,7 @@ import type { OrchestratorMetrics } from '../metrics/index.ts';
 import type { Candidate, RouteRequest, RoutingCore, RoutingDecision } from '../routing/index.ts';
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest } from '../serving.ts';
 import { createCapacityQueue, type CapacityQueue } from './capacity-queue.ts';
+import { coalesceChunks } from './coalesce.ts';
 import { isRetryable, isWorkerFault } from './failures.ts';
 
 export interface DispatcherOptions {
@@ -145,7 +146,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       let streamed = 0;
       let lastTouchMs = clock.now();
       try {
-        const chunks = worker.backend.generate(
+        const chunks = coalesceChunks(worker.backend.generate(
           {
             requestId: request.requestId,
             model: worker.servedModel ?? request.model,
@@ -155,7 +156,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             dpRank: worker.tenants.length > 1 ? placement.dpRank : undefined,
           },
           signal,
-        );
+        ));
         for await (const chunk of chunks) {
           if (chunk.tokenIds.length > 0) {
             const now = clock.now();
