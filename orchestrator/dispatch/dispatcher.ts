@@ -77,9 +77,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const idleWaiters: (() => void)[] = [];
 
   const unavailable = (reason: string) => new TandemError('unavailable', reason, { retryAfterS: options.queue.retryAfterS });
+  /**
+   * The router's own bookings are a floor: every booked request is really on the worker until
+   * released, while a report may predate requests the worker has not picked up yet (the
+   * corrected figure then counts them as gone). Reports add what the router did not book.
+   */
   const saturated = (tenant: string, nowMs: number): boolean => {
     const load = routing.load.load(tenant, nowMs);
-    return load.inflightRequests >= limits.maxInflightPerWorker || load.queuedPrefillTokens >= limits.maxQueuedPrefillTokensPerWorker;
+    const inflight = Math.max(load.inflightRequests, load.booked.inflightRequests);
+    const queued = Math.max(load.queuedPrefillTokens, load.booked.queuedPrefillTokens);
+    return inflight >= limits.maxInflightPerWorker || queued >= limits.maxQueuedPrefillTokensPerWorker;
   };
   const routeRequest = (request: TokenizedRequest): RouteRequest => ({ requestId: request.requestId, tokenIds: request.promptTokenIds, sessionKey: request.sessionKey, maxTokens: request.sampling.maxTokens });
 
