@@ -180,10 +180,14 @@ describe('KV events', () => {
     await waitFor('restart noticed', () => snapshotOf(running, 'w0').restarts === 1);
     expect(running.orchestrator.routing.index.indexedBlocks('w0')).toBe(0);
     expect(running.orchestrator.routing.index.workerStats('w0')?.lastClearReason).toBe('engine restarted (engine_id changed)');
+    // Following the new publisher (announced in the new incarnation's status).
+    await waitFor('subscribed to the new publisher', () => {
+      const events = (snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string; connected: boolean } | null }).events;
+      return events?.endpoint === workers[0]!.kvEndpoint && events.connected;
+    });
+    await allHealthy(running, ['w0']);
 
     expect((await complete(running.url, { prompt: 'after the restart '.repeat(20), max_tokens: 1 })).status).toBe(200);
     await waitFor('new blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size);
-    const rank = snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string } };
-    expect(rank.events.endpoint).toBe(workers[0]!.kvEndpoint);
   });
 });

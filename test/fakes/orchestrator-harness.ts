@@ -104,9 +104,20 @@ export function workerState(running: RunningOrchestrator, name: string): string 
   return running.orchestrator.fleet.snapshot().find((w) => w.name === name)?.state;
 }
 
-/** Waits until every named worker is healthy. */
-export function allHealthy(running: RunningOrchestrator, names: readonly string[]): Promise<void> {
-  return waitFor(`${names.join(', ')} healthy`, () => names.every((n) => workerState(running, n) === 'healthy'));
+/**
+ * Waits until every named worker is healthy and its KV-event subscribers are connected. A
+ * batch published before a SUB socket has joined is lost to it (ZMQ's "slow joiner") and only
+ * recovered, by replay, when the worker publishes again: tests that expect one request's events
+ * to be indexed must not send it earlier.
+ */
+export async function allHealthy(running: RunningOrchestrator, names: readonly string[]): Promise<void> {
+  const connected = (name: string) => {
+    const worker = running.orchestrator.fleet.snapshot().find((w) => w.name === name);
+    return worker !== undefined && (worker.ranks as { events: { connected: boolean } | null }[]).every((r) => r.events === null || r.events.connected);
+  };
+  await waitFor(`${names.join(', ')} healthy`, () => names.every((n) => workerState(running, n) === 'healthy' && connected(n)));
+  // The subscription itself travels after the connection; give it a moment to reach the publisher.
+  await sleep(50);
 }
 
 /** The value of one sample in Prometheus text, or undefined. */
