@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createKvEventSubscriber } from '../orchestrator/kv-events/index.ts';
 import type { WorkerSnapshot } from '../orchestrator/discovery/index.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { allHealthy, complete, sample, startOrchestrator, startWorkers, testConfig, waitFor, workerEntries, workerState, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
@@ -170,6 +172,27 @@ describe('KV events', () => {
     expect(workers[0]!.calls[1]!.cachedTokens).toBeGreaterThan(0);
   });
 
+  it('counts a sequence gap, replays it, and ends with the same index as without the loss', async () => {
+    const workers = await startWorkers(1);
+    cleanups.push(() => workers[0]!.close());
+    // Fault injection: the subscriber loses the worker's second batch on the wire.
+    const running = await startOrchestrator(testConfig(workerEntries(workers)), {
+      createSubscriber: (options) => createKvEventSubscriber({ ...options, dropOnReceipt: (seq) => seq === 1n }),
+    });
+    cleanups.push(() => running.close());
+    await allHealthy(running, ['w0']);
+    for (const [i, prompt] of ['first prompt '.repeat(20), 'second prompt '.repeat(20), 'third prompt '.repeat(20)].entries()) {
+      expect((await complete(running.url, { prompt, max_tokens: 1 })).status).toBe(200);
+      if (i < 2) await sleep(50);
+    }
+    await waitFor('all blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size);
+    const events = (snapshotOf(running, 'w0').ranks[0] as { events: { lastSeq: string; stats: { gaps: number; replays: number; droppedByFaultInjection: number } } }).events;
+    expect(events).toMatchObject({ lastSeq: '2', stats: { gaps: 1, replays: 1, droppedByFaultInjection: 1 } });
+    const text = await metricsText(running);
+    expect(sample(text, 'tandem_kv_event_gaps_total{worker="w0"}')).toBe(1);
+    expect(sample(text, 'tandem_kv_events_applied_total{worker="w0"}')).toBe(3);
+  });
+
   it('forgets a worker\'s blocks when its engine_id changes, and follows its new publisher', async () => {
     const { workers, running } = await fleet(1);
     await allHealthy(running, ['w0']);
@@ -183,7 +206,7 @@ describe('KV events', () => {
     // Following the new publisher (announced in the new incarnation's status).
     await waitFor('subscribed to the new publisher', () => {
       const events = (snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string; connected: boolean } | null }).events;
-      return events?.endpoint === workers[0]!.kvEndpoint && events.connected;
+      return events !== null && events.endpoint === workers[0]!.kvEndpoint && events.connected;
     });
     await allHealthy(running, ['w0']);
 

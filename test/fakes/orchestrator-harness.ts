@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig, type Config } from '../../common/config/index.ts';
 import { createLogger } from '../../common/log.ts';
+import type { SubscriberFactory } from '../../orchestrator/discovery/index.ts';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/server/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../orchestrator/tokenizer/index.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker, type FakeWorkerOptions } from './fake-grpc-worker.ts';
@@ -54,7 +55,7 @@ export function workerEntries(workers: readonly FakeGrpcWorker[], prefix = 'w'):
   return workers.map((w, i) => ({ name: `${prefix}${i}`, address: w.address }));
 }
 
-export async function startOrchestrator(config: Readonly<Config>, options: { queuePollMs?: number } = {}): Promise<RunningOrchestrator> {
+export async function startOrchestrator(config: Readonly<Config>, options: { queuePollMs?: number; createSubscriber?: SubscriberFactory } = {}): Promise<RunningOrchestrator> {
   const logs: LogLine[] = [];
   let partial = '';
   const destination = new Writable({
@@ -70,7 +71,12 @@ export async function startOrchestrator(config: Readonly<Config>, options: { que
     },
   });
   const logger = createLogger({ name: 'orchestrator', level: 'debug', format: 'json', destination });
-  const orchestrator = await createOrchestrator(config, { logger, tokenizer: await tokenizer(), ...(options.queuePollMs === undefined ? {} : { queuePollMs: options.queuePollMs }) });
+  const orchestrator = await createOrchestrator(config, {
+    logger,
+    tokenizer: await tokenizer(),
+    ...(options.queuePollMs === undefined ? {} : { queuePollMs: options.queuePollMs }),
+    ...(options.createSubscriber ? { createSubscriber: options.createSubscriber } : {}),
+  });
   const { url } = await orchestrator.listen();
   return {
     orchestrator,
