@@ -124,12 +124,14 @@ async function main(): Promise<void> {
 
   let grpc: string[];
   let direct: string;
+  let workersPid: number | undefined;
   if (args['worker-grpc'] && args['worker-http']) {
     grpc = args['worker-grpc'].split(',');
     direct = args['worker-http'];
   } else {
     const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve-workers', '--workers', args.workers, '--tokens', args.tokens, '--itl-ms', args['itl-ms']], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
+    workersPid = child.pid;
     const line = await firstLine(child, (text) => text.startsWith('{"grpc"'));
     ({ grpc, http: direct } = JSON.parse(line) as { grpc: string[]; http: string });
   }
@@ -166,13 +168,20 @@ async function main(): Promise<void> {
   const directResult = await load(`${direct}/v1/completions`, JSON.stringify({ model: MODEL, prompt: promptIds, max_tokens: TOKENS, stream: true, return_token_ids: true }), concurrency, rounds);
   report('direct to a worker (HTTP SSE, token ids)', directResult);
   const cpuBefore = cpuSeconds(orchestrator.pid);
+  const workersBefore = cpuSeconds(workersPid);
+  const clientBefore = process.cpuUsage();
   const wallBefore = performance.now();
   const viaResult = await load(`${url}/v1/completions`, JSON.stringify({ model: MODEL, prompt, max_tokens: TOKENS, stream: true }), concurrency, rounds);
   const cpu = cpuSeconds(orchestrator.pid) - cpuBefore;
+  const workersCpu = cpuSeconds(workersPid) - workersBefore;
+  const clientUsage = process.cpuUsage(clientBefore);
+  const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
   const wall = (performance.now() - wallBefore) / 1000;
   report('through the orchestrator (HTTP -> gRPC)', viaResult);
   const requests = concurrency * rounds;
   if (Number.isFinite(cpu)) console.log(`orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token`);
+  const share = (seconds: number) => (Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a');
+  console.log(`same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`);
   const metricsText = await (await fetch(`${url}/metrics`)).text();
   const metric = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metricsText.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2] ?? Number.NaN);
   const serverTtft = metric('tandem_time_to_first_token_seconds_sum{mode="aggregated"}') / metric('tandem_time_to_first_token_seconds_count{mode="aggregated"}');
