@@ -34,6 +34,8 @@ export const ORCHESTRATOR_METRICS = {
   workerIndexedBlocks: 'tandem_worker_indexed_blocks',
   /** Gauge, 0 or 1, label worker, role. */
   workerHealthy: 'tandem_worker_healthy',
+  /** Gauge, 0 or 1, label worker. 1 while the worker's announced KV block size differs from routing.block_size (it is not routed to). */
+  workerBlockSizeMismatch: 'tandem_worker_block_size_mismatch',
   /** Counter, label worker. KV-event batches applied to the index. */
   kvEventsApplied: 'tandem_kv_events_applied_total',
   /** Counter, label worker. Sequence gaps seen (each triggers a replay). */

@@ -43,6 +43,8 @@ export interface OrchestratorMetrics {
   setWorkerLoad(worker: string, role: WorkerRole, load: WorkerLoadSample): void;
   setWorkerIndexedBlocks(worker: string, blocks: number): void;
   setWorkerHealthy(worker: string, role: WorkerRole, healthy: boolean): void;
+  /** Flags a worker whose announced block size differs from the router's (never routed to). */
+  setWorkerBlockSizeMismatch(worker: string, mismatch: boolean): void;
   countKvEventBatches(worker: string, batches?: number): void;
   countKvEventGap(worker: string): void;
   countKvTransfer(blocks: number, bytes: number): void;
@@ -80,6 +82,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   const activeBlocks = new Gauge({ name: N.workerActiveKvBlocks, help: "KV blocks of the worker's running decodes.", labelNames: ['worker'] as const, registers });
   const indexedBlocks = new Gauge({ name: N.workerIndexedBlocks, help: "KV blocks the router's index holds for the worker.", labelNames: ['worker'] as const, registers });
   const healthy = new Gauge({ name: N.workerHealthy, help: '1 when the worker is healthy, else 0.', labelNames: ['worker', 'role'] as const, registers });
+  const blockSizeMismatch = new Gauge({ name: N.workerBlockSizeMismatch, help: "1 while the worker's KV block size differs from routing.block_size (not routed to).", labelNames: ['worker'] as const, registers });
   const eventsApplied = new Counter({ name: N.kvEventsApplied, help: 'KV-event batches applied to the index.', labelNames: ['worker'] as const, registers });
   const eventGaps = new Counter({ name: N.kvEventGaps, help: 'KV-event sequence gaps seen (each triggers a replay).', labelNames: ['worker'] as const, registers });
   const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
@@ -122,6 +125,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
       noteRole(worker, role);
       healthy.set({ worker, role }, isHealthy ? 1 : 0);
     },
+    setWorkerBlockSizeMismatch: (worker, mismatch) => blockSizeMismatch.set({ worker }, mismatch ? 1 : 0),
     countKvEventBatches: (worker, batches = 1) => eventsApplied.inc({ worker }, batches),
     countKvEventGap: (worker) => eventGaps.inc({ worker }),
     countKvTransfer(blocks, bytes) {
@@ -134,7 +138,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
         healthy.remove({ worker, role });
       }
       rolesByWorker.delete(worker);
-      for (const gauge of [queuedPrefill, activeBlocks, indexedBlocks]) gauge.remove({ worker });
+      for (const gauge of [queuedPrefill, activeBlocks, indexedBlocks, blockSizeMismatch]) gauge.remove({ worker });
       for (const counter of [eventsApplied, eventGaps]) counter.remove({ worker });
     },
   };

@@ -13,9 +13,14 @@ const limitsSection = z.strictObject({
 });
 
 /**
- * The frontend's admission bound: at most `max_inflight` requests run in the core at once; the
- * next `max_queued` wait in FIFO order; beyond that a request gets 429 with Retry-After, and one
- * that waited `queue_timeout_s` gets 503 with Retry-After.
+ * Admission: at most `max_inflight` requests in the core at once (beyond it: 429 with
+ * Retry-After). Requests that find no worker with room wait, in FIFO order, up to `max_queued`
+ * of them (beyond: 429) and for at most `queue_timeout_s` (then 503), both with Retry-After.
+ *
+ * There is one queue. Run as `tandem orchestrator`, the waiting happens in the dispatcher,
+ * which knows which workers have room (`dispatch.max_inflight_per_worker`, ...); the frontend
+ * then only enforces `max_inflight`, and its own FIFO is used only in front of a core that does
+ * not queue (the frontend's tests, embedding).
  */
 const admissionSection = z.strictObject({
   max_inflight: z.number().int().positive().default(4096),
@@ -23,6 +28,36 @@ const admissionSection = z.strictObject({
   queue_timeout_s: z.number().positive().default(30),
   /** Seconds a rejected client is told to wait (Retry-After). */
   retry_after_s: z.number().int().positive().default(1),
+});
+
+/**
+ * Worker health: each worker's status (gRPC GetStatus; vLLM /health and /metrics) is polled
+ * every `interval_s`. A worker is routed to after its first good status; `failure_threshold`
+ * failed polls in a row eject it, `success_threshold` good ones in a row readmit it (SGLang's
+ * router: 3 and 2).
+ */
+const healthSection = z.strictObject({
+  interval_s: z.number().positive().default(2),
+  /** One status call gives up after this long, seconds. */
+  timeout_s: z.number().positive().default(2),
+  failure_threshold: z.number().int().positive().default(3),
+  success_threshold: z.number().int().positive().default(2),
+});
+
+/**
+ * The dispatcher: when a worker counts as saturated (no new request is sent to it; when every
+ * eligible worker is, requests wait in the admission queue), and retries.
+ */
+const dispatchSection = z.strictObject({
+  /** In-flight requests per worker (data-parallel rank), as booked and as reported, at which it is saturated. */
+  max_inflight_per_worker: z.number().int().positive().default(256),
+  /**
+   * Prompt tokens queued for prefill on a worker at which it is saturated. Dynamo queues when
+   * every worker holds more than 4 x max_num_batched_tokens; 4 x 8192 here.
+   */
+  max_queued_prefill_tokens_per_worker: z.number().int().positive().default(32768),
+  /** Retry a request once on another worker when its worker fails before the first token. */
+  retry_before_first_token: z.boolean().default(true),
 });
 
 /** The OpenAI-compatible front door. */
@@ -46,4 +81,8 @@ export const orchestratorSection = z.strictObject({
   session_header: z.string().min(1).default('x-session-id'),
   limits: limitsSection.prefault({}),
   admission: admissionSection.prefault({}),
+  health: healthSection.prefault({}),
+  dispatch: dispatchSection.prefault({}),
+  /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
+  shutdown_grace_s: z.number().nonnegative().default(30),
 });

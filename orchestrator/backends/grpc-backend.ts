@@ -1,0 +1,215 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { codeFromGrpcStatus, TandemError, toTandemError } from '../../common/errors.ts';
+import {
+  FinishReason as WireFinish,
+  KvLoadFailurePolicy,
+  KvTransport,
+  WorkerRole,
+  WorkerService,
+  type KvHandoff,
+  type SamplingParamsSchema,
+  type Usage as WireUsage,
+  type WorkerStatus,
+} from '../../proto/gen/tandem/v1/worker_pb.ts';
+import { createGrpcClient, RpcError, type CallOptions } from '../../proto/grpc/index.ts';
+import type { FinishReason, SamplingOptions } from '../serving.ts';
+import type { AnnouncedRole, BackendUsage, GenerateCall, KvHandoffTicket, RankLoad, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
+
+export interface GrpcBackendOptions {
+  /** The worker's name, for error messages. */
+  readonly name: string;
+  /** "host:port" of tandem.v1.WorkerService. */
+  readonly address: string;
+}
+
+/** Metadata key carrying the data-parallel rank a request is pinned to (as vLLM's HTTP header). */
+export const DP_RANK_METADATA = 'x-data-parallel-rank';
+
+/**
+ * A Tandem worker over gRPC (tandem.v1.WorkerService) through proto/grpc's typed client. Aborting
+ * a call's signal cancels the RPC (the worker's handler sees its own signal abort). gRPC status
+ * codes map to TandemError codes through common/errors.ts `codeFromGrpcStatus`.
+ */
+export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
+  if (!/^[^\s/]+:\d+$/.test(options.address)) {
+    throw new TandemError('invalid_request', `worker ${options.name}: a grpc address is "host:port", got "${options.address}"`, { param: 'workers.address' });
+  }
+  const client = createGrpcClient(WorkerService, options.address);
+  const fail = (error: unknown, signal: AbortSignal | undefined, what: string): TandemError => {
+    if (signal?.aborted) return toTandemError(signal.reason, 'cancelled');
+    if (error instanceof RpcError) return new TandemError(codeFromGrpcStatus(error.code), `worker ${options.name} ${what}: ${error.message}`, { cause: error });
+    return toTandemError(error, 'upstream_error');
+  };
+  const callOptions = (call: GenerateCall, signal: AbortSignal): CallOptions => ({
+    signal,
+    ...(deadlineUsable(call.deadlineUnixMs) ? { deadlineUnixMs: call.deadlineUnixMs } : {}),
+    ...(call.dpRank === undefined ? {} : { metadata: { [DP_RANK_METADATA]: String(call.dpRank) } }),
+  });
+  const request = (call: GenerateCall) => ({
+    requestId: call.requestId,
+    tokenIds: [...call.tokenIds],
+    sampling: toSampling(call.sampling),
+    deadlineUnixMs: deadlineUsable(call.deadlineUnixMs) ? call.deadlineUnixMs : 0,
+    model: '',
+  });
+
+  async function* stream(source: AsyncIterable<{ tokenIds: number[]; finishReason: WireFinish; usage?: WireUsage | undefined }>, signal: AbortSignal, what: string): AsyncGenerator<TokenChunk> {
+    try {
+      for await (const chunk of source) {
+        const finishReason = fromFinish(chunk.finishReason);
+        if (finishReason === undefined) {
+          if (chunk.tokenIds.length > 0) yield { tokenIds: chunk.tokenIds };
+          continue;
+        }
+        yield { tokenIds: chunk.tokenIds, finishReason, usage: fromUsage(chunk.usage) };
+        return;
+      }
+    } catch (error) {
+      throw fail(error, signal, what);
+    }
+    if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
+    throw new TandemError('upstream_error', `worker ${options.name} ended the ${what} stream without a finish reason`);
+  }
+
+  return {
+    kind: 'grpc',
+    address: options.address,
+
+    generate(call, signal) {
+      return stream(client.generate(request(call), callOptions(call, signal)), signal, 'Generate');
+    },
+
+    async prefill(call, signal) {
+      try {
+        const response = await client.prefill({ ...request(call), transport: KvTransport.UNSPECIFIED }, callOptions(call, signal));
+        const handoff = response.handoff;
+        return {
+          firstTokenId: response.firstTokenId,
+          finishReason: fromFinish(response.finishReason) ?? null,
+          usage: fromUsage(response.usage),
+          handoff: handoff ? { kind: 'tandem', handoff, remoteRequestId: handoff.remoteRequestId } : null,
+        };
+      } catch (error) {
+        throw fail(error, signal, 'Prefill');
+      }
+    },
+
+    decode(call, signal) {
+      const handoff = tandemHandoff(call.handoff, options.name);
+      const body = {
+        ...request(call),
+        handoff,
+        ...(call.firstTokenId === undefined ? {} : { firstTokenId: call.firstTokenId }),
+        loadFailurePolicy: call.loadFailurePolicy === 'fail' ? KvLoadFailurePolicy.FAIL : KvLoadFailurePolicy.RECOMPUTE,
+      };
+      return stream(client.decode(body, callOptions(call, signal)), signal, 'Decode');
+    },
+
+    async release(ticket, signal) {
+      if (ticket.kind !== 'tandem') throw new TandemError('invalid_request', `worker ${options.name} (grpc) cannot release a ${ticket.kind} handoff`);
+      try {
+        const response = await client.releaseKv({ remoteRequestId: ticket.remoteRequestId }, signal ? { signal } : {});
+        return { found: response.found, releasedBlocks: response.releasedBlocks };
+      } catch (error) {
+        throw fail(error, signal, 'ReleaseKv');
+      }
+    },
+
+    async status(signal) {
+      try {
+        return fromStatus(await client.getStatus({}, { signal }));
+      } catch (error) {
+        throw fail(error, signal, 'GetStatus');
+      }
+    },
+
+    async close() {
+      client.close();
+    },
+  };
+}
+
+/** gRPC deadlines must be real dates; "no deadline" sentinels (far future) are left out. */
+function deadlineUsable(deadlineUnixMs: number): boolean {
+  return Number.isFinite(deadlineUnixMs) && deadlineUnixMs > 0 && deadlineUnixMs < 8.64e15;
+}
+
+function toSampling(sampling: SamplingOptions): MessageInitShape<typeof SamplingParamsSchema> {
+  return {
+    maxTokens: sampling.maxTokens,
+    temperature: sampling.temperature,
+    topP: sampling.topP,
+    ...(sampling.seed === undefined ? {} : { seed: BigInt.asUintN(64, BigInt(Math.trunc(sampling.seed))) }),
+    stopTokenIds: [...sampling.stopTokenIds],
+    ignoreEos: sampling.ignoreEos,
+    minTokens: sampling.minTokens,
+  };
+}
+
+function fromFinish(reason: WireFinish): FinishReason | undefined {
+  switch (reason) {
+    case WireFinish.STOP:
+      return 'stop';
+    case WireFinish.LENGTH:
+      return 'length';
+    case WireFinish.ABORT:
+      return 'abort';
+    default:
+      return undefined;
+  }
+}
+
+function fromUsage(usage: WireUsage | undefined): BackendUsage {
+  if (!usage) return { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0 };
+  return {
+    promptTokens: usage.promptTokens,
+    cachedPromptTokens: usage.cachedPromptTokens,
+    completionTokens: usage.completionTokens,
+    transferredPromptTokens: usage.transferredPromptTokens,
+    transferredBlocks: usage.transferredBlocks,
+    transferredBytes: usage.transferredBytes,
+  };
+}
+
+function tandemHandoff(ticket: KvHandoffTicket, worker: string): KvHandoff {
+  if (ticket.kind !== 'tandem') throw new TandemError('invalid_request', `worker ${worker} (grpc) cannot decode from a ${ticket.kind} handoff`);
+  return ticket.handoff as KvHandoff;
+}
+
+const ROLES: Partial<Record<WorkerRole, AnnouncedRole>> = { [WorkerRole.PREFILL]: 'prefill', [WorkerRole.DECODE]: 'decode', [WorkerRole.BOTH]: 'both' };
+
+/**
+ * GetStatus as a status report. The worker reports its load as a whole: when it announces
+ * several data-parallel ranks, the figures are split evenly across them (an approximation the
+ * wire forces; a single-rank worker is exact).
+ */
+export function fromStatus(status: WorkerStatus): WorkerStatusReport {
+  const endpoints = status.kvEventEndpoints.map((e) => ({ endpoint: e.endpoint, replayEndpoint: e.replayEndpoint === '' ? undefined : e.replayEndpoint, topic: e.topic, dpRank: e.dpRank }));
+  const ranks = [...new Set(endpoints.map((e) => e.dpRank))].sort((a, b) => a - b);
+  if (ranks.length === 0) ranks.push(0);
+  const share = 1 / ranks.length;
+  const load: RankLoad[] = ranks.map((dpRank) => ({
+    dpRank,
+    report: {
+      runningRequests: status.runningRequests * share,
+      waitingRequests: status.waitingRequests * share,
+      queuedPrefillTokens: status.queuedPrefillTokens * share,
+      activeKvBlocks: Math.max(0, status.usedBlocks - status.heldBlocks) * share,
+      ...(status.totalBlocks > 0 ? { totalKvBlocks: status.totalBlocks * share } : {}),
+    },
+  }));
+  return {
+    engineId: status.engineId === '' ? null : status.engineId,
+    role: ROLES[status.role] ?? null,
+    engineKind: status.engineKind === '' ? 'unknown' : status.engineKind,
+    gpu: status.gpu === '' ? null : status.gpu,
+    model: status.model === '' ? null : status.model,
+    tp: status.tpSize === 0 ? null : status.tpSize,
+    blockSize: status.blockSize === 0 ? null : status.blockSize,
+    maxModelLen: status.maxModelLen === 0 ? null : status.maxModelLen,
+    servedModels: [],
+    kvEventEndpoints: endpoints,
+    load,
+    warnings: [],
+  };
+}

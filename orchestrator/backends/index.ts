@@ -1,0 +1,9 @@
+/** Worker backends: one interface, a gRPC and a vLLM HTTP implementation, one registry. */
+export type { AnnouncedRole, BackendKind, BackendUsage, DecodeCall, GenerateCall, KvEventEndpoint, KvHandoffTicket, PrefillResult, RankLoad, ReleaseResult, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
+export { BACKENDS, backendNames, createBackend, type BackendFactory, type BackendSpec } from './registry.ts';
+export { createGrpcBackend, DP_RANK_METADATA, fromStatus, type GrpcBackendOptions } from './grpc-backend.ts';
+export { createVllmHttpBackend, DP_RANK_HEADER, type VllmHttpBackendOptions } from './vllm-http-backend.ts';
+export { codeFromHttpStatus, errorMessageOf } from './http-errors.ts';
+export { parsePrometheusText, type PromSample } from './prometheus-text.ts';
+export { readSseData } from './sse-reader.ts';
+export { readVllmMetrics, VLLM_METRICS, type VllmMetricsView } from './vllm-metrics.ts';

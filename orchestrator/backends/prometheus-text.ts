@@ -1,0 +1,81 @@
+import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+
+/** One sample of Prometheus' text exposition format. */
+export interface PromSample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * Parses Prometheus text exposition (version 0.0.4) into samples: `name{label="v",...} value
+ * [timestamp]` lines; comments and blank lines are skipped. Label values may hold escaped `\\`,
+ * `\"` and `\n`. Values may be NaN, +Inf or -Inf. A line that does not parse fails the whole
+ * text, naming the line (the input comes from a worker: untrusted).
+ */
+export function parsePrometheusText(text: string): Result<PromSample[]> {
+  const samples: PromSample[] = [];
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const sample = parseLine(line);
+    if (sample === undefined) return fail(new TandemError('upstream_error', `metrics line ${n + 1} does not parse: ${line.slice(0, 120)}`));
+    samples.push(sample);
+  }
+  return ok(samples);
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
+
+function parseLine(line: string): PromSample | undefined {
+  const name = NAME.exec(line)?.[0];
+  if (name === undefined) return undefined;
+  let at = name.length;
+  const labels: Record<string, string> = {};
+  if (line[at] === '{') {
+    at++;
+    for (;;) {
+      while (line[at] === ' ' || line[at] === ',') at++;
+      if (line[at] === '}') {
+        at++;
+        break;
+      }
+      const label = LABEL_NAME.exec(line.slice(at))?.[0];
+      if (label === undefined) return undefined;
+      at += label.length;
+      while (line[at] === ' ') at++;
+      if (line[at] !== '=') return undefined;
+      at++;
+      while (line[at] === ' ') at++;
+      if (line[at] !== '"') return undefined;
+      at++;
+      let value = '';
+      for (;;) {
+        const ch = line[at];
+        if (ch === undefined) return undefined;
+        at++;
+        if (ch === '"') break;
+        if (ch === '\\') {
+          const next = line[at++];
+          value += next === 'n' ? '\n' : (next ?? '');
+        } else value += ch;
+      }
+      labels[label] = value;
+    }
+  }
+  const rest = line.slice(at).trim().split(/\s+/);
+  const value = parseValue(rest[0]);
+  if (value === undefined) return undefined;
+  return { name, labels, value };
+}
+
+function parseValue(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
+  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
+  if (text === 'NaN') return Number.NaN;
+  const value = Number(text);
+  return Number.isNaN(value) ? undefined : value;
+}

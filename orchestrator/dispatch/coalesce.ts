@@ -1,0 +1,63 @@
+import type { TokenChunk } from '../backends/index.ts';
+
+/**
+ * Merges token chunks that are already waiting into one: after each chunk, whatever the
+ * backend can hand over before the event loop next polls for I/O (messages that arrived in the
+ * same socket read, buffered while the process was busy) joins it. A stream read promptly passes
+ * through chunk by chunk; a stream the process falls behind on is read in batches, so the cost
+ * downstream (one event, one SSE write, one metric sample per batch) shrinks exactly when load
+ * grows, and the backlog cannot grow without bound. The final chunk (finish reason and usage)
+ * always ends a batch.
+ */
+export async function* coalesceChunks(source: AsyncIterable<TokenChunk>): AsyncGenerator<TokenChunk> {
+  const iterator = source[Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<TokenChunk>> | undefined;
+  let finished = false;
+  try {
+    for (;;) {
+      const first = await (pending ?? iterator.next());
+      pending = undefined;
+      if (first.done) {
+        finished = true;
+        return;
+      }
+      if (first.value.finishReason !== undefined) {
+        finished = true;
+        yield first.value;
+        return;
+      }
+      let tokens: number[] | undefined;
+      let last: TokenChunk = first.value;
+      for (;;) {
+        pending = iterator.next();
+        const next = await Promise.race([pending, nextTurn()]);
+        if (next === TURN) break;
+        pending = undefined;
+        if (next.done) {
+          finished = true;
+          break;
+        }
+        tokens ??= [...first.value.tokenIds];
+        tokens.push(...next.value.tokenIds);
+        last = next.value;
+        if (last.finishReason !== undefined) {
+          finished = true;
+          break;
+        }
+      }
+      const merged: TokenChunk = tokens === undefined ? first.value : { ...last, tokenIds: tokens };
+      if (merged.tokenIds.length > 0 || merged.finishReason !== undefined) yield merged;
+      if (finished) return;
+    }
+  } finally {
+    if (!finished) {
+      // Abandoned mid-stream: a read still in flight must not become an unhandled rejection.
+      pending?.catch(() => undefined);
+      void iterator.return?.()?.catch(() => undefined);
+    }
+  }
+}
+
+const TURN = Symbol('turn');
+/** Resolves after the event loop's next check phase: everything already buffered comes first. */
+const nextTurn = () => new Promise<typeof TURN>((resolve) => setImmediate(resolve, TURN));

@@ -1,0 +1,164 @@
+import type { FastifyInstance } from 'fastify';
+import { realClock, type Clock } from '../../common/clock.ts';
+import type { Config } from '../../common/config/index.ts';
+import { createLogger, type Logger } from '../../common/log.ts';
+import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
+import { createFleet, createStaticDiscovery, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
+import { createDispatcher, type Dispatcher } from '../dispatch/index.ts';
+import { createFrontend } from '../frontend/index.ts';
+import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
+import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../tokenizer/index.ts';
+
+export interface OrchestratorDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Skips loading `orchestrator.tokenizer` (tests share one). */
+  readonly tokenizer?: ModelTokenizer;
+  readonly metrics?: OrchestratorMetrics;
+  /** Test seams: how worker backends and KV-event subscribers are made. */
+  readonly createBackend?: (kind: string, spec: BackendSpec) => WorkerBackend;
+  readonly createSubscriber?: SubscriberFactory;
+  /** Turn interval of the admission queue, ms (default 250). */
+  readonly queuePollMs?: number;
+}
+
+export interface Orchestrator {
+  readonly app: FastifyInstance;
+  readonly dispatcher: Dispatcher;
+  readonly fleet: Fleet;
+  readonly routing: RoutingCore;
+  readonly metrics: OrchestratorMetrics;
+  readonly discovery: StaticDiscovery;
+  readonly logger: Logger;
+  /** Binds `orchestrator.host:port` (port 0 picks a free one) and returns where it listens. */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /**
+   * Applies a re-read config (SIGHUP): the `workers` list takes effect (added, removed and
+   * changed workers; running requests on the others are untouched). Changes to other sections
+   * need a restart: they are named in `ignored` and logged.
+   */
+  reload(next: Readonly<Config>): { workers: FleetChange | null; ignored: string[] };
+  /**
+   * Graceful stop: readiness goes false and new or queued requests get 503; running requests
+   * get `graceMs` (default orchestrator.shutdown_grace_s) to finish; then the server closes
+   * (cancelling what is left), and KV-event subscribers and worker connections close.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Assembles a whole orchestrator from the typed config: routing core (index, load book,
+ * policy), fleet (static discovery, health, KV-event feeds), dispatcher (the ServingCore), and
+ * the OpenAI frontend in front of it. Nothing listens until `listen()`.
+ */
+export async function createOrchestrator(config: Readonly<Config>, deps: OrchestratorDeps = {}): Promise<Orchestrator> {
+  const clock = deps.clock ?? realClock;
+  const logger = deps.logger ?? createLogger({ name: 'orchestrator', level: config.log.level, format: config.log.format });
+  const routing = createRoutingCore(config.routing, { clock, logger });
+  const tokenizer = deps.tokenizer ?? (await loadModelTokenizer(config.orchestrator.tokenizer));
+  const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: config.orchestrator.max_model_len, processMetrics: true });
+  const o = config.orchestrator;
+
+  const fleet = createFleet({
+    routing,
+    blockSize: config.routing.block_size,
+    indexMode: config.routing.index_mode,
+    health: { intervalMs: o.health.interval_s * 1000, timeoutMs: o.health.timeout_s * 1000, failureThreshold: o.health.failure_threshold, successThreshold: o.health.success_threshold },
+    metrics,
+    logger,
+    clock,
+    ...(deps.createBackend ? { createBackend: deps.createBackend } : {}),
+    ...(deps.createSubscriber ? { createSubscriber: deps.createSubscriber } : {}),
+  });
+  const dispatcher = createDispatcher({
+    fleet,
+    routing,
+    metrics,
+    logger,
+    clock,
+    models: [o.model],
+    limits: {
+      maxInflightPerWorker: o.dispatch.max_inflight_per_worker,
+      maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
+      retryBeforeFirstToken: o.dispatch.retry_before_first_token,
+    },
+    queue: { maxQueued: o.admission.max_queued, timeoutMs: o.admission.queue_timeout_s * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
+  });
+  // One queue: the dispatcher's (it knows which workers have room). The frontend keeps only
+  // its in-flight bound, refusing at once (429) past it.
+  const frontendConfig = { ...o, admission: { ...o.admission, max_queued: 0 } };
+  const app = createFrontend({ core: dispatcher, tokenizer, config: frontendConfig, logger, metrics, clock });
+  // HTTP responses still being written: a request the dispatcher has finished may not have sent
+  // its last bytes yet, and shutdown must not cut it off.
+  let openResponses = 0;
+  const responsesDone: (() => void)[] = [];
+  app.server.on('request', (_request, response) => {
+    openResponses++;
+    response.once('close', () => {
+      if (--openResponses === 0) for (const resolve of responsesDone.splice(0)) resolve();
+    });
+  });
+  const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
+
+  const discovery = createStaticDiscovery(config.workers);
+  let lastChange: FleetChange | null = null;
+  await discovery.start((workers) => {
+    lastChange = fleet.apply(workers);
+  });
+  if (config.disaggregation.mode !== 'never') {
+    logger.info(`disaggregation.mode is ${config.disaggregation.mode}, but disaggregated serving is not built yet: every request is served aggregated`);
+  }
+  logger.info({ policy: config.routing.policy, index: config.routing.index_mode, blockSize: config.routing.block_size, workers: config.workers.length }, 'orchestrator assembled');
+
+  let current = config;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    app,
+    dispatcher,
+    fleet,
+    routing,
+    metrics,
+    discovery,
+    logger,
+
+    async listen() {
+      await app.listen({ host: o.host, port: o.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : o.port;
+      const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+      return { host: o.host, port, url: `http://${host}:${port}` };
+    },
+
+    reload(next) {
+      const ignored = (Object.keys(next) as (keyof Config)[]).filter((section) => section !== 'workers' && JSON.stringify(next[section]) !== JSON.stringify(current[section]));
+      if (ignored.length > 0) logger.warn({ sections: ignored }, `config reloaded: changes to ${ignored.join(', ')} need a restart and were not applied`);
+      lastChange = null;
+      discovery.update(next.workers);
+      const change: FleetChange | null = lastChange;
+      current = { ...current, workers: next.workers };
+      logger.info({ workers: next.workers.length, change }, 'config reloaded');
+      return { workers: change, ignored };
+    },
+
+    shutdown(graceMs = o.shutdown_grace_s * 1000) {
+      stopping ??= (async () => {
+        logger.info({ inflight: dispatcher.inflight, graceMs }, 'shutting down: no longer admitting requests');
+        dispatcher.drain();
+        let cancelGrace = () => {};
+        const grace = new Promise<void>((resolve) => (cancelGrace = clock.setTimer(graceMs, resolve)));
+        await Promise.race([dispatcher.idle().then(responsesIdle), grace]);
+        cancelGrace();
+        if (dispatcher.inflight > 0) logger.warn({ inflight: dispatcher.inflight }, 'grace period over: cancelling the requests still running');
+        const closing = app.close();
+        app.server.closeAllConnections();
+        await closing;
+        await discovery.close();
+        await fleet.close();
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,215 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { WorkerRole } from '../proto/gen/tandem/v1/worker_pb.ts';
+import { GrpcStatus } from '../proto/grpc/index.ts';
+import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
+import { allHealthy, complete, MODEL, sample, startOrchestrator, startWorkers, testConfig, waitFor, workerEntries, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+
+/**
+ * The dispatcher through the real frontend, in front of fake gRPC workers: retries before the
+ * first token, errors after it, client aborts reaching the worker, deadlines, the admission
+ * queue under saturation, and the load book returning to zero whatever happened.
+ */
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function fleet(n: number, overrides: Parameters<typeof testConfig>[1] = {}, workerOptions: Parameters<typeof startWorkers>[1] = {}): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
+  const workers = await startWorkers(n, workerOptions);
+  cleanups.push(async () => {
+    for (const w of workers) await w.close();
+  });
+  const running = await startOrchestrator(testConfig(workerEntries(workers), overrides), { queuePollMs: 50 });
+  cleanups.push(() => running.close());
+  await allHealthy(running, workers.map((_, i) => `w${i}`));
+  return { workers, running };
+}
+
+/** Every tenant's bookings are gone, and the load corrected by the workers' reports is zero. */
+async function expectLoadReturnsToZero(running: RunningOrchestrator): Promise<void> {
+  const { load } = running.orchestrator.routing;
+  const tenants = running.orchestrator.fleet.candidates({ includeUnhealthy: true }).map((c) => c.id);
+  const figures = () => tenants.map((t) => load.load(t, Date.now()));
+  // Bookings go at once; the figures corrected by worker reports follow the next status poll.
+  await waitFor('load back to zero', () => figures().every((f) => f.booked.inflightRequests === 0 && f.inflightRequests === 0 && f.activeDecodeBlocks === 0 && f.queuedPrefillTokens === 0), 5000);
+  for (const f of figures()) {
+    expect(f.booked).toEqual({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
+    expect(f.queuedPrefillTokens).toBe(0);
+    expect(f.activeDecodeBlocks).toBe(0);
+  }
+  expect(running.orchestrator.dispatcher.inflight).toBe(0);
+}
+
+async function stream(url: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<{ status: number; events: unknown[] }> {
+  const response = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, stream: true, ...body }), ...(signal ? { signal } : {}) });
+  const text = await response.text();
+  const events = text
+    .split('\n\n')
+    .filter((b) => b.trim() !== '')
+    .map((b) => b.replace(/^data: /, ''))
+    .map((d) => (d === '[DONE]' ? d : JSON.parse(d)));
+  return { status: response.status, events };
+}
+
+describe('retries', () => {
+  it('retries once on another worker when a worker fails before the first token', async () => {
+    const { workers, running } = await fleet(2);
+    workers[0]!.behaviour.failBeforeFirstToken = GrpcStatus.UNAVAILABLE;
+    for (let i = 0; i < 6; i++) {
+      const result = await complete(running.url, { prompt: `question ${i} `.repeat(i + 2), max_tokens: 3 }, { 'x-request-id': `retry-${i}` });
+      expect(result.status).toBe(200);
+      expect(result.json.usage.completion_tokens).toBe(3);
+    }
+    const failedFirst = workers[0]!.calls.map((c) => c.requestId);
+    expect(failedFirst.length).toBeGreaterThan(0);
+    for (const id of failedFirst) expect(workers[1]!.calls.some((c) => c.requestId === id && c.end === 'done')).toBe(true);
+    expect(running.logs.some((l) => l.msg.includes('retrying once on another worker') && l.requestId === failedFirst[0])).toBe(true);
+    await expectLoadReturnsToZero(running);
+  });
+
+  it('retries only once: when the second worker fails too, the client gets that failure', async () => {
+    const { workers, running } = await fleet(3);
+    for (const w of workers) w.behaviour.failBeforeFirstToken = GrpcStatus.RESOURCE_EXHAUSTED;
+    const result = await complete(running.url, { prompt: 'doomed', max_tokens: 3 });
+    expect(result.status).toBe(429);
+    expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(2);
+    await expectLoadReturnsToZero(running);
+  });
+
+  it('does not retry a request the worker refused as invalid', async () => {
+    const { workers, running } = await fleet(2);
+    for (const w of workers) w.behaviour.failBeforeFirstToken = GrpcStatus.INVALID_ARGUMENT;
+    const result = await complete(running.url, { prompt: 'bad for every worker', max_tokens: 3 });
+    expect(result.status).toBe(400);
+    expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(1);
+    await expectLoadReturnsToZero(running);
+  });
+
+  it('ends the stream with an error event when the worker fails after the first token, without retrying', async () => {
+    const { workers, running } = await fleet(2);
+    for (const w of workers) w.behaviour.failAfterTokens = 2;
+    const { status, events } = await stream(running.url, { prompt: 'fails midway', max_tokens: 10 });
+    expect(status).toBe(200);
+    const error = events.at(-2) as { error: { code: number; message: string } };
+    expect(error.error.code).toBe(503);
+    expect(error.error.message).toContain('fail mid-stream');
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.filter((e) => typeof e === 'object' && e !== null && 'choices' in e).length).toBeGreaterThanOrEqual(1);
+    expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(1);
+    await expectLoadReturnsToZero(running);
+  });
+});
+
+describe('cancellation and deadlines', () => {
+  it('cancels the call on the worker when the client disconnects', async () => {
+    const { workers, running } = await fleet(1, {}, { tokenDelayMs: 50 });
+    const abort = new AbortController();
+    const pending = stream(running.url, { prompt: 'a long answer', max_tokens: 1000 }, abort.signal).catch((e: unknown) => e);
+    const call = await workers[0]!.started(1);
+    await waitFor('a few tokens', () => call.tokensSent >= 2);
+    abort.abort();
+    await pending;
+    await workers[0]!.ended(0);
+    expect(call.end).toBe('cancelled');
+    expect(call.tokensSent).toBeLessThan(1000);
+    await expectLoadReturnsToZero(running);
+    expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_requests_total{outcome="cancelled",mode="none"}')).toBe(1);
+  });
+
+  it('cancels the worker call and answers 504 at the request deadline', async () => {
+    const { workers, running } = await fleet(1, { orchestrator: { request_timeout_s: 0.3 } });
+    workers[0]!.behaviour.hang = true;
+    const result = await complete(running.url, { prompt: 'never answered', max_tokens: 5 });
+    expect(result.status).toBe(504);
+    expect(result.json.error.type).toBe('TimeoutError');
+    await workers[0]!.ended(0);
+    expect(workers[0]!.calls[0]!.end).toBe('cancelled');
+    await expectLoadReturnsToZero(running);
+  });
+
+  it('stops the worker when a stop string ends the stream, and releases the load', async () => {
+    const { workers, running } = await fleet(1, {}, { tokenDelayMs: 5 });
+    // The fake streams ids 1000, 1001, ...: "atus", "Th", "itle", "rit", ... in Qwen3's vocabulary.
+    const result = await complete(running.url, { prompt: 'stop me', max_tokens: 500, stop: ['rit'] });
+    expect(result.status).toBe(200);
+    expect(result.json.choices[0]).toMatchObject({ text: 'atusThitle', finish_reason: 'stop' });
+    await workers[0]!.ended(0);
+    expect(workers[0]!.calls[0]!.end).toBe('cancelled');
+    expect(workers[0]!.calls[0]!.tokensSent).toBeLessThan(500);
+    await expectLoadReturnsToZero(running);
+  });
+});
+
+describe('saturation', () => {
+  it('queues when every worker is saturated, then answers 429 when the queue is full and 503 when the wait runs out, with Retry-After', async () => {
+    const { workers, running } = await fleet(1, {
+      orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 1, queue_timeout_s: 0.5, retry_after_s: 2 } },
+    });
+    workers[0]!.behaviour.hang = true;
+    const occupying = complete(running.url, { prompt: 'occupies the worker', max_tokens: 5 }).catch(() => undefined);
+    await workers[0]!.started(1);
+
+    const queued = complete(running.url, { prompt: 'waits', max_tokens: 5 });
+    await waitFor('one queued', () => running.orchestrator.dispatcher.queued === 1);
+    expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_queue_depth')).toBe(1);
+
+    const refused = await complete(running.url, { prompt: 'refused', max_tokens: 5 });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.json.error.type).toBe('RateLimitError');
+
+    const timedOut = await queued;
+    expect(timedOut.status).toBe(503);
+    expect(timedOut.headers.get('retry-after')).toBe('2');
+    expect(timedOut.json.error.message).toContain('saturated');
+    expect(workers[0]!.calls).toHaveLength(1);
+    expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_requests_total{outcome="rejected",mode="none"}')).toBe(2);
+
+    await running.close();
+    await occupying;
+  });
+
+  it('lets a queued request run as soon as a worker has room again', async () => {
+    const { workers, running } = await fleet(2, { orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 4, queue_timeout_s: 10 } } }, { tokenDelayMs: 20 });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => complete(running.url, { prompt: `parallel ${i} `.repeat(5), max_tokens: 5 })));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    // Never more than one at a time on a worker: four of the six waited their turn.
+    expect(workers.map((w) => w.maxRunning)).toEqual([1, 1]);
+    expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(6);
+    await expectLoadReturnsToZero(running);
+    expect(running.orchestrator.dispatcher.queued).toBe(0);
+  });
+});
+
+describe('the core for the frontend', () => {
+  it('explains a routing decision without sending anything or booking load', async () => {
+    const { workers, running } = await fleet(2);
+    const response = await fetch(`${running.url}/debug/route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'where would this go?' }) });
+    expect(response.status).toBe(200);
+    const { decision } = (await response.json()) as { decision: { workerId: string; policy: string; reason: string; candidates: { id: string; cost: { totalSeconds: number } }[]; saturated: string[]; mode: string } };
+    expect(decision.policy).toBe('kv');
+    expect(['w0', 'w1']).toContain(decision.workerId);
+    expect(decision.candidates.map((c) => c.id).sort()).toEqual(['w0', 'w1']);
+    expect(decision.candidates.every((c) => c.cost.totalSeconds > 0)).toBe(true);
+    expect(decision.reason).not.toBe('');
+    expect(decision).toMatchObject({ saturated: [], mode: 'aggregated' });
+    expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(0);
+    await expectLoadReturnsToZero(running);
+  });
+
+  it('needs a healthy worker that serves aggregated requests to be ready', async () => {
+    const { running } = await fleet(1, {}, { role: WorkerRole.PREFILL });
+    const ready = await fetch(`${running.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { detail: string }).detail).toContain('1 healthy prefill');
+    expect(running.orchestrator.fleet.notRouted()).toEqual([{ worker: 'w0', state: 'healthy', reason: 'role prefill: serves disaggregated requests only (not built yet)' }]);
+  });
+
+  it('shows each worker with role, profile, health, load and index in /debug/workers', async () => {
+    const { running } = await fleet(1);
+    const [w0] = (await (await fetch(`${running.url}/debug/workers`)).json()) as Record<string, any>[];
+    expect(w0).toMatchObject({ name: 'w0', backend: 'grpc', state: 'healthy', role: 'both', profile: { gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, source: 'announced' }, engineKind: 'fake', health: { state: 'healthy' } });
+    expect(w0!.ranks[0]).toMatchObject({ tenant: 'w0', dpRank: 0, load: { inflightRequests: 0 }, indexedBlocks: 0, index: { blockSize: 16 } });
+  });
+});
