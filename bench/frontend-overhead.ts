@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { loadModelTokenizer } from '../orchestrator/tokenizer/index.ts';
+import { loadModelTokenizer } from '../common/tokenizer/index.ts';
 import { FinishReason, WorkerRole, WorkerService } from '../proto/gen/tandem/v1/worker_pb.ts';
 import { createGrpcServer } from '../proto/grpc/index.ts';
 
@@ -80,6 +80,7 @@ async function serveWorkers(n: number): Promise<void> {
       },
       prefill: () => Promise.reject(new Error('not used')),
       decode: () => (async function* () {})(),
+      pullKv: async () => ({ held: false }),
       releaseKv: async () => ({ found: false }),
       getStatus: async () => ({ engineId: `bench-${process.pid}-${w}`, role: WorkerRole.BOTH, engineKind: 'bench', gpu: 'h100-sxm', model: 'qwen3-8b', tpSize: 1, blockSize: 16, runningRequests: running }),
     });

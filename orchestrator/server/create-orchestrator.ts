@@ -8,7 +8,7 @@ import { createDispatcher, type Dispatcher } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
 import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
-import { loadModelTokenizer, type ModelTokenizer } from '../tokenizer/index.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
 
 export interface OrchestratorDeps {
   readonly clock?: Clock;

@@ -158,6 +158,9 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
       yield { tokenIds: [1001, 1002] };
       yield { finishReason: FinishReason.STOP, usage: { promptTokens: request.tokenIds.length, completionTokens: 3, transferredPromptTokens: request.handoff?.numTokens ?? 0, transferredBlocks: 2 } };
     },
+    async pullKv(request) {
+      return { held: request.remoteRequestId.startsWith('held-'), numBlocks: 4, numTokens: 64 };
+    },
     async releaseKv(request) {
       return { found: request.remoteRequestId.startsWith('held-'), releasedBlocks: request.remoteRequestId.startsWith('held-') ? 4 : 0 };
     },

@@ -4,7 +4,7 @@ import { parseConfig, type Config } from '../../common/config/index.ts';
 import { createLogger } from '../../common/log.ts';
 import type { SubscriberFactory } from '../../orchestrator/discovery/index.ts';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/server/index.ts';
-import { loadModelTokenizer, type ModelTokenizer } from '../../orchestrator/tokenizer/index.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker, type FakeWorkerOptions } from './fake-grpc-worker.ts';
 
 /**
