@@ -20,6 +20,8 @@ export interface HandoffBook {
   /** Records a hold expiring `timeoutMs` after `nowMs`; returns it. */
   hold(handoffId: string, requestId: string, blockIds: readonly number[], numTokens: number, nowMs: number): HeldHandoff;
   has(handoffId: string): boolean;
+  /** The hold under `handoffId`, left in place; undefined when there is none. */
+  get(handoffId: string): HeldHandoff | undefined;
   /** Removes and returns a hold (release); undefined when there is none. */
   take(handoffId: string): HeldHandoff | undefined;
   /** Removes and returns every hold expired at `nowMs`, oldest first. */
@@ -57,6 +59,7 @@ export function createHandoffBook(numBlocks: number, timeoutMs: number): Handoff
       return hold;
     },
     has: (handoffId) => holds.has(handoffId),
+    get: (handoffId) => holds.get(handoffId),
     take(handoffId) {
       const hold = holds.get(handoffId);
       return hold ? forget(hold) : undefined;
