@@ -67,6 +67,31 @@ describe('reference engine', () => {
     expect(masked.tokens[0]).not.toBe(free[0]);
   });
 
+  it('samples the first token itself when the decode is not given it, recomputing the last prompt position (as vLLM does)', async () => {
+    for (const length of [64, 70]) {
+      const p = prompt(length, 11 * length);
+      const expected = (await collect(A.generate(request(p)))).tokens;
+      const pre = await A.prefill(request(p));
+      const decoded = await collect(B.decode({ ...request(p), handoff: pre.handoff! }));
+      expect(decoded.tokens).toEqual(expected);
+      expect(decoded.usage).toMatchObject({ kvRecomputed: false, transferredBlocks: Math.ceil(length / 16) });
+    }
+  });
+
+  it('gives the same tokens when a full pool preempts requests and recomputes them', async () => {
+    const small = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 40, maxNumBatchedTokens: 64 }, { clock: realClock });
+    try {
+      const prompts = Array.from({ length: 6 }, (_, i) => prompt(150 + 20 * i, 100_000 * i));
+      const sampling = { maxTokens: 40, ignoreEos: true };
+      const crowded = await Promise.all(prompts.map((p) => collect(small.generate(request(p, sampling)))));
+      expect(small.status().preemptionsTotal).toBeGreaterThan(0);
+      for (const [i, p] of prompts.entries()) expect(crowded[i]!.tokens).toEqual((await collect(A.generate(request(p, sampling)))).tokens);
+      expect(small.status().usedBlocks).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('holds a prefill\'s blocks for its block server until released, then serves them no more', async () => {
     const p = prompt(70, 900);
     const pre = await A.prefill(request(p, { maxTokens: 1 }));

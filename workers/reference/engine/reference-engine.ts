@@ -111,19 +111,11 @@ export async function createReferenceEngine(options: ReferenceEngineOptions, dep
   logger.info({ engineId: o.engineId, kvTransfer: `${server.host}:${server.port}`, advertiseHost, blocks: o.numBlocks, blockBytes: o.blockBytes }, 'reference engine ready');
 
   return {
-    core,
+    // Every Engine method is the shared driver's (its methods are closures, safe to copy).
+    ...engine,
     model,
     pool,
     kvTransfer: { host: server.host, port: server.port, advertiseHost },
-    info,
-    generate: engine.generate,
-    prefill: engine.prefill,
-    decode: engine.decode,
-    release: engine.release,
-    abort: engine.abort,
-    resetPrefixCache: engine.resetPrefixCache,
-    status: engine.status,
-    onKvEvents: engine.onKvEvents,
     async close() {
       // Aborts requests (their pulls too, releasing the peers' blocks) and drops holds first.
       await engine.close();
