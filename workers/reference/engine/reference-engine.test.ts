@@ -17,7 +17,7 @@ let serial = 0;
 
 beforeAll(async () => {
   A = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 512 }, { clock: realClock });
-  B = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 512, kvTransfer: { timeoutMs: 300 } }, { clock: realClock });
+  B = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 512 }, { clock: realClock });
 });
 afterAll(async () => {
   await A?.close();
@@ -148,16 +148,18 @@ describe('reference engine', () => {
 
   it('recomputes when the peer never answers within the pull timeout', async () => {
     const peer = await createFakePeer('silent', B.info.blockBytes);
+    const impatient = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 64, kvTransfer: { timeoutMs: 200 } }, { clock: realClock });
     try {
       const p = prompt(60, 4000);
       const expected = (await collect(A.generate(request(p)))).tokens;
       const pre = await A.prefill(request(p));
-      const decoded = await collect(B.decode({ ...request(p), handoff: { ...pre.handoff!, port: peer.port }, firstTokenId: pre.firstTokenId }));
+      const decoded = await collect(impatient.decode({ ...request(p), handoff: { ...pre.handoff!, port: peer.port }, firstTokenId: pre.firstTokenId }));
       expect(peer.reads).toHaveLength(1);
       expect(decoded.usage.kvRecomputed).toBe(true);
       expect([pre.firstTokenId, ...decoded.tokens]).toEqual(expected);
       A.release(pre.handoff!.handoffId);
     } finally {
+      await impatient.close();
       await peer.close();
     }
   });
