@@ -3,8 +3,8 @@ import type { KvEventBatch } from '../../proto/kv-events/types.ts';
 /**
  * The engine API: what a worker process (gRPC service, vLLM-compatible HTTP facade, metrics)
  * sits on, whichever engine is behind it. The simulated engine (workers/engine/sim-engine.ts)
- * implements it; the reference transformer engine will too. Plain data in, plain data out: no
- * protobuf, no HTTP.
+ * implements it, and so does the reference engine (workers/reference/engine/). Plain data in,
+ * plain data out: no protobuf, no HTTP.
  *
  * Contract:
  * - Units: tokens, blocks, bytes and clock milliseconds (the engine's injected Clock; Unix
@@ -40,7 +40,13 @@ export interface Engine {
    * Decode after a remote prefill: reuses this engine's cached prefix of the prompt, pulls only
    * the missing blocks over the KV link (paying the link model's time), then decodes. When the
    * pull cannot happen (`pullAvailable: false`), recomputes the prompt locally or, with
-   * loadFailurePolicy "fail", throws kv_transfer_failed. The caller releases the remote blocks.
+   * loadFailurePolicy "fail", throws kv_transfer_failed. The caller releases the remote blocks
+   * (ReleaseKv; idempotent).
+   *
+   * Engines whose pulls move bytes (handoff transport "tcp") may learn only mid-pull that it
+   * fails: they then recompute, or under "fail" end the stream with finish "abort"; and they
+   * notify the peer themselves once they no longer need its blocks (after the pull, or at once
+   * when everything is cached locally or the request ends first).
    */
   decode(request: DecodeRequest, options?: CallOptions): TokenStream;
   /** Frees the blocks held for a remote decode. Idempotent: `found` is false the second time. */
@@ -112,6 +118,27 @@ export interface KvHandoff {
   readonly tpSize: number;
   /** When the prefill engine frees the blocks if nobody released them, clock ms. */
   readonly expiresAtMs: number;
+  /**
+   * How the decode side moves the blocks. Absent or "sim": no bytes move, the decode engine
+   * charges its link model's time (the simulated engine). "tcp": a block server at host:port
+   * serves them by id (the reference engine; workers/reference/transfer), and `layout` says
+   * what one block holds. Maps onto tandem.v1.KvHandoff transport, host, port and layout.
+   */
+  readonly transport?: KvHandoffTransport;
+  readonly host?: string;
+  readonly port?: number;
+  readonly layout?: KvBlockShape;
+}
+
+export type KvHandoffTransport = 'sim' | 'tcp';
+
+/** What one KV block holds, for transports that move bytes (tandem.v1.KvLayout without block_bytes, which the handoff has). */
+export interface KvBlockShape {
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  /** "float32" for the reference engine. */
+  readonly dtype: string;
 }
 
 export interface DecodeRequest extends GenerateRequest {

@@ -1,24 +1,28 @@
 import { TandemError } from '../../common/errors.ts';
-import { forwardSeconds, linkProfile, transferSeconds, type PrefillChunk } from '../../common/profiles/index.ts';
+import type { PrefillChunk } from '../../common/profiles/index.ts';
 import type { KvCacheEvent } from '../../proto/kv-events/types.ts';
 import { sharedBlockHasher } from './block-hash.ts';
 import { createBlockPool, type BlockPool } from './block-pool.ts';
+import type { CoreParts } from './core-parts.ts';
 import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, HeldKv, KvHandoff, ReleaseResult, RequestUsage } from './engine-api.ts';
 import { createHandoffBook } from './handoff-book.ts';
 import { createKvCacheManager } from './kv-cache-manager.ts';
 import type { ResolvedEngineOptions } from './options.ts';
 import { createScheduler } from './scheduler.ts';
 import { createSequence, isDecoding, type PendingPull, type Sequence, type SequenceKind } from './sequence.ts';
-import { createTokenSampler, seedWordFor } from './token-sampler.ts';
+import { createSimParts } from './sim-parts.ts';
+import { seedWordFor } from './token-sampler.ts';
 import { resolveSampling, validatePrompt } from './validate.ts';
 
 /**
- * The simulated engine's pure core: no clock, no timers, no I/O. The caller passes the time
- * (clock ms) into every call and runs `step` whenever it wants the next forward pass; the step
- * applies its effects at once (blocks, prefix cache, sampled tokens, finished requests) and says
- * how long the pass takes (`durationMs`, already divided by the time scale). A driver delivers
- * the step's outputs when that time has passed (sim-engine.ts); the cluster simulator can drive
- * many cores on one virtual clock the same way.
+ * The engine core: no clock, no timers, no I/O of its own. The caller passes the time (clock ms)
+ * into every call and runs `step` whenever it wants the next forward pass; the step applies its
+ * effects at once (blocks, prefix cache, sampled tokens, finished requests) and says how long
+ * the pass takes (`durationMs`). A driver delivers the step's outputs when that time has passed
+ * (engine-driver.ts); the cluster simulator can drive many cores on one virtual clock the same
+ * way. What a pass computes and costs, and how KV pulls move, are the CoreParts (core-parts.ts):
+ * by default the simulated engine's (sim-parts.ts: roofline time, seeded tokens, link-model
+ * pulls, all pure); the reference engine's run its model and pull over TCP.
  */
 export interface CoreOutput {
   readonly requestId: string;
@@ -37,7 +41,7 @@ export interface CoreOutput {
 export interface CoreStep {
   /** Length of this forward pass on the clock (model time / time scale), ms. */
   readonly durationMs: number;
-  /** The roofline's duration of the pass, model seconds. */
+  /** What the pass costs, model seconds (the roofline's; the reference engine's measured compute). */
   readonly modelSeconds: number;
   readonly outputs: readonly CoreOutput[];
   /** Requests in the pass, prompt tokens computed, and requests decoding one token. */
@@ -56,6 +60,21 @@ export interface EngineCore {
   release(handoffId: string): ReleaseResult;
   /** What is held under `handoffId` at `nowMs`, without releasing it; null when nothing is (released, expired, unknown). */
   heldKv(handoffId: string, nowMs: number): HeldKv | null;
+  /** Block ids held under `handoffId` at `nowMs`, in prompt order; null when nothing is (released, expired, unknown). */
+  heldBlockIds(handoffId: string, nowMs: number): readonly number[] | null;
+  /**
+   * An asynchronous pull (`pull.start` returned Infinity) has moved its blocks: the request
+   * resumes at the next step at or after `nowMs`. False, changing nothing, when `pull` is no
+   * longer that request's pull in progress (the request ended or was replaced).
+   */
+  completePull(requestId: string, pull: PendingPull, nowMs: number): boolean;
+  /**
+   * An asynchronous pull failed. Under policy "recompute" the request drops the blocks claimed
+   * for it and computes its prompt here (usage.kvRecomputed), and null is returned; under "fail"
+   * it ends (finish "abort") and its last output is returned for the driver to deliver. Null
+   * as well when `pull` is no longer that request's pull in progress.
+   */
+  failPull(requestId: string, pull: PendingPull, policy: 'recompute' | 'fail'): CoreOutput | null;
   resetPrefixCache(): boolean;
   /** Runs one forward pass at `nowMs`; null when nothing can be scheduled. Expires holds and completes pulls first. */
   step(nowMs: number): CoreStep | null;
@@ -71,17 +90,23 @@ export interface EngineCore {
   readonly pool: BlockPool;
 }
 
-export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
-  const { blockSize: B, profile, roofline, timeScale, specialTokens } = options;
+export function createEngineCore(options: ResolvedEngineOptions, parts: CoreParts = createSimParts(options)): EngineCore {
+  const { blockSize: B, profile, specialTokens } = options;
+  const { executor, transfer } = parts;
   const pool = createBlockPool(options.numBlocks, B);
   const kv = createKvCacheManager(pool, sharedBlockHasher(options.hashSeed), options.enablePrefixCaching);
   const scheduler = createScheduler(kv, options);
   const holds = createHandoffBook(options.numBlocks, options.kvHoldTimeoutMs);
-  const sampler = createTokenSampler({ firstSpecialTokenId: specialTokens.firstSpecialTokenId, eosTokenId: specialTokens.eosTokenIds[0]!, eosProbability: options.eosProbability });
   const eosIds = new Set(specialTokens.eosTokenIds);
   const live = new Map<string, Sequence>();
   const totals = { promptTokens: 0, generationTokens: 0, finished: 0, steps: 0 };
   let handoffSerial = 0;
+
+  /** The hold under `handoffId` if it is live at `nowMs` (an expired one may linger in the book until the next step collects it). */
+  const liveHold = (handoffId: string, nowMs: number) => {
+    const hold = holds.get(handoffId);
+    return hold && hold.expiresAtMs > nowMs ? hold : undefined;
+  };
 
   const usageOf = (seq: Sequence): RequestUsage => ({
     promptTokens: seq.promptLength,
@@ -114,7 +139,7 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
     const handoffId = holds.has(seq.id) ? `${seq.id}#${++handoffSerial}` : seq.id;
     const hold = holds.hold(handoffId, seq.id, seq.blockIds, seq.promptLength, nowMs);
     seq.blockIds = []; // the hold owns the references now
-    return {
+    return transfer.describe({
       engineId: options.engineId,
       handoffId,
       blockIds: hold.blockIds,
@@ -123,18 +148,13 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       blockBytes: options.blockBytes,
       tpSize: profile.tp,
       expiresAtMs: hold.expiresAtMs,
-    };
+    });
   };
 
-  const pullFor = (request: DecodeRequest, promptLength: number): PendingPull => {
-    const link = request.link === undefined ? options.kvLink : linkProfile(request.link);
-    const handoff = request.handoff;
-    if (!Number.isInteger(handoff.numTokens) || handoff.numTokens < 0) throw new TandemError('invalid_request', `handoff.numTokens must be a non-negative integer, got ${handoff.numTokens}`, { param: 'handoff' });
-    return {
-      coverageTokens: Math.min(handoff.numTokens, promptLength),
-      blockBytes: options.blockBytes,
-      durationMs: (bytes) => (transferSeconds(link, bytes) * 1000) / timeScale,
-    };
+  /** The live request whose pull in progress is `pull`, if any. */
+  const pulling = (requestId: string, pull: PendingPull): Sequence | undefined => {
+    const seq = live.get(requestId);
+    return seq && seq.state === 'pulling' && seq.pull === pull ? seq : undefined;
   };
 
   const advanceTimers = (nowMs: number) => {
@@ -149,7 +169,7 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       if (typeof request.requestId !== 'string' || request.requestId === '') throw new TandemError('invalid_request', 'request id must be a non-empty string', { param: 'request_id' });
       if (live.has(request.requestId)) throw new TandemError('invalid_request', `request id "${request.requestId}" is already in use`, { param: 'request_id' });
       const prompt = request.promptTokenIds;
-      validatePrompt(prompt, profile.model.vocabSize);
+      validatePrompt(prompt, options.vocabSize);
       const sampling = resolveSampling(request.sampling, (seed, temperature) => seedWordFor(request.requestId, prompt, seed, temperature));
       const total = prompt.length + sampling.maxTokens;
       if (total > options.maxModelLen) {
@@ -167,12 +187,13 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
         const decode = request as DecodeRequest;
         if (decode.handoff === null || typeof decode.handoff !== 'object') throw new TandemError('invalid_request', 'a decode needs the handoff its prefill returned', { param: 'kv_transfer_params' });
         firstTokenId = decode.firstTokenId;
-        if (firstTokenId !== undefined) validatePrompt([firstTokenId], profile.model.vocabSize, 'first_token_id');
+        if (firstTokenId !== undefined) validatePrompt([firstTokenId], options.vocabSize, 'first_token_id');
         if (decode.pullAvailable === false) {
           if (decode.loadFailurePolicy === 'fail') throw new TandemError('kv_transfer_failed', `cannot pull KV for request "${request.requestId}" from engine ${decode.handoff.engineId}`, { param: 'kv_transfer_params' });
           kvRecomputed = true;
         } else {
-          pull = pullFor(decode, prompt.length);
+          pull = transfer.plan(decode, prompt.length);
+          kvRecomputed = pull === null;
         }
       }
       const seq = createSequence({ id: request.requestId, kind, promptTokenIds: prompt, sampling, arrivalMs: nowMs, firstTokenId, pull, kvRecomputed });
@@ -191,16 +212,34 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       const seq = live.get(requestId);
       if (!seq) return null;
       scheduler.remove(seq);
+      if (seq.pull) {
+        // Stop a transfer writing into the blocks freed next.
+        seq.pull.abandon?.();
+        seq.pull = null;
+      }
       kv.free(seq);
       end(seq);
       return { requestId, tokenIds: [], done: true, finishReason: 'abort', usage: usageOf(seq) };
     },
     isLive: (requestId) => live.has(requestId),
     heldKv(handoffId, nowMs) {
-      const hold = holds.get(handoffId);
-      // An expired hold may still be in the book until the next step collects it.
-      if (!hold || hold.expiresAtMs <= nowMs) return null;
-      return { handoffId, numBlocks: hold.blockIds.length, numTokens: hold.numTokens, expiresAtMs: hold.expiresAtMs };
+      const hold = liveHold(handoffId, nowMs);
+      return hold ? { handoffId, numBlocks: hold.blockIds.length, numTokens: hold.numTokens, expiresAtMs: hold.expiresAtMs } : null;
+    },
+    heldBlockIds: (handoffId, nowMs) => liveHold(handoffId, nowMs)?.blockIds ?? null,
+    completePull(requestId, pull, nowMs) {
+      const seq = pulling(requestId, pull);
+      if (!seq) return false;
+      seq.pullReadyAtMs = nowMs;
+      return true;
+    },
+    failPull(requestId, pull, policy) {
+      const seq = pulling(requestId, pull);
+      if (!seq) return null;
+      scheduler.abandonPull(seq);
+      if (policy === 'fail') return core.abort(requestId);
+      seq.kvRecomputed = true;
+      return null;
     },
     release(handoffId) {
       const hold = holds.take(handoffId);
@@ -231,15 +270,14 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
           prefillTokens += tokens;
         }
       }
-      const modelSeconds = forwardSeconds(profile, { prefill, decodeSequences, decodeContextTokens }, roofline);
+      const timing = executor.forward({ sequences: batch.sequences, tokens: batch.tokens, prefill, decodeSequences, decodeContextTokens });
 
       const outputs: CoreOutput[] = [];
       for (let i = 0; i < count; i++) {
         const seq = batch.sequences[i]!;
         seq.numComputed += batch.tokens[i]!;
         if (seq.numComputed < seq.tokens.length) continue; // a prefill chunk short of the prompt's end
-        const s = seq.sampling;
-        const token = sampler.sample(s.seedWord, seq.numOutput, s.minTokens, s.ignoreEos);
+        const token = executor.sample(seq);
         seq.tokens.push(token);
         seq.numOutput++;
         if (!seq.sampledHere) {
@@ -263,7 +301,7 @@ export function createEngineCore(options: ResolvedEngineOptions): EngineCore {
       }
       scheduler.pruneRunning();
       totals.steps++;
-      return { durationMs: (modelSeconds * 1000) / timeScale, modelSeconds, outputs, sequences: count, prefillTokens, decodeSequences };
+      return { durationMs: timing.durationMs, modelSeconds: timing.modelSeconds, outputs, sequences: count, prefillTokens, decodeSequences };
     },
     nextWakeMs() {
       const pull = scheduler.nextPullReadyMs();

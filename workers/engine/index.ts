@@ -1,4 +1,4 @@
-/** The simulated engine: its API (shared with every engine), the driver, and the pure core. */
+/** The engine API (shared with every engine), the shared core and driver with their pluggable parts, and the simulated engine. */
 export type {
   CallOptions,
   DecodeRequest,
@@ -9,7 +9,9 @@ export type {
   GenerateRequest,
   HeldKv,
   KvEventSink,
+  KvBlockShape,
   KvHandoff,
+  KvHandoffTransport,
   PrefillResult,
   ReleaseResult,
   RequestUsage,
@@ -19,6 +21,10 @@ export type {
 } from './engine-api.ts';
 export { createSimEngine, type SimEngine, type SimEngineDeps } from './sim-engine.ts';
 export { createEngineCore, type CoreOutput, type CoreStep, type EngineCore } from './engine-core.ts';
+export type { CoreParts, ForwardPass, KvTransfer, StepExecutor, StepTiming } from './core-parts.ts';
+export { createEngineDriver, type EngineDriver, type EngineDriverDeps, type EngineDriverOptions } from './engine-driver.ts';
+export { createLinkModelTransfer, createRooflineExecutor, createSimParts } from './sim-parts.ts';
+export { isDecoding, type PendingPull, type ResolvedSampling, type Sequence } from './sequence.ts';
 export { engineOptionsFromConfig, resolveEngineOptions, type ResolvedEngineOptions, type SimEngineOptions } from './options.ts';
 export { createBlockHasher, externalBlockHash, type BlockHash, type BlockHasher } from './block-hash.ts';
 export { encodeCbor, CborWriter, type CborValue } from './cbor.ts';

@@ -57,6 +57,8 @@ export interface ResolvedEngineOptions {
   readonly blockSize: number;
   readonly numBlocks: number;
   readonly blockBytes: number;
+  /** Token ids a request may carry are [0, vocabSize): the model profile's vocabulary. */
+  readonly vocabSize: number;
   readonly maxNumBatchedTokens: number;
   readonly maxNumSeqs: number;
   readonly maxModelLen: number;
@@ -95,6 +97,7 @@ export function resolveEngineOptions(options: SimEngineOptions = {}): ResolvedEn
     blockSize,
     numBlocks,
     blockBytes: kvBlockBytes(profile.model, blockSize),
+    vocabSize: profile.model.vocabSize,
     maxNumBatchedTokens: positiveInt('maxNumBatchedTokens', options.maxNumBatchedTokens ?? DEFAULTS.max_num_batched_tokens),
     maxNumSeqs: positiveInt('maxNumSeqs', options.maxNumSeqs ?? DEFAULTS.max_num_seqs),
     maxModelLen: positiveInt('maxModelLen', options.maxModelLen ?? profile.model.maxModelLen),

@@ -42,8 +42,14 @@ export interface Scheduler {
   enqueue(seq: Sequence): void;
   /** Moves every pull complete by `nowMs` back to the front of the waiting queue, KV in place. */
   completePulls(nowMs: number): void;
-  /** Earliest completion time of a pull in progress, clock ms. */
+  /** Earliest completion time of a pull in progress, clock ms (asynchronous pulls not counted). */
   nextPullReadyMs(): number | undefined;
+  /**
+   * Takes a sequence whose pull failed out of the pulling set: frees the blocks claimed for it
+   * (its cached prefix goes back to the cache), un-counts the pull in counters and usage, and
+   * queues it at the front of the waiting queue with no pull, to compute its prompt here.
+   */
+  abandonPull(seq: Sequence): void;
   /** Plans one step at `nowMs`: allocates blocks, registers the blocks this step fills, preempts. */
   schedule(nowMs: number): ScheduledBatch;
   /** Drops running sequences whose state is no longer "running" (finished in the last step). */
@@ -96,7 +102,7 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
     seq.transferredBytes = bytes;
     counters.pulledBlocks += blocks;
     counters.pulledBytes += bytes;
-    seq.pullReadyAtMs = nowMs + pull.durationMs(bytes);
+    seq.pullReadyAtMs = pull.start(seq.blockIds.slice(prefix.length), prefix.length, bytes, nowMs);
     seq.state = 'pulling';
     pulling.push(seq);
     return true;
@@ -134,8 +140,24 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
     },
     nextPullReadyMs() {
       let earliest: number | undefined;
-      for (const seq of pulling) if (earliest === undefined || seq.pullReadyAtMs < earliest) earliest = seq.pullReadyAtMs;
+      for (const seq of pulling) {
+        // An asynchronous pull (Infinity) is woken by its transfer, not by the clock.
+        if (Number.isFinite(seq.pullReadyAtMs) && (earliest === undefined || seq.pullReadyAtMs < earliest)) earliest = seq.pullReadyAtMs;
+      }
       return earliest;
+    },
+    abandonPull(seq) {
+      pulling = pulling.filter((s) => s !== seq);
+      kv.free(seq);
+      counters.pulledBlocks -= seq.transferredBlocks;
+      counters.pulledBytes -= seq.transferredBytes;
+      seq.transferredPromptTokens = 0;
+      seq.transferredBlocks = 0;
+      seq.transferredBytes = 0;
+      seq.pull = null;
+      seq.numComputed = 0;
+      seq.state = 'waiting';
+      waiting.unshift(seq);
     },
     schedule(nowMs) {
       batch.sequences.length = 0;
@@ -183,7 +205,11 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
           if (fresh) {
             countLookup(seq, hitTokens);
             seq.numComputed = start;
-            seq.pull = null; // everything the peer holds is cached here: an empty pull
+            if (seq.pull) {
+              // Everything the peer holds is cached here: an empty pull.
+              seq.pull.abandon?.();
+              seq.pull = null;
+            }
           }
           kv.cacheComputed(seq, start + want);
           seq.state = 'running';

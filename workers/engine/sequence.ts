@@ -7,14 +7,25 @@ export type SequenceKind = 'generate' | 'prefill' | 'decode';
 /** waiting: queued or preempted; pulling: receiving KV from a prefill engine; running: scheduled each step. */
 export type SequenceState = 'waiting' | 'pulling' | 'running' | 'finished';
 
-/** A KV pull still to be done: what the handoff covers and how to move it. */
+/** A KV pull still to be done: what the handoff covers and how to move it (core-parts.ts KvTransfer). */
 export interface PendingPull {
   /** Prompt tokens whose KV the remote engine holds (at most the prompt length). */
   readonly coverageTokens: number;
   /** Bytes of one block on this engine. */
   readonly blockBytes: number;
-  /** Clock ms a pull of `bytes` takes. */
-  readonly durationMs: (bytes: number) => number;
+  /**
+   * Starts moving the handoff's blocks `firstBlock ..` (those this engine does not cache) into
+   * `localBlockIds`, which the scheduler has just claimed for them, `bytes` in all, at `nowMs`.
+   * Returns when the pull completes, clock ms; or Infinity when it completes asynchronously and
+   * the engine reports the outcome with EngineCore.completePull / failPull.
+   */
+  start(localBlockIds: readonly number[], firstBlock: number, bytes: number, nowMs: number): number;
+  /**
+   * Called when the pull will not complete: the request ended before it did, or admission found
+   * everything the handoff covers already cached here (an empty pull). Stops a transfer in
+   * flight and lets the peer free its blocks. Not called after completePull or failPull.
+   */
+  abandon?(): void;
 }
 
 /** Sampling parameters checked and defaulted at submission. */

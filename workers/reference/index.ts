@@ -8,3 +8,4 @@ export * from './kv/index.ts';
 export { modelConfigFromSection } from './model-config-from-section.ts';
 export * from './model/index.ts';
 export * from './transfer/index.ts';
+export * from './engine/index.ts';

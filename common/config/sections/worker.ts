@@ -1,5 +1,68 @@
 import { z } from 'zod';
 
+/**
+ * The reference engine (`worker.engine: reference`), mounted as `worker.reference`: a tiny
+ * seeded transformer computing real float32 KV (workers/reference/). Every other engine knob
+ * (block_size, max_num_seqs, max_model_len, prefix caching, hash_seed, kv_hold_timeout_s,
+ * dp_rank, gpu/model names for status) comes from the `worker` section as for the simulated
+ * engine, except two whose simulated defaults make no sense on a CPU: the pool size and the
+ * step token budget, below.
+ */
+export const referenceSection = z.strictObject({
+  /** The model's shape; every worker of a deployment must use the same values. */
+  model: z
+    .strictObject({
+      /** Seeds the weights. Not worker.seed: that one may differ per worker, this one must not. */
+      seed: z.union([z.number().int().nonnegative(), z.string().min(1)]).default(0),
+      num_layers: z.number().int().positive().default(3),
+      hidden_size: z.number().int().positive().default(32),
+      /** Query heads, a multiple of num_kv_heads. */
+      num_heads: z.number().int().positive().default(4),
+      num_kv_heads: z.number().int().positive().default(2),
+      /** A multiple of 4. */
+      head_dim: z.number().int().positive().multipleOf(4).default(8),
+      intermediate_size: z.number().int().positive().default(64),
+      /** Input ids must be below this (Qwen3's vocabulary). */
+      input_vocab_size: z.number().int().positive().default(151936),
+      embedding_rows: z.number().int().positive().default(1024),
+      /** Output vocabulary: first_output_id .. first_output_id + output_id_count - 1, plus eos_id. */
+      first_output_id: z.number().int().nonnegative().default(5000),
+      output_id_count: z.number().int().positive().default(255),
+      /** Qwen3's <|im_end|>. */
+      eos_id: z.number().int().nonnegative().default(151645),
+      rope_theta: z.number().gt(1).default(10000),
+      rms_norm_eps: z.number().positive().default(1e-6),
+      /** Tokens (prompt + output); worker.max_model_len, when set, may only lower it. */
+      max_model_len: z.number().int().positive().default(32768),
+    })
+    .prefault({}),
+  /** The TCP block server decode workers pull KV from, and the client that pulls. */
+  kv_transfer: z
+    .strictObject({
+      /** Interface the block server binds. Handoffs carry the worker's advertised host, else this one. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** 0 picks a free port (the worker reports the bound one in its handoffs and GetStatus). */
+      port: z.number().int().min(0).max(65535).default(0),
+      /** Bound on one whole pull or release notification (connect, request, every byte), milliseconds. */
+      timeout_ms: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  /**
+   * KV blocks in the pool when worker.num_gpu_blocks is unset. At the default shape and 16-token
+   * blocks a block is 6144 bytes: 4096 blocks are 24 MiB and 65,536 tokens.
+   */
+  num_blocks: z.number().int().positive().default(4096),
+  /**
+   * Tokens one forward pass computes at most (replaces worker.max_num_batched_tokens, vLLM's 8192,
+   * for this engine). A pass runs synchronously on the event loop, so this bounds how long the
+   * worker stops answering: at the default shape about 0.1-0.4 ms per token, growing with the
+   * context (bench/reference-engine.ts).
+   */
+  max_num_batched_tokens: z.number().int().positive().default(256),
+});
+
+export type ReferenceConfig = z.output<typeof referenceSection>;
+
 /** vLLM's allowed KV block sizes (CacheConfig.block_size). */
 const BLOCK_SIZES = [1, 8, 16, 32, 64, 128, 256] as const;
 
@@ -92,6 +155,9 @@ export const workerSection = z.strictObject({
   eos_probability: z.number().min(0).max(1).default(0),
   /** Data-parallel rank stamped on KV-event batches. */
   dp_rank: z.number().int().nonnegative().default(0),
+
+  /** The reference engine's own settings (engine: reference). */
+  reference: referenceSection.prefault({}),
 });
 
 export type WorkerConfig = z.output<typeof workerSection>;

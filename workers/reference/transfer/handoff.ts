@@ -52,15 +52,53 @@ export interface TcpPullPlan {
 }
 
 /**
+ * The fields of a handoff a TCP pull depends on, whichever form it arrived in (a
+ * `tandem.v1.KvHandoff`, or the engine API's KvHandoff inside a worker).
+ */
+export interface TcpHandoffFields {
+  /** "tcp" for a pullable handoff; anything else is refused, named in the message. */
+  readonly transport: string;
+  readonly host: string;
+  readonly port: number;
+  readonly remoteEngineId: string;
+  readonly remoteRequestId: string;
+  /** Block ids per KV-cache group. */
+  readonly blockGroups: readonly (readonly number[])[];
+  readonly blockSize: number;
+  readonly numTokens: number;
+  readonly tpSize: number;
+  readonly layout: { readonly numLayers: number; readonly numKvHeads: number; readonly headDim: number; readonly dtype: string; readonly blockBytes: number } | undefined;
+}
+
+/**
  * Checks a handoff (untrusted: it crossed the orchestrator) before any byte moves: TCP transport,
  * an address, a request id, one block group, the local block size and layout, and exactly
  * ceil(numTokens / blockSize) blocks. Failures are `invalid_handoff`, which the decode side
  * answers like any other failed pull (recompute, or fail per the load-failure policy).
  */
 export function parseTcpKvHandoff(handoff: KvHandoff, local: KvBlockLayout): Result<TcpPullPlan, KvTransferError> {
+  return checkTcpHandoff(
+    {
+      transport: handoff.transport === KvTransport.TCP ? 'tcp' : (KvTransport[handoff.transport] ?? String(handoff.transport)),
+      host: handoff.host,
+      port: handoff.port,
+      remoteEngineId: handoff.remoteEngineId,
+      remoteRequestId: handoff.remoteRequestId,
+      blockGroups: handoff.blockGroups.map((group) => group.blockIds),
+      blockSize: handoff.blockSize,
+      numTokens: handoff.numTokens,
+      tpSize: handoff.tpSize,
+      layout: handoff.layout,
+    },
+    local,
+  );
+}
+
+/** parseTcpKvHandoff's checks on a handoff in any form. */
+export function checkTcpHandoff(handoff: TcpHandoffFields, local: KvBlockLayout): Result<TcpPullPlan, KvTransferError> {
   const invalid = (why: string) => fail(new KvTransferError('invalid_handoff', `KV handoff for ${handoff.remoteRequestId || '(no request id)'} cannot be pulled over TCP: ${why}`));
-  if (handoff.transport !== KvTransport.TCP) return invalid(`transport is ${KvTransport[handoff.transport] ?? handoff.transport}, not TCP`);
-  if (handoff.host === '' || handoff.port < 1 || handoff.port > 65535) return invalid(`bad address ${handoff.host}:${handoff.port}`);
+  if (handoff.transport !== 'tcp') return invalid(`transport is ${handoff.transport}, not TCP`);
+  if (handoff.host === '' || !Number.isInteger(handoff.port) || handoff.port < 1 || handoff.port > 65535) return invalid(`bad address ${handoff.host}:${handoff.port}`);
   if (handoff.remoteRequestId === '') return invalid('no remote_request_id');
   if (handoff.blockGroups.length !== 1) return invalid(`${handoff.blockGroups.length} block groups, the reference engine has 1`);
   if (handoff.tpSize > 1) return invalid(`tensor parallel size ${handoff.tpSize}, the reference engine has 1`);
@@ -70,9 +108,10 @@ export function parseTcpKvHandoff(handoff: KvHandoff, local: KvBlockLayout): Res
     const got = l ? `${l.numLayers} layers, ${l.numKvHeads} KV heads, head dim ${l.headDim}, ${l.dtype}, ${l.blockBytes} bytes` : 'none';
     return invalid(`layout ${got} differs from this worker's (${local.numLayers}, ${local.numKvHeads}, ${local.headDim}, ${local.dtype}, ${local.blockBytes})`);
   }
-  const blockIds = handoff.blockGroups[0]!.blockIds;
+  const blockIds = handoff.blockGroups[0]!;
+  if (!blockIds.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) return invalid('a block id is not a u32');
   const expected = Math.ceil(handoff.numTokens / handoff.blockSize);
-  if (handoff.numTokens < 1 || blockIds.length !== expected) return invalid(`${blockIds.length} blocks for ${handoff.numTokens} tokens (expected ${expected})`);
+  if (!Number.isInteger(handoff.numTokens) || handoff.numTokens < 1 || blockIds.length !== expected) return invalid(`${blockIds.length} blocks for ${handoff.numTokens} tokens (expected ${expected})`);
   return ok({
     host: handoff.host,
     port: handoff.port,
