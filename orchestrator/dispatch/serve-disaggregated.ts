@@ -68,6 +68,8 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
   };
 
   let step: PrefillStep | undefined;
+  /** Set when the request is served or fails; still unset in `finally` means it was cancelled (by its signal, or by the consumer leaving). */
+  let ended = false;
   let streamed = 0;
   let retries = 0;
   let prefillMs = 0;
@@ -75,7 +77,6 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     const reason = toTandemError(signal.reason, 'cancelled');
     if (reason.code !== 'cancelled') throw reason;
     const routed = run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0;
-    logger.info({ requestId: request.requestId, mode: 'disaggregated', prefill: P.tenant, decode: target.tenant, tokens: streamed }, 'disaggregated request cancelled');
     return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routed, completionTokens: streamed }, mode: 'disaggregated' };
   };
   const emit = (tokenIds: readonly number[]): GenerationEvent => {
@@ -100,6 +101,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       const blockSize = blockSizeOf(target.tenant);
       const booking = routing.load.book(target.tenant, { prefillTokens: report?.newTokens ?? promptTokens, decodeBlocks: Math.ceil(promptTokens / blockSize) }, clock.now());
       fleet.publishLoad(target.tenant);
+      ended = true;
       return yield* streamAggregated(ctx, request, { placement: target, booking, cachedTokens: report?.cachedTokens ?? 0, blockSize }, signal, progress);
     }
     endPrefill(true);
@@ -150,10 +152,12 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
           }
         }
         if (streamed > 0) logger.warn({ requestId: request.requestId, decode: target.worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'disaggregated request failed mid-stream');
+        ended = true;
         throw failure;
       }
     }
   } finally {
+    if (!ended) logger.info({ requestId: request.requestId, mode: 'disaggregated', prefill: P.tenant, decode: target.tenant, phase: step === undefined ? 'prefill' : 'decode', tokens: streamed }, 'disaggregated request cancelled');
     endPrefill(false);
     endDecode();
     await session.release();
@@ -164,6 +168,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     const blocks = usage?.transferredBlocks ?? 0;
     const bytes = usage?.transferredBytes ?? 0;
     if (blocks > 0 || bytes > 0) ctx.metrics.countKvTransfer(blocks, bytes);
+    ended = true;
     const done: GenerationEvent = {
       kind: 'done',
       finishReason,
