@@ -198,12 +198,12 @@ describe('the core for the frontend', () => {
     await expectLoadReturnsToZero(running);
   });
 
-  it('needs a healthy worker that serves aggregated requests to be ready', async () => {
+  it('needs a healthy worker that can decode to be ready', async () => {
     const { running } = await fleet(1, {}, { role: WorkerRole.PREFILL });
     const ready = await fetch(`${running.url}/ready`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { detail: string }).detail).toContain('1 healthy prefill');
-    expect(running.orchestrator.fleet.notRouted()).toEqual([{ worker: 'w0', state: 'healthy', reason: 'role prefill: serves disaggregated requests only (not built yet)' }]);
+    expect(running.orchestrator.fleet.notRouted()).toEqual([]);
   });
 
   it('shows each worker with role, profile, health, load and index in /debug/workers', async () => {

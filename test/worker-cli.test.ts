@@ -48,13 +48,6 @@ describe('tandem worker command line', () => {
     expect(result.stdout).toBe('');
   });
 
-  it('accepts --engine reference and says plainly that this build has no reference engine yet', async () => {
-    const result = await worker(['--engine', 'reference']);
-    expect(result.code).toBe(1);
-    expect(lines(result.stderr).at(-1)).toContain('reference engine');
-    expect(result.stdout).toBe('');
-  });
-
   it('fails with one line naming the port when a port is taken', async () => {
     busy = createServer();
     await new Promise<void>((resolve) => busy!.listen(0, '127.0.0.1', resolve));

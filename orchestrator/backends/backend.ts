@@ -45,6 +45,11 @@ export interface GenerateCall {
   readonly deadlineUnixMs: number;
   /** Data-parallel rank to run on (vLLM's X-data-parallel-rank), or undefined to let the worker choose. */
   readonly dpRank?: number | undefined;
+  /**
+   * Fields merged into an HTTP request body (SGLang's bootstrap_host/port/room). Handoff
+   * protocols only; the grpc backend refuses a call carrying any.
+   */
+  readonly extraBody?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface DecodeCall extends GenerateCall {
@@ -64,6 +69,8 @@ export interface BackendUsage {
   readonly transferredPromptTokens?: number;
   readonly transferredBlocks?: number;
   readonly transferredBytes?: number;
+  /** The decode side could not pull the prompt's KV and recomputed it (gRPC workers report it). */
+  readonly kvRecomputed?: boolean;
 }
 
 export interface TokenChunk {

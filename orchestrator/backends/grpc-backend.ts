@@ -45,7 +45,11 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     ...(deadlineUsable(call.deadlineUnixMs) ? { deadlineUnixMs: call.deadlineUnixMs } : {}),
     ...(call.dpRank === undefined ? {} : { metadata: { [DP_RANK_METADATA]: String(call.dpRank) } }),
   });
-  const request = (call: GenerateCall) => ({
+  const request = (call: GenerateCall) => {
+    if (call.extraBody !== undefined && Object.keys(call.extraBody).length > 0) throw new TandemError('invalid_request', `worker ${options.name} (grpc) takes no extra body fields (${Object.keys(call.extraBody).join(', ')})`);
+    return plain(call);
+  };
+  const plain = (call: GenerateCall) => ({
     requestId: call.requestId,
     tokenIds: [...call.tokenIds],
     sampling: toSampling(call.sampling),
@@ -168,6 +172,7 @@ function fromUsage(usage: WireUsage | undefined): BackendUsage {
     transferredPromptTokens: usage.transferredPromptTokens,
     transferredBlocks: usage.transferredBlocks,
     transferredBytes: usage.transferredBytes,
+    kvRecomputed: usage.kvRecomputed,
   };
 }
 

@@ -7,3 +7,4 @@ export { codeFromHttpStatus, errorMessageOf } from './http-errors.ts';
 export { parsePrometheusText, type PromSample } from './prometheus-text.ts';
 export { readSseData } from './sse-reader.ts';
 export { readVllmMetrics, VLLM_METRICS, type VllmMetricsView } from './vllm-metrics.ts';
+export * from './handoff/index.ts';

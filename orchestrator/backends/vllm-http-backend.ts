@@ -79,6 +79,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     return_token_ids: true,
     stream,
     ...(stream ? { stream_options: { include_usage: true } } : {}),
+    ...call.extraBody,
   });
 
   async function* streamCompletion(call: GenerateCall, signal: AbortSignal, extra: Record<string, unknown>, what: string): AsyncGenerator<TokenChunk> {
@@ -117,10 +118,12 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     generate: (call, signal) => streamCompletion(call, signal, {}, 'completion'),
 
     async prefill(call, signal) {
+      // vLLM's NIXL prefill (PROTOCOLS.md 3.1): max_tokens 1, not streamed, no stream_options and
+      // no min_tokens (a min above 1 would be refused), do_remote_decode set.
+      const { min_tokens: _minTokens, ...rest } = completionBody(call, false);
       const body = {
-        ...completionBody(call, false),
+        ...rest,
         max_tokens: 1,
-        min_tokens: 0,
         kv_transfer_params: { do_remote_decode: true, do_remote_prefill: false, remote_engine_id: null, remote_block_ids: null, remote_host: null, remote_port: null },
       };
       const response = await send('POST', '/v1/completions', signal, body, headersFor(call));
@@ -269,12 +272,19 @@ function toUsage(usage: UsageJson | null | undefined, promptTokens: number, comp
   };
 }
 
-/** vLLM reports its NIXL side channel as "localhost" unless told otherwise: point it at the worker's host. */
+/**
+ * vLLM reports its NIXL side channel as VLLM_NIXL_SIDE_CHANNEL_HOST, "localhost" unless told
+ * otherwise, and a worker bound to every interface may report a wildcard: point either at the
+ * worker's host, as production-stack does. Everything else is passed on verbatim.
+ */
 function fixRemoteHost(params: Record<string, unknown>, workerHost: string): Record<string, unknown> {
   const host = params.remote_host;
-  if ((host === 'localhost' || host === '127.0.0.1') && !isLoopback(workerHost)) return { ...params, remote_host: workerHost };
+  if (typeof host !== 'string') return params;
+  if (WILDCARD_HOSTS.has(host) || (isLoopback(host) && !isLoopback(workerHost))) return { ...params, remote_host: workerHost };
   return params;
 }
+
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]', '*']);
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';

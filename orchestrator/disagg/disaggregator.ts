@@ -6,7 +6,7 @@ import type { LoadBook } from '../load/index.ts';
 import type { Candidate, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
 import { decideDisaggregation } from './decide.ts';
 import { selectDecodeWorker, type DecodeCandidateInput } from './decode-selection.ts';
-import type { DecodeCandidateReport, DisaggBookings, DisaggDecision, DisaggOptions } from './types.ts';
+import type { DecodeCandidateReport, DecodeSelection, DisaggBookings, DisaggDecision, DisaggOptions } from './types.ts';
 
 /**
  * The disaggregation facade over a routing core: gathers what `decideDisaggregation` needs
@@ -23,6 +23,14 @@ export interface Disaggregator {
   decide(request: RouteRequest, candidates: readonly Candidate[], options?: { readonly dryRun?: boolean }): DisaggDecision;
   /** Books the decision on the load book (and, approximate mode, the index); throws `unavailable` when nothing could serve. */
   commit(decision: DisaggDecision): DisaggBookings;
+  /**
+   * Decode selection alone, for a request whose prefill is done and whose decode worker failed
+   * before its first token: the same pricing (load plus the transfer each candidate would need)
+   * over the decode-capable workers of `candidates`. Sends and books nothing.
+   */
+  reselectDecode(request: RouteRequest, candidates: readonly Candidate[]): DecodeSelection;
+  /** Books the decode side of `request` on `workerId`, as `commit` books the first choice; returns the booking. */
+  commitDecode(request: RouteRequest, workerId: string, blockSize: number): number;
   /** The `auto` threshold in force, tokens. */
   readonly thresholdTokens: number;
   /** Retunes the `auto` threshold (the planner's recommendation). */
@@ -78,7 +86,32 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       };
     });
 
+  const selectDecode = (request: RouteRequest, aggregated: RoutingDecision, byId: ReadonlyMap<string, Candidate>): DecodeSelection =>
+    selectDecodeWorker({
+      promptTokens: request.tokenIds.length,
+      maxTokens: request.maxTokens ?? options.decodeHorizonTokens,
+      candidates: decodeInputs(aggregated, byId),
+      options,
+      tieBreak,
+    });
+  const bookDecode = (request: RouteRequest, decodeId: string, blockSize: number): number => {
+    const now = clock.now();
+    const booking = load.book(decodeId, { prefillTokens: 0, decodeBlocks: Math.ceil(request.tokenIds.length / blockSize) }, now);
+    lastChosen.set(decodeId, ++chosenSeq);
+    // Approximate mode learns only from decisions: the decode worker will hold the prompt's blocks too.
+    if (index.mode === 'approximate') index.recordRouted(decodeId, hasher.hashPrompt(request.tokenIds, blockSize, request.loraName), now);
+    return booking;
+  };
+
   return {
+    reselectDecode(request, candidates) {
+      const decodePool = candidates.filter((c) => c.role !== 'prefill');
+      if (decodePool.length === 0) return { workerId: null, reason: 'no decode-capable worker left', candidates: [] };
+      const aggregated = router.route(request, decodePool, { dryRun: true });
+      return selectDecode(request, aggregated, new Map(decodePool.map((c) => [c.id, c])));
+    },
+    commitDecode: (request, workerId, blockSize) => bookDecode(request, workerId, blockSize),
+
     get thresholdTokens() {
       return thresholdTokens;
     },
@@ -99,16 +132,7 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
         atMs: clock.now(),
         aggregated,
         prefill: () => (prefillPool.length > 0 ? router.route(request, prefillPool, { dryRun }) : null),
-        decode: () =>
-          aggregated
-            ? selectDecodeWorker({
-                promptTokens: request.tokenIds.length,
-                maxTokens: request.maxTokens ?? options.decodeHorizonTokens,
-                candidates: decodeInputs(aggregated, byId),
-                options,
-                tieBreak,
-              })
-            : null,
+        decode: () => (aggregated ? selectDecode(request, aggregated, byId) : null),
       });
       decision[INTERNAL] = { owner, request, dryRun, committed: false };
       return decision;
@@ -128,12 +152,7 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       const first = router.commit(decision.prefill!);
       const decodeId = decision.decodeWorkerId!;
       const report = decision.aggregated!.candidates.find((c) => c.id === decodeId)!;
-      const now = clock.now();
-      const decode = load.book(decodeId, { prefillTokens: 0, decodeBlocks: Math.ceil(decision.promptTokens / report.blockSize) }, now);
-      lastChosen.set(decodeId, ++chosenSeq);
-      // Approximate mode learns only from decisions: the decode worker will hold the prompt's blocks too.
-      if (index.mode === 'approximate') index.recordRouted(decodeId, hasher.hashPrompt(internal.request.tokenIds, report.blockSize, internal.request.loraName), now);
-      return { first, decode };
+      return { first, decode: bookDecode(internal.request, decodeId, report.blockSize) };
     },
   };
 }

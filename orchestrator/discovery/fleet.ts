@@ -46,8 +46,8 @@ export interface Fleet {
   /** Converges on `specs` (the whole set, by name); a worker whose entry changed is replaced. */
   apply(specs: readonly WorkerSpec[]): FleetChange;
   /**
-   * Routing candidates that can serve aggregated requests (role `both`): healthy workers'
-   * tenants, plus ejected ones as unhealthy candidates when `includeUnhealthy`.
+   * Routing candidates of every role (the dispatcher splits them into pools by role): healthy
+   * workers' tenants, plus ejected ones as unhealthy candidates when `includeUnhealthy`.
    */
   candidates(options?: { includeUnhealthy?: boolean }): readonly Candidate[];
   /** Workers that are not candidates at all, and why (for /debug/route and errors). */
@@ -89,7 +89,6 @@ export function createFleet(options: FleetOptions): Fleet {
       if (state !== 'healthy' && state !== 'ejected') continue;
       for (const { tenant, dpRank } of worker.tenants) {
         byTenant.set(tenant, { worker, tenant, dpRank });
-        if (worker.role !== 'both') continue;
         const candidate: Candidate = { id: tenant, role: worker.role, profile: worker.profile, blockSize: options.blockSize, healthy: state === 'healthy' };
         all.push(candidate);
         if (candidate.healthy) healthy.push(candidate);
@@ -166,7 +165,7 @@ export function createFleet(options: FleetOptions): Fleet {
         else if (state === 'block-size-mismatch') {
           const announced = worker.snapshot(clock.now()).blockSize.announced;
           out.push({ worker: worker.name, state, reason: `KV block size ${announced} differs from routing.block_size ${options.blockSize}` });
-        } else if (worker.role !== 'both') out.push({ worker: worker.name, state, reason: `role ${worker.role}: serves disaggregated requests only (not built yet)` });
+        }
       }
       return out;
     },
@@ -195,12 +194,12 @@ export function createFleet(options: FleetOptions): Fleet {
       for (const worker of handles.values()) {
         const key = worker.state === 'healthy' ? `healthy ${worker.role}` : worker.state;
         counts.set(key, (counts.get(key) ?? 0) + 1);
-        if (worker.state === 'healthy' && worker.role === 'both') serving++;
+        if (worker.state === 'healthy' && worker.role !== 'prefill') serving++;
       }
       const parts = [...counts.entries()].map(([key, n]) => `${n} ${key}`);
       if (handles.size === 0) return { ready: false, detail: 'no workers configured' };
       const detail = `${handles.size} worker${handles.size === 1 ? '' : 's'}: ${parts.join(', ')}`;
-      return serving > 0 ? { ready: true, detail } : { ready: false, detail: `no healthy worker can serve aggregated requests (role both); ${detail}` };
+      return serving > 0 ? { ready: true, detail } : { ready: false, detail: `no healthy worker can decode (role decode or both); ${detail}` };
     },
 
     snapshot() {

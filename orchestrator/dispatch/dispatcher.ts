@@ -1,14 +1,18 @@
 import type { Clock } from '../../common/clock.ts';
 import { isTandemError, TandemError, toTandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import type { Fleet, Placement } from '../discovery/index.ts';
-import type { BookingId } from '../load/index.ts';
+import { linkProfile } from '../../common/profiles/index.ts';
+import { createHandoffProtocols, type HandoffProtocols } from '../backends/index.ts';
+import { createDisaggregator, type DisaggDecision, type DisaggOptions, type Disaggregator } from '../disagg/index.ts';
+import type { Fleet } from '../discovery/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
-import type { Candidate, RouteRequest, RoutingCore, RoutingDecision } from '../routing/index.ts';
+import type { Candidate, RoutingCore } from '../routing/index.ts';
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest } from '../serving.ts';
 import { createCapacityQueue, type CapacityQueue } from './capacity-queue.ts';
-import { coalesceChunks } from './coalesce.ts';
-import { isRetryable, isWorkerFault } from './failures.ts';
+import { protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
+import { isRetryable } from './failures.ts';
+import { streamAggregated, type AggregatedRun } from './serve-aggregated.ts';
+import { streamDisaggregated, type DisaggregatedRun } from './serve-disaggregated.ts';
 
 export interface DispatcherOptions {
   readonly fleet: Fleet;
@@ -26,18 +30,29 @@ export interface DispatcherOptions {
     readonly retryBeforeFirstToken: boolean;
   };
   readonly queue: { readonly maxQueued: number; readonly timeoutMs: number; readonly retryAfterS: number; readonly pollMs?: number };
+  /**
+   * The disaggregation decision's options (`disaggOptionsFromConfig`) and the router's block-hash
+   * seed. Default: mode `never` (every request aggregated on a decode-capable worker).
+   */
+  readonly disaggregation?: { readonly options: DisaggOptions; readonly hashSeed: number; readonly decodeRetries?: number };
+  /** The KV handoff protocols (default: every registered one, ids from node:crypto). */
+  readonly protocols?: HandoffProtocols;
   /** Seconds on a monotonic stopwatch, for the router-decision histogram only. Default performance.now. */
   readonly stopwatch?: () => number;
   /** How often a streaming request refreshes its booking (lost-stream expiry, growing KV), ms. Default 1000. */
   readonly touchIntervalMs?: number;
 }
 
-/** The ServingCore of a running orchestrator, plus what shutdown needs. */
+/** The ServingCore of a running orchestrator, plus what shutdown and the planner need. */
 export interface Dispatcher extends ServingCore {
   /** Requests inside generate() now (queued or running). */
   readonly inflight: number;
   /** Requests waiting for a worker with room. */
   readonly queued: number;
+  /** The `auto` disaggregation threshold in force, tokens. */
+  readonly thresholdTokens: number;
+  /** Retunes the `auto` threshold (the planner's recommendation); throws invalid_request on a negative or non-finite value. */
+  setThresholdTokens(tokens: number): void;
   /** Stops admitting: new requests and queued ones get 503; running ones continue. */
   drain(): void;
   /** Resolves when no request is inside generate(). */
@@ -45,24 +60,30 @@ export interface Dispatcher extends ServingCore {
 }
 
 type Attempt =
-  | { readonly kind: 'placed'; readonly placement: Placement; readonly booking: BookingId; readonly decision: RoutingDecision }
+  | { readonly kind: 'aggregated'; readonly run: AggregatedRun }
+  | { readonly kind: 'disaggregated'; readonly run: DisaggregatedRun }
   | { readonly kind: 'saturated' }
   | { readonly kind: 'none'; readonly reason: string };
+type Placed = Extract<Attempt, { kind: 'aggregated' | 'disaggregated' }>;
+
+/** Without disaggregation options: every request aggregated on a decode-capable worker. */
+const NEVER: DisaggOptions = { mode: 'never', thresholdTokens: 0, prefillQueueBoundSeconds: 1, link: linkProfile('ib-400g'), decodeWeight: 1, transferWeight: 1, queueWeight: 1, decodeHorizonTokens: 64, tieToleranceSeconds: 0 };
 
 /**
- * Serves aggregated requests: route (timed into tandem_router_decision_seconds), commit the
- * booking, stream from the worker's backend, release the prefill tokens at the first token and
- * everything when the stream ends however it ends. A worker that fails before the first token
- * gets the request retried once on another worker; after the first token the failure ends the
- * stream. Aborting the request's signal cancels the worker's call; the request's deadline
- * aborts it with deadline_exceeded. When every eligible worker is saturated the request waits
- * in the one admission queue (see capacity-queue.ts).
+ * Serves requests over a fleet of workers of every role. Per request: the disaggregation
+ * decision (orchestrator/disagg: aggregated on the best decode-capable worker, or a prefill
+ * worker by KV overlap and a decode worker by load plus transfer), timed into
+ * tandem_router_decision_seconds; commit the bookings; stream (serve-aggregated.ts,
+ * serve-disaggregated.ts, which release every booking however the request ends). A worker
+ * failing before anything reached the client gets the request retried once elsewhere; after
+ * that the failure ends the stream. Aborting the request's signal cancels every worker call;
+ * the request's deadline aborts it with deadline_exceeded. When every eligible worker is
+ * saturated the request waits in the one admission queue (see capacity-queue.ts).
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { fleet, routing, metrics, clock, limits } = options;
   const logger = options.logger;
   const stopwatch = options.stopwatch ?? (() => performance.now() / 1000);
-  const touchIntervalMs = options.touchIntervalMs ?? 1000;
   const queue: CapacityQueue = createCapacityQueue({
     maxQueued: options.queue.maxQueued,
     timeoutMs: options.queue.timeoutMs,
@@ -72,6 +93,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     onDepth: (n) => metrics.setQueueDepth(n),
   });
   fleet.onChange(() => queue.wake());
+  const disagg: Disaggregator = createDisaggregator({ ...routing, clock, hashSeed: options.disaggregation?.hashSeed ?? 0, options: options.disaggregation?.options ?? NEVER });
   let inflight = 0;
   let draining = false;
   const idleWaiters: (() => void)[] = [];
@@ -88,33 +110,72 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const queued = Math.max(load.queuedPrefillTokens, load.booked.queuedPrefillTokens);
     return inflight >= limits.maxInflightPerWorker || queued >= limits.maxQueuedPrefillTokensPerWorker;
   };
-  const routeRequest = (request: TokenizedRequest): RouteRequest => ({ requestId: request.requestId, tokenIds: request.promptTokenIds, sessionKey: request.sessionKey, maxTokens: request.sampling.maxTokens });
+  const ctx: DispatchContext = {
+    fleet,
+    routing,
+    disagg,
+    protocols: options.protocols ?? createHandoffProtocols({ logger }),
+    metrics,
+    logger,
+    clock,
+    touchIntervalMs: options.touchIntervalMs ?? 1000,
+    decodeRetries: options.disaggregation?.decodeRetries ?? 1,
+    open: (nowMs) => fleet.candidates().filter((c) => !saturated(c.id, nowMs)),
+    wake: () => queue.wake(),
+  };
+  const warnedPairs = new Set<string>();
+
+  /** The decision over `open`; a pair whose protocols differ cannot hand off, so that request stays aggregated. */
+  function decide(request: TokenizedRequest, open: readonly Candidate[]): { decision: DisaggDecision; pair: DisaggregatedRun['protocol'] | null } {
+    const routeRequest = routeRequestOf(request);
+    // One token: nothing to hand off, so no prefill worker is considered.
+    const pool = request.sampling.maxTokens <= 1 ? open.filter((c) => c.role !== 'prefill') : open;
+    const decision = disagg.decide(routeRequest, pool);
+    if (!decision.disaggregate) return { decision, pair: null };
+    const P = fleet.placement(decision.prefillWorkerId!);
+    const D = fleet.placement(decision.decodeWorkerId!);
+    const pp = P && protocolOf(ctx, P);
+    const dp = D && protocolOf(ctx, D);
+    if (pp && dp && pp.name === dp.name) return { decision, pair: pp };
+    const key = `${decision.prefillWorkerId}->${decision.decodeWorkerId}`;
+    if (!warnedPairs.has(key)) {
+      warnedPairs.add(key);
+      logger.warn({ prefill: decision.prefillWorkerId, decode: decision.decodeWorkerId, prefillProtocol: pp?.name ?? null, decodeProtocol: dp?.name ?? null }, 'these workers speak different KV handoff protocols: serving aggregated');
+    }
+    return { decision: disagg.decide(routeRequest, pool.filter((c) => c.role !== 'prefill')), pair: null };
+  }
 
   function attempt(request: TokenizedRequest, excluded: ReadonlySet<string>): Attempt {
     let candidates: readonly Candidate[] = fleet.candidates();
     if (excluded.size > 0) candidates = candidates.filter((c) => !excluded.has(fleet.placement(c.id)?.worker.name ?? ''));
-    if (candidates.length === 0) {
+    if (!candidates.some((c) => c.role !== 'prefill')) {
       return { kind: 'none', reason: excluded.size > 0 ? `no other healthy worker to retry on (${fleet.readiness().detail})` : `no healthy worker can serve the request: ${fleet.readiness().detail}` };
     }
     const now = clock.now();
     const open = candidates.filter((c) => !saturated(c.id, now));
-    if (open.length === 0) return { kind: 'saturated' };
+    if (!open.some((c) => c.role !== 'prefill')) return { kind: 'saturated' };
     const started = stopwatch();
-    const decision = routing.router.route(routeRequest(request), open);
+    const { decision, pair } = decide(request, open);
     metrics.observeRouterDecision(Math.max(0, stopwatch() - started));
-    if (decision.workerId === null) return { kind: 'none', reason: decision.reason };
-    const placement = fleet.placement(decision.workerId);
-    if (!placement) return { kind: 'none', reason: `worker ${decision.workerId} left the fleet` };
-    const booking = routing.router.commit(decision);
-    fleet.publishLoad(placement.tenant);
-    return { kind: 'placed', placement, booking, decision };
+    if (!decision.disaggregate && decision.workerId === null) return { kind: 'none', reason: decision.reason };
+    const ids = decision.disaggregate ? [decision.prefillWorkerId!, decision.decodeWorkerId!] : [decision.workerId!];
+    const placements = ids.map((id) => fleet.placement(id));
+    const missing = ids.find((_, i) => placements[i] === undefined);
+    if (missing !== undefined) return { kind: 'none', reason: `worker ${missing} left the fleet` };
+    const bookings = disagg.commit(decision);
+    for (const id of ids) fleet.publishLoad(id);
+    if (decision.disaggregate) {
+      return { kind: 'disaggregated', run: { prefill: placements[0]!, decode: placements[1]!, bookings: { first: bookings.first, decode: bookings.decode! }, decision, protocol: pair! } };
+    }
+    const chosen = decision.aggregated!.candidates.find((c) => c.id === decision.workerId);
+    return { kind: 'aggregated', run: { placement: placements[0]!, booking: bookings.first, cachedTokens: chosen?.cachedTokens ?? 0, blockSize: chosen?.blockSize ?? 16 } };
   }
 
-  async function place(request: TokenizedRequest, excluded: ReadonlySet<string>, signal: AbortSignal): Promise<Extract<Attempt, { kind: 'placed' }>> {
+  async function place(request: TokenizedRequest, excluded: ReadonlySet<string>, signal: AbortSignal): Promise<Placed> {
     // Arrivals wait behind those already queued (FIFO), so they do not try first.
     if (queue.length === 0) {
       const first = attempt(request, excluded);
-      if (first.kind === 'placed') return first;
+      if (first.kind === 'aggregated' || first.kind === 'disaggregated') return first;
       if (first.kind === 'none') throw unavailable(first.reason);
     }
     const ticket = queue.ticket();
@@ -123,21 +184,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await queue.waitTurn(ticket, signal);
       const next = attempt(request, excluded);
       if (next.kind !== 'saturated') queue.wake(); // pass the turn on: there may be room for more
-      if (next.kind === 'placed') return next;
+      if (next.kind === 'aggregated' || next.kind === 'disaggregated') return next;
       if (next.kind === 'none') throw unavailable(next.reason);
     }
   }
 
   /**
-   * Streams the request's tokens and returns (not yields) its final event, so that every
+   * Runs the request's attempts and returns (not yields) its final event, so that every
    * booking and lease is released before the caller yields it: a consumer may stop pulling
    * right after the final event, and a suspended generator never reaches its finally blocks.
    */
   async function* serve(request: TokenizedRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent, GenerationEvent> {
     const excluded = new Set<string>();
+    const progress: Progress = { streamed: 0, failedWorker: undefined };
     let previousFailure: TandemError | undefined;
     for (;;) {
-      let placed: Extract<Attempt, { kind: 'placed' }>;
+      let placed: Placed;
       try {
         placed = await place(request, excluded, signal);
       } catch (error) {
@@ -146,78 +208,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (previousFailure && isTandemError(error) && error.code === 'unavailable') throw previousFailure;
         throw error;
       }
-      const { placement, booking, decision } = placed;
-      const { worker, tenant } = placement;
-      const returnLease = worker.lease();
-      const chosen = decision.candidates.find((c) => c.id === tenant);
-      let streamed = 0;
-      let lastTouchMs = clock.now();
+      progress.failedWorker = undefined;
       try {
-        const chunks = coalesceChunks(worker.backend.generate(
-          {
-            requestId: request.requestId,
-            model: worker.servedModel ?? request.model,
-            tokenIds: request.promptTokenIds,
-            sampling: request.sampling,
-            deadlineUnixMs: request.deadlineUnixMs,
-            dpRank: worker.tenants.length > 1 ? placement.dpRank : undefined,
-          },
-          signal,
-        ));
-        for await (const chunk of chunks) {
-          if (chunk.tokenIds.length > 0) {
-            const now = clock.now();
-            if (streamed === 0) {
-              routing.load.firstToken(booking, now);
-              fleet.publishLoad(tenant);
-            }
-            streamed += chunk.tokenIds.length;
-            if (now - lastTouchMs >= touchIntervalMs) {
-              lastTouchMs = now;
-              const blockSize = chosen?.blockSize ?? 16;
-              routing.load.touch(booking, now, Math.ceil((request.promptTokenIds.length + streamed) / blockSize));
-            }
-            yield { kind: 'tokens', tokenIds: chunk.tokenIds };
-          }
-          if (chunk.finishReason !== undefined) {
-            const usage = chunk.usage;
-            return {
-              kind: 'done',
-              finishReason: chunk.finishReason,
-              usage: {
-                promptTokens: usage?.promptTokens || request.promptTokenIds.length,
-                cachedPromptTokens: usage?.cachedPromptTokens ?? 0,
-                completionTokens: usage?.completionTokens || streamed,
-              },
-              mode: 'aggregated',
-            };
-          }
-        }
-        throw new TandemError('upstream_error', `worker ${worker.name} ended the stream without a finish reason`);
+        if (placed.kind === 'aggregated') return yield* streamAggregated(ctx, request, placed.run, signal, progress);
+        return yield* streamDisaggregated(ctx, request, placed.run, signal, progress);
       } catch (error) {
-        if (signal.aborted) {
-          const reason = toTandemError(signal.reason, 'cancelled');
-          if (reason.code !== 'cancelled') throw reason;
-          // Cancelled by the client (or a stop string): end as the contract prefers, with what is
-          // known. The worker's own usage never comes on a cancelled call: cached tokens are the
-          // router's figure for the chosen worker at routing time.
-          return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: chosen?.cachedTokens ?? 0, completionTokens: streamed }, mode: 'aggregated' };
-        }
         const failure = toTandemError(error, 'upstream_error');
-        if (isWorkerFault(failure.code)) fleet.probe(worker.name);
-        if (streamed === 0 && excluded.size === 0 && limits.retryBeforeFirstToken && isRetryable(failure.code)) {
-          logger.warn({ requestId: request.requestId, worker: worker.name, code: failure.code, err: failure.message }, 'worker failed before the first token: retrying once on another worker');
-          excluded.add(worker.name);
+        if (signal.aborted) throw failure;
+        const failed = progress.failedWorker;
+        if (progress.streamed === 0 && excluded.size === 0 && failed !== undefined && limits.retryBeforeFirstToken && isRetryable(failure.code)) {
+          logger.warn({ requestId: request.requestId, worker: failed, code: failure.code, err: failure.message }, 'worker failed before the first token: retrying once on another worker');
+          excluded.add(failed);
           previousFailure = failure;
           continue;
         }
-        if (streamed > 0) logger.warn({ requestId: request.requestId, worker: worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'worker failed mid-stream');
         throw failure;
-      } finally {
-        routing.load.release(booking);
-        returnLease();
-        fleet.publishLoad(tenant);
-        queue.wake();
       }
     }
   }
@@ -249,13 +254,34 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       yield done;
     },
 
+    /**
+     * The decision this request would get, sent nowhere: the aggregated routing decision's fields
+     * (policy, every decode-capable candidate's terms) at the top, `mode`, the prefill and decode
+     * workers when disaggregated, the whole disaggregation decision (thresholds, the prefill
+     * routing, every decode candidate's load and transfer terms, the reasons), and which workers
+     * are saturated or not routed.
+     */
     explain(request) {
       const now = clock.now();
       const all = fleet.candidates({ includeUnhealthy: true });
       const saturatedIds = all.filter((c) => c.healthy && saturated(c.id, now)).map((c) => c.id);
       const considered = all.filter((c) => !saturatedIds.includes(c.id));
-      const decision = routing.router.route(routeRequest(request), considered, { dryRun: true });
-      return { ...decision, mode: 'aggregated', saturated: saturatedIds, notRouted: fleet.notRouted(), queued: queue.length };
+      const pool = request.sampling.maxTokens <= 1 ? considered.filter((c) => c.role !== 'prefill') : considered;
+      const decision = disagg.decide(routeRequestOf(request), pool, { dryRun: true });
+      const P = decision.prefillWorkerId === null ? undefined : fleet.placement(decision.prefillWorkerId);
+      return {
+        ...(decision.aggregated ?? { policy: null, candidates: [] }),
+        workerId: decision.workerId,
+        reason: decision.reason,
+        mode: decision.disaggregate ? 'disaggregated' : 'aggregated',
+        prefillWorkerId: decision.prefillWorkerId,
+        decodeWorkerId: decision.decodeWorkerId,
+        protocol: P ? (protocolOf(ctx, P)?.name ?? null) : null,
+        disaggregation: decision,
+        saturated: saturatedIds,
+        notRouted: fleet.notRouted(),
+        queued: queue.length,
+      };
     },
 
     readiness(): Readiness {
@@ -270,6 +296,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     get queued() {
       return queue.length;
+    },
+    get thresholdTokens() {
+      return disagg.thresholdTokens;
+    },
+    setThresholdTokens(tokens) {
+      disagg.setThresholdTokens(tokens);
     },
     drain() {
       if (draining) return;

@@ -1,4 +1,8 @@
-/** The dispatcher: the orchestrator's ServingCore (route, book, stream, retry, queue). */
+/** The dispatcher: the orchestrator's ServingCore (decide, book, stream aggregated or disaggregated, retry, queue). */
 export { createCapacityQueue, type CapacityQueue, type CapacityQueueOptions, type QueueTicket } from './capacity-queue.ts';
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.ts';
 export { isRetryable, isWorkerFault } from './failures.ts';
+export { startPlannerFeed, type PlannerFeed, type PlannerFeedOptions } from './planner-feed.ts';
+export { streamAggregated, type AggregatedRun } from './serve-aggregated.ts';
+export { streamDisaggregated, type DisaggregatedRun } from './serve-disaggregated.ts';
+export type { DispatchContext, Progress } from './context.ts';

@@ -4,7 +4,8 @@ import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
 import { createFleet, createStaticDiscovery, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
-import { createDispatcher, type Dispatcher } from '../dispatch/index.ts';
+import { disaggOptionsFromConfig } from '../disagg/index.ts';
+import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
 import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
@@ -84,6 +85,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
       retryBeforeFirstToken: o.dispatch.retry_before_first_token,
     },
     queue: { maxQueued: o.admission.max_queued, timeoutMs: o.admission.queue_timeout_s * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
+    disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
   });
   // One queue: the dispatcher's (it knows which workers have room). The frontend keeps only
   // its in-flight bound, refusing at once (429) past it.
@@ -106,10 +108,11 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   await discovery.start((workers) => {
     lastChange = fleet.apply(workers);
   });
-  if (config.disaggregation.mode !== 'never') {
-    logger.info(`disaggregation.mode is ${config.disaggregation.mode}, but disaggregated serving is not built yet: every request is served aggregated`);
-  }
-  logger.info({ policy: config.routing.policy, index: config.routing.index_mode, blockSize: config.routing.block_size, workers: config.workers.length }, 'orchestrator assembled');
+  // The planner retunes the `auto` threshold when configured to feed it.
+  const d = config.disaggregation;
+  const plannerFeed: PlannerFeed | undefined =
+    d.planner_url === undefined ? undefined : startPlannerFeed({ url: d.planner_url, intervalMs: d.planner_poll_s * 1000, clock, logger, apply: (tokens) => dispatcher.setThresholdTokens(tokens) });
+  logger.info({ policy: config.routing.policy, index: config.routing.index_mode, blockSize: config.routing.block_size, workers: config.workers.length, disaggregation: d.mode, thresholdTokens: d.threshold_tokens, plannerFeed: d.planner_url ?? null }, 'orchestrator assembled');
 
   let current = config;
   let stopping: Promise<void> | undefined;
@@ -145,6 +148,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     shutdown(graceMs = o.shutdown_grace_s * 1000) {
       stopping ??= (async () => {
         logger.info({ inflight: dispatcher.inflight, graceMs }, 'shutting down: no longer admitting requests');
+        plannerFeed?.stop();
         dispatcher.drain();
         let cancelGrace = () => {};
         const grace = new Promise<void>((resolve) => (cancelGrace = clock.setTimer(graceMs, resolve)));

@@ -16,6 +16,8 @@ export interface FakeVllmOptions {
   /** Data-parallel engines reported in /metrics. */
   readonly engines?: number;
   readonly tokenDelayMs?: number;
+  /** `remote_host` a NIXL prefill answers with (vLLM's VLLM_NIXL_SIDE_CHANNEL_HOST); default "localhost". */
+  readonly remoteHost?: string;
 }
 
 export interface FakeVllmBehaviour {
@@ -116,7 +118,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
         choices: [{ index: 0, text: ids.map((i) => `t${i}`).join(''), token_ids: ids, finish_reason: 'length', stop_reason: null }],
         usage,
         kv_transfer_params: transfer?.do_remote_decode
-          ? { do_remote_prefill: true, do_remote_decode: false, remote_block_ids: [[1, 2, 3]], remote_engine_id: 'engine-p', remote_request_id: 'req-p', remote_host: 'localhost', remote_port: 5600, tp_size: 1 }
+          ? { do_remote_prefill: true, do_remote_decode: false, remote_block_ids: [[1, 2, 3]], remote_engine_id: 'engine-p', remote_request_id: 'req-p', remote_host: options.remoteHost ?? 'localhost', remote_port: 5600, tp_size: 1 }
           : null,
       });
       return finish(record);

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig, type Config } from '../../common/config/index.ts';
 import { createLogger } from '../../common/log.ts';
+import type { BackendSpec, WorkerBackend } from '../../orchestrator/backends/index.ts';
 import type { SubscriberFactory } from '../../orchestrator/discovery/index.ts';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/server/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
@@ -11,9 +12,9 @@ import { startFakeGrpcWorker, type FakeGrpcWorker, type FakeWorkerOptions } from
  * Starts a whole orchestrator (frontend, dispatcher, fleet, routing core) on a loopback port in
  * front of test workers, with fast health checks and a log that tests can read.
  *
- * Today the workers are in-process fakes (`startFakeGrpcWorker`). When the simulated worker
- * process lands, an end-to-end test swaps `startWorkers` for one that spawns
- * `tandem worker` processes and returns their gRPC addresses: everything else stays.
+ * The workers are in-process fakes (`startFakeGrpcWorker`) or real `tandem worker` processes
+ * (worker-process.ts); `createBackend` wraps the real backends (backend-tap.ts) to record or
+ * inject failures.
  */
 
 export const MODEL = 'Qwen/Qwen3-8B';
@@ -55,7 +56,7 @@ export function workerEntries(workers: readonly FakeGrpcWorker[], prefix = 'w'):
   return workers.map((w, i) => ({ name: `${prefix}${i}`, address: w.address }));
 }
 
-export async function startOrchestrator(config: Readonly<Config>, options: { queuePollMs?: number; createSubscriber?: SubscriberFactory } = {}): Promise<RunningOrchestrator> {
+export async function startOrchestrator(config: Readonly<Config>, options: { queuePollMs?: number; createSubscriber?: SubscriberFactory; createBackend?: (kind: string, spec: BackendSpec) => WorkerBackend } = {}): Promise<RunningOrchestrator> {
   const logs: LogLine[] = [];
   let partial = '';
   const destination = new Writable({
@@ -76,6 +77,7 @@ export async function startOrchestrator(config: Readonly<Config>, options: { que
     tokenizer: await tokenizer(),
     ...(options.queuePollMs === undefined ? {} : { queuePollMs: options.queuePollMs }),
     ...(options.createSubscriber ? { createSubscriber: options.createSubscriber } : {}),
+    ...(options.createBackend ? { createBackend: options.createBackend } : {}),
   });
   const { url } = await orchestrator.listen();
   return {
@@ -94,6 +96,11 @@ export async function startOrchestrator(config: Readonly<Config>, options: { que
 
 export async function startWorkers(n: number, options: FakeWorkerOptions = {}): Promise<FakeGrpcWorker[]> {
   return Promise.all(Array.from({ length: n }, () => startFakeGrpcWorker(options)));
+}
+
+/** The log lines of one request id with the given message. */
+export function requestLogs(running: RunningOrchestrator, requestId: string, msg = 'request served'): LogLine[] {
+  return running.logs.filter((line) => line.requestId === requestId && line.msg === msg);
 }
 
 /** Polls `condition` every 10 ms until it holds; fails naming `what` after `timeoutMs`. */

@@ -21,10 +21,24 @@ describe("vLLM's NIXL kv_transfer_params", () => {
     const read = readKvTransferParams(JSON.parse(JSON.stringify(params)) as Record<string, unknown>);
     expect(read).toEqual({
       mode: 'decode',
-      remote: { engineId: 'sim-a', requestId: 'req-1-1', blockIds: [4, 5, 6], host: '10.0.0.5', port: 50051, tpSize: 1, blockSize: 16, numTokens: 40, expiresAtMs: 1_700_000_480_000 },
+      remote: { engineId: 'sim-a', requestId: 'req-1-1', blockIds: [4, 5, 6], host: '10.0.0.5', port: 50051, tpSize: 1, blockSize: 16, numTokens: 40, expiresAtMs: 1_700_000_480_000, transport: 'sim', layout: undefined },
     });
     if (read.mode !== 'decode') throw new Error('unreachable');
     expect(handoffFromRemote(read.remote, info, 40, 0, 480_000)).toEqual({ ...handoff, blockBytes: 2000 });
+  });
+
+  it('marks a TCP handoff with tandem_transport and its layout, names the block server, and reads both back', () => {
+    const tcp: KvHandoff = { ...handoff, blockBytes: 6144, transport: 'tcp', host: '10.0.0.7', port: 41000, layout: { numLayers: 3, numKvHeads: 2, headDim: 8, dtype: 'float32' } };
+    const params = kvTransferParamsFor(tcp, { host: '10.0.0.5', port: 50051 });
+    // The block server, not the gRPC address, is where the decode engine reads from.
+    expect(params).toMatchObject({ remote_host: '10.0.0.7', remote_port: 41000, tandem_transport: 'tcp', tandem_kv_layout: { num_layers: 3, num_kv_heads: 2, head_dim: 8, dtype: 'float32', block_bytes: 6144 } });
+    const read = readKvTransferParams(JSON.parse(JSON.stringify(params)) as Record<string, unknown>);
+    if (read.mode !== 'decode') throw new Error(`expected decode, got ${read.mode}`);
+    expect(read.remote.transport).toBe('tcp');
+    expect(handoffFromRemote(read.remote, info, 40, 0, 480_000)).toEqual(tcp);
+    // vLLM's own params carry no mark: SIM, with this engine's block bytes.
+    expect(handoffFromRemote({ ...read.remote, transport: 'sim', layout: undefined }, info, 40, 0, 480_000)).toEqual({ ...handoff, blockBytes: 2000 });
+    expect(readKvTransferParams({ ...params, tandem_transport: 'rdma' }).mode).toBe('recompute');
   });
 
   it('accepts the older flat block-id list and fills what older engines leave out', () => {

@@ -50,6 +50,8 @@ export interface RunContext {
   /** This worker's advertised gRPC address (the remote_host/remote_port of its handoffs). */
   readonly self: () => WorkerAddress;
   readonly loadFailurePolicy: 'recompute' | 'fail';
+  /** The engine pulls TCP handoffs itself (the reference engine). */
+  readonly pullsTcp?: boolean;
   /** Assumed hold lifetime when params carry no remote_blocks_expiry_time, ms. */
   readonly holdTimeoutMs: number;
   readonly clock: Clock;
@@ -103,6 +105,7 @@ export async function* runRequest(prepared: PreparedRequest, requestId: string, 
       handoff,
       peer: { host: remote.host, port: remote.port, engineId: remote.engineId, handoffId: remote.requestId },
       unusable: handoff.blockSize === engine.info.blockSize ? undefined : `remote block size ${handoff.blockSize} differs from this engine's ${engine.info.blockSize}`,
+      pullsTcp: context.pullsTcp === true,
       loadFailurePolicy: context.loadFailurePolicy,
       signal,
       logger,

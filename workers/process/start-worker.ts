@@ -26,6 +26,8 @@ export interface WorkerAddresses {
   readonly kvEvents: string | null;
   readonly replay: string | null;
   readonly topic: string;
+  /** The TCP block server of an engine that moves KV bytes (reference), else 0. */
+  readonly kvTransferPort: number;
 }
 
 export interface RunningWorker {
@@ -68,8 +70,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   });
   tokenizerLoading.catch(() => undefined);
   try {
-    const engine = await engineFactory(config.engine)({ config, clock, logger, engineId });
+    const { engine, kvTransfer } = await engineFactory(config.engine)({ config, clock, logger, engineId });
     cleanups.push(() => engine.close());
+    const kvTransferPort = kvTransfer.transport === 'tcp' ? kvTransfer.port : 0;
     const modelNames = [config.served_model_name ?? engine.info.servedModelName, engine.info.model].filter((name, i, all) => all.indexOf(name) === i);
     const metrics = createWorkerMetrics({ info: engine.info, status: () => engine.status(), modelName: modelNames[0]!, clock });
 
@@ -120,6 +123,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         kvEventEndpoints: () => kvEndpoints,
         modelNames,
         defaultLoadFailurePolicy: config.kv_load_failure_policy,
+        kvTransferPort,
         logger,
       }),
     );
@@ -136,6 +140,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       modelNames,
       self: () => self,
       loadFailurePolicy: config.kv_load_failure_policy,
+      pullsTcp: kvTransfer.transport === 'tcp',
       holdTimeoutMs: config.kv_hold_timeout_s * 1000,
       clock,
       logger,
@@ -154,6 +159,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       kvEvents: kvEndpoints[0]?.endpoint ?? null,
       replay: kvEndpoints[0]?.replayEndpoint || null,
       topic: config.kv_events_topic,
+      kvTransferPort,
     };
     let closing: Promise<void> | undefined;
     return {

@@ -84,25 +84,30 @@ export function policyFromWire(policy: KvLoadFailurePolicy, fallback: 'recompute
 }
 
 /**
- * The wire handoff for a hold of this worker's engine: transport SIM (nothing moves; the decode
- * side charges the link model's time), host and port this worker's gRPC address, which serves
- * PullKv and ReleaseKv for it. `layout.block_bytes` is per tensor-parallel rank.
+ * The wire handoff for a hold of this worker's engine.
+ * - SIM (the simulated engine): nothing moves (the decode side charges the link model's time);
+ *   host and port are this worker's gRPC address, which serves PullKv and ReleaseKv for it.
+ * - TCP (an engine with a block server, the reference engine): host and port are the block
+ *   server the decode engine reads the blocks from; the layout says what one block holds.
+ * `layout.block_bytes` is per tensor-parallel rank.
  */
 export function handoffToWire(handoff: KvHandoff, info: EngineInfo, self: WorkerAddress): MessageInitShape<typeof KvHandoffSchema> {
-  return {
-    transport: KvTransport.SIM,
+  const common = {
     remoteEngineId: handoff.engineId,
     remoteRequestId: handoff.handoffId,
-    host: self.host,
-    port: self.port,
     blockGroups: [{ blockIds: [...handoff.blockIds] }],
     blockSize: handoff.blockSize,
     numTokens: handoff.numTokens,
     tpSize: handoff.tpSize,
-    layout: layoutOf(info, handoff.blockBytes, handoff.tpSize),
     expiresAtUnixMs: handoff.expiresAtMs,
     dpRank: info.dataParallelRank,
   };
+  if (handoff.transport === 'tcp') {
+    if (handoff.host === undefined || handoff.port === undefined || handoff.layout === undefined) throw new TandemError('internal', `TCP handoff ${handoff.handoffId} lacks its block server address or layout`);
+    const tp = Math.max(1, handoff.tpSize);
+    return { ...common, transport: KvTransport.TCP, host: handoff.host, port: handoff.port, layout: { ...handoff.layout, blockBytes: handoff.blockBytes / tp } };
+  }
+  return { ...common, transport: KvTransport.SIM, host: self.host, port: self.port, layout: layoutOf(info, handoff.blockBytes, handoff.tpSize) };
 }
 
 function layoutOf(info: EngineInfo, blockBytes: number, tpSize: number) {
@@ -111,7 +116,7 @@ function layoutOf(info: EngineInfo, blockBytes: number, tpSize: number) {
   try {
     model = modelProfile(info.model);
   } catch {
-    model = undefined; // an engine without a profile (the reference engine) still has block bytes
+    model = undefined; // an engine without a profile still has block bytes
   }
   if (!model) return { numLayers: 0, numKvHeads: 0, headDim: 0, dtype: 'bfloat16', blockBytes: blockBytes / tp };
   // KV heads are split across TP ranks (replicated when there are fewer heads than ranks).
@@ -120,18 +125,31 @@ function layoutOf(info: EngineInfo, blockBytes: number, tpSize: number) {
 }
 
 /**
- * The engine's view of a handoff another worker (or this one) returned. Block bytes are this
- * engine's own: a pull between engines of different models is refused before it gets here.
+ * The engine's view of a handoff another worker (or this one) returned. SIM: block bytes are
+ * this engine's own (a pull between engines of different models is refused before it gets
+ * here). TCP: the block server's address and the layout as the holder described them, so the
+ * pulling engine can check them against its own before any byte moves.
  */
 export function handoffFromWire(handoff: WireKvHandoff, info: EngineInfo): KvHandoff {
-  return {
+  const common = {
     engineId: handoff.remoteEngineId,
     handoffId: handoff.remoteRequestId,
     blockIds: handoff.blockGroups.flatMap((group) => group.blockIds),
     blockSize: handoff.blockSize,
     numTokens: handoff.numTokens,
-    blockBytes: info.blockBytes,
     tpSize: handoff.tpSize,
     expiresAtMs: handoff.expiresAtUnixMs,
   };
+  if (handoff.transport === KvTransport.TCP) {
+    const layout = handoff.layout;
+    return {
+      ...common,
+      blockBytes: (layout?.blockBytes ?? 0) * Math.max(1, handoff.tpSize),
+      transport: 'tcp',
+      host: handoff.host,
+      port: handoff.port,
+      ...(layout ? { layout: { numLayers: layout.numLayers, numKvHeads: layout.numKvHeads, headDim: layout.headDim, dtype: layout.dtype } } : {}),
+    };
+  }
+  return { ...common, blockBytes: info.blockBytes };
 }

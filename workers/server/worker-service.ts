@@ -30,6 +30,11 @@ export interface WorkerServiceOptions {
   readonly modelNames: readonly string[];
   /** Used when a Decode leaves load_failure_policy unspecified. */
   readonly defaultLoadFailurePolicy: 'recompute' | 'fail';
+  /**
+   * The engine's TCP block server (GetStatus kv_transfer_port), or 0 when its handoffs are SIM.
+   * Non-zero also means its decodes pull TCP handoffs themselves.
+   */
+  readonly kvTransferPort?: number;
   readonly logger: Logger;
 }
 
@@ -44,6 +49,8 @@ type ChunkInit = MessageInitShape<typeof TokenChunkSchema>;
 export function createWorkerService(options: WorkerServiceOptions): ServiceHandlers<typeof WorkerService> {
   const { engine, metrics, peers, logger } = options;
   const info = engine.info;
+  const kvTransferPort = options.kvTransferPort ?? 0;
+  const ownTransport = kvTransferPort > 0 ? KvTransport.TCP : KvTransport.SIM;
   let anonymous = 0;
   const requestIdOf = (id: string) => (id !== '' ? id : `grpc-${++anonymous}`);
   const checkModel = (model: string) => {
@@ -63,8 +70,8 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
 
     async prefill(request, context) {
       checkModel(request.model);
-      if (request.transport !== KvTransport.UNSPECIFIED && request.transport !== KvTransport.SIM) {
-        throw new TandemError('failed_precondition', `this worker hands KV off over transport SIM only (asked for ${KvTransport[request.transport]})`, { param: 'transport' });
+      if (request.transport !== KvTransport.UNSPECIFIED && request.transport !== ownTransport) {
+        throw new TandemError('failed_precondition', `this worker hands KV off over transport ${KvTransport[ownTransport]} only (asked for ${KvTransport[request.transport]})`, { param: 'transport' });
       }
       const observer = metrics.startRequest();
       const requestId = requestIdOf(request.requestId);
@@ -110,6 +117,7 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
           handoff: handoffFromWire(wire, info),
           peer: { host: wire.host, port: wire.port, engineId: wire.remoteEngineId, handoffId: wire.remoteRequestId },
           unusable: unusableHandoff(wire, info),
+          pullsTcp: kvTransferPort > 0,
           firstTokenId: request.firstTokenId,
           loadFailurePolicy: policyFromWire(request.loadFailurePolicy, options.defaultLoadFailurePolicy),
           signal: context.signal,
@@ -154,7 +162,7 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
         waitingRequests: status.waitingRequests,
         queuedPrefillTokens: status.queuedPrefillTokens,
         kvEventEndpoints: options.kvEventEndpoints().map((e) => ({ ...e })),
-        kvTransferPort: 0,
+        kvTransferPort,
         startedAtUnixMs: info.startedAtMs,
         prefixCacheQueriesTokens: status.prefixCacheQueriesTokens,
         prefixCacheHitsTokens: status.prefixCacheHitsTokens,
@@ -163,8 +171,12 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
   };
 }
 
-/** Why this engine cannot pull a handoff whatever its holder says, or undefined when it can. */
+/**
+ * Why this engine cannot pull a handoff whatever its holder says, or undefined when it may try.
+ * TCP handoffs are checked by the pulling engine itself (layout, block count, address).
+ */
 function unusableHandoff(wire: WireKvHandoff, info: EngineInfo): string | undefined {
+  if (wire.transport === KvTransport.TCP) return undefined;
   if (wire.transport !== KvTransport.SIM && wire.transport !== KvTransport.UNSPECIFIED) return `transport ${KvTransport[wire.transport]} is not one this engine pulls over`;
   if (wire.blockSize !== info.blockSize) return `block size ${wire.blockSize} differs from this engine's ${info.blockSize}`;
   if (wire.host === '' || wire.port === 0) return 'the handoff names no host and port';

@@ -26,6 +26,19 @@ export const disaggregationSection = z.strictObject({
    * decode_weight x decode horizon) and queued prefill seconds (routing.kv prefill_weight).
    */
   transfer_weight: z.number().nonnegative().default(1),
+  /**
+   * The planner's HTTP edge (`http://host:port`). When set, the orchestrator polls its
+   * `/decision` every `planner_poll_s` and applies `disaggregation_threshold_tokens` as the `auto`
+   * threshold. Unset (the default): the threshold stays `threshold_tokens` unless retuned by hand.
+   */
+  planner_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Seconds between polls of the planner's /decision. */
+  planner_poll_s: z.number().positive().default(15),
+  /**
+   * A decode worker that fails before its first token: try this many other decode workers with
+   * the same handoff (the prefill side still holds the blocks) before giving up.
+   */
+  decode_retries: z.number().int().nonnegative().default(1),
 });
 
 export type DisaggregationConfig = z.output<typeof disaggregationSection>;

@@ -39,8 +39,11 @@ export const referenceSection = z.strictObject({
   /** The TCP block server decode workers pull KV from, and the client that pulls. */
   kv_transfer: z
     .strictObject({
-      /** Interface the block server binds. Handoffs carry the worker's advertised host, else this one. */
-      host: z.string().min(1).default('127.0.0.1'),
+      /**
+       * Interface the block server binds; unset: the worker's own `host`. Handoffs carry the
+       * worker's advertised host when this is the worker's host or a wildcard, else this one.
+       */
+      host: z.string().min(1).optional(),
       /** 0 picks a free port (the worker reports the bound one in its handoffs and GetStatus). */
       port: z.number().int().min(0).max(65535).default(0),
       /** Bound on one whole pull or release notification (connect, request, every byte), milliseconds. */

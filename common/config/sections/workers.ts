@@ -35,6 +35,26 @@ export const workerEntry = z.strictObject({
   tp: z.number().int().positive().optional(),
   /** vllm-http: the model name to send; default: the first model the server lists at /v1/models. */
   served_model_name: z.string().min(1).optional(),
+  /**
+   * How a disaggregated request moves this worker's KV (orchestrator/backends/handoff). A prefill
+   * and a decode worker are paired only when they name the same protocol.
+   */
+  kv_transfer: z
+    .strictObject({
+      /**
+       * `tandem`: gRPC Prefill returns a KvHandoff, Decode takes it (grpc backend only).
+       * `nixl`: vLLM's NixlConnector, kv_transfer_params from the prefill response to the decode request.
+       * `p2p-nccl`: vLLM's P2pNcclConnector, peers named in the X-Request-Id.
+       * `sglang`: SGLang's bootstrap host/port/room, prefill and decode sent together.
+       * Unset: `tandem` for grpc, `nixl` for vllm-http.
+       */
+      protocol: z.enum(['tandem', 'nixl', 'p2p-nccl', 'sglang']).optional(),
+      /** p2p-nccl: the engine's `zmq_address` ("ip:kv_port", kv_transfer_config kv_port), which request ids name. */
+      nccl_address: z.string().min(1).optional(),
+      /** sglang, prefill workers: `--disaggregation-bootstrap-port` (SGLang's default 8998); null sends no port. */
+      bootstrap_port: z.number().int().min(1).max(65535).nullable().default(8998),
+    })
+    .optional(),
 });
 
 export type WorkerEntry = z.output<typeof workerEntry>;
@@ -47,5 +67,12 @@ export const workersSection = z
     workers.forEach((worker, index) => {
       if (seen.has(worker.name)) context.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate worker name "${worker.name}" (names must be unique)` });
       seen.add(worker.name);
+      const protocol = worker.kv_transfer?.protocol;
+      if (protocol !== undefined && (protocol === 'tandem') !== (worker.backend === 'grpc')) {
+        context.addIssue({ code: 'custom', path: [index, 'kv_transfer', 'protocol'], message: `protocol ${protocol} does not run over backend ${worker.backend} (grpc: tandem; vllm-http: nixl, p2p-nccl, sglang)` });
+      }
+      if (protocol === 'p2p-nccl' && worker.kv_transfer?.nccl_address === undefined) {
+        context.addIssue({ code: 'custom', path: [index, 'kv_transfer', 'nccl_address'], message: 'p2p-nccl needs the engine\'s zmq_address ("ip:kv_port")' });
+      }
     });
   });

@@ -101,7 +101,7 @@ export function resolveReferenceOptions(options: ReferenceEngineOptions = {}): R
     core,
     model,
     servedModelName: options.reportAs?.servedModelName ?? base.profile.model.hfId,
-    kvTransfer: { host: transfer.host ?? REFERENCE.kv_transfer.host, port, advertiseHost: transfer.advertiseHost, timeoutMs },
+    kvTransfer: { host: transfer.host ?? REFERENCE.kv_transfer.host ?? '127.0.0.1', port, advertiseHost: transfer.advertiseHost, timeoutMs },
   };
 }
 
@@ -125,7 +125,7 @@ export function referenceEngineOptionsFromConfig(worker: Config['worker'], extra
     kvHoldTimeoutMs: worker.kv_hold_timeout_s * 1000,
     ...(extra.engineId === undefined ? {} : { engineId: extra.engineId }),
     dataParallelRank: worker.dp_rank,
-    kvTransfer: { host: r.kv_transfer.host, port: r.kv_transfer.port, advertiseHost: extra.advertiseHost, timeoutMs: r.kv_transfer.timeout_ms },
+    kvTransfer: { host: r.kv_transfer.host ?? worker.host, port: r.kv_transfer.port, advertiseHost: extra.advertiseHost, timeoutMs: r.kv_transfer.timeout_ms },
   };
 }
 

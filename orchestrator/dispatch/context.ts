@@ -1,0 +1,69 @@
+import type { Clock } from '../../common/clock.ts';
+import type { Logger } from '../../common/log.ts';
+import type { HandoffPeer, HandoffProtocol, HandoffProtocols } from '../backends/index.ts';
+import type { Disaggregator } from '../disagg/index.ts';
+import type { Fleet, Placement } from '../discovery/index.ts';
+import type { OrchestratorMetrics } from '../metrics/index.ts';
+import type { Candidate, RouteRequest, RoutingCore } from '../routing/index.ts';
+import type { TokenizedRequest } from '../serving.ts';
+
+/** What the serving paths (aggregated, disaggregated) share with the dispatcher that starts them. */
+export interface DispatchContext {
+  readonly fleet: Fleet;
+  readonly routing: RoutingCore;
+  readonly disagg: Disaggregator;
+  readonly protocols: HandoffProtocols;
+  readonly metrics: OrchestratorMetrics;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** How often a streaming request refreshes its booking, ms. */
+  readonly touchIntervalMs: number;
+  /** Other decode workers a failed decode may move to (same handoff), per request. */
+  readonly decodeRetries: number;
+  /** Healthy candidates that are not saturated now. */
+  open(nowMs: number): readonly Candidate[];
+  /** A request ended or a booking went: let queued requests try again. */
+  wake(): void;
+}
+
+/** Mutable progress of one request across attempts. */
+export interface Progress {
+  /** Tokens already sent to the client: after the first, nothing is retried elsewhere. */
+  streamed: number;
+  /** The worker whose failure ended the last attempt (a retry goes elsewhere). */
+  failedWorker: string | undefined;
+}
+
+export const routeRequestOf = (request: TokenizedRequest): RouteRequest => ({
+  requestId: request.requestId,
+  tokenIds: request.promptTokenIds,
+  sessionKey: request.sessionKey,
+  maxTokens: request.sampling.maxTokens,
+});
+
+/** The model name and data-parallel rank a worker call carries for `placement`. */
+export function callTarget(placement: Placement, request: TokenizedRequest): { model: string; dpRank: number | undefined } {
+  const { worker } = placement;
+  return { model: worker.servedModel ?? request.model, dpRank: worker.tenants.length > 1 ? placement.dpRank : undefined };
+}
+
+/** A placement as a handoff protocol names it. */
+export function handoffPeer(placement: Placement, request: TokenizedRequest): HandoffPeer {
+  const kv = placement.worker.spec.kv_transfer;
+  return {
+    name: placement.tenant,
+    backend: placement.worker.backend,
+    ...callTarget(placement, request),
+    ncclAddress: kv?.nccl_address,
+    bootstrapPort: kv === undefined ? undefined : kv.bootstrap_port,
+  };
+}
+
+/** The handoff protocol a worker speaks (its config, else its backend's default); null when misconfigured. */
+export function protocolOf(ctx: Pick<DispatchContext, 'protocols'>, placement: Placement): HandoffProtocol | null {
+  try {
+    return ctx.protocols.get(placement.worker.spec.kv_transfer?.protocol, placement.worker.backend.kind);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,83 @@
+import { TandemError, toTandemError } from '../../common/errors.ts';
+import type { Placement } from '../discovery/index.ts';
+import type { BookingId } from '../load/index.ts';
+import type { GenerationEvent, TokenizedRequest } from '../serving.ts';
+import { coalesceChunks } from './coalesce.ts';
+import { callTarget, type DispatchContext, type Progress } from './context.ts';
+import { isWorkerFault } from './failures.ts';
+
+/** One aggregated attempt: the worker, its booking, and what routing knew of it. */
+export interface AggregatedRun {
+  readonly placement: Placement;
+  readonly booking: BookingId;
+  /** Prompt tokens the router expected cached there (the usage of a cancelled call). */
+  readonly cachedTokens: number;
+  readonly blockSize: number;
+}
+
+/**
+ * Streams an aggregated request from one worker and returns (not yields) its final event, so
+ * that the booking and the lease are released before the caller yields it. Releases the prefill
+ * tokens at the first token and everything when the stream ends however it ends. A client abort
+ * (signal reason `cancelled`) ends with finish "abort"; any other failure is thrown as a
+ * TandemError after a health probe of a faulty worker. `progress.streamed` counts the tokens
+ * sent, so the caller knows whether a retry is still possible.
+ */
+export async function* streamAggregated(ctx: DispatchContext, request: TokenizedRequest, run: AggregatedRun, signal: AbortSignal, progress: Progress): AsyncGenerator<GenerationEvent, GenerationEvent> {
+  const { routing, fleet, clock, logger } = ctx;
+  const { placement, booking } = run;
+  const { worker, tenant } = placement;
+  const returnLease = worker.lease();
+  let streamed = 0;
+  let lastTouchMs = clock.now();
+  try {
+    const chunks = coalesceChunks(worker.backend.generate({ requestId: request.requestId, ...callTarget(placement, request), tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs }, signal));
+    for await (const chunk of chunks) {
+      if (chunk.tokenIds.length > 0) {
+        const now = clock.now();
+        if (streamed === 0) {
+          routing.load.firstToken(booking, now);
+          fleet.publishLoad(tenant);
+        }
+        streamed += chunk.tokenIds.length;
+        progress.streamed += chunk.tokenIds.length;
+        if (now - lastTouchMs >= ctx.touchIntervalMs) {
+          lastTouchMs = now;
+          routing.load.touch(booking, now, Math.ceil((request.promptTokenIds.length + streamed) / run.blockSize));
+        }
+        yield { kind: 'tokens', tokenIds: chunk.tokenIds };
+      }
+      if (chunk.finishReason !== undefined) {
+        const usage = chunk.usage;
+        const done: GenerationEvent = {
+          kind: 'done',
+          finishReason: chunk.finishReason,
+          usage: { promptTokens: usage?.promptTokens || request.promptTokenIds.length, cachedPromptTokens: usage?.cachedPromptTokens ?? 0, completionTokens: usage?.completionTokens || streamed },
+          mode: 'aggregated',
+        };
+        logger.debug({ requestId: request.requestId, mode: 'aggregated', worker: tenant, promptTokens: done.usage.promptTokens, cachedTokens: done.usage.cachedPromptTokens, completionTokens: done.usage.completionTokens, finishReason: chunk.finishReason }, 'request served');
+        return done;
+      }
+    }
+    throw new TandemError('upstream_error', `worker ${worker.name} ended the stream without a finish reason`);
+  } catch (error) {
+    if (signal.aborted) {
+      const reason = toTandemError(signal.reason, 'cancelled');
+      if (reason.code !== 'cancelled') throw reason;
+      // Cancelled by the client (or a stop string): end as the contract prefers, with what is
+      // known. The worker's own usage never comes on a cancelled call: cached tokens are the
+      // router's figure for the chosen worker at routing time.
+      return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: run.cachedTokens, completionTokens: streamed }, mode: 'aggregated' };
+    }
+    const failure = toTandemError(error, 'upstream_error');
+    if (isWorkerFault(failure.code)) fleet.probe(worker.name);
+    progress.failedWorker = worker.name;
+    if (streamed > 0) logger.warn({ requestId: request.requestId, worker: worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'worker failed mid-stream');
+    throw failure;
+  } finally {
+    routing.load.release(booking);
+    returnLease();
+    fleet.publishLoad(tenant);
+    ctx.wake();
+  }
+}
