@@ -8,7 +8,8 @@ const worker = (input: object) => configSchema.parse({ worker: input }).worker;
 describe('reference engine options', () => {
   it('mounts worker.reference with CPU-sized defaults, and a config yields the same engine as no options', () => {
     const config = worker({ engine: 'reference' });
-    expect(config.reference).toMatchObject({ num_blocks: 4096, max_num_batched_tokens: 256, kv_transfer: { host: '127.0.0.1', port: 0, timeout_ms: 10_000 } });
+    expect(config.reference).toMatchObject({ num_blocks: 4096, max_num_batched_tokens: 256, kv_transfer: { port: 0, timeout_ms: 10_000 } });
+    expect(config.reference.kv_transfer.host).toBeUndefined(); // the block server binds the worker's own host
     const fromConfig = resolveReferenceOptions({ ...referenceEngineOptionsFromConfig(config), engineId: 'x' });
     const bare = resolveReferenceOptions({ engineId: 'x' });
     expect(fromConfig).toEqual(bare);
