@@ -150,6 +150,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const { worker, tenant } = placement;
       const returnLease = worker.lease();
       const chosen = decision.candidates.find((c) => c.id === tenant);
+      const route = { workers: [tenant], overlapTokens: chosen?.cachedTokens ?? 0 };
       let streamed = 0;
       let lastTouchMs = clock.now();
       try {
@@ -190,6 +191,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
                 completionTokens: usage?.completionTokens || streamed,
               },
               mode: 'aggregated',
+              route,
             };
           }
         }
@@ -201,7 +203,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           // Cancelled by the client (or a stop string): end as the contract prefers, with what is
           // known. The worker's own usage never comes on a cancelled call: cached tokens are the
           // router's figure for the chosen worker at routing time.
-          return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: chosen?.cachedTokens ?? 0, completionTokens: streamed }, mode: 'aggregated' };
+          return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: chosen?.cachedTokens ?? 0, completionTokens: streamed }, mode: 'aggregated', route };
         }
         const failure = toTandemError(error, 'upstream_error');
         if (isWorkerFault(failure.code)) fleet.probe(worker.name);
