@@ -17,10 +17,19 @@ export function registerUpCommand(program: Command): void {
     .option('--no-planner', 'do not start the planner')
     // Bad flags: one line on stderr, exit 2 (not commander's default 1 plus a help hint).
     .showHelpAfterError(false)
+    .configureOutput({ outputError: (text, write) => write(`tandem up: ${oneLine(text)}\n`) })
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
     .action(async (flags: UpFlags) => {
       await runAction('up', async () => (await import('../up/index.ts')).runUp(flags));
       // Everything it started has exited; do not wait for stray handles.
       process.exit(process.exitCode ?? 0);
     });
+}
+
+/** Commander's "error: unknown option '--x'\n(Did you mean --y?)" as one line. */
+function oneLine(text: string): string {
+  return text
+    .replace(/^error: /, '')
+    .replace(/\s*\(Did you mean (.+)\?\)/, ' (did you mean $1?)')
+    .trim();
 }

@@ -14,6 +14,8 @@ export interface BannerInput {
   readonly apiKey: boolean;
   /** Null when the orchestrator serves; else why not. */
   readonly notReady: string | null;
+  /** Whether the fleet has workers of role both (aggregated serving needs no prefill/decode split). */
+  readonly hasBothWorkers: boolean;
 }
 
 export function bannerText(input: BannerInput): string {
@@ -34,7 +36,11 @@ export function bannerText(input: BannerInput): string {
     `  ${'Processes'.padEnd(width)}${input.processes.map((p) => `${p.name} ${p.pid}${p.detail ? ` (${p.detail})` : ''}`).join(', ')}`,
     '',
   ];
-  if (input.notReady !== null) lines.push(`  Not serving yet: ${input.notReady}`, '');
+  if (input.notReady !== null) {
+    lines.push(`  Not serving yet: ${input.notReady}`);
+    if (!input.hasBothWorkers) lines.push('  (Workers of role both serve without a prefill/decode split: tandem up --workers 4, or npm start -- --workers 4.)');
+    lines.push('');
+  }
   if (input.apiKey) lines.push('  The API needs orchestrator.api_key: export OPENAI_API_KEY=<that key> for the examples below.', '');
   lines.push(
     'Try it:',

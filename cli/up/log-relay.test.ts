@@ -49,6 +49,7 @@ describe('the banner', () => {
       plannerUrl: 'http://127.0.0.1:9400',
       apiKey: false,
       notReady: null,
+      hasBothWorkers: false,
     });
     for (const expected of [
       'http://127.0.0.1:8000/v1',
@@ -64,9 +65,10 @@ describe('the banner', () => {
       expect(text).toContain(expected);
     }
     expect(text).not.toContain('Not serving yet');
-    const keyed = bannerText({ url: 'http://h:1', model: 'm', fleet: 'f', processes: [], plannerUrl: undefined, apiKey: true, notReady: 'no healthy worker' });
+    const keyed = bannerText({ url: 'http://h:1', model: 'm', fleet: 'f', processes: [], plannerUrl: undefined, apiKey: true, notReady: 'no healthy worker', hasBothWorkers: false });
     expect(keyed).toContain('Authorization: Bearer $OPENAI_API_KEY');
     expect(keyed).toContain('Not serving yet: no healthy worker');
+    expect(keyed).toContain('tandem up --workers 4');
     expect(keyed).toMatch(/Planner +not started/);
   });
 });

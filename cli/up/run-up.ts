@@ -77,6 +77,7 @@ export async function runUp(flags: UpFlags, out: NodeJS.WriteStream = process.st
         plannerUrl: plannerPort === undefined ? undefined : `http://127.0.0.1:${plannerPort}`,
         apiKey: o.api_key !== undefined,
         notReady,
+        hasBothWorkers: plan.workers.some((w) => w.role === 'both'),
       }),
     );
     await signalled;
