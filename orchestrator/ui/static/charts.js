@@ -4,6 +4,9 @@ import uPlot from '/ui/vendor/uPlot.esm.js';
 
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
+/** Dots only while a series has few values, so its first points are visible before a line forms. */
+const sparse = (u, seriesIdx) => (u.data?.[seriesIdx] ?? []).reduce((n, v) => (v === null || v === undefined ? n : n + 1), 0) < 12;
+
 /**
  * `series`: [{ label, key, color (a CSS variable name), dash? }], read from history points by
  * key; `format` turns a y value into text for the legend and the accessible label, `axis`
@@ -24,7 +27,7 @@ export function createChart(figure, { title, series, format, axis = format, maxP
     ],
     series: [
       {},
-      ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 2, dash: s.dash, spanGaps: false, points: { show: false }, value: (_u, v) => (v === null || v === undefined ? '\u2013' : format(v)) })),
+      ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 2, dash: s.dash, spanGaps: false, points: { show: sparse, size: 5 }, value: (_u, v) => (v === null || v === undefined ? '\u2013' : format(v)) })),
     ],
   };
   const plot = new uPlot(options, columns, host);
