@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { descendantsOf } from './fakes/up-process.ts';
+import { descendantsOf, stillRunning, type ProcessInfo } from './fakes/up-process.ts';
 
 /**
  * What a newcomer sees when `tandem up` cannot start: one clear line on stderr naming the
@@ -23,19 +23,26 @@ interface Outcome {
   code: number;
   stdout: string;
   stderr: string;
-  /** Processes below `tandem up` when it exited (none may be left). */
-  leftBehind: number;
+  /** Processes started below `tandem up` (seen every 50 ms while it ran) still running after it exited. */
+  leftBehind: string[];
+  /** How many processes below `tandem up` were seen. */
+  started: number;
 }
 
 function up(args: readonly string[]): Promise<Outcome> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TANDEM_')));
   return new Promise((resolve) => {
-    let pid = 0;
+    const seen = new Map<string, ProcessInfo>();
     const child = execFile(process.execPath, [TANDEM, 'up', ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
+      clearInterval(watch);
       const code = error ? ((error as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, leftBehind: descendantsOf(pid).length });
+      // A survivor would have been re-parented away from tandem up: look it up by its recorded pid.
+      const leftBehind = [...seen.values()].filter(stillRunning).map((p) => `${p.pid} ${p.cmdline}`);
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, leftBehind, started: seen.size });
     });
-    pid = child.pid!;
+    const watch = setInterval(() => {
+      for (const p of descendantsOf(child.pid!).slice(1)) seen.set(`${p.pid}:${p.startTime}`, p);
+    }, 50);
   });
 }
 
@@ -52,7 +59,7 @@ function expectOneLine(outcome: Outcome, pattern: RegExp): void {
   expect(lines[0]).toMatch(/^tandem up: /);
   expect(lines[0]).toMatch(pattern);
   expect(outcome.stderr).not.toMatch(/\n\s+at /);
-  expect(outcome.leftBehind).toBe(0);
+  expect(outcome.leftBehind).toEqual([]);
 }
 
 describe('tandem up refuses to start', () => {
@@ -77,6 +84,7 @@ describe('tandem up refuses to start', () => {
     expect(outcome.code).not.toBe(0);
     expectOneLine(outcome, new RegExp(`port ${port} is already in use on 127\\.0\\.0\\.1 .*pass --port N`));
     expect(outcome.stdout).toBe('');
+    expect(outcome.started).toBe(0);
   });
 
   it('when the config file is missing (exit 2)', async () => {
@@ -101,9 +109,12 @@ describe('tandem up refuses to start', () => {
   });
 
   it('when a worker cannot start, quoting its reason and stopping the others', async () => {
-    // The reference engine is a seam in the worker process until it is assembled there.
-    const outcome = await up(['--port', '0', '--workers', '2', '--engine', 'reference', '--no-planner']);
+    // Only the worker process checks its tokenizer, so tandem up starts it and sees it fail.
+    const config = file('no-tokenizer.yaml', 'worker:\n  tokenizer: no-such-tokenizer\n');
+    const outcome = await up(['--port', '0', '--workers', '2', '--no-planner', '--config', config]);
     expect(outcome.code).toBe(1);
-    expectOneLine(outcome, /worker-\d exited with code \d before it could print its ready line: tandem worker: /);
+    expectOneLine(outcome, /worker-\d exited with code 2 before it could print its ready line: tandem worker: worker\.tokenizer: tokenizer "no-such-tokenizer"/);
+    // Both workers had started, and neither is left running.
+    expect(outcome.started).toBeGreaterThanOrEqual(2);
   });
 });
