@@ -27,6 +27,10 @@ describe('the log relay', () => {
     const request = formatEntry({ level: 30, time: 0, msg: 'request r1 success aggregated on worker-0', requestId: 'r1', outcome: 'success', ttftMs: 3 }, 'orchestrator', false);
     expect(request).toMatch(/\[orchestrator\] request r1 success aggregated on worker-0$/);
     expect(formatEntry({ level: 50, msg: 'x' }, 'p', true)).toContain('\x1b[31mERROR\x1b[0m');
+    // The worker's ready line: no time, no level, no msg; its event names it, in the same columns.
+    const ready = formatEntry({ event: 'tandem-worker-ready', role: 'both', grpc: '127.0.0.1:1' }, 'worker-0', false);
+    expect(ready).toBe(`${' '.repeat(12)} INFO  [worker-0]     tandem-worker-ready role=both grpc=127.0.0.1:1`);
+    expect(ready.indexOf('[worker-0]')).toBe(plain.indexOf('[up]'));
   });
 
   it('feeds tandem up\'s own logger through the same format', async () => {

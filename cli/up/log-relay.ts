@@ -74,15 +74,17 @@ const pad = (proc: string) => `[${proc}]`.padEnd(PROC_WIDTH + 2);
  * from the orchestrator) already says everything in its message, so its fields are not repeated.
  */
 export function formatEntry(entry: Entry, proc: string, color: boolean): string {
-  const time = typeof entry.time === 'number' ? new Date(entry.time).toTimeString().slice(0, 8) + `.${String(entry.time % 1000).padStart(3, '0')}` : '';
+  // Lines without a time (the worker's ready line) keep the columns of those with one.
+  const time = typeof entry.time === 'number' ? new Date(entry.time).toTimeString().slice(0, 8) + `.${String(entry.time % 1000).padStart(3, '0')}` : ' '.repeat(12);
   const [levelName, ansi] = LEVELS[typeof entry.level === 'number' ? entry.level : 30] ?? ['?    ', '0'];
   const level = color ? `\x1b[${ansi}m${levelName}\x1b[0m` : levelName;
-  const message = typeof entry.msg === 'string' ? entry.msg : '';
+  // An event line (`{"event":"tandem-worker-ready",...}`) has no msg: its event names it.
+  const message = typeof entry.msg === 'string' ? entry.msg : typeof entry.event === 'string' ? entry.event : '';
   const isRequest = typeof entry.requestId === 'string' && typeof entry.outcome === 'string';
   const fields = isRequest
     ? ''
     : Object.entries(entry)
-        .filter(([key, value]) => !HIDDEN.has(key) && value !== undefined)
+        .filter(([key, value]) => !HIDDEN.has(key) && value !== undefined && !(key === 'event' && value === message))
         .map(([key, value]) => ` ${key}=${short(value)}`)
         .join('');
   return `${time} ${level} ${pad(proc)} ${message}${color && fields ? `\x1b[2m${fields}\x1b[0m` : fields}`;
