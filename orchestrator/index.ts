@@ -6,4 +6,4 @@ export { createOrchestrator, runOrchestrator, type Orchestrator, type Orchestrat
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatch/index.ts';
 export { createFleet, createStaticDiscovery, type Fleet, type StaticDiscovery, type WorkerDiscovery, type WorkerSpec } from './discovery/index.ts';
 export { BACKENDS, createBackend, type BackendKind, type WorkerBackend, type WorkerStatusReport } from './backends/index.ts';
-export type { FinishReason, GenerationEvent, Readiness, SamplingOptions, ServingCore, ServingMode, TokenizedRequest, Usage } from './serving.ts';
+export type { FinishReason, GenerationEvent, Readiness, RouteSummary, SamplingOptions, ServingCore, ServingMode, TokenizedRequest, Usage } from './serving.ts';

@@ -47,9 +47,17 @@ export type GenerationEvent =
    * The last event of a successful generation. `mode` says how it was served (for the metrics'
    * `mode` label); omit it and the frontend records `none`.
    */
-  | { readonly kind: 'done'; readonly finishReason: FinishReason; readonly usage: Usage; readonly mode?: ServingMode };
+  | { readonly kind: 'done'; readonly finishReason: FinishReason; readonly usage: Usage; readonly mode?: ServingMode; readonly route?: RouteSummary };
 
 export type ServingMode = 'aggregated' | 'disaggregated';
+
+/** Where a request ran, for its log line. Cores that route set it on `done`; it is optional. */
+export interface RouteSummary {
+  /** The routing tenants that served it, in order: [worker] aggregated, [prefill, decode] disaggregated. */
+  readonly workers: readonly string[];
+  /** Prompt tokens the router expected the first of them to hold already (the KV overlap it routed on), tokens. */
+  readonly overlapTokens: number;
+}
 
 export interface Readiness {
   readonly ready: boolean;

@@ -4,6 +4,8 @@ import { logSection } from './sections/log.ts';
 import { orchestratorSection } from './sections/orchestrator.ts';
 import { plannerSection } from './sections/planner.ts';
 import { routingSection } from './sections/routing.ts';
+import { uiSection } from './sections/ui.ts';
+import { upSection } from './sections/up.ts';
 import { workerSection } from './sections/worker.ts';
 import { workersSection } from './sections/workers.ts';
 
@@ -20,6 +22,8 @@ export const configSchema = z.strictObject({
   workers: workersSection,
   worker: workerSection.prefault({}),
   planner: plannerSection.prefault({}),
+  ui: uiSection.prefault({}),
+  up: upSection.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

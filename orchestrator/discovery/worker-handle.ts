@@ -320,6 +320,7 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
           tenant,
           dpRank,
           load: load.load(tenant, nowMs),
+          reported: status?.load.find((rank) => rank.dpRank === dpRank)?.report ?? null,
           indexedBlocks: index.indexedBlocks(tenant),
           index: index.workerStats(tenant) ?? null,
           events: events.find((e) => e.tenant === tenant) ?? null,

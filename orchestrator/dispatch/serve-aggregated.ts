@@ -54,6 +54,7 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
           finishReason: chunk.finishReason,
           usage: { promptTokens: usage?.promptTokens || request.promptTokenIds.length, cachedPromptTokens: usage?.cachedPromptTokens ?? 0, completionTokens: usage?.completionTokens || streamed },
           mode: 'aggregated',
+          route: { workers: [tenant], overlapTokens: run.cachedTokens },
         };
         logger.debug({ requestId: request.requestId, mode: 'aggregated', worker: tenant, promptTokens: done.usage.promptTokens, cachedTokens: done.usage.cachedPromptTokens, completionTokens: done.usage.completionTokens, finishReason: chunk.finishReason }, 'request served');
         return done;
@@ -67,7 +68,7 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
       // Cancelled by the client (or a stop string): end as the contract prefers, with what is
       // known. The worker's own usage never comes on a cancelled call: cached tokens are the
       // router's figure for the chosen worker at routing time.
-      return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: run.cachedTokens, completionTokens: streamed }, mode: 'aggregated' };
+      return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: run.cachedTokens, completionTokens: streamed }, mode: 'aggregated', route: { workers: [tenant], overlapTokens: run.cachedTokens } };
     }
     const failure = toTandemError(error, 'upstream_error');
     if (isWorkerFault(failure.code)) fleet.probe(worker.name);

@@ -77,7 +77,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     const reason = toTandemError(signal.reason, 'cancelled');
     if (reason.code !== 'cancelled') throw reason;
     const routed = run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0;
-    return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routed, completionTokens: streamed }, mode: 'disaggregated' };
+    return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routed, completionTokens: streamed }, mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routed } };
   };
   const emit = (tokenIds: readonly number[]): GenerationEvent => {
     streamed += tokenIds.length;
@@ -157,7 +157,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       }
     }
   } finally {
-    if (!ended) logger.info({ requestId: request.requestId, mode: 'disaggregated', prefill: P.tenant, decode: target.tenant, phase: step === undefined ? 'prefill' : 'decode', tokens: streamed }, 'disaggregated request cancelled');
+    if (!ended) logger.debug({ requestId: request.requestId, mode: 'disaggregated', prefill: P.tenant, decode: target.tenant, phase: step === undefined ? 'prefill' : 'decode', tokens: streamed }, 'disaggregated request cancelled');
     endPrefill(false);
     endDecode();
     await session.release();
@@ -174,8 +174,9 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       finishReason,
       usage: { promptTokens, cachedPromptTokens: step!.usage.cachedPromptTokens, completionTokens: usage?.completionTokens || streamed },
       mode: 'disaggregated',
+      route: { workers: [P.tenant, target.tenant], overlapTokens: run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0 },
     };
-    logger.info(
+    logger.debug(
       {
         requestId: request.requestId,
         mode: 'disaggregated',

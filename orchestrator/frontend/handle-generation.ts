@@ -41,7 +41,7 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
   reply.hijack();
   const res = reply.raw;
   const requestId = request.id;
-  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs);
+  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, { logger: context.logger, requestId });
   const abort = new AbortController();
   let clientGone = false;
   const onClose = () => {
@@ -113,7 +113,7 @@ async function respondWhole(run: Run, res: ServerResponse, context: GenerationCo
   for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
     text += event.text;
     if (event.kind === 'finish') {
-      run.observer.finish('success', event.mode, event.usage);
+      run.observer.finish('success', event.mode, event.usage, event.route);
       writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, text, event.finishReason, event.stopReason, event.usage));
     }
   }
@@ -141,7 +141,7 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
       await sse.send(chunkBody(run.who, { text: event.text, finishReason: event.finishReason, stopReason: event.stopReason, ...withUsage(event.usage.completionTokens) }));
       if (options.includeUsage) await sse.send(usageChunkBody(run.who, event.usage));
       await sse.done();
-      run.observer.finish('success', event.mode, event.usage);
+      run.observer.finish('success', event.mode, event.usage, event.route);
     }
   } catch (error) {
     if (!sse.started || (run.signal.aborted && (run.signal.reason as TandemError | undefined)?.code === 'cancelled')) throw error;

@@ -5,3 +5,4 @@ export { COMPLETION_DEFAULT_MAX_TOKENS, prepareRequest, type PreparedRequest } f
 export { runGeneration, STOP_DRAIN_MS, type OutputEvent } from './run-generation.ts';
 export { createFrontend, type FrontendOptions, type OrchestratorConfig } from './server.ts';
 export { createStopMatcher, type StopMatcher } from './stop-strings.ts';
+export { registerUiRoutes, type UiRoutesOptions } from './ui-routes.ts';

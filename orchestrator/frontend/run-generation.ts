@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { ModeLabel } from '../metrics/index.ts';
-import type { FinishReason, GenerationEvent, ServingCore, Usage } from '../serving.ts';
+import type { FinishReason, GenerationEvent, RouteSummary, ServingCore, Usage } from '../serving.ts';
 import type { Tokenizer } from '../../common/tokenizer/index.ts';
 import type { PreparedRequest } from './prepare-request.ts';
 import type { RequestObserver } from './request-observer.ts';
@@ -26,6 +26,8 @@ export type OutputEvent =
       readonly stopReason: string | number | null;
       readonly usage: Usage;
       readonly mode: ModeLabel;
+      /** Where it ran, when the core said. */
+      readonly route: RouteSummary | undefined;
     };
 
 export interface RunGenerationOptions {
@@ -98,6 +100,7 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
               stopReason: match.stop,
               usage: { promptTokens: drained?.usage.promptTokens ?? request.promptTokenIds.length, cachedPromptTokens: drained?.usage.cachedPromptTokens ?? 0, completionTokens },
               mode: drained?.mode ?? 'none',
+              route: drained?.route,
             };
             return;
           }
@@ -116,6 +119,7 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
         stopReason: tail.stop ?? (finishedOnStopToken ? lastTokenId! : null),
         usage: event.usage,
         mode: event.mode ?? 'none',
+        route: event.route,
       };
       return;
     }
@@ -155,14 +159,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** After an abort: reads on to the core's final `done`, if it comes within STOP_DRAIN_MS. */
-async function drainUsage(iterator: AsyncIterator<GenerationEvent>, clock: Clock): Promise<{ usage: Usage; mode: ModeLabel } | undefined> {
+async function drainUsage(iterator: AsyncIterator<GenerationEvent>, clock: Clock): Promise<{ usage: Usage; mode: ModeLabel; route: RouteSummary | undefined } | undefined> {
   const timeout = new AbortController();
   const cancel = clock.setTimer(STOP_DRAIN_MS, () => timeout.abort(new TandemError('deadline_exceeded', 'drain timed out')));
   try {
     for (;;) {
       const step = await untilAborted(iterator.next(), timeout.signal);
       if (step.done) return undefined;
-      if (step.value.kind === 'done') return { usage: step.value.usage, mode: step.value.mode ?? 'none' };
+      if (step.value.kind === 'done') return { usage: step.value.usage, mode: step.value.mode ?? 'none', route: step.value.route };
     }
   } catch {
     return undefined;

@@ -14,6 +14,7 @@ import { handleGeneration, type GenerationContext } from './handle-generation.ts
 import { sendError, toHttpError } from './http-errors.ts';
 import { registerOpsRoutes } from './ops-routes.ts';
 import { createRequestParsers } from './parse-request.ts';
+import { registerUiRoutes, type UiRoutesOptions } from './ui-routes.ts';
 
 export type OrchestratorConfig = Config['orchestrator'];
 
@@ -26,6 +27,8 @@ export interface FrontendOptions {
   readonly clock: Clock;
   /** Ids for requests that come without a usable X-Request-Id (default: random UUIDs). */
   readonly newRequestId?: () => string;
+  /** The status page (/ui, /ui/events); absent: not served. */
+  readonly ui?: UiRoutesOptions;
 }
 
 /** Routes that run a generation (their failures count in tandem_requests_total). */
@@ -135,6 +138,7 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     sessionHeader: generation.sessionHeader,
     createdUnixS: Math.floor(clock.now() / 1000),
   });
+  if (options.ui) registerUiRoutes(app, options.ui);
   return app;
 }
 

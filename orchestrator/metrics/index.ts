@@ -8,4 +8,5 @@ export {
   type RequestOutcome,
   type WorkerLoadSample,
   type WorkerRole,
+  type WorkerStatusSample,
 } from './orchestrator-metrics.ts';

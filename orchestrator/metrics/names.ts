@@ -46,6 +46,12 @@ export const ORCHESTRATOR_METRICS = {
   kvTransferBytes: 'tandem_kv_transfer_bytes_total',
   /** Gauge, requests. Waiting in the admission queue for a worker with room. */
   queueDepth: 'tandem_queue_depth',
+  /** Gauge, requests, label worker, role. Running on the worker, as it last reported (read at scrape time). */
+  workerRunningRequests: 'tandem_worker_running_requests',
+  /** Gauge, requests, label worker, role. Waiting in the worker's own queue, as it last reported. */
+  workerWaitingRequests: 'tandem_worker_waiting_requests',
+  /** Gauge, 0-1, label worker, role. Share of the worker's KV blocks held by running requests, as it last reported. */
+  workerKvUsage: 'tandem_worker_kv_usage',
 } as const;
 
 /** Metrics the planner exports (planner/ owns them; listed here so deploy/ checks one table). */

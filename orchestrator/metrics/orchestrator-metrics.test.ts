@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { oneTwoFiveBuckets } from './buckets.ts';
 import { ORCHESTRATOR_METRICS } from './names.ts';
-import { createOrchestratorMetrics } from './orchestrator-metrics.ts';
+import { createOrchestratorMetrics, type WorkerStatusSample } from './orchestrator-metrics.ts';
 
 /** The value of one sample line `name{labels} value`, or undefined when absent. */
 function sample(text: string, series: string): number | undefined {
@@ -19,6 +19,7 @@ describe('orchestrator metrics', () => {
       workerInflightRequests: 'gauge', workerQueuedPrefillTokens: 'gauge', workerActiveKvBlocks: 'gauge',
       workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', kvEventsApplied: 'counter', kvEventGaps: 'counter',
       kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge',
+      workerRunningRequests: 'gauge', workerWaitingRequests: 'gauge', workerKvUsage: 'gauge',
     };
     for (const [key, name] of Object.entries(ORCHESTRATOR_METRICS)) {
       expect(text, name).toContain(`# TYPE ${name} ${types[key as keyof typeof types]}`);
@@ -44,6 +45,26 @@ describe('orchestrator metrics', () => {
     expect(sample(text, 'tandem_generation_tokens_total')).toBe(10);
     expect(sample(text, 'tandem_request_prompt_tokens_count')).toBe(2);
     expect(sample(text, 'tandem_queue_depth')).toBe(5);
+  });
+
+  it('reads the workers\' reported figures at each scrape, so departed workers leave no series', async () => {
+    const metrics = createOrchestratorMetrics();
+    let fleet: WorkerStatusSample[] = [
+      { worker: 'prefill-0', role: 'prefill', runningRequests: 3, waitingRequests: 1, kvUsage: 0.25 },
+      { worker: 'decode-0', role: 'decode', runningRequests: 7, waitingRequests: null, kvUsage: null },
+    ];
+    metrics.readWorkerStatusFrom(() => fleet);
+    let text = await metrics.render();
+    expect(sample(text, 'tandem_worker_running_requests{worker="prefill-0",role="prefill"}')).toBe(3);
+    expect(sample(text, 'tandem_worker_waiting_requests{worker="prefill-0",role="prefill"}')).toBe(1);
+    expect(sample(text, 'tandem_worker_kv_usage{worker="prefill-0",role="prefill"}')).toBe(0.25);
+    expect(sample(text, 'tandem_worker_running_requests{worker="decode-0",role="decode"}')).toBe(7);
+    // Not reported: no series rather than a made-up zero.
+    expect(sample(text, 'tandem_worker_kv_usage{worker="decode-0",role="decode"}')).toBeUndefined();
+    fleet = [{ worker: 'decode-0', role: 'decode', runningRequests: 2, waitingRequests: 0, kvUsage: 0.5 }];
+    text = await metrics.render();
+    expect(sample(text, 'tandem_worker_running_requests{worker="prefill-0",role="prefill"}')).toBeUndefined();
+    expect(sample(text, 'tandem_worker_running_requests{worker="decode-0",role="decode"}')).toBe(2);
   });
 
   it('drops every series of a removed worker and keeps the others', async () => {

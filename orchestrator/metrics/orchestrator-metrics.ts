@@ -17,6 +17,16 @@ export interface WorkerLoadSample {
   readonly activeKvBlocks: number;
 }
 
+/** One worker (routing tenant) as it last reported itself; fields it did not report are null. */
+export interface WorkerStatusSample {
+  readonly worker: string;
+  readonly role: WorkerRole;
+  readonly runningRequests: number | null;
+  readonly waitingRequests: number | null;
+  /** Share of its KV blocks held by running requests, 0-1. */
+  readonly kvUsage: number | null;
+}
+
 /**
  * Every metric in ORCHESTRATOR_METRICS, created once in its own registry, behind typed record
  * functions. Times are seconds, counts are tokens, blocks or bytes as named. The frontend records
@@ -50,6 +60,11 @@ export interface OrchestratorMetrics {
   countKvTransfer(blocks: number, bytes: number): void;
   /** Drops every series labelled with `worker` (it left the fleet). */
   removeWorker(worker: string): void;
+  /**
+   * Where the workers' self-reported figures (running, waiting, KV usage) are read from, at
+   * every scrape: the series always match the current fleet. Until set, they are empty.
+   */
+  readWorkerStatusFrom(source: () => readonly WorkerStatusSample[]): void;
 }
 
 export interface OrchestratorMetricsOptions {
@@ -88,6 +103,25 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
   const transferBytes = new Counter({ name: N.kvTransferBytes, help: 'KV bytes pulled by decode workers in disaggregated requests.', registers });
   const queueDepth = new Gauge({ name: N.queueDepth, help: 'Requests waiting in the admission queue.', registers });
+  let statusSource: () => readonly WorkerStatusSample[] = () => [];
+  /** A gauge filled from the status source at scrape time; workers that did not report `pick` have no series. */
+  const statusGauge = (name: string, help: string, pick: (sample: WorkerStatusSample) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker', 'role'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const sample of statusSource()) {
+          const value = pick(sample);
+          if (value !== null) this.set({ worker: sample.worker, role: sample.role }, value);
+        }
+      },
+    });
+  statusGauge(N.workerRunningRequests, 'Requests running on the worker, as it last reported.', (s) => s.runningRequests);
+  statusGauge(N.workerWaitingRequests, "Requests waiting in the worker's own queue, as it last reported.", (s) => s.waitingRequests);
+  statusGauge(N.workerKvUsage, "Share of the worker's KV blocks held by running requests (0-1), as it last reported.", (s) => s.kvUsage);
 
   /** The role each worker's role-labelled series were last set with, so removeWorker can find them. */
   const rolesByWorker = new Map<string, Set<WorkerRole>>();
@@ -140,6 +174,9 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
       rolesByWorker.delete(worker);
       for (const gauge of [queuedPrefill, activeBlocks, indexedBlocks, blockSizeMismatch]) gauge.remove({ worker });
       for (const counter of [eventsApplied, eventGaps]) counter.remove({ worker });
+    },
+    readWorkerStatusFrom(source) {
+      statusSource = source;
     },
   };
 }

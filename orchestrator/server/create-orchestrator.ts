@@ -10,6 +10,7 @@ import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
 import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
+import { createPlannerFeed, createUiFeed, loadUiAssets, statusSamples, workerRows, type UiFeed } from '../ui/index.ts';
 
 export interface OrchestratorDeps {
   readonly clock?: Clock;
@@ -32,6 +33,8 @@ export interface Orchestrator {
   readonly metrics: OrchestratorMetrics;
   readonly discovery: StaticDiscovery;
   readonly logger: Logger;
+  /** The status page's feed (/ui/events), or undefined when ui.enabled is false. */
+  readonly ui: UiFeed | undefined;
   /** Binds `orchestrator.host:port` (port 0 picks a free one) and returns where it listens. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /**
@@ -87,10 +90,35 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     queue: { maxQueued: o.admission.max_queued, timeoutMs: o.admission.queue_timeout_s * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
     disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
   });
+  // The workers' own figures (running, waiting, KV usage) for /metrics and the status page.
+  const rows = () => workerRows(fleet.snapshot());
+  metrics.readWorkerStatusFrom(() => statusSamples(rows()));
+  const ui = config.ui.enabled
+    ? createUiFeed({
+        clock,
+        logger,
+        registry: metrics.registry,
+        rows,
+        readiness: () => dispatcher.readiness(),
+        model: o.model,
+        planner: createPlannerFeed({ url: config.ui.planner_url, pollMs: config.ui.planner_poll_s * 1000, clock }),
+        intervalMs: config.ui.interval_s * 1000,
+        windowMs: config.ui.window_s * 1000,
+        historyPoints: config.ui.history_points,
+      })
+    : undefined;
   // One queue: the dispatcher's (it knows which workers have room). The frontend keeps only
   // its in-flight bound, refusing at once (429) past it.
   const frontendConfig = { ...o, admission: { ...o.admission, max_queued: 0 } };
-  const app = createFrontend({ core: dispatcher, tokenizer, config: frontendConfig, logger, metrics, clock });
+  const app = createFrontend({
+    core: dispatcher,
+    tokenizer,
+    config: frontendConfig,
+    logger,
+    metrics,
+    clock,
+    ...(ui ? { ui: { feed: ui, assets: loadUiAssets(), maxClients: config.ui.max_clients } } : {}),
+  });
   // HTTP responses still being written: a request the dispatcher has finished may not have sent
   // its last bytes yet, and shutdown must not cut it off.
   let openResponses = 0;
@@ -125,6 +153,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     metrics,
     discovery,
     logger,
+    ui,
 
     async listen() {
       await app.listen({ host: o.host, port: o.port });
@@ -150,6 +179,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         logger.info({ inflight: dispatcher.inflight, graceMs }, 'shutting down: no longer admitting requests');
         plannerFeed?.stop();
         dispatcher.drain();
+        // Status pages stream forever: end them first, so only requests hold the grace period.
+        ui?.close();
         let cancelGrace = () => {};
         const grace = new Promise<void>((resolve) => (cancelGrace = clock.setTimer(graceMs, resolve)));
         await Promise.race([dispatcher.idle().then(responsesIdle), grace]);
