@@ -1,8 +1,31 @@
 import { z } from 'zod';
 
-/** When to split prefill from decode (see orchestrator/disagg). */
+/**
+ * When to split prefill from decode, and how to pick the decode worker (orchestrator/disagg).
+ * The decision reads the routing section too: its `kv` weights and decode horizon price the
+ * decode workers' load, so one knob tunes aggregated and disaggregated routing alike.
+ */
 export const disaggregationSection = z.strictObject({
+  /** `auto`: by the threshold below; `always`: whenever a prefill worker is eligible; `never`. */
   mode: z.enum(['auto', 'always', 'never']).default('auto'),
-  /** In `auto`, disaggregate when the uncached prompt tokens on the best decode worker exceed this. */
+  /**
+   * In `auto`, disaggregate when the uncached prompt tokens on the best decode-capable worker
+   * (the one aggregated routing would pick) exceed this. The planner retunes it at run time.
+   */
   threshold_tokens: z.number().int().nonnegative().default(1024),
+  /**
+   * The prefill pool counts as saturated, and `auto` stays aggregated, when its least-queued
+   * eligible worker already has this many seconds of prefill queued (priced by its profile).
+   * Dynamo's early rule was "fewer than 2 queued requests"; seconds compare mixed GPUs fairly.
+   */
+  prefill_queue_bound_s: z.number().positive().default(2),
+  /** The link decode workers pull KV over (common/profiles/links.ts): prices each candidate's transfer. */
+  kv_link: z.string().min(1).default('ib-400g'),
+  /**
+   * Weight of a decode candidate's transfer seconds against its decode-load seconds (routing.kv
+   * decode_weight x decode horizon) and queued prefill seconds (routing.kv prefill_weight).
+   */
+  transfer_weight: z.number().nonnegative().default(1),
 });
+
+export type DisaggregationConfig = z.output<typeof disaggregationSection>;

@@ -1,0 +1,139 @@
+import type { Clock } from '../../common/clock.ts';
+import { TandemError } from '../../common/errors.ts';
+import { createBlockHasher } from '../hashing/index.ts';
+import type { KvIndex } from '../kv-index/index.ts';
+import type { LoadBook } from '../load/index.ts';
+import type { Candidate, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
+import { decideDisaggregation } from './decide.ts';
+import { selectDecodeWorker, type DecodeCandidateInput } from './decode-selection.ts';
+import type { DecodeCandidateReport, DisaggBookings, DisaggDecision, DisaggOptions } from './types.ts';
+
+/**
+ * The disaggregation facade over a routing core: gathers what `decideDisaggregation` needs
+ * (routing over the decode-capable pool, routing over the prefill pool, decode selection from
+ * the same overlap and load figures) and books the outcome. No I/O; time from the injected clock.
+ *
+ * Pools by role: decode-capable = `decode` and `both`; prefill = `prefill` and `both`.
+ *
+ *   const decision = disagg.decide({ requestId, tokenIds, maxTokens }, candidates);
+ *   const bookings = disagg.commit(decision);   // aggregated: one booking; disaggregated: prefill + decode
+ *   // load.firstToken(bookings.first) when the prefill ends; load.release(...) each when its side ends.
+ */
+export interface Disaggregator {
+  decide(request: RouteRequest, candidates: readonly Candidate[], options?: { readonly dryRun?: boolean }): DisaggDecision;
+  /** Books the decision on the load book (and, approximate mode, the index); throws `unavailable` when nothing could serve. */
+  commit(decision: DisaggDecision): DisaggBookings;
+  /** The `auto` threshold in force, tokens. */
+  readonly thresholdTokens: number;
+  /** Retunes the `auto` threshold (the planner's recommendation). */
+  setThresholdTokens(tokens: number): void;
+}
+
+export interface DisaggregatorDeps {
+  readonly router: Router;
+  readonly index: KvIndex;
+  readonly load: LoadBook;
+  readonly clock: Clock;
+  /** The router's block-hash seed (routing.hash_seed), to record disaggregated decodes in approximate mode. */
+  readonly hashSeed: number;
+  readonly options: DisaggOptions;
+}
+
+interface Internal {
+  readonly owner: symbol;
+  readonly request: RouteRequest;
+  readonly dryRun: boolean;
+  committed: boolean;
+}
+
+const INTERNAL = Symbol('disagg.internal');
+type Decided = DisaggDecision & { [INTERNAL]?: Internal };
+
+export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
+  const { router, index, load, clock, options } = deps;
+  const hasher = createBlockHasher(deps.hashSeed);
+  const owner = Symbol('disaggregator');
+  let thresholdTokens = options.thresholdTokens;
+  /** Decode worker -> sequence number of its last committed choice (0: never), for tie-breaks. */
+  const lastChosen = new Map<string, number>();
+  let chosenSeq = 0;
+  const tieBreak = (tied: readonly DecodeCandidateReport[]): DecodeCandidateReport => {
+    let best = tied[0]!;
+    for (const c of tied) if ((lastChosen.get(c.id) ?? 0) < (lastChosen.get(best.id) ?? 0)) best = c;
+    return best;
+  };
+
+  const decodeInputs = (aggregated: RoutingDecision, byId: ReadonlyMap<string, Candidate>): DecodeCandidateInput[] =>
+    aggregated.candidates.map((report) => {
+      const candidate = byId.get(report.id)!;
+      return {
+        id: report.id,
+        profile: candidate.profile,
+        profileLabel: report.profile,
+        blockSize: report.blockSize,
+        eligible: report.eligible,
+        excluded: report.excluded,
+        overlapBlocks: report.overlapBlocks,
+        load: report.load,
+      };
+    });
+
+  return {
+    get thresholdTokens() {
+      return thresholdTokens;
+    },
+    setThresholdTokens(tokens) {
+      if (!Number.isFinite(tokens) || tokens < 0) throw new TandemError('invalid_request', `disaggregation threshold must be a non-negative number of tokens, got ${tokens}`);
+      thresholdTokens = tokens;
+    },
+
+    decide(request, candidates, decideOptions = {}) {
+      const dryRun = decideOptions.dryRun === true;
+      const decodePool = candidates.filter((c) => c.role !== 'prefill');
+      const prefillPool = candidates.filter((c) => c.role !== 'decode');
+      const aggregated = decodePool.length > 0 ? router.route(request, decodePool, { dryRun }) : null;
+      const byId = new Map(decodePool.map((c) => [c.id, c]));
+      const decision: Decided = decideDisaggregation({
+        options: { mode: options.mode, thresholdTokens, prefillQueueBoundSeconds: options.prefillQueueBoundSeconds },
+        promptTokens: request.tokenIds.length,
+        atMs: clock.now(),
+        aggregated,
+        prefill: () => (prefillPool.length > 0 ? router.route(request, prefillPool, { dryRun }) : null),
+        decode: () =>
+          aggregated
+            ? selectDecodeWorker({
+                promptTokens: request.tokenIds.length,
+                maxTokens: request.maxTokens ?? options.decodeHorizonTokens,
+                candidates: decodeInputs(aggregated, byId),
+                options,
+                tieBreak,
+              })
+            : null,
+      });
+      decision[INTERNAL] = { owner, request, dryRun, committed: false };
+      return decision;
+    },
+
+    commit(decision) {
+      const internal = (decision as Decided)[INTERNAL];
+      if (!internal || internal.owner !== owner) throw new TandemError('internal', 'commit() takes a decision made by this disaggregator');
+      if (internal.dryRun) throw new TandemError('internal', 'a dry-run decision cannot be committed');
+      if (internal.committed) throw new TandemError('internal', 'decision already committed');
+      if (!decision.disaggregate) {
+        if (!decision.aggregated || !decision.workerId) throw new TandemError('unavailable', decision.reason, { retryAfterS: 1 });
+        internal.committed = true;
+        return { first: router.commit(decision.aggregated), decode: null };
+      }
+      internal.committed = true;
+      const first = router.commit(decision.prefill!);
+      const decodeId = decision.decodeWorkerId!;
+      const report = decision.aggregated!.candidates.find((c) => c.id === decodeId)!;
+      const now = clock.now();
+      const decode = load.book(decodeId, { prefillTokens: 0, decodeBlocks: Math.ceil(decision.promptTokens / report.blockSize) }, now);
+      lastChosen.set(decodeId, ++chosenSeq);
+      // Approximate mode learns only from decisions: the decode worker will hold the prompt's blocks too.
+      if (index.mode === 'approximate') index.recordRouted(decodeId, hasher.hashPrompt(internal.request.tokenIds, report.blockSize, internal.request.loraName), now);
+      return { first, decode };
+    },
+  };
+}
