@@ -9,6 +9,7 @@ export type {
   GenerateRequest,
   KvEventSink,
   KvHandoff,
+  PrefillOutcome,
   PrefillResult,
   ReleaseResult,
   RequestUsage,

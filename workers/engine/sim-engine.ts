@@ -2,7 +2,7 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import { createEngineCore, type CoreOutput, type CoreStep, type EngineCore } from './engine-core.ts';
-import type { CallOptions, DecodeRequest, Engine, EngineInfo, GenerateRequest, KvEventSink, PrefillResult, RequestUsage, TokenStream } from './engine-api.ts';
+import type { CallOptions, DecodeRequest, Engine, EngineInfo, GenerateRequest, KvEventSink, PrefillOutcome, PrefillResult, RequestUsage, TokenStream } from './engine-api.ts';
 import { resolveEngineOptions, type SimEngineOptions } from './options.ts';
 import type { SequenceKind } from './sequence.ts';
 import { createTokenStream, type TokenStreamController } from './token-stream.ts';
@@ -18,6 +18,8 @@ import { createTokenStream, type TokenStreamController } from './token-stream.ts
 export interface SimEngine extends Engine {
   /** The pure core, for tests and in-process inspection; do not drive it directly. */
   readonly core: EngineCore;
+  /** Clock ms spent in forward passes since start (a pass in flight counts whole): busy time for load-balance figures. */
+  busyMs(): number;
 }
 
 export interface SimEngineDeps {
@@ -27,7 +29,7 @@ export interface SimEngineDeps {
 
 type Pending =
   | { readonly kind: 'stream'; readonly controller: TokenStreamController; readonly options: CallOptions | undefined; cleanup: () => void }
-  | { readonly kind: 'prefill'; readonly resolve: (result: PrefillResult) => void; readonly reject: (error: TandemError) => void; cleanup: () => void };
+  | { readonly kind: 'prefill'; readonly resolve: (result: PrefillResult) => void; readonly reject: (error: TandemError) => void; readonly options: CallOptions | undefined; cleanup: () => void };
 
 /** Steps delivered back to back without yielding when the clock is already past their end. */
 const MAX_BURST_STEPS = 64;
@@ -52,6 +54,7 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
   let cancelKick: (() => void) | undefined;
   let cancelWake: (() => void) | undefined;
   let cancelStep: (() => void) | undefined;
+  let busyMs = 0;
 
   const info: EngineInfo = {
     engineId: resolved.engineId,
@@ -106,7 +109,9 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
       }
       entry.controller.push(output);
     } else if (output.done) {
-      entry.resolve({ requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null });
+      const result: PrefillResult = { requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null };
+      settlePrefill(entry.options, { ok: true, result });
+      entry.resolve(result);
     }
   };
 
@@ -150,6 +155,7 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
         cancelWake = undefined;
       }
       stepEndMs = startMs + step.durationMs;
+      busyMs += step.durationMs;
       const delayMs = stepEndMs - clock.now();
       if (delayMs > 0 || burst >= MAX_BURST_STEPS) {
         cancelStep = clock.setTimer(Math.max(0, delayMs), onStepEnd);
@@ -201,7 +207,9 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
       entry.options?.onChunk?.(chunk);
       entry.controller.push(chunk);
     } else {
-      entry.reject(new TandemError(code, code === 'cancelled' ? `request "${requestId}" was cancelled` : `request "${requestId}" passed its deadline`));
+      const error = new TandemError(code, code === 'cancelled' ? `request "${requestId}" was cancelled` : `request "${requestId}" passed its deadline`);
+      settlePrefill(entry.options, { ok: false, error });
+      entry.reject(error);
     }
     kick();
     return true;
@@ -245,9 +253,20 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
     return controller.stream;
   };
 
+  /** Tells an in-process driver how its prefill ended; a throwing callback is logged, never fatal. */
+  const settlePrefill = (options: CallOptions | undefined, outcome: PrefillOutcome) => {
+    if (!options?.onPrefillSettled) return;
+    try {
+      options.onPrefillSettled(outcome);
+    } catch (error) {
+      logger.error({ err: error }, 'onPrefillSettled callback failed');
+    }
+  };
+
   const engine: SimEngine = {
     core,
     info,
+    busyMs: () => busyMs,
     generate: (request, options) => startStream('generate', request, options),
     decode: (request, options) => startStream('decode', request, options),
     prefill(request, options) {
@@ -255,10 +274,11 @@ export function createSimEngine(options: SimEngineOptions, deps: SimEngineDeps):
         ensureOpen(options);
         core.submit('prefill', request, clock.now());
       } catch (error) {
+        settlePrefill(options, { ok: false, error: error as Error });
         return Promise.reject(error);
       }
       return new Promise<PrefillResult>((resolve, reject) => {
-        const entry: Pending = { kind: 'prefill', resolve, reject, cleanup: () => {} };
+        const entry: Pending = { kind: 'prefill', resolve, reject, options, cleanup: () => {} };
         pending.set(request.requestId, entry);
         entry.cleanup = watch(request.requestId, request, options);
         kick();
