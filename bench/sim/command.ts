@@ -23,6 +23,7 @@ export interface SimulateFlags {
   seed?: string;
   disaggregation?: string;
   prefillWorkers?: string;
+  decodeWorkers?: string;
   thresholdTokens?: string;
   planner?: string;
   index?: string;
@@ -42,6 +43,7 @@ export interface SimulateFlags {
   statusIntervalMs?: string;
   startupS?: string;
   quiet?: boolean;
+  byClass?: boolean;
 }
 
 /** One point of a sweep: every value that may vary between runs of one command. */
@@ -101,7 +103,7 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
     const config = loadConfig({ file: flags.config, env: process.env, overrides });
     if (!config.ok) throw config.error;
     if (!flags.quiet && points.length > 1) process.stderr.write(`run ${i + 1}/${points.length}: ${describePoint(point)} ... `);
-    const result = runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, config: config.value, planner, latency, slo });
+    const result = runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, decodeWorkers: flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1), config: config.value, planner, latency, slo });
     if (!flags.quiet && points.length > 1) process.stderr.write(`${result.stats.simulatedSeconds.toFixed(0)} simulated s in ${result.stats.cpuSeconds.toFixed(1)} CPU s\n`);
     results.push(result);
     const label = flags.label ?? labelled(point);
@@ -117,7 +119,15 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
       summary: result.summary,
       ...(result.replicas ? { series: { replicas: [...result.replicas] } } : {}),
     });
-    rows.push({ labels: { policy: point.policy, ...(label ? { label } : {}), qps: point.qps }, summary: result.summary });
+    rows.push({ labels: { policy: point.policy, label: label ?? '-', qps: point.qps }, summary: result.summary });
+    if (flags.byClass && result.classes) {
+      // Each request class as its own run of the same command (the workload's id prefix: short, long, chat...).
+      for (const [name, summary] of Object.entries(result.classes)) {
+        const classLabel = `${label ?? 'all'}, ${name} requests`;
+        runs.push({ ...runs.at(-1)!, label: planner ? `${classLabel}, planner` : classLabel, summary, series: undefined });
+        rows.push({ labels: { policy: point.policy, label: classLabel, qps: point.qps }, summary });
+      }
+    }
   }
 
   const file: ResultFile = {

@@ -33,6 +33,8 @@ export interface Dispatcher {
   readonly inFlight: number;
   /** Disaggregated requests so far. */
   readonly disaggregated: number;
+  /** The summary of each request class (the id without its serial: `short`, `long`, `chat`, ...), when there are several. */
+  classSummaries(finish: Parameters<RunRecorder['finish']>[0]): Record<string, ReturnType<RunRecorder['finish']>> | null;
 }
 
 export interface DispatcherOptions {
@@ -41,6 +43,8 @@ export interface DispatcherOptions {
   readonly disagg: Disaggregator;
   readonly load: LoadBook;
   readonly recorder: RunRecorder;
+  /** Makes the recorder of one request class (same SLO and block size as `recorder`). */
+  readonly classRecorder: () => RunRecorder;
   readonly source: RequestSource;
   readonly intervals: IntervalStats;
   readonly latency: SimLatencies;
@@ -53,6 +57,8 @@ export interface DispatcherOptions {
 /** A live request's client-side view and what it holds. */
 interface Live {
   readonly request: BenchRequest;
+  /** The request's class recorder. */
+  readonly classRecorder: RunRecorder;
   readonly bookings: DisaggBookings;
   firstTokenMs: number | undefined;
   lastTokenMs: number | undefined;
@@ -80,6 +86,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { clock, fleet, disagg, load, recorder, source, intervals, latency } = options;
   let inFlight = 0;
   let disaggregated = 0;
+  const classes = new Map<string, RunRecorder>();
+  const classRecorderOf = (request: BenchRequest): RunRecorder => {
+    const name = request.id.replace(/\d+$/, '') || 'request';
+    let found = classes.get(name);
+    if (!found) classes.set(name, (found = options.classRecorder()));
+    return found;
+  };
 
   const finish = (live: Live, ok: boolean, failure?: string) => {
     if (live.ended) return;
@@ -87,7 +100,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     inFlight--;
     const endMs = clock.now() + (ok ? latency.tokenMs : 0);
     const r = live.request;
-    recorder.record({
+    const outcome = {
       id: r.id,
       ok,
       failure,
@@ -100,7 +113,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       sharedPrefixTokens: r.sharedPrefixTokens,
       cachedPromptTokens: live.cachedPromptTokens,
       outputTokens: live.outputTokens,
-    });
+    };
+    recorder.record(outcome);
+    live.classRecorder.record(outcome);
     intervals.completed(r, ok, live.outputTokens, live.cachedPromptTokens);
     source.complete(r.id, { atMs: endMs, ok, outputTokens: ok ? live.outputTokens : 0 });
   };
@@ -114,7 +129,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       intervals.firstToken(live.request, at - live.request.arrivalMs);
     } else {
       recorder.recordItl(at - live.lastTokenMs!, 1);
-      if (count > 1) recorder.recordItl(0, count - 1);
+      live.classRecorder.recordItl(at - live.lastTokenMs!, 1);
+      if (count > 1) {
+        recorder.recordItl(0, count - 1);
+        live.classRecorder.recordItl(0, count - 1);
+      }
     }
     live.lastTokenMs = at;
     const before = live.outputTokens;
@@ -251,6 +270,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     get disaggregated() {
       return disaggregated;
     },
+    classSummaries(finish) {
+      if (classes.size < 2) return null;
+      const out: Record<string, ReturnType<RunRecorder['finish']>> = {};
+      for (const [name, recorder] of [...classes].sort(([a], [b]) => a.localeCompare(b))) out[name] = recorder.finish(finish);
+      return out;
+    },
     admit(request) {
       inFlight++;
       intervals.arrival(request);
@@ -260,10 +285,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       try {
         bookings = disagg.commit(decision);
       } catch (error) {
-        const live: Live = { request, bookings: { first: -1, decode: null }, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
+        const live: Live = { request, classRecorder: classRecorderOf(request), bookings: { first: -1, decode: null }, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
         return finish(live, false, failureOf(error));
       }
-      const live: Live = { request, bookings, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
+      const live: Live = { request, classRecorder: classRecorderOf(request), bookings, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
       if (decision.disaggregate) {
         disaggregated++;
         runDisaggregated(live, fleet.get(decision.prefillWorkerId!), fleet.get(decision.decodeWorkerId!));

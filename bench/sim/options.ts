@@ -22,6 +22,8 @@ export interface SimOptions {
   readonly tp: number;
   /** Prefill-only workers (the rest decode); 0 runs every worker as `both` (aggregated fleet). */
   readonly prefillWorkers: number;
+  /** Decode workers at the start (default: workers - prefillWorkers); fewer leaves room for the planner to grow. */
+  readonly decodeWorkers?: number | undefined;
   /** The whole Tandem config (routing, disaggregation, planner, orchestrator timeout), already overridden by flags. */
   readonly config: Readonly<Config>;
   readonly planner: boolean;
@@ -74,6 +76,9 @@ export function checkSimOptions(options: SimOptions): void {
   const mode = options.config.disaggregation.mode;
   const p = options.prefillWorkers;
   if (!Number.isInteger(p) || p < 0 || p >= options.workers) throw bad(`--prefill-workers must be an integer in [0, ${options.workers - 1}] (some workers must decode), got ${p}`, 'prefill-workers');
+  const d = options.decodeWorkers;
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || p + d > options.workers)) throw bad(`--decode-workers must be an integer in [1, ${options.workers - p}] (with ${p} prefill workers of at most ${options.workers}), got ${d}`, 'decode-workers');
+  if (d !== undefined && p === 0) throw bad('--decode-workers needs --prefill-workers (an aggregated fleet has no decode pool)', 'decode-workers');
   if (mode === 'never' && p > 0) throw bad(`--disaggregation never would leave the ${p} prefill workers idle: drop --prefill-workers`, 'prefill-workers');
   if (mode !== 'never' && p === 0) throw bad(`--disaggregation ${mode} needs a prefill pool: give --prefill-workers P (1 <= P < --workers)`, 'prefill-workers');
   if (options.planner && mode === 'never') throw bad('--planner on sizes prefill and decode pools: use --disaggregation auto or always', 'planner');

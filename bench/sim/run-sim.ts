@@ -19,6 +19,8 @@ export interface SimResult {
   readonly params: Readonly<Record<string, unknown>>;
   /** Scalars describing the fleet and what the run used (the result file's `setup`). */
   readonly setup: Readonly<Record<string, string | number | boolean | null>>;
+  /** Per request class (`short`, `long`, ...: the workload's id prefix) when the workload has several; imbalance and transfer are whole-run figures, left null. */
+  readonly classes: Readonly<Record<string, RunSummary>> | null;
   /** Up prefill and decode workers over time (planner runs). */
   readonly replicas: readonly ReplicaPoint[] | null;
   /** What the run cost to simulate and what the fleet did. */
@@ -77,7 +79,8 @@ export function runSimulation(options: SimOptions): SimResult {
   let plannerLoop: ReturnType<typeof createPlannerLoop> | null = null;
   const fleet = createFleet({ clock, index: core.index, load: core.load, latency, engine, gpu: options.gpu, model: options.model, tp: options.tp, onChange: () => plannerLoop?.recordReplicas() });
   const p = options.prefillWorkers;
-  for (let i = 0; i < options.workers; i++) fleet.add(p === 0 ? 'both' : i < p ? 'prefill' : 'decode', 0);
+  const initial = p === 0 ? options.workers : p + (options.decodeWorkers ?? options.workers - p);
+  for (let i = 0; i < initial; i++) fleet.add(p === 0 ? 'both' : i < p ? 'prefill' : 'decode', 0);
 
   const recorder = createRunRecorder({ slo: options.slo, blockSize });
   const intervals = createIntervalStats(options.slo);
@@ -87,6 +90,7 @@ export function runSimulation(options: SimOptions): SimResult {
     disagg,
     load: core.load,
     recorder,
+    classRecorder: () => createRunRecorder({ slo: options.slo, blockSize }),
     source,
     intervals,
     latency,
@@ -146,6 +150,8 @@ export function runSimulation(options: SimOptions): SimResult {
 
   const now = clock.now();
   const summary = recorder.finish({ kvTransferBytes: fleet.pulledBytes() });
+  // Class summaries share the run's duration, so their rates add up to the whole run's.
+  const classes = dispatcher.classSummaries({ durationMs: summary.duration_s * 1000 });
   const imbalance = roleImbalance(fleet.all, now);
   let engineSteps = 0;
   let heldHandoffsAtEnd = 0;
@@ -179,6 +185,7 @@ export function runSimulation(options: SimOptions): SimResult {
     model: options.model,
     tp: options.tp,
     prefill_workers: p,
+    decode_workers: p === 0 ? null : (options.decodeWorkers ?? options.workers - p),
     disaggregation: config.disaggregation.mode,
     threshold_tokens: options.planner ? 'planner' : config.disaggregation.mode === 'auto' ? config.disaggregation.threshold_tokens : null,
     index: config.routing.index_mode,
@@ -188,7 +195,7 @@ export function runSimulation(options: SimOptions): SimResult {
     gpu_hours: round(gpuHours, 4),
     disaggregated_share: admitted > 0 ? round(dispatcher.disaggregated / admitted, 4) : null,
   };
-  return { summary: { ...summary, load_imbalance: imbalance }, params: workload.value.params, setup, replicas: plannerLoop ? [...plannerLoop.series] : null, stats, finalLoads };
+  return { summary: { ...summary, load_imbalance: imbalance }, classes, params: workload.value.params, setup, replicas: plannerLoop ? [...plannerLoop.series] : null, stats, finalLoads };
 }
 
 /**

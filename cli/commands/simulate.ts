@@ -19,6 +19,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--seed <seed>', 'seed of the workload, the router and the engines', '1')
     .option('--disaggregation <modes>', 'auto, always or never, or a list (default: never without --prefill-workers, else the config\'s mode)')
     .option('--prefill-workers <p>', 'prefill-only workers, the rest decode (a list compares splits)')
+    .option('--decode-workers <d>', 'decode workers at the start (default: the rest); with --planner on, fewer leaves it room to grow')
     .option('--threshold-tokens <n>', 'auto mode: disaggregate above this many uncached prompt tokens (default: the config\'s)')
     .option('--planner <on|off>', 'let the planner size the prefill and decode pools (and the threshold) every planner.interval_s', 'off')
     .option('--index <modes>', 'precise (KV events) or approximate (the router\'s own decisions), or both: precise,approximate')
@@ -37,6 +38,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--kv-event-ms <ms>', 'simulated latency of a KV-event batch to the index')
     .option('--status-interval-ms <ms>', 'how often worker status reaches the load book')
     .option('--startup-s <s>', 'seconds a worker the planner adds takes to become routable')
+    .option('--by-class', 'also report each request class (the workload\'s id prefix: short, long, chat...) as its own run')
     .option('--quiet', 'print nothing but errors (with --out or --csv)')
     .action((flags) =>
       runAction('simulate', async () => {
