@@ -1,5 +1,6 @@
 import type { VirtualClock } from '../../common/clock.ts';
 import { engineProfile, type EngineProfile } from '../../common/profiles/index.ts';
+import type { KvEventBatch } from '../../proto/kv-events/types.ts';
 import type { KvIndex } from '../../orchestrator/kv-index/index.ts';
 import type { LoadBook } from '../../orchestrator/load/index.ts';
 import type { Candidate, WorkerRole } from '../../orchestrator/routing/index.ts';
@@ -84,6 +85,36 @@ export function createFleet(options: FleetOptions): Fleet {
     options.onChange?.();
   };
 
+  /**
+   * KV-event batches in flight to the index, in send order. Every batch takes the same latency,
+   * so delivery order is send order: one timer drains the queue's due head instead of a timer
+   * per batch (two timers per engine step were a fifth of the event loop's work).
+   */
+  const inFlight: { at: number; worker: SimWorker; batch: KvEventBatch }[] = [];
+  let head = 0;
+  const drainEvents = () => {
+    const now = clock.now();
+    while (head < inFlight.length && inFlight[head]!.at <= now) {
+      const { worker, batch } = inFlight[head]!;
+      inFlight[head++] = undefined!;
+      if (worker.state !== 'gone') index.applyBatch(worker.id, batch);
+    }
+    if (head === inFlight.length) {
+      inFlight.length = 0;
+      head = 0;
+    } else {
+      if (head > 4096) {
+        inFlight.splice(0, head);
+        head = 0;
+      }
+      clock.setTimer(inFlight[head]!.at - now, drainEvents);
+    }
+  };
+  const deliverEvents = (worker: SimWorker, batch: KvEventBatch) => {
+    inFlight.push({ at: clock.now() + latency.kvEventMs, worker, batch });
+    if (inFlight.length - head === 1) clock.setTimer(latency.kvEventMs, drainEvents);
+  };
+
   const retire = (worker: SimWorker) => {
     worker.state = 'gone';
     worker.goneAtMs = clock.now();
@@ -107,13 +138,7 @@ export function createFleet(options: FleetOptions): Fleet {
     add(role, startupMs) {
       const id = `${role === 'both' ? 'w' : role[0]}${all.length}`;
       const engine = createSimEngine({ ...options.engine, engineId: `sim-${id}` }, { clock });
-      if (index.mode === 'precise') {
-        engine.onKvEvents((batch) => {
-          clock.setTimer(latency.kvEventMs, () => {
-            if (worker.state !== 'gone') index.applyBatch(id, batch);
-          });
-        });
-      }
+      if (index.mode === 'precise') engine.onKvEvents((batch) => deliverEvents(worker, batch));
       const now = clock.now();
       const worker: SimWorker = {
         id,

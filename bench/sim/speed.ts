@@ -23,7 +23,7 @@ import { runSimulation } from './run-sim.ts';
 
 const workers = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 600);
-const params = { groups: 8, users_per_group: 1_000_000, system_prompt_tokens: 1024, question_tokens: 1024, output_tokens: 256, rate: workers };
+const params = { groups: 8, users_per_group: 100_000, system_prompt_tokens: 1024, question_tokens: 1024, output_tokens: 256, rate: workers };
 
 function cpuSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);
