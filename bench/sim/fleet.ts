@@ -46,6 +46,11 @@ export interface FleetOptions {
   readonly gpu: string;
   readonly model: string;
   readonly tp: number;
+  /**
+   * Whether status reports carry the engine's queued prefill tokens (GetStatus does; a vLLM
+   * server's metrics have no such figure, so the load book then keeps its own bookings).
+   */
+  readonly reportQueuedPrefill: boolean;
   /** Called whenever a worker changes state (the planner's replica series). */
   readonly onChange?: () => void;
 }
@@ -192,7 +197,7 @@ export function createFleet(options: FleetOptions): Fleet {
         const at = clock.now();
         for (const [id, status] of reports) {
           if (byId.get(id)!.state === 'gone') continue;
-          load.report(id, { runningRequests: status.runningRequests, waitingRequests: status.waitingRequests, queuedPrefillTokens: status.queuedPrefillTokens, activeKvBlocks: status.usedBlocks }, at);
+          load.report(id, { runningRequests: status.runningRequests, waitingRequests: status.waitingRequests, ...(options.reportQueuedPrefill ? { queuedPrefillTokens: status.queuedPrefillTokens } : {}), activeKvBlocks: status.usedBlocks }, at);
         }
       });
     },

@@ -28,6 +28,12 @@ export interface SimOptions {
   readonly config: Readonly<Config>;
   readonly planner: boolean;
   readonly latency: SimLatencies;
+  /**
+   * Status reports carry the engine's queued prefill tokens (true, as gRPC workers' GetStatus
+   * does), or not (false, as vLLM servers' metrics: the load book keeps its own bookings).
+   * The engine counts a queued prompt whole, before any prefix-cache hit. Default true.
+   */
+  readonly reportQueuedPrefill?: boolean | undefined;
   /** Goodput targets, ms. */
   readonly slo: { readonly ttftMs: number; readonly itlMs: number };
   /** Optional hooks for tests: called at every status tick with the fleet's figures. */

@@ -77,7 +77,8 @@ export function runSimulation(options: SimOptions): SimResult {
     timeScale: 1,
   };
   let plannerLoop: ReturnType<typeof createPlannerLoop> | null = null;
-  const fleet = createFleet({ clock, index: core.index, load: core.load, latency, engine, gpu: options.gpu, model: options.model, tp: options.tp, onChange: () => plannerLoop?.recordReplicas() });
+  const reportQueuedPrefill = options.reportQueuedPrefill ?? true;
+  const fleet = createFleet({ clock, index: core.index, load: core.load, latency, engine, reportQueuedPrefill, gpu: options.gpu, model: options.model, tp: options.tp, onChange: () => plannerLoop?.recordReplicas() });
   const p = options.prefillWorkers;
   const initial = p === 0 ? options.workers : p + (options.decodeWorkers ?? options.workers - p);
   for (let i = 0; i < initial; i++) fleet.add(p === 0 ? 'both' : i < p ? 'prefill' : 'decode', 0);
@@ -191,6 +192,7 @@ export function runSimulation(options: SimOptions): SimResult {
     index: config.routing.index_mode,
     planner: options.planner,
     kv_link: config.disaggregation.kv_link,
+    status_queued_prefill: reportQueuedPrefill,
     block_size: blockSize,
     gpu_hours: round(gpuHours, 4),
     disaggregated_share: admitted > 0 ? round(dispatcher.disaggregated / admitted, 4) : null,

@@ -37,6 +37,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--token-ms <ms>', 'simulated latency worker -> client per token')
     .option('--kv-event-ms <ms>', 'simulated latency of a KV-event batch to the index')
     .option('--status-interval-ms <ms>', 'how often worker status reaches the load book')
+    .option('--status-queued-prefill <on|off>', 'worker status carries queued prefill tokens (on: gRPC GetStatus; off: as vLLM metrics, the load book keeps its own bookings)', 'on')
     .option('--startup-s <s>', 'seconds a worker the planner adds takes to become routable')
     .option('--by-class', 'also report each request class (the workload\'s id prefix: short, long, chat...) as its own run')
     .option('--quiet', 'print nothing but errors (with --out or --csv)')
