@@ -47,10 +47,13 @@ describe('tandem simulate', () => {
     expect(file.value.runs[0]!.setup.disaggregated_share).toBe(1);
   });
 
-  it('fails with exit code 2 and the known names on a bad policy, and explains a disaggregation mode without a prefill pool', async () => {
+  it('fails with exit code 2 and the known names on a bad policy', async () => {
     const policy = await run(process.execPath, [tandem, 'simulate', ...small, '--policy', 'fastest']).catch((error: { code: number; stderr: string }) => error);
     expect(policy).toMatchObject({ code: 2 });
     expect((policy as { stderr: string }).stderr).toMatch(/unknown routing policy "fastest" \(known: kv, cache-aware, round-robin/);
+  });
+
+  it('explains that a disaggregation mode needs a prefill pool', async () => {
     const mode = await run(process.execPath, [tandem, 'simulate', ...small, '--disaggregation', 'auto']).catch((error: { code: number; stderr: string }) => error);
     expect(mode).toMatchObject({ code: 2 });
     expect((mode as { stderr: string }).stderr).toMatch(/--disaggregation auto needs a prefill pool: give --prefill-workers P/);
