@@ -60,11 +60,13 @@ interface Live {
   /** The request's class recorder. */
   readonly classRecorder: RunRecorder;
   readonly bookings: DisaggBookings;
+  /** Client-side times (the engine's emission + tokenMs), ms. */
   firstTokenMs: number | undefined;
   lastTokenMs: number | undefined;
   outputTokens: number;
+  /** Prompt tokens the request's prefill found cached (its prefill worker's, when disaggregated). */
   cachedPromptTokens: number | undefined;
-  /** Client-side time of the last token, for ITL gaps. */
+  /** Recorded already: a request ends exactly once. */
   ended: boolean;
 }
 
