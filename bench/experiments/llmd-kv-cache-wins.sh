@@ -7,7 +7,7 @@ source "$(dirname "$0")/common.sh"
 if [[ "${QUICK:-0}" == 1 ]]; then QPS=${QPS:-3,6,9,15}; else QPS=${QPS:-3,6,9,12}; fi
 # The runs without queued-prefill reports only explain a detail: by default at the rates around
 # saturation alone.
-NOQUEUE_QPS=${NOQUEUE_QPS:-9,12}
+NOQUEUE_QPS=${NOQUEUE_QPS:-9,12,15}
 EXPERIMENT=llmd-kv-cache-wins$SUFFIX
 TITLE="llm-d's KV-cache benchmark: kv routing against random and round-robin, precise against approximate"
 DESCRIPTION="8 simulated workers, Qwen3-32B on 2 x H100 each (the fleet llm-d measured), workload llmd-shared-prefix (150 groups x 5 users, 6,000-token system prompt + 1,200-token question, 1,000 output tokens, Poisson arrivals). Claims checked: at the rate where round-robin saturates, kv gives >= 2x the output tokens/s of random and round-robin and a >= 50x lower TTFT p90; precise beats approximate; kv's hit rate is within 5 points of the bound with load imbalance under 1.3. See bench/README.md for the verdicts."
