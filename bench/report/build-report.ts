@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { TandemError } from '../../common/errors.ts';
 import { figuresFor } from './figures.ts';
@@ -25,7 +25,10 @@ export interface BuildReportResult {
  * Turns every result file in `inDir` into one Markdown page per experiment with its SVG figures,
  * plus README.md listing the pages. Files naming the same experiment share a page. A file that
  * does not parse is skipped and reported (the others still build). Output is a pure function of
- * the inputs (no timestamps), so committed reports only change when results do.
+ * the inputs (no timestamps), so committed reports only change when results do. An optional
+ * `<experiment>.notes.md` beside the result files is placed on that page under the description:
+ * verdicts and caveats written after the runs, which the result files (fixed by the command
+ * that made them) cannot carry.
  */
 export function buildReport(options: BuildReportOptions): BuildReportResult {
   const files = listJson(options.inDir);
@@ -55,7 +58,9 @@ export function buildReport(options: BuildReportOptions): BuildReportResult {
   };
   const pages: Experiment[] = [];
   for (const [name, entry] of [...experiments].sort(([a], [b]) => a.localeCompare(b))) {
-    const experiment: Experiment = { name, title: entry.title ?? name, description: entry.description, files: entry.files, runs: entry.runs };
+    const notesPath = join(options.inDir, `${name}.notes.md`);
+    const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;
+    const experiment: Experiment = { name, title: entry.title ?? name, description: entry.description, notes, files: entry.files, runs: entry.runs };
     const figures = figuresFor(experiment.title, experiment.runs).map((figure) => {
       const svg = renderLineChart(figure.chart);
       const check = checkXml(svg);

@@ -93,6 +93,7 @@ describe('report builder', () => {
     writeFileSync(join(inDir, 'b.json'), JSON.stringify(file('llmd-kv-wins', sweep.slice(3))));
     const planned = run('kv', 10, 300, { label: 'planner', workload: { name: 'diurnal', seed: '1', params: {} }, series: { replicas: [{ t_s: 0, prefill: 2, decode: 2 }, { t_s: 60, prefill: 3, decode: 4 }] } });
     writeFileSync(join(inDir, 'planner.json'), JSON.stringify(file('diurnal-planner', [planned])));
+    writeFileSync(join(inDir, 'llmd-kv-wins.notes.md'), '**Verdict**: met at 30 req/s.\n');
     writeFileSync(join(inDir, 'broken.json'), JSON.stringify({ format: 'tandem-bench-result', version: 1, experiment: 'Bad Name', created_at: 'x', runs: [] }));
 
     const result = buildReport({ inDir, outDir });
@@ -103,6 +104,8 @@ describe('report builder', () => {
 
     const page = readFileSync(join(outDir, 'llmd-kv-wins.md'), 'utf8');
     expect(page).toMatch(/^# llm-d KV-cache wins/);
+    expect(page).toMatch(/\*\*Verdict\*\*: met at 30 req\/s\.\n\nSources:/);
+    expect(readFileSync(join(outDir, 'diurnal-planner.md'), 'utf8')).not.toContain('Verdict');
     expect(page).toContain('npx tandem simulate --policy kv --qps 3,30,60');
     expect(page).toContain('npx tandem simulate --policy random --qps 3,30,60');
     expect(page.split('\n').filter((line) => /^\| (kv|random) \|/.test(line))).toHaveLength(6);

@@ -167,7 +167,17 @@ export interface CallOptions {
    * settles.
    */
   readonly onChunk?: ((chunk: TokenChunk) => void) | undefined;
+  /**
+   * Prefill only: called synchronously as the prefill settles (with its result, or the error the
+   * promise rejects with), just before the promise settles. For in-process drivers on a virtual
+   * clock (the cluster simulator), which cannot wait for promise continuations between timers.
+   * Optional for engines to support; the simulated engine does.
+   */
+  readonly onPrefillSettled?: ((outcome: PrefillOutcome) => void) | undefined;
 }
+
+/** How a prefill ended, as `CallOptions.onPrefillSettled` reports it. */
+export type PrefillOutcome = { readonly ok: true; readonly result: PrefillResult } | { readonly ok: false; readonly error: Error };
 
 export interface RequestUsage {
   readonly promptTokens: number;

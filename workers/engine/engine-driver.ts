@@ -2,7 +2,7 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import type { CoreOutput, CoreStep, EngineCore } from './engine-core.ts';
-import type { CallOptions, DecodeRequest, Engine, EngineInfo, GenerateRequest, KvEventSink, PrefillResult, RequestUsage, TokenStream } from './engine-api.ts';
+import type { CallOptions, DecodeRequest, Engine, EngineInfo, GenerateRequest, KvEventSink, PrefillOutcome, PrefillResult, RequestUsage, TokenStream } from './engine-api.ts';
 import type { SequenceKind } from './sequence.ts';
 import { createTokenStream, type TokenStreamController } from './token-stream.ts';
 
@@ -26,6 +26,8 @@ export interface EngineDriver extends Engine {
   wake(): void;
   /** Delivers an output the core produced outside a step (a failed pull ended its request). */
   emit(output: CoreOutput): void;
+  /** Clock ms spent in forward passes since start (a pass in flight counts whole): busy time for load-balance figures. */
+  busyMs(): number;
 }
 
 export interface EngineDriverDeps {
@@ -40,7 +42,7 @@ export interface EngineDriverOptions {
 
 type Pending =
   | { readonly kind: 'stream'; readonly controller: TokenStreamController; readonly options: CallOptions | undefined; cleanup: () => void }
-  | { readonly kind: 'prefill'; readonly resolve: (result: PrefillResult) => void; readonly reject: (error: TandemError) => void; cleanup: () => void };
+  | { readonly kind: 'prefill'; readonly resolve: (result: PrefillResult) => void; readonly reject: (error: TandemError) => void; readonly options: CallOptions | undefined; cleanup: () => void };
 
 /** Steps delivered back to back without yielding when the clock is already past their end. */
 const DEFAULT_MAX_BURST_STEPS = 64;
@@ -65,6 +67,7 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
   let cancelKick: (() => void) | undefined;
   let cancelWake: (() => void) | undefined;
   let cancelStep: (() => void) | undefined;
+  let busyMs = 0;
 
   const publishEvents = () => {
     const events = core.takeEvents();
@@ -76,6 +79,16 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
       } catch (error) {
         logger.error({ err: error }, 'KV-event sink failed');
       }
+    }
+  };
+
+  /** Tells an in-process driver how its prefill ended; a throwing callback is logged, never fatal. */
+  const settlePrefill = (callOptions: CallOptions | undefined, outcome: PrefillOutcome) => {
+    if (!callOptions?.onPrefillSettled) return;
+    try {
+      callOptions.onPrefillSettled(outcome);
+    } catch (error) {
+      logger.error({ err: error }, 'onPrefillSettled callback failed');
     }
   };
 
@@ -100,7 +113,9 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
       }
       entry.controller.push(output);
     } else if (output.done) {
-      entry.resolve({ requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null });
+      const result: PrefillResult = { requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null };
+      settlePrefill(entry.options, { ok: true, result });
+      entry.resolve(result);
     }
   };
 
@@ -144,6 +159,7 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
         cancelWake = undefined;
       }
       stepEndMs = startMs + step.durationMs;
+      busyMs += step.durationMs;
       const delayMs = stepEndMs - clock.now();
       if (delayMs > 0 || burst >= maxBurstSteps) {
         cancelStep = clock.setTimer(Math.max(0, delayMs), onStepEnd);
@@ -195,7 +211,9 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
       entry.options?.onChunk?.(chunk);
       entry.controller.push(chunk);
     } else {
-      entry.reject(new TandemError(code, code === 'cancelled' ? `request "${requestId}" was cancelled` : `request "${requestId}" passed its deadline`));
+      const error = new TandemError(code, code === 'cancelled' ? `request "${requestId}" was cancelled` : `request "${requestId}" passed its deadline`);
+      settlePrefill(entry.options, { ok: false, error });
+      entry.reject(error);
     }
     kick();
     return true;
@@ -242,6 +260,7 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
   const engine: EngineDriver = {
     core,
     info,
+    busyMs: () => busyMs,
     wake: kick,
     emit(output) {
       deliver(output);
@@ -255,10 +274,11 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
         ensureOpen(options);
         core.submit('prefill', request, clock.now());
       } catch (error) {
+        settlePrefill(options, { ok: false, error: error as Error });
         return Promise.reject(error);
       }
       return new Promise<PrefillResult>((resolve, reject) => {
-        const entry: Pending = { kind: 'prefill', resolve, reject, cleanup: () => {} };
+        const entry: Pending = { kind: 'prefill', resolve, reject, options, cleanup: () => {} };
         pending.set(request.requestId, entry);
         entry.cleanup = watch(request.requestId, request, options);
         kick();

@@ -12,6 +12,7 @@ export type {
   KvBlockShape,
   KvHandoff,
   KvHandoffTransport,
+  PrefillOutcome,
   PrefillResult,
   ReleaseResult,
   RequestUsage,

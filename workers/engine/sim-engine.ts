@@ -14,6 +14,8 @@ import { resolveEngineOptions, type SimEngineOptions } from './options.ts';
 export interface SimEngine extends Engine {
   /** The pure core, for tests and in-process inspection; do not drive it directly. */
   readonly core: EngineCore;
+  /** Clock ms spent in forward passes since start: busy time for load-balance figures. */
+  busyMs(): number;
 }
 
 export interface SimEngineDeps {

@@ -17,8 +17,10 @@ export const disaggregationSection = z.strictObject({
    * The prefill pool counts as saturated, and `auto` stays aggregated, when its least-queued
    * eligible worker already has this many seconds of prefill queued (priced by its profile).
    * Dynamo's early rule was "fewer than 2 queued requests"; seconds compare mixed GPUs fairly.
+   * 0.5 s (half the default TTFT target) was tuned on mixed-isl, seed 1, 8 x Qwen3-32B on
+   * 2 x H100 (goodput at 10 and 14 req/s against 1, 2 and 4 s); bench/README.md reports other seeds.
    */
-  prefill_queue_bound_s: z.number().positive().default(2),
+  prefill_queue_bound_s: z.number().positive().default(0.5),
   /** The link decode workers pull KV over (common/profiles/links.ts): prices each candidate's transfer. */
   kv_link: z.string().min(1).default('ib-400g'),
   /**

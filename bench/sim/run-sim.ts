@@ -1,0 +1,228 @@
+import { createVirtualClock } from '../../common/clock.ts';
+import { TandemError } from '../../common/errors.ts';
+import { createDisaggregator, disaggOptionsFromConfig } from '../../orchestrator/disagg/index.ts';
+import { createRoutingCore } from '../../orchestrator/routing/index.ts';
+import { createPlanner, plannerOptionsFromConfig, resolvePools } from '../../planner/index.ts';
+import { engineOptionsFromConfig } from '../../workers/engine/index.ts';
+import type { ReplicaPoint } from '../report/index.ts';
+import { createRunRecorder, loadImbalance, type RunSummary } from '../stats/index.ts';
+import { createWorkload, getWorkloadDefinition } from '../workloads/index.ts';
+import { createDispatcher } from './dispatch.ts';
+import { createFleet, type SimWorker } from './fleet.ts';
+import { createIntervalStats } from './interval-stats.ts';
+import { checkSimOptions, type SimOptions } from './options.ts';
+import { createPlannerLoop } from './planner-loop.ts';
+
+export interface SimResult {
+  readonly summary: RunSummary;
+  /** The workload as run: its defaulted parameters. */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Scalars describing the fleet and what the run used (the result file's `setup`). */
+  readonly setup: Readonly<Record<string, string | number | boolean | null>>;
+  /** Per request class (`short`, `long`, ...: the workload's id prefix) when the workload has several; imbalance and transfer are whole-run figures, left null. */
+  readonly classes: Readonly<Record<string, RunSummary>> | null;
+  /** Up prefill and decode workers over time (planner runs). */
+  readonly replicas: readonly ReplicaPoint[] | null;
+  /** What the run cost to simulate and what the fleet did. */
+  readonly stats: SimStats;
+  /** The load book at the end, per worker still known to it (all zero after a clean run). */
+  readonly finalLoads: readonly { readonly worker: string; readonly inflightRequests: number; readonly queuedPrefillTokens: number; readonly activeDecodeBlocks: number }[];
+}
+
+export interface SimStats {
+  readonly simulatedSeconds: number;
+  readonly wallSeconds: number;
+  /** Process CPU time (user + system) the run took: the speed figure on a shared machine. */
+  readonly cpuSeconds: number;
+  readonly engineSteps: number;
+  readonly requests: number;
+  readonly disaggregated: number;
+  readonly gpuHours: number;
+  readonly heldHandoffsAtEnd: number;
+  readonly expiredBookings: number;
+}
+
+/**
+ * Runs one simulated experiment to the end and returns its RunSummary: the real engines, routing
+ * core, disaggregation decision and (optionally) planner on one virtual clock. Requests arrive
+ * for `durationS`; the run then drains what is in flight (each request is bounded by the
+ * orchestrator's request timeout). Deterministic for given options: the workload, the router and
+ * the engines are seeded from `seed`, and nothing reads the wall clock but the `wallSeconds` figure.
+ */
+export function runSimulation(options: SimOptions): SimResult {
+  checkSimOptions(options);
+  const started = performance.now();
+  const cpuStart = process.cpuUsage();
+  const { config, latency } = options;
+  const definition = getWorkloadDefinition(options.workload);
+  if (!definition.ok) throw definition.error;
+  const hasRate = definition.value.paramDocs.some((p) => p.name === 'rate');
+  if (options.qps !== null && !hasRate) throw new TandemError('invalid_request', `workload ${options.workload} has no rate to set with --qps`, { param: 'qps' });
+  const workload = createWorkload(options.workload, options.qps === null ? options.params : { ...options.params, rate: options.qps }, options.seed);
+  if (!workload.ok) throw workload.error;
+  const source = workload.value.open();
+
+  const clock = createVirtualClock();
+  const core = createRoutingCore(config.routing, { clock, seed: `sim/${options.seed}` });
+  const disaggOptions = disaggOptionsFromConfig(config);
+  const disagg = createDisaggregator({ ...core, clock, hashSeed: config.routing.hash_seed, options: disaggOptions });
+  const blockSize = config.routing.block_size;
+  const engine = {
+    ...engineOptionsFromConfig(config.worker),
+    gpu: options.gpu,
+    model: options.model,
+    tp: options.tp,
+    blockSize,
+    kvLink: config.disaggregation.kv_link,
+    timeScale: 1,
+  };
+  let plannerLoop: ReturnType<typeof createPlannerLoop> | null = null;
+  const reportQueuedPrefill = options.reportQueuedPrefill ?? true;
+  const fleet = createFleet({ clock, index: core.index, load: core.load, latency, engine, reportQueuedPrefill, gpu: options.gpu, model: options.model, tp: options.tp, onChange: () => plannerLoop?.recordReplicas() });
+  const p = options.prefillWorkers;
+  const initial = p === 0 ? options.workers : p + (options.decodeWorkers ?? options.workers - p);
+  for (let i = 0; i < initial; i++) fleet.add(p === 0 ? 'both' : i < p ? 'prefill' : 'decode', 0);
+
+  const recorder = createRunRecorder({ slo: options.slo, blockSize });
+  const intervals = createIntervalStats(options.slo);
+  const dispatcher = createDispatcher({
+    clock,
+    fleet,
+    disagg,
+    load: core.load,
+    recorder,
+    classRecorder: () => createRunRecorder({ slo: options.slo, blockSize }),
+    source,
+    intervals,
+    latency,
+    timeoutMs: config.orchestrator.request_timeout_s * 1000,
+    link: config.disaggregation.kv_link,
+  });
+
+  if (options.planner) {
+    const planned = plannerOptionsFromConfig(config);
+    if (!planned.ok) throw planned.error;
+    const pool = (role: 'prefill' | 'decode') => ({ name: role, role, gpu: options.gpu, model: options.model, tp: options.tp, min_replicas: 1, max_replicas: options.workers - 1 });
+    const pools = resolvePools({ pools: [pool('prefill'), pool('decode')] });
+    if (!pools.ok) throw pools.error;
+    const planner = createPlanner({ ...planned.value, pools: pools.value, gpuBudget: options.workers * options.tp, blockSize });
+    plannerLoop = createPlannerLoop({ clock, fleet, load: core.load, planner, intervals, disagg, intervalS: config.planner.interval_s, startupMs: latency.startupS * 1000 });
+    plannerLoop.recordReplicas();
+  }
+
+  const durationMs = options.durationS * 1000;
+  let running = true;
+  const every = (periodMs: number, fn: () => void) => {
+    const tick = () => {
+      if (!running) return;
+      fn();
+      clock.setTimer(periodMs, tick);
+    };
+    clock.setTimer(periodMs, tick);
+  };
+  every(latency.statusIntervalMs, () => {
+    fleet.poll();
+    if (options.probe) {
+      const now = clock.now();
+      options.probe({ atMs: now, inFlight: dispatcher.inFlight, loads: fleet.all.filter((w) => w.state !== 'gone').map((w) => ({ worker: w.id, ...core.load.load(w.id, now) })) });
+    }
+  });
+  if (plannerLoop) {
+    const loop = plannerLoop;
+    every(config.planner.interval_s * 1000, () => loop.tick());
+  }
+
+  let admitted = 0;
+  for (;;) {
+    const due = source.nextArrivalMs();
+    const issuing = due !== undefined && due <= durationMs;
+    if (!issuing && dispatcher.inFlight === 0) break;
+    const timer = clock.nextTimerAt();
+    if (issuing && (timer === undefined || due <= timer)) {
+      clock.advanceTo(due);
+      dispatcher.admit(source.take()!);
+      admitted++;
+      continue;
+    }
+    if (timer === undefined) break; // nothing in flight can progress: cannot happen with live engines
+    clock.advanceTo(timer);
+  }
+  running = false;
+
+  const now = clock.now();
+  const summary = recorder.finish({ kvTransferBytes: fleet.pulledBytes() });
+  // Class summaries share the run's duration, so their rates add up to the whole run's.
+  const classes = dispatcher.classSummaries({ durationMs: summary.duration_s * 1000 });
+  const imbalance = roleImbalance(fleet.all, now);
+  let engineSteps = 0;
+  let heldHandoffsAtEnd = 0;
+  for (const w of fleet.all) {
+    const status = w.engine.status();
+    engineSteps += status.stepsTotal;
+    if (w.state !== 'gone') heldHandoffsAtEnd += status.heldHandoffs;
+  }
+  const finalLoads = core.load.workers().map((worker) => {
+    const l = core.load.load(worker, now);
+    return { worker, inflightRequests: l.booked.inflightRequests, queuedPrefillTokens: l.booked.queuedPrefillTokens, activeDecodeBlocks: l.booked.activeDecodeBlocks };
+  });
+  const expiredBookings = core.load.workers().reduce((sum, w) => sum + core.load.load(w, now).expiredBookings, 0);
+  const gpuHours = fleet.gpuSeconds() / 3600;
+  fleet.close();
+
+  const stats: SimStats = {
+    simulatedSeconds: now / 1000,
+    wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: cpuSecondsSince(cpuStart),
+    engineSteps,
+    requests: admitted,
+    disaggregated: dispatcher.disaggregated,
+    gpuHours,
+    heldHandoffsAtEnd,
+    expiredBookings,
+  };
+  const setup = {
+    workers: options.workers,
+    gpu: options.gpu,
+    model: options.model,
+    tp: options.tp,
+    prefill_workers: p,
+    decode_workers: p === 0 ? null : (options.decodeWorkers ?? options.workers - p),
+    disaggregation: config.disaggregation.mode,
+    threshold_tokens: options.planner ? 'planner' : config.disaggregation.mode === 'auto' ? config.disaggregation.threshold_tokens : null,
+    index: config.routing.index_mode,
+    planner: options.planner,
+    kv_link: config.disaggregation.kv_link,
+    status_queued_prefill: reportQueuedPrefill,
+    block_size: blockSize,
+    gpu_hours: round(gpuHours, 4),
+    disaggregated_share: admitted > 0 ? round(dispatcher.disaggregated / admitted, 4) : null,
+  };
+  return { summary: { ...summary, load_imbalance: imbalance }, classes, params: workload.value.params, setup, replicas: plannerLoop ? [...plannerLoop.series] : null, stats, finalLoads };
+}
+
+/**
+ * Load imbalance as the busiest worker's busy share over the mean, within each role (prefill
+ * and decode workers do different work), the worst role reported. Busy share = forward-pass
+ * time over the worker's lifetime, so workers the planner added late are judged fairly.
+ */
+function roleImbalance(workers: readonly SimWorker[], nowMs: number): number | null {
+  const byRole = new Map<string, number[]>();
+  for (const w of workers) {
+    const lifetime = (w.goneAtMs ?? nowMs) - w.createdAtMs;
+    if (lifetime <= 0) continue;
+    byRole.set(w.role, [...(byRole.get(w.role) ?? []), w.engine.busyMs() / lifetime]);
+  }
+  let worst: number | null = null;
+  for (const shares of byRole.values()) {
+    const value = loadImbalance(shares);
+    if (value !== null) worst = Math.max(worst ?? 0, value);
+  }
+  return worst;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+const round = (value: number, digits: number) => Number(value.toFixed(digits));
