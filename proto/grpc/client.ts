@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata, status, type CallOptions as GrpcCallOptions, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream } from '@grpc/grpc-js';
+import { openServerStream, type MessageStream } from './message-stream.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
@@ -21,7 +22,7 @@ type Output<M extends MethodShape> = MessageShape<M['output'] & DescMessage>;
 export type ClientMethod<M extends MethodShape> = M['methodKind'] extends 'unary'
   ? (request: Input<M>, options?: CallOptions) => Promise<Output<M>>
   : M['methodKind'] extends 'server_streaming'
-    ? (request: Input<M>, options?: CallOptions) => AsyncIterable<Output<M>>
+    ? (request: Input<M>, options?: CallOptions) => MessageStream<Output<M>>
     : M['methodKind'] extends 'client_streaming'
       ? (requests: AsyncIterable<Input<M>>, options?: CallOptions) => Promise<Output<M>>
       : (requests: AsyncIterable<Input<M>>, options?: CallOptions) => AsyncIterable<Output<M>>;
@@ -32,7 +33,8 @@ export type ServiceClient<S extends DescService> = {
 
 /**
  * A typed client for a generated service at `address` ("host:port"), insecure (cleartext
- * HTTP/2). Streams are async iterables; breaking out of a `for await` cancels the call.
+ * HTTP/2). Server streams are `MessageStream`s (async iterables that can also hand over every
+ * message already received at once); breaking out of a `for await` cancels the call.
  */
 export function createGrpcClient<S extends DescService>(service: S, address: string, options: { maxMessageBytes?: number } = {}): ServiceClient<S> {
   const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
@@ -60,7 +62,8 @@ function clientMethod(client: Client, service: DescService, method: DescMethod):
       });
   }
   if (!isClientStreaming(method)) {
-    return (request: unknown, options: CallOptions = {}) => readStream(() => client.makeServerStreamRequest(path, serialize, deserialize, request, toMetadata(options), toGrpcOptions(options)), options);
+    return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
+      openServerStream({ channel: client.getChannel(), path, request: serialize(request), deadline: toGrpcOptions(options).deadline ?? Infinity, metadata: toMetadata(options), deserialize, signal: options.signal });
   }
   if (!isServerStreaming(method)) {
     return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
@@ -110,7 +113,7 @@ async function writeAll(call: ClientWritableStream<unknown> | ClientDuplexStream
   }
 }
 
-function toGrpcOptions(options: CallOptions): Partial<GrpcCallOptions> {
+function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
   const deadlines = [options.deadlineUnixMs, options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs].filter((d): d is number => d !== undefined);
   return deadlines.length ? { deadline: Math.min(...deadlines) } : {};
 }
