@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata, status, type CallOptions as GrpcCallOptions, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream } from '@grpc/grpc-js';
-import { openServerStream, type MessageStream } from './message-stream.ts';
+import { createH2Connection, type H2Connection } from './h2-stream.ts';
+import type { MessageStream } from './message-stream.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
@@ -39,12 +40,20 @@ export type ServiceClient<S extends DescService> = {
 export function createGrpcClient<S extends DescService>(service: S, address: string, options: { maxMessageBytes?: number } = {}): ServiceClient<S> {
   const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   const client = new Client(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes });
-  const methods: Record<string, unknown> = { close: () => client.close() };
-  for (const method of service.methods) methods[method.localName] = clientMethod(client, service, method);
+  // Server streams go over their own HTTP/2 connection (h2-stream.ts), opened on first use.
+  let h2: H2Connection | undefined;
+  const streams = () => (h2 ??= createH2Connection(address));
+  const methods: Record<string, unknown> = {
+    close: () => {
+      client.close();
+      h2?.close();
+    },
+  };
+  for (const method of service.methods) methods[method.localName] = clientMethod(client, service, method, streams);
   return methods as ServiceClient<S>;
 }
 
-function clientMethod(client: Client, service: DescService, method: DescMethod): unknown {
+function clientMethod(client: Client, service: DescService, method: DescMethod, streams: () => H2Connection): unknown {
   const path = `/${service.typeName}/${method.name}`;
   const serialize = (value: unknown) => Buffer.from(toBinaryInit(method.input, value));
   const deserialize = (bytes: Buffer) => fromBinaryOutput(method.output, bytes);
@@ -62,8 +71,9 @@ function clientMethod(client: Client, service: DescService, method: DescMethod):
       });
   }
   if (!isClientStreaming(method)) {
+    const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
     return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
-      openServerStream({ channel: client.getChannel(), path, request: serialize(request), deadline: toGrpcOptions(options).deadline ?? Infinity, metadata: toMetadata(options), deserialize, signal: options.signal });
+      streams().open(path, toBinaryInit(method.input, request), { deadlineUnixMs: toGrpcOptions(options).deadline, metadata: options.metadata ?? {}, deserialize: decode, signal: options.signal });
   }
   if (!isServerStreaming(method)) {
     return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
