@@ -66,6 +66,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
    */
   function stream(source: MessageStream<WireChunk>, signal: AbortSignal, what: string): AsyncIterable<TokenChunk> & AsyncIterator<TokenChunk> & { readonly coalesced: true } {
     let finished = false;
+    let complete = false;
     const end = (): never => {
       finished = true;
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
@@ -80,8 +81,10 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
           if (chunk.tokenIds.length > 0) tokenIds = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
           continue;
         }
+        // The worker ends the call itself right after its last chunk (trailers follow): no
+        // cancel, so no RST_STREAM and no cancelled handler on its side.
         finished = true;
-        source.cancel(); // ended already: releases nothing but the listener
+        complete = true;
         const all = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
         return { done: false, value: { tokenIds: all, finishReason, usage: fromUsage(chunk.usage) } };
       }
@@ -97,7 +100,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
       next: pull,
       async return(): Promise<IteratorResult<TokenChunk>> {
         finished = true;
-        source.cancel();
+        if (!complete) source.cancel();
         return { done: true, value: undefined };
       },
       [Symbol.asyncIterator]: () => iterator,

@@ -184,7 +184,9 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
   frame.set(request, 5);
   stream.end(frame);
 
-  const cancel = () => abortWith(new RpcError(status.CANCELLED, 'Cancelled on client'));
+  const cancel = () => {
+    if (!ended) abortWith(new RpcError(status.CANCELLED, 'Cancelled on client'));
+  };
   const nextBatch = (): Promise<unknown[]> => {
     if (queue.length > 0) return Promise.resolve(take());
     if (ended) return failure ? Promise.reject(failure) : Promise.resolve([]);
