@@ -20,24 +20,46 @@ export interface SseWriter {
   done(): Promise<void>;
 }
 
-export function createSseWriter(res: ServerResponse, headers: Readonly<Record<string, string>>): SseWriter {
+export interface SseWriterOptions {
+  /**
+   * Write events to the socket as already-framed HTTP/1.1 chunks when the response is chunked
+   * and nothing is queued in it (default true). Node's `res.write` costs a cork, a nextTick and a
+   * four-buffer writev per event; one `socket.write` of `<hex length>\r\n<event>\r\n` puts the
+   * same bytes on the wire for about two thirds of the CPU (measured 48 against 34 us per event
+   * on this machine). Falls back to `res.write` whenever that would not hold (HTTP/1.0, a
+   * pipelined response still waiting for its socket, bytes buffered in the response).
+   */
+  readonly direct?: boolean;
+}
+
+export function createSseWriter(res: ServerResponse, headers: Readonly<Record<string, string>>, options: SseWriterOptions = {}): SseWriter {
   let started = false;
+  const direct = options.direct ?? true;
+  const waitFor = (emitter: { on(event: string, listener: () => void): unknown; off(event: string, listener: () => void): unknown }) =>
+    new Promise<void>((resolve) => {
+      const settle = () => {
+        emitter.off('drain', settle);
+        res.off('close', settle);
+        resolve();
+      };
+      emitter.on('drain', settle);
+      res.on('close', settle);
+    });
   const write = (text: string): Promise<void> | undefined => {
     if (res.destroyed || res.writableEnded) return undefined;
     if (!started) {
       started = true;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', ...headers });
+      if (res.write(text)) return undefined;
+      return waitFor(res);
+    }
+    const socket = res.socket;
+    if (direct && socket !== null && res.chunkedEncoding && res.headersSent && res.writableLength === 0 && !socket.destroyed) {
+      if (socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)) return undefined;
+      return waitFor(socket);
     }
     if (res.write(text)) return undefined;
-    return new Promise<void>((resolve) => {
-      const settle = () => {
-        res.off('drain', settle);
-        res.off('close', settle);
-        resolve();
-      };
-      res.on('drain', settle);
-      res.on('close', settle);
-    });
+    return waitFor(res);
   };
   return {
     get started() {
