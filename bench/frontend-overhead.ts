@@ -6,7 +6,12 @@
  * Three processes on this machine: workers, the orchestrator (`tandem orchestrator`), and this
  * client. Each client stream is a closed loop of `--rounds` requests of 64 tokens; the first
  * request of each stream (connection set-up) is not measured; starts are staggered over one
- * stream's length.
+ * stream's length. One unmeasured pass (`--concurrency` streams, one request each) warms the
+ * orchestrator up before its CPU is counted; the CPU per streamed token is the orchestrator
+ * process's user + system time (every thread: tokenizer pool, GC) over the measured phase,
+ * divided by the tokens it streamed, so per-request work (HTTP parsing, tokenizing the prompt,
+ * routing) is in it. The direct phase prints the stand-in HTTP streamer's own CPU per token, a
+ * floor for any Node.js SSE server on the same machine at the same moment.
  *
  *   npx tsx bench/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--workers 4] [--policy kv] [--cpu-prof DIR]
  *
@@ -166,21 +171,36 @@ async function main(): Promise<void> {
   console.log(`prompt ${promptIds.length} tokens, ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds (first round not measured), ${grpc.length} workers, policy ${args.policy}`);
   console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
+  const directBefore = cpuSeconds(workersPid);
+  const directWallBefore = performance.now();
   const directResult = await load(`${direct}/v1/completions`, JSON.stringify({ model: MODEL, prompt: promptIds, max_tokens: TOKENS, stream: true, return_token_ids: true }), concurrency, rounds);
+  const directCpu = cpuSeconds(workersPid) - directBefore;
+  const directWall = (performance.now() - directWallBefore) / 1000;
   report('direct to a worker (HTTP SSE, token ids)', directResult);
+  // The stand-ins' HTTP streamer is a floor for any Node.js SSE server: one JSON.stringify and one
+  // socket write per token, no gRPC, no tokenizer.
+  if (Number.isFinite(directCpu)) console.log(`direct phase, stand-in workers' CPU: ${directCpu.toFixed(1)} s over ${directWall.toFixed(1)} s, ${((1e6 * directCpu) / (concurrency * rounds * TOKENS)).toFixed(0)} us per streamed token (an HTTP SSE streamer alone)`);
+  // One unmeasured pass through the orchestrator first, so that its CPU figure is the steady
+  // state (JIT-compiled code, warm connections), not start-up.
+  const viaBody = JSON.stringify({ model: MODEL, prompt, max_tokens: TOKENS, stream: true });
+  await load(`${url}/v1/completions`, viaBody, concurrency, 1);
   const cpuBefore = cpuSeconds(orchestrator.pid);
+  const systemBefore = cpuSplit(orchestrator.pid).system;
+  const mainBefore = cpuSeconds(orchestrator.pid, orchestrator.pid);
   const workersBefore = cpuSeconds(workersPid);
   const clientBefore = process.cpuUsage();
   const wallBefore = performance.now();
-  const viaResult = await load(`${url}/v1/completions`, JSON.stringify({ model: MODEL, prompt, max_tokens: TOKENS, stream: true }), concurrency, rounds);
+  const viaResult = await load(`${url}/v1/completions`, viaBody, concurrency, rounds);
   const cpu = cpuSeconds(orchestrator.pid) - cpuBefore;
+  const systemCpu = cpuSplit(orchestrator.pid).system - systemBefore;
+  const mainCpu = cpuSeconds(orchestrator.pid, orchestrator.pid) - mainBefore;
   const workersCpu = cpuSeconds(workersPid) - workersBefore;
   const clientUsage = process.cpuUsage(clientBefore);
   const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
   const wall = (performance.now() - wallBefore) / 1000;
   report('through the orchestrator (HTTP -> gRPC)', viaResult);
   const requests = concurrency * rounds;
-  if (Number.isFinite(cpu)) console.log(`orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token`);
+  if (Number.isFinite(cpu)) console.log(`orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token (${((1e6 * (cpu - systemCpu)) / (requests * TOKENS)).toFixed(0)} user + ${((1e6 * systemCpu) / (requests * TOKENS)).toFixed(0)} system; ${((1e6 * mainCpu) / (requests * TOKENS)).toFixed(0)} on the main thread, the rest on the tokenizer pool, GC and JIT threads)`);
   const share = (seconds: number) => (Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a');
   console.log(`same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`);
   const metricsText = await (await fetch(`${url}/metrics`)).text();
@@ -254,13 +274,19 @@ async function stream(target: string, body: string, agent: Agent): Promise<{ ttf
   return { ttft: first, gaps };
 }
 
-/** User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere). */
-function cpuSeconds(pid: number | undefined): number {
+/** User + system CPU seconds of a process (or one of its threads) so far (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined, thread?: number): number {
+  const { user, system } = cpuSplit(pid, thread);
+  return user + system;
+}
+
+/** User and system CPU seconds of a process so far, every thread or one (Linux /proc; NaN elsewhere). */
+function cpuSplit(pid: number | undefined, thread?: number): { user: number; system: number } {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
 }
 

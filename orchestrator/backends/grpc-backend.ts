@@ -8,10 +8,11 @@ import {
   WorkerService,
   type KvHandoff,
   type SamplingParamsSchema,
+  type TokenChunk as WireChunk,
   type Usage as WireUsage,
   type WorkerStatus,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
-import { createGrpcClient, RpcError, type CallOptions } from '../../proto/grpc/index.ts';
+import { createGrpcClient, RpcError, type CallOptions, type MessageStream } from '../../proto/grpc/index.ts';
 import type { FinishReason, SamplingOptions } from '../serving.ts';
 import type { AnnouncedRole, BackendUsage, GenerateCall, KvHandoffTicket, RankLoad, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
 
@@ -57,22 +58,54 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     model: '',
   });
 
-  async function* stream(source: AsyncIterable<{ tokenIds: number[]; finishReason: WireFinish; usage?: WireUsage | undefined }>, signal: AbortSignal, what: string): AsyncGenerator<TokenChunk> {
-    try {
-      for await (const chunk of source) {
+  /**
+   * The worker's chunks as TokenChunks, already coalesced: each pull takes every message the
+   * call has received since the last one and merges their tokens into one chunk (one promise per
+   * batch, not a generator step per message), so a consumer that falls behind catches up in one
+   * step. Marked `coalesced` for the dispatcher, which then adds no merging layer of its own.
+   */
+  function stream(source: MessageStream<WireChunk>, signal: AbortSignal, what: string): AsyncIterable<TokenChunk> & AsyncIterator<TokenChunk> & { readonly coalesced: true } {
+    let finished = false;
+    let complete = false;
+    const end = (): never => {
+      finished = true;
+      if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
+      throw new TandemError('upstream_error', `worker ${options.name} ended the ${what} stream without a finish reason`);
+    };
+    const onBatch = (batch: WireChunk[]): IteratorResult<TokenChunk> | Promise<IteratorResult<TokenChunk>> => {
+      if (batch.length === 0) return end();
+      let tokenIds: number[] | undefined;
+      for (const chunk of batch) {
         const finishReason = fromFinish(chunk.finishReason);
         if (finishReason === undefined) {
-          if (chunk.tokenIds.length > 0) yield { tokenIds: chunk.tokenIds };
+          if (chunk.tokenIds.length > 0) tokenIds = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
           continue;
         }
-        yield { tokenIds: chunk.tokenIds, finishReason, usage: fromUsage(chunk.usage) };
-        return;
+        // The worker ends the call itself right after its last chunk (trailers follow): no
+        // cancel, so no RST_STREAM and no cancelled handler on its side.
+        finished = true;
+        complete = true;
+        const all = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
+        return { done: false, value: { tokenIds: all, finishReason, usage: fromUsage(chunk.usage) } };
       }
-    } catch (error) {
+      return tokenIds === undefined ? pull() : { done: false, value: { tokenIds } };
+    };
+    const onError = (error: unknown): never => {
+      finished = true;
       throw fail(error, signal, what);
-    }
-    if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
-    throw new TandemError('upstream_error', `worker ${options.name} ended the ${what} stream without a finish reason`);
+    };
+    const pull = (): Promise<IteratorResult<TokenChunk>> => (finished ? Promise.resolve({ done: true, value: undefined }) : source.nextBatch().then(onBatch, onError));
+    const iterator = {
+      coalesced: true as const,
+      next: pull,
+      async return(): Promise<IteratorResult<TokenChunk>> {
+        finished = true;
+        if (!complete) source.cancel();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   return {

@@ -8,8 +8,17 @@ import type { TokenChunk } from '../backends/index.ts';
  * downstream (one event, one SSE write, one metric sample per batch) shrinks exactly when load
  * grows, and the backlog cannot grow without bound. The final chunk (finish reason and usage)
  * always ends a batch.
+ *
+ * A source that already hands over everything buffered in each chunk marks itself with
+ * `coalesced: true` (the grpc backend does) and is returned as it is: one layer, one promise
+ * and one event-loop turn less per chunk.
  */
-export async function* coalesceChunks(source: AsyncIterable<TokenChunk>): AsyncGenerator<TokenChunk> {
+export function coalesceChunks(source: AsyncIterable<TokenChunk>): AsyncIterable<TokenChunk> {
+  if ((source as { readonly coalesced?: unknown }).coalesced === true) return source;
+  return coalesceByTurn(source);
+}
+
+async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerator<TokenChunk> {
   const iterator = source[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<TokenChunk>> | undefined;
   let finished = false;

@@ -11,6 +11,7 @@ import { errorHeaders, toHttpError } from './http-errors.ts';
 import { chunkBody, completeBody, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from './openai-shapes.ts';
 import type { RequestParsers } from './parse-request.ts';
 import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
+import { createTextChunkEvent } from './chunk-template.ts';
 import { createRequestObserver, type RequestObserver } from './request-observer.ts';
 import { runGeneration } from './run-generation.ts';
 import { createSseWriter } from './sse.ts';
@@ -129,13 +130,15 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
     const usage = usageField(completionTokens);
     return usage === undefined ? {} : { usage };
   };
+  const textEvent = createTextChunkEvent(run.who);
   let completionTokens = 0;
   try {
     for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
       if (!sse.started && run.who.kind === 'chat') await sse.send(chunkBody(run.who, { text: '', role: 'assistant', ...withUsage(0) }));
       if (event.kind === 'text') {
         completionTokens = event.completionTokens;
-        await sse.send(chunkBody(run.who, { text: event.text, ...withUsage(completionTokens) }));
+        const backpressure = sse.write(textEvent(event.text, usageField(completionTokens)));
+        if (backpressure) await backpressure;
         continue;
       }
       await sse.send(chunkBody(run.who, { text: event.text, finishReason: event.finishReason, stopReason: event.stopReason, ...withUsage(event.usage.completionTokens) }));

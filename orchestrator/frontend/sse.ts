@@ -3,41 +3,70 @@ import type { ServerResponse } from 'node:http';
 /**
  * Server-sent events as OpenAI streams them: `data: <json>\n\n` per chunk, `data: [DONE]\n\n` at
  * the end. Headers go out with the first event, so an error before it can still be a plain HTTP
- * error. Writes respect backpressure: `send` resolves once the socket has taken the bytes (or
- * the client is gone), so a slow reader slows the generation instead of growing a buffer.
+ * error. Writes respect backpressure: a write the socket could not take at once returns a
+ * promise that settles once it has (or the client is gone), so a slow reader slows the
+ * generation instead of growing a buffer.
  */
 export interface SseWriter {
   /** Whether any bytes (and so the 200 status) have gone out. */
   readonly started: boolean;
   send(data: unknown): Promise<void>;
+  /**
+   * Writes one already-built event (`data: ...\n\n`). Returns undefined when the socket took it
+   * (the per-token path: no promise), else a promise that settles on drain or close.
+   */
+  write(event: string): Promise<void> | undefined;
   /** Sends `data: [DONE]` and ends the response. */
   done(): Promise<void>;
 }
 
-export function createSseWriter(res: ServerResponse, headers: Readonly<Record<string, string>>): SseWriter {
+export interface SseWriterOptions {
+  /**
+   * Write events to the socket as already-framed HTTP/1.1 chunks when the response is chunked
+   * and nothing is queued in it (default true). Node's `res.write` costs a cork, a nextTick and a
+   * four-buffer writev per event; one `socket.write` of `<hex length>\r\n<event>\r\n` puts the
+   * same bytes on the wire for about two thirds of the CPU (measured 48 against 34 us per event
+   * on this machine). Falls back to `res.write` whenever that would not hold (HTTP/1.0, a
+   * pipelined response still waiting for its socket, bytes buffered in the response).
+   */
+  readonly direct?: boolean;
+}
+
+export function createSseWriter(res: ServerResponse, headers: Readonly<Record<string, string>>, options: SseWriterOptions = {}): SseWriter {
   let started = false;
-  const write = async (text: string) => {
-    if (res.destroyed || res.writableEnded) return;
-    if (!started) {
-      started = true;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', ...headers });
-    }
-    if (res.write(text)) return;
-    await new Promise<void>((resolve) => {
+  const direct = options.direct ?? true;
+  const waitFor = (emitter: { on(event: string, listener: () => void): unknown; off(event: string, listener: () => void): unknown }) =>
+    new Promise<void>((resolve) => {
       const settle = () => {
-        res.off('drain', settle);
+        emitter.off('drain', settle);
         res.off('close', settle);
         resolve();
       };
-      res.on('drain', settle);
+      emitter.on('drain', settle);
       res.on('close', settle);
     });
+  const write = (text: string): Promise<void> | undefined => {
+    if (res.destroyed || res.writableEnded) return undefined;
+    if (!started) {
+      started = true;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', ...headers });
+      if (res.write(text)) return undefined;
+      return waitFor(res);
+    }
+    const socket = res.socket;
+    if (direct && socket !== null && res.chunkedEncoding && res.headersSent && res.writableLength === 0 && !socket.destroyed) {
+      if (socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)) return undefined;
+      return waitFor(socket);
+    }
+    if (res.write(text)) return undefined;
+    return waitFor(res);
   };
   return {
     get started() {
       return started;
     },
-    send: (data) => write(`data: ${JSON.stringify(data)}\n\n`),
+    write,
+    send: async (data) => write(`data: ${JSON.stringify(data)}\n\n`),
     async done() {
       await write('data: [DONE]\n\n');
       if (!res.destroyed && !res.writableEnded) res.end();

@@ -1,5 +1,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata, status, type CallOptions as GrpcCallOptions, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream } from '@grpc/grpc-js';
+import { createH2Connection, type H2Connection } from './h2-stream.ts';
+import type { MessageStream } from './message-stream.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
@@ -21,7 +23,7 @@ type Output<M extends MethodShape> = MessageShape<M['output'] & DescMessage>;
 export type ClientMethod<M extends MethodShape> = M['methodKind'] extends 'unary'
   ? (request: Input<M>, options?: CallOptions) => Promise<Output<M>>
   : M['methodKind'] extends 'server_streaming'
-    ? (request: Input<M>, options?: CallOptions) => AsyncIterable<Output<M>>
+    ? (request: Input<M>, options?: CallOptions) => MessageStream<Output<M>>
     : M['methodKind'] extends 'client_streaming'
       ? (requests: AsyncIterable<Input<M>>, options?: CallOptions) => Promise<Output<M>>
       : (requests: AsyncIterable<Input<M>>, options?: CallOptions) => AsyncIterable<Output<M>>;
@@ -32,17 +34,26 @@ export type ServiceClient<S extends DescService> = {
 
 /**
  * A typed client for a generated service at `address` ("host:port"), insecure (cleartext
- * HTTP/2). Streams are async iterables; breaking out of a `for await` cancels the call.
+ * HTTP/2). Server streams are `MessageStream`s (async iterables that can also hand over every
+ * message already received at once); breaking out of a `for await` cancels the call.
  */
 export function createGrpcClient<S extends DescService>(service: S, address: string, options: { maxMessageBytes?: number } = {}): ServiceClient<S> {
   const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
   const client = new Client(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes });
-  const methods: Record<string, unknown> = { close: () => client.close() };
-  for (const method of service.methods) methods[method.localName] = clientMethod(client, service, method);
+  // Server streams go over their own HTTP/2 connection (h2-stream.ts), opened on first use.
+  let h2: H2Connection | undefined;
+  const streams = () => (h2 ??= createH2Connection(address));
+  const methods: Record<string, unknown> = {
+    close: () => {
+      client.close();
+      h2?.close();
+    },
+  };
+  for (const method of service.methods) methods[method.localName] = clientMethod(client, service, method, streams);
   return methods as ServiceClient<S>;
 }
 
-function clientMethod(client: Client, service: DescService, method: DescMethod): unknown {
+function clientMethod(client: Client, service: DescService, method: DescMethod, streams: () => H2Connection): unknown {
   const path = `/${service.typeName}/${method.name}`;
   const serialize = (value: unknown) => Buffer.from(toBinaryInit(method.input, value));
   const deserialize = (bytes: Buffer) => fromBinaryOutput(method.output, bytes);
@@ -60,7 +71,9 @@ function clientMethod(client: Client, service: DescService, method: DescMethod):
       });
   }
   if (!isClientStreaming(method)) {
-    return (request: unknown, options: CallOptions = {}) => readStream(() => client.makeServerStreamRequest(path, serialize, deserialize, request, toMetadata(options), toGrpcOptions(options)), options);
+    const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
+    return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
+      streams().open(path, toBinaryInit(method.input, request), { deadlineUnixMs: toGrpcOptions(options).deadline, metadata: options.metadata ?? {}, deserialize: decode, signal: options.signal });
   }
   if (!isServerStreaming(method)) {
     return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
@@ -110,7 +123,7 @@ async function writeAll(call: ClientWritableStream<unknown> | ClientDuplexStream
   }
 }
 
-function toGrpcOptions(options: CallOptions): Partial<GrpcCallOptions> {
+function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
   const deadlines = [options.deadlineUnixMs, options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs].filter((d): d is number => d !== undefined);
   return deadlines.length ? { deadline: Math.min(...deadlines) } : {};
 }
