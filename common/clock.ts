@@ -60,33 +60,45 @@ export function createVirtualClock(startMs = 0): VirtualClock {
   const heap: Timer[] = [];
   let live = 0;
 
+  // A binary min-heap ordered by (at, seq), a strict total order, so timers pop in one order
+  // whatever the heap's shape. Sifting moves a hole instead of swapping pairs.
   const before = (a: Timer, b: Timer) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
   const push = (timer: Timer) => {
+    let i = heap.length;
     heap.push(timer);
-    let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      const above = heap[parent]!;
+      if (!before(timer, above)) break;
+      heap[i] = above;
       i = parent;
     }
+    heap[i] = timer;
   };
   const pop = (): Timer | undefined => {
     const top = heap[0];
     const last = heap.pop();
-    if (heap.length > 0 && last) {
-      heap[0] = last;
+    const size = heap.length;
+    if (size > 0 && last) {
       let i = 0;
       for (;;) {
         const left = 2 * i + 1;
+        if (left >= size) break;
         const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
+        let child = left;
+        let smaller = heap[left]!;
+        if (right < size) {
+          const other = heap[right]!;
+          if (before(other, smaller)) {
+            child = right;
+            smaller = other;
+          }
+        }
+        if (!before(smaller, last)) break;
+        heap[i] = smaller;
+        i = child;
       }
+      heap[i] = last;
     }
     return top;
   };

@@ -80,7 +80,13 @@ const TOUCH_EVERY_TOKENS = 128;
 const asNumbers = new WeakMap<Uint32Array, number[]>();
 function promptOf(request: BenchRequest): number[] {
   let prompt = asNumbers.get(request.promptTokenIds);
-  if (!prompt) asNumbers.set(request.promptTokenIds, (prompt = Array.from(request.promptTokenIds)));
+  if (!prompt) {
+    // An indexed copy: Array.from walks a typed array through its iterator, several times slower.
+    const ids = request.promptTokenIds;
+    prompt = new Array<number>(ids.length);
+    for (let i = 0; i < ids.length; i++) prompt[i] = ids[i]!;
+    asNumbers.set(ids, prompt);
+  }
   return prompt;
 }
 

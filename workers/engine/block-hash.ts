@@ -22,6 +22,9 @@ export interface BlockHash {
   readonly value: bigint;
 }
 
+/** Scratch for LazyBlockHash.value (synchronous use only). */
+const VALUE_VIEW = new DataView(new ArrayBuffer(8));
+
 /** Computes the bigint and Buffer forms only when asked: most hashes are only ever Map keys. */
 class LazyBlockHash implements BlockHash {
   private cachedValue: bigint | undefined;
@@ -32,9 +35,10 @@ class LazyBlockHash implements BlockHash {
   get value(): bigint {
     if (this.cachedValue === undefined) {
       const k = this.key;
-      const hi = ((k.charCodeAt(24) << 24) | (k.charCodeAt(25) << 16) | (k.charCodeAt(26) << 8) | k.charCodeAt(27)) >>> 0;
-      const lo = ((k.charCodeAt(28) << 24) | (k.charCodeAt(29) << 16) | (k.charCodeAt(30) << 8) | k.charCodeAt(31)) >>> 0;
-      this.cachedValue = (BigInt(hi) << 32n) | BigInt(lo);
+      // Through an 8-byte view: one bigint allocated instead of four (two halves, shift, or).
+      VALUE_VIEW.setUint32(0, (k.charCodeAt(24) << 24) | (k.charCodeAt(25) << 16) | (k.charCodeAt(26) << 8) | k.charCodeAt(27));
+      VALUE_VIEW.setUint32(4, (k.charCodeAt(28) << 24) | (k.charCodeAt(29) << 16) | (k.charCodeAt(30) << 8) | k.charCodeAt(31));
+      this.cachedValue = VALUE_VIEW.getBigUint64(0);
     }
     return this.cachedValue;
   }
@@ -136,7 +140,8 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
       for (let end = (chain.length + 1) * blockSize; end <= tokens.length; end += blockSize) {
         const parent = chain[chain.length - 1] ?? null;
         if (memoEntries === 0 || end > memoTokens) {
-          chain.push(hashBlock(parent, tokens, end - blockSize, end));
+          // Past the prompt: neither looked up nor recorded in the memo (generated blocks rarely repeat).
+          chain.push(compute(parent ? parent.key : noneKey, tokens, end - blockSize, end, null));
           continue;
         }
         const { hash: next, hit } = memoised(parent, tokens, end - blockSize, end, lookup);

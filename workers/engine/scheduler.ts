@@ -18,7 +18,7 @@ export interface SchedulerOptions {
   readonly maxNumSeqs: number;
 }
 
-/** One step's work: `sequences[i]` computes `tokens[i]` new tokens. Reused between steps. */
+/** One step's work: `sequences[i]` computes `tokens[i]` new tokens. A new batch each step. */
 export interface ScheduledBatch {
   readonly sequences: Sequence[];
   readonly tokens: number[];
@@ -66,7 +66,6 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
   let running: Sequence[] = [];
   let pulling: Sequence[] = [];
   const counters: SchedulerCounters = { prefixQueriesTokens: 0, prefixHitsTokens: 0, preemptions: 0, pulledBlocks: 0, pulledBytes: 0 };
-  const batch: ScheduledBatch = { sequences: [], tokens: [] };
 
   const preempt = (seq: Sequence) => {
     kv.free(seq);
@@ -160,8 +159,9 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
       waiting.unshift(seq);
     },
     schedule(nowMs) {
-      batch.sequences.length = 0;
-      batch.tokens.length = 0;
+      // Fresh arrays each step: truncating reused ones (length = 0) costs a runtime call and
+      // drops their backing store anyway.
+      const batch: ScheduledBatch = { sequences: [], tokens: [] };
       let budget = options.maxNumBatchedTokens;
       let preempted = false;
 
