@@ -26,6 +26,7 @@ export function plannerOptionsFromConfig(config: Readonly<Config>): Result<Plann
     return ok({
       pools: pools.value,
       slo: { ttftS: section.slo.ttft_s, itlS: section.slo.itl_s },
+      ttftQuantile: section.slo.ttft_quantile,
       link: linkProfile(section.kv_link),
       handoffOverheadS: section.handoff_overhead_s,
       gpuBudget: section.gpu_budget,

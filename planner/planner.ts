@@ -8,6 +8,8 @@ import type { Decision, LoadForecast, Observation, PoolDecision } from './types.
 export interface PlannerOptions {
   readonly pools: readonly PlannedPool[];
   readonly slo: { readonly ttftS: number; readonly itlS: number };
+  /** Share of requests (0-1) whose TTFT prefill is sized to keep within slo.ttftS; default DEFAULT_TTFT_QUANTILE. */
+  readonly ttftQuantile?: number | undefined;
   readonly link: LinkProfile;
   readonly handoffOverheadS: number;
   /** 0 = no limit. */
@@ -80,6 +82,7 @@ export function createPlanner(options: PlannerOptions): Planner {
         gpuBudget: options.gpuBudget,
         blockSize: options.blockSize,
         maxPrefillUtilization: options.maxPrefillUtilization,
+        ttftQuantile: options.ttftQuantile,
         maxKvUsage: options.maxKvUsage,
       });
       const reasons = latest === undefined ? ['no observation yet: sizing for zero load', ...sizing.reasons] : [...sizing.reasons];

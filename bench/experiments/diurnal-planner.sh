@@ -3,6 +3,8 @@
 # 30 s, new workers routable 60 s after they start) against fixed P:D splits: SLO attainment
 # (TTFT <= 1 s and TPOT <= 50 ms) and GPU-hours. Qwen3-8B on H100, at most 8 workers.
 # Full: two simulated days of 600 s (about 20 min of CPU); QUICK=1: one day, fewer splits.
+# SPLITS=" " (a blank list) runs the planner alone, e.g. after a planner change: the fixed
+# splits do not involve the planner. TANDEM_PLANNER__SLO__TTFT_QUANTILE=q tries another quantile.
 source "$(dirname "$0")/common.sh"
 if [[ "${QUICK:-0}" == 1 ]]; then DAYS_S=${DAYS_S:-600}; SPLITS=${SPLITS:-"1:3 2:4 2:6"}; else DAYS_S=${DAYS_S:-1200}; SPLITS=${SPLITS:-"1:3 2:2 2:3 2:4 2:5 3:2 3:3 3:4"}; fi
 EXPERIMENT=diurnal-planner$SUFFIX

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { engineProfile, linkProfile, type LinkProfile } from '../../common/profiles/index.ts';
-import { createRooflinePerf, decodeOperatingPoint, fitToBudget, prefillOperatingPoint, recommendThreshold, sizePools, splitAtThreshold, type PerfModel, type PoolSpec, type SizingInput } from './index.ts';
+import { createRooflinePerf, decodeOperatingPoint, fitToBudget, prefillOperatingPoint, prefillService, recommendThreshold, sizePools, splitAtThreshold, waitQuantileSeconds, type PerfModel, type PoolSpec, type SizingInput } from './index.ts';
+
+/** Every prompt `tokens` long (no histogram): a point mass. */
+const constantPrompts = (tokens: number) => ({ buckets: [{ lower: tokens, upper: tokens, share: 1 }] });
 
 /**
  * A replica with round numbers, so every case below can be worked by hand:
@@ -74,26 +77,55 @@ describe('sizing against hand-computed cases', () => {
   });
 
   it('sizes prefill from the uncached token rate served within the TTFT target', () => {
-    // Effective ISL = 1000 x (1 - 0.5) = 500 tokens: S = 50 ms per prompt. TTFT budget = 1 s
-    // - transfer (500 x 1e5 B / 1e9 B/s = 50 ms) - first decode step (30 ms) = 0.92 s; r = 18.4;
-    // M/D/1 allows rho = 2 x 17.4 / (1 + 2 x 17.4) = 0.972, capped at 0.8: 0.8 / 0.05 = 16 req/s
-    // (8,000 tok/s) per replica. 20 req/s -> 1.25 replicas -> 2.
-    const point = prefillOperatingPoint(toyPerf(), 500, 500, 0.92, 0.8);
+    // Effective ISL = 1000 x (1 - 0.5) = 500 tokens: S = 50 ms per prompt, every prompt alike
+    // (no histogram: SCV 0, the p90 prompt is the mean one). TTFT budget = 1 s - transfer
+    // (500 x 1e5 B / 1e9 B/s = 50 ms) - first decode step (30 ms) = 0.92 s. At the 0.8 cap the
+    // p90 wait is 0.05 / (2 x 0.2) x ln(0.8 / 0.1) = 0.26 s, within 0.92 - 0.05: 0.8 / 0.05 =
+    // 16 req/s (8,000 tok/s) per replica. 20 req/s -> 1.25 replicas -> 2.
+    const point = prefillOperatingPoint(prefillService(toyPerf(), constantPrompts(1000), 0.5, 0.9), 0.92, 0.8, 0.9);
     expect(point.serviceSeconds).toBeCloseTo(0.05, 9);
+    expect(point.scv).toBeCloseTo(0, 9);
     expect(point.utilization).toBe(0.8);
+    expect(point.waitSeconds).toBeCloseTo(0.125 * Math.log(8), 9);
     expect(point.tokensPerSecond).toBeCloseTo(8000, 6);
     const sizing = sizePools(base);
     expect(byName(sizing, 'prefill').demand).toBeCloseTo(1.25, 6);
     expect(byName(sizing, 'prefill').recommended).toBe(2);
   });
 
-  it('lowers the planned utilisation when the TTFT budget is tight', () => {
-    // S = 0.5 s, budget 0.75 s: r = 1.5; rho = 2 x 0.5 / (1 + 2 x 0.5) = 0.5.
-    expect(prefillOperatingPoint(toyPerf(), 5000, 0, 0.75, 0.9).utilization).toBeCloseTo(0.5, 9);
+  it('lowers the planned utilisation until the TTFT quantile fits a tight budget', () => {
+    // Deliberately changed with the quantile sizing: the mean-TTFT (M/D/1) rule allowed 50% here.
+    // S = 0.5 s, budget 0.75 s: the p90 wait may be 0.25 s: 0.5 / (2 (1 - rho)) x ln(10 rho) <= 0.25,
+    // i.e. ln(10 rho) <= 1 - rho: rho = 0.2185 (ln 2.185 = 0.7816 = 1 - 0.2185).
+    const tight = prefillOperatingPoint(prefillService(toyPerf(), constantPrompts(5000), 0, 0.9), 0.75, 0.9, 0.9);
+    expect(tight.target).toBe('quantile');
+    expect(tight.utilization).toBeCloseTo(0.2185, 3);
+    expect(tight.waitSeconds + tight.tailServiceSeconds).toBeCloseTo(0.75, 6);
     // Budget below one prefill: the target is out of reach; sized for throughput at 50%.
-    const unreachable = prefillOperatingPoint(toyPerf(), 5000, 0, 0.4, 0.9);
-    expect(unreachable.ttftReachable).toBe(false);
+    const unreachable = prefillOperatingPoint(prefillService(toyPerf(), constantPrompts(5000), 0, 0.9), 0.4, 0.9, 0.9);
+    expect(unreachable.target).toBe('none');
     expect(unreachable.utilization).toBe(0.5);
+  });
+
+  it('computes the M/G/1 wait quantile exactly for exponential service (M/M/1)', () => {
+    // M/M/1, mu = 1/s, lambda = 0.5/s: P(W > t) = 0.5 exp(-0.5 t), so the p90 wait is 2 ln 5 s.
+    expect(waitQuantileSeconds(0.5, 1, 1, 0.9)).toBeCloseTo(2 * Math.log(5), 9);
+    // Below rho = 1 - q, at least q of the requests do not wait at all.
+    expect(waitQuantileSeconds(0.05, 1, 1, 0.9)).toBe(0);
+    // More variable service waits longer at the same utilisation.
+    expect(waitQuantileSeconds(0.7, 1, 3, 0.9)).toBeGreaterThan(waitQuantileSeconds(0.7, 1, 0, 0.9));
+  });
+
+  it('plans the mean TTFT when the long prompts alone miss the target', () => {
+    // Half the prompts 1,000 tokens (0.1 s), half 9,000 (0.9 s): mean S = 0.5 s; the p90 prompt
+    // is 9,000 tokens, over the 0.8 s budget, so the mean TTFT is planned: Pollaczek-Khinchine
+    // with E[S^2] = (0.01 + 0.81) / 2 = 0.41, SCV = 0.41 / 0.25 - 1 = 0.64; mean wait
+    // rho x 0.5 x 1.64 / (2 (1 - rho)) <= 0.3  =>  rho = 0.6 / 1.42 = 0.4225.
+    const mix = { buckets: [{ lower: 1000, upper: 1000, share: 0.5 }, { lower: 9000, upper: 9000, share: 0.5 }] };
+    const point = prefillOperatingPoint(prefillService(toyPerf(), mix, 0, 0.9), 0.8, 0.9, 0.9);
+    expect(point.scv).toBeCloseTo(0.64, 9);
+    expect(point.target).toBe('mean');
+    expect(point.utilization).toBeCloseTo(0.6 / 1.42, 6);
   });
 
   it('puts the threshold where local prefill interference overtakes the transfer', () => {

@@ -3,7 +3,8 @@ import type { LoadForecast, PoolRole } from '../types.ts';
 import { fitToBudget } from './budget.ts';
 import { decodeOperatingPoint, type DecodeOperatingPoint } from './decode.ts';
 import type { PerfModel } from './perf-model.ts';
-import { prefillOperatingPoint } from './prefill.ts';
+import { DEFAULT_TTFT_QUANTILE, prefillPoolSize, prefillService } from './prefill.ts';
+import { promptsAbove } from './prompt-mix.ts';
 import { splitAtThreshold, type LoadSplit } from './split.ts';
 import { recommendThreshold, type ThresholdRecommendation } from './threshold.ts';
 
@@ -21,7 +22,10 @@ export interface PoolSpec {
 
 export interface SizingInput {
   readonly load: LoadForecast;
+  /** Targets, seconds. */
   readonly slo: { readonly ttftS: number; readonly itlS: number };
+  /** Share of requests (0-1) whose TTFT the prefill pool is sized to keep within slo.ttftS; default DEFAULT_TTFT_QUANTILE. */
+  readonly ttftQuantile?: number | undefined;
   /** At least one prefill and one decode pool. */
   readonly pools: readonly PoolSpec[];
   readonly link: LinkProfile;
@@ -64,8 +68,9 @@ const EPSILON = 1e-6;
  * 2. the disaggregation threshold from the preferred decode pool's batch (threshold.ts);
  * 3. the split of requests at that threshold (split.ts): the remote part is prefilled by the
  *    prefill pools, the local part inside decode passes;
- * 4. prefill demand: remote requests/s over what one replica serves within the TTFT target
- *    (prefill.ts), at effective ISL = isl x (1 - hit);
+ * 4. prefill demand: remote requests/s over what one replica serves with the TTFT quantile
+ *    within the target (prefill.ts: M/G/c over the remote prompts' lengths from the ISL
+ *    histogram, effective ISL = isl x (1 - hit));
  * 5. decode demand: requests/s over one replica's Little's-law rate, plus the replica-seconds/s
  *    that local prefills add to decode passes;
  * 6. pools of one role share their role's load, the most efficient per GPU filled first up to
@@ -100,25 +105,27 @@ export function sizePools(input: SizingInput): Sizing {
   reasons.push(`split: ${pct(split.remoteShare)} of requests disaggregated (${fmt(remoteRate)} req/s, mean ISL ${fmt(split.remoteIslMean)}), ${fmt(localRate)} req/s prefilled on decode workers`);
 
   // 4. Prefill pools.
+  const quantile = input.ttftQuantile ?? DEFAULT_TTFT_QUANTILE;
   const remoteEffective = split.remoteIslMean * (1 - hit);
-  const remoteCached = split.remoteIslMean * hit;
+  const remotePrompts = promptsAbove(hit >= 1 ? Infinity : threshold.tokens / (1 - hit), load.isl, split.remoteIslMean);
   const prefillCapacity = new Map(
     prefillPools.map((pool) => {
       const transfer = input.handoffOverheadS + transferSeconds(link, remoteEffective * pool.perf.kvBytesPerToken);
       const budget = slo.ttftS - transfer - decodePoint.stepSeconds;
-      return [pool.name, prefillOperatingPoint(pool.perf, remoteEffective, remoteCached, budget, input.maxPrefillUtilization)] as const;
+      return [pool.name, prefillPoolSize(prefillService(pool.perf, remotePrompts, hit, quantile), budget, input.maxPrefillUtilization, quantile, remoteRate)] as const;
     }),
   );
   const prefillDemand = fillRole(
     prefillPools,
     remoteRate,
-    (pool) => prefillCapacity.get(pool.name)!.requestsPerSecond,
+    (pool) => prefillCapacity.get(pool.name)!.requestsPerReplica,
     (pool) => {
-      const point = prefillCapacity.get(pool.name)!;
-      const head = `${pool.name} (${pool.perf.label}): one prefill of ${fmt(remoteEffective)} uncached tokens takes ${ms(point.serviceSeconds)}`;
-      return point.ttftReachable
-        ? `${head}; M/D/1 within ${ms(point.budgetSeconds)} of TTFT budget allows ${pct(point.utilization)} utilisation = ${fmt(point.requestsPerSecond)} req/s (${fmt(point.tokensPerSecond)} tok/s) per replica`
-        : `${head}, more than the ${ms(point.budgetSeconds)} of TTFT budget left after transfer and first step: TTFT target unreachable, sized for throughput at ${pct(point.utilization)} utilisation`;
+      const { point } = prefillCapacity.get(pool.name)!;
+      const head = `${pool.name} (${pool.perf.label}): one prefill of ${fmt(remoteEffective)} uncached tokens takes ${ms(point.serviceSeconds)} on average (SCV ${fmt(point.scv)}), ${ms(point.tailServiceSeconds)} at the p${fmtQ(quantile)} prompt`;
+      const rate = `${pct(point.utilization)} utilisation = ${fmt(point.requestsPerSecond)} req/s (${fmt(point.tokensPerSecond)} tok/s) per replica`;
+      if (point.target === 'quantile') return `${head}; M/G/${point.servers} keeps TTFT p${fmtQ(quantile)} within ${ms(point.budgetSeconds)} of TTFT budget (wait ${ms(point.waitSeconds)}) at ${rate}`;
+      if (point.target === 'mean') return `${head}; the p${fmtQ(quantile)} prompt alone misses the ${ms(point.budgetSeconds)} of TTFT budget, so the mean TTFT is planned (M/G/${point.servers} mean wait ${ms(point.waitSeconds)}) at ${rate}`;
+      return `${head}, more than the ${ms(point.budgetSeconds)} of TTFT budget left after transfer and first step: TTFT target unreachable, sized for throughput at ${rate}`;
     },
     reasons,
   );
@@ -192,4 +199,5 @@ const clamp = (value: number, low: number, high: number) => Math.min(high, Math.
 const clamp01 = (value: number) => clamp(Number.isFinite(value) ? value : 0, 0, 1);
 const fmt = (value: number) => (Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : Number(value.toPrecision(3)).toString());
 const pct = (value: number) => `${(value * 100).toFixed(0)}%`;
+const fmtQ = (quantile: number) => Number((quantile * 100).toPrecision(3)).toString();
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;

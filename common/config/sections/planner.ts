@@ -39,6 +39,11 @@ export const plannerSection = z
         ttft_s: z.number().positive().default(1),
         /** Inter-token latency target, seconds (one decode step). */
         itl_s: z.number().positive().default(0.05),
+        /**
+         * Share of requests whose TTFT the prefill pool is sized to keep within ttft_s, (0, 1):
+         * an M/G/c tail over the observed prompt-length spread, not just the mean.
+         */
+        ttft_quantile: z.number().gt(0).lt(1).default(0.9),
       })
       .prefault({}),
     /** Log decisions without acting on Kubernetes. */
