@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
 import { loadConfig } from '../../common/config/index.ts';
 import { TandemError } from '../../common/errors.ts';
-import { currentCommand, writeResultFile, type ResultFile } from '../report/result-file.ts';
+import { currentCommand, newResultFile, writeResultFile } from '../report/result-file.ts';
 import { formatSummary, formatSweepTable, sweepToCsv } from '../stats/format.ts';
 import { parseSweep } from '../workloads/rate-list.ts';
 import { runLive } from './run-live.ts';
@@ -85,15 +84,7 @@ export async function benchLive(flags: LiveFlags): Promise<void> {
       signal: stop.signal,
     });
     if (runs.length === 0) throw new TandemError('cancelled', 'stopped before any run finished');
-    const file: ResultFile = {
-      format: 'tandem-bench-result',
-      version: 1,
-      experiment: flags.experiment ?? experimentName(flags.out, flags.workload),
-      ...(flags.title ? { title: flags.title } : {}),
-      ...(flags.description ? { description: flags.description } : {}),
-      created_at: new Date().toISOString(),
-      runs,
-    };
+    const file = newResultFile('live', { ...flags, workload: flags.workload }, runs);
     if (flags.out) writeResultFile(flags.out, file);
     const rows = runs.map((run) => ({ labels: { qps: run.qps, concurrency: run.concurrency }, summary: run.summary }));
     if (flags.csv) writeFileSync(flags.csv, sweepToCsv(rows));
@@ -137,9 +128,3 @@ function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: TandemEr
   return result.value;
 }
 
-/** The --out file's stem in kebab-case, else `live-<workload>`. */
-function experimentName(out: string | undefined, workload: string): string {
-  const stem = out ? basename(out, extname(out)) : `live-${workload}`;
-  const kebab = stem.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  return kebab || `live-${workload}`;
-}

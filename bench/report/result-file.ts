@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
 import { z } from 'zod';
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
 import { runSummarySchema } from '../stats/run-summary.ts';
@@ -110,4 +111,33 @@ export function currentCommand(argv: readonly string[] = process.argv): string {
 
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What names a result file, from a bench command's flags. */
+export interface ResultFileNaming {
+  /** Explicit experiment name; default: the --out file's stem in kebab-case, else `<tool>-<workload>`. */
+  readonly experiment?: string | undefined;
+  readonly out?: string | undefined;
+  readonly workload: string;
+  readonly title?: string | undefined;
+  readonly description?: string | undefined;
+}
+
+/** A result file for `runs`, stamped now, named as `naming` says. */
+export function newResultFile(tool: ResultRun['tool'], naming: ResultFileNaming, runs: ResultRun[]): ResultFile {
+  return {
+    format: 'tandem-bench-result',
+    version: 1,
+    experiment: naming.experiment ?? experimentName(tool, naming.out, naming.workload),
+    ...(naming.title ? { title: naming.title } : {}),
+    ...(naming.description ? { description: naming.description } : {}),
+    created_at: new Date().toISOString(),
+    runs,
+  };
+}
+
+function experimentName(tool: ResultRun['tool'], out: string | undefined, workload: string): string {
+  const fallback = `${tool === 'simulate' ? 'sim' : 'live'}-${workload}`;
+  const stem = out ? basename(out, extname(out)) : fallback;
+  return stem.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || fallback;
 }

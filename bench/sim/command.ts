@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
 import { loadConfig, type Config } from '../../common/config/index.ts';
 import { TandemError } from '../../common/errors.ts';
 import { parseParams } from '../live/command.ts';
-import { currentCommand, writeResultFile, type ResultFile, type ResultRun } from '../report/result-file.ts';
+import { currentCommand, newResultFile, writeResultFile, type ResultRun } from '../report/result-file.ts';
 import { formatSummary, formatSweepTable, sweepToCsv, type SweepRow } from '../stats/format.ts';
 import { parseSweep } from '../workloads/rate-list.ts';
 import { DEFAULT_LATENCIES, type SimLatencies } from './options.ts';
@@ -131,15 +130,7 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
     }
   }
 
-  const file: ResultFile = {
-    format: 'tandem-bench-result',
-    version: 1,
-    experiment: flags.experiment ?? experimentName(flags.out, flags.workload),
-    ...(flags.title ? { title: flags.title } : {}),
-    ...(flags.description ? { description: flags.description } : {}),
-    created_at: new Date().toISOString(),
-    runs,
-  };
+  const file = newResultFile('simulate', { ...flags, workload: flags.workload }, runs);
   if (flags.out) writeResultFile(flags.out, file);
   if (flags.csv) writeFileSync(flags.csv, sweepToCsv(rows));
   if (flags.json) {
@@ -221,8 +212,3 @@ function onOff(text: string, flag: string): boolean {
   throw bad(`${flag} ${text}: expected on or off`, flag.slice(2));
 }
 
-/** The --out file's stem in kebab-case, else `sim-<workload>`. */
-function experimentName(out: string | undefined, workload: string): string {
-  const stem = out ? basename(out, extname(out)) : `sim-${workload}`;
-  return stem.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || `sim-${workload}`;
-}
