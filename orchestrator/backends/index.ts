@@ -4,7 +4,7 @@ export { BACKENDS, backendNames, createBackend, type BackendFactory, type Backen
 export { createGrpcBackend, DP_RANK_METADATA, fromStatus, type GrpcBackendOptions } from './grpc-backend.ts';
 export { createVllmHttpBackend, DP_RANK_HEADER, type VllmHttpBackendOptions } from './vllm-http-backend.ts';
 export { codeFromHttpStatus, errorMessageOf } from './http-errors.ts';
-export { parsePrometheusText, type PromSample } from './prometheus-text.ts';
+export { parsePrometheusText, type PromSample } from '../../common/prometheus-text.ts';
 export { readSseData } from './sse-reader.ts';
 export { readVllmMetrics, VLLM_METRICS, type VllmMetricsView } from './vllm-metrics.ts';
 export * from './handoff/index.ts';

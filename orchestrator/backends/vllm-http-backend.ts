@@ -3,7 +3,7 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { FinishReason } from '../serving.ts';
 import type { BackendUsage, GenerateCall, KvHandoffTicket, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
 import { httpError } from './http-errors.ts';
-import { parsePrometheusText } from './prometheus-text.ts';
+import { parsePrometheusText } from '../../common/prometheus-text.ts';
 import { readSseData } from './sse-reader.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePrometheusText } from './prometheus-text.ts';
+import { parsePrometheusText } from '../../common/prometheus-text.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
 
 const view = (text: string) => {

@@ -1,6 +1,6 @@
 import type { WorkerReport } from '../load/index.ts';
 import type { RankLoad } from './backend.ts';
-import type { PromSample } from './prometheus-text.ts';
+import type { PromSample } from '../../common/prometheus-text.ts';
 
 /**
  * What the orchestrator reads from a vLLM server's /metrics (PROTOCOLS.md section 4), current

@@ -1,6 +1,6 @@
 export { diffDistribution, histogramQuantile, histogramShareBelow } from './histogram.ts';
 export { loadObservationsFile, observationJson, parseObservations } from './observation-file.ts';
-export { parsePrometheusText, type Sample } from './prometheus-text.ts';
+export { parsePrometheusText, type PromSample as Sample } from '../../common/prometheus-text.ts';
 export { createPrometheusSource, prometheusQueries, type PrometheusSourceOptions } from './prometheus-source.ts';
 export { observationFromScrapes, poolGauges, type PoolAttribution, type Scrape } from './scrape-diff.ts';
 export { createScrapeSource, fetchText, type ScrapeSourceOptions } from './scrape-source.ts';

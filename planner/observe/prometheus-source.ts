@@ -3,7 +3,7 @@ import { TandemError } from '../../common/errors.ts';
 import { ORCHESTRATOR_METRICS as M } from '../../orchestrator/metrics/names.ts';
 import type { Distribution, Observation } from '../types.ts';
 import { histogramQuantile, histogramShareBelow } from './histogram.ts';
-import type { Sample } from './prometheus-text.ts';
+import type { PromSample as Sample } from '../../common/prometheus-text.ts';
 import { poolGauges, type PoolAttribution } from './scrape-diff.ts';
 import { fetchText } from './scrape-source.ts';
 import type { ObservationSource } from './source.ts';

@@ -1,7 +1,7 @@
 import { ORCHESTRATOR_METRICS as M } from '../../orchestrator/metrics/names.ts';
 import type { Distribution, Observation, PoolObservation } from '../types.ts';
 import { diffDistribution, histogramQuantile, histogramShareBelow } from './histogram.ts';
-import type { Sample } from './prometheus-text.ts';
+import type { PromSample as Sample } from '../../common/prometheus-text.ts';
 
 /** One scrape of the orchestrator's /metrics. */
 export interface Scrape {

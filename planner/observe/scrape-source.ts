@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import type { Observation } from '../types.ts';
-import { parsePrometheusText } from './prometheus-text.ts';
+import { parsePrometheusText } from '../../common/prometheus-text.ts';
 import { observationFromScrapes, type PoolAttribution, type Scrape } from './scrape-diff.ts';
 import type { ObservationSource } from './source.ts';
 

@@ -1,4 +1,4 @@
-import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { fail, ok, TandemError, type Result } from './errors.ts';
 
 /** One sample of Prometheus' text exposition format. */
 export interface PromSample {
@@ -11,7 +11,8 @@ export interface PromSample {
  * Parses Prometheus text exposition (version 0.0.4) into samples: `name{label="v",...} value
  * [timestamp]` lines; comments and blank lines are skipped. Label values may hold escaped `\\`,
  * `\"` and `\n`. Values may be NaN, +Inf or -Inf. A line that does not parse fails the whole
- * text, naming the line (the input comes from a worker: untrusted).
+ * text, naming the line (the input comes from another process: untrusted). Used by the vllm-http
+ * backend (a vLLM server's /metrics) and the planner (the orchestrator's /metrics).
  */
 export function parsePrometheusText(text: string): Result<PromSample[]> {
   const samples: PromSample[] = [];
