@@ -1,5 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { createVirtualClock } from './clock.ts';
+import { createMonotonicClock, createVirtualClock } from './clock.ts';
 
 describe('virtual clock', () => {
   it('fires timers in time order, then insertion order, each at its due time', () => {
@@ -64,5 +65,21 @@ describe('virtual clock', () => {
     controller.abort(new Error('stop'));
     await expect(sleeping).rejects.toThrow('stop');
     expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
+describe('the monotonic clock', () => {
+  it('reads performance.now(), never goes backwards, and sleeps and aborts like the real clock', async () => {
+    const clock = createMonotonicClock();
+    const before = performance.now();
+    const first = clock.now();
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(first).toBeLessThan(Date.now()); // since process start, not the epoch
+    await clock.sleep(5);
+    expect(clock.now()).toBeGreaterThan(first);
+    const abort = new AbortController();
+    const sleeping = clock.sleep(60_000, abort.signal);
+    abort.abort(new Error('stop'));
+    await expect(sleeping).rejects.toThrow('stop');
   });
 });

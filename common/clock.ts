@@ -1,9 +1,11 @@
 /**
  * Time, injected. Everything that waits or reads the time takes a Clock, so the same code runs
  * on the wall clock in a server and on a virtual clock in tests and the cluster simulator.
- * Times are milliseconds: since the Unix epoch for the real clock, since the virtual clock's
- * origin (default 0) for a virtual one.
+ * Times are milliseconds: since the Unix epoch for the real clock, since the process started for
+ * the monotonic one, since the virtual clock's origin (default 0) for a virtual one.
  */
+import { performance } from 'node:perf_hooks';
+
 export interface Clock {
   now(): number;
   /** Calls `fn` once after `delayMs` (>= 0) of this clock's time; returns a cancel function. */
@@ -13,14 +15,29 @@ export interface Clock {
 }
 
 export function createRealClock(): Clock {
-  return {
-    now: () => Date.now(),
+  return timersOn(() => Date.now());
+}
+
+/**
+ * A Clock on the process's monotonic high-resolution timer: fractional milliseconds since the
+ * process started, never stepped by NTP (Date.now() has 1 ms resolution and can jump). For
+ * measuring latencies (the live load generator's TTFT and token gaps), not for timestamps.
+ */
+export function createMonotonicClock(): Clock {
+  return timersOn(() => performance.now());
+}
+
+/** Node's timers behind the Clock interface, reading the time from `now`. */
+function timersOn(now: () => number): Clock {
+  const clock: Clock = {
+    now,
     setTimer(delayMs, fn) {
       const timer = setTimeout(fn, Math.max(0, delayMs));
       return () => clearTimeout(timer);
     },
-    sleep: (delayMs, signal) => sleepOn(realClock, delayMs, signal),
+    sleep: (delayMs, signal) => sleepOn(clock, delayMs, signal),
   };
+  return clock;
 }
 
 /** The process-wide wall clock. */

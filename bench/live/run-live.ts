@@ -1,6 +1,6 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { Agent, request, type Dispatcher } from 'undici';
-import type { Clock } from '../../common/clock.ts';
+import { createMonotonicClock, type Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import type { ResultRun } from '../report/result-file.ts';
 import { createRunRecorder, type SloTargets } from '../stats/recorder.ts';
@@ -9,7 +9,6 @@ import { createWorkload } from '../workloads/registry.ts';
 import type { RequestSource } from '../workloads/types.ts';
 import { streamCompletion, type CompletionTarget } from './completion-request.ts';
 import { drive, type StopReason } from './driver.ts';
-import { createMonotonicClock } from './monotonic-clock.ts';
 import { createProgress } from './progress.ts';
 
 export interface LiveOptions {
