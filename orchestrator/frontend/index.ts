@@ -4,5 +4,5 @@ export { createRequestParsers, type OutputOptions, type ParsedRequest, type Requ
 export { COMPLETION_DEFAULT_MAX_TOKENS, prepareRequest, type PreparedRequest } from './prepare-request.ts';
 export { runGeneration, STOP_DRAIN_MS, type OutputEvent } from './run-generation.ts';
 export { createFrontend, type FrontendOptions, type OrchestratorConfig } from './server.ts';
-export { createStopMatcher, type StopMatcher } from './stop-strings.ts';
+export { createStopMatcher, type StopMatcher } from '../../common/stop-strings.ts';
 export { registerUiRoutes, type UiRoutesOptions } from './ui-routes.ts';

@@ -5,7 +5,7 @@ import type { FinishReason, GenerationEvent, RouteSummary, ServingCore, Usage } 
 import type { Tokenizer } from '../../common/tokenizer/index.ts';
 import type { PreparedRequest } from './prepare-request.ts';
 import type { RequestObserver } from './request-observer.ts';
-import { createStopMatcher } from './stop-strings.ts';
+import { createStopMatcher } from '../../common/stop-strings.ts';
 
 /**
  * Runs one prepared request through the core and turns its token events into text, HTTP-free:

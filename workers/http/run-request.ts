@@ -9,7 +9,7 @@ import { startRemoteDecode } from '../server/remote-decode.ts';
 import type { WorkerAddress } from '../server/wire.ts';
 import { handoffFromRemote, kvTransferParamsFor, readKvTransferParams } from './kv-transfer-params.ts';
 import type { PreparedRequest } from './prepare-request.ts';
-import { createStopMatcher } from './stop-strings.ts';
+import { createStopMatcher } from '../../common/stop-strings.ts';
 
 /**
  * Runs one prepared request on the engine, HTTP-free, in the way its kv_transfer_params ask:

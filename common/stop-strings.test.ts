@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../common/rng.ts';
+import { createRng } from './rng.ts';
 import { createStopMatcher } from './stop-strings.ts';
 
 /** Feeds `pieces` until a stop matches; returns the emitted text and the matched stop. */
