@@ -25,6 +25,33 @@ export function histogramQuantile(distribution: Distribution, q: number): number
   return lowerBound;
 }
 
+/** One bucket of a histogram on its own (not cumulative): values in (lower, upper], `count` of them. */
+export interface HistogramBucket {
+  readonly lower: number;
+  /** Infinity for the last (+Inf) bucket. */
+  readonly upper: number;
+  readonly count: number;
+}
+
+/**
+ * The buckets of a cumulative histogram one by one, the first starting at 0. A count that goes
+ * down (a torn read) gives an empty bucket, never a negative one; a missing count repeats the
+ * one before.
+ */
+export function histogramBuckets(distribution: Distribution): HistogramBucket[] {
+  const buckets: HistogramBucket[] = [];
+  let lower = 0;
+  let previous = 0;
+  for (let i = 0; i < distribution.bounds.length; i++) {
+    const upper = distribution.bounds[i]!;
+    const cumulative = distribution.counts[i] ?? previous;
+    buckets.push({ lower, upper, count: Math.max(0, cumulative - previous) });
+    previous = cumulative;
+    lower = upper;
+  }
+  return buckets;
+}
+
 /** Share of observations at or below `limit`, interpolating within its bucket; undefined when empty. */
 export function histogramShareBelow(distribution: Distribution, limit: number): number | undefined {
   const total = distribution.counts.at(-1) ?? 0;

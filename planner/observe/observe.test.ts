@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ORCHESTRATOR_METRICS as M } from '../../orchestrator/metrics/names.ts';
-import { histogramQuantile, histogramShareBelow, observationFromScrapes, parseObservations, parsePrometheusText, type Scrape } from './index.ts';
+import { histogramBuckets, histogramQuantile, histogramShareBelow, observationFromScrapes, parseObservations, parsePrometheusText, type Scrape } from './index.ts';
 
 const pools = [
   { name: 'prefill', role: 'prefill' as const, workerPrefix: undefined },
@@ -125,5 +125,16 @@ describe('pushed observations', () => {
     expect(!range.ok && range.error.message).toContain('prefix_hit_rate');
     const histogram = parseObservations({ request_rate: 1, isl_mean: 1, osl_mean: 1, isl_histogram: { le: [2, 1], counts: [1, 2] } }, 0, 30);
     expect(!histogram.ok && histogram.error.message).toContain('bounds must ascend');
+  });
+});
+
+describe('histogram buckets', () => {
+  it('turns cumulative counts into per-bucket counts, never negative, the first from 0', () => {
+    expect(histogramBuckets({ bounds: [10, 20, 40, Infinity], counts: [3, 3, 7, 6] })).toEqual([
+      { lower: 0, upper: 10, count: 3 },
+      { lower: 10, upper: 20, count: 0 },
+      { lower: 20, upper: 40, count: 4 },
+      { lower: 40, upper: Infinity, count: 0 },
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { histogramBuckets, type HistogramBucket } from '../observe/histogram.ts';
 import type { Distribution } from '../types.ts';
 
 /** One slice of the prompt-length distribution: prompts spread evenly over [lower, upper] tokens. */
@@ -24,24 +25,16 @@ export interface PromptMix {
 export function promptsAbove(cutTokens: number, isl: Distribution | undefined, fallbackIslMean: number): PromptMix {
   const point: PromptMix = { buckets: [{ lower: fallbackIslMean, upper: fallbackIslMean, share: 1 }] };
   if (!isl) return point;
-  const raw: { lower: number; upper: number; count: number }[] = [];
-  let lower = 0;
-  let previous = 0;
-  for (let i = 0; i < isl.bounds.length; i++) {
-    const upper = isl.bounds[i]!;
-    const inBucket = Math.max(0, (isl.counts[i] ?? previous) - previous);
-    previous = isl.counts[i] ?? previous;
-    const bucketLower = lower;
-    lower = upper;
-    if (inBucket <= 0 || upper <= cutTokens) continue;
+  const raw: HistogramBucket[] = [];
+  for (const { lower, upper, count } of histogramBuckets(isl)) {
+    if (count <= 0 || upper <= cutTokens) continue;
+    const from = Math.max(lower, cutTokens);
     if (upper === Infinity) {
-      const at = Math.max(bucketLower, cutTokens);
-      raw.push({ lower: at, upper: at, count: inBucket });
+      raw.push({ lower: from, upper: from, count });
       continue;
     }
-    const from = Math.max(bucketLower, cutTokens);
-    const kept = upper > bucketLower ? (upper - from) / (upper - bucketLower) : 1;
-    raw.push({ lower: from, upper, count: inBucket * kept });
+    const kept = upper > lower ? (upper - from) / (upper - lower) : 1;
+    raw.push({ lower: from, upper, count: count * kept });
   }
   const total = raw.reduce((sum, bucket) => sum + bucket.count, 0);
   if (!(total > 0)) return point;

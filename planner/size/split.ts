@@ -1,3 +1,4 @@
+import { histogramBuckets } from '../observe/histogram.ts';
 import type { Distribution } from '../types.ts';
 
 /** How the traffic divides between disaggregated (remote prefill) and local (aggregated) requests. */
@@ -24,19 +25,13 @@ export function splitAtThreshold(islMean: number, hitRate: number, thresholdToke
   }
   let below = 0; // requests with isl <= cut
   let belowTokens = 0;
-  let lower = 0;
-  let previous = 0;
-  for (let i = 0; i < isl.bounds.length; i++) {
-    const upper = isl.bounds[i]!;
-    const inBucket = Math.max(0, (isl.counts[i] ?? previous) - previous);
-    previous = isl.counts[i] ?? previous;
+  for (const { lower, upper, count } of histogramBuckets(isl)) {
     if (lower >= cut) break;
     const top = Math.min(upper, cut);
     const fraction = upper === Infinity ? (top === Infinity ? 1 : 0) : upper > lower ? (top - lower) / (upper - lower) : 1;
-    const taken = inBucket * fraction;
+    const taken = count * fraction;
     below += taken;
     belowTokens += taken * (top === Infinity ? lower : (lower + top) / 2);
-    lower = upper;
   }
   const localShare = Math.min(1, below / total);
   const remoteShare = 1 - localShare;
