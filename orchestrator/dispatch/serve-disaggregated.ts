@@ -73,11 +73,12 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
   let streamed = 0;
   let retries = 0;
   let prefillMs = 0;
+  /** The prefill worker's cached prefix as routing saw it, tokens. */
+  const routedOverlap = run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0;
   const aborted = (): GenerationEvent => {
     const reason = toTandemError(signal.reason, 'cancelled');
     if (reason.code !== 'cancelled') throw reason;
-    const routed = run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0;
-    return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routed, completionTokens: streamed }, mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routed } };
+    return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routedOverlap, completionTokens: streamed }, mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } };
   };
   const emit = (tokenIds: readonly number[]): GenerationEvent => {
     streamed += tokenIds.length;
@@ -174,7 +175,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       finishReason,
       usage: { promptTokens, cachedPromptTokens: step!.usage.cachedPromptTokens, completionTokens: usage?.completionTokens || streamed },
       mode: 'disaggregated',
-      route: { workers: [P.tenant, target.tenant], overlapTokens: run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0 },
+      route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap },
     };
     logger.debug(
       {
