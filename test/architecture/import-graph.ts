@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
-import type { ImportRule } from './import-rules.ts';
+import { TEST_FIXTURES, type ImportRule } from './import-rules.ts';
 
 /**
  * Reads a source tree's imports and checks them against the import rules. Text only: a regular
@@ -74,7 +74,7 @@ export function checkEdge(rules: readonly ImportRule[], edge: ImportEdge): Viola
     const banned = rule.neverImport?.find((name) => edge.specifier === name || edge.specifier.startsWith(`${name}/`) || (name.startsWith('node:') && edge.specifier.startsWith(name)));
     return banned === undefined ? undefined : { edge, rule, reason: `${rule.scope}/ must not import ${banned} (${rule.why})` };
   }
-  const allowed = [rule.scope, ...rule.mayImport];
+  const allowed = [rule.scope, ...rule.mayImport, ...(edge.file.endsWith('.test.ts') ? TEST_FIXTURES : [])];
   if (allowed.some((place) => isUnder(edge.target as string, place))) return undefined;
   return { edge, rule, reason: `${rule.scope}/ may import only ${allowed.join(', ')} (${rule.why})` };
 }

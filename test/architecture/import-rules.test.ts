@@ -43,6 +43,8 @@ describe('the import rule', () => {
     write('common/up.ts', "import type { Plan } from '../planner/types.ts';\n");
     write('orchestrator/dispatch/fine.ts', "import { a } from '../routing/index.ts';\nimport { b } from '../../common/log.ts';\nimport { c } from 'fastify';\n");
     write('planner/fine.ts', "import { NAMES } from '../orchestrator/metrics/names.ts';\n");
+    write('orchestrator/routing/fixture.test.ts', "import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';\n");
+    write('orchestrator/routing/fixture.ts', "import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';\n");
     write('planner/bad.ts', "import { createFleet } from '../orchestrator/discovery/fleet.ts';\n");
 
     it('names each import across the rule, and only those', () => {
@@ -50,6 +52,7 @@ describe('the import rule', () => {
       expect(found.map((line) => line.slice(0, line.indexOf("': ") + 1))).toEqual([
         "common/up.ts '../planner/types.ts'",
         "orchestrator/kv-index/lazy.ts '../../workers/engine/index.ts'",
+        "orchestrator/routing/fixture.ts '../../test/fakes/prefix-cache.ts'",
         "orchestrator/routing/io.ts 'node:http'",
         "orchestrator/routing/io.ts '../frontend/server.ts'",
         "planner/bad.ts '../orchestrator/discovery/fleet.ts'",

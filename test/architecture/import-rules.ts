@@ -83,5 +83,11 @@ export const IMPORT_RULES: readonly ImportRule[] = [
   },
 ];
 
+/**
+ * Test files (`*.test.ts`) anywhere may also import these: the declared test fixtures, one copy
+ * each for every test (the fake engines' prefix caches, fake workers and servers).
+ */
+export const TEST_FIXTURES = ['test/fakes'] as const;
+
 /** Files at the repository root that are configuration, not code under a rule. */
 export const ROOT_CONFIG_FILES = ['vitest.config.ts'] as const;
