@@ -1,6 +1,6 @@
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { Placement } from '../discovery/index.ts';
-import type { GenerationEvent, TokenizedRequest } from '../serving.ts';
+import { markFailedRun, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import { callTarget, type DispatchContext, type Progress } from './context.ts';
@@ -66,7 +66,7 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
     if (isWorkerFault(failure.code)) fleet.probe(worker.name);
     progress.failedWorker = worker.name;
     if (streamed > 0) logger.warn({ requestId: request.requestId, worker: worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'worker failed mid-stream');
-    throw failure;
+    throw markFailedRun(failure, { mode: 'aggregated', route: { workers: [tenant], overlapTokens: run.cachedTokens } });
   } finally {
     booking.release();
     returnLease();

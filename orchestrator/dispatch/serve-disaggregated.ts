@@ -2,7 +2,7 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { BackendUsage, HandoffProtocol, PrefillStep } from '../backends/index.ts';
 import type { DisaggDecision } from '../disagg/index.ts';
 import type { Placement } from '../discovery/index.ts';
-import type { FinishReason, GenerationEvent, TokenizedRequest } from '../serving.ts';
+import { markFailedRun, type FinishReason, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import { handoffPeer, protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
@@ -146,7 +146,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
         }
         if (streamed > 0) logger.warn({ requestId: request.requestId, decode: target.worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'disaggregated request failed mid-stream');
         ended = true;
-        throw failure;
+        throw markFailedRun(failure, { mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } });
       }
     }
   } finally {
