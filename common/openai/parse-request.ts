@@ -99,7 +99,8 @@ export function parseWireRequest(kind: Endpoint, body: unknown, limits: RequestL
       tools: v.tools ?? undefined,
       documents: v.documents ?? undefined,
       chat_template_kwargs: v.chat_template_kwargs ?? {},
-      add_generation_prompt: v.add_generation_prompt ?? !continueFinalMessage,
+      // vLLM's default, also with continue_final_message (which the renderer then refuses).
+      add_generation_prompt: v.add_generation_prompt ?? true,
       continue_final_message: continueFinalMessage,
     };
     maxTokens = v.max_completion_tokens ?? v.max_tokens;
