@@ -8,3 +8,4 @@ export { createWorkerHandle, DEFAULT_PROFILE, type WorkerHandle, type WorkerHand
 export { createDiscovery } from './from-config.ts';
 export { createKubernetesDiscovery, loadKubernetesAccess, type KubernetesDiscovery, type KubernetesDiscoveryOptions } from './kubernetes-discovery.ts';
 export { podVerdict, POD_CONTRACT, POD_PORTS, workersFromPods, type PodLike, type PodVerdict, type SkipReason } from './pod-worker.ts';
+export { createTemplateCheck, firstDifference, PROBE_CHAT, type TemplateCheck, type TemplateCheckOptions, type TemplateCheckOutcome } from './template-check.ts';

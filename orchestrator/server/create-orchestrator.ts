@@ -3,7 +3,7 @@ import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
-import { createDiscovery, createFleet, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
+import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
 import { disaggOptionsFromConfig } from '../disagg/index.ts';
 import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
@@ -65,6 +65,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: config.orchestrator.max_model_len, processMetrics: true });
   const o = config.orchestrator;
 
+  // Each vllm-http worker that joins is asked to tokenize a probe chat: a loud log line and a metric if its ids differ from the router's.
+  const templateCheck = createTemplateCheck({ tokenizer, logger, metrics, clock });
   const fleet = createFleet({
     routing,
     blockSize: config.routing.block_size,
@@ -75,6 +77,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     clock,
     ...(deps.createBackend ? { createBackend: deps.createBackend } : {}),
     ...(deps.createSubscriber ? { createSubscriber: deps.createSubscriber } : {}),
+    onWorkerAdded: (spec) => templateCheck.start(spec),
   });
   const dispatcher = createDispatcher({
     fleet,
@@ -192,6 +195,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         app.server.closeAllConnections();
         await closing;
         await discovery.close();
+        templateCheck.close();
         await fleet.close();
         logger.info('stopped');
       })();
