@@ -111,7 +111,7 @@ export function createClients(options: ClientsOptions): Clients {
           }
           lastTokenMs = at;
           outputTokens += count;
-        } else {
+        } else if (event.kind === 'done') {
           cachedPromptTokens = event.usage.cachedPromptTokens;
           if (event.mode === 'disaggregated') disaggregated++;
           ok = event.finishReason !== 'abort';
