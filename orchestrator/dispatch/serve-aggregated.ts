@@ -45,7 +45,7 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
           lastTouchMs = now;
           routing.load.touch(booking, now, Math.ceil((request.promptTokenIds.length + streamed) / run.blockSize));
         }
-        yield { kind: 'tokens', tokenIds: chunk.tokenIds };
+        yield chunk.logprobs === undefined ? { kind: 'tokens', tokenIds: chunk.tokenIds } : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
       }
       if (chunk.finishReason !== undefined) {
         const usage = chunk.usage;
