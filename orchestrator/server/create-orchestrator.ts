@@ -3,7 +3,7 @@ import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
-import { createFleet, createStaticDiscovery, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
+import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
 import { disaggOptionsFromConfig } from '../disagg/index.ts';
 import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
@@ -31,15 +31,16 @@ export interface Orchestrator {
   readonly fleet: Fleet;
   readonly routing: RoutingCore;
   readonly metrics: OrchestratorMetrics;
-  readonly discovery: StaticDiscovery;
+  /** Static (the `workers:` list) or kubernetes (pods by label selector), per `discovery.kind`. */
+  readonly discovery: WorkerDiscovery;
   readonly logger: Logger;
   /** The status page's feed (/ui/events), or undefined when ui.enabled is false. */
   readonly ui: UiFeed | undefined;
   /** Binds `orchestrator.host:port` (port 0 picks a free one) and returns where it listens. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /**
-   * Applies a re-read config (SIGHUP): the `workers` list takes effect (added, removed and
-   * changed workers; running requests on the others are untouched). Changes to other sections
+   * Applies a re-read config (SIGHUP): with static discovery the `workers` list takes effect
+   * (added, removed and changed workers; running requests on the others are untouched). Changes to other sections
    * need a restart: they are named in `ignored` and logged.
    */
   reload(next: Readonly<Config>): { workers: FleetChange | null; ignored: string[] };
@@ -64,6 +65,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: config.orchestrator.max_model_len, processMetrics: true });
   const o = config.orchestrator;
 
+  // Each vllm-http worker that joins is asked to tokenize a probe chat: a loud log line and a metric if its ids differ from the router's.
+  const templateCheck = createTemplateCheck({ tokenizer, logger, metrics, clock });
   const fleet = createFleet({
     routing,
     blockSize: config.routing.block_size,
@@ -74,6 +77,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     clock,
     ...(deps.createBackend ? { createBackend: deps.createBackend } : {}),
     ...(deps.createSubscriber ? { createSubscriber: deps.createSubscriber } : {}),
+    onWorkerAdded: (spec) => templateCheck.start(spec),
   });
   const dispatcher = createDispatcher({
     fleet,
@@ -131,7 +135,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   });
   const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
 
-  const discovery = createStaticDiscovery(config.workers);
+  const discovery = createDiscovery(config, { logger, clock, registry: metrics.registry });
   let lastChange: FleetChange | null = null;
   await discovery.start((workers) => {
     lastChange = fleet.apply(workers);
@@ -167,7 +171,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
       const ignored = (Object.keys(next) as (keyof Config)[]).filter((section) => section !== 'workers' && JSON.stringify(next[section]) !== JSON.stringify(current[section]));
       if (ignored.length > 0) logger.warn({ sections: ignored }, `config reloaded: changes to ${ignored.join(', ')} need a restart and were not applied`);
       lastChange = null;
-      discovery.update(next.workers);
+      if (discovery.kind === 'static') (discovery as StaticDiscovery).update(next.workers);
+      else if (JSON.stringify(next.workers) !== JSON.stringify(current.workers)) logger.warn(`config reloaded: workers come from ${discovery.kind} discovery; the workers list is not applied`);
       const change: FleetChange | null = lastChange;
       current = { ...current, workers: next.workers };
       logger.info({ workers: next.workers.length, change }, 'config reloaded');
@@ -190,6 +195,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         app.server.closeAllConnections();
         await closing;
         await discovery.close();
+        templateCheck.close();
         await fleet.close();
         logger.info('stopped');
       })();
