@@ -59,6 +59,29 @@ export interface RouteSummary {
   readonly overlapTokens: number;
 }
 
+/** Where a failed request ran, for its log line: what a `done` would have said. */
+export interface FailedRun {
+  readonly mode: ServingMode;
+  readonly route: RouteSummary;
+}
+
+const FAILED_RUN = Symbol('tandem.failedRun');
+
+/**
+ * Marks a failure thrown by a core with where the request ran (the innermost mark wins: a
+ * failure that passes through several layers keeps the worker it happened on). Returns `error`.
+ */
+export function markFailedRun<E extends Error>(error: E, run: FailedRun): E {
+  const marked = error as E & { [FAILED_RUN]?: FailedRun };
+  marked[FAILED_RUN] ??= run;
+  return error;
+}
+
+/** Where the request that failed with `error` ran, if the core said. */
+export function failedRunOf(error: unknown): FailedRun | undefined {
+  return error instanceof Error ? (error as Error & { [FAILED_RUN]?: FailedRun })[FAILED_RUN] : undefined;
+}
+
 export interface Readiness {
   readonly ready: boolean;
   /** Why not, or what is serving (e.g. "2 prefill, 2 decode healthy"). */
@@ -71,7 +94,8 @@ export interface ServingCore {
   /**
    * Runs a request. Yields token events, then exactly one `done`, unless it throws a
    * TandemError (before the first token: the frontend answers with its status; after: the
-   * stream ends with an error event). Aborting `signal` cancels the work on every worker
+   * stream ends with an error event). A failure on a worker carries where it ran
+   * (`markFailedRun`), for the request's log line. Aborting `signal` cancels the work on every worker
    * involved and releases what they hold; the generation then ends promptly, either by throwing
    * or with a `done` whose finishReason is 'abort' (preferred: the frontend, which aborts when a
    * stop string matches, reads cachedPromptTokens from its usage).

@@ -4,7 +4,7 @@ import { parseConfig } from '../common/config/index.ts';
 import { engineProfile, kvBlockBytes, linkProfile, transferSeconds } from '../common/profiles/index.ts';
 import { createDisaggregator, disaggOptionsFromConfig, type DisaggDecision } from '../orchestrator/disagg/index.ts';
 import { createRoutingCore, type Candidate } from '../orchestrator/routing/index.ts';
-import { createToyFleet } from '../orchestrator/routing/testing/toy-fleet.ts';
+import { createCacheFleet } from './fakes/prefix-cache.ts';
 
 const BS = 16;
 const profile = engineProfile('h100-sxm', 'qwen3-8b');
@@ -20,7 +20,7 @@ function setup(disaggregation: Record<string, unknown> = {}, fleet = { prefill: 
     ...Array.from({ length: fleet.prefill }, (_, i) => ({ id: `p${i}`, role: 'prefill' as const, profile, blockSize: BS, healthy: true })),
     ...Array.from({ length: fleet.decode }, (_, i) => ({ id: `d${i}`, role: 'decode' as const, profile, blockSize: BS, healthy: true })),
   ];
-  const toy = createToyFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 100_000 })));
+  const toy = createCacheFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 100_000 })));
   /** Makes `worker` cache `prompt` (its index learns through KV events). */
   const cache = (worker: string, prompt: readonly number[]) => toy.serve(worker, prompt, core.index);
   return { ...core, clock, disagg, pool, cache };

@@ -71,7 +71,7 @@ const BAD_REQUESTS: BadCase[] = [
   { name: 'chat: image content part', path: CHAT, body: user([{ type: 'image_url', image_url: { url: 'http://x/y.png' } }]), status: 400, param: 'messages[0].content[0].type' },
   { name: 'chat: tools', path: CHAT, body: { ...user('x'), tools: [{ type: 'function', function: { name: 'f' } }] }, status: 400, param: 'tools' },
   { name: 'chat: chat_template_kwargs not an object', path: CHAT, body: { ...user('x'), chat_template_kwargs: 'thinking' }, status: 400, param: 'chat_template_kwargs' },
-  { name: 'chat: continue_final_message after a user turn', path: CHAT, body: { ...user('x'), continue_final_message: true }, status: 400, param: 'continue_final_message' },
+  { name: 'chat: continue_final_message with add_generation_prompt (its default, as in vLLM)', path: CHAT, body: { ...user('x'), continue_final_message: true }, status: 400, param: 'continue_final_message' },
   { name: 'chat: prompt over the context', path: CHAT, body: user('word '.repeat(40_000)), status: 400, param: 'messages', message: /maximum context length/ },
   { name: 'chat: max_completion_tokens = 0', path: CHAT, body: { ...user('x'), max_completion_tokens: 0 }, status: 400, param: 'max_completion_tokens' },
   { name: 'body over the size limit', body: { model: MODEL, prompt: 'z'.repeat(300_000) }, status: 413 },

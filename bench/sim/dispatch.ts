@@ -1,6 +1,7 @@
 import type { VirtualClock } from '../../common/clock.ts';
 import { isTandemError } from '../../common/errors.ts';
-import type { DisaggBookings, Disaggregator } from '../../orchestrator/disagg/index.ts';
+import type { Disaggregator } from '../../orchestrator/disagg/index.ts';
+import { createBookings, type Booking } from '../../orchestrator/dispatch/index.ts';
 import type { LoadBook } from '../../orchestrator/load/index.ts';
 import type { KvHandoff, PrefillOutcome, TokenChunk } from '../../workers/engine/index.ts';
 import type { RunRecorder } from '../stats/index.ts';
@@ -59,7 +60,8 @@ interface Live {
   readonly request: BenchRequest;
   /** The request's class recorder. */
   readonly classRecorder: RunRecorder;
-  readonly bookings: DisaggBookings;
+  /** The first worker's booking (the prefill worker's when disaggregated) and the decode worker's. */
+  readonly bookings: { readonly first: Booking; readonly decode: Booking | null };
   /** Client-side times (the engine's emission + tokenMs), ms. */
   firstTokenMs: number | undefined;
   lastTokenMs: number | undefined;
@@ -70,8 +72,8 @@ interface Live {
   ended: boolean;
 }
 
-/** Bookings are touched this often (in tokens) so long streams do not expire as lost. */
-const TOUCH_EVERY_TOKENS = 128;
+/** Bookings are touched at most this often while tokens stream (the dispatcher's default), ms. */
+const TOUCH_INTERVAL_MS = 1000;
 
 /**
  * Engines take prompts as number arrays; workloads hand out shared Uint32Arrays (a user's repeated
@@ -92,6 +94,7 @@ function promptOf(request: BenchRequest): number[] {
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { clock, fleet, disagg, load, recorder, source, intervals, latency } = options;
+  const bookings = createBookings({ load, clock, touchIntervalMs: TOUCH_INTERVAL_MS });
   let inFlight = 0;
   let disaggregated = 0;
   const classes = new Map<string, RunRecorder>();
@@ -144,11 +147,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
     }
     live.lastTokenMs = at;
-    const before = live.outputTokens;
     live.outputTokens += count;
-    if (Math.floor(before / TOUCH_EVERY_TOKENS) !== Math.floor(live.outputTokens / TOUCH_EVERY_TOKENS)) {
-      load.touch(live.bookings.decode ?? live.bookings.first, clock.now());
-    }
+    (live.bookings.decode ?? live.bookings.first).streamed(live.outputTokens);
   };
 
   const failureOf = (error: unknown): string => {
@@ -169,19 +169,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const r = live.request;
     worker.assigned++;
     clock.setTimer(latency.dispatchMs, () => {
-      let prefillDone = false;
       try {
         worker.engine.generate(
           { requestId: r.id, promptTokenIds: promptOf(r), sampling: sampling(r), deadlineMs: deadline(r) },
           {
             onChunk: (chunk: TokenChunk) => {
               tokensArrive(live, chunk.tokenIds.length);
-              if (!prefillDone && chunk.tokenIds.length > 0) {
-                prefillDone = true;
-                load.firstToken(live.bookings.first, clock.now());
-              }
+              if (chunk.tokenIds.length > 0) live.bookings.first.firstToken();
               if (chunk.finishReason === null) return;
-              load.release(live.bookings.first);
+              live.bookings.first.release();
               leave(worker);
               live.cachedPromptTokens = chunk.usage?.cachedPromptTokens;
               if (chunk.finishReason === 'abort') finish(live, false, clock.now() >= deadline(r) ? 'timeout' : 'cancelled');
@@ -190,7 +186,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           },
         );
       } catch (error) {
-        load.release(live.bookings.first);
+        live.bookings.first.release();
         leave(worker);
         finish(live, false, failureOf(error));
       }
@@ -202,7 +198,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     prefillWorker.assigned++;
     decodeWorker.assigned++;
     const failDecodeSide = (failure: string) => {
-      load.release(live.bookings.decode!);
+      live.bookings.decode!.release();
       leave(decodeWorker);
       finish(live, false, failure);
     };
@@ -213,15 +209,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         live.cachedPromptTokens = outcome.result.usage.cachedPromptTokens;
       }
       clock.setTimer(latency.tokenMs, () => {
-        load.firstToken(live.bookings.first, clock.now());
-        load.release(live.bookings.first);
+        live.bookings.first.firstToken();
+        live.bookings.first.release();
         leave(prefillWorker);
         if (!outcome.ok) return failDecodeSide(failureOf(outcome.error));
         const { result } = outcome;
         if (result.handoff === null || result.finishReason !== null) {
           // The first token ended the request (a stop token, or max_tokens 1): nothing to decode.
           if (result.handoff) prefillWorker.engine.release(result.handoff.handoffId);
-          load.release(live.bookings.decode!);
+          live.bookings.decode!.release();
           leave(decodeWorker);
           return finish(live, true);
         }
@@ -255,7 +251,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
               releaseHold();
               tokensArrive(live, chunk.tokenIds.length);
               if (chunk.finishReason === null) return;
-              load.release(live.bookings.decode!);
+              live.bookings.decode!.release();
               leave(decodeWorker);
               if (chunk.finishReason === 'abort') finish(live, false, clock.now() >= deadline(r) ? 'timeout' : 'cancelled');
               else finish(live, true);
@@ -264,7 +260,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         );
       } catch (error) {
         releaseHold();
-        load.release(live.bookings.decode!);
+        live.bookings.decode!.release();
         leave(decodeWorker);
         finish(live, false, failureOf(error));
       }
@@ -289,14 +285,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       intervals.arrival(request);
       const candidates = fleet.candidates();
       const decision = disagg.decide({ requestId: request.id, tokenIds: promptOf(request), maxTokens: request.maxOutputTokens, sessionKey: request.sessionKey }, candidates);
-      let bookings: DisaggBookings;
+      let booked: Live['bookings'];
       try {
-        bookings = disagg.commit(decision);
+        const ids = disagg.commit(decision);
+        const shape = (id: string) => ({ promptTokens: request.promptTokenIds.length, blockSize: fleet.get(id).candidate.blockSize });
+        const firstId = decision.disaggregate ? decision.prefillWorkerId! : decision.workerId!;
+        booked = { first: bookings.adopt(firstId, ids.first, shape(firstId)), decode: ids.decode === null ? null : bookings.adopt(decision.decodeWorkerId!, ids.decode, shape(decision.decodeWorkerId!)) };
       } catch (error) {
-        const live: Live = { request, classRecorder: classRecorderOf(request), bookings: { first: -1, decode: null }, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
+        const live: Live = { request, classRecorder: classRecorderOf(request), bookings: { first: bookings.adopt('', -1, { promptTokens: 0, blockSize: 1 }), decode: null }, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
         return finish(live, false, failureOf(error));
       }
-      const live: Live = { request, classRecorder: classRecorderOf(request), bookings, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
+      const live: Live = { request, classRecorder: classRecorderOf(request), bookings: booked, firstTokenMs: undefined, lastTokenMs: undefined, outputTokens: 0, cachedPromptTokens: undefined, ended: false };
       if (decision.disaggregate) {
         disaggregated++;
         runDisaggregated(live, fleet.get(decision.prefillWorkerId!), fleet.get(decision.decodeWorkerId!));

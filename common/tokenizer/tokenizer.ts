@@ -1,4 +1,5 @@
 import type { Result } from '../errors.ts';
+import type { ChatPromptRequest, ContentFormat } from './chat-request.ts';
 
 /**
  * The tokenizer seam. The frontend tokenizes prompts once (the core and the workers only ever
@@ -64,7 +65,27 @@ export interface ChatRenderOptions {
   readonly kwargs: Readonly<Record<string, unknown>>;
 }
 
+/** A chat request's prompt text, as the engine will render it. */
+export interface RenderedChat {
+  /**
+   * The prompt. When the request carries a media part (image, audio, ...), only the text before
+   * the first one: the engine expands media into tokens Tandem cannot know, so routing uses the
+   * prefix the engine is sure to share.
+   */
+  readonly text: string;
+  /** False when `text` stops before a media part (the whole prompt is longer). */
+  readonly complete: boolean;
+}
+
 export interface ChatTemplate {
-  /** The prompt text for `messages`; fails (invalid_request) when the template rejects them. */
+  /** How the template reads message content: vLLM's "string" or "openai" content format. */
+  readonly contentFormat: ContentFormat;
+  /**
+   * The prompt vLLM renders for a chat request in its wire shape (tools, documents,
+   * add_generation_prompt, continue_final_message, chat_template_kwargs, content parts); fails
+   * (invalid_request, naming the field) where vLLM would answer 400.
+   */
+  renderRequest(request: ChatPromptRequest): Result<RenderedChat>;
+  /** The prompt text for already-flattened `messages` (no tools); fails (invalid_request) when the template rejects them. */
   render(messages: readonly ChatMessage[], options: ChatRenderOptions): Result<string>;
 }

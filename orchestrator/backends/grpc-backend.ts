@@ -12,7 +12,7 @@ import {
   type Usage as WireUsage,
   type WorkerStatus,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
-import { createGrpcClient, RpcError, type CallOptions, type MessageStream } from '../../proto/grpc/index.ts';
+import { createGrpcClient, GrpcStatus, RpcError, type CallOptions, type MessageStream } from '../../proto/grpc/index.ts';
 import type { FinishReason, SamplingOptions } from '../serving.ts';
 import type { AnnouncedRole, BackendUsage, GenerateCall, KvHandoffTicket, RankLoad, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
 
@@ -38,7 +38,14 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
   const client = createGrpcClient(WorkerService, options.address);
   const fail = (error: unknown, signal: AbortSignal | undefined, what: string): TandemError => {
     if (signal?.aborted) return toTandemError(signal.reason, 'cancelled');
-    if (error instanceof RpcError) return new TandemError(codeFromGrpcStatus(error.code), `worker ${options.name} ${what}: ${error.message}`, { cause: error });
+    if (error instanceof RpcError) {
+      // The worker vanished under a running call (its process died, the network failed), or
+      // its side cancelled a call this side did not: an upstream failure, never the client's cancel.
+      if (error.connectionLost || error.code === GrpcStatus.CANCELLED) {
+        return new TandemError('upstream_error', `worker ${options.name} failed mid-${what}: ${error.connectionLost ? error.message : 'the worker cancelled the call'}`, { cause: error });
+      }
+      return new TandemError(codeFromGrpcStatus(error.code), `worker ${options.name} ${what}: ${error.message}`, { cause: error });
+    }
     return toTandemError(error, 'upstream_error');
   };
   const callOptions = (call: GenerateCall, signal: AbortSignal): CallOptions => ({

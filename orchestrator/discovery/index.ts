@@ -5,3 +5,4 @@ export { createHealthTracker, type HealthSnapshot, type HealthState, type Health
 export { createKvFeeds, type FeedSnapshot, type KvFeeds, type KvFeedsOptions, type SubscriberFactory } from './kv-feeds.ts';
 export { connectable, hostOf, kvEventEndpointsFor, ranksOf } from './worker-endpoints.ts';
 export { createWorkerHandle, DEFAULT_PROFILE, type WorkerHandle, type WorkerHandleOptions, type WorkerSnapshot, type WorkerState } from './worker-handle.ts';
+export { createTemplateCheck, firstDifference, PROBE_CHAT, type TemplateCheck, type TemplateCheckOptions, type TemplateCheckOutcome } from './template-check.ts';

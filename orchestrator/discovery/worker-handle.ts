@@ -97,7 +97,7 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
   let lastStatusAtMs: number | null = null;
   let engineId: string | null = null;
   let restarts = 0;
-  let role: AnnouncedRole = spec.role;
+  let role: AnnouncedRole = spec.role ?? 'both';
   let profile = resolveProfile(null);
   let announcedBlockSize: number | null = null;
   let mismatch = false;
@@ -162,8 +162,8 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     }
     if (next.engineId !== null) engineId = next.engineId;
 
-    role = next.role ?? spec.role;
-    if (next.role !== null && next.role !== spec.role) {
+    role = next.role ?? spec.role ?? 'both';
+    if (next.role !== null && spec.role !== undefined && next.role !== spec.role) {
       warnOnce(`role:${next.role}`, () => logger.warn({ configured: spec.role, announced: next.role }, `worker ${name} announces role ${next.role}, not the configured ${spec.role}: using ${next.role}`));
     }
     profile = resolveProfile(next);

@@ -6,18 +6,19 @@ import type { Fleet, Placement } from '../discovery/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
 import type { Candidate, RouteRequest, RoutingCore } from '../routing/index.ts';
 import type { TokenizedRequest } from '../serving.ts';
+import type { Bookings } from './booking.ts';
 
 /** What the serving paths (aggregated, disaggregated) share with the dispatcher that starts them. */
 export interface DispatchContext {
   readonly fleet: Fleet;
   readonly routing: RoutingCore;
   readonly disagg: Disaggregator;
+  /** The booking lifecycle every serving path uses (booking.ts). */
+  readonly bookings: Bookings;
   readonly protocols: HandoffProtocols;
   readonly metrics: OrchestratorMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** How often a streaming request refreshes its booking, ms. */
-  readonly touchIntervalMs: number;
   /** Other decode workers a failed decode may move to (same handoff), per request. */
   readonly decodeRetries: number;
   /** Healthy candidates that are not saturated now. */

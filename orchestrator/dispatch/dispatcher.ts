@@ -6,8 +6,9 @@ import { createHandoffProtocols, type HandoffProtocols } from '../backends/index
 import { createDisaggregator, type DisaggDecision, type DisaggOptions, type Disaggregator } from '../disagg/index.ts';
 import type { Fleet } from '../discovery/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
-import type { Candidate, RoutingCore } from '../routing/index.ts';
+import type { Candidate, RoutingCore, RoutingDecision } from '../routing/index.ts';
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest } from '../serving.ts';
+import { createBookings } from './booking.ts';
 import { createCapacityQueue, type CapacityQueue } from './capacity-queue.ts';
 import { protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
 import { isRetryable } from './failures.ts';
@@ -110,15 +111,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const queued = Math.max(load.queuedPrefillTokens, load.booked.queuedPrefillTokens);
     return inflight >= limits.maxInflightPerWorker || queued >= limits.maxQueuedPrefillTokensPerWorker;
   };
+  const touchIntervalMs = options.touchIntervalMs ?? 1000;
   const ctx: DispatchContext = {
     fleet,
     routing,
     disagg,
+    bookings: createBookings({ load: routing.load, clock, touchIntervalMs, onChange: (tenant) => fleet.publishLoad(tenant) }),
     protocols: options.protocols ?? createHandoffProtocols({ logger }),
     metrics,
     logger,
     clock,
-    touchIntervalMs: options.touchIntervalMs ?? 1000,
     decodeRetries: options.disaggregation?.decodeRetries ?? 1,
     open: (nowMs) => fleet.candidates().filter((c) => !saturated(c.id, nowMs)),
     wake: () => queue.wake(),
@@ -164,11 +166,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (missing !== undefined) return { kind: 'none', reason: `worker ${missing} left the fleet` };
     const bookings = disagg.commit(decision);
     for (const id of ids) fleet.publishLoad(id);
+    const promptTokens = request.promptTokenIds.length;
+    const blockSizeOf = (id: string, report: RoutingDecision | null) => report?.candidates.find((c) => c.id === id)?.blockSize ?? 16;
     if (decision.disaggregate) {
-      return { kind: 'disaggregated', run: { prefill: placements[0]!, decode: placements[1]!, bookings: { first: bookings.first, decode: bookings.decode! }, decision, protocol: pair! } };
+      const first = ctx.bookings.adopt(ids[0]!, bookings.first, { promptTokens, blockSize: blockSizeOf(ids[0]!, decision.prefill) });
+      const decode = ctx.bookings.adopt(ids[1]!, bookings.decode!, { promptTokens, blockSize: blockSizeOf(ids[1]!, decision.aggregated) });
+      return { kind: 'disaggregated', run: { prefill: placements[0]!, decode: placements[1]!, bookings: { first, decode }, decision, protocol: pair! } };
     }
     const chosen = decision.aggregated!.candidates.find((c) => c.id === decision.workerId);
-    return { kind: 'aggregated', run: { placement: placements[0]!, booking: bookings.first, cachedTokens: chosen?.cachedTokens ?? 0, blockSize: chosen?.blockSize ?? 16 } };
+    const booking = ctx.bookings.adopt(ids[0]!, bookings.first, { promptTokens, blockSize: chosen?.blockSize ?? 16 });
+    return { kind: 'aggregated', run: { placement: placements[0]!, booking, cachedTokens: chosen?.cachedTokens ?? 0 } };
   }
 
   async function place(request: TokenizedRequest, excluded: ReadonlySet<string>, signal: AbortSignal): Promise<Placed> {

@@ -1,7 +1,7 @@
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { Placement } from '../discovery/index.ts';
-import type { BookingId } from '../load/index.ts';
-import type { GenerationEvent, TokenizedRequest } from '../serving.ts';
+import { markFailedRun, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
+import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import { callTarget, type DispatchContext, type Progress } from './context.ts';
 import { isWorkerFault } from './failures.ts';
@@ -9,10 +9,10 @@ import { isWorkerFault } from './failures.ts';
 /** One aggregated attempt: the worker, its booking, and what routing knew of it. */
 export interface AggregatedRun {
   readonly placement: Placement;
-  readonly booking: BookingId;
+  /** The booking on `placement` (booking.ts), released when the attempt ends however it ends. */
+  readonly booking: Booking;
   /** Prompt tokens the router expected cached there (the usage of a cancelled call). */
   readonly cachedTokens: number;
-  readonly blockSize: number;
 }
 
 /**
@@ -24,27 +24,19 @@ export interface AggregatedRun {
  * sent, so the caller knows whether a retry is still possible.
  */
 export async function* streamAggregated(ctx: DispatchContext, request: TokenizedRequest, run: AggregatedRun, signal: AbortSignal, progress: Progress): AsyncGenerator<GenerationEvent, GenerationEvent> {
-  const { routing, fleet, clock, logger } = ctx;
+  const { fleet, logger } = ctx;
   const { placement, booking } = run;
   const { worker, tenant } = placement;
   const returnLease = worker.lease();
   let streamed = 0;
-  let lastTouchMs = clock.now();
   try {
     const chunks = coalesceChunks(worker.backend.generate({ requestId: request.requestId, ...callTarget(placement, request), tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs }, signal));
     for await (const chunk of chunks) {
       if (chunk.tokenIds.length > 0) {
-        const now = clock.now();
-        if (streamed === 0) {
-          routing.load.firstToken(booking, now);
-          fleet.publishLoad(tenant);
-        }
+        if (streamed === 0) booking.firstToken();
         streamed += chunk.tokenIds.length;
         progress.streamed += chunk.tokenIds.length;
-        if (now - lastTouchMs >= ctx.touchIntervalMs) {
-          lastTouchMs = now;
-          routing.load.touch(booking, now, Math.ceil((request.promptTokenIds.length + streamed) / run.blockSize));
-        }
+        booking.streamed(streamed);
         yield { kind: 'tokens', tokenIds: chunk.tokenIds };
       }
       if (chunk.finishReason !== undefined) {
@@ -74,11 +66,10 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
     if (isWorkerFault(failure.code)) fleet.probe(worker.name);
     progress.failedWorker = worker.name;
     if (streamed > 0) logger.warn({ requestId: request.requestId, worker: worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'worker failed mid-stream');
-    throw failure;
+    throw markFailedRun(failure, { mode: 'aggregated', route: { workers: [tenant], overlapTokens: run.cachedTokens } });
   } finally {
-    routing.load.release(booking);
+    booking.release();
     returnLease();
-    fleet.publishLoad(tenant);
     ctx.wake();
   }
 }

@@ -2,8 +2,8 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { BackendUsage, HandoffProtocol, PrefillStep } from '../backends/index.ts';
 import type { DisaggDecision } from '../disagg/index.ts';
 import type { Placement } from '../discovery/index.ts';
-import type { BookingId } from '../load/index.ts';
-import type { FinishReason, GenerationEvent, TokenizedRequest } from '../serving.ts';
+import { markFailedRun, type FinishReason, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
+import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import { handoffPeer, protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
 import { isWorkerFault } from './failures.ts';
@@ -13,7 +13,8 @@ import { streamAggregated } from './serve-aggregated.ts';
 export interface DisaggregatedRun {
   readonly prefill: Placement;
   readonly decode: Placement;
-  readonly bookings: { readonly first: BookingId; readonly decode: BookingId };
+  /** The prefill worker's booking and the decode worker's (booking.ts). */
+  readonly bookings: { readonly first: Booking; readonly decode: Booking };
   readonly decision: DisaggDecision;
   readonly protocol: HandoffProtocol;
 }
@@ -38,7 +39,7 @@ export interface DisaggregatedRun {
  * whose). The mode is `disaggregated`, or `aggregated` after a prefill fallback.
  */
 export async function* streamDisaggregated(ctx: DispatchContext, request: TokenizedRequest, run: DisaggregatedRun, signal: AbortSignal, progress: Progress): AsyncGenerator<GenerationEvent, GenerationEvent> {
-  const { routing, fleet, clock, logger } = ctx;
+  const { fleet, clock, logger } = ctx;
   const P = run.prefill;
   const promptTokens = request.promptTokenIds.length;
   const startedMs = clock.now();
@@ -50,21 +51,18 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
   /** The prefill side is done (first token or failure): its booking and lease go, once. */
   const endPrefill = (firstToken: boolean) => {
     if (!returnPrefillLease) return;
-    if (firstToken) routing.load.firstToken(run.bookings.first, clock.now());
-    routing.load.release(run.bookings.first);
+    if (firstToken) run.bookings.first.firstToken();
+    run.bookings.first.release();
     returnPrefillLease();
     returnPrefillLease = undefined;
-    fleet.publishLoad(P.tenant);
   };
   let target = run.decode;
-  let decodeBooking: BookingId | undefined = run.bookings.decode;
+  let decodeBooking: Booking = run.bookings.decode;
   let returnDecodeLease: (() => void) | undefined = target.worker.lease();
   const endDecode = () => {
-    if (decodeBooking !== undefined) routing.load.release(decodeBooking);
-    decodeBooking = undefined;
+    decodeBooking.release();
     returnDecodeLease?.();
     returnDecodeLease = undefined;
-    fleet.publishLoad(target.tenant);
   };
 
   let step: PrefillStep | undefined;
@@ -100,10 +98,9 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       await session.release();
       const report = run.decision.aggregated?.candidates.find((c) => c.id === target.tenant);
       const blockSize = blockSizeOf(target.tenant);
-      const booking = routing.load.book(target.tenant, { prefillTokens: report?.newTokens ?? promptTokens, decodeBlocks: Math.ceil(promptTokens / blockSize) }, clock.now());
-      fleet.publishLoad(target.tenant);
+      const booking = ctx.bookings.book(target.tenant, { prefillTokens: report?.newTokens ?? promptTokens, decodeBlocks: Math.ceil(promptTokens / blockSize) }, { promptTokens, blockSize });
       ended = true;
-      return yield* streamAggregated(ctx, request, { placement: target, booking, cachedTokens: report?.cachedTokens ?? 0, blockSize }, signal, progress);
+      return yield* streamAggregated(ctx, request, { placement: target, booking, cachedTokens: report?.cachedTokens ?? 0 }, signal, progress);
     }
     endPrefill(true);
     prefillMs = clock.now() - startedMs;
@@ -113,7 +110,6 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     const tried = new Set([target.worker.name]);
     for (;;) {
       let received = 0;
-      let lastTouchMs = clock.now();
       try {
         for await (const chunk of coalesceChunks(session.decode(handoffPeer(target, request)))) {
           let tokens = chunk.tokenIds;
@@ -123,11 +119,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
           }
           received += chunk.tokenIds.length;
           if (tokens.length > 0) {
-            const now = clock.now();
-            if (decodeBooking !== undefined && now - lastTouchMs >= ctx.touchIntervalMs) {
-              lastTouchMs = now;
-              routing.load.touch(decodeBooking, now, Math.ceil((promptTokens + streamed) / blockSizeOf(target.tenant)));
-            }
+            decodeBooking.streamed(streamed);
             yield emit(tokens);
           }
           if (chunk.finishReason !== undefined) return finish(chunk.finishReason, chunk.usage);
@@ -146,15 +138,15 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
             endDecode();
             target = next.placement;
             tried.add(target.worker.name);
-            decodeBooking = ctx.disagg.commitDecode(routeRequestOf(request), target.tenant, next.blockSize);
-            returnDecodeLease = target.worker.lease();
+            decodeBooking = ctx.bookings.adopt(target.tenant, ctx.disagg.commitDecode(routeRequestOf(request), target.tenant, next.blockSize), { promptTokens, blockSize: next.blockSize });
             fleet.publishLoad(target.tenant);
+            returnDecodeLease = target.worker.lease();
             continue;
           }
         }
         if (streamed > 0) logger.warn({ requestId: request.requestId, decode: target.worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'disaggregated request failed mid-stream');
         ended = true;
-        throw failure;
+        throw markFailedRun(failure, { mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } });
       }
     }
   } finally {

@@ -4,7 +4,7 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { OrchestratorMetrics, RequestOutcome } from '../metrics/index.ts';
-import type { ServingCore } from '../serving.ts';
+import { failedRunOf, type FailedRun, type ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { AdmissionQueue } from './admission.ts';
 import { errorHeaders, toHttpError } from './http-errors.ts';
@@ -83,7 +83,7 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
   } catch (error) {
     const failure = toHttpError(error);
     // The core refusing for lack of capacity is a rejection, not a failure of the request.
-    fail(failure, failure.code === 'rate_limited' || failure.code === 'unavailable' ? 'rejected' : 'error');
+    fail(failure, failure.code === 'rate_limited' || failure.code === 'unavailable' ? 'rejected' : 'error', failedRunOf(error));
   } finally {
     release?.();
     cancelTimeout();
@@ -91,12 +91,13 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
     res.off('close', onClose);
   }
 
-  function fail(error: TandemError, outcome: RequestOutcome): void {
+  /** `ran`: where the request ran before it failed, when the core said (its log line names it). */
+  function fail(error: TandemError, outcome: RequestOutcome, ran?: FailedRun): void {
     if (clientGone) {
-      observer.finish('cancelled', 'none');
+      observer.finish('cancelled', ran?.mode ?? 'none', undefined, ran?.route);
       return;
     }
-    observer.finish(error.code === 'cancelled' ? 'cancelled' : outcome, 'none');
+    observer.finish(error.code === 'cancelled' ? 'cancelled' : outcome, ran?.mode ?? 'none', undefined, ran?.route);
     logFailure(context.logger, requestId, error);
     writeJson(res, error.httpStatus, { ...errorHeaders(error), 'x-request-id': requestId }, toOpenAIErrorBody(error));
   }
@@ -150,7 +151,8 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
     if (!sse.started || (run.signal.aborted && (run.signal.reason as TandemError | undefined)?.code === 'cancelled')) throw error;
     // After the first byte the status is sent: report the error in the stream, then end it.
     const failure = toHttpError(error);
-    run.observer.finish('error', 'none');
+    const ran = failedRunOf(error);
+    run.observer.finish('error', ran?.mode ?? 'none', undefined, ran?.route);
     logFailure(context.logger, requestId, failure);
     await sse.send(toOpenAIErrorBody(failure));
     await sse.done();

@@ -73,7 +73,7 @@ export function createRequestParsers(limits: RequestLimits): RequestParsers {
         kind: 'chat',
         options: options.value,
         messages: messages.map((m) => (m as { ok: true; value: ChatMessage }).value),
-        addGenerationPrompt: parsed.value.add_generation_prompt ?? !(parsed.value.continue_final_message ?? false),
+        addGenerationPrompt: parsed.value.add_generation_prompt ?? true, // vLLM's default, also with continue_final_message (then refused)
         continueFinalMessage: parsed.value.continue_final_message ?? false,
         templateKwargs: parsed.value.chat_template_kwargs ?? {},
       });

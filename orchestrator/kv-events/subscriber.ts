@@ -4,6 +4,7 @@ import { type Logger, silentLogger } from '../../common/log.ts';
 import { decodeKvEventBatch, decodeSeq, type KvEventBatch } from '../../proto/kv-events/index.ts';
 import { requestReplay } from './replay-client.ts';
 import { createKvEventSequencer, type KvEventSequencerStats, type KvResetReason } from './sequencer.ts';
+import { kvEventSlicer, type Slicer } from './slicer.ts';
 
 export interface KvEventSubscriberOptions {
   /** The worker's PUB endpoint to connect to (one subscriber per worker and DP rank). */
@@ -27,6 +28,11 @@ export interface KvEventSubscriberOptions {
   /** SUB receive high-water mark, messages. Default 100000 (the publisher's default hwm). */
   readonly receiveHighWaterMark?: number;
   readonly clock?: Clock;
+  /**
+   * Paces batch handling so a burst never holds the event loop for long (see slicer.ts).
+   * Default: the process's shared KV-event slicer (10 ms slices across every subscriber).
+   */
+  readonly slicer?: Slicer;
   /**
    * FAULT INJECTION, for tests only: live messages whose sequence this returns true for are
    * discarded on receipt, as if lost on the network (replays are not filtered).
@@ -123,9 +129,16 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
   let queue: Message[] = [];
   let head = 0;
   let processing = false;
+  const slicer = options.slicer ?? kvEventSlicer;
   const drain = async () => {
     processing = true;
     while (head < queue.length && !closing.signal.aborted) {
+      // A burst is handled a slice at a time: other requests' tokens go out in between.
+      const turn = slicer.pace();
+      if (turn) {
+        await turn;
+        if (closing.signal.aborted) break;
+      }
       const message = queue[head++]!;
       if (head > 1024 && head * 2 > queue.length) {
         queue = queue.slice(head);
@@ -144,6 +157,9 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
   const reader = (async () => {
     try {
       for await (const frames of sub) {
+        // ZMQ hands over a backlog without returning to the event loop: read it a slice at a time too.
+        const turn = slicer.pace();
+        if (turn) await turn;
         const seq = frames.length === 3 ? decodeSeq(frames[1]!) : undefined;
         if (!seq?.ok) {
           counters.decodeErrors++;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../common/rng.ts';
 import { createBlockHasher } from '../hashing/index.ts';
 import { BlockStore } from './block-store.ts';
 
@@ -47,5 +48,35 @@ describe('block store', () => {
     expect(store.size).toBe(0);
     store.freeSlot(a);
     expect(store.allocSlot()).toBe(a);
+  });
+
+  it('keeps every holder through growths under way while entries are held, released and reused', () => {
+    const rng = createRng('block-store-growth');
+    const store = new BlockStore(16);
+    const slots = [store.allocSlot(), store.allocSlot(), store.allocSlot()];
+    const chain = chainOf(3000);
+    const held = slots.map(() => new Set<number>());
+    const check = () => {
+      for (let i = 0; i < 3000; i += 7) {
+        const entry = store.find(chain.words[2 * i]!, chain.words[2 * i + 1]!);
+        const holders = slots.filter((slot, t) => held[t]!.has(i) && entry !== -1 && store.holds(entry, slot));
+        expect(holders.length).toBe(held.filter((set) => set.has(i)).length);
+      }
+      slots.forEach((slot, t) => expect(store.blocksOf(slot)).toBe(held[t]!.size));
+      expect(store.size).toBe(new Set(held.flatMap((set) => [...set])).size);
+    };
+    for (let step = 0; step < 12_000; step++) {
+      const i = rng.int(3000);
+      const t = rng.int(slots.length);
+      if (rng.next() < 0.7) {
+        store.hold(store.ensure(chain.words[2 * i]!, chain.words[2 * i + 1]!), slots[t]!);
+        held[t]!.add(i);
+      } else if (held[t]!.has(i)) {
+        expect(store.release(store.find(chain.words[2 * i]!, chain.words[2 * i + 1]!), slots[t]!)).toBe(true);
+        held[t]!.delete(i);
+      }
+      if (step % 211 === 0) check();
+    }
+    check();
   });
 });

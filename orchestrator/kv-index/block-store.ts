@@ -9,9 +9,30 @@ import { HashTable64 } from './hash-table-64.ts';
  *
  * Invariants: an entry exists iff at least one tenant holds it; `blocksOf(slot)` equals the
  * number of entries whose bit `slot` is set.
+ *
+ * Growth never copies everything at once (at 2M entries a one-shot copy held the event loop
+ * for hundreds of milliseconds on a busy machine): from half capacity on, each `ensure` copies
+ * the next few entries into doubled arrays, and every write to an entry already copied goes to
+ * both, so the new arrays are complete, and take over, by the time the old ones are full.
+ * Reads always use the current arrays.
  */
 /** Blocks whose table lookups are issued together in the overlap walk. */
 const LOOKAHEAD = 16;
+/**
+ * Entries copied into the next, doubled arrays per `ensure` while a growth is under way. The
+ * copy starts at half capacity, so 2 per call would finish just as the old arrays fill up.
+ */
+const COPY_ENTRIES = 8;
+
+/** The entry arrays at one capacity. */
+interface EntryArrays {
+  lo: Uint32Array;
+  hi: Uint32Array;
+  /** Tenants holding the entry; 0 for a free entry. */
+  holders: Int32Array;
+  /** `words` uint32 per entry: the holders bitset. */
+  bits: Uint32Array;
+}
 
 export class BlockStore {
   private readonly table: HashTable64;
@@ -24,6 +45,9 @@ export class BlockStore {
   private words = 2;
   private capacity: number;
   private highWater = 0;
+  /** The doubled arrays being filled, or null; entries below `copied` are already in them. */
+  private next: EntryArrays | null = null;
+  private copied = 0;
   private readonly free: number[] = [];
   private perSlot: Int32Array;
   private slotUsed: Uint8Array;
@@ -81,14 +105,23 @@ export class BlockStore {
     if (found !== -1) return found;
     let entry = this.free.pop();
     if (entry === undefined) {
-      if (this.highWater === this.capacity) this.reserve(this.capacity * 2);
+      if (this.highWater === this.capacity) this.finishGrowth();
       entry = this.highWater++;
     }
     this.entryLo[entry] = lo;
     this.entryHi[entry] = hi;
     this.entryHolders[entry] = 0;
     this.bits.fill(0, entry * this.words, (entry + 1) * this.words);
+    const next = this.next;
+    if (next !== null && entry < this.copied) {
+      next.lo[entry] = lo;
+      next.hi[entry] = hi;
+      next.holders[entry] = 0;
+      next.bits.fill(0, entry * this.words, (entry + 1) * this.words);
+    }
     this.table.set(lo, hi, entry);
+    if (next !== null) this.copySome(COPY_ENTRIES);
+    else if (this.highWater * 2 >= this.capacity) this.startGrowth();
     return entry;
   }
 
@@ -113,6 +146,7 @@ export class BlockStore {
     this.bits[at] = word | bit;
     this.entryHolders[entry]!++;
     this.perSlot[slot]!++;
+    if (this.next !== null && entry < this.copied) this.mirror(entry);
     return true;
   }
 
@@ -127,7 +161,9 @@ export class BlockStore {
     if ((word & bit) === 0) return false;
     this.bits[at] = word & ~bit;
     this.perSlot[slot]!--;
-    if (--this.entryHolders[entry]! === 0) this.dropEntry(entry);
+    const holders = --this.entryHolders[entry]!;
+    if (this.next !== null && entry < this.copied) this.mirror(entry);
+    if (holders === 0) this.dropEntry(entry);
     return true;
   }
 
@@ -218,20 +254,48 @@ export class BlockStore {
     this.free.push(entry);
   }
 
-  private reserve(capacity: number): void {
-    const grow = <T extends Uint32Array | Int32Array>(old: T, make: (n: number) => T, n: number): T => {
-      const next = make(n);
-      next.set(old);
-      return next;
-    };
-    this.entryLo = grow(this.entryLo, (n) => new Uint32Array(n), capacity);
-    this.entryHi = grow(this.entryHi, (n) => new Uint32Array(n), capacity);
-    this.entryHolders = grow(this.entryHolders, (n) => new Int32Array(n), capacity);
-    this.bits = grow(this.bits, (n) => new Uint32Array(n), capacity * this.words);
-    this.capacity = capacity;
+  /** Allocates the doubled arrays (their pages are touched only as entries are copied in). */
+  private startGrowth(): void {
+    const capacity = this.capacity * 2;
+    this.next = { lo: new Uint32Array(capacity), hi: new Uint32Array(capacity), holders: new Int32Array(capacity), bits: new Uint32Array(capacity * this.words) };
+    this.copied = 0;
+  }
+
+  /** Copies the next `count` entries into the doubled arrays; switches to them when all are in. */
+  private copySome(count: number): void {
+    const next = this.next!;
+    const end = Math.min(this.capacity, this.copied + count);
+    const W = this.words;
+    next.lo.set(this.entryLo.subarray(this.copied, end), this.copied);
+    next.hi.set(this.entryHi.subarray(this.copied, end), this.copied);
+    next.holders.set(this.entryHolders.subarray(this.copied, end), this.copied);
+    next.bits.set(this.bits.subarray(this.copied * W, end * W), this.copied * W);
+    this.copied = end;
+    if (end < this.capacity) return;
+    this.entryLo = next.lo;
+    this.entryHi = next.hi;
+    this.entryHolders = next.holders;
+    this.bits = next.bits;
+    this.capacity = next.lo.length;
+    this.next = null;
+  }
+
+  /** Completes a growth at once (the old arrays are full; only when the steps fell behind). */
+  private finishGrowth(): void {
+    if (this.next === null) this.startGrowth();
+    this.copySome(Infinity);
+  }
+
+  /** Writes an already-copied entry's holders and bitset to the doubled arrays too. */
+  private mirror(entry: number): void {
+    const next = this.next!;
+    const W = this.words;
+    next.holders[entry] = this.entryHolders[entry]!;
+    for (let w = 0; w < W; w++) next.bits[entry * W + w] = this.bits[entry * W + w]!;
   }
 
   private widen(words: number): void {
+    if (this.next !== null) this.finishGrowth();
     const bits = new Uint32Array(this.capacity * words);
     for (let entry = 0; entry < this.highWater; entry++) {
       for (let w = 0; w < this.words; w++) bits[entry * words + w] = this.bits[entry * this.words + w]!;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../../common/rng.ts';
 import { createBlockHasher } from '../hashing/index.ts';
 import { createKvIndex, INDEX_MODES, type KvIndexOptions } from './create-index.ts';
-import { createPromptSource, createSimEngine, randomBatch, type PromptSource } from './testing/random-events.ts';
+import { createPromptSource, createKvEventSource, randomBatch, type PromptSource } from './testing/random-events.ts';
 import { ReferenceApproximateIndex, ReferencePreciseIndex } from './testing/reference-index.ts';
 import type { IndexMode, KvIndex } from './types.ts';
 
@@ -47,7 +47,7 @@ const DRIVERS: Record<IndexMode, (seed: number) => Outcome> = {
     const prompts = createPromptSource(rng.fork('prompts'));
     const index = createKvIndex('precise', options);
     const ref = new ReferencePreciseIndex(SEED, options.defaultBlockSize, options.maxParkedRuns ?? 256);
-    const engines = TENANTS.map((t) => createSimEngine(t.id, t.blockSize));
+    const engines = TENANTS.map((t) => createKvEventSource(t.id, t.blockSize));
     for (const t of TENANTS) {
       index.registerWorker(t.id, { blockSize: t.blockSize });
       ref.tenant(t.id, t.blockSize);

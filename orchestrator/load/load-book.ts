@@ -10,6 +10,11 @@
  * leaves the router's own bookings.
  *
  * Bookings whose stream is lost (no release, no touch for `bookingTtlMs`) expire.
+ *
+ * Every change of a booking (booked, first token, touched with new decode blocks, released,
+ * expired) is told to the listeners of `observe`, as the change it made to its worker's booked
+ * figures: the seam a replicated router syncs its bookings through. The booking lifecycle the
+ * serving paths use is orchestrator/dispatch/booking.ts.
  */
 export interface BookingLoad {
   /** Prompt tokens the worker has to prefill (prompt minus its cached prefix), tokens. */
@@ -49,6 +54,27 @@ export interface WorkerLoad extends LoadFigures {
 
 export type BookingId = number;
 
+/** What changed a booking; `touched` only when its decode blocks changed. */
+export type BookingChangeKind = 'booked' | 'first-token' | 'touched' | 'released' | 'expired';
+
+/**
+ * One change to a booking, as the change to its worker's booked figures (positive: more load).
+ * A release or an expiry carries minus what the booking still held.
+ */
+export interface BookingChange {
+  readonly kind: BookingChangeKind;
+  readonly id: BookingId;
+  readonly worker: string;
+  /** Change in the worker's booked requests: +1 booked, -1 released or expired, else 0. */
+  readonly inflightDelta: number;
+  /** Change in booked queued prefill, tokens. */
+  readonly prefillTokensDelta: number;
+  /** Change in booked decode blocks, blocks. */
+  readonly decodeBlocksDelta: number;
+}
+
+export type BookingListener = (change: BookingChange) => void;
+
 export interface LoadBookOptions {
   /** A booking not released nor touched for this long is dropped, ms (Dynamo: 300 s). */
   readonly bookingTtlMs: number;
@@ -72,10 +98,13 @@ export interface LoadBook {
   /** Forgets a worker and its bookings. */
   removeWorker(worker: string): void;
   workers(): string[];
+  /** Calls `listener` after every change of a booking (see BookingChange); returns the unsubscribe. */
+  observe(listener: BookingListener): () => void;
 }
 
 interface Booking {
   readonly worker: WorkerState;
+  readonly name: string;
   prefillTokens: number;
   decodeBlocks: number;
   lastSeenMs: number;
@@ -101,6 +130,12 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
   let nextId = 1;
   /** No booking can expire before this time, ms. */
   let nextExpiryMs = Number.POSITIVE_INFINITY;
+  let listeners: BookingListener[] = [];
+  const tell = (kind: BookingChangeKind, id: BookingId, booking: Booking, inflightDelta: number, prefillTokensDelta: number, decodeBlocksDelta: number) => {
+    if (listeners.length === 0) return;
+    const change: BookingChange = { kind, id, worker: booking.name, inflightDelta, prefillTokensDelta, decodeBlocksDelta };
+    for (const listener of listeners) listener(change);
+  };
 
   const state = (worker: string): WorkerState => {
     let found = workers.get(worker);
@@ -111,12 +146,13 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
     return found;
   };
 
-  const drop = (id: BookingId, booking: Booking) => {
+  const drop = (id: BookingId, booking: Booking, kind: 'released' | 'expired') => {
     bookings.delete(id);
     const booked = booking.worker.booked;
     booked.inflight--;
     booked.prefill -= booking.prefillTokens;
     booked.decode -= booking.decodeBlocks;
+    tell(kind, id, booking, -1, 0 - booking.prefillTokens, 0 - booking.decodeBlocks);
   };
 
   const corrected = (reported: number | null, now: number, then: number): number => (reported === null ? now : Math.max(0, reported + now - then));
@@ -125,26 +161,29 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
     book(worker, load, nowMs) {
       const w = state(worker);
       const id = nextId++;
-      const booking: Booking = { worker: w, prefillTokens: Math.max(0, load.prefillTokens), decodeBlocks: Math.max(0, load.decodeBlocks), lastSeenMs: nowMs };
+      const booking: Booking = { worker: w, name: worker, prefillTokens: Math.max(0, load.prefillTokens), decodeBlocks: Math.max(0, load.decodeBlocks), lastSeenMs: nowMs };
       bookings.set(id, booking);
       w.booked.inflight++;
       w.booked.prefill += booking.prefillTokens;
       w.booked.decode += booking.decodeBlocks;
       nextExpiryMs = Math.min(nextExpiryMs, nowMs + options.bookingTtlMs);
+      tell('booked', id, booking, 1, booking.prefillTokens, booking.decodeBlocks);
       return id;
     },
 
     firstToken(id, nowMs) {
       const booking = bookings.get(id);
       if (!booking) return;
-      booking.worker.booked.prefill -= booking.prefillTokens;
+      const released = booking.prefillTokens;
+      booking.worker.booked.prefill -= released;
       booking.prefillTokens = 0;
       booking.lastSeenMs = nowMs;
+      if (released !== 0) tell('first-token', id, booking, 0, -released, 0);
     },
 
     release(id) {
       const booking = bookings.get(id);
-      if (booking) drop(id, booking);
+      if (booking) drop(id, booking, 'released');
     },
 
     touch(id, nowMs, decodeBlocks) {
@@ -153,8 +192,10 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
       booking.lastSeenMs = nowMs;
       if (decodeBlocks !== undefined) {
         const next = Math.max(0, decodeBlocks);
-        booking.worker.booked.decode += next - booking.decodeBlocks;
+        const delta = next - booking.decodeBlocks;
+        booking.worker.booked.decode += delta;
         booking.decodeBlocks = next;
+        if (delta !== 0) tell('touched', id, booking, 0, 0, delta);
       }
     },
 
@@ -195,8 +236,8 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
       for (const [id, booking] of bookings) {
         const due = booking.lastSeenMs + options.bookingTtlMs;
         if (due <= nowMs) {
-          drop(id, booking);
           booking.worker.expired++;
+          drop(id, booking, 'expired');
           expired++;
         } else if (due < earliest) {
           earliest = due;
@@ -214,5 +255,12 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
     },
 
     workers: () => [...workers.keys()],
+
+    observe(listener) {
+      listeners = [...listeners, listener];
+      return () => {
+        listeners = listeners.filter((l) => l !== listener);
+      };
+    },
   };
 }

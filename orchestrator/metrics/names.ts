@@ -36,6 +36,12 @@ export const ORCHESTRATOR_METRICS = {
   workerHealthy: 'tandem_worker_healthy',
   /** Gauge, 0 or 1, label worker. 1 while the worker's announced KV block size differs from routing.block_size (it is not routed to). */
   workerBlockSizeMismatch: 'tandem_worker_block_size_mismatch',
+  /**
+   * Counter, labels worker, outcome (match, mismatch, unavailable). Start-up self-checks of the
+   * chat template against a vllm-http worker's /tokenize: a mismatch means the router's prefix
+   * hashes for chats differ from the engine's on that worker.
+   */
+  chatTemplateChecks: 'tandem_chat_template_checks_total',
   /** Counter, label worker. KV-event batches applied to the index. */
   kvEventsApplied: 'tandem_kv_events_applied_total',
   /** Counter, label worker. Sequence gaps seen (each triggers a replay). */

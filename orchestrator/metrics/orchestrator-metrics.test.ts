@@ -17,7 +17,7 @@ describe('orchestrator metrics', () => {
       promptTokens: 'counter', cachedPromptTokens: 'counter', generationTokens: 'counter',
       requestPromptTokens: 'histogram', requestGenerationTokens: 'histogram', routerDecision: 'histogram',
       workerInflightRequests: 'gauge', workerQueuedPrefillTokens: 'gauge', workerActiveKvBlocks: 'gauge',
-      workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', kvEventsApplied: 'counter', kvEventGaps: 'counter',
+      workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', chatTemplateChecks: 'counter', kvEventsApplied: 'counter', kvEventGaps: 'counter',
       kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge',
       workerRunningRequests: 'gauge', workerWaitingRequests: 'gauge', workerKvUsage: 'gauge',
       replicaSyncConnected: 'gauge', replicaSyncMessages: 'counter', replicaSyncPeers: 'gauge', replicaSyncRemoteBookings: 'gauge',

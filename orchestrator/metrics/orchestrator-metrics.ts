@@ -62,6 +62,8 @@ export interface OrchestratorMetrics {
   setWorkerHealthy(worker: string, role: WorkerRole, healthy: boolean): void;
   /** Flags a worker whose announced block size differs from the router's (never routed to). */
   setWorkerBlockSizeMismatch(worker: string, mismatch: boolean): void;
+  /** One chat-template self-check against a worker's /tokenize, and how it came out. */
+  countChatTemplateCheck(worker: string, outcome: 'match' | 'mismatch' | 'unavailable'): void;
   countKvEventBatches(worker: string, batches?: number): void;
   countKvEventGap(worker: string): void;
   countKvTransfer(blocks: number, bytes: number): void;
@@ -109,6 +111,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   const indexedBlocks = new Gauge({ name: N.workerIndexedBlocks, help: "KV blocks the router's index holds for the worker.", labelNames: ['worker'] as const, registers, aggregator: 'max' });
   const healthy = new Gauge({ name: N.workerHealthy, help: '1 when the worker is healthy, else 0.', labelNames: ['worker', 'role'] as const, registers, aggregator: 'min' });
   const blockSizeMismatch = new Gauge({ name: N.workerBlockSizeMismatch, help: "1 while the worker's KV block size differs from routing.block_size (not routed to).", labelNames: ['worker'] as const, registers, aggregator: 'max' });
+  const templateChecks = new Counter({ name: N.chatTemplateChecks, help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).", labelNames: ['worker', 'outcome'] as const, registers, aggregator: 'max' });
   const eventsApplied = new Counter({ name: N.kvEventsApplied, help: 'KV-event batches applied to the index.', labelNames: ['worker'] as const, registers });
   const eventGaps = new Counter({ name: N.kvEventGaps, help: 'KV-event sequence gaps seen (each triggers a replay).', labelNames: ['worker'] as const, registers });
   const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
@@ -182,6 +185,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
       healthy.set({ worker, role }, isHealthy ? 1 : 0);
     },
     setWorkerBlockSizeMismatch: (worker, mismatch) => blockSizeMismatch.set({ worker }, mismatch ? 1 : 0),
+    countChatTemplateCheck: (worker, outcome) => templateChecks.inc({ worker, outcome }),
     countKvEventBatches: (worker, batches = 1) => eventsApplied.inc({ worker }, batches),
     countKvEventGap: (worker) => eventGaps.inc({ worker }),
     countKvTransfer(blocks, bytes) {

@@ -20,8 +20,6 @@ export interface ReplicaSyncOptions {
   readonly group: string;
   readonly load: LoadBook;
   readonly index: KvIndex;
-  /** The load book's booking TTL, ms. */
-  readonly bookingTtlMs: number;
   /** IPC first when both: a message from a sibling arrives over IPC only. */
   readonly transports: readonly SyncTransport[];
   readonly clock: Clock;
@@ -34,7 +32,7 @@ export interface ReplicaSyncOptions {
 }
 
 export interface ReplicaSync {
-  /** The load book and index to route with: local changes are published, remote ones applied. */
+  /** The load book and index to route with: local changes are published (the book's `observe` seam, the index's `recordRouted`), remote ones applied. */
   readonly load: LoadBook;
   readonly index: KvIndex;
   readonly book: SyncedBook;
@@ -79,7 +77,6 @@ export function createReplicaSync(options: ReplicaSyncOptions): ReplicaSync {
   const book = createSyncedBook({
     load: options.load,
     index: options.index,
-    bookingTtlMs: options.bookingTtlMs,
     emit(delta) {
       if (closed) return;
       pending.push(delta);
@@ -148,7 +145,7 @@ export function createReplicaSync(options: ReplicaSyncOptions): ReplicaSync {
   });
 
   return {
-    load: book.load,
+    load: options.load,
     index: book.index,
     book,
     peers() {
@@ -161,6 +158,7 @@ export function createReplicaSync(options: ReplicaSyncOptions): ReplicaSync {
       send([{ k: 'bye' }]);
       closed = true;
       cancelTick();
+      book.close();
       flushScheduled = true; // nothing more leaves
       await Promise.all(options.transports.map((t) => t.close()));
     },

@@ -3,25 +3,27 @@ import { createBlockHasher } from '../hashing/index.ts';
 import { createKvIndex } from '../kv-index/index.ts';
 import { createLoadBook } from '../load/index.ts';
 import { decodeSyncMessage, encodeSyncMessage, type SyncDelta } from './delta.ts';
-import { createSyncedBook, type SyncedBook } from './synced-book.ts';
+import { createSyncedBook } from './synced-book.ts';
 
 const TTL = 10_000;
 
 /** Two processes' books; deltas of one are handed to the other through the real codec. */
 function pair(mode: 'precise' | 'approximate' = 'precise') {
   const outbox: Record<'a' | 'b', SyncDelta[]> = { a: [], b: [] };
-  const make = (name: 'a' | 'b') =>
-    createSyncedBook({
-      load: createLoadBook({ bookingTtlMs: TTL, reportMaxAgeMs: 5_000 }),
+  const make = (name: 'a' | 'b') => {
+    const load = createLoadBook({ bookingTtlMs: TTL, reportMaxAgeMs: 5_000 });
+    const synced = createSyncedBook({
+      load,
       index: createKvIndex(mode, { hashSeed: 1337, defaultBlockSize: 4, ttlMs: 60_000, maxBlocks: 1 << 16, pruneToFraction: 0.8 }),
-      bookingTtlMs: TTL,
       emit: (d) => outbox[name].push(d),
     });
+    return Object.assign(synced, { load });
+  };
   const books = { a: make('a'), b: make('b') };
   let seq = 0;
   /** Delivers what `from` emitted to the other, encoded and decoded as on the wire. */
   const deliver = (from: 'a' | 'b', nowMs: number) => {
-    const to: SyncedBook = from === 'a' ? books.b : books.a;
+    const to = from === 'a' ? books.b : books.a;
     const decoded = decodeSyncMessage(encodeSyncMessage({ v: 1, origin: from, group: from, seq: ++seq, deltas: outbox[from].splice(0) }));
     if (!decoded.ok) throw decoded.error;
     for (const d of decoded.value.deltas) to.apply(from, d, nowMs);

@@ -6,22 +6,22 @@ export interface SyncedBookOptions {
   /** The process's own load book and index; remote bookings and inserts are applied to them. */
   readonly load: LoadBook;
   readonly index: KvIndex;
-  /** The load book's booking TTL, ms: remote bookings not touched for this long are forgotten too. */
-  readonly bookingTtlMs: number;
   /** Every local change, as a delta to publish. */
   readonly emit: (delta: SyncDelta) => void;
 }
 
 /**
- * The load book and KV index the router uses, with the other processes' deltas applied to them.
- * Local bookings go to the wrapped book unchanged and each change is emitted as a delta; a remote
- * booking is booked in the same book (so the router, the saturation check and the report
- * correction see it as any other) under a local id kept per (origin, id). Remote bookings end
- * by their own release, by expiry (`bookingTtlMs` without a touch), or all at once when their
- * origin says bye or falls silent (`dropOrigin`). Pure: time comes in as `nowMs`.
+ * The other processes' deltas applied to this process's load book and KV index, and this
+ * process's own changes emitted as deltas. Own booking changes come from the load book's
+ * `observe` seam (every change, whichever serving path or expiry made it: see
+ * orchestrator/dispatch/booking.ts); approximate-index inserts from wrapping the index's
+ * `recordRouted`. A remote booking is booked in the same book (so the router, the saturation
+ * check and the report correction see it as any other) under a local id kept per (origin, id);
+ * it ends by its own release, by the book's expiry (`bookingTtlMs` without a change), or all at
+ * once when its origin says bye or falls silent (`dropOrigin`). Pure: time comes in as `nowMs`.
  */
 export interface SyncedBook {
-  readonly load: LoadBook;
+  /** The index to route with: `recordRouted` is also emitted (approximate mode). */
   readonly index: KvIndex;
   /** Applies one remote delta from `origin`. */
   apply(origin: string, delta: SyncDelta, nowMs: number): void;
@@ -29,88 +29,79 @@ export interface SyncedBook {
   dropOrigin(origin: string): number;
   /** Remote bookings held now, per origin. */
   remoteBookings(): Map<string, number>;
+  /** Stops observing the load book. */
+  close(): void;
 }
 
 interface Own {
   readonly worker: string;
   prefillTokens: number;
   decodeBlocks: number;
-  lastSeenMs: number;
-}
-
-interface Remote {
-  readonly local: BookingId;
-  readonly worker: string;
-  lastSeenMs: number;
 }
 
 export function createSyncedBook(options: SyncedBookOptions): SyncedBook {
-  const { load: inner, index: innerIndex, emit, bookingTtlMs } = options;
+  const { load: inner, index: innerIndex, emit } = options;
+  /** This process's bookings as last told, to send a touch's whole state. */
   const own = new Map<BookingId, Own>();
-  const remote = new Map<string, Map<number, Remote>>();
+  /** origin -> its booking id -> the local id it is booked under. */
+  const remote = new Map<string, Map<number, BookingId>>();
+  /** Local id of a remote booking -> where it came from. */
+  const remoteByLocal = new Map<BookingId, { origin: string; id: number }>();
   const approximate = innerIndex.mode === 'approximate';
+  /** Set while a remote delta is applied: those changes are not this process's to publish. */
+  let applying = false;
+
+  const forgetRemote = (local: BookingId) => {
+    const from = remoteByLocal.get(local);
+    if (!from) return;
+    remoteByLocal.delete(local);
+    remote.get(from.origin)?.delete(from.id);
+  };
+
+  const unobserve = inner.observe((change) => {
+    if (applying) return;
+    switch (change.kind) {
+      case 'booked': {
+        const mine = { worker: change.worker, prefillTokens: change.prefillTokensDelta, decodeBlocks: change.decodeBlocksDelta };
+        own.set(change.id, mine);
+        emit({ k: 'book', id: change.id, worker: change.worker, prefillTokens: Math.round(mine.prefillTokens), decodeBlocks: Math.round(mine.decodeBlocks) });
+        return;
+      }
+      case 'first-token': {
+        const mine = own.get(change.id);
+        if (mine) mine.prefillTokens = 0;
+        if (mine) emit({ k: 'first', id: change.id });
+        return;
+      }
+      case 'touched': {
+        const mine = own.get(change.id);
+        if (!mine) return;
+        mine.decodeBlocks = Math.max(0, mine.decodeBlocks + change.decodeBlocksDelta);
+        emit({ k: 'touch', id: change.id, worker: mine.worker, prefillTokens: Math.round(mine.prefillTokens), decodeBlocks: Math.round(mine.decodeBlocks) });
+        return;
+      }
+      case 'released':
+      case 'expired':
+        if (own.delete(change.id)) emit({ k: change.kind === 'released' ? 'release' : 'expired', id: change.id });
+        // A remote booking the book expired here (its origin went quiet about it).
+        else forgetRemote(change.id);
+        return;
+    }
+  });
 
   const remoteOf = (origin: string) => {
     let found = remote.get(origin);
     if (!found) remote.set(origin, (found = new Map()));
     return found;
   };
-
   const bookRemote = (origin: string, id: number, worker: string, figures: BookingLoad, nowMs: number) => {
     const local = inner.book(worker, figures, nowMs);
-    remoteOf(origin).set(id, { local, worker, lastSeenMs: nowMs });
+    remoteOf(origin).set(id, local);
+    remoteByLocal.set(local, { origin, id });
   };
-
-  const load: LoadBook = {
-    book(worker, figures, nowMs) {
-      const id = inner.book(worker, figures, nowMs);
-      const prefillTokens = Math.max(0, Math.round(figures.prefillTokens));
-      const decodeBlocks = Math.max(0, Math.round(figures.decodeBlocks));
-      own.set(id, { worker, prefillTokens, decodeBlocks, lastSeenMs: nowMs });
-      emit({ k: 'book', id, worker, prefillTokens, decodeBlocks });
-      return id;
-    },
-    firstToken(id, nowMs) {
-      inner.firstToken(id, nowMs);
-      const mine = own.get(id);
-      if (!mine) return;
-      mine.prefillTokens = 0;
-      mine.lastSeenMs = nowMs;
-      emit({ k: 'first', id });
-    },
-    release(id) {
-      inner.release(id);
-      if (own.delete(id)) emit({ k: 'release', id });
-    },
-    touch(id, nowMs, decodeBlocks) {
-      inner.touch(id, nowMs, decodeBlocks);
-      const mine = own.get(id);
-      if (!mine) return;
-      mine.lastSeenMs = nowMs;
-      if (decodeBlocks !== undefined) mine.decodeBlocks = Math.max(0, Math.round(decodeBlocks));
-      emit({ k: 'touch', id, worker: mine.worker, prefillTokens: mine.prefillTokens, decodeBlocks: mine.decodeBlocks });
-    },
-    report: (worker, report, nowMs) => inner.report(worker, report, nowMs),
-    load: (worker, nowMs) => inner.load(worker, nowMs),
-    expire(nowMs) {
-      const expired = inner.expire(nowMs);
-      if (expired === 0) return 0;
-      // The wrapped book dropped whatever was due by the same rule: forget those ids too.
-      for (const [id, mine] of own) {
-        if (mine.lastSeenMs + bookingTtlMs <= nowMs) {
-          own.delete(id);
-          emit({ k: 'expired', id });
-        }
-      }
-      for (const bookings of remote.values()) for (const [id, r] of bookings) if (r.lastSeenMs + bookingTtlMs <= nowMs) bookings.delete(id);
-      return expired;
-    },
-    removeWorker(worker) {
-      inner.removeWorker(worker);
-      for (const [id, mine] of own) if (mine.worker === worker) own.delete(id);
-      for (const bookings of remote.values()) for (const [id, r] of bookings) if (r.worker === worker) bookings.delete(id);
-    },
-    workers: () => inner.workers(),
+  const releaseRemote = (local: BookingId) => {
+    remoteByLocal.delete(local);
+    inner.release(local);
   };
 
   const index: KvIndex = {
@@ -135,65 +126,26 @@ export function createSyncedBook(options: SyncedBookOptions): SyncedBook {
   };
 
   return {
-    load,
     index,
 
     apply(origin, delta, nowMs) {
-      switch (delta.k) {
-        case 'book': {
-          const known = remote.get(origin)?.get(delta.id);
-          if (known) inner.release(known.local);
-          bookRemote(origin, delta.id, delta.worker, delta, nowMs);
-          return;
-        }
-        case 'touch': {
-          const known = remote.get(origin)?.get(delta.id);
-          if (!known) {
-            // A booking this process never saw (it started late, or a partition ate the book).
-            bookRemote(origin, delta.id, delta.worker, delta, nowMs);
-            return;
-          }
-          known.lastSeenMs = nowMs;
-          inner.touch(known.local, nowMs, delta.decodeBlocks);
-          if (delta.prefillTokens === 0) inner.firstToken(known.local, nowMs);
-          return;
-        }
-        case 'first': {
-          const known = remote.get(origin)?.get(delta.id);
-          if (!known) return;
-          known.lastSeenMs = nowMs;
-          inner.firstToken(known.local, nowMs);
-          return;
-        }
-        case 'release':
-        case 'expired': {
-          const bookings = remote.get(origin);
-          const known = bookings?.get(delta.id);
-          if (!known) return;
-          bookings!.delete(delta.id);
-          inner.release(known.local);
-          return;
-        }
-        case 'routed': {
-          if (!approximate) return;
-          const words = wordsFromBase64(delta.words, delta.blocks);
-          if (words === null) return;
-          const size = innerIndex.blockSizeOf(delta.worker);
-          if (size === undefined) innerIndex.registerWorker(delta.worker, { blockSize: delta.blockSize });
-          else if (size !== delta.blockSize) return;
-          innerIndex.recordRouted(delta.worker, { blockSize: delta.blockSize, length: delta.blocks, words }, nowMs);
-          return;
-        }
-        case 'bye':
-          this.dropOrigin(origin);
-          return;
+      applying = true;
+      try {
+        applyDelta(origin, delta, nowMs);
+      } finally {
+        applying = false;
       }
     },
 
     dropOrigin(origin) {
       const bookings = remote.get(origin);
       if (!bookings) return 0;
-      for (const r of bookings.values()) inner.release(r.local);
+      applying = true;
+      try {
+        for (const local of bookings.values()) releaseRemote(local);
+      } finally {
+        applying = false;
+      }
       remote.delete(origin);
       return bookings.size;
     },
@@ -203,5 +155,60 @@ export function createSyncedBook(options: SyncedBookOptions): SyncedBook {
       for (const [origin, bookings] of remote) out.set(origin, bookings.size);
       return out;
     },
+
+    close: () => unobserve(),
   };
+
+  function applyDelta(origin: string, delta: SyncDelta, nowMs: number): void {
+    switch (delta.k) {
+      case 'book': {
+        const known = remote.get(origin)?.get(delta.id);
+        if (known !== undefined) releaseRemote(known);
+        bookRemote(origin, delta.id, delta.worker, delta, nowMs);
+        return;
+      }
+      case 'touch': {
+        const known = remote.get(origin)?.get(delta.id);
+        if (known === undefined) {
+          // A booking this process never saw (it started late, or a partition ate the book).
+          bookRemote(origin, delta.id, delta.worker, delta, nowMs);
+          return;
+        }
+        inner.touch(known, nowMs, delta.decodeBlocks);
+        if (delta.prefillTokens === 0) inner.firstToken(known, nowMs);
+        return;
+      }
+      case 'first': {
+        const known = remote.get(origin)?.get(delta.id);
+        if (known !== undefined) inner.firstToken(known, nowMs);
+        return;
+      }
+      case 'release':
+      case 'expired': {
+        const bookings = remote.get(origin);
+        const known = bookings?.get(delta.id);
+        if (known === undefined) return;
+        bookings!.delete(delta.id);
+        releaseRemote(known);
+        return;
+      }
+      case 'routed': {
+        if (!approximate) return;
+        const words = wordsFromBase64(delta.words, delta.blocks);
+        if (words === null) return;
+        const size = innerIndex.blockSizeOf(delta.worker);
+        if (size === undefined) innerIndex.registerWorker(delta.worker, { blockSize: delta.blockSize });
+        else if (size !== delta.blockSize) return;
+        innerIndex.recordRouted(delta.worker, { blockSize: delta.blockSize, length: delta.blocks, words }, nowMs);
+        return;
+      }
+      case 'bye': {
+        const bookings = remote.get(origin);
+        if (!bookings) return;
+        for (const local of bookings.values()) releaseRemote(local);
+        remote.delete(origin);
+        return;
+      }
+    }
+  }
 }

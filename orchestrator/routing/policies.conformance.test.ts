@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../common/rng.ts';
 import { policyNames } from './registry.ts';
 import { candidates, core, tokens } from './testing/fleet.ts';
-import { createToyFleet } from './testing/toy-fleet.ts';
+import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';
 import type { Candidate } from './types.ts';
 
 /**
@@ -13,7 +13,7 @@ describe.each(policyNames())('policy %s (conformance)', (policy) => {
   it('never picks an unhealthy, held-back or absent worker', () => {
     const rng = createRng(`invariants-${policy}`);
     const { router, index, load } = core({ policy });
-    const fleet = createToyFleet(candidates(8).map((c) => ({ id: c.id, blockSize: 16, capacityBlocks: 400 })));
+    const fleet = createCacheFleet(candidates(8).map((c) => ({ id: c.id, blockSize: 16, capacityBlocks: 400 })));
     const open: number[] = [];
     for (let step = 0; step < 300; step++) {
       const pool: Candidate[] = candidates(8).map((c) => ({ ...c, healthy: rng.next() < 0.7 }));
@@ -39,7 +39,7 @@ describe.each(policyNames())('policy %s (conformance)', (policy) => {
     const run = () => {
       const rng = createRng('determinism');
       const { router, index } = core({ policy, seed: 42, kv: { temperature: 0.5 } });
-      const fleet = createToyFleet(candidates(6).map((c) => ({ id: c.id, blockSize: 16, capacityBlocks: 200 })));
+      const fleet = createCacheFleet(candidates(6).map((c) => ({ id: c.id, blockSize: 16, capacityBlocks: 200 })));
       const chosen: (string | null)[] = [];
       for (let step = 0; step < 200; step++) {
         const prompt = tokens(16 * (1 + rng.int(12)), 500 * rng.int(4));
@@ -73,7 +73,7 @@ describe.each(policyNames())('policy %s (conformance)', (policy) => {
     const { router, index, load } = core({ policy });
     const pool = candidates(4);
     const prompt = tokens(16 * 32);
-    const fleet = createToyFleet(pool.map((c) => ({ id: c.id, blockSize: 16, capacityBlocks: 1000 })));
+    const fleet = createCacheFleet(pool.map((c) => ({ id: c.id, blockSize: 16, capacityBlocks: 1000 })));
     fleet.serve('w0', prompt, index);
     for (let i = 0; i < 100; i++) load.book('w0', { prefillTokens: 50_000, decodeBlocks: 100 }, 0);
     const rng = createRng(`guard-${policy}`);

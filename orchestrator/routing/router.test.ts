@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { engineProfile } from '../../common/profiles/index.ts';
 import { createRng } from '../../common/rng.ts';
 import { candidates, core, tokens } from './testing/fleet.ts';
-import { createToyFleet } from './testing/toy-fleet.ts';
+import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';
 import type { Candidate } from './types.ts';
 
 const BS = 16;
 
 /**
- * A shared-prefix stream through the router and a toy fleet whose caches emit KV events:
+ * A shared-prefix stream through the router and a fleet of prefix caches whose caches emit KV events:
  * 32 groups of a 2000-token prefix + a 200-token unique question, 8 workers each caching
  * 1000 blocks (8 prefixes), 16 requests in flight, first tokens two requests later. The
  * upper bound of the hit rate is 2000/2200 = 91%. Returns the hit rate after warm-up and the
@@ -17,7 +17,7 @@ const BS = 16;
 function sharedPrefixRun(routing: Record<string, unknown>): { hitRate: number; imbalance: number } {
   const { router, index, load } = core(routing);
   const pool = candidates(8);
-  const fleet = createToyFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 1000 })));
+  const fleet = createCacheFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 1000 })));
   const rng = createRng('shared-prefix-stream');
   const prefixes = Array.from({ length: 32 }, (_, g) => tokens(2000, 100_000 * (g + 1)));
   let promptTokens = 0;
@@ -46,7 +46,7 @@ describe('router', () => {
     const { router, index } = core();
     const pool = candidates(4);
     const prompt = tokens(BS * 40);
-    createToyFleet([{ id: 'w2', blockSize: BS, capacityBlocks: 1000 }]).serve('w2', prompt, index);
+    createCacheFleet([{ id: 'w2', blockSize: BS, capacityBlocks: 1000 }]).serve('w2', prompt, index);
     const decision = router.route({ tokenIds: [...prompt, 7, 8, 9] }, pool);
     expect(decision.workerId).toBe('w2');
     expect(decision.candidates.map((c) => c.overlapBlocks)).toEqual([0, 0, 40, 0]);
@@ -57,7 +57,7 @@ describe('router', () => {
     const { router, index, load } = core();
     const pool = candidates(4);
     const prompt = tokens(BS * 250);
-    createToyFleet([{ id: 'w2', blockSize: BS, capacityBlocks: 1000 }]).serve('w2', prompt, index);
+    createCacheFleet([{ id: 'w2', blockSize: BS, capacityBlocks: 1000 }]).serve('w2', prompt, index);
     // Moderately busier: the cached prefix still wins on cost.
     for (let i = 0; i < 3; i++) load.book('w2', { prefillTokens: 300, decodeBlocks: 250 }, 0);
     expect(router.route({ tokenIds: prompt }, pool).workerId).toBe('w2');
@@ -88,7 +88,7 @@ describe('router', () => {
       { id: 'h20', role: 'both', profile: engineProfile('h20', 'qwen3-8b'), blockSize: BS, healthy: true },
       { id: 'h100', role: 'both', profile: engineProfile('h100-sxm', 'qwen3-8b'), blockSize: BS, healthy: true },
     ];
-    const fleet = createToyFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 10_000 })));
+    const fleet = createCacheFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 10_000 })));
     fleet.serve('h20', prompt.slice(0, BS * 256), index); // 50% cached
     fleet.serve('h100', prompt.slice(0, BS * 205), index); // 40% cached
     const decision = router.route({ tokenIds: prompt }, pool);
@@ -101,7 +101,7 @@ describe('router', () => {
     // Control: on equal GPUs the longer prefix wins.
     const same = core();
     const twins = candidates(2, { prefix: 'twin' });
-    const twinFleet = createToyFleet(twins.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 10_000 })));
+    const twinFleet = createCacheFleet(twins.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 10_000 })));
     twinFleet.serve('twin0', prompt.slice(0, BS * 256), same.index);
     twinFleet.serve('twin1', prompt.slice(0, BS * 205), same.index);
     expect(same.router.route({ tokenIds: prompt }, twins).workerId).toBe('twin0');
@@ -111,7 +111,7 @@ describe('router', () => {
     const { router, index } = core();
     const pool = candidates(3);
     pool[1] = { ...pool[1]!, healthy: false };
-    createToyFleet([{ id: 'w0', blockSize: BS, capacityBlocks: 1000 }]).serve('w0', tokens(BS * 200), index);
+    createCacheFleet([{ id: 'w0', blockSize: BS, capacityBlocks: 1000 }]).serve('w0', tokens(BS * 200), index);
     const decision = router.route({ tokenIds: tokens(BS * 200 + 5), requestId: 'req-1' }, pool);
     const json = JSON.parse(JSON.stringify(decision));
     expect(json).toMatchObject({ workerId: 'w0', policy: 'kv', requestId: 'req-1', promptTokens: 3205 });
@@ -140,7 +140,7 @@ describe('router', () => {
   it('books the uncached prompt as prefill work on commit and releases it at the first token', () => {
     const { router, index, load } = core();
     const pool = candidates(2);
-    createToyFleet([{ id: 'w0', blockSize: BS, capacityBlocks: 1000 }]).serve('w0', tokens(BS * 200), index);
+    createCacheFleet([{ id: 'w0', blockSize: BS, capacityBlocks: 1000 }]).serve('w0', tokens(BS * 200), index);
     const decision = router.route({ tokenIds: tokens(BS * 202) }, pool);
     expect(decision.workerId).toBe('w0');
     const booking = router.commit(decision);
@@ -179,7 +179,7 @@ describe('router', () => {
     const prompt = tokens(32 * 100);
     // Workers are registered with their pool's block size before their events flow.
     index.registerWorker('big0', { blockSize: 32 });
-    createToyFleet([{ id: 'big0', blockSize: 32, capacityBlocks: 1000 }]).serve('big0', prompt, index);
+    createCacheFleet([{ id: 'big0', blockSize: 32, capacityBlocks: 1000 }]).serve('big0', prompt, index);
     const decision = router.route({ tokenIds: prompt }, pool);
     expect(decision.candidates.map((c) => [c.id, c.overlapBlocks, c.cachedTokens])).toEqual([
       ['small0', 0, 0],
@@ -200,7 +200,7 @@ describe('router', () => {
     const decide = () => {
       const { router, index } = core({ kv: { temperature: 1 }, seed: 7 });
       const pool = candidates(4);
-      createToyFleet([{ id: 'w3', blockSize: BS, capacityBlocks: 1000 }]).serve('w3', tokens(BS * 100), index);
+      createCacheFleet([{ id: 'w3', blockSize: BS, capacityBlocks: 1000 }]).serve('w3', tokens(BS * 100), index);
       return Array.from({ length: 40 }, () => router.route({ tokenIds: tokens(BS * 100) }, pool));
     };
     const decisions = decide();

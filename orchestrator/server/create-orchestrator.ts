@@ -6,7 +6,7 @@ import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
-import { createFleet, createStaticDiscovery, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
+import { createFleet, createStaticDiscovery, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
 import { disaggOptionsFromConfig } from '../disagg/index.ts';
 import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
@@ -94,7 +94,6 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
               ...parts,
               origin,
               group: deps.cluster?.group ?? origin,
-              bookingTtlMs: config.routing.load.booking_ttl_s * 1000,
               transports,
               clock,
               logger,
@@ -106,6 +105,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   });
   const tokenizer = deps.tokenizer ?? (await loadModelTokenizer(o.tokenizer));
 
+  // Each vllm-http worker that joins is asked to tokenize a probe chat: a loud log line and a metric if its ids differ from the router's.
+  const templateCheck = createTemplateCheck({ tokenizer, logger, metrics, clock });
   const fleet = createFleet({
     routing,
     blockSize: config.routing.block_size,
@@ -116,6 +117,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     clock,
     ...(deps.createBackend ? { createBackend: deps.createBackend } : {}),
     ...(deps.createSubscriber ? { createSubscriber: deps.createSubscriber } : {}),
+    onWorkerAdded: (spec) => templateCheck.start(spec),
   });
   const dispatcher = createDispatcher({
     fleet,
@@ -236,6 +238,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         await closing;
         await sync?.close();
         await discovery.close();
+        templateCheck.close();
         await fleet.close();
         logger.info('stopped');
       })();

@@ -163,6 +163,9 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
   stream.on('error', (error) => {
     streamError = error;
   });
+  // The stream got its id: the connection was up and the request went out on it.
+  let sent = false;
+  stream.once('ready', () => (sent = true));
   stream.on('close', () => {
     if (ended) return;
     if (grpcStatus !== undefined) {
@@ -170,7 +173,7 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
     } else if (httpStatus !== undefined && httpStatus !== 200) {
       finish(fromHttpStatus(httpStatus));
     } else {
-      finish(fromReset(stream.rstCode, streamError));
+      finish(fromReset(stream.rstCode, streamError, sent && (session.destroyed || session.closed)));
     }
   });
   // The stream's 'end' must be consumed for 'close' to follow.
@@ -215,9 +218,22 @@ function fromHttpStatus(code: number): RpcError {
   return new RpcError(mapped, `Received HTTP status code ${code}`);
 }
 
-/** As grpc-js maps a stream that closed without a gRPC status. */
-function fromReset(rstCode: number | undefined, error: Error | undefined): RpcError {
-  // The connection failed or went away (refused, reset, session destroyed): the call never ran or was cut.
+/**
+ * A stream that closed without a gRPC status and not by this side (a cancel or deadline of ours
+ * ends the call before its close). Mapped as grpc-js maps it, with one exception that matters to
+ * callers: when the call was under way and then its connection went (Node destroys the streams
+ * of a lost session with an RST_STREAM CANCEL of its own making),
+ * the server died or the network failed mid-call. grpc-js calls that CANCELLED, as if the caller
+ * had cancelled; here it is UNAVAILABLE with `connectionLost` set, so a caller can tell "the
+ * peer may have started the work and vanished" from "never reached" and from its own cancel.
+ * `connectionGone`: the request went out on the connection (the stream got its id) and the
+ * connection is closed or destroyed now.
+ */
+function fromReset(rstCode: number | undefined, error: Error | undefined, connectionGone: boolean): RpcError {
+  if (connectionGone) {
+    return new RpcError(status.UNAVAILABLE, `the connection was lost mid-call${error ? ` (${error.message})` : ''}`, { cause: error, connectionLost: true });
+  }
+  // The connection failed or went away before the call ran (refused, reset): it never ran.
   if (error && (error as { code?: unknown }).code !== 'ERR_HTTP2_STREAM_ERROR') return new RpcError(status.UNAVAILABLE, error.message, { cause: error });
   switch (rstCode) {
     case constants.NGHTTP2_REFUSED_STREAM:

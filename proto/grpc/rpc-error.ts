@@ -8,12 +8,20 @@ import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/gr
 export class RpcError extends Error {
   override readonly name = 'RpcError';
 
+  /**
+   * The call was under way on an established connection that then closed without a status: the
+   * server may have started the work and is gone (its process died, the network failed). Never
+   * set for a call the caller cancelled or one that could not connect.
+   */
+  readonly connectionLost: boolean;
+
   constructor(
     readonly code: status,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; connectionLost?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.connectionLost = options?.connectionLost ?? false;
   }
 
   get codeName(): string {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { KvCacheEvent } from '../../proto/kv-events/index.ts';
+import type { KvIndex } from '../../orchestrator/kv-index/index.ts';
 
 /**
- * A test engine's prefix cache: full blocks of the prompt, chained engine hashes (sha256 of the
+ * The one prefix cache of the fake engines (every test that needs an engine cache imports this):
+ * full blocks of the prompt, chained engine hashes (sha256 of the
  * parent's hash and the block's tokens, last 8 bytes as vLLM's int form), LRU eviction at
  * `capacityBlocks`, and the KV events vLLM would publish for each change. Hits follow vLLM: at
  * least the prompt's last token is always computed, so a hit covers at most
@@ -79,6 +81,30 @@ export function createPrefixCache(blockSize: number, capacityBlocks: number): Pr
       }
       if (evicted.length > 0) events.push({ type: 'BlockRemoved', blockHashes: evicted, medium: 'GPU', groupIdx: null });
       return { cachedTokens: hit * blockSize, events };
+    },
+  };
+}
+
+/**
+ * Several workers' prefix caches, each publishing its events straight into a KV index as one
+ * batch per request (routing tests: the index then knows what the engines hold).
+ */
+export interface CacheFleet {
+  /** Serves `prompt` on `worker`: returns its cached prefix in tokens, and applies its events to `index`. */
+  serve(worker: string, prompt: readonly number[], index: Pick<KvIndex, 'applyBatch'> | null): number;
+}
+
+export function createCacheFleet(workers: readonly { id: string; blockSize: number; capacityBlocks: number }[]): CacheFleet {
+  const caches = new Map(workers.map((w) => [w.id, createPrefixCache(w.blockSize, w.capacityBlocks)]));
+  let ts = 0;
+  return {
+    serve(id, prompt, index) {
+      const cache = caches.get(id);
+      if (!cache) throw new Error(`no worker ${id} in the cache fleet`);
+      const { cachedTokens, events } = cache.admit(prompt);
+      ts += 1;
+      if (index && events.length > 0) index.applyBatch(id, { ts, events, dataParallelRank: null });
+      return cachedTokens;
     },
   };
 }

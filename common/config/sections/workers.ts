@@ -9,8 +9,12 @@ import { z } from 'zod';
 export const workerEntry = z.strictObject({
   /** Unique, stable name used in logs, metrics and /debug/workers. */
   name: z.string().min(1),
-  /** Used when the worker does not announce its role (vLLM never does). */
-  role: z.enum(['prefill', 'decode', 'both']).default('both'),
+  /**
+   * Unset: the role the worker announces (Tandem's gRPC workers do), else `both` (vLLM never
+   * announces one). Set: a check; a worker announcing another role is used as it announces,
+   * with a warning.
+   */
+  role: z.enum(['prefill', 'decode', 'both']).optional(),
   /** `grpc`: tandem.v1.WorkerService at host:port; `vllm-http`: a vLLM OpenAI server at a URL. */
   backend: z.enum(['grpc', 'vllm-http']).default('grpc'),
   /** gRPC: "host:port". vllm-http: "http://host:port" (a bare host:port gets http://). */

@@ -31,8 +31,8 @@ interface CachedBlock {
   hash: bigint;
 }
 
-/** One simulated engine: what it caches, keyed by the token prefix up to each block's end. */
-export interface SimEngine {
+/** One engine as the random event stream sees it: what it caches, keyed by the token prefix up to each block's end. */
+export interface KvEventSource {
   readonly tenant: string;
   readonly blockSize: number;
   readonly cached: Map<string, CachedBlock>;
@@ -42,7 +42,7 @@ export interface SimEngine {
   readonly orphans: bigint[];
 }
 
-export function createSimEngine(tenant: string, blockSize: number): SimEngine {
+export function createKvEventSource(tenant: string, blockSize: number): KvEventSource {
   return { tenant, blockSize, cached: new Map(), deferred: [], orphans: [] };
 }
 
@@ -76,7 +76,7 @@ const stored = (fields: Partial<BlockStored> & Pick<BlockStored, 'blockHashes' |
 });
 
 /** Events for serving `prompt` on `engine`: the uncached tail as one or two runs (maybe out of order). */
-function serve(rng: Rng, engine: SimEngine, prompt: readonly number[], awkward: boolean): KvCacheEvent[] {
+function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkward: boolean): KvCacheEvent[] {
   const bs = engine.blockSize;
   const blocks = Math.floor(prompt.length / bs);
   const keys = Array.from({ length: blocks }, (_, k) => `${engine.tenant.length % 2}:${prompt.slice(0, (k + 1) * bs).join(',')}`);
@@ -116,7 +116,7 @@ function serve(rng: Rng, engine: SimEngine, prompt: readonly number[], awkward: 
 }
 
 /** One batch of a random stream for `engine`. */
-export function randomBatch(rng: Rng, engine: SimEngine, prompts: PromptSource, ts: number, awkward = true): KvEventBatch {
+export function randomBatch(rng: Rng, engine: KvEventSource, prompts: PromptSource, ts: number, awkward = true): KvEventBatch {
   const events: KvCacheEvent[] = [];
   const count = 1 + rng.int(3);
   for (let e = 0; e < count; e++) {
@@ -155,7 +155,7 @@ export function randomBatch(rng: Rng, engine: SimEngine, prompts: PromptSource, 
     } else if (roll < 0.97) {
       // The same blocks stored again, as a second physical copy or as KV-cache group 1.
       const prompt = prompts.prompt(engine.blockSize);
-      const again = serve(rng, createSimEngine(engine.tenant, engine.blockSize), prompt, false);
+      const again = serve(rng, createKvEventSource(engine.tenant, engine.blockSize), prompt, false);
       events.push(...again.map((event) => (event.type === 'BlockStored' && rng.next() < 0.5 ? { ...event, groupIdx: 1 } : event)));
     } else {
       events.push(stored({ blockHashes: [], parentBlockHash: null, tokenIds: [], blockSize: engine.blockSize }));

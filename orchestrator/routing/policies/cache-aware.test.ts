@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { candidates, core, tokens } from '../testing/fleet.ts';
-import { createToyFleet } from '../testing/toy-fleet.ts';
+import { createCacheFleet } from '../../../test/fakes/prefix-cache.ts';
 
 describe('cache-aware policy (SGLang thresholds)', () => {
   const setup = () => {
     const c = core({ policy: 'cache-aware', guard: { enabled: false } });
     const pool = candidates(3);
-    const fleet = createToyFleet(pool.map((w) => ({ id: w.id, blockSize: 16, capacityBlocks: 10_000 })));
+    const fleet = createCacheFleet(pool.map((w) => ({ id: w.id, blockSize: 16, capacityBlocks: 10_000 })));
     return { ...c, pool, fleet };
   };
 
