@@ -19,8 +19,8 @@ beforeAll(async () => {
     log: { level: 'info' },
     orchestrator: { host: '127.0.0.1', port: 0, processes: 2, health: { interval_s: 0.1, timeout_s: 1, failure_threshold: 2, success_threshold: 1 }, shutdown_grace_s: 5, replica_sync: { heartbeat_s: 0.2, peer_timeout_s: 1 } },
     workers: workers.map((w, i) => ({ name: `w${i}`, address: w.address })),
-  }, { listening: /serving processes$/ });
-}, 90_000);
+  }, { listening: /serving processes$/, timeoutMs: 150_000 });
+}, 180_000);
 
 afterAll(async () => {
   await orchestrator?.stop();
@@ -54,7 +54,7 @@ describe('several serving processes behind one port', () => {
     expect(replicas.peers).toHaveLength(1);
     // 8 slow requests spread over both processes: every process's book holds all 8.
     const running = Array.from({ length: 8 }, (_, i) => completion(orchestrator.url, `long ${i}`, 40));
-    await waitFor('8 running', () => workers.reduce((n, w) => n + w.running, 0) === 8);
+    await waitFor('8 running', () => workers.reduce((n, w) => n + w.running, 0) === 8, 40_000);
     await waitFor('both processes see 8 booked', async () => {
       const seen = await Promise.all(Array.from({ length: 4 }, async () => {
         const rows = JSON.parse((await get(orchestrator.url, '/debug/workers')).body) as { ranks: { load: { booked: { inflightRequests: number } } }[] }[];
@@ -69,9 +69,9 @@ describe('several serving processes behind one port', () => {
     const [victim] = pids();
     expect(victim).toBeGreaterThan(0);
     const before = Array.from({ length: 16 }, (_, i) => completion(orchestrator.url, `before ${i}`, 30).then((r) => ({ ok: r.status === 200, error: r.status === 200 ? null : `HTTP ${r.status}` }), (e: Error) => ({ ok: false, error: e.message })));
-    await waitFor('16 running', () => workers.reduce((n, w) => n + w.running, 0) === 16);
+    await waitFor('16 running', () => workers.reduce((n, w) => n + w.running, 0) === 16, 40_000);
     process.kill(victim!, 'SIGKILL');
-    await waitFor('the death noticed', () => orchestrator.logs().some((l) => /died .*restarting it/.test(String(l['msg']))));
+    await waitFor('the death noticed', () => orchestrator.logs().some((l) => /died .*restarting it/.test(String(l['msg']))), 40_000);
     // Sent after the death: every one is served, by the survivor or the restarted process.
     const after = await Promise.all(Array.from({ length: 12 }, (_, i) => completion(orchestrator.url, `after ${i}`, 3)));
     expect(after.map((r) => r.status)).toEqual(Array(12).fill(200));
@@ -83,13 +83,13 @@ describe('several serving processes behind one port', () => {
     for (const f of failed) expect(f.error).toMatch(/socket hang up|ECONNRESET/);
     await waitFor('restarted', () => orchestrator.logs().some((l) => /is back$/.test(String(l['msg']))), 60_000);
     expect(await metric('tandem_orchestrator_process_restarts_total')).toBe(1);
-    await waitFor('2 processes again', async () => (await metric('tandem_orchestrator_processes')) === 2);
+    await waitFor('2 processes again', async () => (await metric('tandem_orchestrator_processes')) === 2, 30_000);
     // The dead process's bookings are gone from the survivor's book at once (it said nothing, the primary did).
     await waitFor('no bookings left', async () => {
       const rows = JSON.parse((await get(orchestrator.url, '/debug/replicas')).body) as { peers: { bookings: number }[] };
       return rows.peers.every((p) => p.bookings === 0);
-    });
-  }, 90_000);
+    }, 30_000);
+  }, 180_000);
 
   it('stops every process on SIGTERM and exits 0', async () => {
     orchestrator.child.kill('SIGTERM');
