@@ -76,6 +76,16 @@ export const CLUSTER_METRICS = {
   processes: 'tandem_orchestrator_processes',
 } as const;
 
+/** Metrics Kubernetes discovery exports (only with discovery.kind kubernetes; orchestrator/discovery owns them). */
+export const DISCOVERY_METRICS = {
+  /** Counter, label reason (missing-role, missing-port, bad-metadata). Ready pods skipped, once per pod and reason. */
+  podsSkipped: 'tandem_discovery_pods_skipped_total',
+  /** Counter. Pod lists or watches that failed (retried with backoff; the worker set is kept). */
+  watchFailures: 'tandem_discovery_watch_failures_total',
+  /** Gauge, workers. Workers found in pods now. */
+  workers: 'tandem_discovery_workers',
+} as const;
+
 /** Metrics the planner exports (planner/ owns them; listed here so deploy/ checks one table). */
 export const PLANNER_METRICS = {
   /** Gauge, replicas, label pool. What an HPA with an AverageValue: 1 target follows. */

@@ -186,7 +186,11 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
     },
     setWorkerBlockSizeMismatch: (worker, mismatch) => blockSizeMismatch.set({ worker }, mismatch ? 1 : 0),
     countChatTemplateCheck: (worker, outcome) => templateChecks.inc({ worker, outcome }),
-    countKvEventBatches: (worker, batches = 1) => eventsApplied.inc({ worker }, batches),
+    countKvEventBatches: (worker, batches = 1) => {
+      eventsApplied.inc({ worker }, batches);
+      // The gap counter exists (at 0) from the worker's first batch on, so increase() reads 0, not "no data".
+      eventGaps.inc({ worker }, 0);
+    },
     countKvEventGap: (worker) => eventGaps.inc({ worker }),
     countKvTransfer(blocks, bytes) {
       transferBlocks.inc(blocks);

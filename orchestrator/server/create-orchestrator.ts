@@ -6,7 +6,7 @@ import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
-import { createFleet, createStaticDiscovery, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
+import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
 import { disaggOptionsFromConfig } from '../disagg/index.ts';
 import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
@@ -43,7 +43,8 @@ export interface Orchestrator {
   readonly fleet: Fleet;
   readonly routing: RoutingCore;
   readonly metrics: OrchestratorMetrics;
-  readonly discovery: StaticDiscovery;
+  /** Static (the `workers:` list) or kubernetes (pods by label selector), per `discovery.kind`. */
+  readonly discovery: WorkerDiscovery;
   readonly logger: Logger;
   /** Booking sync with sibling processes (IPC) and replicas (NATS); undefined for a lone process without NATS. */
   readonly sync: ReplicaSync | undefined;
@@ -52,8 +53,8 @@ export interface Orchestrator {
   /** Binds `orchestrator.host:port` (port 0 picks a free one) and returns where it listens. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /**
-   * Applies a re-read config (SIGHUP): the `workers` list takes effect (added, removed and
-   * changed workers; running requests on the others are untouched). Changes to other sections
+   * Applies a re-read config (SIGHUP): with static discovery the `workers` list takes effect
+   * (added, removed and changed workers; running requests on the others are untouched). Changes to other sections
    * need a restart: they are named in `ignored` and logged.
    */
   reload(next: Readonly<Config>): { workers: FleetChange | null; ignored: string[] };
@@ -177,7 +178,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   app.get('/debug/replicas', async () => ({ origin, group: deps.cluster?.group ?? origin, transports: transports.map((t) => ({ name: t.name, connected: t.connected })), peers: sync?.peers() ?? [] }));
   const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
 
-  const discovery = createStaticDiscovery(config.workers);
+  const discovery = createDiscovery(config, { logger, clock, registry: metrics.registry });
   let lastChange: FleetChange | null = null;
   await discovery.start((workers) => {
     lastChange = fleet.apply(workers);
@@ -214,7 +215,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
       const ignored = (Object.keys(next) as (keyof Config)[]).filter((section) => section !== 'workers' && JSON.stringify(next[section]) !== JSON.stringify(current[section]));
       if (ignored.length > 0) logger.warn({ sections: ignored }, `config reloaded: changes to ${ignored.join(', ')} need a restart and were not applied`);
       lastChange = null;
-      discovery.update(next.workers);
+      if (discovery.kind === 'static') (discovery as StaticDiscovery).update(next.workers);
+      else if (JSON.stringify(next.workers) !== JSON.stringify(current.workers)) logger.warn(`config reloaded: workers come from ${discovery.kind} discovery; the workers list is not applied`);
       const change: FleetChange | null = lastChange;
       current = { ...current, workers: next.workers };
       logger.info({ workers: next.workers.length, change }, 'config reloaded');
