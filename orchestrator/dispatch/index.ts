@@ -3,7 +3,6 @@ export { createBookings, type Booking, type Bookings, type BookingShape, type Bo
 export { createCapacityQueue, type CapacityQueue, type CapacityQueueOptions, type QueueTicket } from './capacity-queue.ts';
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.ts';
 export { isRetryable, isWorkerFault } from './failures.ts';
-export { startPlannerFeed, type PlannerFeed, type PlannerFeedOptions } from './planner-feed.ts';
 export { streamAggregated, type AggregatedRun } from './serve-aggregated.ts';
 export { streamDisaggregated, type DisaggregatedRun } from './serve-disaggregated.ts';
 export type { DispatchContext, Progress } from './context.ts';
