@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
@@ -9,6 +12,9 @@ import { createDispatcher, type Dispatcher } from '../dispatch/index.ts';
 import { createPlannerFeed } from '../planner-feed/index.ts';
 import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
+import type { KvIndex } from '../kv-index/index.ts';
+import type { LoadBook } from '../load/index.ts';
+import { createNatsTransport, createReplicaSync, type ReplicaSync, type SyncTransport } from '../replica-sync/index.ts';
 import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createUiFeed, loadUiAssets, statusSamples, workerRows, type UiFeed } from '../ui/index.ts';
@@ -24,6 +30,12 @@ export interface OrchestratorDeps {
   readonly createSubscriber?: SubscriberFactory;
   /** Turn interval of the admission queue, ms (default 250). */
   readonly queuePollMs?: number;
+  /**
+   * Set when this is one of several serving processes (orchestrator.processes > 1, see
+   * cluster-primary.ts): its name, its machine's group, the IPC channel to its siblings and where
+   * the aggregated metrics come from.
+   */
+  readonly cluster?: { readonly origin: string; readonly group: string; readonly transport: SyncTransport; readonly aggregate: () => Promise<Registry> };
 }
 
 export interface Orchestrator {
@@ -35,6 +47,8 @@ export interface Orchestrator {
   /** Static (the `workers:` list) or kubernetes (pods by label selector), per `discovery.kind`. */
   readonly discovery: WorkerDiscovery;
   readonly logger: Logger;
+  /** Booking sync with sibling processes (IPC) and replicas (NATS); undefined for a lone process without NATS. */
+  readonly sync: ReplicaSync | undefined;
   /** The status page's feed (/ui/events), or undefined when ui.enabled is false. */
   readonly ui: UiFeed | undefined;
   /** Binds `orchestrator.host:port` (port 0 picks a free one) and returns where it listens. */
@@ -61,10 +75,37 @@ export interface Orchestrator {
 export async function createOrchestrator(config: Readonly<Config>, deps: OrchestratorDeps = {}): Promise<Orchestrator> {
   const clock = deps.clock ?? realClock;
   const logger = deps.logger ?? createLogger({ name: 'orchestrator', level: config.log.level, format: config.log.format });
-  const routing = createRoutingCore(config.routing, { clock, logger });
-  const tokenizer = deps.tokenizer ?? (await loadModelTokenizer(config.orchestrator.tokenizer));
-  const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: config.orchestrator.max_model_len, processMetrics: true });
   const o = config.orchestrator;
+  const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: o.max_model_len, processMetrics: true });
+  if (deps.cluster) metrics.aggregateFrom(deps.cluster.aggregate);
+  // Bookings are shared when there is anyone to share them with: sibling processes, NATS replicas.
+  const origin = deps.cluster?.origin ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  const rs = o.replica_sync;
+  const transports: SyncTransport[] = [];
+  if (deps.cluster) transports.push(deps.cluster.transport);
+  if (rs.nats_url !== undefined) transports.push(createNatsTransport({ url: rs.nats_url, subject: rs.subject, reconnectWaitMs: rs.reconnect_wait_s * 1000, logger, name: origin }));
+  let sync: ReplicaSync | undefined;
+  const routing = createRoutingCore(config.routing, {
+    clock,
+    logger,
+    ...(transports.length === 0
+      ? {}
+      : {
+          wrap: (parts: { index: KvIndex; load: LoadBook }) =>
+            (sync = createReplicaSync({
+              ...parts,
+              origin,
+              group: deps.cluster?.group ?? origin,
+              transports,
+              clock,
+              logger,
+              metrics,
+              heartbeatMs: rs.heartbeat_s * 1000,
+              peerTimeoutMs: rs.peer_timeout_s * 1000,
+            })),
+        }),
+  });
+  const tokenizer = deps.tokenizer ?? (await loadModelTokenizer(o.tokenizer));
 
   // Each vllm-http worker that joins is asked to tokenize a probe chat: a loud log line and a metric if its ids differ from the router's.
   const templateCheck = createTemplateCheck({ tokenizer, logger, metrics, clock });
@@ -112,7 +153,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     ? createUiFeed({
         clock,
         logger,
-        registry: metrics.registry,
+        registry: () => metrics.view(),
         rows,
         readiness: () => dispatcher.readiness(),
         model: o.model,
@@ -144,6 +185,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
       if (--openResponses === 0) for (const resolve of responsesDone.splice(0)) resolve();
     });
   });
+  // Who else shares this process's bookings (sibling processes, replicas), with their bookings here.
+  app.get('/debug/replicas', async () => ({ origin, group: deps.cluster?.group ?? origin, transports: transports.map((t) => ({ name: t.name, connected: t.connected })), peers: sync?.peers() ?? [] }));
   const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
 
   const discovery = createDiscovery(config, { logger, clock, registry: metrics.registry });
@@ -164,6 +207,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     metrics,
     discovery,
     logger,
+    sync,
     ui,
 
     async listen() {
@@ -201,6 +245,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         const closing = app.close();
         app.server.closeAllConnections();
         await closing;
+        await sync?.close();
         await discovery.close();
         templateCheck.close();
         await fleet.close();
