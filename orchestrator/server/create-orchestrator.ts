@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { realClock, type Clock } from '../../common/clock.ts';
-import type { Config } from '../../common/config/index.ts';
+import { queueTimeoutSeconds, type Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
 import { createFleet, createStaticDiscovery, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory } from '../discovery/index.ts';
@@ -87,7 +87,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
       maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
       retryBeforeFirstToken: o.dispatch.retry_before_first_token,
     },
-    queue: { maxQueued: o.admission.max_queued, timeoutMs: o.admission.queue_timeout_s * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
+    queue: { maxQueued: o.admission.max_queued, timeoutMs: queueTimeoutSeconds(config) * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
     disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
   });
   // The workers' own figures (running, waiting, KV usage) for /metrics and the status page.
