@@ -21,6 +21,8 @@ export interface FleetOptions {
   /** Builds a worker's backend (default: the registry in orchestrator/backends). */
   readonly createBackend?: (kind: string, spec: BackendSpec) => WorkerBackend;
   readonly createSubscriber?: SubscriberFactory;
+  /** Told of every worker that joins (or is replaced), after its handle starts (e.g. the chat-template self-check). */
+  readonly onWorkerAdded?: (spec: WorkerSpec) => void;
 }
 
 /** A routing tenant and what serving a request on it needs. */
@@ -116,6 +118,7 @@ export function createFleet(options: FleetOptions): Fleet {
     });
     handles.set(spec.name, handle);
     handle.start();
+    options.onWorkerAdded?.(spec);
   };
   const retire = (handle: WorkerHandle, forget: boolean) => {
     handles.delete(handle.name);

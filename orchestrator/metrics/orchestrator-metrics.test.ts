@@ -17,9 +17,10 @@ describe('orchestrator metrics', () => {
       promptTokens: 'counter', cachedPromptTokens: 'counter', generationTokens: 'counter',
       requestPromptTokens: 'histogram', requestGenerationTokens: 'histogram', routerDecision: 'histogram',
       workerInflightRequests: 'gauge', workerQueuedPrefillTokens: 'gauge', workerActiveKvBlocks: 'gauge',
-      workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', kvEventsApplied: 'counter', kvEventGaps: 'counter',
+      workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', chatTemplateChecks: 'counter', kvEventsApplied: 'counter', kvEventGaps: 'counter',
       kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge', eventLoopLag: 'gauge', loadShed: 'counter', clientWriteTimeouts: 'counter',
       workerRunningRequests: 'gauge', workerWaitingRequests: 'gauge', workerKvUsage: 'gauge',
+      replicaSyncConnected: 'gauge', replicaSyncMessages: 'counter', replicaSyncPeers: 'gauge', replicaSyncRemoteBookings: 'gauge',
     };
     for (const [key, name] of Object.entries(ORCHESTRATOR_METRICS)) {
       expect(text, name).toContain(`# TYPE ${name} ${types[key as keyof typeof types]}`);

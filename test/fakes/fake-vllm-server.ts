@@ -18,6 +18,11 @@ export interface FakeVllmOptions {
   readonly tokenDelayMs?: number;
   /** `remote_host` a NIXL prefill answers with (vLLM's VLLM_NIXL_SIDE_CHANNEL_HOST); default "localhost". */
   readonly remoteHost?: string;
+  /**
+   * Serves vLLM's `POST /tokenize` (answering `{count, max_model_len, tokens}`) with these ids for
+   * a request body; without it the route is absent (404), as on servers without it.
+   */
+  readonly tokenize?: (body: Record<string, unknown>) => readonly number[] | Promise<readonly number[]>;
 }
 
 export interface FakeVllmBehaviour {
@@ -47,6 +52,8 @@ export interface FakeVllmRequest {
 export interface FakeVllmServer {
   readonly url: string;
   readonly requests: FakeVllmRequest[];
+  /** Bodies of the `POST /tokenize` calls, in order. */
+  readonly tokenizeBodies: Record<string, unknown>[];
   readonly behaviour: FakeVllmBehaviour;
   /** Resolves when request `index` has ended either way. */
   settled(index: number): Promise<FakeVllmRequest>;
@@ -57,6 +64,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
   const served = options.servedModel ?? 'fake/model';
   const behaviour: FakeVllmBehaviour = { failStatus: null, omitTokenIds: false, errorAfterTokens: null, healthStatus: 200, cachedTokens: 0, running: 3, waiting: 2, kvUsage: 0.25, hang: false };
   const requests: FakeVllmRequest[] = [];
+  const tokenizeBodies: Record<string, unknown>[] = [];
   const waiters: { index: number; resolve: (r: FakeVllmRequest) => void }[] = [];
   const settle = () => {
     for (const w of [...waiters]) {
@@ -81,6 +89,15 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
     }
     if (req.method === 'GET' && url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText());
+      return;
+    }
+    if (req.method === 'POST' && url === '/tokenize' && options.tokenize) {
+      let text = '';
+      for await (const piece of req) text += piece;
+      const body = JSON.parse(text) as Record<string, unknown>;
+      tokenizeBodies.push(body);
+      const tokens = await options.tokenize(body);
+      json(res, 200, { count: tokens.length, max_model_len: 4096, tokens });
       return;
     }
     if (req.method === 'POST' && url === '/v1/completions') {
@@ -177,6 +194,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    tokenizeBodies,
     requests,
     behaviour,
     settled: (index) => {
