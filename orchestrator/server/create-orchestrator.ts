@@ -3,12 +3,11 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { realClock, type Clock } from '../../common/clock.ts';
-import { queueTimeoutSeconds, type Config } from '../../common/config/index.ts';
+import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
 import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
-import { disaggOptionsFromConfig } from '../disagg/index.ts';
-import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
+import { createDispatcher, dispatcherSettingsFromConfig, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
@@ -120,6 +119,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     ...(deps.createSubscriber ? { createSubscriber: deps.createSubscriber } : {}),
     onWorkerAdded: (spec) => templateCheck.start(spec),
   });
+  const settings = dispatcherSettingsFromConfig(config);
   const dispatcher = createDispatcher({
     fleet,
     routing,
@@ -127,13 +127,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     logger,
     clock,
     models: [o.model],
-    limits: {
-      maxInflightPerWorker: o.dispatch.max_inflight_per_worker,
-      maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
-      retryBeforeFirstToken: o.dispatch.retry_before_first_token,
-    },
-    queue: { maxQueued: o.admission.max_queued, timeoutMs: queueTimeoutSeconds(config) * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
-    disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
+    ...settings,
+    queue: { ...settings.queue, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
   });
   // The workers' own figures (running, waiting, KV usage) for /metrics and the status page.
   const rows = () => workerRows(fleet.snapshot());

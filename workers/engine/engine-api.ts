@@ -307,7 +307,10 @@ export interface EngineStatus {
   readonly runningRequests: number;
   /** Requests not running: queued, preempted, or pulling KV from a prefill engine. */
   readonly waitingRequests: number;
-  /** Tokens of admitted requests still to be prefilled (before any cache hit they may get). */
+  /**
+   * Prompt tokens still to be prefilled, net of what the prefix cache held for each waiting
+   * request when it was submitted (a pull's covered tokens for a decode): the work queued, tokens.
+   */
   readonly queuedPrefillTokens: number;
   /** Prefix-cache lookups since start, tokens (vllm:prefix_cache_queries). */
   readonly prefixCacheQueriesTokens: number;

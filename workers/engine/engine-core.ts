@@ -206,6 +206,10 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
           return { requestId: seq.id, tokenIds: [], done: true, finishReason: reason, usage: usageOf(seq) };
         }
       }
+      // What the cache holds now, so the queued prefill this engine reports is net of it (a waiting
+      // prompt counted whole made the worker holding its prefix look several times busier than it is).
+      // The hashes are memoised on the sequence: admission reuses them.
+      if (pull === null) seq.cachedAtSubmitTokens = kv.findCachedPrefix(seq, prompt.length - 1).length * B;
       live.set(seq.id, seq);
       scheduler.enqueue(seq);
       return null;
@@ -318,7 +322,7 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
       for (const list of [scheduler.waiting, scheduler.running]) {
         for (const seq of list) {
           if (seq.pull) queuedPrefillTokens += seq.tokens.length - seq.pull.coverageTokens;
-          else if (!isDecoding(seq)) queuedPrefillTokens += seq.tokens.length - seq.numComputed;
+          else if (!isDecoding(seq)) queuedPrefillTokens += seq.tokens.length - Math.max(seq.numComputed, seq.cachedAtSubmitTokens);
         }
       }
       const used = pool.usedCount();

@@ -66,6 +66,11 @@ export interface Sequence extends KvSequence {
   pullReadyAtMs: number;
   /** Usage, reported on the last chunk. */
   cachedPromptTokens: number;
+  /**
+   * Prompt tokens this engine's prefix cache held for the request when it was submitted (whole
+   * blocks, at most the prompt minus one token), tokens: what its queued prefill is net of.
+   */
+  cachedAtSubmitTokens: number;
   admitted: boolean;
   transferredPromptTokens: number;
   transferredBlocks: number;
@@ -108,6 +113,7 @@ export function createSequence(init: {
     pull: init.pull ?? null,
     pullReadyAtMs: 0,
     cachedPromptTokens: 0,
+    cachedAtSubmitTokens: 0,
     admitted: false,
     transferredPromptTokens: 0,
     transferredBlocks: 0,
