@@ -1,3 +1,5 @@
+import type { TandemError } from '../common/errors.ts';
+
 /**
  * The seam between the HTTP frontend and everything behind it. The frontend parses, validates
  * and tokenizes an OpenAI request into a TokenizedRequest, hands it to a ServingCore, and turns
@@ -16,19 +18,62 @@ export interface SamplingOptions {
   readonly stopTokenIds: readonly number[];
   readonly ignoreEos: boolean;
   readonly minTokens: number;
+  // Below: distribution shaping Tandem's own engines honour (backends that cannot must refuse a
+  // request setting them, never drop them). Absent means off.
+  /** Sample among the k most likely tokens; 0 or absent = all. */
+  readonly topK?: number;
+  /** In [0, 1]: drop tokens below min_p times the best one's probability; 0 = off. */
+  readonly minP?: number;
+  /** OpenAI's penalties, in [-2, 2]; 0 = off. */
+  readonly presencePenalty?: number;
+  readonly frequencyPenalty?: number;
+  /** vLLM's, > 0; 1 = off. */
+  readonly repetitionPenalty?: number;
+  /** Report each token's logprob and this many alternatives (0-20); absent = no logprobs. */
+  readonly logprobs?: number | undefined;
+}
+
+/** A generated token's log-probability (natural log) and the best alternatives at its position, best first. */
+export interface TokenLogprob {
+  readonly logprob: number;
+  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
+}
+
+/**
+ * The client's OpenAI request as it came: what an HTTP engine (vLLM, SGLang) gets, with only
+ * what Tandem must add (the served model name, usage options, kv_transfer_params).
+ */
+export interface OpenAIPassThrough {
+  readonly endpoint: 'chat' | 'completion';
+  /** The client's body, verbatim. */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly stream: boolean;
+  /** The client asked for the include_usage chunk (else one Tandem asks for is not shown). */
+  readonly includeUsage: boolean;
 }
 
 export interface TokenizedRequest {
   /** The X-Request-Id the client sent, or one the frontend generated. */
   readonly requestId: string;
-  /** The served model name the client asked for (already checked to exist). */
+  /** The served model name the client asked for (already checked to exist), or the one served. */
   readonly model: string;
+  /**
+   * The prompt's token ids, for routing; for a token-level engine also what it runs. A chat with
+   * a non-text part (an image) holds the text before it only: routing uses that prefix.
+   */
   readonly promptTokenIds: readonly number[];
   readonly sampling: SamplingOptions;
   /** Affinity key for the `session` policy: a session header or the body's `user`. */
   readonly sessionKey: string | undefined;
   /** Absolute deadline, Unix epoch milliseconds. */
   readonly deadlineUnixMs: number;
+  /** Set by the OpenAI frontend: the request as an HTTP engine takes it. */
+  readonly openai?: OpenAIPassThrough | undefined;
+  /**
+   * Why Tandem's own (token-level) engines cannot run it (a field they do not honour, named by
+   * the error's `param`); the core answers 400 if routing picks one. Undefined: they can.
+   */
+  readonly tokenLevelRefusal?: TandemError | undefined;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -41,8 +86,14 @@ export interface Usage {
 }
 
 export type GenerationEvent =
-  /** Tokens sampled since the last event, in order. */
-  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[] }
+  /** Tokens sampled since the last event, in order; `logprobs` one per token when the request asked for them. */
+  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[]; readonly logprobs?: readonly TokenLogprob[] | undefined }
+  /**
+   * An HTTP engine's own output, verbatim, for the client as it is: SSE data payloads (a streamed
+   * request) or the one JSON body (not streamed), and the completion tokens they carry as far as
+   * Tandem counts them (exact once the final `done` gives the usage).
+   */
+  | { readonly kind: 'output'; readonly data: readonly string[]; readonly tokens: number }
   /**
    * The last event of a successful generation. `mode` says how it was served (for the metrics'
    * `mode` label); omit it and the frontend records `none`.

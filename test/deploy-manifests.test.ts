@@ -13,7 +13,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseConfig } from '../common/config/index.ts';
-import { ORCHESTRATOR_METRICS, PLANNER_METRICS } from '../orchestrator/metrics/names.ts';
+import { DISCOVERY_METRICS, ORCHESTRATOR_METRICS, PLANNER_METRICS } from '../orchestrator/metrics/names.ts';
 import { plannerOptionsFromConfig } from '../planner/index.ts';
 
 const deployDir = new URL('../deploy/', import.meta.url).pathname;
@@ -91,7 +91,7 @@ function metricNames(text: string): string[] {
   for (const match of text.matchAll(/\btandem_[a-z0-9_]+/g)) names.add(match[0].replace(/_(bucket|sum|count)$/, ''));
   return [...names];
 }
-const KNOWN_METRICS = new Set<string>([...Object.values(ORCHESTRATOR_METRICS), ...Object.values(PLANNER_METRICS)]);
+const KNOWN_METRICS = new Set<string>([...Object.values(ORCHESTRATOR_METRICS), ...Object.values(DISCOVERY_METRICS), ...Object.values(PLANNER_METRICS)]);
 
 describe('deploy/ manifests', () => {
   it('holds the objects the deployment needs', () => {

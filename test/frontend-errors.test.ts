@@ -30,7 +30,6 @@ const BAD_REQUESTS: BadCase[] = [
   { name: 'a JSON array body', body: '[1, 2]', status: 400, message: /JSON object/ },
   { name: 'an empty body', body: '', status: 400, message: /JSON object/ },
   { name: 'a JSON string body', body: '"hello"', status: 400 },
-  { name: 'missing model', body: { prompt: 'x' }, status: 400, param: 'model' },
   { name: 'model of the wrong type', body: { model: 42, prompt: 'x' }, status: 400, param: 'model' },
   { name: 'unknown model', body: { model: 'gpt-17', prompt: 'x' }, status: 404, param: 'model', message: /does not exist/ },
   { name: 'missing prompt', body: { model: MODEL }, status: 400, param: 'prompt' },
@@ -58,18 +57,12 @@ const BAD_REQUESTS: BadCase[] = [
   { name: 'too many stop_token_ids', body: { model: MODEL, prompt: 'x', stop_token_ids: Array.from({ length: 65 }, (_, i) => i) }, status: 400, param: 'stop_token_ids' },
   { name: 'stop token id out of vocabulary', body: { model: MODEL, prompt: 'x', stop_token_ids: [999_999_999] }, status: 400, param: 'stop_token_ids' },
   { name: 'min_tokens above max_tokens', body: { model: MODEL, prompt: 'x', max_tokens: 4, min_tokens: 9 }, status: 400, param: 'min_tokens' },
-  { name: 'unsupported n = 2', body: { model: MODEL, prompt: 'x', n: 2 }, status: 400, param: 'n', message: /not supported/ },
-  { name: 'unsupported logprobs', body: { model: MODEL, prompt: 'x', logprobs: 5 }, status: 400, param: 'logprobs', message: /not supported/ },
-  { name: 'unsupported presence_penalty', body: { model: MODEL, prompt: 'x', presence_penalty: 0.5 }, status: 400, param: 'presence_penalty' },
-  { name: 'unknown parameter', body: { model: MODEL, prompt: 'x', frobnicate: true }, status: 400, param: 'frobnicate', message: /Unrecognized request argument supplied: `frobnicate`/ },
   { name: 'stream_options without stream', body: { model: MODEL, prompt: 'x', stream_options: { include_usage: true } }, status: 400, param: 'stream_options' },
   { name: 'chat: missing messages', path: CHAT, body: { model: MODEL }, status: 400, param: 'messages' },
   { name: 'chat: no messages', path: CHAT, body: { model: MODEL, messages: [] }, status: 400, param: 'messages' },
   { name: 'chat: unknown role', path: CHAT, body: { model: MODEL, messages: [{ role: 'wizard', content: 'x' }] }, status: 400, param: 'messages[0].role' },
   { name: 'chat: content of the wrong type', path: CHAT, body: user(7), status: 400, param: 'messages[0].content' },
   { name: 'chat: user content missing', path: CHAT, body: user(null), status: 400, param: 'messages[0].content' },
-  { name: 'chat: image content part', path: CHAT, body: user([{ type: 'image_url', image_url: { url: 'http://x/y.png' } }]), status: 400, param: 'messages[0].content[0].type' },
-  { name: 'chat: tools', path: CHAT, body: { ...user('x'), tools: [{ type: 'function', function: { name: 'f' } }] }, status: 400, param: 'tools' },
   { name: 'chat: chat_template_kwargs not an object', path: CHAT, body: { ...user('x'), chat_template_kwargs: 'thinking' }, status: 400, param: 'chat_template_kwargs' },
   { name: 'chat: continue_final_message with add_generation_prompt (its default, as in vLLM)', path: CHAT, body: { ...user('x'), continue_final_message: true }, status: 400, param: 'continue_final_message' },
   { name: 'chat: prompt over the context', path: CHAT, body: user('word '.repeat(40_000)), status: 400, param: 'messages', message: /maximum context length/ },
@@ -111,6 +104,42 @@ describe('bad requests', () => {
     const metrics = await frontend.metrics.render();
     const line = metrics.split('\n').find((l) => l.startsWith('tandem_requests_total{outcome="rejected",mode="none"}'));
     expect(Number(line?.split(' ').at(-1))).toBeGreaterThanOrEqual(BAD_REQUESTS.length);
+  });
+});
+
+/** Fields Tandem's own engines do not honour: accepted here, refused only if routing picks such an engine (test/orchestrator-passthrough.test.ts). */
+const NOT_TOKEN_LEVEL: { name: string; path?: string; body: unknown; param: string }[] = [
+  { name: 'n = 2', body: { model: MODEL, prompt: 'x', n: 2 }, param: 'n' },
+  { name: 'logprobs', body: { model: MODEL, prompt: 'x', logprobs: 5 }, param: 'logprobs' },
+  { name: 'presence_penalty', body: { model: MODEL, prompt: 'x', presence_penalty: 0.5 }, param: 'presence_penalty' },
+  { name: 'an unknown field', body: { model: MODEL, prompt: 'x', frobnicate: true }, param: 'frobnicate' },
+  { name: 'chat: an image content part', path: CHAT, body: user([{ type: 'text', text: 'see' }, { type: 'image_url', image_url: { url: 'http://x/y.png' } }]), param: 'messages[0].content[1].type' },
+  { name: 'chat: tools', path: CHAT, body: { ...user('x'), tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },
+];
+
+describe('requests only an HTTP engine can run', () => {
+  let core: FakeCore;
+  let frontend: RunningFrontend;
+  beforeAll(async () => {
+    core = createFakeCore(reply(answerIds));
+    frontend = await startFrontend(core, tokenizer);
+  });
+  afterAll(() => frontend?.close());
+
+  it.each(NOT_TOKEN_LEVEL)('hands $name to the core with the body verbatim and the refusal a token-level engine would answer', async (c) => {
+    const response = await post(`${frontend.url}${c.path ?? C}`, c.body);
+    expect(response.status, response.text).toBe(200);
+    const { request } = core.calls.at(-1)!;
+    expect(request.openai?.body).toEqual(c.body);
+    expect(request.tokenLevelRefusal).toMatchObject({ code: 'invalid_request', param: c.param });
+    expect(request.tokenLevelRefusal!.message.startsWith(`${c.param}: `)).toBe(true);
+  });
+
+  it('serves a request without a model with the served one, as vLLM does', async () => {
+    const response = await post(`${frontend.url}${C}`, { prompt: 'x' });
+    expect(response.status, response.text).toBe(200);
+    expect(response.json.model).toBe(MODEL);
+    expect(core.calls.at(-1)!.request).toMatchObject({ model: MODEL, tokenLevelRefusal: undefined });
   });
 });
 

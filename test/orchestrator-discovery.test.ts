@@ -90,12 +90,15 @@ describe('the worker set from config', () => {
     expect(change.workers).toEqual({ added: ['w2'], removed: ['w1'], changed: [] });
     expect(change.ignored).toEqual([]);
     expect(running.orchestrator.fleet.snapshot().map((w) => w.name).sort()).toEqual(['w0', 'w2']);
-    // The removed worker's index entries are gone at once; its running request finishes.
-    expect(running.orchestrator.routing.index.workerStats('w1')).toBeUndefined();
+    // The removed worker is drained: no longer a candidate, its running request finishes, and
+    // only then do its index entries go.
+    expect(running.orchestrator.fleet.candidates().map((c) => c.id)).not.toContain('w1');
+    expect(running.orchestrator.routing.index.workerStats('w1')).toBeDefined();
     const results = await Promise.all(long);
     expect(results.map((r) => r.status)).toEqual([200, 200]);
     expect(results.map((r) => r.json.usage.completion_tokens)).toEqual([40, 40]);
     expect(workers.map((w) => w.calls[0]!.end)).toEqual(['done', 'done']);
+    await waitFor('w1 forgotten once drained', () => running.orchestrator.routing.index.workerStats('w1') === undefined);
 
     await allHealthy(running, ['w2']);
     expect((await debugWorkers(running)).map((w) => w.name).sort()).toEqual(['w0', 'w2']);

@@ -213,3 +213,25 @@ describe('the core for the frontend', () => {
     expect(w0!.ranks[0]).toMatchObject({ tenant: 'w0', dpRank: 0, load: { inflightRequests: 0 }, indexedBlocks: 0, index: { blockSize: 16 } });
   });
 });
+
+describe('fields a backend cannot honour', () => {
+  it("answers 400 naming the field, the backend and the worker when routing picks a gRPC worker, and books nothing", async () => {
+    const { workers, running } = await fleet(1);
+    const chat = await fetch(`${running.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'weather?' }], tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }] }),
+    });
+    expect(chat.status).toBe(400);
+    const body = (await chat.json()) as { error: { message: string; param: string } };
+    expect(body.error.param).toBe('tools');
+    expect(body.error.message).toBe('tools: not supported by backend grpc (worker w0): no tool calling; vllm-http workers support it');
+    const n = await complete(running.url, { prompt: 'two please', n: 2, max_tokens: 2 });
+    expect(n.status).toBe(400);
+    expect(n.json.error.message).toMatch(/^n: not supported by backend grpc \(worker w0\): n must be 1; vllm-http workers support it$/);
+    expect(workers[0]!.calls.length).toBe(0);
+    await expectLoadReturnsToZero(running);
+    // What the token-level path honours still runs, without a model too.
+    expect((await complete(running.url, { prompt: 'fine', max_tokens: 2, model: undefined })).status).toBe(200);
+  });
+});

@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../common/clock.ts';
 import { parseConfig, type ConfigInput } from '../common/config/index.ts';
 import { silentLogger } from '../common/log.ts';
 import { createPushSource, startPlanner, type Observation, type RunningPlanner } from '../planner/index.ts';
+import { startFakeKubeApi } from './fakes/fake-kube-api.ts';
 import { ExternalScaler } from '../proto/gen/externalscaler/externalscaler_pb.ts';
 import { createGrpcClient, GrpcStatus, RpcError } from '../proto/grpc/index.ts';
 
@@ -102,34 +102,11 @@ describe('HPA external metric', () => {
   });
 });
 
-/** A stand-in for the Kubernetes API server: answers the scale subresource and records every request. */
+/** The stand-in Kubernetes API (test/fakes/fake-kube-api.ts) with these Deployments' scale. */
 async function fakeKubernetes(replicas: Record<string, number>) {
-  const requests: { method: string; path: string; contentType: string | undefined; body: string; authorization: string | undefined }[] = [];
-  const server: Server = createServer((request: IncomingMessage, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      const path = request.url ?? '';
-      requests.push({ method: request.method ?? '', path, contentType: request.headers['content-type'], body, authorization: request.headers.authorization });
-      const match = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale/.exec(path);
-      if (!match) return void response.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
-      const name = match[2]!;
-      if (request.method === 'PATCH') replicas[name] = (JSON.parse(body) as { spec: { replicas: number } }).spec.replicas;
-      response.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: match[1] }, spec: { replicas: replicas[name] ?? 0 }, status: { replicas: replicas[name] ?? 0 } }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'planner', token: 'planner-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'planner' }],
-    currentContext: 'fake',
-  });
-  return { requests, kubeConfig, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const api = await startFakeKubeApi({ token: 'planner-token' });
+  Object.assign(api.replicas, replicas);
+  return { requests: api.requests, kubeConfig: api.kubeConfig(), close: () => api.close() };
 }
 
 describe('direct mode', () => {

@@ -1,7 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { z } from 'zod';
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { readTextFile } from '../../common/read-text-file.ts';
 import { runSummarySchema } from '../stats/run-summary.ts';
 
 const kebab = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -85,13 +86,8 @@ export function parseResultFile(text: string, name = 'result file'): Result<Resu
 }
 
 export function readResultFile(path: string): Result<ResultFile> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return fail(new TandemError('invalid_request', `cannot read ${path}: ${(error as Error).message}`, { cause: error }));
-  }
-  return parseResultFile(text, path);
+  const text = readTextFile(path, 'result file');
+  return text.ok ? parseResultFile(text.value, path) : text;
 }
 
 /** Validates and writes (pretty JSON, trailing newline). Throws TandemError on an invalid file. */

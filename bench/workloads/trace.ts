@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { fail, ok, TandemError } from '../../common/errors.ts';
+import { readTextFile } from '../../common/read-text-file.ts';
 import { createRng } from '../../common/rng.ts';
 import { count, defineWorkload } from './define.ts';
 import { createIndependentSource } from './independent-source.ts';
@@ -25,13 +25,9 @@ export const traceWorkload = defineWorkload({
   },
   check: (p) => (p.file === undefined ? 'parameter file is required (the JSONL trace to replay)' : undefined),
   prepare(params) {
-    let text: string;
-    try {
-      text = readFileSync(params.file!, 'utf8');
-    } catch (error) {
-      return fail(new TandemError('invalid_request', `cannot read trace ${params.file}: ${(error as Error).message}`, { cause: error }));
-    }
-    const parsed = parseTrace(text, params.block_tokens);
+    const text = readTextFile(params.file!, 'trace');
+    if (!text.ok) return text;
+    const parsed = parseTrace(text.value, params.block_tokens);
     if (!parsed.ok) return fail(new TandemError('invalid_request', `trace ${params.file}: ${parsed.error.message}`));
     return ok(prepareEntries(parsed.value, params.block_tokens));
   },

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, TandemError, type Result } from '../errors.ts';
+import { readTextFile } from '../read-text-file.ts';
 import { configSchema, type Config } from './schema.ts';
 
 export interface ConfigSources {
@@ -64,16 +64,11 @@ function validateConfig(raw: unknown, origins: Origins, file: string | undefined
 }
 
 function readConfigFile(file: string): Result<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    return fail(new TandemError('invalid_request', `cannot read config file ${file}: ${reason}`, { cause: error }));
-  }
+  const text = readTextFile(file, 'config file');
+  if (!text.ok) return text;
   let value: unknown;
   try {
-    value = parseYaml(text);
+    value = parseYaml(text.value);
   } catch (error) {
     return fail(new TandemError('invalid_request', `config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { cause: error }));
   }

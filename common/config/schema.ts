@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { disaggregationSection } from './sections/disaggregation.ts';
+import { discoverySection } from './sections/discovery.ts';
 import { logSection } from './sections/log.ts';
 import { orchestratorSection } from './sections/orchestrator.ts';
 import { plannerSection } from './sections/planner.ts';
@@ -20,6 +21,7 @@ export const configSchema = z.strictObject({
   routing: routingSection.prefault({}),
   disaggregation: disaggregationSection.prefault({}),
   workers: workersSection,
+  discovery: discoverySection.prefault({}),
   worker: workerSection.prefault({}),
   planner: plannerSection.prefault({}),
   ui: uiSection.prefault({}),

@@ -1,5 +1,5 @@
 import type { WorkerReport } from '../load/index.ts';
-import type { FinishReason, SamplingOptions } from '../serving.ts';
+import type { FinishReason, SamplingOptions, TokenLogprob } from '../serving.ts';
 
 /**
  * How the orchestrator talks to one worker, whatever the wire: a Tandem worker over gRPC
@@ -80,6 +80,8 @@ export interface TokenChunk {
   readonly finishReason?: FinishReason;
   /** Set on the last chunk only. */
   readonly usage?: BackendUsage;
+  /** One per tokenIds entry when the request asked for logprobs (and the backend gives them). */
+  readonly logprobs?: readonly TokenLogprob[] | undefined;
 }
 
 /**
@@ -94,6 +96,8 @@ export type KvHandoffTicket =
 
 export interface PrefillResult {
   readonly firstTokenId: number;
+  /** The first token's logprobs, when the request asked for them. */
+  readonly firstTokenLogprob?: TokenLogprob | undefined;
   /** Set when the first token already ends the request; then `handoff` is null. */
   readonly finishReason: FinishReason | null;
   readonly usage: BackendUsage;

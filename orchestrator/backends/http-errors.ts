@@ -1,4 +1,5 @@
 import { TandemError, type ErrorCode } from '../../common/errors.ts';
+import { errorMessageOf } from '../../common/openai/index.ts';
 
 /**
  * A worker's HTTP error status as a TandemError code. Statuses that describe the client's
@@ -27,23 +28,6 @@ export function codeFromHttpStatus(status: number): ErrorCode {
     default:
       return 'upstream_error';
   }
-}
-
-/**
- * The message of an error body in any shape vLLM and SGLang use: `{"error": {"message"}}`
- * (current), `{"message"}` (older, flat), `{"detail"}` (FastAPI), else the text itself.
- */
-export function errorMessageOf(text: string): string {
-  try {
-    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown };
-    if (typeof body.error === 'object' && typeof body.error?.message === 'string') return body.error.message;
-    if (typeof body.error === 'string') return body.error;
-    if (typeof body.message === 'string') return body.message;
-    if (typeof body.detail === 'string') return body.detail;
-  } catch {
-    // not JSON: use the text
-  }
-  return text.trim().slice(0, 500) || '(empty body)';
 }
 
 export function httpError(worker: string, what: string, status: number, bodyText: string): TandemError {

@@ -3,8 +3,8 @@ export type { AnnouncedRole, BackendKind, BackendUsage, DecodeCall, GenerateCall
 export { BACKENDS, backendNames, createBackend, type BackendFactory, type BackendSpec } from './registry.ts';
 export { createGrpcBackend, DP_RANK_METADATA, fromStatus, type GrpcBackendOptions } from './grpc-backend.ts';
 export { createVllmHttpBackend, DP_RANK_HEADER, type VllmHttpBackendOptions } from './vllm-http-backend.ts';
-export { codeFromHttpStatus, errorMessageOf } from './http-errors.ts';
+export { codeFromHttpStatus } from './http-errors.ts';
+export { BACKEND_CAPABILITIES, refusalOf, type BackendCapabilities } from './capabilities.ts';
 export { parsePrometheusText, type PromSample } from '../../common/prometheus-text.ts';
-export { readSseData } from './sse-reader.ts';
-export { readVllmMetrics, VLLM_METRICS, type VllmMetricsView } from './vllm-metrics.ts';
+export { readVllmMetrics, type VllmMetricsView } from './vllm-metrics.ts';
 export * from './handoff/index.ts';

@@ -4,7 +4,7 @@ import type { FinishReason } from '../serving.ts';
 import type { BackendUsage, GenerateCall, KvHandoffTicket, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
 import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
-import { readSseData } from './sse-reader.ts';
+import { readSseData } from '../../common/openai/index.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
 
 export interface VllmHttpBackendOptions {

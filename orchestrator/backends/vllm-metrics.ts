@@ -1,6 +1,7 @@
 import type { WorkerReport } from '../load/index.ts';
 import type { RankLoad } from './backend.ts';
 import type { PromSample } from '../../common/prometheus-text.ts';
+import { VLLM_METRICS } from '../../common/openai/vllm-metric-names.ts';
 
 /**
  * What the orchestrator reads from a vLLM server's /metrics (PROTOCOLS.md section 4), current
@@ -23,14 +24,6 @@ export interface VllmMetricsView {
   readonly kvUsageMetric: string | null;
 }
 
-export const VLLM_METRICS = {
-  running: 'vllm:num_requests_running',
-  waiting: 'vllm:num_requests_waiting',
-  kvUsage: 'vllm:kv_cache_usage_perc',
-  kvUsageOld: 'vllm:gpu_cache_usage_perc',
-  cacheConfig: 'vllm:cache_config_info',
-  processStart: 'process_start_time_seconds',
-} as const;
 
 interface RankSums {
   running?: number;
@@ -59,26 +52,26 @@ export function readVllmMetrics(samples: readonly PromSample[]): VllmMetricsView
   for (const s of samples) {
     if (s.labels.model_name) models.add(s.labels.model_name);
     switch (s.name) {
-      case VLLM_METRICS.running:
+      case VLLM_METRICS.numRequestsRunning:
         add(rank(s.labels), 'running', s.value);
         break;
-      case VLLM_METRICS.waiting:
+      case VLLM_METRICS.numRequestsWaiting:
         add(rank(s.labels), 'waiting', s.value);
         break;
-      case VLLM_METRICS.kvUsage:
+      case VLLM_METRICS.kvCacheUsagePerc:
         add(rank(s.labels), 'kvUsage', s.value);
         break;
-      case VLLM_METRICS.kvUsageOld:
+      case VLLM_METRICS.gpuCacheUsagePercOld:
         add(rank(s.labels), 'kvUsageOld', s.value);
         break;
-      case VLLM_METRICS.cacheConfig: {
+      case VLLM_METRICS.cacheConfigInfo: {
         const size = Number(s.labels.block_size);
         if (Number.isInteger(size) && size > 0) blockSize = size;
         const blocks = Number(s.labels.num_gpu_blocks);
         if (Number.isInteger(blocks) && blocks > 0) rank(s.labels).totalBlocks = blocks;
         break;
       }
-      case VLLM_METRICS.processStart:
+      case VLLM_METRICS.processStartTime:
         if (Number.isFinite(s.value)) engineId = `vllm-started-${s.value}`;
         break;
     }
@@ -90,7 +83,7 @@ export function readVllmMetrics(samples: readonly PromSample[]): VllmMetricsView
     .sort(([a], [b]) => a - b)
     .map(([dpRank, sums]) => {
       const usage = sums.kvUsage ?? sums.kvUsageOld;
-      if (usage !== undefined) kvUsageMetric ??= sums.kvUsage !== undefined ? VLLM_METRICS.kvUsage : VLLM_METRICS.kvUsageOld;
+      if (usage !== undefined) kvUsageMetric ??= sums.kvUsage !== undefined ? VLLM_METRICS.kvCacheUsagePerc : VLLM_METRICS.gpuCacheUsagePercOld;
       if (sums.totalBlocks !== undefined) totalBlocks = (totalBlocks ?? 0) + sums.totalBlocks;
       const report: WorkerReport = {
         ...(sums.running === undefined ? {} : { runningRequests: sums.running }),

@@ -5,4 +5,7 @@ export { createHealthTracker, type HealthSnapshot, type HealthState, type Health
 export { createKvFeeds, type FeedSnapshot, type KvFeeds, type KvFeedsOptions, type SubscriberFactory } from './kv-feeds.ts';
 export { connectable, hostOf, kvEventEndpointsFor, ranksOf } from './worker-endpoints.ts';
 export { createWorkerHandle, DEFAULT_PROFILE, type WorkerHandle, type WorkerHandleOptions, type WorkerSnapshot, type WorkerState } from './worker-handle.ts';
+export { createDiscovery } from './from-config.ts';
+export { createKubernetesDiscovery, loadKubernetesAccess, type KubernetesDiscovery, type KubernetesDiscoveryOptions } from './kubernetes-discovery.ts';
+export { podVerdict, POD_CONTRACT, POD_PORTS, workersFromPods, type PodLike, type PodVerdict, type SkipReason } from './pod-worker.ts';
 export { createTemplateCheck, firstDifference, PROBE_CHAT, type TemplateCheck, type TemplateCheckOptions, type TemplateCheckOutcome } from './template-check.ts';

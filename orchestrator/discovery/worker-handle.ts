@@ -60,9 +60,11 @@ export interface WorkerHandle {
   /** Counts a request as running here; call the returned function once when it ends. */
   lease(): () => void;
   /**
-   * Stops polling and events. `forget`: the worker left the fleet, so its index entries, load
-   * and metric series go too; otherwise (it is being replaced) its index entries are cleared.
-   * The backend closes once the last running request returns its lease.
+   * Stops polling. `forget`: the worker left the fleet and is drained: its running requests
+   * finish (or hit their deadline), then its index entries, load, metric series and KV-event
+   * subscribers go. Otherwise (it is being replaced) its index entries are cleared and its
+   * subscribers close at once. The backend closes once the last running request returns its
+   * lease; the promise resolves then.
    */
   retire(options: { forget: boolean }): Promise<void>;
   snapshot(nowMs: number): WorkerSnapshot;
@@ -111,6 +113,9 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
   let cancelTimer: (() => void) | undefined;
   let pollAbort: AbortController | undefined;
   let closeBackend: Promise<void> | undefined;
+  /** Resolves once the backend has closed (retired, and the last lease returned). */
+  let backendClosed = () => {};
+  const whenBackendClosed = new Promise<void>((resolve) => (backendClosed = resolve));
   const warned = new Set<string>();
   const warnOnce = (key: string, log: () => void) => {
     if (!warned.has(key)) {
@@ -238,7 +243,10 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
   }
 
   const maybeClose = () => {
-    if (retiring && inflight === 0 && !closeBackend) closeBackend = backend.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the backend failed'));
+    if (retiring && inflight === 0 && !closeBackend) {
+      closeBackend = backend.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the backend failed'));
+      void closeBackend.then(backendClosed);
+    }
   };
 
   return {
@@ -286,18 +294,22 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
       stopped = true;
       cancelTimer?.();
       pollAbort?.abort(new TandemError('cancelled', 'worker retired'));
-      for (const { tenant } of tenants) {
-        if (forget) {
+      if (!forget) {
+        for (const { tenant } of tenants) index.clearWorker(tenant, 'worker replaced (config changed)');
+        await feeds.close();
+      }
+      maybeClose();
+      if (inflight > 0) logger.info({ inflight }, `worker ${name} left: draining its running requests`);
+      await whenBackendClosed;
+      if (forget) {
+        for (const { tenant } of tenants) {
           index.removeWorker(tenant);
           load.removeWorker(tenant);
           metrics.removeWorker(tenant);
-        } else {
-          index.clearWorker(tenant, 'worker replaced (config changed)');
         }
+        await feeds.close();
+        logger.info(`worker ${name} drained and forgotten`);
       }
-      await feeds.close();
-      maybeClose();
-      await closeBackend;
     },
     snapshot(nowMs) {
       const events = feeds.snapshot();

@@ -1,4 +1,5 @@
 import type { TokenChunk } from '../backends/index.ts';
+import type { TokenLogprob } from '../serving.ts';
 
 /**
  * Merges token chunks that are already waiting into one: after each chunk, whatever the
@@ -7,7 +8,7 @@ import type { TokenChunk } from '../backends/index.ts';
  * through chunk by chunk; a stream the process falls behind on is read in batches, so the cost
  * downstream (one event, one SSE write, one metric sample per batch) shrinks exactly when load
  * grows, and the backlog cannot grow without bound. The final chunk (finish reason and usage)
- * always ends a batch.
+ * always ends a batch. Logprobs, when the chunks carry them, are merged alongside their tokens.
  *
  * A source that already hands over everything buffered in each chunk marks itself with
  * `coalesced: true` (the grpc backend does) and is returned as it is: one layer, one promise
@@ -36,6 +37,7 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
         return;
       }
       let tokens: number[] | undefined;
+      let logprobs: TokenLogprob[] | undefined;
       let last: TokenChunk = first.value;
       for (;;) {
         pending = iterator.next();
@@ -48,13 +50,17 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
         }
         tokens ??= [...first.value.tokenIds];
         tokens.push(...next.value.tokenIds);
+        if (first.value.logprobs !== undefined) {
+          logprobs ??= [...first.value.logprobs];
+          logprobs.push(...(next.value.logprobs ?? []));
+        }
         last = next.value;
         if (last.finishReason !== undefined) {
           finished = true;
           break;
         }
       }
-      const merged: TokenChunk = tokens === undefined ? first.value : { ...last, tokenIds: tokens };
+      const merged: TokenChunk = tokens === undefined ? first.value : { ...last, tokenIds: tokens, ...(logprobs === undefined ? {} : { logprobs }) };
       if (merged.tokenIds.length > 0 || merged.finishReason !== undefined) yield merged;
       if (finished) return;
     }

@@ -2,7 +2,7 @@ import type { Clock } from '../../common/clock.ts';
 import { isTandemError, TandemError, toTandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import { linkProfile } from '../../common/profiles/index.ts';
-import { createHandoffProtocols, type HandoffProtocols } from '../backends/index.ts';
+import { createHandoffProtocols, refusalOf, type HandoffProtocols } from '../backends/index.ts';
 import { createDisaggregator, type DisaggDecision, type DisaggOptions, type Disaggregator } from '../disagg/index.ts';
 import type { Fleet } from '../discovery/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
@@ -64,6 +64,7 @@ type Attempt =
   | { readonly kind: 'aggregated'; readonly run: AggregatedRun }
   | { readonly kind: 'disaggregated'; readonly run: DisaggregatedRun }
   | { readonly kind: 'saturated' }
+  | { readonly kind: 'refused'; readonly error: TandemError }
   | { readonly kind: 'none'; readonly reason: string };
 type Placed = Extract<Attempt, { kind: 'aggregated' | 'disaggregated' }>;
 
@@ -164,6 +165,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const placements = ids.map((id) => fleet.placement(id));
     const missing = ids.find((_, i) => placements[i] === undefined);
     if (missing !== undefined) return { kind: 'none', reason: `worker ${missing} left the fleet` };
+    // A field the chosen backend cannot honour is a 400 naming it, before anything is booked.
+    for (const placement of placements) {
+      const refusal = refusalOf(request, placement!.worker.backend.kind, placement!.worker.name);
+      if (refusal) return { kind: 'refused', error: refusal };
+    }
     const bookings = disagg.commit(decision);
     for (const id of ids) fleet.publishLoad(id);
     const promptTokens = request.promptTokenIds.length;
@@ -184,6 +190,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const first = attempt(request, excluded);
       if (first.kind === 'aggregated' || first.kind === 'disaggregated') return first;
       if (first.kind === 'none') throw unavailable(first.reason);
+      if (first.kind === 'refused') throw first.error;
     }
     const ticket = queue.ticket();
     for (;;) {
@@ -193,6 +200,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (next.kind !== 'saturated') queue.wake(); // pass the turn on: there may be room for more
       if (next.kind === 'aggregated' || next.kind === 'disaggregated') return next;
       if (next.kind === 'none') throw unavailable(next.reason);
+      if (next.kind === 'refused') throw next.error;
     }
   }
 

@@ -37,7 +37,7 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
         streamed += chunk.tokenIds.length;
         progress.streamed += chunk.tokenIds.length;
         booking.streamed(streamed);
-        yield { kind: 'tokens', tokenIds: chunk.tokenIds };
+        yield chunk.logprobs === undefined ? { kind: 'tokens', tokenIds: chunk.tokenIds } : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
       }
       if (chunk.finishReason !== undefined) {
         const usage = chunk.usage;

@@ -8,13 +8,11 @@ import { failedRunOf, type FailedRun, type ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { AdmissionQueue } from './admission.ts';
 import { errorHeaders, toHttpError } from './http-errors.ts';
-import { chunkBody, completeBody, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from './openai-shapes.ts';
+import { chunkBody, completeBody, createSseWriter, createTextChunkEvent, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from '../../common/openai/index.ts';
 import type { RequestParsers } from './parse-request.ts';
 import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
-import { createTextChunkEvent } from './chunk-template.ts';
 import { createRequestObserver, type RequestObserver } from './request-observer.ts';
 import { runGeneration } from './run-generation.ts';
-import { createSseWriter } from './sse.ts';
 
 /**
  * POST /v1/completions and /v1/chat/completions: parse, tokenize, admit, run, and answer with
@@ -112,11 +110,18 @@ interface Run {
 
 async function respondWhole(run: Run, res: ServerResponse, context: GenerationContext, requestId: string): Promise<void> {
   let text = '';
+  /** An HTTP engine's own body, passed on as it wrote it. */
+  let passed: string | undefined;
   for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
+    if (event.kind === 'output') {
+      passed = (passed ?? '') + event.data.join('');
+      continue;
+    }
     text += event.text;
     if (event.kind === 'finish') {
       run.observer.finish('success', event.mode, event.usage, event.route);
-      writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, text, event.finishReason, event.stopReason, event.usage));
+      if (passed !== undefined) writeRawJson(res, 200, { 'x-request-id': requestId }, passed);
+      else writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, { text, finishReason: event.finishReason, stopReason: event.stopReason, usage: event.usage }));
     }
   }
 }
@@ -133,8 +138,23 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
   };
   const textEvent = createTextChunkEvent(run.who);
   let completionTokens = 0;
+  /** An HTTP engine streams its own chunks: they pass as they are, and it wrote its own role and finish chunks. */
+  let passing = false;
   try {
     for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
+      if (event.kind === 'output') {
+        passing = true;
+        for (const data of event.data) {
+          const backpressure = sse.write(`data: ${data}\n\n`);
+          if (backpressure) await backpressure;
+        }
+        continue;
+      }
+      if (passing && event.kind === 'finish') {
+        await sse.done();
+        run.observer.finish('success', event.mode, event.usage, event.route);
+        continue;
+      }
       if (!sse.started && run.who.kind === 'chat') await sse.send(chunkBody(run.who, { text: '', role: 'assistant', ...withUsage(0) }));
       if (event.kind === 'text') {
         completionTokens = event.completionTokens;
@@ -162,6 +182,12 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
 function writeJson(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
   if (res.destroyed || res.headersSent) return;
   const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function writeRawJson(res: ServerResponse, status: number, headers: Record<string, string>, text: string): void {
+  if (res.destroyed || res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }

@@ -2,6 +2,8 @@ import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
 import type { TokenizedRequest } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
+import { textOfParts, type ChatInput } from '../../common/openai/index.ts';
+import type { ChatMessage } from '../../common/tokenizer/index.ts';
 
 /**
  * Turns a parsed request into the core's TokenizedRequest: checks the model, renders the chat
@@ -11,7 +13,8 @@ import type { OutputOptions, ParsedRequest } from './parse-request.ts';
 
 export interface PreparedRequest {
   readonly kind: ParsedRequest['kind'];
-  readonly options: OutputOptions;
+  /** The model resolved (the served one when the client named none). */
+  readonly options: OutputOptions & { readonly model: string };
   readonly request: TokenizedRequest;
   /** The prompt's last ids, left context for the streaming detokenizer. */
   readonly promptTail: readonly number[];
@@ -33,28 +36,32 @@ export interface PrepareContext {
 export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
 export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
-  const { options } = parsed;
-  if (!context.models.includes(options.model)) {
-    return fail(new TandemError('model_not_found', `The model \`${options.model}\` does not exist.`, { param: 'model' }));
+  // No model: the served one, as vLLM serves its only model.
+  const model = parsed.options.model ?? context.models[0];
+  if (model === undefined || !context.models.includes(model)) {
+    return fail(new TandemError('model_not_found', `The model \`${model ?? ''}\` does not exist.`, { param: 'model' }));
   }
+  const options = { ...parsed.options, model };
   const { tokenizer, chatTemplate } = context.tokenizer;
-  const promptParam = parsed.kind === 'chat' ? 'messages' : 'prompt';
+  const input = parsed.input;
+  const promptParam = input.kind === 'chat' ? 'messages' : 'prompt';
 
   let promptTokenIds: readonly number[];
   try {
-    if (parsed.kind === 'chat') {
+    if (input.kind === 'chat') {
       if (!chatTemplate) return fail(new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', { param: 'messages' }));
-      const rendered = chatTemplate.render(parsed.messages, {
-        addGenerationPrompt: parsed.addGenerationPrompt,
-        continueFinalMessage: parsed.continueFinalMessage,
-        kwargs: parsed.templateKwargs,
+      const { messages, partial } = templateMessages(input);
+      const rendered = chatTemplate.render(messages, {
+        addGenerationPrompt: partial === undefined && input.add_generation_prompt,
+        continueFinalMessage: partial === undefined && input.continue_final_message,
+        kwargs: input.chat_template_kwargs,
       });
       if (!rendered.ok) return rendered;
-      promptTokenIds = await tokenizer.encode(rendered.value, { addSpecialTokens: false });
-    } else if ('text' in parsed.prompt) {
-      promptTokenIds = await tokenizer.encode(parsed.prompt.text, { addSpecialTokens: parsed.addSpecialTokens });
+      promptTokenIds = await tokenizer.encode(partial === undefined ? rendered.value : textPrefix(rendered.value, partial), { addSpecialTokens: false });
+    } else if ('text' in input.prompt) {
+      promptTokenIds = await tokenizer.encode(input.prompt.text, { addSpecialTokens: input.addSpecialTokens });
     } else {
-      promptTokenIds = parsed.prompt.tokenIds;
+      promptTokenIds = input.prompt.tokenIds;
       const outside = promptTokenIds.find((id) => id >= tokenizer.vocabSize);
       if (outside !== undefined) return fail(new TandemError('invalid_request', `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`, { param: 'prompt' }));
     }
@@ -92,7 +99,7 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
     promptTail: promptTokenIds.slice(-6),
     request: {
       requestId: context.requestId,
-      model: options.model,
+      model,
       promptTokenIds,
       sampling: {
         maxTokens,
@@ -105,6 +112,39 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       },
       sessionKey: context.sessionHeader ?? options.user,
       deadlineUnixMs: context.deadlineUnixMs,
+      openai: { endpoint: parsed.kind, body: parsed.body, stream: options.stream, includeUsage: options.includeUsage },
+      tokenLevelRefusal: parsed.tokenLevelRefusal,
     },
   });
+}
+
+/**
+ * The wire messages as the chat template takes them: text parts joined with "\n" (as vLLM joins
+ * them), `developer` as `system`. At the first non-text part (an image, audio) the conversation
+ * stops: the messages before it, and that message with its text so far (`partial`), so routing
+ * hashes the text prefix the engine will also see before the part.
+ */
+function templateMessages(input: ChatInput): { messages: ChatMessage[]; partial: string | undefined } {
+  const messages: ChatMessage[] = [];
+  for (const message of input.messages) {
+    const { text, complete } = textOfParts(message.content);
+    messages.push({
+      // OpenAI's newer name for the system role; chat templates know only `system`.
+      role: message.role === 'developer' ? 'system' : message.role,
+      content: text,
+      ...(message.name === undefined ? {} : { name: message.name }),
+      ...(message.tool_calls ? { tool_calls: message.tool_calls } : {}),
+      ...(message.tool_call_id === undefined ? {} : { tool_call_id: message.tool_call_id }),
+      ...(message.reasoning_content == null ? {} : { reasoning_content: message.reasoning_content }),
+    });
+    if (!complete) return { messages, partial: text ?? '' };
+  }
+  return { messages, partial: undefined };
+}
+
+/** The rendered conversation cut right after the last message's text (where the non-text part would go). */
+function textPrefix(rendered: string, partial: string): string {
+  const at = partial === '' ? -1 : rendered.lastIndexOf(partial);
+  if (at >= 0) return rendered.slice(0, at + partial.length);
+  return rendered;
 }

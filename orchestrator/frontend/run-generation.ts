@@ -10,13 +10,16 @@ import { createStopMatcher } from '../../common/stop-strings.ts';
 /**
  * Runs one prepared request through the core and turns its token events into text, HTTP-free:
  * incremental detokenization, stop strings (a match aborts the core and ends the stream with
- * finish_reason "stop"), and the usage the response reports. Throws a TandemError when the core
+ * finish_reason "stop"), and the usage the response reports. An HTTP engine's own output
+ * (`output` events) passes as it is: that engine applied the stop strings itself. Throws a TandemError when the core
  * fails or `signal` aborts (its reason, a TandemError, is what is thrown).
  */
 
 export type OutputEvent =
   /** Text the tokens so far add; `completionTokens` counts every token received so far. */
   | { readonly kind: 'text'; readonly text: string; readonly completionTokens: number }
+  /** An HTTP engine's own output, for the client as it is (see GenerationEvent `output`). */
+  | { readonly kind: 'output'; readonly data: readonly string[]; readonly completionTokens: number }
   /** The last event: remaining text, why it ended, and the usage to report. */
   | {
       readonly kind: 'finish';
@@ -106,6 +109,13 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
           }
         }
         if (text !== '') yield { kind: 'text', text, completionTokens };
+        continue;
+      }
+
+      if (event.kind === 'output') {
+        if (event.tokens > 0) observer.tokens(event.tokens);
+        completionTokens += event.tokens;
+        yield { kind: 'output', data: event.data, completionTokens };
         continue;
       }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TandemError } from '../../common/errors.ts';
 import type { UiAsset, UiEvent, UiFeed } from '../ui/index.ts';
 import { sendError } from './http-errors.ts';
-import { createSseWriter } from './sse.ts';
+import { createSseWriter } from '../../common/openai/index.ts';
 
 /**
  * The status page: GET /ui (and / redirects there), its static files, and GET /ui/events, a

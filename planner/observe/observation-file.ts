@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { readTextFile } from '../../common/read-text-file.ts';
 import type { Distribution, Observation } from '../types.ts';
 
 const histogram = z.strictObject({
@@ -96,16 +96,11 @@ export function parseObservations(raw: unknown, nowMs: number, intervalS: number
 
 /** Reads an observations file (JSON); errors name the file. */
 export function loadObservationsFile(file: string, nowMs: number, intervalS: number): Result<Observation[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    return fail(new TandemError('invalid_request', `cannot read observations file ${file}: ${reason}`, { cause: error }));
-  }
+  const text = readTextFile(file, 'observations file');
+  if (!text.ok) return text;
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text.value);
   } catch (error) {
     return fail(new TandemError('invalid_request', `observations file ${file} is not valid JSON: ${(error as Error).message}`, { cause: error }));
   }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { readTextFile } from '../../common/read-text-file.ts';
 import type { PerfModel } from './perf-model.ts';
 
 /**
@@ -48,15 +48,10 @@ export function parseMeasuredProfile(raw: unknown, where: string): Result<Measur
 
 /** Reads and parses a measured-profile file; errors name the file and the field. */
 export function loadMeasuredProfile(file: string): Result<MeasuredProfile> {
-  let text: string;
+  const text = readTextFile(file, 'profile file');
+  if (!text.ok) return text;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    return fail(new TandemError('invalid_request', `cannot read profile file ${file}: ${reason}`, { cause: error }));
-  }
-  try {
-    return parseMeasuredProfile(JSON.parse(text), `profile file ${file}`);
+    return parseMeasuredProfile(JSON.parse(text.value), `profile file ${file}`);
   } catch (error) {
     return fail(new TandemError('invalid_request', `profile file ${file} is not valid JSON: ${(error as Error).message}`, { cause: error }));
   }

@@ -20,7 +20,7 @@ export function createTandemHandoff(deps: HandoffDeps): HandoffProtocol {
           const result = await prefill.backend.prefill(callFor(call, prefill), signal);
           ticket = result.handoff;
           firstTokenId = result.firstTokenId;
-          return { firstTokenId: result.firstTokenId, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: true };
+          return { firstTokenId: result.firstTokenId, firstTokenLogprob: result.firstTokenLogprob, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: true };
         },
         decode(peer) {
           if (firstTokenId === undefined) throw new TandemError('internal', 'decode before prefill');

@@ -1,10 +1,10 @@
-import type { OpenAIUsage, ResponseIdentity } from './openai-shapes.ts';
+import type { OpenAIUsage, ResponseIdentity } from './shapes.ts';
 
 /**
  * The SSE event of a streamed text chunk, built from a template fixed per request: only the
  * text and the usage vary from token to token, so the id, object, created and model are
  * serialized once, and each event costs one JSON.stringify of a string. The output is byte for
- * byte `data: ${JSON.stringify(chunkBody(who, { text, usage }))}\n\n` (openai-shapes.ts), which
+ * byte `data: ${JSON.stringify(chunkBody(who, { text, usage }))}\n\n` (shapes.ts), which
  * chunk-template.test.ts checks; anything else (the role chunk, the finish chunk, errors) still
  * goes through chunkBody.
  */
@@ -13,7 +13,7 @@ export type TextChunkEvent = (text: string, usage: OpenAIUsage | null | undefine
 export function createTextChunkEvent(who: ResponseIdentity): TextChunkEvent {
   const head = `data: {"id":${JSON.stringify(who.id)},"object":${who.kind === 'chat' ? '"chat.completion.chunk"' : '"text_completion"'},"created":${JSON.stringify(who.created)},"model":${JSON.stringify(who.model)},"choices":[{"index":0,`;
   const open = who.kind === 'chat' ? `${head}"delta":{"content":` : `${head}"text":`;
-  const close = `${who.kind === 'chat' ? '}' : ''},"logprobs":null,"finish_reason":null}]`;
+  const close = who.kind === 'chat' ? '},"logprobs":null,"finish_reason":null}]' : ',"logprobs":null,"finish_reason":null,"stop_reason":null}]';
   const withUsage = (usage: OpenAIUsage | null | undefined) => (usage === undefined ? '}\n\n' : usage === null ? ',"usage":null}\n\n' : `,"usage":${usageJson(usage)}}\n\n`);
   if (who.kind === 'chat') {
     // An empty chat delta has no content field at all: rare (text events carry text), so the general path.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTextChunkEvent } from './chunk-template.ts';
-import { chunkBody, responseIdentity, runningUsage, type OpenAIUsage } from './openai-shapes.ts';
+import { chunkBody, responseIdentity, runningUsage, type OpenAIUsage } from './shapes.ts';
 
 const ODD_TEXTS = [
   ' fox',

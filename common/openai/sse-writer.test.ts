@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { createSseWriter } from './sse.ts';
+import { createSseWriter } from './sse-writer.ts';
 
 const EVENTS = ['data: {"text":" fox"}\n\n', 'data: {"text":"é ü 中文 😀"}\n\n', `data: {"text":"${'x'.repeat(70_000)}"}\n\n`, 'data: {"text":"\\"quoted\\\\"}\n\n'];
 

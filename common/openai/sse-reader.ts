@@ -1,0 +1,84 @@
+/**
+ * The one server-sent-events reader (the WHATWG rules OpenAI's and vLLM's streams follow):
+ * lines end in LF, CRLF or CR; the `data:` lines of one event join with LF; a blank line ends
+ * the event; `:` comments and other fields (event, id, retry) are skipped; an event without
+ * data yields nothing. Bytes may split anywhere, inside a UTF-8 character or between CR and LF.
+ * A last event with no blank line after it is still delivered when the stream ends.
+ *
+ * Two faces over one parser: `createSseParser(onData)` for push-style readers (a socket's
+ * `data` events), `readSseData(body)` for an async byte stream (an undici or fetch body).
+ */
+export interface SseParser {
+  push(bytes: Uint8Array | string): void;
+  /** Flushes a final event that had no blank line after it. */
+  end(): void;
+}
+
+export function createSseParser(onData: (data: string) => void): SseParser {
+  const decoder = new TextDecoder('utf-8');
+  let pending = '';
+  let data: string[] = [];
+  /** The last piece ended in CR: an LF opening the next one belongs to the same line end. */
+  let skipLf = false;
+
+  const line = (text: string) => {
+    if (text === '') {
+      if (data.length > 0) onData(data.join('\n'));
+      data = [];
+      return;
+    }
+    if (text.charCodeAt(0) === 58 /* : */) return;
+    const colon = text.indexOf(':');
+    const field = colon < 0 ? text : text.slice(0, colon);
+    if (field !== 'data') return;
+    let value = colon < 0 ? '' : text.slice(colon + 1);
+    if (value.charCodeAt(0) === 32 /* space */) value = value.slice(1);
+    data.push(value);
+  };
+
+  const feed = (text: string) => {
+    let start = 0;
+    if (skipLf) {
+      skipLf = false;
+      if (text.charCodeAt(0) === 10) start = 1;
+    }
+    for (let i = start; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      line(pending + text.slice(start, i));
+      pending = '';
+      if (c === 13) {
+        if (i + 1 === text.length) skipLf = true; // the LF may come in the next piece
+        else if (text.charCodeAt(i + 1) === 10) i++;
+      }
+      start = i + 1;
+    }
+    pending += text.slice(start);
+  };
+
+  return {
+    push(bytes) {
+      feed(typeof bytes === 'string' ? bytes : decoder.decode(bytes, { stream: true }));
+    },
+    end() {
+      feed(decoder.decode());
+      if (pending !== '') line(pending);
+      pending = '';
+      line('');
+    },
+  };
+}
+
+/** Each event's data, in order, from a byte stream; ends when the stream does. */
+export async function* readSseData(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  const ready: string[] = [];
+  const parser = createSseParser((data) => ready.push(data));
+  for await (const piece of body) {
+    parser.push(piece);
+    // Index walk, not shift(): a read may hold many events.
+    for (let i = 0; i < ready.length; i++) yield ready[i]!;
+    ready.length = 0;
+  }
+  parser.end();
+  for (const data of ready) yield data;
+}
