@@ -18,6 +18,25 @@ export interface SamplingOptions {
   readonly stopTokenIds: readonly number[];
   readonly ignoreEos: boolean;
   readonly minTokens: number;
+  // Below: distribution shaping Tandem's own engines honour (backends that cannot must refuse a
+  // request setting them, never drop them). Absent means off.
+  /** Sample among the k most likely tokens; 0 or absent = all. */
+  readonly topK?: number;
+  /** In [0, 1]: drop tokens below min_p times the best one's probability; 0 = off. */
+  readonly minP?: number;
+  /** OpenAI's penalties, in [-2, 2]; 0 = off. */
+  readonly presencePenalty?: number;
+  readonly frequencyPenalty?: number;
+  /** vLLM's, > 0; 1 = off. */
+  readonly repetitionPenalty?: number;
+  /** Report each token's logprob and this many alternatives (0-20); absent = no logprobs. */
+  readonly logprobs?: number | undefined;
+}
+
+/** A generated token's log-probability (natural log) and the best alternatives at its position, best first. */
+export interface TokenLogprob {
+  readonly logprob: number;
+  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
 }
 
 /**
@@ -67,8 +86,8 @@ export interface Usage {
 }
 
 export type GenerationEvent =
-  /** Tokens sampled since the last event, in order. */
-  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[] }
+  /** Tokens sampled since the last event, in order; `logprobs` one per token when the request asked for them. */
+  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[]; readonly logprobs?: readonly TokenLogprob[] | undefined }
   /**
    * An HTTP engine's own output, verbatim, for the client as it is: SSE data payloads (a streamed
    * request) or the one JSON body (not streamed), and the completion tokens they carry as far as

@@ -88,6 +88,7 @@ describe('tandem orchestrator: a running process', () => {
         '  model: Qwen/Qwen3-8B',
         '  health: { interval_s: 0.1, failure_threshold: 2, success_threshold: 1 }',
         '  shutdown_grace_s: 20',
+        '  processes: 1', // several are test/orchestrator-processes.test.ts's
         'workers:',
         ...names.map((i) => `  - { name: w${i}, address: "${workers[i]!.address}" }`),
         '',

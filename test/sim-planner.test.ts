@@ -6,9 +6,9 @@ const latency = { ...DEFAULT_LATENCIES, startupS: 5 };
 const planned = (planner: Record<string, unknown> = {}) => ({ disaggregation: { mode: 'auto' as const }, planner: { interval_s: 10, ...planner } });
 
 describe('the planner in the simulated loop', () => {
-  it('adds workers when the load outgrows the pools, and they serve only after the start-up delay', () => {
+  it('adds workers when the load outgrows the pools, and they serve only after the start-up delay', async () => {
     // Long prompts at 6 req/s on one prefill and one decode worker: far more prefill than one worker does.
-    const result = simulate({ workload: 'mixed-isl', params: { long_share: 0.5 }, qps: 6, durationS: 60, workers: 6, prefillWorkers: 1, decodeWorkers: 1, planner: true, latency, config: planned() });
+    const result = await simulate({ workload: 'mixed-isl', params: { long_share: 0.5 }, qps: 6, durationS: 60, workers: 6, prefillWorkers: 1, decodeWorkers: 1, planner: true, latency, config: planned() });
     const series = result.replicas!;
     expect(series[0]).toEqual({ t_s: 0, prefill: 1, decode: 1 });
     const grown = series.find((p) => p.prefill > 1 || p.decode > 1)!;
@@ -23,8 +23,8 @@ describe('the planner in the simulated loop', () => {
     expect(result.setup.threshold_tokens).toBe('planner');
   });
 
-  it('drains workers it no longer needs, which leave once idle without leaking a booking or a hold', () => {
-    const result = simulate({
+  it('drains workers it no longer needs, which leave once idle without leaking a booking or a hold', async () => {
+    const result = await simulate({
       workload: 'mixed-isl',
       qps: 1,
       durationS: 80,

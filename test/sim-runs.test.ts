@@ -27,9 +27,9 @@ function expectInvariants(result: SimResult, samples: readonly ProbeSample[]): v
   expect(s.load_imbalance).not.toBeNull();
 }
 
-function probed(overrides: Parameters<typeof simulate>[0]): { result: SimResult; samples: ProbeSample[] } {
+async function probed(overrides: Parameters<typeof simulate>[0]): Promise<{ result: SimResult; samples: ProbeSample[] }> {
   const samples: ProbeSample[] = [];
-  const result = simulate({ ...overrides, probe: (sample) => samples.push(sample) });
+  const result = await simulate({ ...overrides, probe: (sample) => samples.push(sample) });
   return { result, samples };
 }
 
@@ -41,17 +41,17 @@ const sharedPrefix = { workload: 'llmd-shared-prefix', params: { groups: 40, use
 const smallKv = { num_gpu_blocks: 3000 };
 
 describe('simulated runs', () => {
-  it('repeat exactly for one seed and differ for another', () => {
+  it('repeat exactly for one seed and differ for another', async () => {
     const options = { ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv' }, worker: smallKv } };
-    const a = simulate(options);
-    const b = simulate(options);
+    const a = await simulate(options);
+    const b = await simulate(options);
     expect(comparable(b)).toEqual(comparable(a));
-    const other = simulate({ ...options, seed: '2' });
+    const other = await simulate({ ...options, seed: '2' });
     expect(other.summary.ttft_ms).not.toEqual(a.summary.ttft_ms);
     expect(other.summary.e2e_ms).not.toEqual(a.summary.e2e_ms);
   });
 
-  it('repeat exactly with disaggregation and the planner in the loop', () => {
+  it('repeat exactly with disaggregation and the planner in the loop', async () => {
     const options = {
       workload: 'diurnal',
       params: { period_s: 60 },
@@ -63,39 +63,39 @@ describe('simulated runs', () => {
       latency: { dispatchMs: 1, tokenMs: 1, kvEventMs: 5, statusIntervalMs: 1000, statusMs: 2, startupS: 5 },
       config: { disaggregation: { mode: 'auto' as const }, planner: { interval_s: 10 } },
     };
-    const a = simulate(options);
-    expect(comparable(simulate(options))).toEqual(comparable(a));
+    const a = await simulate(options);
+    expect(comparable(await simulate(options))).toEqual(comparable(a));
     expect(a.stats.disaggregated).toBeGreaterThan(0);
   });
 
-  it('keep the invariants on an aggregated shared-prefix run under the kv policy', () => {
-    const { result, samples } = probed({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv' }, worker: smallKv } });
+  it('keep the invariants on an aggregated shared-prefix run under the kv policy', async () => {
+    const { result, samples } = await probed({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv' }, worker: smallKv } });
     expectInvariants(result, samples);
     expect(result.summary.requests.completed).toBeGreaterThan(200);
     expect(result.summary.prefix_cache.hit_rate!).toBeGreaterThan(0.5);
   });
 
-  it('keep the invariants on a disaggregated run whose long prompts overload the prefill pool', () => {
-    const { result, samples } = probed({ workload: 'mixed-isl', qps: 12, durationS: 30, workers: 4, prefillWorkers: 1, config: { disaggregation: { mode: 'auto', threshold_tokens: 512 } } });
+  it('keep the invariants on a disaggregated run whose long prompts overload the prefill pool', async () => {
+    const { result, samples } = await probed({ workload: 'mixed-isl', qps: 12, durationS: 30, workers: 4, prefillWorkers: 1, config: { disaggregation: { mode: 'auto', threshold_tokens: 512 } } });
     expectInvariants(result, samples);
     expect(result.stats.disaggregated).toBeGreaterThan(10);
     expect(result.stats.disaggregated).toBeLessThan(result.stats.requests);
     expect(result.summary.kv_transfer_bytes!).toBeGreaterThan(0);
   });
 
-  it('keep the invariants when requests time out', () => {
+  it('keep the invariants when requests time out', async () => {
     // 8k-token prompts at 6 req/s: about twice what one worker prefills, so the queue outgrows the 5 s timeout.
     const params = { long_share: 1, long_tokens_min: 8192, long_tokens_max: 8192, output_tokens_min: 4, output_tokens_max: 8 };
-    const { result, samples } = probed({ workload: 'mixed-isl', params, qps: 6, durationS: 10, workers: 1, config: { orchestrator: { request_timeout_s: 5 } } });
+    const { result, samples } = await probed({ workload: 'mixed-isl', params, qps: 6, durationS: 10, workers: 1, config: { orchestrator: { request_timeout_s: 5 } } });
     expectInvariants(result, samples);
     expect(result.summary.requests.failures.timeout).toBeGreaterThan(0);
     expect(result.summary.requests.completed).toBeGreaterThan(0);
   });
 
-  it('learn prefixes in approximate mode from the router\'s own decisions, without events', () => {
-    const precise = simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv', index_mode: 'precise' }, worker: smallKv } });
-    const approximate = simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv', index_mode: 'approximate' }, worker: smallKv } });
-    const roundRobin = simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'round-robin' }, worker: smallKv } });
+  it('learn prefixes in approximate mode from the router\'s own decisions, without events', async () => {
+    const precise = await simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv', index_mode: 'precise' }, worker: smallKv } });
+    const approximate = await simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv', index_mode: 'approximate' }, worker: smallKv } });
+    const roundRobin = await simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'round-robin' }, worker: smallKv } });
     expect(approximate.summary.prefix_cache.hit_rate!).toBeGreaterThan(roundRobin.summary.prefix_cache.hit_rate! + 0.1);
     expect(precise.summary.prefix_cache.hit_rate!).toBeGreaterThan(roundRobin.summary.prefix_cache.hit_rate! + 0.1);
     expect(approximate.setup.index).toBe('approximate');

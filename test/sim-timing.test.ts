@@ -19,8 +19,8 @@ const { dispatchMs, tokenMs } = DEFAULT_LATENCIES;
 const decodeStep = (i: number) => forwardSeconds(profile, { prefill: [], decodeSequences: 1, decodeContextTokens: PROMPT + i - 1 });
 
 describe('a 1-worker simulation', () => {
-  it("times a lone request's first token as dispatch + the roofline's prefill + delivery", () => {
-    const result = simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 1 });
+  it("times a lone request's first token as dispatch + the roofline's prefill + delivery", async () => {
+    const result = await simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 1 });
     const s = result.summary;
     expect(s.requests).toMatchObject({ sent: 1, completed: 1, failed: 0 });
     const expectedTtft = dispatchMs + prefillSeconds(profile, PROMPT) * 1000 + tokenMs;
@@ -35,18 +35,19 @@ describe('a 1-worker simulation', () => {
     expect(s.kv_transfer_bytes).toBe(0);
   });
 
-  it('adds exactly the handoff hops and the link model\'s pull time when the request is disaggregated', () => {
-    const result = simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 2, prefillWorkers: 1, config: { disaggregation: { mode: 'always' } } });
+  it('adds exactly the handoff hops and the link model\'s pull time when the request is disaggregated', async () => {
+    const result = await simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 2, prefillWorkers: 1, config: { disaggregation: { mode: 'always' } } });
     const s = result.summary;
     expect(result.stats.disaggregated).toBe(1);
     const prefillMs = prefillSeconds(profile, PROMPT) * 1000;
     expect(s.ttft_ms!.p50).toBeCloseTo(dispatchMs + prefillMs + tokenMs, 9);
-    // The second token: the prefill's result reaches the orchestrator, the decode is dispatched,
-    // the decode worker pulls all 63 blocks (1000 tokens; none cached there), then one step.
+    // The second token: the dispatcher has the prefill's result as the engine settles it (as it has
+    // every chunk; the client's tokenMs covers the way out), dispatches the decode, the decode
+    // worker pulls all 63 blocks (1000 tokens; none cached there), then one step.
     const blocks = Math.ceil(PROMPT / 16);
     const pullMs = transferSeconds(linkProfile('ib-400g'), blocks * kvBlockBytes(profile.model, 16)) * 1000;
     expect(s.kv_transfer_bytes).toBe(blocks * kvBlockBytes(profile.model, 16));
-    const secondGapMs = tokenMs + dispatchMs + pullMs + decodeStep(1) * 1000;
+    const secondGapMs = dispatchMs + pullMs + decodeStep(1) * 1000;
     let rest = 0;
     for (let i = 2; i < OUTPUT; i++) rest += decodeStep(i) * 1000;
     expect(s.e2e_ms!.p50).toBeCloseTo(dispatchMs + prefillMs + tokenMs + secondGapMs + rest, 9);

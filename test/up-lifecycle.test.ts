@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,10 +74,12 @@ describe('tandem up', () => {
 
   it('stops every process it started on Ctrl-C (SIGINT), leaving none behind', async () => {
     const tree = up.processTree();
-    // tandem up, four workers (one restarted), the orchestrator and the planner.
+    // tandem up, four workers (one restarted), the orchestrator (its primary and one serving
+    // process per core, orchestrator.processes: auto) and the planner.
     const commands = tree.map((p) => p.cmdline);
     expect(commands.filter((c) => c.includes('tandem.js worker'))).toHaveLength(4);
-    expect(commands.filter((c) => c.includes('tandem.js orchestrator'))).toHaveLength(1);
+    const cores = availableParallelism();
+    expect(commands.filter((c) => c.includes('tandem.js orchestrator'))).toHaveLength(cores > 1 ? 1 + cores : 1);
     expect(commands.filter((c) => c.includes('tandem.js planner'))).toHaveLength(1);
     const dir = up.output().match(/"dir":"([^"]+)"/)![1]!;
     expect(existsSync(dir)).toBe(true);

@@ -103,7 +103,7 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
     const config = loadConfig({ file: flags.config, env: process.env, overrides });
     if (!config.ok) throw config.error;
     if (!flags.quiet && points.length > 1) process.stderr.write(`run ${i + 1}/${points.length}: ${describePoint(point)} ... `);
-    const result = runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, decodeWorkers: flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1), config: config.value, planner, latency, slo, reportQueuedPrefill: onOff(flags.statusQueuedPrefill ?? 'on', '--status-queued-prefill') });
+    const result = await runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, decodeWorkers: flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1), config: config.value, planner, latency, slo, reportQueuedPrefill: onOff(flags.statusQueuedPrefill ?? 'on', '--status-queued-prefill') });
     if (!flags.quiet && points.length > 1) process.stderr.write(`${result.stats.simulatedSeconds.toFixed(0)} simulated s in ${result.stats.cpuSeconds.toFixed(1)} CPU s\n`);
     results.push(result);
     const label = flags.label ?? labelled(point);

@@ -51,14 +51,18 @@ export interface FleetOptions {
    * server's metrics have no such figure, so the load book then keeps its own bookings).
    */
   readonly reportQueuedPrefill: boolean;
-  /** Called whenever a worker changes state (the planner's replica series). */
+  /** Called whenever a worker changes state (the planner's replica series, the dispatcher's queue). */
   readonly onChange?: () => void;
+  /** Called after each batch of status reports reaches the load book (capacity may have freed). */
+  readonly onReports?: () => void;
 }
 
 export interface Fleet {
   /** Every worker ever created, in creation order. */
   readonly all: readonly SimWorker[];
   get(id: string): SimWorker;
+  /** The worker with that id, if it was ever created. */
+  find(id: string): SimWorker | undefined;
   /** The routable workers as routing candidates (a new array only when the fleet changes). */
   candidates(): readonly Candidate[];
   /** Creates a worker; with `startupMs` > 0 it is `starting` until then. */
@@ -136,6 +140,7 @@ export function createFleet(options: FleetOptions): Fleet {
       if (!worker) throw new Error(`no simulated worker ${id}`);
       return worker;
     },
+    find: (id) => byId.get(id),
     candidates() {
       if (!cached) cached = all.filter((w) => w.state === 'up').map((w) => w.candidate);
       return cached;
@@ -199,6 +204,7 @@ export function createFleet(options: FleetOptions): Fleet {
           if (byId.get(id)!.state === 'gone') continue;
           load.report(id, { runningRequests: status.runningRequests, waitingRequests: status.waitingRequests, ...(options.reportQueuedPrefill ? { queuedPrefillTokens: status.queuedPrefillTokens } : {}), activeKvBlocks: status.usedBlocks }, at);
         }
+        options.onReports?.();
       });
     },
     count(role, states) {

@@ -1,5 +1,4 @@
 export { simulate, sweepPoints, type SimulateFlags, type SweepPoint } from './command.ts';
-export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatch.ts';
 export { createFleet, type Fleet, type FleetOptions, type SimWorker, type WorkerState } from './fleet.ts';
 export { createIntervalStats, type IntervalStats } from './interval-stats.ts';
 export { checkSimOptions, DEFAULT_LATENCIES, type ProbeSample, type SimLatencies, type SimOptions } from './options.ts';

@@ -1,5 +1,4 @@
 import type { VirtualClock } from '../../common/clock.ts';
-import type { Disaggregator } from '../../orchestrator/disagg/index.ts';
 import type { LoadBook } from '../../orchestrator/load/index.ts';
 import type { Decision, Planner, PoolObservation } from '../../planner/index.ts';
 import type { ReplicaPoint } from '../report/index.ts';
@@ -29,7 +28,8 @@ export interface PlannerLoopOptions {
   readonly load: LoadBook;
   readonly planner: Planner;
   readonly intervals: IntervalStats;
-  readonly disagg: Disaggregator;
+  /** Where the planner's `auto` threshold goes (the dispatcher's). */
+  readonly disagg: { setThresholdTokens(tokens: number): void };
   readonly intervalS: number;
   readonly startupMs: number;
 }

@@ -1,13 +1,17 @@
-import { createVirtualClock } from '../../common/clock.ts';
+import { createVirtualClock, type Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
-import { createDisaggregator, disaggOptionsFromConfig } from '../../orchestrator/disagg/index.ts';
+import { silentLogger } from '../../common/log.ts';
+import { createDispatcher, dispatcherSettingsFromConfig } from '../../orchestrator/dispatch/index.ts';
+import { createOrchestratorMetrics } from '../../orchestrator/metrics/index.ts';
 import { createRoutingCore } from '../../orchestrator/routing/index.ts';
 import { createPlanner, plannerOptionsFromConfig, resolvePools } from '../../planner/index.ts';
 import { engineOptionsFromConfig } from '../../workers/engine/index.ts';
 import type { ReplicaPoint } from '../report/index.ts';
 import { createRunRecorder, loadImbalance, type RunSummary } from '../stats/index.ts';
 import { createWorkload, getWorkloadDefinition } from '../workloads/index.ts';
-import { createDispatcher } from './dispatch.ts';
+import { createClients } from './clients.ts';
+import { createSimDispatchFleet } from './dispatch-fleet.ts';
+import { createEngineBackend } from './engine-backend.ts';
 import { createFleet, type SimWorker } from './fleet.ts';
 import { createIntervalStats } from './interval-stats.ts';
 import { checkSimOptions, type SimOptions } from './options.ts';
@@ -43,13 +47,16 @@ export interface SimStats {
 }
 
 /**
- * Runs one simulated experiment to the end and returns its RunSummary: the real engines, routing
- * core, disaggregation decision and (optionally) planner on one virtual clock. Requests arrive
- * for `durationS`; the run then drains what is in flight (each request is bounded by the
- * orchestrator's request timeout). Deterministic for given options: the workload, the router and
- * the engines are seeded from `seed`, and nothing reads the wall clock but the `wallSeconds` figure.
+ * Runs one simulated experiment to the end and returns its RunSummary: the real engines, the
+ * real dispatcher (orchestrator/dispatch: routing core, disaggregation decision, saturation,
+ * admission queue, retries, handoff protocol) and (optionally) planner on one virtual clock.
+ * Requests arrive for `durationS`; the run then drains what is in flight (each request is bounded
+ * by the orchestrator's request timeout). Deterministic for given options: the workload, the
+ * router and the engines are seeded from `seed`, nothing reads the wall clock but the
+ * `wallSeconds` figure, and promise continuations run in one order: the loop lets them all run
+ * (one macrotask turn) after any timer that may have settled a promise, before the next fires.
  */
-export function runSimulation(options: SimOptions): SimResult {
+export async function runSimulation(options: SimOptions): Promise<SimResult> {
   checkSimOptions(options);
   const started = performance.now();
   const cpuStart = process.cpuUsage();
@@ -63,9 +70,25 @@ export function runSimulation(options: SimOptions): SimResult {
   const source = workload.value.open();
 
   const clock = createVirtualClock();
+  /** Set when something may have settled a promise: the loop then lets continuations run. */
+  let settled = false;
+  const onDeliver = () => {
+    settled = true;
+  };
+  /** The dispatcher's view of the clock: its timers (deadlines, queue turns) may settle promises. */
+  const dispatchClock: Clock = {
+    now: () => clock.now(),
+    setTimer: (delayMs, fn) =>
+      clock.setTimer(delayMs, () => {
+        settled = true;
+        fn();
+      }),
+    sleep: (delayMs, signal) => {
+      settled = true;
+      return clock.sleep(delayMs, signal);
+    },
+  };
   const core = createRoutingCore(config.routing, { clock, seed: `sim/${options.seed}` });
-  const disaggOptions = disaggOptionsFromConfig(config);
-  const disagg = createDisaggregator({ ...core, clock, hashSeed: config.routing.hash_seed, options: disaggOptions });
   const blockSize = config.routing.block_size;
   const engine = {
     ...engineOptionsFromConfig(config.worker),
@@ -78,7 +101,32 @@ export function runSimulation(options: SimOptions): SimResult {
   };
   let plannerLoop: ReturnType<typeof createPlannerLoop> | null = null;
   const reportQueuedPrefill = options.reportQueuedPrefill ?? true;
-  const fleet = createFleet({ clock, index: core.index, load: core.load, latency, engine, reportQueuedPrefill, gpu: options.gpu, model: options.model, tp: options.tp, onChange: () => plannerLoop?.recordReplicas() });
+  let fleetChanged = () => {};
+  const fleet = createFleet({
+    clock,
+    index: core.index,
+    load: core.load,
+    latency,
+    engine,
+    reportQueuedPrefill,
+    gpu: options.gpu,
+    model: options.model,
+    tp: options.tp,
+    onChange: () => {
+      plannerLoop?.recordReplicas();
+      fleetChanged();
+    },
+    onReports: () => fleetChanged(),
+  });
+  const engines = new Map<string, SimWorker['engine']>();
+  const dispatchFleet = createSimDispatchFleet(fleet, (worker) => {
+    engines.set(worker.engine.info.engineId, worker.engine);
+    return createEngineBackend({ engine: worker.engine, clock, dispatchMs: latency.dispatchMs, tokenMs: latency.tokenMs, link: config.disaggregation.kv_link, onDeliver, peer: (id) => engines.get(id) });
+  });
+  fleetChanged = () => {
+    settled = true;
+    dispatchFleet.changed();
+  };
   const p = options.prefillWorkers;
   const initial = p === 0 ? options.workers : p + (options.decodeWorkers ?? options.workers - p);
   for (let i = 0; i < initial; i++) fleet.add(p === 0 ? 'both' : i < p ? 'prefill' : 'decode', 0);
@@ -86,17 +134,25 @@ export function runSimulation(options: SimOptions): SimResult {
   const recorder = createRunRecorder({ slo: options.slo, blockSize });
   const intervals = createIntervalStats(options.slo);
   const dispatcher = createDispatcher({
+    fleet: dispatchFleet,
+    routing: core,
+    metrics: createOrchestratorMetrics(),
+    logger: silentLogger,
+    clock: dispatchClock,
+    models: [SIM_MODEL],
+    ...dispatcherSettingsFromConfig(config),
+    stopwatch: () => 0,
+  });
+  const clients = createClients({
     clock,
-    fleet,
-    disagg,
-    load: core.load,
+    serving: dispatcher,
     recorder,
     classRecorder: () => createRunRecorder({ slo: options.slo, blockSize }),
     source,
     intervals,
-    latency,
+    tokenMs: latency.tokenMs,
     timeoutMs: config.orchestrator.request_timeout_s * 1000,
-    link: config.disaggregation.kv_link,
+    model: SIM_MODEL,
   });
 
   if (options.planner) {
@@ -106,7 +162,7 @@ export function runSimulation(options: SimOptions): SimResult {
     const pools = resolvePools({ pools: [pool('prefill'), pool('decode')] });
     if (!pools.ok) throw pools.error;
     const planner = createPlanner({ ...planned.value, pools: pools.value, gpuBudget: options.workers * options.tp, blockSize });
-    plannerLoop = createPlannerLoop({ clock, fleet, load: core.load, planner, intervals, disagg, intervalS: config.planner.interval_s, startupMs: latency.startupS * 1000 });
+    plannerLoop = createPlannerLoop({ clock, fleet, load: core.load, planner, intervals, disagg: dispatcher, intervalS: config.planner.interval_s, startupMs: latency.startupS * 1000 });
     plannerLoop.recordReplicas();
   }
 
@@ -124,7 +180,7 @@ export function runSimulation(options: SimOptions): SimResult {
     fleet.poll();
     if (options.probe) {
       const now = clock.now();
-      options.probe({ atMs: now, inFlight: dispatcher.inFlight, loads: fleet.all.filter((w) => w.state !== 'gone').map((w) => ({ worker: w.id, ...core.load.load(w.id, now) })) });
+      options.probe({ atMs: now, inFlight: clients.inFlight, loads: fleet.all.filter((w) => w.state !== 'gone').map((w) => ({ worker: w.id, ...core.load.load(w.id, now) })) });
     }
   });
   if (plannerLoop) {
@@ -134,13 +190,18 @@ export function runSimulation(options: SimOptions): SimResult {
 
   let admitted = 0;
   for (;;) {
+    if (settled) {
+      settled = false;
+      await letContinuationsRun();
+    }
     const due = source.nextArrivalMs();
     const issuing = due !== undefined && due <= durationMs;
-    if (!issuing && dispatcher.inFlight === 0) break;
+    if (!issuing && clients.inFlight === 0) break;
     const timer = clock.nextTimerAt();
     if (issuing && (timer === undefined || due <= timer)) {
       clock.advanceTo(due);
-      dispatcher.admit(source.take()!);
+      clients.admit(source.take()!);
+      settled = true;
       admitted++;
       continue;
     }
@@ -148,11 +209,12 @@ export function runSimulation(options: SimOptions): SimResult {
     clock.advanceTo(timer);
   }
   running = false;
+  dispatcher.drain();
 
   const now = clock.now();
   const summary = recorder.finish({ kvTransferBytes: fleet.pulledBytes() });
   // Class summaries share the run's duration, so their rates add up to the whole run's.
-  const classes = dispatcher.classSummaries({ durationMs: summary.duration_s * 1000 });
+  const classes = clients.classSummaries({ durationMs: summary.duration_s * 1000 });
   const imbalance = roleImbalance(fleet.all, now);
   let engineSteps = 0;
   let heldHandoffsAtEnd = 0;
@@ -175,7 +237,7 @@ export function runSimulation(options: SimOptions): SimResult {
     cpuSeconds: cpuSecondsSince(cpuStart),
     engineSteps,
     requests: admitted,
-    disaggregated: dispatcher.disaggregated,
+    disaggregated: clients.disaggregated,
     gpuHours,
     heldHandoffsAtEnd,
     expiredBookings,
@@ -195,7 +257,7 @@ export function runSimulation(options: SimOptions): SimResult {
     status_queued_prefill: reportQueuedPrefill,
     block_size: blockSize,
     gpu_hours: round(gpuHours, 4),
-    disaggregated_share: admitted > 0 ? round(dispatcher.disaggregated / admitted, 4) : null,
+    disaggregated_share: admitted > 0 ? round(clients.disaggregated / admitted, 4) : null,
   };
   return { summary: { ...summary, load_imbalance: imbalance }, classes, params: workload.value.params, setup, replicas: plannerLoop ? [...plannerLoop.series] : null, stats, finalLoads };
 }
@@ -219,6 +281,12 @@ function roleImbalance(workers: readonly SimWorker[], nowMs: number): number | n
   }
   return worst;
 }
+
+/** The model name simulated requests carry (the dispatcher checks nothing of it). */
+const SIM_MODEL = 'sim';
+
+/** One macrotask turn: every queued promise continuation runs (and those they queue). */
+const letContinuationsRun = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);

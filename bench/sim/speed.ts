@@ -55,10 +55,10 @@ function enginesOnly(): { cpu: number; simulated: number; requests: number; toke
   return { cpu: cpuSince(cpu), simulated: clock.now() / 1000, requests, tokens };
 }
 
-function wholeSimulator(): { cpu: number; simulated: number; requests: number; tokens: number } {
+async function wholeSimulator(): Promise<{ cpu: number; simulated: number; requests: number; tokens: number }> {
   const config = parseConfig({ routing: { policy: 'kv', index_mode: 'precise' }, disaggregation: { mode: 'never' } });
   if (!config.ok) throw config.error;
-  const result = runSimulation({
+  const result = await runSimulation({
     workload: 'llmd-shared-prefix',
     params,
     seed: 'speed',
@@ -80,6 +80,6 @@ function wholeSimulator(): { cpu: number; simulated: number; requests: number; t
 console.log(`| run | workers | simulated s | requests | output tokens | CPU s | us per output token |`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|`);
 for (const [name, run] of [['engines only', enginesOnly], ['whole simulator (kv, precise)', wholeSimulator]] as const) {
-  const r = run();
+  const r = await run();
   console.log(`| ${name} | ${workers} | ${r.simulated.toFixed(0)} | ${r.requests} | ${(r.tokens / 1e6).toFixed(2)}M | ${r.cpu.toFixed(1)} | ${((r.cpu * 1e6) / r.tokens).toFixed(2)} |`);
 }

@@ -1,4 +1,5 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import { findByName } from '../../common/registry.ts';
 import { createRng } from '../../common/rng.ts';
 import { agenticWorkload } from './agentic.ts';
 import { diurnalWorkload } from './diurnal.ts';
@@ -27,8 +28,7 @@ export function workloadNames(): WorkloadName[] {
 }
 
 export function getWorkloadDefinition(name: string): Result<WorkloadDefinition> {
-  if (!Object.hasOwn(WORKLOADS, name)) return fail(new TandemError('invalid_request', `unknown workload "${name}" (known: ${workloadNames().join(', ')})`, { param: 'workload' }));
-  return ok(WORKLOADS[name as WorkloadName]);
+  return findByName<WorkloadDefinition>(WORKLOADS, name, 'workload', 'workload');
 }
 
 /**

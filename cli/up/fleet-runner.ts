@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processCount } from '../../common/config/index.ts';
 import { TandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import { nextRestart, type BackoffPolicy } from './backoff.ts';
@@ -125,6 +126,8 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
     return slot;
   });
 
+  /** orchestrator.processes as the orchestrator resolves it (`auto`: one per core). */
+  const servingProcesses = () => processCount(plan.config.orchestrator);
   const orchestratorSlot: Slot = {
     name: 'orchestrator',
     current: undefined,
@@ -236,7 +239,9 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
         const proc = slot.current;
         if (!proc || proc.hasExited) return [];
         const grpc = workerAddresses.get(slot.name)?.grpc;
-        return [{ name: slot.name, pid: proc.pid, ...(grpc ? { detail: `grpc ${grpc}` } : {}) }];
+        const serving = slot === orchestratorSlot ? servingProcesses() : 1;
+        const detail = grpc ? `grpc ${grpc}` : serving > 1 ? `${serving} serving processes` : undefined;
+        return [{ name: slot.name, pid: proc.pid, ...(detail ? { detail } : {}) }];
       });
     },
     get stopping() {

@@ -1,4 +1,5 @@
 import { TandemError } from '../errors.ts';
+import { getByName } from '../registry.ts';
 import { GPU_PROFILES, type GpuName, type GpuProfile } from './gpus.ts';
 import { LINK_PROFILES, type LinkName, type LinkProfile } from './links.ts';
 import { MODEL_PROFILES, type ModelName, type ModelProfile } from './models.ts';
@@ -10,10 +11,9 @@ export * from './models.ts';
 export * from './roofline.ts';
 export * from './special-tokens.ts';
 
+/** Profile names are case-insensitive (`H100-SXM` is `h100-sxm`). */
 function lookup<T>(table: Record<string, T>, kind: string, name: string): T {
-  const found = table[name.toLowerCase()];
-  if (!found) throw new TandemError('invalid_request', `unknown ${kind} profile "${name}" (known: ${Object.keys(table).join(', ')})`, { param: kind });
-  return found;
+  return getByName(table, name.toLowerCase(), `${kind} profile`, kind);
 }
 
 export const gpuProfile = (name: string): GpuProfile => lookup<GpuProfile>(GPU_PROFILES, 'gpu', name);

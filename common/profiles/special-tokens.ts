@@ -1,4 +1,4 @@
-import { TandemError } from '../errors.ts';
+import { getByName } from '../registry.ts';
 import type { ModelName } from './models.ts';
 
 /**
@@ -27,7 +27,5 @@ export const MODEL_SPECIAL_TOKENS = {
 
 /** Special tokens of a model profile by name; throws on unknown names, listing the known ones. */
 export function modelSpecialTokens(name: string): ModelSpecialTokens {
-  const found = (MODEL_SPECIAL_TOKENS as Record<string, ModelSpecialTokens>)[name.toLowerCase()];
-  if (!found) throw new TandemError('invalid_request', `unknown model profile "${name}" (known: ${Object.keys(MODEL_SPECIAL_TOKENS).join(', ')})`, { param: 'model' });
-  return found;
+  return getByName<ModelSpecialTokens>(MODEL_SPECIAL_TOKENS, name.toLowerCase(), 'model profile', 'model');
 }

@@ -1,5 +1,5 @@
 import type { WorkerReport } from '../load/index.ts';
-import type { FinishReason, OpenAIPassThrough, SamplingOptions } from '../serving.ts';
+import type { FinishReason, OpenAIPassThrough, SamplingOptions, TokenLogprob } from '../serving.ts';
 
 /**
  * How the orchestrator talks to one worker, whatever the wire: a Tandem worker over gRPC
@@ -94,6 +94,8 @@ export interface TokenChunk {
   readonly finishReason?: FinishReason;
   /** Set on the last chunk only. */
   readonly usage?: BackendUsage;
+  /** One per tokenIds entry when the request asked for logprobs (and the backend gives them). */
+  readonly logprobs?: readonly TokenLogprob[] | undefined;
 }
 
 /**
@@ -109,6 +111,8 @@ export type KvHandoffTicket =
 export interface PrefillResult {
   /** Null for a pass-through prefill (the engine's text is not re-tokenized; the decode side streams the first token). */
   readonly firstTokenId: number | null;
+  /** The first token's logprobs, when the request asked for them. */
+  readonly firstTokenLogprob?: TokenLogprob | undefined;
   /** Set when the first token already ends the request; then `handoff` is null. */
   readonly finishReason: FinishReason | null;
   readonly usage: BackendUsage;

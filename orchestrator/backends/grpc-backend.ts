@@ -9,11 +9,12 @@ import {
   type KvHandoff,
   type SamplingParamsSchema,
   type TokenChunk as WireChunk,
+  type TokenLogprob as WireLogprob,
   type Usage as WireUsage,
   type WorkerStatus,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import { createGrpcClient, GrpcStatus, RpcError, type CallOptions, type MessageStream } from '../../proto/grpc/index.ts';
-import type { FinishReason, SamplingOptions } from '../serving.ts';
+import type { FinishReason, SamplingOptions, TokenLogprob } from '../serving.ts';
 import type { AnnouncedRole, BackendUsage, GenerateCall, KvHandoffTicket, RankLoad, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
 
 export interface GrpcBackendOptions {
@@ -82,7 +83,10 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     const onBatch = (batch: WireChunk[]): IteratorResult<TokenChunk> | Promise<IteratorResult<TokenChunk>> => {
       if (batch.length === 0) return end();
       let tokenIds: number[] | undefined;
+      // Logprobs only when the worker sent some (the request asked): one per token.
+      let logprobs: TokenLogprob[] | undefined;
       for (const chunk of batch) {
+        if (chunk.logprobs.length > 0) (logprobs ??= []).push(...chunk.logprobs.map(fromLogprob));
         const finishReason = fromFinish(chunk.finishReason);
         if (finishReason === undefined) {
           if (chunk.tokenIds.length > 0) tokenIds = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
@@ -93,9 +97,9 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
         finished = true;
         complete = true;
         const all = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
-        return { done: false, value: { tokenIds: all, finishReason, usage: fromUsage(chunk.usage) } };
+        return { done: false, value: { tokenIds: all, finishReason, usage: fromUsage(chunk.usage), ...(logprobs === undefined ? {} : { logprobs }) } };
       }
-      return tokenIds === undefined ? pull() : { done: false, value: { tokenIds } };
+      return tokenIds === undefined ? pull() : { done: false, value: { tokenIds, ...(logprobs === undefined ? {} : { logprobs }) } };
     };
     const onError = (error: unknown): never => {
       finished = true;
@@ -129,6 +133,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
         const handoff = response.handoff;
         return {
           firstTokenId: response.firstTokenId,
+          ...(response.firstTokenLogprob ? { firstTokenLogprob: fromLogprob(response.firstTokenLogprob) } : {}),
           finishReason: fromFinish(response.finishReason) ?? null,
           usage: fromUsage(response.usage),
           handoff: handoff ? { kind: 'tandem', handoff, remoteRequestId: handoff.remoteRequestId } : null,
@@ -187,7 +192,17 @@ function toSampling(sampling: SamplingOptions): MessageInitShape<typeof Sampling
     stopTokenIds: [...sampling.stopTokenIds],
     ignoreEos: sampling.ignoreEos,
     minTokens: sampling.minTokens,
+    topK: Math.max(0, sampling.topK ?? 0),
+    minP: sampling.minP ?? 0,
+    presencePenalty: sampling.presencePenalty ?? 0,
+    frequencyPenalty: sampling.frequencyPenalty ?? 0,
+    repetitionPenalty: sampling.repetitionPenalty ?? 1,
+    ...(sampling.logprobs === undefined ? {} : { logprobs: sampling.logprobs }),
   };
+}
+
+function fromLogprob(wire: WireLogprob): TokenLogprob {
+  return { logprob: wire.logprob, top: wire.top.map((t) => ({ tokenId: t.tokenId, logprob: t.logprob })) };
 }
 
 function fromFinish(reason: WireFinish): FinishReason | undefined {

@@ -1,5 +1,5 @@
 import type { TokenChunk } from '../backends/index.ts';
-import type { GenerationEvent } from '../serving.ts';
+import type { GenerationEvent, TokenLogprob } from '../serving.ts';
 
 /**
  * Merges token chunks that are already waiting into one: after each chunk, whatever the
@@ -8,7 +8,7 @@ import type { GenerationEvent } from '../serving.ts';
  * through chunk by chunk; a stream the process falls behind on is read in batches, so the cost
  * downstream (one event, one SSE write, one metric sample per batch) shrinks exactly when load
  * grows, and the backlog cannot grow without bound. The final chunk (finish reason and usage)
- * always ends a batch.
+ * always ends a batch. Logprobs, when the chunks carry them, are merged alongside their tokens.
  *
  * A source that already hands over everything buffered in each chunk marks itself with
  * `coalesced: true` (the grpc backend does) and is returned as it is: one layer, one promise
@@ -38,6 +38,7 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
       }
       let tokens: number[] | undefined;
       let output: { data: string[]; tokens: number } | undefined;
+      let logprobs: TokenLogprob[] | undefined;
       let last: TokenChunk = first.value;
       for (;;) {
         pending = iterator.next();
@@ -55,13 +56,18 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
           output.data.push(...next.value.output.data);
           output.tokens += next.value.output.tokens;
         }
+        if (first.value.logprobs !== undefined) {
+          logprobs ??= [...first.value.logprobs];
+          logprobs.push(...(next.value.logprobs ?? []));
+        }
         last = next.value;
         if (last.finishReason !== undefined) {
           finished = true;
           break;
         }
       }
-      const merged: TokenChunk = tokens === undefined ? first.value : { ...last, tokenIds: tokens, ...((output ?? first.value.output) ? { output: output ?? first.value.output } : {}) };
+      const merged: TokenChunk =
+        tokens === undefined ? first.value : { ...last, tokenIds: tokens, ...(logprobs === undefined ? {} : { logprobs }), ...((output ?? first.value.output) ? { output: output ?? first.value.output } : {}) };
       if (merged.tokenIds.length > 0 || merged.output !== undefined || merged.finishReason !== undefined) yield merged;
       if (finished) return;
     }
@@ -84,6 +90,6 @@ export const chunkTokenCount = (chunk: TokenChunk): number => chunk.tokenIds.len
 /** The event a chunk gives the frontend: its tokens, or a pass-through's output verbatim; none for an empty chunk. */
 export function chunkEvent(chunk: TokenChunk): GenerationEvent | undefined {
   if (chunk.output) return { kind: 'output', data: chunk.output.data, tokens: chunk.output.tokens };
-  if (chunk.tokenIds.length > 0) return { kind: 'tokens', tokenIds: chunk.tokenIds };
+  if (chunk.tokenIds.length > 0) return chunk.logprobs === undefined ? { kind: 'tokens', tokenIds: chunk.tokenIds } : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
   return undefined;
 }

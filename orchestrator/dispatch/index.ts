@@ -2,6 +2,7 @@
 export { createBookings, type Booking, type Bookings, type BookingShape, type BookingsOptions } from './booking.ts';
 export { createCapacityQueue, type CapacityQueue, type CapacityQueueOptions, type QueueTicket } from './capacity-queue.ts';
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+export { dispatcherSettingsFromConfig } from './settings.ts';
 export { isRetryable, isWorkerFault } from './failures.ts';
 export { startPlannerFeed, type PlannerFeed, type PlannerFeedOptions } from './planner-feed.ts';
 export { streamAggregated, type AggregatedRun } from './serve-aggregated.ts';

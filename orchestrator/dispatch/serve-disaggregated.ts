@@ -2,7 +2,7 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { BackendUsage, HandoffProtocol, PrefillStep } from '../backends/index.ts';
 import type { DisaggDecision } from '../disagg/index.ts';
 import type { Placement } from '../discovery/index.ts';
-import { markFailedRun, type FinishReason, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
+import { markFailedRun, type FinishReason, type GenerationEvent, type TokenizedRequest, type TokenLogprob } from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import { handoffPeer, protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
@@ -78,10 +78,10 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     if (reason.code !== 'cancelled') throw reason;
     return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routedOverlap, completionTokens: streamed }, mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } };
   };
-  const emit = (tokenIds: readonly number[]): GenerationEvent => {
+  const emit = (tokenIds: readonly number[], logprobs: readonly TokenLogprob[] | undefined): GenerationEvent => {
     streamed += tokenIds.length;
     progress.streamed += tokenIds.length;
-    return { kind: 'tokens', tokenIds };
+    return logprobs === undefined ? { kind: 'tokens', tokenIds } : { kind: 'tokens', tokenIds, logprobs };
   };
 
   try {
@@ -104,7 +104,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     }
     endPrefill(true);
     prefillMs = clock.now() - startedMs;
-    if (step.firstTokenId !== null) yield emit([step.firstTokenId]);
+    if (step.firstTokenId !== null) yield emit([step.firstTokenId], step.firstTokenLogprob === undefined ? undefined : [step.firstTokenLogprob]);
     if (step.finishReason !== null) return finish(step.finishReason, undefined);
 
     const tried = new Set([target.worker.name]);
@@ -122,14 +122,16 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
             yield { kind: 'output', data: chunk.output.data, tokens: counted };
           }
           let tokens = chunk.tokenIds;
+          let logprobs = chunk.logprobs;
           if (step.decodeRepeatsFirstToken && received === 0 && tokens.length > 0) {
             if (tokens[0] !== step.firstTokenId) logger.warn({ requestId: request.requestId, decode: target.tenant, prefillToken: step.firstTokenId, decodeToken: tokens[0] }, 'the decode worker resampled a different first token than the prefill worker sent');
             tokens = tokens.slice(1);
+            logprobs = logprobs?.slice(1);
           }
           received += chunk.tokenIds.length;
           if (tokens.length > 0) {
             decodeBooking.streamed(streamed);
-            yield emit(tokens);
+            yield emit(tokens, logprobs);
           }
           if (chunk.finishReason !== undefined) return finish(chunk.finishReason, chunk.usage);
         }

@@ -1,4 +1,4 @@
-import { TandemError } from '../../common/errors.ts';
+import { getByName } from '../../common/registry.ts';
 import { createApproximateIndex, type ApproximateIndexOptions } from './approximate-index.ts';
 import { createPreciseIndex, type PreciseIndexOptions } from './precise-index.ts';
 import type { IndexMode, KvIndex } from './types.ts';
@@ -13,7 +13,5 @@ export const INDEX_MODES = {
 
 /** The index for `mode`; an unknown name fails listing the known ones. */
 export function createKvIndex(mode: string, options: KvIndexOptions): KvIndex {
-  const factory = (INDEX_MODES as Record<string, (options: KvIndexOptions) => KvIndex>)[mode];
-  if (!factory) throw new TandemError('invalid_request', `unknown index mode "${mode}" (known: ${Object.keys(INDEX_MODES).join(', ')})`, { param: 'routing.index_mode' });
-  return factory(options);
+  return getByName<(options: KvIndexOptions) => KvIndex>(INDEX_MODES, mode, 'index mode', 'routing.index_mode')(options);
 }

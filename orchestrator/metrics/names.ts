@@ -58,6 +58,22 @@ export const ORCHESTRATOR_METRICS = {
   workerWaitingRequests: 'tandem_worker_waiting_requests',
   /** Gauge, 0-1, label worker, role. Share of the worker's KV blocks held by running requests, as it last reported. */
   workerKvUsage: 'tandem_worker_kv_usage',
+  /** Gauge, 0 or 1, label transport ("ipc", "nats"). 1 while booking deltas flow over it. */
+  replicaSyncConnected: 'tandem_replica_sync_connected',
+  /** Counter, label direction ("sent", "received"), transport. Replica-sync messages (one per event-loop turn with deltas, or a heartbeat). */
+  replicaSyncMessages: 'tandem_replica_sync_messages_total',
+  /** Gauge. Other serving processes and replicas heard from within replica_sync.peer_timeout_s. */
+  replicaSyncPeers: 'tandem_replica_sync_peers',
+  /** Gauge, requests. Bookings of other processes and replicas applied to this one's load book. */
+  replicaSyncRemoteBookings: 'tandem_replica_sync_remote_bookings',
+} as const;
+
+/** What the cluster primary exports beside its serving processes' series (orchestrator.processes > 1). */
+export const CLUSTER_METRICS = {
+  /** Counter. Serving processes the primary restarted after they died. */
+  processRestarts: 'tandem_orchestrator_process_restarts_total',
+  /** Gauge. Serving processes running now. */
+  processes: 'tandem_orchestrator_processes',
 } as const;
 
 /** Metrics Kubernetes discovery exports (only with discovery.kind kubernetes; orchestrator/discovery owns them). */

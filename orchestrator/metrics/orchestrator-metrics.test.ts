@@ -20,6 +20,7 @@ describe('orchestrator metrics', () => {
       workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', chatTemplateChecks: 'counter', kvEventsApplied: 'counter', kvEventGaps: 'counter',
       kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge',
       workerRunningRequests: 'gauge', workerWaitingRequests: 'gauge', workerKvUsage: 'gauge',
+      replicaSyncConnected: 'gauge', replicaSyncMessages: 'counter', replicaSyncPeers: 'gauge', replicaSyncRemoteBookings: 'gauge',
     };
     for (const [key, name] of Object.entries(ORCHESTRATOR_METRICS)) {
       expect(text, name).toContain(`# TYPE ${name} ${types[key as keyof typeof types]}`);

@@ -37,8 +37,15 @@ export interface OrchestratorMetrics {
   readonly registry: Registry;
   /** Content-Type of `render()`'s text. */
   readonly contentType: string;
-  /** Prometheus text exposition of every metric in the registry. */
+  /**
+   * Prometheus text exposition of every metric: this process's registry, or with several
+   * serving processes, every process's series aggregated (see `aggregateFrom`).
+   */
   render(): Promise<string>;
+  /** The registry `render()` exposes: the local one, or the aggregate over every serving process. */
+  view(): Promise<Registry>;
+  /** Several serving processes: `view()` and `render()` read the aggregate from `source` (the cluster primary). */
+  aggregateFrom(source: () => Promise<Registry>): void;
 
   countRequest(outcome: RequestOutcome, mode: ModeLabel): void;
   observeTimeToFirstToken(mode: ModeLabel, seconds: number): void;
@@ -67,6 +74,10 @@ export interface OrchestratorMetrics {
    * every scrape: the series always match the current fleet. Until set, they are empty.
    */
   readWorkerStatusFrom(source: () => readonly WorkerStatusSample[]): void;
+
+  setReplicaSyncConnected(transport: string, connected: boolean): void;
+  countReplicaSyncMessages(direction: 'sent' | 'received', transport: string): void;
+  setReplicaSyncPeers(peers: number, remoteBookings: number): void;
 }
 
 export interface OrchestratorMetricsOptions {
@@ -94,18 +105,24 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   const isl = new Histogram({ name: N.requestPromptTokens, help: 'Prompt tokens per request (ISL).', buckets: tokenBuckets, registers });
   const osl = new Histogram({ name: N.requestGenerationTokens, help: 'Generated tokens per request (OSL).', buckets: tokenBuckets, registers });
   const routerDecision = new Histogram({ name: N.routerDecision, help: 'Seconds per routing decision: hashing, index lookup and policy.', buckets: ROUTER_DECISION_BUCKETS_S, registers });
-  const inflight = new Gauge({ name: N.workerInflightRequests, help: 'Requests in flight on the worker, as booked by the router.', labelNames: ['worker', 'role'] as const, registers });
-  const queuedPrefill = new Gauge({ name: N.workerQueuedPrefillTokens, help: 'Prompt tokens routed to the worker and not yet prefilled.', labelNames: ['worker'] as const, registers });
-  const activeBlocks = new Gauge({ name: N.workerActiveKvBlocks, help: "KV blocks of the worker's running decodes.", labelNames: ['worker'] as const, registers });
-  const indexedBlocks = new Gauge({ name: N.workerIndexedBlocks, help: "KV blocks the router's index holds for the worker.", labelNames: ['worker'] as const, registers });
-  const healthy = new Gauge({ name: N.workerHealthy, help: '1 when the worker is healthy, else 0.', labelNames: ['worker', 'role'] as const, registers });
-  const blockSizeMismatch = new Gauge({ name: N.workerBlockSizeMismatch, help: "1 while the worker's KV block size differs from routing.block_size (not routed to).", labelNames: ['worker'] as const, registers });
-  const templateChecks = new Counter({ name: N.chatTemplateChecks, help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).", labelNames: ['worker', 'outcome'] as const, registers });
+  const inflight = new Gauge({ name: N.workerInflightRequests, help: 'Requests in flight on the worker, as booked by the router.', labelNames: ['worker', 'role'] as const, registers, aggregator: 'max' });
+  const queuedPrefill = new Gauge({ name: N.workerQueuedPrefillTokens, help: 'Prompt tokens routed to the worker and not yet prefilled.', labelNames: ['worker'] as const, registers, aggregator: 'max' });
+  const activeBlocks = new Gauge({ name: N.workerActiveKvBlocks, help: "KV blocks of the worker's running decodes.", labelNames: ['worker'] as const, registers, aggregator: 'max' });
+  const indexedBlocks = new Gauge({ name: N.workerIndexedBlocks, help: "KV blocks the router's index holds for the worker.", labelNames: ['worker'] as const, registers, aggregator: 'max' });
+  const healthy = new Gauge({ name: N.workerHealthy, help: '1 when the worker is healthy, else 0.', labelNames: ['worker', 'role'] as const, registers, aggregator: 'min' });
+  const blockSizeMismatch = new Gauge({ name: N.workerBlockSizeMismatch, help: "1 while the worker's KV block size differs from routing.block_size (not routed to).", labelNames: ['worker'] as const, registers, aggregator: 'max' });
+  const templateChecks = new Counter({ name: N.chatTemplateChecks, help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).", labelNames: ['worker', 'outcome'] as const, registers, aggregator: 'max' });
   const eventsApplied = new Counter({ name: N.kvEventsApplied, help: 'KV-event batches applied to the index.', labelNames: ['worker'] as const, registers });
   const eventGaps = new Counter({ name: N.kvEventGaps, help: 'KV-event sequence gaps seen (each triggers a replay).', labelNames: ['worker'] as const, registers });
   const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
   const transferBytes = new Counter({ name: N.kvTransferBytes, help: 'KV bytes pulled by decode workers in disaggregated requests.', registers });
   const queueDepth = new Gauge({ name: N.queueDepth, help: 'Requests waiting in the admission queue.', registers });
+  const syncConnected = new Gauge({ name: N.replicaSyncConnected, help: 'Replica sync: 1 while booking deltas flow over the transport.', labelNames: ['transport'] as const, registers, aggregator: 'min' });
+  const syncMessages = new Counter({ name: N.replicaSyncMessages, help: 'Replica-sync messages sent and received.', labelNames: ['direction', 'transport'] as const, registers });
+  const syncPeers = new Gauge({ name: N.replicaSyncPeers, help: 'Other serving processes and replicas heard from recently.', registers, aggregator: 'max' });
+  const syncRemote = new Gauge({ name: N.replicaSyncRemoteBookings, help: "Other processes' and replicas' bookings applied here.", registers, aggregator: 'max' });
+  let aggregate: (() => Promise<Registry>) | undefined;
+  const view = () => (aggregate ? aggregate() : Promise.resolve(registry));
   let statusSource: () => readonly WorkerStatusSample[] = () => [];
   /** A gauge filled from the status source at scrape time; workers that did not report `pick` have no series. */
   const statusGauge = (name: string, help: string, pick: (sample: WorkerStatusSample) => number | null) =>
@@ -114,6 +131,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
       help,
       labelNames: ['worker', 'role'] as const,
       registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const sample of statusSource()) {
@@ -137,7 +155,11 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   return {
     registry,
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    render: async () => (await view()).metrics(),
+    view,
+    aggregateFrom(source) {
+      aggregate = source;
+    },
     countRequest: (outcome, mode) => requests.inc({ outcome, mode }),
     observeTimeToFirstToken: (mode, seconds) => ttft.observe({ mode }, seconds),
     observeInterTokenLatency: (mode, seconds) => itl.observe({ mode }, seconds),
@@ -164,7 +186,11 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
     },
     setWorkerBlockSizeMismatch: (worker, mismatch) => blockSizeMismatch.set({ worker }, mismatch ? 1 : 0),
     countChatTemplateCheck: (worker, outcome) => templateChecks.inc({ worker, outcome }),
-    countKvEventBatches: (worker, batches = 1) => eventsApplied.inc({ worker }, batches),
+    countKvEventBatches: (worker, batches = 1) => {
+      eventsApplied.inc({ worker }, batches);
+      // The gap counter exists (at 0) from the worker's first batch on, so increase() reads 0, not "no data".
+      eventGaps.inc({ worker }, 0);
+    },
     countKvEventGap: (worker) => eventGaps.inc({ worker }),
     countKvTransfer(blocks, bytes) {
       transferBlocks.inc(blocks);
@@ -181,6 +207,12 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
     },
     readWorkerStatusFrom(source) {
       statusSource = source;
+    },
+    setReplicaSyncConnected: (transport, connected) => syncConnected.set({ transport }, connected ? 1 : 0),
+    countReplicaSyncMessages: (direction, transport) => syncMessages.inc({ direction, transport }),
+    setReplicaSyncPeers(peers, remoteBookings) {
+      syncPeers.set(peers);
+      syncRemote.set(remoteBookings);
     },
   };
 }

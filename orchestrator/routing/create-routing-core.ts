@@ -20,12 +20,17 @@ export interface RoutingCoreDeps {
   readonly logger?: Logger;
   /** Overrides config routing.seed (the simulator forks one per run). */
   readonly seed?: number | string;
+  /**
+   * Wraps the index and load book before the router sees them: replica sync
+   * (orchestrator/replica-sync) publishes their changes and applies other processes' deltas.
+   */
+  readonly wrap?: (parts: { index: KvIndex; load: LoadBook }) => { index: KvIndex; load: LoadBook };
 }
 
 /** The whole routing core from the `routing` config section: index, load book, policy, router. */
 export function createRoutingCore(config: RoutingConfig, deps: RoutingCoreDeps): RoutingCore {
   const policy = createPolicy(config.policy, config);
-  const index = createKvIndex(config.index_mode, {
+  const ownIndex = createKvIndex(config.index_mode, {
     hashSeed: config.hash_seed,
     defaultBlockSize: config.block_size,
     maxParkedRuns: config.index.max_parked_runs,
@@ -34,7 +39,8 @@ export function createRoutingCore(config: RoutingConfig, deps: RoutingCoreDeps):
     pruneToFraction: config.index.approximate_prune_to,
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
-  const load = createLoadBook({ bookingTtlMs: config.load.booking_ttl_s * 1000, reportMaxAgeMs: config.load.report_max_age_s * 1000 });
+  const ownLoad = createLoadBook({ bookingTtlMs: config.load.booking_ttl_s * 1000, reportMaxAgeMs: config.load.report_max_age_s * 1000 });
+  const { index, load } = deps.wrap ? deps.wrap({ index: ownIndex, load: ownLoad }) : { index: ownIndex, load: ownLoad };
   const router = createRouter({
     index,
     load,

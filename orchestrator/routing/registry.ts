@@ -1,4 +1,4 @@
-import { TandemError } from '../../common/errors.ts';
+import { getByName } from '../../common/registry.ts';
 import { createCacheAwarePolicy } from './policies/cache-aware.ts';
 import { createKvPolicy } from './policies/kv.ts';
 import { createLeastLoadedPolicy } from './policies/least-loaded.ts';
@@ -25,7 +25,5 @@ export const policyNames = (): PolicyName[] => Object.keys(POLICIES) as PolicyNa
 
 /** A new instance of the named policy; an unknown name fails listing the known ones. */
 export function createPolicy(name: string, config: RoutingConfig): RoutingPolicy {
-  const factory = (POLICIES as Record<string, PolicyFactory>)[name];
-  if (!factory) throw new TandemError('invalid_request', `unknown routing policy "${name}" (known: ${policyNames().join(', ')})`, { param: 'routing.policy' });
-  return factory(config);
+  return getByName<PolicyFactory>(POLICIES, name, 'routing policy', 'routing.policy')(config);
 }

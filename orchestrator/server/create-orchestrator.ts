@@ -1,13 +1,18 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
 import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
-import { disaggOptionsFromConfig } from '../disagg/index.ts';
-import { createDispatcher, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
+import { createDispatcher, dispatcherSettingsFromConfig, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
 import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
+import type { KvIndex } from '../kv-index/index.ts';
+import type { LoadBook } from '../load/index.ts';
+import { createNatsTransport, createReplicaSync, type ReplicaSync, type SyncTransport } from '../replica-sync/index.ts';
 import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createPlannerFeed, createUiFeed, loadUiAssets, statusSamples, workerRows, type UiFeed } from '../ui/index.ts';
@@ -23,6 +28,12 @@ export interface OrchestratorDeps {
   readonly createSubscriber?: SubscriberFactory;
   /** Turn interval of the admission queue, ms (default 250). */
   readonly queuePollMs?: number;
+  /**
+   * Set when this is one of several serving processes (orchestrator.processes > 1, see
+   * cluster-primary.ts): its name, its machine's group, the IPC channel to its siblings and where
+   * the aggregated metrics come from.
+   */
+  readonly cluster?: { readonly origin: string; readonly group: string; readonly transport: SyncTransport; readonly aggregate: () => Promise<Registry> };
 }
 
 export interface Orchestrator {
@@ -34,6 +45,8 @@ export interface Orchestrator {
   /** Static (the `workers:` list) or kubernetes (pods by label selector), per `discovery.kind`. */
   readonly discovery: WorkerDiscovery;
   readonly logger: Logger;
+  /** Booking sync with sibling processes (IPC) and replicas (NATS); undefined for a lone process without NATS. */
+  readonly sync: ReplicaSync | undefined;
   /** The status page's feed (/ui/events), or undefined when ui.enabled is false. */
   readonly ui: UiFeed | undefined;
   /** Binds `orchestrator.host:port` (port 0 picks a free one) and returns where it listens. */
@@ -60,10 +73,37 @@ export interface Orchestrator {
 export async function createOrchestrator(config: Readonly<Config>, deps: OrchestratorDeps = {}): Promise<Orchestrator> {
   const clock = deps.clock ?? realClock;
   const logger = deps.logger ?? createLogger({ name: 'orchestrator', level: config.log.level, format: config.log.format });
-  const routing = createRoutingCore(config.routing, { clock, logger });
-  const tokenizer = deps.tokenizer ?? (await loadModelTokenizer(config.orchestrator.tokenizer));
-  const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: config.orchestrator.max_model_len, processMetrics: true });
   const o = config.orchestrator;
+  const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: o.max_model_len, processMetrics: true });
+  if (deps.cluster) metrics.aggregateFrom(deps.cluster.aggregate);
+  // Bookings are shared when there is anyone to share them with: sibling processes, NATS replicas.
+  const origin = deps.cluster?.origin ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  const rs = o.replica_sync;
+  const transports: SyncTransport[] = [];
+  if (deps.cluster) transports.push(deps.cluster.transport);
+  if (rs.nats_url !== undefined) transports.push(createNatsTransport({ url: rs.nats_url, subject: rs.subject, reconnectWaitMs: rs.reconnect_wait_s * 1000, logger, name: origin }));
+  let sync: ReplicaSync | undefined;
+  const routing = createRoutingCore(config.routing, {
+    clock,
+    logger,
+    ...(transports.length === 0
+      ? {}
+      : {
+          wrap: (parts: { index: KvIndex; load: LoadBook }) =>
+            (sync = createReplicaSync({
+              ...parts,
+              origin,
+              group: deps.cluster?.group ?? origin,
+              transports,
+              clock,
+              logger,
+              metrics,
+              heartbeatMs: rs.heartbeat_s * 1000,
+              peerTimeoutMs: rs.peer_timeout_s * 1000,
+            })),
+        }),
+  });
+  const tokenizer = deps.tokenizer ?? (await loadModelTokenizer(o.tokenizer));
 
   // Each vllm-http worker that joins is asked to tokenize a probe chat: a loud log line and a metric if its ids differ from the router's.
   const templateCheck = createTemplateCheck({ tokenizer, logger, metrics, clock });
@@ -79,6 +119,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     ...(deps.createSubscriber ? { createSubscriber: deps.createSubscriber } : {}),
     onWorkerAdded: (spec) => templateCheck.start(spec),
   });
+  const settings = dispatcherSettingsFromConfig(config);
   const dispatcher = createDispatcher({
     fleet,
     routing,
@@ -86,13 +127,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     logger,
     clock,
     models: [o.model],
-    limits: {
-      maxInflightPerWorker: o.dispatch.max_inflight_per_worker,
-      maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
-      retryBeforeFirstToken: o.dispatch.retry_before_first_token,
-    },
-    queue: { maxQueued: o.admission.max_queued, timeoutMs: o.admission.queue_timeout_s * 1000, retryAfterS: o.admission.retry_after_s, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
-    disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
+    ...settings,
+    queue: { ...settings.queue, ...(deps.queuePollMs === undefined ? {} : { pollMs: deps.queuePollMs }) },
   });
   // The workers' own figures (running, waiting, KV usage) for /metrics and the status page.
   const rows = () => workerRows(fleet.snapshot());
@@ -101,7 +137,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     ? createUiFeed({
         clock,
         logger,
-        registry: metrics.registry,
+        registry: () => metrics.view(),
         rows,
         readiness: () => dispatcher.readiness(),
         model: o.model,
@@ -133,6 +169,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
       if (--openResponses === 0) for (const resolve of responsesDone.splice(0)) resolve();
     });
   });
+  // Who else shares this process's bookings (sibling processes, replicas), with their bookings here.
+  app.get('/debug/replicas', async () => ({ origin, group: deps.cluster?.group ?? origin, transports: transports.map((t) => ({ name: t.name, connected: t.connected })), peers: sync?.peers() ?? [] }));
   const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
 
   const discovery = createDiscovery(config, { logger, clock, registry: metrics.registry });
@@ -157,6 +195,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     metrics,
     discovery,
     logger,
+    sync,
     ui,
 
     async listen() {
@@ -194,6 +233,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         const closing = app.close();
         app.server.closeAllConnections();
         await closing;
+        await sync?.close();
         await discovery.close();
         templateCheck.close();
         await fleet.close();

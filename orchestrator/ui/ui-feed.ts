@@ -32,7 +32,8 @@ export interface UiFeed {
 export interface UiFeedOptions {
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly registry: Registry;
+  /** The metrics to sample: this process's registry, or every serving process's aggregated (OrchestratorMetrics.view). */
+  readonly registry: () => Promise<Registry>;
   readonly rows: () => readonly WorkerRow[];
   readonly readiness: () => Readiness;
   readonly model: string;
@@ -63,7 +64,7 @@ export function createUiFeed(options: UiFeedOptions): UiFeed {
 
   const sample = async () => {
     const now = clock.now();
-    window.push(await readCumulativeSample(options.registry, now));
+    window.push(await readCumulativeSample(await options.registry(), now));
     const workers = options.rows();
     const traffic = window.figures();
     const planner = options.planner.view();

@@ -1,4 +1,4 @@
-import { TandemError } from '../../common/errors.ts';
+import { getByName } from '../../common/registry.ts';
 import { createConstantPredictor } from './constant.ts';
 import { createDailyPredictor } from './daily.ts';
 import { createHoltPredictor } from './holt.ts';
@@ -17,7 +17,6 @@ export type PredictorName = keyof typeof PREDICTORS;
 
 /** A new predictor by name; an unknown name fails listing the known ones. */
 export function createPredictor(kind: string, options: Partial<PredictorOptions> = {}): Predictor {
-  const factory = (PREDICTORS as Record<string, PredictorFactory>)[kind];
-  if (!factory) throw new TandemError('invalid_request', `unknown predictor "${kind}" (known: ${Object.keys(PREDICTORS).join(', ')})`, { param: 'planner.predictor.kind' });
+  const factory = getByName<PredictorFactory>(PREDICTORS, kind, 'predictor', 'planner.predictor.kind');
   return factory({ ...DEFAULT_PREDICTOR_OPTIONS, ...options });
 }

@@ -91,6 +91,28 @@ export interface SamplingParams {
   readonly ignoreEos?: boolean;
   /** No stop (EOS or stop id) before this many tokens; default 0. */
   readonly minTokens?: number;
+  /** Sample among the k most likely tokens; 0 (default) or -1 = all. */
+  readonly topK?: number;
+  /** In [0, 1]; drop tokens below min_p times the best one's probability; default 0 (off). */
+  readonly minP?: number;
+  /** OpenAI's penalties on output tokens, in [-2, 2]; default 0. */
+  readonly presencePenalty?: number;
+  readonly frequencyPenalty?: number;
+  /** vLLM's penalty on prompt and output tokens, > 0; default 1 (off). */
+  readonly repetitionPenalty?: number;
+  /** Report each token's logprob and this many alternatives (0-20); unset = no logprobs. */
+  readonly logprobs?: number | undefined;
+}
+
+/**
+ * A sampled token's log-probability (natural log) and the most likely alternatives at its
+ * position, best first, as the model scored them before the sampling parameters (vLLM's
+ * raw_logprobs). The simulated engine's are drawn from its synthetic distribution
+ * (token-sampler.ts), plausible in shape, not a real model's.
+ */
+export interface TokenLogprob {
+  readonly logprob: number;
+  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
 }
 
 export interface GenerateRequest {
@@ -202,6 +224,8 @@ export interface TokenChunk {
   readonly finishReason: FinishReason | null;
   /** Set on the last chunk only. */
   readonly usage: RequestUsage | null;
+  /** One per tokenIds entry when the request asked for logprobs; absent otherwise. */
+  readonly logprobs?: readonly TokenLogprob[] | undefined;
 }
 
 /** A request's output. Iterate it once; leaving the loop early cancels the request. */
@@ -215,6 +239,8 @@ export interface TokenStream extends AsyncIterable<TokenChunk> {
 export interface PrefillResult {
   readonly requestId: string;
   readonly firstTokenId: number;
+  /** The first token's logprobs, when the request asked for them. */
+  readonly firstTokenLogprob?: TokenLogprob | undefined;
   /**
    * "stop" when the first token ends the request (EOS or a stop id): nothing is held and
    * `handoff` is null. "length" when max_tokens is 1: the blocks are held all the same (vLLM's
@@ -281,7 +307,10 @@ export interface EngineStatus {
   readonly runningRequests: number;
   /** Requests not running: queued, preempted, or pulling KV from a prefill engine. */
   readonly waitingRequests: number;
-  /** Tokens of admitted requests still to be prefilled (before any cache hit they may get). */
+  /**
+   * Prompt tokens still to be prefilled, net of what the prefix cache held for each waiting
+   * request when it was submitted (a pull's covered tokens for a decode): the work queued, tokens.
+   */
   readonly queuedPrefillTokens: number;
   /** Prefix-cache lookups since start, tokens (vllm:prefix_cache_queries). */
   readonly prefixCacheQueriesTokens: number;

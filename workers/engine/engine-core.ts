@@ -4,7 +4,7 @@ import type { KvCacheEvent } from '../../proto/kv-events/types.ts';
 import { sharedBlockHasher } from './block-hash.ts';
 import { createBlockPool, type BlockPool } from './block-pool.ts';
 import type { CoreParts } from './core-parts.ts';
-import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, HeldKv, KvHandoff, ReleaseResult, RequestUsage } from './engine-api.ts';
+import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, HeldKv, KvHandoff, ReleaseResult, RequestUsage, TokenLogprob } from './engine-api.ts';
 import { createHandoffBook } from './handoff-book.ts';
 import { createKvCacheManager } from './kv-cache-manager.ts';
 import type { ResolvedEngineOptions } from './options.ts';
@@ -36,6 +36,8 @@ export interface CoreOutput {
   readonly usage: RequestUsage | null;
   /** A finished prefill-only request: what it holds for the decode side, or null. */
   readonly handoff?: KvHandoff | null;
+  /** The sampled token's logprobs, when the request asked for them. */
+  readonly logprobs?: readonly TokenLogprob[];
 }
 
 export interface CoreStep {
@@ -204,6 +206,10 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
           return { requestId: seq.id, tokenIds: [], done: true, finishReason: reason, usage: usageOf(seq) };
         }
       }
+      // What the cache holds now, so the queued prefill this engine reports is net of it (a waiting
+      // prompt counted whole made the worker holding its prefix look several times busier than it is).
+      // The hashes are memoised on the sequence: admission reuses them.
+      if (pull === null) seq.cachedAtSubmitTokens = kv.findCachedPrefix(seq, prompt.length - 1).length * B;
       live.set(seq.id, seq);
       scheduler.enqueue(seq);
       return null;
@@ -278,6 +284,8 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
         seq.numComputed += batch.tokens[i]!;
         if (seq.numComputed < seq.tokens.length) continue; // a prefill chunk short of the prompt's end
         const token = executor.sample(seq);
+        // Only requests that asked for logprobs carry them (the executor set sampledLogprob).
+        const logprobs = seq.sampling.shaping.logprobs !== null && seq.sampledLogprob !== null ? { logprobs: [seq.sampledLogprob] } : undefined;
         seq.tokens.push(token);
         seq.numOutput++;
         if (!seq.sampledHere) {
@@ -290,13 +298,13 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
           const handoff = reason === 'stop' ? null : holdForHandoff(seq, nowMs);
           kv.free(seq);
           end(seq);
-          outputs.push({ requestId: seq.id, tokenIds: [token], done: true, finishReason: reason, usage: usageOf(seq), handoff });
+          outputs.push({ requestId: seq.id, tokenIds: [token], done: true, finishReason: reason, usage: usageOf(seq), handoff, ...logprobs });
         } else if (reason) {
           kv.free(seq);
           end(seq);
-          outputs.push({ requestId: seq.id, tokenIds: [token], done: true, finishReason: reason, usage: usageOf(seq) });
+          outputs.push({ requestId: seq.id, tokenIds: [token], done: true, finishReason: reason, usage: usageOf(seq), ...logprobs });
         } else {
-          outputs.push({ requestId: seq.id, tokenIds: [token], done: false, finishReason: null, usage: null });
+          outputs.push({ requestId: seq.id, tokenIds: [token], done: false, finishReason: null, usage: null, ...logprobs });
         }
       }
       scheduler.pruneRunning();
@@ -314,7 +322,7 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
       for (const list of [scheduler.waiting, scheduler.running]) {
         for (const seq of list) {
           if (seq.pull) queuedPrefillTokens += seq.tokens.length - seq.pull.coverageTokens;
-          else if (!isDecoding(seq)) queuedPrefillTokens += seq.tokens.length - seq.numComputed;
+          else if (!isDecoding(seq)) queuedPrefillTokens += seq.tokens.length - Math.max(seq.numComputed, seq.cachedAtSubmitTokens);
         }
       }
       const used = pool.usedCount();

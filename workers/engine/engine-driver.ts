@@ -113,7 +113,8 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
       }
       entry.controller.push(output);
     } else if (output.done) {
-      const result: PrefillResult = { requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null };
+      const firstTokenLogprob = output.logprobs?.[0];
+      const result: PrefillResult = { requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null, ...(firstTokenLogprob ? { firstTokenLogprob } : {}) };
       settlePrefill(entry.options, { ok: true, result });
       entry.resolve(result);
     }

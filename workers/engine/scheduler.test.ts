@@ -121,4 +121,16 @@ describe('continuous-batching scheduler', () => {
     expect(engine.status().usedBlocks).toBe(Math.ceil(2501 / 16));
     expect(engine.status().kvCacheUsage).toBeCloseTo(157 / 1000, 9);
   });
+
+  it('reports a waiting request\'s queued prefill net of the prefix its cache held at submission', () => {
+    const engine = core({ maxNumSeqs: 1, numBlocks: 1000 });
+    engine.submit('generate', { requestId: 'warm', promptTokenIds: prompt(640), sampling: { maxTokens: 1 } }, 0);
+    drain(engine);
+    engine.submit('generate', { requestId: 'busy', promptTokenIds: prompt(100, 5000), sampling: { maxTokens: 50 } }, 0);
+    engine.step(0); // "busy" runs (max_num_seqs 1): what follows waits
+    // 640 shared tokens + 160 new: 640 cached (40 whole blocks), so 160 queued, not 800.
+    engine.submit('generate', { requestId: 'hit', promptTokenIds: [...prompt(640), ...prompt(160, 7000)], sampling: { maxTokens: 1 } }, 0);
+    engine.submit('generate', { requestId: 'miss', promptTokenIds: prompt(200, 9000), sampling: { maxTokens: 1 } }, 0);
+    expect(engine.status()).toMatchObject({ waitingRequests: 2, queuedPrefillTokens: 160 + 200 });
+  });
 });

@@ -1,5 +1,7 @@
 import type { BlockHash } from './block-hash.ts';
+import type { TokenLogprob } from './engine-api.ts';
 import type { KvSequence } from './kv-cache-manager.ts';
+import type { LogitsSampling } from './logits-sampler.ts';
 
 /** What a request is for: aggregated, prefill-only (hold blocks for a handoff), or decode after a remote prefill. */
 export type SequenceKind = 'generate' | 'prefill' | 'decode';
@@ -36,6 +38,14 @@ export interface ResolvedSampling {
   readonly stopTokenIds: ReadonlySet<number> | null;
   /** Seed of the deterministic token stream (token-sampler.ts). */
   readonly seedWord: number;
+  /** The distribution-shaping parameters, defaulted (logits-sampler.ts). */
+  readonly shaping: LogitsSampling;
+  /**
+   * The request shapes the distribution beyond temperature and top-p (top-k, min-p, a penalty,
+   * logprobs): the simulated engine then samples from its synthetic distribution instead of
+   * its plain seeded stream.
+   */
+  readonly shaped: boolean;
 }
 
 /** One request inside the engine core. Mutable; owned by the core and its scheduler. */
@@ -56,6 +66,11 @@ export interface Sequence extends KvSequence {
   pullReadyAtMs: number;
   /** Usage, reported on the last chunk. */
   cachedPromptTokens: number;
+  /**
+   * Prompt tokens this engine's prefix cache held for the request when it was submitted (whole
+   * blocks, at most the prompt minus one token), tokens: what its queued prefill is net of.
+   */
+  cachedAtSubmitTokens: number;
   admitted: boolean;
   transferredPromptTokens: number;
   transferredBlocks: number;
@@ -64,6 +79,8 @@ export interface Sequence extends KvSequence {
   preemptions: number;
   /** This engine has sampled a token for the request (its prompt counts in the engine's totals). */
   sampledHere: boolean;
+  /** The last sampled token's logprobs, set by the executor's `sample` when the request asked for them. */
+  sampledLogprob: TokenLogprob | null;
 }
 
 export function createSequence(init: {
@@ -96,6 +113,7 @@ export function createSequence(init: {
     pull: init.pull ?? null,
     pullReadyAtMs: 0,
     cachedPromptTokens: 0,
+    cachedAtSubmitTokens: 0,
     admitted: false,
     transferredPromptTokens: 0,
     transferredBlocks: 0,
@@ -103,6 +121,7 @@ export function createSequence(init: {
     kvRecomputed: init.kvRecomputed ?? false,
     preemptions: 0,
     sampledHere: false,
+    sampledLogprob: null,
   };
 }
 

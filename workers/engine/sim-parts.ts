@@ -2,11 +2,13 @@ import { forwardSeconds, linkProfile, transferSeconds } from '../../common/profi
 import { TandemError } from '../../common/errors.ts';
 import type { CoreParts, KvTransfer, StepExecutor } from './core-parts.ts';
 import type { ResolvedEngineOptions } from './options.ts';
+import { penaltiesOn, penaltyHistoryOf } from './logits-sampler.ts';
 import { createTokenSampler } from './token-sampler.ts';
 
 /**
  * The simulated engine's parts: a pass costs what the roofline says for its batch shape (run
- * `timeScale` times faster on the clock), tokens come from the seeded sampler, and a KV pull
+ * `timeScale` times faster on the clock), tokens come from the seeded sampler (its plain stream,
+ * or its synthetic distribution for requests that shape one: token-sampler.ts), and a KV pull
  * moves no bytes but takes the link model's time for the blocks this engine lacks.
  */
 export function createSimParts(options: ResolvedEngineOptions): CoreParts {
@@ -23,7 +25,11 @@ export function createRooflineExecutor(options: ResolvedEngineOptions): StepExec
     },
     sample(seq) {
       const s = seq.sampling;
-      return sampler.sample(s.seedWord, seq.numOutput, s.minTokens, s.ignoreEos);
+      if (!s.shaped) return sampler.sample(s.seedWord, seq.numOutput, s.minTokens, s.ignoreEos);
+      const history = penaltiesOn(s.shaping) ? penaltyHistoryOf(seq.tokens, seq.promptLength) : null;
+      const sampled = sampler.sampleShaped(s.seedWord, seq.numOutput, s.minTokens, s.ignoreEos, s.shaping, history, seq.tokens);
+      seq.sampledLogprob = sampled.logprob;
+      return sampled.tokenId;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { TandemError } from '../../common/errors.ts';
 import type { SamplingParams } from './engine-api.ts';
+import { penaltiesOn } from './logits-sampler.ts';
 import type { ResolvedSampling } from './sequence.ts';
 
 /** Checks token ids: a non-empty array of integers in [0, vocabSize). Throws invalid_request. */
@@ -37,11 +38,35 @@ export function resolveSampling(sampling: SamplingParams, seedWordOf: (seed: num
   for (const id of stop) {
     if (!Number.isInteger(id) || id < 0) throw new TandemError('invalid_request', `stop_token_ids must hold non-negative integers, got ${String(id)}`, { param: 'stop_token_ids' });
   }
+  const topK = sampling.topK ?? 0;
+  if (!Number.isInteger(topK) || topK < -1) throw new TandemError('invalid_request', `top_k must be -1, 0 or a positive integer, got ${String(topK)}`, { param: 'top_k' });
+  const minP = sampling.minP ?? 0;
+  if (!(minP >= 0 && minP <= 1)) throw new TandemError('invalid_request', `min_p must be in [0, 1], got ${String(minP)}`, { param: 'min_p' });
+  const presencePenalty = penalty(sampling.presencePenalty, 'presence_penalty');
+  const frequencyPenalty = penalty(sampling.frequencyPenalty, 'frequency_penalty');
+  const repetitionPenalty = sampling.repetitionPenalty ?? 1;
+  if (!(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty))) throw new TandemError('invalid_request', `repetition_penalty must be a positive number, got ${String(repetitionPenalty)}`, { param: 'repetition_penalty' });
+  const logprobs = sampling.logprobs ?? null;
+  if (logprobs !== null && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= MAX_LOGPROBS)) {
+    throw new TandemError('invalid_request', `logprobs must be an integer from 0 to ${MAX_LOGPROBS}, got ${String(logprobs)}`, { param: 'logprobs' });
+  }
+  const shaping = { temperature, topK: Math.max(0, topK), topP, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logprobs };
   return {
     maxTokens,
     minTokens,
     ignoreEos: sampling.ignoreEos ?? false,
     stopTokenIds: stop.length > 0 ? new Set(stop) : null,
     seedWord: seedWordOf(seed, temperature),
+    shaping,
+    shaped: shaping.topK > 0 || minP > 0 || penaltiesOn(shaping) || logprobs !== null,
   };
+}
+
+/** Most alternatives per position a request may ask logprobs for (vLLM's default max_logprobs). */
+export const MAX_LOGPROBS = 20;
+
+function penalty(value: number | undefined, param: string): number {
+  const v = value ?? 0;
+  if (!(v >= -2 && v <= 2)) throw new TandemError('invalid_request', `${param} must be in [-2, 2], got ${String(v)}`, { param });
+  return v;
 }

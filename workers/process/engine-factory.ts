@@ -1,6 +1,6 @@
 import type { Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
-import { TandemError } from '../../common/errors.ts';
+import { getByName } from '../../common/registry.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Engine } from '../engine/engine-api.ts';
 import { createSimEngine, engineOptionsFromConfig } from '../engine/index.ts';
@@ -53,7 +53,5 @@ export const ENGINE_FACTORIES = {
 } as const satisfies Record<Config['worker']['engine'], EngineFactory>;
 
 export function engineFactory(name: string): EngineFactory {
-  const factory = (ENGINE_FACTORIES as Record<string, EngineFactory>)[name];
-  if (!factory) throw new TandemError('invalid_request', `unknown engine "${name}" (known: ${Object.keys(ENGINE_FACTORIES).join(', ')})`, { param: 'worker.engine' });
-  return factory;
+  return getByName<EngineFactory>(ENGINE_FACTORIES, name, 'engine', 'worker.engine');
 }

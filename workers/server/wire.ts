@@ -9,9 +9,10 @@ import {
   type KvHandoff as WireKvHandoff,
   type KvHandoffSchema,
   type SamplingParams as WireSampling,
+  type TokenLogprobSchema,
   type UsageSchema,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
-import type { EngineInfo, FinishReason, KvHandoff, RequestUsage, SamplingParams } from '../engine/engine-api.ts';
+import type { EngineInfo, FinishReason, KvHandoff, RequestUsage, SamplingParams, TokenLogprob } from '../engine/engine-api.ts';
 
 /**
  * Translations between tandem.v1 messages and the engine API. Nothing here decides anything;
@@ -38,7 +39,18 @@ export function samplingFromWire(sampling: WireSampling | undefined): SamplingPa
     stopTokenIds: sampling.stopTokenIds,
     ignoreEos: sampling.ignoreEos,
     minTokens: sampling.minTokens,
+    topK: sampling.topK,
+    minP: sampling.minP,
+    presencePenalty: sampling.presencePenalty,
+    frequencyPenalty: sampling.frequencyPenalty,
+    // proto3 cannot tell 0 from unset: 0 is read as 1 (off), as the .proto says.
+    repetitionPenalty: sampling.repetitionPenalty === 0 ? 1 : sampling.repetitionPenalty,
+    logprobs: sampling.logprobs,
   };
+}
+
+export function logprobToWire(logprob: TokenLogprob): MessageInitShape<typeof TokenLogprobSchema> {
+  return { logprob: logprob.logprob, top: logprob.top.map((t) => ({ tokenId: t.tokenId, logprob: t.logprob })) };
 }
 
 /** The earlier of the request's own deadline (0 = none) and the call's. */

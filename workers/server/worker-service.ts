@@ -7,7 +7,7 @@ import type { Engine, EngineInfo, TokenChunk } from '../engine/engine-api.ts';
 import type { RequestObserver, WorkerMetrics } from '../metrics/index.ts';
 import type { KvPeers } from './kv-peers.ts';
 import { startRemoteDecode } from './remote-decode.ts';
-import { deadlineOf, finishReasonToWire, handoffFromWire, handoffToWire, policyFromWire, roleToWire, samplingFromWire, usageToWire, type Role, type WorkerAddress } from './wire.ts';
+import { deadlineOf, finishReasonToWire, handoffFromWire, handoffToWire, logprobToWire, policyFromWire, roleToWire, samplingFromWire, usageToWire, type Role, type WorkerAddress } from './wire.ts';
 
 /** A KV-event stream of this worker, as GetStatus reports it (connectable addresses). */
 export interface KvEventEndpointInfo {
@@ -100,6 +100,7 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
         finishReason: finishReasonToWire(result.finishReason),
         usage: usageToWire(result.usage),
         ...(handoff ? { handoff: handoffToWire(handoff, info, options.self()) } : {}),
+        ...(result.firstTokenLogprob ? { firstTokenLogprob: logprobToWire(result.firstTokenLogprob) } : {}),
       };
     },
 
@@ -197,6 +198,7 @@ async function* relay(chunks: AsyncIterable<TokenChunk>, observer: RequestObserv
         tokenIds: [...chunk.tokenIds],
         finishReason: finishReasonToWire(chunk.finishReason),
         ...(chunk.usage ? { usage: usageToWire(chunk.usage) } : {}),
+        ...(chunk.logprobs ? { logprobs: chunk.logprobs.map(logprobToWire) } : {}),
       };
     }
   } finally {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** Bounds on request contents, checked before anything runs (each breach is a 400 naming the field). */
@@ -60,6 +61,24 @@ const dispatchSection = z.strictObject({
   retry_before_first_token: z.boolean().default(true),
 });
 
+/**
+ * Sharing bookings between the serving processes of one machine (always, over cluster IPC) and
+ * between replicas on several machines (over NATS core, when `nats_url` is set). Without NATS a
+ * replica routes on its own bookings plus the workers' status reports; one process needs neither.
+ */
+const replicaSyncSection = z.strictObject({
+  /** `nats://host:4222` (comma-separated for a NATS cluster); unset: no cross-machine sync. */
+  nats_url: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, 'must be nats://host:port (comma-separated for several)').optional(),
+  /** Subject every replica of one fleet publishes and subscribes on. */
+  subject: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _, - and . only').default('tandem.replica-sync'),
+  /** A process that sent nothing else for this long sends a heartbeat, seconds. */
+  heartbeat_s: z.number().positive().default(1),
+  /** A peer not heard from for this long is gone and its bookings are dropped, seconds (> heartbeat_s). */
+  peer_timeout_s: z.number().positive().default(5),
+  /** Wait between NATS reconnection attempts, seconds. */
+  reconnect_wait_s: z.number().positive().default(1),
+});
+
 /** The OpenAI-compatible front door. */
 export const orchestratorSection = z.strictObject({
   /** Bind address. Loopback by default; deployments set 0.0.0.0. */
@@ -85,4 +104,14 @@ export const orchestratorSection = z.strictObject({
   dispatch: dispatchSection.prefault({}),
   /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
   shutdown_grace_s: z.number().nonnegative().default(30),
-});
+  /**
+   * Serving processes behind the one port (node:cluster), each a whole orchestrator sharing its
+   * bookings with the others; `auto`: the machine's available parallelism. 1 runs a plain single
+   * process (no primary, nothing forked).
+   */
+  processes: z.union([z.literal('auto'), z.number().int().positive().max(256)]).default('auto'),
+  replica_sync: replicaSyncSection.prefault({}),
+}).refine((o) => o.replica_sync.peer_timeout_s > o.replica_sync.heartbeat_s, { message: 'replica_sync.peer_timeout_s must exceed replica_sync.heartbeat_s', path: ['replica_sync', 'peer_timeout_s'] });
+
+/** Serving processes `orchestrator.processes` asks for: `auto` is the machine's available parallelism. */
+export const processCount = (orchestrator: { readonly processes: 'auto' | number }): number => (orchestrator.processes === 'auto' ? availableParallelism() : orchestrator.processes);

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../common/log.ts';
-import type { FinishReason } from '../../serving.ts';
+import type { FinishReason, TokenLogprob } from '../../serving.ts';
 import type { BackendKind, BackendUsage, GenerateCall, TokenChunk, WorkerBackend } from '../backend.ts';
 
 /**
@@ -54,6 +54,8 @@ export interface PrefillStep {
    * side samples the first token again, possibly differently.
    */
   readonly firstTokenId: number | null;
+  /** The first token's logprobs, when the request asked for them and the prefill worker gave them. */
+  readonly firstTokenLogprob?: TokenLogprob | undefined;
   /** Set when the first token already ends the request: no decode follows. */
   readonly finishReason: FinishReason | null;
   /** The prefill worker's own usage (its prefix-cache hit is the request's). */

@@ -21,7 +21,7 @@ export function createTandemHandoff(deps: HandoffDeps): HandoffProtocol {
           ticket = result.handoff;
           if (result.firstTokenId === null) throw new TandemError('upstream_error', `worker ${prefill.name} answered the prefill without its first token`);
           firstTokenId = result.firstTokenId;
-          return { firstTokenId: result.firstTokenId, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: true };
+          return { firstTokenId: result.firstTokenId, firstTokenLogprob: result.firstTokenLogprob, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: true };
         },
         decode(peer) {
           if (firstTokenId === undefined) throw new TandemError('internal', 'decode before prefill');

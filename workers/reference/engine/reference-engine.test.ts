@@ -6,7 +6,7 @@ import { createKvBlockClient } from '../transfer/client.ts';
 import { createReferenceEngine, type ReferenceEngine } from './reference-engine.ts';
 import { createFakePeer } from './testing/fake-peer.ts';
 
-/** The reference engine behind the Engine API: what it reports, greedy sampling, holds, pulls gone wrong, and the event loop. */
+/** The reference engine behind the Engine API: what it reports, sampling from its logits, holds, pulls gone wrong, and the event loop. */
 
 const SEED = 'api';
 const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => 1000 + ((offset + i) * 7919) % 150_000);
@@ -49,12 +49,42 @@ describe('reference engine', () => {
     expect(A.kvTransfer.advertiseHost).toBe('127.0.0.1');
   });
 
-  it('serves a non-zero temperature greedily (top_p and seed ignored)', async () => {
+  it('samples from its real logits at a non-zero temperature: reproducible per seed, greedy again with top_k 1', async () => {
     const p = prompt(40);
-    const greedy = await collect(A.generate(request(p)));
-    const warm = await collect(A.generate(request(p, { temperature: 1.3, topP: 0.5, seed: 7 })));
-    expect(warm.tokens).toEqual(greedy.tokens);
+    const greedy = await collect(A.generate(request(p, { maxTokens: 24 })));
     expect(new Set(greedy.tokens).size).toBeGreaterThan(1);
+    // Hot enough that the untrained model's flat logits give a different pick somewhere.
+    const warm = await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })));
+    expect(warm.tokens).not.toEqual(greedy.tokens);
+    expect((await collect(B.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })))).tokens).toEqual(warm.tokens);
+    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 8 })))).tokens).not.toEqual(warm.tokens);
+    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, topK: 1 })))).tokens).toEqual(greedy.tokens);
+    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, minP: 1 })))).tokens).toEqual(greedy.tokens);
+  });
+
+  it('reports the log-softmax of its logits: the greedy token is the best alternative', async () => {
+    const p = prompt(40);
+    const chunks = [];
+    for await (const chunk of A.generate(request(p, { logprobs: 4 }))) chunks.push(chunk);
+    const logprobs = chunks.flatMap((c) => c.logprobs ?? []);
+    expect(logprobs).toHaveLength(12);
+    for (const lp of logprobs) {
+      expect(lp.top).toHaveLength(4);
+      expect(lp.logprob).toBe(lp.top[0]!.logprob);
+      expect(lp.logprob).toBeLessThan(0);
+      expect(lp.top[3]!.logprob).toBeLessThanOrEqual(lp.top[0]!.logprob);
+    }
+    expect(chunks.flatMap((c) => c.tokenIds)).toEqual(logprobs.map((lp) => lp.top[0]!.tokenId));
+  });
+
+  it('changes its greedy output under a frequency or repetition penalty', async () => {
+    const p = prompt(40);
+    const plain = (await collect(A.generate(request(p, { maxTokens: 24 })))).tokens;
+    expect(new Set(plain).size).toBeLessThan(plain.length); // the untrained model repeats itself
+    const penalised = (await collect(A.generate(request(p, { maxTokens: 24, frequencyPenalty: 2 })))).tokens;
+    expect(penalised).not.toEqual(plain);
+    expect(new Set(penalised).size).toBeGreaterThan(new Set(plain).size);
+    expect((await collect(A.generate(request(p, { maxTokens: 24, repetitionPenalty: 2 })))).tokens).not.toEqual(plain);
   });
 
   it('stops after a stop id, and masks stop ids before min_tokens', async () => {

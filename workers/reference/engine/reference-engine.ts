@@ -20,7 +20,7 @@ import { createTcpKvTransfer } from './tcp-transfer.ts';
  *
  * Passes run synchronously on the event loop (at most `maxNumBatchedTokens` tokens each) and
  * the driver yields to it between every two passes, so sockets and timers keep being served.
- * Greedy decoding only: see model-executor.ts.
+ * Sampling (greedy, or from the real logits): see model-executor.ts.
  */
 export interface ReferenceEngine extends Engine {
   /** The shared core, for tests and in-process inspection; do not drive it directly. */

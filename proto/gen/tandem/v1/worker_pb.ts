@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tandem/v1/worker.proto.
  */
 export const file_tandem_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChZ0YW5kZW0vdjEvd29ya2VyLnByb3RvEgl0YW5kZW0udjEipAEKDlNhbXBsaW5nUGFyYW1zEhIKCm1heF90b2tlbnMYASABKA0SEwoLdGVtcGVyYXR1cmUYAiABKAISDQoFdG9wX3AYAyABKAISEQoEc2VlZBgEIAEoBEgAiAEBEhYKDnN0b3BfdG9rZW5faWRzGAUgAygNEhIKCmlnbm9yZV9lb3MYBiABKAgSEgoKbWluX3Rva2VucxgHIAEoDUIHCgVfc2VlZCKOAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEQoJdG9rZW5faWRzGAIgAygNEisKCHNhbXBsaW5nGAMgASgLMhkudGFuZGVtLnYxLlNhbXBsaW5nUGFyYW1zEhgKEGRlYWRsaW5lX3VuaXhfbXMYBCABKAESDQoFbW9kZWwYBSABKAkiuAEKDlByZWZpbGxSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEQoJdG9rZW5faWRzGAIgAygNEisKCHNhbXBsaW5nGAMgASgLMhkudGFuZGVtLnYxLlNhbXBsaW5nUGFyYW1zEhgKEGRlYWRsaW5lX3VuaXhfbXMYBCABKAESDQoFbW9kZWwYBSABKAkSKQoJdHJhbnNwb3J0GAYgASgOMhYudGFuZGVtLnYxLkt2VHJhbnNwb3J0IrUBCg9QcmVmaWxsUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIWCg5maXJzdF90b2tlbl9pZBgCIAEoDRIuCg1maW5pc2hfcmVhc29uGAMgASgOMhcudGFuZGVtLnYxLkZpbmlzaFJlYXNvbhIfCgV1c2FnZRgEIAEoCzIQLnRhbmRlbS52MS5Vc2FnZRIlCgdoYW5kb2ZmGAUgASgLMhQudGFuZGVtLnYxLkt2SGFuZG9mZiKgAgoNRGVjb2RlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXRva2VuX2lkcxgCIAMoDRIrCghzYW1wbGluZxgDIAEoCzIZLnRhbmRlbS52MS5TYW1wbGluZ1BhcmFtcxIYChBkZWFkbGluZV91bml4X21zGAQgASgBEg0KBW1vZGVsGAUgASgJEiUKB2hhbmRvZmYYBiABKAsyFC50YW5kZW0udjEuS3ZIYW5kb2ZmEhsKDmZpcnN0X3Rva2VuX2lkGAcgASgNSACIAQESOwoTbG9hZF9mYWlsdXJlX3BvbGljeRgIIAEoDjIeLnRhbmRlbS52MS5LdkxvYWRGYWlsdXJlUG9saWN5QhEKD19maXJzdF90b2tlbl9pZCJwCgpUb2tlbkNodW5rEhEKCXRva2VuX2lkcxgBIAMoDRIuCg1maW5pc2hfcmVhc29uGAIgASgOMhcudGFuZGVtLnYxLkZpbmlzaFJlYXNvbhIfCgV1c2FnZRgDIAEoCzIQLnRhbmRlbS52MS5Vc2FnZSLIAQoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIcChRjYWNoZWRfcHJvbXB0X3Rva2VucxgCIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoDRIhChl0cmFuc2ZlcnJlZF9wcm9tcHRfdG9rZW5zGAQgASgNEhoKEnRyYW5zZmVycmVkX2Jsb2NrcxgFIAEoDRIZChF0cmFuc2ZlcnJlZF9ieXRlcxgGIAEoARIVCg1rdl9yZWNvbXB1dGVkGAcgASgIImoKCEt2TGF5b3V0EhIKCm51bV9sYXllcnMYASABKA0SFAoMbnVtX2t2X2hlYWRzGAIgASgNEhAKCGhlYWRfZGltGAMgASgNEg0KBWR0eXBlGAQgASgJEhMKC2Jsb2NrX2J5dGVzGAUgASgBIiEKDEt2QmxvY2tHcm91cBIRCglibG9ja19pZHMYASADKA0i2QIKCUt2SGFuZG9mZhIpCgl0cmFuc3BvcnQYASABKA4yFi50YW5kZW0udjEuS3ZUcmFuc3BvcnQSGAoQcmVtb3RlX2VuZ2luZV9pZBgCIAEoCRIZChFyZW1vdGVfcmVxdWVzdF9pZBgDIAEoCRIMCgRob3N0GAQgASgJEgwKBHBvcnQYBSABKA0SLQoMYmxvY2tfZ3JvdXBzGAYgAygLMhcudGFuZGVtLnYxLkt2QmxvY2tHcm91cBISCgpibG9ja19zaXplGAcgASgNEhIKCm51bV90b2tlbnMYCCABKA0SDwoHdHBfc2l6ZRgJIAEoDRIjCgZsYXlvdXQYCiABKAsyEy50YW5kZW0udjEuS3ZMYXlvdXQSFgoOYWdlbnRfbWV0YWRhdGEYCyABKAwSGgoSZXhwaXJlc19hdF91bml4X21zGAwgASgBEg8KB2RwX3JhbmsYDSABKA0iRAoNUHVsbEt2UmVxdWVzdBIZChFyZW1vdGVfcmVxdWVzdF9pZBgBIAEoCRIYChByZW1vdGVfZW5naW5lX2lkGAIgASgJIkYKDlB1bGxLdlJlc3BvbnNlEgwKBGhlbGQYASABKAgSEgoKbnVtX2Jsb2NrcxgCIAEoDRISCgpudW1fdG9rZW5zGAMgASgNIi0KEFJlbGVhc2VLdlJlcXVlc3QSGQoRcmVtb3RlX3JlcXVlc3RfaWQYASABKAkiOwoRUmVsZWFzZUt2UmVzcG9uc2USDQoFZm91bmQYASABKAgSFwoPcmVsZWFzZWRfYmxvY2tzGAIgASgNIhIKEEdldFN0YXR1c1JlcXVlc3QiXAoPS3ZFdmVudEVuZHBvaW50EhAKCGVuZHBvaW50GAEgASgJEhcKD3JlcGxheV9lbmRwb2ludBgCIAEoCRINCgV0b3BpYxgDIAEoCRIPCgdkcF9yYW5rGAQgASgNIpIECgxXb3JrZXJTdGF0dXMSEQoJZW5naW5lX2lkGAEgASgJEiMKBHJvbGUYAiABKA4yFS50YW5kZW0udjEuV29ya2VyUm9sZRITCgtlbmdpbmVfa2luZBgDIAEoCRILCgNncHUYBCABKAkSDQoFbW9kZWwYBSABKAkSDwoHdHBfc2l6ZRgGIAEoDRISCgpibG9ja19zaXplGAcgASgNEhUKDW1heF9tb2RlbF9sZW4YCCABKA0SFAoMdG90YWxfYmxvY2tzGAkgASgNEhMKC3VzZWRfYmxvY2tzGAogASgNEhUKDWNhY2hlZF9ibG9ja3MYCyABKA0SEwoLaGVsZF9ibG9ja3MYDCABKA0SGAoQcnVubmluZ19yZXF1ZXN0cxgNIAEoDRIYChB3YWl0aW5nX3JlcXVlc3RzGA4gASgNEh0KFXF1ZXVlZF9wcmVmaWxsX3Rva2VucxgPIAEoARI2ChJrdl9ldmVudF9lbmRwb2ludHMYECADKAsyGi50YW5kZW0udjEuS3ZFdmVudEVuZHBvaW50EhgKEGt2X3RyYW5zZmVyX3BvcnQYESABKA0SGgoSc3RhcnRlZF9hdF91bml4X21zGBIgASgBEiMKG3ByZWZpeF9jYWNoZV9xdWVyaWVzX3Rva2VucxgTIAEoARIgChhwcmVmaXhfY2FjaGVfaGl0c190b2tlbnMYFCABKAEqeAoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhcKE0ZJTklTSF9SRUFTT05fQUJPUlQQAyqFAQoLS3ZUcmFuc3BvcnQSHAoYS1ZfVFJBTlNQT1JUX1VOU1BFQ0lGSUVEEAASFQoRS1ZfVFJBTlNQT1JUX05JWEwQARIVChFLVl9UUkFOU1BPUlRfTkNDTBACEhQKEEtWX1RSQU5TUE9SVF9UQ1AQAxIUChBLVl9UUkFOU1BPUlRfU0lNEAQqhAEKE0t2TG9hZEZhaWx1cmVQb2xpY3kSJgoiS1ZfTE9BRF9GQUlMVVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEiQKIEtWX0xPQURfRkFJTFVSRV9QT0xJQ1lfUkVDT01QVVRFEAESHwobS1ZfTE9BRF9GQUlMVVJFX1BPTElDWV9GQUlMEAIqcAoKV29ya2VyUm9sZRIbChdXT1JLRVJfUk9MRV9VTlNQRUNJRklFRBAAEhcKE1dPUktFUl9ST0xFX1BSRUZJTEwQARIWChJXT1JLRVJfUk9MRV9ERUNPREUQAhIUChBXT1JLRVJfUk9MRV9CT1RIEAMymQMKDVdvcmtlclNlcnZpY2USPwoIR2VuZXJhdGUSGi50YW5kZW0udjEuR2VuZXJhdGVSZXF1ZXN0GhUudGFuZGVtLnYxLlRva2VuQ2h1bmswARJACgdQcmVmaWxsEhkudGFuZGVtLnYxLlByZWZpbGxSZXF1ZXN0GhoudGFuZGVtLnYxLlByZWZpbGxSZXNwb25zZRI7CgZEZWNvZGUSGC50YW5kZW0udjEuRGVjb2RlUmVxdWVzdBoVLnRhbmRlbS52MS5Ub2tlbkNodW5rMAESPQoGUHVsbEt2EhgudGFuZGVtLnYxLlB1bGxLdlJlcXVlc3QaGS50YW5kZW0udjEuUHVsbEt2UmVzcG9uc2USRgoJUmVsZWFzZUt2EhsudGFuZGVtLnYxLlJlbGVhc2VLdlJlcXVlc3QaHC50YW5kZW0udjEuUmVsZWFzZUt2UmVzcG9uc2USQQoJR2V0U3RhdHVzEhsudGFuZGVtLnYxLkdldFN0YXR1c1JlcXVlc3QaFy50YW5kZW0udjEuV29ya2VyU3RhdHVzYgZwcm90bzM");
+  fileDesc("ChZ0YW5kZW0vdjEvd29ya2VyLnByb3RvEgl0YW5kZW0udjEitwIKDlNhbXBsaW5nUGFyYW1zEhIKCm1heF90b2tlbnMYASABKA0SEwoLdGVtcGVyYXR1cmUYAiABKAISDQoFdG9wX3AYAyABKAISEQoEc2VlZBgEIAEoBEgAiAEBEhYKDnN0b3BfdG9rZW5faWRzGAUgAygNEhIKCmlnbm9yZV9lb3MYBiABKAgSEgoKbWluX3Rva2VucxgHIAEoDRINCgV0b3BfaxgIIAEoDRINCgVtaW5fcBgJIAEoAhIYChBwcmVzZW5jZV9wZW5hbHR5GAogASgCEhkKEWZyZXF1ZW5jeV9wZW5hbHR5GAsgASgCEhoKEnJlcGV0aXRpb25fcGVuYWx0eRgMIAEoAhIVCghsb2dwcm9icxgNIAEoDUgBiAEBQgcKBV9zZWVkQgsKCV9sb2dwcm9icyJDCgxUb2tlbkxvZ3Byb2ISDwoHbG9ncHJvYhgBIAEoAhIiCgN0b3AYAiADKAsyFS50YW5kZW0udjEuVG9wTG9ncHJvYiIvCgpUb3BMb2dwcm9iEhAKCHRva2VuX2lkGAEgASgNEg8KB2xvZ3Byb2IYAiABKAIijgEKD0dlbmVyYXRlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXRva2VuX2lkcxgCIAMoDRIrCghzYW1wbGluZxgDIAEoCzIZLnRhbmRlbS52MS5TYW1wbGluZ1BhcmFtcxIYChBkZWFkbGluZV91bml4X21zGAQgASgBEg0KBW1vZGVsGAUgASgJIrgBCg5QcmVmaWxsUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXRva2VuX2lkcxgCIAMoDRIrCghzYW1wbGluZxgDIAEoCzIZLnRhbmRlbS52MS5TYW1wbGluZ1BhcmFtcxIYChBkZWFkbGluZV91bml4X21zGAQgASgBEg0KBW1vZGVsGAUgASgJEikKCXRyYW5zcG9ydBgGIAEoDjIWLnRhbmRlbS52MS5LdlRyYW5zcG9ydCLrAQoPUHJlZmlsbFJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSFgoOZmlyc3RfdG9rZW5faWQYAiABKA0SLgoNZmluaXNoX3JlYXNvbhgDIAEoDjIXLnRhbmRlbS52MS5GaW5pc2hSZWFzb24SHwoFdXNhZ2UYBCABKAsyEC50YW5kZW0udjEuVXNhZ2USJQoHaGFuZG9mZhgFIAEoCzIULnRhbmRlbS52MS5LdkhhbmRvZmYSNAoTZmlyc3RfdG9rZW5fbG9ncHJvYhgGIAEoCzIXLnRhbmRlbS52MS5Ub2tlbkxvZ3Byb2IioAIKDURlY29kZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SKwoIc2FtcGxpbmcYAyABKAsyGS50YW5kZW0udjEuU2FtcGxpbmdQYXJhbXMSGAoQZGVhZGxpbmVfdW5peF9tcxgEIAEoARINCgVtb2RlbBgFIAEoCRIlCgdoYW5kb2ZmGAYgASgLMhQudGFuZGVtLnYxLkt2SGFuZG9mZhIbCg5maXJzdF90b2tlbl9pZBgHIAEoDUgAiAEBEjsKE2xvYWRfZmFpbHVyZV9wb2xpY3kYCCABKA4yHi50YW5kZW0udjEuS3ZMb2FkRmFpbHVyZVBvbGljeUIRCg9fZmlyc3RfdG9rZW5faWQimwEKClRva2VuQ2h1bmsSEQoJdG9rZW5faWRzGAEgAygNEi4KDWZpbmlzaF9yZWFzb24YAiABKA4yFy50YW5kZW0udjEuRmluaXNoUmVhc29uEh8KBXVzYWdlGAMgASgLMhAudGFuZGVtLnYxLlVzYWdlEikKCGxvZ3Byb2JzGAQgAygLMhcudGFuZGVtLnYxLlRva2VuTG9ncHJvYiLIAQoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIcChRjYWNoZWRfcHJvbXB0X3Rva2VucxgCIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoDRIhChl0cmFuc2ZlcnJlZF9wcm9tcHRfdG9rZW5zGAQgASgNEhoKEnRyYW5zZmVycmVkX2Jsb2NrcxgFIAEoDRIZChF0cmFuc2ZlcnJlZF9ieXRlcxgGIAEoARIVCg1rdl9yZWNvbXB1dGVkGAcgASgIImoKCEt2TGF5b3V0EhIKCm51bV9sYXllcnMYASABKA0SFAoMbnVtX2t2X2hlYWRzGAIgASgNEhAKCGhlYWRfZGltGAMgASgNEg0KBWR0eXBlGAQgASgJEhMKC2Jsb2NrX2J5dGVzGAUgASgBIiEKDEt2QmxvY2tHcm91cBIRCglibG9ja19pZHMYASADKA0i2QIKCUt2SGFuZG9mZhIpCgl0cmFuc3BvcnQYASABKA4yFi50YW5kZW0udjEuS3ZUcmFuc3BvcnQSGAoQcmVtb3RlX2VuZ2luZV9pZBgCIAEoCRIZChFyZW1vdGVfcmVxdWVzdF9pZBgDIAEoCRIMCgRob3N0GAQgASgJEgwKBHBvcnQYBSABKA0SLQoMYmxvY2tfZ3JvdXBzGAYgAygLMhcudGFuZGVtLnYxLkt2QmxvY2tHcm91cBISCgpibG9ja19zaXplGAcgASgNEhIKCm51bV90b2tlbnMYCCABKA0SDwoHdHBfc2l6ZRgJIAEoDRIjCgZsYXlvdXQYCiABKAsyEy50YW5kZW0udjEuS3ZMYXlvdXQSFgoOYWdlbnRfbWV0YWRhdGEYCyABKAwSGgoSZXhwaXJlc19hdF91bml4X21zGAwgASgBEg8KB2RwX3JhbmsYDSABKA0iRAoNUHVsbEt2UmVxdWVzdBIZChFyZW1vdGVfcmVxdWVzdF9pZBgBIAEoCRIYChByZW1vdGVfZW5naW5lX2lkGAIgASgJIkYKDlB1bGxLdlJlc3BvbnNlEgwKBGhlbGQYASABKAgSEgoKbnVtX2Jsb2NrcxgCIAEoDRISCgpudW1fdG9rZW5zGAMgASgNIi0KEFJlbGVhc2VLdlJlcXVlc3QSGQoRcmVtb3RlX3JlcXVlc3RfaWQYASABKAkiOwoRUmVsZWFzZUt2UmVzcG9uc2USDQoFZm91bmQYASABKAgSFwoPcmVsZWFzZWRfYmxvY2tzGAIgASgNIhIKEEdldFN0YXR1c1JlcXVlc3QiXAoPS3ZFdmVudEVuZHBvaW50EhAKCGVuZHBvaW50GAEgASgJEhcKD3JlcGxheV9lbmRwb2ludBgCIAEoCRINCgV0b3BpYxgDIAEoCRIPCgdkcF9yYW5rGAQgASgNIpIECgxXb3JrZXJTdGF0dXMSEQoJZW5naW5lX2lkGAEgASgJEiMKBHJvbGUYAiABKA4yFS50YW5kZW0udjEuV29ya2VyUm9sZRITCgtlbmdpbmVfa2luZBgDIAEoCRILCgNncHUYBCABKAkSDQoFbW9kZWwYBSABKAkSDwoHdHBfc2l6ZRgGIAEoDRISCgpibG9ja19zaXplGAcgASgNEhUKDW1heF9tb2RlbF9sZW4YCCABKA0SFAoMdG90YWxfYmxvY2tzGAkgASgNEhMKC3VzZWRfYmxvY2tzGAogASgNEhUKDWNhY2hlZF9ibG9ja3MYCyABKA0SEwoLaGVsZF9ibG9ja3MYDCABKA0SGAoQcnVubmluZ19yZXF1ZXN0cxgNIAEoDRIYChB3YWl0aW5nX3JlcXVlc3RzGA4gASgNEh0KFXF1ZXVlZF9wcmVmaWxsX3Rva2VucxgPIAEoARI2ChJrdl9ldmVudF9lbmRwb2ludHMYECADKAsyGi50YW5kZW0udjEuS3ZFdmVudEVuZHBvaW50EhgKEGt2X3RyYW5zZmVyX3BvcnQYESABKA0SGgoSc3RhcnRlZF9hdF91bml4X21zGBIgASgBEiMKG3ByZWZpeF9jYWNoZV9xdWVyaWVzX3Rva2VucxgTIAEoARIgChhwcmVmaXhfY2FjaGVfaGl0c190b2tlbnMYFCABKAEqeAoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhcKE0ZJTklTSF9SRUFTT05fQUJPUlQQAyqFAQoLS3ZUcmFuc3BvcnQSHAoYS1ZfVFJBTlNQT1JUX1VOU1BFQ0lGSUVEEAASFQoRS1ZfVFJBTlNQT1JUX05JWEwQARIVChFLVl9UUkFOU1BPUlRfTkNDTBACEhQKEEtWX1RSQU5TUE9SVF9UQ1AQAxIUChBLVl9UUkFOU1BPUlRfU0lNEAQqhAEKE0t2TG9hZEZhaWx1cmVQb2xpY3kSJgoiS1ZfTE9BRF9GQUlMVVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEiQKIEtWX0xPQURfRkFJTFVSRV9QT0xJQ1lfUkVDT01QVVRFEAESHwobS1ZfTE9BRF9GQUlMVVJFX1BPTElDWV9GQUlMEAIqcAoKV29ya2VyUm9sZRIbChdXT1JLRVJfUk9MRV9VTlNQRUNJRklFRBAAEhcKE1dPUktFUl9ST0xFX1BSRUZJTEwQARIWChJXT1JLRVJfUk9MRV9ERUNPREUQAhIUChBXT1JLRVJfUk9MRV9CT1RIEAMymQMKDVdvcmtlclNlcnZpY2USPwoIR2VuZXJhdGUSGi50YW5kZW0udjEuR2VuZXJhdGVSZXF1ZXN0GhUudGFuZGVtLnYxLlRva2VuQ2h1bmswARJACgdQcmVmaWxsEhkudGFuZGVtLnYxLlByZWZpbGxSZXF1ZXN0GhoudGFuZGVtLnYxLlByZWZpbGxSZXNwb25zZRI7CgZEZWNvZGUSGC50YW5kZW0udjEuRGVjb2RlUmVxdWVzdBoVLnRhbmRlbS52MS5Ub2tlbkNodW5rMAESPQoGUHVsbEt2EhgudGFuZGVtLnYxLlB1bGxLdlJlcXVlc3QaGS50YW5kZW0udjEuUHVsbEt2UmVzcG9uc2USRgoJUmVsZWFzZUt2EhsudGFuZGVtLnYxLlJlbGVhc2VLdlJlcXVlc3QaHC50YW5kZW0udjEuUmVsZWFzZUt2UmVzcG9uc2USQQoJR2V0U3RhdHVzEhsudGFuZGVtLnYxLkdldFN0YXR1c1JlcXVlc3QaFy50YW5kZW0udjEuV29ya2VyU3RhdHVzYgZwcm90bzM");
 
 /**
  * @generated from message tandem.v1.SamplingParams
@@ -68,6 +68,49 @@ export type SamplingParams = Message<"tandem.v1.SamplingParams"> & {
    * @generated from field: uint32 min_tokens = 7;
    */
   minTokens: number;
+
+  /**
+   * Sample among the k most likely tokens only; 0 means all (vLLM's top_k -1 or 0).
+   *
+   * @generated from field: uint32 top_k = 8;
+   */
+  topK: number;
+
+  /**
+   * Drop tokens whose probability is below min_p times the most likely one's, in [0, 1]; 0 is off.
+   *
+   * @generated from field: float min_p = 9;
+   */
+  minP: number;
+
+  /**
+   * OpenAI's penalties on tokens already generated, in [-2, 2]; 0 is off. Presence subtracts once
+   * per token seen, frequency once per occurrence, from its logit.
+   *
+   * @generated from field: float presence_penalty = 10;
+   */
+  presencePenalty: number;
+
+  /**
+   * @generated from field: float frequency_penalty = 11;
+   */
+  frequencyPenalty: number;
+
+  /**
+   * vLLM's repetition penalty on tokens of the prompt and the output, > 0: a positive logit is
+   * divided by it, a negative one multiplied; 0 is read as 1 (off).
+   *
+   * @generated from field: float repetition_penalty = 12;
+   */
+  repetitionPenalty: number;
+
+  /**
+   * Return each sampled token's log-probability and this many most likely alternatives (0-20)
+   * per position (TokenChunk.logprobs); unset means none.
+   *
+   * @generated from field: optional uint32 logprobs = 13;
+   */
+  logprobs?: number | undefined;
 };
 
 /**
@@ -76,6 +119,55 @@ export type SamplingParams = Message<"tandem.v1.SamplingParams"> & {
  */
 export const SamplingParamsSchema: GenMessage<SamplingParams> = /*@__PURE__*/
   messageDesc(file_tandem_v1_worker, 0);
+
+/**
+ * One sampled token's log-probability (natural log) and the most likely alternatives at its
+ * position, as the engine's model scored them before sampling parameters (vLLM's raw_logprobs).
+ *
+ * @generated from message tandem.v1.TokenLogprob
+ */
+export type TokenLogprob = Message<"tandem.v1.TokenLogprob"> & {
+  /**
+   * @generated from field: float logprob = 1;
+   */
+  logprob: number;
+
+  /**
+   * Best first; as many as SamplingParams.logprobs asked for.
+   *
+   * @generated from field: repeated tandem.v1.TopLogprob top = 2;
+   */
+  top: TopLogprob[];
+};
+
+/**
+ * Describes the message tandem.v1.TokenLogprob.
+ * Use `create(TokenLogprobSchema)` to create a new message.
+ */
+export const TokenLogprobSchema: GenMessage<TokenLogprob> = /*@__PURE__*/
+  messageDesc(file_tandem_v1_worker, 1);
+
+/**
+ * @generated from message tandem.v1.TopLogprob
+ */
+export type TopLogprob = Message<"tandem.v1.TopLogprob"> & {
+  /**
+   * @generated from field: uint32 token_id = 1;
+   */
+  tokenId: number;
+
+  /**
+   * @generated from field: float logprob = 2;
+   */
+  logprob: number;
+};
+
+/**
+ * Describes the message tandem.v1.TopLogprob.
+ * Use `create(TopLogprobSchema)` to create a new message.
+ */
+export const TopLogprobSchema: GenMessage<TopLogprob> = /*@__PURE__*/
+  messageDesc(file_tandem_v1_worker, 2);
 
 /**
  * @generated from message tandem.v1.GenerateRequest
@@ -116,7 +208,7 @@ export type GenerateRequest = Message<"tandem.v1.GenerateRequest"> & {
  * Use `create(GenerateRequestSchema)` to create a new message.
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 1);
+  messageDesc(file_tandem_v1_worker, 3);
 
 /**
  * @generated from message tandem.v1.PrefillRequest
@@ -160,7 +252,7 @@ export type PrefillRequest = Message<"tandem.v1.PrefillRequest"> & {
  * Use `create(PrefillRequestSchema)` to create a new message.
  */
 export const PrefillRequestSchema: GenMessage<PrefillRequest> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 2);
+  messageDesc(file_tandem_v1_worker, 4);
 
 /**
  * @generated from message tandem.v1.PrefillResponse
@@ -195,6 +287,13 @@ export type PrefillResponse = Message<"tandem.v1.PrefillResponse"> & {
    * @generated from field: tandem.v1.KvHandoff handoff = 5;
    */
   handoff?: KvHandoff | undefined;
+
+  /**
+   * The first token's logprobs, when the request asked for them.
+   *
+   * @generated from field: tandem.v1.TokenLogprob first_token_logprob = 6;
+   */
+  firstTokenLogprob?: TokenLogprob | undefined;
 };
 
 /**
@@ -202,7 +301,7 @@ export type PrefillResponse = Message<"tandem.v1.PrefillResponse"> & {
  * Use `create(PrefillResponseSchema)` to create a new message.
  */
 export const PrefillResponseSchema: GenMessage<PrefillResponse> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 3);
+  messageDesc(file_tandem_v1_worker, 5);
 
 /**
  * @generated from message tandem.v1.DecodeRequest
@@ -263,7 +362,7 @@ export type DecodeRequest = Message<"tandem.v1.DecodeRequest"> & {
  * Use `create(DecodeRequestSchema)` to create a new message.
  */
 export const DecodeRequestSchema: GenMessage<DecodeRequest> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 4);
+  messageDesc(file_tandem_v1_worker, 6);
 
 /**
  * @generated from message tandem.v1.TokenChunk
@@ -289,6 +388,13 @@ export type TokenChunk = Message<"tandem.v1.TokenChunk"> & {
    * @generated from field: tandem.v1.Usage usage = 3;
    */
   usage?: Usage | undefined;
+
+  /**
+   * One per token_ids entry when the request asked for logprobs, else empty.
+   *
+   * @generated from field: repeated tandem.v1.TokenLogprob logprobs = 4;
+   */
+  logprobs: TokenLogprob[];
 };
 
 /**
@@ -296,7 +402,7 @@ export type TokenChunk = Message<"tandem.v1.TokenChunk"> & {
  * Use `create(TokenChunkSchema)` to create a new message.
  */
 export const TokenChunkSchema: GenMessage<TokenChunk> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 5);
+  messageDesc(file_tandem_v1_worker, 7);
 
 /**
  * @generated from message tandem.v1.Usage
@@ -349,7 +455,7 @@ export type Usage = Message<"tandem.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 6);
+  messageDesc(file_tandem_v1_worker, 8);
 
 /**
  * Shape of one block's KV, so the puller can size and check what it reads.
@@ -392,7 +498,7 @@ export type KvLayout = Message<"tandem.v1.KvLayout"> & {
  * Use `create(KvLayoutSchema)` to create a new message.
  */
 export const KvLayoutSchema: GenMessage<KvLayout> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 7);
+  messageDesc(file_tandem_v1_worker, 9);
 
 /**
  * @generated from message tandem.v1.KvBlockGroup
@@ -411,7 +517,7 @@ export type KvBlockGroup = Message<"tandem.v1.KvBlockGroup"> & {
  * Use `create(KvBlockGroupSchema)` to create a new message.
  */
 export const KvBlockGroupSchema: GenMessage<KvBlockGroup> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 8);
+  messageDesc(file_tandem_v1_worker, 10);
 
 /**
  * Everything a decode worker needs to pull a prompt's KV from the prefill worker holding it:
@@ -509,7 +615,7 @@ export type KvHandoff = Message<"tandem.v1.KvHandoff"> & {
  * Use `create(KvHandoffSchema)` to create a new message.
  */
 export const KvHandoffSchema: GenMessage<KvHandoff> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 9);
+  messageDesc(file_tandem_v1_worker, 11);
 
 /**
  * @generated from message tandem.v1.PullKvRequest
@@ -533,7 +639,7 @@ export type PullKvRequest = Message<"tandem.v1.PullKvRequest"> & {
  * Use `create(PullKvRequestSchema)` to create a new message.
  */
 export const PullKvRequestSchema: GenMessage<PullKvRequest> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 10);
+  messageDesc(file_tandem_v1_worker, 12);
 
 /**
  * @generated from message tandem.v1.PullKvResponse
@@ -562,7 +668,7 @@ export type PullKvResponse = Message<"tandem.v1.PullKvResponse"> & {
  * Use `create(PullKvResponseSchema)` to create a new message.
  */
 export const PullKvResponseSchema: GenMessage<PullKvResponse> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 11);
+  messageDesc(file_tandem_v1_worker, 13);
 
 /**
  * @generated from message tandem.v1.ReleaseKvRequest
@@ -579,7 +685,7 @@ export type ReleaseKvRequest = Message<"tandem.v1.ReleaseKvRequest"> & {
  * Use `create(ReleaseKvRequestSchema)` to create a new message.
  */
 export const ReleaseKvRequestSchema: GenMessage<ReleaseKvRequest> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 12);
+  messageDesc(file_tandem_v1_worker, 14);
 
 /**
  * @generated from message tandem.v1.ReleaseKvResponse
@@ -603,7 +709,7 @@ export type ReleaseKvResponse = Message<"tandem.v1.ReleaseKvResponse"> & {
  * Use `create(ReleaseKvResponseSchema)` to create a new message.
  */
 export const ReleaseKvResponseSchema: GenMessage<ReleaseKvResponse> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 13);
+  messageDesc(file_tandem_v1_worker, 15);
 
 /**
  * @generated from message tandem.v1.GetStatusRequest
@@ -616,7 +722,7 @@ export type GetStatusRequest = Message<"tandem.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 14);
+  messageDesc(file_tandem_v1_worker, 16);
 
 /**
  * @generated from message tandem.v1.KvEventEndpoint
@@ -652,7 +758,7 @@ export type KvEventEndpoint = Message<"tandem.v1.KvEventEndpoint"> & {
  * Use `create(KvEventEndpointSchema)` to create a new message.
  */
 export const KvEventEndpointSchema: GenMessage<KvEventEndpoint> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 15);
+  messageDesc(file_tandem_v1_worker, 17);
 
 /**
  * @generated from message tandem.v1.WorkerStatus
@@ -782,7 +888,7 @@ export type WorkerStatus = Message<"tandem.v1.WorkerStatus"> & {
  * Use `create(WorkerStatusSchema)` to create a new message.
  */
 export const WorkerStatusSchema: GenMessage<WorkerStatus> = /*@__PURE__*/
-  messageDesc(file_tandem_v1_worker, 16);
+  messageDesc(file_tandem_v1_worker, 18);
 
 /**
  * @generated from enum tandem.v1.FinishReason
