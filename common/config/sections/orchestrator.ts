@@ -102,6 +102,15 @@ export const orchestratorSection = z.strictObject({
   admission: admissionSection.prefault({}),
   health: healthSection.prefault({}),
   dispatch: dispatchSection.prefault({}),
+  /**
+   * The planner's HTTP edge (`tandem planner`: /decision), e.g. http://tandem-planner:9400. One
+   * poller reads it every `planner_poll_s`: the status page shows the decision, and its
+   * `disaggregation_threshold_tokens` becomes the live `auto` threshold (unless
+   * disaggregation.follow_planner is false). Unset: "no planner", the threshold stays as configured.
+   */
+  planner_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Seconds between reads of the planner's /decision (it decides every planner.interval_s). */
+  planner_poll_s: z.number().positive().default(5),
   /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
   shutdown_grace_s: z.number().nonnegative().default(30),
   /**
