@@ -7,6 +7,7 @@ import type { OrchestratorMetrics, RequestOutcome } from '../metrics/index.ts';
 import { failedRunOf, type FailedRun, type ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { AdmissionQueue } from './admission.ts';
+import type { FailureLog } from './failure-log.ts';
 import { errorHeaders, toHttpError } from './http-errors.ts';
 import { chunkBody, completeBody, createSseWriter, createTextChunkEvent, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity, type TokenLogprobText } from '../../common/openai/index.ts';
 import type { RequestParsers } from './parse-request.ts';
@@ -32,6 +33,8 @@ export interface GenerationContext {
   readonly maxModelLen: number;
   readonly requestTimeoutMs: number;
   readonly sessionHeader: string;
+  /** How failures and rejected requests are logged (rate limited, stacks only for faults). */
+  readonly failures: FailureLog;
   /** Aborted when the server shuts down; every running request aborts with it. */
   readonly shutdown: AbortSignal;
 }
@@ -40,7 +43,7 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
   reply.hijack();
   const res = reply.raw;
   const requestId = request.id;
-  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, { logger: context.logger, requestId });
+  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, { logger: context.logger, requestId, admit: context.failures.requestLine });
   const abort = new AbortController();
   let clientGone = false;
   const onClose = () => {
@@ -96,7 +99,7 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
       return;
     }
     observer.finish(error.code === 'cancelled' ? 'cancelled' : outcome, ran?.mode ?? 'none', undefined, ran?.route);
-    logFailure(context.logger, requestId, error);
+    context.failures.failed(requestId, error);
     writeJson(res, error.httpStatus, { ...errorHeaders(error), 'x-request-id': requestId }, toOpenAIErrorBody(error));
   }
 }
@@ -184,7 +187,7 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
     const failure = toHttpError(error);
     const ran = failedRunOf(error);
     run.observer.finish('error', ran?.mode ?? 'none', undefined, ran?.route);
-    logFailure(context.logger, requestId, failure);
+    context.failures.failed(requestId, failure);
     await sse.send(toOpenAIErrorBody(failure));
     await sse.done();
   }
@@ -201,9 +204,4 @@ function writeRawJson(res: ServerResponse, status: number, headers: Record<strin
   if (res.destroyed || res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-function logFailure(logger: Logger, requestId: string, error: TandemError): void {
-  if (error.httpStatus >= 500) logger.error({ requestId, code: error.code, err: error.cause ?? error }, error.message);
-  else logger.debug({ requestId, code: error.code }, error.message);
 }
