@@ -35,7 +35,7 @@ beforeAll(async () => {
     { name: 'p0', role: 'prefill', address: P.ready.grpc },
     { name: 'd0', role: 'decode', address: D.ready.grpc },
   ];
-  running = await startOrchestrator(testConfig(workers, { disaggregation: { mode: 'auto', threshold_tokens: T, planner_url: plannerUrl, planner_poll_s: 0.1 } }));
+  running = await startOrchestrator(testConfig(workers, { disaggregation: { mode: 'auto', threshold_tokens: T }, orchestrator: { planner_url: plannerUrl, planner_poll_s: 0.1 } }));
   await allHealthy(running, ['p0', 'd0']);
 });
 

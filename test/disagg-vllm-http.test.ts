@@ -52,8 +52,8 @@ describe("vLLM's NIXL flow, field by field, against recording fake vLLM servers"
     const result = await sse(running.url, { prompt: 'Tell me about disaggregated serving.', max_tokens: 6, min_tokens: 3, temperature: 0 }, 'nixl-fields');
     expect(result.status).toBe(200);
     expect(result.done).toBe(true);
-    // The prefill's first token (2000) went out at once; the decode server's repeat of it was dropped.
-    expect(result.text).toBe(await textOf(range(2000, 6)));
+    // Passed through: the decode server's stream as it wrote it, its first token included.
+    expect(result.text).toBe(range(2000, 6).map((i) => `t${i}`).join(''));
     expect(result.usage).toMatchObject({ completion_tokens: 6 });
 
     const [p] = prefill.requests;
@@ -63,7 +63,8 @@ describe("vLLM's NIXL flow, field by field, against recording fake vLLM servers"
     expect(p!.body).not.toHaveProperty('min_tokens');
     expect(p!.body.prompt).toEqual(d!.body.prompt);
     // The decode request is the original one: streaming, its own max_tokens and min_tokens.
-    expect(d!.body).toMatchObject({ max_tokens: 6, min_tokens: 3, stream: true, stream_options: { include_usage: true }, return_token_ids: true });
+    expect(d!.body).toMatchObject({ max_tokens: 6, min_tokens: 3, stream: true, stream_options: { include_usage: true }, prompt: 'Tell me about disaggregated serving.', temperature: 0 });
+    expect(d!.body).not.toHaveProperty('return_token_ids');
     // The prefill's kv_transfer_params verbatim, but for the wildcard host, replaced by the server's.
     expect(d!.body.kv_transfer_params).toEqual({ do_remote_prefill: true, do_remote_decode: false, remote_block_ids: [[1, 2, 3]], remote_engine_id: 'engine-p', remote_request_id: 'req-p', remote_host: '127.0.0.1', remote_port: 5600, tp_size: 1 });
     // One X-Request-Id on both.
@@ -76,7 +77,7 @@ describe("vLLM's NIXL flow, field by field, against recording fake vLLM servers"
     const result = await sse(running.url, { prompt: 'Sample something.', max_tokens: 5, temperature: 0.8 }, 'nixl-sampled');
     expect(result.status).toBe(200);
     // Every token is the decode server's (2000, 2001, ...): none from the prefill, none dropped.
-    expect(result.text).toBe(await textOf(range(2000, 5)));
+    expect(result.text).toBe(range(2000, 5).map((i) => `t${i}`).join(''));
     expect(result.usage).toMatchObject({ completion_tokens: 5 });
   });
 });
@@ -113,8 +114,9 @@ describe('end to end over vllm-http against simulated workers speaking NIXL', ()
     const prompts = ['Hello', 'What is prefill? '.repeat(12), 'A longer prompt about KV caches and their blocks. '.repeat(25)];
     for (const [i, prompt] of prompts.entries()) {
       // Disaggregated first, so the decode worker caches nothing of the prompt and pulls all of it.
-      const dis = await sse(always.url, { prompt, max_tokens: 8, temperature: 0 }, `dis-${i}`);
-      const agg = await sse(never.url, { prompt, max_tokens: 8, temperature: 0 }, `agg-${i}`);
+      // return_token_ids passes through to the workers, whose chunks then carry the ids the tap records.
+      const dis = await sse(always.url, { prompt, max_tokens: 8, temperature: 0, return_token_ids: true }, `dis-${i}`);
+      const agg = await sse(never.url, { prompt, max_tokens: 8, temperature: 0, return_token_ids: true }, `agg-${i}`);
       expect(agg.status).toBe(200);
       expect(dis.status).toBe(200);
       expect(dis.usage).toMatchObject({ completion_tokens: 8 });
@@ -128,12 +130,10 @@ describe('end to end over vllm-http against simulated workers speaking NIXL', ()
       expect(params).toEqual((pre!.handoff as { params: unknown }).params);
       expect(`${params.remote_host}:${params.remote_port}`).toBe(P.ready.grpc);
       expect(params.remote_engine_id).toBe(P.ready.engine_id);
-      // vLLM's decode side resamples the first token: greedy, it is the prefill's, dropped once.
-      expect(dec!.tokens[0]).toBe(pre!.tokens[0]);
+      // Passed through, the decode stream carries every token, the first (resampled, greedy) included: the aggregated sequence.
       expect(dec!.tokens).toHaveLength(8);
-      // The client got the prefill's token, then the decode's from the second on: the aggregated sequence.
       const [generated] = aggTap.of(`agg-${i}`);
-      expect([pre!.tokens[0], ...dec!.tokens.slice(1)]).toEqual(generated!.tokens);
+      expect(dec!.tokens).toEqual(generated!.tokens);
       // The decode worker counts the pulled prompt as cached (vLLM's num_cached_tokens).
       expect(dec!.usage!.cachedPromptTokens).toBe(pre!.promptTokens);
     }

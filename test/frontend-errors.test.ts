@@ -110,8 +110,8 @@ describe('bad requests', () => {
 /** Fields Tandem's own engines do not honour: accepted here, refused only if routing picks such an engine (test/orchestrator-passthrough.test.ts). */
 const NOT_TOKEN_LEVEL: { name: string; path?: string; body: unknown; param: string }[] = [
   { name: 'n = 2', body: { model: MODEL, prompt: 'x', n: 2 }, param: 'n' },
-  { name: 'logprobs', body: { model: MODEL, prompt: 'x', logprobs: 5 }, param: 'logprobs' },
-  { name: 'presence_penalty', body: { model: MODEL, prompt: 'x', presence_penalty: 0.5 }, param: 'presence_penalty' },
+  { name: 'logit_bias', body: { model: MODEL, prompt: 'x', logit_bias: { '11': 5 } }, param: 'logit_bias' },
+  { name: 'response_format json_object', body: { model: MODEL, prompt: 'x', response_format: { type: 'json_object' } }, param: 'response_format' },
   { name: 'an unknown field', body: { model: MODEL, prompt: 'x', frobnicate: true }, param: 'frobnicate' },
   { name: 'chat: an image content part', path: CHAT, body: user([{ type: 'text', text: 'see' }, { type: 'image_url', image_url: { url: 'http://x/y.png' } }]), param: 'messages[0].content[1].type' },
   { name: 'chat: tools', path: CHAT, body: { ...user('x'), tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },

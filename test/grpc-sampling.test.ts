@@ -80,7 +80,7 @@ describe('sampling fields over gRPC', () => {
     const first = await P.prefill(call(sampling), new AbortController().signal);
     expect(first.firstTokenId).toBe(whole.tokens[0]);
     expect(first.firstTokenLogprob).toEqual(whole.logprobs[0]);
-    const rest = await drain(D.decode({ ...call(sampling), handoff: first.handoff!, firstTokenId: first.firstTokenId }, new AbortController().signal));
+    const rest = await drain(D.decode({ ...call(sampling), handoff: first.handoff!, firstTokenId: first.firstTokenId! }, new AbortController().signal));
     expect([first.firstTokenId, ...rest.tokens]).toEqual(whole.tokens);
     expect([first.firstTokenLogprob, ...rest.logprobs]).toEqual(whole.logprobs);
   });

@@ -99,7 +99,9 @@ async function run(options: { seed: string; shape: KvEventShape; steps: number; 
   closers.push(() => pub.close());
   const engine = createEngineModel(rng.fork('engine'));
   const index = createRebuiltIndex();
-  let dropping = true;
+  // Messages published in the loop below may be dropped on receipt, whenever they arrive (the
+  // subscriber reads in time slices, so most arrive after the loop); the last one never is.
+  let droppableUpTo: bigint | undefined;
   let dropped = 0;
   const sub = createKvEventSubscriber({
     endpoint: pub.endpoint,
@@ -108,18 +110,19 @@ async function run(options: { seed: string; shape: KvEventShape; steps: number; 
     onBatch: (_seq, batch) => index.apply(batch),
     onReset: () => index.held.clear(),
     dropOnReceipt: (seq) => {
-      const drop = dropping && options.drop(dropRng, seq);
+      const drop = (droppableUpTo === undefined || seq <= droppableUpTo) && options.drop(dropRng, seq);
       if (drop) dropped++;
       return drop;
     },
   });
   closers.push(() => sub.close());
+  let loopLast = -1n;
   for (let i = 0; i < options.steps; i++) {
     // Resets of the cache stop at 80% so the final set is never trivially small.
-    pub.publish(engine.step(i < options.steps * 0.8), 0);
+    loopLast = pub.publish(engine.step(i < options.steps * 0.8), 0);
     if (i % 25 === 0) await sleep(1); // let the subscriber, and its replays, run between bursts
   }
-  dropping = false;
+  droppableUpTo = loopLast;
   const last = pub.publish(engine.step(false), 0);
   await waitFor(`seq ${last}`, () => sub.stats().lastSeq === last);
   return { truth: new Set(engine.cached.keys()), rebuilt: index.held, sub, dropped };

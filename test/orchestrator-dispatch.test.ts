@@ -156,12 +156,13 @@ describe('saturation', () => {
 
     const refused = await complete(running.url, { prompt: 'refused', max_tokens: 5 });
     expect(refused.status).toBe(429);
-    expect(refused.headers.get('retry-after')).toBe('2');
+    // Nothing has drained yet, so Retry-After is the longest a request may wait (0.5 s, rounded up).
+    expect(refused.headers.get('retry-after')).toBe('1');
     expect(refused.json.error.type).toBe('RateLimitError');
 
     const timedOut = await queued;
     expect(timedOut.status).toBe(503);
-    expect(timedOut.headers.get('retry-after')).toBe('2');
+    expect(timedOut.headers.get('retry-after')).toBe('1');
     expect(timedOut.json.error.message).toContain('saturated');
     expect(workers[0]!.calls).toHaveLength(1);
     expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_requests_total{outcome="rejected",mode="none"}')).toBe(2);

@@ -37,7 +37,7 @@ describe.skipIf(!available)('the status page in a browser', () => {
 
   beforeAll(async () => {
     const config = join(work, 'fleet.yaml');
-    writeFileSync(config, 'planner:\n  interval_s: 2\nui:\n  planner_poll_s: 1\n');
+    writeFileSync(config, 'planner:\n  interval_s: 2\norchestrator:\n  planner_poll_s: 1\n');
     up = await startUp(['--port', '0', '--workers', '2', '--config', config]);
     context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: CHROMIUM,

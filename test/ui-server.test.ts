@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../common/config/index.ts';
-import { parseDecision, type UiEvent } from '../orchestrator/ui/index.ts';
+import { parseDecision } from '../orchestrator/planner-feed/index.ts';
+import type { UiEvent } from '../orchestrator/ui/index.ts';
 import { createPlannerFromConfig, decisionToJson } from '../planner/index.ts';
 import { allHealthy, complete, startOrchestrator, startWorkers, testConfig, waitFor, workerEntries, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
 
@@ -63,12 +64,12 @@ async function startPlannerStub(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-async function fleet(ui: Record<string, unknown> = {}): Promise<RunningOrchestrator> {
+async function fleet(orchestrator: Record<string, unknown> = {}): Promise<RunningOrchestrator> {
   const workers = await startWorkers(2, { tokenDelayMs: 2 });
   cleanups.push(async () => {
     for (const w of workers) await w.close();
   });
-  const running = await startOrchestrator(testConfig(workerEntries(workers), { ui: { interval_s: 0.2, window_s: 5, planner_poll_s: 0.2, ...ui } }));
+  const running = await startOrchestrator(testConfig(workerEntries(workers), { ui: { interval_s: 0.2, window_s: 5 }, orchestrator: { planner_poll_s: 0.2, ...orchestrator } }));
   cleanups.push(() => running.close());
   await allHealthy(running, ['w0', 'w1']);
   return running;

@@ -103,7 +103,8 @@ describe('the config files it writes', () => {
     const orchestrator = config(JSON.parse(JSON.stringify(orchestratorConfigFile(plan.value, { port: 8123, workers, plannerUrl: 'http://127.0.0.1:9999' }))));
     expect(orchestrator.orchestrator.port).toBe(8123);
     expect(orchestrator.log.format).toBe('json');
-    expect(orchestrator.ui.planner_url).toBe('http://127.0.0.1:9999');
+    expect(orchestrator.orchestrator.planner_url).toBe('http://127.0.0.1:9999');
+    expect(orchestrator.disaggregation.follow_planner).toBe(false);
     expect(orchestrator.workers.map((w) => [w.name, w.role, w.address])).toEqual([
       ['prefill-0', 'prefill', '127.0.0.1:1001'],
       ['decode-0', 'decode', '127.0.0.1:1002'],

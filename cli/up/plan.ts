@@ -85,9 +85,10 @@ export function orchestratorConfigFile(plan: FleetPlan, at: { port: number; work
   return {
     ...config,
     log: { ...config.log, format: 'json' },
-    orchestrator: { ...config.orchestrator, port: at.port, model: plan.servedModel },
+    // The planner runs as a dry run: its decision is shown on /ui, its threshold not followed.
+    orchestrator: { ...config.orchestrator, port: at.port, model: plan.servedModel, ...(at.plannerUrl === undefined ? {} : { planner_url: at.plannerUrl }) },
+    disaggregation: { ...config.disaggregation, follow_planner: false },
     workers: at.workers.map((w) => ({ name: w.name, role: w.role, backend: 'grpc', address: w.grpc })),
-    ui: { ...config.ui, ...(at.plannerUrl === undefined ? {} : { planner_url: at.plannerUrl }) },
   };
 }
 

@@ -69,6 +69,14 @@ export interface SamplingFields {
   readonly minTokens: number;
   readonly skipSpecialTokens: boolean;
   readonly includeStopStrInOutput: boolean;
+  /** 0 = every token (vLLM's -1 is read as 0). */
+  readonly topK: number;
+  readonly minP: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  readonly repetitionPenalty: number;
+  /** Alternatives per token to report with each token's logprob; undefined = no logprobs. */
+  readonly logprobs: number | undefined;
 }
 
 export function parseWireRequest(kind: Endpoint, body: unknown, limits: RequestLimits = NO_REQUEST_LIMITS): Result<WireRequest> {
@@ -160,6 +168,8 @@ export function readTokenLevel(request: WireRequest, options: TokenLevelOptions)
   if (!stop.ok) return invalid(stop);
   const minTokens = (v.min_tokens as number | null | undefined) ?? 0;
   if (request.maxTokens !== undefined && minTokens > request.maxTokens) return invalid(bad('min_tokens', `min_tokens (${minTokens}) must not exceed max_tokens (${request.maxTokens})`));
+  const logprobs = logprobsOf(request.kind, v);
+  if (!logprobs.ok) return invalid(logprobs);
   if (options.unknownFields === 'refuse') {
     const unknown = Object.keys(request.body).find((key) => !(key in fields));
     if (unknown !== undefined) return fail({ kind: 'unsupported', error: new TandemError('invalid_request', `${unknown}: is not supported (unknown field)`, { param: unknown }) });
@@ -174,11 +184,41 @@ export function readTokenLevel(request: WireRequest, options: TokenLevelOptions)
     minTokens,
     skipSpecialTokens: (v.skip_special_tokens as boolean | null | undefined) ?? true,
     includeStopStrInOutput: (v.include_stop_str_in_output as boolean | null | undefined) ?? false,
+    topK: Math.max(0, (v.top_k as number | null | undefined) ?? 0),
+    minP: (v.min_p as number | null | undefined) ?? 0,
+    presencePenalty: (v.presence_penalty as number | null | undefined) ?? 0,
+    frequencyPenalty: (v.frequency_penalty as number | null | undefined) ?? 0,
+    repetitionPenalty: (v.repetition_penalty as number | null | undefined) ?? 1,
+    logprobs: logprobs.value,
   });
 }
 
+/** Completions: `logprobs` is the number of alternatives. Chat: `logprobs: true`, with `top_logprobs` alternatives. */
+function logprobsOf(kind: Endpoint, v: Record<string, unknown>): Result<number | undefined> {
+  if (kind === 'completion') return ok((v.logprobs as number | null | undefined) ?? undefined);
+  const top = (v.top_logprobs as number | null | undefined) ?? undefined;
+  if (v.logprobs !== true) return top !== undefined && top > 0 ? bad('top_logprobs', 'top_logprobs: requires `logprobs: true`') : ok(undefined);
+  return ok(top ?? 0);
+}
+
 /** Defaults of every sampling field (what a request that sets none runs with). */
-export const DEFAULT_SAMPLING: SamplingFields = { temperature: 1, topP: 1, seed: undefined, stop: [], stopTokenIds: [], ignoreEos: false, minTokens: 0, skipSpecialTokens: true, includeStopStrInOutput: false };
+export const DEFAULT_SAMPLING: SamplingFields = {
+  temperature: 1,
+  topP: 1,
+  seed: undefined,
+  stop: [],
+  stopTokenIds: [],
+  ignoreEos: false,
+  minTokens: 0,
+  skipSpecialTokens: true,
+  includeStopStrInOutput: false,
+  topK: 0,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+  logprobs: undefined,
+};
 
 /** A content part's text joined as vLLM joins a message's text parts (with "\n"), up to the first part that is not text. */
 export function textOfParts(content: WireChatMessage['content']): { text: string | null; complete: boolean } {

@@ -21,6 +21,9 @@ export interface RequestLimits {
   readonly max_messages: number;
 }
 
+/** Most alternatives per token a request may ask logprobs for (vLLM's default max_logprobs). */
+export const MAX_LOGPROBS = 20;
+
 /** Limits for servers that set none (the workers' facade): generous, as vLLM's. */
 export const NO_REQUEST_LIMITS: RequestLimits = { max_stop_sequences: 1024, max_stop_chars: 65_536, max_stop_token_ids: 65_536, max_messages: 1_000_000 };
 
@@ -89,7 +92,6 @@ const unsupported = (allowed: (value: unknown) => boolean, what: string) =>
     .optional();
 
 const isFalse = (v: unknown) => v === false;
-const isZero = (v: unknown) => v === 0;
 const isEmptyObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
 const isEmptyList = (v: unknown) => Array.isArray(v) && v.length === 0;
 
@@ -108,12 +110,13 @@ function tokenLevelSampling(limits: RequestLimits) {
     include_stop_str_in_output: z.boolean().nullish(),
     spaces_between_special_tokens: z.boolean().nullish(),
     n: unsupported((v) => v === 1, 'n must be 1'),
-    presence_penalty: unsupported(isZero, 'penalties must be 0'),
-    frequency_penalty: unsupported(isZero, 'penalties must be 0'),
-    repetition_penalty: unsupported((v) => v === 1, 'repetition_penalty must be 1'),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    repetition_penalty: z.number().gt(0).nullish(),
     logit_bias: unsupported(isEmptyObject, 'logit_bias must be empty'),
-    top_k: unsupported((v) => v === -1 || v === 0, 'top_k must be -1 or 0'),
-    min_p: unsupported(isZero, 'min_p must be 0'),
+    /** -1 and 0 mean every token (vLLM takes both). */
+    top_k: int.min(-1).nullish(),
+    min_p: z.number().min(0).max(1).nullish(),
     truncate_prompt_tokens: unsupported(() => false, 'no truncation'),
     guided_json: unsupported(() => false, 'no guided decoding'),
     guided_regex: unsupported(() => false, 'no guided decoding'),
@@ -137,7 +140,8 @@ export function tokenLevelCompletionFields(limits: RequestLimits) {
     ...tokenLevelSampling(limits),
     prompt: z.unknown().optional(),
     add_special_tokens: z.boolean().nullish(),
-    logprobs: unsupported(() => false, 'no logprobs'),
+    /** Alternatives per token to report (vLLM's max_logprobs, 20). */
+    logprobs: int.min(0).max(MAX_LOGPROBS, { message: `must be at most ${MAX_LOGPROBS}` }).nullish(),
     best_of: unsupported((v) => v === 1, 'best_of must be 1'),
     suffix: unsupported((v) => v === '', 'no suffix'),
   };
@@ -162,8 +166,8 @@ export function tokenLevelChatFields(limits: RequestLimits) {
     tool_choice: unsupported((v) => v === 'none', 'no tool calling'),
     documents: unsupported(isEmptyList, 'no documents'),
     parallel_tool_calls: z.unknown().optional(),
-    logprobs: unsupported(isFalse, 'no logprobs'),
-    top_logprobs: unsupported(isZero, 'no logprobs'),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: int.min(0).max(MAX_LOGPROBS, { message: `must be at most ${MAX_LOGPROBS}` }).nullish(),
     reasoning_effort: unsupported(() => false, 'no reasoning controls; use chat_template_kwargs'),
     modalities: unsupported((v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', 'text only'),
     audio: unsupported(() => false, 'text only'),

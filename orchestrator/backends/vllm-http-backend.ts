@@ -1,11 +1,12 @@
 import { Pool, type Dispatcher } from 'undici';
 import { TandemError, toTandemError } from '../../common/errors.ts';
-import type { FinishReason } from '../serving.ts';
+import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
 import type { BackendUsage, GenerateCall, KvHandoffTicket, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
 import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
 import { readSseData } from '../../common/openai/index.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
+import { nixlPrefillBody, parseJson, passThroughBody, passThroughWhole, pathOf, readPassThroughStream, toFinish, toUsage } from './passthrough.ts';
 
 export interface VllmHttpBackendOptions {
   readonly name: string;
@@ -19,21 +20,22 @@ export interface VllmHttpBackendOptions {
 export const DP_RANK_HEADER = 'x-data-parallel-rank';
 
 /**
- * A vLLM server through its OpenAI-compatible HTTP API, as a real deployment runs it.
+ * A vLLM (or SGLang) server through its OpenAI-compatible HTTP API, as a real deployment runs it.
  *
- * What it relies on (vLLM >= 0.10.2):
- * - `POST /v1/completions` with the prompt as a list of token ids (vLLM skips tokenization) and
- *   `return_token_ids: true`, so each streamed choice carries `token_ids`, the ids sampled since
- *   the previous chunk. A server that answers with text but no `token_ids` is refused loudly
- *   (upstream_error) rather than re-tokenized.
- * - `stream_options.include_usage` for the final usage chunk; `prompt_tokens_details.cached_tokens`
- *   is read when the server sends it (`--enable-prompt-tokens-details`), else 0.
- * - vLLM's sampling extensions: `stop_token_ids`, `ignore_eos`, `min_tokens`, `seed`.
+ * - Pass-through (a call carrying the client's request, `call.openai`; passthrough.ts): the
+ *   client's body to `/v1/chat/completions` or `/v1/completions` with only the served model,
+ *   `stream_options.include_usage` (Tandem reads the usage; the client sees that chunk only if it
+ *   asked), the handoff's fields and X-Request-Id added; the engine's answer comes back verbatim,
+ *   read for tokens, finish reason, usage (`prompt_tokens_details.cached_tokens`) and errors only.
+ *   Tools, structured output, logprobs, n and images work as the engine does them; any vLLM works.
+ * - A call without it (direct use of the backend): token ids through `/v1/completions` with
+ *   `return_token_ids: true` (vLLM >= 0.10.2), text without ids refused loudly.
  * - Cancellation: closing the HTTP request (vLLM aborts a request whose client disconnected).
  * - `GET /health` (200 when the engine is alive), `GET /metrics` (see vllm-metrics.ts),
  *   `GET /v1/models` (served name, max_model_len).
- * - Disaggregation with NixlConnector: prefill with `max_tokens: 1` and
- *   `kv_transfer_params.do_remote_decode`, decode with the prefill's `kv_transfer_params`.
+ * - Disaggregation with NixlConnector: prefill with `max_tokens: 1`, not streamed and
+ *   `kv_transfer_params.do_remote_decode`, decode with the original body plus the prefill's
+ *   `kv_transfer_params`.
  */
 export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBackend {
   const base = parseBase(options.name, options.address);
@@ -82,7 +84,30 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     ...call.extraBody,
   });
 
+  /** A call with the client's body: that body to the engine's own endpoint, its answer back verbatim (passthrough.ts). */
+  async function* passThrough(call: GenerateCall & { openai: OpenAIPassThrough }, signal: AbortSignal, extra: Record<string, unknown>, what: string): AsyncGenerator<TokenChunk> {
+    const body = passThroughBody(call.openai, model(call), { extra: { ...call.extraBody, ...extra } });
+    const response = await send('POST', pathOf(call.openai), signal, body, headersFor(call));
+    try {
+      await expectOk(response, what);
+      if (call.openai.stream) yield* readPassThroughStream(name, what, response.body, call.openai, call.tokenIds.length);
+      else yield passThroughWhole(name, what, await response.body.text(), call.tokenIds.length);
+    } catch (error) {
+      if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
+      if (error instanceof TandemError) throw error;
+      throw new TandemError('upstream_error', `worker ${name} ${what} stream broke: ${(error as Error).message}`, { cause: error });
+    } finally {
+      // Closing the body closes the request: vLLM aborts the generation of a client that left.
+      if (!response.body.destroyed) response.body.destroy();
+    }
+  }
+
+  /**
+   * A call without the client's body (direct use of the backend): token ids in, token ids out,
+   * through /v1/completions with `return_token_ids` (vLLM >= 0.10.2).
+   */
   async function* streamCompletion(call: GenerateCall, signal: AbortSignal, extra: Record<string, unknown>, what: string): AsyncGenerator<TokenChunk> {
+    if (call.openai) return yield* passThrough({ ...call, openai: call.openai }, signal, extra, what);
     const response = await send('POST', '/v1/completions', signal, { ...completionBody(call, true), ...extra }, headersFor(call));
     try {
       await expectOk(response, what);
@@ -118,6 +143,19 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     generate: (call, signal) => streamCompletion(call, signal, {}, 'completion'),
 
     async prefill(call, signal) {
+      if (call.openai) {
+        // The client's own body, as vLLM's proxies prefill it; the decode side streams every token.
+        const response = await send('POST', pathOf(call.openai), signal, nixlPrefillBody(call.openai, model(call)), headersFor(call));
+        await expectOk(response, 'prefill');
+        const json = parseJson(name, 'prefill', await response.body.text());
+        const params = json.kv_transfer_params;
+        return {
+          firstTokenId: null,
+          finishReason: null,
+          usage: toUsage(json.usage, call.tokenIds.length, 1),
+          handoff: params && typeof params === 'object' ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) } : null,
+        };
+      }
       // vLLM's NIXL prefill (PROTOCOLS.md 3.1): max_tokens 1, not streamed, no stream_options and
       // no min_tokens (a min above 1 would be refused), do_remote_decode set.
       const { min_tokens: _minTokens, ...rest } = completionBody(call, false);
@@ -254,22 +292,6 @@ function parseChunk(worker: string, data: string): ParsedChunk {
   }
   const usage = json.usage ? toUsage(json.usage, 0, 0) : undefined;
   return { tokenIds, finishReason: toFinish(choice?.finish_reason), usage };
-}
-
-function toFinish(reason: unknown): FinishReason | undefined {
-  if (reason === null || reason === undefined) return undefined;
-  if (reason === 'stop' || reason === 'length' || reason === 'abort') return reason;
-  if (reason === 'error') throw new TandemError('upstream_error', 'the worker finished the request with an error');
-  return 'stop';
-}
-
-function toUsage(usage: UsageJson | null | undefined, promptTokens: number, completionTokens: number): BackendUsage {
-  const count = (value: unknown, fallback: number) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback);
-  return {
-    promptTokens: count(usage?.prompt_tokens, promptTokens),
-    cachedPromptTokens: count(usage?.prompt_tokens_details?.cached_tokens, 0),
-    completionTokens: count(usage?.completion_tokens, completionTokens),
-  };
 }
 
 /**

@@ -5,10 +5,10 @@ import { createCapacityQueue } from './capacity-queue.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function queue(overrides: { maxQueued?: number; timeoutMs?: number } = {}) {
+function queue(overrides: { maxQueued?: number | (() => number); timeoutMs?: number } = {}) {
   const clock = createVirtualClock();
   const depths: number[] = [];
-  const q = createCapacityQueue({ maxQueued: overrides.maxQueued ?? 2, timeoutMs: overrides.timeoutMs ?? 1000, retryAfterS: 3, clock, pollMs: 100, onDepth: (n) => depths.push(n) });
+  const q = createCapacityQueue({ maxQueued: overrides.maxQueued ?? 2, timeoutMs: overrides.timeoutMs ?? 1000, clock, pollMs: 100, onDepth: (n) => depths.push(n) });
   return { clock, q, depths };
 }
 
@@ -44,12 +44,14 @@ describe('the admission queue', () => {
   });
 
   it('refuses with rate_limited and Retry-After when full, but not a waiter coming back', async () => {
-    const { q } = queue({ maxQueued: 1 });
+    const { q } = queue({ maxQueued: 1, timeoutMs: 3000 });
     const signal = new AbortController().signal;
     const first = q.ticket();
     track(q.waitTurn(first, signal));
     const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
+    // No drain rate known yet: Retry-After is the longest a request may wait.
     expect(refused).toMatchObject({ code: 'rate_limited', retryAfterS: 3 });
+    expect((refused as TandemError).message).toContain('1 requests are already waiting (the most this server queues is 1)');
     q.wake();
     await settle();
     const back = track(q.waitTurn(first, signal));
@@ -81,7 +83,7 @@ describe('the admission queue', () => {
     expect(error).toBeUndefined();
     expect(turns).toBe(9); // one poll every 100 ms
     await clock.advanceAsync(2);
-    expect(error).toMatchObject({ code: 'unavailable', retryAfterS: 3 });
+    expect(error).toMatchObject({ code: 'unavailable', retryAfterS: 1 });
     expect(failedAtMs).toBe(1000);
     expect(q.length).toBe(0);
   });
@@ -106,5 +108,46 @@ describe('the admission queue', () => {
     await settle();
     expect(waiting.error?.message).toBe('shutting down');
     await expect(q.waitTurn(q.ticket(), new AbortController().signal)).rejects.toMatchObject({ message: 'shutting down' });
+  });
+
+  it('reads a bound given as a function at each arrival (a fleet that grows queues more)', async () => {
+    let bound = 1;
+    const { q } = queue({ maxQueued: () => bound });
+    const signal = new AbortController().signal;
+    track(q.waitTurn(q.ticket(), signal));
+    await expect(q.waitTurn(q.ticket(), signal)).rejects.toMatchObject({ code: 'rate_limited' });
+    bound = 2;
+    const second = track(q.waitTurn(q.ticket(), signal));
+    await settle();
+    expect(second.error).toBeUndefined();
+    expect(q.length).toBe(2);
+  });
+
+  it('refuses at once an arrival whose expected wait at the measured drain rate exceeds the timeout, with Retry-After = the drain time', async () => {
+    const { q, clock } = queue({ maxQueued: 1000, timeoutMs: 2000 });
+    const signal = new AbortController().signal;
+    // 10 queued requests found a worker over one second: the line drains at 10 per second.
+    for (let i = 0; i < 10; i++) {
+      const ticket = q.ticket();
+      const waiting = track(q.waitTurn(ticket, signal));
+      q.wake();
+      await settle();
+      expect(waiting.done).toBe(true);
+      q.placed(ticket);
+      await clock.advanceAsync(100);
+    }
+    // 20 may wait (the 20th starts after 20 / 10 per second = 2 s); the 21st would wait longer than the timeout.
+    const tickets = Array.from({ length: 20 }, () => q.ticket());
+    const waiting = tickets.map((t) => track(q.waitTurn(t, signal)));
+    await settle();
+    expect(waiting.every((w) => w.error === undefined)).toBe(true);
+    expect(q.drainSeconds()).toBeCloseTo(2, 5);
+    const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
+    expect(refused).toMatchObject({ code: 'rate_limited', retryAfterS: 2 });
+    expect((refused as TandemError).message).toContain('the 20 requests waiting take about 2.0 s to start at the current rate of 10 per second');
+    // A turn that placed nobody is not a departure: the rate stays what was measured.
+    q.wake();
+    await settle();
+    expect(q.drainSeconds()).toBeCloseTo(1.9, 5);
   });
 });

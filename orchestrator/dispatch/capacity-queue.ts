@@ -7,10 +7,16 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
  * request ended, a worker reported or came back) and every `pollMs` while anyone waits (load
  * reports and expiring bookings free capacity without an event).
  *
- * - A request that finds `maxQueued` already waiting is refused at once: rate_limited (429).
- * - One that has waited `timeoutMs` since it first queued gives up: unavailable (503).
- * Both carry Retry-After. A waiter whose signal aborts leaves with the signal's reason.
- * A waiter whose turn came but still found no room re-enters at its old place, not the back.
+ * Overload fails fast and says how long to wait:
+ * - The queue measures how fast it drains (waiters that found a worker, per second, over the
+ *   last `rateWindowMs`). An arrival whose expected wait, (waiting + 1) / rate, exceeds
+ *   `timeoutMs` is refused at once: it would only time out in line.
+ * - A request that finds `maxQueued` already waiting is refused at once.
+ * - Both refusals are rate_limited (429); one that has waited `timeoutMs` since it first queued
+ *   gives up: unavailable (503). Each carries Retry-After = the time the current line takes to
+ *   drain at the measured rate (at least 1 s); before any rate is known, `timeoutMs`.
+ * A waiter whose signal aborts leaves with the signal's reason. A waiter whose turn came but
+ * still found no room re-enters at its old place, not the back.
  */
 export interface CapacityQueue {
   readonly length: number;
@@ -20,6 +26,10 @@ export interface CapacityQueue {
   waitTurn(ticket: QueueTicket, signal: AbortSignal): Promise<void>;
   /** Gives the first waiter a turn. */
   wake(): void;
+  /** The ticket's request found a worker after queueing: it left the line for good (the drain rate counts it). */
+  placed(ticket: QueueTicket): void;
+  /** Seconds the current line takes to drain at the measured rate, or undefined before a rate is known. */
+  drainSeconds(): number | undefined;
   /** Refuses every waiter (shutdown) and any later arrival. */
   close(error: TandemError): void;
 }
@@ -32,9 +42,11 @@ export interface QueueTicket {
 }
 
 export interface CapacityQueueOptions {
-  readonly maxQueued: number;
+  /** Most requests waiting at once; a function is read at each arrival (a bound that follows the fleet). */
+  readonly maxQueued: number | (() => number);
   readonly timeoutMs: number;
-  readonly retryAfterS: number;
+  /** Window over which the drain rate is measured, ms. Default 5000. */
+  readonly rateWindowMs?: number;
   readonly clock: Clock;
   /** Turn given to the first waiter this often while anyone waits, ms. Default 250. */
   readonly pollMs?: number;
@@ -50,6 +62,11 @@ interface Waiter {
 export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueue {
   const waiters: Waiter[] = []; // ordered by ticket.seq
   const pollMs = options.pollMs ?? 250;
+  const rateWindowMs = options.rateWindowMs ?? 5000;
+  const maxQueued = typeof options.maxQueued === 'function' ? options.maxQueued : () => options.maxQueued as number;
+  /** When queued requests found a worker (ms, ascending), the last rateWindowMs of them. */
+  const departures: number[] = [];
+  let departuresHead = 0;
   let seq = 0;
   let cancelPoll: (() => void) | undefined;
   let closedWith: TandemError | undefined;
@@ -75,6 +92,26 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     return true;
   };
 
+  /** Queued requests placed per second over the window; undefined with fewer than 4 in it. */
+  const drainRate = (now: number): number | undefined => {
+    while (departuresHead < departures.length && departures[departuresHead]! < now - rateWindowMs) departuresHead++;
+    if (departuresHead > 1024 && departuresHead * 2 > departures.length) {
+      departures.splice(0, departuresHead);
+      departuresHead = 0;
+    }
+    const n = departures.length - departuresHead;
+    if (n < 4) return undefined;
+    // Over the span actually observed, so a queue that formed a second ago is not diluted.
+    const spanMs = Math.max(now - departures[departuresHead]!, 250);
+    return (n / Math.min(spanMs, rateWindowMs)) * 1000;
+  };
+  const drainSeconds = (now: number): number | undefined => {
+    const rate = drainRate(now);
+    return rate === undefined ? undefined : waiters.length / rate;
+  };
+  const retryAfter = (now: number) => Math.max(1, Math.ceil(drainSeconds(now) ?? options.timeoutMs / 1000));
+  const seconds = (s: number) => (s < 10 ? s.toFixed(1) : s.toFixed(0));
+
   const queue: CapacityQueue = {
     get length() {
       return waiters.length;
@@ -83,12 +120,24 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     waitTurn(ticket, signal) {
       if (closedWith) return Promise.reject(closedWith);
       if (signal.aborted) return Promise.reject(toTandemError(signal.reason, 'cancelled'));
-      if (!ticket.queued && waiters.length >= options.maxQueued) {
-        return Promise.reject(
-          new TandemError('rate_limited', `every worker is saturated and ${waiters.length} requests are already waiting; retry later`, { retryAfterS: options.retryAfterS }),
-        );
+      const now = options.clock.now();
+      if (!ticket.queued) {
+        const bound = maxQueued();
+        if (waiters.length >= bound) {
+          const error = new TandemError('rate_limited', `every worker is saturated and ${waiters.length} requests are already waiting (the most this server queues is ${bound}); retry later`, { retryAfterS: retryAfter(now) });
+          return Promise.reject(error);
+        }
+        const rate = drainRate(now);
+        if (rate !== undefined && (waiters.length + 1) / rate > options.timeoutMs / 1000) {
+          const error = new TandemError(
+            'rate_limited',
+            `every worker is saturated and the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate)} s to start at the current rate of ${seconds(rate)} per second, longer than this server lets a request wait (${options.timeoutMs / 1000} s); retry later`,
+            { retryAfterS: retryAfter(now) },
+          );
+          return Promise.reject(error);
+        }
       }
-      const left = ticket.enteredAtMs + options.timeoutMs - options.clock.now();
+      const left = ticket.enteredAtMs + options.timeoutMs - now;
       if (left <= 0) return Promise.reject(timedOut());
       ticket.queued = true;
       return new Promise<void>((resolve, reject) => {
@@ -123,6 +172,10 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
         cancelPoll = undefined;
       }
     },
+    placed(ticket) {
+      if (ticket.queued) departures.push(options.clock.now());
+    },
+    drainSeconds: () => drainSeconds(options.clock.now()),
     close(error) {
       closedWith = error;
       cancelPoll?.();
@@ -133,7 +186,7 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   };
 
   function timedOut(): TandemError {
-    return new TandemError('unavailable', `every worker stayed saturated for ${options.timeoutMs / 1000} s; retry later`, { retryAfterS: options.retryAfterS });
+    return new TandemError('unavailable', `every worker stayed saturated for the ${options.timeoutMs / 1000} s a request may wait; retry later`, { retryAfterS: retryAfter(options.clock.now()) });
   }
   return queue;
 }

@@ -1,5 +1,5 @@
 import type { TokenChunk } from '../backends/index.ts';
-import type { TokenLogprob } from '../serving.ts';
+import type { GenerationEvent, TokenLogprob } from '../serving.ts';
 
 /**
  * Merges token chunks that are already waiting into one: after each chunk, whatever the
@@ -37,6 +37,7 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
         return;
       }
       let tokens: number[] | undefined;
+      let output: { data: string[]; tokens: number } | undefined;
       let logprobs: TokenLogprob[] | undefined;
       let last: TokenChunk = first.value;
       for (;;) {
@@ -50,6 +51,11 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
         }
         tokens ??= [...first.value.tokenIds];
         tokens.push(...next.value.tokenIds);
+        if (next.value.output) {
+          output ??= { data: [...(first.value.output?.data ?? [])], tokens: first.value.output?.tokens ?? 0 };
+          output.data.push(...next.value.output.data);
+          output.tokens += next.value.output.tokens;
+        }
         if (first.value.logprobs !== undefined) {
           logprobs ??= [...first.value.logprobs];
           logprobs.push(...(next.value.logprobs ?? []));
@@ -60,8 +66,9 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
           break;
         }
       }
-      const merged: TokenChunk = tokens === undefined ? first.value : { ...last, tokenIds: tokens, ...(logprobs === undefined ? {} : { logprobs }) };
-      if (merged.tokenIds.length > 0 || merged.finishReason !== undefined) yield merged;
+      const merged: TokenChunk =
+        tokens === undefined ? first.value : { ...last, tokenIds: tokens, ...(logprobs === undefined ? {} : { logprobs }), ...((output ?? first.value.output) ? { output: output ?? first.value.output } : {}) };
+      if (merged.tokenIds.length > 0 || merged.output !== undefined || merged.finishReason !== undefined) yield merged;
       if (finished) return;
     }
   } finally {
@@ -76,3 +83,13 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
 const TURN = Symbol('turn');
 /** Resolves after the event loop's next check phase: everything already buffered comes first. */
 const nextTurn = () => new Promise<typeof TURN>((resolve) => setImmediate(resolve, TURN));
+
+/** Completion tokens a chunk carries: its token ids, or what a pass-through counted in its output. */
+export const chunkTokenCount = (chunk: TokenChunk): number => chunk.tokenIds.length + (chunk.output?.tokens ?? 0);
+
+/** The event a chunk gives the frontend: its tokens, or a pass-through's output verbatim; none for an empty chunk. */
+export function chunkEvent(chunk: TokenChunk): GenerationEvent | undefined {
+  if (chunk.output) return { kind: 'output', data: chunk.output.data, tokens: chunk.output.tokens };
+  if (chunk.tokenIds.length > 0) return chunk.logprobs === undefined ? { kind: 'tokens', tokenIds: chunk.tokenIds } : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
+  return undefined;
+}

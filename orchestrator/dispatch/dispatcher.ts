@@ -30,7 +30,12 @@ export interface DispatcherOptions {
     readonly maxQueuedPrefillTokensPerWorker: number;
     readonly retryBeforeFirstToken: boolean;
   };
-  readonly queue: { readonly maxQueued: number; readonly timeoutMs: number; readonly retryAfterS: number; readonly pollMs?: number };
+  /**
+   * The admission queue (capacity-queue.ts). `maxQueued` undefined: the fleet's in-flight
+   * capacity (decode-capable tenants x limits.maxInflightPerWorker), read at each arrival.
+   * `retryAfterS`: Retry-After of the dispatcher's own 503s (no healthy worker, shutting down).
+   */
+  readonly queue: { readonly maxQueued?: number | undefined; readonly timeoutMs: number; readonly retryAfterS: number; readonly pollMs?: number };
   /**
    * The disaggregation decision's options (`disaggOptionsFromConfig`) and the router's block-hash
    * seed. Default: mode `never` (every request aggregated on a decode-capable worker).
@@ -86,10 +91,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { fleet, routing, metrics, clock, limits } = options;
   const logger = options.logger;
   const stopwatch = options.stopwatch ?? (() => performance.now() / 1000);
+  const fleetCapacity = () => Math.max(1, fleet.candidates().filter((c) => c.role !== 'prefill').length * limits.maxInflightPerWorker);
   const queue: CapacityQueue = createCapacityQueue({
-    maxQueued: options.queue.maxQueued,
+    maxQueued: options.queue.maxQueued ?? fleetCapacity,
     timeoutMs: options.queue.timeoutMs,
-    retryAfterS: options.queue.retryAfterS,
     clock,
     ...(options.queue.pollMs === undefined ? {} : { pollMs: options.queue.pollMs }),
     onDepth: (n) => metrics.setQueueDepth(n),
@@ -198,7 +203,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await queue.waitTurn(ticket, signal);
       const next = attempt(request, excluded);
       if (next.kind !== 'saturated') queue.wake(); // pass the turn on: there may be room for more
-      if (next.kind === 'aggregated' || next.kind === 'disaggregated') return next;
+      if (next.kind === 'aggregated' || next.kind === 'disaggregated') {
+        queue.placed(ticket);
+        return next;
+      }
       if (next.kind === 'none') throw unavailable(next.reason);
       if (next.kind === 'refused') throw next.error;
     }

@@ -4,7 +4,6 @@ export { createCapacityQueue, type CapacityQueue, type CapacityQueueOptions, typ
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.ts';
 export { dispatcherSettingsFromConfig } from './settings.ts';
 export { isRetryable, isWorkerFault } from './failures.ts';
-export { startPlannerFeed, type PlannerFeed, type PlannerFeedOptions } from './planner-feed.ts';
 export { streamAggregated, type AggregatedRun } from './serve-aggregated.ts';
 export { streamDisaggregated, type DisaggregatedRun } from './serve-disaggregated.ts';
 export type { DispatchContext, Progress } from './context.ts';

@@ -2,7 +2,7 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { Placement } from '../discovery/index.ts';
 import { markFailedRun, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
 import type { Booking } from './booking.ts';
-import { coalesceChunks } from './coalesce.ts';
+import { chunkEvent, chunkTokenCount, coalesceChunks } from './coalesce.ts';
 import { callTarget, type DispatchContext, type Progress } from './context.ts';
 import { isWorkerFault } from './failures.ts';
 
@@ -30,14 +30,19 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
   const returnLease = worker.lease();
   let streamed = 0;
   try {
-    const chunks = coalesceChunks(worker.backend.generate({ requestId: request.requestId, ...callTarget(placement, request), tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs }, signal));
+    const chunks = coalesceChunks(worker.backend.generate({ requestId: request.requestId, ...callTarget(placement, request), tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs, openai: request.openai }, signal));
     for await (const chunk of chunks) {
-      if (chunk.tokenIds.length > 0) {
+      const tokens = chunkTokenCount(chunk);
+      if (tokens > 0) {
         if (streamed === 0) booking.firstToken();
-        streamed += chunk.tokenIds.length;
-        progress.streamed += chunk.tokenIds.length;
+        streamed += tokens;
         booking.streamed(streamed);
-        yield chunk.logprobs === undefined ? { kind: 'tokens', tokenIds: chunk.tokenIds } : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
+      }
+      const event = chunkEvent(chunk);
+      if (event) {
+        // Anything the client got (a pass-through role chunk too) rules a retry out.
+        progress.streamed += Math.max(tokens, 1);
+        yield event;
       }
       if (chunk.finishReason !== undefined) {
         const usage = chunk.usage;

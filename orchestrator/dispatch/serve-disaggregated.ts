@@ -43,7 +43,7 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
   const P = run.prefill;
   const promptTokens = request.promptTokenIds.length;
   const startedMs = clock.now();
-  const call = { requestId: request.requestId, tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs };
+  const call = { requestId: request.requestId, tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs, openai: request.openai };
   const session = run.protocol.open({ call, prefill: handoffPeer(P, request), decode: handoffPeer(run.decode, request), signal });
   const blockSizeOf = (tenant: string) => run.decision.aggregated?.candidates.find((c) => c.id === tenant)?.blockSize ?? run.decision.prefill?.candidates.find((c) => c.id === tenant)?.blockSize ?? 16;
 
@@ -112,6 +112,15 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       let received = 0;
       try {
         for await (const chunk of coalesceChunks(session.decode(handoffPeer(target, request)))) {
+          if (chunk.output) {
+            // A pass-through decode: the engine's own output, verbatim (it carries the first token too).
+            const counted = chunk.output.tokens;
+            received += Math.max(counted, 1);
+            streamed += counted;
+            progress.streamed += Math.max(counted, 1);
+            decodeBooking.streamed(streamed);
+            yield { kind: 'output', data: chunk.output.data, tokens: counted };
+          }
           let tokens = chunk.tokenIds;
           let logprobs = chunk.logprobs;
           if (step.decodeRepeatsFirstToken && received === 0 && tokens.length > 0) {

@@ -1,4 +1,4 @@
-import type { Config } from '../../common/config/index.ts';
+import { queueTimeoutSeconds, type Config } from '../../common/config/index.ts';
 import { disaggOptionsFromConfig } from '../disagg/index.ts';
 import type { DispatcherOptions } from './dispatcher.ts';
 
@@ -15,7 +15,7 @@ export function dispatcherSettingsFromConfig(config: Readonly<Config>): Pick<Dis
       maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
       retryBeforeFirstToken: o.dispatch.retry_before_first_token,
     },
-    queue: { maxQueued: o.admission.max_queued, timeoutMs: o.admission.queue_timeout_s * 1000, retryAfterS: o.admission.retry_after_s },
+    queue: { maxQueued: o.admission.max_queued, timeoutMs: queueTimeoutSeconds(config) * 1000, retryAfterS: o.admission.retry_after_s },
     disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
   };
 }

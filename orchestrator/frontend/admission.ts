@@ -2,7 +2,8 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 
 /**
- * The frontend's admission bound: at most `maxInflight` requests in the core, the next
+ * The frontend's admission bound: at most `maxInflight` requests in the core (in front of the
+ * dispatcher: waiting for a worker or running, so its 429 says "in progress", not "running"), the next
  * `maxQueued` waiting in arrival order. A request that finds the queue full is refused at once
  * (rate_limited, 429); one that waits `queueTimeoutMs` without a slot gives up (unavailable,
  * 503); both carry Retry-After. A waiter whose signal aborts leaves the queue.
@@ -71,7 +72,7 @@ export function createAdmissionQueue(options: AdmissionOptions): AdmissionQueue 
       }
       if (waiting.size >= options.maxQueued) {
         return Promise.reject(
-          new TandemError('rate_limited', `too many requests: ${inflight} running and ${waiting.size} queued; retry later`, { retryAfterS: options.retryAfterS }),
+          new TandemError('rate_limited', `too many requests: ${inflight} in progress here (the most taken at once is ${options.maxInflight}) and ${waiting.size} waiting; retry later`, { retryAfterS: options.retryAfterS }),
         );
       }
       return new Promise((resolve, reject) => {

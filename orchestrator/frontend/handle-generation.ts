@@ -7,8 +7,9 @@ import type { OrchestratorMetrics, RequestOutcome } from '../metrics/index.ts';
 import { failedRunOf, type FailedRun, type ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { AdmissionQueue } from './admission.ts';
+import type { FailureLog } from './failure-log.ts';
 import { errorHeaders, toHttpError } from './http-errors.ts';
-import { chunkBody, completeBody, createSseWriter, createTextChunkEvent, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from '../../common/openai/index.ts';
+import { chunkBody, completeBody, createSseWriter, createTextChunkEvent, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity, type TokenLogprobText } from '../../common/openai/index.ts';
 import type { RequestParsers } from './parse-request.ts';
 import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
 import { createRequestObserver, type RequestObserver } from './request-observer.ts';
@@ -32,6 +33,8 @@ export interface GenerationContext {
   readonly maxModelLen: number;
   readonly requestTimeoutMs: number;
   readonly sessionHeader: string;
+  /** How failures and rejected requests are logged (rate limited, stacks only for faults). */
+  readonly failures: FailureLog;
   /** Aborted when the server shuts down; every running request aborts with it. */
   readonly shutdown: AbortSignal;
 }
@@ -40,7 +43,7 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
   reply.hijack();
   const res = reply.raw;
   const requestId = request.id;
-  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, { logger: context.logger, requestId });
+  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, { logger: context.logger, requestId, admit: context.failures.requestLine });
   const abort = new AbortController();
   let clientGone = false;
   const onClose = () => {
@@ -96,7 +99,7 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
       return;
     }
     observer.finish(error.code === 'cancelled' ? 'cancelled' : outcome, ran?.mode ?? 'none', undefined, ran?.route);
-    logFailure(context.logger, requestId, error);
+    context.failures.failed(requestId, error);
     writeJson(res, error.httpStatus, { ...errorHeaders(error), 'x-request-id': requestId }, toOpenAIErrorBody(error));
   }
 }
@@ -110,6 +113,7 @@ interface Run {
 
 async function respondWhole(run: Run, res: ServerResponse, context: GenerationContext, requestId: string): Promise<void> {
   let text = '';
+  const logprobs: TokenLogprobText[] | undefined = run.prepared.request.sampling.logprobs === undefined ? undefined : [];
   /** An HTTP engine's own body, passed on as it wrote it. */
   let passed: string | undefined;
   for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
@@ -118,10 +122,11 @@ async function respondWhole(run: Run, res: ServerResponse, context: GenerationCo
       continue;
     }
     text += event.text;
+    if (event.logprobs) logprobs?.push(...event.logprobs);
     if (event.kind === 'finish') {
       run.observer.finish('success', event.mode, event.usage, event.route);
       if (passed !== undefined) writeRawJson(res, 200, { 'x-request-id': requestId }, passed);
-      else writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, { text, finishReason: event.finishReason, stopReason: event.stopReason, usage: event.usage }));
+      else writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, { text, finishReason: event.finishReason, stopReason: event.stopReason, usage: event.usage, logprobs }));
     }
   }
 }
@@ -138,6 +143,8 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
   };
   const textEvent = createTextChunkEvent(run.who);
   let completionTokens = 0;
+  /** Characters of the choice's text sent so far (completions' logprobs text_offset). */
+  let textOffset = 0;
   /** An HTTP engine streams its own chunks: they pass as they are, and it wrote its own role and finish chunks. */
   let passing = false;
   try {
@@ -156,13 +163,20 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
         continue;
       }
       if (!sse.started && run.who.kind === 'chat') await sse.send(chunkBody(run.who, { text: '', role: 'assistant', ...withUsage(0) }));
+      // With logprobs each chunk carries its tokens' (the fixed text template does not).
+      const logprobs = event.logprobs === undefined ? undefined : { entries: event.logprobs, textOffset };
+      textOffset += event.text.length;
       if (event.kind === 'text') {
         completionTokens = event.completionTokens;
+        if (logprobs !== undefined) {
+          await sse.send(chunkBody(run.who, { text: event.text, logprobs, ...withUsage(completionTokens) }));
+          continue;
+        }
         const backpressure = sse.write(textEvent(event.text, usageField(completionTokens)));
         if (backpressure) await backpressure;
         continue;
       }
-      await sse.send(chunkBody(run.who, { text: event.text, finishReason: event.finishReason, stopReason: event.stopReason, ...withUsage(event.usage.completionTokens) }));
+      await sse.send(chunkBody(run.who, { text: event.text, finishReason: event.finishReason, stopReason: event.stopReason, logprobs, ...withUsage(event.usage.completionTokens) }));
       if (options.includeUsage) await sse.send(usageChunkBody(run.who, event.usage));
       await sse.done();
       run.observer.finish('success', event.mode, event.usage, event.route);
@@ -173,7 +187,7 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
     const failure = toHttpError(error);
     const ran = failedRunOf(error);
     run.observer.finish('error', ran?.mode ?? 'none', undefined, ran?.route);
-    logFailure(context.logger, requestId, failure);
+    context.failures.failed(requestId, failure);
     await sse.send(toOpenAIErrorBody(failure));
     await sse.done();
   }
@@ -190,9 +204,4 @@ function writeRawJson(res: ServerResponse, status: number, headers: Record<strin
   if (res.destroyed || res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-function logFailure(logger: Logger, requestId: string, error: TandemError): void {
-  if (error.httpStatus >= 500) logger.error({ requestId, code: error.code, err: error.cause ?? error }, error.message);
-  else logger.debug({ requestId, code: error.code }, error.message);
 }

@@ -22,6 +22,8 @@ export interface RequestObserver {
 export interface RequestLog {
   readonly logger: Logger;
   readonly requestId: string;
+  /** Rate limit (failure-log.ts `requestLine`): undefined drops the line, a number is how many were dropped before it. Default: every line. */
+  readonly admit?: (outcome: RequestOutcome) => number | undefined;
 }
 
 export function createRequestObserver(metrics: OrchestratorMetrics, clock: Clock, arrivalMs: number, log?: RequestLog): RequestObserver {
@@ -42,9 +44,11 @@ export function createRequestObserver(metrics: OrchestratorMetrics, clock: Clock
       if (finished) return;
       finished = true;
       const endMs = clock.now();
-      if (log) {
+      const dropped = log ? (log.admit?.(outcome) ?? 0) : undefined;
+      if (log && dropped !== undefined) {
         const line = requestLogLine({ requestId: log.requestId, outcome, mode, arrivalMs, firstTokenMs, endMs, tokensSeen, usage, route });
-        log.logger.info(line.fields, line.message);
+        if (dropped > 0) log.logger.info({ ...line.fields, suppressed: dropped }, `${line.message} (${dropped} more rejected requests not logged)`);
+        else log.logger.info(line.fields, line.message);
       }
       metrics.countRequest(outcome, mode);
       if (outcome === 'rejected') return;

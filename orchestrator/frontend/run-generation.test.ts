@@ -30,6 +30,7 @@ function prepared(stop: string[] = []): PreparedRequest {
     options: {
       model: 'm', stream: false, includeUsage: false, continuousUsage: false, maxTokens: 50, temperature: 0, topP: 1, seed: undefined,
       stop, stopTokenIds: [], ignoreEos: false, minTokens: 0, user: undefined, skipSpecialTokens: true, includeStopStrInOutput: false,
+      topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, logprobs: undefined,
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { ModeLabel } from '../metrics/index.ts';
-import type { FinishReason, GenerationEvent, RouteSummary, ServingCore, Usage } from '../serving.ts';
+import type { FinishReason, GenerationEvent, RouteSummary, ServingCore, TokenLogprob, Usage } from '../serving.ts';
+import type { TokenLogprobText } from '../../common/openai/index.ts';
 import type { Tokenizer } from '../../common/tokenizer/index.ts';
 import type { PreparedRequest } from './prepare-request.ts';
 import type { RequestObserver } from './request-observer.ts';
@@ -16,8 +17,12 @@ import { createStopMatcher } from '../../common/stop-strings.ts';
  */
 
 export type OutputEvent =
-  /** Text the tokens so far add; `completionTokens` counts every token received so far. */
-  | { readonly kind: 'text'; readonly text: string; readonly completionTokens: number }
+  /**
+   * Text the tokens so far add; `completionTokens` counts every token received so far. With
+   * logprobs asked for, `logprobs` holds those of the tokens whose text this is (a token whose
+   * bytes do not finish a character goes with the next text).
+   */
+  | { readonly kind: 'text'; readonly text: string; readonly completionTokens: number; readonly logprobs?: readonly TokenLogprobText[] }
   /** An HTTP engine's own output, for the client as it is (see GenerationEvent `output`). */
   | { readonly kind: 'output'; readonly data: readonly string[]; readonly completionTokens: number }
   /** The last event: remaining text, why it ended, and the usage to report. */
@@ -31,6 +36,8 @@ export type OutputEvent =
       readonly mode: ModeLabel;
       /** Where it ran, when the core said. */
       readonly route: RouteSummary | undefined;
+      /** With logprobs asked for: those of the tokens not reported yet. */
+      readonly logprobs?: readonly TokenLogprobText[];
     };
 
 export interface RunGenerationOptions {
@@ -72,6 +79,15 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
   let completionTokens = 0;
   let lastTokenId: number | undefined;
   let coreDone = false;
+  // Logprobs (when asked) of the tokens whose text has not gone out yet, with their token texts.
+  const texts = request.sampling.logprobs === undefined ? undefined : createTokenTexts(options.tokenizer);
+  let pending: TokenLogprobText[] = [];
+  const takeLogprobs = () => {
+    if (texts === undefined) return {};
+    const logprobs = pending;
+    pending = [];
+    return { logprobs };
+  };
 
   try {
     for (;;) {
@@ -88,9 +104,11 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
         if (event.tokenIds.length === 0) continue;
         observer.tokens(event.tokenIds.length);
         let text = '';
-        for (const id of event.tokenIds) {
+        for (const [i, id] of event.tokenIds.entries()) {
           completionTokens++;
           lastTokenId = id;
+          const logprob = event.logprobs?.[i];
+          if (texts !== undefined && logprob !== undefined) pending.push(await texts.render(id, logprob));
           const match = stops.push(detokenizer.push(id));
           text += match.text;
           if (match.stop !== undefined) {
@@ -104,11 +122,12 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
               usage: { promptTokens: drained?.usage.promptTokens ?? request.promptTokenIds.length, cachedPromptTokens: drained?.usage.cachedPromptTokens ?? 0, completionTokens },
               mode: drained?.mode ?? 'none',
               route: drained?.route,
+              ...takeLogprobs(),
             };
             return;
           }
         }
-        if (text !== '') yield { kind: 'text', text, completionTokens };
+        if (text !== '') yield { kind: 'text', text, completionTokens, ...takeLogprobs() };
         continue;
       }
 
@@ -130,6 +149,7 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
         usage: event.usage,
         mode: event.mode ?? 'none',
         route: event.route,
+        ...takeLogprobs(),
       };
       return;
     }
@@ -183,4 +203,23 @@ async function drainUsage(iterator: AsyncIterator<GenerationEvent>, clock: Clock
   } finally {
     cancel();
   }
+}
+
+/**
+ * Token logprobs with their tokens' texts (each id decoded alone, special tokens kept, as vLLM
+ * shows them), cached per request: the same alternatives come up again and again.
+ */
+function createTokenTexts(tokenizer: Tokenizer): { render(id: number, logprob: TokenLogprob): Promise<TokenLogprobText> } {
+  const cache = new Map<number, Promise<string>>();
+  const text = (id: number) => {
+    let known = cache.get(id);
+    if (known === undefined) cache.set(id, (known = tokenizer.decode([id], { skipSpecialTokens: false })));
+    return known;
+  };
+  return {
+    async render(id, logprob) {
+      const [token, ...top] = await Promise.all([text(id), ...logprob.top.map((t) => text(t.tokenId))]);
+      return { token: token!, logprob: logprob.logprob, top: logprob.top.map((t, i) => ({ token: top[i]!, logprob: t.logprob })) };
+    },
+  };
 }

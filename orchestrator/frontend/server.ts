@@ -10,6 +10,8 @@ import type { OrchestratorMetrics } from '../metrics/index.ts';
 import type { ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
+import { createFailureLog } from './failure-log.ts';
+import { createLoadShedder } from './load-shedder.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
 import { sendError, toHttpError } from './http-errors.ts';
 import { registerOpsRoutes } from './ops-routes.ts';
@@ -77,10 +79,20 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   const shutdown = new AbortController();
   // Every running request listens for shutdown: thousands of listeners is the normal case.
   setMaxListeners(0, shutdown.signal);
+  const failures = createFailureLog(options.logger, clock);
+  const shedder = createLoadShedder({ thresholdMs: config.admission.shed_event_loop_lag_ms, clock, onSample: (seconds) => metrics.setEventLoopLag(seconds) });
+  app.addHook('onClose', async () => shedder.close());
   app.addHook('onRequest', async (request, reply) => {
     arrivals.set(request.raw, clock.now());
     if (shutdown.signal.aborted) {
       return sendError(reply.header('x-request-id', request.id).header('connection', 'close'), new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
+    }
+    // The orchestrator's own CPU is the bottleneck: refuse before reading the body, not after tokenizing it.
+    if (shedder.shedding() && GENERATION_ROUTES.has(request.routeOptions.url ?? '')) {
+      metrics.countRequest('rejected', 'none');
+      metrics.countLoadShed();
+      const lag = Math.round(shedder.lagMs);
+      return sendError(reply.header('x-request-id', request.id), new TandemError('unavailable', `the orchestrator is overloaded (its event loop is ${lag} ms behind); retry later`, { retryAfterS: config.admission.retry_after_s }));
     }
     if (expectedAuth === undefined || !(request.url.startsWith('/v1/') || request.url.startsWith('/debug/'))) return;
     const given = request.headers.authorization;
@@ -95,7 +107,7 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
 
   app.setErrorHandler((error, request, reply) => {
     const failure = toHttpError(error);
-    if (failure.httpStatus >= 500) request.log.error({ requestId: request.id, err: error }, 'request failed');
+    failures.failed(request.id, failure);
     if (GENERATION_ROUTES.has(request.routeOptions.url ?? '')) metrics.countRequest(failure.httpStatus >= 500 ? 'error' : 'rejected', 'none');
     return sendError(reply, failure);
   });
@@ -106,8 +118,9 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   const parsers = createRequestParsers(config.limits);
   const admission = createAdmissionQueue({
     maxInflight: config.admission.max_inflight,
-    maxQueued: config.admission.max_queued,
-    queueTimeoutMs: config.admission.queue_timeout_s * 1000,
+    // Standalone (no queue behind it): as many may wait as run, for half the default TTFT SLO.
+    maxQueued: config.admission.max_queued ?? config.admission.max_inflight,
+    queueTimeoutMs: (config.admission.queue_timeout_s ?? 0.5) * 1000,
     retryAfterS: config.admission.retry_after_s,
     clock,
     onQueueDepth: (n) => metrics.setQueueDepth(n),
@@ -123,6 +136,7 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     maxModelLen: config.max_model_len,
     requestTimeoutMs: config.request_timeout_s * 1000,
     sessionHeader: config.session_header.toLowerCase(),
+    failures,
     shutdown: shutdown.signal,
   };
   const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();

@@ -52,6 +52,12 @@ export const ORCHESTRATOR_METRICS = {
   kvTransferBytes: 'tandem_kv_transfer_bytes_total',
   /** Gauge, requests. Waiting in the admission queue for a worker with room. */
   queueDepth: 'tandem_queue_depth',
+  /** Gauge, seconds. The orchestrator's event-loop delay, mean over the last 500 ms window (what load shedding reads). */
+  eventLoopLag: 'tandem_event_loop_lag_seconds',
+  /** Counter. Generation requests refused at the door (503) because the orchestrator's own event loop lagged. */
+  loadShed: 'tandem_load_shed_total',
+  /** Counter. Responses ended because the client stopped reading for orchestrator.client_write_timeout_s (socket destroyed). */
+  clientWriteTimeouts: 'tandem_client_write_timeouts_total',
   /** Gauge, requests, label worker, role. Running on the worker, as it last reported (read at scrape time). */
   workerRunningRequests: 'tandem_worker_running_requests',
   /** Gauge, requests, label worker, role. Waiting in the worker's own queue, as it last reported. */

@@ -18,7 +18,7 @@ describe('orchestrator metrics', () => {
       requestPromptTokens: 'histogram', requestGenerationTokens: 'histogram', routerDecision: 'histogram',
       workerInflightRequests: 'gauge', workerQueuedPrefillTokens: 'gauge', workerActiveKvBlocks: 'gauge',
       workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', chatTemplateChecks: 'counter', kvEventsApplied: 'counter', kvEventGaps: 'counter',
-      kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge',
+      kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge', eventLoopLag: 'gauge', loadShed: 'counter', clientWriteTimeouts: 'counter',
       workerRunningRequests: 'gauge', workerWaitingRequests: 'gauge', workerKvUsage: 'gauge',
       replicaSyncConnected: 'gauge', replicaSyncMessages: 'counter', replicaSyncPeers: 'gauge', replicaSyncRemoteBookings: 'gauge',
     };

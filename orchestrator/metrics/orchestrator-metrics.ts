@@ -55,6 +55,11 @@ export interface OrchestratorMetrics {
   recordRequestTokens(tokens: { promptTokens: number; cachedPromptTokens: number; generationTokens: number }): void;
   /** Requests waiting in the admission queue. */
   setQueueDepth(requests: number): void;
+  setEventLoopLag(seconds: number): void;
+  /** A generation request refused because the orchestrator's event loop lagged. */
+  countLoadShed(): void;
+  /** A response ended because its client stopped reading. */
+  countClientWriteTimeout(): void;
 
   observeRouterDecision(seconds: number): void;
   setWorkerLoad(worker: string, role: WorkerRole, load: WorkerLoadSample): void;
@@ -117,6 +122,9 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
   const transferBytes = new Counter({ name: N.kvTransferBytes, help: 'KV bytes pulled by decode workers in disaggregated requests.', registers });
   const queueDepth = new Gauge({ name: N.queueDepth, help: 'Requests waiting in the admission queue.', registers });
+  const eventLoopLag = new Gauge({ name: N.eventLoopLag, help: "The orchestrator's event-loop delay, mean over the last 500 ms window, seconds.", registers, aggregator: 'max' });
+  const loadShed = new Counter({ name: N.loadShed, help: "Generation requests refused (503) because the orchestrator's own event loop lagged.", registers });
+  const clientWriteTimeouts = new Counter({ name: N.clientWriteTimeouts, help: 'Responses ended because the client stopped reading (socket destroyed).', registers });
   const syncConnected = new Gauge({ name: N.replicaSyncConnected, help: 'Replica sync: 1 while booking deltas flow over the transport.', labelNames: ['transport'] as const, registers, aggregator: 'min' });
   const syncMessages = new Counter({ name: N.replicaSyncMessages, help: 'Replica-sync messages sent and received.', labelNames: ['direction', 'transport'] as const, registers });
   const syncPeers = new Gauge({ name: N.replicaSyncPeers, help: 'Other serving processes and replicas heard from recently.', registers, aggregator: 'max' });
@@ -172,6 +180,9 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
       osl.observe(tokens.generationTokens);
     },
     setQueueDepth: (n) => queueDepth.set(n),
+    setEventLoopLag: (seconds) => eventLoopLag.set(seconds),
+    countLoadShed: () => loadShed.inc(),
+    countClientWriteTimeout: () => clientWriteTimeouts.inc(),
     observeRouterDecision: (seconds) => routerDecision.observe(seconds),
     setWorkerLoad(worker, role, load) {
       noteRole(worker, role);

@@ -7,7 +7,8 @@ import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
 import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
-import { createDispatcher, dispatcherSettingsFromConfig, startPlannerFeed, type Dispatcher, type PlannerFeed } from '../dispatch/index.ts';
+import { createDispatcher, dispatcherSettingsFromConfig, type Dispatcher } from '../dispatch/index.ts';
+import { createPlannerFeed } from '../planner-feed/index.ts';
 import { createFrontend } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
@@ -15,7 +16,7 @@ import type { LoadBook } from '../load/index.ts';
 import { createNatsTransport, createReplicaSync, type ReplicaSync, type SyncTransport } from '../replica-sync/index.ts';
 import { createRoutingCore, type RoutingCore } from '../routing/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
-import { createPlannerFeed, createUiFeed, loadUiAssets, statusSamples, workerRows, type UiFeed } from '../ui/index.ts';
+import { createUiFeed, loadUiAssets, statusSamples, workerRows, type UiFeed } from '../ui/index.ts';
 
 export interface OrchestratorDeps {
   readonly clock?: Clock;
@@ -133,6 +134,16 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   // The workers' own figures (running, waiting, KV usage) for /metrics and the status page.
   const rows = () => workerRows(fleet.snapshot());
   metrics.readWorkerStatusFrom(() => statusSamples(rows()));
+  // The one reader of the planner's /decision: the status page shows it, and (follow_planner)
+  // its threshold retunes the `auto` disaggregation threshold live.
+  const d = config.disaggregation;
+  const plannerFeed = createPlannerFeed({
+    url: o.planner_url,
+    pollMs: o.planner_poll_s * 1000,
+    clock,
+    logger,
+    ...(d.follow_planner ? { onThreshold: (tokens: number) => dispatcher.setThresholdTokens(tokens) } : {}),
+  });
   const ui = config.ui.enabled
     ? createUiFeed({
         clock,
@@ -141,7 +152,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         rows,
         readiness: () => dispatcher.readiness(),
         model: o.model,
-        planner: createPlannerFeed({ url: config.ui.planner_url, pollMs: config.ui.planner_poll_s * 1000, clock }),
+        planner: plannerFeed,
         intervalMs: config.ui.interval_s * 1000,
         windowMs: config.ui.window_s * 1000,
         historyPoints: config.ui.history_points,
@@ -178,11 +189,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   await discovery.start((workers) => {
     lastChange = fleet.apply(workers);
   });
-  // The planner retunes the `auto` threshold when configured to feed it.
-  const d = config.disaggregation;
-  const plannerFeed: PlannerFeed | undefined =
-    d.planner_url === undefined ? undefined : startPlannerFeed({ url: d.planner_url, intervalMs: d.planner_poll_s * 1000, clock, logger, apply: (tokens) => dispatcher.setThresholdTokens(tokens) });
-  logger.info({ policy: config.routing.policy, index: config.routing.index_mode, blockSize: config.routing.block_size, workers: config.workers.length, disaggregation: d.mode, thresholdTokens: d.threshold_tokens, plannerFeed: d.planner_url ?? null }, 'orchestrator assembled');
+  logger.info({ policy: config.routing.policy, index: config.routing.index_mode, blockSize: config.routing.block_size, workers: config.workers.length, disaggregation: d.mode, thresholdTokens: d.threshold_tokens, planner: o.planner_url ?? null, followPlanner: d.follow_planner }, 'orchestrator assembled');
 
   let current = config;
   let stopping: Promise<void> | undefined;
@@ -221,7 +228,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     shutdown(graceMs = o.shutdown_grace_s * 1000) {
       stopping ??= (async () => {
         logger.info({ inflight: dispatcher.inflight, graceMs }, 'shutting down: no longer admitting requests');
-        plannerFeed?.stop();
+        plannerFeed.close();
         dispatcher.drain();
         // Status pages stream forever: end them first, so only requests hold the grace period.
         ui?.close();

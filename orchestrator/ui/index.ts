@@ -1,7 +1,6 @@
 /** The status page's data and files: the feed behind GET /ui/events, and the static assets. */
 export { loadUiAssets, type UiAsset } from './assets.ts';
 export { createMetricWindow, quantile, trafficBetween, type CumulativeSample, type Histogram, type MetricWindow } from './metric-window.ts';
-export { createPlannerFeed, parseDecision, type PlannerFeed, type PlannerFeedOptions } from './planner-feed.ts';
 export { readCumulativeSample } from './read-metrics.ts';
 export type { HistoryPoint, Percentiles, PlannerDecisionView, PlannerView, PoolSummary, TrafficFigures, UiEvent, UiSnapshot, WorkerRow } from './types.ts';
 export { createUiFeed, type UiFeed, type UiFeedOptions } from './ui-feed.ts';

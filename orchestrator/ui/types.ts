@@ -1,3 +1,7 @@
+import type { PlannerView } from '../planner-feed/index.ts';
+
+export type { PlannerDecisionView, PlannerView } from '../planner-feed/index.ts';
+
 /**
  * The JSON the status page reads from GET /ui/events: one `UiSnapshot` per interval, and the
  * `HistoryPoint`s its charts plot. Times are Unix epoch milliseconds, latencies seconds, rates
@@ -60,24 +64,6 @@ export interface TrafficFigures {
   readonly disaggregatedShare: number | null;
   /** Requests waiting for a worker with room now. */
   readonly queueDepth: number;
-}
-
-export interface PlannerDecisionView {
-  readonly atMs: number;
-  readonly prefillReplicas: number;
-  readonly decodeReplicas: number;
-  readonly thresholdTokens: number;
-  readonly predictedRequestRate: number;
-  readonly pools: readonly { readonly name: string; readonly role: string; readonly gpu: string; readonly replicas: number }[];
-  readonly reasons: readonly string[];
-}
-
-export interface PlannerView {
-  /** none: no planner configured; unreachable: it did not answer; waiting: no decision yet. */
-  readonly state: 'none' | 'unreachable' | 'waiting' | 'ok';
-  readonly url: string | null;
-  readonly error: string | null;
-  readonly decision: PlannerDecisionView | null;
 }
 
 export interface UiSnapshot {

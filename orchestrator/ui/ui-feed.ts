@@ -3,7 +3,7 @@ import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Readiness } from '../serving.ts';
 import { createMetricWindow } from './metric-window.ts';
-import type { PlannerFeed } from './planner-feed.ts';
+import type { PlannerFeed } from '../planner-feed/index.ts';
 import { readCumulativeSample } from './read-metrics.ts';
 import type { HistoryPoint, UiEvent, UiSnapshot, WorkerRow } from './types.ts';
 import { poolSummaries } from './worker-rows.ts';

@@ -55,7 +55,7 @@ export function createBackendTap(): BackendTap {
         try {
           await tap.hooks.before?.(r.kind, worker, call);
           for await (const chunk of source()) {
-            r.tokens.push(...chunk.tokenIds);
+            r.tokens.push(...chunk.tokenIds, ...outputTokenIds(chunk));
             if (chunk.usage) r.usage = chunk.usage;
             if (chunk.finishReason) r.finishReason = chunk.finishReason;
             yield chunk;
@@ -79,7 +79,7 @@ export function createBackendTap(): BackendTap {
             await tap.hooks.before?.('prefill', worker, call);
             let result = await inner.prefill(call, signal);
             if (tap.hooks.afterPrefill) result = await tap.hooks.afterPrefill(worker, result);
-            r.tokens.push(result.firstTokenId);
+            if (result.firstTokenId !== null) r.tokens.push(result.firstTokenId);
             r.handoff = result.handoff;
             r.usage = result.usage;
             if (result.finishReason !== null) r.finishReason = result.finishReason;
@@ -105,4 +105,14 @@ export function createBackendTap(): BackendTap {
     },
   };
   return tap;
+}
+
+/** The `token_ids` a pass-through chunk's output carries (engines that send them; none otherwise). */
+function outputTokenIds(chunk: TokenChunk): number[] {
+  const ids: number[] = [];
+  for (const data of chunk.output?.data ?? []) {
+    const json = JSON.parse(data) as { choices?: { token_ids?: unknown }[] };
+    for (const choice of json.choices ?? []) if (Array.isArray(choice.token_ids)) ids.push(...(choice.token_ids as number[]));
+  }
+  return ids;
 }

@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A test-only vLLM OpenAI server, as far as the orchestrator's vllm-http backend uses it:
- * `POST /v1/completions` (token-id prompts; streaming SSE chunks with `token_ids` as vLLM's
+ * A test-only vLLM OpenAI server, as far as the orchestrator's vllm-http backend uses it,
+ * recording every body exactly as received: `POST /v1/chat/completions` and
+ * `POST /v1/completions` answering a script (`behaviour.script`: tool calls, logprobs, n choices,
+ * as vLLM streams and answers them) or by default `t2000 t2001 ...` (token-id or text prompts; streaming SSE chunks with `token_ids` as vLLM's
  * `return_token_ids` gives them, a usage chunk, `data: [DONE]`; non-streaming JSON with
  * `kv_transfer_params` for NIXL prefills), `GET /health`, `GET /metrics` (current or pre-0.10
  * metric names, per `engine` label), `GET /v1/models`. Output token ids are 2000, 2001, ...
@@ -38,9 +40,30 @@ export interface FakeVllmBehaviour {
   waiting: number;
   kvUsage: number;
   hang: boolean;
+  /**
+   * Answers a request with a scripted reply instead of the default `t2000 t2001 ...` (null: never).
+   * Return undefined to fall back to the default for that request.
+   */
+  script: ((path: string, body: Record<string, unknown>) => FakeVllmScript | undefined) | null;
+}
+
+/**
+ * A scripted answer, sent as vLLM sends it: streamed (`stream: true`), each of `chunks` as one
+ * `data:` event, then (with stream_options.include_usage) a `choices: []` chunk with `usage`, then
+ * `data: [DONE]`; otherwise `whole` as the JSON body (plus `kv_transfer_params` for a NIXL prefill).
+ */
+export interface FakeVllmScript {
+  readonly chunks: readonly Record<string, unknown>[];
+  readonly usage: Record<string, unknown>;
+  readonly whole: Record<string, unknown>;
+  /** Line end between `data:` lines and events (vLLM: LF); CRLF and CR exercise the reader. */
+  readonly lineEnd?: '\n' | '\r\n' | '\r';
 }
 
 export interface FakeVllmRequest {
+  /** `/v1/completions` or `/v1/chat/completions`. */
+  readonly path: string;
+  /** The body exactly as received (parsed JSON). */
   readonly body: Record<string, unknown>;
   readonly headers: IncomingMessage['headers'];
   tokensSent: number;
@@ -62,7 +85,7 @@ export interface FakeVllmServer {
 
 export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promise<FakeVllmServer> {
   const served = options.servedModel ?? 'fake/model';
-  const behaviour: FakeVllmBehaviour = { failStatus: null, omitTokenIds: false, errorAfterTokens: null, healthStatus: 200, cachedTokens: 0, running: 3, waiting: 2, kvUsage: 0.25, hang: false };
+  const behaviour: FakeVllmBehaviour = { failStatus: null, omitTokenIds: false, errorAfterTokens: null, healthStatus: 200, cachedTokens: 0, running: 3, waiting: 2, kvUsage: 0.25, hang: false, script: null };
   const requests: FakeVllmRequest[] = [];
   const tokenizeBodies: Record<string, unknown>[] = [];
   const waiters: { index: number; resolve: (r: FakeVllmRequest) => void }[] = [];
@@ -100,17 +123,19 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
       json(res, 200, { count: tokens.length, max_model_len: 4096, tokens });
       return;
     }
-    if (req.method === 'POST' && url === '/v1/completions') {
+    if (req.method === 'POST' && (url === '/v1/completions' || url === '/v1/chat/completions')) {
       let text = '';
       for await (const piece of req) text += piece;
       const body = JSON.parse(text) as Record<string, unknown>;
-      const record: FakeVllmRequest = { body, headers: req.headers, tokensSent: 0, closedEarly: false, finished: false };
+      const record: FakeVllmRequest = { path: url, body, headers: req.headers, tokensSent: 0, closedEarly: false, finished: false };
       requests.push(record);
       res.on('close', () => {
         if (!res.writableFinished) record.closedEarly = true;
         settle();
       });
-      await complete(body, record, res);
+      const script = behaviour.script?.(url, body);
+      if (script) await play(script, body, record, res);
+      else await complete(body, record, res);
       return;
     }
     json(res, 404, { error: { message: `no route ${req.method} ${url}`, type: 'NotFoundError', code: 404 } });
@@ -121,7 +146,8 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
       json(res, behaviour.failStatus, { error: { message: `fake vLLM told to answer ${behaviour.failStatus}`, type: 'InternalServerError', param: null, code: behaviour.failStatus } });
       return finish(record);
     }
-    const prompt = body.prompt as number[];
+    // A token-id prompt, or text (its characters stand in for tokens).
+    const prompt = (body.prompt ?? JSON.stringify(body.messages ?? '')) as number[] | string;
     const maxTokens = (body.max_tokens as number | undefined) ?? 16;
     const usage = { prompt_tokens: prompt.length, completion_tokens: 0, total_tokens: prompt.length, prompt_tokens_details: { cached_tokens: behaviour.cachedTokens } };
     if (body.stream !== true) {
@@ -134,9 +160,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
         model: served,
         choices: [{ index: 0, text: ids.map((i) => `t${i}`).join(''), token_ids: ids, finish_reason: 'length', stop_reason: null }],
         usage,
-        kv_transfer_params: transfer?.do_remote_decode
-          ? { do_remote_prefill: true, do_remote_decode: false, remote_block_ids: [[1, 2, 3]], remote_engine_id: 'engine-p', remote_request_id: 'req-p', remote_host: options.remoteHost ?? 'localhost', remote_port: 5600, tp_size: 1 }
-          : null,
+        kv_transfer_params: transfer?.do_remote_decode ? nixlParams() : null,
       });
       return finish(record);
     }
@@ -169,6 +193,29 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
     res.end('data: [DONE]\n\n');
     finish(record);
   }
+
+  async function play(script: FakeVllmScript, body: Record<string, unknown>, record: FakeVllmRequest, res: ServerResponse): Promise<void> {
+    const transfer = body.kv_transfer_params as { do_remote_decode?: boolean } | undefined;
+    if (body.stream !== true) {
+      json(res, 200, { ...script.whole, ...(transfer?.do_remote_decode ? { kv_transfer_params: nixlParams() } : {}) });
+      return finish(record);
+    }
+    const end = script.lineEnd ?? '\n';
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = (chunk: unknown) => res.write(`data: ${JSON.stringify(chunk)}${end}${end}`);
+    for (const chunk of script.chunks) {
+      if (options.tokenDelayMs) await new Promise((r) => setTimeout(r, options.tokenDelayMs));
+      if (record.closedEarly) return;
+      record.tokensSent++;
+      send(chunk);
+    }
+    const first = script.chunks[0] ?? {};
+    if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) send({ id: first.id, object: first.object, created: first.created, model: first.model, choices: [], usage: script.usage });
+    res.end(`data: [DONE]${end}${end}`);
+    finish(record);
+  }
+
+  const nixlParams = () => ({ do_remote_prefill: true, do_remote_decode: false, remote_block_ids: [[1, 2, 3]], remote_engine_id: 'engine-p', remote_request_id: 'req-p', remote_host: options.remoteHost ?? 'localhost', remote_port: 5600, tp_size: 1 });
 
   function finish(record: FakeVllmRequest) {
     record.finished = true;

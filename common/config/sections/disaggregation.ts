@@ -29,13 +29,11 @@ export const disaggregationSection = z.strictObject({
    */
   transfer_weight: z.number().nonnegative().default(1),
   /**
-   * The planner's HTTP edge (`http://host:port`). When set, the orchestrator polls its
-   * `/decision` every `planner_poll_s` and applies `disaggregation_threshold_tokens` as the `auto`
-   * threshold. Unset (the default): the threshold stays `threshold_tokens` unless retuned by hand.
+   * With `orchestrator.planner_url` set: apply the planner's `disaggregation_threshold_tokens` as
+   * the live `auto` threshold (false: the decision is only shown on /ui, as for a dry-run
+   * planner). Without a planner the threshold stays `threshold_tokens`.
    */
-  planner_url: z.url({ protocol: /^https?$/ }).optional(),
-  /** Seconds between polls of the planner's /decision. */
-  planner_poll_s: z.number().positive().default(15),
+  follow_planner: z.boolean().default(true),
   /**
    * A decode worker that fails before its first token: try this many other decode workers with
    * the same handoff (the prefill side still holds the blocks) before giving up.

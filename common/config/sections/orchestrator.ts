@@ -14,22 +14,41 @@ const limitsSection = z.strictObject({
 });
 
 /**
- * Admission: at most `max_inflight` requests in the core at once (beyond it: 429 with
- * Retry-After). Requests that find no worker with room wait, in FIFO order, up to `max_queued`
- * of them (beyond: 429) and for at most `queue_timeout_s` (then 503), both with Retry-After.
+ * Admission: at most `max_inflight` requests in the frontend at once (beyond it: 429 with
+ * Retry-After `retry_after_s`). Requests that find no worker with room wait, in FIFO order, up
+ * to `max_queued` of them and for at most `queue_timeout_s`; an arrival that would wait longer
+ * than `queue_timeout_s` at the rate the line is draining is refused at once (429), one that
+ * times out in line gets 503; both carry Retry-After = the line's expected drain time.
  *
  * There is one queue. Run as `tandem orchestrator`, the waiting happens in the dispatcher,
  * which knows which workers have room (`dispatch.max_inflight_per_worker`, ...); the frontend
  * then only enforces `max_inflight`, and its own FIFO is used only in front of a core that does
  * not queue (the frontend's tests, embedding).
+ *
+ * The orchestrator itself can be the bottleneck (its CPU, not the workers): while the event
+ * loop's mean delay exceeds `shed_event_loop_lag_ms`, new generation requests get 503 at once,
+ * before their body is read (0 turns this off).
  */
 const admissionSection = z.strictObject({
+  /** A bound on memory, not the capacity limit (the dispatcher's is); requests being parsed, waiting and running. */
   max_inflight: z.number().int().positive().default(4096),
-  max_queued: z.number().int().nonnegative().default(4096),
-  queue_timeout_s: z.number().positive().default(30),
-  /** Seconds a rejected client is told to wait (Retry-After). */
+  /** Unset: the fleet's in-flight capacity (decode-capable workers x dispatch.max_inflight_per_worker), following the fleet. */
+  max_queued: z.number().int().nonnegative().optional(),
+  /** Unset: half of planner.slo.ttft_s (a request that waited half its TTFT budget in line would miss it anyway). */
+  queue_timeout_s: z.number().positive().optional(),
+  /** Retry-After, seconds, where no drain time is known: the frontend's in-flight bound, no healthy worker, shutdown. */
   retry_after_s: z.number().int().positive().default(1),
+  /**
+   * Event-loop delay (perf_hooks, mean over 500 ms windows) past which new generation requests
+   * are shed, ms. A saturated orchestrator runs at hundreds of ms; a healthy busy one at a few.
+   */
+  shed_event_loop_lag_ms: z.number().nonnegative().default(200),
 });
+
+/** `admission.queue_timeout_s` as configured, or its default: half the TTFT SLO. */
+export function queueTimeoutSeconds(config: { readonly orchestrator: { readonly admission: { readonly queue_timeout_s?: number | undefined } }; readonly planner: { readonly slo: { readonly ttft_s: number } } }): number {
+  return config.orchestrator.admission.queue_timeout_s ?? config.planner.slo.ttft_s / 2;
+}
 
 /**
  * Worker health: each worker's status (gRPC GetStatus; vLLM /health and /metrics) is polled
@@ -102,6 +121,15 @@ export const orchestratorSection = z.strictObject({
   admission: admissionSection.prefault({}),
   health: healthSection.prefault({}),
   dispatch: dispatchSection.prefault({}),
+  /**
+   * The planner's HTTP edge (`tandem planner`: /decision), e.g. http://tandem-planner:9400. One
+   * poller reads it every `planner_poll_s`: the status page shows the decision, and its
+   * `disaggregation_threshold_tokens` becomes the live `auto` threshold (unless
+   * disaggregation.follow_planner is false). Unset: "no planner", the threshold stays as configured.
+   */
+  planner_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Seconds between reads of the planner's /decision (it decides every planner.interval_s). */
+  planner_poll_s: z.number().positive().default(5),
   /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
   shutdown_grace_s: z.number().nonnegative().default(30),
   /**

@@ -16,13 +16,6 @@ export const uiSection = z.strictObject({
   history_points: z.number().int().min(2).max(10_000).default(300),
   /** Pages connected at once; more get 503 (each costs one snapshot write per interval). */
   max_clients: z.number().int().positive().default(32),
-  /**
-   * Base URL of a planner's HTTP server (`tandem planner`: /decision), e.g.
-   * http://127.0.0.1:9400. Unset: the page shows "no planner". `tandem up` sets it.
-   */
-  planner_url: z.string().url().optional(),
-  /** Seconds between reads of the planner's /decision (it decides every planner.interval_s). */
-  planner_poll_s: z.number().positive().default(5),
 });
 
 export type UiConfig = z.output<typeof uiSection>;

@@ -31,12 +31,16 @@ export function createP2pNcclHandoff(deps: HandoffDeps): HandoffProtocol {
           const tokens: number[] = [];
           let finishReason: FinishReason | undefined;
           let usage: BackendUsage | undefined;
-          for await (const chunk of prefill.backend.generate(callFor({ ...call, sampling }, prefill, { requestId }), signal)) {
+          for await (const chunk of prefill.backend.generate(callFor({ ...call, sampling }, prefill, { requestId, ...(call.openai ? { extraBody: onePassThroughToken(call.openai.body) } : {}) }), signal)) {
             tokens.push(...chunk.tokenIds);
             finishReason = chunk.finishReason ?? finishReason;
             usage = chunk.usage ?? usage;
           }
           const first = tokens[0];
+          if (call.openai) {
+            // The client's own body: the decode stream carries every token, as it wrote them.
+            return { firstTokenId: null, finishReason: null, usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens: 1 }, decodeRepeatsFirstToken: false, decodeRetryable: false };
+          }
           if (first === undefined) throw new TandemError('upstream_error', `worker ${prefill.name} answered the p2p-nccl prefill without a token`);
           const prefillUsage = usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens: 1 };
           // Only an end-of-sequence ends the request here; `length` is the prefill's own max_tokens.
@@ -53,5 +57,14 @@ export function createP2pNcclHandoff(deps: HandoffDeps): HandoffProtocol {
         },
       };
     },
+  };
+}
+
+/** The fields that make a copy of the client's body generate one token (the rest as it came). */
+function onePassThroughToken(body: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    max_tokens: 1,
+    ...('max_completion_tokens' in body ? { max_completion_tokens: 1 } : {}),
+    ...(typeof body.min_tokens === 'number' ? { min_tokens: Math.min(body.min_tokens, 1) } : {}),
   };
 }

@@ -19,6 +19,7 @@ export function createTandemHandoff(deps: HandoffDeps): HandoffProtocol {
         async prefill() {
           const result = await prefill.backend.prefill(callFor(call, prefill), signal);
           ticket = result.handoff;
+          if (result.firstTokenId === null) throw new TandemError('upstream_error', `worker ${prefill.name} answered the prefill without its first token`);
           firstTokenId = result.firstTokenId;
           return { firstTokenId: result.firstTokenId, firstTokenLogprob: result.firstTokenLogprob, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: true };
         },
