@@ -13,6 +13,8 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseConfig } from '../common/config/index.ts';
+import { podVerdict, type PodLike } from '../orchestrator/discovery/index.ts';
+import { matches as matchesSelector } from './fakes/fake-kube-api.ts';
 import { DISCOVERY_METRICS, ORCHESTRATOR_METRICS, PLANNER_METRICS } from '../orchestrator/metrics/names.ts';
 import { plannerOptionsFromConfig } from '../planner/index.ts';
 
@@ -122,12 +124,36 @@ describe('deploy/ manifests', () => {
 
   it('gives the planner only get and patch on the two pools\' scale subresource', () => {
     const roles = manifests.filter((m) => m.doc.kind === 'Role' || m.doc.kind === 'ClusterRole');
-    expect(roles).toHaveLength(1);
-    expect((roles[0]!.doc as unknown as { rules: unknown }).rules).toEqual([{ apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: ['tandem-prefill', 'tandem-decode'], verbs: ['get', 'patch'] }]);
+    expect(roles.map((r) => `${r.doc.kind}/${r.doc.metadata?.name}`).sort()).toEqual(['Role/tandem-orchestrator-pods', 'Role/tandem-planner-scale']);
+    expect((find('Role', 'tandem-planner-scale') as unknown as { rules: unknown }).rules).toEqual([{ apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: ['tandem-prefill', 'tandem-decode'], verbs: ['get', 'patch'] }]);
     const binding = find('RoleBinding', 'tandem-planner-scale') as { subjects: { name: string }[] } | undefined;
     expect(binding?.subjects.map((s) => s.name)).toEqual(['tandem-planner']);
     const planner = find('Deployment', 'tandem-planner') as { spec: { template: { spec: { serviceAccountName: string } } } };
     expect(planner.spec.template.spec.serviceAccountName).toBe('tandem-planner');
+  });
+
+  it('gives the orchestrator only get, list and watch on pods in its namespace, and discovers the pools by selector', () => {
+    expect((find('Role', 'tandem-orchestrator-pods') as unknown as { rules: unknown }).rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+    const binding = find('RoleBinding', 'tandem-orchestrator-pods') as { subjects: { name: string; namespace: string }[] } | undefined;
+    expect(binding?.subjects).toEqual([{ kind: 'ServiceAccount', name: 'tandem-orchestrator', namespace: 'tandem' }]);
+    const deployment = find('Deployment', 'tandem-orchestrator') as { spec: { template: { spec: { serviceAccountName: string; automountServiceAccountToken: boolean } } } };
+    expect(deployment.spec.template.spec).toMatchObject({ serviceAccountName: 'tandem-orchestrator', automountServiceAccountToken: true });
+    const map = find('ConfigMap', 'tandem-orchestrator') as { data: { 'tandem.yaml': string } };
+    const config = parseConfig(parseYaml(map.data['tandem.yaml']));
+    if (!config.ok) throw config.error;
+    expect(config.value.discovery.kind).toBe('kubernetes');
+    expect(config.value.workers).toEqual([]);
+    // Every pool pod template is a worker to that discovery: matched by a selector, and complete
+    // (role label, named ports, annotations) as a Running, Ready pod built from it.
+    const pools = manifests.filter((m) => m.file.startsWith('pools/') && m.doc.kind === 'Deployment');
+    expect(pools).toHaveLength(4);
+    for (const pool of pools) {
+      const template = (pool.doc as unknown as { spec: { template: { metadata: NonNullable<PodLike['metadata']>; spec: NonNullable<PodLike['spec']> } } }).spec.template;
+      expect(config.value.discovery.kubernetes.selectors.some((selector) => matchesSelector(selector, template.metadata?.labels)), pool.file).toBe(true);
+      const pod: PodLike = { metadata: { ...template.metadata, name: `${pool.doc.metadata?.name}-0` }, spec: template.spec, status: { phase: 'Running', podIP: '10.0.0.9', conditions: [{ type: 'Ready', status: 'True' }] } };
+      const verdict = podVerdict(pod);
+      expect(verdict.kind, `${pool.file}: ${verdict.kind === 'skipped' ? verdict.message : ''}`).toBe('worker');
+    }
   });
 
   it('runs vLLM pools with NIXL and KV events on, and a simulated pool under the same names', () => {

@@ -1,7 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../../common/clock.ts';
 import type { BenchRequest } from '../workloads/types.ts';
-import { createSseParser } from './sse-parser.ts';
+import { createSseParser } from '../../common/openai/index.ts';
 
 export interface CompletionTarget {
   /** The server's origin, e.g. http://127.0.0.1:8000 (requests go to <origin>/v1/completions). */

@@ -4,5 +4,4 @@ export { startFakeServer, type CompletionBody, type FakeReply, type FakeServer, 
 export { createMonotonicClock } from '../../common/clock.ts';
 export { createProgress, type Progress, type ProgressOptions } from './progress.ts';
 export { normalizeBase, runLive, type LiveOptions } from './run-live.ts';
-export { createSseParser, type SseParser } from './sse-parser.ts';
 export { benchLive, parseParams, type LiveFlags } from './command.ts';

@@ -133,6 +133,8 @@ export function completeBody(who: ResponseIdentity, response: WholeResponse): Re
           logprobs,
           finish_reason: response.finishReason,
           stop_reason: response.stopReason,
+          // vLLM writes it on every whole completion choice (null unless prompt_logprobs was asked).
+          prompt_logprobs: null,
           ...(response.promptTokenIds === undefined ? {} : { prompt_token_ids: response.promptTokenIds }),
           ...ids,
         };

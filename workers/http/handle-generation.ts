@@ -3,11 +3,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { WorkerMetrics } from '../metrics/index.ts';
-import { chunkBody, runningUsage, usageChunkBody, wholeBody, type ResponseIdentity } from './openai-shapes.ts';
 import { parseChat, parseCompletion } from './parse-request.ts';
 import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
 import { runRequest, type RunContext, type RunEvent } from './run-request.ts';
-import { createSseWriter } from './sse.ts';
+import { chunkBody, completeBody, createSseWriter, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from '../../common/openai/index.ts';
 
 /**
  * POST /v1/completions and /v1/chat/completions. The reply is written by hand (hijacked) so a
@@ -45,7 +44,7 @@ export async function handleGeneration(endpoint: 'completion' | 'chat', request:
     if (!parsed.ok) return writeError(res, headers, parsed.error);
     const prepared = await prepareRequest(parsed.value, { tokenizer: context.modelTokenizer, info: context.engine.info, modelNames: context.modelNames });
     if (!prepared.ok) return writeError(res, headers, prepared.error);
-    const who: ResponseIdentity = { endpoint, id: `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${request.id}`, created: Math.floor(context.clock.now() / 1000), model: prepared.value.model };
+    const who = responseIdentity(endpoint, request.id, Math.floor(context.clock.now() / 1000), prepared.value.model);
     const observer = context.metrics.startRequest(arrivalMs);
     const events = runRequest(prepared.value, context.engineRequestId(request.id), context, observer, abort.signal);
     if (prepared.value.parsed.stream) await respondStreaming(res, headers, who, prepared.value, events, context);
@@ -69,7 +68,7 @@ async function respondWhole(res: ServerResponse, headers: Record<string, string>
     text += event.text;
     tokenIds.push(...event.tokenIds);
     if (event.kind !== 'finish') continue;
-    const body = wholeBody(who, {
+    const body = completeBody(who, {
       text,
       finishReason: event.finishReason,
       stopReason: event.stopReason,
@@ -97,7 +96,7 @@ async function respondStreaming(res: ServerResponse, headers: Record<string, str
   let completionTokens = 0;
   try {
     for await (const event of events) {
-      if (!sse.started && who.endpoint === 'chat') await sse.send(chunkBody(who, { text: '', role: 'assistant', ...promptIds(), ...usage(0) }));
+      if (!sse.started && who.kind === 'chat') await sse.send(chunkBody(who, { text: '', role: 'assistant', ...promptIds(), ...usage(0) }));
       if (event.kind === 'delta') {
         completionTokens = event.completionTokens;
         await sse.send(chunkBody(who, { text: event.text, ...ids(event.tokenIds), ...promptIds(), ...usage(completionTokens) }));

@@ -1,5 +1,6 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
+import type { TokenUsage } from '../../common/openai/index.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Tokenizer } from '../../common/tokenizer/index.ts';
 import type { Engine, FinishReason, RequestUsage, TokenChunk, TokenStream } from '../engine/engine-api.ts';
@@ -36,12 +37,11 @@ export type RunEvent =
       readonly heldHandoffId?: string;
     };
 
-export interface ResponseUsage {
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  /** Prompt tokens not computed here: this engine's prefix-cache hits plus KV pulled from a prefill worker (vLLM's num_cached_tokens). */
-  readonly cachedTokens: number;
-}
+/**
+ * The usage a response reports; `cachedPromptTokens` is every prompt token not computed here:
+ * this engine's prefix-cache hits plus KV pulled from a prefill worker (vLLM's num_cached_tokens).
+ */
+export type ResponseUsage = TokenUsage;
 
 export interface RunContext {
   readonly engine: Engine;
@@ -163,5 +163,5 @@ export async function* runRequest(prepared: PreparedRequest, requestId: string, 
 }
 
 function usageOf(usage: RequestUsage, completionTokens: number): ResponseUsage {
-  return { promptTokens: usage.promptTokens, completionTokens, cachedTokens: usage.cachedPromptTokens + usage.transferredPromptTokens };
+  return { promptTokens: usage.promptTokens, completionTokens, cachedPromptTokens: usage.cachedPromptTokens + usage.transferredPromptTokens };
 }
