@@ -11,6 +11,7 @@ import type { ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
 import { createFailureLog } from './failure-log.ts';
+import { exceedsJsonDepth } from './json-depth.ts';
 import { createLoadShedder } from './load-shedder.ts';
 import { createWriteWatchdog } from './write-watchdog.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
@@ -68,6 +69,9 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    if (exceedsJsonDepth(text, config.limits.max_json_depth)) {
+      return done(new TandemError('invalid_request', `the request body nests JSON deeper than ${config.limits.max_json_depth} levels`), undefined);
+    }
     try {
       done(null, JSON.parse(text));
     } catch (error) {

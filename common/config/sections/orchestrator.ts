@@ -11,6 +11,8 @@ const limitsSection = z.strictObject({
   max_stop_token_ids: z.number().int().positive().default(64),
   /** Most messages in one chat request. */
   max_messages: z.number().int().positive().default(4096),
+  /** Deepest JSON nesting a request body may have, levels (checked by a scan before parsing; tool schemas nest a few dozen). */
+  max_json_depth: z.number().int().positive().default(128),
 });
 
 /**
