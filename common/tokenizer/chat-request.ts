@@ -32,7 +32,7 @@ export type WireContentPart = string | { readonly type?: unknown; readonly [key:
 /** One chat message on the wire (OpenAI's fields and vLLM's extensions; others ignored). */
 export interface WireChatMessage {
   readonly role: string;
-  readonly content?: string | readonly WireContentPart[] | null;
+  readonly content?: string | readonly WireContentPart[] | null | undefined;
   readonly name?: unknown;
   readonly tool_calls?: unknown;
   readonly tool_call_id?: unknown;
@@ -48,14 +48,14 @@ export interface WireChatMessage {
  */
 export interface ChatPromptRequest {
   readonly messages: readonly WireChatMessage[];
-  readonly tools?: readonly unknown[] | null;
-  readonly documents?: readonly unknown[] | null;
+  readonly tools?: readonly unknown[] | null | undefined;
+  readonly documents?: readonly unknown[] | null | undefined;
   /** Default true. */
-  readonly add_generation_prompt?: boolean | null;
+  readonly add_generation_prompt?: boolean | null | undefined;
   /** Default false; true with add_generation_prompt true is refused, as vLLM does. */
-  readonly continue_final_message?: boolean | null;
+  readonly continue_final_message?: boolean | null | undefined;
   /** Extra template variables (e.g. `enable_thinking`); may override the four fields above. */
-  readonly chat_template_kwargs?: Readonly<Record<string, unknown>> | null;
+  readonly chat_template_kwargs?: Readonly<Record<string, unknown>> | null | undefined;
 }
 
 /** How the template reads `message.content` (vLLM's chat-template content format). */

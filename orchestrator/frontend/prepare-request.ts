@@ -2,12 +2,10 @@ import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
 import type { TokenizedRequest } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
-import { textOfParts, type ChatInput } from '../../common/openai/index.ts';
-import type { ChatMessage } from '../../common/tokenizer/index.ts';
 
 /**
  * Turns a parsed request into the core's TokenizedRequest: checks the model, renders the chat
- * template, tokenizes (off the event loop), and checks the prompt and max_tokens against the
+ * template as vLLM does (common/tokenizer/chat-template.ts), tokenizes, and checks the prompt and max_tokens against the
  * context length, as vLLM does.
  */
 
@@ -50,14 +48,11 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
   try {
     if (input.kind === 'chat') {
       if (!chatTemplate) return fail(new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', { param: 'messages' }));
-      const { messages, partial } = templateMessages(input);
-      const rendered = chatTemplate.render(messages, {
-        addGenerationPrompt: partial === undefined && input.add_generation_prompt,
-        continueFinalMessage: partial === undefined && input.continue_final_message,
-        kwargs: input.chat_template_kwargs,
-      });
+      // Rendered as vLLM renders it (tools, documents, kwargs, content parts); with a media part,
+      // only the text before it, which is what the engine's prompt is sure to share.
+      const rendered = chatTemplate.renderRequest(input);
       if (!rendered.ok) return rendered;
-      promptTokenIds = await tokenizer.encode(partial === undefined ? rendered.value : textPrefix(rendered.value, partial), { addSpecialTokens: false });
+      promptTokenIds = await tokenizer.encode(rendered.value.text, { addSpecialTokens: false });
     } else if ('text' in input.prompt) {
       promptTokenIds = await tokenizer.encode(input.prompt.text, { addSpecialTokens: input.addSpecialTokens });
     } else {
@@ -122,35 +117,4 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       tokenLevelRefusal: parsed.tokenLevelRefusal,
     },
   });
-}
-
-/**
- * The wire messages as the chat template takes them: text parts joined with "\n" (as vLLM joins
- * them), `developer` as `system`. At the first non-text part (an image, audio) the conversation
- * stops: the messages before it, and that message with its text so far (`partial`), so routing
- * hashes the text prefix the engine will also see before the part.
- */
-function templateMessages(input: ChatInput): { messages: ChatMessage[]; partial: string | undefined } {
-  const messages: ChatMessage[] = [];
-  for (const message of input.messages) {
-    const { text, complete } = textOfParts(message.content);
-    messages.push({
-      // OpenAI's newer name for the system role; chat templates know only `system`.
-      role: message.role === 'developer' ? 'system' : message.role,
-      content: text,
-      ...(message.name === undefined ? {} : { name: message.name }),
-      ...(message.tool_calls ? { tool_calls: message.tool_calls } : {}),
-      ...(message.tool_call_id === undefined ? {} : { tool_call_id: message.tool_call_id }),
-      ...(message.reasoning_content == null ? {} : { reasoning_content: message.reasoning_content }),
-    });
-    if (!complete) return { messages, partial: text ?? '' };
-  }
-  return { messages, partial: undefined };
-}
-
-/** The rendered conversation cut right after the last message's text (where the non-text part would go). */
-function textPrefix(rendered: string, partial: string): string {
-  const at = partial === '' ? -1 : rendered.lastIndexOf(partial);
-  if (at >= 0) return rendered.slice(0, at + partial.length);
-  return rendered;
 }
