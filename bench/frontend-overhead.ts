@@ -13,7 +13,13 @@
  * routing) is in it. The direct phase prints the stand-in HTTP streamer's own CPU per token, a
  * floor for any Node.js SSE server on the same machine at the same moment.
  *
- *   npx tsx bench/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--workers 4] [--policy kv] [--cpu-prof DIR]
+ *   npx tsx bench/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--workers 4] [--policy kv] [--mode both|grpc|http] [--cpu-prof DIR]
+ *
+ * `--mode both` (default) measures two orchestrators one after the other in the same run: the
+ * token-level path (gRPC stand-ins: the frontend tokenizes, the workers stream token ids, the
+ * orchestrator detokenizes) and the HTTP pass-through (vllm-http stand-ins that stream like vLLM,
+ * text only: the frontend tokenizes to route, the client's body goes through, the engine's chunks
+ * come back verbatim), and prints each one's CPU per request and per streamed token side by side.
  *
  * By default the workers are zero-compute stand-ins in a child process (a first token at once,
  * then one token every --itl-ms), so the figure is the orchestrator's own cost. Against real
@@ -48,6 +54,8 @@ const { values: args } = parseArgs({
     'worker-grpc': { type: 'string' },
     'worker-http': { type: 'string' },
     'serve-workers': { type: 'boolean', default: false },
+    /** Which orchestrator paths to measure: grpc (token level), http (pass-through to vllm-http stand-ins), or both. */
+    mode: { type: 'string', default: 'both' },
     /** Writes a V8 CPU profile of the orchestrator process into this directory. */
     'cpu-prof': { type: 'string' },
   },
@@ -92,27 +100,49 @@ async function serveWorkers(n: number): Promise<void> {
     addresses.push(`127.0.0.1:${await server.listen('127.0.0.1', 0)}`);
     servers.push(server);
   }
-  // "Talking to a worker directly": vLLM's completions SSE with token ids, no tokenizing anywhere.
-  const http = createServer(async (req, res) => {
-    for await (const _ of req);
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    try {
-      for await (const i of stream(abort.signal)) {
-        const id = 1000 + (i % 50);
-        res.write(`data: ${JSON.stringify({ object: 'text_completion', choices: [{ index: 0, text: `t${id}`, token_ids: [id], finish_reason: i === TOKENS - 1 ? 'length' : null }] })}\n\n`);
+  // "Talking to a worker directly", and the vllm-http workers of the pass-through phase: vLLM's
+  // completions SSE, text only (token ids only when asked, as vLLM), a usage chunk when asked.
+  const httpServers = [];
+  const httpUrls: string[] = [];
+  for (let w = 0; w < n; w++) {
+    let running = 0;
+    const http = createServer(async (req, res) => {
+      let text = '';
+      for await (const piece of req) text += piece;
+      if (req.method === 'GET') {
+        if (req.url === '/health') return void res.writeHead(200).end();
+        if (req.url === '/v1/models') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', max_model_len: 32768 }] }));
+        if (req.url === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`vllm:num_requests_running{engine="0",model_name="${MODEL}"} ${running}\nvllm:num_requests_waiting{engine="0",model_name="${MODEL}"} 0\nvllm:kv_cache_usage_perc{engine="0",model_name="${MODEL}"} 0.1\nvllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="100000"} 1.0\n`);
+        return void res.writeHead(404).end();
       }
-      res.end('data: [DONE]\n\n');
-    } catch {
-      res.destroy();
-    }
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  process.stdout.write(`${JSON.stringify({ grpc: addresses, http: `http://127.0.0.1:${(http.address() as AddressInfo).port}` })}\n`);
+      const body = JSON.parse(text || '{}') as { return_token_ids?: boolean; stream_options?: { include_usage?: boolean } };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const abort = new AbortController();
+      res.on('close', () => abort.abort());
+      running++;
+      try {
+        for await (const i of stream(abort.signal)) {
+          const id = 1000 + (i % 50);
+          res.write(`data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: `t${id}`, logprobs: null, finish_reason: i === TOKENS - 1 ? 'length' : null, stop_reason: null, ...(body.return_token_ids ? { token_ids: [id] } : {}) }] })}\n\n`);
+        }
+        if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [], usage: { prompt_tokens: 1000, completion_tokens: TOKENS, total_tokens: 1000 + TOKENS, prompt_tokens_details: { cached_tokens: 0 } } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } catch {
+        res.destroy();
+      } finally {
+        running--;
+      }
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    httpServers.push(http);
+    httpUrls.push(`http://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  }
+  process.stdout.write(`${JSON.stringify({ grpc: addresses, http: httpUrls[0], httpWorkers: httpUrls })}\n`);
   await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
-  http.closeAllConnections();
-  http.close();
+  for (const http of httpServers) {
+    http.closeAllConnections();
+    http.close();
+  }
   await Promise.all(servers.map((s) => s.close(100)));
   process.exit(0);
 }
@@ -130,6 +160,8 @@ async function main(): Promise<void> {
 
   let grpc: string[];
   let direct: string;
+  /** The pass-through phase's vllm-http workers (the stand-ins'); none against real workers. */
+  let httpWorkers: string[] = [];
   let workersPid: number | undefined;
   if (args['worker-grpc'] && args['worker-http']) {
     grpc = args['worker-grpc'].split(',');
@@ -139,30 +171,7 @@ async function main(): Promise<void> {
     children.push(child);
     workersPid = child.pid;
     const line = await firstLine(child, (text) => text.startsWith('{"grpc"'));
-    ({ grpc, http: direct } = JSON.parse(line) as { grpc: string[]; http: string });
-  }
-
-  const config = join(dir, 'bench.yaml');
-  writeFileSync(
-    config,
-    [
-      'log: { level: warn }',
-      `orchestrator: { model: "${MODEL}", port: 0, dispatch: { max_inflight_per_worker: 100000 }, admission: { max_inflight: 100000 } }`,
-      `routing: { policy: ${args.policy} }`,
-      'workers:',
-      ...grpc.map((address, i) => `  - { name: w${i}, address: "${address}" }`),
-      '',
-    ].join('\n'),
-  );
-  const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
-  const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' } });
-  children.push(orchestrator);
-  const listening = await firstLine(orchestrator, (text) => text.includes('"url"'));
-  const url = (JSON.parse(listening) as { url: string }).url;
-  for (;;) {
-    const ready = await fetch(`${url}/ready`).catch(() => undefined);
-    if (ready?.status === 200) break;
-    await sleep(100);
+    ({ grpc, http: direct, httpWorkers } = JSON.parse(line) as { grpc: string[]; http: string; httpWorkers: string[] });
   }
 
   const { tokenizer } = await loadModelTokenizer('qwen3');
@@ -180,37 +189,74 @@ async function main(): Promise<void> {
   // The stand-ins' HTTP streamer is a floor for any Node.js SSE server: one JSON.stringify and one
   // socket write per token, no gRPC, no tokenizer.
   if (Number.isFinite(directCpu)) console.log(`direct phase, stand-in workers' CPU: ${directCpu.toFixed(1)} s over ${directWall.toFixed(1)} s, ${((1e6 * directCpu) / (concurrency * rounds * TOKENS)).toFixed(0)} us per streamed token (an HTTP SSE streamer alone)`);
-  // One unmeasured pass through the orchestrator first, so that its CPU figure is the steady
-  // state (JIT-compiled code, warm connections), not start-up.
+
   const viaBody = JSON.stringify({ model: MODEL, prompt, max_tokens: TOKENS, stream: true });
-  await load(`${url}/v1/completions`, viaBody, concurrency, 1);
-  const cpuBefore = cpuSeconds(orchestrator.pid);
-  const systemBefore = cpuSplit(orchestrator.pid).system;
-  const mainBefore = cpuSeconds(orchestrator.pid, orchestrator.pid);
-  const workersBefore = cpuSeconds(workersPid);
-  const clientBefore = process.cpuUsage();
-  const wallBefore = performance.now();
-  const viaResult = await load(`${url}/v1/completions`, viaBody, concurrency, rounds);
-  const cpu = cpuSeconds(orchestrator.pid) - cpuBefore;
-  const systemCpu = cpuSplit(orchestrator.pid).system - systemBefore;
-  const mainCpu = cpuSeconds(orchestrator.pid, orchestrator.pid) - mainBefore;
-  const workersCpu = cpuSeconds(workersPid) - workersBefore;
-  const clientUsage = process.cpuUsage(clientBefore);
-  const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
-  const wall = (performance.now() - wallBefore) / 1000;
-  report('through the orchestrator (HTTP -> gRPC)', viaResult);
-  const requests = concurrency * rounds;
-  if (Number.isFinite(cpu)) console.log(`orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token (${((1e6 * (cpu - systemCpu)) / (requests * TOKENS)).toFixed(0)} user + ${((1e6 * systemCpu) / (requests * TOKENS)).toFixed(0)} system; ${((1e6 * mainCpu) / (requests * TOKENS)).toFixed(0)} on the main thread, the rest on the tokenizer pool, GC and JIT threads)`);
-  const share = (seconds: number) => (Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a');
-  console.log(`same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`);
-  const metricsText = await (await fetch(`${url}/metrics`)).text();
-  const metric = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metricsText.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2] ?? Number.NaN);
-  const serverTtft = metric('tandem_time_to_first_token_seconds_sum{mode="aggregated"}') / metric('tandem_time_to_first_token_seconds_count{mode="aggregated"}');
-  const routing = metric('tandem_router_decision_seconds_sum') / metric('tandem_router_decision_seconds_count');
-  const lag = (q: string) => (1000 * metric(`nodejs_eventloop_lag_${q}_seconds`)).toFixed(1);
-  console.log(`as the orchestrator measures itself (all rounds): mean TTFT from arrival ${(1000 * serverTtft).toFixed(1)} ms, mean routing decision ${(1e6 * routing).toFixed(0)} us, event-loop lag p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms`);
-  const added = (p: number) => (pct(viaResult.ttft, p) - pct(directResult.ttft, p)).toFixed(1);
-  console.log(`added TTFT ms: p50 ${added(0.5)}  p90 ${added(0.9)}  p99 ${added(0.99)}`);
+  const paths: { label: string; backend: string; addresses: readonly string[] }[] = [];
+  if (args.mode !== 'http') paths.push({ label: 'through the orchestrator (HTTP -> gRPC, token level)', backend: 'grpc', addresses: grpc });
+  if (args.mode !== 'grpc' && httpWorkers.length > 0) paths.push({ label: 'through the orchestrator (HTTP pass-through -> vllm-http)', backend: 'vllm-http', addresses: httpWorkers });
+  const figures: { label: string; perRequestMs: number; perTokenUs: number }[] = [];
+  for (const path of paths) {
+    const config = join(dir, `bench-${path.backend}.yaml`);
+    writeFileSync(
+      config,
+      [
+        'log: { level: warn }',
+        // One serving process: its CPU is the whole orchestrator's (the figure reads one pid).
+        `orchestrator: { model: "${MODEL}", port: 0, processes: 1, dispatch: { max_inflight_per_worker: 100000 }, admission: { max_inflight: 100000 } }`,
+        `routing: { policy: ${args.policy} }`,
+        'workers:',
+        ...path.addresses.map((address, i) => `  - { name: w${i}, backend: ${path.backend}, address: "${address}" }`),
+        '',
+      ].join('\n'),
+    );
+    const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+    const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' } });
+    children.push(orchestrator);
+    const listening = await firstLine(orchestrator, (text) => text.includes('"url"'));
+    const url = (JSON.parse(listening) as { url: string }).url;
+    for (;;) {
+      const ready = await fetch(`${url}/ready`).catch(() => undefined);
+      if (ready?.status === 200) break;
+      await sleep(100);
+    }
+    // One unmeasured pass through the orchestrator first, so that its CPU figure is the steady
+    // state (JIT-compiled code, warm connections), not start-up.
+    await load(`${url}/v1/completions`, viaBody, concurrency, 1);
+    const cpuBefore = cpuSeconds(orchestrator.pid);
+    const systemBefore = cpuSplit(orchestrator.pid).system;
+    const mainBefore = cpuSeconds(orchestrator.pid, orchestrator.pid);
+    const workersBefore = cpuSeconds(workersPid);
+    const clientBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    const viaResult = await load(`${url}/v1/completions`, viaBody, concurrency, rounds);
+    const cpu = cpuSeconds(orchestrator.pid) - cpuBefore;
+    const systemCpu = cpuSplit(orchestrator.pid).system - systemBefore;
+    const mainCpu = cpuSeconds(orchestrator.pid, orchestrator.pid) - mainBefore;
+    const workersCpu = cpuSeconds(workersPid) - workersBefore;
+    const clientUsage = process.cpuUsage(clientBefore);
+    const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
+    const wall = (performance.now() - wallBefore) / 1000;
+    report(path.label, viaResult);
+    const requests = concurrency * rounds;
+    if (Number.isFinite(cpu)) console.log(`orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token (${((1e6 * (cpu - systemCpu)) / (requests * TOKENS)).toFixed(0)} user + ${((1e6 * systemCpu) / (requests * TOKENS)).toFixed(0)} system; ${((1e6 * mainCpu) / (requests * TOKENS)).toFixed(0)} on the main thread, the rest on the tokenizer pool, GC and JIT threads)`);
+    figures.push({ label: path.label, perRequestMs: (1000 * cpu) / requests, perTokenUs: (1e6 * cpu) / (requests * TOKENS) });
+    const share = (seconds: number) => (Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a');
+    console.log(`same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`);
+    const metricsText = await (await fetch(`${url}/metrics`)).text();
+    const metric = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metricsText.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2] ?? Number.NaN);
+    const serverTtft = metric('tandem_time_to_first_token_seconds_sum{mode="aggregated"}') / metric('tandem_time_to_first_token_seconds_count{mode="aggregated"}');
+    const routing = metric('tandem_router_decision_seconds_sum') / metric('tandem_router_decision_seconds_count');
+    const lag = (q: string) => (1000 * metric(`nodejs_eventloop_lag_${q}_seconds`)).toFixed(1);
+    console.log(`as the orchestrator measures itself (all rounds): mean TTFT from arrival ${(1000 * serverTtft).toFixed(1)} ms, mean routing decision ${(1e6 * routing).toFixed(0)} us, event-loop lag p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms`);
+    const added = (p: number) => (pct(viaResult.ttft, p) - pct(directResult.ttft, p)).toFixed(1);
+    console.log(`added TTFT ms: p50 ${added(0.5)}  p90 ${added(0.9)}  p99 ${added(0.99)}`);
+    orchestrator.kill('SIGTERM');
+    await new Promise((resolve) => orchestrator.once('exit', resolve));
+  }
+  if (figures.length > 1) {
+    console.log('orchestrator CPU, side by side (same run):');
+    for (const f of figures) console.log(`  ${f.label.padEnd(60)} ${f.perRequestMs.toFixed(2)} ms per request, ${f.perTokenUs.toFixed(0)} us per streamed token`);
+  }
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   stop();
   process.exit(0);

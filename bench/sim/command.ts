@@ -44,6 +44,9 @@ export interface SimulateFlags {
   quiet?: boolean;
   statusQueuedPrefill?: string;
   byClass?: boolean;
+  replicas?: string;
+  replicaSync?: string;
+  syncMs?: string;
 }
 
 /** One point of a sweep: every value that may vary between runs of one command. */
@@ -92,6 +95,11 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
 
   const results: SimResult[] = [];
   const runs: ResultRun[] = [];
+  const replicas = {
+    count: flags.replicas === undefined ? 1 : integer(flags.replicas, '--replicas', 1),
+    sync: onOff(flags.replicaSync ?? 'on', '--replica-sync'),
+    syncMs: flags.syncMs === undefined ? 1 : number(flags.syncMs, '--sync-ms', 0),
+  };
   const rows: SweepRow[] = [];
   for (const [i, point] of points.entries()) {
     const overrides: Record<string, unknown> = {
@@ -103,7 +111,7 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
     const config = loadConfig({ file: flags.config, env: process.env, overrides });
     if (!config.ok) throw config.error;
     if (!flags.quiet && points.length > 1) process.stderr.write(`run ${i + 1}/${points.length}: ${describePoint(point)} ... `);
-    const result = await runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, decodeWorkers: flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1), config: config.value, planner, latency, slo, reportQueuedPrefill: onOff(flags.statusQueuedPrefill ?? 'on', '--status-queued-prefill') });
+    const result = await runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, decodeWorkers: flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1), config: config.value, planner, latency, slo, reportQueuedPrefill: onOff(flags.statusQueuedPrefill ?? 'on', '--status-queued-prefill'), replicas });
     if (!flags.quiet && points.length > 1) process.stderr.write(`${result.stats.simulatedSeconds.toFixed(0)} simulated s in ${result.stats.cpuSeconds.toFixed(1)} CPU s\n`);
     results.push(result);
     const label = flags.label ?? labelled(point);

@@ -38,6 +38,12 @@ export interface SimOptions {
   readonly slo: { readonly ttftMs: number; readonly itlMs: number };
   /** Optional hooks for tests: called at every status tick with the fleet's figures. */
   readonly probe?: ((sample: ProbeSample) => void) | undefined;
+  /**
+   * Router replicas (default one router): `count` orchestrator replicas over the one fleet,
+   * requests spread over them at random as a Kubernetes Service does; `sync` shares their
+   * bookings (orchestrator/replica-sync) with a one-way delay of `syncMs`.
+   */
+  readonly replicas?: { readonly count: number; readonly sync: boolean; readonly syncMs: number } | undefined;
 }
 
 export interface SimLatencies {
@@ -92,4 +98,10 @@ export function checkSimOptions(options: SimOptions): void {
     if (!(value >= 0) || !Number.isFinite(value)) throw bad(`latency ${name} must be a non-negative number, got ${value}`, name);
   }
   if (!(options.latency.statusIntervalMs > 0)) throw bad('the status interval must be positive', 'statusIntervalMs');
+  const r = options.replicas;
+  if (r !== undefined) {
+    if (!Number.isInteger(r.count) || r.count < 1 || r.count > 64) throw bad(`--replicas must be an integer from 1 to 64, got ${r.count}`, 'replicas');
+    if (!(r.syncMs >= 0) || !Number.isFinite(r.syncMs)) throw bad(`--sync-ms must be a non-negative number, got ${r.syncMs}`, 'sync-ms');
+    if (r.count > 1 && options.planner) throw bad('--replicas above 1 runs without the planner (it feeds one dispatcher): use --planner off', 'replicas');
+  }
 }

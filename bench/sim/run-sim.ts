@@ -11,6 +11,7 @@ import { createRunRecorder, loadImbalance, type RunSummary } from '../stats/inde
 import { createWorkload, getWorkloadDefinition } from '../workloads/index.ts';
 import { createClients } from './clients.ts';
 import { createSimDispatchFleet } from './dispatch-fleet.ts';
+import { createRouterReplicas, spreadOverReplicas } from './replicas.ts';
 import { createEngineBackend } from './engine-backend.ts';
 import { createFleet, type SimWorker } from './fleet.ts';
 import { createIntervalStats } from './interval-stats.ts';
@@ -88,7 +89,10 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       return clock.sleep(delayMs, signal);
     },
   };
-  const core = createRoutingCore(config.routing, { clock, seed: `sim/${options.seed}` });
+  const replicaCount = options.replicas?.count ?? 1;
+  const replicas =
+    replicaCount > 1 ? createRouterReplicas({ config, clock, seed: `sim/${options.seed}`, count: replicaCount, sync: options.replicas!.sync, syncMs: options.replicas!.syncMs, onDeliver }) : null;
+  const core = replicas ? replicas.cores[0]! : createRoutingCore(config.routing, { clock, seed: `sim/${options.seed}` });
   const blockSize = config.routing.block_size;
   const engine = {
     ...engineOptionsFromConfig(config.worker),
@@ -104,8 +108,8 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   let fleetChanged = () => {};
   const fleet = createFleet({
     clock,
-    index: core.index,
-    load: core.load,
+    index: replicas?.index ?? core.index,
+    load: replicas?.load ?? core.load,
     latency,
     engine,
     reportQueuedPrefill,
@@ -133,19 +137,22 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
 
   const recorder = createRunRecorder({ slo: options.slo, blockSize });
   const intervals = createIntervalStats(options.slo);
-  const dispatcher = createDispatcher({
-    fleet: dispatchFleet,
-    routing: core,
-    metrics: createOrchestratorMetrics(),
-    logger: silentLogger,
-    clock: dispatchClock,
-    models: [SIM_MODEL],
-    ...dispatcherSettingsFromConfig(config),
-    stopwatch: () => 0,
-  });
+  const dispatchers = (replicas?.cores ?? [core]).map((routing) =>
+    createDispatcher({
+      fleet: dispatchFleet,
+      routing,
+      metrics: createOrchestratorMetrics(),
+      logger: silentLogger,
+      clock: dispatchClock,
+      models: [SIM_MODEL],
+      ...dispatcherSettingsFromConfig(config),
+      stopwatch: () => 0,
+    }),
+  );
+  const dispatcher = dispatchers[0]!;
   const clients = createClients({
     clock,
-    serving: dispatcher,
+    serving: dispatchers.length > 1 ? spreadOverReplicas(dispatchers, `sim/${options.seed}`) : dispatcher,
     recorder,
     classRecorder: () => createRunRecorder({ slo: options.slo, blockSize }),
     source,
@@ -209,7 +216,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     clock.advanceTo(timer);
   }
   running = false;
-  dispatcher.drain();
+  for (const d of dispatchers) d.drain();
 
   const now = clock.now();
   const summary = recorder.finish({ kvTransferBytes: fleet.pulledBytes() });
@@ -258,6 +265,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     block_size: blockSize,
     gpu_hours: round(gpuHours, 4),
     disaggregated_share: admitted > 0 ? round(clients.disaggregated / admitted, 4) : null,
+    ...(replicas ? { router_replicas: replicaCount, replica_sync: options.replicas!.sync, sync_ms: options.replicas!.syncMs, sync_deltas: replicas.deltas() } : {}),
   };
   return { summary: { ...summary, load_imbalance: imbalance }, classes, params: workload.value.params, setup, replicas: plannerLoop ? [...plannerLoop.series] : null, stats, finalLoads };
 }
