@@ -111,7 +111,9 @@ export interface RunningFrontend {
 }
 
 export function frontendConfig(overrides: Record<string, unknown> = {}): OrchestratorConfig {
-  const parsed = parseConfig({ orchestrator: { model: MODEL, ...overrides } });
+  // No load shedding unless a test asks: a loaded CI machine's event loop must not turn requests away.
+  const admission = { shed_event_loop_lag_ms: 0, ...(overrides.admission as Record<string, unknown> | undefined) };
+  const parsed = parseConfig({ orchestrator: { model: MODEL, ...overrides, admission } });
   if (!parsed.ok) throw parsed.error;
   return parsed.value.orchestrator;
 }

@@ -37,8 +37,8 @@ const tokens = (n: number) => Array.from({ length: n }, (_, i) => 100 + i);
 const BAD: [string, string, string, number, string, string | null][] = [
   // name, path, body, status, error type, param
   ['malformed JSON', '/v1/completions', '{"model": "Qwen/Qwen3-8B", "prompt": ', 400, 'BadRequestError', null],
-  ['a body that is not an object', '/v1/completions', '[1, 2, 3]', 400, 'BadRequestError', 'body'],
-  ['no body', '/v1/completions', '', 400, 'BadRequestError', 'body'],
+  ['a body that is not an object', '/v1/completions', '[1, 2, 3]', 400, 'BadRequestError', null],
+  ['no body', '/v1/completions', '', 400, 'BadRequestError', null],
   ['a prompt of the wrong type', '/v1/completions', completion({ prompt: 42 }), 400, 'BadRequestError', 'prompt'],
   ['max_tokens of the wrong type', '/v1/completions', completion({ max_tokens: 'ten' }), 400, 'BadRequestError', 'max_tokens'],
   ['an empty text prompt', '/v1/completions', completion({ prompt: '' }), 400, 'BadRequestError', 'prompt'],
@@ -64,7 +64,7 @@ const BAD: [string, string, string, number, string, string | null][] = [
   ['no messages', '/v1/chat/completions', chat({ messages: [] }), 400, 'BadRequestError', 'messages'],
   ['messages of the wrong type', '/v1/chat/completions', chat({ messages: 'hello' }), 400, 'BadRequestError', 'messages'],
   ['a message without a role', '/v1/chat/completions', chat({ messages: [{ content: 'hi' }] }), 400, 'BadRequestError', 'messages[0].role'],
-  ['a non-text content part', '/v1/chat/completions', chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }), 400, 'BadRequestError', 'messages[0].content[0]'],
+  ['a non-text content part', '/v1/chat/completions', chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }), 400, 'BadRequestError', 'messages[0].content[0].type'],
   ['chat messages longer than the context', '/v1/chat/completions', chat({ messages: [{ role: 'user', content: 'word '.repeat(2000) }] }), 400, 'BadRequestError', 'messages'],
   ['a body past the size limit', '/v1/completions', completion({ prompt: 'x'.repeat(20_000) }), 413, 'BadRequestError', null],
 ];

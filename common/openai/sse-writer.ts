@@ -49,7 +49,9 @@ export function createSseWriter(res: ServerResponse, headers: Readonly<Record<st
     if (res.destroyed || res.writableEnded) return undefined;
     if (!started) {
       started = true;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', ...headers });
+      // No Connection header of our own: Node answers keep-alive or close as the client asked
+      // (naming keep-alive here overrode a client's `Connection: close`).
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers });
       if (res.write(text)) return undefined;
       return waitFor(res);
     }

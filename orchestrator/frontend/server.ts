@@ -11,7 +11,9 @@ import type { ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
 import { createFailureLog } from './failure-log.ts';
+import { exceedsJsonDepth } from './json-depth.ts';
 import { createLoadShedder } from './load-shedder.ts';
+import { createWriteWatchdog } from './write-watchdog.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
 import { sendError, toHttpError } from './http-errors.ts';
 import { registerOpsRoutes } from './ops-routes.ts';
@@ -67,6 +69,9 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    if (exceedsJsonDepth(text, config.limits.max_json_depth)) {
+      return done(new TandemError('invalid_request', `the request body nests JSON deeper than ${config.limits.max_json_depth} levels`), undefined);
+    }
     try {
       done(null, JSON.parse(text));
     } catch (error) {
@@ -82,6 +87,16 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   const failures = createFailureLog(options.logger, clock);
   const shedder = createLoadShedder({ thresholdMs: config.admission.shed_event_loop_lag_ms, clock, onSample: (seconds) => metrics.setEventLoopLag(seconds) });
   app.addHook('onClose', async () => shedder.close());
+  const watchdog = createWriteWatchdog({
+    timeoutMs: config.client_write_timeout_s * 1000,
+    clock,
+    onTimeout: () => {
+      metrics.countClientWriteTimeout();
+      failures.failed('-', new TandemError('cancelled', `a client took none of its response for ${config.client_write_timeout_s} s: connection closed`));
+    },
+  });
+  app.server.on('request', (_request, response) => watchdog.watch(response));
+  app.addHook('onClose', async () => watchdog.close());
   app.addHook('onRequest', async (request, reply) => {
     arrivals.set(request.raw, clock.now());
     if (shutdown.signal.aborted) {

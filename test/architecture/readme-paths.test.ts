@@ -23,6 +23,7 @@ describe("the READMEs' file maps", () => {
     expect(namesInRow('| `frontend-*.test.ts` (+ `frontend-harness.ts`) | tests |')).toEqual(['frontend-*.test.ts', 'frontend-harness.ts']);
     expect(namesInRow('|---|---|')).toEqual([]);
     expect(namesInRow('| policy | `kv` |')).toEqual([]);
+    expect(namesInRow('| `kv_events.topic` | a config key, not a file |')).toEqual([]);
   });
 
   describe('on a README naming a missing file', () => {

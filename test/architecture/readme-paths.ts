@@ -18,7 +18,7 @@ export interface MissingPath {
 
 const BACKTICKED = /`([^`]+)`/g;
 const PATH_LIKE = /^[\w.\-/*]+$/;
-const HAS_EXTENSION = /\.[a-z]{1,5}$/;
+const HAS_EXTENSION = /\.(ts|js|mjs|json|jsonl|md|yaml|yml|sh|proto|html|css|svg|csv|txt)$/;
 
 /** The path-like names in a table row's first cell, or none for a row that is not a table body row. */
 export function namesInRow(row: string): string[] {

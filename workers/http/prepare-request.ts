@@ -81,6 +81,11 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       stopTokenIds: parsed.stopTokenIds,
       ignoreEos: parsed.ignoreEos,
       minTokens: parsed.minTokens,
+      topK: parsed.topK,
+      minP: parsed.minP,
+      presencePenalty: parsed.presencePenalty,
+      frequencyPenalty: parsed.frequencyPenalty,
+      repetitionPenalty: parsed.repetitionPenalty,
     },
   });
 }

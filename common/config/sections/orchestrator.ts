@@ -11,6 +11,8 @@ const limitsSection = z.strictObject({
   max_stop_token_ids: z.number().int().positive().default(64),
   /** Most messages in one chat request. */
   max_messages: z.number().int().positive().default(4096),
+  /** Deepest JSON nesting a request body may have, levels (checked by a scan before parsing; tool schemas nest a few dozen). */
+  max_json_depth: z.number().int().positive().default(128),
 });
 
 /**
@@ -113,6 +115,11 @@ export const orchestratorSection = z.strictObject({
   max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024),
   /** A request still running after this long is cancelled, seconds. */
   request_timeout_s: z.number().positive().default(600),
+  /**
+   * A response whose client has taken none of its pending bytes for this long is ended (socket
+   * destroyed, request cancelled, its booking and admission slot released), seconds.
+   */
+  client_write_timeout_s: z.number().positive().default(30),
   /** When set, /v1/* and /debug/* require `Authorization: Bearer <api_key>` (as vLLM's --api-key). */
   api_key: z.string().min(1).optional(),
   /** Request header whose value is the `session` policy's affinity key (the body's `user` otherwise). */

@@ -1,0 +1,130 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
+import type { Behaviour } from './frontend-harness.ts';
+import { createFakeCore, MODEL, post, reply, startFrontend } from './frontend-harness.ts';
+
+/**
+ * Issue 16: nothing a client sends or withholds stalls the front door or pins its resources.
+ * Real sockets: the point is what a client does with its connection.
+ */
+let tokenizer: ModelTokenizer;
+let wordIds: number[];
+beforeAll(async () => {
+  tokenizer = await loadModelTokenizer('qwen3');
+  wordIds = await tokenizer.tokenizer.encode(' lorem ipsum dolor sit amet', { addSpecialTokens: false });
+});
+
+const sockets: Socket[] = [];
+afterAll(() => sockets.forEach((s) => s.destroy()));
+
+/** Streams text until aborted, as fast as the writer takes it. */
+const endless: Behaviour = async function* (_request, signal) {
+  const ids = Array.from({ length: 512 }, (_, i) => wordIds[i % wordIds.length]!);
+  while (!signal.aborted) {
+    yield { kind: 'tokens', tokenIds: ids };
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  yield { kind: 'done', finishReason: 'abort', usage: { promptTokens: 1, cachedPromptTokens: 0, completionTokens: 0 } };
+};
+
+/** A raw HTTP/1.1 request on its own socket; the caller decides whether to read the answer. */
+function rawRequest(url: string, body: unknown, headers: Record<string, string> = {}): Socket {
+  const { port } = new URL(url);
+  const text = JSON.stringify(body);
+  const socket = connect(Number(port), '127.0.0.1');
+  sockets.push(socket);
+  const head = Object.entries({ host: 'x', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.write(`POST /v1/completions HTTP/1.1\r\n${head}\r\n${text}`);
+  return socket;
+}
+
+describe('a client that stops reading', () => {
+  it('is cut off within the write timeout: the core call is cancelled, the admission slot freed, the socket closed, and the metric counts it', async () => {
+    const core = createFakeCore(endless);
+    const frontend = await startFrontend(core, tokenizer, { client_write_timeout_s: 0.5, admission: { max_inflight: 1, max_queued: 0 } });
+    try {
+      const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'tell me everything', stream: true, max_tokens: 20_000 });
+      socket.pause(); // never reads: the server's writes back up
+      const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+      await core.called(1);
+      const started = performance.now();
+      // While it holds the one slot, others are refused.
+      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(429);
+      await core.abortedCall(0);
+      const releasedAfterMs = performance.now() - started;
+      // Kernel buffers fill first (a few MB at loopback speed), then 0.5 s without progress, checked every 125 ms.
+      expect(releasedAfterMs).toBeLessThan(0.5 * 1250 + 3000);
+      expect(core.calls[0]!.signal.reason).toMatchObject({ code: 'cancelled' });
+      // The server destroyed its end: the client, once it reads again, finds the stream closed.
+      socket.resume();
+      expect(await closed).toBeGreaterThan(started);
+      core.behaviour = reply(wordIds);
+      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'y' })).status).toBe(200);
+      expect(await frontend.metrics.render()).toMatch(/^tandem_client_write_timeouts_total 1$/m);
+    } finally {
+      await frontend.close();
+    }
+  });
+
+  it('leaves a slow reader that keeps taking bytes alone', async () => {
+    const core = createFakeCore(reply(Array.from({ length: 4000 }, (_, i) => wordIds[i % wordIds.length]!), { perEvent: 50 }));
+    const frontend = await startFrontend(core, tokenizer, { client_write_timeout_s: 0.3 });
+    try {
+      const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'slowly', stream: true, max_tokens: 20_000 });
+      let received = '';
+      // Reads a little every 100 ms: slower than the server writes, never stalled for 0.3 s.
+      socket.pause();
+      const reader = setInterval(() => {
+        let chunk: Buffer | null;
+        while ((chunk = socket.read() as Buffer | null) !== null) received += chunk.toString();
+      }, 100);
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (received.includes('data: [DONE]')) (clearInterval(check), resolve());
+        }, 50);
+      });
+      clearInterval(reader);
+      expect(received).toContain('data: [DONE]');
+      expect(await frontend.metrics.render()).toMatch(/^tandem_client_write_timeouts_total 0$/m);
+    } finally {
+      await frontend.close();
+    }
+  });
+});
+
+describe('Connection: close', () => {
+  it('is honoured on a streaming response: the server says close and ends the connection after the stream', async () => {
+    const core = createFakeCore(reply(wordIds));
+    const frontend = await startFrontend(core, tokenizer);
+    try {
+      const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'x', stream: true, max_tokens: 16 }, { connection: 'close' });
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      expect(received).toMatch(/^connection: close\r$/im);
+      expect(received).toContain('data: [DONE]');
+    } finally {
+      await frontend.close();
+    }
+  });
+});
+
+describe('a deeply nested body', () => {
+  it('is refused with 400 naming the limit, and the server keeps serving', async () => {
+    const core = createFakeCore(reply(wordIds));
+    const frontend = await startFrontend(core, tokenizer);
+    try {
+      const body = `{"model":"${MODEL}","prompt":"x","user":${'['.repeat(500_000)}${']'.repeat(500_000)}}`;
+      const response = await fetch(`${frontend.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toContain('deeper than 128 levels');
+      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
+      expect(core.calls).toHaveLength(1);
+    } finally {
+      await frontend.close();
+    }
+  });
+});
