@@ -23,13 +23,17 @@ const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1
 function promptLengthTable(): void {
   const lengths = [128, 512, 1024, 2048, 4096, 8192, 16384, 32000];
   console.log(`\n### TTFT and ITL against prompt length (batch 1, ${MODEL}, 32 output tokens)\n`);
-  console.log(`| prompt tokens | ${GPUS.map((g) => `${g} TTFT ms | ${g} ITL ms`).join(' | ')} | ${GPUS.map((g) => `${g} roofline prefill ms`).join(' | ')} |`);
+  console.log(
+    `| prompt tokens | ${GPUS.map((g) => `${g} TTFT ms | ${g} ITL ms`).join(' | ')} | ${GPUS.map((g) => `${g} roofline prefill ms`).join(' | ')} |`,
+  );
   console.log(`|---:|${GPUS.map(() => '---:|---:').join('|')}|${GPUS.map(() => '---:').join('|')}|`);
   for (const length of lengths) {
     const cells: string[] = [];
     const roofline: string[] = [];
     for (const gpu of GPUS) {
-      const result = runWorkload({ gpu, model: MODEL }, [{ arrivalMs: 0, promptTokenIds: syntheticPrompt(length, length), maxTokens: 32 }]);
+      const result = runWorkload({ gpu, model: MODEL }, [
+        { arrivalMs: 0, promptTokenIds: syntheticPrompt(length, length), maxTokens: 32 },
+      ]);
       const request = result.requests[0]!;
       cells.push(fmt(request.ttftMs), fmt(mean(request.itlMs)));
       roofline.push(fmt(prefillSeconds(engineProfile(gpu, MODEL), length) * 1000));
@@ -43,20 +47,31 @@ function batchSizeTable(): void {
   const batches = [1, 8, 32, 64, 128, 256];
   const promptTokens = 1024;
   const outputTokens = 128;
-  console.log(`\n### TTFT and ITL against batch size (${batches.join(', ')} requests of ${promptTokens} prompt tokens arriving together, ${outputTokens} output tokens, ${MODEL})\n`);
+  console.log(
+    `\n### TTFT and ITL against batch size (${batches.join(', ')} requests of ${promptTokens} prompt tokens arriving together, ${outputTokens} output tokens, ${MODEL})\n`,
+  );
   console.log('| GPU | batch | TTFT mean ms | TTFT p90 ms | ITL mean ms | ITL p90 ms | output tok/s | preemptions |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const gpu of GPUS) {
     for (const batch of batches) {
-      const workload = Array.from({ length: batch }, (_, i) => ({ arrivalMs: 0, promptTokenIds: syntheticPrompt(promptTokens, 1000 + i), maxTokens: outputTokens }));
+      const workload = Array.from({ length: batch }, (_, i) => ({
+        arrivalMs: 0,
+        promptTokenIds: syntheticPrompt(promptTokens, 1000 + i),
+        maxTokens: outputTokens,
+      }));
       const result = runWorkload({ gpu, model: MODEL }, workload);
       const ttft = result.requests.map((r) => r.ttftMs);
       const itl = result.requests.flatMap((r) => r.itlMs);
       const tokensPerSecond = (batch * outputTokens) / (result.spanMs / 1000);
-      console.log(`| ${gpu} | ${batch} | ${fmt(mean(ttft))} | ${fmt(percentile(ttft, 90))} | ${fmt(mean(itl))} | ${fmt(percentile(itl, 90))} | ${tokensPerSecond.toFixed(0)} | ${result.preemptions} |`);
+      console.log(
+        `| ${gpu} | ${batch} | ${fmt(mean(ttft))} | ${fmt(percentile(ttft, 90))} | ${fmt(mean(itl))} | ${fmt(percentile(itl, 90))} | ${tokensPerSecond.toFixed(0)} | ${result.preemptions} |`,
+      );
     }
   }
-  for (const gpu of GPUS) console.log(`\n${gpu}: KV capacity ${kvCapacityTokens(engineProfile(gpu, MODEL)).toLocaleString('en-US')} tokens for ${MODEL}.`);
+  for (const gpu of GPUS)
+    console.log(
+      `\n${gpu}: KV capacity ${kvCapacityTokens(engineProfile(gpu, MODEL)).toLocaleString('en-US')} tokens for ${MODEL}.`,
+    );
 }
 
 /**
@@ -67,7 +82,9 @@ function batchSizeTable(): void {
 function speed(engines: number, seconds: number, ratePerEngine: number): void {
   const clock = createVirtualClock();
   const rng = createRng('engine-speed');
-  const fleet = Array.from({ length: engines }, (_, i) => createSimEngine({ gpu: i % 2 === 0 ? 'h100-sxm' : 'l40s', model: MODEL, engineId: `e${i}` }, { clock }));
+  const fleet = Array.from({ length: engines }, (_, i) =>
+    createSimEngine({ gpu: i % 2 === 0 ? 'h100-sxm' : 'l40s', model: MODEL, engineId: `e${i}` }, { clock }),
+  );
   const prefixes = Array.from({ length: 8 }, (_, g) => syntheticPrompt(1024, 50_000 + g));
   let requests = 0;
   let tokens = 0;
@@ -79,7 +96,10 @@ function speed(engines: number, seconds: number, ratePerEngine: number): void {
       clock.setTimer(atMs - clock.now(), () => {
         const id = requests++;
         const prompt = [...prefixes[arrivals.int(prefixes.length)]!, ...syntheticPrompt(1024, id)];
-        engine.generate({ requestId: `q${id}`, promptTokenIds: prompt, sampling: { maxTokens: 256, ignoreEos: true } }, { onChunk: (chunk) => (tokens += chunk.tokenIds.length) });
+        engine.generate(
+          { requestId: `q${id}`, promptTokenIds: prompt, sampling: { maxTokens: 256, ignoreEos: true } },
+          { onChunk: (chunk) => (tokens += chunk.tokenIds.length) },
+        );
         arrive(atMs + arrivals.exponential(ratePerEngine) * 1000);
       });
     };
@@ -94,13 +114,19 @@ function speed(engines: number, seconds: number, ratePerEngine: number): void {
   const steps = fleet.reduce((sum, engine) => sum + engine.status().stepsTotal, 0);
   const hits = fleet.reduce((sum, engine) => sum + engine.status().prefixCacheHitsTokens, 0);
   const queries = fleet.reduce((sum, engine) => sum + engine.status().prefixCacheQueriesTokens, 0);
-  console.log(`| ${engines} | ${seconds} | ${ratePerEngine} | ${requests} | ${(clock.now() / 1000).toFixed(0)} | ${realSeconds.toFixed(1)} | ${cpuSeconds.toFixed(1)} | ${(steps / 1000).toFixed(0)}k | ${(tokens / 1e6).toFixed(2)}M | ${((steps / cpuSeconds) / 1000).toFixed(0)}k | ${((100 * hits) / queries).toFixed(0)}% |`);
+  console.log(
+    `| ${engines} | ${seconds} | ${ratePerEngine} | ${requests} | ${(clock.now() / 1000).toFixed(0)} | ${realSeconds.toFixed(1)} | ${cpuSeconds.toFixed(1)} | ${(steps / 1000).toFixed(0)}k | ${(tokens / 1e6).toFixed(2)}M | ${(steps / cpuSeconds / 1000).toFixed(0)}k | ${((100 * hits) / queries).toFixed(0)}% |`,
+  );
 }
 
 /** The issue's sanity bounds, measured through the engine: Llama-3.1-8B on an H100. */
 function sanity(): void {
-  const decode = runWorkload({ gpu: 'h100-sxm', model: 'llama-3.1-8b' }, [{ arrivalMs: 0, promptTokenIds: syntheticPrompt(1024, 1), maxTokens: 17 }]).requests[0]!;
-  const prefill = runWorkload({ gpu: 'h100-sxm', model: 'llama-3.1-8b' }, [{ arrivalMs: 0, promptTokenIds: syntheticPrompt(8192, 2), maxTokens: 1 }]).requests[0]!;
+  const decode = runWorkload({ gpu: 'h100-sxm', model: 'llama-3.1-8b' }, [
+    { arrivalMs: 0, promptTokenIds: syntheticPrompt(1024, 1), maxTokens: 17 },
+  ]).requests[0]!;
+  const prefill = runWorkload({ gpu: 'h100-sxm', model: 'llama-3.1-8b' }, [
+    { arrivalMs: 0, promptTokenIds: syntheticPrompt(8192, 2), maxTokens: 1 },
+  ]).requests[0]!;
   console.log('\n### Sanity bounds (Llama-3.1-8B on H100-SXM)\n');
   console.log(`- decode step at batch 1 (1k context): ${fmt(mean(decode.itlMs))} ms (expected about 6-8 ms)`);
   console.log(`- 8192-token prefill: ${fmt(prefill.ttftMs)} ms (expected a few hundred ms)`);
@@ -111,8 +137,12 @@ sanity();
 promptLengthTable();
 batchSizeTable();
 if (!process.argv.includes('--no-speed')) {
-  console.log('\n### Simulation speed (half h100-sxm, half l40s engines on one virtual clock; each prompt one of 8 shared 1024-token prefixes + 1024 unique tokens, 256 output tokens)\n');
-  console.log('| engines | simulated s of arrivals | req/s per engine | requests | simulated s to drain | real s | CPU s | steps | tokens | steps / CPU s | prefix hit rate |');
+  console.log(
+    '\n### Simulation speed (half h100-sxm, half l40s engines on one virtual clock; each prompt one of 8 shared 1024-token prefixes + 1024 unique tokens, 256 output tokens)\n',
+  );
+  console.log(
+    '| engines | simulated s of arrivals | req/s per engine | requests | simulated s to drain | real s | CPU s | steps | tokens | steps / CPU s | prefix hit rate |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   speed(1, 600, 4);
   speed(8, 600, 4);

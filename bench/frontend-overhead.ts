@@ -86,7 +86,10 @@ async function serveWorkers(n: number): Promise<void> {
         running++;
         try {
           for await (const i of stream(context.signal)) yield { tokenIds: [1000 + (i % 50)] };
-          yield { finishReason: FinishReason.LENGTH, usage: { promptTokens: req.tokenIds.length, completionTokens: TOKENS } };
+          yield {
+            finishReason: FinishReason.LENGTH,
+            usage: { promptTokens: req.tokenIds.length, completionTokens: TOKENS },
+          };
         } finally {
           running--;
         }
@@ -95,7 +98,16 @@ async function serveWorkers(n: number): Promise<void> {
       decode: () => (async function* () {})(),
       pullKv: async () => ({ held: false }),
       releaseKv: async () => ({ found: false }),
-      getStatus: async () => ({ engineId: `bench-${process.pid}-${w}`, role: WorkerRole.BOTH, engineKind: 'bench', gpu: 'h100-sxm', model: 'qwen3-8b', tpSize: 1, blockSize: 16, runningRequests: running }),
+      getStatus: async () => ({
+        engineId: `bench-${process.pid}-${w}`,
+        role: WorkerRole.BOTH,
+        engineKind: 'bench',
+        gpu: 'h100-sxm',
+        model: 'qwen3-8b',
+        tpSize: 1,
+        blockSize: 16,
+        runningRequests: running,
+      }),
     });
     addresses.push(`127.0.0.1:${await server.listen('127.0.0.1', 0)}`);
     servers.push(server);
@@ -111,11 +123,22 @@ async function serveWorkers(n: number): Promise<void> {
       for await (const piece of req) text += piece;
       if (req.method === 'GET') {
         if (req.url === '/health') return void res.writeHead(200).end();
-        if (req.url === '/v1/models') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', max_model_len: 32768 }] }));
-        if (req.url === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`vllm:num_requests_running{engine="0",model_name="${MODEL}"} ${running}\nvllm:num_requests_waiting{engine="0",model_name="${MODEL}"} 0\nvllm:kv_cache_usage_perc{engine="0",model_name="${MODEL}"} 0.1\nvllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="100000"} 1.0\n`);
+        if (req.url === '/v1/models')
+          return void res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', max_model_len: 32768 }] }));
+        if (req.url === '/metrics')
+          return void res
+            .writeHead(200, { 'content-type': 'text/plain' })
+            .end(
+              `vllm:num_requests_running{engine="0",model_name="${MODEL}"} ${running}\nvllm:num_requests_waiting{engine="0",model_name="${MODEL}"} 0\nvllm:kv_cache_usage_perc{engine="0",model_name="${MODEL}"} 0.1\nvllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="100000"} 1.0\n`,
+            );
         return void res.writeHead(404).end();
       }
-      const body = JSON.parse(text || '{}') as { return_token_ids?: boolean; stream_options?: { include_usage?: boolean } };
+      const body = JSON.parse(text || '{}') as {
+        return_token_ids?: boolean;
+        stream_options?: { include_usage?: boolean };
+      };
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const abort = new AbortController();
       res.on('close', () => abort.abort());
@@ -123,9 +146,14 @@ async function serveWorkers(n: number): Promise<void> {
       try {
         for await (const i of stream(abort.signal)) {
           const id = 1000 + (i % 50);
-          res.write(`data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: `t${id}`, logprobs: null, finish_reason: i === TOKENS - 1 ? 'length' : null, stop_reason: null, ...(body.return_token_ids ? { token_ids: [id] } : {}) }] })}\n\n`);
+          res.write(
+            `data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: `t${id}`, logprobs: null, finish_reason: i === TOKENS - 1 ? 'length' : null, stop_reason: null, ...(body.return_token_ids ? { token_ids: [id] } : {}) }] })}\n\n`,
+          );
         }
-        if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [], usage: { prompt_tokens: 1000, completion_tokens: TOKENS, total_tokens: 1000 + TOKENS, prompt_tokens_details: { cached_tokens: 0 } } })}\n\n`);
+        if (body.stream_options?.include_usage)
+          res.write(
+            `data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [], usage: { prompt_tokens: 1000, completion_tokens: TOKENS, total_tokens: 1000 + TOKENS, prompt_tokens_details: { cached_tokens: 0 } } })}\n\n`,
+          );
         res.end('data: [DONE]\n\n');
       } catch {
         res.destroy();
@@ -167,7 +195,22 @@ async function main(): Promise<void> {
     grpc = args['worker-grpc'].split(',');
     direct = args['worker-http'];
   } else {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve-workers', '--workers', args.workers, '--tokens', args.tokens, '--itl-ms', args['itl-ms']], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        new URL(import.meta.url).pathname,
+        '--serve-workers',
+        '--workers',
+        args.workers,
+        '--tokens',
+        args.tokens,
+        '--itl-ms',
+        args['itl-ms'],
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     children.push(child);
     workersPid = child.pid;
     const line = await firstLine(child, (text) => text.startsWith('{"grpc"'));
@@ -177,23 +220,43 @@ async function main(): Promise<void> {
   const { tokenizer } = await loadModelTokenizer('qwen3');
   const prompt = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.round(Number(args['prompt-words']) / 10));
   const promptIds = await tokenizer.encode(prompt, { addSpecialTokens: false });
-  console.log(`prompt ${promptIds.length} tokens, ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds (first round not measured), ${grpc.length} workers, policy ${args.policy}`);
-  console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `prompt ${promptIds.length} tokens, ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds (first round not measured), ${grpc.length} workers, policy ${args.policy}`,
+  );
+  console.log(
+    `load average before: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const directBefore = cpuSeconds(workersPid);
   const directWallBefore = performance.now();
-  const directResult = await load(`${direct}/v1/completions`, JSON.stringify({ model: MODEL, prompt: promptIds, max_tokens: TOKENS, stream: true, return_token_ids: true }), concurrency, rounds);
+  const directResult = await load(
+    `${direct}/v1/completions`,
+    JSON.stringify({ model: MODEL, prompt: promptIds, max_tokens: TOKENS, stream: true, return_token_ids: true }),
+    concurrency,
+    rounds,
+  );
   const directCpu = cpuSeconds(workersPid) - directBefore;
   const directWall = (performance.now() - directWallBefore) / 1000;
   report('direct to a worker (HTTP SSE, token ids)', directResult);
   // The stand-ins' HTTP streamer is a floor for any Node.js SSE server: one JSON.stringify and one
   // socket write per token, no gRPC, no tokenizer.
-  if (Number.isFinite(directCpu)) console.log(`direct phase, stand-in workers' CPU: ${directCpu.toFixed(1)} s over ${directWall.toFixed(1)} s, ${((1e6 * directCpu) / (concurrency * rounds * TOKENS)).toFixed(0)} us per streamed token (an HTTP SSE streamer alone)`);
+  if (Number.isFinite(directCpu))
+    console.log(
+      `direct phase, stand-in workers' CPU: ${directCpu.toFixed(1)} s over ${directWall.toFixed(1)} s, ${((1e6 * directCpu) / (concurrency * rounds * TOKENS)).toFixed(0)} us per streamed token (an HTTP SSE streamer alone)`,
+    );
 
   const viaBody = JSON.stringify({ model: MODEL, prompt, max_tokens: TOKENS, stream: true });
   const paths: { label: string; backend: string; addresses: readonly string[] }[] = [];
-  if (args.mode !== 'http') paths.push({ label: 'through the orchestrator (HTTP -> gRPC, token level)', backend: 'grpc', addresses: grpc });
-  if (args.mode !== 'grpc' && httpWorkers.length > 0) paths.push({ label: 'through the orchestrator (HTTP pass-through -> vllm-http)', backend: 'vllm-http', addresses: httpWorkers });
+  if (args.mode !== 'http')
+    paths.push({ label: 'through the orchestrator (HTTP -> gRPC, token level)', backend: 'grpc', addresses: grpc });
+  if (args.mode !== 'grpc' && httpWorkers.length > 0)
+    paths.push({
+      label: 'through the orchestrator (HTTP pass-through -> vllm-http)',
+      backend: 'vllm-http',
+      addresses: httpWorkers,
+    });
   const figures: { label: string; perRequestMs: number; perTokenUs: number }[] = [];
   for (const path of paths) {
     const config = join(dir, `bench-${path.backend}.yaml`);
@@ -210,7 +273,10 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
-    const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' } });
+    const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
+    });
     children.push(orchestrator);
     const listening = await firstLine(orchestrator, (text) => text.includes('"url"'));
     const url = (JSON.parse(listening) as { url: string }).url;
@@ -238,16 +304,38 @@ async function main(): Promise<void> {
     const wall = (performance.now() - wallBefore) / 1000;
     report(path.label, viaResult);
     const requests = concurrency * rounds;
-    if (Number.isFinite(cpu)) console.log(`orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token (${((1e6 * (cpu - systemCpu)) / (requests * TOKENS)).toFixed(0)} user + ${((1e6 * systemCpu) / (requests * TOKENS)).toFixed(0)} system; ${((1e6 * mainCpu) / (requests * TOKENS)).toFixed(0)} on the main thread, the rest on the tokenizer pool, GC and JIT threads)`);
-    figures.push({ label: path.label, perRequestMs: (1000 * cpu) / requests, perTokenUs: (1e6 * cpu) / (requests * TOKENS) });
-    const share = (seconds: number) => (Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a');
-    console.log(`same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`);
+    if (Number.isFinite(cpu))
+      console.log(
+        `orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token (${((1e6 * (cpu - systemCpu)) / (requests * TOKENS)).toFixed(0)} user + ${((1e6 * systemCpu) / (requests * TOKENS)).toFixed(0)} system; ${((1e6 * mainCpu) / (requests * TOKENS)).toFixed(0)} on the main thread, the rest on the tokenizer pool, GC and JIT threads)`,
+      );
+    figures.push({
+      label: path.label,
+      perRequestMs: (1000 * cpu) / requests,
+      perTokenUs: (1e6 * cpu) / (requests * TOKENS),
+    });
+    const share = (seconds: number) =>
+      Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a';
+    console.log(
+      `same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`,
+    );
     const metricsText = await (await fetch(`${url}/metrics`)).text();
-    const metric = (name: string) => Number(/^(\S+) (\S+)$/m.exec(metricsText.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2] ?? Number.NaN);
-    const serverTtft = metric('tandem_time_to_first_token_seconds_sum{mode="aggregated"}') / metric('tandem_time_to_first_token_seconds_count{mode="aggregated"}');
+    const metric = (name: string) =>
+      Number(
+        /^(\S+) (\S+)$/m.exec(
+          metricsText
+            .split('\n')
+            .filter((l) => l.startsWith(name))
+            .join('\n'),
+        )?.[2] ?? Number.NaN,
+      );
+    const serverTtft =
+      metric('tandem_time_to_first_token_seconds_sum{mode="aggregated"}') /
+      metric('tandem_time_to_first_token_seconds_count{mode="aggregated"}');
     const routing = metric('tandem_router_decision_seconds_sum') / metric('tandem_router_decision_seconds_count');
     const lag = (q: string) => (1000 * metric(`nodejs_eventloop_lag_${q}_seconds`)).toFixed(1);
-    console.log(`as the orchestrator measures itself (all rounds): mean TTFT from arrival ${(1000 * serverTtft).toFixed(1)} ms, mean routing decision ${(1e6 * routing).toFixed(0)} us, event-loop lag p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms`);
+    console.log(
+      `as the orchestrator measures itself (all rounds): mean TTFT from arrival ${(1000 * serverTtft).toFixed(1)} ms, mean routing decision ${(1e6 * routing).toFixed(0)} us, event-loop lag p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms`,
+    );
     const added = (p: number) => (pct(viaResult.ttft, p) - pct(directResult.ttft, p)).toFixed(1);
     console.log(`added TTFT ms: p50 ${added(0.5)}  p90 ${added(0.9)}  p99 ${added(0.99)}`);
     orchestrator.kill('SIGTERM');
@@ -255,9 +343,16 @@ async function main(): Promise<void> {
   }
   if (figures.length > 1) {
     console.log('orchestrator CPU, side by side (same run):');
-    for (const f of figures) console.log(`  ${f.label.padEnd(60)} ${f.perRequestMs.toFixed(2)} ms per request, ${f.perTokenUs.toFixed(0)} us per streamed token`);
+    for (const f of figures)
+      console.log(
+        `  ${f.label.padEnd(60)} ${f.perRequestMs.toFixed(2)} ms per request, ${f.perTokenUs.toFixed(0)} us per streamed token`,
+      );
   }
-  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   stop();
   process.exit(0);
 }
@@ -294,7 +389,12 @@ async function load(target: string, body: string, concurrency: number, rounds: n
 
 async function stream(target: string, body: string, agent: Agent): Promise<{ ttft: number; gaps: number[] }> {
   const started = performance.now();
-  const response = await request(target, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+  const response = await request(target, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+    dispatcher: agent,
+  });
   if (response.statusCode !== 200) {
     await response.body.dump();
     throw new Error(`HTTP ${response.statusCode}`);
@@ -329,7 +429,9 @@ function cpuSeconds(pid: number | undefined, thread?: number): number {
 /** User and system CPU seconds of a process so far, every thread or one (Linux /proc; NaN elsewhere). */
 function cpuSplit(pid: number | undefined, thread?: number): { user: number; system: number } {
   try {
-    const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ');
     return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return { user: Number.NaN, system: Number.NaN };
@@ -343,7 +445,9 @@ function pct(values: readonly number[], p: number): number {
 
 function report(label: string, r: LoadResult): void {
   const f = (values: number[], p: number) => pct(values, p).toFixed(1);
-  console.log(`${label.padEnd(42)} streams=${r.ttft.length} errors=${r.errors}  ttft_ms p50=${f(r.ttft, 0.5)} p90=${f(r.ttft, 0.9)} p99=${f(r.ttft, 0.99)}  itl_ms p50=${f(r.itl, 0.5)} p99=${f(r.itl, 0.99)}`);
+  console.log(
+    `${label.padEnd(42)} streams=${r.ttft.length} errors=${r.errors}  ttft_ms p50=${f(r.ttft, 0.5)} p90=${f(r.ttft, 0.9)} p99=${f(r.ttft, 0.99)}  itl_ms p50=${f(r.itl, 0.5)} p99=${f(r.itl, 0.99)}`,
+  );
 }
 
 function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {

@@ -52,13 +52,17 @@ async function prefill(engine: ReferenceEngine, length: number) {
     const prompt = randomPrompt(length);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const { maxGapMs } = await withLoopLag(() => drain(engine.generate({ requestId: `p${++serial}`, promptTokenIds: prompt, sampling: { maxTokens: 1 } })));
+    const { maxGapMs } = await withLoopLag(() =>
+      drain(engine.generate({ requestId: `p${++serial}`, promptTokenIds: prompt, sampling: { maxTokens: 1 } })),
+    );
     const cpu = process.cpuUsage(c0);
     if (run > 0) runs.push({ ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, gap: maxGapMs });
   }
   const ms = median(runs.map((r) => r.ms));
   const cpuMs = median(runs.map((r) => r.cpuMs));
-  console.log(`| ${length} | ${ms.toFixed(0)} | ${cpuMs.toFixed(0)} | ${((length / cpuMs) * 1000).toFixed(0)} | ${median(runs.map((r) => r.gap)).toFixed(0)} |`);
+  console.log(
+    `| ${length} | ${ms.toFixed(0)} | ${cpuMs.toFixed(0)} | ${((length / cpuMs) * 1000).toFixed(0)} | ${median(runs.map((r) => r.gap)).toFixed(0)} |`,
+  );
 }
 
 async function decode(engine: ReferenceEngine, batch: number) {
@@ -70,17 +74,28 @@ async function decode(engine: ReferenceEngine, batch: number) {
     let start = 0;
     // Warm the prompts first so the timing covers decoding only.
     const prompts = Array.from({ length: batch }, () => randomPrompt(512));
-    await Promise.all(prompts.map((p) => drain(engine.generate({ requestId: `w${++serial}`, promptTokenIds: p, sampling: { maxTokens: 1 } }))));
+    await Promise.all(
+      prompts.map((p) =>
+        drain(engine.generate({ requestId: `w${++serial}`, promptTokenIds: p, sampling: { maxTokens: 1 } })),
+      ),
+    );
     await Promise.all(
       prompts.map(async (p) => {
         let last = 0;
-        await drain(engine.generate({ requestId: `d${++serial}`, promptTokenIds: p, sampling: { maxTokens: 64, ignoreEos: true } }), () => {
-          const now = performance.now();
-          if (last > 0) gaps.push(now - last);
-          else if (start === 0) start = now;
-          last = now;
-          tokens++;
-        });
+        await drain(
+          engine.generate({
+            requestId: `d${++serial}`,
+            promptTokenIds: p,
+            sampling: { maxTokens: 64, ignoreEos: true },
+          }),
+          () => {
+            const now = performance.now();
+            if (last > 0) gaps.push(now - last);
+            else if (start === 0) start = now;
+            last = now;
+            tokens++;
+          },
+        );
       }),
     );
     const seconds = (performance.now() - start) / 1000;
@@ -99,23 +114,40 @@ async function handoff(a: ReferenceEngine, b: ReferenceEngine, length: number) {
     const pre = await a.prefill({ requestId: `h${++serial}`, promptTokenIds: prompt, sampling: { maxTokens: 8 } });
     const t0 = performance.now();
     let first = 0;
-    await drain(b.decode({ requestId: `hd${serial}`, promptTokenIds: prompt, sampling: { maxTokens: 2 }, handoff: pre.handoff!, firstTokenId: pre.firstTokenId }), () => {
-      if (first === 0) first = performance.now();
-    });
+    await drain(
+      b.decode({
+        requestId: `hd${serial}`,
+        promptTokenIds: prompt,
+        sampling: { maxTokens: 2 },
+        handoff: pre.handoff!,
+        firstTokenId: pre.firstTokenId,
+      }),
+      () => {
+        if (first === 0) first = performance.now();
+      },
+    );
     if (run > 0) pull.push(first - t0);
   }
   const blocks = Math.ceil(length / a.info.blockSize);
-  console.log(`| ${length} | ${blocks} | ${((blocks * a.info.blockBytes) / 1024).toFixed(0)} | ${median(pull).toFixed(1)} |`);
+  console.log(
+    `| ${length} | ${blocks} | ${((blocks * a.info.blockBytes) / 1024).toFixed(0)} | ${median(pull).toFixed(1)} |`,
+  );
 }
 
 const A = await createReferenceEngine({ numBlocks: 8192 }, { clock: realClock });
 const B = await createReferenceEngine({ numBlocks: 8192 }, { clock: realClock });
-console.log(`# Reference engine speed (node ${process.version}; default shape, ${A.info.maxNumBatchedTokens}-token passes, 16-token blocks)\n`);
-console.log('| prompt tokens | TTFT ms (wall) | CPU ms | prefill tokens per CPU s | longest event-loop gap ms |\n|---:|---:|---:|---:|---:|');
+console.log(
+  `# Reference engine speed (node ${process.version}; default shape, ${A.info.maxNumBatchedTokens}-token passes, 16-token blocks)\n`,
+);
+console.log(
+  '| prompt tokens | TTFT ms (wall) | CPU ms | prefill tokens per CPU s | longest event-loop gap ms |\n|---:|---:|---:|---:|---:|',
+);
 for (const length of [128, 512, 2048, 4096]) await prefill(A, length);
 console.log('\n| concurrent requests (512-token prompts) | mean ITL ms | decode tokens/s |\n|---:|---:|---:|');
 for (const batch of [1, 8, 32]) await decode(A, batch);
-console.log('\n| prompt tokens (B caches none) | blocks pulled | KiB pulled | decode() to first token ms |\n|---:|---:|---:|---:|');
+console.log(
+  '\n| prompt tokens (B caches none) | blocks pulled | KiB pulled | decode() to first token ms |\n|---:|---:|---:|---:|',
+);
 for (const length of [128, 2048, 8192]) await handoff(A, B, length);
 await A.close();
 await B.close();

@@ -40,10 +40,16 @@ for (let run = 0; run <= repeats; run++) {
   const t1 = performance.now();
   const cpu = process.cpuUsage(c0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
-  const out = decodeGreedy(model, pool, sequence, logits, { maxTokens: decodeTokens, ignoreEos: true, allocateBlock: allocate });
+  const out = decodeGreedy(model, pool, sequence, logits, {
+    maxTokens: decodeTokens,
+    ignoreEos: true,
+    allocateBlock: allocate,
+  });
   const t2 = performance.now();
   const perToken = (t2 - t1) / Math.max(1, out.tokenIds.length - 1);
-  console.log(`run ${run}${run === 0 ? ' (warm-up)' : ''}: prefill ${promptTokens} tokens ${(t1 - t0).toFixed(0)} ms wall, ${cpuMs.toFixed(0)} ms CPU; decode ${perToken.toFixed(3)} ms/token`);
+  console.log(
+    `run ${run}${run === 0 ? ' (warm-up)' : ''}: prefill ${promptTokens} tokens ${(t1 - t0).toFixed(0)} ms wall, ${cpuMs.toFixed(0)} ms CPU; decode ${perToken.toFixed(3)} ms/token`,
+  );
   if (run > 0) {
     prefillMs.push(t1 - t0);
     prefillCpuMs.push(cpuMs);
@@ -51,5 +57,9 @@ for (let run = 0; run <= repeats; run++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`layout: ${layout.numLayers} layers x ${layout.numKvHeads} KV heads x head dim ${layout.headDim}, block ${blockSize} tokens = ${layout.blockBytes} bytes`);
-console.log(`median prefill ${promptTokens} tokens: ${median(prefillMs).toFixed(0)} ms wall, ${median(prefillCpuMs).toFixed(0)} ms CPU (${((promptTokens / median(prefillMs)) * 1000).toFixed(0)} tokens/s); median decode: ${median(decodeMsPerToken).toFixed(3)} ms/token at ${promptTokens} context`);
+console.log(
+  `layout: ${layout.numLayers} layers x ${layout.numKvHeads} KV heads x head dim ${layout.headDim}, block ${blockSize} tokens = ${layout.blockBytes} bytes`,
+);
+console.log(
+  `median prefill ${promptTokens} tokens: ${median(prefillMs).toFixed(0)} ms wall, ${median(prefillCpuMs).toFixed(0)} ms CPU (${((promptTokens / median(prefillMs)) * 1000).toFixed(0)} tokens/s); median decode: ${median(decodeMsPerToken).toFixed(3)} ms/token at ${promptTokens} context`,
+);

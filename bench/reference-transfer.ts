@@ -29,7 +29,13 @@ const times: number[] = [];
 try {
   for (let run = 0; run <= repeats; run++) {
     const t0 = performance.now();
-    const result = await client.readBlocks({ host: '127.0.0.1', port: server.port, remoteRequestId: 'bench', remoteBlockIds: ids, localBlockIds: ids });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port: server.port,
+      remoteRequestId: 'bench',
+      remoteBlockIds: ids,
+      localBlockIds: ids,
+    });
     const ms = performance.now() - t0;
     if (!result.ok) throw result.error;
     if (run > 0) times.push(ms);
@@ -41,5 +47,9 @@ try {
 const sorted = [...times].sort((a, b) => a - b);
 const median = sorted[Math.floor(sorted.length / 2)]!;
 const bytes = numBlocks * layout.blockBytes;
-console.log(`${numBlocks} blocks x ${layout.blockBytes} B = ${(bytes / 1024).toFixed(0)} KiB per pull (${promptTokens} tokens)`);
-console.log(`pull wall time: min ${sorted[0]!.toFixed(1)} ms, median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms; median ${(bytes / 1e6 / (median / 1000)).toFixed(0)} MB/s`);
+console.log(
+  `${numBlocks} blocks x ${layout.blockBytes} B = ${(bytes / 1024).toFixed(0)} KiB per pull (${promptTokens} tokens)`,
+);
+console.log(
+  `pull wall time: min ${sorted[0]!.toFixed(1)} ms, median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms; median ${(bytes / 1e6 / (median / 1000)).toFixed(0)} MB/s`,
+);

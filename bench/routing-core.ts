@@ -40,11 +40,25 @@ const config = parsed.value.routing;
 const rng = createRng('routing-core-bench');
 
 // ~1.04M distinct blocks: 64 system prompts of 64 blocks, 2300 documents of 512 blocks.
-let fixture: Fixture | null = buildFixture(rng.fork('fixture'), { workers: WORKERS, blockSize: BLOCK, documents: 2300, blocksPerDocument: PROMPT_BLOCKS, systemPrompts: 64, systemBlocks: 64, blocksPerEvent: 32 });
+let fixture: Fixture | null = buildFixture(rng.fork('fixture'), {
+  workers: WORKERS,
+  blockSize: BLOCK,
+  documents: 2300,
+  blocksPerDocument: PROMPT_BLOCKS,
+  systemPrompts: 64,
+  systemBlocks: 64,
+  blocksPerEvent: 32,
+});
 
 const { router, index, load } = createRoutingCore(config, { clock: realClock });
 const gpus = ['h100-sxm', 'h200', 'a100-80g', 'l40s'];
-const candidates: Candidate[] = fixture.workerIds.map((id, i) => ({ id, role: 'both', profile: engineProfile(gpus[i % gpus.length]!, 'qwen3-8b'), blockSize: BLOCK, healthy: true }));
+const candidates: Candidate[] = fixture.workerIds.map((id, i) => ({
+  id,
+  role: 'both',
+  profile: engineProfile(gpus[i % gpus.length]!, 'qwen3-8b'),
+  blockSize: BLOCK,
+  healthy: true,
+}));
 for (const c of candidates) index.registerWorker(c.id, { blockSize: c.blockSize });
 
 // Queries: a cached document whole (walk all 512 blocks), a document diverging at a random
@@ -77,7 +91,6 @@ const indexed = index.stats().blocks;
 const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
 
 // ---- decisions ----
-
 
 const decisions = Number(args.decisions);
 const times = new Float64Array(decisions);
@@ -138,7 +151,13 @@ const overlapUs = ((performance.now() - start) * 1000) / hashRounds;
 
 const result = {
   machine: { cpus: cpus().length, node: process.version, loadAverage1m: Number(loadavg()[0]!.toFixed(2)) },
-  ingest: { blocks: storedBlocks, indexedBlocks: indexed, seconds: Number(ingestSeconds.toFixed(3)), blocksPerSecond: Math.round(storedBlocks / ingestSeconds), heapMb: Math.round(heapMb) },
+  ingest: {
+    blocks: storedBlocks,
+    indexedBlocks: indexed,
+    seconds: Number(ingestSeconds.toFixed(3)),
+    blocksPerSecond: Math.round(storedBlocks / ingestSeconds),
+    heapMb: Math.round(heapMb),
+  },
   decision: {
     policy: config.policy,
     workers: WORKERS,
@@ -151,7 +170,12 @@ const result = {
     maxUs: Number(pct(100).toFixed(1)),
     meanUs: Number(mean.toFixed(1)),
     over1ms: slow,
-    gc: { pauses: gcPauses, totalMs: Number(gcMs.toFixed(1)), maxMs: Number(gcMaxMs.toFixed(2)), shareOfWallTime: Number((gcMs / decisionsMs).toFixed(3)) },
+    gc: {
+      pauses: gcPauses,
+      totalMs: Number(gcMs.toFixed(1)),
+      maxMs: Number(gcMaxMs.toFixed(2)),
+      shareOfWallTime: Number((gcMs / decisionsMs).toFixed(3)),
+    },
   },
   parts: { hashPromptUs: Number(hashUs.toFixed(1)), overlapQueryUs: Number(overlapUs.toFixed(1)) },
 };
@@ -160,10 +184,22 @@ if (args.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
   const d = result.decision;
-  console.log(`machine: ${result.machine.cpus} cpus, node ${result.machine.node}, load average ${result.machine.loadAverage1m}`);
-  console.log(`ingest:   ${result.ingest.blocks} blocks in ${result.ingest.seconds} s = ${result.ingest.blocksPerSecond.toLocaleString('en')} blocks/s (goal >= 500,000); ${result.ingest.indexedBlocks} indexed, heap ${result.ingest.heapMb} MB`);
-  console.log(`decision: ${d.policy}, ${d.workers} workers, ${d.promptTokens}-token prompts, ${d.decisions} decisions, mean longest match ${d.meanMatchedBlocks} blocks`);
-  console.log(`          p50 ${d.p50Us} us (goal <= 250), p90 ${d.p90Us} us, p99 ${d.p99Us} us (goal <= 1000), max ${d.maxUs} us, mean ${d.meanUs} us`);
-  console.log(`          ${d.over1ms} decisions over 1 ms; GC during them: ${d.gc.pauses} pauses, ${d.gc.totalMs} ms total, longest ${d.gc.maxMs} ms`);
-  console.log(`parts:    hash an 8k prompt ${result.parts.hashPromptUs} us; overlap query over 64 workers ${result.parts.overlapQueryUs} us`);
+  console.log(
+    `machine: ${result.machine.cpus} cpus, node ${result.machine.node}, load average ${result.machine.loadAverage1m}`,
+  );
+  console.log(
+    `ingest:   ${result.ingest.blocks} blocks in ${result.ingest.seconds} s = ${result.ingest.blocksPerSecond.toLocaleString('en')} blocks/s (goal >= 500,000); ${result.ingest.indexedBlocks} indexed, heap ${result.ingest.heapMb} MB`,
+  );
+  console.log(
+    `decision: ${d.policy}, ${d.workers} workers, ${d.promptTokens}-token prompts, ${d.decisions} decisions, mean longest match ${d.meanMatchedBlocks} blocks`,
+  );
+  console.log(
+    `          p50 ${d.p50Us} us (goal <= 250), p90 ${d.p90Us} us, p99 ${d.p99Us} us (goal <= 1000), max ${d.maxUs} us, mean ${d.meanUs} us`,
+  );
+  console.log(
+    `          ${d.over1ms} decisions over 1 ms; GC during them: ${d.gc.pauses} pauses, ${d.gc.totalMs} ms total, longest ${d.gc.maxMs} ms`,
+  );
+  console.log(
+    `parts:    hash an 8k prompt ${result.parts.hashPromptUs} us; overlap query over 64 workers ${result.parts.overlapQueryUs} us`,
+  );
 }

@@ -30,7 +30,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('npx tsx bench/tokenize-cost.ts [--requests 400] [--warmup 100] [--tokenizer qwen3|DIR]\nPrints CPU per request (parse + chat template + tokenize) for a ~1001-token prompt, native vs JavaScript + segment cache.');
+  console.log(
+    'npx tsx bench/tokenize-cost.ts [--requests 400] [--warmup 100] [--tokenizer qwen3|DIR]\nPrints CPU per request (parse + chat template + tokenize) for a ~1001-token prompt, native vs JavaScript + segment cache.',
+  );
   process.exit(0);
 }
 const REQUESTS = Number(args.requests);
@@ -59,8 +61,22 @@ const SYSTEM = `You are the support assistant of Tandem. ${sentence(880)}`;
 type Body = () => string;
 const bodies: Record<string, Body> = {
   'completion, fresh prompt': () => JSON.stringify({ model: 'm', prompt: sentence(1001), max_tokens: 64 }),
-  'chat, fresh system + user': () => JSON.stringify({ model: 'm', messages: [{ role: 'system', content: `You are helper ${rng.int(1e9)}. ${sentence(880)}` }, { role: 'user', content: sentence(100) }] }),
-  'chat, system prompt seen before': () => JSON.stringify({ model: 'm', messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: sentence(100) }] }),
+  'chat, fresh system + user': () =>
+    JSON.stringify({
+      model: 'm',
+      messages: [
+        { role: 'system', content: `You are helper ${rng.int(1e9)}. ${sentence(880)}` },
+        { role: 'user', content: sentence(100) },
+      ],
+    }),
+  'chat, system prompt seen before': () =>
+    JSON.stringify({
+      model: 'm',
+      messages: [
+        { role: 'system', content: SYSTEM },
+        { role: 'user', content: sentence(100) },
+      ],
+    }),
 };
 
 async function prepare(body: string, tokenizer: Tokenizer, chat: ChatTemplate): Promise<number> {
@@ -82,13 +98,19 @@ async function measure(label: string, body: Body, tokenizer: () => Tokenizer): P
   return { ms: (used.user + used.system) / 1000 / REQUESTS, tokens: tokens / REQUESTS };
 }
 
-console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${REQUESTS} requests after ${WARMUP} warm-up, one at a time`);
+console.log(
+  `load average before: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; ${REQUESTS} requests after ${WARMUP} warm-up, one at a time`,
+);
 const native = make(0);
 const fast = make(65_536);
 for (const [label, body] of Object.entries(bodies)) {
   const before = await measure(label, body, () => native);
   const after = await measure(label, body, () => fast);
-  console.log(`${label.padEnd(34)} ${before.tokens.toFixed(0)} tokens  native ${before.ms.toFixed(3)} ms/request   js+cache ${after.ms.toFixed(3)} ms/request   (${(before.ms / after.ms).toFixed(1)}x)`);
+  console.log(
+    `${label.padEnd(34)} ${before.tokens.toFixed(0)} tokens  native ${before.ms.toFixed(3)} ms/request   js+cache ${after.ms.toFixed(3)} ms/request   (${(before.ms / after.ms).toFixed(1)}x)`,
+  );
 }
 // Cold: a fresh tokenizer per request (empty word and segment caches), the fresh chat.
 {
@@ -99,7 +121,9 @@ for (const [label, body] of Object.entries(bodies)) {
   const start = process.cpuUsage();
   for (const [i, text] of texts.entries()) await prepare(text, tokenizers[i]!, template);
   const used = process.cpuUsage(start);
-  console.log(`${'chat, fresh, empty caches (cold)'.padEnd(34)} js ${((used.user + used.system) / 1000 / n).toFixed(3)} ms/request over ${n} new tokenizers`);
+  console.log(
+    `${'chat, fresh, empty caches (cold)'.padEnd(34)} js ${((used.user + used.system) / 1000 / n).toFixed(3)} ms/request over ${n} new tokenizers`,
+  );
 }
 // The parts of the chat path, warm: template rendering alone, and JSON.parse alone.
 {
@@ -111,6 +135,12 @@ for (const [label, body] of Object.entries(bodies)) {
   start = process.cpuUsage();
   for (const p of parsed) template.renderRequest({ messages: p.messages });
   used = process.cpuUsage(start);
-  console.log(`of which: JSON.parse ${parseMs.toFixed(3)} ms, chat template render ${((used.user + used.system) / 1000 / REQUESTS).toFixed(3)} ms per request`);
+  console.log(
+    `of which: JSON.parse ${parseMs.toFixed(3)} ms, chat template render ${((used.user + used.system) / 1000 / REQUESTS).toFixed(3)} ms per request`,
+  );
 }
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);

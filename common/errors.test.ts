@@ -13,7 +13,9 @@ describe('error codes', () => {
   it('renders the OpenAI error body with the field at fault', () => {
     const error = new TandemError('invalid_request', 'max_tokens must be positive', { param: 'max_tokens' });
     expect(error.httpStatus).toBe(400);
-    expect(toOpenAIErrorBody(error)).toEqual({ error: { message: 'max_tokens must be positive', type: 'BadRequestError', param: 'max_tokens', code: 400 } });
+    expect(toOpenAIErrorBody(error)).toEqual({
+      error: { message: 'max_tokens must be positive', type: 'BadRequestError', param: 'max_tokens', code: 400 },
+    });
   });
 
   it('round-trips the gRPC statuses workers answer with', () => {

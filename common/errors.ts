@@ -58,7 +58,11 @@ export class TandemError extends Error {
   /** Seconds a client should wait before retrying (rate_limited, unavailable). */
   readonly retryAfterS: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; param?: string; retryAfterS?: number } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; param?: string; retryAfterS?: number } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.param = options.param;

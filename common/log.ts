@@ -20,7 +20,10 @@ export function createLogger(options: LoggerOptions): Logger {
   const human = format === 'pretty' || (format === 'auto' && (destination as { isTTY?: boolean }).isTTY === true);
   const base = { name: options.name, level: options.level ?? 'info' };
   if (!human) return pino(base, destination);
-  return pino(base, pretty({ destination, colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+  return pino(
+    base,
+    pretty({ destination, colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true }),
+  );
 }
 
 /** A logger that discards everything (tests, library defaults). */
@@ -37,7 +40,11 @@ export interface LogLimiter {
   take(key: string): number | undefined;
 }
 
-export function createLogLimiter(options: { readonly max: number; readonly intervalMs: number; readonly now: () => number }): LogLimiter {
+export function createLogLimiter(options: {
+  readonly max: number;
+  readonly intervalMs: number;
+  readonly now: () => number;
+}): LogLimiter {
   const windows = new Map<string, { start: number; used: number; dropped: number }>();
   return {
     take(key) {

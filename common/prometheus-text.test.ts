@@ -16,8 +16,16 @@ describe('Prometheus text parsing', () => {
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     expect(parsed.value).toHaveLength(4);
-    expect(parsed.value[0]).toEqual({ name: 'vllm:num_requests_running', labels: { engine: '0', model_name: 'Qwen/Qwen3-8B' }, value: 3 });
-    expect(parsed.value[1]).toEqual({ name: 'odd', labels: { path: 'a"b\\c\nd', empty: '' }, value: Number.POSITIVE_INFINITY });
+    expect(parsed.value[0]).toEqual({
+      name: 'vllm:num_requests_running',
+      labels: { engine: '0', model_name: 'Qwen/Qwen3-8B' },
+      value: 3,
+    });
+    expect(parsed.value[1]).toEqual({
+      name: 'odd',
+      labels: { path: 'a"b\\c\nd', empty: '' },
+      value: Number.POSITIVE_INFINITY,
+    });
     expect(parsed.value[2]).toEqual({ name: 'plain', labels: {}, value: 42 });
     expect(Number.isNaN(parsed.value[3]!.value)).toBe(true);
   });

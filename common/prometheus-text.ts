@@ -21,7 +21,8 @@ export function parsePrometheusText(text: string): Result<PromSample[]> {
     const line = lines[n]!.trim();
     if (line === '' || line.startsWith('#')) continue;
     const sample = parseLine(line);
-    if (sample === undefined) return fail(new TandemError('upstream_error', `metrics line ${n + 1} does not parse: ${line.slice(0, 120)}`));
+    if (sample === undefined)
+      return fail(new TandemError('upstream_error', `metrics line ${n + 1} does not parse: ${line.slice(0, 120)}`));
     samples.push(sample);
   }
   return ok(samples);

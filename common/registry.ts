@@ -6,9 +6,18 @@ import { fail, ok, TandemError, type Result } from './errors.ts';
  * `invalid_request` on `param` that lists the known names, e.g.
  * `unknown routing policy "kvv" (known: kv, random)`. Own keys only: `toString` is no policy.
  */
-export function findByName<T>(table: Readonly<Record<string, T>>, name: string, what: string, param: string): Result<T> {
+export function findByName<T>(
+  table: Readonly<Record<string, T>>,
+  name: string,
+  what: string,
+  param: string,
+): Result<T> {
   if (Object.hasOwn(table, name)) return ok(table[name] as T);
-  return fail(new TandemError('invalid_request', `unknown ${what} "${name}" (known: ${Object.keys(table).join(', ')})`, { param }));
+  return fail(
+    new TandemError('invalid_request', `unknown ${what} "${name}" (known: ${Object.keys(table).join(', ')})`, {
+      param,
+    }),
+  );
 }
 
 /** `findByName`, throwing its error: for start-up code that validates config once. */

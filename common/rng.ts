@@ -24,9 +24,15 @@ export interface Rng {
 export function createRng(seed: number | string): Rng {
   const seedText = String(seed);
   const [a0, b0, c0, d0] = seedWords(seedText);
-  let a = a0, b = b0, c = c0, d = d0;
+  let a = a0,
+    b = b0,
+    c = c0,
+    d = d0;
   const next = (): number => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
@@ -60,7 +66,10 @@ export function createRng(seed: number | string): Rng {
 
 /** Four 32-bit words from a string seed (cyrb128). */
 function seedWords(text: string): [number, number, number, number] {
-  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  let h1 = 1779033703,
+    h2 = 3144134277,
+    h3 = 1013904242,
+    h4 = 2773480762;
   for (let i = 0; i < text.length; i++) {
     const k = text.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);

@@ -57,7 +57,9 @@ describe('stop strings', () => {
     const alphabet = 'ab c\n';
     for (let trial = 0; trial < 500; trial++) {
       const text = Array.from({ length: 40 }, () => alphabet[rng.int(alphabet.length)]).join('');
-      const stops = Array.from({ length: 1 + rng.int(3) }, () => Array.from({ length: 1 + rng.int(4) }, () => alphabet[rng.int(alphabet.length)]).join(''));
+      const stops = Array.from({ length: 1 + rng.int(3) }, () =>
+        Array.from({ length: 1 + rng.int(4) }, () => alphabet[rng.int(alphabet.length)]).join(''),
+      );
       const pieces: string[] = [];
       for (let i = 0; i < text.length; ) {
         const n = 1 + rng.int(6);

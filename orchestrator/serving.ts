@@ -87,7 +87,11 @@ export interface Usage {
 
 export type GenerationEvent =
   /** Tokens sampled since the last event, in order; `logprobs` one per token when the request asked for them. */
-  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[]; readonly logprobs?: readonly TokenLogprob[] | undefined }
+  | {
+      readonly kind: 'tokens';
+      readonly tokenIds: readonly number[];
+      readonly logprobs?: readonly TokenLogprob[] | undefined;
+    }
   /**
    * An HTTP engine's own output, verbatim, for the client as it is: SSE data payloads (a streamed
    * request) or the one JSON body (not streamed), and the completion tokens they carry as far as
@@ -98,7 +102,13 @@ export type GenerationEvent =
    * The last event of a successful generation. `mode` says how it was served (for the metrics'
    * `mode` label); omit it and the frontend records `none`.
    */
-  | { readonly kind: 'done'; readonly finishReason: FinishReason; readonly usage: Usage; readonly mode?: ServingMode; readonly route?: RouteSummary };
+  | {
+      readonly kind: 'done';
+      readonly finishReason: FinishReason;
+      readonly usage: Usage;
+      readonly mode?: ServingMode;
+      readonly route?: RouteSummary;
+    };
 
 export type ServingMode = 'aggregated' | 'disaggregated';
 

@@ -61,7 +61,12 @@ function observationToJson(observation: Observation): Record<string, unknown> {
     out.pools = Object.fromEntries(
       Object.entries(observation.pools).map(([name, pool]) => [
         name,
-        { replicas: pool.replicas, inflight_requests: pool.inflightRequests, queued_prefill_tokens: pool.queuedPrefillTokens, active_kv_blocks: pool.activeKvBlocks },
+        {
+          replicas: pool.replicas,
+          inflight_requests: pool.inflightRequests,
+          queued_prefill_tokens: pool.queuedPrefillTokens,
+          active_kv_blocks: pool.activeKvBlocks,
+        },
       ]),
     );
   }
@@ -69,7 +74,10 @@ function observationToJson(observation: Observation): Record<string, unknown> {
 }
 
 function histogramToJson(distribution: Distribution): { le: (number | string)[]; counts: number[] } {
-  return { le: distribution.bounds.map((bound) => (bound === Infinity ? '+Inf' : bound)), counts: [...distribution.counts] };
+  return {
+    le: distribution.bounds.map((bound) => (bound === Infinity ? '+Inf' : bound)),
+    counts: [...distribution.counts],
+  };
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));

@@ -46,7 +46,9 @@ export function plannerOptionsFromConfig(config: Readonly<Config>): Result<Plann
   }
 }
 
-export function createPlannerFromConfig(config: Readonly<Config>): Result<{ planner: Planner; options: PlannerOptions & { pools: PlannedPool[] } }> {
+export function createPlannerFromConfig(
+  config: Readonly<Config>,
+): Result<{ planner: Planner; options: PlannerOptions & { pools: PlannedPool[] } }> {
   const options = plannerOptionsFromConfig(config);
   if (!options.ok) return options;
   return ok({ planner: createPlanner(options.value), options: options.value });

@@ -9,4 +9,12 @@ export * from './predict/index.ts';
 export { startPlanner, type RunningPlanner, type RunOptions } from './run.ts';
 export * from './size/index.ts';
 export * from './stability/index.ts';
-export type { Decision, Distribution, LoadForecast, Observation, PoolDecision, PoolObservation, PoolRole } from './types.ts';
+export type {
+  Decision,
+  Distribution,
+  LoadForecast,
+  Observation,
+  PoolDecision,
+  PoolObservation,
+  PoolRole,
+} from './types.ts';

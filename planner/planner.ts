@@ -2,7 +2,13 @@ import type { LinkProfile } from '../common/profiles/index.ts';
 import type { PlannedPool } from './pools.ts';
 import { createPredictor, type Predictor, type PredictorOptions } from './predict/index.ts';
 import { sizePools } from './size/index.ts';
-import { INITIAL_POOL_STABILITY, stabilizePool, stabilizeThreshold, type PoolStability, type StabilityOptions } from './stability/index.ts';
+import {
+  INITIAL_POOL_STABILITY,
+  stabilizePool,
+  stabilizeThreshold,
+  type PoolStability,
+  type StabilityOptions,
+} from './stability/index.ts';
 import type { Decision, LoadForecast, Observation, PoolDecision } from './types.ts';
 
 export interface PlannerOptions {
@@ -85,7 +91,8 @@ export function createPlanner(options: PlannerOptions): Planner {
         ttftQuantile: options.ttftQuantile,
         maxKvUsage: options.maxKvUsage,
       });
-      const reasons = latest === undefined ? ['no observation yet: sizing for zero load', ...sizing.reasons] : [...sizing.reasons];
+      const reasons =
+        latest === undefined ? ['no observation yet: sizing for zero load', ...sizing.reasons] : [...sizing.reasons];
       if (latest) reasons.push(...sloReport(latest, options.slo));
 
       const decided = options.pools.map((pool, i) => {
@@ -93,8 +100,19 @@ export function createPlanner(options: PlannerOptions): Planner {
         let state = stability.get(pool.name) ?? INITIAL_POOL_STABILITY;
         // A planner that (re)starts adopts the size the pool runs at, so a restart cannot shrink it at once.
         const running = latest?.pools?.[pool.name]?.replicas;
-        if (state.current === undefined && running !== undefined && running > 0) state = { current: running, history: [{ atMs: nowMs, replicas: running }] };
-        const step = stabilizePool(state, { atMs: nowMs, recommended: sized.recommended, demand: sized.demand, minReplicas: pool.minReplicas, maxReplicas: pool.maxReplicas }, options.stability);
+        if (state.current === undefined && running !== undefined && running > 0)
+          state = { current: running, history: [{ atMs: nowMs, replicas: running }] };
+        const step = stabilizePool(
+          state,
+          {
+            atMs: nowMs,
+            recommended: sized.recommended,
+            demand: sized.demand,
+            minReplicas: pool.minReplicas,
+            maxReplicas: pool.maxReplicas,
+          },
+          options.stability,
+        );
         return { pool, sized, state: step.state, replicas: step.replicas, reason: step.reason };
       });
 
@@ -117,7 +135,9 @@ export function createPlanner(options: PlannerOptions): Planner {
 
       const nextThreshold = stabilizeThreshold(threshold, sizing.threshold.tokens, options.stability.thresholdDeadband);
       if (threshold !== undefined && nextThreshold === threshold && sizing.threshold.tokens !== threshold) {
-        reasons.push(`threshold held at ${threshold} tokens (${sizing.threshold.tokens} is within the ${(options.stability.thresholdDeadband * 100).toFixed(0)}% deadband)`);
+        reasons.push(
+          `threshold held at ${threshold} tokens (${sizing.threshold.tokens} is within the ${(options.stability.thresholdDeadband * 100).toFixed(0)}% deadband)`,
+        );
       }
       threshold = nextThreshold;
 
@@ -133,7 +153,8 @@ export function createPlanner(options: PlannerOptions): Planner {
         minReplicas: pool.minReplicas,
         maxReplicas: pool.maxReplicas,
       }));
-      const total = (role: string) => pools.filter((pool) => pool.role === role).reduce((sum, pool) => sum + pool.replicas, 0);
+      const total = (role: string) =>
+        pools.filter((pool) => pool.role === role).reduce((sum, pool) => sum + pool.replicas, 0);
       lastDecision = {
         atMs: nowMs,
         pools,
@@ -159,10 +180,13 @@ function sloReport(observation: Observation, slo: { ttftS: number; itlS: number 
     if (observed === undefined) return;
     const verdict = observed <= target ? 'meets' : 'MISSES';
     const share = attainment === undefined ? '' : `, ${(attainment * 100).toFixed(1)}% of requests within it`;
-    lines.push(`observed ${name} p90 ${(observed * 1000).toFixed(1)} ms ${verdict} the ${(target * 1000).toFixed(0)} ms target${share}`);
+    lines.push(
+      `observed ${name} p90 ${(observed * 1000).toFixed(1)} ms ${verdict} the ${(target * 1000).toFixed(0)} ms target${share}`,
+    );
   };
   check('TTFT', observation.ttftP90S, slo.ttftS, observation.ttftAttainment);
   check('ITL', observation.itlP90S, slo.itlS, observation.itlAttainment);
-  if (observation.queueDepth !== undefined && observation.queueDepth > 0) lines.push(`${observation.queueDepth} requests waiting in the admission queue`);
+  if (observation.queueDepth !== undefined && observation.queueDepth > 0)
+    lines.push(`${observation.queueDepth} requests waiting in the admission queue`);
   return lines;
 }

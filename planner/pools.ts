@@ -31,7 +31,9 @@ export function resolvePools(section: Pick<PlannerSection, 'pools'>): Result<Pla
       perf = createRooflinePerf(engineProfile(entry.gpu, entry.model, entry.tp));
     } catch (error) {
       const cause = toTandemError(error, 'invalid_request');
-      return fail(new TandemError('invalid_request', `planner.pools.${index} (${entry.name}): ${cause.message}`, { cause }));
+      return fail(
+        new TandemError('invalid_request', `planner.pools.${index} (${entry.name}): ${cause.message}`, { cause }),
+      );
     }
     if (entry.profile_file !== undefined) {
       const measured = loadMeasuredProfile(entry.profile_file);

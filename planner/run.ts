@@ -6,7 +6,17 @@ import type { Logger } from '../common/log.ts';
 import { ExternalScaler } from '../proto/gen/externalscaler/externalscaler_pb.ts';
 import { createGrpcServer, type GrpcServer } from '../proto/grpc/index.ts';
 import { createPlannerFromConfig } from './from-config.ts';
-import { createDecisionBoard, createDirectScaler, createKedaHandlers, createPlannerRegistry, loadKubeConfig, startPlannerHttpServer, type DecisionBoard, type DirectScaler, type PlannerHttpServer } from './hooks/index.ts';
+import {
+  createDecisionBoard,
+  createDirectScaler,
+  createKedaHandlers,
+  createPlannerRegistry,
+  loadKubeConfig,
+  startPlannerHttpServer,
+  type DecisionBoard,
+  type DirectScaler,
+  type PlannerHttpServer,
+} from './hooks/index.ts';
 import { createPrometheusSource, createScrapeSource, type ObservationSource } from './observe/index.ts';
 import type { Planner } from './planner.ts';
 import type { Decision } from './types.ts';
@@ -44,27 +54,55 @@ export async function startPlanner(config: Readonly<Config>, options: RunOptions
   if (!built.ok) throw built.error;
   const { planner, options: plannerOptions } = built.value;
   const { clock, log } = options;
-  const attribution = plannerOptions.pools.map((pool) => ({ name: pool.name, role: pool.role, workerPrefix: pool.workerPrefix }));
+  const attribution = plannerOptions.pools.map((pool) => ({
+    name: pool.name,
+    role: pool.role,
+    workerPrefix: pool.workerPrefix,
+  }));
   const slo = plannerOptions.slo;
   const source: ObservationSource =
     options.source ??
     (section.source.kind === 'prometheus'
-      ? createPrometheusSource({ url: section.source.url, windowS: section.interval_s, timeoutMs: section.source.timeout_s * 1000, clock, pools: attribution, slo })
+      ? createPrometheusSource({
+          url: section.source.url,
+          windowS: section.interval_s,
+          timeoutMs: section.source.timeout_s * 1000,
+          clock,
+          pools: attribution,
+          slo,
+        })
       : section.source.kind === 'scrape'
-        ? createScrapeSource({ url: section.source.url, timeoutMs: section.source.timeout_s * 1000, clock, pools: attribution, slo })
+        ? createScrapeSource({
+            url: section.source.url,
+            timeoutMs: section.source.timeout_s * 1000,
+            clock,
+            pools: attribution,
+            slo,
+          })
         : missingPushSource());
 
   const dryRun = section.dry_run;
   const mode = section.hooks.mode;
   const board = createDecisionBoard();
-  const http: PlannerHttpServer = await startPlannerHttpServer({ host: section.hooks.host, port: section.hooks.metrics_port, registry: createPlannerRegistry(board, { exportDesired: !dryRun && mode === 'hpa' }), board });
+  const http: PlannerHttpServer = await startPlannerHttpServer({
+    host: section.hooks.host,
+    port: section.hooks.metrics_port,
+    registry: createPlannerRegistry(board, { exportDesired: !dryRun && mode === 'hpa' }),
+    board,
+  });
   let keda: GrpcServer | undefined;
   let kedaPort: number | undefined;
   let direct: DirectScaler | undefined;
   try {
     if (mode === 'keda' && !dryRun) {
       keda = createGrpcServer();
-      keda.add(ExternalScaler, createKedaHandlers(board, plannerOptions.pools.map((pool) => pool.name)));
+      keda.add(
+        ExternalScaler,
+        createKedaHandlers(
+          board,
+          plannerOptions.pools.map((pool) => pool.name),
+        ),
+      );
       kedaPort = await keda.listen(section.hooks.host, section.hooks.keda_port);
     }
     if (mode === 'direct' && !dryRun) {
@@ -80,7 +118,17 @@ export async function startPlanner(config: Readonly<Config>, options: RunOptions
     await keda?.close(0);
     throw error;
   }
-  log.info({ mode, dryRun, httpPort: http.port, kedaPort, pools: plannerOptions.pools.map((pool) => `${pool.name}: ${pool.perf.label}`), source: options.source ? 'injected' : section.source.kind }, 'planner started');
+  log.info(
+    {
+      mode,
+      dryRun,
+      httpPort: http.port,
+      kedaPort,
+      pools: plannerOptions.pools.map((pool) => `${pool.name}: ${pool.perf.label}`),
+      source: options.source ? 'injected' : section.source.kind,
+    },
+    'planner started',
+  );
 
   const controller = new AbortController();
   const tick = async (): Promise<Decision | undefined> => {
@@ -96,9 +144,19 @@ export async function startPlanner(config: Readonly<Config>, options: RunOptions
     const decision = planner.decide(clock.now());
     board.publish(decision);
     const summary = decision.pools.map((pool) => `${pool.name}=${pool.replicas}`).join(' ');
-    log.info({ pools: summary, threshold: decision.disaggregationThresholdTokens, predictedRate: decision.predicted.requestRate }, dryRun ? `dry run: would scale ${summary}` : `decided ${summary}`);
+    log.info(
+      {
+        pools: summary,
+        threshold: decision.disaggregationThresholdTokens,
+        predictedRate: decision.predicted.requestRate,
+      },
+      dryRun ? `dry run: would scale ${summary}` : `decided ${summary}`,
+    );
     log.debug({ reasons: decision.reasons }, 'decision reasons');
-    if (direct) await direct.apply(decision).catch((error: unknown) => log.error({ err: (error as Error).message }, 'direct scaling failed'));
+    if (direct)
+      await direct
+        .apply(decision)
+        .catch((error: unknown) => log.error({ err: (error as Error).message }, 'direct scaling failed'));
     return decision;
   };
 
@@ -126,6 +184,12 @@ export async function startPlanner(config: Readonly<Config>, options: RunOptions
 
 function missingPushSource(): ObservationSource {
   return {
-    collect: () => Promise.reject(new TandemError('invalid_request', 'planner.source.kind is "push" but nothing pushes observations (only embedded use, e.g. the cluster simulator, can)')),
+    collect: () =>
+      Promise.reject(
+        new TandemError(
+          'invalid_request',
+          'planner.source.kind is "push" but nothing pushes observations (only embedded use, e.g. the cluster simulator, can)',
+        ),
+      ),
   };
 }

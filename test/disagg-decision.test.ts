@@ -15,10 +15,27 @@ function setup(disaggregation: Record<string, unknown> = {}, fleet = { prefill: 
   if (!config.ok) throw config.error;
   const clock = createVirtualClock();
   const core = createRoutingCore(config.value.routing, { clock });
-  const disagg = createDisaggregator({ ...core, clock, hashSeed: config.value.routing.hash_seed, options: disaggOptionsFromConfig(config.value) });
+  const disagg = createDisaggregator({
+    ...core,
+    clock,
+    hashSeed: config.value.routing.hash_seed,
+    options: disaggOptionsFromConfig(config.value),
+  });
   const pool: Candidate[] = [
-    ...Array.from({ length: fleet.prefill }, (_, i) => ({ id: `p${i}`, role: 'prefill' as const, profile, blockSize: BS, healthy: true })),
-    ...Array.from({ length: fleet.decode }, (_, i) => ({ id: `d${i}`, role: 'decode' as const, profile, blockSize: BS, healthy: true })),
+    ...Array.from({ length: fleet.prefill }, (_, i) => ({
+      id: `p${i}`,
+      role: 'prefill' as const,
+      profile,
+      blockSize: BS,
+      healthy: true,
+    })),
+    ...Array.from({ length: fleet.decode }, (_, i) => ({
+      id: `d${i}`,
+      role: 'decode' as const,
+      profile,
+      blockSize: BS,
+      healthy: true,
+    })),
   ];
   const toy = createCacheFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 100_000 })));
   /** Makes `worker` cache `prompt` (its index learns through KV events). */
@@ -112,12 +129,16 @@ describe('the disaggregation decision', () => {
     expect(decision.decodeWorkerId).toBe('d0');
     const d1 = decision.decode!.candidates.find((c) => c.id === 'd1')!;
     expect(d1.terms.transferSeconds).toBe(0);
-    expect(d1.terms.decodeSeconds).toBeGreaterThan(decision.decode!.candidates.find((c) => c.id === 'd0')!.terms.totalSeconds);
+    expect(d1.terms.decodeSeconds).toBeGreaterThan(
+      decision.decode!.candidates.find((c) => c.id === 'd0')!.terms.totalSeconds,
+    );
   });
 
   it('leaves out a decode worker whose KV cache cannot take the request', () => {
     const { disagg, pool, load, clock } = setup({ mode: 'always' });
-    const d0 = disagg.decide({ tokenIds: tokens(100, 1), maxTokens: 16 }, pool).decode!.candidates.find((c) => c.id === 'd0')!;
+    const d0 = disagg
+      .decide({ tokenIds: tokens(100, 1), maxTokens: 16 }, pool)
+      .decode!.candidates.find((c) => c.id === 'd0')!;
     load.book('d0', { prefillTokens: 0, decodeBlocks: d0.kvCapacityBlocks - 2 }, clock.now());
     const decision = disagg.decide({ tokenIds: tokens(3000, 1), maxTokens: 16 }, pool);
     expect(decision.decodeWorkerId).toBe('d1');
@@ -129,12 +150,19 @@ describe('the disaggregation decision', () => {
     const decision = disagg.decide({ tokenIds: tokens(3000, 1), maxTokens: 64 }, pool);
     const bookings = disagg.commit(decision);
     const prefillLoad = load.load(decision.prefillWorkerId!, clock.now());
-    expect(prefillLoad.queuedPrefillTokens).toBe(decision.prefill!.candidates.find((c) => c.id === decision.prefillWorkerId)!.newTokens);
+    expect(prefillLoad.queuedPrefillTokens).toBe(
+      decision.prefill!.candidates.find((c) => c.id === decision.prefillWorkerId)!.newTokens,
+    );
     expect(load.load(decision.decodeWorkerId!, clock.now()).activeDecodeBlocks).toBe(Math.ceil(3000 / BS));
     load.firstToken(bookings.first, clock.now());
     load.release(bookings.first);
     load.release(bookings.decode!);
-    for (const c of pool) expect(load.load(c.id, clock.now())).toMatchObject({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
+    for (const c of pool)
+      expect(load.load(c.id, clock.now())).toMatchObject({
+        inflightRequests: 0,
+        queuedPrefillTokens: 0,
+        activeDecodeBlocks: 0,
+      });
     expect(() => disagg.commit(decision)).toThrow(/already committed/);
   });
 

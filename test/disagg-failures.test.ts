@@ -3,7 +3,14 @@ import { TandemError } from '../common/errors.ts';
 import type { WorkerService } from '../proto/gen/tandem/v1/worker_pb.ts';
 import type { ServiceClient } from '../proto/grpc/index.ts';
 import { createBackendTap, type BackendTap } from './fakes/backend-tap.ts';
-import { allHealthy, MODEL, requestLogs, startOrchestrator, testConfig, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  MODEL,
+  requestLogs,
+  startOrchestrator,
+  testConfig,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-process.ts';
 
 /**
@@ -35,7 +42,9 @@ beforeAll(async () => {
     { name: 'd0', role: 'decode', address: D[0]!.ready.grpc },
     { name: 'd1', role: 'decode', address: D[1]!.ready.grpc },
   ];
-  running = await startOrchestrator(testConfig(workers, { disaggregation: { mode: 'always', decode_retries: 1 } }), { createBackend: tap.createBackend });
+  running = await startOrchestrator(testConfig(workers, { disaggregation: { mode: 'always', decode_retries: 1 } }), {
+    createBackend: tap.createBackend,
+  });
   await allHealthy(running, ['p0', 'd0', 'd1']);
 });
 
@@ -45,7 +54,8 @@ afterAll(async () => {
 });
 
 /** Prompt token ids (from the reference model's input vocabulary), distinct per seed. */
-const prompt = (length: number, seed: number) => Array.from({ length }, (_, i) => 1000 + ((seed * 7919 + i * 31) % 90_000));
+const prompt = (length: number, seed: number) =>
+  Array.from({ length }, (_, i) => 1000 + ((seed * 7919 + i * 31) % 90_000));
 
 let expectations = 0;
 /**
@@ -55,11 +65,20 @@ let expectations = 0;
  */
 async function expected(tokens: number[], maxTokens = MAX_TOKENS): Promise<number[]> {
   const out: number[] = [];
-  for await (const chunk of P.grpc.generate({ requestId: `expect-${++expectations}`, tokenIds: tokens, sampling: { maxTokens, temperature: 0 } })) out.push(...chunk.tokenIds);
+  for await (const chunk of P.grpc.generate({
+    requestId: `expect-${++expectations}`,
+    tokenIds: tokens,
+    sampling: { maxTokens, temperature: 0 },
+  }))
+    out.push(...chunk.tokenIds);
   return out;
 }
 
-async function complete(requestId: string, tokens: number[], extra: Record<string, unknown> = {}): Promise<{ status: number; tokens: number[]; body: any }> {
+async function complete(
+  requestId: string,
+  tokens: number[],
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; tokens: number[]; body: any }> {
   const response = await fetch(`${running.url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': requestId },
@@ -73,7 +92,9 @@ async function complete(requestId: string, tokens: number[], extra: Record<strin
 function clientTokens(requestId: string): number[] {
   const records = tap.of(requestId);
   const prefilled = records.find((r) => r.kind === 'prefill' && r.error === undefined);
-  const decoded = records.filter((r) => (r.kind === 'decode' || r.kind === 'generate') && r.error === undefined).flatMap((r) => r.tokens);
+  const decoded = records
+    .filter((r) => (r.kind === 'decode' || r.kind === 'generate') && r.error === undefined)
+    .flatMap((r) => r.tokens);
   return prefilled ? [prefilled.tokens[0]!, ...decoded] : decoded;
 }
 
@@ -83,7 +104,12 @@ const statusOf = (client: Grpc) => client.getStatus({});
 /** Every live worker holds nothing for a remote decode and runs nothing. */
 async function expectBaseline(workers: readonly WorkerProcess[] = [P, ...D]): Promise<void> {
   for (const worker of workers) {
-    const status = await waitFor(() => statusOf(worker.grpc), (s) => s.heldBlocks === 0 && s.runningRequests === 0 && s.waitingRequests === 0 && s.usedBlocks === 0, 10_000, `worker ${worker.ready.grpc} back at its baseline`);
+    const status = await waitFor(
+      () => statusOf(worker.grpc),
+      (s) => s.heldBlocks === 0 && s.runningRequests === 0 && s.waitingRequests === 0 && s.usedBlocks === 0,
+      10_000,
+      `worker ${worker.ready.grpc} back at its baseline`,
+    );
     expect(status.heldBlocks).toBe(0);
   }
 }
@@ -101,7 +127,12 @@ describe('failures of disaggregated requests, injected', () => {
     const result = await complete('ok-1', tokens);
     expect(result.status).toBe(200);
     expect(result.tokens).toEqual(await expected(tokens));
-    expect(requestLogs(running, 'ok-1')[0]).toMatchObject({ mode: 'disaggregated', prefill: 'p0', kvRecomputed: false, transferredBlocks: 8 });
+    expect(requestLogs(running, 'ok-1')[0]).toMatchObject({
+      mode: 'disaggregated',
+      prefill: 'p0',
+      kvRecomputed: false,
+      transferredBlocks: 8,
+    });
     await expectBaseline();
   });
 
@@ -109,7 +140,8 @@ describe('failures of disaggregated requests, injected', () => {
     const tokens = prompt(90, 2);
     tap.hooks = {
       before: (kind, _worker, call) => {
-        if (kind === 'prefill' && call.requestId === 'prefill-fails') throw new TandemError('unavailable', 'injected: the prefill worker is gone');
+        if (kind === 'prefill' && call.requestId === 'prefill-fails')
+          throw new TandemError('unavailable', 'injected: the prefill worker is gone');
       },
     };
     const result = await complete('prefill-fails', tokens);
@@ -119,7 +151,9 @@ describe('failures of disaggregated requests, injected', () => {
     const records = tap.of('prefill-fails');
     expect(records.map((r) => r.kind)).toEqual(['prefill', 'generate']);
     expect(records[1]!.worker).toMatch(/^d/);
-    expect(requestLogs(running, 'prefill-fails', 'prefill failed: serving the request aggregated on the decode worker')).toHaveLength(1);
+    expect(
+      requestLogs(running, 'prefill-fails', 'prefill failed: serving the request aggregated on the decode worker'),
+    ).toHaveLength(1);
     expect(requestLogs(running, 'prefill-fails')[0]).toMatchObject({ mode: 'aggregated', worker: records[1]!.worker });
     await expectBaseline();
   });
@@ -138,9 +172,17 @@ describe('failures of disaggregated requests, injected', () => {
     tap.hooks = {};
     expect(result.status).toBe(200);
     expect(result.tokens).toEqual(await expected(tokens));
-    expect(requestLogs(running, 'transfer-fails')[0]).toMatchObject({ mode: 'disaggregated', kvRecomputed: true, transferredBlocks: 0 });
+    expect(requestLogs(running, 'transfer-fails')[0]).toMatchObject({
+      mode: 'disaggregated',
+      kvRecomputed: true,
+      transferredBlocks: 0,
+    });
     // Nobody pulled the blocks: the orchestrator's ReleaseKv frees them.
-    const release = tap.records.find((r) => r.kind === 'release' && r.requestId === (tap.of('transfer-fails')[0]!.handoff as { remoteRequestId: string }).remoteRequestId);
+    const release = tap.records.find(
+      (r) =>
+        r.kind === 'release' &&
+        r.requestId === (tap.of('transfer-fails')[0]!.handoff as { remoteRequestId: string }).remoteRequestId,
+    );
     expect(release?.worker).toBe('p0');
     await expectBaseline();
   });
@@ -166,18 +208,33 @@ describe('failures of disaggregated requests, injected', () => {
     expect(decodes[1]!.worker).not.toBe(failed);
     expect(decodes[1]!.handoff).toEqual(decodes[0]!.handoff);
     // The blocks were still held: the second decode worker pulled them rather than recomputing.
-    expect(requestLogs(running, 'decode-fails')[0]).toMatchObject({ mode: 'disaggregated', decode: decodes[1]!.worker, decodeRetries: 1, kvRecomputed: false, transferredBlocks: 9 });
+    expect(requestLogs(running, 'decode-fails')[0]).toMatchObject({
+      mode: 'disaggregated',
+      decode: decodes[1]!.worker,
+      decodeRetries: 1,
+      kvRecomputed: false,
+      transferredBlocks: 9,
+    });
     await expectBaseline();
   });
 
   it('cancels the decode and frees every block when the client goes away mid-stream', async () => {
     const tokens = prompt(80, 5);
-    const abortsBefore = await Promise.all(D.map((d) => workerCounter(d, 'vllm:request_success_total{finished_reason="abort"')));
+    const abortsBefore = await Promise.all(
+      D.map((d) => workerCounter(d, 'vllm:request_success_total{finished_reason="abort"')),
+    );
     const controller = new AbortController();
     const response = await fetch(`${running.url}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'client-leaves' },
-      body: JSON.stringify({ model: MODEL, prompt: tokens, max_tokens: 3000, ignore_eos: true, temperature: 0, stream: true }),
+      body: JSON.stringify({
+        model: MODEL,
+        prompt: tokens,
+        max_tokens: 3000,
+        ignore_eos: true,
+        temperature: 0,
+        stream: true,
+      }),
       signal: controller.signal,
     });
     const reader = response.body!.getReader();
@@ -188,11 +245,23 @@ describe('failures of disaggregated requests, injected', () => {
     await reader.cancel().catch(() => undefined);
     await expectBaseline();
     const decode = tap.of('client-leaves').find((r) => r.kind === 'decode')!;
-    await waitFor(() => decode.error, (error) => error !== undefined, 10_000, 'the decode call to end');
+    await waitFor(
+      () => decode.error,
+      (error) => error !== undefined,
+      10_000,
+      'the decode call to end',
+    );
     expect(decode.tokens.length).toBeLessThan(3000);
-    const abortsAfter = await Promise.all(D.map((d) => workerCounter(d, 'vllm:request_success_total{finished_reason="abort"')));
+    const abortsAfter = await Promise.all(
+      D.map((d) => workerCounter(d, 'vllm:request_success_total{finished_reason="abort"')),
+    );
     expect(abortsAfter.reduce((a, b) => a + b, 0)).toBe(abortsBefore.reduce((a, b) => a + b, 0) + 1);
-    await waitFor(() => requestLogs(running, 'client-leaves', 'disaggregated request cancelled'), (lines) => lines.length === 1 && lines[0]!.phase === 'decode', 5000, 'the cancellation log');
+    await waitFor(
+      () => requestLogs(running, 'client-leaves', 'disaggregated request cancelled'),
+      (lines) => lines.length === 1 && lines[0]!.phase === 'decode',
+      5000,
+      'the cancellation log',
+    );
   });
 
   it('cancels the prefill and holds nothing when the client goes away during the prefill', async () => {
@@ -219,8 +288,15 @@ describe('failures of disaggregated requests, injected', () => {
     tap.hooks = {};
     await expectBaseline();
     expect(tap.of('leaves-early').map((r) => r.kind)).toEqual(['prefill']);
-    expect(requestLogs(running, 'leaves-early', 'disaggregated request cancelled')[0]).toMatchObject({ phase: 'prefill' });
-    await waitFor(() => workerCounter(P, 'vllm:request_success_total{finished_reason="abort"'), (n) => n === abortsBefore + 1, 10_000, 'the prefill worker to count the abort');
+    expect(requestLogs(running, 'leaves-early', 'disaggregated request cancelled')[0]).toMatchObject({
+      phase: 'prefill',
+    });
+    await waitFor(
+      () => workerCounter(P, 'vllm:request_success_total{finished_reason="abort"'),
+      (n) => n === abortsBefore + 1,
+      10_000,
+      'the prefill worker to count the abort',
+    );
   });
 
   it('recomputes on the decode worker when the prefill worker dies right after the handoff', async () => {
@@ -237,7 +313,11 @@ describe('failures of disaggregated requests, injected', () => {
     tap.hooks = {};
     expect(result.status).toBe(200);
     expect(result.tokens).toEqual(want);
-    expect(requestLogs(running, 'prefill-dies')[0]).toMatchObject({ mode: 'disaggregated', kvRecomputed: true, transferredBlocks: 0 });
+    expect(requestLogs(running, 'prefill-dies')[0]).toMatchObject({
+      mode: 'disaggregated',
+      kvRecomputed: true,
+      transferredBlocks: 0,
+    });
     await expectBaseline(D);
   });
 });

@@ -1,7 +1,14 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createBackendTap, type BackendTap } from './fakes/backend-tap.ts';
 import { expectedTokens, startFakePdEngine, type FakePdEngine, type PdFlavour } from './fakes/fake-pd-engine.ts';
-import { allHealthy, MODEL, requestLogs, startOrchestrator, testConfig, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  MODEL,
+  requestLogs,
+  startOrchestrator,
+  testConfig,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * The two other handoff protocols behind the same interface, end to end through the
@@ -20,16 +27,29 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function deploy(flavour: PdFlavour): Promise<{ P: FakePdEngine; D: FakePdEngine; running: RunningOrchestrator; tap: BackendTap }> {
-  const [P, D] = await Promise.all([startFakePdEngine({ flavour, mode: 'prefill' }), startFakePdEngine({ flavour, mode: 'decode', waitMs: 2000 })]);
-  cleanups.push(() => P.close(), () => D.close());
-  const kv = (engine: FakePdEngine) => (flavour === 'p2p-nccl' ? { protocol: flavour, nccl_address: engine.ncclAddress } : { protocol: flavour, bootstrap_port: engine.bootstrapPort });
+async function deploy(
+  flavour: PdFlavour,
+): Promise<{ P: FakePdEngine; D: FakePdEngine; running: RunningOrchestrator; tap: BackendTap }> {
+  const [P, D] = await Promise.all([
+    startFakePdEngine({ flavour, mode: 'prefill' }),
+    startFakePdEngine({ flavour, mode: 'decode', waitMs: 2000 }),
+  ]);
+  cleanups.push(
+    () => P.close(),
+    () => D.close(),
+  );
+  const kv = (engine: FakePdEngine) =>
+    flavour === 'p2p-nccl'
+      ? { protocol: flavour, nccl_address: engine.ncclAddress }
+      : { protocol: flavour, bootstrap_port: engine.bootstrapPort };
   const workers = [
     { name: 'p0', role: 'prefill', backend: 'vllm-http', address: P.url, kv_transfer: kv(P) },
     { name: 'd0', role: 'decode', backend: 'vllm-http', address: D.url, kv_transfer: kv(D) },
   ];
   const tap = createBackendTap();
-  const running = await startOrchestrator(testConfig(workers, { disaggregation: { mode: 'always' } }), { createBackend: tap.createBackend });
+  const running = await startOrchestrator(testConfig(workers, { disaggregation: { mode: 'always' } }), {
+    createBackend: tap.createBackend,
+  });
   cleanups.push(() => running.close());
   await allHealthy(running, ['p0', 'd0']);
   return { P, D, running, tap };
@@ -37,11 +57,24 @@ async function deploy(flavour: PdFlavour): Promise<{ P: FakePdEngine; D: FakePdE
 
 const prompt = (seed: number) => Array.from({ length: 70 }, (_, i) => 1000 + seed * 100 + i);
 
-async function stream(url: string, requestId: string, tokens: number[], extra: Record<string, unknown> = {}): Promise<{ status: number; usage: any }> {
+async function stream(
+  url: string,
+  requestId: string,
+  tokens: number[],
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; usage: any }> {
   const response = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': requestId },
-    body: JSON.stringify({ model: MODEL, prompt: tokens, max_tokens: 6, temperature: 0, stream: true, stream_options: { include_usage: true }, ...extra }),
+    body: JSON.stringify({
+      model: MODEL,
+      prompt: tokens,
+      max_tokens: 6,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+      ...extra,
+    }),
   });
   const text = await response.text();
   const events = text
@@ -79,7 +112,12 @@ describe('p2p-nccl: peers named in one X-Request-Id', () => {
     // Both worker calls carried the connector's id (the client's X-Request-Id stays the orchestrator's).
     expect(tap.of(id).map((r) => r.kind)).toEqual(['generate', 'generate']);
     expect(clientTokens(tap, id, true)).toEqual(expectedTokens(tokens, 6));
-    expect(requestLogs(running, 'nccl-1')[0]).toMatchObject({ mode: 'disaggregated', protocol: 'p2p-nccl', prefill: 'p0', decode: 'd0' });
+    expect(requestLogs(running, 'nccl-1')[0]).toMatchObject({
+      mode: 'disaggregated',
+      protocol: 'p2p-nccl',
+      prefill: 'p0',
+      decode: 'd0',
+    });
     // A fresh id per request.
     await stream(running.url, 'nccl-2', prompt(2));
     expect(P.requests[1]!.headers['x-request-id']).not.toBe(id);

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackendTap, type BackendTap } from './fakes/backend-tap.ts';
-import { allHealthy, MODEL, requestLogs, sample, startOrchestrator, testConfig, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  MODEL,
+  requestLogs,
+  sample,
+  startOrchestrator,
+  testConfig,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-process.ts';
 
 /**
@@ -23,8 +31,12 @@ let prefill: WorkerProcess;
 const decoders: WorkerProcess[] = [];
 const MAX_TOKENS = 12;
 
-const system = 'You are Tandem, a careful assistant who explains how large language models are served across many machines, with exact figures. ';
-const longSystem = `${system}Prefill computes the KV cache of the whole prompt in one compute-bound pass; decode then produces one token per step and is bound by memory bandwidth. `.repeat(4);
+const system =
+  'You are Tandem, a careful assistant who explains how large language models are served across many machines, with exact figures. ';
+const longSystem =
+  `${system}Prefill computes the KV cache of the whole prompt in one compute-bound pass; decode then produces one token per step and is bound by memory bandwidth. `.repeat(
+    4,
+  );
 const PROMPTS = [
   'Hi',
   'What is a KV cache?',
@@ -77,15 +89,29 @@ interface Served {
 function servedTokens(tap: BackendTap, requestId: string): number[] {
   const records = tap.of(requestId);
   const prefilled = records.find((r) => r.kind === 'prefill' && r.error === undefined);
-  const streamed = records.filter((r) => (r.kind === 'decode' || r.kind === 'generate') && r.error === undefined).flatMap((r) => r.tokens);
+  const streamed = records
+    .filter((r) => (r.kind === 'decode' || r.kind === 'generate') && r.error === undefined)
+    .flatMap((r) => r.tokens);
   return prefilled ? [prefilled.tokens[0]!, ...streamed] : streamed;
 }
 
-async function complete(url: string, prompt: string, requestId: string, stream: boolean): Promise<{ text: string; promptTokens: number }> {
+async function complete(
+  url: string,
+  prompt: string,
+  requestId: string,
+  stream: boolean,
+): Promise<{ text: string; promptTokens: number }> {
   const response = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': requestId },
-    body: JSON.stringify({ model: MODEL, prompt, max_tokens: MAX_TOKENS, temperature: 0, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
+    body: JSON.stringify({
+      model: MODEL,
+      prompt,
+      max_tokens: MAX_TOKENS,
+      temperature: 0,
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    }),
   });
   const text = await response.text();
   expect(response.status, text).toBe(200);
@@ -97,17 +123,25 @@ async function complete(url: string, prompt: string, requestId: string, stream: 
     .split('\n\n')
     .filter((b) => b.startsWith('data: ') && b !== 'data: [DONE]')
     .map((b) => JSON.parse(b.slice(6)) as { choices: { text: string }[]; usage?: { prompt_tokens: number } | null });
-  return { text: events.flatMap((e) => e.choices.map((c) => c.text)).join(''), promptTokens: events.at(-1)!.usage!.prompt_tokens };
+  return {
+    text: events.flatMap((e) => e.choices.map((c) => c.text)).join(''),
+    promptTokens: events.at(-1)!.usage!.prompt_tokens,
+  };
 }
 
 /** Serves every prompt through a fresh orchestrator in `mode`, four at a time, alternating JSON and SSE. */
-async function serveAll(mode: 'never' | 'always', decoder: WorkerProcess): Promise<{ served: Map<number, Served>; running: RunningOrchestrator; tap: BackendTap }> {
+async function serveAll(
+  mode: 'never' | 'always',
+  decoder: WorkerProcess,
+): Promise<{ served: Map<number, Served>; running: RunningOrchestrator; tap: BackendTap }> {
   const tap = createBackendTap();
   const workers = [
     { name: 'p0', role: 'prefill', address: prefill.ready.grpc },
     { name: 'd0', role: 'decode', address: decoder.ready.grpc },
   ];
-  const running = await startOrchestrator(testConfig(workers, { disaggregation: { mode } }), { createBackend: tap.createBackend });
+  const running = await startOrchestrator(testConfig(workers, { disaggregation: { mode } }), {
+    createBackend: tap.createBackend,
+  });
   await allHealthy(running, ['p0', 'd0']);
   const served = new Map<number, Served>();
   let next = 0;
@@ -146,7 +180,13 @@ describe('disaggregated output equals aggregated output, token for token, on ref
     let pulled = 0;
     for (let i = 0; i < PROMPTS.length; i++) {
       const [line] = requestLogs(always.running, `always-${i}`);
-      expect(line, `always-${i}`).toMatchObject({ mode: 'disaggregated', protocol: 'tandem', prefill: 'p0', decode: 'd0', kvRecomputed: false });
+      expect(line, `always-${i}`).toMatchObject({
+        mode: 'disaggregated',
+        protocol: 'tandem',
+        prefill: 'p0',
+        decode: 'd0',
+        kvRecomputed: false,
+      });
       pulled += line!.transferredBlocks as number;
       const [pre] = always.tap.of(`always-${i}`).filter((r) => r.kind === 'prefill');
       // The handoff names the prefill worker's TCP block server.
@@ -182,7 +222,12 @@ describe('disaggregated output equals aggregated output, token for token, on ref
 
   it('leaves no blocks held or in use on any worker', async () => {
     for (const worker of [prefill, ...decoders]) {
-      const status = await waitFor(() => worker.grpc.getStatus({}), (s) => s.heldBlocks === 0 && s.usedBlocks === 0 && s.runningRequests === 0, 10_000, 'an idle worker');
+      const status = await waitFor(
+        () => worker.grpc.getStatus({}),
+        (s) => s.heldBlocks === 0 && s.usedBlocks === 0 && s.runningRequests === 0,
+        10_000,
+        'an idle worker',
+      );
       expect(status.heldBlocks).toBe(0);
     }
   });

@@ -17,7 +17,10 @@ const SAMPLING = { maxTokens: 12, temperature: 0 };
 const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => 3000 + ((offset + i * 7) % 5000));
 
 beforeAll(async () => {
-  [A, B] = await Promise.all([fleet.start(['--engine', 'reference', '--role', 'prefill']), fleet.start(['--engine', 'reference', '--role', 'decode'])]);
+  [A, B] = await Promise.all([
+    fleet.start(['--engine', 'reference', '--role', 'prefill']),
+    fleet.start(['--engine', 'reference', '--role', 'decode']),
+  ]);
 });
 
 afterAll(async () => {
@@ -26,7 +29,8 @@ afterAll(async () => {
 
 async function generate(worker: WorkerProcess, requestId: string, tokenIds: number[]): Promise<number[]> {
   const out: number[] = [];
-  for await (const chunk of worker.grpc.generate({ requestId, tokenIds, sampling: SAMPLING })) out.push(...chunk.tokenIds);
+  for await (const chunk of worker.grpc.generate({ requestId, tokenIds, sampling: SAMPLING }))
+    out.push(...chunk.tokenIds);
   return out;
 }
 
@@ -42,20 +46,39 @@ describe('the reference engine behind the worker process', () => {
     expect(`${handoff.host}:${handoff.port}`).toBe(`127.0.0.1:${status.kvTransferPort}`);
     expect(handoff.remoteEngineId).toBe(A.ready.engine_id);
     expect(handoff.blockGroups[0]!.blockIds).toHaveLength(Math.ceil(70 / 16));
-    expect(handoff.layout).toMatchObject({ numLayers: 3, numKvHeads: 2, headDim: 8, dtype: 'float32', blockBytes: 6144 });
+    expect(handoff.layout).toMatchObject({
+      numLayers: 3,
+      numKvHeads: 2,
+      headDim: 8,
+      dtype: 'float32',
+      blockBytes: 6144,
+    });
     expect((await A.grpc.getStatus({})).heldBlocks).toBe(5);
     // A Prefill asking for SIM gets a clear refusal from a TCP worker.
-    await expect(A.grpc.prefill({ requestId: 'ref-tcp-sim', tokenIds: tokens, sampling: SAMPLING, transport: KvTransport.SIM })).rejects.toThrow(/transport TCP only/);
+    await expect(
+      A.grpc.prefill({ requestId: 'ref-tcp-sim', tokenIds: tokens, sampling: SAMPLING, transport: KvTransport.SIM }),
+    ).rejects.toThrow(/transport TCP only/);
 
     const decoded: number[] = [];
     let usage;
-    for await (const chunk of B.grpc.decode({ requestId: 'ref-tcp-1', tokenIds: tokens, sampling: SAMPLING, handoff, firstTokenId: pre.firstTokenId })) {
+    for await (const chunk of B.grpc.decode({
+      requestId: 'ref-tcp-1',
+      tokenIds: tokens,
+      sampling: SAMPLING,
+      handoff,
+      firstTokenId: pre.firstTokenId,
+    })) {
       decoded.push(...chunk.tokenIds);
       if (chunk.finishReason !== FinishReason.UNSPECIFIED) usage = chunk.usage;
     }
     expect(usage).toMatchObject({ transferredBlocks: 5, transferredPromptTokens: 70, kvRecomputed: false });
     expect([pre.firstTokenId, ...decoded]).toEqual(await generate(A, 'ref-agg-1', tokens));
-    await waitFor(() => A.grpc.getStatus({}), (s) => s.heldBlocks === 0, 10_000, 'A to free the pulled blocks');
+    await waitFor(
+      () => A.grpc.getStatus({}),
+      (s) => s.heldBlocks === 0,
+      10_000,
+      'A to free the pulled blocks',
+    );
   });
 
   it('recomputes on the decode side when the handoff names a block server that is gone', async () => {
@@ -64,7 +87,13 @@ describe('the reference engine behind the worker process', () => {
     const broken: KvHandoff = { ...pre.handoff!, port: 1 };
     const decoded: number[] = [];
     let recomputed = false;
-    for await (const chunk of B.grpc.decode({ requestId: 'ref-tcp-2', tokenIds: tokens, sampling: SAMPLING, handoff: broken, firstTokenId: pre.firstTokenId })) {
+    for await (const chunk of B.grpc.decode({
+      requestId: 'ref-tcp-2',
+      tokenIds: tokens,
+      sampling: SAMPLING,
+      handoff: broken,
+      firstTokenId: pre.firstTokenId,
+    })) {
       decoded.push(...chunk.tokenIds);
       if (chunk.usage) recomputed = chunk.usage.kvRecomputed;
     }
@@ -72,25 +101,43 @@ describe('the reference engine behind the worker process', () => {
     expect([pre.firstTokenId, ...decoded]).toEqual(await generate(A, 'ref-agg-2', tokens));
     // Nobody pulled: the hold stays until released (the orchestrator does it with ReleaseKv).
     expect((await A.grpc.getStatus({})).heldBlocks).toBe(3);
-    expect(await A.grpc.releaseKv({ remoteRequestId: pre.handoff!.remoteRequestId })).toMatchObject({ found: true, releasedBlocks: 3 });
+    expect(await A.grpc.releaseKv({ remoteRequestId: pre.handoff!.remoteRequestId })).toMatchObject({
+      found: true,
+      releasedBlocks: 3,
+    });
     expect((await A.grpc.getStatus({})).heldBlocks).toBe(0);
   });
 
   it('marks TCP in kv_transfer_params over HTTP, and the decode worker pulls from the block server itself', async () => {
     const tokens = prompt(50, 23);
     const post = async (worker: WorkerProcess, body: Record<string, unknown>) => {
-      const response = await fetch(`${worker.ready.http}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'ref-http-1' }, body: JSON.stringify({ model: MODEL, prompt: tokens, temperature: 0, return_token_ids: true, ...body }) });
+      const response = await fetch(`${worker.ready.http}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'ref-http-1' },
+        body: JSON.stringify({ model: MODEL, prompt: tokens, temperature: 0, return_token_ids: true, ...body }),
+      });
       expect(response.status).toBe(200);
       return (await response.json()) as Record<string, any>;
     };
     const p = await post(A, { max_tokens: 1, stream: false, kv_transfer_params: { do_remote_decode: true } });
     const params = p.kv_transfer_params as Record<string, any>;
     const status = await A.grpc.getStatus({});
-    expect(params).toMatchObject({ do_remote_prefill: true, remote_host: '127.0.0.1', remote_port: status.kvTransferPort, tandem_transport: 'tcp', tandem_kv_layout: { dtype: 'float32', block_bytes: 6144 } });
+    expect(params).toMatchObject({
+      do_remote_prefill: true,
+      remote_host: '127.0.0.1',
+      remote_port: status.kvTransferPort,
+      tandem_transport: 'tcp',
+      tandem_kv_layout: { dtype: 'float32', block_bytes: 6144 },
+    });
     const d = await post(B, { max_tokens: 12, kv_transfer_params: params });
     // The decode side samples the first token again, as vLLM's does: the whole output is B's.
     expect(d.choices[0].token_ids).toEqual(await generate(A, 'ref-agg-3', tokens));
     expect(d.usage.prompt_tokens_details.cached_tokens).toBe(50);
-    await waitFor(() => A.grpc.getStatus({}), (s) => s.heldBlocks === 0, 10_000, 'A to free the pulled blocks');
+    await waitFor(
+      () => A.grpc.getStatus({}),
+      (s) => s.heldBlocks === 0,
+      10_000,
+      'A to free the pulled blocks',
+    );
   });
 });

@@ -1,7 +1,17 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
-import { createFakeCore, hang, MODEL, post, reply, sseEvents, startFrontend, type FakeCore, type RunningFrontend } from './frontend-harness.ts';
+import {
+  createFakeCore,
+  hang,
+  MODEL,
+  post,
+  reply,
+  sseEvents,
+  startFrontend,
+  type FakeCore,
+  type RunningFrontend,
+} from './frontend-harness.ts';
 
 let tokenizer: ModelTokenizer;
 let core: FakeCore;
@@ -59,7 +69,9 @@ describe('a client that disconnects', () => {
     core.behaviour = hang;
     const index = core.calls.length;
     const abort = new AbortController();
-    const pending = client.completions.create({ model: MODEL, prompt: 'x' }, { signal: abort.signal }).catch(() => undefined);
+    const pending = client.completions
+      .create({ model: MODEL, prompt: 'x' }, { signal: abort.signal })
+      .catch(() => undefined);
     await core.called(index + 1);
     abort.abort();
     await pending;
@@ -100,8 +112,14 @@ describe('stop strings', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    const events = sseEvents(text) as { choices: { delta: { content?: string }; finish_reason: string | null; stop_reason?: unknown }[]; usage?: { prompt_tokens_details: { cached_tokens: number } } }[];
-    const content = events.slice(0, -1).flatMap((e) => e.choices.map((c) => c.delta.content ?? '')).join('');
+    const events = sseEvents(text) as {
+      choices: { delta: { content?: string }; finish_reason: string | null; stop_reason?: unknown }[];
+      usage?: { prompt_tokens_details: { cached_tokens: number } };
+    }[];
+    const content = events
+      .slice(0, -1)
+      .flatMap((e) => e.choices.map((c) => c.delta.content ?? ''))
+      .join('');
     expect(content).toBe('The answer is 42. ');
     const last = events.filter((e) => e.choices?.length).at(-1)!;
     expect(last.choices[0]).toMatchObject({ finish_reason: 'stop', stop_reason: 'END' });
@@ -110,7 +128,12 @@ describe('stop strings', () => {
 
   it('keeps the stop string with include_stop_str_in_output', async () => {
     core.behaviour = reply(await encode(ANSWER));
-    const { json } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'q', stop: ['END'], include_stop_str_in_output: true });
+    const { json } = await post(`${frontend.url}/v1/completions`, {
+      model: MODEL,
+      prompt: 'q',
+      stop: ['END'],
+      include_stop_str_in_output: true,
+    });
     expect(json.choices[0].text).toBe('The answer is 42. END');
   });
 
@@ -125,16 +148,25 @@ describe('stop strings', () => {
   it('reports the stop token id that ended a generation as stop_reason', async () => {
     const ids = [...(await encode('Done.')), 151645];
     core.behaviour = reply(ids, { finishReason: 'stop' });
-    const { json } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'q', stop_token_ids: [151645] });
+    const { json } = await post(`${frontend.url}/v1/completions`, {
+      model: MODEL,
+      prompt: 'q',
+      stop_token_ids: [151645],
+    });
     expect(json.choices[0]).toMatchObject({ text: 'Done.', finish_reason: 'stop', stop_reason: 151645 });
   });
 });
 
 describe('shutting down', () => {
   it('aborts running requests when the server closes, ending started streams with an error event', async () => {
-    const own = createFakeCore(reply(await encode('a b c d e f g h i j k l m n o p'), { delayMs: 50, throwOnAbort: true }));
+    const own = createFakeCore(
+      reply(await encode('a b c d e f g h i j k l m n o p'), { delayMs: 50, throwOnAbort: true }),
+    );
     const server = await startFrontend(own, tokenizer);
-    const response = await fetch(`${server.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'x', stream: true, max_tokens: 100 }) });
+    const response = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: MODEL, prompt: 'x', stream: true, max_tokens: 100 }),
+    });
     const reader = response.body!.getReader();
     await reader.read(); // the stream has started
     const closing = server.app.close();

@@ -34,7 +34,12 @@ function rawRequest(url: string, body: unknown, headers: Record<string, string> 
   const text = JSON.stringify(body);
   const socket = connect(Number(port), '127.0.0.1');
   sockets.push(socket);
-  const head = Object.entries({ host: 'x', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
+  const head = Object.entries({
+    host: 'x',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   socket.write(`POST /v1/completions HTTP/1.1\r\n${head}\r\n${text}`);
@@ -44,9 +49,17 @@ function rawRequest(url: string, body: unknown, headers: Record<string, string> 
 describe('a client that stops reading', () => {
   it('is cut off within the write timeout: the core call is cancelled, the admission slot freed, the socket closed, and the metric counts it', async () => {
     const core = createFakeCore(endless);
-    const frontend = await startFrontend(core, tokenizer, { client_write_timeout_s: 0.5, admission: { max_inflight: 1, max_queued: 0 } });
+    const frontend = await startFrontend(core, tokenizer, {
+      client_write_timeout_s: 0.5,
+      admission: { max_inflight: 1, max_queued: 0 },
+    });
     try {
-      const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'tell me everything', stream: true, max_tokens: 20_000 });
+      const socket = rawRequest(frontend.url, {
+        model: MODEL,
+        prompt: 'tell me everything',
+        stream: true,
+        max_tokens: 20_000,
+      });
       socket.pause(); // never reads: the server's writes back up
       const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
       await core.called(1);
@@ -70,7 +83,12 @@ describe('a client that stops reading', () => {
   });
 
   it('leaves a slow reader that keeps taking bytes alone', async () => {
-    const core = createFakeCore(reply(Array.from({ length: 4000 }, (_, i) => wordIds[i % wordIds.length]!), { perEvent: 50 }));
+    const core = createFakeCore(
+      reply(
+        Array.from({ length: 4000 }, (_, i) => wordIds[i % wordIds.length]!),
+        { perEvent: 50 },
+      ),
+    );
     const frontend = await startFrontend(core, tokenizer, { client_write_timeout_s: 0.3 });
     try {
       const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'slowly', stream: true, max_tokens: 20_000 });
@@ -83,7 +101,7 @@ describe('a client that stops reading', () => {
       }, 100);
       await new Promise<void>((resolve) => {
         const check = setInterval(() => {
-          if (received.includes('data: [DONE]')) (clearInterval(check), resolve());
+          if (received.includes('data: [DONE]')) clearInterval(check), resolve();
         }, 50);
       });
       clearInterval(reader);
@@ -100,7 +118,11 @@ describe('Connection: close', () => {
     const core = createFakeCore(reply(wordIds));
     const frontend = await startFrontend(core, tokenizer);
     try {
-      const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'x', stream: true, max_tokens: 16 }, { connection: 'close' });
+      const socket = rawRequest(
+        frontend.url,
+        { model: MODEL, prompt: 'x', stream: true, max_tokens: 16 },
+        { connection: 'close' },
+      );
       let received = '';
       socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
       await new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -118,9 +140,15 @@ describe('a deeply nested body', () => {
     const frontend = await startFrontend(core, tokenizer);
     try {
       const body = `{"model":"${MODEL}","prompt":"x","user":${'['.repeat(500_000)}${']'.repeat(500_000)}}`;
-      const response = await fetch(`${frontend.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const response = await fetch(`${frontend.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       expect(response.status).toBe(400);
-      expect(((await response.json()) as { error: { message: string } }).error.message).toContain('deeper than 128 levels');
+      expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+        'deeper than 128 levels',
+      );
       expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
       expect(core.calls).toHaveLength(1);
     } finally {

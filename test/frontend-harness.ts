@@ -47,7 +47,12 @@ export function createFakeCore(initial: Behaviour): FakeCore {
       }
       return core.behaviour(request, signal);
     },
-    explain: (request) => ({ policy: 'fake', chosen: 'w0', promptTokens: request.promptTokenIds.length, sessionKey: request.sessionKey ?? null }),
+    explain: (request) => ({
+      policy: 'fake',
+      chosen: 'w0',
+      promptTokens: request.promptTokenIds.length,
+      sessionKey: request.sessionKey ?? null,
+    }),
     readiness: () => core.readiness_,
     workers: () => [{ name: 'w0', role: 'both', healthy: true }],
     called(n) {
@@ -73,12 +78,23 @@ export function createFakeCore(initial: Behaviour): FakeCore {
  */
 export function reply(
   tokenIds: readonly number[],
-  options: { perEvent?: number; cachedPromptTokens?: number; finishReason?: 'stop' | 'length'; delayMs?: number; mode?: 'aggregated' | 'disaggregated'; throwOnAbort?: boolean } = {},
+  options: {
+    perEvent?: number;
+    cachedPromptTokens?: number;
+    finishReason?: 'stop' | 'length';
+    delayMs?: number;
+    mode?: 'aggregated' | 'disaggregated';
+    throwOnAbort?: boolean;
+  } = {},
 ): Behaviour {
   return async function* (request, signal) {
     const perEvent = options.perEvent ?? 1;
     let sent = 0;
-    const usage = (): Usage => ({ promptTokens: request.promptTokenIds.length, cachedPromptTokens: options.cachedPromptTokens ?? 0, completionTokens: sent });
+    const usage = (): Usage => ({
+      promptTokens: request.promptTokenIds.length,
+      cachedPromptTokens: options.cachedPromptTokens ?? 0,
+      completionTokens: sent,
+    });
     for (let i = 0; i < tokenIds.length; i += perEvent) {
       if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
       if (signal.aborted) {
@@ -90,7 +106,12 @@ export function reply(
       sent += ids.length;
       yield { kind: 'tokens', tokenIds: ids };
     }
-    yield { kind: 'done', finishReason: options.finishReason ?? 'stop', usage: usage(), ...(options.mode ? { mode: options.mode } : {}) };
+    yield {
+      kind: 'done',
+      finishReason: options.finishReason ?? 'stop',
+      usage: usage(),
+      ...(options.mode ? { mode: options.mode } : {}),
+    };
   };
 }
 
@@ -119,9 +140,21 @@ export function frontendConfig(overrides: Record<string, unknown> = {}): Orchest
 }
 
 /** Starts a frontend on 127.0.0.1 at a free port. */
-export async function startFrontend(core: ServingCore, tokenizer: ModelTokenizer, overrides: Record<string, unknown> = {}, clock: Clock = createRealClock()): Promise<RunningFrontend> {
+export async function startFrontend(
+  core: ServingCore,
+  tokenizer: ModelTokenizer,
+  overrides: Record<string, unknown> = {},
+  clock: Clock = createRealClock(),
+): Promise<RunningFrontend> {
   const metrics = createOrchestratorMetrics();
-  const app = createFrontend({ core, tokenizer, config: frontendConfig(overrides), logger: silentLogger, metrics, clock });
+  const app = createFrontend({
+    core,
+    tokenizer,
+    config: frontendConfig(overrides),
+    logger: silentLogger,
+    metrics,
+    clock,
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
@@ -136,8 +169,16 @@ export async function startFrontend(core: ServingCore, tokenizer: ModelTokenizer
 }
 
 /** Posts JSON and returns status, headers and the parsed (or raw) body. */
-export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any; text: string }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   let json: unknown;
   try {

@@ -1,7 +1,16 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
-import { createFakeCore, MODEL, post, reply, sseEvents, startFrontend, type FakeCore, type RunningFrontend } from './frontend-harness.ts';
+import {
+  createFakeCore,
+  MODEL,
+  post,
+  reply,
+  sseEvents,
+  startFrontend,
+  type FakeCore,
+  type RunningFrontend,
+} from './frontend-harness.ts';
 
 const ANSWER = 'Hello from Tandem — 你好 🌍!';
 
@@ -33,8 +42,14 @@ describe('the official openai client against the frontend', () => {
     expect(completion.choices[0]!.text).toBe(ANSWER);
     expect(completion.choices[0]!.finish_reason).toBe('stop');
     const promptIds = await tokenizer.tokenizer.encode('Say hello', { addSpecialTokens: true });
-    expect(completion.usage).toMatchObject({ prompt_tokens: promptIds.length, completion_tokens: answerIds.length, total_tokens: promptIds.length + answerIds.length });
-    expect((completion.usage as { prompt_tokens_details?: { cached_tokens: number } }).prompt_tokens_details?.cached_tokens).toBe(3);
+    expect(completion.usage).toMatchObject({
+      prompt_tokens: promptIds.length,
+      completion_tokens: answerIds.length,
+      total_tokens: promptIds.length + answerIds.length,
+    });
+    expect(
+      (completion.usage as { prompt_tokens_details?: { cached_tokens: number } }).prompt_tokens_details?.cached_tokens,
+    ).toBe(3);
     const call = core.calls.at(-1)!;
     expect(call.request.promptTokenIds).toEqual(promptIds);
     expect(call.request.sampling.maxTokens).toBe(32);
@@ -42,7 +57,13 @@ describe('the official openai client against the frontend', () => {
 
   it('streams a completion, chunk by chunk, with include_usage', async () => {
     core.behaviour = reply(answerIds, { cachedPromptTokens: 2, perEvent: 2 });
-    const stream = await client.completions.create({ model: MODEL, prompt: 'Say hello', max_tokens: 32, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.completions.create({
+      model: MODEL,
+      prompt: 'Say hello',
+      max_tokens: 32,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.object === 'text_completion')).toBe(true);
@@ -51,7 +72,9 @@ describe('the official openai client against the frontend', () => {
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
     expect(last.usage).toMatchObject({ completion_tokens: answerIds.length });
-    expect((last.usage as { prompt_tokens_details?: { cached_tokens: number } }).prompt_tokens_details?.cached_tokens).toBe(2);
+    expect(
+      (last.usage as { prompt_tokens_details?: { cached_tokens: number } }).prompt_tokens_details?.cached_tokens,
+    ).toBe(2);
     const finishing = chunks.filter((c) => c.choices[0]?.finish_reason);
     expect(finishing).toHaveLength(1);
     expect(finishing[0]!.choices[0]!.finish_reason).toBe('stop');
@@ -67,7 +90,8 @@ describe('the official openai client against the frontend', () => {
     expect(completion.object).toBe('chat.completion');
     expect(completion.id).toMatch(/^chatcmpl-/);
     expect(completion.choices[0]!.message).toMatchObject({ role: 'assistant', content: ANSWER });
-    const expectedPrompt = '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n';
+    const expectedPrompt =
+      '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n';
     const expectedIds = await tokenizer.tokenizer.encode(expectedPrompt, { addSpecialTokens: false });
     expect(core.calls.at(-1)!.request.promptTokenIds).toEqual(expectedIds);
     expect(completion.usage?.prompt_tokens).toBe(expectedIds.length);
@@ -75,7 +99,12 @@ describe('the official openai client against the frontend', () => {
   });
 
   it('streams a chat completion: role first, content deltas, finish reason, then usage', async () => {
-    const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi?' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Hi?' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
@@ -102,12 +131,31 @@ describe('the official openai client against the frontend', () => {
   });
 
   it('passes vLLM sampling extensions and the session key through to the core', async () => {
-    const body = { model: MODEL, prompt: 'x', max_tokens: 20, temperature: 0.5, top_p: 0.9, seed: 7, stop_token_ids: [151645], ignore_eos: true, min_tokens: 3, user: 'alice' };
+    const body = {
+      model: MODEL,
+      prompt: 'x',
+      max_tokens: 20,
+      temperature: 0.5,
+      top_p: 0.9,
+      seed: 7,
+      stop_token_ids: [151645],
+      ignore_eos: true,
+      min_tokens: 3,
+      user: 'alice',
+    };
     expect((await post(`${frontend.url}/v1/completions`, body)).status).toBe(200);
     expect(core.calls.at(-1)!.request).toMatchObject({
       model: MODEL,
       sessionKey: 'alice',
-      sampling: { maxTokens: 20, temperature: 0.5, topP: 0.9, seed: 7, stopTokenIds: [151645], ignoreEos: true, minTokens: 3 },
+      sampling: {
+        maxTokens: 20,
+        temperature: 0.5,
+        topP: 0.9,
+        seed: 7,
+        stopTokenIds: [151645],
+        ignoreEos: true,
+        minTokens: 3,
+      },
     });
     await post(`${frontend.url}/v1/completions`, body, { 'x-session-id': 'conversation-9' });
     expect(core.calls.at(-1)!.request.sessionKey).toBe('conversation-9');
@@ -139,7 +187,12 @@ describe('the stream on the wire', () => {
   });
 
   it('puts running usage on every chunk with continuous_usage_stats', async () => {
-    const { text } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x', stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } });
+    const { text } = await post(`${frontend.url}/v1/completions`, {
+      model: MODEL,
+      prompt: 'x',
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    });
     const chunks = sseEvents(text).slice(0, -1) as { usage: { completion_tokens: number } }[];
     const counts = chunks.map((c) => c.usage.completion_tokens);
     expect(counts.at(-1)).toBe(answerIds.length);
@@ -149,13 +202,20 @@ describe('the stream on the wire', () => {
 
 describe('X-Request-Id', () => {
   it('echoes the client id and hands it to the core', async () => {
-    const { headers } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-request-id': 'req-abc-123' });
+    const { headers } = await post(
+      `${frontend.url}/v1/completions`,
+      { model: MODEL, prompt: 'x' },
+      { 'x-request-id': 'req-abc-123' },
+    );
     expect(headers.get('x-request-id')).toBe('req-abc-123');
     expect(core.calls.at(-1)!.request.requestId).toBe('req-abc-123');
   });
 
   it('generates one when absent and uses it in the response id', async () => {
-    const { headers, json } = await post(`${frontend.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'x' }] });
+    const { headers, json } = await post(`${frontend.url}/v1/chat/completions`, {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'x' }],
+    });
     const id = headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(json.id).toBe(`chatcmpl-${id}`);
@@ -164,13 +224,21 @@ describe('X-Request-Id', () => {
 
   it('replaces an unusable id (too long, or with spaces) with a generated one', async () => {
     for (const unusable of ['x'.repeat(300), 'has spaces']) {
-      const { headers } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' }, { 'x-request-id': unusable });
+      const { headers } = await post(
+        `${frontend.url}/v1/completions`,
+        { model: MODEL, prompt: 'x' },
+        { 'x-request-id': unusable },
+      );
       expect(headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     }
   });
 
   it('is echoed on streams, errors and every other route', async () => {
-    const stream = await fetch(`${frontend.url}/v1/completions`, { method: 'POST', headers: { 'x-request-id': 's-1' }, body: JSON.stringify({ model: MODEL, prompt: 'x', stream: true }) });
+    const stream = await fetch(`${frontend.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'x-request-id': 's-1' },
+      body: JSON.stringify({ model: MODEL, prompt: 'x', stream: true }),
+    });
     expect(stream.headers.get('x-request-id')).toBe('s-1');
     await stream.text();
     const bad = await post(`${frontend.url}/v1/completions`, { model: 'nope', prompt: 'x' }, { 'x-request-id': 'e-1' });

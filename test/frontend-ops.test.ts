@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORCHESTRATOR_METRICS } from '../orchestrator/metrics/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
-import { createFakeCore, MODEL, post, reply, startFrontend, type FakeCore, type RunningFrontend } from './frontend-harness.ts';
+import {
+  createFakeCore,
+  MODEL,
+  post,
+  reply,
+  startFrontend,
+  type FakeCore,
+  type RunningFrontend,
+} from './frontend-harness.ts';
 
 let tokenizer: ModelTokenizer;
 let core: FakeCore;
@@ -9,7 +17,12 @@ let frontend: RunningFrontend;
 
 beforeAll(async () => {
   tokenizer = await loadModelTokenizer('qwen3');
-  core = createFakeCore(reply(await tokenizer.tokenizer.encode('ok then', { addSpecialTokens: false }), { cachedPromptTokens: 4, mode: 'disaggregated' }));
+  core = createFakeCore(
+    reply(await tokenizer.tokenizer.encode('ok then', { addSpecialTokens: false }), {
+      cachedPromptTokens: 4,
+      mode: 'disaggregated',
+    }),
+  );
   frontend = await startFrontend(core, tokenizer);
 });
 afterAll(() => frontend?.close());
@@ -40,7 +53,9 @@ describe('health and readiness', () => {
 
 describe('debug routes', () => {
   it('returns the core worker table on /debug/workers', async () => {
-    expect(await (await fetch(`${frontend.url}/debug/workers`)).json()).toEqual([{ name: 'w0', role: 'both', healthy: true }]);
+    expect(await (await fetch(`${frontend.url}/debug/workers`)).json()).toEqual([
+      { name: 'w0', role: 'both', healthy: true },
+    ]);
   });
 
   it('dry-runs a chat body on /debug/route: tokenized as a request would be, explained, nothing sent', async () => {
@@ -48,8 +63,15 @@ describe('debug routes', () => {
     const body = { model: MODEL, messages: [{ role: 'user', content: 'route me' }], user: 'bob' };
     const { status, json } = await post(`${frontend.url}/debug/route`, body, { 'x-request-id': 'dry-1' });
     expect(status).toBe(200);
-    const expected = await tokenizer.tokenizer.encode('<|im_start|>user\nroute me<|im_end|>\n<|im_start|>assistant\n', { addSpecialTokens: false });
-    expect(json).toEqual({ request_id: 'dry-1', model: MODEL, prompt_tokens: expected.length, decision: { policy: 'fake', chosen: 'w0', promptTokens: expected.length, sessionKey: 'bob' } });
+    const expected = await tokenizer.tokenizer.encode('<|im_start|>user\nroute me<|im_end|>\n<|im_start|>assistant\n', {
+      addSpecialTokens: false,
+    });
+    expect(json).toEqual({
+      request_id: 'dry-1',
+      model: MODEL,
+      prompt_tokens: expected.length,
+      decision: { policy: 'fake', chosen: 'w0', promptTokens: expected.length, sessionKey: 'bob' },
+    });
     expect(core.calls.length).toBe(calls);
   });
 
@@ -68,13 +90,17 @@ describe('/metrics', () => {
   it('exposes every orchestrator metric name, and the traffic it saw', async () => {
     const before = sample(await frontend.metrics.render(), 'tandem_prompt_tokens_total') ?? 0;
     const prompt = [9707, 11, 1879, 0, 9707];
-    for (let i = 0; i < 3; i++) expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt, stream: i === 0 })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt, stream: i === 0 })).status).toBe(
+        200,
+      );
     await post(`${frontend.url}/v1/completions`, { model: 'nope', prompt: 'x' });
 
     const response = await fetch(`${frontend.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
-    for (const name of Object.values(ORCHESTRATOR_METRICS)) expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+    for (const name of Object.values(ORCHESTRATOR_METRICS))
+      expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     expect(sample(text, 'tandem_requests_total{outcome="success",mode="disaggregated"}')).toBeGreaterThanOrEqual(3);
     expect(sample(text, 'tandem_requests_total{outcome="rejected",mode="none"}')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'tandem_time_to_first_token_seconds_count{mode="disaggregated"}')).toBeGreaterThanOrEqual(3);

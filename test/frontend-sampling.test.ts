@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../common/config/index.ts';
 import { silentLogger } from '../common/log.ts';
 import { startWorker, type RunningWorker } from '../workers/process/index.ts';
-import { allHealthy, complete, MODEL, startOrchestrator, testConfig, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  complete,
+  MODEL,
+  startOrchestrator,
+  testConfig,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * The sampling fields and logprobs on Tandem's own engines, end to end: the official `openai`
@@ -18,10 +25,22 @@ let running: RunningOrchestrator;
 let client: OpenAI;
 
 beforeAll(async () => {
-  const config = parseConfig({ worker: { host: '127.0.0.1', grpc_port: 0, http_port: 0, kv_events_port: 0, replay_port: 0, enable_kv_cache_events: false, time_scale: 100 } });
+  const config = parseConfig({
+    worker: {
+      host: '127.0.0.1',
+      grpc_port: 0,
+      http_port: 0,
+      kv_events_port: 0,
+      replay_port: 0,
+      enable_kv_cache_events: false,
+      time_scale: 100,
+    },
+  });
   if (!config.ok) throw config.error;
   worker = await startWorker({ config: config.value.worker, logger: silentLogger });
-  running = await startOrchestrator(testConfig([{ name: 'w0', address: worker.addresses.grpc }], { routing: { policy: 'round-robin' } }));
+  running = await startOrchestrator(
+    testConfig([{ name: 'w0', address: worker.addresses.grpc }], { routing: { policy: 'round-robin' } }),
+  );
   await allHealthy(running, ['w0']);
   client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
@@ -33,7 +52,15 @@ afterAll(async () => {
 
 const prompt = 'Write a long list of words about serving language models on many machines.';
 const text = async (extra: Record<string, unknown>) => {
-  const response = await client.completions.create({ model: MODEL, prompt, max_tokens: 24, temperature: 1, seed: 5, ignore_eos: true, ...extra } as OpenAI.CompletionCreateParamsNonStreaming);
+  const response = await client.completions.create({
+    model: MODEL,
+    prompt,
+    max_tokens: 24,
+    temperature: 1,
+    seed: 5,
+    ignore_eos: true,
+    ...extra,
+  } as OpenAI.CompletionCreateParamsNonStreaming);
   return response.choices[0]!.text;
 };
 
@@ -44,11 +71,18 @@ describe('sampling fields through the frontend (gRPC workers)', () => {
     expect(wide).not.toBe(greedy);
     expect(await text({ top_k: 1 })).toBe(greedy);
     expect(await text({ min_p: 1 })).toBe(greedy);
-    for (const penalty of [{ presence_penalty: -2 }, { frequency_penalty: 2 }, { repetition_penalty: 3 }]) expect(await text({ top_k: 32, ...penalty }), JSON.stringify(penalty)).not.toBe(wide);
+    for (const penalty of [{ presence_penalty: -2 }, { frequency_penalty: 2 }, { repetition_penalty: 3 }])
+      expect(await text({ top_k: 32, ...penalty }), JSON.stringify(penalty)).not.toBe(wide);
   });
 
-  it('answers completions logprobs in OpenAI\'s shape, one entry per token', async () => {
-    const response = await client.completions.create({ model: MODEL, prompt, max_tokens: 10, logprobs: 2, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+  it("answers completions logprobs in OpenAI's shape, one entry per token", async () => {
+    const response = await client.completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 10,
+      logprobs: 2,
+      ignore_eos: true,
+    } as OpenAI.CompletionCreateParamsNonStreaming);
     const choice = response.choices[0]!;
     const lp = choice.logprobs!;
     expect(lp.tokens).toHaveLength(response.usage!.completion_tokens);
@@ -60,7 +94,16 @@ describe('sampling fields through the frontend (gRPC workers)', () => {
   });
 
   it('streams chat logprobs with top_logprobs, every generated token covered', async () => {
-    const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: 12, logprobs: true, top_logprobs: 3, stream: true, stream_options: { include_usage: true }, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: prompt }],
+      max_tokens: 12,
+      logprobs: true,
+      top_logprobs: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+      ignore_eos: true,
+    } as OpenAI.ChatCompletionCreateParamsStreaming);
     const entries: OpenAI.ChatCompletionTokenLogprob[] = [];
     let content = '';
     let completionTokens = 0;
@@ -82,7 +125,11 @@ describe('sampling fields through the frontend (gRPC workers)', () => {
     const badTopK = await complete(running.url, { model: MODEL, prompt, top_k: -5 });
     expect(badTopK.status).toBe(400);
     expect(badTopK.json.error.param).toBe('top_k');
-    const chat = await fetch(`${running.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], top_logprobs: 2 }) });
+    const chat = await fetch(`${running.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], top_logprobs: 2 }),
+    });
     expect(chat.status).toBe(400);
     expect(((await chat.json()) as { error: { param: string } }).error.param).toBe('top_logprobs');
   });

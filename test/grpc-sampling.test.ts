@@ -21,7 +21,16 @@ let D: WorkerBackend;
 
 beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
-    const config = parseConfig({ worker: { host: '127.0.0.1', grpc_port: 0, http_port: 0, kv_events_port: 0, replay_port: 0, enable_kv_cache_events: false } });
+    const config = parseConfig({
+      worker: {
+        host: '127.0.0.1',
+        grpc_port: 0,
+        http_port: 0,
+        kv_events_port: 0,
+        replay_port: 0,
+        enable_kv_cache_events: false,
+      },
+    });
     if (!config.ok) throw config.error;
     const worker = await startWorker({ config: config.value.worker, logger: silentLogger });
     workers.push(worker);
@@ -36,11 +45,27 @@ afterAll(async () => {
 });
 
 const PROMPT = Array.from({ length: 100 }, (_, i) => 1000 + ((i * 7919) % 3000));
-const BASE: SamplingOptions = { maxTokens: 40, temperature: 1, topP: 1, seed: 11, stopTokenIds: [], ignoreEos: true, minTokens: 0 };
+const BASE: SamplingOptions = {
+  maxTokens: 40,
+  temperature: 1,
+  topP: 1,
+  seed: 11,
+  stopTokenIds: [],
+  ignoreEos: true,
+  minTokens: 0,
+};
 let serial = 0;
-const call = (sampling: Partial<SamplingOptions>) => ({ requestId: `g${++serial}`, model: '', tokenIds: PROMPT, sampling: { ...BASE, ...sampling }, deadlineUnixMs: Date.now() + 30_000 });
+const call = (sampling: Partial<SamplingOptions>) => ({
+  requestId: `g${++serial}`,
+  model: '',
+  tokenIds: PROMPT,
+  sampling: { ...BASE, ...sampling },
+  deadlineUnixMs: Date.now() + 30_000,
+});
 
-async function drain(stream: AsyncIterable<TokenChunk>): Promise<{ tokens: number[]; logprobs: NonNullable<TokenChunk['logprobs']>[number][] }> {
+async function drain(
+  stream: AsyncIterable<TokenChunk>,
+): Promise<{ tokens: number[]; logprobs: NonNullable<TokenChunk['logprobs']>[number][] }> {
   const tokens: number[] = [];
   const logprobs: NonNullable<TokenChunk['logprobs']>[number][] = [];
   for await (const chunk of stream) {
@@ -50,7 +75,8 @@ async function drain(stream: AsyncIterable<TokenChunk>): Promise<{ tokens: numbe
   return { tokens, logprobs };
 }
 
-const generate = (sampling: Partial<SamplingOptions>) => drain(D.generate(call(sampling), new AbortController().signal));
+const generate = (sampling: Partial<SamplingOptions>) =>
+  drain(D.generate(call(sampling), new AbortController().signal));
 
 describe('sampling fields over gRPC', () => {
   it('carries top_k, min_p and each penalty to the engine, where each changes the output', async () => {
@@ -80,7 +106,12 @@ describe('sampling fields over gRPC', () => {
     const first = await P.prefill(call(sampling), new AbortController().signal);
     expect(first.firstTokenId).toBe(whole.tokens[0]);
     expect(first.firstTokenLogprob).toEqual(whole.logprobs[0]);
-    const rest = await drain(D.decode({ ...call(sampling), handoff: first.handoff!, firstTokenId: first.firstTokenId! }, new AbortController().signal));
+    const rest = await drain(
+      D.decode(
+        { ...call(sampling), handoff: first.handoff!, firstTokenId: first.firstTokenId! },
+        new AbortController().signal,
+      ),
+    );
     expect([first.firstTokenId, ...rest.tokens]).toEqual(whole.tokens);
     expect([first.firstTokenLogprob, ...rest.logprobs]).toEqual(whole.logprobs);
   });

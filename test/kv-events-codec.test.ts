@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../common/rng.ts';
-import { decodeKvEventBatch, encodeKvEventBatch, KV_EVENT_SHAPES, type ExternalBlockHash, type KvCacheEvent, type KvEventBatch, type KvEventShape } from '../proto/kv-events/index.ts';
+import {
+  decodeKvEventBatch,
+  encodeKvEventBatch,
+  KV_EVENT_SHAPES,
+  type ExternalBlockHash,
+  type KvCacheEvent,
+  type KvEventBatch,
+  type KvEventShape,
+} from '../proto/kv-events/index.ts';
 
 /** Seeded random batches for every shape the encoder writes, checked through the decoder. */
 
@@ -35,7 +43,9 @@ function randomEvent(rng: Rng, shape: KvEventShape): KvCacheEvent {
       loraId: maybe(() => rng.int(100)),
       medium: rng.pick(['GPU', 'CPU', null]),
       loraName: modern ? maybe(() => `adapter-${rng.int(9)}`) : null,
-      extraKeys: modern ? maybe(() => Array.from({ length: blocks }, () => (rng.next() < 0.5 ? null : ['mm-hash', rng.int(1000)]))) : null,
+      extraKeys: modern
+        ? maybe(() => Array.from({ length: blocks }, () => (rng.next() < 0.5 ? null : ['mm-hash', rng.int(1000)])))
+        : null,
       groupIdx: modern ? maybe(() => rng.int(4)) : null,
       kvCacheSpecKind: modern ? maybe(() => rng.pick(['full_attention', 'sliding_window'])) : null,
       kvCacheSpecSlidingWindow: modern ? maybe(() => 128 * (1 + rng.int(8))) : null,
@@ -91,9 +101,31 @@ describe('shapes against each other', () => {
     const batch: KvEventBatch = {
       ts: 1,
       dataParallelRank: 0,
-      events: [{ type: 'BlockStored', blockHashes: [1n], parentBlockHash: null, tokenIds: [5], blockSize: 1, loraId: 3, medium: 'GPU', loraName: 'x', extraKeys: [null], groupIdx: 2, kvCacheSpecKind: 'full_attention', kvCacheSpecSlidingWindow: null }],
+      events: [
+        {
+          type: 'BlockStored',
+          blockHashes: [1n],
+          parentBlockHash: null,
+          tokenIds: [5],
+          blockSize: 1,
+          loraId: 3,
+          medium: 'GPU',
+          loraName: 'x',
+          extraKeys: [null],
+          groupIdx: 2,
+          kvCacheSpecKind: 'full_attention',
+          kvCacheSpecSlidingWindow: null,
+        },
+      ],
     };
     const result = decodeKvEventBatch(encodeKvEventBatch(batch, 'legacy-7'));
-    expect(result.ok && result.value.batch.events[0]).toMatchObject({ loraId: 3, medium: 'GPU', loraName: null, extraKeys: null, groupIdx: null, kvCacheSpecKind: null });
+    expect(result.ok && result.value.batch.events[0]).toMatchObject({
+      loraId: 3,
+      medium: 'GPU',
+      loraName: null,
+      extraKeys: null,
+      groupIdx: null,
+      kvCacheSpecKind: null,
+    });
   });
 });

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRng, type Rng } from '../common/rng.ts';
 import { createKvEventSubscriber, type KvEventSubscriber } from '../orchestrator/kv-events/index.ts';
-import { KV_EVENT_SHAPES, type ExternalBlockHash, type KvCacheEvent, type KvEventBatch, type KvEventShape } from '../proto/kv-events/index.ts';
+import {
+  KV_EVENT_SHAPES,
+  type ExternalBlockHash,
+  type KvCacheEvent,
+  type KvEventBatch,
+  type KvEventShape,
+} from '../proto/kv-events/index.ts';
 import { createKvEventPublisher, type KvEventPublisher } from '../workers/kv-events/index.ts';
 
 /**
@@ -17,13 +23,16 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-const keyOf = (hash: ExternalBlockHash) => (typeof hash === 'bigint' ? `i${hash}` : `b${Buffer.from(hash).toString('hex')}`);
+const keyOf = (hash: ExternalBlockHash) =>
+  typeof hash === 'bigint' ? `i${hash}` : `b${Buffer.from(hash).toString('hex')}`;
 
 /** The engine's truth: which block hashes are cached, and the events that changed it. */
 function createEngineModel(rng: Rng) {
   const cached = new Map<string, ExternalBlockHash>();
   const newHash = (): ExternalBlockHash =>
-    rng.next() < 0.8 ? (BigInt(rng.int(0x1_0000_0000)) << 32n) | BigInt(rng.int(0x1_0000_0000)) : new Uint8Array(32).map(() => rng.int(256));
+    rng.next() < 0.8
+      ? (BigInt(rng.int(0x1_0000_0000)) << 32n) | BigInt(rng.int(0x1_0000_0000))
+      : new Uint8Array(32).map(() => rng.int(256));
   return {
     cached,
     /** One scheduler step's events (never empty), applied to the truth. */
@@ -92,10 +101,22 @@ interface Run {
   readonly dropped: number;
 }
 
-async function run(options: { seed: string; shape: KvEventShape; steps: number; bufferSteps: number; drop: (rng: Rng, seq: bigint) => boolean }): Promise<Run> {
+async function run(options: {
+  seed: string;
+  shape: KvEventShape;
+  steps: number;
+  bufferSteps: number;
+  drop: (rng: Rng, seq: bigint) => boolean;
+}): Promise<Run> {
   const rng = createRng(options.seed);
   const dropRng = rng.fork('drops');
-  const pub: KvEventPublisher = await createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv', shape: options.shape, bufferSteps: options.bufferSteps });
+  const pub: KvEventPublisher = await createKvEventPublisher({
+    endpoint: 'tcp://127.0.0.1:0',
+    replayEndpoint: 'tcp://127.0.0.1:0',
+    topic: 'kv',
+    shape: options.shape,
+    bufferSteps: options.bufferSteps,
+  });
   closers.push(() => pub.close());
   const engine = createEngineModel(rng.fork('engine'));
   const index = createRebuiltIndex();
@@ -130,7 +151,13 @@ async function run(options: { seed: string; shape: KvEventShape; steps: number; 
 
 describe.each(KV_EVENT_SHAPES)('the rebuilt block set, %s shape', (shape) => {
   it('equals the engine truth despite random drops, when replay covers every gap', async () => {
-    const result = await run({ seed: `kv-model/${shape}`, shape, steps: 600, bufferSteps: 10_000, drop: (rng) => rng.next() < 0.1 });
+    const result = await run({
+      seed: `kv-model/${shape}`,
+      shape,
+      steps: 600,
+      bufferSteps: 10_000,
+      drop: (rng) => rng.next() < 0.1,
+    });
     expect(result.dropped).toBeGreaterThan(30);
     expect(result.truth.size).toBeGreaterThan(50);
     expect(result.sub.stats()).toMatchObject({ resets: 0, decodeErrors: 0 });
@@ -142,7 +169,13 @@ describe.each(KV_EVENT_SHAPES)('the rebuilt block set, %s shape', (shape) => {
 describe('the rebuilt block set when losses outrun the replay ring', () => {
   it('resets and never holds a block the engine does not hold', async () => {
     // Bursts of 30 consecutive losses against a ring of 8 batches.
-    const result = await run({ seed: 'kv-model/overrun', shape: 'current', steps: 400, bufferSteps: 8, drop: (_rng, seq) => seq % 100n >= 50n && seq % 100n < 80n });
+    const result = await run({
+      seed: 'kv-model/overrun',
+      shape: 'current',
+      steps: 400,
+      bufferSteps: 8,
+      drop: (_rng, seq) => seq % 100n >= 50n && seq % 100n < 80n,
+    });
     expect(result.sub.stats().unrecoverableGaps).toBeGreaterThan(0);
     const stale = [...result.rebuilt].filter((key) => !result.truth.has(key));
     expect(stale).toEqual([]);

@@ -1,9 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createKvEventSubscriber, type KvEventSubscriber, type KvEventSubscriberOptions, type KvResetReason } from '../orchestrator/kv-events/index.ts';
+import {
+  createKvEventSubscriber,
+  type KvEventSubscriber,
+  type KvEventSubscriberOptions,
+  type KvResetReason,
+} from '../orchestrator/kv-events/index.ts';
 import { Publisher } from 'zeromq';
 import { encodeKvEventBatch, encodeSeq, type KvCacheEvent, type KvEventBatch } from '../proto/kv-events/index.ts';
-import { createKvEventPublisher, type KvEventPublisher, type KvEventPublisherOptions } from '../workers/kv-events/index.ts';
+import {
+  createKvEventPublisher,
+  type KvEventPublisher,
+  type KvEventPublisherOptions,
+} from '../workers/kv-events/index.ts';
 
 /**
  * The publisher and the subscriber over real ZMQ sockets on loopback: ordering, replay of
@@ -16,7 +25,12 @@ afterEach(async () => {
 });
 
 async function startPublisher(options: Partial<KvEventPublisherOptions> = {}): Promise<KvEventPublisher> {
-  const pub = await createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv-events', ...options });
+  const pub = await createKvEventPublisher({
+    endpoint: 'tcp://127.0.0.1:0',
+    replayEndpoint: 'tcp://127.0.0.1:0',
+    topic: 'kv-events',
+    ...options,
+  });
   closers.push(() => pub.close());
   return pub;
 }
@@ -26,7 +40,10 @@ interface Received {
   readonly batch: KvEventBatch;
 }
 
-function startSubscriber(pub: { endpoint: string; replayEndpoint: string | undefined }, options: Partial<KvEventSubscriberOptions> = {}) {
+function startSubscriber(
+  pub: { endpoint: string; replayEndpoint: string | undefined },
+  options: Partial<KvEventSubscriberOptions> = {},
+) {
   const received: Received[] = [];
   const resets: KvResetReason[] = [];
   const sub: KvEventSubscriber = createKvEventSubscriber({
@@ -51,7 +68,9 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_00
 }
 
 /** A batch whose content names its publisher and sequence, so deliveries can be checked. */
-const marker = (incarnation: number, seq: bigint): KvCacheEvent[] => [{ type: 'BlockRemoved', blockHashes: [BigInt(incarnation) * 1_000_000n + seq], medium: 'GPU', groupIdx: null }];
+const marker = (incarnation: number, seq: bigint): KvCacheEvent[] => [
+  { type: 'BlockRemoved', blockHashes: [BigInt(incarnation) * 1_000_000n + seq], medium: 'GPU', groupIdx: null },
+];
 const markerOf = (batch: KvEventBatch) => {
   const event = batch.events[0];
   return event?.type === 'BlockRemoved' ? event.blockHashes[0] : undefined;
@@ -152,7 +171,10 @@ describe('KV events over real ZMQ sockets', () => {
   it('resets without replay configured on any gap, and keeps delivering', async () => {
     const pub = await startPublisher();
     let dropNext = false;
-    const { sub, received, resets } = startSubscriber({ endpoint: pub.endpoint, replayEndpoint: undefined }, { dropOnReceipt: () => dropNext && !(dropNext = false) });
+    const { sub, received, resets } = startSubscriber(
+      { endpoint: pub.endpoint, replayEndpoint: undefined },
+      { dropOnReceipt: () => dropNext && !(dropNext = false) },
+    );
     let last = await publishUntil(pub, 1, () => received.length > 0);
     await waitFor('warm-up', () => sub.stats().lastSeq === last);
     const resetsBefore = resets.length; // a late join without replay is a reset too
@@ -176,7 +198,11 @@ describe('KV events over real ZMQ sockets', () => {
     const until = Date.now() + 5000;
     while (!second) {
       try {
-        second = await createKvEventPublisher({ endpoint: first.endpoint, replayEndpoint: first.replayEndpoint!, topic: 'kv-events' });
+        second = await createKvEventPublisher({
+          endpoint: first.endpoint,
+          replayEndpoint: first.replayEndpoint!,
+          topic: 'kv-events',
+        });
       } catch (error) {
         if (Date.now() > until) throw error;
         await sleep(50);
@@ -217,7 +243,11 @@ describe('KV events over real ZMQ sockets', () => {
       return false;
     });
     const before = sub.stats();
-    const unknown = Buffer.concat([Buffer.from(good(0n)).subarray(0, 10), Buffer.from([0x92, 0x91, 0xab, ...Buffer.from('BlockPinned')]), Buffer.from(good(0n)).subarray(11)]);
+    const unknown = Buffer.concat([
+      Buffer.from(good(0n)).subarray(0, 10),
+      Buffer.from([0x92, 0x91, 0xab, ...Buffer.from('BlockPinned')]),
+      Buffer.from(good(0n)).subarray(11),
+    ]);
     await raw.send(['kv-events', encodeSeq(seq), new Uint8Array([0xc1, 0x00])]); // msgpack "never used" byte
     await raw.send(['kv-events', new Uint8Array([1, 2, 3]), good(seq + 1n)]); // a 3-byte sequence
     await raw.send(['kv-events', encodeSeq(seq + 1n)]); // two frames

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TandemError } from '../common/errors.ts';
-import { createGrpcBackend, createVllmHttpBackend, type GenerateCall, type TokenChunk, type WorkerBackend } from '../orchestrator/backends/index.ts';
+import {
+  createGrpcBackend,
+  createVllmHttpBackend,
+  type GenerateCall,
+  type TokenChunk,
+  type WorkerBackend,
+} from '../orchestrator/backends/index.ts';
 import { GrpcStatus } from '../proto/grpc/index.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { startFakeVllmServer, type FakeVllmServer } from './fakes/fake-vllm-server.ts';
@@ -11,7 +17,15 @@ const call = (overrides: Partial<GenerateCall> = {}): GenerateCall => ({
   requestId: 'req-1',
   model: 'Qwen/Qwen3-8B',
   tokenIds: Array.from({ length: 40 }, (_, i) => i + 1),
-  sampling: { maxTokens: 5, temperature: 0, topP: 1, seed: undefined, stopTokenIds: [7], ignoreEos: false, minTokens: 0 },
+  sampling: {
+    maxTokens: 5,
+    temperature: 0,
+    topP: 1,
+    seed: undefined,
+    stopTokenIds: [7],
+    ignoreEos: false,
+    minTokens: 0,
+  },
   deadlineUnixMs: Date.now() + 60_000,
   ...overrides,
 });
@@ -110,16 +124,37 @@ describe('grpc backend against a fake WorkerService', () => {
 
   it('parses GetStatus: identity, profile, block size, load, KV-event endpoints', async () => {
     const status = await backend.status(new AbortController().signal);
-    expect(status).toMatchObject({ engineId: worker.behaviour.engineId, role: 'both', engineKind: 'fake', gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, blockSize: 16, maxModelLen: 32768 });
-    expect(status.kvEventEndpoints).toEqual([{ endpoint: worker.kvEndpoint, replayEndpoint: worker.replayEndpoint, topic: 'kv-events', dpRank: 0 }]);
-    expect(status.load).toEqual([{ dpRank: 0, report: expect.objectContaining({ runningRequests: 0, waitingRequests: 0, totalKvBlocks: 100_000 }) }]);
+    expect(status).toMatchObject({
+      engineId: worker.behaviour.engineId,
+      role: 'both',
+      engineKind: 'fake',
+      gpu: 'h100-sxm',
+      model: 'qwen3-8b',
+      tp: 1,
+      blockSize: 16,
+      maxModelLen: 32768,
+    });
+    expect(status.kvEventEndpoints).toEqual([
+      { endpoint: worker.kvEndpoint, replayEndpoint: worker.replayEndpoint, topic: 'kv-events', dpRank: 0 },
+    ]);
+    expect(status.load).toEqual([
+      {
+        dpRank: 0,
+        report: expect.objectContaining({ runningRequests: 0, waitingRequests: 0, totalKvBlocks: 100_000 }),
+      },
+    ]);
   });
 
   it('carries a handoff from Prefill to Decode and releases it', async () => {
     const prefill = await backend.prefill(call({ requestId: 'p1' }), new AbortController().signal);
     expect(prefill.firstTokenId).toBe(1000);
     expect(prefill.handoff).toMatchObject({ kind: 'tandem', remoteRequestId: 'held-p1' });
-    const chunks = await collect(backend.decode({ ...call({ requestId: 'p1' }), handoff: prefill.handoff!, firstTokenId: 1000 }, new AbortController().signal));
+    const chunks = await collect(
+      backend.decode(
+        { ...call({ requestId: 'p1' }), handoff: prefill.handoff!, firstTokenId: 1000 },
+        new AbortController().signal,
+      ),
+    );
     expect(chunks.at(-1)!.usage).toMatchObject({ transferredPromptTokens: 40, transferredBlocks: 2 });
     expect(await backend.release(prefill.handoff!)).toEqual({ found: true, releasedBlocks: 4 });
   });
@@ -145,9 +180,20 @@ describe('vllm-http backend against a fake vLLM server', () => {
     server.behaviour.cachedTokens = 16;
     const chunks = await collect(backend.generate(call({ requestId: 'v-1', dpRank: 1 }), new AbortController().signal));
     expect(chunks.flatMap((c) => c.tokenIds)).toEqual([2000, 2001, 2002, 2003, 2004]);
-    expect(chunks.at(-1)).toMatchObject({ finishReason: 'length', usage: { promptTokens: 40, cachedPromptTokens: 16, completionTokens: 5 } });
+    expect(chunks.at(-1)).toMatchObject({
+      finishReason: 'length',
+      usage: { promptTokens: 40, cachedPromptTokens: 16, completionTokens: 5 },
+    });
     const sent = server.requests.at(-1)!;
-    expect(sent.body).toMatchObject({ prompt: call().tokenIds, max_tokens: 5, stream: true, stream_options: { include_usage: true }, return_token_ids: true, stop_token_ids: [7], temperature: 0 });
+    expect(sent.body).toMatchObject({
+      prompt: call().tokenIds,
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
+      return_token_ids: true,
+      stop_token_ids: [7],
+      temperature: 0,
+    });
     expect(sent.headers['x-request-id']).toBe('v-1');
     expect(sent.headers['x-data-parallel-rank']).toBe('1');
   });
@@ -183,7 +229,10 @@ describe('vllm-http backend against a fake vLLM server', () => {
     const slow = await startFakeVllmServer({ tokenDelayMs: 20 });
     const slowBackend = createVllmHttpBackend({ name: 'slow', address: slow.url });
     try {
-      for await (const chunk of slowBackend.generate(call({ sampling: { ...call().sampling, maxTokens: 200 } }), new AbortController().signal)) {
+      for await (const chunk of slowBackend.generate(
+        call({ sampling: { ...call().sampling, maxTokens: 200 } }),
+        new AbortController().signal,
+      )) {
         expect(chunk.tokenIds).toEqual([2000]);
         break;
       }
@@ -219,7 +268,8 @@ describe('vllm-http backend against a fake vLLM server', () => {
       const tokens: number[] = [];
       const error = await failure(
         (async () => {
-          for await (const chunk of backend.generate(call(), new AbortController().signal)) tokens.push(...chunk.tokenIds);
+          for await (const chunk of backend.generate(call(), new AbortController().signal))
+            tokens.push(...chunk.tokenIds);
         })(),
       );
       expect(tokens).toEqual([2000, 2001]);
@@ -255,7 +305,14 @@ describe('vllm-http backend against a fake vLLM server', () => {
     server.behaviour.waiting = 1;
     server.behaviour.kvUsage = 0.5;
     const status = await backend.status(new AbortController().signal);
-    expect(status).toMatchObject({ engineKind: 'vllm', blockSize: 16, maxModelLen: 4096, servedModels: ['served/name'], engineId: 'vllm-started-1700000000.5', warnings: [] });
+    expect(status).toMatchObject({
+      engineKind: 'vllm',
+      blockSize: 16,
+      maxModelLen: 4096,
+      servedModels: ['served/name'],
+      engineId: 'vllm-started-1700000000.5',
+      warnings: [],
+    });
     expect(status.load).toEqual([
       { dpRank: 0, report: { runningRequests: 4, waitingRequests: 1, kvUsage: 0.5, totalKvBlocks: 1000 } },
       { dpRank: 1, report: { runningRequests: 4, waitingRequests: 1, kvUsage: 0.5, totalKvBlocks: 1000 } },
@@ -287,11 +344,20 @@ describe('vllm-http backend against a fake vLLM server', () => {
 
   it('prefills with max_tokens 1 and kv_transfer_params, and decodes with what the prefill returned', async () => {
     const prefill = await backend.prefill(call({ requestId: 'nixl' }), new AbortController().signal);
-    expect(server.requests.at(-1)!.body).toMatchObject({ max_tokens: 1, stream: false, kv_transfer_params: { do_remote_decode: true, do_remote_prefill: false } });
+    expect(server.requests.at(-1)!.body).toMatchObject({
+      max_tokens: 1,
+      stream: false,
+      kv_transfer_params: { do_remote_decode: true, do_remote_prefill: false },
+    });
     expect(prefill.firstTokenId).toBe(2000);
     expect(prefill.finishReason).toBeNull();
-    expect(prefill.handoff).toMatchObject({ kind: 'nixl', params: { remote_engine_id: 'engine-p', remote_block_ids: [[1, 2, 3]] } });
-    await collect(backend.decode({ ...call({ requestId: 'nixl' }), handoff: prefill.handoff! }, new AbortController().signal));
+    expect(prefill.handoff).toMatchObject({
+      kind: 'nixl',
+      params: { remote_engine_id: 'engine-p', remote_block_ids: [[1, 2, 3]] },
+    });
+    await collect(
+      backend.decode({ ...call({ requestId: 'nixl' }), handoff: prefill.handoff! }, new AbortController().signal),
+    );
     const decode = server.requests.at(-1)!.body;
     expect(decode.kv_transfer_params).toEqual((prefill.handoff as { params: unknown }).params);
     expect(decode).toMatchObject({ max_tokens: 5, stream: true });

@@ -44,17 +44,42 @@ async function fails(args: string[]): Promise<{ code: number; stderr: string }> 
 
 describe('tandem orchestrator: bad input', () => {
   it.each([
-    ['a missing config file', ['--config', join(dir, 'nope.yaml')], /cannot read config file .*nope\.yaml: no such file/],
-    ['an unknown key', ['--config', file('typo.yaml', 'orchestrator:\n  prot: 9000\n')], /orchestrator\.prot: unknown key/],
-    ['a bad worker entry', ['--config', file('worker.yaml', 'workers:\n  - name: w0\n    address: x:1\n    backend: triton\n')], /workers\.0\.backend/],
-    ['duplicate worker names', ['--config', file('dupe.yaml', 'workers:\n  - { name: w0, address: "a:1" }\n  - { name: w0, address: "b:1" }\n')], /duplicate worker name "w0"/],
-    ['an unknown policy', ['--policy', 'fastest'], /unknown routing policy "fastest" \(known: kv, cache-aware, round-robin/],
+    [
+      'a missing config file',
+      ['--config', join(dir, 'nope.yaml')],
+      /cannot read config file .*nope\.yaml: no such file/,
+    ],
+    [
+      'an unknown key',
+      ['--config', file('typo.yaml', 'orchestrator:\n  prot: 9000\n')],
+      /orchestrator\.prot: unknown key/,
+    ],
+    [
+      'a bad worker entry',
+      ['--config', file('worker.yaml', 'workers:\n  - name: w0\n    address: x:1\n    backend: triton\n')],
+      /workers\.0\.backend/,
+    ],
+    [
+      'duplicate worker names',
+      ['--config', file('dupe.yaml', 'workers:\n  - { name: w0, address: "a:1" }\n  - { name: w0, address: "b:1" }\n')],
+      /duplicate worker name "w0"/,
+    ],
+    [
+      'an unknown policy',
+      ['--policy', 'fastest'],
+      /unknown routing policy "fastest" \(known: kv, cache-aware, round-robin/,
+    ],
     ['a port that is not a number', ['--port', 'http'], /--port must be an integer/],
   ])('refuses %s with one line on stderr and exit code 2', async (_what, args, message) => {
     const { code, stderr } = await fails(args);
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
-    expect(stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'))).toHaveLength(1);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('npm warn')),
+    ).toHaveLength(1);
     expect(stderr).not.toContain('    at ');
   });
 });
@@ -75,7 +100,10 @@ describe('tandem orchestrator: a running process', () => {
   let url: string;
   let stdout = '';
   let stderr = '';
-  const exit = () => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+  const exit = () =>
+    new Promise<number | null>((resolve) =>
+      child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+    );
 
   it('starts from a config file, serves, and reloads its workers on SIGHUP', async () => {
     workers = await startWorkers(2, { tokenDelayMs: 30 });
@@ -94,7 +122,10 @@ describe('tandem orchestrator: a running process', () => {
         '',
       ].join('\n');
     const path = file('fleet.yaml', config([0]));
-    child = spawn(process.execPath, [tandem, 'orchestrator', '--config', path, '--port', '0', '--host', '127.0.0.1'], { env: cleanEnv({ TANDEM_LOG__FORMAT: 'json' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [tandem, 'orchestrator', '--config', path, '--port', '0', '--host', '127.0.0.1'], {
+      env: cleanEnv({ TANDEM_LOG__FORMAT: 'json' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     cleanups.push(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
@@ -108,7 +139,11 @@ describe('tandem orchestrator: a running process', () => {
 
     writeFileSync(path, config([0, 1]));
     child.kill('SIGHUP');
-    await waitFor('w1 added', async () => ((await (await fetch(`${url}/debug/workers`)).json()) as { name: string; state: string }[]).some((w) => w.name === 'w1' && w.state === 'healthy'));
+    await waitFor('w1 added', async () =>
+      ((await (await fetch(`${url}/debug/workers`)).json()) as { name: string; state: string }[]).some(
+        (w) => w.name === 'w1' && w.state === 'healthy',
+      ),
+    );
 
     writeFileSync(path, 'workers: [ this is not valid');
     child.kill('SIGHUP');
@@ -128,7 +163,9 @@ describe('tandem orchestrator: a running process', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ ready: false, detail: 'shutting down' });
     const finished = await long.catch((error: unknown) => {
-      throw new Error(`the running request failed: ${String(error)} (exit ${child.exitCode}, signal ${child.signalCode})\n${stderr}\n${stdout.slice(-3000)}`);
+      throw new Error(
+        `the running request failed: ${String(error)} (exit ${child.exitCode}, signal ${child.signalCode})\n${stderr}\n${stdout.slice(-3000)}`,
+      );
     });
     expect(finished.status).toBe(200);
     expect(finished.json.usage.completion_tokens).toBe(40);

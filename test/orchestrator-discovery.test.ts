@@ -3,7 +3,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createKvEventSubscriber } from '../orchestrator/kv-events/index.ts';
 import type { WorkerSnapshot } from '../orchestrator/discovery/index.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
-import { allHealthy, complete, sample, startOrchestrator, startWorkers, testConfig, waitFor, workerEntries, workerState, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  complete,
+  sample,
+  startOrchestrator,
+  startWorkers,
+  testConfig,
+  waitFor,
+  workerEntries,
+  workerState,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * Discovery and health with a real orchestrator in front of fake gRPC workers (real sockets,
@@ -16,7 +27,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fleet(n: number, overrides: Parameters<typeof testConfig>[1] = {}, workerOptions: Parameters<typeof startWorkers>[1] = {}): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
+async function fleet(
+  n: number,
+  overrides: Parameters<typeof testConfig>[1] = {},
+  workerOptions: Parameters<typeof startWorkers>[1] = {},
+): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
   const workers = await startWorkers(n, workerOptions);
   cleanups.push(async () => {
     for (const w of workers) await w.close();
@@ -31,7 +46,8 @@ const snapshotOf = (running: RunningOrchestrator, name: string): WorkerSnapshot 
   if (!found) throw new Error(`no worker ${name}`);
   return found;
 };
-const debugWorkers = async (running: RunningOrchestrator) => (await (await fetch(`${running.url}/debug/workers`)).json()) as WorkerSnapshot[];
+const debugWorkers = async (running: RunningOrchestrator) =>
+  (await (await fetch(`${running.url}/debug/workers`)).json()) as WorkerSnapshot[];
 const metricsText = async (running: RunningOrchestrator) => (await fetch(`${running.url}/metrics`)).text();
 
 describe('health checks', () => {
@@ -50,7 +66,8 @@ describe('health checks', () => {
     expect(running.logs.some((l) => l.level === 40 && /w1: healthy -> ejected/.test(l.msg))).toBe(true);
 
     const before = workers[1]!.calls.length;
-    for (let i = 0; i < 6; i++) expect((await complete(running.url, { prompt: `request ${i} `.repeat(i + 1), max_tokens: 2 })).status).toBe(200);
+    for (let i = 0; i < 6; i++)
+      expect((await complete(running.url, { prompt: `request ${i} `.repeat(i + 1), max_tokens: 2 })).status).toBe(200);
     expect(workers[1]!.calls.length).toBe(before);
     expect(workers[0]!.calls.length).toBeGreaterThanOrEqual(6);
 
@@ -82,14 +99,28 @@ describe('the worker set from config', () => {
     await allHealthy(running, ['w0', 'w1']);
 
     // Two long requests, one on each worker (round-robin-like spread of two fresh prompts).
-    const long = [0, 1].map((i) => complete(running.url, { prompt: `long request number ${i} `.repeat(20), max_tokens: 40 }));
+    const long = [0, 1].map((i) =>
+      complete(running.url, { prompt: `long request number ${i} `.repeat(20), max_tokens: 40 }),
+    );
     await waitFor('both workers running', () => workers[0]!.running === 1 && workers[1]!.running === 1);
     await waitFor('w1 indexed', () => running.orchestrator.routing.index.indexedBlocks('w1') > 0);
 
-    const change = running.orchestrator.reload(running.configWith({ workers: [{ name: 'w0', address: workers[0]!.address }, { name: 'w2', address: extra!.address }] }));
+    const change = running.orchestrator.reload(
+      running.configWith({
+        workers: [
+          { name: 'w0', address: workers[0]!.address },
+          { name: 'w2', address: extra!.address },
+        ],
+      }),
+    );
     expect(change.workers).toEqual({ added: ['w2'], removed: ['w1'], changed: [] });
     expect(change.ignored).toEqual([]);
-    expect(running.orchestrator.fleet.snapshot().map((w) => w.name).sort()).toEqual(['w0', 'w2']);
+    expect(
+      running.orchestrator.fleet
+        .snapshot()
+        .map((w) => w.name)
+        .sort(),
+    ).toEqual(['w0', 'w2']);
     // The removed worker is drained: no longer a candidate, its running request finishes, and
     // only then do its index entries go.
     expect(running.orchestrator.fleet.candidates().map((c) => c.id)).not.toContain('w1');
@@ -98,7 +129,10 @@ describe('the worker set from config', () => {
     expect(results.map((r) => r.status)).toEqual([200, 200]);
     expect(results.map((r) => r.json.usage.completion_tokens)).toEqual([40, 40]);
     expect(workers.map((w) => w.calls[0]!.end)).toEqual(['done', 'done']);
-    await waitFor('w1 forgotten once drained', () => running.orchestrator.routing.index.workerStats('w1') === undefined);
+    await waitFor(
+      'w1 forgotten once drained',
+      () => running.orchestrator.routing.index.workerStats('w1') === undefined,
+    );
 
     await allHealthy(running, ['w2']);
     expect((await debugWorkers(running)).map((w) => w.name).sort()).toEqual(['w0', 'w2']);
@@ -108,7 +142,14 @@ describe('the worker set from config', () => {
   it('replaces a worker whose entry changed, leaving the others alone', async () => {
     const { workers, running } = await fleet(2);
     await allHealthy(running, ['w0', 'w1']);
-    const reload = running.orchestrator.reload(running.configWith({ workers: [{ name: 'w0', address: workers[0]!.address }, { name: 'w1', address: workers[1]!.address, gpu: 'a100-80g' }] }));
+    const reload = running.orchestrator.reload(
+      running.configWith({
+        workers: [
+          { name: 'w0', address: workers[0]!.address },
+          { name: 'w1', address: workers[1]!.address, gpu: 'a100-80g' },
+        ],
+      }),
+    );
     expect(reload.workers).toEqual({ added: [], removed: [], changed: ['w1'] });
     await allHealthy(running, ['w1']);
     expect(snapshotOf(running, 'w0').health.sinceMs).not.toBeNull();
@@ -118,7 +159,9 @@ describe('the worker set from config', () => {
 
   it('names the sections a reload cannot apply', async () => {
     const { workers, running } = await fleet(1);
-    const result = running.orchestrator.reload(running.configWith({ routing: { policy: 'round-robin' }, workers: workerEntries(workers) }));
+    const result = running.orchestrator.reload(
+      running.configWith({ routing: { policy: 'round-robin' }, workers: workerEntries(workers) }),
+    );
     expect(result.workers).toBeNull();
     expect(result.ignored).toEqual(['routing']);
     expect(running.logs.some((l) => l.level === 40 && l.msg.includes('need a restart'))).toBe(true);
@@ -132,19 +175,33 @@ describe('block sizes', () => {
     await waitFor('w1 flagged', () => workerState(running, 'w1') === 'block-size-mismatch');
     await allHealthy(running, ['w0']);
 
-    const errors = running.logs.filter((l) => l.level === 50 && l.msg.includes('w1 uses KV blocks of 32 tokens but routing.block_size is 16'));
+    const errors = running.logs.filter(
+      (l) => l.level === 50 && l.msg.includes('w1 uses KV blocks of 32 tokens but routing.block_size is 16'),
+    );
     expect(errors).toHaveLength(1);
     const debug = (await debugWorkers(running)).find((w) => w.name === 'w1')!;
-    expect(debug).toMatchObject({ state: 'block-size-mismatch', blockSize: { expected: 16, announced: 32, mismatch: true } });
+    expect(debug).toMatchObject({
+      state: 'block-size-mismatch',
+      blockSize: { expected: 16, announced: 32, mismatch: true },
+    });
     const text = await metricsText(running);
     expect(sample(text, 'tandem_worker_block_size_mismatch{worker="w1"}')).toBe(1);
     expect(sample(text, 'tandem_worker_block_size_mismatch{worker="w0"}')).toBe(0);
     expect(sample(text, 'tandem_worker_healthy{worker="w1",role="both"}')).toBe(0);
 
-    const { decision: route } = await (await fetch(`${running.url}/debug/route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'Qwen/Qwen3-8B', prompt: 'hi' }) })).json();
+    const { decision: route } = await (
+      await fetch(`${running.url}/debug/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'Qwen/Qwen3-8B', prompt: 'hi' }),
+      })
+    ).json();
     expect(route.candidates.map((c: { id: string }) => c.id)).toEqual(['w0']);
-    expect(route.notRouted).toEqual([{ worker: 'w1', state: 'block-size-mismatch', reason: 'KV block size 32 differs from routing.block_size 16' }]);
-    for (let i = 0; i < 4; i++) expect((await complete(running.url, { prompt: `p${i}`, max_tokens: 1 })).status).toBe(200);
+    expect(route.notRouted).toEqual([
+      { worker: 'w1', state: 'block-size-mismatch', reason: 'KV block size 32 differs from routing.block_size 16' },
+    ]);
+    for (let i = 0; i < 4; i++)
+      expect((await complete(running.url, { prompt: `p${i}`, max_tokens: 1 })).status).toBe(200);
     expect(workers[1]!.calls).toHaveLength(0);
 
     workers[1]!.behaviour.announcedBlockSize = 16;
@@ -160,7 +217,10 @@ describe('KV events', () => {
     const prompt = 'the same long prompt '.repeat(30);
     expect((await complete(running.url, { prompt, max_tokens: 1 })).status).toBe(200);
     await waitFor('blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') > 0);
-    const rank = (snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string; lastSeq: string | null; stats: { batchesDelivered: number } } | null; indexedBlocks: number });
+    const rank = snapshotOf(running, 'w0').ranks[0] as {
+      events: { endpoint: string; lastSeq: string | null; stats: { batchesDelivered: number } } | null;
+      indexedBlocks: number;
+    };
     expect(rank.events).toMatchObject({ endpoint: workers[0]!.kvEndpoint, lastSeq: '0' });
     expect(rank.indexedBlocks).toBe(workers[0]!.cache.size);
     // /debug/workers is plain JSON: the bigint sequence travels as a string.
@@ -184,19 +244,30 @@ describe('KV events', () => {
     });
     cleanups.push(() => running.close());
     await allHealthy(running, ['w0']);
-    for (const [i, prompt] of ['first prompt '.repeat(20), 'second prompt '.repeat(20), 'third prompt '.repeat(20)].entries()) {
+    for (const [i, prompt] of [
+      'first prompt '.repeat(20),
+      'second prompt '.repeat(20),
+      'third prompt '.repeat(20),
+    ].entries()) {
       expect((await complete(running.url, { prompt, max_tokens: 1 })).status).toBe(200);
       if (i < 2) await sleep(50);
     }
-    await waitFor('all blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size);
-    const events = (snapshotOf(running, 'w0').ranks[0] as { events: { lastSeq: string; stats: { gaps: number; replays: number; droppedByFaultInjection: number } } }).events;
+    await waitFor(
+      'all blocks indexed',
+      () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size,
+    );
+    const events = (
+      snapshotOf(running, 'w0').ranks[0] as {
+        events: { lastSeq: string; stats: { gaps: number; replays: number; droppedByFaultInjection: number } };
+      }
+    ).events;
     expect(events).toMatchObject({ lastSeq: '2', stats: { gaps: 1, replays: 1, droppedByFaultInjection: 1 } });
     const text = await metricsText(running);
     expect(sample(text, 'tandem_kv_event_gaps_total{worker="w0"}')).toBe(1);
     expect(sample(text, 'tandem_kv_events_applied_total{worker="w0"}')).toBe(3);
   });
 
-  it('forgets a worker\'s blocks when its engine_id changes, and follows its new publisher', async () => {
+  it("forgets a worker's blocks when its engine_id changes, and follows its new publisher", async () => {
     const { workers, running } = await fleet(1);
     await allHealthy(running, ['w0']);
     expect((await complete(running.url, { prompt: 'before the restart '.repeat(20), max_tokens: 1 })).status).toBe(200);
@@ -205,15 +276,21 @@ describe('KV events', () => {
     await workers[0]!.restart();
     await waitFor('restart noticed', () => snapshotOf(running, 'w0').restarts === 1);
     expect(running.orchestrator.routing.index.indexedBlocks('w0')).toBe(0);
-    expect(running.orchestrator.routing.index.workerStats('w0')?.lastClearReason).toBe('engine restarted (engine_id changed)');
+    expect(running.orchestrator.routing.index.workerStats('w0')?.lastClearReason).toBe(
+      'engine restarted (engine_id changed)',
+    );
     // Following the new publisher (announced in the new incarnation's status).
     await waitFor('subscribed to the new publisher', () => {
-      const events = (snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string; connected: boolean } | null }).events;
+      const events = (snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string; connected: boolean } | null })
+        .events;
       return events !== null && events.endpoint === workers[0]!.kvEndpoint && events.connected;
     });
     await allHealthy(running, ['w0']);
 
     expect((await complete(running.url, { prompt: 'after the restart '.repeat(20), max_tokens: 1 })).status).toBe(200);
-    await waitFor('new blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size);
+    await waitFor(
+      'new blocks indexed',
+      () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size,
+    );
   });
 });

@@ -2,7 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerRole } from '../proto/gen/tandem/v1/worker_pb.ts';
 import { GrpcStatus } from '../proto/grpc/index.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
-import { allHealthy, complete, MODEL, sample, startOrchestrator, startWorkers, testConfig, waitFor, workerEntries, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  complete,
+  MODEL,
+  sample,
+  startOrchestrator,
+  startWorkers,
+  testConfig,
+  waitFor,
+  workerEntries,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * The dispatcher through the real frontend, in front of fake gRPC workers: retries before the
@@ -15,14 +26,21 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fleet(n: number, overrides: Parameters<typeof testConfig>[1] = {}, workerOptions: Parameters<typeof startWorkers>[1] = {}): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
+async function fleet(
+  n: number,
+  overrides: Parameters<typeof testConfig>[1] = {},
+  workerOptions: Parameters<typeof startWorkers>[1] = {},
+): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
   const workers = await startWorkers(n, workerOptions);
   cleanups.push(async () => {
     for (const w of workers) await w.close();
   });
   const running = await startOrchestrator(testConfig(workerEntries(workers), overrides), { queuePollMs: 50 });
   cleanups.push(() => running.close());
-  await allHealthy(running, workers.map((_, i) => `w${i}`));
+  await allHealthy(
+    running,
+    workers.map((_, i) => `w${i}`),
+  );
   return { workers, running };
 }
 
@@ -32,7 +50,18 @@ async function expectLoadReturnsToZero(running: RunningOrchestrator): Promise<vo
   const tenants = running.orchestrator.fleet.candidates({ includeUnhealthy: true }).map((c) => c.id);
   const figures = () => tenants.map((t) => load.load(t, Date.now()));
   // Bookings go at once; the figures corrected by worker reports follow the next status poll.
-  await waitFor('load back to zero', () => figures().every((f) => f.booked.inflightRequests === 0 && f.inflightRequests === 0 && f.activeDecodeBlocks === 0 && f.queuedPrefillTokens === 0), 5000);
+  await waitFor(
+    'load back to zero',
+    () =>
+      figures().every(
+        (f) =>
+          f.booked.inflightRequests === 0 &&
+          f.inflightRequests === 0 &&
+          f.activeDecodeBlocks === 0 &&
+          f.queuedPrefillTokens === 0,
+      ),
+    5000,
+  );
   for (const f of figures()) {
     expect(f.booked).toEqual({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
     expect(f.queuedPrefillTokens).toBe(0);
@@ -41,8 +70,17 @@ async function expectLoadReturnsToZero(running: RunningOrchestrator): Promise<vo
   expect(running.orchestrator.dispatcher.inflight).toBe(0);
 }
 
-async function stream(url: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<{ status: number; events: unknown[] }> {
-  const response = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, stream: true, ...body }), ...(signal ? { signal } : {}) });
+async function stream(
+  url: string,
+  body: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<{ status: number; events: unknown[] }> {
+  const response = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, stream: true, ...body }),
+    ...(signal ? { signal } : {}),
+  });
   const text = await response.text();
   const events = text
     .split('\n\n')
@@ -57,14 +95,21 @@ describe('retries', () => {
     const { workers, running } = await fleet(2);
     workers[0]!.behaviour.failBeforeFirstToken = GrpcStatus.UNAVAILABLE;
     for (let i = 0; i < 6; i++) {
-      const result = await complete(running.url, { prompt: `question ${i} `.repeat(i + 2), max_tokens: 3 }, { 'x-request-id': `retry-${i}` });
+      const result = await complete(
+        running.url,
+        { prompt: `question ${i} `.repeat(i + 2), max_tokens: 3 },
+        { 'x-request-id': `retry-${i}` },
+      );
       expect(result.status).toBe(200);
       expect(result.json.usage.completion_tokens).toBe(3);
     }
     const failedFirst = workers[0]!.calls.map((c) => c.requestId);
     expect(failedFirst.length).toBeGreaterThan(0);
-    for (const id of failedFirst) expect(workers[1]!.calls.some((c) => c.requestId === id && c.end === 'done')).toBe(true);
-    expect(running.logs.some((l) => l.msg.includes('retrying once on another worker') && l.requestId === failedFirst[0])).toBe(true);
+    for (const id of failedFirst)
+      expect(workers[1]!.calls.some((c) => c.requestId === id && c.end === 'done')).toBe(true);
+    expect(
+      running.logs.some((l) => l.msg.includes('retrying once on another worker') && l.requestId === failedFirst[0]),
+    ).toBe(true);
     await expectLoadReturnsToZero(running);
   });
 
@@ -95,7 +140,9 @@ describe('retries', () => {
     expect(error.error.code).toBe(503);
     expect(error.error.message).toContain('fail mid-stream');
     expect(events.at(-1)).toBe('[DONE]');
-    expect(events.filter((e) => typeof e === 'object' && e !== null && 'choices' in e).length).toBeGreaterThanOrEqual(1);
+    expect(events.filter((e) => typeof e === 'object' && e !== null && 'choices' in e).length).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(1);
     await expectLoadReturnsToZero(running);
   });
@@ -105,7 +152,9 @@ describe('cancellation and deadlines', () => {
   it('cancels the call on the worker when the client disconnects', async () => {
     const { workers, running } = await fleet(1, {}, { tokenDelayMs: 50 });
     const abort = new AbortController();
-    const pending = stream(running.url, { prompt: 'a long answer', max_tokens: 1000 }, abort.signal).catch((e: unknown) => e);
+    const pending = stream(running.url, { prompt: 'a long answer', max_tokens: 1000 }, abort.signal).catch(
+      (e: unknown) => e,
+    );
     const call = await workers[0]!.started(1);
     await waitFor('a few tokens', () => call.tokensSent >= 2);
     abort.abort();
@@ -114,7 +163,12 @@ describe('cancellation and deadlines', () => {
     expect(call.end).toBe('cancelled');
     expect(call.tokensSent).toBeLessThan(1000);
     await expectLoadReturnsToZero(running);
-    expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_requests_total{outcome="cancelled",mode="none"}')).toBe(1);
+    expect(
+      sample(
+        await (await fetch(`${running.url}/metrics`)).text(),
+        'tandem_requests_total{outcome="cancelled",mode="none"}',
+      ),
+    ).toBe(1);
   });
 
   it('cancels the worker call and answers 504 at the request deadline', async () => {
@@ -144,7 +198,10 @@ describe('cancellation and deadlines', () => {
 describe('saturation', () => {
   it('queues when every worker is saturated, then answers 429 when the queue is full and 503 when the wait runs out, with Retry-After', async () => {
     const { workers, running } = await fleet(1, {
-      orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 1, queue_timeout_s: 0.5, retry_after_s: 2 } },
+      orchestrator: {
+        dispatch: { max_inflight_per_worker: 1 },
+        admission: { max_queued: 1, queue_timeout_s: 0.5, retry_after_s: 2 },
+      },
     });
     workers[0]!.behaviour.hang = true;
     const occupying = complete(running.url, { prompt: 'occupies the worker', max_tokens: 5 }).catch(() => undefined);
@@ -165,15 +222,26 @@ describe('saturation', () => {
     expect(timedOut.headers.get('retry-after')).toBe('1');
     expect(timedOut.json.error.message).toContain('saturated');
     expect(workers[0]!.calls).toHaveLength(1);
-    expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_requests_total{outcome="rejected",mode="none"}')).toBe(2);
+    expect(
+      sample(
+        await (await fetch(`${running.url}/metrics`)).text(),
+        'tandem_requests_total{outcome="rejected",mode="none"}',
+      ),
+    ).toBe(2);
 
     await running.close();
     await occupying;
   });
 
   it('lets a queued request run as soon as a worker has room again', async () => {
-    const { workers, running } = await fleet(2, { orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 4, queue_timeout_s: 10 } } }, { tokenDelayMs: 20 });
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => complete(running.url, { prompt: `parallel ${i} `.repeat(5), max_tokens: 5 })));
+    const { workers, running } = await fleet(
+      2,
+      { orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 4, queue_timeout_s: 10 } } },
+      { tokenDelayMs: 20 },
+    );
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => complete(running.url, { prompt: `parallel ${i} `.repeat(5), max_tokens: 5 })),
+    );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     // Never more than one at a time on a worker: four of the six waited their turn.
     expect(workers.map((w) => w.maxRunning)).toEqual([1, 1]);
@@ -186,9 +254,22 @@ describe('saturation', () => {
 describe('the core for the frontend', () => {
   it('explains a routing decision without sending anything or booking load', async () => {
     const { workers, running } = await fleet(2);
-    const response = await fetch(`${running.url}/debug/route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'where would this go?' }) });
+    const response = await fetch(`${running.url}/debug/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt: 'where would this go?' }),
+    });
     expect(response.status).toBe(200);
-    const { decision } = (await response.json()) as { decision: { workerId: string; policy: string; reason: string; candidates: { id: string; cost: { totalSeconds: number } }[]; saturated: string[]; mode: string } };
+    const { decision } = (await response.json()) as {
+      decision: {
+        workerId: string;
+        policy: string;
+        reason: string;
+        candidates: { id: string; cost: { totalSeconds: number } }[];
+        saturated: string[];
+        mode: string;
+      };
+    };
     expect(decision.policy).toBe('kv');
     expect(['w0', 'w1']).toContain(decision.workerId);
     expect(decision.candidates.map((c) => c.id).sort()).toEqual(['w0', 'w1']);
@@ -210,26 +291,47 @@ describe('the core for the frontend', () => {
   it('shows each worker with role, profile, health, load and index in /debug/workers', async () => {
     const { running } = await fleet(1);
     const [w0] = (await (await fetch(`${running.url}/debug/workers`)).json()) as Record<string, any>[];
-    expect(w0).toMatchObject({ name: 'w0', backend: 'grpc', state: 'healthy', role: 'both', profile: { gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, source: 'announced' }, engineKind: 'fake', health: { state: 'healthy' } });
-    expect(w0!.ranks[0]).toMatchObject({ tenant: 'w0', dpRank: 0, load: { inflightRequests: 0 }, indexedBlocks: 0, index: { blockSize: 16 } });
+    expect(w0).toMatchObject({
+      name: 'w0',
+      backend: 'grpc',
+      state: 'healthy',
+      role: 'both',
+      profile: { gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, source: 'announced' },
+      engineKind: 'fake',
+      health: { state: 'healthy' },
+    });
+    expect(w0!.ranks[0]).toMatchObject({
+      tenant: 'w0',
+      dpRank: 0,
+      load: { inflightRequests: 0 },
+      indexedBlocks: 0,
+      index: { blockSize: 16 },
+    });
   });
 });
 
 describe('fields a backend cannot honour', () => {
-  it("answers 400 naming the field, the backend and the worker when routing picks a gRPC worker, and books nothing", async () => {
+  it('answers 400 naming the field, the backend and the worker when routing picks a gRPC worker, and books nothing', async () => {
     const { workers, running } = await fleet(1);
     const chat = await fetch(`${running.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'weather?' }], tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }] }),
+      body: JSON.stringify({
+        messages: [{ role: 'user', content: 'weather?' }],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+      }),
     });
     expect(chat.status).toBe(400);
     const body = (await chat.json()) as { error: { message: string; param: string } };
     expect(body.error.param).toBe('tools');
-    expect(body.error.message).toBe('tools: not supported by backend grpc (worker w0): no tool calling; vllm-http workers support it');
+    expect(body.error.message).toBe(
+      'tools: not supported by backend grpc (worker w0): no tool calling; vllm-http workers support it',
+    );
     const n = await complete(running.url, { prompt: 'two please', n: 2, max_tokens: 2 });
     expect(n.status).toBe(400);
-    expect(n.json.error.message).toMatch(/^n: not supported by backend grpc \(worker w0\): n must be 1; vllm-http workers support it$/);
+    expect(n.json.error.message).toMatch(
+      /^n: not supported by backend grpc \(worker w0\): n must be 1; vllm-http workers support it$/,
+    );
     expect(workers[0]!.calls.length).toBe(0);
     await expectLoadReturnsToZero(running);
     // What the token-level path honours still runs, without a model too.

@@ -2,7 +2,18 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '../common/rng.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
-import { allHealthy, MODEL, sample, startOrchestrator, tokenizer, startWorkers, testConfig, waitFor, workerEntries, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  MODEL,
+  sample,
+  startOrchestrator,
+  tokenizer,
+  startWorkers,
+  testConfig,
+  waitFor,
+  workerEntries,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * End to end: the official `openai` client -> the real frontend -> the dispatcher -> four
@@ -42,7 +53,10 @@ interface PolicyRun {
 }
 
 const systemPrompt = (group: number) =>
-  `You are assistant number ${group} of the Tandem test fleet. ` + `Group ${group} keeps this long shared context about topic ${group * 7919} so that its prompts share a prefix. `.repeat(12);
+  `You are assistant number ${group} of the Tandem test fleet. ` +
+  `Group ${group} keeps this long shared context about topic ${group * 7919} so that its prompts share a prefix. `.repeat(
+    12,
+  );
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -50,13 +64,16 @@ afterAll(async () => {
 });
 
 async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' = 'precise'): Promise<PolicyRun> {
-  const prefixTokens = (await (await tokenizer()).tokenizer.encode(systemPrompt(GROUPS), { addSpecialTokens: false })).length;
+  const prefixTokens = (await (await tokenizer()).tokenizer.encode(systemPrompt(GROUPS), { addSpecialTokens: false }))
+    .length;
   const capacityBlocks = Math.floor((PREFIXES_PER_WORKER * prefixTokens) / 16);
   const workers = await startWorkers(4, { blockSize: 16, capacityBlocks, tokenDelayMs: 1 });
   cleanups.push(async () => {
     for (const w of workers) await w.close();
   });
-  const running: RunningOrchestrator = await startOrchestrator(testConfig(workerEntries(workers), { routing: { policy, index_mode: indexMode } }));
+  const running: RunningOrchestrator = await startOrchestrator(
+    testConfig(workerEntries(workers), { routing: { policy, index_mode: indexMode } }),
+  );
   cleanups.push(() => running.close());
   await allHealthy(running, ['w0', 'w1', 'w2', 'w3']);
   const client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -77,29 +94,73 @@ async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' 
     // Every shape the frontend serves: chat (even groups) and completions (odd), streaming and not.
     switch ((group % 2) * 2 + (n % 2)) {
       case 0: {
-        const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'system', content: systemPrompt(group) }, { role: 'user', content: question }], max_tokens: 4 }, options);
+        const r = await client.chat.completions.create(
+          {
+            model: MODEL,
+            messages: [
+              { role: 'system', content: systemPrompt(group) },
+              { role: 'user', content: question },
+            ],
+            max_tokens: 4,
+          },
+          options,
+        );
         usage = r.usage;
         break;
       }
       case 1: {
-        const s = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'system', content: systemPrompt(group) }, { role: 'user', content: question }], max_tokens: 4, stream: true, stream_options: { include_usage: true } }, options);
+        const s = await client.chat.completions.create(
+          {
+            model: MODEL,
+            messages: [
+              { role: 'system', content: systemPrompt(group) },
+              { role: 'user', content: question },
+            ],
+            max_tokens: 4,
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          options,
+        );
         for await (const chunk of s) if (chunk.usage) usage = chunk.usage;
         break;
       }
       case 2: {
-        const r = await client.completions.create({ model: MODEL, prompt: `${systemPrompt(group)}\n${question}`, max_tokens: 4 }, options);
+        const r = await client.completions.create(
+          { model: MODEL, prompt: `${systemPrompt(group)}\n${question}`, max_tokens: 4 },
+          options,
+        );
         usage = r.usage;
         break;
       }
       default: {
-        const s = await client.completions.create({ model: MODEL, prompt: `${systemPrompt(group)}\n${question}`, max_tokens: 4, stream: true, stream_options: { include_usage: true } }, options);
+        const s = await client.completions.create(
+          {
+            model: MODEL,
+            prompt: `${systemPrompt(group)}\n${question}`,
+            max_tokens: 4,
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          options,
+        );
         for await (const chunk of s) if (chunk.usage) usage = chunk.usage;
       }
     }
     expect(usage, requestId).toBeDefined();
-    outcomes.push({ group, requestId, promptTokens: usage!.prompt_tokens, cachedTokens: usage!.prompt_tokens_details?.cached_tokens ?? 0 });
+    outcomes.push({
+      group,
+      requestId,
+      promptTokens: usage!.prompt_tokens,
+      cachedTokens: usage!.prompt_tokens_details?.cached_tokens ?? 0,
+    });
     // Events reach the index within milliseconds; wait for them so the run is repeatable.
-    if (indexMode === 'precise') await waitFor('KV events applied', () => workers.every((w, i) => running.orchestrator.routing.index.indexedBlocks(`w${i}`) === w.cache.size), 5000);
+    if (indexMode === 'precise')
+      await waitFor(
+        'KV events applied',
+        () => workers.every((w, i) => running.orchestrator.routing.index.indexedBlocks(`w${i}`) === w.cache.size),
+        5000,
+      );
   }
 
   const servedBy = new Map<string, number>();
@@ -107,7 +168,8 @@ async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' 
   const prompt = outcomes.reduce((n, o) => n + o.promptTokens, 0);
   const cached = outcomes.reduce((n, o) => n + o.cachedTokens, 0);
   const text = await (await fetch(`${running.url}/metrics`)).text();
-  const metricsHitRate = sample(text, 'tandem_cached_prompt_tokens_total')! / sample(text, 'tandem_prompt_tokens_total')!;
+  const metricsHitRate =
+    sample(text, 'tandem_cached_prompt_tokens_total')! / sample(text, 'tandem_prompt_tokens_total')!;
   return { outcomes, hitRate: cached / prompt, servedBy, workers, metricsHitRate };
 }
 
@@ -149,7 +211,9 @@ describe('end to end: openai client -> orchestrator -> four workers with real KV
 
   it("has a hit rate far above round-robin's on the same workload", async () => {
     roundRobin = await runWorkload('round-robin');
-    console.log(`prefix-cache hit rate: kv ${(kv.hitRate * 100).toFixed(1)}%, round-robin ${(roundRobin.hitRate * 100).toFixed(1)}%`);
+    console.log(
+      `prefix-cache hit rate: kv ${(kv.hitRate * 100).toFixed(1)}%, round-robin ${(roundRobin.hitRate * 100).toFixed(1)}%`,
+    );
     // The upper bound is ~(80 - 16) / 80 of the shared-prefix share of the tokens.
     expect(kv.hitRate).toBeGreaterThan(0.6);
     expect(kv.hitRate).toBeGreaterThan(2 * roundRobin.hitRate);

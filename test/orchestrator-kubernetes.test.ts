@@ -6,7 +6,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { startFakeVllmServer } from './fakes/fake-vllm-server.ts';
 import { fakePod, startFakeKubeApi, type FakePod } from './fakes/fake-kube-api.ts';
-import { allHealthy, complete, sample, startOrchestrator, startWorkers, testConfig, waitFor, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  complete,
+  sample,
+  startOrchestrator,
+  startWorkers,
+  testConfig,
+  waitFor,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * `discovery.kind: kubernetes` against the stand-in API server (test/fakes/fake-kube-api.ts),
@@ -23,20 +32,33 @@ const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':'
 const portOfEndpoint = (endpoint: string | undefined) => (endpoint === undefined ? undefined : portOf(endpoint));
 
 /** A pool pod standing for a fake gRPC worker on 127.0.0.1: its real ports as named container ports. */
-function podFor(name: string, worker: FakeGrpcWorker, role = 'both', extra: { labels?: Record<string, string> } = {}): FakePod {
+function podFor(
+  name: string,
+  worker: FakeGrpcWorker,
+  role = 'both',
+  extra: { labels?: Record<string, string> } = {},
+): FakePod {
   const ports: Record<string, number> = { grpc: portOf(worker.address) };
   const events = portOfEndpoint(worker.kvEndpoint);
   const replay = portOfEndpoint(worker.replayEndpoint);
   if (events !== undefined) ports['kv-events'] = events;
   if (replay !== undefined) ports['kv-replay'] = replay;
   return fakePod(name, {
-    labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/pool': role, 'tandem.dev/role': role, ...extra.labels },
+    labels: {
+      'app.kubernetes.io/component': 'worker',
+      'tandem.dev/pool': role,
+      'tandem.dev/role': role,
+      ...extra.labels,
+    },
     annotations: { 'tandem.dev/kv-events-topic': 'kv-events' },
     ports,
   });
 }
 
-async function setup(workerCount: number, options: { selectors?: string[]; workerOptions?: Parameters<typeof startWorkers>[1] } = {}) {
+async function setup(
+  workerCount: number,
+  options: { selectors?: string[]; workerOptions?: Parameters<typeof startWorkers>[1] } = {},
+) {
   const api = await startFakeKubeApi({ namespace: 'serving' });
   cleanups.push(() => api.close());
   const dir = mkdtempSync(join(tmpdir(), 'tandem-k8s-'));
@@ -49,13 +71,24 @@ async function setup(workerCount: number, options: { selectors?: string[]; worke
   return { api, kubeconfig, workers };
 }
 
-async function orchestratorFor(kubeconfig: string, selectors = ['app.kubernetes.io/component=worker']): Promise<RunningOrchestrator> {
-  const running = await startOrchestrator(testConfig([], { discovery: { kind: 'kubernetes', kubernetes: { kubeconfig, selectors, retry_initial_s: 0.05, retry_max_s: 0.4 } } }));
+async function orchestratorFor(
+  kubeconfig: string,
+  selectors = ['app.kubernetes.io/component=worker'],
+): Promise<RunningOrchestrator> {
+  const running = await startOrchestrator(
+    testConfig([], {
+      discovery: { kind: 'kubernetes', kubernetes: { kubeconfig, selectors, retry_initial_s: 0.05, retry_max_s: 0.4 } },
+    }),
+  );
   cleanups.push(() => running.close());
   return running;
 }
 
-const names = (running: RunningOrchestrator) => running.orchestrator.fleet.snapshot().map((w) => w.name).sort();
+const names = (running: RunningOrchestrator) =>
+  running.orchestrator.fleet
+    .snapshot()
+    .map((w) => w.name)
+    .sort();
 const metricsText = async (running: RunningOrchestrator) => (await fetch(`${running.url}/metrics`)).text();
 
 describe('kubernetes discovery', () => {
@@ -67,13 +100,16 @@ describe('kubernetes discovery', () => {
     await allHealthy(running, ['pool-a']);
     expect(names(running)).toEqual(['pool-a']);
     expect(api.requests.every((r) => r.authorization === 'Bearer tandem-test-token')).toBe(true);
-    expect(api.requests.some((r) => r.path.startsWith('/api/v1/namespaces/serving/pods?') && r.path.includes('watch=true'))).toBe(true);
+    expect(
+      api.requests.some((r) => r.path.startsWith('/api/v1/namespaces/serving/pods?') && r.path.includes('watch=true')),
+    ).toBe(true);
 
     api.updatePod('pool-b', (pod) => (pod.status = podFor('pool-b', workers[1]!).status), 'serving');
     await allHealthy(running, ['pool-a', 'pool-b']);
     const snapshot = running.orchestrator.fleet.snapshot().find((w) => w.name === 'pool-b')!;
     expect(snapshot.address).toBe(workers[1]!.address);
-    for (let i = 0; i < 8; i++) expect((await complete(running.url, { prompt: `spread ${i} `.repeat(20), max_tokens: 2 })).status).toBe(200);
+    for (let i = 0; i < 8; i++)
+      expect((await complete(running.url, { prompt: `spread ${i} `.repeat(20), max_tokens: 2 })).status).toBe(200);
     expect(workers[0]!.calls.length + workers[1]!.calls.length).toBe(8);
     expect(sample(await metricsText(running), 'tandem_discovery_workers')).toBe(2);
   });
@@ -97,10 +133,13 @@ describe('kubernetes discovery', () => {
     await sleep(200);
     const callsBefore = workers[1]!.calls.length;
     expect(workers[1]!.running).toBeGreaterThan(0);
-    for (let i = 0; i < 6; i++) expect((await complete(running.url, { prompt: `after ${i} `.repeat(10), max_tokens: 2 })).status).toBe(200);
+    for (let i = 0; i < 6; i++)
+      expect((await complete(running.url, { prompt: `after ${i} `.repeat(10), max_tokens: 2 })).status).toBe(200);
     expect(workers[1]!.calls.length).toBe(callsBefore);
     expect((await Promise.all(slow)).map((r) => r.status)).toEqual(slow.map(() => 200));
-    await waitFor('pool-b drained and forgotten', () => running.logs.some((l) => l.msg === 'worker pool-b drained and forgotten'));
+    await waitFor('pool-b drained and forgotten', () =>
+      running.logs.some((l) => l.msg === 'worker pool-b drained and forgotten'),
+    );
   });
 
   it('keeps the fleet when the watch is dropped mid-stream, and picks up what changed after it reconnects', async () => {
@@ -134,7 +173,9 @@ describe('kubernetes discovery', () => {
     await allHealthy(running, ['pool-a', 'pool-c']);
     await waitFor('pool-b gone', () => !names(running).includes('pool-b'));
     expect(names(running)).toEqual(['pool-a', 'pool-c']);
-    expect(api.requests.filter((r) => !r.path.includes('watch=') && r.path.includes('/pods')).length).toBeGreaterThan(listsBefore);
+    expect(api.requests.filter((r) => !r.path.includes('watch=') && r.path.includes('/pods')).length).toBeGreaterThan(
+      listsBefore,
+    );
     expect(running.logs.some((l) => l.msg.startsWith('pod list/watch failed'))).toBe(true);
   });
 
@@ -184,7 +225,11 @@ describe('kubernetes discovery', () => {
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a']);
     // Another event for the broken pod: still one line, one count.
-    api.updatePod('pool-b', (pod) => (pod.metadata.annotations = { ...pod.metadata.annotations, touched: 'yes' }), 'serving');
+    api.updatePod(
+      'pool-b',
+      (pod) => (pod.metadata.annotations = { ...pod.metadata.annotations, touched: 'yes' }),
+      'serving',
+    );
     await sleep(100);
     expect(names(running)).toEqual(['pool-a']);
     const lines = running.logs.filter((l) => l.msg.startsWith('pod skipped'));
@@ -201,14 +246,25 @@ describe('kubernetes discovery', () => {
     const vllm = await startFakeVllmServer();
     cleanups.push(() => vllm.close());
     api.putPod(podFor('pool-a', workers[0]!, 'both'));
-    api.putPod(fakePod('vllm-0', { labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' }, ports: { http: portOf(vllm.url) } }));
+    api.putPod(
+      fakePod('vllm-0', {
+        labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' },
+        ports: { http: portOf(vllm.url) },
+      }),
+    );
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a', 'vllm-0']);
     const roleOf = (id: string) => running.orchestrator.fleet.candidates().find((c) => c.id === id)?.role;
     expect(roleOf('vllm-0')).toBe('decode');
-    api.updatePod('vllm-0', (pod) => (pod.metadata.labels = { ...pod.metadata.labels, 'tandem.dev/role': 'prefill' }), 'serving');
+    api.updatePod(
+      'vllm-0',
+      (pod) => (pod.metadata.labels = { ...pod.metadata.labels, 'tandem.dev/role': 'prefill' }),
+      'serving',
+    );
     await waitFor('vllm-0 is a prefill worker', () => roleOf('vllm-0') === 'prefill');
-    expect(running.logs.some((l) => l.msg === 'worker set changed' && (l.changed as string[]).includes('vllm-0'))).toBe(true);
+    expect(running.logs.some((l) => l.msg === 'worker set changed' && (l.changed as string[]).includes('vllm-0'))).toBe(
+      true,
+    );
     // Relabelled out of the selector: the real server sends DELETED to this watch.
     api.updatePod('pool-a', (pod) => (pod.metadata.labels = { 'tandem.dev/role': 'both' }), 'serving');
     await waitFor('pool-a gone', () => !names(running).includes('pool-a'));
@@ -218,13 +274,19 @@ describe('kubernetes discovery', () => {
     const { api, kubeconfig, workers } = await setup(2);
     api.putPod(podFor('p-0', workers[0]!, 'prefill'));
     api.putPod(podFor('d-0', workers[1]!, 'decode'));
-    const running = await orchestratorFor(kubeconfig, ['tandem.dev/pool=prefill', 'tandem.dev/pool=decode', 'app.kubernetes.io/component=worker']);
+    const running = await orchestratorFor(kubeconfig, [
+      'tandem.dev/pool=prefill',
+      'tandem.dev/pool=decode',
+      'app.kubernetes.io/component=worker',
+    ]);
     await allHealthy(running, ['d-0', 'p-0']);
     expect(names(running)).toEqual(['d-0', 'p-0']);
     await waitFor('three watches', () => api.openWatches === 3);
   });
 
   it('refuses a config that lists workers beside kubernetes discovery', async () => {
-    await expect(startOrchestrator(testConfig([{ name: 'x', address: '127.0.0.1:1' }], { discovery: { kind: 'kubernetes' } }))).rejects.toThrow(/workers must be empty/);
+    await expect(
+      startOrchestrator(testConfig([{ name: 'x', address: '127.0.0.1:1' }], { discovery: { kind: 'kubernetes' } })),
+    ).rejects.toThrow(/workers must be empty/);
   });
 });

@@ -2,7 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatPromptRequest } from '../common/tokenizer/index.ts';
 import { firstDifference, PROBE_CHAT } from '../orchestrator/discovery/index.ts';
 import { startFakeVllmServer } from './fakes/fake-vllm-server.ts';
-import { sample, startOrchestrator, testConfig, tokenizer, waitFor, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  sample,
+  startOrchestrator,
+  testConfig,
+  tokenizer,
+  waitFor,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * The chat-template self-check against real loopback vLLM fakes: a vllm-http worker joining the
@@ -22,28 +29,43 @@ async function idsOf(body: ChatPromptRequest): Promise<number[]> {
   return t.encode(rendered.value.text, { addSpecialTokens: false });
 }
 
-async function start(tokenize: ((body: Record<string, unknown>) => Promise<number[]>) | undefined): Promise<{ running: RunningOrchestrator; bodies: Record<string, unknown>[] }> {
+async function start(
+  tokenize: ((body: Record<string, unknown>) => Promise<number[]>) | undefined,
+): Promise<{ running: RunningOrchestrator; bodies: Record<string, unknown>[] }> {
   const server = await startFakeVllmServer({ servedModel: 'org/served-name', ...(tokenize ? { tokenize } : {}) });
   cleanups.push(() => server.close());
-  const running = await startOrchestrator(testConfig([{ name: 'v0', backend: 'vllm-http', address: server.url, served_model_name: 'org/served-name' }]));
+  const running = await startOrchestrator(
+    testConfig([{ name: 'v0', backend: 'vllm-http', address: server.url, served_model_name: 'org/served-name' }]),
+  );
   cleanups.push(() => running.close());
   return { running, bodies: server.tokenizeBodies };
 }
 
-const checks = async (running: RunningOrchestrator, outcome: string) => sample(await (await fetch(`${running.url}/metrics`)).text(), `tandem_chat_template_checks_total{worker="v0",outcome="${outcome}"}`) ?? 0;
+const checks = async (running: RunningOrchestrator, outcome: string) =>
+  sample(
+    await (await fetch(`${running.url}/metrics`)).text(),
+    `tandem_chat_template_checks_total{worker="v0",outcome="${outcome}"}`,
+  ) ?? 0;
 
 describe('chat-template self-check', () => {
   it('asks a joining vllm-http worker to tokenize a probe chat with a tool, and counts a match', async () => {
     const { running, bodies } = await start((body) => idsOf(body as unknown as ChatPromptRequest));
     await waitFor('the check', async () => (await checks(running, 'match')) === 1);
     expect(bodies).toHaveLength(1);
-    expect(bodies[0]).toMatchObject({ model: 'org/served-name', add_special_tokens: false, add_generation_prompt: true, tools: PROBE_CHAT.tools, messages: PROBE_CHAT.messages });
+    expect(bodies[0]).toMatchObject({
+      model: 'org/served-name',
+      add_special_tokens: false,
+      add_generation_prompt: true,
+      tools: PROBE_CHAT.tools,
+      messages: PROBE_CHAT.messages,
+    });
     expect(running.logs.some((l) => l.level >= 50)).toBe(false);
   });
 
   it('logs one loud line naming the worker and the first differing position, and counts a mismatch, when the worker tokenizes differently', async () => {
     // A worker whose template ignores tools (e.g. another model's template): same chat, no tool preamble.
-    const withoutTools = (body: Record<string, unknown>) => idsOf({ ...(body as unknown as ChatPromptRequest), tools: null });
+    const withoutTools = (body: Record<string, unknown>) =>
+      idsOf({ ...(body as unknown as ChatPromptRequest), tools: null });
     const { running } = await start(withoutTools);
     await waitFor('the check', async () => (await checks(running, 'mismatch')) === 1);
     const expectedAt = firstDifference(await idsOf(PROBE_CHAT), await idsOf({ ...PROBE_CHAT, tools: null }));

@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerSnapshot } from '../orchestrator/discovery/index.ts';
 import { startFakeVllmServer, type FakeVllmServer } from './fakes/fake-vllm-server.ts';
-import { complete, sample, startOrchestrator, testConfig, waitFor, workerState, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  complete,
+  sample,
+  startOrchestrator,
+  testConfig,
+  waitFor,
+  workerState,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * The orchestrator in front of a vLLM server (the vllm-http backend) with two data-parallel
@@ -14,12 +22,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function start(serverOptions: Parameters<typeof startFakeVllmServer>[0] = {}): Promise<{ server: FakeVllmServer; running: RunningOrchestrator }> {
+async function start(
+  serverOptions: Parameters<typeof startFakeVllmServer>[0] = {},
+): Promise<{ server: FakeVllmServer; running: RunningOrchestrator }> {
   const server = await startFakeVllmServer({ servedModel: 'org/served-name', engines: 2, ...serverOptions });
   cleanups.push(() => server.close());
   server.behaviour.running = 1;
   server.behaviour.waiting = 0;
-  const running = await startOrchestrator(testConfig([{ name: 'v0', backend: 'vllm-http', address: server.url, data_parallel_size: 2, gpu: 'l40s', model: 'qwen3-8b' }]));
+  const running = await startOrchestrator(
+    testConfig([
+      { name: 'v0', backend: 'vllm-http', address: server.url, data_parallel_size: 2, gpu: 'l40s', model: 'qwen3-8b' },
+    ]),
+  );
   cleanups.push(() => running.close());
   return { server, running };
 }
@@ -29,8 +43,18 @@ describe('a vLLM server behind the orchestrator', () => {
     const { server, running } = await start();
     await waitFor('v0 healthy', () => workerState(running, 'v0') === 'healthy');
     const [v0] = (await (await fetch(`${running.url}/debug/workers`)).json()) as WorkerSnapshot[];
-    expect(v0).toMatchObject({ backend: 'vllm-http', engineKind: 'vllm', profile: { gpu: 'l40s', model: 'qwen3-8b', source: 'config' }, blockSize: { announced: 16, mismatch: false } });
-    expect((v0!.ranks as { tenant: string; load: { inflightRequests: number } }[]).map((r) => [r.tenant, r.load.inflightRequests])).toEqual([
+    expect(v0).toMatchObject({
+      backend: 'vllm-http',
+      engineKind: 'vllm',
+      profile: { gpu: 'l40s', model: 'qwen3-8b', source: 'config' },
+      blockSize: { announced: 16, mismatch: false },
+    });
+    expect(
+      (v0!.ranks as { tenant: string; load: { inflightRequests: number } }[]).map((r) => [
+        r.tenant,
+        r.load.inflightRequests,
+      ]),
+    ).toEqual([
       ['v0', 1],
       ['v0@1', 1],
     ]);

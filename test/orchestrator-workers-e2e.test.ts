@@ -1,7 +1,17 @@
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '../common/rng.ts';
-import { allHealthy, MODEL, requestLogs, sample, startOrchestrator, testConfig, tokenizer, waitFor, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  MODEL,
+  requestLogs,
+  sample,
+  startOrchestrator,
+  testConfig,
+  tokenizer,
+  waitFor,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 import { createWorkerFleet, type WorkerProcess } from './fakes/worker-process.ts';
 
 /**
@@ -20,7 +30,11 @@ const GROUPS = 12;
 const PER_GROUP = 5;
 const BLOCK = 16;
 
-const systemPrompt = (group: number) => `You are assistant number ${group} of the Tandem test fleet. ` + `Group ${group} keeps this long shared context about topic ${group * 7919} so that its prompts share a prefix. `.repeat(20);
+const systemPrompt = (group: number) =>
+  `You are assistant number ${group} of the Tandem test fleet. ` +
+  `Group ${group} keeps this long shared context about topic ${group * 7919} so that its prompts share a prefix. `.repeat(
+    20,
+  );
 
 const fleets: ReturnType<typeof createWorkerFleet>[] = [];
 const orchestrators: RunningOrchestrator[] = [];
@@ -47,15 +61,25 @@ async function cachedBlockCount(worker: WorkerProcess): Promise<number> {
   return ((await (await fetch(`${worker.ready.http}/debug/cached-block-hashes`)).json()) as { count: number }).count;
 }
 
-async function runWorkload(policy: 'kv' | 'round-robin'): Promise<{ outcomes: Outcome[]; hitRate: number; metricsHitRate: number }> {
-  const prefixTokens = (await (await tokenizer()).tokenizer.encode(systemPrompt(GROUPS), { addSpecialTokens: false })).length;
+async function runWorkload(
+  policy: 'kv' | 'round-robin',
+): Promise<{ outcomes: Outcome[]; hitRate: number; metricsHitRate: number }> {
+  const prefixTokens = (await (await tokenizer()).tokenizer.encode(systemPrompt(GROUPS), { addSpecialTokens: false }))
+    .length;
   // Room for about four prefixes per worker, plus the running request's own blocks.
   const blocks = Math.ceil((4 * prefixTokens) / BLOCK) + 24;
   const fleet = createWorkerFleet();
   fleets.push(fleet);
-  const workers: WorkerProcess[] = await Promise.all(Array.from({ length: 4 }, () => fleet.start(['--time-scale', '50', '--num-gpu-blocks', String(blocks)])));
+  const workers: WorkerProcess[] = await Promise.all(
+    Array.from({ length: 4 }, () => fleet.start(['--time-scale', '50', '--num-gpu-blocks', String(blocks)])),
+  );
   const names = workers.map((_, i) => `w${i}`);
-  const running = await startOrchestrator(testConfig(workers.map((w, i) => ({ name: names[i], address: w.ready.grpc })), { routing: { policy } }));
+  const running = await startOrchestrator(
+    testConfig(
+      workers.map((w, i) => ({ name: names[i], address: w.ready.grpc })),
+      { routing: { policy } },
+    ),
+  );
   orchestrators.push(running);
   await allHealthy(running, names);
   const client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -73,13 +97,27 @@ async function runWorkload(policy: 'kv' | 'round-robin'): Promise<{ outcomes: Ou
     const requestId = `${policy}-${n}`;
     const before = await hits();
     const prompt = `${systemPrompt(group)}\nQuestion ${n}: what is ${n} times ${group}?`;
-    const route = (await (await fetch(`${running.url}/debug/route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt, max_tokens: 4 }) })).json()) as { decision: { candidates: { id: string; overlapBlocks: number }[] } };
+    const route = (await (
+      await fetch(`${running.url}/debug/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, prompt, max_tokens: 4 }),
+      })
+    ).json()) as { decision: { candidates: { id: string; overlapBlocks: number }[] } };
     const overlap = new Map(route.decision.candidates.map((c) => [c.id, c.overlapBlocks]));
     let usage: { prompt_tokens: number; prompt_tokens_details?: { cached_tokens?: number } | null } | undefined;
     if (n % 2 === 0) {
-      usage = (await client.completions.create({ model: MODEL, prompt, max_tokens: 4, temperature: 0 }, { headers: { 'x-request-id': requestId } })).usage;
+      usage = (
+        await client.completions.create(
+          { model: MODEL, prompt, max_tokens: 4, temperature: 0 },
+          { headers: { 'x-request-id': requestId } },
+        )
+      ).usage;
     } else {
-      const stream = await client.completions.create({ model: MODEL, prompt, max_tokens: 4, temperature: 0, stream: true, stream_options: { include_usage: true } }, { headers: { 'x-request-id': requestId } });
+      const stream = await client.completions.create(
+        { model: MODEL, prompt, max_tokens: 4, temperature: 0, stream: true, stream_options: { include_usage: true } },
+        { headers: { 'x-request-id': requestId } },
+      );
       for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
     }
     expect(usage, requestId).toBeDefined();
@@ -101,16 +139,32 @@ async function runWorkload(policy: 'kv' | 'round-robin'): Promise<{ outcomes: Ou
     // report shows it idle again; wait for both, so each request is routed on the cache alone and
     // the run is repeatable (a report taken while the previous request still held its blocks
     // makes that worker look loaded until the next poll).
-    await waitFor('KV events applied', async () => (await Promise.all(workers.map(cachedBlockCount))).every((count, i) => running.orchestrator.routing.index.indexedBlocks(names[i]!) === count), 5000);
-    await waitFor('workers reported idle', () => names.every((name) => {
-      const load = running.orchestrator.routing.load.load(name, Date.now());
-      return load.inflightRequests === 0 && load.activeDecodeBlocks === 0 && load.queuedPrefillTokens === 0;
-    }), 5000);
+    await waitFor(
+      'KV events applied',
+      async () =>
+        (await Promise.all(workers.map(cachedBlockCount))).every(
+          (count, i) => running.orchestrator.routing.index.indexedBlocks(names[i]!) === count,
+        ),
+      5000,
+    );
+    await waitFor(
+      'workers reported idle',
+      () =>
+        names.every((name) => {
+          const load = running.orchestrator.routing.load.load(name, Date.now());
+          return load.inflightRequests === 0 && load.activeDecodeBlocks === 0 && load.queuedPrefillTokens === 0;
+        }),
+      5000,
+    );
   }
   const prompt = outcomes.reduce((sum, o) => sum + o.promptTokens, 0);
   const cached = outcomes.reduce((sum, o) => sum + o.cachedTokens, 0);
   const text = await (await fetch(`${running.url}/metrics`)).text();
-  return { outcomes, hitRate: cached / prompt, metricsHitRate: sample(text, 'tandem_cached_prompt_tokens_total')! / sample(text, 'tandem_prompt_tokens_total')! };
+  return {
+    outcomes,
+    hitRate: cached / prompt,
+    metricsHitRate: sample(text, 'tandem_cached_prompt_tokens_total')! / sample(text, 'tandem_prompt_tokens_total')!,
+  };
 }
 
 describe('end to end: openai client -> orchestrator -> four simulated worker processes', () => {
@@ -138,7 +192,9 @@ describe('end to end: openai client -> orchestrator -> four simulated worker pro
   it("has a hit rate far above round-robin's on the same workload", async () => {
     const roundRobin = await runWorkload('round-robin');
     for (const o of roundRobin.outcomes) expect(o.cachedTokens, o.requestId).toBe(o.workerHitTokens);
-    console.log(`prefix-cache hit rate on simulated worker processes: kv ${(kv.hitRate * 100).toFixed(1)}%, round-robin ${(roundRobin.hitRate * 100).toFixed(1)}%`);
+    console.log(
+      `prefix-cache hit rate on simulated worker processes: kv ${(kv.hitRate * 100).toFixed(1)}%, round-robin ${(roundRobin.hitRate * 100).toFixed(1)}%`,
+    );
     expect(kv.hitRate).toBeGreaterThan(0.55);
     expect(kv.hitRate).toBeGreaterThan(2 * roundRobin.hitRate);
   });

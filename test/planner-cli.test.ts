@@ -19,24 +19,59 @@ function file(name: string, content: unknown): string {
 async function fails(args: string[]): Promise<{ code: number; stderr: string }> {
   const env = { ...process.env };
   delete env.TANDEM_CONFIG;
-  const error = (await run(process.execPath, [tandem, 'planner', ...args], { env }).catch((e: unknown) => e)) as { code: number; stderr: string };
+  const error = (await run(process.execPath, [tandem, 'planner', ...args], { env }).catch((e: unknown) => e)) as {
+    code: number;
+    stderr: string;
+  };
   return error;
 }
 
 describe('tandem planner --once', () => {
   it('prints one decision as JSON with the defaults (Qwen3-8B on H100, TTFT 1 s, ITL 50 ms)', async () => {
-    const observations = file('long.json', { request_rate: 10, isl_mean: 8000, osl_mean: 200, prefix_hit_rate: 0, ttft_p90_s: 0.8, itl_p90_s: 0.03 });
-    const { stdout } = await run(process.execPath, [tandem, 'planner', '--once', '--observations', observations, '--json']);
+    const observations = file('long.json', {
+      request_rate: 10,
+      isl_mean: 8000,
+      osl_mean: 200,
+      prefix_hit_rate: 0,
+      ttft_p90_s: 0.8,
+      itl_p90_s: 0.03,
+    });
+    const { stdout } = await run(process.execPath, [
+      tandem,
+      'planner',
+      '--once',
+      '--observations',
+      observations,
+      '--json',
+    ]);
     const decision = JSON.parse(stdout) as Record<string, unknown>;
-    expect(decision).toMatchObject({ prefill_replicas: 4, decode_replicas: 2, predicted: { request_rate: 10, isl_mean: 8000, osl_mean: 200, prefix_hit_rate: 0 } });
+    expect(decision).toMatchObject({
+      prefill_replicas: 4,
+      decode_replicas: 2,
+      predicted: { request_rate: 10, isl_mean: 8000, osl_mean: 200, prefix_hit_rate: 0 },
+    });
     expect(decision.disaggregation_threshold_tokens).toEqual(expect.any(Number));
-    expect(decision.pools).toEqual([expect.objectContaining({ name: 'prefill', gpu: 'h100-sxm', model: 'qwen3-8b' }), expect.objectContaining({ name: 'decode', gpu: 'h100-sxm' })]);
-    expect((decision.reasons as string[]).some((reason) => reason.includes('observed ITL p90 30.0 ms meets the 50 ms target'))).toBe(true);
+    expect(decision.pools).toEqual([
+      expect.objectContaining({ name: 'prefill', gpu: 'h100-sxm', model: 'qwen3-8b' }),
+      expect.objectContaining({ name: 'decode', gpu: 'h100-sxm' }),
+    ]);
+    expect(
+      (decision.reasons as string[]).some((reason) =>
+        reason.includes('observed ITL p90 30.0 ms meets the 50 ms target'),
+      ),
+    ).toBe(true);
   });
 
   it('moves the P:D ratio between a chat mix and a summarisation mix', async () => {
     const once = async (observation: unknown) => {
-      const { stdout } = await run(process.execPath, [tandem, 'planner', '--once', '--json', '--observations', file(`mix-${Math.random()}.json`, observation)]);
+      const { stdout } = await run(process.execPath, [
+        tandem,
+        'planner',
+        '--once',
+        '--json',
+        '--observations',
+        file(`mix-${Math.random()}.json`, observation),
+      ]);
       const decision = JSON.parse(stdout) as { prefill_replicas: number; decode_replicas: number };
       return decision.prefill_replicas / decision.decode_replicas;
     };
@@ -46,10 +81,25 @@ describe('tandem planner --once', () => {
   });
 
   it('uses the pools and SLOs of a config file', async () => {
-    const config = file('planner.yaml', 'planner:\n  slo: { ttft_s: 2, itl_s: 0.1 }\n  pools:\n    - { name: p-l40s, role: prefill, gpu: l40s }\n    - { name: d-h200, role: decode, gpu: h200, min_replicas: 3 }\n');
-    const { stdout } = await run(process.execPath, [tandem, 'planner', '--config', config, '--once', '--json', '--observations', file('small.json', { request_rate: 1, isl_mean: 1000, osl_mean: 100 })]);
+    const config = file(
+      'planner.yaml',
+      'planner:\n  slo: { ttft_s: 2, itl_s: 0.1 }\n  pools:\n    - { name: p-l40s, role: prefill, gpu: l40s }\n    - { name: d-h200, role: decode, gpu: h200, min_replicas: 3 }\n',
+    );
+    const { stdout } = await run(process.execPath, [
+      tandem,
+      'planner',
+      '--config',
+      config,
+      '--once',
+      '--json',
+      '--observations',
+      file('small.json', { request_rate: 1, isl_mean: 1000, osl_mean: 100 }),
+    ]);
     const decision = JSON.parse(stdout) as { pools: { name: string; gpu: string; replicas: number }[] };
-    expect(decision.pools.map((p) => [p.name, p.gpu])).toEqual([['p-l40s', 'l40s'], ['d-h200', 'h200']]);
+    expect(decision.pools.map((p) => [p.name, p.gpu])).toEqual([
+      ['p-l40s', 'l40s'],
+      ['d-h200', 'h200'],
+    ]);
     expect(decision.pools[1]!.replicas).toBe(3);
   });
 
@@ -58,12 +108,45 @@ describe('tandem planner --once', () => {
       [['--once'], /^tandem planner: --once needs --observations FILE\n$/],
       [['--observations', 'x.json'], /--observations is only read with --once/],
       [['--json'], /--json applies to --once/],
-      [['--once', '--observations', join(dir, 'missing.json')], /cannot read observations file .*missing\.json: no such file/],
+      [
+        ['--once', '--observations', join(dir, 'missing.json')],
+        /cannot read observations file .*missing\.json: no such file/,
+      ],
       [['--once', '--observations', file('garbage.json', '{not json')], /is not valid JSON/],
       [['--once', '--observations', file('neg.json', { request_rate: -1, isl_mean: 1, osl_mean: 1 })], /request_rate/],
-      [['--once', '--observations', file('ok.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }), '--config', file('gpu.yaml', 'planner:\n  pools:\n    - { name: p, role: prefill, gpu: tpu }\n    - { name: d, role: decode }\n')], /unknown gpu profile "tpu" \(known: h100-sxm/],
-      [['--once', '--observations', file('ok2.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }), '--config', file('pred.yaml', 'planner:\n  predictor: { kind: arima }\n')], /unknown predictor "arima"/],
-      [['--once', '--observations', file('ok3.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }), '--config', file('roles.yaml', 'planner:\n  pools:\n    - { name: p, role: prefill }\n')], /needs at least one decode pool/],
+      [
+        [
+          '--once',
+          '--observations',
+          file('ok.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }),
+          '--config',
+          file(
+            'gpu.yaml',
+            'planner:\n  pools:\n    - { name: p, role: prefill, gpu: tpu }\n    - { name: d, role: decode }\n',
+          ),
+        ],
+        /unknown gpu profile "tpu" \(known: h100-sxm/,
+      ],
+      [
+        [
+          '--once',
+          '--observations',
+          file('ok2.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }),
+          '--config',
+          file('pred.yaml', 'planner:\n  predictor: { kind: arima }\n'),
+        ],
+        /unknown predictor "arima"/,
+      ],
+      [
+        [
+          '--once',
+          '--observations',
+          file('ok3.json', { request_rate: 1, isl_mean: 1, osl_mean: 1 }),
+          '--config',
+          file('roles.yaml', 'planner:\n  pools:\n    - { name: p, role: prefill }\n'),
+        ],
+        /needs at least one decode pool/,
+      ],
     ];
     const results = await Promise.all(cases.map(([args]) => fails(args)));
     for (const [index, [args, pattern]] of cases.entries()) {
@@ -83,19 +166,31 @@ describe('tandem planner (continuous)', () => {
     let requests = 0;
     const orchestrator = createServer((_request, response) => {
       requests += 10;
-      response.writeHead(200, { 'content-type': 'text/plain' }).end(`tandem_requests_total{outcome="success",mode="disaggregated"} ${requests}\ntandem_prompt_tokens_total ${requests * 2000}\ntandem_generation_tokens_total ${requests * 200}\n`);
+      response
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end(
+          `tandem_requests_total{outcome="success",mode="disaggregated"} ${requests}\ntandem_prompt_tokens_total ${requests * 2000}\ntandem_generation_tokens_total ${requests * 200}\n`,
+        );
     });
     await new Promise<void>((resolve) => orchestrator.listen(0, '127.0.0.1', resolve));
     const { port } = orchestrator.address() as { port: number };
-    const config = file('run.yaml', `log: { format: json, level: info }\nplanner:\n  interval_s: 0.3\n  source: { kind: scrape, url: "http://127.0.0.1:${port}/metrics" }\n  hooks: { mode: hpa, metrics_port: 0 }\n`);
-    const child = spawn(process.execPath, [tandem, 'planner', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const config = file(
+      'run.yaml',
+      `log: { format: json, level: info }\nplanner:\n  interval_s: 0.3\n  source: { kind: scrape, url: "http://127.0.0.1:${port}/metrics" }\n  hooks: { mode: hpa, metrics_port: 0 }\n`,
+    );
+    const child = spawn(process.execPath, [tandem, 'planner', '--config', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let output = '';
       const httpPort = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`planner did not start: ${output}`)), 30_000);
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString();
-          const started = output.split('\n').map((line) => (line.startsWith('{') ? (JSON.parse(line) as { msg?: string; httpPort?: number }) : {})).find((entry) => entry.msg === 'planner started');
+          const started = output
+            .split('\n')
+            .map((line) => (line.startsWith('{') ? (JSON.parse(line) as { msg?: string; httpPort?: number }) : {}))
+            .find((entry) => entry.msg === 'planner started');
           if (started?.httpPort) {
             clearTimeout(timer);
             resolve(started.httpPort);
@@ -111,7 +206,9 @@ describe('tandem planner (continuous)', () => {
         else await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(decision.predicted?.isl_mean).toBe(2000);
-      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^tandem_planner_desired_replicas\{pool="decode",role="decode"\} \d+$/m);
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(
+        /^tandem_planner_desired_replicas\{pool="decode",role="decode"\} \d+$/m,
+      );
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

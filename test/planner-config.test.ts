@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../common/config/index.ts';
-import { createMeasuredPerf, createRooflinePerf, decodeOperatingPoint, parseMeasuredProfile, plannerOptionsFromConfig, resolvePools } from '../planner/index.ts';
+import {
+  createMeasuredPerf,
+  createRooflinePerf,
+  decodeOperatingPoint,
+  parseMeasuredProfile,
+  plannerOptionsFromConfig,
+  resolvePools,
+} from '../planner/index.ts';
 import { engineProfile } from '../common/profiles/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-planner-config-'));
@@ -29,11 +36,42 @@ describe('planner config', () => {
   });
 
   it('rejects duplicate pool names, min above max, a missing role and a non-kebab name', () => {
-    expect(errorOf({ planner: { pools: [{ name: 'a', role: 'prefill' }, { name: 'a', role: 'decode' }] } })).toContain('planner.pools.1.name: duplicate pool name "a"');
-    expect(errorOf({ planner: { pools: [{ name: 'p', role: 'prefill', min_replicas: 5, max_replicas: 2 }, { name: 'd', role: 'decode' }] } })).toContain('planner.pools.0.min_replicas');
-    expect(errorOf({ planner: { pools: [{ name: 'd', role: 'decode' }] } })).toContain('needs at least one prefill pool');
-    expect(errorOf({ planner: { pools: [{ name: 'Prefill_1', role: 'prefill' }, { name: 'd', role: 'decode' }] } })).toContain('kebab-case');
-    expect(errorOf({ planner: { hooks: { mode: 'webhook' } } })).toMatch(/planner\.hooks\.mode.*hpa.*keda.*direct.*none/);
+    expect(
+      errorOf({
+        planner: {
+          pools: [
+            { name: 'a', role: 'prefill' },
+            { name: 'a', role: 'decode' },
+          ],
+        },
+      }),
+    ).toContain('planner.pools.1.name: duplicate pool name "a"');
+    expect(
+      errorOf({
+        planner: {
+          pools: [
+            { name: 'p', role: 'prefill', min_replicas: 5, max_replicas: 2 },
+            { name: 'd', role: 'decode' },
+          ],
+        },
+      }),
+    ).toContain('planner.pools.0.min_replicas');
+    expect(errorOf({ planner: { pools: [{ name: 'd', role: 'decode' }] } })).toContain(
+      'needs at least one prefill pool',
+    );
+    expect(
+      errorOf({
+        planner: {
+          pools: [
+            { name: 'Prefill_1', role: 'prefill' },
+            { name: 'd', role: 'decode' },
+          ],
+        },
+      }),
+    ).toContain('kebab-case');
+    expect(errorOf({ planner: { hooks: { mode: 'webhook' } } })).toMatch(
+      /planner\.hooks\.mode.*hpa.*keda.*direct.*none/,
+    );
   });
 
   it('fails at start-up on an unknown link, naming the known ones', () => {
@@ -46,7 +84,10 @@ describe('planner config', () => {
 
 describe('measured profiles', () => {
   const measured = {
-    prefill: [{ tokens: 1000, seconds: 0.1 }, { tokens: 4000, seconds: 0.5 }],
+    prefill: [
+      { tokens: 1000, seconds: 0.1 },
+      { tokens: 4000, seconds: 0.5 },
+    ],
     decode: [
       { batch: 1, context_tokens: 1000, step_seconds: 0.01 },
       { batch: 101, context_tokens: 1000, step_seconds: 0.03 },
@@ -71,8 +112,13 @@ describe('measured profiles', () => {
   });
 
   it('rejects a malformed profile, naming the field', () => {
-    const bad = parseMeasuredProfile({ ...measured, decode: [{ batch: 1, context_tokens: -5, step_seconds: 0.01 }] }, 'profile');
-    expect(!bad.ok && bad.error.message).toBe('profile: decode.0 needs positive numbers "batch", "context_tokens" and "step_seconds"');
+    const bad = parseMeasuredProfile(
+      { ...measured, decode: [{ batch: 1, context_tokens: -5, step_seconds: 0.01 }] },
+      'profile',
+    );
+    expect(!bad.ok && bad.error.message).toBe(
+      'profile: decode.0 needs positive numbers "batch", "context_tokens" and "step_seconds"',
+    );
     const extra = parseMeasuredProfile({ ...measured, gpu: 'h100' }, 'profile');
     expect(!extra.ok && extra.error.message).toContain('gpu is not a known key');
   });
@@ -80,12 +126,39 @@ describe('measured profiles', () => {
   it('prices a pool from its profile file instead of the roofline', () => {
     const file = join(dir, 'h100.json');
     writeFileSync(file, JSON.stringify(measured));
-    const pools = resolvePools({ pools: [{ name: 'p', role: 'prefill', gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, min_replicas: 1, max_replicas: 4, profile_file: file }, { name: 'd', role: 'decode', gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, min_replicas: 1, max_replicas: 4 }] });
+    const pools = resolvePools({
+      pools: [
+        {
+          name: 'p',
+          role: 'prefill',
+          gpu: 'h100-sxm',
+          model: 'qwen3-8b',
+          tp: 1,
+          min_replicas: 1,
+          max_replicas: 4,
+          profile_file: file,
+        },
+        { name: 'd', role: 'decode', gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, min_replicas: 1, max_replicas: 4 },
+      ],
+    });
     if (!pools.ok) throw pools.error;
     expect(pools.value[0]!.perf.label).toContain('(measured)');
     expect(pools.value[0]!.perf.prefillSeconds(2500, 0)).toBeCloseTo(0.3, 9);
     expect(pools.value[1]!.perf.label).toContain('(roofline)');
-    const missing = resolvePools({ pools: [{ name: 'p', role: 'prefill', gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1, min_replicas: 1, max_replicas: 4, profile_file: join(dir, 'nope.json') }] });
+    const missing = resolvePools({
+      pools: [
+        {
+          name: 'p',
+          role: 'prefill',
+          gpu: 'h100-sxm',
+          model: 'qwen3-8b',
+          tp: 1,
+          min_replicas: 1,
+          max_replicas: 4,
+          profile_file: join(dir, 'nope.json'),
+        },
+      ],
+    });
     expect(!missing.ok && missing.error.message).toContain('no such file');
   });
 });

@@ -9,7 +9,14 @@ import { ExternalScaler } from '../proto/gen/externalscaler/externalscaler_pb.ts
 import { createGrpcClient, GrpcStatus, RpcError } from '../proto/grpc/index.ts';
 
 /** Long prompts, short answers: the default pools come out at 4 prefill and 2 decode replicas. */
-const longPrompts: Observation = { atMs: 30_000, intervalS: 30, requestRate: 10, islMean: 8000, oslMean: 200, prefixHitRate: 0 };
+const longPrompts: Observation = {
+  atMs: 30_000,
+  intervalS: 30,
+  requestRate: 10,
+  islMean: 8000,
+  oslMean: 200,
+  prefixHitRate: 0,
+};
 
 const running: RunningPlanner[] = [];
 afterEach(async () => {
@@ -47,7 +54,9 @@ describe('KEDA external scaler over a real gRPC socket', () => {
     try {
       const ref = (pool: string) => ({ name: `tandem-${pool}`, namespace: 'serving', scalerMetadata: { pool } });
       // Before any decision KEDA is told to wait (UNAVAILABLE), not given a made-up number.
-      const early = await client.getMetrics({ scaledObjectRef: ref('prefill'), metricName: 'tandem-planner-prefill' }).catch((e: unknown) => e);
+      const early = await client
+        .getMetrics({ scaledObjectRef: ref('prefill'), metricName: 'tandem-planner-prefill' })
+        .catch((e: unknown) => e);
       expect((early as RpcError).code).toBe(GrpcStatus.UNAVAILABLE);
 
       const stream = client.streamIsActive(ref('decode'))[Symbol.asyncIterator]();
@@ -56,16 +65,29 @@ describe('KEDA external scaler over a real gRPC socket', () => {
 
       const spec = await client.getMetricSpec(ref('prefill'));
       expect(spec.metricSpecs).toHaveLength(1);
-      expect(spec.metricSpecs[0]).toMatchObject({ metricName: 'tandem-planner-prefill', targetSize: 1n, targetSizeFloat: 1 });
-      const prefill = await client.getMetrics({ scaledObjectRef: ref('prefill'), metricName: 's0-tandem-planner-prefill' });
-      expect(prefill.metricValues[0]).toMatchObject({ metricName: 's0-tandem-planner-prefill', metricValue: 4n, metricValueFloat: 4 });
+      expect(spec.metricSpecs[0]).toMatchObject({
+        metricName: 'tandem-planner-prefill',
+        targetSize: 1n,
+        targetSizeFloat: 1,
+      });
+      const prefill = await client.getMetrics({
+        scaledObjectRef: ref('prefill'),
+        metricName: 's0-tandem-planner-prefill',
+      });
+      expect(prefill.metricValues[0]).toMatchObject({
+        metricName: 's0-tandem-planner-prefill',
+        metricValue: 4n,
+        metricValueFloat: 4,
+      });
       const decode = await client.getMetrics({ scaledObjectRef: ref('decode'), metricName: 'tandem-planner-decode' });
       expect(decode.metricValues[0]!.metricValueFloat).toBe(2);
       expect((await client.isActive(ref('decode'))).result).toBe(true);
       expect((await stream.next()).value).toMatchObject({ result: true });
       await stream.return?.();
 
-      const unknown = await client.getMetrics({ scaledObjectRef: ref('encode'), metricName: 'x' }).catch((e: unknown) => e);
+      const unknown = await client
+        .getMetrics({ scaledObjectRef: ref('encode'), metricName: 'x' })
+        .catch((e: unknown) => e);
       expect((unknown as RpcError).code).toBe(GrpcStatus.NOT_FOUND);
       expect((unknown as RpcError).message).toContain('known: prefill, decode');
       const missing = await client.isActive({ name: 'x', namespace: 'y', scalerMetadata: {} }).catch((e: unknown) => e);
@@ -88,7 +110,10 @@ describe('HPA external metric', () => {
     expect(text).toMatch(/^tandem_planner_desired_replicas\{pool="decode",role="decode"\} 2$/m);
     expect(text).toMatch(/^tandem_planner_predicted_request_rate 10$/m);
     expect(text).toMatch(/^tandem_planner_disaggregation_threshold_tokens \d+$/m);
-    const decision = (await (await fetch(`${base}/decision`)).json()) as { prefill_replicas: number; decode_replicas: number };
+    const decision = (await (await fetch(`${base}/decision`)).json()) as {
+      prefill_replicas: number;
+      decode_replicas: number;
+    };
     expect(decision).toMatchObject({ prefill_replicas: 4, decode_replicas: 2 });
   });
 
@@ -110,10 +135,13 @@ async function fakeKubernetes(replicas: Record<string, number>) {
 }
 
 describe('direct mode', () => {
-  it('patches the scale subresource of each pool\'s Deployment with a merge patch', async () => {
+  it("patches the scale subresource of each pool's Deployment with a merge patch", async () => {
     const k8s = await fakeKubernetes({ 'tandem-prefill': 1, 'tandem-decode': 2 });
     try {
-      const { instance, source } = await start({ hooks: { mode: 'direct', namespace: 'serving' } }, { kubeConfig: k8s.kubeConfig });
+      const { instance, source } = await start(
+        { hooks: { mode: 'direct', namespace: 'serving' } },
+        { kubeConfig: k8s.kubeConfig },
+      );
       source.push(longPrompts);
       await instance.tick();
       const patches = k8s.requests.filter((r) => r.method === 'PATCH');
@@ -126,7 +154,10 @@ describe('direct mode', () => {
       });
       expect(JSON.parse(patches[0]!.body)).toEqual({ spec: { replicas: 4 } });
       const reads = k8s.requests.filter((r) => r.method === 'GET').map((r) => r.path);
-      expect(reads).toEqual(['/apis/apps/v1/namespaces/serving/deployments/tandem-prefill/scale', '/apis/apps/v1/namespaces/serving/deployments/tandem-decode/scale']);
+      expect(reads).toEqual([
+        '/apis/apps/v1/namespaces/serving/deployments/tandem-prefill/scale',
+        '/apis/apps/v1/namespaces/serving/deployments/tandem-decode/scale',
+      ]);
     } finally {
       await Promise.all(running.splice(0).map((planner) => planner.stop()));
       await k8s.close();
@@ -136,7 +167,10 @@ describe('direct mode', () => {
   it('sends nothing to Kubernetes in dry run', async () => {
     const k8s = await fakeKubernetes({ 'tandem-prefill': 1, 'tandem-decode': 1 });
     try {
-      const { instance, source } = await start({ dry_run: true, hooks: { mode: 'direct' } }, { kubeConfig: k8s.kubeConfig });
+      const { instance, source } = await start(
+        { dry_run: true, hooks: { mode: 'direct' } },
+        { kubeConfig: k8s.kubeConfig },
+      );
       source.push(longPrompts);
       const decision = await instance.tick();
       expect(decision?.prefillReplicas).toBe(4);

@@ -13,7 +13,12 @@ function plannerFor(planner: ConfigInput['planner'] = {}) {
 }
 
 /** Feeds `count` intervals of one traffic mix; returns every decision. */
-function drive(planner: ReturnType<typeof plannerFor>, startMs: number, count: number, mix: Omit<Observation, 'atMs' | 'intervalS'>): Decision[] {
+function drive(
+  planner: ReturnType<typeof plannerFor>,
+  startMs: number,
+  count: number,
+  mix: Omit<Observation, 'atMs' | 'intervalS'>,
+): Decision[] {
   return Array.from({ length: count }, (_, i) => {
     const atMs = startMs + (i + 1) * INTERVAL_MS;
     planner.observe({ atMs, intervalS: 30, ...mix });
@@ -46,7 +51,9 @@ describe('planner under a shifting ISL/OSL mix', () => {
 
   it('needs less prefill for the same prompts when the prefix cache is warm', () => {
     const cold = drive(plannerFor(), 0, 3, { requestRate: 30, islMean: 8000, oslMean: 150, prefixHitRate: 0 }).at(-1)!;
-    const warm = drive(plannerFor(), 0, 3, { requestRate: 30, islMean: 8000, oslMean: 150, prefixHitRate: 0.75 }).at(-1)!;
+    const warm = drive(plannerFor(), 0, 3, { requestRate: 30, islMean: 8000, oslMean: 150, prefixHitRate: 0.75 }).at(
+      -1,
+    )!;
     // Effective ISL 2000 instead of 8000: a quarter of the prefill work (a little more, attention over the cached prefix).
     expect(warm.prefillReplicas).toBeLessThan(cold.prefillReplicas / 2);
     expect(warm.decodeReplicas).toBe(cold.decodeReplicas);
@@ -61,7 +68,14 @@ describe('planner under a shifting ISL/OSL mix', () => {
     };
     const decisions = Array.from({ length: 200 }, (_, i) => {
       const atMs = (i + 1) * INTERVAL_MS;
-      planner.observe({ atMs, intervalS: 30, requestRate: 12 * noise(), islMean: 3000 * noise(), oslMean: 400 * noise(), prefixHitRate: 0.3 });
+      planner.observe({
+        atMs,
+        intervalS: 30,
+        requestRate: 12 * noise(),
+        islMean: 3000 * noise(),
+        oslMean: 400 * noise(),
+        prefixHitRate: 0.3,
+      });
       return planner.decide(atMs);
     });
     for (const role of ['prefillReplicas', 'decodeReplicas'] as const) {

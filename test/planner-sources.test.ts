@@ -12,7 +12,9 @@ const pools = [
 ];
 const slo = { ttftS: 1, itlS: 0.05 };
 
-async function serve(handler: (path: string) => { status: number; type: string; body: string }): Promise<{ url: string; close: () => Promise<void> }> {
+async function serve(
+  handler: (path: string) => { status: number; type: string; body: string },
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((request, response) => {
     const answer = handler(request.url ?? '/');
     response.writeHead(answer.status, { 'content-type': answer.type }).end(answer.body);
@@ -34,10 +36,31 @@ describe('scrape source against a live /metrics endpoint', () => {
   const prompt = new Counter({ name: M.promptTokens, help: 'p', registers: [registry] });
   const cached = new Counter({ name: M.cachedPromptTokens, help: 'c', registers: [registry] });
   const generated = new Counter({ name: M.generationTokens, help: 'g', registers: [registry] });
-  const isl = new Histogram({ name: M.requestPromptTokens, help: 'i', buckets: [256, 1024, 4096, 16384], registers: [registry] });
-  const osl = new Histogram({ name: M.requestGenerationTokens, help: 'o', buckets: [64, 256, 1024], registers: [registry] });
-  const ttft = new Histogram({ name: M.timeToFirstToken, help: 't', labelNames: ['mode'], buckets: [0.25, 0.5, 1, 2], registers: [registry] });
-  const healthy = new Gauge({ name: M.workerHealthy, help: 'h', labelNames: ['worker', 'role'], registers: [registry] });
+  const isl = new Histogram({
+    name: M.requestPromptTokens,
+    help: 'i',
+    buckets: [256, 1024, 4096, 16384],
+    registers: [registry],
+  });
+  const osl = new Histogram({
+    name: M.requestGenerationTokens,
+    help: 'o',
+    buckets: [64, 256, 1024],
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: M.timeToFirstToken,
+    help: 't',
+    labelNames: ['mode'],
+    buckets: [0.25, 0.5, 1, 2],
+    registers: [registry],
+  });
+  const healthy = new Gauge({
+    name: M.workerHealthy,
+    help: 'h',
+    labelNames: ['worker', 'role'],
+    registers: [registry],
+  });
   let server: { url: string; close: () => Promise<void> };
 
   beforeAll(async () => {
@@ -47,7 +70,9 @@ describe('scrape source against a live /metrics endpoint', () => {
 
   async function serveRegistry() {
     const httpServer: Server = createServer((_request, response) => {
-      void registry.metrics().then((text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text));
+      void registry
+        .metrics()
+        .then((text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text));
     });
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     const { port } = httpServer.address() as { port: number };
@@ -91,7 +116,13 @@ describe('scrape source against a live /metrics endpoint', () => {
   });
 
   it('rejects with the URL when the endpoint is down', async () => {
-    const source = createScrapeSource({ url: 'http://127.0.0.1:1/metrics', timeoutMs: 1000, clock: createVirtualClock(), pools, slo });
+    const source = createScrapeSource({
+      url: 'http://127.0.0.1:1/metrics',
+      timeoutMs: 1000,
+      clock: createVirtualClock(),
+      pools,
+      slo,
+    });
     await expect(source.collect()).rejects.toThrow(/cannot reach http:\/\/127\.0\.0\.1:1\/metrics/);
   });
 });
@@ -132,21 +163,51 @@ describe('Prometheus source against a stand-in HTTP API', () => {
   afterAll(() => prometheus.close());
 
   it('runs the rate and histogram queries and builds an observation from them', async () => {
-    const source = createPrometheusSource({ url: `${prometheus.url}/`, windowS: 30, timeoutMs: 2000, clock: createVirtualClock(5000), pools, slo });
+    const source = createPrometheusSource({
+      url: `${prometheus.url}/`,
+      windowS: 30,
+      timeoutMs: 2000,
+      clock: createVirtualClock(5000),
+      pools,
+      slo,
+    });
     const observation = await source.collect();
     expect(asked).toContain(`/api/v1/query sum(rate(${M.requests}[30s]))`);
     expect(asked).toContain(`/api/v1/query sum by (le) (rate(${M.timeToFirstToken}_bucket[30s]))`);
-    expect(observation).toMatchObject({ atMs: 5000, requestRate: 4, islMean: 2000, oslMean: 300, prefixHitRate: 0.25, queueDepth: 5 });
+    expect(observation).toMatchObject({
+      atMs: 5000,
+      requestRate: 4,
+      islMean: 2000,
+      oslMean: 300,
+      prefixHitRate: 0.25,
+      queueDepth: 5,
+    });
     // p90: rank 3.6 of 4 lands on the 1 s bound; 90% within the SLO.
     expect(observation!.ttftP90S).toBeCloseTo(1, 9);
     expect(observation!.ttftAttainment).toBeCloseTo(0.9, 9);
-    expect(observation!.pools?.decode).toEqual({ replicas: 1, inflightRequests: 9, queuedPrefillTokens: 0, activeKvBlocks: 0 });
+    expect(observation!.pools?.decode).toEqual({
+      replicas: 1,
+      inflightRequests: 9,
+      queuedPrefillTokens: 0,
+      activeKvBlocks: 0,
+    });
   });
 
   it('rejects when Prometheus answers an error', async () => {
-    const broken = await serve(() => ({ status: 200, type: 'application/json', body: JSON.stringify({ status: 'error', error: 'bad_data: parse error' }) }));
+    const broken = await serve(() => ({
+      status: 200,
+      type: 'application/json',
+      body: JSON.stringify({ status: 'error', error: 'bad_data: parse error' }),
+    }));
     try {
-      const source = createPrometheusSource({ url: broken.url, windowS: 30, timeoutMs: 2000, clock: createVirtualClock(), pools, slo });
+      const source = createPrometheusSource({
+        url: broken.url,
+        windowS: 30,
+        timeoutMs: 2000,
+        clock: createVirtualClock(),
+        pools,
+        slo,
+      });
       await expect(source.collect()).rejects.toThrow(/bad_data: parse error/);
     } finally {
       await broken.close();

@@ -14,7 +14,13 @@ import { WorkerRole } from '../proto/gen/tandem/v1/worker_pb.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { fakePod, startFakeKubeApi, type FakeKubeApi } from './fakes/fake-kube-api.ts';
 import { startFakeVllmServer, type FakeVllmServer } from './fakes/fake-vllm-server.ts';
-import { complete, startOrchestrator, testConfig, waitFor, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  complete,
+  startOrchestrator,
+  testConfig,
+  waitFor,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * A real Prometheus (Debian's package; `.ci/setup-prometheus` installs it) on a free loopback
@@ -28,7 +34,8 @@ import { complete, startOrchestrator, testConfig, waitFor, type RunningOrchestra
 const PROMETHEUS = '/usr/bin/prometheus';
 const INSTALL = 'install it with .ci/setup-prometheus (Debian package prometheus)';
 const available = existsSync(PROMETHEUS);
-if (!available && process.env.CI !== 'true') console.warn(`test/prometheus-real.test.ts skipped: no ${PROMETHEUS}; ${INSTALL}`);
+if (!available && process.env.CI !== 'true')
+  console.warn(`test/prometheus-real.test.ts skipped: no ${PROMETHEUS}; ${INSTALL}`);
 
 describe.runIf(!available && process.env.CI === 'true')('a real Prometheus (CI)', () => {
   it('is installed', () => {
@@ -70,7 +77,8 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
   let running: RunningOrchestrator | undefined;
   let planner: RunningPlanner | undefined;
 
-  const query = async (promql: string): Promise<QueryAnswer> => (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as QueryAnswer;
+  const query = async (promql: string): Promise<QueryAnswer> =>
+    (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as QueryAnswer;
   const seriesOf = async (promql: string) => {
     const answer = await query(promql);
     if (answer.status !== 'success') throw new Error(`${promql}: ${answer.error}`);
@@ -81,31 +89,58 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     dir = mkdtempSync(join(tmpdir(), 'tandem-prometheus-'));
     api = await startFakeKubeApi({ namespace: 'tandem' });
     const kubeconfig = api.writeKubeconfig(dir);
-    workers = [await startFakeGrpcWorker({ role: WorkerRole.PREFILL }), await startFakeGrpcWorker({ role: WorkerRole.DECODE })];
+    workers = [
+      await startFakeGrpcWorker({ role: WorkerRole.PREFILL }),
+      await startFakeGrpcWorker({ role: WorkerRole.DECODE }),
+    ];
     vllm = await startFakeVllmServer({ servedModel: 'Qwen/Qwen3-8B' });
     const grpcPod = (name: string, worker: FakeGrpcWorker, role: string) => {
       const port = (endpoint: string | undefined) => Number(endpoint!.slice(endpoint!.lastIndexOf(':') + 1));
       return fakePod(name, {
         labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': role },
         annotations: { 'tandem.dev/kv-events-topic': 'kv-events' },
-        ports: { grpc: port(worker.address), 'kv-events': port(worker.kvEndpoint), 'kv-replay': port(worker.replayEndpoint) },
+        ports: {
+          grpc: port(worker.address),
+          'kv-events': port(worker.kvEndpoint),
+          'kv-replay': port(worker.replayEndpoint),
+        },
       });
     };
     api.putPod(grpcPod('tandem-prefill-0', workers[0]!, 'prefill'));
     api.putPod(grpcPod('tandem-decode-0', workers[1]!, 'decode'));
-    api.putPod(fakePod('vllm-decode-0', { labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' }, ports: { http: Number(new URL(vllm.url).port) } }));
-    api.putPod(fakePod('broken-0', { labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' }, ports: { metrics: 9 } }));
+    api.putPod(
+      fakePod('vllm-decode-0', {
+        labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' },
+        ports: { http: Number(new URL(vllm.url).port) },
+      }),
+    );
+    api.putPod(
+      fakePod('broken-0', {
+        labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' },
+        ports: { metrics: 9 },
+      }),
+    );
     running = await startOrchestrator(
       testConfig([], {
         discovery: { kind: 'kubernetes', kubernetes: { kubeconfig } },
         disaggregation: { mode: 'auto', threshold_tokens: 64 },
       }),
     );
-    await waitFor('three workers healthy', () => running!.orchestrator.fleet.snapshot().filter((w) => w.state === 'healthy').length === 3, 20_000);
+    await waitFor(
+      'three workers healthy',
+      () => running!.orchestrator.fleet.snapshot().filter((w) => w.state === 'healthy').length === 3,
+      20_000,
+    );
 
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
-    const withUrl = parseConfig({ planner: { interval_s: 30, source: { kind: 'prometheus', url: promUrl, timeout_s: 5 }, hooks: { mode: 'hpa', metrics_port: 0 } } });
+    const withUrl = parseConfig({
+      planner: {
+        interval_s: 30,
+        source: { kind: 'prometheus', url: promUrl, timeout_s: 5 },
+        hooks: { mode: 'hpa', metrics_port: 0 },
+      },
+    });
     if (!withUrl.ok) throw withUrl.error;
     planner = await startPlanner(withUrl.value, { clock: realClock, log: silentLogger });
 
@@ -130,10 +165,23 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
         '',
       ].join('\n'),
     );
-    prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     prometheus.stdout!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
     prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
-    await waitFor(`Prometheus ready on ${promUrl}`, async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok === true, 20_000);
+    await waitFor(
+      `Prometheus ready on ${promUrl}`,
+      async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok === true,
+      20_000,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -160,13 +208,20 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     const traffic = (async () => {
       for (let sent = 0; trafficOn; sent++) {
         const long = sent % 2 === 1;
-        const answer = await complete(running!.url, { prompt: long ? `a long shared system prompt ${sent % 3} `.repeat(40) : `short ${sent}`, max_tokens: 4 });
+        const answer = await complete(running!.url, {
+          prompt: long ? `a long shared system prompt ${sent % 3} `.repeat(40) : `short ${sent}`,
+          max_tokens: 4,
+        });
         if (answer.status !== 200) failures.push(`${answer.status} ${JSON.stringify(answer.json)}`);
         await sleep(100);
       }
     })();
     try {
-      await waitFor('Prometheus holds disaggregated traffic', async () => (await seriesOf('sum(rate(tandem_requests_total{mode="disaggregated"}[10s])) > 0')).length > 0, 30_000);
+      await waitFor(
+        'Prometheus holds disaggregated traffic',
+        async () => (await seriesOf('sum(rate(tandem_requests_total{mode="disaggregated"}[10s])) > 0')).length > 0,
+        30_000,
+      );
       await check();
     } finally {
       trafficOn = false;
@@ -182,17 +237,40 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     expect(decision!.observed?.requestRate).toBeGreaterThan(0);
     expect(decision!.observed?.islMean).toBeGreaterThan(0);
     // Its decision is exported, scraped, and visible through Prometheus.
-    await waitFor('the planner scraped', async () => (await seriesOf('tandem_planner_desired_replicas')).length > 0, 15_000);
+    await waitFor(
+      'the planner scraped',
+      async () => (await seriesOf('tandem_planner_desired_replicas')).length > 0,
+      15_000,
+    );
 
-    const dashboard = JSON.parse(readFileSync('deploy/grafana/tandem-dashboard.json', 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
-    const expressions = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ where: `dashboard panel "${panel.title}"`, promql: target.expr.replaceAll('$__rate_interval', RATE_INTERVAL) })));
-    const adapterFile = parseYaml(readFileSync('deploy/autoscaling/hpa/prometheus-adapter-rules.yaml', 'utf8')) as { data: { 'config.yaml': string } };
-    const rules = (parseYaml(adapterFile.data['config.yaml']) as { externalRules: { seriesQuery: string; name: { as: string }; metricsQuery: string }[] }).externalRules;
+    const dashboard = JSON.parse(readFileSync('deploy/grafana/tandem-dashboard.json', 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    const expressions = dashboard.panels.flatMap((panel) =>
+      (panel.targets ?? []).map((target) => ({
+        where: `dashboard panel "${panel.title}"`,
+        promql: target.expr.replaceAll('$__rate_interval', RATE_INTERVAL),
+      })),
+    );
+    const adapterFile = parseYaml(readFileSync('deploy/autoscaling/hpa/prometheus-adapter-rules.yaml', 'utf8')) as {
+      data: { 'config.yaml': string };
+    };
+    const rules = (
+      parseYaml(adapterFile.data['config.yaml']) as {
+        externalRules: { seriesQuery: string; name: { as: string }; metricsQuery: string }[];
+      }
+    ).externalRules;
     for (const rule of rules) {
       const series = rule.seriesQuery.slice(0, rule.seriesQuery.indexOf('{'));
       expressions.push({ where: `adapter seriesQuery for ${rule.name.as}`, promql: rule.seriesQuery });
       // What prometheus-adapter runs for an HPA in namespace tandem.
-      expressions.push({ where: `adapter metricsQuery for ${rule.name.as}`, promql: rule.metricsQuery.replaceAll('<<.Series>>', series).replaceAll('<<.LabelMatchers>>', 'namespace="tandem"').replaceAll('<<.GroupBy>>', 'pool') });
+      expressions.push({
+        where: `adapter metricsQuery for ${rule.name.as}`,
+        promql: rule.metricsQuery
+          .replaceAll('<<.Series>>', series)
+          .replaceAll('<<.LabelMatchers>>', 'namespace="tandem"')
+          .replaceAll('<<.GroupBy>>', 'pool'),
+      });
     }
     expect(expressions.length).toBeGreaterThan(30);
 
@@ -206,7 +284,8 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
         await sleep(1000);
       }
       if (answer!.status !== 'success') problems.push(`${where}: ${promql}: does not parse or fails: ${answer!.error}`);
-      else if (answer!.data!.result.length === 0 && !ONLY_WITH_REPLICA_SYNC.some((name) => promql.includes(name))) problems.push(`${where}: ${promql}: no series`);
+      else if (answer!.data!.result.length === 0 && !ONLY_WITH_REPLICA_SYNC.some((name) => promql.includes(name)))
+        problems.push(`${where}: ${promql}: no series`);
     }
     expect(problems, prometheusLog).toEqual([]);
   }

@@ -53,12 +53,24 @@ function aggregated(engine: ReferenceEngine, prompt: readonly number[]) {
 }
 
 /** Prefill on A, decode on B with the handoff; the first token comes from A, as the orchestrator streams it. */
-async function disaggregated(prompt: readonly number[], tweak: (handoff: KvHandoff) => Partial<DecodeRequest> = () => ({})) {
+async function disaggregated(
+  prompt: readonly number[],
+  tweak: (handoff: KvHandoff) => Partial<DecodeRequest> = () => ({}),
+) {
   const id = ++serial;
   const pre = await A.prefill({ requestId: `pre-${id}`, promptTokenIds: prompt, sampling: SAMPLING });
   expect(pre.handoff?.transport).toBe('tcp');
   const handoff = pre.handoff!;
-  const decoded = await collect(B.decode({ requestId: `dec-${id}`, promptTokenIds: prompt, sampling: SAMPLING, handoff, firstTokenId: pre.firstTokenId, ...tweak(handoff) }));
+  const decoded = await collect(
+    B.decode({
+      requestId: `dec-${id}`,
+      promptTokenIds: prompt,
+      sampling: SAMPLING,
+      handoff,
+      firstTokenId: pre.firstTokenId,
+      ...tweak(handoff),
+    }),
+  );
   return { ...decoded, tokens: [pre.firstTokenId, ...decoded.tokens], handoff };
 }
 
@@ -66,7 +78,8 @@ const blocksOf = (tokens: number) => Math.ceil(tokens / BLOCK);
 
 describe('reference engine: prefill on A + decode on B equals aggregated on A', () => {
   it('for 24 Qwen3-tokenized prompts of varied lengths, run concurrently, pulling every block it lacks over TCP', async () => {
-    const system = 'You are Tandem, a careful assistant who explains how large language models are served across many machines, with exact figures. ';
+    const system =
+      'You are Tandem, a careful assistant who explains how large language models are served across many machines, with exact figures. ';
     const texts = [
       'Hi!',
       'What is a KV cache?',
@@ -79,7 +92,9 @@ describe('reference engine: prefill on A + decode on B equals aggregated on A', 
       'The quick brown fox jumps over the lazy dog. '.repeat(8),
       'The quick brown fox jumps over the lazy dog. '.repeat(20),
       Array.from({ length: 40 }, (_, i) => `Sentence ${i} is about block ${(i * 7) % 13} of layer ${i % 3}.`).join(' '),
-      Array.from({ length: 90 }, (_, i) => `Item ${i}: ${['alpha', 'beta', 'gamma', 'delta'][i % 4]} ${i * i}.`).join('\n'),
+      Array.from({ length: 90 }, (_, i) => `Item ${i}: ${['alpha', 'beta', 'gamma', 'delta'][i % 4]} ${i * i}.`).join(
+        '\n',
+      ),
       'def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nprint([fib(i) for i in range(20)])',
       '東京の天気は晴れです。明日は雨が降るかもしれません。',
       'Translate to French: the cache is warm, the queue is short, and the decode worker is idle.',
@@ -88,9 +103,17 @@ describe('reference engine: prefill on A + decode on B equals aggregated on A', 
     const prompts = await Promise.all(texts.map(encode));
     // Prompts of exactly one, two and five blocks (every block full), and one a token past a block boundary.
     const long = prompts[11]!;
-    prompts.push(long.slice(0, BLOCK), long.slice(5, 5 + 2 * BLOCK), long.slice(100, 100 + 5 * BLOCK), long.slice(0, 3 * BLOCK + 1));
+    prompts.push(
+      long.slice(0, BLOCK),
+      long.slice(5, 5 + 2 * BLOCK),
+      long.slice(100, 100 + 5 * BLOCK),
+      long.slice(0, 3 * BLOCK + 1),
+    );
     // Two more that share a 100-token prefix with the long one and with each other.
-    prompts.push([...long.slice(0, 100), ...(await encode(' And then what?'))], [...long.slice(0, 100), ...(await encode(' Why?'))]);
+    prompts.push(
+      [...long.slice(0, 100), ...(await encode(' And then what?'))],
+      [...long.slice(0, 100), ...(await encode(' Why?'))],
+    );
     prompts.push(await encode('A'), await encode(`${system}`.repeat(3)));
     expect(prompts.length).toBeGreaterThanOrEqual(24);
     expect(prompts.some((p) => p.length < BLOCK)).toBe(true);
@@ -119,7 +142,8 @@ describe('reference engine: prefill on A + decode on B equals aggregated on A', 
   });
 
   it('pulls only the blocks B does not already cache, and still matches', async () => {
-    const system = 'Tandem splits prefill from decode when the uncached part of a prompt is long enough to pay for moving its KV. ';
+    const system =
+      'Tandem splits prefill from decode when the uncached part of a prompt is long enough to pay for moving its KV. ';
     for (const [warm, asked] of [
       [`${system}Warm question one?`, `${system}Cold question two, somewhat longer than the first one?`],
       [`${system.repeat(4)}Alpha.`, `${system.repeat(4)}Beta, gamma and delta.`],
@@ -142,7 +166,11 @@ describe('reference engine: prefill on A + decode on B equals aggregated on A', 
   });
 
   it('pulls nothing when B caches every block of the prompt, and still tells A to free them', async () => {
-    const prompt = (await encode('one, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve, thirteen, fourteen, fifteen, sixteen, seventeen')).slice(0, 2 * BLOCK);
+    const prompt = (
+      await encode(
+        'one, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve, thirteen, fourteen, fifteen, sixteen, seventeen',
+      )
+    ).slice(0, 2 * BLOCK);
     expect(prompt.length).toBe(2 * BLOCK);
     await aggregated(B, [...prompt, 42]); // B caches both full blocks
     const { tokens, usage } = await disaggregated(prompt);
@@ -175,7 +203,15 @@ describe('reference engine: recompute after a failed transfer', () => {
     const P = await createReferenceEngine({ model: { seed: 'exactness' } }, { clock: realClock });
     const pre = await P.prefill({ requestId: 'gone', promptTokenIds: prompt, sampling: SAMPLING });
     await P.close();
-    const { tokens, usage } = await collect(B.decode({ requestId: 'after-gone', promptTokenIds: prompt, sampling: SAMPLING, handoff: pre.handoff!, firstTokenId: pre.firstTokenId }));
+    const { tokens, usage } = await collect(
+      B.decode({
+        requestId: 'after-gone',
+        promptTokenIds: prompt,
+        sampling: SAMPLING,
+        handoff: pre.handoff!,
+        firstTokenId: pre.firstTokenId,
+      }),
+    );
     expect(usage.kvRecomputed).toBe(true);
     expect([pre.firstTokenId, ...tokens]).toEqual(expected);
   });
@@ -184,7 +220,15 @@ describe('reference engine: recompute after a failed transfer', () => {
     const peer = await createFakePeer('one-block-then-close', B.info.blockBytes);
     const pre = await A.prefill({ requestId: `mid-${++serial}`, promptTokenIds: prompt, sampling: SAMPLING });
     const redirected = { ...pre.handoff!, port: peer.port };
-    const { tokens, usage } = await collect(B.decode({ requestId: `mid-dec-${serial}`, promptTokenIds: prompt, sampling: SAMPLING, handoff: redirected, firstTokenId: pre.firstTokenId }));
+    const { tokens, usage } = await collect(
+      B.decode({
+        requestId: `mid-dec-${serial}`,
+        promptTokenIds: prompt,
+        sampling: SAMPLING,
+        handoff: redirected,
+        firstTokenId: pre.firstTokenId,
+      }),
+    );
     expect(peer.reads).toEqual([pre.handoff!.handoffId]);
     expect(usage).toMatchObject({ kvRecomputed: true, transferredBlocks: 0 });
     expect([pre.firstTokenId, ...tokens]).toEqual(expected);
@@ -199,7 +243,16 @@ describe('reference engine: recompute after a failed transfer', () => {
   it('ends the stream ("abort") instead under loadFailurePolicy "fail", leaking no blocks', async () => {
     const peer = await createFakePeer('one-block-then-close', B.info.blockBytes);
     const pre = await A.prefill({ requestId: `fail-${++serial}`, promptTokenIds: prompt, sampling: SAMPLING });
-    const result = await collect(B.decode({ requestId: `fail-dec-${serial}`, promptTokenIds: prompt, sampling: SAMPLING, handoff: { ...pre.handoff!, port: peer.port }, firstTokenId: pre.firstTokenId, loadFailurePolicy: 'fail' }));
+    const result = await collect(
+      B.decode({
+        requestId: `fail-dec-${serial}`,
+        promptTokenIds: prompt,
+        sampling: SAMPLING,
+        handoff: { ...pre.handoff!, port: peer.port },
+        firstTokenId: pre.firstTokenId,
+        loadFailurePolicy: 'fail',
+      }),
+    );
     expect(result.finishReason).toBe('abort');
     expect(result.tokens).toEqual([]);
     expect(result.usage).toMatchObject({ kvRecomputed: false, transferredBlocks: 0 });

@@ -12,7 +12,8 @@ import { completion, get, spawnOrchestrator, type OrchestratorProcess } from './
 
 const INSTALL = 'install it with .ci/setup-nats (Debian: apt-get install nats-server)';
 const binary = natsServerBinary();
-if (!binary && process.env.CI !== 'true') console.warn(`test/replica-sync-nats.test.ts skipped: no nats-server; ${INSTALL}`);
+if (!binary && process.env.CI !== 'true')
+  console.warn(`test/replica-sync-nats.test.ts skipped: no nats-server; ${INSTALL}`);
 
 describe.runIf(!binary && process.env.CI === 'true')('replica sync over NATS (CI)', () => {
   it('has nats-server', () => {
@@ -43,12 +44,24 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
       routing: { policy: 'least-loaded', guard: { enabled: false } },
       workers: workers.map((w, i) => ({ name: `w${i}`, address: w.address })),
     };
-    [a, b] = await Promise.all([spawnOrchestrator(config, { timeoutMs: 150_000 }), spawnOrchestrator(config, { timeoutMs: 150_000 })]);
-    for (const replica of [a, b]) await waitFor('ready', async () => (await get(replica.url, '/ready')).status === 200, 60_000);
-    await waitFor('the replicas see each other', async () => {
-      const peers = await Promise.all([a, b].map(async (r) => (JSON.parse((await get(r.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length));
-      return peers.every((n) => n === 1);
-    }, 30_000);
+    [a, b] = await Promise.all([
+      spawnOrchestrator(config, { timeoutMs: 150_000 }),
+      spawnOrchestrator(config, { timeoutMs: 150_000 }),
+    ]);
+    for (const replica of [a, b])
+      await waitFor('ready', async () => (await get(replica.url, '/ready')).status === 200, 60_000);
+    await waitFor(
+      'the replicas see each other',
+      async () => {
+        const peers = await Promise.all(
+          [a, b].map(
+            async (r) => (JSON.parse((await get(r.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length,
+          ),
+        );
+        return peers.every((n) => n === 1);
+      },
+      30_000,
+    );
   }, 240_000);
 
   afterAll(async () => {
@@ -65,10 +78,16 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
     // A's two requests occupy two workers; B, told by sync, sends its two to the idle ones.
     const first = [completion(a.url, 'alpha one', 300), completion(a.url, 'alpha two', 300)];
     await waitFor('A running 2', () => total() === 2, 30_000);
-    await waitFor("B holds A's bookings", async () => {
-      const rows = JSON.parse((await get(b.url, '/debug/workers')).body) as { ranks: { load: { booked: { inflightRequests: number } } }[] }[];
-      return rows.reduce((n, r) => n + r.ranks.reduce((m, k) => m + k.load.booked.inflightRequests, 0), 0) === 2;
-    }, 10_000);
+    await waitFor(
+      "B holds A's bookings",
+      async () => {
+        const rows = JSON.parse((await get(b.url, '/debug/workers')).body) as {
+          ranks: { load: { booked: { inflightRequests: number } } }[];
+        }[];
+        return rows.reduce((n, r) => n + r.ranks.reduce((m, k) => m + k.load.booked.inflightRequests, 0), 0) === 2;
+      },
+      10_000,
+    );
     const second = [completion(b.url, 'beta one', 300), completion(b.url, 'beta two', 300)];
     await waitFor('4 running', () => total() === 4, 30_000);
     expect(running()).toEqual([1, 1, 1, 1]);
@@ -98,22 +117,44 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
     const loops = [loop(a.url), loop(a.url), loop(b.url), loop(b.url)];
     await waitFor('traffic', () => served >= 8, 30_000);
     await nats.kill();
-    for (const r of [a, b]) await waitFor('the loss logged', () => r.logs().some((l) => /replica sync over nats lost/.test(String(l['msg']))), 20_000);
-    for (const r of [a, b]) expect(sample((await get(r.url, '/metrics')).body, 'tandem_replica_sync_connected{transport="nats"}')).toBe(0);
+    for (const r of [a, b])
+      await waitFor(
+        'the loss logged',
+        () => r.logs().some((l) => /replica sync over nats lost/.test(String(l['msg']))),
+        20_000,
+      );
+    for (const r of [a, b])
+      expect(sample((await get(r.url, '/metrics')).body, 'tandem_replica_sync_connected{transport="nats"}')).toBe(0);
     const duringOutage = served;
     await waitFor('served during the outage', () => served >= duringOutage + 8, 30_000);
     await nats.start();
     // The first connection logged one line; the reconnection logs a second.
-    for (const r of [a, b]) await waitFor('reconnected', () => r.logs().filter((l) => /replica sync over nats connected/.test(String(l['msg']))).length >= 2, 30_000);
-    for (const r of [a, b]) await waitFor('sync resumed', async () => (JSON.parse((await get(r.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length === 1, 20_000);
-    for (const r of [a, b]) expect(sample((await get(r.url, '/metrics')).body, 'tandem_replica_sync_connected{transport="nats"}')).toBe(1);
+    for (const r of [a, b])
+      await waitFor(
+        'reconnected',
+        () => r.logs().filter((l) => /replica sync over nats connected/.test(String(l['msg']))).length >= 2,
+        30_000,
+      );
+    for (const r of [a, b])
+      await waitFor(
+        'sync resumed',
+        async () => (JSON.parse((await get(r.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length === 1,
+        20_000,
+      );
+    for (const r of [a, b])
+      expect(sample((await get(r.url, '/metrics')).body, 'tandem_replica_sync_connected{transport="nats"}')).toBe(1);
     stop = true;
     await Promise.all(loops);
     expect(failures).toEqual([]);
   }, 150_000);
 
   it("ends the killed replica's requests with a clean error, serves every request sent to the survivor, and forgets the dead one's bookings", async () => {
-    const onA = Array.from({ length: 4 }, (_, i) => completion(a.url, `doomed ${i}`, 200).then((r) => `HTTP ${r.status}`, (e: Error) => e.message));
+    const onA = Array.from({ length: 4 }, (_, i) =>
+      completion(a.url, `doomed ${i}`, 200).then(
+        (r) => `HTTP ${r.status}`,
+        (e: Error) => e.message,
+      ),
+    );
     await waitFor('A running 4', () => total() === 4, 30_000);
     const onB = Array.from({ length: 4 }, (_, i) => completion(b.url, `survivor ${i}`, 40));
     await waitFor('8 running', () => total() === 8, 30_000);
@@ -121,7 +162,15 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
     for (const outcome of await Promise.all(onA)) expect(outcome).toMatch(/socket hang up|ECONNRESET/);
     const more = await Promise.all(Array.from({ length: 6 }, (_, i) => completion(b.url, `after ${i}`, 4)));
     for (const r of [...(await Promise.all(onB)), ...more]) expect(r.status).toBe(200);
-    await waitFor('the dead replica dropped', () => b.logs().some((l) => /peer silent: dropping its bookings/.test(String(l['msg']))), 20_000);
-    await waitFor("no bookings of A left on B", async () => (JSON.parse((await get(b.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length === 0, 20_000);
+    await waitFor(
+      'the dead replica dropped',
+      () => b.logs().some((l) => /peer silent: dropping its bookings/.test(String(l['msg']))),
+      20_000,
+    );
+    await waitFor(
+      'no bookings of A left on B',
+      async () => (JSON.parse((await get(b.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length === 0,
+      20_000,
+    );
   }, 120_000);
 });

@@ -12,7 +12,20 @@ const dir = mkdtempSync(join(tmpdir(), 'tandem-sim-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A small, fast fleet: 2 Qwen3-8B workers for 10 simulated seconds of a light mixed-isl load. */
-const small = ['--workload', 'mixed-isl', '-p', 'long_share=0.1', '--workers', '3', '--gpu', 'h100-sxm', '--model', 'qwen3-8b', '--duration', '10'];
+const small = [
+  '--workload',
+  'mixed-isl',
+  '-p',
+  'long_share=0.1',
+  '--workers',
+  '3',
+  '--gpu',
+  'h100-sxm',
+  '--model',
+  'qwen3-8b',
+  '--duration',
+  '10',
+];
 
 describe('tandem simulate', () => {
   it('sweeps policies and rates, prints one row per point, and writes the result file with the exact command and a CSV', async () => {
@@ -27,16 +40,39 @@ describe('tandem simulate', () => {
     expect(file.ok).toBe(true);
     if (!file.ok) return;
     expect(file.value.experiment).toBe('sweep-run');
-    expect(file.value.runs.map((r) => [r.policy, r.qps, r.tool])).toEqual([['kv', 2, 'simulate'], ['kv', 4, 'simulate'], ['round-robin', 2, 'simulate'], ['round-robin', 4, 'simulate']]);
+    expect(file.value.runs.map((r) => [r.policy, r.qps, r.tool])).toEqual([
+      ['kv', 2, 'simulate'],
+      ['kv', 4, 'simulate'],
+      ['round-robin', 2, 'simulate'],
+      ['round-robin', 4, 'simulate'],
+    ]);
     expect(file.value.runs[0]!.command).toBe(`npx tandem ${args.join(' ')}`);
-    expect(file.value.runs[0]!.setup).toMatchObject({ workers: 3, gpu: 'h100-sxm', model: 'qwen3-8b', disaggregation: 'never', index: 'precise' });
+    expect(file.value.runs[0]!.setup).toMatchObject({
+      workers: 3,
+      gpu: 'h100-sxm',
+      model: 'qwen3-8b',
+      disaggregation: 'never',
+      index: 'precise',
+    });
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(5);
     expect(lines[0]).toMatch(/^policy,label,qps,completed,failed/);
   });
 
   it('prints a single run as a summary, per request class with --by-class, and disaggregates when asked', async () => {
-    const { stdout } = await run(process.execPath, [tandem, 'simulate', ...small, '--qps', '3', '--disaggregation', 'always', '--prefill-workers', '1', '--by-class', '--json']);
+    const { stdout } = await run(process.execPath, [
+      tandem,
+      'simulate',
+      ...small,
+      '--qps',
+      '3',
+      '--disaggregation',
+      'always',
+      '--prefill-workers',
+      '1',
+      '--by-class',
+      '--json',
+    ]);
     const file = parseResultFile(stdout, 'stdout');
     expect(file.ok).toBe(true);
     if (!file.ok) return;
@@ -50,14 +86,22 @@ describe('tandem simulate', () => {
   });
 
   it('fails with exit code 2 and the known names on a bad policy', async () => {
-    const policy = await run(process.execPath, [tandem, 'simulate', ...small, '--policy', 'fastest']).catch((error: { code: number; stderr: string }) => error);
+    const policy = await run(process.execPath, [tandem, 'simulate', ...small, '--policy', 'fastest']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect(policy).toMatchObject({ code: 2 });
-    expect((policy as { stderr: string }).stderr).toMatch(/unknown routing policy "fastest" \(known: kv, cache-aware, round-robin/);
+    expect((policy as { stderr: string }).stderr).toMatch(
+      /unknown routing policy "fastest" \(known: kv, cache-aware, round-robin/,
+    );
   });
 
   it('explains that a disaggregation mode needs a prefill pool', async () => {
-    const mode = await run(process.execPath, [tandem, 'simulate', ...small, '--disaggregation', 'auto']).catch((error: { code: number; stderr: string }) => error);
+    const mode = await run(process.execPath, [tandem, 'simulate', ...small, '--disaggregation', 'auto']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect(mode).toMatchObject({ code: 2 });
-    expect((mode as { stderr: string }).stderr).toMatch(/--disaggregation auto needs a prefill pool: give --prefill-workers P/);
+    expect((mode as { stderr: string }).stderr).toMatch(
+      /--disaggregation auto needs a prefill pool: give --prefill-workers P/,
+    );
   });
 });

@@ -30,15 +30,31 @@ export function simOptions(overrides: Partial<Omit<SimOptions, 'config'>> & { co
   };
 }
 
-export const simulate = (overrides: Parameters<typeof simOptions>[0] = {}): Promise<SimResult> => runSimulation(simOptions(overrides));
+export const simulate = (overrides: Parameters<typeof simOptions>[0] = {}): Promise<SimResult> =>
+  runSimulation(simOptions(overrides));
 
 /** A trace file holding the given requests (token ids, output tokens, arrival ms); removed by `cleanup`. */
-export function traceFile(requests: readonly { arrivalMs: number; prompt: readonly number[]; outputTokens: number }[]): { path: string; cleanup: () => void } {
+export function traceFile(
+  requests: readonly { arrivalMs: number; prompt: readonly number[]; outputTokens: number }[],
+): { path: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-sim-'));
   const path = join(dir, 'trace.jsonl');
-  writeFileSync(path, requests.map((r) => JSON.stringify({ arrival_ms: r.arrivalMs, prompt_token_ids: r.prompt, output_tokens: r.outputTokens })).join('\n'));
+  writeFileSync(
+    path,
+    requests
+      .map((r) =>
+        JSON.stringify({ arrival_ms: r.arrivalMs, prompt_token_ids: r.prompt, output_tokens: r.outputTokens }),
+      )
+      .join('\n'),
+  );
   return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The figures of a summary that must repeat exactly for one seed (everything it holds). */
-export const comparable = (result: SimResult) => ({ summary: result.summary, setup: result.setup, replicas: result.replicas, steps: result.stats.engineSteps, requests: result.stats.requests });
+export const comparable = (result: SimResult) => ({
+  summary: result.summary,
+  setup: result.setup,
+  replicas: result.replicas,
+  steps: result.stats.engineSteps,
+  requests: result.stats.requests,
+});

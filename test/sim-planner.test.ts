@@ -3,12 +3,26 @@ import { DEFAULT_LATENCIES } from '../bench/sim/options.ts';
 import { simulate } from './sim-harness.ts';
 
 const latency = { ...DEFAULT_LATENCIES, startupS: 5 };
-const planned = (planner: Record<string, unknown> = {}) => ({ disaggregation: { mode: 'auto' as const }, planner: { interval_s: 10, ...planner } });
+const planned = (planner: Record<string, unknown> = {}) => ({
+  disaggregation: { mode: 'auto' as const },
+  planner: { interval_s: 10, ...planner },
+});
 
 describe('the planner in the simulated loop', () => {
   it('adds workers when the load outgrows the pools, and they serve only after the start-up delay', async () => {
     // Long prompts at 6 req/s on one prefill and one decode worker: far more prefill than one worker does.
-    const result = await simulate({ workload: 'mixed-isl', params: { long_share: 0.5 }, qps: 6, durationS: 60, workers: 6, prefillWorkers: 1, decodeWorkers: 1, planner: true, latency, config: planned() });
+    const result = await simulate({
+      workload: 'mixed-isl',
+      params: { long_share: 0.5 },
+      qps: 6,
+      durationS: 60,
+      workers: 6,
+      prefillWorkers: 1,
+      decodeWorkers: 1,
+      planner: true,
+      latency,
+      config: planned(),
+    });
     const series = result.replicas!;
     expect(series[0]).toEqual({ t_s: 0, prefill: 1, decode: 1 });
     const grown = series.find((p) => p.prefill > 1 || p.decode > 1)!;
@@ -40,7 +54,8 @@ describe('the planner in the simulated loop', () => {
     expect(last.prefill + last.decode).toBeLessThan(8);
     expect(result.summary.requests.failed).toBe(0);
     expect(result.stats.heldHandoffsAtEnd).toBe(0);
-    for (const load of result.finalLoads) expect(load).toMatchObject({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
+    for (const load of result.finalLoads)
+      expect(load).toMatchObject({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
     expect(result.stats.gpuHours * 3600).toBeLessThan(8 * result.stats.simulatedSeconds);
   });
 });

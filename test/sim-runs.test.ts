@@ -20,14 +20,18 @@ function expectInvariants(result: SimResult, samples: readonly ProbeSample[]): v
       expect(load.activeDecodeBlocks).toBeGreaterThanOrEqual(0);
     }
   }
-  for (const load of result.finalLoads) expect(load).toMatchObject({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
+  for (const load of result.finalLoads)
+    expect(load).toMatchObject({ inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0 });
   expect(result.stats.heldHandoffsAtEnd).toBe(0);
   // No cache can beat computing each distinct prefix once.
-  if (s.prefix_cache.hit_rate !== null) expect(s.prefix_cache.hit_rate).toBeLessThanOrEqual(s.prefix_cache.upper_bound! + 1e-12);
+  if (s.prefix_cache.hit_rate !== null)
+    expect(s.prefix_cache.hit_rate).toBeLessThanOrEqual(s.prefix_cache.upper_bound! + 1e-12);
   expect(s.load_imbalance).not.toBeNull();
 }
 
-async function probed(overrides: Parameters<typeof simulate>[0]): Promise<{ result: SimResult; samples: ProbeSample[] }> {
+async function probed(
+  overrides: Parameters<typeof simulate>[0],
+): Promise<{ result: SimResult; samples: ProbeSample[] }> {
   const samples: ProbeSample[] = [];
   const result = await simulate({ ...overrides, probe: (sample) => samples.push(sample) });
   return { result, samples };
@@ -37,7 +41,12 @@ async function probed(overrides: Parameters<typeof simulate>[0]): Promise<{ resu
  * A small shared-prefix stream: 40 groups x 4 users, 2,300-token prompts, on workers cut to 3,000
  * KV blocks (48k tokens) so that no worker can cache every group's prefix (80k tokens).
  */
-const sharedPrefix = { workload: 'llmd-shared-prefix', params: { groups: 40, users_per_group: 4, system_prompt_tokens: 2000, question_tokens: 300, output_tokens: 100 }, qps: 10, durationS: 30 };
+const sharedPrefix = {
+  workload: 'llmd-shared-prefix',
+  params: { groups: 40, users_per_group: 4, system_prompt_tokens: 2000, question_tokens: 300, output_tokens: 100 },
+  qps: 10,
+  durationS: 30,
+};
 const smallKv = { num_gpu_blocks: 3000 };
 
 describe('simulated runs', () => {
@@ -69,14 +78,25 @@ describe('simulated runs', () => {
   });
 
   it('keep the invariants on an aggregated shared-prefix run under the kv policy', async () => {
-    const { result, samples } = await probed({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv' }, worker: smallKv } });
+    const { result, samples } = await probed({
+      ...sharedPrefix,
+      workers: 3,
+      config: { routing: { policy: 'kv' }, worker: smallKv },
+    });
     expectInvariants(result, samples);
     expect(result.summary.requests.completed).toBeGreaterThan(200);
     expect(result.summary.prefix_cache.hit_rate!).toBeGreaterThan(0.5);
   });
 
   it('keep the invariants on a disaggregated run whose long prompts overload the prefill pool', async () => {
-    const { result, samples } = await probed({ workload: 'mixed-isl', qps: 12, durationS: 30, workers: 4, prefillWorkers: 1, config: { disaggregation: { mode: 'auto', threshold_tokens: 512 } } });
+    const { result, samples } = await probed({
+      workload: 'mixed-isl',
+      qps: 12,
+      durationS: 30,
+      workers: 4,
+      prefillWorkers: 1,
+      config: { disaggregation: { mode: 'auto', threshold_tokens: 512 } },
+    });
     expectInvariants(result, samples);
     expect(result.stats.disaggregated).toBeGreaterThan(10);
     expect(result.stats.disaggregated).toBeLessThan(result.stats.requests);
@@ -85,17 +105,42 @@ describe('simulated runs', () => {
 
   it('keep the invariants when requests time out', async () => {
     // 8k-token prompts at 6 req/s: about twice what one worker prefills, so the queue outgrows the 5 s timeout (a long queue allowed, not the default that refuses at once what would wait past half the TTFT SLO).
-    const params = { long_share: 1, long_tokens_min: 8192, long_tokens_max: 8192, output_tokens_min: 4, output_tokens_max: 8 };
-    const { result, samples } = await probed({ workload: 'mixed-isl', params, qps: 6, durationS: 10, workers: 1, config: { orchestrator: { request_timeout_s: 5, admission: { max_queued: 4096, queue_timeout_s: 30 } } } });
+    const params = {
+      long_share: 1,
+      long_tokens_min: 8192,
+      long_tokens_max: 8192,
+      output_tokens_min: 4,
+      output_tokens_max: 8,
+    };
+    const { result, samples } = await probed({
+      workload: 'mixed-isl',
+      params,
+      qps: 6,
+      durationS: 10,
+      workers: 1,
+      config: { orchestrator: { request_timeout_s: 5, admission: { max_queued: 4096, queue_timeout_s: 30 } } },
+    });
     expectInvariants(result, samples);
     expect(result.summary.requests.failures.timeout).toBeGreaterThan(0);
     expect(result.summary.requests.completed).toBeGreaterThan(0);
   });
 
-  it('learn prefixes in approximate mode from the router\'s own decisions, without events', async () => {
-    const precise = await simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv', index_mode: 'precise' }, worker: smallKv } });
-    const approximate = await simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv', index_mode: 'approximate' }, worker: smallKv } });
-    const roundRobin = await simulate({ ...sharedPrefix, workers: 3, config: { routing: { policy: 'round-robin' }, worker: smallKv } });
+  it("learn prefixes in approximate mode from the router's own decisions, without events", async () => {
+    const precise = await simulate({
+      ...sharedPrefix,
+      workers: 3,
+      config: { routing: { policy: 'kv', index_mode: 'precise' }, worker: smallKv },
+    });
+    const approximate = await simulate({
+      ...sharedPrefix,
+      workers: 3,
+      config: { routing: { policy: 'kv', index_mode: 'approximate' }, worker: smallKv },
+    });
+    const roundRobin = await simulate({
+      ...sharedPrefix,
+      workers: 3,
+      config: { routing: { policy: 'round-robin' }, worker: smallKv },
+    });
     expect(approximate.summary.prefix_cache.hit_rate!).toBeGreaterThan(roundRobin.summary.prefix_cache.hit_rate! + 0.1);
     expect(precise.summary.prefix_cache.hit_rate!).toBeGreaterThan(roundRobin.summary.prefix_cache.hit_rate! + 0.1);
     expect(approximate.setup.index).toBe('approximate');

@@ -1,6 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LATENCIES } from '../bench/sim/options.ts';
-import { engineProfile, forwardSeconds, kvBlockBytes, linkProfile, prefillSeconds, transferSeconds } from '../common/profiles/index.ts';
+import {
+  engineProfile,
+  forwardSeconds,
+  kvBlockBytes,
+  linkProfile,
+  prefillSeconds,
+  transferSeconds,
+} from '../common/profiles/index.ts';
 import { simulate, traceFile } from './sim-harness.ts';
 
 /**
@@ -16,7 +23,8 @@ afterAll(() => trace.cleanup());
 const profile = engineProfile('h100-sxm', 'qwen3-8b');
 const { dispatchMs, tokenMs } = DEFAULT_LATENCIES;
 /** Seconds of decode step i (i >= 1): one sequence whose KV holds the prompt and i - 1 generated tokens. */
-const decodeStep = (i: number) => forwardSeconds(profile, { prefill: [], decodeSequences: 1, decodeContextTokens: PROMPT + i - 1 });
+const decodeStep = (i: number) =>
+  forwardSeconds(profile, { prefill: [], decodeSequences: 1, decodeContextTokens: PROMPT + i - 1 });
 
 describe('a 1-worker simulation', () => {
   it("times a lone request's first token as dispatch + the roofline's prefill + delivery", async () => {
@@ -35,8 +43,15 @@ describe('a 1-worker simulation', () => {
     expect(s.kv_transfer_bytes).toBe(0);
   });
 
-  it('adds exactly the handoff hops and the link model\'s pull time when the request is disaggregated', async () => {
-    const result = await simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 2, prefillWorkers: 1, config: { disaggregation: { mode: 'always' } } });
+  it("adds exactly the handoff hops and the link model's pull time when the request is disaggregated", async () => {
+    const result = await simulate({
+      workload: 'trace',
+      params: { file: trace.path },
+      qps: null,
+      workers: 2,
+      prefillWorkers: 1,
+      config: { disaggregation: { mode: 'always' } },
+    });
     const s = result.summary;
     expect(result.stats.disaggregated).toBe(1);
     const prefillMs = prefillSeconds(profile, PROMPT) * 1000;

@@ -31,7 +31,13 @@ function scenario(queuedTokens: number) {
     { arrivalMs: 1502, prompt: [...prefix, ...range(Q, 25_000)], outputTokens: 1 },
   ]);
   cleanups.push(trace.cleanup);
-  return simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 2, config: { routing: { policy: 'kv', index_mode: 'precise' } } });
+  return simulate({
+    workload: 'trace',
+    params: { file: trace.path },
+    qps: null,
+    workers: 2,
+    config: { routing: { policy: 'kv', index_mode: 'precise' } },
+  });
 }
 const cleanups: (() => void)[] = [];
 afterAll(() => cleanups.forEach((c) => c()));
@@ -50,7 +56,7 @@ describe('the dispatcher in the simulator: wait for the prefix holder or recompu
     expect(s.ttft_ms!.p50).toBeLessThan(onOther);
   });
 
-  it('recomputes the prefix on the idle worker when the holder\'s queue is longer than the recompute', async () => {
+  it("recomputes the prefix on the idle worker when the holder's queue is longer than the recompute", async () => {
     const queued = 16_000;
     const wait = queued * prefillSecondsPerToken(profile);
     expect(wait).toBeGreaterThan(2 * recompute); // by hand: 0.50 s against 0.19 s

@@ -20,7 +20,8 @@ const INSTALL = 'install it with `apt-get install chromium` (what .ci/setup-chro
 const SCREENSHOT = new URL('../test-output/ui-status-page.png', import.meta.url).pathname;
 const MODEL = 'Qwen/Qwen3-8B';
 
-if (!available && process.env.CI !== 'true') console.warn(`test/ui-browser.test.ts skipped: no ${CHROMIUM}; ${INSTALL}`);
+if (!available && process.env.CI !== 'true')
+  console.warn(`test/ui-browser.test.ts skipped: no ${CHROMIUM}; ${INSTALL}`);
 
 describe.runIf(!available && process.env.CI === 'true')('the status page in a browser (CI)', () => {
   it('needs Chromium', () => {
@@ -42,7 +43,15 @@ describe.skipIf(!available)('the status page in a browser', () => {
     context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 1500 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -68,12 +77,15 @@ describe.skipIf(!available)('the status page in a browser', () => {
   const text = (selector: string) => page.locator(selector).innerText();
   const numberIn = async (selector: string) => Number((await text(selector)).replace(/[^\d.]/g, '') || 'NaN');
 
-  it('shows the workers, numbers that move with the traffic, and the planner\'s decision', async () => {
+  it("shows the workers, numbers that move with the traffic, and the planner's decision", async () => {
     try {
       await checkPage();
     } catch (error) {
       // What the page and the fleet said, for a failure on a machine nobody watches (CI).
-      throw new Error(`${(error as Error).message}\n--- page problems: ${problems.join('; ') || 'none'}\n--- tandem up, last output:\n${up.output().slice(-3000)}`, { cause: error });
+      throw new Error(
+        `${(error as Error).message}\n--- page problems: ${problems.join('; ') || 'none'}\n--- tandem up, last output:\n${up.output().slice(-3000)}`,
+        { cause: error },
+      );
     }
   }, 120_000);
 
@@ -83,7 +95,9 @@ describe.skipIf(!available)('the status page in a browser', () => {
     const rows = page.locator('#workers tbody tr[data-worker]');
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
     expect((await rows.allInnerTexts()).map((row) => row.split('\t')[0]).sort()).toEqual(['worker-0', 'worker-1']);
-    await expect.poll(() => page.locator('#workers .health[data-state="healthy"]').count(), { timeout: 15_000 }).toBe(2);
+    await expect
+      .poll(() => page.locator('#workers .health[data-state="healthy"]').count(), { timeout: 15_000 })
+      .toBe(2);
     expect(await text('#workers tbody')).toContain('h100-sxm / qwen3-8b');
     expect(await text('#ready')).toBe('ready');
     // Nothing sent yet: no requests in the window.
@@ -96,7 +110,9 @@ describe.skipIf(!available)('the status page in a browser', () => {
     // About six seconds of traffic, so the charts draw lines: rounds of four concurrent requests.
     for (let round = 0; round < 12; round++) {
       await Promise.all([
-        ...Array.from({ length: 4 }, (_, i) => client.completions.create({ model: MODEL, prompt: prompt(round * 4 + i), max_tokens: 16 })),
+        ...Array.from({ length: 4 }, (_, i) =>
+          client.completions.create({ model: MODEL, prompt: prompt(round * 4 + i), max_tokens: 16 }),
+        ),
         new Promise((resolve) => setTimeout(resolve, 500)),
       ]);
     }
@@ -105,10 +121,18 @@ describe.skipIf(!available)('the status page in a browser', () => {
     await expect.poll(() => text('#stat-ttft'), { timeout: 10_000 }).toMatch(/ms|s/);
     await expect.poll(() => numberIn('#stat-hit-rate'), { timeout: 10_000 }).toBeGreaterThan(0);
     await expect
-      .poll(async () => (await page.locator('#workers [data-field="cached"]').allInnerTexts()).map((t) => Number(t.replace(/,/g, ''))).reduce((a, b) => a + b, 0), { timeout: 10_000 })
+      .poll(
+        async () =>
+          (await page.locator('#workers [data-field="cached"]').allInnerTexts())
+            .map((t) => Number(t.replace(/,/g, '')))
+            .reduce((a, b) => a + b, 0),
+        { timeout: 10_000 },
+      )
       .toBeGreaterThan(0);
     // The chart's accessible label carries its latest value.
-    await expect.poll(async () => (await page.locator('#chart-rate').getAttribute('aria-label')) ?? '', { timeout: 10_000 }).toMatch(/req\/s [1-9]|req\/s 0\.[0-9]*[1-9]/);
+    await expect
+      .poll(async () => (await page.locator('#chart-rate').getAttribute('aria-label')) ?? '', { timeout: 10_000 })
+      .toMatch(/req\/s [1-9]|req\/s 0\.[0-9]*[1-9]/);
     await expect.poll(() => text('#planner'), { timeout: 30_000 }).toContain('P:D replicas');
 
     mkdirSync(new URL('../test-output/', import.meta.url).pathname, { recursive: true });

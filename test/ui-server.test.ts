@@ -4,7 +4,16 @@ import { parseConfig } from '../common/config/index.ts';
 import { parseDecision } from '../orchestrator/planner-feed/index.ts';
 import type { UiEvent } from '../orchestrator/ui/index.ts';
 import { createPlannerFromConfig, decisionToJson } from '../planner/index.ts';
-import { allHealthy, complete, startOrchestrator, startWorkers, testConfig, waitFor, workerEntries, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  complete,
+  startOrchestrator,
+  startWorkers,
+  testConfig,
+  waitFor,
+  workerEntries,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 
 /**
  * The status page's server side against a real orchestrator in front of in-process fake
@@ -52,10 +61,18 @@ async function startPlannerStub(): Promise<{ url: string; server: Server }> {
   if (!config.ok) throw config.error;
   const built = createPlannerFromConfig(config.value);
   if (!built.ok) throw built.error;
-  built.value.planner.observe({ atMs: 1000, intervalS: 30, requestRate: 40, islMean: 3000, oslMean: 300, prefixHitRate: 0.2 });
+  built.value.planner.observe({
+    atMs: 1000,
+    intervalS: 30,
+    requestRate: 40,
+    islMean: 3000,
+    oslMean: 300,
+    prefixHitRate: 0.2,
+  });
   const decision = decisionToJson(built.value.planner.decide(1000));
   const server = createServer((request, response) => {
-    if (request.url === '/decision') response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(decision));
+    if (request.url === '/decision')
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(decision));
     else response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -69,7 +86,12 @@ async function fleet(orchestrator: Record<string, unknown> = {}): Promise<Runnin
   cleanups.push(async () => {
     for (const w of workers) await w.close();
   });
-  const running = await startOrchestrator(testConfig(workerEntries(workers), { ui: { interval_s: 0.2, window_s: 5 }, orchestrator: { planner_poll_s: 0.2, ...orchestrator } }));
+  const running = await startOrchestrator(
+    testConfig(workerEntries(workers), {
+      ui: { interval_s: 0.2, window_s: 5 },
+      orchestrator: { planner_poll_s: 0.2, ...orchestrator },
+    }),
+  );
   cleanups.push(() => running.close());
   await allHealthy(running, ['w0', 'w1']);
   return running;
@@ -87,7 +109,8 @@ describe('the status page server', () => {
     const uplot = await fetch(`${running.url}/ui/vendor/uPlot.esm.js`);
     expect(uplot.headers.get('content-type')).toContain('javascript');
     expect(await uplot.text()).toContain('export { uPlot as default }');
-    for (const path of ['/ui/app.js', '/ui/charts.js', '/ui/format.js']) expect((await fetch(`${running.url}${path}`)).status).toBe(200);
+    for (const path of ['/ui/app.js', '/ui/charts.js', '/ui/format.js'])
+      expect((await fetch(`${running.url}${path}`)).status).toBe(200);
     expect((await fetch(`${running.url}/ui/../package.json`)).status).toBe(404);
     const root = await fetch(`${running.url}/`, { redirect: 'manual' });
     expect(root.status).toBe(302);
@@ -96,20 +119,29 @@ describe('the status page server', () => {
 
   it('streams the workers, then figures that follow the requests sent, and logs one line per request', async () => {
     const running = await fleet();
-    const healthy = (e: UiEvent) => e.snapshot.workers.length === 2 && e.snapshot.workers.every((w) => w.state === 'healthy');
+    const healthy = (e: UiEvent) =>
+      e.snapshot.workers.length === 2 && e.snapshot.workers.every((w) => w.state === 'healthy');
     const opened = await readEvents(running.url, (events) => events.some(healthy));
     expect(opened[0]?.type).toBe('history');
     const first = opened.find(healthy)!;
     expect(first.snapshot.workers.map((w) => w.name).sort()).toEqual(['w0', 'w1']);
-    expect(first.snapshot.workers.every((w) => w.gpu === 'h100-sxm' && w.role === 'both' && w.running !== null)).toBe(true);
+    expect(first.snapshot.workers.every((w) => w.gpu === 'h100-sxm' && w.role === 'both' && w.running !== null)).toBe(
+      true,
+    );
     expect(first.snapshot.pools).toEqual([expect.objectContaining({ role: 'both', workers: 2, healthy: 2 })]);
     expect(first.snapshot.planner.state).toBe('none');
 
     for (let i = 0; i < 6; i++) {
-      const answer = await complete(running.url, { prompt: `status page request ${i} `.repeat(20), max_tokens: 4 }, { 'x-request-id': `ui-${i}` });
+      const answer = await complete(
+        running.url,
+        { prompt: `status page request ${i} `.repeat(20), max_tokens: 4 },
+        { 'x-request-id': `ui-${i}` },
+      );
       expect(answer.status).toBe(200);
     }
-    const events = await readEvents(running.url, (seen) => seen.some((e) => (e.snapshot.traffic.requestRate ?? 0) > 0 && e.snapshot.traffic.ttft !== null));
+    const events = await readEvents(running.url, (seen) =>
+      seen.some((e) => (e.snapshot.traffic.requestRate ?? 0) > 0 && e.snapshot.traffic.ttft !== null),
+    );
     const moved = events.find((e) => (e.snapshot.traffic.requestRate ?? 0) > 0)!;
     expect(moved.snapshot.traffic.ttft!.p50).toBeGreaterThan(0);
     expect(moved.snapshot.traffic.hitRate).not.toBeNull();
@@ -117,7 +149,9 @@ describe('the status page server', () => {
     const point = moved.type === 'snapshot' ? moved.point : moved.points.at(-1)!;
     expect(point.fleetBoth).toBe(2);
 
-    const lines = running.logs.filter((line) => typeof line.requestId === 'string' && line.requestId.startsWith('ui-') && line.outcome !== undefined);
+    const lines = running.logs.filter(
+      (line) => typeof line.requestId === 'string' && line.requestId.startsWith('ui-') && line.outcome !== undefined,
+    );
     expect(lines.map((line) => line.requestId).sort()).toEqual(['ui-0', 'ui-1', 'ui-2', 'ui-3', 'ui-4', 'ui-5']);
     for (const line of lines) {
       expect(line.level).toBe(30);
@@ -129,7 +163,7 @@ describe('the status page server', () => {
     }
   });
 
-  it('shows the planner\'s last decision, and says when the planner cannot be reached', async () => {
+  it("shows the planner's last decision, and says when the planner cannot be reached", async () => {
     const stub = await startPlannerStub();
     const running = await fleet({ planner_url: stub.url });
     const events = await readEvents(running.url, (seen) => seen.some((e) => e.snapshot.planner.state === 'ok'));
@@ -141,7 +175,9 @@ describe('the status page server', () => {
     expect(last.type === 'snapshot' ? last.point.plannerPrefill : null).toBe(planner.decision!.prefillReplicas);
 
     const unreachable = await fleet({ planner_url: 'http://127.0.0.1:9' });
-    const seen = await readEvents(unreachable.url, (evs) => evs.some((e) => e.snapshot.planner.state === 'unreachable'));
+    const seen = await readEvents(unreachable.url, (evs) =>
+      evs.some((e) => e.snapshot.planner.state === 'unreachable'),
+    );
     expect(seen.at(-1)!.snapshot.planner.error).toContain('/decision');
   });
 
@@ -162,11 +198,23 @@ describe('the planner decision the page reads', () => {
     if (!config.ok) throw config.error;
     const built = createPlannerFromConfig(config.value);
     if (!built.ok) throw built.error;
-    built.value.planner.observe({ atMs: 5000, intervalS: 30, requestRate: 10, islMean: 2000, oslMean: 200, prefixHitRate: 0.5 });
+    built.value.planner.observe({
+      atMs: 5000,
+      intervalS: 30,
+      requestRate: 10,
+      islMean: 2000,
+      oslMean: 200,
+      prefixHitRate: 0.5,
+    });
     const decision = built.value.planner.decide(5000);
     const parsed = parseDecision(JSON.parse(JSON.stringify(decisionToJson(decision))));
     if (!parsed.ok) throw parsed.error;
-    expect(parsed.value).toMatchObject({ atMs: 5000, prefillReplicas: decision.prefillReplicas, decodeReplicas: decision.decodeReplicas, thresholdTokens: decision.disaggregationThresholdTokens });
+    expect(parsed.value).toMatchObject({
+      atMs: 5000,
+      prefillReplicas: decision.prefillReplicas,
+      decodeReplicas: decision.decodeReplicas,
+      thresholdTokens: decision.disaggregationThresholdTokens,
+    });
     expect(parsed.value.pools.map((p) => p.role).sort()).toEqual(['decode', 'prefill']);
     expect(parseDecision({ error: 'no decision yet' }).ok).toBe(false);
     expect(parseDecision('nonsense').ok).toBe(false);

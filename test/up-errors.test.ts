@@ -33,13 +33,18 @@ function up(args: readonly string[]): Promise<Outcome> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TANDEM_')));
   return new Promise((resolve) => {
     const seen = new Map<string, ProcessInfo>();
-    const child = execFile(process.execPath, [TANDEM, 'up', ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
-      clearInterval(watch);
-      const code = error ? ((error as { code?: number }).code ?? 1) : 0;
-      // A survivor would have been re-parented away from tandem up: look it up by its recorded pid.
-      const leftBehind = [...seen.values()].filter(stillRunning).map((p) => `${p.pid} ${p.cmdline}`);
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, leftBehind, started: seen.size });
-    });
+    const child = execFile(
+      process.execPath,
+      [TANDEM, 'up', ...args],
+      { env, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        clearInterval(watch);
+        const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+        // A survivor would have been re-parented away from tandem up: look it up by its recorded pid.
+        const leftBehind = [...seen.values()].filter(stillRunning).map((p) => `${p.pid} ${p.cmdline}`);
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, leftBehind, started: seen.size });
+      },
+    );
     const watch = setInterval(() => {
       for (const p of descendantsOf(child.pid!).slice(1)) seen.set(`${p.pid}:${p.startTime}`, p);
     }, 50);
@@ -75,7 +80,7 @@ describe('tandem up refuses to start', () => {
     expectOneLine(outcome, /unknown option '--wokers' \(did you mean --workers\?\)$/);
   });
 
-  it('when the orchestrator\'s port is already in use, before starting anything', async () => {
+  it("when the orchestrator's port is already in use, before starting anything", async () => {
     const server = createServer();
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -113,7 +118,10 @@ describe('tandem up refuses to start', () => {
     const config = file('no-tokenizer.yaml', 'worker:\n  tokenizer: no-such-tokenizer\n');
     const outcome = await up(['--port', '0', '--workers', '2', '--no-planner', '--config', config]);
     expect(outcome.code).toBe(1);
-    expectOneLine(outcome, /worker-\d exited with code 2 before it could print its ready line: tandem worker: worker\.tokenizer: tokenizer "no-such-tokenizer"/);
+    expectOneLine(
+      outcome,
+      /worker-\d exited with code 2 before it could print its ready line: tandem worker: worker\.tokenizer: tokenizer "no-such-tokenizer"/,
+    );
     // Both workers had started, and neither is left running.
     expect(outcome.started).toBeGreaterThanOrEqual(2);
   });

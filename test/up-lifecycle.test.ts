@@ -32,16 +32,28 @@ const debugWorkers = async () => (await (await fetch(`${up.url}/debug/workers`))
 describe('tandem up', () => {
   it('prints where everything is and serves completions through the openai client', async () => {
     const banner = up.output();
-    expect(banner).toContain('Tandem is up: an orchestrator in front of 2 prefill + 2 decode simulated workers (qwen3-8b on h100-sxm, time scale 1), disaggregation auto, planner in dry run');
+    expect(banner).toContain(
+      'Tandem is up: an orchestrator in front of 2 prefill + 2 decode simulated workers (qwen3-8b on h100-sxm, time scale 1), disaggregation auto, planner in dry run',
+    );
     expect(banner).toMatch(/Status page +http:\/\/127\.0\.0\.1:\d+\/ui/);
     expect(banner).toMatch(/Planner +http:\/\/127\.0\.0\.1:\d+\/decision/);
     expect(banner).not.toContain('Not serving yet');
 
-    const completion = await client().completions.create({ model: MODEL, prompt: 'The capital of France is', max_tokens: 8 });
+    const completion = await client().completions.create({
+      model: MODEL,
+      prompt: 'The capital of France is',
+      max_tokens: 8,
+    });
     expect(completion.usage?.completion_tokens).toBe(8);
     expect(completion.choices[0]!.finish_reason).toBe('length');
 
-    const stream = await client().chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 6, stream: true, stream_options: { include_usage: true } });
+    const stream = await client().chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Hello!' }],
+      max_tokens: 6,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let usage: { completion_tokens: number } | undefined;
     for await (const chunk of stream) usage = chunk.usage ?? usage;
     expect(usage?.completion_tokens).toBe(6);
@@ -67,7 +79,11 @@ describe('tandem up', () => {
     expect(after!.address).not.toBe(before.address);
     // The fleet serves again, long prompts disaggregated onto the restarted decode worker too.
     for (let i = 0; i < 6; i++) {
-      const completion = await client().completions.create({ model: MODEL, prompt: `after the restart ${i} `.repeat(i + 1), max_tokens: 2 });
+      const completion = await client().completions.create({
+        model: MODEL,
+        prompt: `after the restart ${i} `.repeat(i + 1),
+        max_tokens: 2,
+      });
       expect(completion.usage?.completion_tokens).toBe(2);
     }
   });

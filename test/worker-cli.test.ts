@@ -15,7 +15,25 @@ function env(): NodeJS.ProcessEnv {
 
 async function worker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [tandem, 'worker', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--kv-events-port', '0', '--replay-port', '0', ...args], { env: env(), timeout: 30_000 });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [
+        tandem,
+        'worker',
+        '--host',
+        '127.0.0.1',
+        '--grpc-port',
+        '0',
+        '--http-port',
+        '0',
+        '--kv-events-port',
+        '0',
+        '--replay-port',
+        '0',
+        ...args,
+      ],
+      { env: env(), timeout: 30_000 },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
@@ -23,7 +41,8 @@ async function worker(args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-const lines = (text: string) => text.split('\n').filter((line) => line.trim() !== '' && !line.includes('ExperimentalWarning'));
+const lines = (text: string) =>
+  text.split('\n').filter((line) => line.trim() !== '' && !line.includes('ExperimentalWarning'));
 
 let busy: Server | undefined;
 afterAll(() => {
@@ -60,7 +79,21 @@ describe('tandem worker command line', () => {
   it('lists its flags in --help', async () => {
     const result = await worker(['--help']);
     expect(result.code).toBe(0);
-    for (const flag of ['--engine', '--role', '--gpu', '--model', '--tp', '--grpc-port', '--http-port', '--kv-events-port', '--replay-port', '--time-scale', '--seed', '--num-gpu-blocks', '--kv-event-shape']) {
+    for (const flag of [
+      '--engine',
+      '--role',
+      '--gpu',
+      '--model',
+      '--tp',
+      '--grpc-port',
+      '--http-port',
+      '--kv-events-port',
+      '--replay-port',
+      '--time-scale',
+      '--seed',
+      '--num-gpu-blocks',
+      '--kv-event-shape',
+    ]) {
       expect(result.stdout).toContain(flag);
     }
   });

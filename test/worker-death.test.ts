@@ -1,6 +1,13 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allHealthy, complete, MODEL, startOrchestrator, testConfig, type RunningOrchestrator } from './fakes/orchestrator-harness.ts';
+import {
+  allHealthy,
+  complete,
+  MODEL,
+  startOrchestrator,
+  testConfig,
+  type RunningOrchestrator,
+} from './fakes/orchestrator-harness.ts';
 import { createWorkerFleet, type WorkerProcess } from './fakes/worker-process.ts';
 
 /**
@@ -29,7 +36,10 @@ async function oneWorker(role = 'both'): Promise<{ worker: WorkerProcess; runnin
 }
 
 function failedLine(running: RunningOrchestrator, requestId: string) {
-  return running.logs.find((line) => line.requestId === requestId && typeof line.msg === 'string' && line.msg.startsWith(`request ${requestId} error`));
+  return running.logs.find(
+    (line) =>
+      line.requestId === requestId && typeof line.msg === 'string' && line.msg.startsWith(`request ${requestId} error`),
+  );
 }
 
 // Both cases' workers and orchestrators start at once (a worker process takes seconds to start).
@@ -47,14 +57,22 @@ describe('a gRPC worker process killed mid-stream', () => {
   it('takes the role the worker announces when workers[] names none, without a warning', () => {
     const { running } = setup;
     expect(running.orchestrator.fleet.snapshot().find((w) => w.name === 'w0')?.role).toBe('decode');
-    expect(running.logs.filter((line) => line.level >= 40).map((line) => line.msg)).not.toContainEqual(expect.stringMatching(/announces role/));
+    expect(running.logs.filter((line) => line.level >= 40).map((line) => line.msg)).not.toContainEqual(
+      expect.stringMatching(/announces role/),
+    );
   });
 
   it('ends a streaming response with an upstream_error event, not a cancel', async () => {
     const { worker, running } = setup;
     const client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const stream = await client.completions.create(
-      { model: MODEL, prompt: 'Tell me a very long story.', max_tokens: 4000, stream: true, ignore_eos: true } as OpenAI.CompletionCreateParamsStreaming,
+      {
+        model: MODEL,
+        prompt: 'Tell me a very long story.',
+        max_tokens: 4000,
+        stream: true,
+        ignore_eos: true,
+      } as OpenAI.CompletionCreateParamsStreaming,
       { headers: { 'x-request-id': 'killed-stream' } },
     );
     let chunks = 0;
@@ -69,7 +87,11 @@ describe('a gRPC worker process killed mid-stream', () => {
     }
     expect(chunks).toBeGreaterThanOrEqual(3);
     expect(caught).toBeInstanceOf(OpenAI.APIError);
-    const error = (caught as InstanceType<typeof OpenAI.APIError>).error as { type?: string; code?: number; message?: string };
+    const error = (caught as InstanceType<typeof OpenAI.APIError>).error as {
+      type?: string;
+      code?: number;
+      message?: string;
+    };
     expect(error.type).toBe('BadGatewayError');
     expect(error.code).toBe(502);
     expect(error.message).toMatch(/w0/);
@@ -84,7 +106,11 @@ describe('a gRPC worker process killed mid-stream', () => {
 describe('a gRPC worker process killed before the client saw a byte', () => {
   it('answers a non-streaming request with 502 upstream_error, not 499', async () => {
     const [, { worker, running }] = await setups;
-    const pending = complete(running.url, { model: MODEL, prompt: 'Tell me a very long story.', max_tokens: 4000, ignore_eos: true }, { 'x-request-id': 'killed-whole' });
+    const pending = complete(
+      running.url,
+      { model: MODEL, prompt: 'Tell me a very long story.', max_tokens: 4000, ignore_eos: true },
+      { 'x-request-id': 'killed-whole' },
+    );
     // Wait until the worker is generating, then kill it.
     for (let i = 0; i < 500; i++) {
       if ((await worker.grpc.getStatus({})).runningRequests > 0) break;

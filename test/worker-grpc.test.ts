@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FinishReason, KvLoadFailurePolicy, KvTransport, WorkerRole, type KvHandoff, type TokenChunk } from '../proto/gen/tandem/v1/worker_pb.ts';
+import {
+  FinishReason,
+  KvLoadFailurePolicy,
+  KvTransport,
+  WorkerRole,
+  type KvHandoff,
+  type TokenChunk,
+} from '../proto/gen/tandem/v1/worker_pb.ts';
 import { GrpcStatus, RpcError } from '../proto/grpc/index.ts';
 import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-process.ts';
 
@@ -28,7 +35,10 @@ async function collect(stream: AsyncIterable<TokenChunk>): Promise<{ tokens: num
 }
 
 beforeAll(async () => {
-  [prefill, decode] = await Promise.all([fleet.start([...COMMON, '--role', 'prefill']), fleet.start([...COMMON, '--role', 'decode'])]);
+  [prefill, decode] = await Promise.all([
+    fleet.start([...COMMON, '--role', 'prefill']),
+    fleet.start([...COMMON, '--role', 'decode']),
+  ]);
 });
 
 afterAll(async () => {
@@ -46,39 +56,87 @@ describe('disaggregated serving over gRPC between two worker processes', () => {
     expect(`${handoff.host}:${handoff.port}`).toBe(prefill.ready.grpc);
     expect(handoff.blockGroups[0]!.blockIds).toHaveLength(Math.ceil(300 / 16));
     expect(handoff.numTokens).toBe(300);
-    expect(handoff.layout).toMatchObject({ numLayers: 36, numKvHeads: 8, headDim: 128, dtype: 'bfloat16', blockBytes: 2 * 36 * 8 * 128 * 2 * 16 });
+    expect(handoff.layout).toMatchObject({
+      numLayers: 36,
+      numKvHeads: 8,
+      headDim: 128,
+      dtype: 'bfloat16',
+      blockBytes: 2 * 36 * 8 * 128 * 2 * 16,
+    });
     expect(handoff.expiresAtUnixMs).toBeGreaterThan(Date.now() + 400_000);
     expect((await prefill.grpc.getStatus({})).heldBlocks).toBe(19);
 
-    const decoded = await collect(decode.grpc.decode({ requestId: 'pd-1', tokenIds: tokens, sampling: sampling(8), handoff, firstTokenId: pre.firstTokenId }));
+    const decoded = await collect(
+      decode.grpc.decode({
+        requestId: 'pd-1',
+        tokenIds: tokens,
+        sampling: sampling(8),
+        handoff,
+        firstTokenId: pre.firstTokenId,
+      }),
+    );
     expect(decoded.last.finishReason).toBe(FinishReason.LENGTH);
     expect(decoded.tokens).toHaveLength(7);
-    expect(decoded.last.usage).toMatchObject({ promptTokens: 300, completionTokens: 8, transferredBlocks: 19, transferredPromptTokens: 300, kvRecomputed: false });
+    expect(decoded.last.usage).toMatchObject({
+      promptTokens: 300,
+      completionTokens: 8,
+      transferredBlocks: 19,
+      transferredPromptTokens: 300,
+      kvRecomputed: false,
+    });
 
-    const aggregated = await collect(prefill.grpc.generate({ requestId: 'agg-1', tokenIds: tokens, sampling: sampling(8) }));
+    const aggregated = await collect(
+      prefill.grpc.generate({ requestId: 'agg-1', tokenIds: tokens, sampling: sampling(8) }),
+    );
     expect([pre.firstTokenId, ...decoded.tokens]).toEqual(aggregated.tokens);
 
-    await waitFor(() => prefill.grpc.getStatus({}), (s) => s.heldBlocks === 0, 10_000, 'the prefill worker to release its blocks');
+    await waitFor(
+      () => prefill.grpc.getStatus({}),
+      (s) => s.heldBlocks === 0,
+      10_000,
+      'the prefill worker to release its blocks',
+    );
   });
 
   it('pulls only the blocks missing from its own prefix cache', async () => {
     // The decode worker caches this prompt's 18 full blocks from the previous test.
     const tokens = [...prompt(300), ...prompt(100, 5000)];
     const pre = await prefill.grpc.prefill({ requestId: 'pd-2', tokenIds: tokens, sampling: sampling(4) });
-    const decoded = await collect(decode.grpc.decode({ requestId: 'pd-2', tokenIds: tokens, sampling: sampling(4), handoff: pre.handoff!, firstTokenId: pre.firstTokenId }));
+    const decoded = await collect(
+      decode.grpc.decode({
+        requestId: 'pd-2',
+        tokenIds: tokens,
+        sampling: sampling(4),
+        handoff: pre.handoff!,
+        firstTokenId: pre.firstTokenId,
+      }),
+    );
     const usage = decoded.last.usage!;
     expect(usage.cachedPromptTokens).toBe(18 * 16);
     expect(usage.transferredBlocks).toBe(Math.ceil(400 / 16) - 18);
     expect(usage.kvRecomputed).toBe(false);
-    await waitFor(() => prefill.grpc.getStatus({}), (s) => s.heldBlocks === 0, 10_000, 'the prefill worker to release its blocks');
+    await waitFor(
+      () => prefill.grpc.getStatus({}),
+      (s) => s.heldBlocks === 0,
+      10_000,
+      'the prefill worker to release its blocks',
+    );
   });
 
   it('answers PullKv without releasing, and ReleaseKv once', async () => {
     const pre = await prefill.grpc.prefill({ requestId: 'pull-1', tokenIds: prompt(40, 9000), sampling: sampling(4) });
     const id = pre.handoff!.remoteRequestId;
-    expect(await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: prefill.ready.engine_id })).toMatchObject({ held: true, numBlocks: 3, numTokens: 40 });
-    expect(await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: prefill.ready.engine_id })).toMatchObject({ held: true });
-    expect((await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: 'another-incarnation' })).held).toBe(false);
+    expect(await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: prefill.ready.engine_id })).toMatchObject({
+      held: true,
+      numBlocks: 3,
+      numTokens: 40,
+    });
+    expect(await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: prefill.ready.engine_id })).toMatchObject({
+      held: true,
+    });
+    expect((await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: 'another-incarnation' })).held).toBe(
+      false,
+    );
     expect(await prefill.grpc.releaseKv({ remoteRequestId: id })).toMatchObject({ found: true, releasedBlocks: 3 });
     expect(await prefill.grpc.releaseKv({ remoteRequestId: id })).toMatchObject({ found: false, releasedBlocks: 0 });
     expect((await prefill.grpc.pullKv({ remoteRequestId: id, remoteEngineId: '' })).held).toBe(false);
@@ -93,8 +151,23 @@ describe('disaggregated serving over gRPC between two worker processes', () => {
 });
 
 describe('decode when the pull cannot happen', () => {
-  const decodeAfter = async (handoff: KvHandoff, tokens: number[], firstTokenId: number, id: string, policy = KvLoadFailurePolicy.UNSPECIFIED) =>
-    collect(decode.grpc.decode({ requestId: id, tokenIds: tokens, sampling: sampling(6), handoff, firstTokenId, loadFailurePolicy: policy }));
+  const decodeAfter = async (
+    handoff: KvHandoff,
+    tokens: number[],
+    firstTokenId: number,
+    id: string,
+    policy = KvLoadFailurePolicy.UNSPECIFIED,
+  ) =>
+    collect(
+      decode.grpc.decode({
+        requestId: id,
+        tokenIds: tokens,
+        sampling: sampling(6),
+        handoff,
+        firstTokenId,
+        loadFailurePolicy: policy,
+      }),
+    );
 
   it('recomputes the prompt when the prefill worker already released the blocks', async () => {
     const tokens = prompt(200, 20_000);
@@ -102,17 +175,31 @@ describe('decode when the pull cannot happen', () => {
     await prefill.grpc.releaseKv({ remoteRequestId: pre.handoff!.remoteRequestId });
     const decoded = await decodeAfter(pre.handoff!, tokens, pre.firstTokenId, 'rel');
     expect(decoded.last.usage).toMatchObject({ kvRecomputed: true, transferredBlocks: 0, completionTokens: 6 });
-    const aggregated = await collect(decode.grpc.generate({ requestId: 'rel-agg', tokenIds: tokens, sampling: sampling(6) }));
+    const aggregated = await collect(
+      decode.grpc.generate({ requestId: 'rel-agg', tokenIds: tokens, sampling: sampling(6) }),
+    );
     expect([pre.firstTokenId, ...decoded.tokens]).toEqual(aggregated.tokens);
   });
 
   it('recomputes when the handoff names another incarnation of the prefill engine', async () => {
     const tokens = prompt(120, 30_000);
     const pre = await prefill.grpc.prefill({ requestId: 'inc', tokenIds: tokens, sampling: sampling(6) });
-    const decoded = await decodeAfter({ ...pre.handoff!, remoteEngineId: `${pre.handoff!.remoteEngineId}-old` }, tokens, pre.firstTokenId, 'inc');
+    const decoded = await decodeAfter(
+      { ...pre.handoff!, remoteEngineId: `${pre.handoff!.remoteEngineId}-old` },
+      tokens,
+      pre.firstTokenId,
+      'inc',
+    );
     expect(decoded.last.usage!.kvRecomputed).toBe(true);
     // Nobody pulled, so nobody released: the hold is still there until someone does.
-    expect((await prefill.grpc.pullKv({ remoteRequestId: pre.handoff!.remoteRequestId, remoteEngineId: prefill.ready.engine_id })).held).toBe(true);
+    expect(
+      (
+        await prefill.grpc.pullKv({
+          remoteRequestId: pre.handoff!.remoteRequestId,
+          remoteEngineId: prefill.ready.engine_id,
+        })
+      ).held,
+    ).toBe(true);
     await prefill.grpc.releaseKv({ remoteRequestId: pre.handoff!.remoteRequestId });
   });
 
@@ -120,7 +207,9 @@ describe('decode when the pull cannot happen', () => {
     const tokens = prompt(120, 40_000);
     const pre = await prefill.grpc.prefill({ requestId: 'fail', tokenIds: tokens, sampling: sampling(6) });
     await prefill.grpc.releaseKv({ remoteRequestId: pre.handoff!.remoteRequestId });
-    const error = await decodeAfter(pre.handoff!, tokens, pre.firstTokenId, 'fail', KvLoadFailurePolicy.FAIL).catch((e: unknown) => e);
+    const error = await decodeAfter(pre.handoff!, tokens, pre.firstTokenId, 'fail', KvLoadFailurePolicy.FAIL).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RpcError);
     expect((error as RpcError).code).toBe(GrpcStatus.UNAVAILABLE);
   });
@@ -158,7 +247,12 @@ describe('the worker service', () => {
     });
     expect(status.cachedBlocks).toBeGreaterThan(0);
     expect(status.kvEventEndpoints).toHaveLength(1);
-    expect(status.kvEventEndpoints[0]).toMatchObject({ endpoint: decode.ready.kv_events, replayEndpoint: decode.ready.replay, topic: '', dpRank: 0 });
+    expect(status.kvEventEndpoints[0]).toMatchObject({
+      endpoint: decode.ready.kv_events,
+      replayEndpoint: decode.ready.replay,
+      topic: '',
+      dpRank: 0,
+    });
     expect(decode.ready.kv_events).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     expect(status.startedAtUnixMs).toBeGreaterThanOrEqual(testStartMs - 1000);
     expect(status.startedAtUnixMs).toBeLessThanOrEqual(Date.now());
@@ -171,7 +265,10 @@ describe('the worker service', () => {
     const abortsBefore = await metric(decode, 'vllm:request_success_total{finished_reason="abort"');
     const tokensBefore = await metric(decode, 'vllm:generation_tokens_total');
     const controller = new AbortController();
-    const stream = decode.grpc.generate({ requestId: 'long', tokenIds: prompt(100, 60_000), sampling: sampling(5000) }, { signal: controller.signal });
+    const stream = decode.grpc.generate(
+      { requestId: 'long', tokenIds: prompt(100, 60_000), sampling: sampling(5000) },
+      { signal: controller.signal },
+    );
     const seen = await (async () => {
       try {
         for await (const chunk of stream) if (chunk.tokenIds.length > 0) controller.abort();
@@ -181,7 +278,12 @@ describe('the worker service', () => {
       return undefined;
     })();
     expect((seen as RpcError).code).toBe(GrpcStatus.CANCELLED);
-    await waitFor(() => decode.grpc.getStatus({}), (s) => s.runningRequests === 0 && s.waitingRequests === 0, 10_000, 'the cancelled request to leave the engine');
+    await waitFor(
+      () => decode.grpc.getStatus({}),
+      (s) => s.runningRequests === 0 && s.waitingRequests === 0,
+      10_000,
+      'the cancelled request to leave the engine',
+    );
     expect(await metric(decode, 'vllm:request_success_total{finished_reason="abort"')).toBe(abortsBefore + 1);
     // Uncancelled, the request would have run to its 5000 tokens.
     expect((await metric(decode, 'vllm:generation_tokens_total')) - tokensBefore).toBeLessThan(5000);
@@ -196,7 +298,8 @@ describe('the worker service', () => {
     const exit = doomed.stop('SIGTERM');
     const ending = await (async () => {
       try {
-        for (let step = await iterator.next(); !step.done; step = await iterator.next()) if (step.value.finishReason !== FinishReason.UNSPECIFIED) return step.value.finishReason;
+        for (let step = await iterator.next(); !step.done; step = await iterator.next())
+          if (step.value.finishReason !== FinishReason.UNSPECIFIED) return step.value.finishReason;
         return 'ended';
       } catch (error) {
         return (error as RpcError).codeName;
@@ -213,11 +316,17 @@ describe('the worker service', () => {
   });
 
   it('refuses a model it does not serve with NOT_FOUND and bad sampling with INVALID_ARGUMENT', async () => {
-    const unknown = await collect(decode.grpc.generate({ requestId: 'm', tokenIds: [1, 2, 3], sampling: sampling(2), model: 'gpt-4' })).catch((e: unknown) => e);
+    const unknown = await collect(
+      decode.grpc.generate({ requestId: 'm', tokenIds: [1, 2, 3], sampling: sampling(2), model: 'gpt-4' }),
+    ).catch((e: unknown) => e);
     expect((unknown as RpcError).code).toBe(GrpcStatus.NOT_FOUND);
-    const zero = await collect(decode.grpc.generate({ requestId: 'z', tokenIds: [1, 2, 3], sampling: sampling(0) })).catch((e: unknown) => e);
+    const zero = await collect(
+      decode.grpc.generate({ requestId: 'z', tokenIds: [1, 2, 3], sampling: sampling(0) }),
+    ).catch((e: unknown) => e);
     expect((zero as RpcError).code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    const named = await collect(decode.grpc.generate({ requestId: 'n', tokenIds: [1, 2, 3], sampling: sampling(2), model: 'Qwen/Qwen3-8B' }));
+    const named = await collect(
+      decode.grpc.generate({ requestId: 'n', tokenIds: [1, 2, 3], sampling: sampling(2), model: 'Qwen/Qwen3-8B' }),
+    );
     expect(named.last.finishReason).toBe(FinishReason.LENGTH);
   });
 });

@@ -19,7 +19,11 @@ afterAll(async () => {
 });
 
 async function send(path: string, body: string, method = 'POST') {
-  const response = await fetch(`${worker.ready.http}${path}`, { method, headers: { 'content-type': 'application/json', 'x-request-id': 'bad-1' }, ...(method === 'POST' ? { body } : {}) });
+  const response = await fetch(`${worker.ready.http}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-request-id': 'bad-1' },
+    ...(method === 'POST' ? { body } : {}),
+  });
   const text = await response.text();
   let json: Record<string, any> | undefined;
   try {
@@ -30,8 +34,10 @@ async function send(path: string, body: string, method = 'POST') {
   return { status: response.status, json, requestId: response.headers.get('x-request-id') };
 }
 
-const completion = (fields: Record<string, unknown>) => JSON.stringify({ model: MODEL, prompt: 'Hello', max_tokens: 4, ...fields });
-const chat = (fields: Record<string, unknown>) => JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, ...fields });
+const completion = (fields: Record<string, unknown>) =>
+  JSON.stringify({ model: MODEL, prompt: 'Hello', max_tokens: 4, ...fields });
+const chat = (fields: Record<string, unknown>) =>
+  JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, ...fields });
 const tokens = (n: number) => Array.from({ length: n }, (_, i) => 100 + i);
 
 const BAD: [string, string, string, number, string, string | null][] = [
@@ -40,33 +46,145 @@ const BAD: [string, string, string, number, string, string | null][] = [
   ['a body that is not an object', '/v1/completions', '[1, 2, 3]', 400, 'BadRequestError', null],
   ['no body', '/v1/completions', '', 400, 'BadRequestError', null],
   ['a prompt of the wrong type', '/v1/completions', completion({ prompt: 42 }), 400, 'BadRequestError', 'prompt'],
-  ['max_tokens of the wrong type', '/v1/completions', completion({ max_tokens: 'ten' }), 400, 'BadRequestError', 'max_tokens'],
+  [
+    'max_tokens of the wrong type',
+    '/v1/completions',
+    completion({ max_tokens: 'ten' }),
+    400,
+    'BadRequestError',
+    'max_tokens',
+  ],
   ['an empty text prompt', '/v1/completions', completion({ prompt: '' }), 400, 'BadRequestError', 'prompt'],
   ['an empty token prompt', '/v1/completions', completion({ prompt: [] }), 400, 'BadRequestError', 'prompt'],
-  ['token ids that are not integers', '/v1/completions', completion({ prompt: [1, 2.5, 3] }), 400, 'BadRequestError', 'prompt'],
-  ['a token id outside the vocabulary', '/v1/completions', completion({ prompt: [1, 999_999_999] }), 400, 'BadRequestError', 'prompt'],
-  ['a prompt longer than the context', '/v1/completions', completion({ prompt: tokens(600) }), 400, 'BadRequestError', 'prompt'],
-  ['a text prompt longer than the context', '/v1/completions', completion({ prompt: 'word '.repeat(2000) }), 400, 'BadRequestError', 'prompt'],
+  [
+    'token ids that are not integers',
+    '/v1/completions',
+    completion({ prompt: [1, 2.5, 3] }),
+    400,
+    'BadRequestError',
+    'prompt',
+  ],
+  [
+    'a token id outside the vocabulary',
+    '/v1/completions',
+    completion({ prompt: [1, 999_999_999] }),
+    400,
+    'BadRequestError',
+    'prompt',
+  ],
+  [
+    'a prompt longer than the context',
+    '/v1/completions',
+    completion({ prompt: tokens(600) }),
+    400,
+    'BadRequestError',
+    'prompt',
+  ],
+  [
+    'a text prompt longer than the context',
+    '/v1/completions',
+    completion({ prompt: 'word '.repeat(2000) }),
+    400,
+    'BadRequestError',
+    'prompt',
+  ],
   ['negative max_tokens', '/v1/completions', completion({ max_tokens: -1 }), 400, 'BadRequestError', 'max_tokens'],
   ['zero max_tokens', '/v1/completions', completion({ max_tokens: 0 }), 400, 'BadRequestError', 'max_tokens'],
-  ['absurd max_tokens', '/v1/completions', completion({ max_tokens: 1_000_000_000 }), 400, 'BadRequestError', 'max_tokens'],
-  ['max_tokens beyond any integer', '/v1/completions', completion({ max_tokens: 1e300 }), 400, 'BadRequestError', 'max_tokens'],
-  ['prompt plus max_tokens past the context', '/v1/completions', completion({ prompt: tokens(500), max_tokens: 20 }), 400, 'BadRequestError', 'max_tokens'],
-  ['min_tokens above max_tokens', '/v1/completions', completion({ min_tokens: 10 }), 400, 'BadRequestError', 'min_tokens'],
+  [
+    'absurd max_tokens',
+    '/v1/completions',
+    completion({ max_tokens: 1_000_000_000 }),
+    400,
+    'BadRequestError',
+    'max_tokens',
+  ],
+  [
+    'max_tokens beyond any integer',
+    '/v1/completions',
+    completion({ max_tokens: 1e300 }),
+    400,
+    'BadRequestError',
+    'max_tokens',
+  ],
+  [
+    'prompt plus max_tokens past the context',
+    '/v1/completions',
+    completion({ prompt: tokens(500), max_tokens: 20 }),
+    400,
+    'BadRequestError',
+    'max_tokens',
+  ],
+  [
+    'min_tokens above max_tokens',
+    '/v1/completions',
+    completion({ min_tokens: 10 }),
+    400,
+    'BadRequestError',
+    'min_tokens',
+  ],
   ['a negative temperature', '/v1/completions', completion({ temperature: -1 }), 400, 'BadRequestError', 'temperature'],
   ['top_p of 0', '/v1/completions', completion({ top_p: 0 }), 400, 'BadRequestError', 'top_p'],
   ['stop of the wrong type', '/v1/completions', completion({ stop: 5 }), 400, 'BadRequestError', 'stop'],
-  ['stream_options without stream', '/v1/completions', completion({ stream_options: { include_usage: true } }), 400, 'BadRequestError', 'stream_options'],
+  [
+    'stream_options without stream',
+    '/v1/completions',
+    completion({ stream_options: { include_usage: true } }),
+    400,
+    'BadRequestError',
+    'stream_options',
+  ],
   ['n greater than 1', '/v1/completions', completion({ n: 2 }), 400, 'BadRequestError', 'n'],
-  ['kv_transfer_params that are not an object', '/v1/completions', completion({ kv_transfer_params: 'yes' }), 400, 'BadRequestError', 'kv_transfer_params'],
+  [
+    'kv_transfer_params that are not an object',
+    '/v1/completions',
+    completion({ kv_transfer_params: 'yes' }),
+    400,
+    'BadRequestError',
+    'kv_transfer_params',
+  ],
   ['an unknown model', '/v1/completions', completion({ model: 'gpt-4' }), 404, 'NotFoundError', 'model'],
   ['an unknown model (chat)', '/v1/chat/completions', chat({ model: 'gpt-4' }), 404, 'NotFoundError', 'model'],
   ['no messages', '/v1/chat/completions', chat({ messages: [] }), 400, 'BadRequestError', 'messages'],
-  ['messages of the wrong type', '/v1/chat/completions', chat({ messages: 'hello' }), 400, 'BadRequestError', 'messages'],
-  ['a message without a role', '/v1/chat/completions', chat({ messages: [{ content: 'hi' }] }), 400, 'BadRequestError', 'messages[0].role'],
-  ['a non-text content part', '/v1/chat/completions', chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }), 400, 'BadRequestError', 'messages[0].content[0].type'],
-  ['chat messages longer than the context', '/v1/chat/completions', chat({ messages: [{ role: 'user', content: 'word '.repeat(2000) }] }), 400, 'BadRequestError', 'messages'],
-  ['a body past the size limit', '/v1/completions', completion({ prompt: 'x'.repeat(20_000) }), 413, 'BadRequestError', null],
+  [
+    'messages of the wrong type',
+    '/v1/chat/completions',
+    chat({ messages: 'hello' }),
+    400,
+    'BadRequestError',
+    'messages',
+  ],
+  [
+    'a message without a role',
+    '/v1/chat/completions',
+    chat({ messages: [{ content: 'hi' }] }),
+    400,
+    'BadRequestError',
+    'messages[0].role',
+  ],
+  [
+    'a non-text content part',
+    '/v1/chat/completions',
+    chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }),
+    400,
+    'BadRequestError',
+    'messages[0].content[0].type',
+  ],
+  [
+    'chat messages longer than the context',
+    '/v1/chat/completions',
+    chat({ messages: [{ role: 'user', content: 'word '.repeat(2000) }] }),
+    400,
+    'BadRequestError',
+    'messages',
+  ],
+  [
+    'a body past the size limit',
+    '/v1/completions',
+    completion({ prompt: 'x'.repeat(20_000) }),
+    413,
+    'BadRequestError',
+    null,
+  ],
 ];
 
 describe('bad requests to the HTTP facade', () => {
@@ -101,11 +219,13 @@ describe('bad requests to the HTTP facade', () => {
   });
 });
 
-describe('the facade\'s other routes', () => {
+describe("the facade's other routes", () => {
   it('lists the served model with its context length', async () => {
     const models = (await (await fetch(`${worker.ready.http}/v1/models`)).json()) as Record<string, any>;
     expect(models.object).toBe('list');
-    expect(models.data).toEqual([expect.objectContaining({ id: MODEL, object: 'model', owned_by: 'vllm', max_model_len: 512 })]);
+    expect(models.data).toEqual([
+      expect.objectContaining({ id: MODEL, object: 'model', owned_by: 'vllm', max_model_len: 512 }),
+    ]);
   });
 
   it('answers /health with 200 and an empty body', async () => {
@@ -114,7 +234,7 @@ describe('the facade\'s other routes', () => {
     expect(await health.text()).toBe('');
   });
 
-  it('exposes vLLM\'s metric names on /metrics', async () => {
+  it("exposes vLLM's metric names on /metrics", async () => {
     const text = await (await fetch(`${worker.ready.http}/metrics`)).text();
     for (const name of [
       'vllm:num_requests_running',

@@ -2,7 +2,11 @@ import { decode as msgpackDecode } from '@msgpack/msgpack';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Subscriber } from 'zeromq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createKvEventSubscriber, type KvEventSubscriber, type KvResetReason } from '../orchestrator/kv-events/index.ts';
+import {
+  createKvEventSubscriber,
+  type KvEventSubscriber,
+  type KvResetReason,
+} from '../orchestrator/kv-events/index.ts';
 import { decodeSeq, type KvEventBatch } from '../proto/kv-events/index.ts';
 import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-process.ts';
 
@@ -22,7 +26,10 @@ afterAll(async () => {
 const MODEL = 'Qwen/Qwen3-8B';
 
 async function complete(worker: WorkerProcess, prompt: number[], maxTokens: number): Promise<void> {
-  const response = await fetch(`${worker.ready.http}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt, max_tokens: maxTokens }) });
+  const response = await fetch(`${worker.ready.http}/v1/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: MODEL, prompt, max_tokens: maxTokens }),
+  });
   expect(response.status).toBe(200);
   await response.text();
 }
@@ -33,9 +40,16 @@ async function workerHashes(worker: WorkerProcess): Promise<Set<string>> {
 }
 
 describe('KV events of a running worker', () => {
-  it('rebuilds the worker\'s cached block hashes after dropping live messages and recovering them by replay', async () => {
+  it("rebuilds the worker's cached block hashes after dropping live messages and recovering them by replay", async () => {
     // 48 blocks of 16 tokens: the traffic below overflows them, so blocks are evicted too.
-    const worker = await fleet.start(['--time-scale', '50', '--num-gpu-blocks', '48', '--kv-events-topic', 'kv-events']);
+    const worker = await fleet.start([
+      '--time-scale',
+      '50',
+      '--num-gpu-blocks',
+      '48',
+      '--kv-events-topic',
+      'kv-events',
+    ]);
     const cached = new Set<string>();
     const resets: KvResetReason[] = [];
     let stored = 0;
@@ -69,7 +83,12 @@ describe('KV events of a running worker', () => {
       replayTimeoutMs: 5000,
     });
     closers.push(() => subscriber.close());
-    await waitFor(() => subscriber.stats().connected, (connected) => connected, 10_000, 'the subscriber to connect');
+    await waitFor(
+      () => subscriber.stats().connected,
+      (connected) => connected,
+      10_000,
+      'the subscriber to connect',
+    );
 
     // Three prompt families sharing 96-token prefixes, each request adding its own 64 tokens.
     const family = (f: number) => Array.from({ length: 96 }, (_, i) => 10_000 * (f + 1) + i);
@@ -79,7 +98,12 @@ describe('KV events of a running worker', () => {
     }
 
     const expected = await workerHashes(worker);
-    await waitFor(() => [...cached].sort().join(), (now) => now === [...expected].sort().join(), 15_000, 'the rebuilt hashes to equal the worker\'s');
+    await waitFor(
+      () => [...cached].sort().join(),
+      (now) => now === [...expected].sort().join(),
+      15_000,
+      "the rebuilt hashes to equal the worker's",
+    );
     const stats = subscriber.stats();
     expect(stats.droppedByFaultInjection).toBe(dropped.size);
     expect(stats.replays).toBeGreaterThanOrEqual(1);
@@ -94,7 +118,13 @@ describe('KV events of a running worker', () => {
 
   it('publishes three frames (topic, 8-byte sequence from 0, msgpack batch) in the current map shape by default', async () => {
     const worker = await fleet.start(['--time-scale', '50']);
-    const frames = await firstMessage(worker, () => complete(worker, Array.from({ length: 40 }, (_, i) => 700 + i), 2));
+    const frames = await firstMessage(worker, () =>
+      complete(
+        worker,
+        Array.from({ length: 40 }, (_, i) => 700 + i),
+        2,
+      ),
+    );
     expect(frames).toHaveLength(3);
     expect(Buffer.from(frames[0]!).toString()).toBe('');
     expect(frames[1]!.byteLength).toBe(8);
@@ -111,7 +141,13 @@ describe('KV events of a running worker', () => {
 
   it('publishes the legacy positional shape behind --kv-event-shape', async () => {
     const worker = await fleet.start(['--time-scale', '50', '--kv-event-shape', 'legacy-7']);
-    const frames = await firstMessage(worker, () => complete(worker, Array.from({ length: 40 }, (_, i) => 900 + i), 2));
+    const frames = await firstMessage(worker, () =>
+      complete(
+        worker,
+        Array.from({ length: 40 }, (_, i) => 900 + i),
+        2,
+      ),
+    );
     const root = msgpackDecode(frames[2]!, { useBigInt64: true }) as unknown[];
     const event = (root[1] as unknown[])[0] as unknown[];
     expect(Array.isArray(event)).toBe(true);

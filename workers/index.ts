@@ -2,7 +2,16 @@
  * workers/: engines and the process that serves one. The public surface other folders (bench/,
  * cli/) use; tests may import deeper.
  */
-export type { Engine, EngineInfo, EngineStatus, GenerateRequest, DecodeRequest, KvHandoff, TokenChunk, TokenStream } from './engine/index.ts';
+export type {
+  Engine,
+  EngineInfo,
+  EngineStatus,
+  GenerateRequest,
+  DecodeRequest,
+  KvHandoff,
+  TokenChunk,
+  TokenStream,
+} from './engine/index.ts';
 export { createSimEngine, engineOptionsFromConfig, type SimEngine, type SimEngineOptions } from './engine/index.ts';
 export { createKvEventPublisher, type KvEventPublisher } from './kv-events/index.ts';
 export { createWorkerService, createKvPeers, type KvPeers } from './server/index.ts';

@@ -39,7 +39,11 @@ export function runWorkload(options: SimEngineOptions, workload: readonly Worklo
     clock.setTimer(request.arrivalMs, () => {
       const times: number[] = [];
       engine.generate(
-        { requestId: `r${index}`, promptTokenIds: request.promptTokenIds, sampling: { maxTokens: request.maxTokens, ignoreEos: true } },
+        {
+          requestId: `r${index}`,
+          promptTokenIds: request.promptTokenIds,
+          sampling: { maxTokens: request.maxTokens, ignoreEos: true },
+        },
         {
           onChunk: (chunk) => {
             for (let i = 0; i < chunk.tokenIds.length; i++) times.push(clock.now());
@@ -59,10 +63,16 @@ export function runWorkload(options: SimEngineOptions, workload: readonly Worklo
   for (let next = clock.nextTimerAt(); next !== undefined; next = clock.nextTimerAt()) clock.advanceTo(next);
   const status = engine.status();
   const first = Math.min(...workload.map((r) => r.arrivalMs));
-  return { requests: timings, spanMs: clock.now() - first, steps: status.stepsTotal, preemptions: status.preemptionsTotal };
+  return {
+    requests: timings,
+    spanMs: clock.now() - first,
+    steps: status.stepsTotal,
+    preemptions: status.preemptionsTotal,
+  };
 }
 
-export const mean = (values: readonly number[]) => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
+export const mean = (values: readonly number[]) =>
+  values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
 
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;

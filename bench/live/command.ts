@@ -45,9 +45,11 @@ export async function benchLive(flags: LiveFlags): Promise<void> {
   if (!flags.workload) throw bad('--workload is required (see `tandem bench workloads`)');
   const requests = optionalNumber(flags.requests, '--requests', (n) => Number.isInteger(n) && n >= 1);
   const durationS = optionalNumber(flags.duration, '--duration', (n) => n > 0);
-  if (requests === undefined && durationS === undefined && flags.workload !== 'trace') throw bad('give --requests N or --duration S (only a trace ends by itself)');
+  if (requests === undefined && durationS === undefined && flags.workload !== 'trace')
+    throw bad('give --requests N or --duration S (only a trace ends by itself)');
   const qps = flags.qps === undefined ? undefined : unwrap(parseSweep(flags.qps, '--qps'));
-  const concurrency = flags.concurrency === undefined ? undefined : unwrap(parseSweep(flags.concurrency, '--concurrency'));
+  const concurrency =
+    flags.concurrency === undefined ? undefined : unwrap(parseSweep(flags.concurrency, '--concurrency'));
   const config = loadConfig({ file: flags.config, env: process.env });
   if (!config.ok) throw config.error;
 
@@ -73,10 +75,13 @@ export async function benchLive(flags: LiveFlags): Promise<void> {
       ignoreEos: flags.ignoreEos !== false,
       apiKey: process.env.TANDEM_API_KEY ?? process.env.OPENAI_API_KEY,
       slo: {
-        ttftMs: optionalNumber(flags.sloTtftMs, '--slo-ttft-ms', (n) => n > 0) ?? config.value.planner.slo.ttft_s * 1000,
+        ttftMs:
+          optionalNumber(flags.sloTtftMs, '--slo-ttft-ms', (n) => n > 0) ?? config.value.planner.slo.ttft_s * 1000,
         itlMs: optionalNumber(flags.sloItlMs, '--slo-itl-ms', (n) => n > 0) ?? config.value.planner.slo.itl_s * 1000,
       },
-      blockSize: optionalNumber(flags.blockSize, '--block-size', (n) => Number.isInteger(n) && n >= 1) ?? config.value.routing.block_size,
+      blockSize:
+        optionalNumber(flags.blockSize, '--block-size', (n) => Number.isInteger(n) && n >= 1) ??
+        config.value.routing.block_size,
       policy: flags.policy ?? null,
       label: flags.label ?? null,
       command: currentCommand(),
@@ -92,8 +97,15 @@ export async function benchLive(flags: LiveFlags): Promise<void> {
       process.stdout.write(`${JSON.stringify(file, null, 2)}\n`);
     } else {
       for (const run of runs) {
-        const point = run.qps !== null ? `${run.qps} req/s` : run.concurrency !== null ? `concurrency ${run.concurrency}` : 'as scheduled';
-        process.stdout.write(`\n${run.workload.name} @ ${point} against ${run.setup.url} (${run.setup.model}), stopped by ${run.setup.stopped_by}\n${formatSummary(run.summary)}\n`);
+        const point =
+          run.qps !== null
+            ? `${run.qps} req/s`
+            : run.concurrency !== null
+              ? `concurrency ${run.concurrency}`
+              : 'as scheduled';
+        process.stdout.write(
+          `\n${run.workload.name} @ ${point} against ${run.setup.url} (${run.setup.model}), stopped by ${run.setup.stopped_by}\n${formatSummary(run.summary)}\n`,
+        );
       }
       if (runs.length > 1) process.stdout.write(`\n${formatSweepTable(rows)}\n`);
       if (flags.out) process.stdout.write(`\nwrote ${flags.out}\n`);
@@ -111,7 +123,13 @@ export function parseParams(pairs: readonly string[]): Record<string, unknown> {
     if (eq <= 0) throw bad(`-p ${pair}: expected key=value`);
     const key = pair.slice(0, eq).trim();
     const raw = pair.slice(eq + 1).trim();
-    params[key] = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+    params[key] = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(raw)
+      ? Number(raw)
+      : raw === 'true'
+        ? true
+        : raw === 'false'
+          ? false
+          : raw;
   }
   return params;
 }
@@ -127,4 +145,3 @@ function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: TandemEr
   if (!result.ok) throw result.error;
   return result.value;
 }
-

@@ -47,7 +47,11 @@ class Timeout extends Error {}
  * error event mid-stream, a stream cut before `[DONE]`, the timeout, a refused connection) comes
  * back as a failed measurement.
  */
-export async function streamCompletion(target: CompletionTarget, item: BenchRequest, signal: AbortSignal): Promise<StreamMeasurement> {
+export async function streamCompletion(
+  target: CompletionTarget,
+  item: BenchRequest,
+  signal: AbortSignal,
+): Promise<StreamMeasurement> {
   const { clock } = target;
   const sentAt = clock.now();
   const gapsMs: number[] = [];
@@ -60,7 +64,9 @@ export async function streamCompletion(target: CompletionTarget, item: BenchRequ
   let streamError: string | undefined;
 
   const timeout = new AbortController();
-  const cancelTimer = clock.setTimer(target.timeoutMs, () => timeout.abort(new Timeout(`no complete answer within ${target.timeoutMs} ms`)));
+  const cancelTimer = clock.setTimer(target.timeoutMs, () =>
+    timeout.abort(new Timeout(`no complete answer within ${target.timeoutMs} ms`)),
+  );
   const both = AbortSignal.any([signal, timeout.signal]);
   const finish = (ok: boolean, failure?: string, detail?: string): StreamMeasurement => {
     cancelTimer();
@@ -108,7 +114,9 @@ export async function streamCompletion(target: CompletionTarget, item: BenchRequ
       usage = {
         ...(typeof chunk.usage.prompt_tokens === 'number' ? { prompt: chunk.usage.prompt_tokens } : {}),
         ...(typeof chunk.usage.completion_tokens === 'number' ? { completion: chunk.usage.completion_tokens } : {}),
-        ...(typeof chunk.usage.prompt_tokens_details?.cached_tokens === 'number' ? { cached: chunk.usage.prompt_tokens_details.cached_tokens } : {}),
+        ...(typeof chunk.usage.prompt_tokens_details?.cached_tokens === 'number'
+          ? { cached: chunk.usage.prompt_tokens_details.cached_tokens }
+          : {}),
       };
     }
   };
@@ -155,7 +163,11 @@ export async function streamCompletion(target: CompletionTarget, item: BenchRequ
 
 interface CompletionChunk {
   choices?: { text?: string; delta?: { content?: string } }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null };
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+  };
   error?: { message?: string };
 }
 

@@ -20,7 +20,16 @@ function fakeSend(clock: VirtualClock, log: { inFlight: number; maxInFlight: num
     log.maxInFlight = Math.max(log.maxInFlight, log.inFlight);
     try {
       await clock.sleep(100 + 10 * (tokens - 1), signal);
-      return { ok: true, sentAt, firstTokenAt: sentAt + 100, lastTokenAt: clock.now(), endAt: clock.now(), gapsMs: Array(tokens - 1).fill(10), outputTokens: tokens, promptTokens: request.promptTokenIds.length };
+      return {
+        ok: true,
+        sentAt,
+        firstTokenAt: sentAt + 100,
+        lastTokenAt: clock.now(),
+        endAt: clock.now(),
+        gapsMs: Array(tokens - 1).fill(10),
+        outputTokens: tokens,
+        promptTokens: request.promptTokenIds.length,
+      };
     } catch {
       return { ok: false, failure: 'cancelled', sentAt, endAt: clock.now(), gapsMs: [], outputTokens: 0 };
     } finally {
@@ -29,11 +38,15 @@ function fakeSend(clock: VirtualClock, log: { inFlight: number; maxInFlight: num
   };
 }
 
-async function run(clock: VirtualClock, options: Omit<DriveOptions, 'clock' | 'onOutcome'>): Promise<{ result: DriveResult; outcomes: RequestOutcome[] }> {
+async function run(
+  clock: VirtualClock,
+  options: Omit<DriveOptions, 'clock' | 'onOutcome'>,
+): Promise<{ result: DriveResult; outcomes: RequestOutcome[] }> {
   const outcomes: RequestOutcome[] = [];
   let result: DriveResult | undefined;
   void drive({ ...options, clock, onOutcome: (o) => outcomes.push(o) }).then((r) => (result = r));
-  for (let i = 0; i < 100_000 && !result; i++) await clock.advanceAsync(clock.nextTimerAt() === undefined ? 0 : clock.nextTimerAt()! - clock.now());
+  for (let i = 0; i < 100_000 && !result; i++)
+    await clock.advanceAsync(clock.nextTimerAt() === undefined ? 0 : clock.nextTimerAt()! - clock.now());
   if (!result) throw new Error('drive did not finish');
   return { result, outcomes };
 }
@@ -44,7 +57,14 @@ describe('driver', () => {
     const log = { inFlight: 0, maxInFlight: 0 };
     const expected = source('mixed-isl', { rate: 50 });
     const arrivals = Array.from({ length: 40 }, () => expected.take()!.arrivalMs);
-    const { result, outcomes } = await run(clock, { source: source('mixed-isl', { rate: 50 }), send: fakeSend(clock, log), respectArrivals: true, maxInFlight: Infinity, maxRequests: 40, durationMs: Infinity });
+    const { result, outcomes } = await run(clock, {
+      source: source('mixed-isl', { rate: 50 }),
+      send: fakeSend(clock, log),
+      respectArrivals: true,
+      maxInFlight: Infinity,
+      maxRequests: 40,
+      durationMs: Infinity,
+    });
     expect(result).toMatchObject({ sent: 40, stoppedBy: 'requests' });
     expect(outcomes.map((o) => o.sentMs).sort((a, b) => a - b)).toEqual(arrivals);
     expect(outcomes.every((o) => o.sentMs === o.arrivalMs)).toBe(true);
@@ -55,7 +75,14 @@ describe('driver', () => {
   it('keeps a closed loop at its concurrency, never above, ignoring arrival times', async () => {
     const clock = createVirtualClock();
     const log = { inFlight: 0, maxInFlight: 0 };
-    const { result, outcomes } = await run(clock, { source: source('mixed-isl', { rate: 0.01 }), send: fakeSend(clock, log), respectArrivals: false, maxInFlight: 3, maxRequests: 30, durationMs: Infinity });
+    const { result, outcomes } = await run(clock, {
+      source: source('mixed-isl', { rate: 0.01 }),
+      send: fakeSend(clock, log),
+      respectArrivals: false,
+      maxInFlight: 3,
+      maxRequests: 30,
+      durationMs: Infinity,
+    });
     expect(result.sent).toBe(30);
     expect(log.maxInFlight).toBe(3);
     expect(result.durationMs).toBe(10 * 140); // 30 requests, 3 at a time, 140 ms each
@@ -65,8 +92,26 @@ describe('driver', () => {
   it('feeds completions back, so a conversation sends its next turn only after the previous one ended', async () => {
     const clock = createVirtualClock();
     const log = { inFlight: 0, maxInFlight: 0 };
-    const params = { conversations: 5, turns_min: 3, turns_max: 3, think_time_s: 0.5, rate: 5, system_prompt_tokens: 10, user_tokens_min: 5, user_tokens_max: 10, output_tokens_min: 5, output_tokens_max: 5 };
-    const { result, outcomes } = await run(clock, { source: source('multi-turn-chat', params), send: fakeSend(clock, log), respectArrivals: true, maxInFlight: Infinity, maxRequests: Infinity, durationMs: Infinity });
+    const params = {
+      conversations: 5,
+      turns_min: 3,
+      turns_max: 3,
+      think_time_s: 0.5,
+      rate: 5,
+      system_prompt_tokens: 10,
+      user_tokens_min: 5,
+      user_tokens_max: 10,
+      output_tokens_min: 5,
+      output_tokens_max: 5,
+    };
+    const { result, outcomes } = await run(clock, {
+      source: source('multi-turn-chat', params),
+      send: fakeSend(clock, log),
+      respectArrivals: true,
+      maxInFlight: Infinity,
+      maxRequests: Infinity,
+      durationMs: Infinity,
+    });
     expect(result).toMatchObject({ sent: 15, stoppedBy: 'exhausted' });
     for (let c = 0; c < 5; c++) {
       for (let t = 1; t < 3; t++) {
@@ -81,7 +126,14 @@ describe('driver', () => {
   it('stops issuing at the duration and waits for what is in flight', async () => {
     const clock = createVirtualClock();
     const log = { inFlight: 0, maxInFlight: 0 };
-    const { result, outcomes } = await run(clock, { source: source('mixed-isl', { rate: 20 }), send: fakeSend(clock, log), respectArrivals: true, maxInFlight: Infinity, maxRequests: Infinity, durationMs: 2000 });
+    const { result, outcomes } = await run(clock, {
+      source: source('mixed-isl', { rate: 20 }),
+      send: fakeSend(clock, log),
+      respectArrivals: true,
+      maxInFlight: Infinity,
+      maxRequests: Infinity,
+      durationMs: 2000,
+    });
     expect(result.stoppedBy).toBe('duration');
     expect(outcomes.every((o) => o.sentMs < 2000)).toBe(true);
     expect(outcomes.length).toBeGreaterThan(20);
@@ -102,7 +154,11 @@ describe('driver', () => {
       durationMs: Infinity,
     });
     expect(result.sent).toBe(12);
-    expect(outcomes.filter((o) => !o.ok).map((o) => o.failure)).toEqual(['client_error', 'client_error', 'client_error']);
+    expect(outcomes.filter((o) => !o.ok).map((o) => o.failure)).toEqual([
+      'client_error',
+      'client_error',
+      'client_error',
+    ]);
   });
 
   it('stops issuing and cancels what is in flight when aborted', async () => {
@@ -110,7 +166,15 @@ describe('driver', () => {
     const log = { inFlight: 0, maxInFlight: 0 };
     const stop = new AbortController();
     clock.setTimer(1000, () => stop.abort());
-    const { result, outcomes } = await run(clock, { source: source('mixed-isl', { rate: 20 }), send: fakeSend(clock, log, 200), respectArrivals: true, maxInFlight: Infinity, maxRequests: Infinity, durationMs: Infinity, signal: stop.signal });
+    const { result, outcomes } = await run(clock, {
+      source: source('mixed-isl', { rate: 20 }),
+      send: fakeSend(clock, log, 200),
+      respectArrivals: true,
+      maxInFlight: Infinity,
+      maxRequests: Infinity,
+      durationMs: Infinity,
+      signal: stop.signal,
+    });
     expect(result.stoppedBy).toBe('aborted');
     expect(outcomes.length).toBe(result.sent);
     expect(outcomes.every((o) => o.failure === 'cancelled' && o.endMs === 1000)).toBe(true);

@@ -70,7 +70,15 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
       .send(request, cancelAll.signal)
       .catch((error: unknown): StreamMeasurement => {
         const now = clock.now();
-        return { ok: false, failure: 'client_error', detail: String(error), sentAt: start + sentMs, endAt: now, gapsMs: [], outputTokens: 0 };
+        return {
+          ok: false,
+          failure: 'client_error',
+          detail: String(error),
+          sentAt: start + sentMs,
+          endAt: now,
+          gapsMs: [],
+          outputTokens: 0,
+        };
       })
       .then((m) => {
         const endMs = m.endAt - start;

@@ -14,7 +14,13 @@ export interface CompletionBody {
 
 /** How the fake answers one request. */
 export type FakeReply =
-  | { readonly kind: 'stream'; readonly ttftMs: number; readonly itlMs: number; readonly tokens: number; readonly cachedTokens: number }
+  | {
+      readonly kind: 'stream';
+      readonly ttftMs: number;
+      readonly itlMs: number;
+      readonly tokens: number;
+      readonly cachedTokens: number;
+    }
   | { readonly kind: 'status'; readonly status: number; readonly message: string }
   /** Streams `afterTokens` tokens, then an error event and [DONE] (vLLM's mid-stream error). */
   | { readonly kind: 'error-mid-stream'; readonly afterTokens: number }
@@ -73,16 +79,31 @@ export async function startFakeServer(options: FakeServerOptions = {}): Promise<
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url === '/v1/models') {
-      return json(res, 200, { object: 'list', data: [{ id: model, object: 'model', created: 0, owned_by: 'tandem-fake', root: model, parent: null, max_model_len: 32768 }] });
+      return json(res, 200, {
+        object: 'list',
+        data: [
+          {
+            id: model,
+            object: 'model',
+            created: 0,
+            owned_by: 'tandem-fake',
+            root: model,
+            parent: null,
+            max_model_len: 32768,
+          },
+        ],
+      });
     }
-    if (req.method !== 'POST' || req.url !== '/v1/completions') return json(res, 404, errorBody(404, `no route ${req.method} ${req.url}`));
+    if (req.method !== 'POST' || req.url !== '/v1/completions')
+      return json(res, 404, errorBody(404, `no route ${req.method} ${req.url}`));
     const body = await readJson(req);
     const problem = validate(body, model);
     if (problem) return json(res, problem.status, errorBody(problem.status, problem.message));
     const completion = body as CompletionBody;
     const requestId = req.headers['x-request-id'] as string | undefined;
     received.push({ requestId, body: completion });
-    const promptTokens = typeof completion.prompt === 'string' ? Math.ceil(completion.prompt.length / 4) : completion.prompt.length;
+    const promptTokens =
+      typeof completion.prompt === 'string' ? Math.ceil(completion.prompt.length / 4) : completion.prompt.length;
     const reply = options.reply?.(completion, index++, requestId) ?? {
       kind: 'stream',
       ttftMs: options.ttftMs ?? 50,
@@ -106,14 +127,21 @@ export async function startFakeServer(options: FakeServerOptions = {}): Promise<
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const id = `cmpl-${requestId ?? index}`;
-      const chunk = (extra: Record<string, unknown>) => `data: ${JSON.stringify({ id, object: 'text_completion', created: 0, model, ...extra })}\n\n`;
+      const chunk = (extra: Record<string, unknown>) =>
+        `data: ${JSON.stringify({ id, object: 'text_completion', created: 0, model, ...extra })}\n\n`;
       const tokens = reply.kind === 'stream' ? reply.tokens : reply.afterTokens;
       const ttft = reply.kind === 'stream' ? reply.ttftMs : (options.ttftMs ?? 50);
       const itl = reply.kind === 'stream' ? reply.itlMs : (options.itlMs ?? 10);
       for (let t = 0; t < tokens && !closed; t++) {
         await sleep(t === 0 ? ttft : itl);
         const last = reply.kind === 'stream' && t === tokens - 1;
-        res.write(chunk({ choices: [{ index: 0, text: ` t${t}`, logprobs: null, finish_reason: last ? 'length' : null, stop_reason: null }] }));
+        res.write(
+          chunk({
+            choices: [
+              { index: 0, text: ` t${t}`, logprobs: null, finish_reason: last ? 'length' : null, stop_reason: null },
+            ],
+          }),
+        );
       }
       if (closed) return;
       if (reply.kind === 'reset') {
@@ -123,7 +151,12 @@ export async function startFakeServer(options: FakeServerOptions = {}): Promise<
       if (reply.kind === 'error-mid-stream') {
         res.write(`data: ${JSON.stringify(errorBody(500, 'engine failed mid-stream'))}\n\n`);
       } else if (completion.stream_options?.include_usage) {
-        const usage = { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens, prompt_tokens_details: { cached_tokens: reply.cachedTokens } };
+        const usage = {
+          prompt_tokens: promptTokens,
+          completion_tokens: tokens,
+          total_tokens: promptTokens + tokens,
+          prompt_tokens_details: { cached_tokens: reply.cachedTokens },
+        };
         res.write(chunk({ choices: [], usage }));
       }
       res.end('data: [DONE]\n\n');
@@ -158,10 +191,14 @@ function validate(body: unknown, model: string): { status: number; message: stri
   const b = body as Record<string, unknown>;
   if (b.model !== model) return { status: 404, message: `The model \`${String(b.model)}\` does not exist.` };
   const prompt = b.prompt;
-  const promptOk = typeof prompt === 'string' || (Array.isArray(prompt) && prompt.length > 0 && prompt.every((t) => Number.isInteger(t) && t >= 0 && t < 151936));
+  const promptOk =
+    typeof prompt === 'string' ||
+    (Array.isArray(prompt) && prompt.length > 0 && prompt.every((t) => Number.isInteger(t) && t >= 0 && t < 151936));
   if (!promptOk) return { status: 400, message: 'prompt must be a string or a non-empty array of token ids' };
-  if (!Number.isInteger(b.max_tokens) || (b.max_tokens as number) < 1) return { status: 400, message: 'max_tokens must be an integer >= 1' };
-  if (b.stream !== true && b.stream_options !== undefined) return { status: 400, message: 'Stream options can only be defined when `stream=True`.' };
+  if (!Number.isInteger(b.max_tokens) || (b.max_tokens as number) < 1)
+    return { status: 400, message: 'max_tokens must be an integer >= 1' };
+  if (b.stream !== true && b.stream_options !== undefined)
+    return { status: 400, message: 'Stream options can only be defined when `stream=True`.' };
   if (b.stream !== true) return { status: 400, message: 'this fake only streams' };
   return undefined;
 }
@@ -182,7 +219,14 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function errorBody(status: number, message: string) {
-  return { error: { message, type: status === 404 ? 'NotFoundError' : status >= 500 ? 'InternalServerError' : 'BadRequestError', param: null, code: status } };
+  return {
+    error: {
+      message,
+      type: status === 404 ? 'NotFoundError' : status >= 500 ? 'InternalServerError' : 'BadRequestError',
+      param: null,
+      code: status,
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,11 @@ import { createProgress } from './progress.ts';
 
 function sink(isTTY: boolean, columns?: number) {
   const writes: string[] = [];
-  const stream = { isTTY, ...(columns === undefined ? {} : { columns }), write: (chunk: string) => (writes.push(chunk), true) } as unknown as NodeJS.WritableStream & { isTTY: boolean };
+  const stream = {
+    isTTY,
+    ...(columns === undefined ? {} : { columns }),
+    write: (chunk: string) => (writes.push(chunk), true),
+  } as unknown as NodeJS.WritableStream & { isTTY: boolean };
   return { stream, writes };
 }
 
@@ -20,7 +24,9 @@ describe('progress', () => {
     expect(writes.length).toBeGreaterThanOrEqual(4);
     expect(writes.length).toBeLessThanOrEqual(6); // 500 ms of updates every 10 ms
     for (const w of writes) expect(w.startsWith('\r\x1b[2K')).toBe(true);
-    expect(writes.at(-1)).toMatch(/chat @ 4 req\/s \[#{10}\.{14}\] 41\/100 done, 0 failed, 3 in flight, .* TTFT p50 42\.0 ms/);
+    expect(writes.at(-1)).toMatch(
+      /chat @ 4 req\/s \[#{10}\.{14}\] 41\/100 done, 0 failed, 3 in flight, .* TTFT p50 42\.0 ms/,
+    );
     progress.done({ sent: 100, completed: 99, failed: 1 }, 40);
     expect(writes.at(-1)).toMatch(/\[#{24}\] 100\/100 done, 1 failed.*\n$/);
   });

@@ -34,15 +34,18 @@ export function createProgress(options: ProgressOptions): Progress {
   let lastTenth = 0;
 
   const fraction = (totals: RunTotals): number | undefined => {
-    if (options.totalRequests !== undefined && Number.isFinite(options.totalRequests) && options.totalRequests > 0) return Math.min(1, (totals.completed + totals.failed) / options.totalRequests);
-    if (options.durationMs !== undefined && Number.isFinite(options.durationMs) && options.durationMs > 0) return Math.min(1, (clock.now() - start) / options.durationMs);
+    if (options.totalRequests !== undefined && Number.isFinite(options.totalRequests) && options.totalRequests > 0)
+      return Math.min(1, (totals.completed + totals.failed) / options.totalRequests);
+    if (options.durationMs !== undefined && Number.isFinite(options.durationMs) && options.durationMs > 0)
+      return Math.min(1, (clock.now() - start) / options.durationMs);
     return undefined;
   };
   const text = (totals: RunTotals, inFlight: number, ttft: number | null, withBar: boolean): string => {
     const seconds = (clock.now() - start) / 1000;
     const finished = totals.completed + totals.failed;
     const f = fraction(totals);
-    const of = options.totalRequests !== undefined && Number.isFinite(options.totalRequests) ? `/${options.totalRequests}` : '';
+    const of =
+      options.totalRequests !== undefined && Number.isFinite(options.totalRequests) ? `/${options.totalRequests}` : '';
     const bar = withBar && f !== undefined ? `[${'#'.repeat(Math.round(f * 24)).padEnd(24, '.')}] ` : '';
     const rate = seconds > 0 ? (totals.completed / seconds).toFixed(1) : '0.0';
     return `${options.label} ${bar}${finished}${of} done, ${totals.failed} failed, ${inFlight} in flight, ${rate} req/s, TTFT p50 ${ms(ttft)} ms, ${seconds.toFixed(0)} s`;

@@ -59,7 +59,12 @@ export async function runLive(options: LiveOptions): Promise<ResultRun[]> {
   const clock = options.clock ?? createMonotonicClock();
   const base = normalizeBase(options.url);
   const points = planPoints(options);
-  const agent = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: Math.min(30_000, options.timeoutS * 1000) } });
+  const agent = new Agent({
+    keepAliveTimeout: 30_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: Math.min(30_000, options.timeoutS * 1000) },
+  });
   try {
     const model = options.model ?? (await discoverModel(base, agent, options.timeoutS * 1000));
     const runs: ResultRun[] = [];
@@ -69,17 +74,33 @@ export async function runLive(options: LiveOptions): Promise<ResultRun[]> {
       const workload = createWorkload(options.workload, params, options.seed);
       if (!workload.ok) throw workload.error;
       const loadBefore = loadavg()[0]!;
-      const { summary, stoppedBy } = await runPoint(options, point, workload.value.open(), { base, model, agent, clock });
+      const { summary, stoppedBy } = await runPoint(options, point, workload.value.open(), {
+        base,
+        model,
+        agent,
+        clock,
+      });
       runs.push({
         command: options.command,
         tool: 'live',
         policy: options.policy,
         label: options.label,
-        qps: point.qps ?? (typeof workload.value.params.rate === 'number' && point.respectArrivals ? workload.value.params.rate : null),
+        qps:
+          point.qps ??
+          (typeof workload.value.params.rate === 'number' && point.respectArrivals ? workload.value.params.rate : null),
         concurrency: point.concurrency,
         workload: { name: workload.value.name, seed: workload.value.seed, params: { ...workload.value.params } },
         // The client machine's 1-minute load average around the point: a busy client inflates what it measures.
-        setup: { url: base, model, timeout_s: options.timeoutS, ignore_eos: options.ignoreEos, stopped_by: stoppedBy, client_cpus: availableParallelism(), client_load_before: round2(loadBefore), client_load_after: round2(loadavg()[0]!) },
+        setup: {
+          url: base,
+          model,
+          timeout_s: options.timeoutS,
+          ignore_eos: options.ignoreEos,
+          stopped_by: stoppedBy,
+          client_cpus: availableParallelism(),
+          client_load_before: round2(loadBefore),
+          client_load_after: round2(loadavg()[0]!),
+        },
         summary,
       });
     }
@@ -97,8 +118,21 @@ async function runPoint(
 ): Promise<{ summary: RunSummary; stoppedBy: StopReason }> {
   const { clock } = server;
   const recorder = createRunRecorder({ slo: options.slo, blockSize: options.blockSize });
-  const what = point.qps !== null ? `${point.qps} req/s` : point.concurrency !== null ? `concurrency ${point.concurrency}` : 'as scheduled';
-  const progress = options.progress ? createProgress({ stream: options.progress, clock, label: `${options.workload} @ ${what}`, totalRequests: options.requests, durationMs: options.durationS === undefined ? undefined : options.durationS * 1000 }) : undefined;
+  const what =
+    point.qps !== null
+      ? `${point.qps} req/s`
+      : point.concurrency !== null
+        ? `concurrency ${point.concurrency}`
+        : 'as scheduled';
+  const progress = options.progress
+    ? createProgress({
+        stream: options.progress,
+        clock,
+        label: `${options.workload} @ ${what}`,
+        totalRequests: options.requests,
+        durationMs: options.durationS === undefined ? undefined : options.durationS * 1000,
+      })
+    : undefined;
   let inFlight = 0;
   // Redraws between completions too, so the bar and the clock move while requests stream.
   let cancelTick = () => {};
@@ -107,7 +141,15 @@ async function runPoint(
     cancelTick = clock.setTimer(250, tick);
   };
   if (progress) cancelTick = clock.setTimer(250, tick);
-  const target: CompletionTarget = { origin: server.base, model: server.model, dispatcher: server.agent, clock, timeoutMs: options.timeoutS * 1000, ignoreEos: options.ignoreEos, apiKey: options.apiKey };
+  const target: CompletionTarget = {
+    origin: server.base,
+    model: server.model,
+    dispatcher: server.agent,
+    clock,
+    timeoutMs: options.timeoutS * 1000,
+    ignoreEos: options.ignoreEos,
+    apiKey: options.apiKey,
+  };
   const result = await drive({
     source,
     clock,
@@ -135,10 +177,12 @@ function planPoints(options: LiveOptions): Point[] {
   const concurrency = options.concurrency;
   if (concurrency?.some((c) => !Number.isInteger(c) || c < 1)) throw bad('concurrency must be whole numbers >= 1');
   if (options.qps && options.qps.length > 0) {
-    if (concurrency && concurrency.length > 1) throw bad('with --qps, --concurrency is one cap on requests in flight, not a list');
+    if (concurrency && concurrency.length > 1)
+      throw bad('with --qps, --concurrency is one cap on requests in flight, not a list');
     return options.qps.map((qps) => ({ qps, concurrency: concurrency?.[0] ?? null, respectArrivals: true }));
   }
-  if (concurrency && concurrency.length > 0) return concurrency.map((c) => ({ qps: null, concurrency: c, respectArrivals: false }));
+  if (concurrency && concurrency.length > 0)
+    return concurrency.map((c) => ({ qps: null, concurrency: c, respectArrivals: false }));
   return [{ qps: null, concurrency: null, respectArrivals: true }];
 }
 
@@ -152,19 +196,28 @@ export function normalizeBase(url: string): string {
   } catch {
     throw new TandemError('invalid_request', `--url ${url} is not a URL (e.g. http://127.0.0.1:8000)`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TandemError('invalid_request', `--url ${url}: only http and https are supported`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new TandemError('invalid_request', `--url ${url}: only http and https are supported`);
   const path = parsed.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
   return `${parsed.origin}${path}`;
 }
 
 async function discoverModel(base: string, dispatcher: Dispatcher, timeoutMs: number): Promise<string> {
   try {
-    const response = await request(`${base}/v1/models`, { dispatcher, signal: AbortSignal.timeout(Math.min(timeoutMs, 30_000)) });
+    const response = await request(`${base}/v1/models`, {
+      dispatcher,
+      signal: AbortSignal.timeout(Math.min(timeoutMs, 30_000)),
+    });
     const body = (await response.body.json()) as { data?: { id?: string }[] };
     const id = body.data?.[0]?.id;
-    if (response.statusCode !== 200 || typeof id !== 'string') throw new Error(`GET /v1/models answered ${response.statusCode} without a model`);
+    if (response.statusCode !== 200 || typeof id !== 'string')
+      throw new Error(`GET /v1/models answered ${response.statusCode} without a model`);
     return id;
   } catch (error) {
-    throw new TandemError('unavailable', `cannot list models at ${base}/v1/models (${(error as Error).message}); is the server up? (or pass --model)`, { cause: error });
+    throw new TandemError(
+      'unavailable',
+      `cannot list models at ${base}/v1/models (${(error as Error).message}); is the server up? (or pass --model)`,
+      { cause: error },
+    );
   }
 }

@@ -19,7 +19,9 @@ const { values: args } = parseArgs({
     unsliced: { type: 'boolean', default: false },
   },
 });
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const figures = await runKvEventStorm({
   blocks: Number(args.blocks),
   blocksPerBatch: Number(args['blocks-per-batch']),
@@ -29,9 +31,17 @@ const figures = await runKvEventStorm({
   seed: Number(args.seed),
   unsliced: args.unsliced,
 });
-console.log(`KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}; load average at start ${load}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log('burst | batches | ingest ms | blocks/s | max tick gap ms (main thread ran) | longest run without a tick ms | longest batch ms | loop delay max / p99 ms');
+console.log(
+  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}; load average at start ${load}, at end ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  'burst | batches | ingest ms | blocks/s | max tick gap ms (main thread ran) | longest run without a tick ms | longest batch ms | loop delay max / p99 ms',
+);
 const ms = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
 figures.forEach((f, i) =>
-  console.log(`${i === 0 ? 'cold' : `#${i + 1}`} | ${f.batches} | ${f.ingestMs.toFixed(0)} | ${Math.round(f.blocksPerSecond)} | ${ms(f.lag.maxGapMs)} (${ms(f.lag.maxGapRunMs)}) | ${ms(f.lag.maxRunMs)} | ${ms(f.maxApplyMs)} | ${ms(f.lag.delayMaxMs)} / ${ms(f.lag.delayP99Ms)}`),
+  console.log(
+    `${i === 0 ? 'cold' : `#${i + 1}`} | ${f.batches} | ${f.ingestMs.toFixed(0)} | ${Math.round(f.blocksPerSecond)} | ${ms(f.lag.maxGapMs)} (${ms(f.lag.maxGapRunMs)}) | ${ms(f.lag.maxRunMs)} | ${ms(f.maxApplyMs)} | ${ms(f.lag.delayMaxMs)} / ${ms(f.lag.delayP99Ms)}`,
+  ),
 );

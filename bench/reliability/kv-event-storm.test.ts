@@ -10,7 +10,14 @@ const schedstat = existsSync('/proc/thread-self/schedstat');
 
 describe('KV-event storm', () => {
   it.skipIf(!schedstat)('keeps the event loop turning while a 1M-block burst of KV events is ingested', async () => {
-    const [burst] = await runKvEventStorm({ blocks: 1_000_000, blocksPerBatch: 128, workers: 2, bursts: 1, blockSize: 16, seed: 7 });
+    const [burst] = await runKvEventStorm({
+      blocks: 1_000_000,
+      blocksPerBatch: 128,
+      workers: 2,
+      bursts: 1,
+      blockSize: 16,
+      seed: 7,
+    });
     expect(burst!.lag.ticks).toBeGreaterThan(50);
     expect(burst!.lag.maxRunMs).toBeLessThan(50 * 2);
   });

@@ -117,11 +117,27 @@ export async function runKvEventStorm(options: StormOptions): Promise<BurstFigur
 }
 
 let nextHash = 1n;
-function storedEvent(rng: ReturnType<typeof createRng>, blockSize: number, blocks: number, parent: ExternalBlockHash | null): Extract<KvCacheEvent, { type: 'BlockStored' }> {
+function storedEvent(
+  rng: ReturnType<typeof createRng>,
+  blockSize: number,
+  blocks: number,
+  parent: ExternalBlockHash | null,
+): Extract<KvCacheEvent, { type: 'BlockStored' }> {
   const tokenIds = new Array<number>(blocks * blockSize);
   for (let i = 0; i < tokenIds.length; i++) tokenIds[i] = rng.int(151_936);
   const blockHashes = Array.from({ length: blocks }, () => BigInt.asUintN(64, nextHash++ * 0x9e3779b97f4a7c15n));
-  return { type: 'BlockStored', blockHashes, parentBlockHash: parent, tokenIds, blockSize, loraId: null, medium: 'GPU', loraName: null, extraKeys: null, groupIdx: null };
+  return {
+    type: 'BlockStored',
+    blockHashes,
+    parentBlockHash: parent,
+    tokenIds,
+    blockSize,
+    loraId: null,
+    medium: 'GPU',
+    loraName: null,
+    extraKeys: null,
+    groupIdx: null,
+  };
 }
 
 async function waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -61,7 +61,14 @@ export function startLoopLagProbe(): { stop(): LoopLag } {
     stop() {
       clearInterval(timer);
       histogram.disable();
-      return { maxGapMs: maxGap, maxGapRunMs: maxGapRun, maxRunMs: maxRun, delayMaxMs: histogram.max / 1e6, delayP99Ms: histogram.percentile(99) / 1e6, ticks };
+      return {
+        maxGapMs: maxGap,
+        maxGapRunMs: maxGapRun,
+        maxRunMs: maxRun,
+        delayMaxMs: histogram.max / 1e6,
+        delayP99Ms: histogram.percentile(99) / 1e6,
+        ticks,
+      };
     },
   };
 }

@@ -40,7 +40,10 @@ export function buildReport(options: BuildReportOptions): BuildReportResult {
     else problems.push(result.error.message);
   }
 
-  const experiments = new Map<string, { title?: string | undefined; description?: string | undefined; files: string[]; runs: ResultFile['runs'] }>();
+  const experiments = new Map<
+    string,
+    { title?: string | undefined; description?: string | undefined; files: string[]; runs: ResultFile['runs'] }
+  >();
   for (const { path, file } of loaded) {
     const entry = experiments.get(file.experiment) ?? { files: [], runs: [] };
     entry.title ??= file.title;
@@ -60,11 +63,19 @@ export function buildReport(options: BuildReportOptions): BuildReportResult {
   for (const [name, entry] of [...experiments].sort(([a], [b]) => a.localeCompare(b))) {
     const notesPath = join(options.inDir, `${name}.notes.md`);
     const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : undefined;
-    const experiment: Experiment = { name, title: entry.title ?? name, description: entry.description, notes, files: entry.files, runs: entry.runs };
+    const experiment: Experiment = {
+      name,
+      title: entry.title ?? name,
+      description: entry.description,
+      notes,
+      files: entry.files,
+      runs: entry.runs,
+    };
     const figures = figuresFor(experiment.title, experiment.runs).map((figure) => {
       const svg = renderLineChart(figure.chart);
       const check = checkXml(svg);
-      if (check.problem) throw new TandemError('internal', `figure ${name}-${figure.key} is not well-formed SVG: ${check.problem}`);
+      if (check.problem)
+        throw new TandemError('internal', `figure ${name}-${figure.key} is not well-formed SVG: ${check.problem}`);
       const file = `${name}-${figure.key}.svg`;
       write(file, svg);
       return { figure, file };
@@ -83,5 +94,8 @@ function listJson(dir: string): string[] {
   } catch (error) {
     throw new TandemError('invalid_request', `cannot read ${dir}: ${(error as Error).message}`, { cause: error });
   }
-  return names.filter((n) => n.endsWith('.json')).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => n.endsWith('.json'))
+    .sort()
+    .map((n) => join(dir, n));
 }

@@ -16,17 +16,48 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function summary(ttftMs: number, hit: number): RunSummary {
   const recorder = createRunRecorder({ slo: { ttftMs: 1000, itlMs: 50 } });
   for (let i = 0; i < 10; i++) {
-    recorder.record({ id: `r${i}`, ok: true, arrivalMs: i, sentMs: i, firstTokenMs: i + ttftMs, lastTokenMs: i + ttftMs + 90, endMs: i + ttftMs + 90, promptTokens: 1000, sharedPrefixTokens: 950, cachedPromptTokens: 1000 * hit, outputTokens: 10, itlGapsMs: [10] });
+    recorder.record({
+      id: `r${i}`,
+      ok: true,
+      arrivalMs: i,
+      sentMs: i,
+      firstTokenMs: i + ttftMs,
+      lastTokenMs: i + ttftMs + 90,
+      endMs: i + ttftMs + 90,
+      promptTokens: 1000,
+      sharedPrefixTokens: 950,
+      cachedPromptTokens: 1000 * hit,
+      outputTokens: 10,
+      itlGapsMs: [10],
+    });
   }
   return recorder.finish({ durationMs: 1000 });
 }
 
 function run(policy: string, qps: number, ttftMs: number, extra: Partial<ResultRun> = {}): ResultRun {
-  return { command: `npx tandem simulate --policy ${policy} --qps 3,30,60`, tool: 'simulate', policy, label: null, qps, concurrency: null, workload: { name: 'llmd-shared-prefix', seed: '1', params: { rate: qps } }, setup: { workers: 8 }, summary: summary(ttftMs, policy === 'kv' ? 0.8 : 0.2), ...extra };
+  return {
+    command: `npx tandem simulate --policy ${policy} --qps 3,30,60`,
+    tool: 'simulate',
+    policy,
+    label: null,
+    qps,
+    concurrency: null,
+    workload: { name: 'llmd-shared-prefix', seed: '1', params: { rate: qps } },
+    setup: { workers: 8 },
+    summary: summary(ttftMs, policy === 'kv' ? 0.8 : 0.2),
+    ...extra,
+  };
 }
 
 function file(experiment: string, runs: ResultRun[], title?: string): ResultFile {
-  return { format: 'tandem-bench-result', version: 1, experiment, ...(title ? { title } : {}), created_at: '2026-01-01T00:00:00.000Z', runs };
+  return {
+    format: 'tandem-bench-result',
+    version: 1,
+    experiment,
+    ...(title ? { title } : {}),
+    created_at: '2026-01-01T00:00:00.000Z',
+    runs,
+  };
 }
 
 describe('SVG charts', () => {
@@ -42,7 +73,9 @@ describe('SVG charts', () => {
   });
 
   it('accepts well-formed XML and rejects the usual breakages', () => {
-    expect(checkXml('<?xml version="1.0"?><svg a="1"><g><text>x &amp; y</text></g><path d="M0 0"/></svg>').problem).toBeUndefined();
+    expect(
+      checkXml('<?xml version="1.0"?><svg a="1"><g><text>x &amp; y</text></g><path d="M0 0"/></svg>').problem,
+    ).toBeUndefined();
     expect(checkXml('<svg><g></svg>').problem).toMatch(/closes <g>/);
     expect(checkXml('<svg a=1/>').problem).toMatch(/not quoted/);
     expect(checkXml('<svg><text>a & b</text></svg>').problem).toMatch(/bad entity/);
@@ -58,25 +91,68 @@ describe('SVG charts', () => {
       xLabel: 'offered load (requests/s)',
       yLabel: 'TTFT p90 (s)',
       series: [
-        { name: 'kv & friends', points: [{ x: 3, y: 0.5 }, { x: 30, y: 0.6 }, { x: 60, y: null }] },
-        { name: 'random', points: [{ x: 3, y: 1 }, { x: 30, y: 40 }, { x: 60, y: 92 }] },
+        {
+          name: 'kv & friends',
+          points: [
+            { x: 3, y: 0.5 },
+            { x: 30, y: 0.6 },
+            { x: 60, y: null },
+          ],
+        },
+        {
+          name: 'random',
+          points: [
+            { x: 3, y: 1 },
+            { x: 30, y: 40 },
+            { x: 60, y: 92 },
+          ],
+        },
       ],
     });
     const check = checkXml(svg);
     expect(check.problem).toBeUndefined();
     expect(check.root).toBe('svg');
-    expect(check.texts).toEqual(expect.arrayContaining(['TTFT &lt;p90&gt;', 'offered load (requests/s)', 'TTFT p90 (s) (log scale)', 'kv &amp; friends', 'random', '0.1', '1', '10', '100']));
+    expect(check.texts).toEqual(
+      expect.arrayContaining([
+        'TTFT &lt;p90&gt;',
+        'offered load (requests/s)',
+        'TTFT p90 (s) (log scale)',
+        'kv &amp; friends',
+        'random',
+        '0.1',
+        '1',
+        '10',
+        '100',
+      ]),
+    );
     expect(check.elements.filter((e) => e === 'path')).toHaveLength(2);
   });
 
   it('keeps a linear axis when the values span little', () => {
-    const check = checkXml(renderLineChart({ title: 't', xLabel: 'x', yLabel: 'output tokens/s', series: [{ name: 'a', points: [{ x: 1, y: 4429 }, { x: 2, y: 8730 }] }] }));
+    const check = checkXml(
+      renderLineChart({
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'output tokens/s',
+        series: [
+          {
+            name: 'a',
+            points: [
+              { x: 1, y: 4429 },
+              { x: 2, y: 8730 },
+            ],
+          },
+        ],
+      }),
+    );
     expect(check.texts).toContain('output tokens/s');
     expect(check.texts).toEqual(expect.arrayContaining(['0', '2k', '4k', '6k', '8k']));
   });
 
   it('says "no data" instead of drawing empty axes', () => {
-    const check = checkXml(renderLineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [{ x: 1, y: null }] }] }));
+    const check = checkXml(
+      renderLineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [{ x: 1, y: null }] }] }),
+    );
     expect(check.problem).toBeUndefined();
     expect(check.texts).toContain('no data');
   });
@@ -88,18 +164,50 @@ describe('report builder', () => {
 
   it('writes one page per experiment with tables, the exact commands, and valid SVG figures', () => {
     mkdirSync(inDir, { recursive: true });
-    const sweep = [run('kv', 3, 100), run('kv', 30, 200), run('kv', 60, 400), run('random', 3, 150), run('random', 30, 9000), run('random', 60, 92000)];
-    writeFileSync(join(inDir, 'a.json'), JSON.stringify(file('llmd-kv-wins', sweep.slice(0, 3), 'llm-d KV-cache wins')));
+    const sweep = [
+      run('kv', 3, 100),
+      run('kv', 30, 200),
+      run('kv', 60, 400),
+      run('random', 3, 150),
+      run('random', 30, 9000),
+      run('random', 60, 92000),
+    ];
+    writeFileSync(
+      join(inDir, 'a.json'),
+      JSON.stringify(file('llmd-kv-wins', sweep.slice(0, 3), 'llm-d KV-cache wins')),
+    );
     writeFileSync(join(inDir, 'b.json'), JSON.stringify(file('llmd-kv-wins', sweep.slice(3))));
-    const planned = run('kv', 10, 300, { label: 'planner', workload: { name: 'diurnal', seed: '1', params: {} }, series: { replicas: [{ t_s: 0, prefill: 2, decode: 2 }, { t_s: 60, prefill: 3, decode: 4 }] } });
+    const planned = run('kv', 10, 300, {
+      label: 'planner',
+      workload: { name: 'diurnal', seed: '1', params: {} },
+      series: {
+        replicas: [
+          { t_s: 0, prefill: 2, decode: 2 },
+          { t_s: 60, prefill: 3, decode: 4 },
+        ],
+      },
+    });
     writeFileSync(join(inDir, 'planner.json'), JSON.stringify(file('diurnal-planner', [planned])));
     writeFileSync(join(inDir, 'llmd-kv-wins.notes.md'), '**Verdict**: met at 30 req/s.\n');
-    writeFileSync(join(inDir, 'broken.json'), JSON.stringify({ format: 'tandem-bench-result', version: 1, experiment: 'Bad Name', created_at: 'x', runs: [] }));
+    writeFileSync(
+      join(inDir, 'broken.json'),
+      JSON.stringify({ format: 'tandem-bench-result', version: 1, experiment: 'Bad Name', created_at: 'x', runs: [] }),
+    );
 
     const result = buildReport({ inDir, outDir });
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]).toMatch(/broken\.json: experiment: must be kebab-case/);
-    expect(result.written).toEqual(expect.arrayContaining(['llmd-kv-wins.md', 'llmd-kv-wins-ttft-p90.svg', 'llmd-kv-wins-throughput.svg', 'llmd-kv-wins-hit-rate.svg', 'diurnal-planner.md', 'diurnal-planner-replicas.svg', 'README.md']));
+    expect(result.written).toEqual(
+      expect.arrayContaining([
+        'llmd-kv-wins.md',
+        'llmd-kv-wins-ttft-p90.svg',
+        'llmd-kv-wins-throughput.svg',
+        'llmd-kv-wins-hit-rate.svg',
+        'diurnal-planner.md',
+        'diurnal-planner-replicas.svg',
+        'README.md',
+      ]),
+    );
     expect(result.written).not.toContain('llmd-kv-wins-replicas.svg');
 
     const page = readFileSync(join(outDir, 'llmd-kv-wins.md'), 'utf8');
@@ -110,7 +218,8 @@ describe('report builder', () => {
     expect(page).toContain('npx tandem simulate --policy random --qps 3,30,60');
     expect(page.split('\n').filter((line) => /^\| (kv|random) \|/.test(line))).toHaveLength(6);
     expect(page).toMatch(/\| random \| 60 \| - \| 10 \| 0 \| .* \| 92\.00 \|/); // TTFT p50 in seconds
-    for (const image of page.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) expect(existsSync(join(outDir, image[1]!))).toBe(true);
+    for (const image of page.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g))
+      expect(existsSync(join(outDir, image[1]!))).toBe(true);
 
     for (const name of result.written.filter((n) => n.endsWith('.svg'))) {
       const check = checkXml(readFileSync(join(outDir, name), 'utf8'));
@@ -118,11 +227,15 @@ describe('report builder', () => {
       expect(check.root).toBe('svg');
     }
     const ttft = checkXml(readFileSync(join(outDir, 'llmd-kv-wins-ttft-p90.svg'), 'utf8'));
-    expect(ttft.texts).toEqual(expect.arrayContaining(['kv', 'random', 'TTFT p90 (s) (log scale)', 'offered load (requests/s)']));
+    expect(ttft.texts).toEqual(
+      expect.arrayContaining(['kv', 'random', 'TTFT p90 (s) (log scale)', 'offered load (requests/s)']),
+    );
     const hit = checkXml(readFileSync(join(outDir, 'llmd-kv-wins-hit-rate.svg'), 'utf8'));
     expect(hit.texts).toEqual(expect.arrayContaining(['upper bound (each prefix once)', '100%']));
     const replicas = checkXml(readFileSync(join(outDir, 'diurnal-planner-replicas.svg'), 'utf8'));
-    expect(replicas.texts).toEqual(expect.arrayContaining(['prefill', 'decode', 'time since the run started (s)', 'replicas']));
+    expect(replicas.texts).toEqual(
+      expect.arrayContaining(['prefill', 'decode', 'time since the run started (s)', 'replicas']),
+    );
 
     const index = readFileSync(join(outDir, 'README.md'), 'utf8');
     expect(index).toContain('[llm-d KV-cache wins](llmd-kv-wins.md): 6 runs');
@@ -130,8 +243,13 @@ describe('report builder', () => {
   });
 
   it('writes the same bytes when run twice on the same results', () => {
-    const first = readFileSync(join(outDir, 'llmd-kv-wins.md'), 'utf8') + readFileSync(join(outDir, 'llmd-kv-wins-ttft-p90.svg'), 'utf8');
+    const first =
+      readFileSync(join(outDir, 'llmd-kv-wins.md'), 'utf8') +
+      readFileSync(join(outDir, 'llmd-kv-wins-ttft-p90.svg'), 'utf8');
     buildReport({ inDir, outDir });
-    expect(readFileSync(join(outDir, 'llmd-kv-wins.md'), 'utf8') + readFileSync(join(outDir, 'llmd-kv-wins-ttft-p90.svg'), 'utf8')).toBe(first);
+    expect(
+      readFileSync(join(outDir, 'llmd-kv-wins.md'), 'utf8') +
+        readFileSync(join(outDir, 'llmd-kv-wins-ttft-p90.svg'), 'utf8'),
+    ).toBe(first);
   });
 });

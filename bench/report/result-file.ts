@@ -93,7 +93,8 @@ export function readResultFile(path: string): Result<ResultFile> {
 /** Validates and writes (pretty JSON, trailing newline). Throws TandemError on an invalid file. */
 export function writeResultFile(path: string, file: ResultFile): void {
   const checked = resultFileSchema.safeParse(file);
-  if (!checked.success) throw new TandemError('internal', `refusing to write an invalid result file: ${checked.error.issues[0]?.message}`);
+  if (!checked.success)
+    throw new TandemError('internal', `refusing to write an invalid result file: ${checked.error.issues[0]?.message}`);
   writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
 }
 
@@ -135,5 +136,10 @@ export function newResultFile(tool: ResultRun['tool'], naming: ResultFileNaming,
 function experimentName(tool: ResultRun['tool'], out: string | undefined, workload: string): string {
   const fallback = `${tool === 'simulate' ? 'sim' : 'live'}-${workload}`;
   const stem = out ? basename(out, extname(out)) : fallback;
-  return stem.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || fallback;
+  return (
+    stem
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || fallback
+  );
 }

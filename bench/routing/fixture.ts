@@ -33,7 +33,9 @@ const VOCABULARY = 151_936;
 
 export function buildFixture(rng: Rng, o: FixtureOptions): Fixture {
   const workerIds = Array.from({ length: o.workers }, (_, i) => `w${i}`);
-  const systemPrompts = Array.from({ length: o.systemPrompts }, () => Array.from({ length: o.systemBlocks * o.blockSize }, () => rng.int(VOCABULARY)));
+  const systemPrompts = Array.from({ length: o.systemPrompts }, () =>
+    Array.from({ length: o.systemBlocks * o.blockSize }, () => rng.int(VOCABULARY)),
+  );
   const documents: number[][] = [];
   const batches: { worker: string; batch: KvEventBatch }[] = [];
   /** Per worker: system prompts it already holds (index -> engine hash of the last block). */
@@ -43,7 +45,9 @@ export function buildFixture(rng: Rng, o: FixtureOptions): Fixture {
   let ts = 0;
   for (let d = 0; d < o.documents; d++) {
     const system = d % o.systemPrompts;
-    const unique = Array.from({ length: (o.blocksPerDocument - o.systemBlocks) * o.blockSize }, () => rng.int(VOCABULARY));
+    const unique = Array.from({ length: (o.blocksPerDocument - o.systemBlocks) * o.blockSize }, () =>
+      rng.int(VOCABULARY),
+    );
     const tokens = [...systemPrompts[system]!, ...unique];
     documents.push(tokens);
     const w = rng.int(o.workers);
@@ -57,7 +61,20 @@ export function buildFixture(rng: Rng, o: FixtureOptions): Fixture {
         batch: {
           ts: ts++,
           dataParallelRank: null,
-          events: [{ type: 'BlockStored', blockHashes: hashes, parentBlockHash: parent, tokenIds: tokens.slice(from * o.blockSize, to * o.blockSize), blockSize: o.blockSize, loraId: null, medium: 'GPU', loraName: null, extraKeys: null, groupIdx: null }],
+          events: [
+            {
+              type: 'BlockStored',
+              blockHashes: hashes,
+              parentBlockHash: parent,
+              tokenIds: tokens.slice(from * o.blockSize, to * o.blockSize),
+              blockSize: o.blockSize,
+              loraId: null,
+              medium: 'GPU',
+              loraName: null,
+              extraKeys: null,
+              groupIdx: null,
+            },
+          ],
         },
       });
       storedBlocks += hashes.length;

@@ -22,7 +22,9 @@ export interface Clients {
   /** Requests served disaggregated so far (the dispatcher's final event says so). */
   readonly disaggregated: number;
   /** The summary of each request class (the id without its serial: `short`, `long`, `chat`, ...), when there are several. */
-  classSummaries(finish: Parameters<RunRecorder['finish']>[0]): Record<string, ReturnType<RunRecorder['finish']>> | null;
+  classSummaries(
+    finish: Parameters<RunRecorder['finish']>[0],
+  ): Record<string, ReturnType<RunRecorder['finish']>> | null;
 }
 
 export interface ClientsOptions {
@@ -82,7 +84,15 @@ export function createClients(options: ClientsOptions): Clients {
       requestId: r.id,
       model: options.model,
       promptTokenIds: promptOf(r),
-      sampling: { maxTokens: r.maxOutputTokens, temperature: 0, topP: 1, seed: undefined, stopTokenIds: [], ignoreEos: true, minTokens: 0 },
+      sampling: {
+        maxTokens: r.maxOutputTokens,
+        temperature: 0,
+        topP: 1,
+        seed: undefined,
+        stopTokenIds: [],
+        ignoreEos: true,
+        minTokens: 0,
+      },
       sessionKey: r.sessionKey,
       deadlineUnixMs: r.arrivalMs + options.timeoutMs,
     };

@@ -79,14 +79,20 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
   const planner = onOff(flags.planner ?? 'off', '--planner');
   const params = parseParams(flags.param ?? []);
   const slo = {
-    ttftMs: flags.sloTtftMs === undefined ? base.value.planner.slo.ttft_s * 1000 : number(flags.sloTtftMs, '--slo-ttft-ms'),
+    ttftMs:
+      flags.sloTtftMs === undefined ? base.value.planner.slo.ttft_s * 1000 : number(flags.sloTtftMs, '--slo-ttft-ms'),
     itlMs: flags.sloItlMs === undefined ? base.value.planner.slo.itl_s * 1000 : number(flags.sloItlMs, '--slo-itl-ms'),
   };
   const latency: SimLatencies = {
-    dispatchMs: flags.dispatchMs === undefined ? DEFAULT_LATENCIES.dispatchMs : number(flags.dispatchMs, '--dispatch-ms', 0),
+    dispatchMs:
+      flags.dispatchMs === undefined ? DEFAULT_LATENCIES.dispatchMs : number(flags.dispatchMs, '--dispatch-ms', 0),
     tokenMs: flags.tokenMs === undefined ? DEFAULT_LATENCIES.tokenMs : number(flags.tokenMs, '--token-ms', 0),
-    kvEventMs: flags.kvEventMs === undefined ? DEFAULT_LATENCIES.kvEventMs : number(flags.kvEventMs, '--kv-event-ms', 0),
-    statusIntervalMs: flags.statusIntervalMs === undefined ? DEFAULT_LATENCIES.statusIntervalMs : number(flags.statusIntervalMs, '--status-interval-ms'),
+    kvEventMs:
+      flags.kvEventMs === undefined ? DEFAULT_LATENCIES.kvEventMs : number(flags.kvEventMs, '--kv-event-ms', 0),
+    statusIntervalMs:
+      flags.statusIntervalMs === undefined
+        ? DEFAULT_LATENCIES.statusIntervalMs
+        : number(flags.statusIntervalMs, '--status-interval-ms'),
     statusMs: DEFAULT_LATENCIES.statusMs,
     startupS: flags.startupS === undefined ? DEFAULT_LATENCIES.startupS : number(flags.startupS, '--startup-s', 0),
   };
@@ -106,13 +112,38 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
       'routing.policy': point.policy,
       'routing.index_mode': point.index,
       'disaggregation.mode': point.disaggregation,
-      ...(flags.thresholdTokens === undefined ? {} : { 'disaggregation.threshold_tokens': integer(flags.thresholdTokens, '--threshold-tokens', 0) }),
+      ...(flags.thresholdTokens === undefined
+        ? {}
+        : { 'disaggregation.threshold_tokens': integer(flags.thresholdTokens, '--threshold-tokens', 0) }),
     };
     const config = loadConfig({ file: flags.config, env: process.env, overrides });
     if (!config.ok) throw config.error;
-    if (!flags.quiet && points.length > 1) process.stderr.write(`run ${i + 1}/${points.length}: ${describePoint(point)} ... `);
-    const result = await runSimulation({ workload: flags.workload, params, seed, qps: point.qps, durationS, workers, gpu, model, tp, prefillWorkers: point.prefillWorkers, decodeWorkers: flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1), config: config.value, planner, latency, slo, reportQueuedPrefill: onOff(flags.statusQueuedPrefill ?? 'on', '--status-queued-prefill'), replicas });
-    if (!flags.quiet && points.length > 1) process.stderr.write(`${result.stats.simulatedSeconds.toFixed(0)} simulated s in ${result.stats.cpuSeconds.toFixed(1)} CPU s\n`);
+    if (!flags.quiet && points.length > 1)
+      process.stderr.write(`run ${i + 1}/${points.length}: ${describePoint(point)} ... `);
+    const result = await runSimulation({
+      workload: flags.workload,
+      params,
+      seed,
+      qps: point.qps,
+      durationS,
+      workers,
+      gpu,
+      model,
+      tp,
+      prefillWorkers: point.prefillWorkers,
+      decodeWorkers:
+        flags.decodeWorkers === undefined ? undefined : integer(flags.decodeWorkers, '--decode-workers', 1),
+      config: config.value,
+      planner,
+      latency,
+      slo,
+      reportQueuedPrefill: onOff(flags.statusQueuedPrefill ?? 'on', '--status-queued-prefill'),
+      replicas,
+    });
+    if (!flags.quiet && points.length > 1)
+      process.stderr.write(
+        `${result.stats.simulatedSeconds.toFixed(0)} simulated s in ${result.stats.cpuSeconds.toFixed(1)} CPU s\n`,
+      );
     results.push(result);
     const label = flags.label ?? labelled(point);
     runs.push({
@@ -132,7 +163,12 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
       // Each request class as its own run of the same command (the workload's id prefix: short, long, chat...).
       for (const [name, summary] of Object.entries(result.classes)) {
         const classLabel = `${label ?? 'all'}, ${name} requests`;
-        runs.push({ ...runs.at(-1)!, label: planner ? `${classLabel}, planner` : classLabel, summary, series: undefined });
+        runs.push({
+          ...runs.at(-1)!,
+          label: planner ? `${classLabel}, planner` : classLabel,
+          summary,
+          series: undefined,
+        });
         rows.push({ labels: { policy: point.policy, label: classLabel, qps: point.qps }, summary });
       }
     }
@@ -146,8 +182,12 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
   } else if (!flags.quiet) {
     if (points.length === 1) {
       const r = results[0]!;
-      process.stdout.write(`${flags.workload} @ ${describePoint(points[0]!)} on ${workers} x ${gpu} (${model}, tp ${tp})\n${formatSummary(r.summary)}\n`);
-      process.stdout.write(`simulated ${r.stats.simulatedSeconds.toFixed(1)} s (${r.stats.requests} requests, ${r.stats.engineSteps} engine steps, ${r.stats.disaggregated} disaggregated, ${r.stats.gpuHours.toFixed(2)} GPU-hours) in ${r.stats.cpuSeconds.toFixed(1)} CPU s\n`);
+      process.stdout.write(
+        `${flags.workload} @ ${describePoint(points[0]!)} on ${workers} x ${gpu} (${model}, tp ${tp})\n${formatSummary(r.summary)}\n`,
+      );
+      process.stdout.write(
+        `simulated ${r.stats.simulatedSeconds.toFixed(1)} s (${r.stats.requests} requests, ${r.stats.engineSteps} engine steps, ${r.stats.disaggregated} disaggregated, ${r.stats.gpuHours.toFixed(2)} GPU-hours) in ${r.stats.cpuSeconds.toFixed(1)} CPU s\n`,
+      );
     } else {
       process.stdout.write(`${formatSweepTable(rows)}\n`);
     }
@@ -158,10 +198,17 @@ export async function simulate(flags: SimulateFlags): Promise<SimResult[]> {
 
 /** Every combination of the list-valued flags, QPS varying fastest. */
 export function sweepPoints(flags: SimulateFlags, config: Readonly<Config>): SweepPoint[] {
-  const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (text: string | undefined, fallback: string) =>
+    (text ?? fallback)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const policies = list(flags.policy, config.routing.policy);
   const indexes = list(flags.index, config.routing.index_mode);
-  const modes = list(flags.disaggregation, config.disaggregation.mode === 'auto' && flags.prefillWorkers === undefined ? 'never' : config.disaggregation.mode);
+  const modes = list(
+    flags.disaggregation,
+    config.disaggregation.mode === 'auto' && flags.prefillWorkers === undefined ? 'never' : config.disaggregation.mode,
+  );
   const prefill = list(flags.prefillWorkers, '0').map((p) => integer(p, '--prefill-workers', 0));
   let qps: (number | null)[] = [null];
   if (flags.qps !== undefined) {
@@ -198,13 +245,20 @@ function varyingLabels(points: readonly SweepPoint[]): (point: SweepPoint) => st
 }
 
 function describePoint(point: SweepPoint): string {
-  const mode = point.disaggregation === 'never' ? 'aggregated' : `${point.disaggregation} with ${point.prefillWorkers} prefill workers`;
+  const mode =
+    point.disaggregation === 'never'
+      ? 'aggregated'
+      : `${point.disaggregation} with ${point.prefillWorkers} prefill workers`;
   return `${point.policy} (${point.index}), ${mode}, ${point.qps === null ? "the workload's rate" : `${point.qps} req/s`}`;
 }
 
 function number(text: string, flag: string, min = Number.MIN_VALUE): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n < min) throw bad(`${flag} ${text}: expected a number >= ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}`, flag.slice(2));
+  if (!Number.isFinite(n) || n < min)
+    throw bad(
+      `${flag} ${text}: expected a number >= ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}`,
+      flag.slice(2),
+    );
   return n;
 }
 
@@ -219,4 +273,3 @@ function onOff(text: string, flag: string): boolean {
   if (text === 'off' || text === 'false') return false;
   throw bad(`${flag} ${text}: expected on or off`, flag.slice(2));
 }
-

@@ -18,14 +18,23 @@ export interface SimDispatchFleet extends DispatchFleet {
   changed(): void;
 }
 
-export function createSimDispatchFleet(fleet: Fleet, backendOf: (worker: SimWorker) => WorkerBackend): SimDispatchFleet {
+export function createSimDispatchFleet(
+  fleet: Fleet,
+  backendOf: (worker: SimWorker) => WorkerBackend,
+): SimDispatchFleet {
   const listeners = new Set<() => void>();
   const handles = new Map<string, WorkerHandle>();
 
   const handleOf = (worker: SimWorker): WorkerHandle => {
     let handle = handles.get(worker.id);
     if (handle) return handle;
-    const spec: WorkerSpec = { name: worker.id, role: worker.role, backend: 'grpc', address: `sim:${worker.id}`, data_parallel_size: 1 };
+    const spec: WorkerSpec = {
+      name: worker.id,
+      role: worker.role,
+      backend: 'grpc',
+      address: `sim:${worker.id}`,
+      data_parallel_size: 1,
+    };
     const backend = backendOf(worker);
     const tenants = [{ tenant: worker.id, dpRank: 0 }];
     handle = {
@@ -81,7 +90,9 @@ export function createSimDispatchFleet(fleet: Fleet, backendOf: (worker: SimWork
     },
     readiness() {
       const serving = fleet.candidates().some((c) => c.role !== 'prefill');
-      return serving ? { ready: true, detail: 'simulated fleet' } : { ready: false, detail: 'no routable worker can decode' };
+      return serving
+        ? { ready: true, detail: 'simulated fleet' }
+        : { ready: false, detail: 'no routable worker can decode' };
     },
     snapshot: () => [],
     get size() {

@@ -1,7 +1,21 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
-import type { DecodeCall, GenerateCall, KvHandoffTicket, PrefillResult, TokenChunk, WorkerBackend, WorkerStatusReport } from '../../orchestrator/backends/index.ts';
-import type { KvHandoff, RequestUsage, SamplingParams, SimEngine, TokenChunk as EngineChunk } from '../../workers/engine/index.ts';
+import type {
+  DecodeCall,
+  GenerateCall,
+  KvHandoffTicket,
+  PrefillResult,
+  TokenChunk,
+  WorkerBackend,
+  WorkerStatusReport,
+} from '../../orchestrator/backends/index.ts';
+import type {
+  KvHandoff,
+  RequestUsage,
+  SamplingParams,
+  SimEngine,
+  TokenChunk as EngineChunk,
+} from '../../workers/engine/index.ts';
 
 /**
  * A simulated engine as the dispatcher's WorkerBackend (kind `grpc`, so disaggregated requests
@@ -33,7 +47,15 @@ const promptOf = (tokenIds: readonly number[]) => tokenIds as number[];
 
 const samplingOf = (call: GenerateCall): SamplingParams => {
   const s = call.sampling;
-  return { maxTokens: s.maxTokens, temperature: s.temperature, topP: s.topP, seed: s.seed, stopTokenIds: s.stopTokenIds, ignoreEos: s.ignoreEos, minTokens: s.minTokens };
+  return {
+    maxTokens: s.maxTokens,
+    temperature: s.temperature,
+    topP: s.topP,
+    seed: s.seed,
+    stopTokenIds: s.stopTokenIds,
+    ignoreEos: s.ignoreEos,
+    minTokens: s.minTokens,
+  };
 };
 
 const usageOf = (usage: RequestUsage) => ({
@@ -123,7 +145,11 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
   const { engine, clock, dispatchMs, tokenMs, onDeliver } = options;
 
   /** Runs `start` on the engine after the dispatch hop, streaming its chunks through a channel. */
-  const stream = (call: GenerateCall, signal: AbortSignal, start: (onChunk: (chunk: EngineChunk) => void) => void): AsyncIterable<TokenChunk> => {
+  const stream = (
+    call: GenerateCall,
+    signal: AbortSignal,
+    start: (onChunk: (chunk: EngineChunk) => void) => void,
+  ): AsyncIterable<TokenChunk> => {
     let started = false;
     const channel = createChunkChannel(signal, onDeliver, () => {
       if (started) engine.abort(call.requestId);
@@ -135,7 +161,10 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
         start((chunk) => {
           if (chunk.finishReason === null) return channel.push({ tokenIds: chunk.tokenIds });
           if (chunk.finishReason === 'abort' && !signal.aborted) {
-            const reason = clock.now() >= call.deadlineUnixMs ? new TandemError('deadline_exceeded', 'the request reached its deadline on the worker') : new TandemError('upstream_error', 'the worker aborted the request');
+            const reason =
+              clock.now() >= call.deadlineUnixMs
+                ? new TandemError('deadline_exceeded', 'the request reached its deadline on the worker')
+                : new TandemError('upstream_error', 'the worker aborted the request');
             if (chunk.tokenIds.length > 0) channel.push({ tokenIds: chunk.tokenIds });
             return channel.fail(reason);
           }
@@ -154,7 +183,15 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
 
     generate(call, signal) {
       return stream(call, signal, (onChunk) => {
-        engine.generate({ requestId: call.requestId, promptTokenIds: promptOf(call.tokenIds), sampling: samplingOf(call), deadlineMs: call.deadlineUnixMs }, { onChunk });
+        engine.generate(
+          {
+            requestId: call.requestId,
+            promptTokenIds: promptOf(call.tokenIds),
+            sampling: samplingOf(call),
+            deadlineMs: call.deadlineUnixMs,
+          },
+          { onChunk },
+        );
       });
     },
 
@@ -178,14 +215,28 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
           if (done) return;
           started = true;
           const promise = engine.prefill(
-            { requestId: call.requestId, promptTokenIds: promptOf(call.tokenIds), sampling: samplingOf(call), deadlineMs: call.deadlineUnixMs },
+            {
+              requestId: call.requestId,
+              promptTokenIds: promptOf(call.tokenIds),
+              sampling: samplingOf(call),
+              deadlineMs: call.deadlineUnixMs,
+            },
             {
               onPrefillSettled: (outcome) => {
                 if (!outcome.ok) return finish(() => reject(toTandemError(outcome.error, 'upstream_error')));
                 const r = outcome.result;
-                const handoff: KvHandoffTicket | null = r.handoff ? { kind: 'tandem', handoff: r.handoff, remoteRequestId: r.handoff.handoffId } : null;
+                const handoff: KvHandoffTicket | null = r.handoff
+                  ? { kind: 'tandem', handoff: r.handoff, remoteRequestId: r.handoff.handoffId }
+                  : null;
                 if (done && r.handoff) engine.release(r.handoff.handoffId); // cancelled meanwhile: nobody will pull
-                finish(() => resolve({ firstTokenId: r.firstTokenId, finishReason: r.finishReason, usage: usageOf(r.usage), handoff }));
+                finish(() =>
+                  resolve({
+                    firstTokenId: r.firstTokenId,
+                    finishReason: r.finishReason,
+                    usage: usageOf(r.usage),
+                    handoff,
+                  }),
+                );
               },
             },
           );
@@ -224,14 +275,17 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
     },
 
     release(ticket) {
-      if (ticket.kind !== 'tandem' || ticket.remoteRequestId === '') return Promise.resolve({ found: false, releasedBlocks: 0 });
+      if (ticket.kind !== 'tandem' || ticket.remoteRequestId === '')
+        return Promise.resolve({ found: false, releasedBlocks: 0 });
       // Fire and forget after the hop: what the engine frees does not change what the caller does next.
       clock.setTimer(dispatchMs, () => engine.release(ticket.remoteRequestId));
       return Promise.resolve({ found: true, releasedBlocks: 0 });
     },
 
     status(): Promise<WorkerStatusReport> {
-      return Promise.reject(new TandemError('internal', 'the simulator polls engine status itself (bench/sim/fleet.ts)'));
+      return Promise.reject(
+        new TandemError('internal', 'the simulator polls engine status itself (bench/sim/fleet.ts)'),
+      );
     },
 
     close: () => engine.close(),

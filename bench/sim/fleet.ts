@@ -191,7 +191,12 @@ export function createFleet(options: FleetOptions): Fleet {
       for (const worker of all) {
         if (worker.state === 'gone' || worker.state === 'starting') continue;
         const status = worker.engine.status();
-        if (worker.state === 'draining' && worker.assigned === 0 && status.runningRequests + status.waitingRequests === 0 && status.heldHandoffs === 0) {
+        if (
+          worker.state === 'draining' &&
+          worker.assigned === 0 &&
+          status.runningRequests + status.waitingRequests === 0 &&
+          status.heldHandoffs === 0
+        ) {
           retire(worker);
           continue;
         }
@@ -202,7 +207,16 @@ export function createFleet(options: FleetOptions): Fleet {
         const at = clock.now();
         for (const [id, status] of reports) {
           if (byId.get(id)!.state === 'gone') continue;
-          load.report(id, { runningRequests: status.runningRequests, waitingRequests: status.waitingRequests, ...(options.reportQueuedPrefill ? { queuedPrefillTokens: status.queuedPrefillTokens } : {}), activeKvBlocks: status.usedBlocks }, at);
+          load.report(
+            id,
+            {
+              runningRequests: status.runningRequests,
+              waitingRequests: status.waitingRequests,
+              ...(options.reportQueuedPrefill ? { queuedPrefillTokens: status.queuedPrefillTokens } : {}),
+              activeKvBlocks: status.usedBlocks,
+            },
+            at,
+          );
         }
         options.onReports?.();
       });

@@ -59,7 +59,8 @@ export function createIntervalStats(slo: { readonly ttftMs: number }): IntervalS
       let running = 0;
       const isl: Distribution = { bounds: ISL_BOUNDS, counts: islCounts.map((n) => (running += n)) };
       ttfts.sort((a, b) => a - b);
-      const quantile = (q: number) => (ttfts.length === 0 ? undefined : ttfts[Math.min(ttfts.length - 1, Math.floor(q * ttfts.length))]! / 1000);
+      const quantile = (q: number) =>
+        ttfts.length === 0 ? undefined : ttfts[Math.min(ttfts.length - 1, Math.floor(q * ttfts.length))]! / 1000;
       const observation: Observation = {
         atMs,
         intervalS,

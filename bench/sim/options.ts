@@ -73,7 +73,12 @@ export const DEFAULT_LATENCIES: SimLatencies = {
 /** What a probe sees at each status tick (tests check invariants with it). */
 export interface ProbeSample {
   readonly atMs: number;
-  readonly loads: readonly { readonly worker: string; readonly inflightRequests: number; readonly queuedPrefillTokens: number; readonly activeDecodeBlocks: number }[];
+  readonly loads: readonly {
+    readonly worker: string;
+    readonly inflightRequests: number;
+    readonly queuedPrefillTokens: number;
+    readonly activeDecodeBlocks: number;
+  }[];
   readonly inFlight: number;
 }
 
@@ -81,27 +86,50 @@ const bad = (message: string, param?: string) => new TandemError('invalid_reques
 
 /** Checks a run's options; throws TandemError(invalid_request) naming the flag at fault. */
 export function checkSimOptions(options: SimOptions): void {
-  if (!Number.isInteger(options.workers) || options.workers < 1) throw bad(`--workers must be a positive integer, got ${options.workers}`, 'workers');
+  if (!Number.isInteger(options.workers) || options.workers < 1)
+    throw bad(`--workers must be a positive integer, got ${options.workers}`, 'workers');
   if (!(options.durationS > 0)) throw bad(`--duration must be positive seconds, got ${options.durationS}`, 'duration');
   if (options.qps !== null && !(options.qps > 0)) throw bad(`--qps must be positive, got ${options.qps}`, 'qps');
   engineProfile(options.gpu, options.model, options.tp);
   const mode = options.config.disaggregation.mode;
   const p = options.prefillWorkers;
-  if (!Number.isInteger(p) || p < 0 || p >= options.workers) throw bad(`--prefill-workers must be an integer in [0, ${options.workers - 1}] (some workers must decode), got ${p}`, 'prefill-workers');
+  if (!Number.isInteger(p) || p < 0 || p >= options.workers)
+    throw bad(
+      `--prefill-workers must be an integer in [0, ${options.workers - 1}] (some workers must decode), got ${p}`,
+      'prefill-workers',
+    );
   const d = options.decodeWorkers;
-  if (d !== undefined && (!Number.isInteger(d) || d < 1 || p + d > options.workers)) throw bad(`--decode-workers must be an integer in [1, ${options.workers - p}] (with ${p} prefill workers of at most ${options.workers}), got ${d}`, 'decode-workers');
-  if (d !== undefined && p === 0) throw bad('--decode-workers needs --prefill-workers (an aggregated fleet has no decode pool)', 'decode-workers');
-  if (mode === 'never' && p > 0) throw bad(`--disaggregation never would leave the ${p} prefill workers idle: drop --prefill-workers`, 'prefill-workers');
-  if (mode !== 'never' && p === 0) throw bad(`--disaggregation ${mode} needs a prefill pool: give --prefill-workers P (1 <= P < --workers)`, 'prefill-workers');
-  if (options.planner && mode === 'never') throw bad('--planner on sizes prefill and decode pools: use --disaggregation auto or always', 'planner');
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || p + d > options.workers))
+    throw bad(
+      `--decode-workers must be an integer in [1, ${options.workers - p}] (with ${p} prefill workers of at most ${options.workers}), got ${d}`,
+      'decode-workers',
+    );
+  if (d !== undefined && p === 0)
+    throw bad('--decode-workers needs --prefill-workers (an aggregated fleet has no decode pool)', 'decode-workers');
+  if (mode === 'never' && p > 0)
+    throw bad(
+      `--disaggregation never would leave the ${p} prefill workers idle: drop --prefill-workers`,
+      'prefill-workers',
+    );
+  if (mode !== 'never' && p === 0)
+    throw bad(
+      `--disaggregation ${mode} needs a prefill pool: give --prefill-workers P (1 <= P < --workers)`,
+      'prefill-workers',
+    );
+  if (options.planner && mode === 'never')
+    throw bad('--planner on sizes prefill and decode pools: use --disaggregation auto or always', 'planner');
   for (const [name, value] of Object.entries(options.latency)) {
-    if (!(value >= 0) || !Number.isFinite(value)) throw bad(`latency ${name} must be a non-negative number, got ${value}`, name);
+    if (!(value >= 0) || !Number.isFinite(value))
+      throw bad(`latency ${name} must be a non-negative number, got ${value}`, name);
   }
   if (!(options.latency.statusIntervalMs > 0)) throw bad('the status interval must be positive', 'statusIntervalMs');
   const r = options.replicas;
   if (r !== undefined) {
-    if (!Number.isInteger(r.count) || r.count < 1 || r.count > 64) throw bad(`--replicas must be an integer from 1 to 64, got ${r.count}`, 'replicas');
-    if (!(r.syncMs >= 0) || !Number.isFinite(r.syncMs)) throw bad(`--sync-ms must be a non-negative number, got ${r.syncMs}`, 'sync-ms');
-    if (r.count > 1 && options.planner) throw bad('--replicas above 1 runs without the planner (it feeds one dispatcher): use --planner off', 'replicas');
+    if (!Number.isInteger(r.count) || r.count < 1 || r.count > 64)
+      throw bad(`--replicas must be an integer from 1 to 64, got ${r.count}`, 'replicas');
+    if (!(r.syncMs >= 0) || !Number.isFinite(r.syncMs))
+      throw bad(`--sync-ms must be a non-negative number, got ${r.syncMs}`, 'sync-ms');
+    if (r.count > 1 && options.planner)
+      throw bad('--replicas above 1 runs without the planner (it feeds one dispatcher): use --planner off', 'replicas');
   }
 }

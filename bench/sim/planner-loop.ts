@@ -75,7 +75,9 @@ export function createPlannerLoop(options: PlannerLoopOptions): PlannerLoop {
     if (diff === 0) return;
     const order: SimWorker[] = [
       ...active.filter((w) => w.state === 'starting').reverse(),
-      ...active.filter((w) => w.state === 'up').sort((a, b) => a.assigned - b.assigned || b.createdAtMs - a.createdAtMs),
+      ...active
+        .filter((w) => w.state === 'up')
+        .sort((a, b) => a.assigned - b.assigned || b.createdAtMs - a.createdAtMs),
     ];
     for (const w of order.slice(0, -diff)) fleet.drain(w);
   };
@@ -83,7 +85,11 @@ export function createPlannerLoop(options: PlannerLoopOptions): PlannerLoop {
   return {
     series,
     recordReplicas() {
-      const point = { t_s: clock.now() / 1000, prefill: fleet.count('prefill', ['up']), decode: fleet.count('decode', ['up']) };
+      const point = {
+        t_s: clock.now() / 1000,
+        prefill: fleet.count('prefill', ['up']),
+        decode: fleet.count('decode', ['up']),
+      };
       const last = series.at(-1);
       if (last && last.prefill === point.prefill && last.decode === point.decode) return;
       if (last && last.t_s === point.t_s) series.pop();
@@ -91,7 +97,10 @@ export function createPlannerLoop(options: PlannerLoopOptions): PlannerLoop {
     },
     tick() {
       const now = clock.now();
-      const observation = intervals.take(now, options.intervalS, { prefill: poolObservation('prefill'), decode: poolObservation('decode') });
+      const observation = intervals.take(now, options.intervalS, {
+        prefill: poolObservation('prefill'),
+        decode: poolObservation('decode'),
+      });
       planner.observe(observation);
       const decision = planner.decide(now);
       for (const role of ROLES) {

@@ -31,7 +31,12 @@ export interface SimResult {
   /** What the run cost to simulate and what the fleet did. */
   readonly stats: SimStats;
   /** The load book at the end, per worker still known to it (all zero after a clean run). */
-  readonly finalLoads: readonly { readonly worker: string; readonly inflightRequests: number; readonly queuedPrefillTokens: number; readonly activeDecodeBlocks: number }[];
+  readonly finalLoads: readonly {
+    readonly worker: string;
+    readonly inflightRequests: number;
+    readonly queuedPrefillTokens: number;
+    readonly activeDecodeBlocks: number;
+  }[];
 }
 
 export interface SimStats {
@@ -65,8 +70,15 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const definition = getWorkloadDefinition(options.workload);
   if (!definition.ok) throw definition.error;
   const hasRate = definition.value.paramDocs.some((p) => p.name === 'rate');
-  if (options.qps !== null && !hasRate) throw new TandemError('invalid_request', `workload ${options.workload} has no rate to set with --qps`, { param: 'qps' });
-  const workload = createWorkload(options.workload, options.qps === null ? options.params : { ...options.params, rate: options.qps }, options.seed);
+  if (options.qps !== null && !hasRate)
+    throw new TandemError('invalid_request', `workload ${options.workload} has no rate to set with --qps`, {
+      param: 'qps',
+    });
+  const workload = createWorkload(
+    options.workload,
+    options.qps === null ? options.params : { ...options.params, rate: options.qps },
+    options.seed,
+  );
   if (!workload.ok) throw workload.error;
   const source = workload.value.open();
 
@@ -91,8 +103,20 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   };
   const replicaCount = options.replicas?.count ?? 1;
   const replicas =
-    replicaCount > 1 ? createRouterReplicas({ config, clock, seed: `sim/${options.seed}`, count: replicaCount, sync: options.replicas!.sync, syncMs: options.replicas!.syncMs, onDeliver }) : null;
-  const core = replicas ? replicas.cores[0]! : createRoutingCore(config.routing, { clock, seed: `sim/${options.seed}` });
+    replicaCount > 1
+      ? createRouterReplicas({
+          config,
+          clock,
+          seed: `sim/${options.seed}`,
+          count: replicaCount,
+          sync: options.replicas!.sync,
+          syncMs: options.replicas!.syncMs,
+          onDeliver,
+        })
+      : null;
+  const core = replicas
+    ? replicas.cores[0]!
+    : createRoutingCore(config.routing, { clock, seed: `sim/${options.seed}` });
   const blockSize = config.routing.block_size;
   const engine = {
     ...engineOptionsFromConfig(config.worker),
@@ -125,7 +149,15 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const engines = new Map<string, SimWorker['engine']>();
   const dispatchFleet = createSimDispatchFleet(fleet, (worker) => {
     engines.set(worker.engine.info.engineId, worker.engine);
-    return createEngineBackend({ engine: worker.engine, clock, dispatchMs: latency.dispatchMs, tokenMs: latency.tokenMs, link: config.disaggregation.kv_link, onDeliver, peer: (id) => engines.get(id) });
+    return createEngineBackend({
+      engine: worker.engine,
+      clock,
+      dispatchMs: latency.dispatchMs,
+      tokenMs: latency.tokenMs,
+      link: config.disaggregation.kv_link,
+      onDeliver,
+      peer: (id) => engines.get(id),
+    });
   });
   fleetChanged = () => {
     settled = true;
@@ -165,11 +197,33 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   if (options.planner) {
     const planned = plannerOptionsFromConfig(config);
     if (!planned.ok) throw planned.error;
-    const pool = (role: 'prefill' | 'decode') => ({ name: role, role, gpu: options.gpu, model: options.model, tp: options.tp, min_replicas: 1, max_replicas: options.workers - 1 });
+    const pool = (role: 'prefill' | 'decode') => ({
+      name: role,
+      role,
+      gpu: options.gpu,
+      model: options.model,
+      tp: options.tp,
+      min_replicas: 1,
+      max_replicas: options.workers - 1,
+    });
     const pools = resolvePools({ pools: [pool('prefill'), pool('decode')] });
     if (!pools.ok) throw pools.error;
-    const planner = createPlanner({ ...planned.value, pools: pools.value, gpuBudget: options.workers * options.tp, blockSize });
-    plannerLoop = createPlannerLoop({ clock, fleet, load: core.load, planner, intervals, disagg: dispatcher, intervalS: config.planner.interval_s, startupMs: latency.startupS * 1000 });
+    const planner = createPlanner({
+      ...planned.value,
+      pools: pools.value,
+      gpuBudget: options.workers * options.tp,
+      blockSize,
+    });
+    plannerLoop = createPlannerLoop({
+      clock,
+      fleet,
+      load: core.load,
+      planner,
+      intervals,
+      disagg: dispatcher,
+      intervalS: config.planner.interval_s,
+      startupMs: latency.startupS * 1000,
+    });
     plannerLoop.recordReplicas();
   }
 
@@ -187,7 +241,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     fleet.poll();
     if (options.probe) {
       const now = clock.now();
-      options.probe({ atMs: now, inFlight: clients.inFlight, loads: fleet.all.filter((w) => w.state !== 'gone').map((w) => ({ worker: w.id, ...core.load.load(w.id, now) })) });
+      options.probe({
+        atMs: now,
+        inFlight: clients.inFlight,
+        loads: fleet.all.filter((w) => w.state !== 'gone').map((w) => ({ worker: w.id, ...core.load.load(w.id, now) })),
+      });
     }
   });
   if (plannerLoop) {
@@ -232,7 +290,12 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   }
   const finalLoads = core.load.workers().map((worker) => {
     const l = core.load.load(worker, now);
-    return { worker, inflightRequests: l.booked.inflightRequests, queuedPrefillTokens: l.booked.queuedPrefillTokens, activeDecodeBlocks: l.booked.activeDecodeBlocks };
+    return {
+      worker,
+      inflightRequests: l.booked.inflightRequests,
+      queuedPrefillTokens: l.booked.queuedPrefillTokens,
+      activeDecodeBlocks: l.booked.activeDecodeBlocks,
+    };
   });
   const expiredBookings = core.load.workers().reduce((sum, w) => sum + core.load.load(w, now).expiredBookings, 0);
   const gpuHours = fleet.gpuSeconds() / 3600;
@@ -257,7 +320,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     prefill_workers: p,
     decode_workers: p === 0 ? null : (options.decodeWorkers ?? options.workers - p),
     disaggregation: config.disaggregation.mode,
-    threshold_tokens: options.planner ? 'planner' : config.disaggregation.mode === 'auto' ? config.disaggregation.threshold_tokens : null,
+    threshold_tokens: options.planner
+      ? 'planner'
+      : config.disaggregation.mode === 'auto'
+        ? config.disaggregation.threshold_tokens
+        : null,
     index: config.routing.index_mode,
     planner: options.planner,
     kv_link: config.disaggregation.kv_link,
@@ -265,9 +332,24 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     block_size: blockSize,
     gpu_hours: round(gpuHours, 4),
     disaggregated_share: admitted > 0 ? round(clients.disaggregated / admitted, 4) : null,
-    ...(replicas ? { router_replicas: replicaCount, replica_sync: options.replicas!.sync, sync_ms: options.replicas!.syncMs, sync_deltas: replicas.deltas() } : {}),
+    ...(replicas
+      ? {
+          router_replicas: replicaCount,
+          replica_sync: options.replicas!.sync,
+          sync_ms: options.replicas!.syncMs,
+          sync_deltas: replicas.deltas(),
+        }
+      : {}),
   };
-  return { summary: { ...summary, load_imbalance: imbalance }, classes, params: workload.value.params, setup, replicas: plannerLoop ? [...plannerLoop.series] : null, stats, finalLoads };
+  return {
+    summary: { ...summary, load_imbalance: imbalance },
+    classes,
+    params: workload.value.params,
+    setup,
+    replicas: plannerLoop ? [...plannerLoop.series] : null,
+    stats,
+    finalLoads,
+  };
 }
 
 /**

@@ -23,7 +23,14 @@ import { runSimulation } from './run-sim.ts';
 
 const workers = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 600);
-const params = { groups: 8, users_per_group: 100_000, system_prompt_tokens: 1024, question_tokens: 1024, output_tokens: 256, rate: workers };
+const params = {
+  groups: 8,
+  users_per_group: 100_000,
+  system_prompt_tokens: 1024,
+  question_tokens: 1024,
+  output_tokens: 256,
+  rate: workers,
+};
 
 function cpuSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);
@@ -36,7 +43,9 @@ function enginesOnly(): { cpu: number; simulated: number; requests: number; toke
   const source = workload.value.open();
   const cpu = process.cpuUsage();
   const clock = createVirtualClock();
-  const fleet = Array.from({ length: workers }, (_, i) => createSimEngine({ gpu: 'h100-sxm', model: 'qwen3-8b', engineId: `e${i}` }, { clock }));
+  const fleet = Array.from({ length: workers }, (_, i) =>
+    createSimEngine({ gpu: 'h100-sxm', model: 'qwen3-8b', engineId: `e${i}` }, { clock }),
+  );
   let requests = 0;
   let tokens = 0;
   for (;;) {
@@ -46,7 +55,14 @@ function enginesOnly(): { cpu: number; simulated: number; requests: number; toke
     if (issuing && (timer === undefined || due <= timer)) {
       clock.advanceTo(due);
       const r = source.take()!;
-      fleet[requests++ % workers]!.generate({ requestId: r.id, promptTokenIds: Array.from(r.promptTokenIds), sampling: { maxTokens: r.maxOutputTokens, ignoreEos: true } }, { onChunk: (chunk) => (tokens += chunk.tokenIds.length) });
+      fleet[requests++ % workers]!.generate(
+        {
+          requestId: r.id,
+          promptTokenIds: Array.from(r.promptTokenIds),
+          sampling: { maxTokens: r.maxOutputTokens, ignoreEos: true },
+        },
+        { onChunk: (chunk) => (tokens += chunk.tokenIds.length) },
+      );
       continue;
     }
     if (timer === undefined) break;
@@ -74,12 +90,22 @@ async function wholeSimulator(): Promise<{ cpu: number; simulated: number; reque
     latency: DEFAULT_LATENCIES,
     slo: { ttftMs: 1000, itlMs: 50 },
   });
-  return { cpu: result.stats.cpuSeconds, simulated: result.stats.simulatedSeconds, requests: result.stats.requests, tokens: result.summary.output_tokens };
+  return {
+    cpu: result.stats.cpuSeconds,
+    simulated: result.stats.simulatedSeconds,
+    requests: result.stats.requests,
+    tokens: result.summary.output_tokens,
+  };
 }
 
 console.log(`| run | workers | simulated s | requests | output tokens | CPU s | us per output token |`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|`);
-for (const [name, run] of [['engines only', enginesOnly], ['whole simulator (kv, precise)', wholeSimulator]] as const) {
+for (const [name, run] of [
+  ['engines only', enginesOnly],
+  ['whole simulator (kv, precise)', wholeSimulator],
+] as const) {
   const r = await run();
-  console.log(`| ${name} | ${workers} | ${r.simulated.toFixed(0)} | ${r.requests} | ${(r.tokens / 1e6).toFixed(2)}M | ${r.cpu.toFixed(1)} | ${((r.cpu * 1e6) / r.tokens).toFixed(2)} |`);
+  console.log(
+    `| ${name} | ${workers} | ${r.simulated.toFixed(0)} | ${r.requests} | ${(r.tokens / 1e6).toFixed(2)}M | ${r.cpu.toFixed(1)} | ${((r.cpu * 1e6) / r.tokens).toFixed(2)} |`,
+  );
 }

@@ -4,7 +4,10 @@
  * earlier request of the run), rounded down to whole blocks, since engines cache full blocks
  * only. With blockSize 1 the bound is per token. Null when there are no prompt tokens.
  */
-export function hitRateUpperBound(requests: Iterable<{ readonly promptTokens: number; readonly sharedPrefixTokens: number }>, blockSize = 1): number | null {
+export function hitRateUpperBound(
+  requests: Iterable<{ readonly promptTokens: number; readonly sharedPrefixTokens: number }>,
+  blockSize = 1,
+): number | null {
   let prompt = 0;
   let reusable = 0;
   for (const request of requests) {

@@ -67,7 +67,15 @@ export function createLogHistogram(): LogHistogram {
     },
     summary() {
       if (total === 0) return null;
-      return { count: total, mean: sum / total, min, p50: histogram.quantile(0.5), p90: histogram.quantile(0.9), p99: histogram.quantile(0.99), max };
+      return {
+        count: total,
+        mean: sum / total,
+        min,
+        p50: histogram.quantile(0.5),
+        p90: histogram.quantile(0.9),
+        p99: histogram.quantile(0.99),
+        max,
+      };
     },
   };
   return histogram;

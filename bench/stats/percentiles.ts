@@ -31,5 +31,13 @@ export function percentilesOf(samples: ArrayLike<number>): Percentiles | null {
   const sorted = Float64Array.from(samples).sort();
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i]!;
-  return { count: n, mean: sum / n, min: sorted[0]!, p50: quantileOfSorted(sorted, 0.5), p90: quantileOfSorted(sorted, 0.9), p99: quantileOfSorted(sorted, 0.99), max: sorted[n - 1]! };
+  return {
+    count: n,
+    mean: sum / n,
+    min: sorted[0]!,
+    p50: quantileOfSorted(sorted, 0.5),
+    p90: quantileOfSorted(sorted, 0.9),
+    p99: quantileOfSorted(sorted, 0.99),
+    max: sorted[n - 1]!,
+  };
 }

@@ -118,7 +118,12 @@ export function createRunRecorder(options: RunRecorderOptions): RunRecorder {
           tpot.push(requestTpot);
         }
       }
-      if (requestTtft !== undefined && requestTtft <= slo.ttftMs && (requestTpot === undefined || requestTpot <= slo.itlMs)) good++;
+      if (
+        requestTtft !== undefined &&
+        requestTtft <= slo.ttftMs &&
+        (requestTpot === undefined || requestTpot <= slo.itlMs)
+      )
+        good++;
     },
     recordItl(gapMs, count = 1) {
       itl.add(gapMs, count);
@@ -149,7 +154,13 @@ export function createRunRecorder(options: RunRecorderOptions): RunRecorder {
         },
         load_imbalance: loadImbalance(finish.workerBusy),
         kv_transfer_bytes: finish.kvTransferBytes ?? null,
-        slo: { ttft_ms: slo.ttftMs, itl_ms: slo.itlMs, itl_rule: 'tpot', attainment: sent > 0 ? good / sent : null, goodput_rps: perS(good) },
+        slo: {
+          ttft_ms: slo.ttftMs,
+          itl_ms: slo.itlMs,
+          itl_rule: 'tpot',
+          attainment: sent > 0 ? good / sent : null,
+          goodput_rps: perS(good),
+        },
       };
     },
   };

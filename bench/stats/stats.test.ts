@@ -27,7 +27,8 @@ describe('percentiles', () => {
     for (const value of samples) histogram.add(value);
     const exact = percentilesOf(samples)!;
     const approx = histogram.summary()!;
-    for (const key of ['p50', 'p90', 'p99'] as const) expect(Math.abs(approx[key] / exact[key] - 1)).toBeLessThan(0.0027);
+    for (const key of ['p50', 'p90', 'p99'] as const)
+      expect(Math.abs(approx[key] / exact[key] - 1)).toBeLessThan(0.0027);
     expect(approx.count).toBe(exact.count);
     expect(approx.mean).toBeCloseTo(exact.mean, 6);
     expect([approx.min, approx.max]).toEqual([exact.min, exact.max]);
@@ -48,11 +49,43 @@ describe('run summary', () => {
   const base = { arrivalMs: 0, sentMs: 0, promptTokens: 100, sharedPrefixTokens: 0, outputTokens: 11 };
   const outcomes: RequestOutcome[] = [
     // ttft 100, tpot (1100 - 100) / 10 = 100
-    { ...base, id: 'a', ok: true, firstTokenMs: 100, lastTokenMs: 1100, endMs: 1110, cachedPromptTokens: 0, itlGapsMs: [100, 100] },
+    {
+      ...base,
+      id: 'a',
+      ok: true,
+      firstTokenMs: 100,
+      lastTokenMs: 1100,
+      endMs: 1110,
+      cachedPromptTokens: 0,
+      itlGapsMs: [100, 100],
+    },
     // sent 50 ms late; ttft 300 - 50 = 250 (misses 200), tpot 20
-    { ...base, id: 'b', ok: true, arrivalMs: 0, sentMs: 50, firstTokenMs: 300, lastTokenMs: 500, endMs: 500, sharedPrefixTokens: 40, cachedPromptTokens: 32, itlGapsMs: [20] },
+    {
+      ...base,
+      id: 'b',
+      ok: true,
+      arrivalMs: 0,
+      sentMs: 50,
+      firstTokenMs: 300,
+      lastTokenMs: 500,
+      endMs: 500,
+      sharedPrefixTokens: 40,
+      cachedPromptTokens: 32,
+      itlGapsMs: [20],
+    },
     // ttft 50, tpot 30: meets both
-    { ...base, id: 'c', ok: true, sentMs: 1000, arrivalMs: 1000, firstTokenMs: 1050, lastTokenMs: 1350, endMs: 2000, sharedPrefixTokens: 100, cachedPromptTokens: 96 },
+    {
+      ...base,
+      id: 'c',
+      ok: true,
+      sentMs: 1000,
+      arrivalMs: 1000,
+      firstTokenMs: 1050,
+      lastTokenMs: 1350,
+      endMs: 2000,
+      sharedPrefixTokens: 100,
+      cachedPromptTokens: 96,
+    },
     { ...base, id: 'd', ok: false, failure: 'http_503', endMs: 10, outputTokens: 0 },
     { ...base, id: 'e', ok: false, failure: 'timeout', endMs: 1500, outputTokens: 3, itlGapsMs: [5, 5] },
   ];
@@ -95,13 +128,20 @@ describe('run summary', () => {
     const s = summarize();
     expect(runSummarySchema.parse(JSON.parse(JSON.stringify(s)))).toEqual(s);
     const empty = createRunRecorder({ slo: { ttftMs: 1, itlMs: 1 } }).finish();
-    expect(runSummarySchema.parse(empty)).toMatchObject({ ttft_ms: null, prefix_cache: { hit_rate: null, upper_bound: null }, slo: { attainment: null } });
+    expect(runSummarySchema.parse(empty)).toMatchObject({
+      ttft_ms: null,
+      prefix_cache: { hit_rate: null, upper_bound: null },
+      slo: { attainment: null },
+    });
   });
 
   it('prints a readable block, an aligned sweep table and CSV with one row per point', () => {
     const s = summarize();
     expect(formatSummary(s)).toMatch(/requests\s+3 completed, 2 failed \(http_503 1, timeout 1\) of 5 in 2\.0 s/);
-    const rows = [{ labels: { policy: 'kv', qps: 3 }, summary: s }, { labels: { policy: 'round, "robin"', qps: 6 }, summary: s }];
+    const rows = [
+      { labels: { policy: 'kv', qps: 3 }, summary: s },
+      { labels: { policy: 'round, "robin"', qps: 6 }, summary: s },
+    ];
     const table = formatSweepTable(rows).split('\n');
     expect(table).toHaveLength(3);
     expect(table[0]).toMatch(/^policy\s+qps\s+done\s+fail/);

@@ -36,7 +36,13 @@ export function defineWorkload<S extends ParamsShape, P = undefined>(spec: Workl
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         if (issue.code === 'unrecognized_keys') {
-          return fail(new TandemError('invalid_request', `unknown parameter ${issue.keys.join(', ')} (known: ${known.join(', ')})`, { param: issue.keys[0]! }));
+          return fail(
+            new TandemError(
+              'invalid_request',
+              `unknown parameter ${issue.keys.join(', ')} (known: ${known.join(', ')})`,
+              { param: issue.keys[0]! },
+            ),
+          );
         }
         const path = issue.path.map(String).join('.') || '(params)';
         return fail(new TandemError('invalid_request', `parameter ${path}: ${issue.message}`, { param: path }));
@@ -55,8 +61,14 @@ export function defineWorkload<S extends ParamsShape, P = undefined>(spec: Workl
 }
 
 /** Field helpers: integers and rates with their docs. */
-export const count = (defaultValue: number, doc: string, min = 1) => z.number().int().min(min).default(defaultValue).describe(doc);
-export const rate = (defaultValue: number) => z.number().positive().default(defaultValue).describe('mean arrival rate, requests/s (the live generator and the simulator set it from --qps)');
+export const count = (defaultValue: number, doc: string, min = 1) =>
+  z.number().int().min(min).default(defaultValue).describe(doc);
+export const rate = (defaultValue: number) =>
+  z
+    .number()
+    .positive()
+    .default(defaultValue)
+    .describe('mean arrival rate, requests/s (the live generator and the simulator set it from --qps)');
 
 /** "<name>_min must not exceed <name>_max", or undefined. */
 export function rangeProblem(params: Record<string, unknown>, ...names: string[]): string | undefined {

@@ -10,7 +10,10 @@ export function describeWorkloads(name?: string): string {
     const definition = getWorkloadDefinition(n);
     if (!definition.ok) throw definition.error;
     const docs = definition.value.paramDocs;
-    const shown = docs.map((d) => ({ ...d, value: d.defaultValue === undefined ? '(unset)' : JSON.stringify(d.defaultValue) }));
+    const shown = docs.map((d) => ({
+      ...d,
+      value: d.defaultValue === undefined ? '(unset)' : JSON.stringify(d.defaultValue),
+    }));
     const nameWidth = Math.max(...shown.map((d) => d.name.length));
     const valueWidth = Math.max(...shown.map((d) => d.value.length));
     const params = shown.map((d) => `    ${d.name.padEnd(nameWidth)}  ${d.value.padEnd(valueWidth)}  ${d.description}`);
@@ -36,7 +39,10 @@ export function sampleWorkload(name: string, params: Record<string, unknown>, se
   const osl = done.map((d) => d.request.maxOutputTokens);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const last = done.at(-1)!.request.arrivalMs;
-  const shapes = done.map((d) => ({ promptTokens: d.request.promptTokenIds.length, sharedPrefixTokens: d.request.sharedPrefixTokens }));
+  const shapes = done.map((d) => ({
+    promptTokens: d.request.promptTokenIds.length,
+    sharedPrefixTokens: d.request.sharedPrefixTokens,
+  }));
   const lines = [
     `${name} (seed ${seed}): ${done.length} requests drawn in ${ms.toFixed(0)} ms`,
     `  sessions        ${new Set(done.map((d) => d.request.sessionKey)).size}`,

@@ -20,8 +20,18 @@ export const diurnalWorkload = defineWorkload({
     rate: rate(10),
     period_s: z.number().positive().default(600).describe('length of one simulated day, seconds'),
     amplitude: z.number().min(0).max(1).default(0.6).describe('relative swing of the rate around its mean'),
-    long_share_trough: z.number().min(0).max(1).default(0.5).describe('share of long-prompt requests at the lowest rate'),
-    long_share_peak: z.number().min(0).max(1).default(0.1).describe('share of long-prompt requests at the highest rate'),
+    long_share_trough: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe('share of long-prompt requests at the lowest rate'),
+    long_share_peak: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe('share of long-prompt requests at the highest rate'),
     chat_prompt_tokens_min: count(256, 'prompt tokens of a chat request, uniform in [min, max]'),
     chat_prompt_tokens_max: count(2048, 'see chat_prompt_tokens_min'),
     chat_output_tokens_min: count(128, 'max_tokens of a chat request, uniform in [min, max]'),
@@ -30,11 +40,17 @@ export const diurnalWorkload = defineWorkload({
     long_prompt_tokens_max: count(16000, 'see long_prompt_tokens_min'),
     long_output_tokens_min: count(32, 'max_tokens of a long request, uniform in [min, max]'),
     long_output_tokens_max: count(256, 'see long_output_tokens_min'),
-    system_prompt_tokens: count(0, 'a system prompt every request starts with (counted in the prompt lengths above)', 0),
+    system_prompt_tokens: count(
+      0,
+      'a system prompt every request starts with (counted in the prompt lengths above)',
+      0,
+    ),
   },
   check: (p) =>
     rangeProblem(p, 'chat_prompt_tokens', 'chat_output_tokens', 'long_prompt_tokens', 'long_output_tokens') ??
-    (p.system_prompt_tokens >= Math.min(p.chat_prompt_tokens_min, p.long_prompt_tokens_min) ? `parameter system_prompt_tokens (${p.system_prompt_tokens}) must be below chat_prompt_tokens_min and long_prompt_tokens_min` : undefined),
+    (p.system_prompt_tokens >= Math.min(p.chat_prompt_tokens_min, p.long_prompt_tokens_min)
+      ? `parameter system_prompt_tokens (${p.system_prompt_tokens}) must be below chat_prompt_tokens_min and long_prompt_tokens_min`
+      : undefined),
   open(params, _prepared, rng) {
     const periodMs = params.period_s * 1000;
     const phase = (atMs: number) => (1 - Math.cos((2 * Math.PI * atMs) / periodMs)) / 2; // 0 at trough, 1 at peak
@@ -45,10 +61,15 @@ export const diurnalWorkload = defineWorkload({
     let sent = 0;
     return createIndependentSource(() => {
       const arrivalMs = arrivals.next();
-      const longShare = params.long_share_trough + (params.long_share_peak - params.long_share_trough) * phase(arrivalMs);
+      const longShare =
+        params.long_share_trough + (params.long_share_peak - params.long_share_trough) * phase(arrivalMs);
       const long = shape.next() < longShare;
-      const total = long ? intBetween(shape, params.long_prompt_tokens_min, params.long_prompt_tokens_max) : intBetween(shape, params.chat_prompt_tokens_min, params.chat_prompt_tokens_max);
-      const output = long ? intBetween(shape, params.long_output_tokens_min, params.long_output_tokens_max) : intBetween(shape, params.chat_output_tokens_min, params.chat_output_tokens_max);
+      const total = long
+        ? intBetween(shape, params.long_prompt_tokens_min, params.long_prompt_tokens_max)
+        : intBetween(shape, params.chat_prompt_tokens_min, params.chat_prompt_tokens_max);
+      const output = long
+        ? intBetween(shape, params.long_output_tokens_min, params.long_output_tokens_max)
+        : intBetween(shape, params.chat_output_tokens_min, params.chat_output_tokens_max);
       const { prompt, sharedPrefixTokens } = prompts.build(total - params.system_prompt_tokens);
       const id = `${long ? 'long' : 'chat'}${sent++}`;
       return { id, arrivalMs, promptTokenIds: prompt, maxOutputTokens: output, sessionKey: id, sharedPrefixTokens };

@@ -36,7 +36,9 @@ export function drainSource(source: RequestSource, options: DrainOptions): Drain
   const serviceMs = options.serviceMs ?? (() => 1000);
   const outputTokens = options.outputTokens ?? ((request) => request.maxOutputTokens);
   const succeeds = options.ok ?? (() => true);
-  const running = createMinHeap<DrainedRequest>((a, b) => a.completedMs < b.completedMs || (a.completedMs === b.completedMs && a.takeIndex < b.takeIndex));
+  const running = createMinHeap<DrainedRequest>(
+    (a, b) => a.completedMs < b.completedMs || (a.completedMs === b.completedMs && a.takeIndex < b.takeIndex),
+  );
   const done: DrainedRequest[] = [];
   let taken = 0;
   for (;;) {
@@ -45,7 +47,11 @@ export function drainSource(source: RequestSource, options: DrainOptions): Drain
     if (finishing && (due === undefined || finishing.completedMs <= due)) {
       running.pop();
       const result = finishing;
-      source.complete(result.request.id, { atMs: result.completedMs, ok: result.ok, outputTokens: result.ok ? result.outputTokens : 0 });
+      source.complete(result.request.id, {
+        atMs: result.completedMs,
+        ok: result.ok,
+        outputTokens: result.ok ? result.outputTokens : 0,
+      });
       options.onFinished?.(result);
       if (options.keep !== false) done.push(result);
       continue;
@@ -53,7 +59,13 @@ export function drainSource(source: RequestSource, options: DrainOptions): Drain
     if (due === undefined) break;
     const request = source.take()!;
     const ok = succeeds(request);
-    running.push({ request, completedMs: request.arrivalMs + serviceMs(request), ok, outputTokens: ok ? outputTokens(request) : 0, takeIndex: taken++ });
+    running.push({
+      request,
+      completedMs: request.arrivalMs + serviceMs(request),
+      ok,
+      outputTokens: ok ? outputTokens(request) : 0,
+      takeIndex: taken++,
+    });
   }
   return done.sort((a, b) => a.takeIndex - b.takeIndex);
 }

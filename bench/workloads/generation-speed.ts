@@ -22,12 +22,16 @@ for (const name of workloadNames().filter((n) => n !== 'trace')) {
   let tokens = 0;
   const started = performance.now();
   // Nothing is kept, as in a simulator that drops a prompt once it has been routed.
-  drainSource(workload.value.open(), { maxRequests: requests, keep: false, onFinished: (d) => ((drawn += 1), (tokens += d.request.promptTokenIds.length)) });
+  drainSource(workload.value.open(), {
+    maxRequests: requests,
+    keep: false,
+    onFinished: (d) => ((drawn += 1), (tokens += d.request.promptTokenIds.length)),
+  });
   const ms = performance.now() - started;
   const memory = process.memoryUsage();
   console.log(
     `${name.padEnd(20)} ${String(drawn).padStart(6)} requests in ${ms.toFixed(0).padStart(5)} ms: ` +
-      `${((drawn / ms) * 1000).toFixed(0).padStart(7)} req/s, ${((tokens / ms) / 1000).toFixed(1).padStart(6)} M prompt tokens/s, ` +
+      `${((drawn / ms) * 1000).toFixed(0).padStart(7)} req/s, ${(tokens / ms / 1000).toFixed(1).padStart(6)} M prompt tokens/s, ` +
       `mean prompt ${(tokens / drawn).toFixed(0).padStart(6)} tokens; heap ${(memory.heapUsed / 2 ** 20).toFixed(0)} MiB, buffers ${(memory.arrayBuffers / 2 ** 20).toFixed(0)} MiB`,
   );
 }

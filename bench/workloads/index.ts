@@ -1,6 +1,11 @@
 export { exponentialDelayMs, poissonArrivals, varyingPoissonArrivals, type Arrivals } from './arrivals.ts';
 export { createIndependentSource } from './independent-source.ts';
-export { createBlockPrefixTrie, createTokenPrefixTrie, type BlockPrefixTrie, type TokenPrefixTrie } from './prefix-trie.ts';
+export {
+  createBlockPrefixTrie,
+  createTokenPrefixTrie,
+  type BlockPrefixTrie,
+  type TokenPrefixTrie,
+} from './prefix-trie.ts';
 export { parseSweep } from './rate-list.ts';
 export { createWorkload, getWorkloadDefinition, workloadNames, WORKLOADS, type WorkloadName } from './registry.ts';
 export { createSessionSource, type SessionScript, type SessionSourceOptions } from './session-source.ts';

@@ -19,11 +19,16 @@ export const llmdSharedPrefixWorkload = defineWorkload({
   params: {
     groups: count(150, 'prefix groups (tenants), each with its own system prompt'),
     users_per_group: count(5, 'users per group, each with one fixed question'),
-    system_prompt_tokens: count(6000, 'tokens of each group\'s system prompt'),
-    question_tokens: count(1200, 'tokens of each user\'s question'),
+    system_prompt_tokens: count(6000, "tokens of each group's system prompt"),
+    question_tokens: count(1200, "tokens of each user's question"),
     output_tokens: count(1000, 'max_tokens of every request'),
     rate: rate(10),
-    order: z.enum(['cycle', 'random']).default('cycle').describe('cycle: shuffle the users once and send them round after round (inference-perf); random: a uniform user per request'),
+    order: z
+      .enum(['cycle', 'random'])
+      .default('cycle')
+      .describe(
+        'cycle: shuffle the users once and send them round after round (inference-perf); random: a uniform user per request',
+      ),
   },
   open(params, _prepared, rng) {
     const contentRng = rng.fork('content');
@@ -64,7 +69,12 @@ export const llmdSharedPrefixWorkload = defineWorkload({
         prompt = new Uint32Array(prefix.length + params.question_tokens);
         prompt.set(prefix);
         prompt[prefix.length] = userFirst[group]![local]!;
-        fillTokens(contentRng.fork(`group-${group}/user-${local}`), prompt, prefix.length + 1, params.question_tokens - 1);
+        fillTokens(
+          contentRng.fork(`group-${group}/user-${local}`),
+          prompt,
+          prefix.length + 1,
+          params.question_tokens - 1,
+        );
         prompts[user] = prompt;
       }
       return prompt;

@@ -34,7 +34,9 @@ export const longContextRagWorkload = defineWorkload({
     const contexts = new Array<Uint32Array | undefined>(params.documents);
     const questionBranches = Array.from({ length: params.documents }, (): BranchPoint => createBranchPoint());
     const seen = new Uint8Array(params.documents);
-    const weights = Array.from({ length: params.documents }, (_, k) => (params.popularity === 'zipf' ? 1 / (k + 1) : 1));
+    const weights = Array.from({ length: params.documents }, (_, k) =>
+      params.popularity === 'zipf' ? 1 / (k + 1) : 1,
+    );
     const totalWeight = weights.reduce((a, b) => a + b, 0);
     const pick = (): number => {
       let u = shape.next() * totalWeight;
@@ -64,7 +66,14 @@ export const longContextRagWorkload = defineWorkload({
       const sharedPrefixTokens = seen[doc] ? context.length : sent > 0 ? system.length : 0;
       seen[doc] = 1;
       const id = `q${sent++}`;
-      return { id, arrivalMs: arrivals.next(), promptTokenIds: prompt, maxOutputTokens: intBetween(shape, params.output_tokens_min, params.output_tokens_max), sessionKey: id, sharedPrefixTokens };
+      return {
+        id,
+        arrivalMs: arrivals.next(),
+        promptTokenIds: prompt,
+        maxOutputTokens: intBetween(shape, params.output_tokens_min, params.output_tokens_max),
+        sessionKey: id,
+        sharedPrefixTokens,
+      };
     });
   },
 });

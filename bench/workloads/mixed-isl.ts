@@ -21,11 +21,17 @@ export const mixedIslWorkload = defineWorkload({
     long_tokens_max: count(24576, 'see long_tokens_min'),
     output_tokens_min: count(64, 'max_tokens of every request, uniform in [min, max]'),
     output_tokens_max: count(512, 'see output_tokens_min'),
-    system_prompt_tokens: count(0, 'a system prompt every request starts with (counted in the prompt lengths above)', 0),
+    system_prompt_tokens: count(
+      0,
+      'a system prompt every request starts with (counted in the prompt lengths above)',
+      0,
+    ),
   },
   check: (p) =>
     rangeProblem(p, 'short_tokens', 'long_tokens', 'output_tokens') ??
-    (p.system_prompt_tokens >= Math.min(p.short_tokens_min, p.long_tokens_min) ? `parameter system_prompt_tokens (${p.system_prompt_tokens}) must be below short_tokens_min and long_tokens_min` : undefined),
+    (p.system_prompt_tokens >= Math.min(p.short_tokens_min, p.long_tokens_min)
+      ? `parameter system_prompt_tokens (${p.system_prompt_tokens}) must be below short_tokens_min and long_tokens_min`
+      : undefined),
   open(params, _prepared, rng) {
     const arrivals = poissonArrivals(rng.fork('arrivals'), params.rate);
     const shape = rng.fork('shape');
@@ -33,10 +39,19 @@ export const mixedIslWorkload = defineWorkload({
     let sent = 0;
     return createIndependentSource(() => {
       const long = shape.next() < params.long_share;
-      const total = long ? intBetween(shape, params.long_tokens_min, params.long_tokens_max) : intBetween(shape, params.short_tokens_min, params.short_tokens_max);
+      const total = long
+        ? intBetween(shape, params.long_tokens_min, params.long_tokens_max)
+        : intBetween(shape, params.short_tokens_min, params.short_tokens_max);
       const { prompt, sharedPrefixTokens } = prompts.build(total - params.system_prompt_tokens);
       const id = `${long ? 'long' : 'short'}${sent++}`;
-      return { id, arrivalMs: arrivals.next(), promptTokenIds: prompt, maxOutputTokens: intBetween(shape, params.output_tokens_min, params.output_tokens_max), sessionKey: id, sharedPrefixTokens };
+      return {
+        id,
+        arrivalMs: arrivals.next(),
+        promptTokenIds: prompt,
+        maxOutputTokens: intBetween(shape, params.output_tokens_min, params.output_tokens_max),
+        sessionKey: id,
+        sharedPrefixTokens,
+      };
     });
   },
 });

@@ -23,8 +23,15 @@ export const multiTurnChatWorkload = defineWorkload({
     user_tokens_max: count(400, 'see user_tokens_min'),
     output_tokens_min: count(100, 'max_tokens of each turn, uniform in [min, max]'),
     output_tokens_max: count(500, 'see output_tokens_min'),
-    think_time_s: z.number().nonnegative().default(5).describe('mean think time between a reply and the next user turn, seconds (exponential)'),
-    max_context_tokens: count(32768, 'a conversation ends before a turn whose prompt + max_tokens would exceed this (Qwen3\'s native context)'),
+    think_time_s: z
+      .number()
+      .nonnegative()
+      .default(5)
+      .describe('mean think time between a reply and the next user turn, seconds (exponential)'),
+    max_context_tokens: count(
+      32768,
+      "a conversation ends before a turn whose prompt + max_tokens would exceed this (Qwen3's native context)",
+    ),
   },
   check: (p) => rangeProblem(p, 'turns', 'user_tokens', 'output_tokens'),
   open(params, _prepared, rng) {
@@ -37,9 +44,15 @@ export const multiTurnChatWorkload = defineWorkload({
       sharedPrefix: systemPrompt,
       idPrefix: 'conv',
       maxContextTokens: params.max_context_tokens,
-      newSession: (r) => ({ steps: intBetween(r, params.turns_min, params.turns_max), openingTokens: intBetween(r, params.user_tokens_min, params.user_tokens_max) }),
+      newSession: (r) => ({
+        steps: intBetween(r, params.turns_min, params.turns_max),
+        openingTokens: intBetween(r, params.user_tokens_min, params.user_tokens_max),
+      }),
       maxOutputTokens: (r) => intBetween(r, params.output_tokens_min, params.output_tokens_max),
-      followUp: (r) => ({ appendTokens: intBetween(r, params.user_tokens_min, params.user_tokens_max), delayMs: exponentialDelayMs(r, params.think_time_s) }),
+      followUp: (r) => ({
+        appendTokens: intBetween(r, params.user_tokens_min, params.user_tokens_max),
+        delayMs: exponentialDelayMs(r, params.think_time_s),
+      }),
     });
   },
 });

@@ -17,7 +17,10 @@ describe('prefix tries', () => {
       // Prompts from a small alphabet, often extending or cutting an earlier one.
       const base = earlier.length > 0 && rng.next() < 0.7 ? rng.pick(earlier) : new Uint32Array(0);
       const keep = rng.int(base.length + 1);
-      const prompt = Uint32Array.from([...base.subarray(0, keep), ...Array.from({ length: rng.int(6) }, () => rng.int(3))]);
+      const prompt = Uint32Array.from([
+        ...base.subarray(0, keep),
+        ...Array.from({ length: rng.int(6) }, () => rng.int(3)),
+      ]);
       const expected = earlier.reduce((best, other) => Math.max(best, lcp(prompt, other)), 0);
       expect(trie.insert(prompt)).toBe(expected);
       earlier.push(prompt);

@@ -30,14 +30,20 @@ export function createTokenPrefixTrie(): TokenPrefixTrie {
           return pos;
         }
         let k = 0;
-        while (child.start + k < child.end && pos + k < tokens.length && child.src[child.start + k] === tokens[pos + k]) k++;
+        while (child.start + k < child.end && pos + k < tokens.length && child.src[child.start + k] === tokens[pos + k])
+          k++;
         if (child.start + k === child.end) {
           node = child;
           pos += k;
           continue;
         }
         if (pos + k === tokens.length) return pos + k; // a prefix of a remembered prompt
-        const middle: Edge = { src: child.src, start: child.start, end: child.start + k, children: new Map([[child.src[child.start + k]!, child]]) };
+        const middle: Edge = {
+          src: child.src,
+          start: child.start,
+          end: child.start + k,
+          children: new Map([[child.src[child.start + k]!, child]]),
+        };
         child.start += k;
         node.children.set(tokens[pos]!, middle);
         middle.children.set(tokens[pos + k]!, { src: tokens, start: pos + k, end: tokens.length, children: new Map() });

@@ -9,7 +9,8 @@ export function parseSweep(text: string, what = 'rate'): Result<number[]> {
   const trimmed = text.trim();
   if (trimmed.includes(':')) {
     const parts = trimmed.split(':').map((part) => Number(part));
-    if (parts.length !== 3 || parts.some((n) => !Number.isFinite(n))) return bad('expected start:end:points, e.g. 3:60:6');
+    if (parts.length !== 3 || parts.some((n) => !Number.isFinite(n)))
+      return bad('expected start:end:points, e.g. 3:60:6');
     const [start, end, points] = parts as [number, number, number];
     if (!(start > 0) || !(end >= start)) return bad('needs 0 < start <= end');
     if (!Number.isInteger(points) || points < 1) return bad('points must be an integer >= 1');
@@ -17,7 +18,8 @@ export function parseSweep(text: string, what = 'rate'): Result<number[]> {
     return ok(Array.from({ length: points }, (_, i) => round(start + ((end - start) * i) / (points - 1))));
   }
   const values = trimmed.split(',').map((part) => Number(part.trim()));
-  if (values.length === 0 || values.some((n) => !Number.isFinite(n) || n <= 0)) return bad('expected positive numbers, e.g. 8 or 1,2,4');
+  if (values.length === 0 || values.some((n) => !Number.isFinite(n) || n <= 0))
+    return bad('expected positive numbers, e.g. 8 or 1,2,4');
   return ok(values);
 }
 

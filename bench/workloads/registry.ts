@@ -35,13 +35,25 @@ export function getWorkloadDefinition(name: string): Result<WorkloadDefinition> 
  * A workload with its parameters validated and defaulted and its inputs read (the trace file),
  * ready to open as many identical streams as a run needs. `seed` fixes every draw.
  */
-export function createWorkload(name: string, rawParams: Readonly<Record<string, unknown>>, seed: number | string): Result<Workload> {
+export function createWorkload(
+  name: string,
+  rawParams: Readonly<Record<string, unknown>>,
+  seed: number | string,
+): Result<Workload> {
   const definition = getWorkloadDefinition(name);
   if (!definition.ok) return definition;
   const params = definition.value.parseParams(rawParams);
-  if (!params.ok) return fail(new TandemError('invalid_request', `workload ${name}: ${params.error.message}`, { param: params.error.param ?? 'params' }));
+  if (!params.ok)
+    return fail(
+      new TandemError('invalid_request', `workload ${name}: ${params.error.message}`, {
+        param: params.error.param ?? 'params',
+      }),
+    );
   const prepared = definition.value.prepare(params.value);
-  if (!prepared.ok) return fail(new TandemError('invalid_request', `workload ${name}: ${prepared.error.message}`, { cause: prepared.error }));
+  if (!prepared.ok)
+    return fail(
+      new TandemError('invalid_request', `workload ${name}: ${prepared.error.message}`, { cause: prepared.error }),
+    );
   const seedText = String(seed);
   return ok({
     name,

@@ -65,7 +65,9 @@ export function createSessionSource(options: SessionSourceOptions): RequestSourc
   const contentRng = options.rng.fork('content');
   const openingBranch = createBranchPoint();
   const shared = options.sharedPrefix;
-  const pending = createMinHeap<Pending>((a, b) => a.arrivalMs < b.arrivalMs || (a.arrivalMs === b.arrivalMs && a.seq < b.seq));
+  const pending = createMinHeap<Pending>(
+    (a, b) => a.arrivalMs < b.arrivalMs || (a.arrivalMs === b.arrivalMs && a.seq < b.seq),
+  );
   const inFlight = new Map<string, Session>();
   let nextIndex = 0;
   let nextStartMs = starts.next();
@@ -97,7 +99,14 @@ export function createSessionSource(options: SessionSourceOptions): RequestSourc
     const id = `${options.idPrefix}${session.index}-${session.step}`;
     inFlight.set(id, session);
     taken++;
-    return { id, arrivalMs: item.arrivalMs, promptTokenIds: item.prompt, maxOutputTokens: item.maxOutputTokens, sessionKey: `${options.idPrefix}${session.index}`, sharedPrefixTokens };
+    return {
+      id,
+      arrivalMs: item.arrivalMs,
+      promptTokenIds: item.prompt,
+      maxOutputTokens: item.maxOutputTokens,
+      sessionKey: `${options.idPrefix}${session.index}`,
+      sharedPrefixTokens,
+    };
   };
 
   const source: RequestSource = {

@@ -56,7 +56,11 @@ export function createBranchPoint(): BranchPoint {
   const used = new Set<number>();
   return {
     freshFirstToken(rng) {
-      if (used.size >= REGULAR_VOCAB) throw new TandemError('invalid_request', `more than ${REGULAR_VOCAB} segments branch at one point: no distinct first token is left`);
+      if (used.size >= REGULAR_VOCAB)
+        throw new TandemError(
+          'invalid_request',
+          `more than ${REGULAR_VOCAB} segments branch at one point: no distinct first token is left`,
+        );
       for (;;) {
         const id = rng.int(REGULAR_VOCAB);
         if (!used.has(id)) {

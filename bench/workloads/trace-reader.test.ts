@@ -11,10 +11,28 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('trace reader', () => {
   it('reads a Mooncake line and a token-id line', () => {
-    const mooncake = parseTrace('{"timestamp": 27482, "input_length": 1500, "output_length": 52, "hash_ids": [46, 47, 48]}\n', 512);
-    expect(mooncake.ok && mooncake.value[0]).toEqual({ line: 1, arrivalMs: 27482, prompt: { kind: 'hashes', hashIds: [46, 47, 48], inputTokens: 1500 }, outputTokens: 52, sessionKey: undefined });
-    const tokens = parseTrace('\n{"arrival_ms": 5, "prompt_token_ids": [1, 2, 3], "max_tokens": 9, "conversation_id": 4, "extra": true}', 16);
-    expect(tokens.ok && tokens.value[0]).toEqual({ line: 2, arrivalMs: 5, prompt: { kind: 'tokens', tokenIds: Uint32Array.from([1, 2, 3]) }, outputTokens: 9, sessionKey: '4' });
+    const mooncake = parseTrace(
+      '{"timestamp": 27482, "input_length": 1500, "output_length": 52, "hash_ids": [46, 47, 48]}\n',
+      512,
+    );
+    expect(mooncake.ok && mooncake.value[0]).toEqual({
+      line: 1,
+      arrivalMs: 27482,
+      prompt: { kind: 'hashes', hashIds: [46, 47, 48], inputTokens: 1500 },
+      outputTokens: 52,
+      sessionKey: undefined,
+    });
+    const tokens = parseTrace(
+      '\n{"arrival_ms": 5, "prompt_token_ids": [1, 2, 3], "max_tokens": 9, "conversation_id": 4, "extra": true}',
+      16,
+    );
+    expect(tokens.ok && tokens.value[0]).toEqual({
+      line: 2,
+      arrivalMs: 5,
+      prompt: { kind: 'tokens', tokenIds: Uint32Array.from([1, 2, 3]) },
+      outputTokens: 9,
+      sessionKey: '4',
+    });
     const full = parseTrace('{"timestamp": 0, "output_length": 1, "hash_ids": [1, 2]}', 512);
     expect(full.ok && full.value[0]!.prompt).toEqual({ kind: 'hashes', hashIds: [1, 2], inputTokens: 1024 });
   });
@@ -29,10 +47,22 @@ describe('trace reader', () => {
     ['{"timestamp": 1, "output_length": 5}', 'line 2: missing the prompt'],
     ['{"timestamp": 1, "output_length": 5, "hash_ids": []}', 'line 2: hash_ids must be a non-empty array'],
     ['{"timestamp": 1, "output_length": 5, "hash_ids": [1, -2]}', 'line 2: hash_ids[1] must be a non-negative integer'],
-    ['{"timestamp": 1, "output_length": 5, "hash_ids": [1, 2], "input_length": 2000}', 'line 2: input_length 2000 needs 4 blocks of 512 tokens, but hash_ids has 2'],
-    ['{"timestamp": 1, "output_length": 5, "prompt_token_ids": [1, 151936]}', 'line 2: prompt_token_ids[1] must be an integer in [0, 151936)'],
-    ['{"timestamp": 1, "output_length": 5, "prompt_token_ids": [1], "hash_ids": [1]}', 'line 2: give prompt_token_ids or hash_ids, not both'],
-    ['{"timestamp": 1, "output_length": 5, "prompt_token_ids": [1]}', 'line 2: uses prompt_token_ids but earlier lines use hash_ids'],
+    [
+      '{"timestamp": 1, "output_length": 5, "hash_ids": [1, 2], "input_length": 2000}',
+      'line 2: input_length 2000 needs 4 blocks of 512 tokens, but hash_ids has 2',
+    ],
+    [
+      '{"timestamp": 1, "output_length": 5, "prompt_token_ids": [1, 151936]}',
+      'line 2: prompt_token_ids[1] must be an integer in [0, 151936)',
+    ],
+    [
+      '{"timestamp": 1, "output_length": 5, "prompt_token_ids": [1], "hash_ids": [1]}',
+      'line 2: give prompt_token_ids or hash_ids, not both',
+    ],
+    [
+      '{"timestamp": 1, "output_length": 5, "prompt_token_ids": [1]}',
+      'line 2: uses prompt_token_ids but earlier lines use hash_ids',
+    ],
   ])('rejects %s with its line number', (bad, message) => {
     const result = parseTrace(`{"timestamp": 0, "output_length": 5, "hash_ids": [1]}\n${bad}\n`, 512);
     expect(result.ok).toBe(false);
@@ -41,7 +71,14 @@ describe('trace reader', () => {
 
   it('replays in arrival order from 0, gives equal block ids equal tokens, and rescales to a rate', () => {
     const file = join(dir, 'trace.jsonl');
-    writeFileSync(file, ['{"timestamp": 3000, "output_length": 4, "hash_ids": [7, 8]}', '{"timestamp": 1000, "output_length": 2, "input_length": 20, "hash_ids": [7, 9]}', '{"timestamp": 5000, "output_length": 3, "hash_ids": [7]}'].join('\n'));
+    writeFileSync(
+      file,
+      [
+        '{"timestamp": 3000, "output_length": 4, "hash_ids": [7, 8]}',
+        '{"timestamp": 1000, "output_length": 2, "input_length": 20, "hash_ids": [7, 9]}',
+        '{"timestamp": 5000, "output_length": 3, "hash_ids": [7]}',
+      ].join('\n'),
+    );
     const replay = (params: Record<string, unknown>) => {
       const workload = createWorkload('trace', { file, block_tokens: 16, ...params }, 1);
       if (!workload.ok) throw workload.error;

@@ -41,7 +41,12 @@ export function parseTrace(text: string, blockTokens: number): Result<TraceEntry
     if (!parsed.ok) return fail(new TandemError('invalid_request', `line ${line}: ${parsed.error}`));
     const { arrivalMs, prompt, outputTokens, sessionKey } = parsed.value;
     if (form !== undefined && prompt.kind !== form) {
-      return fail(new TandemError('invalid_request', `line ${line}: uses ${prompt.kind === 'tokens' ? 'prompt_token_ids' : 'hash_ids'} but earlier lines use ${form === 'tokens' ? 'prompt_token_ids' : 'hash_ids'} (one form per trace)`));
+      return fail(
+        new TandemError(
+          'invalid_request',
+          `line ${line}: uses ${prompt.kind === 'tokens' ? 'prompt_token_ids' : 'hash_ids'} but earlier lines use ${form === 'tokens' ? 'prompt_token_ids' : 'hash_ids'} (one form per trace)`,
+        ),
+      );
     }
     form = prompt.kind;
     entries.push({ line, arrivalMs, prompt, outputTokens, sessionKey });
@@ -65,7 +70,8 @@ function parseLine(raw: string, blockTokens: number): LineResult {
   const arrivalKey = 'timestamp' in record ? 'timestamp' : 'arrival_ms' in record ? 'arrival_ms' : undefined;
   if (!arrivalKey) return fail('missing the arrival time (timestamp or arrival_ms, milliseconds)');
   const arrivalMs = record[arrivalKey];
-  if (typeof arrivalMs !== 'number' || !Number.isFinite(arrivalMs) || arrivalMs < 0) return fail(`${arrivalKey} must be a non-negative number of milliseconds`);
+  if (typeof arrivalMs !== 'number' || !Number.isFinite(arrivalMs) || arrivalMs < 0)
+    return fail(`${arrivalKey} must be a non-negative number of milliseconds`);
 
   const outputKey = ['output_length', 'output_tokens', 'max_tokens'].find((key) => key in record);
   if (!outputKey) return fail('missing the output length (output_length, output_tokens or max_tokens)');
@@ -73,7 +79,8 @@ function parseLine(raw: string, blockTokens: number): LineResult {
   if (!isCount(outputTokens) || outputTokens < 1) return fail(`${outputKey} must be an integer >= 1`);
 
   const sessionRaw = record.session_id ?? record.conversation_id;
-  if (sessionRaw !== undefined && typeof sessionRaw !== 'string' && typeof sessionRaw !== 'number') return fail('session_id must be a string or a number');
+  if (sessionRaw !== undefined && typeof sessionRaw !== 'string' && typeof sessionRaw !== 'number')
+    return fail('session_id must be a string or a number');
   const sessionKey = sessionRaw === undefined ? undefined : String(sessionRaw);
 
   const hasTokens = 'prompt_token_ids' in record;
@@ -85,7 +92,8 @@ function parseLine(raw: string, blockTokens: number): LineResult {
     const tokenIds = new Uint32Array(ids.length);
     for (let k = 0; k < ids.length; k++) {
       const id: unknown = ids[k];
-      if (!isCount(id) || id >= VOCAB_SIZE) return fail(`prompt_token_ids[${k}] must be an integer in [0, ${VOCAB_SIZE})`);
+      if (!isCount(id) || id >= VOCAB_SIZE)
+        return fail(`prompt_token_ids[${k}] must be an integer in [0, ${VOCAB_SIZE})`);
       tokenIds[k] = id;
     }
     return ok({ arrivalMs, prompt: { kind: 'tokens', tokenIds }, outputTokens, sessionKey });
@@ -93,17 +101,25 @@ function parseLine(raw: string, blockTokens: number): LineResult {
   if (hasHashes) {
     const hashIds = record.hash_ids;
     if (!Array.isArray(hashIds) || hashIds.length === 0) return fail('hash_ids must be a non-empty array');
-    for (let k = 0; k < hashIds.length; k++) if (!isCount(hashIds[k])) return fail(`hash_ids[${k}] must be a non-negative integer`);
+    for (let k = 0; k < hashIds.length; k++)
+      if (!isCount(hashIds[k])) return fail(`hash_ids[${k}] must be a non-negative integer`);
     let inputTokens = hashIds.length * blockTokens;
     if ('input_length' in record) {
       const length = record.input_length;
       if (!isCount(length) || length < 1) return fail('input_length must be an integer >= 1');
       if (Math.ceil(length / blockTokens) !== hashIds.length) {
-        return fail(`input_length ${length} needs ${Math.ceil(length / blockTokens)} blocks of ${blockTokens} tokens, but hash_ids has ${hashIds.length} (set the workload's block_tokens to the trace's block size)`);
+        return fail(
+          `input_length ${length} needs ${Math.ceil(length / blockTokens)} blocks of ${blockTokens} tokens, but hash_ids has ${hashIds.length} (set the workload's block_tokens to the trace's block size)`,
+        );
       }
       inputTokens = length;
     }
-    return ok({ arrivalMs, prompt: { kind: 'hashes', hashIds: hashIds as number[], inputTokens }, outputTokens, sessionKey });
+    return ok({
+      arrivalMs,
+      prompt: { kind: 'hashes', hashIds: hashIds as number[], inputTokens },
+      outputTokens,
+      sessionKey,
+    });
   }
   return fail('missing the prompt (prompt_token_ids or hash_ids)');
 }

@@ -21,7 +21,11 @@ export const traceWorkload = defineWorkload({
     file: z.string().min(1).optional().describe('the JSONL trace to replay (required)'),
     block_tokens: count(512, "tokens per hash id (Mooncake's traces use 512)"),
     time_scale: z.number().positive().default(1).describe('multiplies every arrival offset (0.5 = twice as fast)'),
-    rate: z.number().positive().optional().describe('if set, rescales arrivals to this mean rate, requests/s (overrides time_scale)'),
+    rate: z
+      .number()
+      .positive()
+      .optional()
+      .describe('if set, rescales arrivals to this mean rate, requests/s (overrides time_scale)'),
   },
   check: (p) => (p.file === undefined ? 'parameter file is required (the JSONL trace to replay)' : undefined),
   prepare(params) {
@@ -35,7 +39,8 @@ export const traceWorkload = defineWorkload({
     const { entries, sharedPrefixTokens } = prepared;
     const first = entries[0]!.arrivalMs;
     const span = entries.at(-1)!.arrivalMs - first;
-    const scale = params.rate !== undefined && span > 0 ? 1000 / params.rate / (span / (entries.length - 1)) : params.time_scale;
+    const scale =
+      params.rate !== undefined && span > 0 ? 1000 / params.rate / (span / (entries.length - 1)) : params.time_scale;
     const blockSeed = rng.fork('blocks').seed;
     let next = 0;
     return createIndependentSource(() => {
@@ -46,7 +51,10 @@ export const traceWorkload = defineWorkload({
       return {
         id,
         arrivalMs: (entry.arrivalMs - first) * scale,
-        promptTokenIds: entry.prompt.kind === 'tokens' ? entry.prompt.tokenIds : blockTokensOf(entry.prompt.hashIds, entry.prompt.inputTokens, params.block_tokens, blockSeed),
+        promptTokenIds:
+          entry.prompt.kind === 'tokens'
+            ? entry.prompt.tokenIds
+            : blockTokensOf(entry.prompt.hashIds, entry.prompt.inputTokens, params.block_tokens, blockSeed),
         maxOutputTokens: entry.outputTokens,
         sessionKey: entry.sessionKey ?? id,
         sharedPrefixTokens: sharedPrefixTokens[index]!,
@@ -67,13 +75,21 @@ function prepareEntries(parsed: TraceEntry[], blockTokens: number): PreparedTrac
   const tokens = createTokenPrefixTrie();
   const blocks = createBlockPrefixTrie(blockTokens);
   entries.forEach((entry, i) => {
-    sharedPrefixTokens[i] = entry.prompt.kind === 'tokens' ? tokens.insert(entry.prompt.tokenIds) : blocks.insert(entry.prompt.hashIds, entry.prompt.inputTokens);
+    sharedPrefixTokens[i] =
+      entry.prompt.kind === 'tokens'
+        ? tokens.insert(entry.prompt.tokenIds)
+        : blocks.insert(entry.prompt.hashIds, entry.prompt.inputTokens);
   });
   return { entries, sharedPrefixTokens };
 }
 
 /** The prompt of a block-id request: block k's tokens depend only on (seed, id), truncated to the length. */
-function blockTokensOf(hashIds: readonly number[], inputTokens: number, blockTokens: number, seed: string): Uint32Array {
+function blockTokensOf(
+  hashIds: readonly number[],
+  inputTokens: number,
+  blockTokens: number,
+  seed: string,
+): Uint32Array {
   const out = new Uint32Array(inputTokens);
   for (let k = 0; k < hashIds.length; k++) {
     const start = k * blockTokens;

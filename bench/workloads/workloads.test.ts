@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hitRateUpperBound } from '../stats/hit-rate-bound.ts';
-import { createWorkload, drainSource, REGULAR_VOCAB, workloadNames, type BenchRequest, type DrainedRequest } from './index.ts';
+import {
+  createWorkload,
+  drainSource,
+  REGULAR_VOCAB,
+  workloadNames,
+  type BenchRequest,
+  type DrainedRequest,
+} from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-workloads-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,7 +19,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function writeHashTrace(): string {
   const lines: string[] = [];
   const roots = [[1, 2, 3], [1, 2, 4], [5], [1, 2, 3, 6, 7], [5, 8], [1, 9]];
-  roots.forEach((ids, i) => lines.push(JSON.stringify({ timestamp: 100 * i, input_length: ids.length * 4 - (i % 3), output_length: 3 + i, hash_ids: ids })));
+  roots.forEach((ids, i) =>
+    lines.push(
+      JSON.stringify({
+        timestamp: 100 * i,
+        input_length: ids.length * 4 - (i % 3),
+        output_length: 3 + i,
+        hash_ids: ids,
+      }),
+    ),
+  );
   lines.push(JSON.stringify({ timestamp: 50, input_length: 7, output_length: 2, hash_ids: [1, 2] })); // out of order, partial
   const file = join(dir, 'hash-trace.jsonl');
   writeFileSync(file, `${lines.join('\n')}\n`);
@@ -23,18 +39,72 @@ function writeTokenTrace(): string {
   const base = [10, 11, 12, 13, 14, 15];
   const rows = [base, [...base, 20, 21], [10, 11, 99], base.slice(0, 4), [...base, 20, 22, 23], [7]];
   const file = join(dir, 'token-trace.jsonl');
-  writeFileSync(file, rows.map((ids, i) => JSON.stringify({ arrival_ms: 10 * i, prompt_token_ids: ids, output_tokens: 4, session_id: i % 2 })).join('\n'));
+  writeFileSync(
+    file,
+    rows
+      .map((ids, i) =>
+        JSON.stringify({ arrival_ms: 10 * i, prompt_token_ids: ids, output_tokens: 4, session_id: i % 2 }),
+      )
+      .join('\n'),
+  );
   return file;
 }
 
 /** Small instances of every workload, so brute force stays cheap. */
 const SMALL: Record<string, Record<string, unknown>> = {
-  'llmd-shared-prefix': { groups: 4, users_per_group: 3, system_prompt_tokens: 40, question_tokens: 10, output_tokens: 5 },
-  'multi-turn-chat': { conversations: 6, system_prompt_tokens: 30, turns_min: 2, turns_max: 4, user_tokens_min: 5, user_tokens_max: 20, output_tokens_min: 3, output_tokens_max: 10, think_time_s: 1 },
-  'long-context-rag': { documents: 3, document_tokens: 50, system_prompt_tokens: 10, question_tokens_min: 3, question_tokens_max: 8 },
-  agentic: { agents: 4, system_prompt_tokens: 40, task_tokens_min: 5, task_tokens_max: 10, steps_min: 2, steps_max: 5, output_tokens_min: 2, output_tokens_max: 6, tool_result_tokens_min: 5, tool_result_tokens_max: 20 },
-  'mixed-isl': { short_tokens_min: 5, short_tokens_max: 20, long_tokens_min: 60, long_tokens_max: 100, system_prompt_tokens: 3, long_share: 0.3 },
-  diurnal: { chat_prompt_tokens_min: 5, chat_prompt_tokens_max: 20, long_prompt_tokens_min: 50, long_prompt_tokens_max: 80, system_prompt_tokens: 2, period_s: 20 },
+  'llmd-shared-prefix': {
+    groups: 4,
+    users_per_group: 3,
+    system_prompt_tokens: 40,
+    question_tokens: 10,
+    output_tokens: 5,
+  },
+  'multi-turn-chat': {
+    conversations: 6,
+    system_prompt_tokens: 30,
+    turns_min: 2,
+    turns_max: 4,
+    user_tokens_min: 5,
+    user_tokens_max: 20,
+    output_tokens_min: 3,
+    output_tokens_max: 10,
+    think_time_s: 1,
+  },
+  'long-context-rag': {
+    documents: 3,
+    document_tokens: 50,
+    system_prompt_tokens: 10,
+    question_tokens_min: 3,
+    question_tokens_max: 8,
+  },
+  agentic: {
+    agents: 4,
+    system_prompt_tokens: 40,
+    task_tokens_min: 5,
+    task_tokens_max: 10,
+    steps_min: 2,
+    steps_max: 5,
+    output_tokens_min: 2,
+    output_tokens_max: 6,
+    tool_result_tokens_min: 5,
+    tool_result_tokens_max: 20,
+  },
+  'mixed-isl': {
+    short_tokens_min: 5,
+    short_tokens_max: 20,
+    long_tokens_min: 60,
+    long_tokens_max: 100,
+    system_prompt_tokens: 3,
+    long_share: 0.3,
+  },
+  diurnal: {
+    chat_prompt_tokens_min: 5,
+    chat_prompt_tokens_max: 20,
+    long_prompt_tokens_min: 50,
+    long_prompt_tokens_max: 80,
+    system_prompt_tokens: 2,
+    period_s: 20,
+  },
   trace: { file: writeHashTrace(), block_tokens: 4 },
 };
 
@@ -42,7 +112,11 @@ function drain(name: string, seed: number, params = SMALL[name]!, maxRequests = 
   const workload = createWorkload(name, params, seed);
   if (!workload.ok) throw workload.error;
   // Service time and output length vary per request, so feedback-driven workloads are exercised.
-  return drainSource(workload.value.open(), { maxRequests, serviceMs: (r) => 200 + (r.promptTokenIds.length % 7) * 100, outputTokens: (r) => Math.max(1, r.maxOutputTokens - 1) });
+  return drainSource(workload.value.open(), {
+    maxRequests,
+    serviceMs: (r) => 200 + (r.promptTokenIds.length % 7) * 100,
+    outputTokens: (r) => Math.max(1, r.maxOutputTokens - 1),
+  });
 }
 
 function lcp(a: Uint32Array, b: Uint32Array): number {
@@ -69,7 +143,8 @@ describe.each(workloadNames())('workload %s', (name) => {
     const requests = drain(name, 3).map((d) => d.request);
     const ids = new Set(requests.map((r) => r.id));
     expect(ids.size).toBe(requests.length);
-    for (let i = 1; i < requests.length; i++) expect(requests[i]!.arrivalMs).toBeGreaterThanOrEqual(requests[i - 1]!.arrivalMs);
+    for (let i = 1; i < requests.length; i++)
+      expect(requests[i]!.arrivalMs).toBeGreaterThanOrEqual(requests[i - 1]!.arrivalMs);
     for (const r of requests) {
       expect(r.maxOutputTokens).toBeGreaterThanOrEqual(1);
       expect(r.promptTokenIds.length).toBeGreaterThan(0);
@@ -100,9 +175,13 @@ describe.each(workloadNames())('workload %s', (name) => {
           const key = r.promptTokenIds.subarray(0, end).join(',');
           if (seen.has(key)) reused += blockSize;
         }
-        for (let end = blockSize; end <= r.promptTokenIds.length; end += blockSize) seen.add(r.promptTokenIds.subarray(0, end).join(','));
+        for (let end = blockSize; end <= r.promptTokenIds.length; end += blockSize)
+          seen.add(r.promptTokenIds.subarray(0, end).join(','));
       }
-      const bound = hitRateUpperBound(requests.map((r) => ({ promptTokens: r.promptTokenIds.length, sharedPrefixTokens: r.sharedPrefixTokens })), blockSize);
+      const bound = hitRateUpperBound(
+        requests.map((r) => ({ promptTokens: r.promptTokenIds.length, sharedPrefixTokens: r.sharedPrefixTokens })),
+        blockSize,
+      );
       expect(bound).toBeCloseTo(reused / total, 12);
     }
   });
@@ -126,7 +205,15 @@ describe('workload registry', () => {
 
   it('fills every default and records the seed', () => {
     const result = createWorkload('llmd-shared-prefix', {}, 'abc');
-    expect(result.ok && result.value.params).toEqual({ groups: 150, users_per_group: 5, system_prompt_tokens: 6000, question_tokens: 1200, output_tokens: 1000, rate: 10, order: 'cycle' });
+    expect(result.ok && result.value.params).toEqual({
+      groups: 150,
+      users_per_group: 5,
+      system_prompt_tokens: 6000,
+      question_tokens: 1200,
+      output_tokens: 1000,
+      rate: 10,
+      order: 'cycle',
+    });
     expect(result.ok && result.value.seed).toBe('abc');
   });
 

@@ -15,7 +15,10 @@ export function registerOrchestratorCommand(program: Command): void {
     .option('--config <file>', 'config file (YAML); TANDEM_* environment variables override it, flags override both')
     .option('--port <port>', 'listen port (orchestrator.port; 0 picks a free one)')
     .option('--host <host>', 'bind address (orchestrator.host)')
-    .option('--policy <name>', 'routing policy (routing.policy): kv, cache-aware, round-robin, random, least-loaded, power-of-two, session')
+    .option(
+      '--policy <name>',
+      'routing policy (routing.policy): kv, cache-aware, round-robin, random, least-loaded, power-of-two, session',
+    )
     .action((flags: OrchestratorFlags) => runAction('orchestrator', () => orchestrator(flags)));
 }
 
@@ -24,7 +27,8 @@ async function orchestrator(flags: OrchestratorFlags): Promise<void> {
   const overrides: Record<string, unknown> = {};
   if (flags.port !== undefined) {
     const port = Number(flags.port);
-    if (!/^\d+$/.test(flags.port) || port > 65535) throw new TandemError('invalid_request', `--port must be an integer from 0 to 65535, got "${flags.port}"`);
+    if (!/^\d+$/.test(flags.port) || port > 65535)
+      throw new TandemError('invalid_request', `--port must be an integer from 0 to 65535, got "${flags.port}"`);
     overrides['orchestrator.port'] = port;
   }
   if (flags.host !== undefined) overrides['orchestrator.host'] = flags.host;

@@ -13,7 +13,10 @@ export function registerPlannerCommand(program: Command): void {
   program
     .command('planner')
     .description('size the prefill and decode pools and the disaggregation threshold, and scale them')
-    .option('--config <file>', 'config file (YAML); the `planner` section applies, TANDEM_PLANNER__* variables override it')
+    .option(
+      '--config <file>',
+      'config file (YAML); the `planner` section applies, TANDEM_PLANNER__* variables override it',
+    )
     .option('--once', 'make one decision from --observations and exit')
     .option('--observations <file>', 'with --once: a JSON observation (or an array of them, oldest first)')
     .option('--json', 'with --once: print the decision as one JSON object')
@@ -26,10 +29,15 @@ async function planner(flags: PlannerFlags): Promise<void> {
   const bad = (message: string) => new TandemError('invalid_request', message);
   if (flags.once && !flags.observations) throw bad('--once needs --observations FILE');
   if (!flags.once && flags.observations) throw bad('--observations is only read with --once');
-  if (!flags.once && flags.json) throw bad('--json applies to --once (the continuous planner serves /decision as JSON)');
+  if (!flags.once && flags.json)
+    throw bad('--json applies to --once (the continuous planner serves /decision as JSON)');
 
   const { loadConfig } = await import('../../common/config/index.ts');
-  const loaded = loadConfig({ file: flags.config, env: process.env, overrides: flags.dryRun ? { 'planner.dry_run': true } : {} });
+  const loaded = loadConfig({
+    file: flags.config,
+    env: process.env,
+    overrides: flags.dryRun ? { 'planner.dry_run': true } : {},
+  });
   if (!loaded.ok) throw loaded.error;
   const config = loaded.value;
   const { realClock } = await import('../../common/clock.ts');

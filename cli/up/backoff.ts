@@ -10,7 +10,11 @@ export interface BackoffPolicy {
 }
 
 /** `crashes`: crashes in a row before this one. Returns the delay and the new count. */
-export function nextRestart(policy: BackoffPolicy, crashes: number, ranForMs: number): { delayMs: number; crashes: number } {
+export function nextRestart(
+  policy: BackoffPolicy,
+  crashes: number,
+  ranForMs: number,
+): { delayMs: number; crashes: number } {
   const inRow = ranForMs >= policy.resetMs ? 0 : crashes;
   return { delayMs: Math.min(policy.maxMs, policy.baseMs * 2 ** inRow), crashes: inRow + 1 };
 }

@@ -38,10 +38,14 @@ export function bannerText(input: BannerInput): string {
   ];
   if (input.notReady !== null) {
     lines.push(`  Not serving yet: ${input.notReady}`);
-    if (!input.hasBothWorkers) lines.push('  (Workers of role both serve without a prefill/decode split: tandem up --workers 4, or npm start -- --workers 4.)');
+    if (!input.hasBothWorkers)
+      lines.push(
+        '  (Workers of role both serve without a prefill/decode split: tandem up --workers 4, or npm start -- --workers 4.)',
+      );
     lines.push('');
   }
-  if (input.apiKey) lines.push('  The API needs orchestrator.api_key: export OPENAI_API_KEY=<that key> for the examples below.', '');
+  if (input.apiKey)
+    lines.push('  The API needs orchestrator.api_key: export OPENAI_API_KEY=<that key> for the examples below.', '');
   lines.push(
     'Try it:',
     '',

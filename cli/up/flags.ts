@@ -31,7 +31,8 @@ export function settingsFromFlags(flags: UpFlags): Result<FlagSettings> {
   const overrides: Record<string, unknown> = {};
   if (flags.port !== undefined) {
     const port = Number(flags.port);
-    if (!/^\d+$/.test(flags.port) || port > 65535) return bad(`--port must be an integer from 0 to 65535, got "${flags.port}"`);
+    if (!/^\d+$/.test(flags.port) || port > 65535)
+      return bad(`--port must be an integer from 0 to 65535, got "${flags.port}"`);
     overrides['orchestrator.port'] = port;
   }
   if (flags.workers !== undefined) {
@@ -41,7 +42,8 @@ export function settingsFromFlags(flags: UpFlags): Result<FlagSettings> {
   }
   if (flags.timeScale !== undefined) {
     const scale = Number(flags.timeScale);
-    if (flags.timeScale.trim() === '' || !Number.isFinite(scale) || scale <= 0) return bad(`--time-scale must be a positive number, got "${flags.timeScale}"`);
+    if (flags.timeScale.trim() === '' || !Number.isFinite(scale) || scale <= 0)
+      return bad(`--time-scale must be a positive number, got "${flags.timeScale}"`);
     overrides['worker.time_scale'] = scale;
   }
   const force: { gpu?: string; model?: string; engine?: 'sim' | 'reference' } = {};
@@ -66,7 +68,11 @@ export function parseWorkersSpec(text: string): Result<UpWorkerGroup[]> {
   const parts = text.trim().split(':');
   const counts = parts.map((part) => (/^\d+$/.test(part) ? Number(part) : Number.NaN));
   if (parts.length > 3 || counts.some((n) => !Number.isInteger(n) || n > 64) || counts.every((n) => n === 0)) {
-    return fail(new TandemError('invalid_request', `--workers must be ${WORKERS_SYNTAX}, with 1 to 64 of a role; got "${text}"`, { param: 'up.workers' }));
+    return fail(
+      new TandemError('invalid_request', `--workers must be ${WORKERS_SYNTAX}, with 1 to 64 of a role; got "${text}"`, {
+        param: 'up.workers',
+      }),
+    );
   }
   const roles: UpWorkerGroup['role'][] = parts.length === 1 ? ['both'] : ['prefill', 'decode', 'both'];
   return ok(counts.flatMap((count, i) => (count > 0 ? [{ role: roles[i]!, count }] : [])));

@@ -6,7 +6,13 @@ import { TandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import { nextRestart, type BackoffPolicy } from './backoff.ts';
 import { describeExit, lastWords, spawnManaged, type ManagedProcess } from './managed-process.ts';
-import { orchestratorConfigFile, plannerConfigFile, workerConfigFile, type FleetPlan, type LaunchedWorker } from './plan.ts';
+import {
+  orchestratorConfigFile,
+  plannerConfigFile,
+  workerConfigFile,
+  type FleetPlan,
+  type LaunchedWorker,
+} from './plan.ts';
 
 /**
  * The processes of `tandem up`, started in order (workers, then the orchestrator in front of
@@ -57,10 +63,18 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
   const { plan, logger, dir } = options;
   const up = plan.config.up;
   const startTimeoutMs = up.start_timeout_s * 1000;
-  const backoff: BackoffPolicy = { baseMs: up.restart_backoff_s * 1000, maxMs: up.restart_backoff_max_s * 1000, resetMs: up.restart_reset_s * 1000 };
+  const backoff: BackoffPolicy = {
+    baseMs: up.restart_backoff_s * 1000,
+    maxMs: up.restart_backoff_max_s * 1000,
+    resetMs: up.restart_reset_s * 1000,
+  };
   const url = `http://127.0.0.1:${options.port}`;
   const plannerUrl = options.plannerPort === undefined ? undefined : `http://127.0.0.1:${options.plannerPort}`;
-  const files = { worker: join(dir, 'worker.json'), orchestrator: join(dir, 'orchestrator.json'), planner: join(dir, 'planner.json') };
+  const files = {
+    worker: join(dir, 'worker.json'),
+    orchestrator: join(dir, 'orchestrator.json'),
+    planner: join(dir, 'planner.json'),
+  };
   const workerAddresses = new Map<string, LaunchedWorker>();
   let stopping = false;
 
@@ -70,7 +84,14 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
     renameSync(`${file}.tmp`, file);
   };
   const writeOrchestratorConfig = () =>
-    writeJson(files.orchestrator, orchestratorConfigFile(plan, { port: options.port, workers: plan.workers.flatMap((w) => workerAddresses.get(w.name) ?? []), plannerUrl }));
+    writeJson(
+      files.orchestrator,
+      orchestratorConfigFile(plan, {
+        port: options.port,
+        workers: plan.workers.flatMap((w) => workerAddresses.get(w.name) ?? []),
+        plannerUrl,
+      }),
+    );
 
   const spawn = (slot: Slot, args: readonly string[]) => {
     if (stopping) throw new TandemError('cancelled', 'tandem up is stopping');
@@ -89,7 +110,10 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
     for (;;) {
       if (exited || proc.hasExited) {
         const how = await proc.exited;
-        throw new TandemError('unavailable', `${proc.name} ${describeExit(how)} before it served ${base}${lastWords(proc.tail())}`);
+        throw new TandemError(
+          'unavailable',
+          `${proc.name} ${describeExit(how)} before it served ${base}${lastWords(proc.tail())}`,
+        );
       }
       if (stopping) throw new TandemError('cancelled', 'tandem up is stopping');
       const answered = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(1000) }).then(
@@ -97,7 +121,11 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
         () => false,
       );
       if (answered) return;
-      if (Date.now() > until) throw new TandemError('deadline_exceeded', `${proc.name} did not answer ${base}${path} within ${up.start_timeout_s} s`);
+      if (Date.now() > until)
+        throw new TandemError(
+          'deadline_exceeded',
+          `${proc.name} did not answer ${base}${path} within ${up.start_timeout_s} s`,
+        );
       await sleep(100);
     }
   };
@@ -154,7 +182,10 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
           crashes: 0,
           restartTimer: undefined,
           async launch() {
-            writeJson(files.planner, plannerConfigFile(plan, { orchestratorUrl: url, plannerPort: options.plannerPort! }));
+            writeJson(
+              files.planner,
+              plannerConfigFile(plan, { orchestratorUrl: url, plannerPort: options.plannerPort! }),
+            );
             const proc = spawn(plannerSlot!, ['planner', '--config', files.planner, '--dry-run']);
             await waitForHttp(proc, plannerUrl, '/healthz');
             plannerSlot!.ready = true;
@@ -171,7 +202,10 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
       if (stopping || slot.current !== proc) return;
       const next = nextRestart(backoff, slot.crashes, Date.now() - slot.startedAtMs);
       slot.crashes = next.crashes;
-      logger.warn({ child: slot.name, childPid: proc.pid, code: how.code, signal: how.signal, restartInS: next.delayMs / 1000 }, `${slot.name} (pid ${proc.pid}) ${describeExit(how)}: restarting it in ${next.delayMs / 1000} s`);
+      logger.warn(
+        { child: slot.name, childPid: proc.pid, code: how.code, signal: how.signal, restartInS: next.delayMs / 1000 },
+        `${slot.name} (pid ${proc.pid}) ${describeExit(how)}: restarting it in ${next.delayMs / 1000} s`,
+      );
       slot.restartTimer = setTimeout(() => {
         slot.restartTimer = undefined;
         if (stopping) return;
@@ -179,7 +213,10 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
           () => {
             const back = slot.current!;
             const grpc = workerAddresses.get(slot.name)?.grpc;
-            logger.info({ child: slot.name, childPid: back.pid, ...(grpc ? { grpc } : {}) }, `${slot.name} is back (pid ${back.pid})${grpc ? `, serving at ${grpc}: the orchestrator re-reads its worker list` : ''}`);
+            logger.info(
+              { child: slot.name, childPid: back.pid, ...(grpc ? { grpc } : {}) },
+              `${slot.name} is back (pid ${back.pid})${grpc ? `, serving at ${grpc}: the orchestrator re-reads its worker list` : ''}`,
+            );
             slot.onRestarted?.();
             supervise(slot);
           },
@@ -222,7 +259,10 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
         stopping = true;
         const graceMs = up.stop_grace_s * 1000;
         // Running requests get the orchestrator's own drain period before its workers go.
-        await stopSlots([orchestratorSlot, ...(plannerSlot ? [plannerSlot] : [])], graceMs + plan.config.orchestrator.shutdown_grace_s * 1000);
+        await stopSlots(
+          [orchestratorSlot, ...(plannerSlot ? [plannerSlot] : [])],
+          graceMs + plan.config.orchestrator.shutdown_grace_s * 1000,
+        );
         await stopSlots(workerSlots, graceMs);
       })();
       return stopped;
@@ -256,7 +296,9 @@ function readyLine(line: string): { grpc: string } | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const parsed = JSON.parse(line) as { event?: unknown; grpc?: unknown };
-    return parsed.event === 'tandem-worker-ready' && typeof parsed.grpc === 'string' ? { grpc: parsed.grpc } : undefined;
+    return parsed.event === 'tandem-worker-ready' && typeof parsed.grpc === 'string'
+      ? { grpc: parsed.grpc }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -75,7 +75,10 @@ const pad = (proc: string) => `[${proc}]`.padEnd(PROC_WIDTH + 2);
  */
 export function formatEntry(entry: Entry, proc: string, color: boolean): string {
   // Lines without a time (the worker's ready line) keep the columns of those with one.
-  const time = typeof entry.time === 'number' ? new Date(entry.time).toTimeString().slice(0, 8) + `.${String(entry.time % 1000).padStart(3, '0')}` : ' '.repeat(12);
+  const time =
+    typeof entry.time === 'number'
+      ? new Date(entry.time).toTimeString().slice(0, 8) + `.${String(entry.time % 1000).padStart(3, '0')}`
+      : ' '.repeat(12);
   const [levelName, ansi] = LEVELS[typeof entry.level === 'number' ? entry.level : 30] ?? ['?    ', '0'];
   const level = color ? `\x1b[${ansi}m${levelName}\x1b[0m` : levelName;
   // An event line (`{"event":"tandem-worker-ready",...}`) has no msg: its event names it.
@@ -91,6 +94,7 @@ export function formatEntry(entry: Entry, proc: string, color: boolean): string 
 }
 
 function short(value: unknown): string {
-  const text = typeof value === 'string' ? (/[\s"=]/.test(value) ? JSON.stringify(value) : value) : JSON.stringify(value);
+  const text =
+    typeof value === 'string' ? (/[\s"=]/.test(value) ? JSON.stringify(value) : value) : JSON.stringify(value);
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }

@@ -46,7 +46,11 @@ const TAIL_LINES = 20;
 
 export function spawnManaged(options: SpawnOptions): ManagedProcess {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TANDEM_')));
-  const child = spawn(process.execPath, [TANDEM_BIN, ...options.args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [TANDEM_BIN, ...options.args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   const pid = child.pid;
   if (pid === undefined) throw new TandemError('internal', `could not start ${options.name}`);
   const lastLines: string[] = [];
@@ -125,13 +129,23 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
         };
         const timer = setTimeout(() => {
           done();
-          reject(new TandemError('deadline_exceeded', `${options.name} did not ${what} within ${timeoutMs / 1000} s${lastWords(lastLines)}`));
+          reject(
+            new TandemError(
+              'deadline_exceeded',
+              `${options.name} did not ${what} within ${timeoutMs / 1000} s${lastWords(lastLines)}`,
+            ),
+          );
         }, timeoutMs);
         lineListeners.add(onLine);
         void exited.then((how) => {
           if (!lineListeners.has(onLine)) return;
           done();
-          reject(new TandemError('unavailable', `${options.name} ${describeExit(how)} before it could ${what}${lastWords(lastLines)}`));
+          reject(
+            new TandemError(
+              'unavailable',
+              `${options.name} ${describeExit(how)} before it could ${what}${lastWords(lastLines)}`,
+            ),
+          );
         });
       });
     },

@@ -18,8 +18,20 @@ function errorOf<T>(result: { ok: true; value: T } | { ok: false; error: Error }
 describe('--workers', () => {
   it('reads N as workers of role both and P:D[:B] as prefill, decode and both', () => {
     expect(parseWorkersSpec('4')).toEqual({ ok: true, value: [{ role: 'both', count: 4 }] });
-    expect(parseWorkersSpec('2:2')).toEqual({ ok: true, value: [{ role: 'prefill', count: 2 }, { role: 'decode', count: 2 }] });
-    expect(parseWorkersSpec('1:0:3')).toEqual({ ok: true, value: [{ role: 'prefill', count: 1 }, { role: 'both', count: 3 }] });
+    expect(parseWorkersSpec('2:2')).toEqual({
+      ok: true,
+      value: [
+        { role: 'prefill', count: 2 },
+        { role: 'decode', count: 2 },
+      ],
+    });
+    expect(parseWorkersSpec('1:0:3')).toEqual({
+      ok: true,
+      value: [
+        { role: 'prefill', count: 1 },
+        { role: 'both', count: 3 },
+      ],
+    });
   });
 
   it('rejects anything else with the syntax in one line', () => {
@@ -33,7 +45,15 @@ describe('--workers', () => {
 
 describe('flags', () => {
   it('turn into config overrides, and --gpu/--model/--engine also replace what groups name', () => {
-    const settings = settingsFromFlags({ port: '0', workers: '3', gpu: 'l40s', engine: 'sim', disaggregation: 'never', timeScale: '10', planner: false });
+    const settings = settingsFromFlags({
+      port: '0',
+      workers: '3',
+      gpu: 'l40s',
+      engine: 'sim',
+      disaggregation: 'never',
+      timeScale: '10',
+      planner: false,
+    });
     if (!settings.ok) throw settings.error;
     expect(settings.value.overrides).toEqual({
       'orchestrator.port': 0,
@@ -68,39 +88,87 @@ describe('the fleet plan', () => {
     expect(plan.value.planner).toBe(true);
     // Every port picked free, a different seed per worker, JSON logs for the relay.
     const args = plan.value.workers[1]!.args;
-    for (const flag of ['--grpc-port', '--http-port', '--kv-events-port', '--replay-port']) expect(args[args.indexOf(flag) + 1]).toBe('0');
+    for (const flag of ['--grpc-port', '--http-port', '--kv-events-port', '--replay-port'])
+      expect(args[args.indexOf(flag) + 1]).toBe('0');
     expect(args[args.indexOf('--seed') + 1]).toBe('1');
     expect(args[args.indexOf('--log-format') + 1]).toBe('json');
   });
 
-  it('serves the workers\' model under its Hugging Face id, unless orchestrator.model names another', () => {
+  it("serves the workers' model under its Hugging Face id, unless orchestrator.model names another", () => {
     const plan = planFleet(config({ up: { workers: [{ role: 'both', count: 1, model: 'llama-3.1-8b' }] } }));
     expect(plan.ok && plan.value.servedModel).toBe('meta-llama/Llama-3.1-8B-Instruct');
-    const named = planFleet(config({ orchestrator: { model: 'my-model' }, up: { workers: [{ role: 'both', count: 1, model: 'llama-3.1-8b' }] } }));
+    const named = planFleet(
+      config({
+        orchestrator: { model: 'my-model' },
+        up: { workers: [{ role: 'both', count: 1, model: 'llama-3.1-8b' }] },
+      }),
+    );
     expect(named.ok && named.value.servedModel).toBe('my-model');
   });
 
-  it('lets --gpu override what the config\'s groups name', () => {
-    const plan = planFleet(config({ up: { workers: [{ role: 'prefill', count: 1, gpu: 'h100-sxm' }, { role: 'decode', count: 1 }] } }), { gpu: 'l40s' });
+  it("lets --gpu override what the config's groups name", () => {
+    const plan = planFleet(
+      config({
+        up: {
+          workers: [
+            { role: 'prefill', count: 1, gpu: 'h100-sxm' },
+            { role: 'decode', count: 1 },
+          ],
+        },
+      }),
+      { gpu: 'l40s' },
+    );
     expect(plan.ok && plan.value.workers.map((w) => w.gpu)).toEqual(['l40s', 'l40s']);
   });
 
   it('fails, naming the field, on unknown profiles, mixed models and mismatched block sizes', () => {
-    expect(errorOf(planFleet(config(), { gpu: 'h9000' }))).toMatch(/^up\.workers\.0: unknown gpu profile "h9000" \(known: h100-sxm/);
-    expect(errorOf(planFleet(config({ up: { workers: [{ role: 'prefill', count: 1, model: 'qwen3-32b' }, { role: 'decode', count: 1 }] } })))).toContain('every worker must run the same model');
-    expect(errorOf(planFleet(config({ worker: { block_size: 32 } })))).toContain('worker.block_size (32) differs from routing.block_size (16)');
+    expect(errorOf(planFleet(config(), { gpu: 'h9000' }))).toMatch(
+      /^up\.workers\.0: unknown gpu profile "h9000" \(known: h100-sxm/,
+    );
+    expect(
+      errorOf(
+        planFleet(
+          config({
+            up: {
+              workers: [
+                { role: 'prefill', count: 1, model: 'qwen3-32b' },
+                { role: 'decode', count: 1 },
+              ],
+            },
+          }),
+        ),
+      ),
+    ).toContain('every worker must run the same model');
+    expect(errorOf(planFleet(config({ worker: { block_size: 32 } })))).toContain(
+      'worker.block_size (32) differs from routing.block_size (16)',
+    );
   });
 });
 
 describe('the config files it writes', () => {
   it('are valid configs that say what each process must do', () => {
-    const plan = planFleet(config({ up: { workers: [{ role: 'prefill', count: 1, gpu: 'l40s' }, { role: 'decode', count: 2 }] } }));
+    const plan = planFleet(
+      config({
+        up: {
+          workers: [
+            { role: 'prefill', count: 1, gpu: 'l40s' },
+            { role: 'decode', count: 2 },
+          ],
+        },
+      }),
+    );
     if (!plan.ok) throw plan.error;
     const workers = [
       { name: 'prefill-0', role: 'prefill' as const, grpc: '127.0.0.1:1001' },
       { name: 'decode-0', role: 'decode' as const, grpc: '127.0.0.1:1002' },
     ];
-    const orchestrator = config(JSON.parse(JSON.stringify(orchestratorConfigFile(plan.value, { port: 8123, workers, plannerUrl: 'http://127.0.0.1:9999' }))));
+    const orchestrator = config(
+      JSON.parse(
+        JSON.stringify(
+          orchestratorConfigFile(plan.value, { port: 8123, workers, plannerUrl: 'http://127.0.0.1:9999' }),
+        ),
+      ),
+    );
     expect(orchestrator.orchestrator.port).toBe(8123);
     expect(orchestrator.log.format).toBe('json');
     expect(orchestrator.orchestrator.planner_url).toBe('http://127.0.0.1:9999');
@@ -109,7 +177,11 @@ describe('the config files it writes', () => {
       ['prefill-0', 'prefill', '127.0.0.1:1001'],
       ['decode-0', 'decode', '127.0.0.1:1002'],
     ]);
-    const planner = config(JSON.parse(JSON.stringify(plannerConfigFile(plan.value, { orchestratorUrl: 'http://127.0.0.1:8123', plannerPort: 9999 }))));
+    const planner = config(
+      JSON.parse(
+        JSON.stringify(plannerConfigFile(plan.value, { orchestratorUrl: 'http://127.0.0.1:8123', plannerPort: 9999 })),
+      ),
+    );
     expect(planner.planner.dry_run).toBe(true);
     expect(planner.planner.source).toMatchObject({ kind: 'scrape', url: 'http://127.0.0.1:8123/metrics' });
     expect(planner.planner.hooks).toMatchObject({ host: '127.0.0.1', metrics_port: 9999 });

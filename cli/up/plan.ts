@@ -38,7 +38,10 @@ const DEFAULT_SERVED_MODEL = orchestratorSection.parse({}).model;
 export function planFleet(config: Readonly<Config>, force: FlagSettings['force'] = {}): Result<FleetPlan> {
   const bad = (message: string, param: string) => fail(new TandemError('invalid_request', message, { param }));
   if (config.worker.block_size !== config.routing.block_size) {
-    return bad(`worker.block_size (${config.worker.block_size}) differs from routing.block_size (${config.routing.block_size}): the orchestrator would route to no worker`, 'worker.block_size');
+    return bad(
+      `worker.block_size (${config.worker.block_size}) differs from routing.block_size (${config.routing.block_size}): the orchestrator would route to no worker`,
+      'worker.block_size',
+    );
   }
   const workers: WorkerPlan[] = [];
   const perRole = { prefill: 0, decode: 0, both: 0 };
@@ -56,12 +59,32 @@ export function planFleet(config: Readonly<Config>, force: FlagSettings['force']
       const name = `${NAME_PREFIX[group.role]}-${perRole[group.role]++}`;
       const seed = config.worker.seed + workers.length;
       const ports = ['--grpc-port', '0', '--http-port', '0', '--kv-events-port', '0', '--replay-port', '0'];
-      const args = ['--role', group.role, '--gpu', gpu, '--model', model, '--tp', String(tp), '--engine', engine, '--seed', String(seed), ...ports, '--log-format', 'json'];
+      const args = [
+        '--role',
+        group.role,
+        '--gpu',
+        gpu,
+        '--model',
+        model,
+        '--tp',
+        String(tp),
+        '--engine',
+        engine,
+        '--seed',
+        String(seed),
+        ...ports,
+        '--log-format',
+        'json',
+      ];
       workers.push({ name, role: group.role, gpu, model, tp, engine, args });
     }
   }
   const models = [...new Set(workers.map((w) => modelProfile(w.model).name))];
-  if (models.length > 1) return bad(`up.workers: every worker must run the same model (the orchestrator serves one), got ${models.join(', ')}`, 'up.workers');
+  if (models.length > 1)
+    return bad(
+      `up.workers: every worker must run the same model (the orchestrator serves one), got ${models.join(', ')}`,
+      'up.workers',
+    );
   const profileId = modelProfile(models[0]!).hfId;
   const servedModel = config.orchestrator.model !== DEFAULT_SERVED_MODEL ? config.orchestrator.model : profileId;
   return ok({ config, workers, servedModel, planner: config.up.planner });
@@ -80,13 +103,21 @@ export interface LaunchedWorker {
  * the launched workers, the resolved port, JSON logs (`tandem up` formats them), and the planner
  * to show on /ui. It is rewritten, then the orchestrator is sent SIGHUP, when a worker restarts.
  */
-export function orchestratorConfigFile(plan: FleetPlan, at: { port: number; workers: readonly LaunchedWorker[]; plannerUrl: string | undefined }): Record<string, unknown> {
+export function orchestratorConfigFile(
+  plan: FleetPlan,
+  at: { port: number; workers: readonly LaunchedWorker[]; plannerUrl: string | undefined },
+): Record<string, unknown> {
   const { config } = plan;
   return {
     ...config,
     log: { ...config.log, format: 'json' },
     // The planner runs as a dry run: its decision is shown on /ui, its threshold not followed.
-    orchestrator: { ...config.orchestrator, port: at.port, model: plan.servedModel, ...(at.plannerUrl === undefined ? {} : { planner_url: at.plannerUrl }) },
+    orchestrator: {
+      ...config.orchestrator,
+      port: at.port,
+      model: plan.servedModel,
+      ...(at.plannerUrl === undefined ? {} : { planner_url: at.plannerUrl }),
+    },
     disaggregation: { ...config.disaggregation, follow_planner: false },
     workers: at.workers.map((w) => ({ name: w.name, role: w.role, backend: 'grpc', address: w.grpc })),
   };
@@ -102,14 +133,25 @@ export function workerConfigFile(plan: FleetPlan): Record<string, unknown> {
  * loopback at `plannerPort`. Without configured pools it sizes one prefill and one decode pool
  * of the fleet's own profiles (the first group of each role, else the first group).
  */
-export function plannerConfigFile(plan: FleetPlan, at: { orchestratorUrl: string; plannerPort: number }): Record<string, unknown> {
+export function plannerConfigFile(
+  plan: FleetPlan,
+  at: { orchestratorUrl: string; plannerPort: number },
+): Record<string, unknown> {
   const { config } = plan;
   const section = config.planner;
   const like = (role: 'prefill' | 'decode') => plan.workers.find((w) => w.role === role) ?? plan.workers[0]!;
   const pools =
     section.pools.length > 0
       ? section.pools
-      : (['prefill', 'decode'] as const).map((role) => ({ name: role, role, gpu: like(role).gpu, model: like(role).model, tp: like(role).tp, min_replicas: 1, max_replicas: 64 }));
+      : (['prefill', 'decode'] as const).map((role) => ({
+          name: role,
+          role,
+          gpu: like(role).gpu,
+          model: like(role).model,
+          tp: like(role).tp,
+          min_replicas: 1,
+          max_replicas: 64,
+        }));
   return {
     ...config,
     log: { ...config.log, format: 'json' },

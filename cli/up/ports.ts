@@ -11,8 +11,20 @@ export function probePort(host: string, port: number): Promise<number> {
     server.unref();
     server.once('error', (error: NodeJS.ErrnoException) => {
       const where = `${host}:${port}`;
-      if (error.code === 'EADDRINUSE') reject(new TandemError('failed_precondition', `port ${port} is already in use on ${host} (another tandem up?): stop what holds it or pass --port N`));
-      else if (error.code === 'EACCES') reject(new TandemError('failed_precondition', `no permission to listen on ${where}: pass --port N with N above 1023`));
+      if (error.code === 'EADDRINUSE')
+        reject(
+          new TandemError(
+            'failed_precondition',
+            `port ${port} is already in use on ${host} (another tandem up?): stop what holds it or pass --port N`,
+          ),
+        );
+      else if (error.code === 'EACCES')
+        reject(
+          new TandemError(
+            'failed_precondition',
+            `no permission to listen on ${where}: pass --port N with N above 1023`,
+          ),
+        );
       else reject(new TandemError('failed_precondition', `cannot listen on ${where}: ${error.message}`));
     });
     server.listen({ host, port, exclusive: true }, () => {

@@ -35,7 +35,12 @@ export async function runUp(flags: UpFlags, out: NodeJS.WriteStream = process.st
 
   const human = out.isTTY === true && plan.config.log.format !== 'json';
   const relay = createLogRelay({ out, human, color: human && process.env.NO_COLOR === undefined });
-  const logger = createLogger({ name: 'up', level: plan.config.log.level, format: 'json', destination: relay.ownStream });
+  const logger = createLogger({
+    name: 'up',
+    level: plan.config.log.level,
+    format: 'json',
+    destination: relay.ownStream,
+  });
   const dir = mkdtempSync(join(tmpdir(), 'tandem-up-'));
   const fleet = createUpFleet({ plan, port, plannerPort, dir, logger, onLine: relay.line });
 
@@ -50,7 +55,9 @@ export async function runUp(flags: UpFlags, out: NodeJS.WriteStream = process.st
       fleet.killNow();
       return;
     }
-    logger.info(`${signal}: stopping every process (${signal === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to kill them at once)`);
+    logger.info(
+      `${signal}: stopping every process (${signal === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to kill them at once)`,
+    );
     resolveSignal();
     void fleet.stop();
   };
@@ -58,7 +65,10 @@ export async function runUp(flags: UpFlags, out: NodeJS.WriteStream = process.st
   for (const signal of signalNames) process.on(signal, onSignal);
 
   try {
-    logger.info({ workers: plan.workers.map((w) => `${w.name} (${w.role}, ${w.gpu}, ${w.engine})`), port, dir }, `starting ${describeFleet(plan)}`);
+    logger.info(
+      { workers: plan.workers.map((w) => `${w.name} (${w.role}, ${w.gpu}, ${w.engine})`), port, dir },
+      `starting ${describeFleet(plan)}`,
+    );
     try {
       await fleet.start();
     } catch (error) {
@@ -98,8 +108,12 @@ export function describeFleet(plan: FleetPlan): string {
     ...(count('decode') ? [`${count('decode')} decode`] : []),
     ...(count('both') ? [`${count('both')} aggregated (role both)`] : []),
   ];
-  const engines = [...new Set(plan.workers.map((w) => (w.engine === 'sim' ? 'simulated' : 'reference-engine')))].join(' and ');
-  const profiles = [...new Set(plan.workers.map((w) => `${w.model} on ${w.gpu}${w.tp > 1 ? ` x${w.tp}` : ''}`))].join(', ');
+  const engines = [...new Set(plan.workers.map((w) => (w.engine === 'sim' ? 'simulated' : 'reference-engine')))].join(
+    ' and ',
+  );
+  const profiles = [...new Set(plan.workers.map((w) => `${w.model} on ${w.gpu}${w.tp > 1 ? ` x${w.tp}` : ''}`))].join(
+    ', ',
+  );
   const noun = plan.workers.length === 1 ? 'worker' : 'workers';
   return `${parts.join(' + ')} ${engines} ${noun} (${profiles}, time scale ${plan.config.worker.time_scale}), disaggregation ${plan.config.disaggregation.mode}${plan.planner ? ', planner in dry run' : ''}`;
 }

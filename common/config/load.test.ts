@@ -47,11 +47,15 @@ describe('config loading', () => {
   });
 
   it('rejects an unknown section', () => {
-    expect(errorOf(loadConfig({ file: file('section.yaml', 'routingg: {}\n'), env: {} }))).toContain('routingg: unknown key');
+    expect(errorOf(loadConfig({ file: file('section.yaml', 'routingg: {}\n'), env: {} }))).toContain(
+      'routingg: unknown key',
+    );
   });
 
   it('rejects a value of the wrong type, naming the key', () => {
-    const message = errorOf(loadConfig({ file: file('type.yaml', 'orchestrator:\n  port: "eight thousand"\n'), env: {} }));
+    const message = errorOf(
+      loadConfig({ file: file('type.yaml', 'orchestrator:\n  port: "eight thousand"\n'), env: {} }),
+    );
     expect(message).toMatch(/orchestrator\.port: .*expected number/i);
   });
 
@@ -63,7 +67,11 @@ describe('config loading', () => {
 
   it('lets the environment override the file, and flags override both', () => {
     const path = file('layers.yaml', 'orchestrator:\n  port: 9000\n  model: from-file\n');
-    const result = loadConfig({ file: path, env: { TANDEM_ORCHESTRATOR__PORT: '9100', TANDEM_ORCHESTRATOR__MODEL: 'from-env' }, overrides: { 'orchestrator.model': 'from-flag' } });
+    const result = loadConfig({
+      file: path,
+      env: { TANDEM_ORCHESTRATOR__PORT: '9100', TANDEM_ORCHESTRATOR__MODEL: 'from-env' },
+      overrides: { 'orchestrator.model': 'from-flag' },
+    });
     if (!result.ok) throw result.error;
     expect(result.value.orchestrator.port).toBe(9100);
     expect(result.value.orchestrator.model).toBe('from-flag');
@@ -84,11 +92,18 @@ describe('config loading', () => {
 
   it('says clearly when the file is missing or not YAML', () => {
     expect(errorOf(loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))).toContain('no such file');
-    expect(errorOf(loadConfig({ file: file('bad.yaml', 'orchestrator: [unclosed\n'), env: {} }))).toContain('not valid YAML');
+    expect(errorOf(loadConfig({ file: file('bad.yaml', 'orchestrator: [unclosed\n'), env: {} }))).toContain(
+      'not valid YAML',
+    );
   });
 
   it('validates worker entries inside the list by index', () => {
-    const result = parseConfig({ workers: [{ name: 'w0', address: '127.0.0.1:1' }, { name: 'w1', address: 'x', role: 'prefil' }] });
+    const result = parseConfig({
+      workers: [
+        { name: 'w0', address: '127.0.0.1:1' },
+        { name: 'w1', address: 'x', role: 'prefil' },
+      ],
+    });
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.error.message).toContain('workers.1.role');

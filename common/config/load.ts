@@ -59,7 +59,10 @@ function validateConfig(raw: unknown, origins: Origins, file: string | undefined
   if (parsed.success) return ok(deepFreeze(parsed.data));
   const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, origins, file));
   const first = problems[0] ?? { path: '', text: 'invalid config' };
-  const message = problems.length === 1 ? `invalid config: ${first.text}` : `invalid config:\n  - ${problems.map((p) => p.text).join('\n  - ')}`;
+  const message =
+    problems.length === 1
+      ? `invalid config: ${first.text}`
+      : `invalid config:\n  - ${problems.map((p) => p.text).join('\n  - ')}`;
   return fail(new TandemError('invalid_request', message, { param: first.path }));
 }
 
@@ -70,10 +73,17 @@ function readConfigFile(file: string): Result<Record<string, unknown>> {
   try {
     value = parseYaml(text.value);
   } catch (error) {
-    return fail(new TandemError('invalid_request', `config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { cause: error }));
+    return fail(
+      new TandemError(
+        'invalid_request',
+        `config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`,
+        { cause: error },
+      ),
+    );
   }
   if (value === null || value === undefined) return ok({});
-  if (typeof value !== 'object' || Array.isArray(value)) return fail(new TandemError('invalid_request', `config file ${file} must hold a mapping of sections`));
+  if (typeof value !== 'object' || Array.isArray(value))
+    return fail(new TandemError('invalid_request', `config file ${file} must hold a mapping of sections`));
   return ok(value as Record<string, unknown>);
 }
 
@@ -110,7 +120,8 @@ function knownKeys(path: readonly string[]): string[] {
   for (const segment of ['', ...path]) {
     schema = unwrap(schema);
     if (segment === '') continue;
-    const def = (schema as { _zod?: { def?: { type?: string; element?: unknown; shape?: Record<string, unknown> } } })._zod?.def;
+    const def = (schema as { _zod?: { def?: { type?: string; element?: unknown; shape?: Record<string, unknown> } } })
+      ._zod?.def;
     if (def?.type === 'array') schema = def.element;
     else if (def?.type === 'object') schema = def.shape?.[segment];
     else return [];

@@ -43,7 +43,9 @@ describe('text chunk template', () => {
   it('parses back to the text it was given', () => {
     const event = createTextChunkEvent(IDENTITIES[1]!);
     for (const text of ODD_TEXTS.filter((t) => t !== '')) {
-      const body = JSON.parse(event(text, null).slice('data: '.length)) as { choices: { delta: { content: string } }[] };
+      const body = JSON.parse(event(text, null).slice('data: '.length)) as {
+        choices: { delta: { content: string } }[];
+      };
       expect(body.choices[0]!.delta.content).toBe(text);
     }
   });

@@ -13,11 +13,16 @@ export type TextChunkEvent = (text: string, usage: OpenAIUsage | null | undefine
 export function createTextChunkEvent(who: ResponseIdentity): TextChunkEvent {
   const head = `data: {"id":${JSON.stringify(who.id)},"object":${who.kind === 'chat' ? '"chat.completion.chunk"' : '"text_completion"'},"created":${JSON.stringify(who.created)},"model":${JSON.stringify(who.model)},"choices":[{"index":0,`;
   const open = who.kind === 'chat' ? `${head}"delta":{"content":` : `${head}"text":`;
-  const close = who.kind === 'chat' ? '},"logprobs":null,"finish_reason":null}]' : ',"logprobs":null,"finish_reason":null,"stop_reason":null}]';
-  const withUsage = (usage: OpenAIUsage | null | undefined) => (usage === undefined ? '}\n\n' : usage === null ? ',"usage":null}\n\n' : `,"usage":${usageJson(usage)}}\n\n`);
+  const close =
+    who.kind === 'chat'
+      ? '},"logprobs":null,"finish_reason":null}]'
+      : ',"logprobs":null,"finish_reason":null,"stop_reason":null}]';
+  const withUsage = (usage: OpenAIUsage | null | undefined) =>
+    usage === undefined ? '}\n\n' : usage === null ? ',"usage":null}\n\n' : `,"usage":${usageJson(usage)}}\n\n`;
   if (who.kind === 'chat') {
     // An empty chat delta has no content field at all: rare (text events carry text), so the general path.
-    const empty = (usage: OpenAIUsage | null | undefined) => `${head}"delta":{},"logprobs":null,"finish_reason":null}]${withUsage(usage)}`;
+    const empty = (usage: OpenAIUsage | null | undefined) =>
+      `${head}"delta":{},"logprobs":null,"finish_reason":null}]${withUsage(usage)}`;
     return (text, usage) => (text === '' ? empty(usage) : open + JSON.stringify(text) + close + withUsage(usage));
   }
   return (text, usage) => open + JSON.stringify(text) + close + withUsage(usage);

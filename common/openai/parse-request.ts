@@ -79,8 +79,13 @@ export interface SamplingFields {
   readonly logprobs: number | undefined;
 }
 
-export function parseWireRequest(kind: Endpoint, body: unknown, limits: RequestLimits = NO_REQUEST_LIMITS): Result<WireRequest> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return fail(new TandemError('invalid_request', 'the request body must be a JSON object'));
+export function parseWireRequest(
+  kind: Endpoint,
+  body: unknown,
+  limits: RequestLimits = NO_REQUEST_LIMITS,
+): Result<WireRequest> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    return fail(new TandemError('invalid_request', 'the request body must be a JSON object'));
   const raw = body as Record<string, unknown>;
   let input: CompletionInput | ChatInput;
   let maxTokens: number | null | undefined;
@@ -113,8 +118,12 @@ export function parseWireRequest(kind: Endpoint, body: unknown, limits: RequestL
     };
     maxTokens = v.max_completion_tokens ?? v.max_tokens;
   }
-  const so = raw.stream_options as { include_usage?: boolean | null; continuous_usage_stats?: boolean | null } | null | undefined;
-  if (so != null && raw.stream !== true) return bad('stream_options', 'Stream options can only be defined when `stream=True`.');
+  const so = raw.stream_options as
+    | { include_usage?: boolean | null; continuous_usage_stats?: boolean | null }
+    | null
+    | undefined;
+  if (so != null && raw.stream !== true)
+    return bad('stream_options', 'Stream options can only be defined when `stream=True`.');
   return ok({
     kind,
     body: raw,
@@ -152,10 +161,14 @@ export interface TokenLevelRefusal {
 const UNSUPPORTED = /^is not supported/;
 
 /** The sampling of a parsed request as the token-level path runs it, or why it will not. */
-export function readTokenLevel(request: WireRequest, options: TokenLevelOptions): Result<SamplingFields, TokenLevelRefusal> {
+export function readTokenLevel(
+  request: WireRequest,
+  options: TokenLevelOptions,
+): Result<SamplingFields, TokenLevelRefusal> {
   const limits = options.limits ?? NO_REQUEST_LIMITS;
   const fields = request.kind === 'chat' ? tokenLevelChatFields(limits) : tokenLevelCompletionFields(limits);
-  const invalid = (r: Result<never>): Result<never, TokenLevelRefusal> => fail({ kind: 'invalid', error: (r as { ok: false; error: TandemError }).error });
+  const invalid = (r: Result<never>): Result<never, TokenLevelRefusal> =>
+    fail({ kind: 'invalid', error: (r as { ok: false; error: TandemError }).error });
   // Known fields checked; unknown ones are refused below or deliberately passed over.
   const parsed = z.looseObject(fields).safeParse(request.body);
   if (!parsed.success) {
@@ -167,12 +180,17 @@ export function readTokenLevel(request: WireRequest, options: TokenLevelOptions)
   const stop = parseStop(v.stop, limits);
   if (!stop.ok) return invalid(stop);
   const minTokens = (v.min_tokens as number | null | undefined) ?? 0;
-  if (request.maxTokens !== undefined && minTokens > request.maxTokens) return invalid(bad('min_tokens', `min_tokens (${minTokens}) must not exceed max_tokens (${request.maxTokens})`));
+  if (request.maxTokens !== undefined && minTokens > request.maxTokens)
+    return invalid(bad('min_tokens', `min_tokens (${minTokens}) must not exceed max_tokens (${request.maxTokens})`));
   const logprobs = logprobsOf(request.kind, v);
   if (!logprobs.ok) return invalid(logprobs);
   if (options.unknownFields === 'refuse') {
     const unknown = Object.keys(request.body).find((key) => !(key in fields));
-    if (unknown !== undefined) return fail({ kind: 'unsupported', error: new TandemError('invalid_request', `${unknown}: is not supported (unknown field)`, { param: unknown }) });
+    if (unknown !== undefined)
+      return fail({
+        kind: 'unsupported',
+        error: new TandemError('invalid_request', `${unknown}: is not supported (unknown field)`, { param: unknown }),
+      });
   }
   return ok({
     temperature: (v.temperature as number | null | undefined) ?? 1,
@@ -197,7 +215,10 @@ export function readTokenLevel(request: WireRequest, options: TokenLevelOptions)
 function logprobsOf(kind: Endpoint, v: Record<string, unknown>): Result<number | undefined> {
   if (kind === 'completion') return ok((v.logprobs as number | null | undefined) ?? undefined);
   const top = (v.top_logprobs as number | null | undefined) ?? undefined;
-  if (v.logprobs !== true) return top !== undefined && top > 0 ? bad('top_logprobs', 'top_logprobs: requires `logprobs: true`') : ok(undefined);
+  if (v.logprobs !== true)
+    return top !== undefined && top > 0
+      ? bad('top_logprobs', 'top_logprobs: requires `logprobs: true`')
+      : ok(undefined);
   return ok(top ?? 0);
 }
 
@@ -237,12 +258,14 @@ export function parseStop(stop: unknown, limits: RequestLimits = NO_REQUEST_LIMI
   if (stop === undefined || stop === null) return ok([]);
   const list = typeof stop === 'string' ? [stop] : stop;
   if (!Array.isArray(list)) return bad('stop', 'stop: must be a string or a list of strings');
-  if (list.length > limits.max_stop_sequences) return bad('stop', `stop: at most ${limits.max_stop_sequences} stop sequences (got ${list.length})`);
+  if (list.length > limits.max_stop_sequences)
+    return bad('stop', `stop: at most ${limits.max_stop_sequences} stop sequences (got ${list.length})`);
   for (const [i, item] of list.entries()) {
     const param = typeof stop === 'string' ? 'stop' : `stop[${i}]`;
     if (typeof item !== 'string') return bad(param, `${param}: must be a string`);
     if (item.length === 0) return bad(param, `${param}: stop strings must not be empty`);
-    if (item.length > limits.max_stop_chars) return bad(param, `${param}: stop strings are at most ${limits.max_stop_chars} characters`);
+    if (item.length > limits.max_stop_chars)
+      return bad(param, `${param}: stop strings are at most ${limits.max_stop_chars} characters`);
   }
   return ok(list as string[]);
 }
@@ -259,7 +282,8 @@ export function parsePrompt(prompt: unknown): Result<CompletionPrompt> {
   if (typeof single === 'string') return single.length === 0 ? no('must not be empty') : ok({ text: single });
   if (Array.isArray(single)) {
     if (single.length === 0) return no('must not be empty');
-    if (!single.every((id) => Number.isSafeInteger(id) && (id as number) >= 0)) return no('token ids must be non-negative integers');
+    if (!single.every((id) => Number.isSafeInteger(id) && (id as number) >= 0))
+      return no('token ids must be non-negative integers');
     return ok({ tokenIds: single as number[] });
   }
   return no('must be a string, a list of token ids, or a one-element list of either');
@@ -279,7 +303,8 @@ function fromIssue(issue: z.core.$ZodIssue): Result<never> {
 /** `['messages', 0, 'content']` -> `messages[0].content`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const segment of path) out += typeof segment === 'number' ? `[${segment}]` : `${out ? '.' : ''}${String(segment)}`;
+  for (const segment of path)
+    out += typeof segment === 'number' ? `[${segment}]` : `${out ? '.' : ''}${String(segment)}`;
   return out;
 }
 

@@ -25,7 +25,12 @@ export interface RequestLimits {
 export const MAX_LOGPROBS = 20;
 
 /** Limits for servers that set none (the workers' facade): generous, as vLLM's. */
-export const NO_REQUEST_LIMITS: RequestLimits = { max_stop_sequences: 1024, max_stop_chars: 65_536, max_stop_token_ids: 65_536, max_messages: 1_000_000 };
+export const NO_REQUEST_LIMITS: RequestLimits = {
+  max_stop_sequences: 1024,
+  max_stop_chars: 65_536,
+  max_stop_token_ids: 65_536,
+  max_messages: 1_000_000,
+};
 
 const int = z.int({ message: 'must be an integer' });
 const positiveTokens = int.min(1, { message: 'must be at least 1' });
@@ -35,7 +40,9 @@ const contentPart = z.looseObject({ type: z.string() });
 
 const wireMessage = z.looseObject({
   role: z.string().min(1, { message: 'must not be empty' }),
-  content: z.union([z.string(), z.array(contentPart)], { message: 'must be a string or a list of content parts' }).nullish(),
+  content: z
+    .union([z.string(), z.array(contentPart)], { message: 'must be a string or a list of content parts' })
+    .nullish(),
   name: z.string().optional(),
   tool_calls: z.array(z.unknown()).nullish(),
   tool_call_id: z.string().optional(),
@@ -47,7 +54,9 @@ function wireFields() {
     /** Optional: a server with one model serves it (as vLLM does). */
     model: z.string().min(1).nullish(),
     stream: z.boolean().nullish(),
-    stream_options: z.looseObject({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() }).nullish(),
+    stream_options: z
+      .looseObject({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() })
+      .nullish(),
     max_tokens: positiveTokens.nullish(),
     user: z.string().max(256).nullish(),
     /** vLLM >= 0.10.2: answer with the prompt's and the output's token ids. */
@@ -69,7 +78,10 @@ export function wireCompletionSchema() {
 export function wireChatSchema(limits: RequestLimits) {
   return z.looseObject({
     ...wireFields(),
-    messages: z.array(wireMessage).min(1, { message: 'must hold at least one message' }).max(limits.max_messages, { message: `at most ${limits.max_messages} messages` }),
+    messages: z
+      .array(wireMessage)
+      .min(1, { message: 'must hold at least one message' })
+      .max(limits.max_messages, { message: `at most ${limits.max_messages} messages` }),
     max_completion_tokens: positiveTokens.nullish(),
     tools: z.array(z.looseObject({ type: z.string() }), { message: 'must be a list of tools' }).nullish(),
     documents: z.array(z.record(z.string(), z.unknown()), { message: 'must be a list of objects' }).nullish(),
@@ -88,11 +100,14 @@ export type ContentPart = z.output<typeof contentPart>;
 const unsupported = (allowed: (value: unknown) => boolean, what: string) =>
   z
     .unknown()
-    .refine((value) => value === null || value === undefined || allowed(value), { message: `is not supported (${what})` })
+    .refine((value) => value === null || value === undefined || allowed(value), {
+      message: `is not supported (${what})`,
+    })
     .optional();
 
 const isFalse = (v: unknown) => v === false;
-const isEmptyObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+const isEmptyObject = (v: unknown) =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
 const isEmptyList = (v: unknown) => Array.isArray(v) && v.length === 0;
 
 /** What the token-level path honours of any request, beyond the wire fields. */
@@ -103,7 +118,10 @@ function tokenLevelSampling(limits: RequestLimits) {
     seed: int.nullish(),
     /** Checked by hand (a string or a list of strings) for clearer messages. */
     stop: z.unknown().optional(),
-    stop_token_ids: z.array(int.nonnegative()).max(limits.max_stop_token_ids, { message: `at most ${limits.max_stop_token_ids} stop token ids` }).nullish(),
+    stop_token_ids: z
+      .array(int.nonnegative())
+      .max(limits.max_stop_token_ids, { message: `at most ${limits.max_stop_token_ids} stop token ids` })
+      .nullish(),
     ignore_eos: z.boolean().nullish(),
     min_tokens: int.nonnegative().nullish(),
     skip_special_tokens: z.boolean().nullish(),
@@ -123,7 +141,10 @@ function tokenLevelSampling(limits: RequestLimits) {
     guided_choice: unsupported(() => false, 'no guided decoding'),
     guided_grammar: unsupported(() => false, 'no guided decoding'),
     structured_outputs: unsupported(() => false, 'no structured outputs'),
-    response_format: unsupported((v) => (v as { type?: unknown }).type === 'text', 'response_format must be {"type":"text"}'),
+    response_format: unsupported(
+      (v) => (v as { type?: unknown }).type === 'text',
+      'response_format must be {"type":"text"}',
+    ),
     echo: unsupported(isFalse, 'echo must be false'),
     // Accepted and ignored: they change nothing about the output.
     metadata: z.unknown().optional(),
@@ -141,7 +162,10 @@ export function tokenLevelCompletionFields(limits: RequestLimits) {
     prompt: z.unknown().optional(),
     add_special_tokens: z.boolean().nullish(),
     /** Alternatives per token to report (vLLM's max_logprobs, 20). */
-    logprobs: int.min(0).max(MAX_LOGPROBS, { message: `must be at most ${MAX_LOGPROBS}` }).nullish(),
+    logprobs: int
+      .min(0)
+      .max(MAX_LOGPROBS, { message: `must be at most ${MAX_LOGPROBS}` })
+      .nullish(),
     best_of: unsupported((v) => v === 1, 'best_of must be 1'),
     suffix: unsupported((v) => v === '', 'no suffix'),
   };
@@ -152,7 +176,12 @@ const textOnlyMessage = wireMessage.extend({
   content: wireMessage.shape.content.superRefine((content, ctx) => {
     if (!Array.isArray(content)) return;
     const at = content.findIndex((part) => part.type !== 'text' || typeof part.text !== 'string');
-    if (at >= 0) ctx.addIssue({ code: 'custom', path: [at, 'type'], message: `is not supported (content part type \`${content[at]!.type}\`: text only)` });
+    if (at >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: [at, 'type'],
+        message: `is not supported (content part type \`${content[at]!.type}\`: text only)`,
+      });
   }),
 });
 
@@ -167,7 +196,10 @@ export function tokenLevelChatFields(limits: RequestLimits) {
     documents: unsupported(isEmptyList, 'no documents'),
     parallel_tool_calls: z.unknown().optional(),
     logprobs: z.boolean().nullish(),
-    top_logprobs: int.min(0).max(MAX_LOGPROBS, { message: `must be at most ${MAX_LOGPROBS}` }).nullish(),
+    top_logprobs: int
+      .min(0)
+      .max(MAX_LOGPROBS, { message: `must be at most ${MAX_LOGPROBS}` })
+      .nullish(),
     reasoning_effort: unsupported(() => false, 'no reasoning controls; use chat_template_kwargs'),
     modalities: unsupported((v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', 'text only'),
     audio: unsupported(() => false, 'text only'),

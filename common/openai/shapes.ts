@@ -85,11 +85,17 @@ export function logprobsBody(kind: Endpoint, run: LogprobsRun): Record<string, u
   };
 }
 
-export function responseIdentity(kind: Endpoint, requestId: string, createdUnixS: number, model: string): ResponseIdentity {
+export function responseIdentity(
+  kind: Endpoint,
+  requestId: string,
+  createdUnixS: number,
+  model: string,
+): ResponseIdentity {
   return { kind, id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${requestId}`, created: createdUnixS, model };
 }
 
-const objectOf = (who: ResponseIdentity, chunk: boolean) => (who.kind === 'chat' ? (chunk ? 'chat.completion.chunk' : 'chat.completion') : 'text_completion');
+const objectOf = (who: ResponseIdentity, chunk: boolean) =>
+  who.kind === 'chat' ? (chunk ? 'chat.completion.chunk' : 'chat.completion') : 'text_completion';
 
 export function usageBody(usage: TokenUsage): OpenAIUsage {
   return {
@@ -102,7 +108,11 @@ export function usageBody(usage: TokenUsage): OpenAIUsage {
 
 /** vLLM's continuous_usage_stats: counts so far, no cache detail (known only at the end). */
 export function runningUsage(promptTokens: number, completionTokens: number): OpenAIUsage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }
 
 export interface WholeResponse {
@@ -123,10 +133,18 @@ export interface WholeResponse {
 /** The whole response of a non-streaming request. */
 export function completeBody(who: ResponseIdentity, response: WholeResponse): Record<string, unknown> {
   const ids = response.tokenIds === undefined ? {} : { token_ids: response.tokenIds };
-  const logprobs = response.logprobs === undefined ? null : logprobsBody(who.kind, { entries: response.logprobs, textOffset: 0 });
+  const logprobs =
+    response.logprobs === undefined ? null : logprobsBody(who.kind, { entries: response.logprobs, textOffset: 0 });
   const choice =
     who.kind === 'chat'
-      ? { index: 0, message: { role: 'assistant', content: response.text, tool_calls: [] }, logprobs, finish_reason: response.finishReason, stop_reason: response.stopReason, ...ids }
+      ? {
+          index: 0,
+          message: { role: 'assistant', content: response.text, tool_calls: [] },
+          logprobs,
+          finish_reason: response.finishReason,
+          stop_reason: response.stopReason,
+          ...ids,
+        }
       : {
           index: 0,
           text: response.text,
@@ -145,7 +163,9 @@ export function completeBody(who: ResponseIdentity, response: WholeResponse): Re
     model: who.model,
     choices: [choice],
     usage: usageBody(response.usage),
-    ...(who.kind === 'chat' && response.promptTokenIds !== undefined ? { prompt_token_ids: response.promptTokenIds } : {}),
+    ...(who.kind === 'chat' && response.promptTokenIds !== undefined
+      ? { prompt_token_ids: response.promptTokenIds }
+      : {}),
     ...(response.kvTransferParams ? { kv_transfer_params: response.kvTransferParams } : {}),
   };
 }
@@ -191,7 +211,13 @@ export function chunkBody(who: ResponseIdentity, fields: ChunkFields): Record<st
       ...ids,
     };
   }
-  const body: Record<string, unknown> = { id: who.id, object: objectOf(who, true), created: who.created, model: who.model, choices: [choice] };
+  const body: Record<string, unknown> = {
+    id: who.id,
+    object: objectOf(who, true),
+    created: who.created,
+    model: who.model,
+    choices: [choice],
+  };
   if (fields.usage !== undefined) body.usage = fields.usage;
   if (who.kind === 'chat' && fields.promptTokenIds !== undefined) body.prompt_token_ids = fields.promptTokenIds;
   if (fields.kvTransferParams) body.kv_transfer_params = fields.kvTransferParams;
@@ -200,5 +226,12 @@ export function chunkBody(who: ResponseIdentity, fields: ChunkFields): Record<st
 
 /** The include_usage chunk: no choices, the request's usage. */
 export function usageChunkBody(who: ResponseIdentity, usage: TokenUsage): Record<string, unknown> {
-  return { id: who.id, object: objectOf(who, true), created: who.created, model: who.model, choices: [], usage: usageBody(usage) };
+  return {
+    id: who.id,
+    object: objectOf(who, true),
+    created: who.created,
+    model: who.model,
+    choices: [],
+    usage: usageBody(usage),
+  };
 }

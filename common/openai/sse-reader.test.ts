@@ -44,7 +44,8 @@ describe('SSE parser (push style)', () => {
     parser.end();
     return events;
   }
-  const stream = ': keep-alive\n\ndata: {"text":"héllo 🙂"}\n\ndata:first\r\ndata: second\r\n\r\nevent: ignored\rid: 3\rdata: [DONE]\r\r';
+  const stream =
+    ': keep-alive\n\ndata: {"text":"héllo 🙂"}\n\ndata:first\r\ndata: second\r\n\r\nevent: ignored\rid: 3\rdata: [DONE]\r\r';
   const expected = ['{"text":"héllo 🙂"}', 'first\nsecond', '[DONE]'];
 
   it('reads data events with LF, CRLF and CR line ends, joining multi-line data and skipping comments', () => {

@@ -48,7 +48,8 @@ export function createSseParser(onData: (data: string) => void): SseParser {
       line(pending + text.slice(start, i));
       pending = '';
       if (c === 13) {
-        if (i + 1 === text.length) skipLf = true; // the LF may come in the next piece
+        if (i + 1 === text.length)
+          skipLf = true; // the LF may come in the next piece
         else if (text.charCodeAt(i + 1) === 10) i++;
       }
       start = i + 1;

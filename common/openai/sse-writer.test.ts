@@ -3,7 +3,12 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { createSseWriter } from './sse-writer.ts';
 
-const EVENTS = ['data: {"text":" fox"}\n\n', 'data: {"text":"é ü 中文 😀"}\n\n', `data: {"text":"${'x'.repeat(70_000)}"}\n\n`, 'data: {"text":"\\"quoted\\\\"}\n\n'];
+const EVENTS = [
+  'data: {"text":" fox"}\n\n',
+  'data: {"text":"é ü 中文 😀"}\n\n',
+  `data: {"text":"${'x'.repeat(70_000)}"}\n\n`,
+  'data: {"text":"\\"quoted\\\\"}\n\n',
+];
 
 /** Raw bytes of one request's response body (after the header block), over a plain TCP socket. */
 function rawBody(port: number, path: string, version = '1.1'): Promise<Buffer> {
@@ -34,7 +39,8 @@ function dechunk(body: Buffer): string {
     if (!Number.isInteger(size)) throw new Error(`bad chunk size at ${at}`);
     if (size === 0) return out;
     out += body.subarray(line + 2, line + 2 + size).toString('utf8');
-    if (body.subarray(line + 2 + size, line + 4 + size).toString('latin1') !== '\r\n') throw new Error('chunk without CRLF');
+    if (body.subarray(line + 2 + size, line + 4 + size).toString('latin1') !== '\r\n')
+      throw new Error('chunk without CRLF');
     at = line + 4 + size;
   }
 }

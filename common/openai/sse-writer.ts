@@ -32,10 +32,17 @@ export interface SseWriterOptions {
   readonly direct?: boolean;
 }
 
-export function createSseWriter(res: ServerResponse, headers: Readonly<Record<string, string>>, options: SseWriterOptions = {}): SseWriter {
+export function createSseWriter(
+  res: ServerResponse,
+  headers: Readonly<Record<string, string>>,
+  options: SseWriterOptions = {},
+): SseWriter {
   let started = false;
   const direct = options.direct ?? true;
-  const waitFor = (emitter: { on(event: string, listener: () => void): unknown; off(event: string, listener: () => void): unknown }) =>
+  const waitFor = (emitter: {
+    on(event: string, listener: () => void): unknown;
+    off(event: string, listener: () => void): unknown;
+  }) =>
     new Promise<void>((resolve) => {
       const settle = () => {
         emitter.off('drain', settle);
@@ -51,12 +58,24 @@ export function createSseWriter(res: ServerResponse, headers: Readonly<Record<st
       started = true;
       // No Connection header of our own: Node answers keep-alive or close as the client asked
       // (naming keep-alive here overrode a client's `Connection: close`).
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+        ...headers,
+      });
       if (res.write(text)) return undefined;
       return waitFor(res);
     }
     const socket = res.socket;
-    if (direct && socket !== null && res.chunkedEncoding && res.headersSent && res.writableLength === 0 && !socket.destroyed) {
+    if (
+      direct &&
+      socket !== null &&
+      res.chunkedEncoding &&
+      res.headersSent &&
+      res.writableLength === 0 &&
+      !socket.destroyed
+    ) {
       if (socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`)) return undefined;
       return waitFor(socket);
     }

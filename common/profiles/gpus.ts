@@ -31,13 +31,55 @@ const TERA = 1e12;
 const GB = 1e9;
 
 export const GPU_PROFILES = {
-  'h100-sxm': { name: 'h100-sxm', peakFlops: 989 * TERA, memoryBandwidth: 3.35 * TERA, memoryBytes: 80 * GB, interconnectBandwidth: 450 * GB },
-  h200: { name: 'h200', peakFlops: 989 * TERA, memoryBandwidth: 4.8 * TERA, memoryBytes: 141 * GB, interconnectBandwidth: 450 * GB },
-  'a100-80g': { name: 'a100-80g', peakFlops: 312 * TERA, memoryBandwidth: 2.039 * TERA, memoryBytes: 80 * GB, interconnectBandwidth: 300 * GB },
-  l40s: { name: 'l40s', peakFlops: 362 * TERA, memoryBandwidth: 0.864 * TERA, memoryBytes: 48 * GB, interconnectBandwidth: 32 * GB },
-  a10g: { name: 'a10g', peakFlops: 125 * TERA, memoryBandwidth: 0.6 * TERA, memoryBytes: 24 * GB, interconnectBandwidth: 32 * GB },
-  h20: { name: 'h20', peakFlops: 148 * TERA, memoryBandwidth: 4.0 * TERA, memoryBytes: 96 * GB, interconnectBandwidth: 450 * GB },
-  b200: { name: 'b200', peakFlops: 2250 * TERA, memoryBandwidth: 7.7 * TERA, memoryBytes: 180 * GB, interconnectBandwidth: 900 * GB },
+  'h100-sxm': {
+    name: 'h100-sxm',
+    peakFlops: 989 * TERA,
+    memoryBandwidth: 3.35 * TERA,
+    memoryBytes: 80 * GB,
+    interconnectBandwidth: 450 * GB,
+  },
+  h200: {
+    name: 'h200',
+    peakFlops: 989 * TERA,
+    memoryBandwidth: 4.8 * TERA,
+    memoryBytes: 141 * GB,
+    interconnectBandwidth: 450 * GB,
+  },
+  'a100-80g': {
+    name: 'a100-80g',
+    peakFlops: 312 * TERA,
+    memoryBandwidth: 2.039 * TERA,
+    memoryBytes: 80 * GB,
+    interconnectBandwidth: 300 * GB,
+  },
+  l40s: {
+    name: 'l40s',
+    peakFlops: 362 * TERA,
+    memoryBandwidth: 0.864 * TERA,
+    memoryBytes: 48 * GB,
+    interconnectBandwidth: 32 * GB,
+  },
+  a10g: {
+    name: 'a10g',
+    peakFlops: 125 * TERA,
+    memoryBandwidth: 0.6 * TERA,
+    memoryBytes: 24 * GB,
+    interconnectBandwidth: 32 * GB,
+  },
+  h20: {
+    name: 'h20',
+    peakFlops: 148 * TERA,
+    memoryBandwidth: 4.0 * TERA,
+    memoryBytes: 96 * GB,
+    interconnectBandwidth: 450 * GB,
+  },
+  b200: {
+    name: 'b200',
+    peakFlops: 2250 * TERA,
+    memoryBandwidth: 7.7 * TERA,
+    memoryBytes: 180 * GB,
+    interconnectBandwidth: 900 * GB,
+  },
 } as const satisfies Record<string, GpuProfile>;
 // NVLink figures above are per direction (the datasheets' 900 GB/s and 1.8 TB/s are bidirectional).
 

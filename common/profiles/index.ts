@@ -22,6 +22,9 @@ export const linkProfile = (name: string): LinkProfile => lookup<LinkProfile>(LI
 
 /** An engine profile by names, e.g. `engineProfile('h100-sxm', 'qwen3-32b', 2)`; throws on unknown names. */
 export function engineProfile(gpu: GpuName | string, model: ModelName | string, tp = 1): EngineProfile {
-  if (!Number.isInteger(tp) || tp < 1) throw new TandemError('invalid_request', `tensor-parallel size must be a positive integer, got ${tp}`, { param: 'tp' });
+  if (!Number.isInteger(tp) || tp < 1)
+    throw new TandemError('invalid_request', `tensor-parallel size must be a positive integer, got ${tp}`, {
+      param: 'tp',
+    });
   return { gpu: gpuProfile(gpu), model: modelProfile(model), tp };
 }

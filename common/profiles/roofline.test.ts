@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStepSeconds, engineProfile, forwardSeconds, GPU_PROFILES, kvCapacityBlocks, kvCapacityTokens, MODEL_PROFILES, prefillSeconds, transferSeconds, linkProfile } from './index.ts';
+import {
+  decodeStepSeconds,
+  engineProfile,
+  forwardSeconds,
+  GPU_PROFILES,
+  kvCapacityBlocks,
+  kvCapacityTokens,
+  MODEL_PROFILES,
+  prefillSeconds,
+  transferSeconds,
+  linkProfile,
+} from './index.ts';
 
 describe('roofline timing model', () => {
   const llama8bH100 = engineProfile('h100-sxm', 'llama-3.1-8b');

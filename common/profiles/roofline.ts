@@ -60,7 +60,11 @@ export interface BatchShape {
 }
 
 /** Seconds one forward pass over `batch` takes. An empty batch costs nothing. */
-export function forwardSeconds(profile: EngineProfile, batch: BatchShape, params: RooflineParams = DEFAULT_ROOFLINE): number {
+export function forwardSeconds(
+  profile: EngineProfile,
+  batch: BatchShape,
+  params: RooflineParams = DEFAULT_ROOFLINE,
+): number {
   const { gpu, model, tp } = profile;
   let prefillTokens = 0;
   let attentionPairs = batch.decodeContextTokens; // (query, key) pairs attended, summed
@@ -81,7 +85,11 @@ export function forwardSeconds(profile: EngineProfile, batch: BatchShape, params
   const bytes = model.params * model.dtypeBytes + perToken * (kvReadTokens + newTokens);
   const memorySeconds = bytes / (tp * gpu.memoryBandwidth * params.memoryEfficiency);
 
-  return Math.max(computeSeconds, memorySeconds) + tensorParallelSeconds(profile, newTokens, params) + params.stepOverheadSeconds;
+  return (
+    Math.max(computeSeconds, memorySeconds) +
+    tensorParallelSeconds(profile, newTokens, params) +
+    params.stepOverheadSeconds
+  );
 }
 
 /** Two all-reduces per layer of the batch's activations (ring: 2(tp-1)/tp of the data each). */
@@ -89,30 +97,55 @@ function tensorParallelSeconds(profile: EngineProfile, newTokens: number, params
   const { gpu, model, tp } = profile;
   if (tp <= 1) return 0;
   const activationBytes = newTokens * model.hiddenSize * model.dtypeBytes;
-  const perAllReduce = params.allReduceLatencySeconds + (activationBytes * 2 * (tp - 1)) / tp / gpu.interconnectBandwidth;
+  const perAllReduce =
+    params.allReduceLatencySeconds + (activationBytes * 2 * (tp - 1)) / tp / gpu.interconnectBandwidth;
   return 2 * model.layers * perAllReduce;
 }
 
 /** Seconds to prefill a prompt of `promptTokens` of which `cachedTokens` are already cached, alone. */
-export function prefillSeconds(profile: EngineProfile, promptTokens: number, cachedTokens = 0, params: RooflineParams = DEFAULT_ROOFLINE): number {
+export function prefillSeconds(
+  profile: EngineProfile,
+  promptTokens: number,
+  cachedTokens = 0,
+  params: RooflineParams = DEFAULT_ROOFLINE,
+): number {
   const newTokens = Math.max(0, promptTokens - cachedTokens);
-  return forwardSeconds(profile, { prefill: [{ newTokens, contextTokens: promptTokens - newTokens }], decodeSequences: 0, decodeContextTokens: 0 }, params);
+  return forwardSeconds(
+    profile,
+    { prefill: [{ newTokens, contextTokens: promptTokens - newTokens }], decodeSequences: 0, decodeContextTokens: 0 },
+    params,
+  );
 }
 
 /** Seconds of one decode step for `batchSize` sequences of `meanContextTokens` each. */
-export function decodeStepSeconds(profile: EngineProfile, batchSize: number, meanContextTokens: number, params: RooflineParams = DEFAULT_ROOFLINE): number {
-  return forwardSeconds(profile, { prefill: [], decodeSequences: batchSize, decodeContextTokens: batchSize * meanContextTokens }, params);
+export function decodeStepSeconds(
+  profile: EngineProfile,
+  batchSize: number,
+  meanContextTokens: number,
+  params: RooflineParams = DEFAULT_ROOFLINE,
+): number {
+  return forwardSeconds(
+    profile,
+    { prefill: [], decodeSequences: batchSize, decodeContextTokens: batchSize * meanContextTokens },
+    params,
+  );
 }
 
 /** Tokens of KV cache the engine can hold: memory left after weights and reserves. */
 export function kvCapacityTokens(profile: EngineProfile, params: RooflineParams = DEFAULT_ROOFLINE): number {
   const { gpu, model, tp } = profile;
-  const usable = tp * (gpu.memoryBytes * params.gpuMemoryUtilization - params.activationReserveBytes) - model.params * model.dtypeBytes;
+  const usable =
+    tp * (gpu.memoryBytes * params.gpuMemoryUtilization - params.activationReserveBytes) -
+    model.params * model.dtypeBytes;
   return Math.max(0, Math.floor(usable / kvBytesPerToken(model)));
 }
 
 /** KV blocks of `blockSize` tokens the engine can hold. */
-export function kvCapacityBlocks(profile: EngineProfile, blockSize: number, params: RooflineParams = DEFAULT_ROOFLINE): number {
+export function kvCapacityBlocks(
+  profile: EngineProfile,
+  blockSize: number,
+  params: RooflineParams = DEFAULT_ROOFLINE,
+): number {
   return Math.floor(kvCapacityTokens(profile, params) / blockSize);
 }
 

@@ -62,7 +62,15 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
   const regex = translatePattern(pattern);
   if (regex === undefined) return undefined;
   const model = json.model;
-  if (model?.type !== 'BPE' || model.dropout || model.continuing_subword_prefix || model.end_of_word_suffix || !model.vocab || !model.merges) return undefined;
+  if (
+    model?.type !== 'BPE' ||
+    model.dropout ||
+    model.continuing_subword_prefix ||
+    model.end_of_word_suffix ||
+    !model.vocab ||
+    !model.merges
+  )
+    return undefined;
 
   const vocab = new Map<string, number>(Object.entries(model.vocab));
   const byteChars = byteToChar();
@@ -181,11 +189,14 @@ function splitIsolated(regex: RegExp, text: string): string[] {
 /** The Split regex of a supported pre-tokenizer, else undefined. */
 function splitPattern(pre: PreTokenizerJson | null | undefined): string | undefined {
   if (!pre) return undefined;
-  const plainByteLevel = (p: PreTokenizerJson | undefined) => p?.type === 'ByteLevel' && p.add_prefix_space !== true && p.use_regex === false;
-  if (pre.type === 'ByteLevel') return pre.add_prefix_space !== true && pre.use_regex !== false ? GPT2_PATTERN : undefined;
+  const plainByteLevel = (p: PreTokenizerJson | undefined) =>
+    p?.type === 'ByteLevel' && p.add_prefix_space !== true && p.use_regex === false;
+  if (pre.type === 'ByteLevel')
+    return pre.add_prefix_space !== true && pre.use_regex !== false ? GPT2_PATTERN : undefined;
   if (pre.type !== 'Sequence' || pre.pretokenizers?.length !== 2) return undefined;
   const [split, byteLevel] = pre.pretokenizers;
-  if (split?.type !== 'Split' || split.behavior !== 'Isolated' || split.invert === true || !plainByteLevel(byteLevel)) return undefined;
+  if (split?.type !== 'Split' || split.behavior !== 'Isolated' || split.invert === true || !plainByteLevel(byteLevel))
+    return undefined;
   if (split.pattern?.Regex !== undefined) return split.pattern.Regex;
   return undefined;
 }
@@ -197,7 +208,11 @@ function splitPattern(pre: PreTokenizerJson | null | undefined): string | undefi
  * flags, `\S` inside a class) gives undefined.
  */
 export function translatePattern(pattern: string): RegExp | undefined {
-  const source = pattern.replace(/\(\?i:([^()[\]\\]*)\)/g, (_, body: string) => `(?:${body.replace(/[a-z]/gi, (c) => `[${c.toLowerCase()}${c.toUpperCase()}${FOLDS[c.toLowerCase()] ?? ''}]`)})`);
+  const source = pattern.replace(
+    /\(\?i:([^()[\]\\]*)\)/g,
+    (_, body: string) =>
+      `(?:${body.replace(/[a-z]/gi, (c) => `[${c.toLowerCase()}${c.toUpperCase()}${FOLDS[c.toLowerCase()] ?? ''}]`)})`,
+  );
   let inClass = false;
   let out = '';
   for (let i = 0; i < source.length; i++) {
@@ -226,8 +241,10 @@ export function translatePattern(pattern: string): RegExp | undefined {
       continue;
     }
     if (c === '[') inClass = true;
-    else if (c === '(' && next === '?' && !/^\(\?(:|=|!|<=|<!)/.test(source.slice(i))) return undefined; // atomic groups, inline flags
-    else if ((c === '*' || c === '+' || c === '?' || (c === '}' && /\{\d+(,\d*)?$/.test(out))) && next === '+') return undefined; // possessive
+    else if (c === '(' && next === '?' && !/^\(\?(:|=|!|<=|<!)/.test(source.slice(i)))
+      return undefined; // atomic groups, inline flags
+    else if ((c === '*' || c === '+' || c === '?' || (c === '}' && /\{\d+(,\d*)?$/.test(out))) && next === '+')
+      return undefined; // possessive
     out += c;
   }
   try {

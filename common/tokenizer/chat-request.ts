@@ -70,19 +70,51 @@ export interface Conversation {
   readonly hasMedia: boolean;
 }
 
-const TEXT_FIELD: Readonly<Record<string, string>> = { text: 'text', input_text: 'text', output_text: 'text', refusal: 'refusal', thinking: 'thinking' };
-const MEDIA_TYPES = new Set(['image_url', 'input_image', 'image_embeds', 'audio_embeds', 'prompt_embeds', 'image_pil', 'audio_url', 'input_audio', 'video_url']);
+const TEXT_FIELD: Readonly<Record<string, string>> = {
+  text: 'text',
+  input_text: 'text',
+  output_text: 'text',
+  refusal: 'refusal',
+  thinking: 'thinking',
+};
+const MEDIA_TYPES = new Set([
+  'image_url',
+  'input_image',
+  'image_embeds',
+  'audio_embeds',
+  'prompt_embeds',
+  'image_pil',
+  'audio_url',
+  'input_audio',
+  'video_url',
+]);
 /** Keys that make a part without `type` a media part (vLLM's untyped shorthand). */
-const MEDIA_KEYS = ['image_url', 'image_pil', 'image_embeds', 'audio_embeds', 'prompt_embeds', 'audio_url', 'input_audio', 'video_url'];
+const MEDIA_KEYS = [
+  'image_url',
+  'image_pil',
+  'image_embeds',
+  'audio_embeds',
+  'prompt_embeds',
+  'audio_url',
+  'input_audio',
+  'video_url',
+];
 
-type Part = { readonly kind: 'text'; readonly text: string } | { readonly kind: 'media' } | { readonly kind: 'tool_reference'; readonly name: string };
+type Part =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'media' }
+  | { readonly kind: 'tool_reference'; readonly name: string };
 
 /**
  * The template's messages for `messages`. Only the first media part matters to routing: it and
  * everything after it in the same message are replaced by `mediaMark` (later parts are never
  * routed on), later messages are kept whole so the template decides as it would for the engine.
  */
-export function toConversation(messages: readonly WireChatMessage[], format: ContentFormat, mediaMark: string): Result<Conversation> {
+export function toConversation(
+  messages: readonly WireChatMessage[],
+  format: ContentFormat,
+  mediaMark: string,
+): Result<Conversation> {
   const out: TemplateMessage[] = [];
   let hasMedia = false;
   for (const [index, message] of messages.entries()) {
@@ -97,7 +129,13 @@ export function toConversation(messages: readonly WireChatMessage[], format: Con
       // vLLM puts media placeholders before the message's text: the engine's prompt differs from here on.
       content = firstMedia >= 0 ? [mediaMark, ...texts].join('\n') : texts.join('\n');
     } else {
-      const list: Record<string, unknown>[] = kept.map((p) => (p.kind === 'text' ? { type: 'text', text: p.text } : p.kind === 'tool_reference' ? { type: 'tool_reference', name: p.name } : { type: 'text', text: '' }));
+      const list: Record<string, unknown>[] = kept.map((p) =>
+        p.kind === 'text'
+          ? { type: 'text', text: p.text }
+          : p.kind === 'tool_reference'
+            ? { type: 'tool_reference', name: p.name }
+            : { type: 'text', text: '' },
+      );
       if (firstMedia >= 0) list.push({ type: 'text', text: mediaMark });
       content = list;
     }
@@ -136,7 +174,8 @@ function contentParts(content: unknown, param: string): Result<Part[]> {
       parts.push({ kind: 'text', text: part });
       continue;
     }
-    if (part === null || typeof part !== 'object') return bad(`${param}[${i}]`, 'a content part must be a string or an object');
+    if (part === null || typeof part !== 'object')
+      return bad(`${param}[${i}]`, 'a content part must be a string or an object');
     const record = part as Record<string, unknown>;
     const type = record.type;
     if (type === undefined || type === null) {
@@ -157,7 +196,10 @@ function contentParts(content: unknown, param: string): Result<Part[]> {
     } else if (MEDIA_TYPES.has(type)) {
       parts.push({ kind: 'media' });
     } else {
-      return bad(`${param}[${i}].type`, `Unsupported chat content part type: '${type}'. Supported types: ${[...Object.keys(TEXT_FIELD), 'tool_reference', ...MEDIA_TYPES].sort().join(', ')}.`);
+      return bad(
+        `${param}[${i}].type`,
+        `Unsupported chat content part type: '${type}'. Supported types: ${[...Object.keys(TEXT_FIELD), 'tool_reference', ...MEDIA_TYPES].sort().join(', ')}.`,
+      );
     }
   }
   return ok(parts);
@@ -191,11 +233,16 @@ export function toolDicts(tools: readonly unknown[], param = 'tools'): Result<Re
   for (const [i, tool] of tools.entries()) {
     const t = tool as Record<string, unknown> | null;
     const fn = t && typeof t === 'object' ? (t.function as Record<string, unknown> | undefined) : undefined;
-    if (!t || typeof t !== 'object' || !fn || typeof fn !== 'object' || typeof fn.name !== 'string') return bad(`${param}[${i}].function.name`, 'is required');
+    if (!t || typeof t !== 'object' || !fn || typeof fn !== 'object' || typeof fn.name !== 'string')
+      return bad(`${param}[${i}].function.name`, 'is required');
     if (t.type !== undefined && t.type !== 'function') return bad(`${param}[${i}].type`, "must be 'function'");
     const { name, description, parameters, ...fnExtra } = fn;
     const { type: _type, function: _function, ...extra } = t;
-    out.push({ type: 'function', function: { name, description: description ?? null, parameters: parameters ?? null, ...fnExtra }, ...extra });
+    out.push({
+      type: 'function',
+      function: { name, description: description ?? null, parameters: parameters ?? null, ...fnExtra },
+      ...extra,
+    });
   }
   return ok(out);
 }

@@ -26,8 +26,16 @@ function render(...args: Parameters<NonNullable<ModelTokenizer['chatTemplate']>[
 
 describe('Qwen3 chat template', () => {
   it('renders a system + user chat to the Qwen3 prompt and its token count', async () => {
-    const text = render([{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is 2+2?' }], plain);
-    expect(text).toBe('<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n');
+    const text = render(
+      [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'What is 2+2?' },
+      ],
+      plain,
+    );
+    expect(text).toBe(
+      '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n',
+    );
     const ids = await qwen.tokenizer.encode(text, { addSpecialTokens: false });
     // <|im_start|> system \n You ␣are ␣terse . <|im_end|> \n <|im_start|> user \n What ␣is ␣ 2 + 2 ? <|im_end|> \n <|im_start|> assistant \n
     expect(ids).toHaveLength(24);
@@ -50,25 +58,42 @@ describe('Qwen3 chat template', () => {
       ],
       plain,
     );
-    expect(text).toBe('<|im_start|>user\na<|im_end|>\n<|im_start|>assistant\nb<|im_end|>\n<|im_start|>user\nc<|im_end|>\n<|im_start|>assistant\n');
+    expect(text).toBe(
+      '<|im_start|>user\na<|im_end|>\n<|im_start|>assistant\nb<|im_end|>\n<|im_start|>user\nc<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it('leaves the final assistant message open with continue_final_message', () => {
-    const text = render([{ role: 'user', content: 'Count:' }, { role: 'assistant', content: '1, 2,' }], { addGenerationPrompt: false, continueFinalMessage: true, kwargs: {} });
+    const text = render(
+      [
+        { role: 'user', content: 'Count:' },
+        { role: 'assistant', content: '1, 2,' },
+      ],
+      { addGenerationPrompt: false, continueFinalMessage: true, kwargs: {} },
+    );
     expect(text.endsWith('1, 2,')).toBe(true);
     expect(text).not.toContain('1, 2,<|im_end|>');
   });
 
   it('continues whatever message is last, as transformers does (no role check), and refuses both flags at once', () => {
-    expect(render([{ role: 'user', content: 'x ' }], { addGenerationPrompt: false, continueFinalMessage: true, kwargs: {} })).toBe('<|im_start|>user\nx ');
-    const both = qwen.chatTemplate!.renderRequest({ messages: [{ role: 'user', content: 'x' }], continue_final_message: true });
+    expect(
+      render([{ role: 'user', content: 'x ' }], { addGenerationPrompt: false, continueFinalMessage: true, kwargs: {} }),
+    ).toBe('<|im_start|>user\nx ');
+    const both = qwen.chatTemplate!.renderRequest({
+      messages: [{ role: 'user', content: 'x' }],
+      continue_final_message: true,
+    });
     expect(both.ok).toBe(false);
-    if (!both.ok) expect(both.error.message).toContain('Cannot set both `continue_final_message` and `add_generation_prompt`');
+    if (!both.ok)
+      expect(both.error.message).toContain('Cannot set both `continue_final_message` and `add_generation_prompt`');
   });
 
   it('refuses chat_template_kwargs that would replace the messages or the template, as vLLM does', () => {
     for (const key of ['messages', 'chat_template', 'tokenize']) {
-      const result = qwen.chatTemplate!.renderRequest({ messages: [{ role: 'user', content: 'real' }], chat_template_kwargs: { [key]: 'x' } });
+      const result = qwen.chatTemplate!.renderRequest({
+        messages: [{ role: 'user', content: 'real' }],
+        chat_template_kwargs: { [key]: 'x' },
+      });
       expect(result.ok, key).toBe(false);
       if (!result.ok) expect(result.error.param).toBe('chat_template_kwargs');
     }
@@ -107,16 +132,24 @@ describe('Qwen3 prompts exactly as vLLM renders them (hand-derived fixtures)', (
       messages: [
         { role: 'developer', content: 'hidden' },
         { role: 'user', content: 'u' },
-        { role: 'assistant', content: 'ok', tool_calls: [{ type: 'function', function: { name: 'f', arguments: 'not json' } }] },
+        {
+          role: 'assistant',
+          content: 'ok',
+          tool_calls: [{ type: 'function', function: { name: 'f', arguments: 'not json' } }],
+        },
       ],
       add_generation_prompt: false,
     });
     if (!rendered.ok) throw rendered.error;
-    expect(rendered.value.text).toBe('<|im_start|>user\nu<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nok\n<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call><|im_end|>\n');
+    expect(rendered.value.text).toBe(
+      '<|im_start|>user\nu<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nok\n<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call><|im_end|>\n',
+    );
   });
 
   it('refuses content parts vLLM does not know, naming the part', () => {
-    const rendered = qwen.chatTemplate!.renderRequest({ messages: [{ role: 'user', content: [{ type: 'hologram' }] }] });
+    const rendered = qwen.chatTemplate!.renderRequest({
+      messages: [{ role: 'user', content: [{ type: 'hologram' }] }],
+    });
     expect(rendered.ok).toBe(false);
     if (!rendered.ok) expect(rendered.error.param).toBe('messages[0].content[0].type');
   });
@@ -124,11 +157,25 @@ describe('Qwen3 prompts exactly as vLLM renders them (hand-derived fixtures)', (
 
 describe('chat templates in general', () => {
   it('detects the "openai" content format from a loop over message content and hands it the parts', () => {
-    const source = "{% for message in messages %}{{ message.role }}:{% for part in message['content'] %}[{{ part.type }}:{{ part.text }}]{% endfor %}\n{% endfor %}";
+    const source =
+      "{% for message in messages %}{{ message.role }}:{% for part in message['content'] %}[{{ part.type }}:{{ part.text }}]{% endfor %}\n{% endfor %}";
     const template = createChatTemplate({ template: source, specialTokens: {} });
     if (!template.ok) throw template.error;
     expect(template.value.contentFormat).toBe('openai');
-    const rendered = template.value.renderRequest({ messages: [{ role: 'system', content: 'a' }, { role: 'user', content: [{ type: 'text', text: 'b' }, { type: 'text', text: 'c' }, { type: 'image_url', image_url: { url: 'x' } }, { type: 'text', text: 'd' }] }] });
+    const rendered = template.value.renderRequest({
+      messages: [
+        { role: 'system', content: 'a' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'b' },
+            { type: 'text', text: 'c' },
+            { type: 'image_url', image_url: { url: 'x' } },
+            { type: 'text', text: 'd' },
+          ],
+        },
+      ],
+    });
     if (!rendered.ok) throw rendered.error;
     // The media part's position is where the routable prefix ends (the "\n" after a block tag goes: trim_blocks, as in transformers).
     expect(rendered.value).toEqual({ text: 'system:[text:a]user:[text:b][text:c][text:', complete: false });
@@ -140,13 +187,20 @@ describe('chat templates in general', () => {
       if (!t.ok) throw t.error;
       return t.value.contentFormat;
     };
-    expect(format('{% set msgs = messages[1:] %}{% for m in msgs | reverse %}{% for c in m.content %}{{ c }}{% endfor %}{% endfor %}')).toBe('openai');
+    expect(
+      format(
+        '{% set msgs = messages[1:] %}{% for m in msgs | reverse %}{% for c in m.content %}{{ c }}{% endfor %}{% endfor %}',
+      ),
+    ).toBe('openai');
     expect(format('{% for m in messages %}{{ m.content }}{% endfor %}')).toBe('string');
     expect(format('{% for m in others %}{% for c in m.content %}{{ c }}{% endfor %}{% endfor %}')).toBe('string');
   });
 
   it('passes tools as vLLM dumps them, documents, and lets chat_template_kwargs override add_generation_prompt', () => {
-    const t = createChatTemplate({ template: '{{ tools | tojson }}|{{ documents | tojson }}|{{ add_generation_prompt }}|{{ flag }}', specialTokens: {} });
+    const t = createChatTemplate({
+      template: '{{ tools | tojson }}|{{ documents | tojson }}|{{ add_generation_prompt }}|{{ flag }}',
+      specialTokens: {},
+    });
     if (!t.ok) throw t.error;
     const rendered = t.value.renderRequest({
       messages: [{ role: 'user', content: 'x' }],
@@ -155,11 +209,17 @@ describe('chat templates in general', () => {
       chat_template_kwargs: { add_generation_prompt: false, flag: 'on' },
     });
     if (!rendered.ok) throw rendered.error;
-    expect(rendered.value.text).toBe('[{"type": "function", "function": {"name": "f", "description": null, "parameters": null, "strict": true}, "extra": 1}]|[{"title": "T", "text": "é"}]|false|on');
+    expect(rendered.value.text).toBe(
+      '[{"type": "function", "function": {"name": "f", "description": null, "parameters": null, "strict": true}, "extra": 1}]|[{"title": "T", "text": "é"}]|false|on',
+    );
   });
 
   it('turns raise_exception in a template into invalid_request naming the reason', () => {
-    const template = createChatTemplate({ template: "{% if messages[0].role != 'user' %}{{ raise_exception('Conversation must start with user') }}{% endif %}ok", specialTokens: {} });
+    const template = createChatTemplate({
+      template:
+        "{% if messages[0].role != 'user' %}{{ raise_exception('Conversation must start with user') }}{% endif %}ok",
+      specialTokens: {},
+    });
     if (!template.ok) throw template.error;
     const result = template.value.render([{ role: 'assistant', content: 'x' }], plain);
     expect(result.ok).toBe(false);
@@ -170,7 +230,10 @@ describe('chat templates in general', () => {
   });
 
   it('exposes the special tokens to the template', () => {
-    const template = createChatTemplate({ template: '{{ bos_token }}{{ messages[0].content }}{{ eos_token }}', specialTokens: { bos_token: '<s>', eos_token: '</s>' } });
+    const template = createChatTemplate({
+      template: '{{ bos_token }}{{ messages[0].content }}{{ eos_token }}',
+      specialTokens: { bos_token: '<s>', eos_token: '</s>' },
+    });
     if (!template.ok) throw template.error;
     expect(template.value.render([{ role: 'user', content: 'x' }], plain)).toEqual({ ok: true, value: '<s>x</s>' });
   });
@@ -188,15 +251,34 @@ describe('loading a model directory', () => {
     const dir = join(root, 'model');
     mkdirSync(dir);
     const tokenizerJson = JSON.stringify({
-      version: '1.0', truncation: null, padding: null,
-      added_tokens: [{ id: 0, content: '<eos>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
-      normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [
+        { id: 0, content: '<eos>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      ],
+      normalizer: null,
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null,
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
       model: { type: 'WordLevel', vocab: { '<eos>': 0, hello: 1, world: 2, '[UNK]': 3 }, unk_token: '[UNK]' },
     });
     writeFileSync(join(dir, 'tokenizer.json'), tokenizerJson);
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: { content: '<eos>' }, chat_template: [{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D{{ eos_token }}' }] }));
+    writeFileSync(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify({
+        eos_token: { content: '<eos>' },
+        chat_template: [
+          { name: 'tool_use', template: 'T' },
+          { name: 'default', template: 'D{{ eos_token }}' },
+        ],
+      }),
+    );
     const fromConfig = await loadModelTokenizer(dir);
-    expect(fromConfig.chatTemplate!.render([{ role: 'user', content: 'x' }], plain)).toEqual({ ok: true, value: 'D<eos>' });
+    expect(fromConfig.chatTemplate!.render([{ role: 'user', content: 'x' }], plain)).toEqual({
+      ok: true,
+      value: 'D<eos>',
+    });
     expect(fromConfig.tokenizer.eosTokenId).toBe(0);
     expect(await fromConfig.tokenizer.encode('hello world', { addSpecialTokens: false })).toEqual([1, 2]);
 

@@ -1,7 +1,13 @@
 import { Template } from '@huggingface/jinja';
 import { randomBytes } from 'node:crypto';
 import { fail, ok, TandemError, type Result } from '../errors.ts';
-import { toConversation, toolDicts, type ChatPromptRequest, type ContentFormat, type WireChatMessage } from './chat-request.ts';
+import {
+  toConversation,
+  toolDicts,
+  type ChatPromptRequest,
+  type ContentFormat,
+  type WireChatMessage,
+} from './chat-request.ts';
 import { detectContentFormat } from './content-format.ts';
 import type { ChatMessage, ChatRenderOptions, ChatTemplate, RenderedChat } from './tokenizer.ts';
 
@@ -31,7 +37,16 @@ export interface ChatTemplateSource {
 }
 
 /** apply_chat_template's own parameters: consumed by transformers, never template variables. */
-const CONSUMED = new Set(['padding', 'truncation', 'max_length', 'return_tensors', 'return_dict', 'return_assistant_tokens_mask', 'tokenizer_kwargs', 'continue_final_message']);
+const CONSUMED = new Set([
+  'padding',
+  'truncation',
+  'max_length',
+  'return_tensors',
+  'return_dict',
+  'return_assistant_tokens_mask',
+  'tokenizer_kwargs',
+  'continue_final_message',
+]);
 /** Refused by vLLM (chat_template, tokenize) or a duplicate argument in Python (messages, conversation). */
 const REFUSED = ['chat_template', 'tokenize', 'messages', 'conversation'];
 /** Python's str.strip() whitespace (str.isspace), which JavaScript's trim() does not match exactly. */
@@ -44,7 +59,9 @@ export function createChatTemplate(source: ChatTemplateSource): Result<ChatTempl
   try {
     template = new Template(source.template);
   } catch (error) {
-    return fail(new TandemError('invalid_request', `chat template does not parse: ${(error as Error).message}`, { cause: error }));
+    return fail(
+      new TandemError('invalid_request', `chat template does not parse: ${(error as Error).message}`, { cause: error }),
+    );
   }
   const contentFormat: ContentFormat = detectContentFormat(template.parsed);
   // Marks where the first media part was; private-use characters plus a per-process nonce, so no client text holds it.
@@ -53,10 +70,16 @@ export function createChatTemplate(source: ChatTemplateSource): Result<ChatTempl
   const renderRequest = (request: ChatPromptRequest): Result<RenderedChat> => {
     const kwargs = request.chat_template_kwargs ?? {};
     const refused = REFUSED.filter((key) => key in kwargs);
-    if (refused.length > 0) return invalid('chat_template_kwargs', `chat_template_kwargs may not set ${refused.join(', ')}`);
-    const pick = <K extends 'tools' | 'documents' | 'add_generation_prompt' | 'continue_final_message'>(key: K): unknown => (key in kwargs ? kwargs[key] : request[key]);
+    if (refused.length > 0)
+      return invalid('chat_template_kwargs', `chat_template_kwargs may not set ${refused.join(', ')}`);
+    const pick = <K extends 'tools' | 'documents' | 'add_generation_prompt' | 'continue_final_message'>(
+      key: K,
+    ): unknown => (key in kwargs ? kwargs[key] : request[key]);
     if ((request.add_generation_prompt ?? true) && request.continue_final_message === true) {
-      return invalid('continue_final_message', 'Cannot set both `continue_final_message` and `add_generation_prompt` to True.');
+      return invalid(
+        'continue_final_message',
+        'Cannot set both `continue_final_message` and `add_generation_prompt` to True.',
+      );
     }
     const addGenerationPrompt = pick('add_generation_prompt') ?? true;
     const continueFinalMessage = pick('continue_final_message') === true;
@@ -70,7 +93,8 @@ export function createChatTemplate(source: ChatTemplateSource): Result<ChatTempl
     if (!conversation.ok) return conversation;
 
     const variables: Record<string, unknown> = { ...source.specialTokens };
-    for (const [key, value] of Object.entries(kwargs)) if (!CONSUMED.has(key) && !['tools', 'documents', 'add_generation_prompt'].includes(key)) variables[key] = value;
+    for (const [key, value] of Object.entries(kwargs))
+      if (!CONSUMED.has(key) && !['tools', 'documents', 'add_generation_prompt'].includes(key)) variables[key] = value;
     variables.messages = conversation.value.messages;
     variables.tools = tools;
     variables.documents = pick('documents') ?? null;
@@ -95,7 +119,9 @@ export function createChatTemplate(source: ChatTemplateSource): Result<ChatTempl
     contentFormat,
     renderRequest,
     render(messages: readonly ChatMessage[], options: ChatRenderOptions): Result<string> {
-      const wire: WireChatMessage[] = messages.map(({ reasoning_content, ...rest }) => (reasoning_content === undefined ? rest : { ...rest, reasoning: reasoning_content }));
+      const wire: WireChatMessage[] = messages.map(({ reasoning_content, ...rest }) =>
+        reasoning_content === undefined ? rest : { ...rest, reasoning: reasoning_content },
+      );
       const rendered = renderRequest({
         messages: wire,
         add_generation_prompt: options.addGenerationPrompt,
@@ -114,13 +140,23 @@ export function createChatTemplate(source: ChatTemplateSource): Result<ChatTempl
 function cutAfterFinalMessage(text: string, content: unknown): Result<string> {
   let final: unknown = content;
   if (Array.isArray(content)) {
-    final = [...content].reverse().find((block: unknown) => block !== null && typeof block === 'object' && 'text' in block)?.text;
-    if (final === undefined) return invalid('continue_final_message', 'continue_final_message is set but we could not find any text to continue in the final message!');
+    final = [...content]
+      .reverse()
+      .find((block: unknown) => block !== null && typeof block === 'object' && 'text' in block)?.text;
+    if (final === undefined)
+      return invalid(
+        'continue_final_message',
+        'continue_final_message is set but we could not find any text to continue in the final message!',
+      );
   }
   const message = typeof final === 'string' ? final : '';
   const stripped = message.replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '');
   const at = text.lastIndexOf(stripped);
-  if (at < 0) return invalid('continue_final_message', 'continue_final_message is set but the final message does not appear in the chat after applying the chat template!');
+  if (at < 0)
+    return invalid(
+      'continue_final_message',
+      'continue_final_message is set but the final message does not appear in the chat after applying the chat template!',
+    );
   const leftStripped = message.replace(LEADING_SPACE, '');
   if (text.slice(at, at + leftStripped.length) === message) return ok(text.slice(0, at + leftStripped.length));
   return ok(text.slice(0, at + stripped.length));

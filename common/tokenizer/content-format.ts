@@ -36,7 +36,8 @@ export function detectContentFormat(program: Template['parsed']): ContentFormat 
   const messageVars = new Set<string>();
   for (const loop of fors) {
     const target = loop.loopvar as Node;
-    if (target.type === 'Identifier' && [...messageLists].some((v) => accesses(iterable(loop), v))) messageVars.add((target as unknown as { value: string }).value);
+    if (target.type === 'Identifier' && [...messageLists].some((v) => accesses(iterable(loop), v)))
+      messageVars.add((target as unknown as { value: string }).value);
   }
   for (const loop of fors) {
     if ([...messageVars].some((v) => accesses(iterable(loop), v, 'content'))) return 'openai';
@@ -52,14 +53,18 @@ function iterable(loop: Node): Node {
 
 /** `node` is `name` (or `name[key]` / `name.key` with a key) seen through filters, tests and slices. */
 function accesses(node: Node, name: string, key?: string): boolean {
-  if (node.type === 'FilterExpression' || node.type === 'TestExpression') return accesses(node.operand as Node, name, key);
-  if (node.type === 'MemberExpression' && (node.property as Node).type === 'SliceExpression') return accesses(node.object as Node, name, key);
+  if (node.type === 'FilterExpression' || node.type === 'TestExpression')
+    return accesses(node.operand as Node, name, key);
+  if (node.type === 'MemberExpression' && (node.property as Node).type === 'SliceExpression')
+    return accesses(node.object as Node, name, key);
   if (key === undefined) return node.type === 'Identifier' && node.value === name;
   if (node.type !== 'MemberExpression') return false;
   const object = node.object as Node;
   const property = node.property as Node;
   if (object.type !== 'Identifier' || object.value !== name) return false;
-  return node.computed ? property.type === 'StringLiteral' && property.value === key : property.type === 'Identifier' && property.value === key;
+  return node.computed
+    ? property.type === 'StringLiteral' && property.value === key
+    : property.type === 'Identifier' && property.value === key;
 }
 
 /** Every node of the tree (objects with a string `type`), found through arrays and Maps too. */

@@ -43,7 +43,15 @@ interface AddedToken {
 
 /** The parts of tokenizer.json read in JavaScript (the native library reads the rest). */
 interface TokenizerJsonHead extends BpeTokenizerJson {
-  added_tokens?: { id: number; content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean; single_word?: boolean; normalized?: boolean }[];
+  added_tokens?: {
+    id: number;
+    content: string;
+    special?: boolean;
+    lstrip?: boolean;
+    rstrip?: boolean;
+    single_word?: boolean;
+    normalized?: boolean;
+  }[];
   decoder?: { type?: string } | null;
   post_processor?: { type?: string } | null;
 }
@@ -55,10 +63,15 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
     head = JSON.parse(options.tokenizerJson) as TokenizerJsonHead;
     native = NativeTokenizer.fromString(options.tokenizerJson);
   } catch (error) {
-    return fail(new TandemError('invalid_request', `tokenizer.json cannot be loaded: ${(error as Error).message}`, { cause: error }));
+    return fail(
+      new TandemError('invalid_request', `tokenizer.json cannot be loaded: ${(error as Error).message}`, {
+        cause: error,
+      }),
+    );
   }
   const addedTokens = new Map<number, AddedToken>();
-  for (const token of head.added_tokens ?? []) addedTokens.set(token.id, { content: token.content, special: token.special === true });
+  for (const token of head.added_tokens ?? [])
+    addedTokens.set(token.id, { content: token.content, special: token.special === true });
   const vocabSize = native.getVocabSize(true);
   const isSpecial = (id: number) => addedTokens.get(id)?.special === true;
   const inRange = (id: number) => Number.isInteger(id) && id >= 0 && id < vocabSize;
@@ -69,7 +82,9 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
   const kind: DetokenizerKind = options.detokenizer ?? (head.decoder?.type === 'ByteLevel' ? 'byte-level' : 'offsets');
   const nativeDecoder = native.getDecoder();
   if (kind === 'offsets' && nativeDecoder === null) {
-    return fail(new TandemError('invalid_request', 'tokenizer.json has no decoder; streaming detokenization needs one'));
+    return fail(
+      new TandemError('invalid_request', 'tokenizer.json has no decoder; streaming detokenization needs one'),
+    );
   }
   const bytesOf = createByteTable({ tokenText, addedTokens });
   const fast = createFastEncoder(head);
@@ -104,7 +119,8 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
 function createFastEncoder(head: TokenizerJsonHead): SegmentEncoder | undefined {
   const added = head.added_tokens ?? [];
   // An added token matched after normalization, or eating the spaces around it, changes its neighbours' segments.
-  if (added.some((t) => t.normalized === true || t.lstrip === true || t.rstrip === true || t.single_word === true)) return undefined;
+  if (added.some((t) => t.normalized === true || t.lstrip === true || t.rstrip === true || t.single_word === true))
+    return undefined;
   const encoder = createByteLevelBpe(head);
   if (!encoder) return undefined;
   return createSegmentEncoder({ addedTokens: added.map((t) => ({ content: t.content, id: t.id })), encoder });
@@ -113,6 +129,7 @@ function createFastEncoder(head: TokenizerJsonHead): SegmentEncoder | undefined 
 /** A special token as tokenizer_config.json spells it: `"<s>"` or `{"content": "<s>", ...}`. */
 export function tokenContent(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string')
+    return (value as { content: string }).content;
   return undefined;
 }

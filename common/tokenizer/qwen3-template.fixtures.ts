@@ -35,7 +35,11 @@ const WEATHER_TOOL = {
   function: {
     name: 'get_weather',
     description: 'Get the current weather',
-    parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city'] },
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
+      required: ['city'],
+    },
   },
 };
 
@@ -56,10 +60,26 @@ export const QWEN3_FIXTURES: readonly TemplateFixture[] = [
       messages: [
         { role: 'system', content: 'You are a weather bot.' },
         { role: 'user', content: "What's the weather in Paris?" },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+            },
+          ],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: '{"temp": 18}' }] },
         { role: 'assistant', content: 'It is 18°C in Paris.' },
-        { role: 'user', content: [{ type: 'text', text: 'And in' }, { type: 'text', text: 'Rome?' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'And in' },
+            { type: 'text', text: 'Rome?' },
+          ],
+        },
       ],
     },
     expected:
@@ -109,7 +129,12 @@ export const QWEN3_FIXTURES: readonly TemplateFixture[] = [
       chat_template_kwargs: { enable_thinking: true },
       messages: [
         { role: 'user', content: 'Weather in Oslo?' },
-        { role: 'assistant', content: '', reasoning: 'Need the tool.', tool_calls: [{ id: 'c', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Oslo"}' } }] },
+        {
+          role: 'assistant',
+          content: '',
+          reasoning: 'Need the tool.',
+          tool_calls: [{ id: 'c', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Oslo"}' } }],
+        },
         { role: 'tool', tool_call_id: 'c', content: '-3' },
       ],
     },
@@ -148,7 +173,14 @@ export const QWEN3_FIXTURES: readonly TemplateFixture[] = [
     request: {
       messages: [
         { role: 'system', content: 'You describe pictures.' },
-        { role: 'user', content: [{ type: 'text', text: 'What is in' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }, { type: 'text', text: 'this picture?' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is in' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+            { type: 'text', text: 'this picture?' },
+          ],
+        },
       ],
     },
     // vLLM (string format) puts the image's placeholder in front of the message's text, so the

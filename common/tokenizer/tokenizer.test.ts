@@ -17,7 +17,28 @@ beforeAll(async () => {
 /** Random text mixing ASCII words, CJK, accented letters, emoji (4-byte UTF-8) and newlines. */
 function randomText(seed: number): string {
   const rng = createRng(seed);
-  const pieces = ['hello', ' world', '你好', '世界', 'é', 'ñandú', ' 🌍', '🚀🚀', '\n', '  ', 'ünïcödé', 'Ωμέγα', '👩‍💻', '12345', ' the', ',', '.', '«»', 'ـــ', '\t'];
+  const pieces = [
+    'hello',
+    ' world',
+    '你好',
+    '世界',
+    'é',
+    'ñandú',
+    ' 🌍',
+    '🚀🚀',
+    '\n',
+    '  ',
+    'ünïcödé',
+    'Ωμέγα',
+    '👩‍💻',
+    '12345',
+    ' the',
+    ',',
+    '.',
+    '«»',
+    'ـــ',
+    '\t',
+  ];
   let out = '';
   for (let i = 0, n = 5 + rng.int(60); i < n; i++) out += rng.pick(pieces);
   return out;
@@ -26,7 +47,12 @@ function randomText(seed: number): string {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Everything a detokenizer emits for `ids`, piece by piece. */
-function stream(tokenizer: Tokenizer, ids: readonly number[], skipSpecialTokens = true, promptTail?: number[]): string[] {
+function stream(
+  tokenizer: Tokenizer,
+  ids: readonly number[],
+  skipSpecialTokens = true,
+  promptTail?: number[],
+): string[] {
   const detokenizer = tokenizer.createDetokenizer({ skipSpecialTokens, ...(promptTail ? { promptTail } : {}) });
   return [...ids.map((id) => detokenizer.push(id)), detokenizer.flush()];
 }
@@ -34,12 +60,20 @@ function stream(tokenizer: Tokenizer, ids: readonly number[], skipSpecialTokens 
 describe('Qwen3 tokenizer (bundled)', () => {
   it('encodes known strings to the ids Qwen publishes', async () => {
     expect(await qwen.encode('Hello, world!', { addSpecialTokens: true })).toEqual([9707, 11, 1879, 0]);
-    expect(await qwen.encode('<|im_start|>user\nhi<|im_end|>\n', { addSpecialTokens: false })).toEqual([151644, 872, 198, 6023, 151645, 198]);
+    expect(await qwen.encode('<|im_start|>user\nhi<|im_end|>\n', { addSpecialTokens: false })).toEqual([
+      151644, 872, 198, 6023, 151645, 198,
+    ]);
   });
 
   it('agrees with the reference JavaScript tokenizer (transformers.js) on token ids and counts', async () => {
     const reference = fromPreTrained();
-    const texts = ['The quick brown fox jumps over the lazy dog.', '你好，世界 🌍 émoji', '  leading and trailing spaces  ', 'def f(x):\n    return x ** 2\n', ...Array.from({ length: 20 }, (_, i) => randomText(i))];
+    const texts = [
+      'The quick brown fox jumps over the lazy dog.',
+      '你好，世界 🌍 émoji',
+      '  leading and trailing spaces  ',
+      'def f(x):\n    return x ** 2\n',
+      ...Array.from({ length: 20 }, (_, i) => randomText(i)),
+    ];
     for (const text of texts) {
       const expected = reference.encode(text, { add_special_tokens: false });
       expect(await qwen.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(expected);
@@ -133,14 +167,52 @@ function metaspaceTokenizerJson(): unknown {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
   for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
   let next = 259;
-  for (const w of ['▁', 'H', 'e', 'l', 'o', 'w', 'r', 'd', 'He', 'll', 'llo', 'Hello', '▁Hello', '▁w', 'or', 'ld', 'orld', '▁world', 'é', 'c', 'a', 'f']) vocab[w] = next++;
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  for (const w of [
+    '▁',
+    'H',
+    'e',
+    'l',
+    'o',
+    'w',
+    'r',
+    'd',
+    'He',
+    'll',
+    'llo',
+    'Hello',
+    '▁Hello',
+    '▁w',
+    'or',
+    'ld',
+    'orld',
+    '▁world',
+    'é',
+    'c',
+    'a',
+    'f',
+  ])
+    vocab[w] = next++;
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
     post_processor: {
       type: 'TemplateProcessing',
@@ -150,10 +222,23 @@ function metaspaceTokenizerJson(): unknown {
     },
     decoder: {
       type: 'Sequence',
-      decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
     },
     model: {
-      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab,
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab,
       merges: ['H e', 'l l', 'll o', 'He llo', '▁ Hello', '▁ w', 'o r', 'l d', 'or ld', '▁w orld'],
     },
   };
@@ -175,12 +260,85 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
   function hardText(seed: number): string {
     const rng = createRng(seed);
     const pieces = [
-      "'s", "'S", "'ſ", "'T", "'re", "'RE", "'Ve", "'ll", "'D", "'m", ' K', 'K', 'don\'t', "it's",
-      ' ', '  ', '   ', '\t', '\n', '\r\n', '\n\n\n', ' \n ', '\u00a0', '\u0085', '\u2028', '\u3000', '\ufeff', '\u200b', '\u000b', '\u001c',
-      'e\u0301', 'é', 'Å', 'A\u030a', '한국어', '你好', 'ـــ', '١٢٣', '𝟘𝟙', '½', '²', '🌍', '👩‍💻', '\u{10FFFF}',
-      '12345', '3.14', '1,000', '$5', '#', '...', '!!', '?!', '«»', '—', '-', '_', '__init__', '()', '{}', '[', ']',
-      'hello', ' world', 'The', ' quick', 'brown', 'FOX', 'camelCase', 'snake_case', 'https://x.io/a?b=c',
-      '<|im_start|>', '<|im_end|>', '<think>', '</think>', '<tool_call>', '<|im_start', 'im_end|>', '<|endoftext|>', '<|',
+      "'s",
+      "'S",
+      "'ſ",
+      "'T",
+      "'re",
+      "'RE",
+      "'Ve",
+      "'ll",
+      "'D",
+      "'m",
+      ' K',
+      'K',
+      "don't",
+      "it's",
+      ' ',
+      '  ',
+      '   ',
+      '\t',
+      '\n',
+      '\r\n',
+      '\n\n\n',
+      ' \n ',
+      '\u00a0',
+      '\u0085',
+      '\u2028',
+      '\u3000',
+      '\ufeff',
+      '\u200b',
+      '\u000b',
+      '\u001c',
+      'e\u0301',
+      'é',
+      'Å',
+      'A\u030a',
+      '한국어',
+      '你好',
+      'ـــ',
+      '١٢٣',
+      '𝟘𝟙',
+      '½',
+      '²',
+      '🌍',
+      '👩‍💻',
+      '\u{10FFFF}',
+      '12345',
+      '3.14',
+      '1,000',
+      '$5',
+      '#',
+      '...',
+      '!!',
+      '?!',
+      '«»',
+      '—',
+      '-',
+      '_',
+      '__init__',
+      '()',
+      '{}',
+      '[',
+      ']',
+      'hello',
+      ' world',
+      'The',
+      ' quick',
+      'brown',
+      'FOX',
+      'camelCase',
+      'snake_case',
+      'https://x.io/a?b=c',
+      '<|im_start|>',
+      '<|im_end|>',
+      '<think>',
+      '</think>',
+      '<tool_call>',
+      '<|im_start',
+      'im_end|>',
+      '<|endoftext|>',
+      '<|',
     ];
     let out = '';
     for (let i = 0, n = 1 + rng.int(80); i < n; i++) out += rng.pick(pieces);
@@ -193,27 +351,48 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
       const expected = await native.encode(text, { addSpecialTokens: false });
       expect(await qwen.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(expected);
       expect(await qwen.encode(text, { addSpecialTokens: false }), `again: ${JSON.stringify(text)}`).toEqual(expected);
-      expect(await qwen.encode(text, { addSpecialTokens: true })).toEqual(await native.encode(text, { addSpecialTokens: true }));
+      expect(await qwen.encode(text, { addSpecialTokens: true })).toEqual(
+        await native.encode(text, { addSpecialTokens: true }),
+      );
     }
   });
 
   it('gives the native ids for long runs (spaces, digits, symbols) past the word limit', async () => {
-    for (const text of [' '.repeat(3000), '1'.repeat(2000), '='.repeat(1500) + 'x', 'a'.repeat(5000), `x${'\n'.repeat(700)}y`, `${'ab '.repeat(4000)}`]) {
-      expect(await qwen.encode(text, { addSpecialTokens: false })).toEqual(await native.encode(text, { addSpecialTokens: false }));
+    for (const text of [
+      ' '.repeat(3000),
+      '1'.repeat(2000),
+      '='.repeat(1500) + 'x',
+      'a'.repeat(5000),
+      `x${'\n'.repeat(700)}y`,
+      `${'ab '.repeat(4000)}`,
+    ]) {
+      expect(await qwen.encode(text, { addSpecialTokens: false })).toEqual(
+        await native.encode(text, { addSpecialTokens: false }),
+      );
     }
   });
 
   it('gives the native ids for 150 randomized conversations rendered by the chat template, each encoded twice (cold, then its segments cached)', async () => {
     const rng = createRng(7);
-    const systems = Array.from({ length: 4 }, (_, i) => `You are assistant ${i}. ${randomText(1000 + i)}`.repeat(1 + i));
+    const systems = Array.from({ length: 4 }, (_, i) =>
+      `You are assistant ${i}. ${randomText(1000 + i)}`.repeat(1 + i),
+    );
     for (let c = 0; c < 150; c++) {
       const messages: { role: string; content: string; reasoning?: string }[] = [];
       if (rng.next() < 0.8) messages.push({ role: 'system', content: rng.pick(systems) });
       for (let t = 0, turns = 1 + rng.int(4); t < turns; t++) {
         messages.push({ role: 'user', content: rng.next() < 0.3 ? hardText(c * 10 + t) : randomText(c * 10 + t) });
-        if (t < turns - 1) messages.push({ role: 'assistant', content: randomText(5000 + c * 10 + t), ...(rng.next() < 0.3 ? { reasoning: randomText(9000 + c) } : {}) });
+        if (t < turns - 1)
+          messages.push({
+            role: 'assistant',
+            content: randomText(5000 + c * 10 + t),
+            ...(rng.next() < 0.3 ? { reasoning: randomText(9000 + c) } : {}),
+          });
       }
-      const rendered = template.renderRequest({ messages, chat_template_kwargs: rng.next() < 0.5 ? { enable_thinking: false } : {} });
+      const rendered = template.renderRequest({
+        messages,
+        chat_template_kwargs: rng.next() < 0.5 ? { enable_thinking: false } : {},
+      });
       if (!rendered.ok) throw rendered.error;
       const expected = await native.encode(rendered.value.text, { addSpecialTokens: false });
       expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);

@@ -31,7 +31,13 @@ export function refusalOf(request: TokenizedRequest, kind: BackendKind, worker: 
   const refusal = request.tokenLevelRefusal;
   if (refusal === undefined || BACKEND_CAPABILITIES[kind].passThrough) return undefined;
   const param = refusal.param ?? 'body';
-  const why = refusal.message.startsWith(`${param}: `) ? refusal.message.slice(param.length + 2).replace(/^is not supported \((.*)\)$/, '$1') : refusal.message;
+  const why = refusal.message.startsWith(`${param}: `)
+    ? refusal.message.slice(param.length + 2).replace(/^is not supported \((.*)\)$/, '$1')
+    : refusal.message;
   const able = (Object.keys(BACKEND_CAPABILITIES) as BackendKind[]).filter((k) => BACKEND_CAPABILITIES[k].passThrough);
-  return new TandemError('invalid_request', `${param}: not supported by backend ${kind} (worker ${worker}): ${why}; ${able.join(', ')} workers support it`, { param, cause: refusal });
+  return new TandemError(
+    'invalid_request',
+    `${param}: not supported by backend ${kind} (worker ${worker}): ${why}; ${able.join(', ')} workers support it`,
+    { param, cause: refusal },
+  );
 }

@@ -5,8 +5,22 @@ import { createGrpcServer, type GrpcServer } from '../../proto/grpc/index.ts';
 import type { WorkerBackend } from './backend.ts';
 import { createGrpcBackend } from './grpc-backend.ts';
 
-const sampling = { maxTokens: 8, temperature: 0, topP: 1, seed: undefined, stopTokenIds: [], ignoreEos: false, minTokens: 0 };
-const call = (requestId: string) => ({ requestId, model: '', tokenIds: [1, 2, 3], sampling, deadlineUnixMs: Date.now() + 10_000 });
+const sampling = {
+  maxTokens: 8,
+  temperature: 0,
+  topP: 1,
+  seed: undefined,
+  stopTokenIds: [],
+  ignoreEos: false,
+  minTokens: 0,
+};
+const call = (requestId: string) => ({
+  requestId,
+  model: '',
+  tokenIds: [1, 2, 3],
+  sampling,
+  deadlineUnixMs: Date.now() + 10_000,
+});
 
 /** The grpc backend's token stream: batching, and how a finished call ends on the worker. */
 describe('grpc backend token stream', () => {
@@ -53,7 +67,11 @@ describe('grpc backend token stream', () => {
     const first = await iterator.next();
     expect(first.value?.tokenIds).toEqual([100, 101, 102, 103, 104, 105, 106, 107]);
     const last = await iterator.next();
-    expect(last.value).toMatchObject({ tokenIds: [], finishReason: 'length', usage: { promptTokens: 3, completionTokens: 8 } });
+    expect(last.value).toMatchObject({
+      tokenIds: [],
+      finishReason: 'length',
+      usage: { promptTokens: 3, completionTokens: 8 },
+    });
     await iterator.return?.();
   });
 
@@ -68,7 +86,8 @@ describe('grpc backend token stream', () => {
   });
 
   it('cancels the call on the worker when the consumer stops before the end', async () => {
-    for await (const chunk of backend.generate(call('late-early'), new AbortController().signal)) if (chunk.tokenIds.length > 0) break;
+    for await (const chunk of backend.generate(call('late-early'), new AbortController().signal))
+      if (chunk.tokenIds.length > 0) break;
     await expect.poll(() => endings.get('late-early')).toBe('cancelled');
   });
 });

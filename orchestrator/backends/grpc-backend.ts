@@ -13,9 +13,24 @@ import {
   type Usage as WireUsage,
   type WorkerStatus,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
-import { createGrpcClient, GrpcStatus, RpcError, type CallOptions, type MessageStream } from '../../proto/grpc/index.ts';
+import {
+  createGrpcClient,
+  GrpcStatus,
+  RpcError,
+  type CallOptions,
+  type MessageStream,
+} from '../../proto/grpc/index.ts';
 import type { FinishReason, SamplingOptions, TokenLogprob } from '../serving.ts';
-import type { AnnouncedRole, BackendUsage, GenerateCall, KvHandoffTicket, RankLoad, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
+import type {
+  AnnouncedRole,
+  BackendUsage,
+  GenerateCall,
+  KvHandoffTicket,
+  RankLoad,
+  TokenChunk,
+  WorkerBackend,
+  WorkerStatusReport,
+} from './backend.ts';
 
 export interface GrpcBackendOptions {
   /** The worker's name, for error messages. */
@@ -34,7 +49,11 @@ export const DP_RANK_METADATA = 'x-data-parallel-rank';
  */
 export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
   if (!/^[^\s/]+:\d+$/.test(options.address)) {
-    throw new TandemError('invalid_request', `worker ${options.name}: a grpc address is "host:port", got "${options.address}"`, { param: 'workers.address' });
+    throw new TandemError(
+      'invalid_request',
+      `worker ${options.name}: a grpc address is "host:port", got "${options.address}"`,
+      { param: 'workers.address' },
+    );
   }
   const client = createGrpcClient(WorkerService, options.address);
   const fail = (error: unknown, signal: AbortSignal | undefined, what: string): TandemError => {
@@ -43,9 +62,15 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
       // The worker vanished under a running call (its process died, the network failed), or
       // its side cancelled a call this side did not: an upstream failure, never the client's cancel.
       if (error.connectionLost || error.code === GrpcStatus.CANCELLED) {
-        return new TandemError('upstream_error', `worker ${options.name} failed mid-${what}: ${error.connectionLost ? error.message : 'the worker cancelled the call'}`, { cause: error });
+        return new TandemError(
+          'upstream_error',
+          `worker ${options.name} failed mid-${what}: ${error.connectionLost ? error.message : 'the worker cancelled the call'}`,
+          { cause: error },
+        );
       }
-      return new TandemError(codeFromGrpcStatus(error.code), `worker ${options.name} ${what}: ${error.message}`, { cause: error });
+      return new TandemError(codeFromGrpcStatus(error.code), `worker ${options.name} ${what}: ${error.message}`, {
+        cause: error,
+      });
     }
     return toTandemError(error, 'upstream_error');
   };
@@ -55,7 +80,11 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     ...(call.dpRank === undefined ? {} : { metadata: { [DP_RANK_METADATA]: String(call.dpRank) } }),
   });
   const request = (call: GenerateCall) => {
-    if (call.extraBody !== undefined && Object.keys(call.extraBody).length > 0) throw new TandemError('invalid_request', `worker ${options.name} (grpc) takes no extra body fields (${Object.keys(call.extraBody).join(', ')})`);
+    if (call.extraBody !== undefined && Object.keys(call.extraBody).length > 0)
+      throw new TandemError(
+        'invalid_request',
+        `worker ${options.name} (grpc) takes no extra body fields (${Object.keys(call.extraBody).join(', ')})`,
+      );
     return plain(call);
   };
   const plain = (call: GenerateCall) => ({
@@ -72,13 +101,20 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
    * batch, not a generator step per message), so a consumer that falls behind catches up in one
    * step. Marked `coalesced` for the dispatcher, which then adds no merging layer of its own.
    */
-  function stream(source: MessageStream<WireChunk>, signal: AbortSignal, what: string): AsyncIterable<TokenChunk> & AsyncIterator<TokenChunk> & { readonly coalesced: true } {
+  function stream(
+    source: MessageStream<WireChunk>,
+    signal: AbortSignal,
+    what: string,
+  ): AsyncIterable<TokenChunk> & AsyncIterator<TokenChunk> & { readonly coalesced: true } {
     let finished = false;
     let complete = false;
     const end = (): never => {
       finished = true;
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
-      throw new TandemError('upstream_error', `worker ${options.name} ended the ${what} stream without a finish reason`);
+      throw new TandemError(
+        'upstream_error',
+        `worker ${options.name} ended the ${what} stream without a finish reason`,
+      );
     };
     const onBatch = (batch: WireChunk[]): IteratorResult<TokenChunk> | Promise<IteratorResult<TokenChunk>> => {
       if (batch.length === 0) return end();
@@ -89,7 +125,8 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
         if (chunk.logprobs.length > 0) (logprobs ??= []).push(...chunk.logprobs.map(fromLogprob));
         const finishReason = fromFinish(chunk.finishReason);
         if (finishReason === undefined) {
-          if (chunk.tokenIds.length > 0) tokenIds = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
+          if (chunk.tokenIds.length > 0)
+            tokenIds = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
           continue;
         }
         // The worker ends the call itself right after its last chunk (trailers follow): no
@@ -97,15 +134,26 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
         finished = true;
         complete = true;
         const all = tokenIds === undefined ? chunk.tokenIds : tokenIds.concat(chunk.tokenIds);
-        return { done: false, value: { tokenIds: all, finishReason, usage: fromUsage(chunk.usage), ...(logprobs === undefined ? {} : { logprobs }) } };
+        return {
+          done: false,
+          value: {
+            tokenIds: all,
+            finishReason,
+            usage: fromUsage(chunk.usage),
+            ...(logprobs === undefined ? {} : { logprobs }),
+          },
+        };
       }
-      return tokenIds === undefined ? pull() : { done: false, value: { tokenIds, ...(logprobs === undefined ? {} : { logprobs }) } };
+      return tokenIds === undefined
+        ? pull()
+        : { done: false, value: { tokenIds, ...(logprobs === undefined ? {} : { logprobs }) } };
     };
     const onError = (error: unknown): never => {
       finished = true;
       throw fail(error, signal, what);
     };
-    const pull = (): Promise<IteratorResult<TokenChunk>> => (finished ? Promise.resolve({ done: true, value: undefined }) : source.nextBatch().then(onBatch, onError));
+    const pull = (): Promise<IteratorResult<TokenChunk>> =>
+      finished ? Promise.resolve({ done: true, value: undefined }) : source.nextBatch().then(onBatch, onError);
     const iterator = {
       coalesced: true as const,
       next: pull,
@@ -129,7 +177,10 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
 
     async prefill(call, signal) {
       try {
-        const response = await client.prefill({ ...request(call), transport: KvTransport.UNSPECIFIED }, callOptions(call, signal));
+        const response = await client.prefill(
+          { ...request(call), transport: KvTransport.UNSPECIFIED },
+          callOptions(call, signal),
+        );
         const handoff = response.handoff;
         return {
           firstTokenId: response.firstTokenId,
@@ -155,7 +206,11 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     },
 
     async release(ticket, signal) {
-      if (ticket.kind !== 'tandem') throw new TandemError('invalid_request', `worker ${options.name} (grpc) cannot release a ${ticket.kind} handoff`);
+      if (ticket.kind !== 'tandem')
+        throw new TandemError(
+          'invalid_request',
+          `worker ${options.name} (grpc) cannot release a ${ticket.kind} handoff`,
+        );
       try {
         const response = await client.releaseKv({ remoteRequestId: ticket.remoteRequestId }, signal ? { signal } : {});
         return { found: response.found, releasedBlocks: response.releasedBlocks };
@@ -232,11 +287,16 @@ function fromUsage(usage: WireUsage | undefined): BackendUsage {
 }
 
 function tandemHandoff(ticket: KvHandoffTicket, worker: string): KvHandoff {
-  if (ticket.kind !== 'tandem') throw new TandemError('invalid_request', `worker ${worker} (grpc) cannot decode from a ${ticket.kind} handoff`);
+  if (ticket.kind !== 'tandem')
+    throw new TandemError('invalid_request', `worker ${worker} (grpc) cannot decode from a ${ticket.kind} handoff`);
   return ticket.handoff as KvHandoff;
 }
 
-const ROLES: Partial<Record<WorkerRole, AnnouncedRole>> = { [WorkerRole.PREFILL]: 'prefill', [WorkerRole.DECODE]: 'decode', [WorkerRole.BOTH]: 'both' };
+const ROLES: Partial<Record<WorkerRole, AnnouncedRole>> = {
+  [WorkerRole.PREFILL]: 'prefill',
+  [WorkerRole.DECODE]: 'decode',
+  [WorkerRole.BOTH]: 'both',
+};
 
 /**
  * GetStatus as a status report. The worker reports its load as a whole: when it announces
@@ -244,7 +304,12 @@ const ROLES: Partial<Record<WorkerRole, AnnouncedRole>> = { [WorkerRole.PREFILL]
  * wire forces; a single-rank worker is exact).
  */
 export function fromStatus(status: WorkerStatus): WorkerStatusReport {
-  const endpoints = status.kvEventEndpoints.map((e) => ({ endpoint: e.endpoint, replayEndpoint: e.replayEndpoint === '' ? undefined : e.replayEndpoint, topic: e.topic, dpRank: e.dpRank }));
+  const endpoints = status.kvEventEndpoints.map((e) => ({
+    endpoint: e.endpoint,
+    replayEndpoint: e.replayEndpoint === '' ? undefined : e.replayEndpoint,
+    topic: e.topic,
+    dpRank: e.dpRank,
+  }));
   const ranks = [...new Set(endpoints.map((e) => e.dpRank))].sort((a, b) => a - b);
   if (ranks.length === 0) ranks.push(0);
   const share = 1 / ranks.length;

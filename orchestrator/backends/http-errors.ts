@@ -31,5 +31,8 @@ export function codeFromHttpStatus(status: number): ErrorCode {
 }
 
 export function httpError(worker: string, what: string, status: number, bodyText: string): TandemError {
-  return new TandemError(codeFromHttpStatus(status), `worker ${worker} ${what}: HTTP ${status}: ${errorMessageOf(bodyText)}`);
+  return new TandemError(
+    codeFromHttpStatus(status),
+    `worker ${worker} ${what}: HTTP ${status}: ${errorMessageOf(bodyText)}`,
+  );
 }

@@ -1,5 +1,19 @@
 /** Worker backends: one interface, a gRPC and a vLLM HTTP implementation, one registry. */
-export type { AnnouncedRole, BackendKind, BackendUsage, DecodeCall, GenerateCall, KvEventEndpoint, KvHandoffTicket, PrefillResult, RankLoad, ReleaseResult, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
+export type {
+  AnnouncedRole,
+  BackendKind,
+  BackendUsage,
+  DecodeCall,
+  GenerateCall,
+  KvEventEndpoint,
+  KvHandoffTicket,
+  PrefillResult,
+  RankLoad,
+  ReleaseResult,
+  TokenChunk,
+  WorkerBackend,
+  WorkerStatusReport,
+} from './backend.ts';
 export { BACKENDS, backendNames, createBackend, type BackendFactory, type BackendSpec } from './registry.ts';
 export { createGrpcBackend, DP_RANK_METADATA, fromStatus, type GrpcBackendOptions } from './grpc-backend.ts';
 export { createVllmHttpBackend, DP_RANK_HEADER, type VllmHttpBackendOptions } from './vllm-http-backend.ts';

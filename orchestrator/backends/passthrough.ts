@@ -12,7 +12,8 @@ import type { BackendUsage, TokenChunk } from './backend.ts';
  */
 
 /** The engine's endpoint for a request. */
-export const pathOf = (openai: OpenAIPassThrough) => (openai.endpoint === 'chat' ? '/v1/chat/completions' : '/v1/completions');
+export const pathOf = (openai: OpenAIPassThrough) =>
+  openai.endpoint === 'chat' ? '/v1/chat/completions' : '/v1/completions';
 
 /**
  * The body for the engine: the client's, the served `model` set, `extra` merged (a handoff's
@@ -20,12 +21,24 @@ export const pathOf = (openai: OpenAIPassThrough) => (openai.endpoint === 'chat'
  * streamed body always asks for the usage chunk (Tandem reads it; the client sees it only if it
  * asked, see readPassThroughStream). A non-streamed one carries no stream_options (vLLM refuses them).
  */
-export function passThroughBody(openai: OpenAIPassThrough, model: string, options: { readonly stream?: boolean; readonly extra?: Readonly<Record<string, unknown>> | undefined; readonly omit?: readonly string[] } = {}): Record<string, unknown> {
+export function passThroughBody(
+  openai: OpenAIPassThrough,
+  model: string,
+  options: {
+    readonly stream?: boolean;
+    readonly extra?: Readonly<Record<string, unknown>> | undefined;
+    readonly omit?: readonly string[];
+  } = {},
+): Record<string, unknown> {
   const body: Record<string, unknown> = { ...openai.body, model, ...options.extra };
   for (const key of options.omit ?? []) delete body[key];
   const stream = options.stream ?? openai.stream;
   body.stream = stream;
-  if (stream) body.stream_options = { ...(body.stream_options as Record<string, unknown> | null | undefined), include_usage: true };
+  if (stream)
+    body.stream_options = {
+      ...(body.stream_options as Record<string, unknown> | null | undefined),
+      include_usage: true,
+    };
   else delete body.stream_options;
   return body;
 }
@@ -39,7 +52,14 @@ export function nixlPrefillBody(openai: OpenAIPassThrough, model: string): Recor
   const body = passThroughBody(openai, model, { stream: false, omit: ['min_tokens', 'min_completion_tokens'] });
   body.max_tokens = 1;
   if ('max_completion_tokens' in openai.body) body.max_completion_tokens = 1;
-  body.kv_transfer_params = { do_remote_decode: true, do_remote_prefill: false, remote_engine_id: null, remote_block_ids: null, remote_host: null, remote_port: null };
+  body.kv_transfer_params = {
+    do_remote_decode: true,
+    do_remote_prefill: false,
+    remote_engine_id: null,
+    remote_block_ids: null,
+    remote_host: null,
+    remote_port: null,
+  };
   return body;
 }
 
@@ -72,7 +92,13 @@ export function chunkTokens(json: ResponseJson): number {
   let tokens = 0;
   for (const choice of json.choices ?? []) {
     if (Array.isArray(choice.token_ids)) tokens += choice.token_ids.length;
-    else if (nonEmpty(choice.text) || nonEmpty(choice.delta?.content) || nonEmpty(choice.delta?.reasoning_content) || (Array.isArray(choice.delta?.tool_calls) && choice.delta.tool_calls.length > 0)) tokens += 1;
+    else if (
+      nonEmpty(choice.text) ||
+      nonEmpty(choice.delta?.content) ||
+      nonEmpty(choice.delta?.reasoning_content) ||
+      (Array.isArray(choice.delta?.tool_calls) && choice.delta.tool_calls.length > 0)
+    )
+      tokens += 1;
   }
   return tokens;
 }
@@ -87,8 +113,13 @@ export function toFinish(reason: unknown): FinishReason | undefined {
   return 'stop';
 }
 
-export function toUsage(usage: UsageJson | null | undefined, promptTokens: number, completionTokens: number): BackendUsage {
-  const count = (value: unknown, fallback: number) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback);
+export function toUsage(
+  usage: UsageJson | null | undefined,
+  promptTokens: number,
+  completionTokens: number,
+): BackendUsage {
+  const count = (value: unknown, fallback: number) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback;
   return {
     promptTokens: count(usage?.prompt_tokens, promptTokens),
     cachedPromptTokens: count(usage?.prompt_tokens_details?.cached_tokens, 0),
@@ -101,7 +132,10 @@ export function parseJson(worker: string, what: string, text: string): ResponseJ
   try {
     json = JSON.parse(text);
   } catch {
-    throw new TandemError('upstream_error', `worker ${worker} ${what}: answered something that is not JSON: ${text.slice(0, 200)}`);
+    throw new TandemError(
+      'upstream_error',
+      `worker ${worker} ${what}: answered something that is not JSON: ${text.slice(0, 200)}`,
+    );
   }
   const error = errorMessageOfJson(json);
   if (error !== undefined) throw new TandemError('upstream_error', `worker ${worker} failed mid-stream: ${error}`);
@@ -114,7 +148,13 @@ export function parseJson(worker: string, what: string, text: string): ResponseJ
  * `[DONE]` (the frontend writes its own). The last chunk carries the finish reason (of the last
  * choice that finished) and the usage. An error event (`data: {"error": ...}`) throws upstream_error.
  */
-export async function* readPassThroughStream(worker: string, what: string, body: AsyncIterable<Uint8Array | string>, openai: OpenAIPassThrough, promptTokens: number): AsyncGenerator<TokenChunk> {
+export async function* readPassThroughStream(
+  worker: string,
+  what: string,
+  body: AsyncIterable<Uint8Array | string>,
+  openai: OpenAIPassThrough,
+  promptTokens: number,
+): AsyncGenerator<TokenChunk> {
   let finishReason: FinishReason | undefined;
   let usage: BackendUsage | undefined;
   let counted = 0;
@@ -129,8 +169,13 @@ export async function* readPassThroughStream(worker: string, what: string, body:
     counted += tokens;
     yield { tokenIds: [], output: { data: [data], tokens } };
   }
-  if (finishReason === undefined) throw new TandemError('upstream_error', `worker ${worker} ended the ${what} stream without a finish_reason`);
-  yield { tokenIds: [], finishReason, usage: usage ?? { promptTokens, cachedPromptTokens: 0, completionTokens: counted } };
+  if (finishReason === undefined)
+    throw new TandemError('upstream_error', `worker ${worker} ended the ${what} stream without a finish_reason`);
+  yield {
+    tokenIds: [],
+    finishReason,
+    usage: usage ?? { promptTokens, cachedPromptTokens: 0, completionTokens: counted },
+  };
 }
 
 /** A non-streamed answer: the body verbatim for the client, with its finish reason and usage. */
@@ -139,5 +184,10 @@ export function passThroughWhole(worker: string, what: string, text: string, pro
   let finishReason: FinishReason | undefined;
   for (const choice of json.choices ?? []) finishReason = toFinish(choice.finish_reason) ?? finishReason;
   const usage = toUsage(json.usage, promptTokens, 0);
-  return { tokenIds: [], output: { data: [text], tokens: usage.completionTokens }, finishReason: finishReason ?? 'stop', usage };
+  return {
+    tokenIds: [],
+    output: { data: [text], tokens: usage.completionTokens },
+    finishReason: finishReason ?? 'stop',
+    usage,
+  };
 }

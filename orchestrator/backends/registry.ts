@@ -15,7 +15,8 @@ export type BackendFactory = (spec: BackendSpec) => WorkerBackend;
 /** Every worker backend, by the name config `workers[].backend` uses. */
 export const BACKENDS = {
   grpc: (spec) => createGrpcBackend({ name: spec.name, address: spec.address }),
-  'vllm-http': (spec) => createVllmHttpBackend({ name: spec.name, address: spec.address, servedModelName: spec.servedModelName }),
+  'vllm-http': (spec) =>
+    createVllmHttpBackend({ name: spec.name, address: spec.address, servedModelName: spec.servedModelName }),
 } as const satisfies Record<BackendKind, BackendFactory>;
 
 export const backendNames = (): BackendKind[] => Object.keys(BACKENDS) as BackendKind[];
@@ -23,6 +24,9 @@ export const backendNames = (): BackendKind[] => Object.keys(BACKENDS) as Backen
 /** A backend of the named kind; an unknown name fails listing the known ones. */
 export function createBackend(kind: string, spec: BackendSpec): WorkerBackend {
   const factory = (BACKENDS as Record<string, BackendFactory>)[kind];
-  if (!factory) throw new TandemError('invalid_request', `unknown worker backend "${kind}" (known: ${backendNames().join(', ')})`, { param: 'workers.backend' });
+  if (!factory)
+    throw new TandemError('invalid_request', `unknown worker backend "${kind}" (known: ${backendNames().join(', ')})`, {
+      param: 'workers.backend',
+    });
   return factory(spec);
 }

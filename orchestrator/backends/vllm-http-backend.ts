@@ -1,12 +1,28 @@
 import { Pool, type Dispatcher } from 'undici';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
-import type { BackendUsage, GenerateCall, KvHandoffTicket, TokenChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
+import type {
+  BackendUsage,
+  GenerateCall,
+  KvHandoffTicket,
+  TokenChunk,
+  WorkerBackend,
+  WorkerStatusReport,
+} from './backend.ts';
 import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
 import { readSseData } from '../../common/openai/index.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
-import { nixlPrefillBody, parseJson, passThroughBody, passThroughWhole, pathOf, readPassThroughStream, toFinish, toUsage } from './passthrough.ts';
+import {
+  nixlPrefillBody,
+  parseJson,
+  passThroughBody,
+  passThroughWhole,
+  pathOf,
+  readPassThroughStream,
+  toFinish,
+  toUsage,
+} from './passthrough.ts';
 
 export interface VllmHttpBackendOptions {
   readonly name: string;
@@ -44,7 +60,13 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
   let servedModels: string[] = options.servedModelName ? [options.servedModelName] : [];
   let maxModelLen: number | null = null;
 
-  async function send(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown, headers: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
+  async function send(
+    method: 'GET' | 'POST',
+    path: string,
+    signal: AbortSignal,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Dispatcher.ResponseData> {
     try {
       return await pool.request({
         method,
@@ -55,7 +77,11 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       });
     } catch (error) {
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
-      throw new TandemError('unavailable', `worker ${name} unreachable (${method} ${path}): ${(error as Error).message}`, { cause: error });
+      throw new TandemError(
+        'unavailable',
+        `worker ${name} unreachable (${method} ${path}): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
   const expectOk = async (response: Dispatcher.ResponseData, what: string) => {
@@ -85,17 +111,25 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
   });
 
   /** A call with the client's body: that body to the engine's own endpoint, its answer back verbatim (passthrough.ts). */
-  async function* passThrough(call: GenerateCall & { openai: OpenAIPassThrough }, signal: AbortSignal, extra: Record<string, unknown>, what: string): AsyncGenerator<TokenChunk> {
+  async function* passThrough(
+    call: GenerateCall & { openai: OpenAIPassThrough },
+    signal: AbortSignal,
+    extra: Record<string, unknown>,
+    what: string,
+  ): AsyncGenerator<TokenChunk> {
     const body = passThroughBody(call.openai, model(call), { extra: { ...call.extraBody, ...extra } });
     const response = await send('POST', pathOf(call.openai), signal, body, headersFor(call));
     try {
       await expectOk(response, what);
-      if (call.openai.stream) yield* readPassThroughStream(name, what, response.body, call.openai, call.tokenIds.length);
+      if (call.openai.stream)
+        yield* readPassThroughStream(name, what, response.body, call.openai, call.tokenIds.length);
       else yield passThroughWhole(name, what, await response.body.text(), call.tokenIds.length);
     } catch (error) {
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
       if (error instanceof TandemError) throw error;
-      throw new TandemError('upstream_error', `worker ${name} ${what} stream broke: ${(error as Error).message}`, { cause: error });
+      throw new TandemError('upstream_error', `worker ${name} ${what} stream broke: ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       // Closing the body closes the request: vLLM aborts the generation of a client that left.
       if (!response.body.destroyed) response.body.destroy();
@@ -106,9 +140,20 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
    * A call without the client's body (direct use of the backend): token ids in, token ids out,
    * through /v1/completions with `return_token_ids` (vLLM >= 0.10.2).
    */
-  async function* streamCompletion(call: GenerateCall, signal: AbortSignal, extra: Record<string, unknown>, what: string): AsyncGenerator<TokenChunk> {
+  async function* streamCompletion(
+    call: GenerateCall,
+    signal: AbortSignal,
+    extra: Record<string, unknown>,
+    what: string,
+  ): AsyncGenerator<TokenChunk> {
     if (call.openai) return yield* passThrough({ ...call, openai: call.openai }, signal, extra, what);
-    const response = await send('POST', '/v1/completions', signal, { ...completionBody(call, true), ...extra }, headersFor(call));
+    const response = await send(
+      'POST',
+      '/v1/completions',
+      signal,
+      { ...completionBody(call, true), ...extra },
+      headersFor(call),
+    );
     try {
       await expectOk(response, what);
       let finishReason: FinishReason | undefined;
@@ -124,12 +169,19 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
         finishReason = chunk.finishReason ?? finishReason;
         usage = chunk.usage ?? usage;
       }
-      if (finishReason === undefined) throw new TandemError('upstream_error', `worker ${name} ended the ${what} stream without a finish_reason`);
-      yield { tokenIds: [], finishReason, usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens } };
+      if (finishReason === undefined)
+        throw new TandemError('upstream_error', `worker ${name} ended the ${what} stream without a finish_reason`);
+      yield {
+        tokenIds: [],
+        finishReason,
+        usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens },
+      };
     } catch (error) {
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
       if (error instanceof TandemError) throw error;
-      throw new TandemError('upstream_error', `worker ${name} ${what} stream broke: ${(error as Error).message}`, { cause: error });
+      throw new TandemError('upstream_error', `worker ${name} ${what} stream broke: ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       // Closing the body closes the request: vLLM aborts the generation of a client that left.
       if (!response.body.destroyed) response.body.destroy();
@@ -145,7 +197,13 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     async prefill(call, signal) {
       if (call.openai) {
         // The client's own body, as vLLM's proxies prefill it; the decode side streams every token.
-        const response = await send('POST', pathOf(call.openai), signal, nixlPrefillBody(call.openai, model(call)), headersFor(call));
+        const response = await send(
+          'POST',
+          pathOf(call.openai),
+          signal,
+          nixlPrefillBody(call.openai, model(call)),
+          headersFor(call),
+        );
         await expectOk(response, 'prefill');
         const json = parseJson(name, 'prefill', await response.body.text());
         const params = json.kv_transfer_params;
@@ -153,7 +211,10 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
           firstTokenId: null,
           finishReason: null,
           usage: toUsage(json.usage, call.tokenIds.length, 1),
-          handoff: params && typeof params === 'object' ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) } : null,
+          handoff:
+            params && typeof params === 'object'
+              ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) }
+              : null,
         };
       }
       // vLLM's NIXL prefill (PROTOCOLS.md 3.1): max_tokens 1, not streamed, no stream_options and
@@ -162,7 +223,14 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       const body = {
         ...rest,
         max_tokens: 1,
-        kv_transfer_params: { do_remote_decode: true, do_remote_prefill: false, remote_engine_id: null, remote_block_ids: null, remote_host: null, remote_port: null },
+        kv_transfer_params: {
+          do_remote_decode: true,
+          do_remote_prefill: false,
+          remote_engine_id: null,
+          remote_block_ids: null,
+          remote_host: null,
+          remote_port: null,
+        },
       };
       const response = await send('POST', '/v1/completions', signal, body, headersFor(call));
       await expectOk(response, 'prefill');
@@ -171,25 +239,35 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       })) as CompletionJson;
       const choice = json.choices?.[0];
       const first = Array.isArray(choice?.token_ids) ? (choice.token_ids as unknown[])[0] : undefined;
-      if (typeof first !== 'number') throw new TandemError('upstream_error', `worker ${name} prefill returned no token_ids (needs vLLM >= 0.10.2 with return_token_ids)`);
+      if (typeof first !== 'number')
+        throw new TandemError(
+          'upstream_error',
+          `worker ${name} prefill returned no token_ids (needs vLLM >= 0.10.2 with return_token_ids)`,
+        );
       const finish = toFinish(choice?.finish_reason);
       const params = json.kv_transfer_params;
       return {
         firstTokenId: first,
         finishReason: finish === 'stop' || call.sampling.maxTokens <= 1 ? (finish ?? 'length') : null,
         usage: toUsage(json.usage, call.tokenIds.length, 1),
-        handoff: params && typeof params === 'object' ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) } : null,
+        handoff:
+          params && typeof params === 'object' ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) } : null,
       };
     },
 
     decode(call, signal) {
-      if (call.handoff.kind !== 'nixl') throw new TandemError('invalid_request', `worker ${name} (vllm-http) cannot decode from a ${call.handoff.kind} handoff`);
+      if (call.handoff.kind !== 'nixl')
+        throw new TandemError(
+          'invalid_request',
+          `worker ${name} (vllm-http) cannot decode from a ${call.handoff.kind} handoff`,
+        );
       // vLLM's decode side samples the first token again (the prefill's is not sent back): the stream includes it.
       return streamCompletion(call, signal, { kv_transfer_params: call.handoff.params }, 'decode');
     },
 
     async release(ticket: KvHandoffTicket) {
-      if (ticket.kind !== 'nixl') throw new TandemError('invalid_request', `worker ${name} (vllm-http) cannot release a ${ticket.kind} handoff`);
+      if (ticket.kind !== 'nixl')
+        throw new TandemError('invalid_request', `worker ${name} (vllm-http) cannot release a ${ticket.kind} handoff`);
       // vLLM has no release call: the prefill side frees the blocks when the decode side has
       // pulled them, or after VLLM_NIXL_ABORT_REQUEST_TIMEOUT (480 s by default).
       return { found: false, releasedBlocks: 0 };
@@ -204,7 +282,8 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
         try {
           const models = await send('GET', '/v1/models', signal);
           await expectOk(models, 'model list');
-          const listed = ((await models.body.json()) as { data?: { id?: unknown; max_model_len?: unknown }[] }).data ?? [];
+          const listed =
+            ((await models.body.json()) as { data?: { id?: unknown; max_model_len?: unknown }[] }).data ?? [];
           const ids = listed.map((m) => m.id).filter((id): id is string => typeof id === 'string');
           if (servedModels.length === 0) servedModels = ids;
           const len = listed[0]?.max_model_len;
@@ -221,7 +300,8 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
         const parsed = parsePrometheusText(await metrics.body.text());
         if (!parsed.ok) throw parsed.error;
         view = readVllmMetrics(parsed.value);
-        if (view.load.length === 0) warnings.push('/metrics has no vllm:num_requests_running / _waiting / kv usage series');
+        if (view.load.length === 0)
+          warnings.push('/metrics has no vllm:num_requests_running / _waiting / kv usage series');
       } catch (error) {
         if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
         warnings.push(`/metrics: ${(error as Error).message}`);
@@ -274,20 +354,32 @@ function parseChunk(worker: string, data: string): ParsedChunk {
   try {
     json = JSON.parse(data) as CompletionJson;
   } catch {
-    throw new TandemError('upstream_error', `worker ${worker} streamed a chunk that is not JSON: ${data.slice(0, 200)}`);
+    throw new TandemError(
+      'upstream_error',
+      `worker ${worker} streamed a chunk that is not JSON: ${data.slice(0, 200)}`,
+    );
   }
   if (json.error !== undefined) {
-    const message = typeof json.error === 'object' && json.error !== null && typeof (json.error as { message?: unknown }).message === 'string' ? (json.error as { message: string }).message : JSON.stringify(json.error);
+    const message =
+      typeof json.error === 'object' &&
+      json.error !== null &&
+      typeof (json.error as { message?: unknown }).message === 'string'
+        ? (json.error as { message: string }).message
+        : JSON.stringify(json.error);
     throw new TandemError('upstream_error', `worker ${worker} failed mid-stream: ${message}`);
   }
   const choice = json.choices?.[0];
   let tokenIds: number[] = [];
   if (choice) {
     if (Array.isArray(choice.token_ids)) {
-      if (!choice.token_ids.every((id) => Number.isInteger(id) && id >= 0)) throw new TandemError('upstream_error', `worker ${worker} streamed token_ids that are not token ids`);
+      if (!choice.token_ids.every((id) => Number.isInteger(id) && id >= 0))
+        throw new TandemError('upstream_error', `worker ${worker} streamed token_ids that are not token ids`);
       tokenIds = choice.token_ids as number[];
     } else if (typeof choice.text === 'string' && choice.text !== '') {
-      throw new TandemError('upstream_error', `worker ${worker} streamed text without token_ids: it must support return_token_ids (vLLM >= 0.10.2)`);
+      throw new TandemError(
+        'upstream_error',
+        `worker ${worker} streamed text without token_ids: it must support return_token_ids (vLLM >= 0.10.2)`,
+      );
     }
   }
   const usage = json.usage ? toUsage(json.usage, 0, 0) : undefined;
@@ -302,7 +394,8 @@ function parseChunk(worker: string, data: string): ParsedChunk {
 function fixRemoteHost(params: Record<string, unknown>, workerHost: string): Record<string, unknown> {
   const host = params.remote_host;
   if (typeof host !== 'string') return params;
-  if (WILDCARD_HOSTS.has(host) || (isLoopback(host) && !isLoopback(workerHost))) return { ...params, remote_host: workerHost };
+  if (WILDCARD_HOSTS.has(host) || (isLoopback(host) && !isLoopback(workerHost)))
+    return { ...params, remote_host: workerHost };
   return params;
 }
 
@@ -318,8 +411,15 @@ function parseBase(worker: string, address: string): { origin: string; prefix: s
   try {
     url = new URL(withScheme);
   } catch {
-    throw new TandemError('invalid_request', `worker ${worker}: "${address}" is not a URL`, { param: 'workers.address' });
+    throw new TandemError('invalid_request', `worker ${worker}: "${address}" is not a URL`, {
+      param: 'workers.address',
+    });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TandemError('invalid_request', `worker ${worker}: a vllm-http address is http(s)://host:port, got "${address}"`, { param: 'workers.address' });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TandemError(
+      'invalid_request',
+      `worker ${worker}: a vllm-http address is http(s)://host:port, got "${address}"`,
+      { param: 'workers.address' },
+    );
   return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, ''), hostname: url.hostname };
 }

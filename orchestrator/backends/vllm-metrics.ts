@@ -24,7 +24,6 @@ export interface VllmMetricsView {
   readonly kvUsageMetric: string | null;
 }
 
-
 interface RankSums {
   running?: number;
   waiting?: number;
@@ -83,7 +82,9 @@ export function readVllmMetrics(samples: readonly PromSample[]): VllmMetricsView
     .sort(([a], [b]) => a - b)
     .map(([dpRank, sums]) => {
       const usage = sums.kvUsage ?? sums.kvUsageOld;
-      if (usage !== undefined) kvUsageMetric ??= sums.kvUsage !== undefined ? VLLM_METRICS.kvCacheUsagePerc : VLLM_METRICS.gpuCacheUsagePercOld;
+      if (usage !== undefined)
+        kvUsageMetric ??=
+          sums.kvUsage !== undefined ? VLLM_METRICS.kvCacheUsagePerc : VLLM_METRICS.gpuCacheUsagePercOld;
       if (sums.totalBlocks !== undefined) totalBlocks = (totalBlocks ?? 0) + sums.totalBlocks;
       const report: WorkerReport = {
         ...(sums.running === undefined ? {} : { runningRequests: sums.running }),
@@ -94,7 +95,12 @@ export function readVllmMetrics(samples: readonly PromSample[]): VllmMetricsView
       return { dpRank, report };
     })
     // A rank known only from cache_config_info reports no load.
-    .filter((r) => r.report.runningRequests !== undefined || r.report.waitingRequests !== undefined || r.report.kvUsage !== undefined);
+    .filter(
+      (r) =>
+        r.report.runningRequests !== undefined ||
+        r.report.waitingRequests !== undefined ||
+        r.report.kvUsage !== undefined,
+    );
 
   return { blockSize, totalBlocks, engineId, servedModels: [...models], load, kvUsageMetric };
 }

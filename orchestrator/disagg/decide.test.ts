@@ -4,7 +4,10 @@ import { decideDisaggregation, type DecideInput } from './decide.ts';
 import type { DecodeSelection } from './types.ts';
 
 /** A routing decision choosing `chosen` among reports with the given uncached tokens and queue seconds. */
-function routed(chosen: string | null, reports: { id: string; newTokens: number; queueSeconds?: number; eligible?: boolean }[]): RoutingDecision {
+function routed(
+  chosen: string | null,
+  reports: { id: string; newTokens: number; queueSeconds?: number; eligible?: boolean }[],
+): RoutingDecision {
   const candidates = reports.map(
     (r) =>
       ({
@@ -15,12 +18,26 @@ function routed(chosen: string | null, reports: { id: string; newTokens: number;
         cost: { queueSeconds: r.queueSeconds ?? 0, prefillSeconds: 0, decodeSeconds: 0, totalSeconds: 0 },
       }) as unknown as CandidateReport,
   );
-  return { workerId: chosen, policy: 'kv', reason: chosen ? `picked ${chosen}` : 'none eligible', requestId: null, promptTokens: 1000, atMs: 0, candidates };
+  return {
+    workerId: chosen,
+    policy: 'kv',
+    reason: chosen ? `picked ${chosen}` : 'none eligible',
+    requestId: null,
+    promptTokens: 1000,
+    atMs: 0,
+    candidates,
+  };
 }
 
-const selection = (workerId: string | null): DecodeSelection => ({ workerId, reason: workerId ? `picked ${workerId}` : 'none', candidates: [] });
+const selection = (workerId: string | null): DecodeSelection => ({
+  workerId,
+  reason: workerId ? `picked ${workerId}` : 'none',
+  candidates: [],
+});
 
-function input(overrides: Partial<DecideInput> & { mode?: DecideInput['options']['mode'] }): DecideInput & { calls: string[] } {
+function input(
+  overrides: Partial<DecideInput> & { mode?: DecideInput['options']['mode'] },
+): DecideInput & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
@@ -47,7 +64,15 @@ describe('decideDisaggregation', () => {
   });
 
   it('checks the prefill pool before selecting a decode worker', () => {
-    const i = input({ prefill: () => (i.calls.push('prefill'), routed('p0', [{ id: 'p0', newTokens: 1000, queueSeconds: 3 }, { id: 'p1', newTokens: 1000, queueSeconds: 2.5 }])) });
+    const i = input({
+      prefill: () => (
+        i.calls.push('prefill'),
+        routed('p0', [
+          { id: 'p0', newTokens: 1000, queueSeconds: 3 },
+          { id: 'p1', newTokens: 1000, queueSeconds: 2.5 },
+        ])
+      ),
+    });
     const decision = decideDisaggregation(i);
     expect(decision.disaggregate).toBe(false);
     expect(decision.prefillQueueSeconds).toBe(2.5);
@@ -55,14 +80,25 @@ describe('decideDisaggregation', () => {
   });
 
   it('ignores the queue bound and the threshold in mode always', () => {
-    const i = input({ mode: 'always', aggregated: routed('d0', [{ id: 'd0', newTokens: 10 }]), prefill: () => routed('p0', [{ id: 'p0', newTokens: 10, queueSeconds: 60 }]) });
+    const i = input({
+      mode: 'always',
+      aggregated: routed('d0', [{ id: 'd0', newTokens: 10 }]),
+      prefill: () => routed('p0', [{ id: 'p0', newTokens: 10, queueSeconds: 60 }]),
+    });
     const decision = decideDisaggregation(i);
     expect(decision.disaggregate).toBe(true);
     expect(decision).toMatchObject({ workerId: null, prefillWorkerId: 'p0', decodeWorkerId: 'd0' });
   });
 
   it('counts only eligible prefill workers toward the queue, and stays aggregated when prefill and decode coincide', () => {
-    const i = input({ prefill: () => routed('w1', [{ id: 'w0', newTokens: 1000, queueSeconds: 0, eligible: false }, { id: 'w1', newTokens: 900, queueSeconds: 1 }]), decode: () => selection('w1') });
+    const i = input({
+      prefill: () =>
+        routed('w1', [
+          { id: 'w0', newTokens: 1000, queueSeconds: 0, eligible: false },
+          { id: 'w1', newTokens: 900, queueSeconds: 1 },
+        ]),
+      decode: () => selection('w1'),
+    });
     const decision = decideDisaggregation(i);
     expect(decision.prefillQueueSeconds).toBe(1);
     expect(decision.disaggregate).toBe(false);
@@ -70,7 +106,9 @@ describe('decideDisaggregation', () => {
   });
 
   it('cannot serve without a decode-capable worker', () => {
-    const decision = decideDisaggregation(input({ aggregated: routed(null, [{ id: 'd0', newTokens: 800, eligible: false }]) }));
+    const decision = decideDisaggregation(
+      input({ aggregated: routed(null, [{ id: 'd0', newTokens: 800, eligible: false }]) }),
+    );
     expect(decision.workerId).toBeNull();
     expect(decision.reason).toMatch(/cannot serve: none eligible/);
   });

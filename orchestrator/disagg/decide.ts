@@ -63,26 +63,52 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
     };
   };
 
-  if (!aggregated || !chosen) return verdict(false, `cannot serve: ${aggregated?.reason ?? 'no decode-capable worker'}`);
-  reasons.push(`best decode-capable worker ${chosen.id} would prefill ${chosen.newTokens} of ${input.promptTokens} prompt tokens (${chosen.cachedTokens} cached)`);
+  if (!aggregated || !chosen)
+    return verdict(false, `cannot serve: ${aggregated?.reason ?? 'no decode-capable worker'}`);
+  reasons.push(
+    `best decode-capable worker ${chosen.id} would prefill ${chosen.newTokens} of ${input.promptTokens} prompt tokens (${chosen.cachedTokens} cached)`,
+  );
   if (mode === 'never') return verdict(false, `aggregated on ${chosen.id}: disaggregation mode is never`);
   if (mode === 'auto' && chosen.newTokens <= thresholdTokens) {
-    return verdict(false, `aggregated on ${chosen.id}: ${chosen.newTokens} uncached tokens are within the ${thresholdTokens}-token threshold`);
+    return verdict(
+      false,
+      `aggregated on ${chosen.id}: ${chosen.newTokens} uncached tokens are within the ${thresholdTokens}-token threshold`,
+    );
   }
-  if (mode === 'auto') reasons.push(`${chosen.newTokens} uncached tokens exceed the ${thresholdTokens}-token threshold`);
+  if (mode === 'auto')
+    reasons.push(`${chosen.newTokens} uncached tokens exceed the ${thresholdTokens}-token threshold`);
 
   prefill = input.prefill();
-  if (!prefill || !prefill.workerId) return verdict(false, `aggregated on ${chosen.id}: ${prefill ? `no prefill worker (${prefill.reason})` : 'there is no prefill pool'}`);
-  for (const c of prefill.candidates) if (c.eligible) prefillQueueSeconds = Math.min(prefillQueueSeconds ?? Number.POSITIVE_INFINITY, c.cost.queueSeconds);
+  if (!prefill || !prefill.workerId)
+    return verdict(
+      false,
+      `aggregated on ${chosen.id}: ${prefill ? `no prefill worker (${prefill.reason})` : 'there is no prefill pool'}`,
+    );
+  for (const c of prefill.candidates)
+    if (c.eligible)
+      prefillQueueSeconds = Math.min(prefillQueueSeconds ?? Number.POSITIVE_INFINITY, c.cost.queueSeconds);
   const queue = prefillQueueSeconds ?? 0;
   if (mode === 'auto' && queue >= prefillQueueBoundSeconds) {
-    return verdict(false, `aggregated on ${chosen.id}: the prefill pool is saturated (${queue.toFixed(2)} s queued on its least-loaded worker, bound ${prefillQueueBoundSeconds} s)`);
+    return verdict(
+      false,
+      `aggregated on ${chosen.id}: the prefill pool is saturated (${queue.toFixed(2)} s queued on its least-loaded worker, bound ${prefillQueueBoundSeconds} s)`,
+    );
   }
   reasons.push(`prefill on ${prefill.workerId}: ${prefill.reason}`);
 
   decode = input.decode();
-  if (!decode || !decode.workerId) return verdict(false, `aggregated on ${chosen.id}: ${decode ? decode.reason : 'no decode selection'}`);
-  if (decode.workerId === prefill.workerId) return verdict(false, `aggregated on ${chosen.id}: prefill and decode would run on the same worker ${decode.workerId}`);
+  if (!decode || !decode.workerId)
+    return verdict(false, `aggregated on ${chosen.id}: ${decode ? decode.reason : 'no decode selection'}`);
+  if (decode.workerId === prefill.workerId)
+    return verdict(
+      false,
+      `aggregated on ${chosen.id}: prefill and decode would run on the same worker ${decode.workerId}`,
+    );
   reasons.push(`decode on ${decode.workerId}: ${decode.reason}`);
-  return verdict(true, mode === 'always' ? `disaggregated (mode always): prefill on ${prefill.workerId}, decode on ${decode.workerId}` : `disaggregated: prefill on ${prefill.workerId}, decode on ${decode.workerId}`);
+  return verdict(
+    true,
+    mode === 'always'
+      ? `disaggregated (mode always): prefill on ${prefill.workerId}, decode on ${decode.workerId}`
+      : `disaggregated: prefill on ${prefill.workerId}, decode on ${decode.workerId}`,
+  );
 }

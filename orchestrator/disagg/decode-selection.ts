@@ -1,4 +1,10 @@
-import { forwardSeconds, kvBlockBytes, kvCapacityBlocks, transferSeconds, type EngineProfile } from '../../common/profiles/index.ts';
+import {
+  forwardSeconds,
+  kvBlockBytes,
+  kvCapacityBlocks,
+  transferSeconds,
+  type EngineProfile,
+} from '../../common/profiles/index.ts';
 import { prefillSecondsPerToken } from '../routing/index.ts';
 import type { DecodeCandidateReport, DecodeLoad, DecodeSelection, DecodeTerms, DisaggOptions } from './types.ts';
 
@@ -39,7 +45,10 @@ export interface DecodeSelectionInput {
   /** The request's max output tokens; caps the horizon and sizes its KV need. */
   readonly maxTokens: number;
   readonly candidates: readonly DecodeCandidateInput[];
-  readonly options: Pick<DisaggOptions, 'link' | 'decodeWeight' | 'transferWeight' | 'queueWeight' | 'decodeHorizonTokens' | 'tieToleranceSeconds'>;
+  readonly options: Pick<
+    DisaggOptions,
+    'link' | 'decodeWeight' | 'transferWeight' | 'queueWeight' | 'decodeHorizonTokens' | 'tieToleranceSeconds'
+  >;
   /** Picks among tied candidates (least recently chosen first); default the first. */
   readonly tieBreak?: (tied: readonly DecodeCandidateReport[]) => DecodeCandidateReport;
 }
@@ -54,7 +63,12 @@ function capacityOf(profile: EngineProfile, blockSize: number): number {
 }
 
 /** Prices one candidate; `fits` says whether its KV cache has room for the request. */
-export function priceDecodeCandidate(input: DecodeCandidateInput, promptTokens: number, maxTokens: number, options: DecodeSelectionInput['options']): { report: DecodeCandidateReport; fits: boolean } {
+export function priceDecodeCandidate(
+  input: DecodeCandidateInput,
+  promptTokens: number,
+  maxTokens: number,
+  options: DecodeSelectionInput['options'],
+): { report: DecodeCandidateReport; fits: boolean } {
   const B = input.blockSize;
   const promptBlocks = Math.ceil(promptTokens / B);
   // The engine looks up its cache for whole blocks of the prompt only; the pull covers the rest.
@@ -63,7 +77,11 @@ export function priceDecodeCandidate(input: DecodeCandidateInput, promptTokens: 
   const pullBytes = pullBlocks * kvBlockBytes(input.profile.model, B);
   const horizon = Math.max(0, Math.min(maxTokens, options.decodeHorizonTokens));
   const load = input.load;
-  const step = forwardSeconds(input.profile, { prefill: [], decodeSequences: load.inflightRequests + 1, decodeContextTokens: load.activeDecodeBlocks * B + promptTokens });
+  const step = forwardSeconds(input.profile, {
+    prefill: [],
+    decodeSequences: load.inflightRequests + 1,
+    decodeContextTokens: load.activeDecodeBlocks * B + promptTokens,
+  });
   const decodeSeconds = horizon * step;
   const transfer = transferSeconds(options.link, pullBytes);
   const queueSeconds = load.queuedPrefillTokens * prefillSecondsPerToken(input.profile);
@@ -71,7 +89,8 @@ export function priceDecodeCandidate(input: DecodeCandidateInput, promptTokens: 
     decodeSeconds,
     transferSeconds: transfer,
     queueSeconds,
-    totalSeconds: options.decodeWeight * decodeSeconds + options.transferWeight * transfer + options.queueWeight * queueSeconds,
+    totalSeconds:
+      options.decodeWeight * decodeSeconds + options.transferWeight * transfer + options.queueWeight * queueSeconds,
   };
   const capacity = input.kvCapacityBlocks ?? capacityOf(input.profile, B);
   const needed = Math.ceil((promptTokens + maxTokens) / B) - cachedBlocks;
@@ -101,11 +120,20 @@ export function selectDecodeWorker(input: DecodeSelectionInput): DecodeSelection
   const roomy = routable.filter((p) => p.fits);
   const full = roomy.length === 0 && routable.length > 0;
   const reports: DecodeCandidateReport[] = priced.map(({ report, fits }) =>
-    report.eligible && !fits && !full ? { ...report, eligible: false, excluded: `KV cache full: ${report.activeKvBlocks} of ${report.kvCapacityBlocks} blocks active` } : report,
+    report.eligible && !fits && !full
+      ? {
+          ...report,
+          eligible: false,
+          excluded: `KV cache full: ${report.activeKvBlocks} of ${report.kvCapacityBlocks} blocks active`,
+        }
+      : report,
   );
   const eligible = reports.filter((r) => r.eligible);
   if (eligible.length === 0) {
-    const why = reports.length === 0 ? 'no decode-capable worker' : `no eligible decode worker: ${[...new Set(reports.map((r) => r.excluded))].join('; ')}`;
+    const why =
+      reports.length === 0
+        ? 'no decode-capable worker'
+        : `no eligible decode worker: ${[...new Set(reports.map((r) => r.excluded))].join('; ')}`;
     return { workerId: null, reason: why, candidates: reports };
   }
   let min = Number.POSITIVE_INFINITY;

@@ -20,7 +20,11 @@ import type { DecodeCandidateReport, DecodeSelection, DisaggBookings, DisaggDeci
  *   // load.firstToken(bookings.first) when the prefill ends; load.release(...) each when its side ends.
  */
 export interface Disaggregator {
-  decide(request: RouteRequest, candidates: readonly Candidate[], options?: { readonly dryRun?: boolean }): DisaggDecision;
+  decide(
+    request: RouteRequest,
+    candidates: readonly Candidate[],
+    options?: { readonly dryRun?: boolean },
+  ): DisaggDecision;
   /** Books the decision on the load book (and, approximate mode, the index); throws `unavailable` when nothing could serve. */
   commit(decision: DisaggDecision): DisaggBookings;
   /**
@@ -86,7 +90,11 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       };
     });
 
-  const selectDecode = (request: RouteRequest, aggregated: RoutingDecision, byId: ReadonlyMap<string, Candidate>): DecodeSelection =>
+  const selectDecode = (
+    request: RouteRequest,
+    aggregated: RoutingDecision,
+    byId: ReadonlyMap<string, Candidate>,
+  ): DecodeSelection =>
     selectDecodeWorker({
       promptTokens: request.tokenIds.length,
       maxTokens: request.maxTokens ?? options.decodeHorizonTokens,
@@ -96,10 +104,15 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
     });
   const bookDecode = (request: RouteRequest, decodeId: string, blockSize: number): number => {
     const now = clock.now();
-    const booking = load.book(decodeId, { prefillTokens: 0, decodeBlocks: Math.ceil(request.tokenIds.length / blockSize) }, now);
+    const booking = load.book(
+      decodeId,
+      { prefillTokens: 0, decodeBlocks: Math.ceil(request.tokenIds.length / blockSize) },
+      now,
+    );
     lastChosen.set(decodeId, ++chosenSeq);
     // Approximate mode learns only from decisions: the decode worker will hold the prompt's blocks too.
-    if (index.mode === 'approximate') index.recordRouted(decodeId, hasher.hashPrompt(request.tokenIds, blockSize, request.loraName), now);
+    if (index.mode === 'approximate')
+      index.recordRouted(decodeId, hasher.hashPrompt(request.tokenIds, blockSize, request.loraName), now);
     return booking;
   };
 
@@ -116,7 +129,11 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       return thresholdTokens;
     },
     setThresholdTokens(tokens) {
-      if (!Number.isFinite(tokens) || tokens < 0) throw new TandemError('invalid_request', `disaggregation threshold must be a non-negative number of tokens, got ${tokens}`);
+      if (!Number.isFinite(tokens) || tokens < 0)
+        throw new TandemError(
+          'invalid_request',
+          `disaggregation threshold must be a non-negative number of tokens, got ${tokens}`,
+        );
       thresholdTokens = tokens;
     },
 
@@ -140,11 +157,13 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
 
     commit(decision) {
       const internal = (decision as Decided)[INTERNAL];
-      if (!internal || internal.owner !== owner) throw new TandemError('internal', 'commit() takes a decision made by this disaggregator');
+      if (!internal || internal.owner !== owner)
+        throw new TandemError('internal', 'commit() takes a decision made by this disaggregator');
       if (internal.dryRun) throw new TandemError('internal', 'a dry-run decision cannot be committed');
       if (internal.committed) throw new TandemError('internal', 'decision already committed');
       if (!decision.disaggregate) {
-        if (!decision.aggregated || !decision.workerId) throw new TandemError('unavailable', decision.reason, { retryAfterS: 1 });
+        if (!decision.aggregated || !decision.workerId)
+          throw new TandemError('unavailable', decision.reason, { retryAfterS: 1 });
         internal.committed = true;
         return { first: router.commit(decision.aggregated), decode: null };
       }

@@ -1,5 +1,19 @@
 export { decideDisaggregation, type DecideInput } from './decide.ts';
-export { priceDecodeCandidate, selectDecodeWorker, type DecodeCandidateInput, type DecodeSelectionInput } from './decode-selection.ts';
+export {
+  priceDecodeCandidate,
+  selectDecodeWorker,
+  type DecodeCandidateInput,
+  type DecodeSelectionInput,
+} from './decode-selection.ts';
 export { createDisaggregator, type Disaggregator, type DisaggregatorDeps } from './disaggregator.ts';
 export { disaggOptionsFromConfig } from './options.ts';
-export type { DecodeCandidateReport, DecodeLoad, DecodeSelection, DecodeTerms, DisaggBookings, DisaggDecision, DisaggMode, DisaggOptions } from './types.ts';
+export type {
+  DecodeCandidateReport,
+  DecodeLoad,
+  DecodeSelection,
+  DecodeTerms,
+  DisaggBookings,
+  DisaggDecision,
+  DisaggMode,
+  DisaggOptions,
+} from './types.ts';

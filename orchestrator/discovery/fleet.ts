@@ -14,7 +14,12 @@ export interface FleetOptions {
   /** routing.block_size. */
   readonly blockSize: number;
   readonly indexMode: 'precise' | 'approximate';
-  readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly failureThreshold: number; readonly successThreshold: number };
+  readonly health: {
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly failureThreshold: number;
+    readonly successThreshold: number;
+  };
   readonly metrics: OrchestratorMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -91,7 +96,13 @@ export function createFleet(options: FleetOptions): Fleet {
       if (state !== 'healthy' && state !== 'ejected') continue;
       for (const { tenant, dpRank } of worker.tenants) {
         byTenant.set(tenant, { worker, tenant, dpRank });
-        const candidate: Candidate = { id: tenant, role: worker.role, profile: worker.profile, blockSize: options.blockSize, healthy: state === 'healthy' };
+        const candidate: Candidate = {
+          id: tenant,
+          role: worker.role,
+          profile: worker.profile,
+          blockSize: options.blockSize,
+          healthy: state === 'healthy',
+        };
         all.push(candidate);
         if (candidate.healthy) healthy.push(candidate);
       }
@@ -101,7 +112,11 @@ export function createFleet(options: FleetOptions): Fleet {
   };
 
   const add = (spec: WorkerSpec) => {
-    const backend = makeBackend(spec.backend, { name: spec.name, address: spec.address, servedModelName: spec.served_model_name });
+    const backend = makeBackend(spec.backend, {
+      name: spec.name,
+      address: spec.address,
+      servedModelName: spec.served_model_name,
+    });
     const handle = createWorkerHandle({
       spec,
       backend,
@@ -167,7 +182,11 @@ export function createFleet(options: FleetOptions): Fleet {
         if (state === 'pending') out.push({ worker: worker.name, state, reason: 'no good status yet' });
         else if (state === 'block-size-mismatch') {
           const announced = worker.snapshot(clock.now()).blockSize.announced;
-          out.push({ worker: worker.name, state, reason: `KV block size ${announced} differs from routing.block_size ${options.blockSize}` });
+          out.push({
+            worker: worker.name,
+            state,
+            reason: `KV block size ${announced} differs from routing.block_size ${options.blockSize}`,
+          });
         }
       }
       return out;
@@ -179,7 +198,11 @@ export function createFleet(options: FleetOptions): Fleet {
       const placement = build().byTenant.get(tenant);
       if (!placement) return;
       const figures = routing.load.load(tenant, clock.now());
-      metrics.setWorkerLoad(tenant, placement.worker.role, { inflightRequests: figures.inflightRequests, queuedPrefillTokens: figures.queuedPrefillTokens, activeKvBlocks: figures.activeDecodeBlocks });
+      metrics.setWorkerLoad(tenant, placement.worker.role, {
+        inflightRequests: figures.inflightRequests,
+        queuedPrefillTokens: figures.queuedPrefillTokens,
+        activeKvBlocks: figures.activeDecodeBlocks,
+      });
     },
 
     probe(worker) {
@@ -202,7 +225,9 @@ export function createFleet(options: FleetOptions): Fleet {
       const parts = [...counts.entries()].map(([key, n]) => `${n} ${key}`);
       if (handles.size === 0) return { ready: false, detail: 'no workers configured' };
       const detail = `${handles.size} worker${handles.size === 1 ? '' : 's'}: ${parts.join(', ')}`;
-      return serving > 0 ? { ready: true, detail } : { ready: false, detail: `no healthy worker can decode (role decode or both); ${detail}` };
+      return serving > 0
+        ? { ready: true, detail }
+        : { ready: false, detail: `no healthy worker can decode (role decode or both); ${detail}` };
     },
 
     snapshot() {

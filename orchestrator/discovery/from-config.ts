@@ -11,18 +11,35 @@ import { createKubernetesDiscovery, loadKubernetesAccess } from './kubernetes-di
  * `kubernetes` (pods by label selector; `workers:` must then be empty, so one source says who
  * the workers are).
  */
-export function createDiscovery(config: Readonly<Config>, deps: { logger: Logger; clock: Clock; registry?: Registry }): WorkerDiscovery {
+export function createDiscovery(
+  config: Readonly<Config>,
+  deps: { logger: Logger; clock: Clock; registry?: Registry },
+): WorkerDiscovery {
   const d = config.discovery;
   if (d.kind === 'static') return createStaticDiscovery(config.workers);
-  if (config.workers.length > 0) throw new TandemError('invalid_request', `config: workers must be empty with discovery.kind kubernetes (the workers are the pods matching discovery.kubernetes.selectors); ${config.workers.length} listed`, { param: 'workers' });
+  if (config.workers.length > 0)
+    throw new TandemError(
+      'invalid_request',
+      `config: workers must be empty with discovery.kind kubernetes (the workers are the pods matching discovery.kubernetes.selectors); ${config.workers.length} listed`,
+      { param: 'workers' },
+    );
   const k = d.kubernetes;
   let access: ReturnType<typeof loadKubernetesAccess>;
   try {
     access = loadKubernetesAccess(k.kubeconfig, k.namespace);
   } catch (error) {
-    throw new TandemError('invalid_request', `config: discovery.kubernetes: cannot load a kubeconfig${k.kubeconfig ? ` from ${k.kubeconfig}` : ' ($KUBECONFIG, the service account, ~/.kube/config)'}: ${(error as Error).message}`, { param: 'discovery.kubernetes.kubeconfig', cause: error });
+    throw new TandemError(
+      'invalid_request',
+      `config: discovery.kubernetes: cannot load a kubeconfig${k.kubeconfig ? ` from ${k.kubeconfig}` : ' ($KUBECONFIG, the service account, ~/.kube/config)'}: ${(error as Error).message}`,
+      { param: 'discovery.kubernetes.kubeconfig', cause: error },
+    );
   }
-  if (!access.kubeConfig.getCurrentCluster()) throw new TandemError('invalid_request', 'config: discovery.kubernetes: the kubeconfig has no current cluster (not in a cluster, no $KUBECONFIG, no ~/.kube/config?)', { param: 'discovery.kubernetes.kubeconfig' });
+  if (!access.kubeConfig.getCurrentCluster())
+    throw new TandemError(
+      'invalid_request',
+      'config: discovery.kubernetes: the kubeconfig has no current cluster (not in a cluster, no $KUBECONFIG, no ~/.kube/config?)',
+      { param: 'discovery.kubernetes.kubeconfig' },
+    );
   return createKubernetesDiscovery({
     kubeConfig: access.kubeConfig,
     namespace: access.namespace,

@@ -22,11 +22,22 @@ describe('worker health', () => {
     health.observe(false, 5, 'd');
     expect(health.state).toBe('healthy');
     expect(health.observe(false, 6, 'e')).toBe('ejected');
-    expect(health.snapshot()).toMatchObject({ state: 'ejected', consecutiveFailures: 3, ejections: 1, lastError: 'e', sinceMs: 6 });
+    expect(health.snapshot()).toMatchObject({
+      state: 'ejected',
+      consecutiveFailures: 3,
+      ejections: 1,
+      lastError: 'e',
+      sinceMs: 6,
+    });
     expect(health.observe(true, 7)).toBeNull();
     health.observe(false, 8, 'f'); // breaks the success streak
     expect(health.observe(true, 9)).toBeNull();
     expect(health.observe(true, 10)).toBe('healthy');
-    expect(health.snapshot()).toMatchObject({ state: 'healthy', consecutiveSuccesses: 2, ejections: 1, lastCheckAtMs: 10 });
+    expect(health.snapshot()).toMatchObject({
+      state: 'healthy',
+      consecutiveSuccesses: 2,
+      ejections: 1,
+      lastCheckAtMs: 10,
+    });
   });
 });

@@ -68,6 +68,14 @@ export function createHealthTracker(thresholds: HealthThresholds): HealthTracker
       if (state === 'healthy' && failures >= thresholds.failureThreshold) return move('ejected', nowMs);
       return null;
     },
-    snapshot: () => ({ state, consecutiveFailures: failures, consecutiveSuccesses: successes, ejections, lastError, lastCheckAtMs, sinceMs }),
+    snapshot: () => ({
+      state,
+      consecutiveFailures: failures,
+      consecutiveSuccesses: successes,
+      ejections,
+      lastError,
+      lastCheckAtMs,
+      sinceMs,
+    }),
   };
 }

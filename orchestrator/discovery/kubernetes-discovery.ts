@@ -1,4 +1,11 @@
-import { CoreV1Api, KubeConfig, makeInformer, type Informer, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  makeInformer,
+  type Informer,
+  type ObjectCache,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/log.ts';
@@ -41,8 +48,17 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
   const logger = options.logger.child({ discovery: 'kubernetes', namespace });
   const api = kubeConfig.makeApiClient(CoreV1Api);
   const registers = options.registry ? [options.registry] : [];
-  const skippedCounter = new Counter({ name: N.podsSkipped, help: 'Ready pods skipped for incomplete labels, ports or annotations (once per pod and reason).', labelNames: ['reason'] as const, registers });
-  const failureCounter = new Counter({ name: N.watchFailures, help: 'Kubernetes lists or watches that failed (retried with backoff; the worker set is kept).', registers });
+  const skippedCounter = new Counter({
+    name: N.podsSkipped,
+    help: 'Ready pods skipped for incomplete labels, ports or annotations (once per pod and reason).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const failureCounter = new Counter({
+    name: N.watchFailures,
+    help: 'Kubernetes lists or watches that failed (retried with backoff; the worker set is kept).',
+    registers,
+  });
   const workersGauge = new Gauge({ name: N.workers, help: 'Workers discovered from pods now.', registers });
 
   interface Watched {
@@ -114,8 +130,16 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
     const delay = Math.min(options.retryMaxMs, options.retryInitialMs * 2 ** w.failures);
     w.failures++;
     const message = describe(error);
-    if (w.failures === 1) logger.warn({ selector: w.selector, err: message, retryMs: delay }, 'pod list/watch failed: keeping the last known workers and retrying');
-    else logger.debug({ selector: w.selector, err: message, failures: w.failures, retryMs: delay }, 'pod list/watch still failing');
+    if (w.failures === 1)
+      logger.warn(
+        { selector: w.selector, err: message, retryMs: delay },
+        'pod list/watch failed: keeping the last known workers and retrying',
+      );
+    else
+      logger.debug(
+        { selector: w.selector, err: message, failures: w.failures, retryMs: delay },
+        'pod list/watch still failing',
+      );
     w.cancelRetry?.();
     w.cancelRetry = clock.setTimer(delay, () => {
       w.cancelRetry = undefined;
@@ -124,7 +148,12 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
   };
 
   for (const selector of options.selectors) {
-    const informer = makeInformer(kubeConfig, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, () => api.listNamespacedPod({ namespace, labelSelector: selector }), selector);
+    const informer = makeInformer(
+      kubeConfig,
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+      () => api.listNamespacedPod({ namespace, labelSelector: selector }),
+      selector,
+    );
     const w: Watched = { selector, informer, failures: 0, cancelRetry: undefined };
     informer.on('add', schedule);
     informer.on('update', schedule);
@@ -141,7 +170,10 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
       // Waits for each informer's first list (or its first failure, then retried in the background).
       await Promise.all(watched.map((w) => w.informer.start().catch((error: unknown) => onFailure(w, error))));
       recompute();
-      logger.info({ selectors: options.selectors, workers: JSON.parse(lastJson ?? '[]').length }, 'watching worker pods');
+      logger.info(
+        { selectors: options.selectors, workers: JSON.parse(lastJson ?? '[]').length },
+        'watching worker pods',
+      );
     },
     skipped: () => skipped,
     async close() {
@@ -171,9 +203,15 @@ function describe(error: unknown): string {
  * ($KUBECONFIG, then the pod's service account in cluster, then ~/.kube/config). The namespace is
  * `namespace` when given, else the current context's (in cluster: the pod's own), else "default".
  */
-export function loadKubernetesAccess(file: string | undefined, namespace: string | undefined): { kubeConfig: KubeConfig; namespace: string } {
+export function loadKubernetesAccess(
+  file: string | undefined,
+  namespace: string | undefined,
+): { kubeConfig: KubeConfig; namespace: string } {
   const kubeConfig = new KubeConfig();
   if (file) kubeConfig.loadFromFile(file);
   else kubeConfig.loadFromDefault();
-  return { kubeConfig, namespace: namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default' };
+  return {
+    kubeConfig,
+    namespace: namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default',
+  };
 }

@@ -1,6 +1,11 @@
 import type { Logger } from '../../common/log.ts';
 import type { KvEventEndpoint } from '../backends/index.ts';
-import { createKvEventSubscriber, type KvEventSubscriber, type KvEventSubscriberOptions, type KvEventSubscriberStats } from '../kv-events/index.ts';
+import {
+  createKvEventSubscriber,
+  type KvEventSubscriber,
+  type KvEventSubscriberOptions,
+  type KvEventSubscriberStats,
+} from '../kv-events/index.ts';
 import { tenantId, type KvIndex } from '../kv-index/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
 
@@ -75,7 +80,11 @@ export function createKvFeeds(options: KvFeedsOptions): KvFeeds {
         onBatch: (_seq, batch) => {
           const result = index.applyBatch(tenant, batch);
           for (const error of result.errors) {
-            if (feed.errorsLogged++ % 1000 === 0) logger.error({ worker, tenant, code: error.code, occurrences: feed.errorsLogged }, `KV events of ${tenant} rejected: ${error.message}`);
+            if (feed.errorsLogged++ % 1000 === 0)
+              logger.error(
+                { worker, tenant, code: error.code, occurrences: feed.errorsLogged },
+                `KV events of ${tenant} rejected: ${error.message}`,
+              );
           }
           metrics.countKvEventBatches(tenant);
           metrics.setWorkerIndexedBlocks(tenant, index.indexedBlocks(tenant));
@@ -88,7 +97,10 @@ export function createKvFeeds(options: KvFeedsOptions): KvFeeds {
         },
       }),
     };
-    logger.info({ worker, tenant, endpoint: endpoint.endpoint, replay: endpoint.replayEndpoint ?? null }, 'subscribed to KV events');
+    logger.info(
+      { worker, tenant, endpoint: endpoint.endpoint, replay: endpoint.replayEndpoint ?? null },
+      'subscribed to KV events',
+    );
     return feed;
   };
   const countGaps = (feed: Feed) => {

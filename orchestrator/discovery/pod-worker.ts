@@ -45,8 +45,16 @@ export interface PodLike {
     readonly annotations?: Readonly<Record<string, string>>;
     readonly deletionTimestamp?: unknown;
   };
-  readonly spec?: { readonly containers?: readonly { readonly ports?: readonly { readonly name?: string; readonly containerPort?: number }[] }[] };
-  readonly status?: { readonly phase?: string; readonly podIP?: string; readonly conditions?: readonly { readonly type?: string; readonly status?: string }[] };
+  readonly spec?: {
+    readonly containers?: readonly {
+      readonly ports?: readonly { readonly name?: string; readonly containerPort?: number }[];
+    }[];
+  };
+  readonly status?: {
+    readonly phase?: string;
+    readonly podIP?: string;
+    readonly conditions?: readonly { readonly type?: string; readonly status?: string }[];
+  };
 }
 
 /** Why a pod that should be a worker is not one (the metric label). */
@@ -72,7 +80,9 @@ export function podVerdict(pod: PodLike): PodVerdict {
 
   const meta = (key: string): string | undefined => pod.metadata?.annotations?.[key] ?? pod.metadata?.labels?.[key];
   const ports = new Map<string, number>();
-  for (const container of pod.spec?.containers ?? []) for (const port of container.ports ?? []) if (port.name && port.containerPort) ports.set(port.name, port.containerPort);
+  for (const container of pod.spec?.containers ?? [])
+    for (const port of container.ports ?? [])
+      if (port.name && port.containerPort) ports.set(port.name, port.containerPort);
   const host = ip.includes(':') ? `[${ip}]` : ip;
   const at = (portName: string) => {
     const port = ports.get(portName);
@@ -80,13 +90,25 @@ export function podVerdict(pod: PodLike): PodVerdict {
   };
 
   const role = meta(POD_CONTRACT.role);
-  if (role === undefined) return { kind: 'skipped', reason: 'missing-role', message: `pod ${name}: no ${POD_CONTRACT.role} label (prefill, decode or both)` };
+  if (role === undefined)
+    return {
+      kind: 'skipped',
+      reason: 'missing-role',
+      message: `pod ${name}: no ${POD_CONTRACT.role} label (prefill, decode or both)`,
+    };
   const backend = meta(POD_CONTRACT.backend) ?? (ports.has(POD_PORTS.grpc) ? 'grpc' : 'vllm-http');
   const servePort = backend === 'grpc' ? POD_PORTS.grpc : POD_PORTS.http;
   const serve = at(servePort);
   if (serve === undefined) {
-    const wanted = meta(POD_CONTRACT.backend) === undefined ? `"${POD_PORTS.grpc}" (backend grpc) or "${POD_PORTS.http}" (backend vllm-http)` : `"${servePort}" (backend ${backend})`;
-    return { kind: 'skipped', reason: 'missing-port', message: `pod ${name}: no container port named ${wanted}; has: ${[...ports.keys()].join(', ') || 'none'}` };
+    const wanted =
+      meta(POD_CONTRACT.backend) === undefined
+        ? `"${POD_PORTS.grpc}" (backend grpc) or "${POD_PORTS.http}" (backend vllm-http)`
+        : `"${servePort}" (backend ${backend})`;
+    return {
+      kind: 'skipped',
+      reason: 'missing-port',
+      message: `pod ${name}: no container port named ${wanted}; has: ${[...ports.keys()].join(', ') || 'none'}`,
+    };
   }
   const events = at(POD_PORTS.kvEvents);
   const replay = at(POD_PORTS.kvReplay);
@@ -102,7 +124,15 @@ export function podVerdict(pod: PodLike): PodVerdict {
     role,
     backend,
     address: backend === 'grpc' ? serve : `http://${serve}`,
-    ...(events === undefined ? {} : { kv_events: { endpoint: `tcp://${events}`, ...(replay === undefined ? {} : { replay_endpoint: `tcp://${replay}` }), topic: meta(POD_CONTRACT.kvEventsTopic) ?? '' } }),
+    ...(events === undefined
+      ? {}
+      : {
+          kv_events: {
+            endpoint: `tcp://${events}`,
+            ...(replay === undefined ? {} : { replay_endpoint: `tcp://${replay}` }),
+            topic: meta(POD_CONTRACT.kvEventsTopic) ?? '',
+          },
+        }),
     ...defined('data_parallel_size', int(POD_CONTRACT.dataParallelSize)),
     ...defined('gpu', meta(POD_CONTRACT.gpu)),
     ...defined('model', meta(POD_CONTRACT.model)),
@@ -110,14 +140,24 @@ export function podVerdict(pod: PodLike): PodVerdict {
     ...defined('served_model_name', meta(POD_CONTRACT.servedModelName)),
     ...(protocol === undefined && nccl === undefined && bootstrap === undefined
       ? {}
-      : { kv_transfer: { ...defined('protocol', protocol), ...defined('nccl_address', nccl), ...defined('bootstrap_port', bootstrap) } }),
+      : {
+          kv_transfer: {
+            ...defined('protocol', protocol),
+            ...defined('nccl_address', nccl),
+            ...defined('bootstrap_port', bootstrap),
+          },
+        }),
   };
   // The same schema (and cross-field checks) as a `workers:` entry in the config file.
   const parsed = workersSection.safeParse([entry]);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.slice(1).join('.');
-    return { kind: 'skipped', reason: 'bad-metadata', message: `pod ${name}: ${field ? `${field}: ` : ''}${issue.message}` };
+    return {
+      kind: 'skipped',
+      reason: 'bad-metadata',
+      message: `pod ${name}: ${field ? `${field}: ` : ''}${issue.message}`,
+    };
   }
   return { kind: 'worker', spec: parsed.data[0]! };
 }
@@ -125,7 +165,10 @@ export function podVerdict(pod: PodLike): PodVerdict {
 const defined = <K extends string>(key: K, value: unknown) => (value === undefined ? {} : { [key]: value });
 
 /** The worker set for a set of pods (several selectors may match one pod: it counts once), sorted by name. */
-export function workersFromPods(pods: Iterable<PodLike>): { workers: WorkerSpec[]; skipped: { pod: string; reason: SkipReason; message: string }[] } {
+export function workersFromPods(pods: Iterable<PodLike>): {
+  workers: WorkerSpec[];
+  skipped: { pod: string; reason: SkipReason; message: string }[];
+} {
   const byName = new Map<string, PodLike>();
   for (const pod of pods) if (pod.metadata?.name) byName.set(pod.metadata.name, pod);
   const workers: WorkerSpec[] = [];

@@ -30,7 +30,12 @@ export interface TemplateCheckOptions {
 
 export type TemplateCheckOutcome =
   | { readonly outcome: 'match'; readonly tokens: number }
-  | { readonly outcome: 'mismatch'; readonly position: number; readonly ours: number | undefined; readonly theirs: number | undefined }
+  | {
+      readonly outcome: 'mismatch';
+      readonly position: number;
+      readonly ours: number | undefined;
+      readonly theirs: number | undefined;
+    }
   | { readonly outcome: 'unavailable'; readonly reason: string };
 
 export interface TemplateCheck {
@@ -50,17 +55,41 @@ export const PROBE_CHAT: ChatPromptRequest = {
       function: {
         name: 'lookup_order',
         description: 'Find an order by its number',
-        parameters: { type: 'object', properties: { order: { type: 'string', description: 'Order number, e.g. "A-17"' }, verbose: { type: 'boolean' } }, required: ['order'] },
+        parameters: {
+          type: 'object',
+          properties: {
+            order: { type: 'string', description: 'Order number, e.g. "A-17"' },
+            verbose: { type: 'boolean' },
+          },
+          required: ['order'],
+        },
       },
     },
   ],
   messages: [
     { role: 'system', content: 'You are the support desk of a small bookshop. Answer briefly.' },
     { role: 'user', content: 'Where is my order A-17? Café «Lumière» ordered it.' },
-    { role: 'assistant', content: null, reasoning: 'I should look it up.', tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'lookup_order', arguments: '{"order":"A-17","verbose":false}' } }] },
+    {
+      role: 'assistant',
+      content: null,
+      reasoning: 'I should look it up.',
+      tool_calls: [
+        {
+          id: 'call_0',
+          type: 'function',
+          function: { name: 'lookup_order', arguments: '{"order":"A-17","verbose":false}' },
+        },
+      ],
+    },
     { role: 'tool', tool_call_id: 'call_0', content: '{"status": "shipped", "eta_days": 2}' },
     { role: 'assistant', content: 'It shipped and should arrive in 2 days.' },
-    { role: 'user', content: [{ type: 'text', text: 'Thanks!' }, { type: 'text', text: 'Can I change the address?' }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Thanks!' },
+        { type: 'text', text: 'Can I change the address?' },
+      ],
+    },
   ],
   add_generation_prompt: true,
   chat_template_kwargs: { enable_thinking: false },
@@ -88,7 +117,11 @@ export function createTemplateCheck(options: TemplateCheckOptions): TemplateChec
   /** The worker's ids, `unavailable` for an answer that will not change, or undefined to retry. */
   const theirs = async (worker: WorkerSpec): Promise<number[] | { unavailable: string } | undefined> => {
     const base = /^[a-z][a-z0-9+.-]*:\/\//i.test(worker.address) ? worker.address : `http://${worker.address}`;
-    const body = { ...(worker.served_model_name ? { model: worker.served_model_name } : {}), ...PROBE_CHAT, add_special_tokens: false };
+    const body = {
+      ...(worker.served_model_name ? { model: worker.served_model_name } : {}),
+      ...PROBE_CHAT,
+      add_special_tokens: false,
+    };
     let response: Response;
     try {
       response = await fetch(new URL('/tokenize', base.endsWith('/') ? base : `${base}/`), {
@@ -125,13 +158,23 @@ export function createTemplateCheck(options: TemplateCheckOptions): TemplateChec
         const position = firstDifference(expected, got);
         if (position < 0) {
           metrics.countChatTemplateCheck(worker.name, 'match');
-          logger.info({ worker: worker.name, tokens: got.length }, `chat template self-check: worker ${worker.name} tokenizes the probe chat exactly as the router does (${got.length} tokens)`);
+          logger.info(
+            { worker: worker.name, tokens: got.length },
+            `chat template self-check: worker ${worker.name} tokenizes the probe chat exactly as the router does (${got.length} tokens)`,
+          );
           return { outcome: 'match', tokens: got.length };
         }
         metrics.countChatTemplateCheck(worker.name, 'mismatch');
         const around = (ids: readonly number[]) => ids.slice(Math.max(0, position - 2), position + 3);
         logger.error(
-          { worker: worker.name, position, routerTokens: expected.length, workerTokens: got.length, routerIds: around(expected), workerIds: around(got) },
+          {
+            worker: worker.name,
+            position,
+            routerTokens: expected.length,
+            workerTokens: got.length,
+            routerIds: around(expected),
+            workerIds: around(got),
+          },
           `CHAT TEMPLATE MISMATCH: worker ${worker.name} tokenizes the probe chat differently from the router from token ${position} on (router ${expected.length} tokens, worker ${got.length}); prefix-aware routing of chats to this worker will miss its cache. Check orchestrator.tokenizer against the model the worker serves, and its chat template.`,
         );
         return { outcome: 'mismatch', position, ours: expected[position], theirs: got[position] };
@@ -139,7 +182,10 @@ export function createTemplateCheck(options: TemplateCheckOptions): TemplateChec
       if (got !== undefined || attempt >= delays.length) {
         const reason = got?.unavailable ?? `no answer from POST /tokenize after ${attempt + 1} attempts`;
         metrics.countChatTemplateCheck(worker.name, 'unavailable');
-        logger.warn({ worker: worker.name, reason }, `chat template self-check: cannot check worker ${worker.name}: ${reason}`);
+        logger.warn(
+          { worker: worker.name, reason },
+          `chat template self-check: cannot check worker ${worker.name}: ${reason}`,
+        );
         return { outcome: 'unavailable', reason };
       }
       try {
@@ -154,7 +200,9 @@ export function createTemplateCheck(options: TemplateCheckOptions): TemplateChec
     run,
     start(worker) {
       if (worker.backend !== 'vllm-http') return;
-      run(worker).catch((error: unknown) => logger.warn({ worker: worker.name, err: error }, 'chat template self-check failed'));
+      run(worker).catch((error: unknown) =>
+        logger.warn({ worker: worker.name, err: error }, 'chat template self-check failed'),
+      );
     },
     close: () => stop.abort(),
   };

@@ -10,7 +10,10 @@ const spec = (entry: Record<string, unknown>): WorkerSpec => {
   return parsed.value.workers[0]!;
 };
 
-const status = (endpoints: WorkerStatusReport['kvEventEndpoints'], load: WorkerStatusReport['load'] = []): WorkerStatusReport => ({
+const status = (
+  endpoints: WorkerStatusReport['kvEventEndpoints'],
+  load: WorkerStatusReport['load'] = [],
+): WorkerStatusReport => ({
   engineId: 'e',
   role: 'both',
   engineKind: 'sim',
@@ -40,7 +43,12 @@ describe('worker KV-event endpoints', () => {
   });
 
   it("offsets configured ports by data-parallel rank, as vLLM's publishers bind them", () => {
-    const s = spec({ backend: 'vllm-http', address: 'http://10.0.0.7:8000', data_parallel_size: 3, kv_events: { endpoint: 'tcp://*:5557', replay_endpoint: 'tcp://*:5600', topic: 'kv' } });
+    const s = spec({
+      backend: 'vllm-http',
+      address: 'http://10.0.0.7:8000',
+      data_parallel_size: 3,
+      kv_events: { endpoint: 'tcp://*:5557', replay_endpoint: 'tcp://*:5600', topic: 'kv' },
+    });
     expect(kvEventEndpointsFor(s, null)).toEqual([
       { endpoint: 'tcp://10.0.0.7:5557', replayEndpoint: 'tcp://10.0.0.7:5600', topic: 'kv', dpRank: 0 },
       { endpoint: 'tcp://10.0.0.7:5558', replayEndpoint: 'tcp://10.0.0.7:5601', topic: 'kv', dpRank: 1 },
@@ -50,12 +58,20 @@ describe('worker KV-event endpoints', () => {
 
   it('uses announced endpoints when the config names none, and config when it does', () => {
     const announced = status([{ endpoint: 'tcp://*:6000', replayEndpoint: undefined, topic: '', dpRank: 1 }]);
-    expect(kvEventEndpointsFor(spec({}), announced)).toEqual([{ endpoint: 'tcp://10.0.0.7:6000', replayEndpoint: undefined, topic: '', dpRank: 1 }]);
-    expect(kvEventEndpointsFor(spec({ kv_events: { endpoint: 'tcp://10.0.0.8:7000' } }), announced)[0]?.endpoint).toBe('tcp://10.0.0.8:7000');
+    expect(kvEventEndpointsFor(spec({}), announced)).toEqual([
+      { endpoint: 'tcp://10.0.0.7:6000', replayEndpoint: undefined, topic: '', dpRank: 1 },
+    ]);
+    expect(kvEventEndpointsFor(spec({ kv_events: { endpoint: 'tcp://10.0.0.8:7000' } }), announced)[0]?.endpoint).toBe(
+      'tcp://10.0.0.8:7000',
+    );
   });
 
   it('counts ranks from config, endpoints and reported load', () => {
     expect(ranksOf(spec({}), null, [])).toEqual([0]);
-    expect(ranksOf(spec({ data_parallel_size: 2 }), status([], [{ dpRank: 3, report: {} }]), [{ endpoint: 'x', replayEndpoint: undefined, topic: '', dpRank: 2 }])).toEqual([0, 1, 2, 3]);
+    expect(
+      ranksOf(spec({ data_parallel_size: 2 }), status([], [{ dpRank: 3, report: {} }]), [
+        { endpoint: 'x', replayEndpoint: undefined, topic: '', dpRank: 2 },
+      ]),
+    ).toEqual([0, 1, 2, 3]);
   });
 });

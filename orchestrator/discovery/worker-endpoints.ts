@@ -53,7 +53,11 @@ export function kvEventEndpointsFor(spec: WorkerSpec, status: WorkerStatusReport
 }
 
 /** Every data-parallel rank the worker has, by config and by what it announced, ascending. */
-export function ranksOf(spec: WorkerSpec, status: WorkerStatusReport | null, endpoints: readonly KvEventEndpoint[]): number[] {
+export function ranksOf(
+  spec: WorkerSpec,
+  status: WorkerStatusReport | null,
+  endpoints: readonly KvEventEndpoint[],
+): number[] {
   const ranks = new Set<number>();
   for (let rank = 0; rank < spec.data_parallel_size; rank++) ranks.add(rank);
   for (const e of endpoints) ranks.add(e.dpRank);

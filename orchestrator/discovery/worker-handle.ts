@@ -29,7 +29,12 @@ export interface WorkerHandleOptions {
   readonly expectedBlockSize: number;
   /** Subscribe to KV events only in precise mode. */
   readonly subscribeToEvents: boolean;
-  readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly failureThreshold: number; readonly successThreshold: number };
+  readonly health: {
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly failureThreshold: number;
+    readonly successThreshold: number;
+  };
   readonly index: KvIndex;
   readonly load: LoadBook;
   readonly metrics: OrchestratorMetrics;
@@ -76,7 +81,12 @@ export interface WorkerSnapshot {
   readonly address: string;
   readonly state: WorkerState;
   readonly role: AnnouncedRole;
-  readonly profile: { readonly gpu: string; readonly model: string; readonly tp: number; readonly source: 'announced' | 'config' | 'default' };
+  readonly profile: {
+    readonly gpu: string;
+    readonly model: string;
+    readonly tp: number;
+    readonly source: 'announced' | 'config' | 'default';
+  };
   readonly engineKind: string | null;
   readonly engineId: string | null;
   readonly restarts: number;
@@ -93,7 +103,13 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
   const name = spec.name;
   const logger = options.logger.child({ worker: name });
   const health = createHealthTracker(options.health);
-  const feeds = createKvFeeds({ worker: name, index, metrics, logger, ...(options.createSubscriber ? { createSubscriber: options.createSubscriber } : {}) });
+  const feeds = createKvFeeds({
+    worker: name,
+    index,
+    metrics,
+    logger,
+    ...(options.createSubscriber ? { createSubscriber: options.createSubscriber } : {}),
+  });
 
   let status: WorkerStatusReport | null = null;
   let lastStatusAtMs: number | null = null;
@@ -124,7 +140,13 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     }
   };
 
-  function resolveProfile(s: WorkerStatusReport | null): { value: EngineProfile; gpu: string; model: string; tp: number; source: 'announced' | 'config' | 'default' } {
+  function resolveProfile(s: WorkerStatusReport | null): {
+    value: EngineProfile;
+    gpu: string;
+    model: string;
+    tp: number;
+    source: 'announced' | 'config' | 'default';
+  } {
     const gpu = s?.gpu ?? spec.gpu ?? DEFAULT_PROFILE.gpu;
     const model = s?.model ?? spec.model ?? DEFAULT_PROFILE.model;
     const tp = s?.tp ?? spec.tp ?? DEFAULT_PROFILE.tp;
@@ -132,8 +154,19 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     try {
       return { value: engineProfile(gpu, model, tp), gpu, model, tp, source };
     } catch (error) {
-      warnOnce(`profile:${gpu}/${model}/${tp}`, () => options.logger.error({ worker: name, gpu, model, tp }, `worker ${name}: ${(error as Error).message}; the cost model uses ${DEFAULT_PROFILE.gpu}/${DEFAULT_PROFILE.model}`));
-      return { value: engineProfile(DEFAULT_PROFILE.gpu, DEFAULT_PROFILE.model, DEFAULT_PROFILE.tp), gpu: DEFAULT_PROFILE.gpu, model: DEFAULT_PROFILE.model, tp: DEFAULT_PROFILE.tp, source: 'default' };
+      warnOnce(`profile:${gpu}/${model}/${tp}`, () =>
+        options.logger.error(
+          { worker: name, gpu, model, tp },
+          `worker ${name}: ${(error as Error).message}; the cost model uses ${DEFAULT_PROFILE.gpu}/${DEFAULT_PROFILE.model}`,
+        ),
+      );
+      return {
+        value: engineProfile(DEFAULT_PROFILE.gpu, DEFAULT_PROFILE.model, DEFAULT_PROFILE.tp),
+        gpu: DEFAULT_PROFILE.gpu,
+        model: DEFAULT_PROFILE.model,
+        tp: DEFAULT_PROFILE.tp,
+        source: 'default',
+      };
     }
   }
 
@@ -148,7 +181,11 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     const now = clock.now();
     for (const { tenant } of tenants) {
       const figures = load.load(tenant, now);
-      metrics.setWorkerLoad(tenant, role, { inflightRequests: figures.inflightRequests, queuedPrefillTokens: figures.queuedPrefillTokens, activeKvBlocks: figures.activeDecodeBlocks });
+      metrics.setWorkerLoad(tenant, role, {
+        inflightRequests: figures.inflightRequests,
+        queuedPrefillTokens: figures.queuedPrefillTokens,
+        activeKvBlocks: figures.activeDecodeBlocks,
+      });
       metrics.setWorkerHealthy(tenant, role, state() === 'healthy');
       metrics.setWorkerBlockSizeMismatch(tenant, mismatch);
       metrics.setWorkerIndexedBlocks(tenant, index.indexedBlocks(tenant));
@@ -161,7 +198,10 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     lastStatusAtMs = now;
     if (next.engineId !== null && engineId !== null && next.engineId !== engineId) {
       restarts++;
-      logger.warn({ previous: engineId, engineId: next.engineId }, `worker ${name} restarted (engine_id changed): forgetting its cached blocks`);
+      logger.warn(
+        { previous: engineId, engineId: next.engineId },
+        `worker ${name} restarted (engine_id changed): forgetting its cached blocks`,
+      );
       for (const { tenant } of tenants) index.clearWorker(tenant, 'engine restarted (engine_id changed)');
       feeds.restart();
     }
@@ -169,10 +209,20 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
 
     role = next.role ?? spec.role ?? 'both';
     if (next.role !== null && spec.role !== undefined && next.role !== spec.role) {
-      warnOnce(`role:${next.role}`, () => logger.warn({ configured: spec.role, announced: next.role }, `worker ${name} announces role ${next.role}, not the configured ${spec.role}: using ${next.role}`));
+      warnOnce(`role:${next.role}`, () =>
+        logger.warn(
+          { configured: spec.role, announced: next.role },
+          `worker ${name} announces role ${next.role}, not the configured ${spec.role}: using ${next.role}`,
+        ),
+      );
     }
     profile = resolveProfile(next);
-    if (profile.source === 'default') warnOnce('profile-default', () => logger.warn(`worker ${name} names no GPU/model profile: the cost model assumes ${profile.gpu}/${profile.model}/tp${profile.tp} (set workers[].gpu and .model)`));
+    if (profile.source === 'default')
+      warnOnce('profile-default', () =>
+        logger.warn(
+          `worker ${name} names no GPU/model profile: the cost model assumes ${profile.gpu}/${profile.model}/tp${profile.tp} (set workers[].gpu and .model)`,
+        ),
+      );
 
     announcedBlockSize = next.blockSize;
     const mismatchNow = next.blockSize !== null && next.blockSize !== expectedBlockSize;
@@ -185,7 +235,12 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
       logger.info({ blockSize: next.blockSize }, `worker ${name}'s block size now agrees with routing.block_size`);
     }
     mismatch = mismatchNow;
-    if (next.blockSize === null) warnOnce('block-size-unknown', () => logger.warn(`worker ${name} does not announce its KV block size: assuming routing.block_size (${expectedBlockSize}); the index still rejects events of another size`));
+    if (next.blockSize === null)
+      warnOnce('block-size-unknown', () =>
+        logger.warn(
+          `worker ${name} does not announce its KV block size: assuming routing.block_size (${expectedBlockSize}); the index still rejects events of another size`,
+        ),
+      );
 
     const endpoints = kvEventEndpointsFor(spec, next);
     const ranks = ranksOf(spec, next, endpoints);
@@ -196,7 +251,12 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
       index.registerWorker(tenant, { blockSize: expectedBlockSize });
     }
     if (options.subscribeToEvents) {
-      if (endpoints.length === 0) warnOnce('no-events', () => logger.warn(`worker ${name} has no KV-event endpoints (config kv_events or announced): the index will not see its cache`));
+      if (endpoints.length === 0)
+        warnOnce('no-events', () =>
+          logger.warn(
+            `worker ${name} has no KV-event endpoints (config kv_events or announced): the index will not see its cache`,
+          ),
+        );
       feeds.sync(mismatch ? [] : endpoints);
     }
     for (const rankLoad of next.load) load.report(tenantId(name, rankLoad.dpRank), rankLoad.report, now);
@@ -211,7 +271,9 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     const controller = new AbortController();
     pollAbort = controller;
     const cancelTimeout = clock.setTimer(options.health.timeoutMs, () =>
-      controller.abort(new TandemError('deadline_exceeded', `status did not answer within ${options.health.timeoutMs} ms`)),
+      controller.abort(
+        new TandemError('deadline_exceeded', `status did not answer within ${options.health.timeoutMs} ms`),
+      ),
     );
     const before = state();
     try {
@@ -221,7 +283,9 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
       health.observe(true, clock.now());
     } catch (error) {
       if (stopped) return;
-      const message = controller.signal.aborted ? String((controller.signal.reason as Error).message) : (error as Error).message;
+      const message = controller.signal.aborted
+        ? String((controller.signal.reason as Error).message)
+        : (error as Error).message;
       health.observe(false, clock.now(), message);
       logger.debug({ err: message }, 'status poll failed');
     } finally {
@@ -232,7 +296,11 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
         const after = state();
         if (after !== before) {
           const line = `worker ${name}: ${before} -> ${after}`;
-          if (after === 'ejected') logger.warn({ health: health.snapshot() }, `${line} after ${options.health.failureThreshold} failed status checks (last: ${health.snapshot().lastError})`);
+          if (after === 'ejected')
+            logger.warn(
+              { health: health.snapshot() },
+              `${line} after ${options.health.failureThreshold} failed status checks (last: ${health.snapshot().lastError})`,
+            );
           else logger.info(line);
         }
         publishMetrics();
@@ -244,7 +312,9 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
 
   const maybeClose = () => {
     if (retiring && inflight === 0 && !closeBackend) {
-      closeBackend = backend.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the backend failed'));
+      closeBackend = backend
+        .close()
+        .catch((error: unknown) => logger.warn({ err: error }, 'closing the backend failed'));
       void closeBackend.then(backendClosed);
     }
   };
@@ -263,7 +333,8 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
       return profile.value;
     },
     get tenants() {
-      if (tenants.length === 0) tenants = ranksOf(spec, status, []).map((dpRank) => ({ tenant: tenantId(name, dpRank), dpRank }));
+      if (tenants.length === 0)
+        tenants = ranksOf(spec, status, []).map((dpRank) => ({ tenant: tenantId(name, dpRank), dpRank }));
       return tenants;
     },
     get servedModel() {

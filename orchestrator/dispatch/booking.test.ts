@@ -20,7 +20,10 @@ const setup = () => {
 describe('booking lifecycle', () => {
   it('releases the prefill part once at the first token and everything once at the end, however often called', () => {
     const { load, bookings, published, booked } = setup();
-    const b = bookings.adopt('w', load.book('w', { prefillTokens: 1200, decodeBlocks: 450 }, 0), { promptTokens: 7200, blockSize: 16 });
+    const b = bookings.adopt('w', load.book('w', { prefillTokens: 1200, decodeBlocks: 450 }, 0), {
+      promptTokens: 7200,
+      blockSize: 16,
+    });
     expect(booked('w')).toEqual([1, 1200, 450]);
     b.firstToken();
     b.firstToken();
@@ -68,7 +71,10 @@ describe('booking lifecycle', () => {
       ['expired', 'v', -1, -50, -4],
     ]);
     // Summing the deltas rebuilds each worker's booked figures (what a replica would apply).
-    const sum = (w: string) => changes.filter((c) => c.worker === w).reduce((s, c) => s + c.inflightDelta + c.prefillTokensDelta + c.decodeBlocksDelta, 0);
+    const sum = (w: string) =>
+      changes
+        .filter((c) => c.worker === w)
+        .reduce((s, c) => s + c.inflightDelta + c.prefillTokensDelta + c.decodeBlocksDelta, 0);
     expect(sum('w')).toBe(0);
     expect(sum('v')).toBe(0);
   });

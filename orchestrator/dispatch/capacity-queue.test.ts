@@ -8,7 +8,13 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 function queue(overrides: { maxQueued?: number | (() => number); timeoutMs?: number } = {}) {
   const clock = createVirtualClock();
   const depths: number[] = [];
-  const q = createCapacityQueue({ maxQueued: overrides.maxQueued ?? 2, timeoutMs: overrides.timeoutMs ?? 1000, clock, pollMs: 100, onDepth: (n) => depths.push(n) });
+  const q = createCapacityQueue({
+    maxQueued: overrides.maxQueued ?? 2,
+    timeoutMs: overrides.timeoutMs ?? 1000,
+    clock,
+    pollMs: 100,
+    onDepth: (n) => depths.push(n),
+  });
   return { clock, q, depths };
 }
 
@@ -51,7 +57,9 @@ describe('the admission queue', () => {
     const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
     // No drain rate known yet: Retry-After is the longest a request may wait.
     expect(refused).toMatchObject({ code: 'rate_limited', retryAfterS: 3 });
-    expect((refused as TandemError).message).toContain('1 requests are already waiting (the most this server queues is 1)');
+    expect((refused as TandemError).message).toContain(
+      '1 requests are already waiting (the most this server queues is 1)',
+    );
     q.wake();
     await settle();
     const back = track(q.waitTurn(first, signal));
@@ -107,7 +115,9 @@ describe('the admission queue', () => {
     q.close(new TandemError('unavailable', 'shutting down'));
     await settle();
     expect(waiting.error?.message).toBe('shutting down');
-    await expect(q.waitTurn(q.ticket(), new AbortController().signal)).rejects.toMatchObject({ message: 'shutting down' });
+    await expect(q.waitTurn(q.ticket(), new AbortController().signal)).rejects.toMatchObject({
+      message: 'shutting down',
+    });
   });
 
   it('reads a bound given as a function at each arrival (a fleet that grows queues more)', async () => {
@@ -144,7 +154,9 @@ describe('the admission queue', () => {
     expect(q.drainSeconds()).toBeCloseTo(2, 5);
     const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
     expect(refused).toMatchObject({ code: 'rate_limited', retryAfterS: 2 });
-    expect((refused as TandemError).message).toContain('the 20 requests waiting take about 2.0 s to start at the current rate of 10 per second');
+    expect((refused as TandemError).message).toContain(
+      'the 20 requests waiting take about 2.0 s to start at the current rate of 10 per second',
+    );
     // A turn that placed nobody is not a departure: the rate stays what was measured.
     q.wake();
     await settle();

@@ -124,7 +124,11 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
       if (!ticket.queued) {
         const bound = maxQueued();
         if (waiters.length >= bound) {
-          const error = new TandemError('rate_limited', `every worker is saturated and ${waiters.length} requests are already waiting (the most this server queues is ${bound}); retry later`, { retryAfterS: retryAfter(now) });
+          const error = new TandemError(
+            'rate_limited',
+            `every worker is saturated and ${waiters.length} requests are already waiting (the most this server queues is ${bound}); retry later`,
+            { retryAfterS: retryAfter(now) },
+          );
           return Promise.reject(error);
         }
         const rate = drainRate(now);
@@ -186,7 +190,11 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   };
 
   function timedOut(): TandemError {
-    return new TandemError('unavailable', `every worker stayed saturated for the ${options.timeoutMs / 1000} s a request may wait; retry later`, { retryAfterS: retryAfter(options.clock.now()) });
+    return new TandemError(
+      'unavailable',
+      `every worker stayed saturated for the ${options.timeoutMs / 1000} s a request may wait; retry later`,
+      { retryAfterS: retryAfter(options.clock.now()) },
+    );
   }
   return queue;
 }

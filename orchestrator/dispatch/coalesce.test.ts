@@ -8,7 +8,11 @@ async function collect(source: AsyncIterable<TokenChunk>): Promise<TokenChunk[]>
   return out;
 }
 
-const done: TokenChunk = { tokenIds: [], finishReason: 'length', usage: { promptTokens: 3, cachedPromptTokens: 0, completionTokens: 4 } };
+const done: TokenChunk = {
+  tokenIds: [],
+  finishReason: 'length',
+  usage: { promptTokens: 3, cachedPromptTokens: 0, completionTokens: 4 },
+};
 
 describe('coalescing token chunks', () => {
   it('merges chunks that are ready at once, keeping order, and ends with the final chunk', async () => {

@@ -67,7 +67,14 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
         }
       }
       const merged: TokenChunk =
-        tokens === undefined ? first.value : { ...last, tokenIds: tokens, ...(logprobs === undefined ? {} : { logprobs }), ...((output ?? first.value.output) ? { output: output ?? first.value.output } : {}) };
+        tokens === undefined
+          ? first.value
+          : {
+              ...last,
+              tokenIds: tokens,
+              ...(logprobs === undefined ? {} : { logprobs }),
+              ...((output ?? first.value.output) ? { output: output ?? first.value.output } : {}),
+            };
       if (merged.tokenIds.length > 0 || merged.output !== undefined || merged.finishReason !== undefined) yield merged;
       if (finished) return;
     }
@@ -90,6 +97,9 @@ export const chunkTokenCount = (chunk: TokenChunk): number => chunk.tokenIds.len
 /** The event a chunk gives the frontend: its tokens, or a pass-through's output verbatim; none for an empty chunk. */
 export function chunkEvent(chunk: TokenChunk): GenerationEvent | undefined {
   if (chunk.output) return { kind: 'output', data: chunk.output.data, tokens: chunk.output.tokens };
-  if (chunk.tokenIds.length > 0) return chunk.logprobs === undefined ? { kind: 'tokens', tokenIds: chunk.tokenIds } : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
+  if (chunk.tokenIds.length > 0)
+    return chunk.logprobs === undefined
+      ? { kind: 'tokens', tokenIds: chunk.tokenIds }
+      : { kind: 'tokens', tokenIds: chunk.tokenIds, logprobs: chunk.logprobs };
   return undefined;
 }

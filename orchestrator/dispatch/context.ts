@@ -43,9 +43,15 @@ export const routeRequestOf = (request: TokenizedRequest): RouteRequest => ({
 });
 
 /** The model name and data-parallel rank a worker call carries for `placement`. */
-export function callTarget(placement: Placement, request: TokenizedRequest): { model: string; dpRank: number | undefined } {
+export function callTarget(
+  placement: Placement,
+  request: TokenizedRequest,
+): { model: string; dpRank: number | undefined } {
   const { worker } = placement;
-  return { model: worker.servedModel ?? request.model, dpRank: worker.tenants.length > 1 ? placement.dpRank : undefined };
+  return {
+    model: worker.servedModel ?? request.model,
+    dpRank: worker.tenants.length > 1 ? placement.dpRank : undefined,
+  };
 }
 
 /** A placement as a handoff protocol names it. */

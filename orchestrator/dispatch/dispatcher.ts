@@ -35,12 +35,21 @@ export interface DispatcherOptions {
    * capacity (decode-capable tenants x limits.maxInflightPerWorker), read at each arrival.
    * `retryAfterS`: Retry-After of the dispatcher's own 503s (no healthy worker, shutting down).
    */
-  readonly queue: { readonly maxQueued?: number | undefined; readonly timeoutMs: number; readonly retryAfterS: number; readonly pollMs?: number };
+  readonly queue: {
+    readonly maxQueued?: number | undefined;
+    readonly timeoutMs: number;
+    readonly retryAfterS: number;
+    readonly pollMs?: number;
+  };
   /**
    * The disaggregation decision's options (`disaggOptionsFromConfig`) and the router's block-hash
    * seed. Default: mode `never` (every request aggregated on a decode-capable worker).
    */
-  readonly disaggregation?: { readonly options: DisaggOptions; readonly hashSeed: number; readonly decodeRetries?: number };
+  readonly disaggregation?: {
+    readonly options: DisaggOptions;
+    readonly hashSeed: number;
+    readonly decodeRetries?: number;
+  };
   /** The KV handoff protocols (default: every registered one, ids from node:crypto). */
   readonly protocols?: HandoffProtocols;
   /** Seconds on a monotonic stopwatch, for the router-decision histogram only. Default performance.now. */
@@ -74,7 +83,17 @@ type Attempt =
 type Placed = Extract<Attempt, { kind: 'aggregated' | 'disaggregated' }>;
 
 /** Without disaggregation options: every request aggregated on a decode-capable worker. */
-const NEVER: DisaggOptions = { mode: 'never', thresholdTokens: 0, prefillQueueBoundSeconds: 1, link: linkProfile('ib-400g'), decodeWeight: 1, transferWeight: 1, queueWeight: 1, decodeHorizonTokens: 64, tieToleranceSeconds: 0 };
+const NEVER: DisaggOptions = {
+  mode: 'never',
+  thresholdTokens: 0,
+  prefillQueueBoundSeconds: 1,
+  link: linkProfile('ib-400g'),
+  decodeWeight: 1,
+  transferWeight: 1,
+  queueWeight: 1,
+  decodeHorizonTokens: 64,
+  tieToleranceSeconds: 0,
+};
 
 /**
  * Serves requests over a fleet of workers of every role. Per request: the disaggregation
@@ -91,7 +110,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { fleet, routing, metrics, clock, limits } = options;
   const logger = options.logger;
   const stopwatch = options.stopwatch ?? (() => performance.now() / 1000);
-  const fleetCapacity = () => Math.max(1, fleet.candidates().filter((c) => c.role !== 'prefill').length * limits.maxInflightPerWorker);
+  const fleetCapacity = () =>
+    Math.max(1, fleet.candidates().filter((c) => c.role !== 'prefill').length * limits.maxInflightPerWorker);
   const queue: CapacityQueue = createCapacityQueue({
     maxQueued: options.queue.maxQueued ?? fleetCapacity,
     timeoutMs: options.queue.timeoutMs,
@@ -100,12 +120,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     onDepth: (n) => metrics.setQueueDepth(n),
   });
   fleet.onChange(() => queue.wake());
-  const disagg: Disaggregator = createDisaggregator({ ...routing, clock, hashSeed: options.disaggregation?.hashSeed ?? 0, options: options.disaggregation?.options ?? NEVER });
+  const disagg: Disaggregator = createDisaggregator({
+    ...routing,
+    clock,
+    hashSeed: options.disaggregation?.hashSeed ?? 0,
+    options: options.disaggregation?.options ?? NEVER,
+  });
   let inflight = 0;
   let draining = false;
   const idleWaiters: (() => void)[] = [];
 
-  const unavailable = (reason: string) => new TandemError('unavailable', reason, { retryAfterS: options.queue.retryAfterS });
+  const unavailable = (reason: string) =>
+    new TandemError('unavailable', reason, { retryAfterS: options.queue.retryAfterS });
   /**
    * The router's own bookings are a floor: every booked request is really on the worker until
    * released, while a report may predate requests the worker has not picked up yet (the
@@ -122,7 +148,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     fleet,
     routing,
     disagg,
-    bookings: createBookings({ load: routing.load, clock, touchIntervalMs, onChange: (tenant) => fleet.publishLoad(tenant) }),
+    bookings: createBookings({
+      load: routing.load,
+      clock,
+      touchIntervalMs,
+      onChange: (tenant) => fleet.publishLoad(tenant),
+    }),
     protocols: options.protocols ?? createHandoffProtocols({ logger }),
     metrics,
     logger,
@@ -134,7 +165,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const warnedPairs = new Set<string>();
 
   /** The decision over `open`; a pair whose protocols differ cannot hand off, so that request stays aggregated. */
-  function decide(request: TokenizedRequest, open: readonly Candidate[]): { decision: DisaggDecision; pair: DisaggregatedRun['protocol'] | null } {
+  function decide(
+    request: TokenizedRequest,
+    open: readonly Candidate[],
+  ): { decision: DisaggDecision; pair: DisaggregatedRun['protocol'] | null } {
     const routeRequest = routeRequestOf(request);
     // One token: nothing to hand off, so no prefill worker is considered.
     const pool = request.sampling.maxTokens <= 1 ? open.filter((c) => c.role !== 'prefill') : open;
@@ -148,16 +182,37 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const key = `${decision.prefillWorkerId}->${decision.decodeWorkerId}`;
     if (!warnedPairs.has(key)) {
       warnedPairs.add(key);
-      logger.warn({ prefill: decision.prefillWorkerId, decode: decision.decodeWorkerId, prefillProtocol: pp?.name ?? null, decodeProtocol: dp?.name ?? null }, 'these workers speak different KV handoff protocols: serving aggregated');
+      logger.warn(
+        {
+          prefill: decision.prefillWorkerId,
+          decode: decision.decodeWorkerId,
+          prefillProtocol: pp?.name ?? null,
+          decodeProtocol: dp?.name ?? null,
+        },
+        'these workers speak different KV handoff protocols: serving aggregated',
+      );
     }
-    return { decision: disagg.decide(routeRequest, pool.filter((c) => c.role !== 'prefill')), pair: null };
+    return {
+      decision: disagg.decide(
+        routeRequest,
+        pool.filter((c) => c.role !== 'prefill'),
+      ),
+      pair: null,
+    };
   }
 
   function attempt(request: TokenizedRequest, excluded: ReadonlySet<string>): Attempt {
     let candidates: readonly Candidate[] = fleet.candidates();
-    if (excluded.size > 0) candidates = candidates.filter((c) => !excluded.has(fleet.placement(c.id)?.worker.name ?? ''));
+    if (excluded.size > 0)
+      candidates = candidates.filter((c) => !excluded.has(fleet.placement(c.id)?.worker.name ?? ''));
     if (!candidates.some((c) => c.role !== 'prefill')) {
-      return { kind: 'none', reason: excluded.size > 0 ? `no other healthy worker to retry on (${fleet.readiness().detail})` : `no healthy worker can serve the request: ${fleet.readiness().detail}` };
+      return {
+        kind: 'none',
+        reason:
+          excluded.size > 0
+            ? `no other healthy worker to retry on (${fleet.readiness().detail})`
+            : `no healthy worker can serve the request: ${fleet.readiness().detail}`,
+      };
     }
     const now = clock.now();
     const open = candidates.filter((c) => !saturated(c.id, now));
@@ -178,11 +233,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const bookings = disagg.commit(decision);
     for (const id of ids) fleet.publishLoad(id);
     const promptTokens = request.promptTokenIds.length;
-    const blockSizeOf = (id: string, report: RoutingDecision | null) => report?.candidates.find((c) => c.id === id)?.blockSize ?? 16;
+    const blockSizeOf = (id: string, report: RoutingDecision | null) =>
+      report?.candidates.find((c) => c.id === id)?.blockSize ?? 16;
     if (decision.disaggregate) {
-      const first = ctx.bookings.adopt(ids[0]!, bookings.first, { promptTokens, blockSize: blockSizeOf(ids[0]!, decision.prefill) });
-      const decode = ctx.bookings.adopt(ids[1]!, bookings.decode!, { promptTokens, blockSize: blockSizeOf(ids[1]!, decision.aggregated) });
-      return { kind: 'disaggregated', run: { prefill: placements[0]!, decode: placements[1]!, bookings: { first, decode }, decision, protocol: pair! } };
+      const first = ctx.bookings.adopt(ids[0]!, bookings.first, {
+        promptTokens,
+        blockSize: blockSizeOf(ids[0]!, decision.prefill),
+      });
+      const decode = ctx.bookings.adopt(ids[1]!, bookings.decode!, {
+        promptTokens,
+        blockSize: blockSizeOf(ids[1]!, decision.aggregated),
+      });
+      return {
+        kind: 'disaggregated',
+        run: {
+          prefill: placements[0]!,
+          decode: placements[1]!,
+          bookings: { first, decode },
+          decision,
+          protocol: pair!,
+        },
+      };
     }
     const chosen = decision.aggregated!.candidates.find((c) => c.id === decision.workerId);
     const booking = ctx.bookings.adopt(ids[0]!, bookings.first, { promptTokens, blockSize: chosen?.blockSize ?? 16 });
@@ -217,7 +288,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * booking and lease is released before the caller yields it: a consumer may stop pulling
    * right after the final event, and a suspended generator never reaches its finally blocks.
    */
-  async function* serve(request: TokenizedRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent, GenerationEvent> {
+  async function* serve(
+    request: TokenizedRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<GenerationEvent, GenerationEvent> {
     const excluded = new Set<string>();
     const progress: Progress = { streamed: 0, failedWorker: undefined };
     let previousFailure: TandemError | undefined;
@@ -239,8 +313,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const failure = toTandemError(error, 'upstream_error');
         if (signal.aborted) throw failure;
         const failed = progress.failedWorker;
-        if (progress.streamed === 0 && excluded.size === 0 && failed !== undefined && limits.retryBeforeFirstToken && isRetryable(failure.code)) {
-          logger.warn({ requestId: request.requestId, worker: failed, code: failure.code, err: failure.message }, 'worker failed before the first token: retrying once on another worker');
+        if (
+          progress.streamed === 0 &&
+          excluded.size === 0 &&
+          failed !== undefined &&
+          limits.retryBeforeFirstToken &&
+          isRetryable(failure.code)
+        ) {
+          logger.warn(
+            { requestId: request.requestId, worker: failed, code: failure.code, err: failure.message },
+            'worker failed before the first token: retrying once on another worker',
+          );
           excluded.add(failed);
           previousFailure = failure;
           continue;
@@ -262,7 +345,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const remainingMs = request.deadlineUnixMs - clock.now();
       const cancelDeadline =
         Number.isFinite(remainingMs) && remainingMs < 2 ** 31
-          ? clock.setTimer(Math.max(0, remainingMs), () => abort.abort(new TandemError('deadline_exceeded', 'the request reached its deadline')))
+          ? clock.setTimer(Math.max(0, remainingMs), () =>
+              abort.abort(new TandemError('deadline_exceeded', 'the request reached its deadline')),
+            )
           : () => {};
       inflight++;
       let done: GenerationEvent;

@@ -7,7 +7,14 @@ import type { ErrorCode } from '../../common/errors.ts';
  * failed. Errors about the request itself (invalid_request, context length, ...) or its deadline
  * would fail the same way anywhere.
  */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['unavailable', 'upstream_error', 'internal', 'rate_limited', 'cancelled', 'kv_transfer_failed']);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'unavailable',
+  'upstream_error',
+  'internal',
+  'rate_limited',
+  'cancelled',
+  'kv_transfer_failed',
+]);
 
 export function isRetryable(code: ErrorCode): boolean {
   return RETRYABLE.has(code);

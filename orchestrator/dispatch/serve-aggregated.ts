@@ -23,14 +23,32 @@ export interface AggregatedRun {
  * TandemError after a health probe of a faulty worker. `progress.streamed` counts the tokens
  * sent, so the caller knows whether a retry is still possible.
  */
-export async function* streamAggregated(ctx: DispatchContext, request: TokenizedRequest, run: AggregatedRun, signal: AbortSignal, progress: Progress): AsyncGenerator<GenerationEvent, GenerationEvent> {
+export async function* streamAggregated(
+  ctx: DispatchContext,
+  request: TokenizedRequest,
+  run: AggregatedRun,
+  signal: AbortSignal,
+  progress: Progress,
+): AsyncGenerator<GenerationEvent, GenerationEvent> {
   const { fleet, logger } = ctx;
   const { placement, booking } = run;
   const { worker, tenant } = placement;
   const returnLease = worker.lease();
   let streamed = 0;
   try {
-    const chunks = coalesceChunks(worker.backend.generate({ requestId: request.requestId, ...callTarget(placement, request), tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs, openai: request.openai }, signal));
+    const chunks = coalesceChunks(
+      worker.backend.generate(
+        {
+          requestId: request.requestId,
+          ...callTarget(placement, request),
+          tokenIds: request.promptTokenIds,
+          sampling: request.sampling,
+          deadlineUnixMs: request.deadlineUnixMs,
+          openai: request.openai,
+        },
+        signal,
+      ),
+    );
     for await (const chunk of chunks) {
       const tokens = chunkTokenCount(chunk);
       if (tokens > 0) {
@@ -49,11 +67,26 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
         const done: GenerationEvent = {
           kind: 'done',
           finishReason: chunk.finishReason,
-          usage: { promptTokens: usage?.promptTokens || request.promptTokenIds.length, cachedPromptTokens: usage?.cachedPromptTokens ?? 0, completionTokens: usage?.completionTokens || streamed },
+          usage: {
+            promptTokens: usage?.promptTokens || request.promptTokenIds.length,
+            cachedPromptTokens: usage?.cachedPromptTokens ?? 0,
+            completionTokens: usage?.completionTokens || streamed,
+          },
           mode: 'aggregated',
           route: { workers: [tenant], overlapTokens: run.cachedTokens },
         };
-        logger.debug({ requestId: request.requestId, mode: 'aggregated', worker: tenant, promptTokens: done.usage.promptTokens, cachedTokens: done.usage.cachedPromptTokens, completionTokens: done.usage.completionTokens, finishReason: chunk.finishReason }, 'request served');
+        logger.debug(
+          {
+            requestId: request.requestId,
+            mode: 'aggregated',
+            worker: tenant,
+            promptTokens: done.usage.promptTokens,
+            cachedTokens: done.usage.cachedPromptTokens,
+            completionTokens: done.usage.completionTokens,
+            finishReason: chunk.finishReason,
+          },
+          'request served',
+        );
         return done;
       }
     }
@@ -65,12 +98,32 @@ export async function* streamAggregated(ctx: DispatchContext, request: Tokenized
       // Cancelled by the client (or a stop string): end as the contract prefers, with what is
       // known. The worker's own usage never comes on a cancelled call: cached tokens are the
       // router's figure for the chosen worker at routing time.
-      return { kind: 'done', finishReason: 'abort', usage: { promptTokens: request.promptTokenIds.length, cachedPromptTokens: run.cachedTokens, completionTokens: streamed }, mode: 'aggregated', route: { workers: [tenant], overlapTokens: run.cachedTokens } };
+      return {
+        kind: 'done',
+        finishReason: 'abort',
+        usage: {
+          promptTokens: request.promptTokenIds.length,
+          cachedPromptTokens: run.cachedTokens,
+          completionTokens: streamed,
+        },
+        mode: 'aggregated',
+        route: { workers: [tenant], overlapTokens: run.cachedTokens },
+      };
     }
     const failure = toTandemError(error, 'upstream_error');
     if (isWorkerFault(failure.code)) fleet.probe(worker.name);
     progress.failedWorker = worker.name;
-    if (streamed > 0) logger.warn({ requestId: request.requestId, worker: worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'worker failed mid-stream');
+    if (streamed > 0)
+      logger.warn(
+        {
+          requestId: request.requestId,
+          worker: worker.name,
+          code: failure.code,
+          tokens: streamed,
+          err: failure.message,
+        },
+        'worker failed mid-stream',
+      );
     throw markFailedRun(failure, { mode: 'aggregated', route: { workers: [tenant], overlapTokens: run.cachedTokens } });
   } finally {
     booking.release();

@@ -2,7 +2,13 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
 import type { BackendUsage, HandoffProtocol, PrefillStep } from '../backends/index.ts';
 import type { DisaggDecision } from '../disagg/index.ts';
 import type { Placement } from '../discovery/index.ts';
-import { markFailedRun, type FinishReason, type GenerationEvent, type TokenizedRequest, type TokenLogprob } from '../serving.ts';
+import {
+  markFailedRun,
+  type FinishReason,
+  type GenerationEvent,
+  type TokenizedRequest,
+  type TokenLogprob,
+} from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import { handoffPeer, protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
@@ -38,14 +44,34 @@ export interface DisaggregatedRun {
  * A client abort ends with finish "abort"; other failures are thrown (progress.failedWorker says
  * whose). The mode is `disaggregated`, or `aggregated` after a prefill fallback.
  */
-export async function* streamDisaggregated(ctx: DispatchContext, request: TokenizedRequest, run: DisaggregatedRun, signal: AbortSignal, progress: Progress): AsyncGenerator<GenerationEvent, GenerationEvent> {
+export async function* streamDisaggregated(
+  ctx: DispatchContext,
+  request: TokenizedRequest,
+  run: DisaggregatedRun,
+  signal: AbortSignal,
+  progress: Progress,
+): AsyncGenerator<GenerationEvent, GenerationEvent> {
   const { fleet, clock, logger } = ctx;
   const P = run.prefill;
   const promptTokens = request.promptTokenIds.length;
   const startedMs = clock.now();
-  const call = { requestId: request.requestId, tokenIds: request.promptTokenIds, sampling: request.sampling, deadlineUnixMs: request.deadlineUnixMs, openai: request.openai };
-  const session = run.protocol.open({ call, prefill: handoffPeer(P, request), decode: handoffPeer(run.decode, request), signal });
-  const blockSizeOf = (tenant: string) => run.decision.aggregated?.candidates.find((c) => c.id === tenant)?.blockSize ?? run.decision.prefill?.candidates.find((c) => c.id === tenant)?.blockSize ?? 16;
+  const call = {
+    requestId: request.requestId,
+    tokenIds: request.promptTokenIds,
+    sampling: request.sampling,
+    deadlineUnixMs: request.deadlineUnixMs,
+    openai: request.openai,
+  };
+  const session = run.protocol.open({
+    call,
+    prefill: handoffPeer(P, request),
+    decode: handoffPeer(run.decode, request),
+    signal,
+  });
+  const blockSizeOf = (tenant: string) =>
+    run.decision.aggregated?.candidates.find((c) => c.id === tenant)?.blockSize ??
+    run.decision.prefill?.candidates.find((c) => c.id === tenant)?.blockSize ??
+    16;
 
   let returnPrefillLease: (() => void) | undefined = P.worker.lease();
   /** The prefill side is done (first token or failure): its booking and lease go, once. */
@@ -76,7 +102,17 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
   const aborted = (): GenerationEvent => {
     const reason = toTandemError(signal.reason, 'cancelled');
     if (reason.code !== 'cancelled') throw reason;
-    return { kind: 'done', finishReason: 'abort', usage: { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routedOverlap, completionTokens: streamed }, mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } };
+    return {
+      kind: 'done',
+      finishReason: 'abort',
+      usage: {
+        promptTokens,
+        cachedPromptTokens: step?.usage.cachedPromptTokens ?? routedOverlap,
+        completionTokens: streamed,
+      },
+      mode: 'disaggregated',
+      route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap },
+    };
   };
   const emit = (tokenIds: readonly number[], logprobs: readonly TokenLogprob[] | undefined): GenerationEvent => {
     streamed += tokenIds.length;
@@ -92,19 +128,39 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
       if (signal.aborted) return aborted();
       const failure = toTandemError(error, 'upstream_error');
       if (isWorkerFault(failure.code)) fleet.probe(P.worker.name);
-      logger.warn({ requestId: request.requestId, prefill: P.tenant, decode: target.tenant, code: failure.code, err: failure.message }, 'prefill failed: serving the request aggregated on the decode worker');
+      logger.warn(
+        {
+          requestId: request.requestId,
+          prefill: P.tenant,
+          decode: target.tenant,
+          code: failure.code,
+          err: failure.message,
+        },
+        'prefill failed: serving the request aggregated on the decode worker',
+      );
       // The decode worker now prefills too: book it as an aggregated request.
       endDecode();
       await session.release();
       const report = run.decision.aggregated?.candidates.find((c) => c.id === target.tenant);
       const blockSize = blockSizeOf(target.tenant);
-      const booking = ctx.bookings.book(target.tenant, { prefillTokens: report?.newTokens ?? promptTokens, decodeBlocks: Math.ceil(promptTokens / blockSize) }, { promptTokens, blockSize });
+      const booking = ctx.bookings.book(
+        target.tenant,
+        { prefillTokens: report?.newTokens ?? promptTokens, decodeBlocks: Math.ceil(promptTokens / blockSize) },
+        { promptTokens, blockSize },
+      );
       ended = true;
-      return yield* streamAggregated(ctx, request, { placement: target, booking, cachedTokens: report?.cachedTokens ?? 0 }, signal, progress);
+      return yield* streamAggregated(
+        ctx,
+        request,
+        { placement: target, booking, cachedTokens: report?.cachedTokens ?? 0 },
+        signal,
+        progress,
+      );
     }
     endPrefill(true);
     prefillMs = clock.now() - startedMs;
-    if (step.firstTokenId !== null) yield emit([step.firstTokenId], step.firstTokenLogprob === undefined ? undefined : [step.firstTokenLogprob]);
+    if (step.firstTokenId !== null)
+      yield emit([step.firstTokenId], step.firstTokenLogprob === undefined ? undefined : [step.firstTokenLogprob]);
     if (step.finishReason !== null) return finish(step.finishReason, undefined);
 
     const tried = new Set([target.worker.name]);
@@ -124,7 +180,16 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
           let tokens = chunk.tokenIds;
           let logprobs = chunk.logprobs;
           if (step.decodeRepeatsFirstToken && received === 0 && tokens.length > 0) {
-            if (tokens[0] !== step.firstTokenId) logger.warn({ requestId: request.requestId, decode: target.tenant, prefillToken: step.firstTokenId, decodeToken: tokens[0] }, 'the decode worker resampled a different first token than the prefill worker sent');
+            if (tokens[0] !== step.firstTokenId)
+              logger.warn(
+                {
+                  requestId: request.requestId,
+                  decode: target.tenant,
+                  prefillToken: step.firstTokenId,
+                  decodeToken: tokens[0],
+                },
+                'the decode worker resampled a different first token than the prefill worker sent',
+              );
             tokens = tokens.slice(1);
             logprobs = logprobs?.slice(1);
           }
@@ -135,7 +200,10 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
           }
           if (chunk.finishReason !== undefined) return finish(chunk.finishReason, chunk.usage);
         }
-        throw new TandemError('upstream_error', `worker ${target.worker.name} ended the decode stream without a finish reason`);
+        throw new TandemError(
+          'upstream_error',
+          `worker ${target.worker.name} ended the decode stream without a finish reason`,
+        );
       } catch (error) {
         if (signal.aborted) return aborted();
         const failure = toTandemError(error, 'upstream_error');
@@ -145,23 +213,60 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
           const next = anotherDecodeWorker(tried);
           if (next) {
             retries++;
-            logger.warn({ requestId: request.requestId, failed: target.tenant, next: next.placement.tenant, code: failure.code, err: failure.message }, 'decode worker failed before its first token: decoding on another worker with the same handoff');
+            logger.warn(
+              {
+                requestId: request.requestId,
+                failed: target.tenant,
+                next: next.placement.tenant,
+                code: failure.code,
+                err: failure.message,
+              },
+              'decode worker failed before its first token: decoding on another worker with the same handoff',
+            );
             endDecode();
             target = next.placement;
             tried.add(target.worker.name);
-            decodeBooking = ctx.bookings.adopt(target.tenant, ctx.disagg.commitDecode(routeRequestOf(request), target.tenant, next.blockSize), { promptTokens, blockSize: next.blockSize });
+            decodeBooking = ctx.bookings.adopt(
+              target.tenant,
+              ctx.disagg.commitDecode(routeRequestOf(request), target.tenant, next.blockSize),
+              { promptTokens, blockSize: next.blockSize },
+            );
             fleet.publishLoad(target.tenant);
             returnDecodeLease = target.worker.lease();
             continue;
           }
         }
-        if (streamed > 0) logger.warn({ requestId: request.requestId, decode: target.worker.name, code: failure.code, tokens: streamed, err: failure.message }, 'disaggregated request failed mid-stream');
+        if (streamed > 0)
+          logger.warn(
+            {
+              requestId: request.requestId,
+              decode: target.worker.name,
+              code: failure.code,
+              tokens: streamed,
+              err: failure.message,
+            },
+            'disaggregated request failed mid-stream',
+          );
         ended = true;
-        throw markFailedRun(failure, { mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } });
+        throw markFailedRun(failure, {
+          mode: 'disaggregated',
+          route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap },
+        });
       }
     }
   } finally {
-    if (!ended) logger.debug({ requestId: request.requestId, mode: 'disaggregated', prefill: P.tenant, decode: target.tenant, phase: step === undefined ? 'prefill' : 'decode', tokens: streamed }, 'disaggregated request cancelled');
+    if (!ended)
+      logger.debug(
+        {
+          requestId: request.requestId,
+          mode: 'disaggregated',
+          prefill: P.tenant,
+          decode: target.tenant,
+          phase: step === undefined ? 'prefill' : 'decode',
+          tokens: streamed,
+        },
+        'disaggregated request cancelled',
+      );
     endPrefill(false);
     endDecode();
     await session.release();
@@ -176,7 +281,11 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
     const done: GenerationEvent = {
       kind: 'done',
       finishReason,
-      usage: { promptTokens, cachedPromptTokens: step!.usage.cachedPromptTokens, completionTokens: usage?.completionTokens || streamed },
+      usage: {
+        promptTokens,
+        cachedPromptTokens: step!.usage.cachedPromptTokens,
+        completionTokens: usage?.completionTokens || streamed,
+      },
       mode: 'disaggregated',
       route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap },
     };
@@ -207,7 +316,13 @@ export async function* streamDisaggregated(ctx: DispatchContext, request: Tokeni
   function anotherDecodeWorker(tried: ReadonlySet<string>): { placement: Placement; blockSize: number } | null {
     const candidates = ctx.open(clock.now()).filter((c) => {
       const placement = fleet.placement(c.id);
-      return placement !== undefined && c.role !== 'prefill' && c.id !== P.tenant && !tried.has(placement.worker.name) && protocolOf(ctx, placement)?.name === run.protocol.name;
+      return (
+        placement !== undefined &&
+        c.role !== 'prefill' &&
+        c.id !== P.tenant &&
+        !tried.has(placement.worker.name) &&
+        protocolOf(ctx, placement)?.name === run.protocol.name
+      );
     });
     const selection = ctx.disagg.reselectDecode(routeRequestOf(request), candidates);
     const placement = selection.workerId === null ? undefined : fleet.placement(selection.workerId);

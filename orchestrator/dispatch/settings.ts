@@ -7,7 +7,9 @@ import type { DispatcherOptions } from './dispatcher.ts';
  * queue's bounds, the disaggregation decision. One place, so the live orchestrator and the
  * cluster simulator run the dispatcher with the same settings.
  */
-export function dispatcherSettingsFromConfig(config: Readonly<Config>): Pick<DispatcherOptions, 'limits' | 'queue' | 'disaggregation'> {
+export function dispatcherSettingsFromConfig(
+  config: Readonly<Config>,
+): Pick<DispatcherOptions, 'limits' | 'queue' | 'disaggregation'> {
   const o = config.orchestrator;
   return {
     limits: {
@@ -15,7 +17,15 @@ export function dispatcherSettingsFromConfig(config: Readonly<Config>): Pick<Dis
       maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
       retryBeforeFirstToken: o.dispatch.retry_before_first_token,
     },
-    queue: { maxQueued: o.admission.max_queued, timeoutMs: queueTimeoutSeconds(config) * 1000, retryAfterS: o.admission.retry_after_s },
-    disaggregation: { options: disaggOptionsFromConfig(config), hashSeed: config.routing.hash_seed, decodeRetries: config.disaggregation.decode_retries },
+    queue: {
+      maxQueued: o.admission.max_queued,
+      timeoutMs: queueTimeoutSeconds(config) * 1000,
+      retryAfterS: o.admission.retry_after_s,
+    },
+    disaggregation: {
+      options: disaggOptionsFromConfig(config),
+      hashSeed: config.routing.hash_seed,
+      decodeRetries: config.disaggregation.decode_retries,
+    },
   };
 }

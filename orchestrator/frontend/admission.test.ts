@@ -6,7 +6,14 @@ import { createAdmissionQueue } from './admission.ts';
 function setup(maxInflight: number, maxQueued: number) {
   const clock = createVirtualClock();
   const depths: number[] = [];
-  const queue = createAdmissionQueue({ maxInflight, maxQueued, queueTimeoutMs: 1000, retryAfterS: 3, clock, onQueueDepth: (d) => depths.push(d) });
+  const queue = createAdmissionQueue({
+    maxInflight,
+    maxQueued,
+    queueTimeoutMs: 1000,
+    retryAfterS: 3,
+    clock,
+    onQueueDepth: (d) => depths.push(d),
+  });
   return { clock, queue, depths };
 }
 

@@ -72,7 +72,11 @@ export function createAdmissionQueue(options: AdmissionOptions): AdmissionQueue 
       }
       if (waiting.size >= options.maxQueued) {
         return Promise.reject(
-          new TandemError('rate_limited', `too many requests: ${inflight} in progress here (the most taken at once is ${options.maxInflight}) and ${waiting.size} waiting; retry later`, { retryAfterS: options.retryAfterS }),
+          new TandemError(
+            'rate_limited',
+            `too many requests: ${inflight} in progress here (the most taken at once is ${options.maxInflight}) and ${waiting.size} waiting; retry later`,
+            { retryAfterS: options.retryAfterS },
+          ),
         );
       }
       return new Promise((resolve, reject) => {
@@ -86,7 +90,11 @@ export function createAdmissionQueue(options: AdmissionOptions): AdmissionQueue 
         };
         const onAbort = () => leave(toTandemError(signal.reason, 'cancelled'));
         const cancelTimer = options.clock.setTimer(options.queueTimeoutMs, () =>
-          leave(new TandemError('unavailable', `no capacity for ${options.queueTimeoutMs / 1000} s; retry later`, { retryAfterS: options.retryAfterS })),
+          leave(
+            new TandemError('unavailable', `no capacity for ${options.queueTimeoutMs / 1000} s; retry later`, {
+              retryAfterS: options.retryAfterS,
+            }),
+          ),
         );
         waiting.set(id, {
           grant() {

@@ -9,7 +9,8 @@ function capture() {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of String(chunk).split('\n'))
+        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -22,13 +23,18 @@ describe('failure log', () => {
     const { lines, logger } = capture();
     const clock = createVirtualClock();
     const log = createFailureLog(logger, clock);
-    for (let i = 0; i < 100; i++) log.failed(`r${i}`, new TandemError('unavailable', 'every worker stayed saturated', { retryAfterS: 1 }));
+    for (let i = 0; i < 100; i++)
+      log.failed(`r${i}`, new TandemError('unavailable', 'every worker stayed saturated', { retryAfterS: 1 }));
     await clock.advanceAsync(1000);
     log.failed('next', new TandemError('unavailable', 'every worker stayed saturated', { retryAfterS: 1 }));
     await flush();
     expect(lines).toHaveLength(6);
     expect(lines.every((l) => l.level === 40 && l.err === undefined && l.stack === undefined)).toBe(true);
-    expect(lines[5]).toMatchObject({ requestId: 'next', suppressed: 95, msg: 'every worker stayed saturated (and 95 more like it not logged)' });
+    expect(lines[5]).toMatchObject({
+      requestId: 'next',
+      suppressed: 95,
+      msg: 'every worker stayed saturated (and 95 more like it not logged)',
+    });
   });
 
   it('keeps the cause and its stack for faults, and client errors at debug', async () => {

@@ -20,8 +20,16 @@ export interface FailureLog {
 /** Codes that mean the system refused or gave up as configured, not that something broke. */
 const EXPECTED = new Set(['rate_limited', 'unavailable', 'deadline_exceeded', 'cancelled']);
 
-export function createFailureLog(logger: Logger, clock: Clock, options: { readonly maxPerSecond?: number } = {}): FailureLog {
-  const limiter: LogLimiter = createLogLimiter({ max: options.maxPerSecond ?? 5, intervalMs: 1000, now: () => clock.now() });
+export function createFailureLog(
+  logger: Logger,
+  clock: Clock,
+  options: { readonly maxPerSecond?: number } = {},
+): FailureLog {
+  const limiter: LogLimiter = createLogLimiter({
+    max: options.maxPerSecond ?? 5,
+    intervalMs: 1000,
+    now: () => clock.now(),
+  });
   return {
     failed(requestId, error) {
       if (error.httpStatus < 500 && !EXPECTED.has(error.code)) {
@@ -30,8 +38,17 @@ export function createFailureLog(logger: Logger, clock: Clock, options: { readon
       }
       const suppressed = limiter.take(error.code);
       if (suppressed === undefined) return;
-      const fields = { requestId, code: error.code, status: error.httpStatus, ...(suppressed > 0 ? { suppressed } : {}) };
-      if (EXPECTED.has(error.code)) logger.warn(fields, suppressed > 0 ? `${error.message} (and ${suppressed} more like it not logged)` : error.message);
+      const fields = {
+        requestId,
+        code: error.code,
+        status: error.httpStatus,
+        ...(suppressed > 0 ? { suppressed } : {}),
+      };
+      if (EXPECTED.has(error.code))
+        logger.warn(
+          fields,
+          suppressed > 0 ? `${error.message} (and ${suppressed} more like it not logged)` : error.message,
+        );
       else logger.error({ ...fields, err: error.cause ?? error }, error.message);
     },
     requestLine(outcome) {

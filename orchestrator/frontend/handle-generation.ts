@@ -9,7 +9,17 @@ import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { AdmissionQueue } from './admission.ts';
 import type { FailureLog } from './failure-log.ts';
 import { errorHeaders, toHttpError } from './http-errors.ts';
-import { chunkBody, completeBody, createSseWriter, createTextChunkEvent, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity, type TokenLogprobText } from '../../common/openai/index.ts';
+import {
+  chunkBody,
+  completeBody,
+  createSseWriter,
+  createTextChunkEvent,
+  responseIdentity,
+  runningUsage,
+  usageChunkBody,
+  type ResponseIdentity,
+  type TokenLogprobText,
+} from '../../common/openai/index.ts';
 import type { RequestParsers } from './parse-request.ts';
 import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
 import { createRequestObserver, type RequestObserver } from './request-observer.ts';
@@ -39,11 +49,21 @@ export interface GenerationContext {
   readonly shutdown: AbortSignal;
 }
 
-export async function handleGeneration(kind: 'chat' | 'completion', request: FastifyRequest, reply: FastifyReply, context: GenerationContext, arrivalMs: number): Promise<void> {
+export async function handleGeneration(
+  kind: 'chat' | 'completion',
+  request: FastifyRequest,
+  reply: FastifyReply,
+  context: GenerationContext,
+  arrivalMs: number,
+): Promise<void> {
   reply.hijack();
   const res = reply.raw;
   const requestId = request.id;
-  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, { logger: context.logger, requestId, admit: context.failures.requestLine });
+  const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, {
+    logger: context.logger,
+    requestId,
+    admit: context.failures.requestLine,
+  });
   const abort = new AbortController();
   let clientGone = false;
   const onClose = () => {
@@ -52,10 +72,13 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
     abort.abort(new TandemError('cancelled', 'the client disconnected'));
   };
   res.on('close', onClose);
-  const onShutdown = () => abort.abort(new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
+  const onShutdown = () =>
+    abort.abort(new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
   context.shutdown.addEventListener('abort', onShutdown, { once: true });
   const cancelTimeout = context.clock.setTimer(context.requestTimeoutMs, () =>
-    abort.abort(new TandemError('deadline_exceeded', `the request ran longer than ${context.requestTimeoutMs / 1000} s`)),
+    abort.abort(
+      new TandemError('deadline_exceeded', `the request ran longer than ${context.requestTimeoutMs / 1000} s`),
+    ),
   );
   let release: (() => void) | undefined;
 
@@ -84,7 +107,11 @@ export async function handleGeneration(kind: 'chat' | 'completion', request: Fas
   } catch (error) {
     const failure = toHttpError(error);
     // The core refusing for lack of capacity is a rejection, not a failure of the request.
-    fail(failure, failure.code === 'rate_limited' || failure.code === 'unavailable' ? 'rejected' : 'error', failedRunOf(error));
+    fail(
+      failure,
+      failure.code === 'rate_limited' || failure.code === 'unavailable' ? 'rejected' : 'error',
+      failedRunOf(error),
+    );
   } finally {
     release?.();
     cancelTimeout();
@@ -111,12 +138,23 @@ interface Run {
   readonly signal: AbortSignal;
 }
 
-async function respondWhole(run: Run, res: ServerResponse, context: GenerationContext, requestId: string): Promise<void> {
+async function respondWhole(
+  run: Run,
+  res: ServerResponse,
+  context: GenerationContext,
+  requestId: string,
+): Promise<void> {
   let text = '';
-  const logprobs: TokenLogprobText[] | undefined = run.prepared.request.sampling.logprobs === undefined ? undefined : [];
+  const logprobs: TokenLogprobText[] | undefined =
+    run.prepared.request.sampling.logprobs === undefined ? undefined : [];
   /** An HTTP engine's own body, passed on as it wrote it. */
   let passed: string | undefined;
-  for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
+  for await (const event of runGeneration({
+    core: context.core,
+    tokenizer: context.tokenizer.tokenizer,
+    clock: context.clock,
+    ...run,
+  })) {
     if (event.kind === 'output') {
       passed = (passed ?? '') + event.data.join('');
       continue;
@@ -126,17 +164,38 @@ async function respondWhole(run: Run, res: ServerResponse, context: GenerationCo
     if (event.kind === 'finish') {
       run.observer.finish('success', event.mode, event.usage, event.route);
       if (passed !== undefined) writeRawJson(res, 200, { 'x-request-id': requestId }, passed);
-      else writeJson(res, 200, { 'x-request-id': requestId }, completeBody(run.who, { text, finishReason: event.finishReason, stopReason: event.stopReason, usage: event.usage, logprobs }));
+      else
+        writeJson(
+          res,
+          200,
+          { 'x-request-id': requestId },
+          completeBody(run.who, {
+            text,
+            finishReason: event.finishReason,
+            stopReason: event.stopReason,
+            usage: event.usage,
+            logprobs,
+          }),
+        );
     }
   }
 }
 
-async function respondStreaming(run: Run, res: ServerResponse, context: GenerationContext, requestId: string): Promise<void> {
+async function respondStreaming(
+  run: Run,
+  res: ServerResponse,
+  context: GenerationContext,
+  requestId: string,
+): Promise<void> {
   const { options, request } = run.prepared;
   const sse = createSseWriter(res, { 'x-request-id': requestId });
   const promptTokens = request.promptTokenIds.length;
   const usageField = (completionTokens: number) =>
-    options.continuousUsage && options.includeUsage ? runningUsage(promptTokens, completionTokens) : options.includeUsage ? null : undefined;
+    options.continuousUsage && options.includeUsage
+      ? runningUsage(promptTokens, completionTokens)
+      : options.includeUsage
+        ? null
+        : undefined;
   const withUsage = (completionTokens: number) => {
     const usage = usageField(completionTokens);
     return usage === undefined ? {} : { usage };
@@ -148,7 +207,12 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
   /** An HTTP engine streams its own chunks: they pass as they are, and it wrote its own role and finish chunks. */
   let passing = false;
   try {
-    for await (const event of runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run })) {
+    for await (const event of runGeneration({
+      core: context.core,
+      tokenizer: context.tokenizer.tokenizer,
+      clock: context.clock,
+      ...run,
+    })) {
       if (event.kind === 'output') {
         passing = true;
         for (const data of event.data) {
@@ -162,7 +226,8 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
         run.observer.finish('success', event.mode, event.usage, event.route);
         continue;
       }
-      if (!sse.started && run.who.kind === 'chat') await sse.send(chunkBody(run.who, { text: '', role: 'assistant', ...withUsage(0) }));
+      if (!sse.started && run.who.kind === 'chat')
+        await sse.send(chunkBody(run.who, { text: '', role: 'assistant', ...withUsage(0) }));
       // With logprobs each chunk carries its tokens' (the fixed text template does not).
       const logprobs = event.logprobs === undefined ? undefined : { entries: event.logprobs, textOffset };
       textOffset += event.text.length;
@@ -176,13 +241,22 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
         if (backpressure) await backpressure;
         continue;
       }
-      await sse.send(chunkBody(run.who, { text: event.text, finishReason: event.finishReason, stopReason: event.stopReason, logprobs, ...withUsage(event.usage.completionTokens) }));
+      await sse.send(
+        chunkBody(run.who, {
+          text: event.text,
+          finishReason: event.finishReason,
+          stopReason: event.stopReason,
+          logprobs,
+          ...withUsage(event.usage.completionTokens),
+        }),
+      );
       if (options.includeUsage) await sse.send(usageChunkBody(run.who, event.usage));
       await sse.done();
       run.observer.finish('success', event.mode, event.usage, event.route);
     }
   } catch (error) {
-    if (!sse.started || (run.signal.aborted && (run.signal.reason as TandemError | undefined)?.code === 'cancelled')) throw error;
+    if (!sse.started || (run.signal.aborted && (run.signal.reason as TandemError | undefined)?.code === 'cancelled'))
+      throw error;
     // After the first byte the status is sent: report the error in the stream, then end it.
     const failure = toHttpError(error);
     const ran = failedRunOf(error);
@@ -196,12 +270,20 @@ async function respondStreaming(run: Run, res: ServerResponse, context: Generati
 function writeJson(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
   if (res.destroyed || res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
 function writeRawJson(res: ServerResponse, status: number, headers: Record<string, string>, text: string): void {
   if (res.destroyed || res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }

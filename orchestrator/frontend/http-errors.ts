@@ -11,7 +11,8 @@ export function toHttpError(error: unknown): TandemError {
   if (isTandemError(error)) return error;
   const fastifyError = error as { code?: unknown; statusCode?: unknown; message?: unknown };
   const message = typeof fastifyError.message === 'string' ? fastifyError.message : String(error);
-  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TandemError('payload_too_large', 'the request body is larger than the server accepts', { cause: error });
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new TandemError('payload_too_large', 'the request body is larger than the server accepts', { cause: error });
   const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
   if (status === 404) return new TandemError('not_found', message, { cause: error });
   if (status === 413) return new TandemError('payload_too_large', message, { cause: error });
@@ -25,5 +26,9 @@ export function errorHeaders(error: TandemError): Record<string, string> {
 }
 
 export function sendError(reply: FastifyReply, error: TandemError): FastifyReply {
-  return reply.code(error.httpStatus).headers(errorHeaders(error)).type('application/json').send(toOpenAIErrorBody(error));
+  return reply
+    .code(error.httpStatus)
+    .headers(errorHeaders(error))
+    .type('application/json')
+    .send(toOpenAIErrorBody(error));
 }

@@ -7,7 +7,13 @@ describe('load shedder', () => {
     const clock = createVirtualClock();
     const lags = [10, 300, 200, 130, 90, 0];
     const seen: number[] = [];
-    const shedder = createLoadShedder({ thresholdMs: 250, windowMs: 500, clock, sampleLagMs: () => lags.shift() ?? 0, onSample: (s) => seen.push(s) });
+    const shedder = createLoadShedder({
+      thresholdMs: 250,
+      windowMs: 500,
+      clock,
+      sampleLagMs: () => lags.shift() ?? 0,
+      onSample: (s) => seen.push(s),
+    });
     const states: boolean[] = [];
     for (let i = 0; i < 6; i++) {
       await clock.advanceAsync(500);

@@ -33,7 +33,9 @@ export function registerOpsRoutes(app: FastifyInstance, context: OpsContext): vo
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type(context.metrics.contentType).send(await context.metrics.render()));
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(context.metrics.contentType).send(await context.metrics.render()),
+  );
 
   app.get('/v1/models', async () => ({
     object: 'list',
@@ -68,7 +70,12 @@ export function registerOpsRoutes(app: FastifyInstance, context: OpsContext): vo
     if (!prepared.ok) return sendError(reply, prepared.error);
     const { request: tokenized } = prepared.value;
     try {
-      return { request_id: request.id, model: tokenized.model, prompt_tokens: tokenized.promptTokenIds.length, decision: context.core.explain(tokenized) };
+      return {
+        request_id: request.id,
+        model: tokenized.model,
+        prompt_tokens: tokenized.promptTokenIds.length,
+        decision: context.core.explain(tokenized),
+      };
     } catch (error) {
       if (isTandemError(error)) return sendError(reply, error);
       throw error;

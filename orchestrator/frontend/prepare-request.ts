@@ -47,7 +47,12 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
   let promptTokenIds: readonly number[];
   try {
     if (input.kind === 'chat') {
-      if (!chatTemplate) return fail(new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', { param: 'messages' }));
+      if (!chatTemplate)
+        return fail(
+          new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', {
+            param: 'messages',
+          }),
+        );
       // Rendered as vLLM renders it (tools, documents, kwargs, content parts); with a media part,
       // only the text before it, which is what the engine's prompt is sure to share.
       const rendered = chatTemplate.renderRequest(input);
@@ -58,18 +63,34 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
     } else {
       promptTokenIds = input.prompt.tokenIds;
       const outside = promptTokenIds.find((id) => id >= tokenizer.vocabSize);
-      if (outside !== undefined) return fail(new TandemError('invalid_request', `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`, { param: 'prompt' }));
+      if (outside !== undefined)
+        return fail(
+          new TandemError(
+            'invalid_request',
+            `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`,
+            { param: 'prompt' },
+          ),
+        );
     }
   } catch (error) {
     return fail(new TandemError('internal', `tokenization failed: ${(error as Error).message}`, { cause: error }));
   }
 
   const promptLength = promptTokenIds.length;
-  if (promptLength === 0) return fail(new TandemError('invalid_request', `${promptParam}: the prompt is empty after tokenization`, { param: promptParam }));
+  if (promptLength === 0)
+    return fail(
+      new TandemError('invalid_request', `${promptParam}: the prompt is empty after tokenization`, {
+        param: promptParam,
+      }),
+    );
   const room = context.maxModelLen - promptLength;
   if (room < 1) {
     return fail(
-      new TandemError('context_length_exceeded', `This model's maximum context length is ${context.maxModelLen} tokens. However, your request has ${promptLength} input tokens. Please reduce the length of the input.`, { param: promptParam }),
+      new TandemError(
+        'context_length_exceeded',
+        `This model's maximum context length is ${context.maxModelLen} tokens. However, your request has ${promptLength} input tokens. Please reduce the length of the input.`,
+        { param: promptParam },
+      ),
     );
   }
   if (options.maxTokens !== undefined && options.maxTokens > room) {
@@ -81,12 +102,24 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       ),
     );
   }
-  const maxTokens = options.maxTokens ?? (parsed.kind === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
+  const maxTokens =
+    options.maxTokens ?? (parsed.kind === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
   if (options.minTokens > maxTokens) {
-    return fail(new TandemError('invalid_request', `min_tokens (${options.minTokens}) must not exceed max_tokens (${maxTokens})`, { param: 'min_tokens' }));
+    return fail(
+      new TandemError(
+        'invalid_request',
+        `min_tokens (${options.minTokens}) must not exceed max_tokens (${maxTokens})`,
+        { param: 'min_tokens' },
+      ),
+    );
   }
   const badStopId = options.stopTokenIds.find((id) => id >= tokenizer.vocabSize);
-  if (badStopId !== undefined) return fail(new TandemError('invalid_request', `stop_token_ids: ${badStopId} is out of vocabulary`, { param: 'stop_token_ids' }));
+  if (badStopId !== undefined)
+    return fail(
+      new TandemError('invalid_request', `stop_token_ids: ${badStopId} is out of vocabulary`, {
+        param: 'stop_token_ids',
+      }),
+    );
 
   return ok({
     kind: parsed.kind,

@@ -52,7 +52,8 @@ export function requestLogLine(end: RequestEnd): { fields: RequestLogFields; mes
   const where = fields.workers.length > 0 ? ` on ${fields.workers.join(' -> ')}` : '';
   const overlap = fields.overlapTokens === null ? '' : `, overlap ${fields.overlapTokens}`;
   const ttft = fields.ttftMs === null ? '' : `, ttft ${fields.ttftMs} ms`;
-  const prompt = fields.promptTokens === null ? '' : `${fields.promptTokens} prompt (${fields.cachedTokens ?? 0} cached) + `;
+  const prompt =
+    fields.promptTokens === null ? '' : `${fields.promptTokens} prompt (${fields.cachedTokens ?? 0} cached) + `;
   const message = `request ${fields.requestId} ${fields.outcome} ${fields.mode}${where}${overlap}${ttft}, ${prompt}${fields.completionTokens} out, ${fields.e2eMs} ms`;
   return { fields, message };
 }

@@ -26,7 +26,12 @@ export interface RequestLog {
   readonly admit?: (outcome: RequestOutcome) => number | undefined;
 }
 
-export function createRequestObserver(metrics: OrchestratorMetrics, clock: Clock, arrivalMs: number, log?: RequestLog): RequestObserver {
+export function createRequestObserver(
+  metrics: OrchestratorMetrics,
+  clock: Clock,
+  arrivalMs: number,
+  log?: RequestLog,
+): RequestObserver {
   let firstTokenMs: number | undefined;
   let lastTokenMs = 0;
   let tokensSeen = 0;
@@ -46,8 +51,22 @@ export function createRequestObserver(metrics: OrchestratorMetrics, clock: Clock
       const endMs = clock.now();
       const dropped = log ? (log.admit?.(outcome) ?? 0) : undefined;
       if (log && dropped !== undefined) {
-        const line = requestLogLine({ requestId: log.requestId, outcome, mode, arrivalMs, firstTokenMs, endMs, tokensSeen, usage, route });
-        if (dropped > 0) log.logger.info({ ...line.fields, suppressed: dropped }, `${line.message} (${dropped} more rejected requests not logged)`);
+        const line = requestLogLine({
+          requestId: log.requestId,
+          outcome,
+          mode,
+          arrivalMs,
+          firstTokenMs,
+          endMs,
+          tokensSeen,
+          usage,
+          route,
+        });
+        if (dropped > 0)
+          log.logger.info(
+            { ...line.fields, suppressed: dropped },
+            `${line.message} (${dropped} more rejected requests not logged)`,
+          );
         else log.logger.info(line.fields, line.message);
       }
       metrics.countRequest(outcome, mode);
@@ -55,7 +74,12 @@ export function createRequestObserver(metrics: OrchestratorMetrics, clock: Clock
       if (firstTokenMs !== undefined) metrics.observeTimeToFirstToken(mode, (firstTokenMs - arrivalMs) / 1000);
       for (const gap of gapsMs) metrics.observeInterTokenLatency(mode, gap / 1000);
       metrics.observeE2eLatency((endMs - arrivalMs) / 1000);
-      if (usage) metrics.recordRequestTokens({ promptTokens: usage.promptTokens, cachedPromptTokens: usage.cachedPromptTokens, generationTokens: usage.completionTokens });
+      if (usage)
+        metrics.recordRequestTokens({
+          promptTokens: usage.promptTokens,
+          cachedPromptTokens: usage.cachedPromptTokens,
+          generationTokens: usage.completionTokens,
+        });
     },
   };
 }

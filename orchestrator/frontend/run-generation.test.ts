@@ -17,7 +17,15 @@ const request: TokenizedRequest = {
   requestId: 'r1',
   model: 'm',
   promptTokenIds: [1, 2, 3],
-  sampling: { maxTokens: 50, temperature: 0, topP: 1, seed: undefined, stopTokenIds: [], ignoreEos: false, minTokens: 0 },
+  sampling: {
+    maxTokens: 50,
+    temperature: 0,
+    topP: 1,
+    seed: undefined,
+    stopTokenIds: [],
+    ignoreEos: false,
+    minTokens: 0,
+  },
   sessionKey: undefined,
   deadlineUnixMs: 0,
 };
@@ -28,9 +36,27 @@ function prepared(stop: string[] = []): PreparedRequest {
     promptTail: [],
     request,
     options: {
-      model: 'm', stream: false, includeUsage: false, continuousUsage: false, maxTokens: 50, temperature: 0, topP: 1, seed: undefined,
-      stop, stopTokenIds: [], ignoreEos: false, minTokens: 0, user: undefined, skipSpecialTokens: true, includeStopStrInOutput: false,
-      topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, logprobs: undefined,
+      model: 'm',
+      stream: false,
+      includeUsage: false,
+      continuousUsage: false,
+      maxTokens: 50,
+      temperature: 0,
+      topP: 1,
+      seed: undefined,
+      stop,
+      stopTokenIds: [],
+      ignoreEos: false,
+      minTokens: 0,
+      user: undefined,
+      skipSpecialTokens: true,
+      includeStopStrInOutput: false,
+      topK: 0,
+      minP: 0,
+      presencePenalty: 0,
+      frequencyPenalty: 0,
+      repetitionPenalty: 1,
+      logprobs: undefined,
     },
   };
 }
@@ -62,7 +88,16 @@ describe('runGeneration against a core that ignores its abort signal', () => {
     const ids = await tokenizer.encode('alpha beta STOP gamma', { addSpecialTokens: false });
     const seen: { signal?: AbortSignal } = {};
     const observer = createRequestObserver(createOrchestratorMetrics(), clock, clock.now());
-    const done = collect(runGeneration({ core: deafCore(ids, seen), prepared: prepared(['STOP']), tokenizer, clock, signal: new AbortController().signal, observer }));
+    const done = collect(
+      runGeneration({
+        core: deafCore(ids, seen),
+        prepared: prepared(['STOP']),
+        tokenizer,
+        clock,
+        signal: new AbortController().signal,
+        observer,
+      }),
+    );
     await clock.advanceAsync(STOP_DRAIN_MS - 1);
     let settled = false;
     void done.then(() => (settled = true));
@@ -72,7 +107,13 @@ describe('runGeneration against a core that ignores its abort signal', () => {
     const events = await done;
     expect(seen.signal?.aborted).toBe(true);
     const finish = events.at(-1)!;
-    expect(finish).toMatchObject({ kind: 'finish', finishReason: 'stop', stopReason: 'STOP', usage: { promptTokens: 3, cachedPromptTokens: 0 }, mode: 'none' });
+    expect(finish).toMatchObject({
+      kind: 'finish',
+      finishReason: 'stop',
+      stopReason: 'STOP',
+      usage: { promptTokens: 3, cachedPromptTokens: 0 },
+      mode: 'none',
+    });
     expect(events.map((e) => ('text' in e ? e.text : '')).join('')).toBe('alpha beta ');
   });
 
@@ -83,7 +124,15 @@ describe('runGeneration against a core that ignores its abort signal', () => {
     const observer = createRequestObserver(createOrchestratorMetrics(), clock, 0);
     const events: OutputEvent[] = [];
     const run = (async () => {
-      for await (const event of runGeneration({ core: deafCore([9707], seen), prepared: prepared(), tokenizer, clock, signal: client.signal, observer })) events.push(event);
+      for await (const event of runGeneration({
+        core: deafCore([9707], seen),
+        prepared: prepared(),
+        tokenizer,
+        clock,
+        signal: client.signal,
+        observer,
+      }))
+        events.push(event);
     })();
     await clock.advanceAsync(10);
     expect(events.map((e) => ('text' in e ? e.text : ''))).toEqual(['Hello']);
@@ -94,8 +143,17 @@ describe('runGeneration against a core that ignores its abort signal', () => {
 
   it('reports a core that ends without its final event as an upstream error', async () => {
     const clock = createVirtualClock();
-    const core: ServingCore = { ...deafCore([], {}), async *generate() { yield { kind: 'tokens', tokenIds: [9707] }; } };
+    const core: ServingCore = {
+      ...deafCore([], {}),
+      async *generate() {
+        yield { kind: 'tokens', tokenIds: [9707] };
+      },
+    };
     const observer = createRequestObserver(createOrchestratorMetrics(), clock, 0);
-    await expect(collect(runGeneration({ core, prepared: prepared(), tokenizer, clock, signal: new AbortController().signal, observer }))).rejects.toMatchObject({ code: 'upstream_error' });
+    await expect(
+      collect(
+        runGeneration({ core, prepared: prepared(), tokenizer, clock, signal: new AbortController().signal, observer }),
+      ),
+    ).rejects.toMatchObject({ code: 'upstream_error' });
   });
 });

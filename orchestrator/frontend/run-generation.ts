@@ -22,7 +22,12 @@ export type OutputEvent =
    * logprobs asked for, `logprobs` holds those of the tokens whose text this is (a token whose
    * bytes do not finish a character goes with the next text).
    */
-  | { readonly kind: 'text'; readonly text: string; readonly completionTokens: number; readonly logprobs?: readonly TokenLogprobText[] }
+  | {
+      readonly kind: 'text';
+      readonly text: string;
+      readonly completionTokens: number;
+      readonly logprobs?: readonly TokenLogprobText[];
+    }
   /** An HTTP engine's own output, for the client as it is (see GenerationEvent `output`). */
   | { readonly kind: 'output'; readonly data: readonly string[]; readonly completionTokens: number }
   /** The last event: remaining text, why it ended, and the usage to report. */
@@ -61,7 +66,10 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
   if (signal.aborted) throw reasonOf(signal);
   signal.addEventListener('abort', forward, { once: true });
 
-  const detokenizer = options.tokenizer.createDetokenizer({ skipSpecialTokens: output.skipSpecialTokens, promptTail: prepared.promptTail });
+  const detokenizer = options.tokenizer.createDetokenizer({
+    skipSpecialTokens: output.skipSpecialTokens,
+    promptTail: prepared.promptTail,
+  });
   const stops = createStopMatcher(output.stop, output.includeStopStrInOutput);
   const stopTokenIds = new Set(output.stopTokenIds);
   const iterator = options.core.generate(request, coreAbort.signal)[Symbol.asyncIterator]();
@@ -119,7 +127,11 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
               text,
               finishReason: 'stop',
               stopReason: match.stop,
-              usage: { promptTokens: drained?.usage.promptTokens ?? request.promptTokenIds.length, cachedPromptTokens: drained?.usage.cachedPromptTokens ?? 0, completionTokens },
+              usage: {
+                promptTokens: drained?.usage.promptTokens ?? request.promptTokenIds.length,
+                cachedPromptTokens: drained?.usage.cachedPromptTokens ?? 0,
+                completionTokens,
+              },
               mode: drained?.mode ?? 'none',
               route: drained?.route,
               ...takeLogprobs(),
@@ -140,7 +152,8 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
 
       coreDone = true;
       const tail = stops.push(detokenizer.flush());
-      const finishedOnStopToken = event.finishReason === 'stop' && lastTokenId !== undefined && stopTokenIds.has(lastTokenId);
+      const finishedOnStopToken =
+        event.finishReason === 'stop' && lastTokenId !== undefined && stopTokenIds.has(lastTokenId);
       yield {
         kind: 'finish',
         text: tail.text + (tail.stop === undefined ? stops.flush() : ''),
@@ -189,14 +202,20 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** After an abort: reads on to the core's final `done`, if it comes within STOP_DRAIN_MS. */
-async function drainUsage(iterator: AsyncIterator<GenerationEvent>, clock: Clock): Promise<{ usage: Usage; mode: ModeLabel; route: RouteSummary | undefined } | undefined> {
+async function drainUsage(
+  iterator: AsyncIterator<GenerationEvent>,
+  clock: Clock,
+): Promise<{ usage: Usage; mode: ModeLabel; route: RouteSummary | undefined } | undefined> {
   const timeout = new AbortController();
-  const cancel = clock.setTimer(STOP_DRAIN_MS, () => timeout.abort(new TandemError('deadline_exceeded', 'drain timed out')));
+  const cancel = clock.setTimer(STOP_DRAIN_MS, () =>
+    timeout.abort(new TandemError('deadline_exceeded', 'drain timed out')),
+  );
   try {
     for (;;) {
       const step = await untilAborted(iterator.next(), timeout.signal);
       if (step.done) return undefined;
-      if (step.value.kind === 'done') return { usage: step.value.usage, mode: step.value.mode ?? 'none', route: step.value.route };
+      if (step.value.kind === 'done')
+        return { usage: step.value.usage, mode: step.value.mode ?? 'none', route: step.value.route };
     }
   } catch {
     return undefined;
@@ -209,7 +228,9 @@ async function drainUsage(iterator: AsyncIterator<GenerationEvent>, clock: Clock
  * Token logprobs with their tokens' texts (each id decoded alone, special tokens kept, as vLLM
  * shows them), cached per request: the same alternatives come up again and again.
  */
-function createTokenTexts(tokenizer: Tokenizer): { render(id: number, logprob: TokenLogprob): Promise<TokenLogprobText> } {
+function createTokenTexts(tokenizer: Tokenizer): {
+  render(id: number, logprob: TokenLogprob): Promise<TokenLogprobText>;
+} {
   const cache = new Map<number, Promise<string>>();
   const text = (id: number) => {
     let known = cache.get(id);
@@ -219,7 +240,11 @@ function createTokenTexts(tokenizer: Tokenizer): { render(id: number, logprob: T
   return {
     async render(id, logprob) {
       const [token, ...top] = await Promise.all([text(id), ...logprob.top.map((t) => text(t.tokenId))]);
-      return { token: token!, logprob: logprob.logprob, top: logprob.top.map((t, i) => ({ token: top[i]!, logprob: t.logprob })) };
+      return {
+        token: token!,
+        logprob: logprob.logprob,
+        top: logprob.top.map((t, i) => ({ token: top[i]!, logprob: t.logprob })),
+      };
     },
   };
 }

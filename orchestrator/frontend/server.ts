@@ -70,12 +70,21 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     if (exceedsJsonDepth(text, config.limits.max_json_depth)) {
-      return done(new TandemError('invalid_request', `the request body nests JSON deeper than ${config.limits.max_json_depth} levels`), undefined);
+      return done(
+        new TandemError(
+          'invalid_request',
+          `the request body nests JSON deeper than ${config.limits.max_json_depth} levels`,
+        ),
+        undefined,
+      );
     }
     try {
       done(null, JSON.parse(text));
     } catch (error) {
-      done(new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(
+        new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
     }
   });
 
@@ -85,14 +94,24 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   // Every running request listens for shutdown: thousands of listeners is the normal case.
   setMaxListeners(0, shutdown.signal);
   const failures = createFailureLog(options.logger, clock);
-  const shedder = createLoadShedder({ thresholdMs: config.admission.shed_event_loop_lag_ms, clock, onSample: (seconds) => metrics.setEventLoopLag(seconds) });
+  const shedder = createLoadShedder({
+    thresholdMs: config.admission.shed_event_loop_lag_ms,
+    clock,
+    onSample: (seconds) => metrics.setEventLoopLag(seconds),
+  });
   app.addHook('onClose', async () => shedder.close());
   const watchdog = createWriteWatchdog({
     timeoutMs: config.client_write_timeout_s * 1000,
     clock,
     onTimeout: () => {
       metrics.countClientWriteTimeout();
-      failures.failed('-', new TandemError('cancelled', `a client took none of its response for ${config.client_write_timeout_s} s: connection closed`));
+      failures.failed(
+        '-',
+        new TandemError(
+          'cancelled',
+          `a client took none of its response for ${config.client_write_timeout_s} s: connection closed`,
+        ),
+      );
     },
   });
   app.server.on('request', (_request, response) => watchdog.watch(response));
@@ -100,20 +119,33 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     arrivals.set(request.raw, clock.now());
     if (shutdown.signal.aborted) {
-      return sendError(reply.header('x-request-id', request.id).header('connection', 'close'), new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
+      return sendError(
+        reply.header('x-request-id', request.id).header('connection', 'close'),
+        new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }),
+      );
     }
     // The orchestrator's own CPU is the bottleneck: refuse before reading the body, not after tokenizing it.
     if (shedder.shedding() && GENERATION_ROUTES.has(request.routeOptions.url ?? '')) {
       metrics.countRequest('rejected', 'none');
       metrics.countLoadShed();
       const lag = Math.round(shedder.lagMs);
-      return sendError(reply.header('x-request-id', request.id), new TandemError('unavailable', `the orchestrator is overloaded (its event loop is ${lag} ms behind); retry later`, { retryAfterS: config.admission.retry_after_s }));
+      return sendError(
+        reply.header('x-request-id', request.id),
+        new TandemError(
+          'unavailable',
+          `the orchestrator is overloaded (its event loop is ${lag} ms behind); retry later`,
+          { retryAfterS: config.admission.retry_after_s },
+        ),
+      );
     }
     if (expectedAuth === undefined || !(request.url.startsWith('/v1/') || request.url.startsWith('/debug/'))) return;
     const given = request.headers.authorization;
     if (typeof given !== 'string' || !timingSafeEqual(digest(given), expectedAuth)) {
       if (GENERATION_ROUTES.has(request.routeOptions.url ?? '')) metrics.countRequest('rejected', 'none');
-      return sendError(reply.header('x-request-id', request.id), new TandemError('unauthenticated', 'Incorrect API key provided.'));
+      return sendError(
+        reply.header('x-request-id', request.id),
+        new TandemError('unauthenticated', 'Incorrect API key provided.'),
+      );
     }
   });
   app.addHook('onSend', async (request, reply) => {
@@ -123,10 +155,13 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     const failure = toHttpError(error);
     failures.failed(request.id, failure);
-    if (GENERATION_ROUTES.has(request.routeOptions.url ?? '')) metrics.countRequest(failure.httpStatus >= 500 ? 'error' : 'rejected', 'none');
+    if (GENERATION_ROUTES.has(request.routeOptions.url ?? ''))
+      metrics.countRequest(failure.httpStatus >= 500 ? 'error' : 'rejected', 'none');
     return sendError(reply, failure);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, new TandemError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new TandemError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
 
   app.addHook('preClose', async () => shutdown.abort());
 
@@ -155,8 +190,12 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     shutdown: shutdown.signal,
   };
   const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();
-  app.post('/v1/completions', (request, reply) => handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)));
-  app.post('/v1/chat/completions', (request, reply) => handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)));
+  app.post('/v1/completions', (request, reply) =>
+    handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)),
+  );
+  app.post('/v1/chat/completions', (request, reply) =>
+    handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)),
+  );
 
   registerOpsRoutes(app, {
     core,

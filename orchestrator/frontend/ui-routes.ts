@@ -19,7 +19,8 @@ export interface UiRoutesOptions {
 
 /** The page talks to this server only; uPlot styles its elements inline. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'",
+  'content-security-policy':
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'",
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-cache',
 };
@@ -28,7 +29,8 @@ export function registerUiRoutes(app: FastifyInstance, options: UiRoutesOptions)
   const { feed, assets } = options;
   app.get('/', (_request, reply) => reply.redirect('/ui'));
   for (const [path, asset] of assets) {
-    const serve = (_request: unknown, reply: FastifyReply) => reply.headers(SECURITY_HEADERS).type(asset.contentType).send(asset.body);
+    const serve = (_request: unknown, reply: FastifyReply) =>
+      reply.headers(SECURITY_HEADERS).type(asset.contentType).send(asset.body);
     app.get(path, serve);
     if (path === '/ui') app.get('/ui/', serve);
   }
@@ -40,7 +42,12 @@ export function registerUiRoutes(app: FastifyInstance, options: UiRoutesOptions)
 
   app.get('/ui/events', (request, reply) => {
     if (streams.size >= options.maxClients) {
-      return sendError(reply, new TandemError('unavailable', `the status page already has ${options.maxClients} viewers (ui.max_clients)`, { retryAfterS: 5 }));
+      return sendError(
+        reply,
+        new TandemError('unavailable', `the status page already has ${options.maxClients} viewers (ui.max_clients)`, {
+          retryAfterS: 5,
+        }),
+      );
     }
     reply.hijack();
     const res = reply.raw;

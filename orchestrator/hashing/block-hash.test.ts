@@ -39,7 +39,9 @@ describe('chained block hashes', () => {
     expect(chainHashHex(createBlockHasher(1338).hashPrompt(tokens(32), 16), 0)).not.toBe(base);
     expect(chainHashHex(hasher.hashPrompt(tokens(32), 32), 0)).not.toBe(base);
     expect(chainHashHex(hasher.hashPrompt(tokens(32), 16, 'my-lora'), 0)).not.toBe(base);
-    expect(chainHashHex(hasher.hashPrompt(tokens(32), 16, 'my-lora'), 0)).toBe(chainHashHex(hasher.hashPrompt(tokens(32), 16, 'my-lora'), 0));
+    expect(chainHashHex(hasher.hashPrompt(tokens(32), 16, 'my-lora'), 0)).toBe(
+      chainHashHex(hasher.hashPrompt(tokens(32), 16, 'my-lora'), 0),
+    );
   });
 
   it('rejects seeds and block sizes it cannot use', () => {

@@ -27,7 +27,8 @@ export interface BlockHasher {
 }
 
 export function createBlockHasher(seed: number): BlockHasher {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff) throw new RangeError(`hash seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff)
+    throw new RangeError(`hash seed must be an integer in [0, 2^32), got ${seed}`);
   const roots = new Map<string, readonly [number, number]>();
   const root = (namespace?: string): readonly [number, number] => {
     if (namespace === undefined || namespace === '') return ZERO_ROOT;
@@ -64,7 +65,8 @@ export function hashChain(
   tokenCount: number,
   blockSize: number,
 ): BlockHashChain {
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+  if (!Number.isInteger(blockSize) || blockSize < 1)
+    throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
   const length = Math.floor(tokenCount / blockSize);
   const words = new Uint32Array(length * 2);
   let lo = parentLo;

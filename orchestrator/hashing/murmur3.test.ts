@@ -3,7 +3,8 @@ import { createRng } from '../../common/rng.ts';
 import { hashBlockInto, murmur3x86128 } from './murmur3.ts';
 
 /** First 64 bits (little-endian) of a digest, as hex. */
-const first64 = (digest: Uint32Array) => ((BigInt(digest[1]!) << 32n) | BigInt(digest[0]!)).toString(16).padStart(16, '0');
+const first64 = (digest: Uint32Array) =>
+  ((BigInt(digest[1]!) << 32n) | BigInt(digest[0]!)).toString(16).padStart(16, '0');
 
 const leBytes = (words: readonly number[]) => {
   const bytes = new Uint8Array(words.length * 4);
@@ -30,7 +31,14 @@ describe('MurmurHash3_x86_128', () => {
   });
 
   it('matches the reference implementation on parent-chained token blocks of every tail length', () => {
-    expect(blockHex(1337, 0, 0, Array.from({ length: 16 }, (_, i) => i + 1))).toBe('5e389015905c473a');
+    expect(
+      blockHex(
+        1337,
+        0,
+        0,
+        Array.from({ length: 16 }, (_, i) => i + 1),
+      ),
+    ).toBe('5e389015905c473a');
     expect(blockHex(1337, 0x89abcdef, 0x01234567, [7, 8, 9])).toBe('444663d48e4962fc');
     expect(blockHex(42, 5, 6, [4_000_000_000])).toBe('54c17b31e82a2c7c');
     expect(blockHex(42, 5, 6, [])).toBe('65fd482a83dc73cf');

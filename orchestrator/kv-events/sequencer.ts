@@ -75,7 +75,15 @@ export interface KvEventSequencer {
 }
 
 export function createKvEventSequencer(options: KvEventSequencerOptions): KvEventSequencer {
-  const stats: KvEventSequencerStats = { gaps: 0, lateJoins: 0, replays: 0, replayedBatches: 0, restarts: 0, unrecoverableGaps: 0, lastSeq: null };
+  const stats: KvEventSequencerStats = {
+    gaps: 0,
+    lateJoins: 0,
+    replays: 0,
+    replayedBatches: 0,
+    restarts: 0,
+    unrecoverableGaps: 0,
+    lastSeq: null,
+  };
   let lastSeq: bigint | undefined; // last delivered
   let lastPayload: Uint8Array | undefined; // its bytes, the anchor for incarnation checks
   let liveLast: bigint | undefined; // last seq seen on the live stream

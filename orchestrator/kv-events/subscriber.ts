@@ -80,18 +80,37 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
   const clock = options.clock ?? realClock;
   const replayTimeoutMs = options.replayTimeoutMs ?? 5000;
   const closing = new AbortController();
-  const counters = { batchesDelivered: 0, decodeErrors: 0, unknownEvents: 0, callbackErrors: 0, droppedByFaultInjection: 0, connected: false };
+  const counters = {
+    batchesDelivered: 0,
+    decodeErrors: 0,
+    unknownEvents: 0,
+    callbackErrors: 0,
+    droppedByFaultInjection: 0,
+    connected: false,
+  };
 
   const sequencer = createKvEventSequencer({
     ...(options.replayEndpoint === undefined
       ? {}
-      : { replay: (start: bigint) => requestReplay({ endpoint: options.replayEndpoint!, start, timeoutMs: replayTimeoutMs, clock, signal: closing.signal }) }),
+      : {
+          replay: (start: bigint) =>
+            requestReplay({
+              endpoint: options.replayEndpoint!,
+              start,
+              timeoutMs: replayTimeoutMs,
+              clock,
+              signal: closing.signal,
+            }),
+        }),
     deliver(seq, payload, via) {
       if (closing.signal.aborted) return;
       const decoded = decodeKvEventBatch(payload);
       if (!decoded.ok) {
         counters.decodeErrors++;
-        logger.warn({ seq: seq.toString(), path: decoded.error.path, error: decoded.error.message }, 'undecodable KV-event batch skipped');
+        logger.warn(
+          { seq: seq.toString(), path: decoded.error.path, error: decoded.error.message },
+          'undecodable KV-event batch skipped',
+        );
         return;
       }
       counters.unknownEvents += decoded.value.unknownEventTags.length;

@@ -3,8 +3,13 @@ import { createBlockHasher } from '../hashing/index.ts';
 import { createApproximateIndex } from './approximate-index.ts';
 
 const hasher = createBlockHasher(1);
-const chain = (blocks: number, start = 0) => hasher.hashPrompt(Array.from({ length: blocks * 4 }, (_, i) => start + i), 4);
-const newIndex = (maxBlocks = 1000) => createApproximateIndex({ hashSeed: 1, defaultBlockSize: 4, ttlMs: 1000, maxBlocks, pruneToFraction: 0.5 });
+const chain = (blocks: number, start = 0) =>
+  hasher.hashPrompt(
+    Array.from({ length: blocks * 4 }, (_, i) => start + i),
+    4,
+  );
+const newIndex = (maxBlocks = 1000) =>
+  createApproximateIndex({ hashSeed: 1, defaultBlockSize: 4, ttlMs: 1000, maxBlocks, pruneToFraction: 0.5 });
 
 describe('approximate KV index', () => {
   it('counts routed blocks as cached until their TTL runs out', () => {

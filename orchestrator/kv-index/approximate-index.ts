@@ -34,8 +34,10 @@ export class ApproximateIndex extends BaseIndex<ApproximateTenant> {
   constructor(options: ApproximateIndexOptions) {
     super(options);
     if (!(options.ttlMs > 0)) throw new RangeError(`approximate index TTL must be positive, got ${options.ttlMs}`);
-    if (!(options.maxBlocks >= 1)) throw new RangeError(`approximate index size bound must be >= 1, got ${options.maxBlocks}`);
-    if (!(options.pruneToFraction > 0 && options.pruneToFraction <= 1)) throw new RangeError(`prune fraction must be in (0, 1], got ${options.pruneToFraction}`);
+    if (!(options.maxBlocks >= 1))
+      throw new RangeError(`approximate index size bound must be >= 1, got ${options.maxBlocks}`);
+    if (!(options.pruneToFraction > 0 && options.pruneToFraction <= 1))
+      throw new RangeError(`prune fraction must be in (0, 1], got ${options.pruneToFraction}`);
     this.ttlMs = options.ttlMs;
     this.maxBlocks = options.maxBlocks;
     this.pruneTo = Math.floor(options.maxBlocks * options.pruneToFraction);

@@ -55,14 +55,18 @@ export abstract class BaseIndex<T extends TenantBase> implements KvIndex {
   abstract expire(nowMs: number): number;
 
   registerWorker(id: string, options: { blockSize: number }): void {
-    if (!Number.isInteger(options.blockSize) || options.blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${options.blockSize}`);
+    if (!Number.isInteger(options.blockSize) || options.blockSize < 1)
+      throw new RangeError(`block size must be a positive integer, got ${options.blockSize}`);
     const existing = this.tenants.get(id);
     if (!existing) {
       this.tenant(id, options.blockSize);
       return;
     }
     if (existing.blockSize !== options.blockSize) {
-      this.logger.warn({ tenant: id, from: existing.blockSize, to: options.blockSize }, 'worker block size changed; clearing its index entries');
+      this.logger.warn(
+        { tenant: id, from: existing.blockSize, to: options.blockSize },
+        'worker block size changed; clearing its index entries',
+      );
       this.clearWorker(id, `block size changed from ${existing.blockSize} to ${options.blockSize}`);
       existing.blockSize = options.blockSize;
       existing.stats.blockSize = options.blockSize;
@@ -109,13 +113,19 @@ export abstract class BaseIndex<T extends TenantBase> implements KvIndex {
 
   condition(id: string): string | null {
     const mismatch = this.tenants.get(id)?.stats.blockSizeMismatch;
-    return mismatch ? `worker sends KV blocks of ${mismatch.got} tokens but its pool expects ${mismatch.expected}: its cache is invisible to the router` : null;
+    return mismatch
+      ? `worker sends KV blocks of ${mismatch.got} tokens but its pool expects ${mismatch.expected}: its cache is invisible to the router`
+      : null;
   }
 
   workerStats(id: string): WorkerIndexStats | undefined {
     const tenant = this.tenants.get(id);
     if (!tenant) return undefined;
-    return { ...tenant.stats, indexedBlocks: this.store.blocksOf(tenant.slot), engineBlocks: this.engineBlocksOf(tenant) };
+    return {
+      ...tenant.stats,
+      indexedBlocks: this.store.blocksOf(tenant.slot),
+      engineBlocks: this.engineBlocksOf(tenant),
+    };
   }
 
   stats(): IndexStats {

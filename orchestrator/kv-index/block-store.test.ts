@@ -4,7 +4,11 @@ import { createBlockHasher } from '../hashing/index.ts';
 import { BlockStore } from './block-store.ts';
 
 const hasher = createBlockHasher(7);
-const chainOf = (n: number) => hasher.hashPrompt(Array.from({ length: n * 4 }, (_, i) => i), 4);
+const chainOf = (n: number) =>
+  hasher.hashPrompt(
+    Array.from({ length: n * 4 }, (_, i) => i),
+    4,
+  );
 
 describe('block store', () => {
   it('reports each tenant its longest consecutive prefix, stopping at the first gap', () => {
@@ -13,7 +17,10 @@ describe('block store', () => {
     const a = store.allocSlot();
     const b = store.allocSlot();
     // a holds blocks 0-3, b holds 0-1 and 3-5 (a gap at 2, so its prefix is 2 blocks).
-    for (const [slot, blocks] of [[a, [0, 1, 2, 3]], [b, [0, 1, 3, 4, 5]]] as const) {
+    for (const [slot, blocks] of [
+      [a, [0, 1, 2, 3]],
+      [b, [0, 1, 3, 4, 5]],
+    ] as const) {
       for (const i of blocks) store.hold(store.ensure(chain.words[2 * i]!, chain.words[2 * i + 1]!), slot);
     }
     const out = new Int32Array(3);

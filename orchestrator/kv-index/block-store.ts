@@ -257,7 +257,12 @@ export class BlockStore {
   /** Allocates the doubled arrays (their pages are touched only as entries are copied in). */
   private startGrowth(): void {
     const capacity = this.capacity * 2;
-    this.next = { lo: new Uint32Array(capacity), hi: new Uint32Array(capacity), holders: new Int32Array(capacity), bits: new Uint32Array(capacity * this.words) };
+    this.next = {
+      lo: new Uint32Array(capacity),
+      hi: new Uint32Array(capacity),
+      holders: new Int32Array(capacity),
+      bits: new Uint32Array(capacity * this.words),
+    };
     this.copied = 0;
   }
 

@@ -13,5 +13,10 @@ export const INDEX_MODES = {
 
 /** The index for `mode`; an unknown name fails listing the known ones. */
 export function createKvIndex(mode: string, options: KvIndexOptions): KvIndex {
-  return getByName<(options: KvIndexOptions) => KvIndex>(INDEX_MODES, mode, 'index mode', 'routing.index_mode')(options);
+  return getByName<(options: KvIndexOptions) => KvIndex>(
+    INDEX_MODES,
+    mode,
+    'index mode',
+    'routing.index_mode',
+  )(options);
 }

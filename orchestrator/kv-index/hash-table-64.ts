@@ -224,7 +224,8 @@ export class HashTable64 {
       const slots = table.words;
       for (let at = 0; at < slots.length; at += STRIDE) {
         const value = slots[at + VAL]!;
-        if (value !== 0 && value !== TOMBSTONE) visit(slots[at + LO]!, slots[at + HI]!, value - 1, slots[at + AUX]! | 0);
+        if (value !== 0 && value !== TOMBSTONE)
+          visit(slots[at + LO]!, slots[at + HI]!, value - 1, slots[at + AUX]! | 0);
       }
     }
   }

@@ -12,7 +12,14 @@ import type { IndexMode, KvIndex } from './types.ts';
  * steps so must the per-tenant counters.
  */
 const SEED = 1337;
-const options: KvIndexOptions = { hashSeed: SEED, defaultBlockSize: 4, maxParkedRuns: 3, ttlMs: 1_000, maxBlocks: 300, pruneToFraction: 0.8 };
+const options: KvIndexOptions = {
+  hashSeed: SEED,
+  defaultBlockSize: 4,
+  maxParkedRuns: 3,
+  ttlMs: 1_000,
+  maxBlocks: 300,
+  pruneToFraction: 0.8,
+};
 const TENANTS = [
   { id: 'w0', blockSize: 4 },
   { id: 'w1', blockSize: 4 },
@@ -27,7 +34,13 @@ interface Outcome {
   positive: number;
 }
 
-function checkQueries(rng: Rng, prompts: PromptSource, index: KvIndex, expected: (id: string, chain: ReturnType<typeof hasher.hashPrompt>) => number, outcome: Outcome): void {
+function checkQueries(
+  rng: Rng,
+  prompts: PromptSource,
+  index: KvIndex,
+  expected: (id: string, chain: ReturnType<typeof hasher.hashPrompt>) => number,
+  outcome: Outcome,
+): void {
   const ids = [...TENANTS.map((t) => t.id), 'nobody'];
   for (let q = 0; q < 4; q++) {
     const blockSize = rng.pick([4, 8]);
@@ -69,8 +82,15 @@ const DRIVERS: Record<IndexMode, (seed: number) => Outcome> = {
         for (const t of TENANTS) {
           const got = index.workerStats(t.id)!;
           const want = ref.tenants.get(t.id)!;
-          const counters = Object.fromEntries(Object.keys(want.counters).map((key) => [key, got[key as keyof typeof want.counters]]));
-          expect({ ...counters, indexedBlocks: got.indexedBlocks, engineBlocks: got.engineBlocks, parkedRuns: got.parkedRuns }).toEqual({
+          const counters = Object.fromEntries(
+            Object.keys(want.counters).map((key) => [key, got[key as keyof typeof want.counters]]),
+          );
+          expect({
+            ...counters,
+            indexedBlocks: got.indexedBlocks,
+            engineBlocks: got.engineBlocks,
+            parkedRuns: got.parkedRuns,
+          }).toEqual({
             ...want.counters,
             indexedBlocks: want.refs.size,
             engineBlocks: want.engine.size,
@@ -86,7 +106,11 @@ const DRIVERS: Record<IndexMode, (seed: number) => Outcome> = {
     const rng = createRng(`approximate-${seed}`);
     const prompts = createPromptSource(rng.fork('prompts'));
     const index = createKvIndex('approximate', options);
-    const ref = new ReferenceApproximateIndex(options.ttlMs, options.maxBlocks, Math.floor(options.maxBlocks * options.pruneToFraction));
+    const ref = new ReferenceApproximateIndex(
+      options.ttlMs,
+      options.maxBlocks,
+      Math.floor(options.maxBlocks * options.pruneToFraction),
+    );
     for (const t of TENANTS) {
       index.registerWorker(t.id, { blockSize: t.blockSize });
       ref.tenant(t.id, t.blockSize);

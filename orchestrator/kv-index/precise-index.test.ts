@@ -10,12 +10,35 @@ const BS = 4;
 const hasher = createBlockHasher(1337);
 const tokens = (blocks: number, start = 1) => Array.from({ length: blocks * BS }, (_, i) => start + i);
 const batch = (...events: KvCacheEvent[]): KvEventBatch => ({ ts: 1, events, dataParallelRank: null });
-const stored = (hashes: ExternalBlockHash[], parent: ExternalBlockHash | null, tokenIds: number[], extra: Partial<BlockStored> = {}): BlockStored => ({
-  type: 'BlockStored', blockHashes: hashes, parentBlockHash: parent, tokenIds, blockSize: BS, loraId: null, medium: 'GPU', loraName: null, extraKeys: null, groupIdx: null, ...extra,
+const stored = (
+  hashes: ExternalBlockHash[],
+  parent: ExternalBlockHash | null,
+  tokenIds: number[],
+  extra: Partial<BlockStored> = {},
+): BlockStored => ({
+  type: 'BlockStored',
+  blockHashes: hashes,
+  parentBlockHash: parent,
+  tokenIds,
+  blockSize: BS,
+  loraId: null,
+  medium: 'GPU',
+  loraName: null,
+  extraKeys: null,
+  groupIdx: null,
+  ...extra,
 });
-const removed = (hashes: ExternalBlockHash[], groupIdx: number | null = null): KvCacheEvent => ({ type: 'BlockRemoved', blockHashes: hashes, medium: 'GPU', groupIdx });
-const newIndex = (logger = createLogger({ name: 'test', level: 'silent' })) => createPreciseIndex({ hashSeed: 1337, defaultBlockSize: BS, logger });
-const overlap = (index: ReturnType<typeof newIndex>, prompt: number[], ...workers: string[]) => [...index.overlaps(hasher.hashPrompt(prompt, BS), workers)];
+const removed = (hashes: ExternalBlockHash[], groupIdx: number | null = null): KvCacheEvent => ({
+  type: 'BlockRemoved',
+  blockHashes: hashes,
+  medium: 'GPU',
+  groupIdx,
+});
+const newIndex = (logger = createLogger({ name: 'test', level: 'silent' })) =>
+  createPreciseIndex({ hashSeed: 1337, defaultBlockSize: BS, logger });
+const overlap = (index: ReturnType<typeof newIndex>, prompt: number[], ...workers: string[]) => [
+  ...index.overlaps(hasher.hashPrompt(prompt, BS), workers),
+];
 
 describe('precise KV index', () => {
   it('indexes stored runs chained across events and answers the longest prefix per worker', () => {
@@ -37,7 +60,11 @@ describe('precise KV index', () => {
     expect(overlap(index, prompt, 'a', 'b')).toEqual([1, 3]);
     index.applyBatch('b', batch({ type: 'AllBlocksCleared' }));
     expect(overlap(index, prompt, 'a', 'b')).toEqual([1, 0]);
-    expect(index.workerStats('b')).toMatchObject({ indexedBlocks: 0, clears: 1, lastClearReason: 'AllBlocksCleared event' });
+    expect(index.workerStats('b')).toMatchObject({
+      indexedBlocks: 0,
+      clears: 1,
+      lastClearReason: 'AllBlocksCleared event',
+    });
   });
 
   it('treats an int hash, its signed form and its 32-byte digest as the same engine block', () => {
@@ -45,7 +72,10 @@ describe('precise KV index', () => {
     const hash = 0xfedcba9876543210n;
     const digest = new Uint8Array(32);
     new DataView(digest.buffer).setBigUint64(24, hash, false);
-    index.applyBatch('a', batch(stored([hash], null, tokens(1)), stored([0x1111n], BigInt.asIntN(64, hash), tokens(1, 5))));
+    index.applyBatch(
+      'a',
+      batch(stored([hash], null, tokens(1)), stored([0x1111n], BigInt.asIntN(64, hash), tokens(1, 5))),
+    );
     expect(overlap(index, tokens(2), 'a')).toEqual([2]);
     index.applyBatch('a', batch(removed([digest])));
     expect(overlap(index, tokens(2), 'a')).toEqual([0]);
@@ -54,14 +84,23 @@ describe('precise KV index', () => {
 
   it('rejects a BlockStored with another block size loudly: counted, logged, returned and shown', () => {
     const lines: string[] = [];
-    const destination = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     const index = newIndex(createLogger({ name: 'test', level: 'info', format: 'json', destination }));
     index.registerWorker('a', { blockSize: BS });
     const result = index.applyBatch('a', batch({ ...stored([1n], null, tokens(2)), blockSize: 2 * BS }));
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]!.code).toBe('failed_precondition');
     expect(result.errors[0]!.message).toMatch(/8 tokens.*configured for 4/);
-    expect(index.workerStats('a')).toMatchObject({ blockSizeErrors: 1, blockSizeMismatch: { expected: 4, got: 8 }, indexedBlocks: 0 });
+    expect(index.workerStats('a')).toMatchObject({
+      blockSizeErrors: 1,
+      blockSizeMismatch: { expected: 4, got: 8 },
+      indexedBlocks: 0,
+    });
     expect(lines.some((line) => line.includes('"level":50') && line.includes('configured for 4'))).toBe(true);
   });
 
@@ -85,7 +124,10 @@ describe('precise KV index', () => {
   it('keeps a block while a second copy or another KV-cache group still holds it', () => {
     const index = newIndex();
     const prompt = tokens(1);
-    index.applyBatch('a', batch(stored([1n], null, prompt), stored([1n], null, prompt), stored([1n], null, prompt, { groupIdx: 1 })));
+    index.applyBatch(
+      'a',
+      batch(stored([1n], null, prompt), stored([1n], null, prompt), stored([1n], null, prompt, { groupIdx: 1 })),
+    );
     index.applyBatch('a', batch(removed([1n])));
     expect(overlap(index, prompt, 'a')).toEqual([1]);
     index.applyBatch('a', batch(removed([1n])));
@@ -112,7 +154,12 @@ describe('precise KV index', () => {
     for (const w of ['a', 'b']) index.applyBatch(w, batch(stored([1n, 2n], null, prompt)));
     index.clearWorker('a', 'restart');
     expect(overlap(index, prompt, 'a', 'b')).toEqual([0, 2]);
-    expect(index.workerStats('a')).toMatchObject({ clears: 1, lastClearReason: 'restart', indexedBlocks: 0, engineBlocks: 0 });
+    expect(index.workerStats('a')).toMatchObject({
+      clears: 1,
+      lastClearReason: 'restart',
+      indexedBlocks: 0,
+      engineBlocks: 0,
+    });
     index.removeWorker('b');
     expect(index.workerStats('b')).toBeUndefined();
     expect(index.stats()).toMatchObject({ blocks: 0, tenants: 1 });

@@ -49,7 +49,15 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
   }
 
   protected createTenant(id: string, slot: number, blockSize: number, stats: MutableStats): PreciseTenant {
-    return { id, slot, blockSize, stats, engine: new HashTable64(1024), extraRefs: new Map(), parked: new ParkedRuns(this.maxParkedRuns) };
+    return {
+      id,
+      slot,
+      blockSize,
+      stats,
+      engine: new HashTable64(1024),
+      extraRefs: new Map(),
+      parked: new ParkedRuns(this.maxParkedRuns),
+    };
   }
 
   protected dropBlocks(tenant: PreciseTenant): void {
@@ -91,7 +99,11 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
     tenant.stats.batchesApplied++;
     tenant.stats.lastEventTs = batch.ts;
     tenant.stats.parkedRuns = tenant.parked.count;
-    return { stored: tenant.stats.blocksStored - before.stored, removed: tenant.stats.blocksRemoved - before.removed, errors };
+    return {
+      stored: tenant.stats.blocksStored - before.stored,
+      removed: tenant.stats.blocksRemoved - before.removed,
+      errors,
+    };
   }
 
   recordRouted(_id: string, _chain: BlockHashChain, _nowMs: number): void {
@@ -112,13 +124,22 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
     if (blocks === 0) return undefined;
     if (event.tokenIds.length !== blocks * event.blockSize) {
       tenant.stats.malformedEvents++;
-      this.logger.warn({ tenant: tenant.id, blocks, tokens: event.tokenIds.length, blockSize: event.blockSize }, 'BlockStored token count does not match its blocks; skipped');
+      this.logger.warn(
+        { tenant: tenant.id, blocks, tokens: event.tokenIds.length, blockSize: event.blockSize },
+        'BlockStored token count does not match its blocks; skipped',
+      );
       return undefined;
     }
     if (this.keys.length < blocks * 2) this.keys = new Uint32Array(blocks * 4);
     const keys = this.keys.subarray(0, blocks * 2); // scratch: copied when the run is parked
     for (let k = 0; k < blocks; k++) engineKeyInto(event.blockHashes[k]!, event.groupIdx, keys, 2 * k);
-    const run = { keys, tokens: event.tokenIds, blockSize: event.blockSize, loraName: event.loraName, extraKeys: event.extraKeys };
+    const run = {
+      keys,
+      tokens: event.tokenIds,
+      blockSize: event.blockSize,
+      loraName: event.loraName,
+      extraKeys: event.extraKeys,
+    };
 
     if (event.parentBlockHash === null) {
       const [lo, hi] = this.hasher.root(event.loraName ?? undefined);
@@ -131,10 +152,19 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
     const parentSlot = tenant.engine.find(parentLo, parentHi);
     if (parentSlot === -1) {
       tenant.stats.parentMissing++;
-      const dropped = tenant.parked.park({ ...run, keys: keys.slice(), parentLo, parentHi, removed: new Uint8Array(blocks) });
+      const dropped = tenant.parked.park({
+        ...run,
+        keys: keys.slice(),
+        parentLo,
+        parentHi,
+        removed: new Uint8Array(blocks),
+      });
       tenant.stats.parkedDropped += dropped.length;
       if (tenant.stats.parentMissing === 1 || tenant.stats.parentMissing % 1000 === 0) {
-        this.logger.warn({ tenant: tenant.id, parent: keyHex(parentLo, parentHi), parentMissing: tenant.stats.parentMissing }, 'BlockStored parent not in the index; run parked until it arrives');
+        this.logger.warn(
+          { tenant: tenant.id, parent: keyHex(parentLo, parentHi), parentMissing: tenant.stats.parentMissing },
+          'BlockStored parent not in the index; run parked until it arrives',
+        );
       }
       return undefined;
     }
@@ -147,10 +177,19 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
    * Hashes a run's blocks chained from the parent's router hash and stores those not marked
    * removed; then attaches, the same way, every parked run waiting for one of its blocks.
    */
-  private attach(tenant: PreciseTenant, first: Omit<ParkedRun, 'parentLo' | 'parentHi' | 'removed'>, firstRemoved: Uint8Array | null, parentLo: number, parentHi: number): void {
-    const work: { run: Omit<ParkedRun, 'parentLo' | 'parentHi' | 'removed'>; removed: Uint8Array | null; lo: number; hi: number }[] = [
-      { run: first, removed: firstRemoved, lo: parentLo, hi: parentHi },
-    ];
+  private attach(
+    tenant: PreciseTenant,
+    first: Omit<ParkedRun, 'parentLo' | 'parentHi' | 'removed'>,
+    firstRemoved: Uint8Array | null,
+    parentLo: number,
+    parentHi: number,
+  ): void {
+    const work: {
+      run: Omit<ParkedRun, 'parentLo' | 'parentHi' | 'removed'>;
+      removed: Uint8Array | null;
+      lo: number;
+      hi: number;
+    }[] = [{ run: first, removed: firstRemoved, lo: parentLo, hi: parentHi }];
     const out = this.tmp;
     while (work.length > 0) {
       const { run, removed, lo: rootLo, hi: rootHi } = work.pop()!;
@@ -160,7 +199,8 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
       for (let k = 0; k < blocks; k++) {
         hashBlockInto(this.hashSeed, lo, hi, run.tokens, k * run.blockSize, run.blockSize, out, 0);
         const extra = run.extraKeys?.[k];
-        if (extra !== undefined && isSalted(extra, run.loraName)) saltInto(this.hashSeed, out[0]!, out[1]!, extra, out, 0);
+        if (extra !== undefined && isSalted(extra, run.loraName))
+          saltInto(this.hashSeed, out[0]!, out[1]!, extra, out, 0);
         lo = out[0]!;
         hi = out[1]!;
         const keyLo = run.keys[2 * k]!;
@@ -227,7 +267,10 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
     stats.blockSizeMismatch = { expected: tenant.blockSize, got };
     const message = `worker ${tenant.id} stores KV blocks of ${got} tokens but its pool is configured for ${tenant.blockSize}: its events are rejected and the router sees no cache on it until the block sizes match`;
     if (stats.blockSizeErrors === 1 || stats.blockSizeErrors % 1000 === 0) {
-      this.logger.error({ tenant: tenant.id, expected: tenant.blockSize, got, occurrences: stats.blockSizeErrors }, message);
+      this.logger.error(
+        { tenant: tenant.id, expected: tenant.blockSize, got, occurrences: stats.blockSizeErrors },
+        message,
+      );
     }
     return new TandemError('failed_precondition', message, { param: 'block_size' });
   }

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createLoadBook } from './load-book.ts';
 
 const newBook = () => createLoadBook({ bookingTtlMs: 300_000, reportMaxAgeMs: 5_000 });
-const figures = (load: { inflightRequests: number; queuedPrefillTokens: number; activeDecodeBlocks: number }) => [load.inflightRequests, load.queuedPrefillTokens, load.activeDecodeBlocks];
+const figures = (load: { inflightRequests: number; queuedPrefillTokens: number; activeDecodeBlocks: number }) => [
+  load.inflightRequests,
+  load.queuedPrefillTokens,
+  load.activeDecodeBlocks,
+];
 
 describe('load book', () => {
   it('books at routing, releases prefill tokens at the first token and everything at stream end', () => {

@@ -118,7 +118,13 @@ interface Counters {
 
 interface WorkerState {
   readonly booked: Counters;
-  report: { atMs: number; inflight: number | null; prefill: number | null; decode: number | null; bookedThen: Counters } | null;
+  report: {
+    atMs: number;
+    inflight: number | null;
+    prefill: number | null;
+    decode: number | null;
+    bookedThen: Counters;
+  } | null;
   expired: number;
 }
 
@@ -131,9 +137,23 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
   /** No booking can expire before this time, ms. */
   let nextExpiryMs = Number.POSITIVE_INFINITY;
   let listeners: BookingListener[] = [];
-  const tell = (kind: BookingChangeKind, id: BookingId, booking: Booking, inflightDelta: number, prefillTokensDelta: number, decodeBlocksDelta: number) => {
+  const tell = (
+    kind: BookingChangeKind,
+    id: BookingId,
+    booking: Booking,
+    inflightDelta: number,
+    prefillTokensDelta: number,
+    decodeBlocksDelta: number,
+  ) => {
     if (listeners.length === 0) return;
-    const change: BookingChange = { kind, id, worker: booking.name, inflightDelta, prefillTokensDelta, decodeBlocksDelta };
+    const change: BookingChange = {
+      kind,
+      id,
+      worker: booking.name,
+      inflightDelta,
+      prefillTokensDelta,
+      decodeBlocksDelta,
+    };
     for (const listener of listeners) listener(change);
   };
 
@@ -155,13 +175,20 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
     tell(kind, id, booking, -1, 0 - booking.prefillTokens, 0 - booking.decodeBlocks);
   };
 
-  const corrected = (reported: number | null, now: number, then: number): number => (reported === null ? now : Math.max(0, reported + now - then));
+  const corrected = (reported: number | null, now: number, then: number): number =>
+    reported === null ? now : Math.max(0, reported + now - then);
 
   return {
     book(worker, load, nowMs) {
       const w = state(worker);
       const id = nextId++;
-      const booking: Booking = { worker: w, name: worker, prefillTokens: Math.max(0, load.prefillTokens), decodeBlocks: Math.max(0, load.decodeBlocks), lastSeenMs: nowMs };
+      const booking: Booking = {
+        worker: w,
+        name: worker,
+        prefillTokens: Math.max(0, load.prefillTokens),
+        decodeBlocks: Math.max(0, load.decodeBlocks),
+        lastSeenMs: nowMs,
+      };
       bookings.set(id, booking);
       w.booked.inflight++;
       w.booked.prefill += booking.prefillTokens;
@@ -205,19 +232,47 @@ export function createLoadBook(options: LoadBookOptions): LoadBook {
       const waiting = report.waitingRequests;
       const inflight = running === undefined && waiting === undefined ? null : (running ?? 0) + (waiting ?? 0);
       const decode =
-        report.activeKvBlocks ?? (report.kvUsage !== undefined && report.totalKvBlocks !== undefined ? Math.round(report.kvUsage * report.totalKvBlocks) : null);
-      w.report = { atMs: nowMs, inflight, prefill: report.queuedPrefillTokens ?? null, decode, bookedThen: { inflight: w.booked.inflight, prefill: w.booked.prefill, decode: w.booked.decode } };
+        report.activeKvBlocks ??
+        (report.kvUsage !== undefined && report.totalKvBlocks !== undefined
+          ? Math.round(report.kvUsage * report.totalKvBlocks)
+          : null);
+      w.report = {
+        atMs: nowMs,
+        inflight,
+        prefill: report.queuedPrefillTokens ?? null,
+        decode,
+        bookedThen: { inflight: w.booked.inflight, prefill: w.booked.prefill, decode: w.booked.decode },
+      };
     },
 
     load(worker, nowMs) {
       // Object literals only: spreading into a literal with more keys is ~100x slower on Node 20.
       const w = workers.get(worker);
-      if (!w) return { inflightRequests: 0, queuedPrefillTokens: 0, activeDecodeBlocks: 0, booked: ZERO, reportAgeMs: null, expiredBookings: 0 };
+      if (!w)
+        return {
+          inflightRequests: 0,
+          queuedPrefillTokens: 0,
+          activeDecodeBlocks: 0,
+          booked: ZERO,
+          reportAgeMs: null,
+          expiredBookings: 0,
+        };
       const b = w.booked;
-      const booked: LoadFigures = { inflightRequests: b.inflight, queuedPrefillTokens: b.prefill, activeDecodeBlocks: b.decode };
+      const booked: LoadFigures = {
+        inflightRequests: b.inflight,
+        queuedPrefillTokens: b.prefill,
+        activeDecodeBlocks: b.decode,
+      };
       const r = w.report;
       if (!r || nowMs - r.atMs > options.reportMaxAgeMs) {
-        return { inflightRequests: b.inflight, queuedPrefillTokens: b.prefill, activeDecodeBlocks: b.decode, booked, reportAgeMs: null, expiredBookings: w.expired };
+        return {
+          inflightRequests: b.inflight,
+          queuedPrefillTokens: b.prefill,
+          activeDecodeBlocks: b.decode,
+          booked,
+          reportAgeMs: null,
+          expiredBookings: w.expired,
+        };
       }
       return {
         inflightRequests: corrected(r.inflight, b.inflight, r.bookedThen.inflight),

@@ -13,14 +13,38 @@ describe('orchestrator metrics', () => {
   it('registers every name in ORCHESTRATOR_METRICS with its Prometheus type', async () => {
     const text = await createOrchestratorMetrics().render();
     const types: Record<keyof typeof ORCHESTRATOR_METRICS, 'counter' | 'gauge' | 'histogram'> = {
-      requests: 'counter', timeToFirstToken: 'histogram', interTokenLatency: 'histogram', e2eLatency: 'histogram',
-      promptTokens: 'counter', cachedPromptTokens: 'counter', generationTokens: 'counter',
-      requestPromptTokens: 'histogram', requestGenerationTokens: 'histogram', routerDecision: 'histogram',
-      workerInflightRequests: 'gauge', workerQueuedPrefillTokens: 'gauge', workerActiveKvBlocks: 'gauge',
-      workerIndexedBlocks: 'gauge', workerHealthy: 'gauge', workerBlockSizeMismatch: 'gauge', chatTemplateChecks: 'counter', kvEventsApplied: 'counter', kvEventGaps: 'counter',
-      kvTransferBlocks: 'counter', kvTransferBytes: 'counter', queueDepth: 'gauge', eventLoopLag: 'gauge', loadShed: 'counter', clientWriteTimeouts: 'counter',
-      workerRunningRequests: 'gauge', workerWaitingRequests: 'gauge', workerKvUsage: 'gauge',
-      replicaSyncConnected: 'gauge', replicaSyncMessages: 'counter', replicaSyncPeers: 'gauge', replicaSyncRemoteBookings: 'gauge',
+      requests: 'counter',
+      timeToFirstToken: 'histogram',
+      interTokenLatency: 'histogram',
+      e2eLatency: 'histogram',
+      promptTokens: 'counter',
+      cachedPromptTokens: 'counter',
+      generationTokens: 'counter',
+      requestPromptTokens: 'histogram',
+      requestGenerationTokens: 'histogram',
+      routerDecision: 'histogram',
+      workerInflightRequests: 'gauge',
+      workerQueuedPrefillTokens: 'gauge',
+      workerActiveKvBlocks: 'gauge',
+      workerIndexedBlocks: 'gauge',
+      workerHealthy: 'gauge',
+      workerBlockSizeMismatch: 'gauge',
+      chatTemplateChecks: 'counter',
+      kvEventsApplied: 'counter',
+      kvEventGaps: 'counter',
+      kvTransferBlocks: 'counter',
+      kvTransferBytes: 'counter',
+      queueDepth: 'gauge',
+      eventLoopLag: 'gauge',
+      loadShed: 'counter',
+      clientWriteTimeouts: 'counter',
+      workerRunningRequests: 'gauge',
+      workerWaitingRequests: 'gauge',
+      workerKvUsage: 'gauge',
+      replicaSyncConnected: 'gauge',
+      replicaSyncMessages: 'counter',
+      replicaSyncPeers: 'gauge',
+      replicaSyncRemoteBookings: 'gauge',
     };
     for (const [key, name] of Object.entries(ORCHESTRATOR_METRICS)) {
       expect(text, name).toContain(`# TYPE ${name} ${types[key as keyof typeof types]}`);
@@ -48,7 +72,7 @@ describe('orchestrator metrics', () => {
     expect(sample(text, 'tandem_queue_depth')).toBe(5);
   });
 
-  it('reads the workers\' reported figures at each scrape, so departed workers leave no series', async () => {
+  it("reads the workers' reported figures at each scrape, so departed workers leave no series", async () => {
     const metrics = createOrchestratorMetrics();
     let fleet: WorkerStatusSample[] = [
       { worker: 'prefill-0', role: 'prefill', runningRequests: 3, waitingRequests: 1, kvUsage: 0.25 },
@@ -85,7 +109,9 @@ describe('orchestrator metrics', () => {
   });
 
   it('builds 1-2-5 token buckets that reach the context length', () => {
-    expect(oneTwoFiveBuckets(32768)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]);
+    expect(oneTwoFiveBuckets(32768)).toEqual([
+      1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000,
+    ]);
     expect(oneTwoFiveBuckets(1)).toEqual([1]);
   });
 

@@ -1,5 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { E2E_BUCKETS_S, ITL_BUCKETS_S, oneTwoFiveBuckets, ROUTER_DECISION_BUCKETS_S, TTFT_BUCKETS_S } from './buckets.ts';
+import {
+  E2E_BUCKETS_S,
+  ITL_BUCKETS_S,
+  oneTwoFiveBuckets,
+  ROUTER_DECISION_BUCKETS_S,
+  TTFT_BUCKETS_S,
+} from './buckets.ts';
 import { ORCHESTRATOR_METRICS as N } from './names.ts';
 
 /** How a request ended: served, failed, cut off by its client (or timeout), or refused before it ran. */
@@ -100,35 +106,170 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const tokenBuckets = oneTwoFiveBuckets(options.maxModelLen ?? 32768);
 
-  const requests = new Counter({ name: N.requests, help: 'Requests by outcome and serving mode.', labelNames: ['outcome', 'mode'] as const, registers });
-  const ttft = new Histogram({ name: N.timeToFirstToken, help: 'Seconds from request arrival to the first token.', labelNames: ['mode'] as const, buckets: TTFT_BUCKETS_S, registers });
-  const itl = new Histogram({ name: N.interTokenLatency, help: 'Seconds between consecutive token events of one stream.', labelNames: ['mode'] as const, buckets: ITL_BUCKETS_S, registers });
-  const e2e = new Histogram({ name: N.e2eLatency, help: 'Seconds from request arrival to its last byte.', buckets: E2E_BUCKETS_S, registers });
+  const requests = new Counter({
+    name: N.requests,
+    help: 'Requests by outcome and serving mode.',
+    labelNames: ['outcome', 'mode'] as const,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: N.timeToFirstToken,
+    help: 'Seconds from request arrival to the first token.',
+    labelNames: ['mode'] as const,
+    buckets: TTFT_BUCKETS_S,
+    registers,
+  });
+  const itl = new Histogram({
+    name: N.interTokenLatency,
+    help: 'Seconds between consecutive token events of one stream.',
+    labelNames: ['mode'] as const,
+    buckets: ITL_BUCKETS_S,
+    registers,
+  });
+  const e2e = new Histogram({
+    name: N.e2eLatency,
+    help: 'Seconds from request arrival to its last byte.',
+    buckets: E2E_BUCKETS_S,
+    registers,
+  });
   const promptTokens = new Counter({ name: N.promptTokens, help: 'Prompt tokens of finished requests.', registers });
-  const cachedPromptTokens = new Counter({ name: N.cachedPromptTokens, help: 'Prompt tokens served from a prefix cache.', registers });
+  const cachedPromptTokens = new Counter({
+    name: N.cachedPromptTokens,
+    help: 'Prompt tokens served from a prefix cache.',
+    registers,
+  });
   const generationTokens = new Counter({ name: N.generationTokens, help: 'Generated tokens.', registers });
-  const isl = new Histogram({ name: N.requestPromptTokens, help: 'Prompt tokens per request (ISL).', buckets: tokenBuckets, registers });
-  const osl = new Histogram({ name: N.requestGenerationTokens, help: 'Generated tokens per request (OSL).', buckets: tokenBuckets, registers });
-  const routerDecision = new Histogram({ name: N.routerDecision, help: 'Seconds per routing decision: hashing, index lookup and policy.', buckets: ROUTER_DECISION_BUCKETS_S, registers });
-  const inflight = new Gauge({ name: N.workerInflightRequests, help: 'Requests in flight on the worker, as booked by the router.', labelNames: ['worker', 'role'] as const, registers, aggregator: 'max' });
-  const queuedPrefill = new Gauge({ name: N.workerQueuedPrefillTokens, help: 'Prompt tokens routed to the worker and not yet prefilled.', labelNames: ['worker'] as const, registers, aggregator: 'max' });
-  const activeBlocks = new Gauge({ name: N.workerActiveKvBlocks, help: "KV blocks of the worker's running decodes.", labelNames: ['worker'] as const, registers, aggregator: 'max' });
-  const indexedBlocks = new Gauge({ name: N.workerIndexedBlocks, help: "KV blocks the router's index holds for the worker.", labelNames: ['worker'] as const, registers, aggregator: 'max' });
-  const healthy = new Gauge({ name: N.workerHealthy, help: '1 when the worker is healthy, else 0.', labelNames: ['worker', 'role'] as const, registers, aggregator: 'min' });
-  const blockSizeMismatch = new Gauge({ name: N.workerBlockSizeMismatch, help: "1 while the worker's KV block size differs from routing.block_size (not routed to).", labelNames: ['worker'] as const, registers, aggregator: 'max' });
-  const templateChecks = new Counter({ name: N.chatTemplateChecks, help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).", labelNames: ['worker', 'outcome'] as const, registers, aggregator: 'max' });
-  const eventsApplied = new Counter({ name: N.kvEventsApplied, help: 'KV-event batches applied to the index.', labelNames: ['worker'] as const, registers });
-  const eventGaps = new Counter({ name: N.kvEventGaps, help: 'KV-event sequence gaps seen (each triggers a replay).', labelNames: ['worker'] as const, registers });
-  const transferBlocks = new Counter({ name: N.kvTransferBlocks, help: 'KV blocks pulled by decode workers in disaggregated requests.', registers });
-  const transferBytes = new Counter({ name: N.kvTransferBytes, help: 'KV bytes pulled by decode workers in disaggregated requests.', registers });
+  const isl = new Histogram({
+    name: N.requestPromptTokens,
+    help: 'Prompt tokens per request (ISL).',
+    buckets: tokenBuckets,
+    registers,
+  });
+  const osl = new Histogram({
+    name: N.requestGenerationTokens,
+    help: 'Generated tokens per request (OSL).',
+    buckets: tokenBuckets,
+    registers,
+  });
+  const routerDecision = new Histogram({
+    name: N.routerDecision,
+    help: 'Seconds per routing decision: hashing, index lookup and policy.',
+    buckets: ROUTER_DECISION_BUCKETS_S,
+    registers,
+  });
+  const inflight = new Gauge({
+    name: N.workerInflightRequests,
+    help: 'Requests in flight on the worker, as booked by the router.',
+    labelNames: ['worker', 'role'] as const,
+    registers,
+    aggregator: 'max',
+  });
+  const queuedPrefill = new Gauge({
+    name: N.workerQueuedPrefillTokens,
+    help: 'Prompt tokens routed to the worker and not yet prefilled.',
+    labelNames: ['worker'] as const,
+    registers,
+    aggregator: 'max',
+  });
+  const activeBlocks = new Gauge({
+    name: N.workerActiveKvBlocks,
+    help: "KV blocks of the worker's running decodes.",
+    labelNames: ['worker'] as const,
+    registers,
+    aggregator: 'max',
+  });
+  const indexedBlocks = new Gauge({
+    name: N.workerIndexedBlocks,
+    help: "KV blocks the router's index holds for the worker.",
+    labelNames: ['worker'] as const,
+    registers,
+    aggregator: 'max',
+  });
+  const healthy = new Gauge({
+    name: N.workerHealthy,
+    help: '1 when the worker is healthy, else 0.',
+    labelNames: ['worker', 'role'] as const,
+    registers,
+    aggregator: 'min',
+  });
+  const blockSizeMismatch = new Gauge({
+    name: N.workerBlockSizeMismatch,
+    help: "1 while the worker's KV block size differs from routing.block_size (not routed to).",
+    labelNames: ['worker'] as const,
+    registers,
+    aggregator: 'max',
+  });
+  const templateChecks = new Counter({
+    name: N.chatTemplateChecks,
+    help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).",
+    labelNames: ['worker', 'outcome'] as const,
+    registers,
+    aggregator: 'max',
+  });
+  const eventsApplied = new Counter({
+    name: N.kvEventsApplied,
+    help: 'KV-event batches applied to the index.',
+    labelNames: ['worker'] as const,
+    registers,
+  });
+  const eventGaps = new Counter({
+    name: N.kvEventGaps,
+    help: 'KV-event sequence gaps seen (each triggers a replay).',
+    labelNames: ['worker'] as const,
+    registers,
+  });
+  const transferBlocks = new Counter({
+    name: N.kvTransferBlocks,
+    help: 'KV blocks pulled by decode workers in disaggregated requests.',
+    registers,
+  });
+  const transferBytes = new Counter({
+    name: N.kvTransferBytes,
+    help: 'KV bytes pulled by decode workers in disaggregated requests.',
+    registers,
+  });
   const queueDepth = new Gauge({ name: N.queueDepth, help: 'Requests waiting in the admission queue.', registers });
-  const eventLoopLag = new Gauge({ name: N.eventLoopLag, help: "The orchestrator's event-loop delay, mean over the last 500 ms window, seconds.", registers, aggregator: 'max' });
-  const loadShed = new Counter({ name: N.loadShed, help: "Generation requests refused (503) because the orchestrator's own event loop lagged.", registers });
-  const clientWriteTimeouts = new Counter({ name: N.clientWriteTimeouts, help: 'Responses ended because the client stopped reading (socket destroyed).', registers });
-  const syncConnected = new Gauge({ name: N.replicaSyncConnected, help: 'Replica sync: 1 while booking deltas flow over the transport.', labelNames: ['transport'] as const, registers, aggregator: 'min' });
-  const syncMessages = new Counter({ name: N.replicaSyncMessages, help: 'Replica-sync messages sent and received.', labelNames: ['direction', 'transport'] as const, registers });
-  const syncPeers = new Gauge({ name: N.replicaSyncPeers, help: 'Other serving processes and replicas heard from recently.', registers, aggregator: 'max' });
-  const syncRemote = new Gauge({ name: N.replicaSyncRemoteBookings, help: "Other processes' and replicas' bookings applied here.", registers, aggregator: 'max' });
+  const eventLoopLag = new Gauge({
+    name: N.eventLoopLag,
+    help: "The orchestrator's event-loop delay, mean over the last 500 ms window, seconds.",
+    registers,
+    aggregator: 'max',
+  });
+  const loadShed = new Counter({
+    name: N.loadShed,
+    help: "Generation requests refused (503) because the orchestrator's own event loop lagged.",
+    registers,
+  });
+  const clientWriteTimeouts = new Counter({
+    name: N.clientWriteTimeouts,
+    help: 'Responses ended because the client stopped reading (socket destroyed).',
+    registers,
+  });
+  const syncConnected = new Gauge({
+    name: N.replicaSyncConnected,
+    help: 'Replica sync: 1 while booking deltas flow over the transport.',
+    labelNames: ['transport'] as const,
+    registers,
+    aggregator: 'min',
+  });
+  const syncMessages = new Counter({
+    name: N.replicaSyncMessages,
+    help: 'Replica-sync messages sent and received.',
+    labelNames: ['direction', 'transport'] as const,
+    registers,
+  });
+  const syncPeers = new Gauge({
+    name: N.replicaSyncPeers,
+    help: 'Other serving processes and replicas heard from recently.',
+    registers,
+    aggregator: 'max',
+  });
+  const syncRemote = new Gauge({
+    name: N.replicaSyncRemoteBookings,
+    help: "Other processes' and replicas' bookings applied here.",
+    registers,
+    aggregator: 'max',
+  });
   let aggregate: (() => Promise<Registry>) | undefined;
   const view = () => (aggregate ? aggregate() : Promise.resolve(registry));
   let statusSource: () => readonly WorkerStatusSample[] = () => [];
@@ -148,9 +289,21 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
         }
       },
     });
-  statusGauge(N.workerRunningRequests, 'Requests running on the worker, as it last reported.', (s) => s.runningRequests);
-  statusGauge(N.workerWaitingRequests, "Requests waiting in the worker's own queue, as it last reported.", (s) => s.waitingRequests);
-  statusGauge(N.workerKvUsage, "Share of the worker's KV blocks held by running requests (0-1), as it last reported.", (s) => s.kvUsage);
+  statusGauge(
+    N.workerRunningRequests,
+    'Requests running on the worker, as it last reported.',
+    (s) => s.runningRequests,
+  );
+  statusGauge(
+    N.workerWaitingRequests,
+    "Requests waiting in the worker's own queue, as it last reported.",
+    (s) => s.waitingRequests,
+  );
+  statusGauge(
+    N.workerKvUsage,
+    "Share of the worker's KV blocks held by running requests (0-1), as it last reported.",
+    (s) => s.kvUsage,
+  );
 
   /** The role each worker's role-labelled series were last set with, so removeWorker can find them. */
   const rolesByWorker = new Map<string, Set<WorkerRole>>();

@@ -18,25 +18,50 @@ afterEach(async () => {
 async function planner(answer: () => { status: number; body?: unknown }): Promise<string> {
   server = createServer((request, response) => {
     const { status, body } = request.url === '/decision' ? answer() : { status: 404 };
-    response.writeHead(status, { 'content-type': 'application/json' }).end(body === undefined ? '' : JSON.stringify(body));
+    response
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(body === undefined ? '' : JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 }
 
-const decision = (threshold: number) => ({ at_ms: 1, prefill_replicas: 2, decode_replicas: 3, disaggregation_threshold_tokens: threshold, predicted: { request_rate: 4 }, pools: [], reasons: ['r'] });
+const decision = (threshold: number) => ({
+  at_ms: 1,
+  prefill_replicas: 2,
+  decode_replicas: 3,
+  disaggregation_threshold_tokens: threshold,
+  predicted: { request_rate: 4 },
+  pools: [],
+  reasons: ['r'],
+});
 
 describe('the planner feed', () => {
   it('shows the decision and applies its threshold when it changes, keeping the last through bad answers', async () => {
     let current: { status: number; body?: unknown } = { status: 404 };
     const url = await planner(() => current);
     const applied: number[] = [];
-    const feed = createPlannerFeed({ url, pollMs: 60_000, clock: createVirtualClock(), logger: silentLogger, onThreshold: (t) => applied.push(t) });
+    const feed = createPlannerFeed({
+      url,
+      pollMs: 60_000,
+      clock: createVirtualClock(),
+      logger: silentLogger,
+      onThreshold: (t) => applied.push(t),
+    });
     expect((await feed.poll()).state).toBe('waiting'); // no decision yet
     current = { status: 200, body: decision(512) };
-    expect(await feed.poll()).toMatchObject({ state: 'ok', error: null, decision: { thresholdTokens: 512, prefillReplicas: 2, decodeReplicas: 3, predictedRequestRate: 4 } });
+    expect(await feed.poll()).toMatchObject({
+      state: 'ok',
+      error: null,
+      decision: { thresholdTokens: 512, prefillReplicas: 2, decodeReplicas: 3, predictedRequestRate: 4 },
+    });
     await feed.poll();
-    for (const bad of [{ status: 500 }, { status: 200, body: decision(-3) }, { status: 200, body: { prefill_replicas: 2 } }, { status: 200, body: 'not json at all' }]) {
+    for (const bad of [
+      { status: 500 },
+      { status: 200, body: decision(-3) },
+      { status: 200, body: { prefill_replicas: 2 } },
+      { status: 200, body: 'not json at all' },
+    ]) {
       current = bad;
       const view = await feed.poll();
       expect(view.state).toBe('unreachable');
@@ -56,7 +81,13 @@ describe('the planner feed', () => {
     const feed = createPlannerFeed({ url, pollMs: 60_000, clock: createVirtualClock(), logger: silentLogger });
     expect((await feed.poll()).decision?.thresholdTokens).toBe(100);
     feed.close();
-    const none = createPlannerFeed({ url: undefined, pollMs: 1000, clock: createVirtualClock(), logger: silentLogger, onThreshold: () => expect.fail('no planner') });
+    const none = createPlannerFeed({
+      url: undefined,
+      pollMs: 1000,
+      clock: createVirtualClock(),
+      logger: silentLogger,
+      onThreshold: () => expect.fail('no planner'),
+    });
     expect(await none.poll()).toEqual({ state: 'none', url: null, error: null, decision: null });
   });
 
@@ -84,7 +115,13 @@ describe('the planner feed', () => {
   });
 
   it('keeps the threshold when the planner is unreachable', async () => {
-    const feed = createPlannerFeed({ url: 'http://127.0.0.1:1', pollMs: 60_000, clock: createVirtualClock(), logger: silentLogger, onThreshold: () => expect.fail('nothing to apply') });
+    const feed = createPlannerFeed({
+      url: 'http://127.0.0.1:1',
+      pollMs: 60_000,
+      clock: createVirtualClock(),
+      logger: silentLogger,
+      onThreshold: () => expect.fail('nothing to apply'),
+    });
     const view = await feed.poll();
     expect(view.state).toBe('unreachable');
     expect(view.error).toContain('/decision');

@@ -10,7 +10,12 @@ export interface PlannerDecisionView {
   /** disaggregation_threshold_tokens: uncached prompt tokens, >= 0. */
   readonly thresholdTokens: number;
   readonly predictedRequestRate: number;
-  readonly pools: readonly { readonly name: string; readonly role: string; readonly gpu: string; readonly replicas: number }[];
+  readonly pools: readonly {
+    readonly name: string;
+    readonly role: string;
+    readonly gpu: string;
+    readonly replicas: number;
+  }[];
   readonly reasons: readonly string[];
 }
 
@@ -71,9 +76,18 @@ export function createPlannerFeed(options: PlannerFeedOptions): PlannerFeed {
   let inflight: AbortController | undefined;
 
   const problem = (state: 'waiting' | 'unreachable', what: string) => {
-    if (lastProblem !== what) logger.warn({ url: endpoint }, `planner feed: ${what}; keeping the last decision and the disaggregation threshold`);
+    if (lastProblem !== what)
+      logger.warn(
+        { url: endpoint },
+        `planner feed: ${what}; keeping the last decision and the disaggregation threshold`,
+      );
     lastProblem = what;
-    view = { state: state === 'waiting' && view.decision ? 'ok' : state, url: base, error: state === 'waiting' ? null : what, decision: view.decision };
+    view = {
+      state: state === 'waiting' && view.decision ? 'ok' : state,
+      url: base,
+      error: state === 'waiting' ? null : what,
+      decision: view.decision,
+    };
   };
 
   async function poll(): Promise<PlannerView> {
@@ -96,14 +110,19 @@ export function createPlannerFeed(options: PlannerFeedOptions): PlannerFeed {
           const tokens = parsed.value.thresholdTokens;
           if (options.onThreshold && tokens !== applied) {
             options.onThreshold(tokens);
-            logger.info({ url: endpoint, thresholdTokens: tokens, previous: applied }, 'disaggregation threshold set by the planner');
+            logger.info(
+              { url: endpoint, thresholdTokens: tokens, previous: applied },
+              'disaggregation threshold set by the planner',
+            );
             applied = tokens;
           }
         }
       }
     } catch (error) {
       if (!closed) {
-        const reason = abort.signal.aborted ? (abort.signal.reason as Error).message : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
+        const reason = abort.signal.aborted
+          ? (abort.signal.reason as Error).message
+          : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
         problem('unreachable', `GET ${endpoint}: ${reason}`);
       }
     } finally {
@@ -132,7 +151,8 @@ export function createPlannerFeed(options: PlannerFeedOptions): PlannerFeed {
 
 /** The planner's /decision JSON as the orchestrator reads it; anything else is an error naming what is missing. */
 export function parseDecision(body: unknown): Result<PlannerDecisionView> {
-  const bad = (what: string) => fail(new TandemError('upstream_error', `the planner's /decision is not a decision: ${what}`));
+  const bad = (what: string) =>
+    fail(new TandemError('upstream_error', `the planner's /decision is not a decision: ${what}`));
   if (body === null || typeof body !== 'object') return bad('not an object');
   const o = body as Record<string, unknown>;
   const num = (key: string) => (typeof o[key] === 'number' && Number.isFinite(o[key]) ? (o[key] as number) : undefined);
@@ -140,16 +160,27 @@ export function parseDecision(body: unknown): Result<PlannerDecisionView> {
   const decode = num('decode_replicas');
   const threshold = num('disaggregation_threshold_tokens');
   const atMs = num('at_ms');
-  if (prefill === undefined || decode === undefined || threshold === undefined || atMs === undefined) return bad('prefill_replicas, decode_replicas, disaggregation_threshold_tokens or at_ms missing');
+  if (prefill === undefined || decode === undefined || threshold === undefined || atMs === undefined)
+    return bad('prefill_replicas, decode_replicas, disaggregation_threshold_tokens or at_ms missing');
   if (threshold < 0) return bad(`disaggregation_threshold_tokens ${threshold} is negative`);
   const predicted = o.predicted as Record<string, unknown> | undefined;
   const rate = typeof predicted?.request_rate === 'number' ? predicted.request_rate : 0;
   const pools = Array.isArray(o.pools)
     ? o.pools.flatMap((pool: unknown) => {
         const p = pool as Record<string, unknown> | null;
-        return p && typeof p.name === 'string' && typeof p.replicas === 'number' ? [{ name: p.name, role: String(p.role ?? ''), gpu: String(p.gpu ?? ''), replicas: p.replicas }] : [];
+        return p && typeof p.name === 'string' && typeof p.replicas === 'number'
+          ? [{ name: p.name, role: String(p.role ?? ''), gpu: String(p.gpu ?? ''), replicas: p.replicas }]
+          : [];
       })
     : [];
   const reasons = Array.isArray(o.reasons) ? o.reasons.filter((r): r is string => typeof r === 'string') : [];
-  return ok({ atMs, prefillReplicas: prefill, decodeReplicas: decode, thresholdTokens: threshold, predictedRequestRate: rate, pools, reasons });
+  return ok({
+    atMs,
+    prefillReplicas: prefill,
+    decodeReplicas: decode,
+    thresholdTokens: threshold,
+    predictedRequestRate: rate,
+    pools,
+    reasons,
+  });
 }

@@ -11,7 +11,13 @@ import { TandemError, type Result } from '../../common/errors.ts';
  */
 export type SyncDelta =
   /** A request was routed to `worker`: prefill tokens still to compute, tokens; decode blocks it holds, blocks. */
-  | { readonly k: 'book'; readonly id: number; readonly worker: string; readonly prefillTokens: number; readonly decodeBlocks: number }
+  | {
+      readonly k: 'book';
+      readonly id: number;
+      readonly worker: string;
+      readonly prefillTokens: number;
+      readonly decodeBlocks: number;
+    }
   /** The booking's first token came: its prefill tokens are released. */
   | { readonly k: 'first'; readonly id: number }
   /** The stream ended (done, failed, cancelled): the booking is gone. */
@@ -22,9 +28,21 @@ export type SyncDelta =
    * The booking's whole current state, sent while its stream runs: keeps it alive on receivers
    * and books it on one that never saw it (a late starter, or after a partition).
    */
-  | { readonly k: 'touch'; readonly id: number; readonly worker: string; readonly prefillTokens: number; readonly decodeBlocks: number }
+  | {
+      readonly k: 'touch';
+      readonly id: number;
+      readonly worker: string;
+      readonly prefillTokens: number;
+      readonly decodeBlocks: number;
+    }
   /** Approximate mode: a prompt's chained block hashes routed to `worker` (`words`: base64 of the chain's little-endian uint32 words). */
-  | { readonly k: 'routed'; readonly worker: string; readonly blockSize: number; readonly blocks: number; readonly words: string }
+  | {
+      readonly k: 'routed';
+      readonly worker: string;
+      readonly blockSize: number;
+      readonly blocks: number;
+      readonly words: string;
+    }
   /** The sender is stopping: drop its bookings now. */
   | { readonly k: 'bye' };
 
@@ -44,7 +62,10 @@ export function encodeSyncMessage(message: SyncMessage): string {
   return JSON.stringify(message);
 }
 
-const bad = (why: string): Result<SyncMessage> => ({ ok: false, error: new TandemError('invalid_request', `replica-sync message: ${why}`) });
+const bad = (why: string): Result<SyncMessage> => ({
+  ok: false,
+  error: new TandemError('invalid_request', `replica-sync message: ${why}`),
+});
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 const isName = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 512;
 
@@ -60,7 +81,13 @@ function validDelta(d: unknown): d is SyncDelta {
     case 'expired':
       return isCount(o['id']);
     case 'routed':
-      return isName(o['worker']) && isCount(o['blockSize']) && o['blockSize'] > 0 && isCount(o['blocks']) && typeof o['words'] === 'string';
+      return (
+        isName(o['worker']) &&
+        isCount(o['blockSize']) &&
+        o['blockSize'] > 0 &&
+        isCount(o['blocks']) &&
+        typeof o['words'] === 'string'
+      );
     case 'bye':
       return true;
     default:

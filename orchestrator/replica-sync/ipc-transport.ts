@@ -7,7 +7,10 @@ export interface IpcSyncEnvelope {
   readonly text: string;
 }
 export const isIpcSyncEnvelope = (m: unknown): m is IpcSyncEnvelope =>
-  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === IPC_SYNC && typeof (m as { text?: unknown }).text === 'string';
+  typeof m === 'object' &&
+  m !== null &&
+  (m as { type?: unknown }).type === IPC_SYNC &&
+  typeof (m as { text?: unknown }).text === 'string';
 
 /**
  * The in-machine channel, serving-process side: messages go to the cluster primary over the

@@ -35,11 +35,25 @@ export function createNatsTransport(options: NatsTransportOptions): SyncTranspor
   };
   const servers = options.url.split(',').map((s) => s.trim());
   const notYet = setTimeout(() => {
-    if (!connected && !closed) options.logger.warn({ url: options.url }, `replica sync: NATS at ${options.url} not reachable yet: routing on this replica's own bookings plus worker status, retrying`);
+    if (!connected && !closed)
+      options.logger.warn(
+        { url: options.url },
+        `replica sync: NATS at ${options.url} not reachable yet: routing on this replica's own bookings plus worker status, retrying`,
+      );
   }, 2000);
   notYet.unref();
 
-  const connecting = connect({ servers, name: options.name, noEcho: true, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: options.reconnectWaitMs, pingInterval: 5000, maxPingOut: 2 })
+  const connecting = connect({
+    servers,
+    name: options.name,
+    noEcho: true,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    reconnectTimeWait: options.reconnectWaitMs,
+    pingInterval: 5000,
+    maxPingOut: 2,
+  })
     .then(async (conn) => {
       if (closed) {
         await conn.close();
@@ -60,7 +74,8 @@ export function createNatsTransport(options: NatsTransportOptions): SyncTranspor
       }
     })
     .catch((error: unknown) => {
-      if (!closed) options.logger.error({ err: error, url: options.url }, 'replica sync: the NATS connection failed for good');
+      if (!closed)
+        options.logger.error({ err: error, url: options.url }, 'replica sync: the NATS connection failed for good');
       setConnected(false);
     });
 

@@ -98,13 +98,22 @@ export function createReplicaSync(options: ReplicaSyncOptions): ReplicaSync {
     metrics?.setReplicaSyncConnected(transport.name, transport.connected);
     transport.onStatus((connected) => {
       metrics?.setReplicaSyncConnected(transport.name, connected);
-      if (connected) logger.info({ transport: transport.name }, `replica sync over ${transport.name} connected: sharing bookings`);
-      else logger.warn({ transport: transport.name }, `replica sync over ${transport.name} lost: routing on this process's own bookings plus worker status until it reconnects`);
+      if (connected)
+        logger.info({ transport: transport.name }, `replica sync over ${transport.name} connected: sharing bookings`);
+      else
+        logger.warn(
+          { transport: transport.name },
+          `replica sync over ${transport.name} lost: routing on this process's own bookings plus worker status until it reconnects`,
+        );
     });
     transport.onMessage((text) => {
       const decoded = decodeSyncMessage(text);
       if (!decoded.ok) {
-        if (!warnedBad) logger.warn({ transport: transport.name, err: decoded.error.message }, 'ignoring a malformed replica-sync message (logged once)');
+        if (!warnedBad)
+          logger.warn(
+            { transport: transport.name, err: decoded.error.message },
+            'ignoring a malformed replica-sync message (logged once)',
+          );
         warnedBad = true;
         return;
       }
@@ -132,14 +141,18 @@ export function createReplicaSync(options: ReplicaSyncOptions): ReplicaSync {
     const now = clock.now();
     // This process's own event loop stalled (a tokenizer loading, say): what it did not read
     // meanwhile says nothing about its peers, so their silence counts from now.
-    if (now - lastTickMs > options.peerTimeoutMs / 2) for (const p of peers.values()) p.lastHeardMs = Math.max(p.lastHeardMs, now);
+    if (now - lastTickMs > options.peerTimeoutMs / 2)
+      for (const p of peers.values()) p.lastHeardMs = Math.max(p.lastHeardMs, now);
     lastTickMs = now;
     if (now - lastSentMs >= options.heartbeatMs) send([]);
     for (const [peer, p] of peers) {
       if (now - p.lastHeardMs < options.peerTimeoutMs) continue;
       peers.delete(peer);
       const dropped = book.dropOrigin(peer);
-      logger.warn({ peer, silentMs: now - p.lastHeardMs, droppedBookings: dropped }, 'replica-sync peer silent: dropping its bookings');
+      logger.warn(
+        { peer, silentMs: now - p.lastHeardMs, droppedBookings: dropped },
+        'replica-sync peer silent: dropping its bookings',
+      );
     }
     publishPeers();
   });
@@ -150,7 +163,12 @@ export function createReplicaSync(options: ReplicaSyncOptions): ReplicaSync {
     book,
     peers() {
       const counts = book.remoteBookings();
-      return [...peers].map(([peer, p]) => ({ origin: peer, transport: p.transport, lastHeardMs: p.lastHeardMs, bookings: counts.get(peer) ?? 0 }));
+      return [...peers].map(([peer, p]) => ({
+        origin: peer,
+        transport: p.transport,
+        lastHeardMs: p.lastHeardMs,
+        bookings: counts.get(peer) ?? 0,
+      }));
     },
     async close() {
       if (closed) return;

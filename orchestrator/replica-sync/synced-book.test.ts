@@ -14,7 +14,13 @@ function pair(mode: 'precise' | 'approximate' = 'precise') {
     const load = createLoadBook({ bookingTtlMs: TTL, reportMaxAgeMs: 5_000 });
     const synced = createSyncedBook({
       load,
-      index: createKvIndex(mode, { hashSeed: 1337, defaultBlockSize: 4, ttlMs: 60_000, maxBlocks: 1 << 16, pruneToFraction: 0.8 }),
+      index: createKvIndex(mode, {
+        hashSeed: 1337,
+        defaultBlockSize: 4,
+        ttlMs: 60_000,
+        maxBlocks: 1 << 16,
+        pruneToFraction: 0.8,
+      }),
       emit: (d) => outbox[name].push(d),
     });
     return Object.assign(synced, { load });
@@ -24,7 +30,9 @@ function pair(mode: 'precise' | 'approximate' = 'precise') {
   /** Delivers what `from` emitted to the other, encoded and decoded as on the wire. */
   const deliver = (from: 'a' | 'b', nowMs: number) => {
     const to = from === 'a' ? books.b : books.a;
-    const decoded = decodeSyncMessage(encodeSyncMessage({ v: 1, origin: from, group: from, seq: ++seq, deltas: outbox[from].splice(0) }));
+    const decoded = decodeSyncMessage(
+      encodeSyncMessage({ v: 1, origin: from, group: from, seq: ++seq, deltas: outbox[from].splice(0) }),
+    );
     if (!decoded.ok) throw decoded.error;
     for (const d of decoded.value.deltas) to.apply(from, d, nowMs);
   };
@@ -36,7 +44,11 @@ describe('synced book', () => {
     const { a, b, deliver } = pair();
     const id = a.load.book('w0', { prefillTokens: 100, decodeBlocks: 7 }, 0);
     deliver('a', 1);
-    expect(b.load.load('w0', 1).booked).toEqual({ inflightRequests: 1, queuedPrefillTokens: 100, activeDecodeBlocks: 7 });
+    expect(b.load.load('w0', 1).booked).toEqual({
+      inflightRequests: 1,
+      queuedPrefillTokens: 100,
+      activeDecodeBlocks: 7,
+    });
     a.load.firstToken(id, 2);
     a.load.touch(id, 3, 9);
     deliver('a', 3);
@@ -62,7 +74,7 @@ describe('synced book', () => {
     expect(b.load.load('w1', 3).booked.inflightRequests).toBe(0);
   });
 
-  it("drops every booking of an origin at once (it said bye, died, or fell silent), and forgets remote bookings at the TTL", () => {
+  it('drops every booking of an origin at once (it said bye, died, or fell silent), and forgets remote bookings at the TTL', () => {
     const { a, b, deliver } = pair();
     a.load.book('w0', { prefillTokens: 10, decodeBlocks: 1 }, 0);
     a.load.book('w1', { prefillTokens: 10, decodeBlocks: 1 }, 0);
@@ -90,7 +102,10 @@ describe('synced book', () => {
 
   it('approximate mode: a prompt routed by one process counts as cached on the other', () => {
     const { a, b, deliver } = pair('approximate');
-    const chain = createBlockHasher(1337).hashPrompt(Array.from({ length: 40 }, (_, i) => i), 4);
+    const chain = createBlockHasher(1337).hashPrompt(
+      Array.from({ length: 40 }, (_, i) => i),
+      4,
+    );
     a.index.registerWorker('w0', { blockSize: 4 });
     a.index.recordRouted('w0', chain, 0);
     expect(b.index.overlaps(chain, ['w0'])[0]).toBe(0);
@@ -107,14 +122,23 @@ describe('synced book', () => {
 
 describe('sync message codec', () => {
   it('round-trips a message and refuses malformed ones with a reason, never a throw', () => {
-    const message = { v: 1 as const, origin: 'h/1/ab', group: 'h/1/ab', seq: 3, deltas: [{ k: 'book' as const, id: 1, worker: 'w0', prefillTokens: 5, decodeBlocks: 1 }, { k: 'bye' as const }] };
+    const message = {
+      v: 1 as const,
+      origin: 'h/1/ab',
+      group: 'h/1/ab',
+      seq: 3,
+      deltas: [{ k: 'book' as const, id: 1, worker: 'w0', prefillTokens: 5, decodeBlocks: 1 }, { k: 'bye' as const }],
+    };
     const decoded = decodeSyncMessage(encodeSyncMessage(message));
     expect(decoded.ok && decoded.value).toEqual(message);
     for (const [text, reason] of [
       ['nope', /not JSON/],
       ['{"v":2,"origin":"a","group":"a","seq":1,"deltas":[]}', /unknown version 2/],
       ['{"v":1,"origin":"","group":"a","seq":1,"deltas":[]}', /origin and group/],
-      ['{"v":1,"origin":"a","group":"a","seq":1,"deltas":[{"k":"book","id":-1,"worker":"w","prefillTokens":1,"decodeBlocks":1}]}', /deltas\[0\]/],
+      [
+        '{"v":1,"origin":"a","group":"a","seq":1,"deltas":[{"k":"book","id":-1,"worker":"w","prefillTokens":1,"decodeBlocks":1}]}',
+        /deltas\[0\]/,
+      ],
       ['{"v":1,"origin":"a","group":"a","seq":1,"deltas":[{"k":"teleport"}]}', /deltas\[0\]/],
     ] as const) {
       const result = decodeSyncMessage(text);

@@ -62,9 +62,19 @@ export function createSyncedBook(options: SyncedBookOptions): SyncedBook {
     if (applying) return;
     switch (change.kind) {
       case 'booked': {
-        const mine = { worker: change.worker, prefillTokens: change.prefillTokensDelta, decodeBlocks: change.decodeBlocksDelta };
+        const mine = {
+          worker: change.worker,
+          prefillTokens: change.prefillTokensDelta,
+          decodeBlocks: change.decodeBlocksDelta,
+        };
         own.set(change.id, mine);
-        emit({ k: 'book', id: change.id, worker: change.worker, prefillTokens: Math.round(mine.prefillTokens), decodeBlocks: Math.round(mine.decodeBlocks) });
+        emit({
+          k: 'book',
+          id: change.id,
+          worker: change.worker,
+          prefillTokens: Math.round(mine.prefillTokens),
+          decodeBlocks: Math.round(mine.decodeBlocks),
+        });
         return;
       }
       case 'first-token': {
@@ -77,7 +87,13 @@ export function createSyncedBook(options: SyncedBookOptions): SyncedBook {
         const mine = own.get(change.id);
         if (!mine) return;
         mine.decodeBlocks = Math.max(0, mine.decodeBlocks + change.decodeBlocksDelta);
-        emit({ k: 'touch', id: change.id, worker: mine.worker, prefillTokens: Math.round(mine.prefillTokens), decodeBlocks: Math.round(mine.decodeBlocks) });
+        emit({
+          k: 'touch',
+          id: change.id,
+          worker: mine.worker,
+          prefillTokens: Math.round(mine.prefillTokens),
+          decodeBlocks: Math.round(mine.decodeBlocks),
+        });
         return;
       }
       case 'released':
@@ -116,7 +132,14 @@ export function createSyncedBook(options: SyncedBookOptions): SyncedBook {
     applyBatch: (tenant, batch) => innerIndex.applyBatch(tenant, batch),
     recordRouted(tenant, chain, nowMs) {
       innerIndex.recordRouted(tenant, chain, nowMs);
-      if (approximate && chain.length > 0) emit({ k: 'routed', worker: tenant, blockSize: chain.blockSize, blocks: chain.length, words: wordsToBase64(chain.words, chain.length) });
+      if (approximate && chain.length > 0)
+        emit({
+          k: 'routed',
+          worker: tenant,
+          blockSize: chain.blockSize,
+          blocks: chain.length,
+          words: wordsToBase64(chain.words, chain.length),
+        });
     },
     expire: (nowMs) => innerIndex.expire(nowMs),
     indexedBlocks: (tenant) => innerIndex.indexedBlocks(tenant),

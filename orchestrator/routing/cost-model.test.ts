@@ -4,7 +4,15 @@ import { estimateCost, prefillSecondsPerToken } from './cost-model.ts';
 
 const h100 = engineProfile('h100-sxm', 'qwen3-8b');
 const l40s = engineProfile('l40s', 'qwen3-8b');
-const base = { promptTokens: 8192, cachedTokens: 0, queuedPrefillTokens: 0, inflightRequests: 0, activeDecodeBlocks: 0, blockSize: 16, horizonTokens: 128 };
+const base = {
+  promptTokens: 8192,
+  cachedTokens: 0,
+  queuedPrefillTokens: 0,
+  inflightRequests: 0,
+  activeDecodeBlocks: 0,
+  blockSize: 16,
+  horizonTokens: 128,
+};
 const weights = { prefillWeight: 1, decodeWeight: 1 };
 
 describe('kv cost model (seconds)', () => {
@@ -25,7 +33,10 @@ describe('kv cost model (seconds)', () => {
 
   it('weighs the terms and needs no decode term without a horizon', () => {
     const terms = estimateCost(h100, { ...base, queuedPrefillTokens: 1000 }, { prefillWeight: 2, decodeWeight: 0.5 });
-    expect(terms.totalSeconds).toBeCloseTo(2 * (terms.queueSeconds + terms.prefillSeconds) + 0.5 * terms.decodeSeconds, 12);
+    expect(terms.totalSeconds).toBeCloseTo(
+      2 * (terms.queueSeconds + terms.prefillSeconds) + 0.5 * terms.decodeSeconds,
+      12,
+    );
     expect(estimateCost(h100, { ...base, horizonTokens: 0 }, weights).decodeSeconds).toBe(0);
   });
 });

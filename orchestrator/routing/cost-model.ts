@@ -1,4 +1,10 @@
-import { forwardSeconds, prefillSeconds, type BatchShape, type EngineProfile, type PrefillChunk } from '../../common/profiles/index.ts';
+import {
+  forwardSeconds,
+  prefillSeconds,
+  type BatchShape,
+  type EngineProfile,
+  type PrefillChunk,
+} from '../../common/profiles/index.ts';
 import type { CostTerms } from './types.ts';
 
 /**

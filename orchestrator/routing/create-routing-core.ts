@@ -39,8 +39,13 @@ export function createRoutingCore(config: RoutingConfig, deps: RoutingCoreDeps):
     pruneToFraction: config.index.approximate_prune_to,
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
-  const ownLoad = createLoadBook({ bookingTtlMs: config.load.booking_ttl_s * 1000, reportMaxAgeMs: config.load.report_max_age_s * 1000 });
-  const { index, load } = deps.wrap ? deps.wrap({ index: ownIndex, load: ownLoad }) : { index: ownIndex, load: ownLoad };
+  const ownLoad = createLoadBook({
+    bookingTtlMs: config.load.booking_ttl_s * 1000,
+    reportMaxAgeMs: config.load.report_max_age_s * 1000,
+  });
+  const { index, load } = deps.wrap
+    ? deps.wrap({ index: ownIndex, load: ownLoad })
+    : { index: ownIndex, load: ownLoad };
   const router = createRouter({
     index,
     load,
@@ -55,7 +60,11 @@ export function createRoutingCore(config: RoutingConfig, deps: RoutingCoreDeps):
       queueAbsSeconds: config.guard.queue_abs_s,
       queueRel: config.guard.queue_rel,
     },
-    cost: { prefillWeight: config.kv.prefill_weight, decodeWeight: config.kv.decode_weight, decodeHorizonTokens: config.kv.decode_horizon_tokens },
+    cost: {
+      prefillWeight: config.kv.prefill_weight,
+      decodeWeight: config.kv.decode_weight,
+      decodeHorizonTokens: config.kv.decode_horizon_tokens,
+    },
   });
   return { router, index, load };
 }

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { hotspotExclusions, type GuardOptions } from './guard.ts';
 
 const options: GuardOptions = { enabled: true, inflightAbs: 64, inflightRel: 1.5, queueAbsSeconds: 2, queueRel: 2 };
-const worker = (inflightRequests: number, queueSeconds = 0, healthy = true) => ({ healthy, inflightRequests, cost: { queueSeconds } });
+const worker = (inflightRequests: number, queueSeconds = 0, healthy = true) => ({
+  healthy,
+  inflightRequests,
+  cost: { queueSeconds },
+});
 
 describe('hotspot guard', () => {
   it('holds back a worker only when it is past the least loaded by both the absolute and the relative margin', () => {

@@ -35,10 +35,18 @@ export function hotspotExclusions(candidates: readonly GuardInput[], options: Gu
   }
   candidates.forEach((c, i) => {
     if (!c.healthy) return;
-    if (c.inflightRequests - minInflight > options.inflightAbs && c.inflightRequests > minInflight * options.inflightRel) {
-      result[i] = `hotspot guard: ${c.inflightRequests} requests in flight against ${minInflight} on the least loaded worker`;
-    } else if (c.cost.queueSeconds - minQueue > options.queueAbsSeconds && c.cost.queueSeconds > minQueue * options.queueRel) {
-      result[i] = `hotspot guard: ${c.cost.queueSeconds.toFixed(2)} s of queued prefill against ${minQueue.toFixed(2)} s on the least loaded worker`;
+    if (
+      c.inflightRequests - minInflight > options.inflightAbs &&
+      c.inflightRequests > minInflight * options.inflightRel
+    ) {
+      result[i] =
+        `hotspot guard: ${c.inflightRequests} requests in flight against ${minInflight} on the least loaded worker`;
+    } else if (
+      c.cost.queueSeconds - minQueue > options.queueAbsSeconds &&
+      c.cost.queueSeconds > minQueue * options.queueRel
+    ) {
+      result[i] =
+        `hotspot guard: ${c.cost.queueSeconds.toFixed(2)} s of queued prefill against ${minQueue.toFixed(2)} s on the least loaded worker`;
     }
   });
   return result;

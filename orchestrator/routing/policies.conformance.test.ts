@@ -18,7 +18,10 @@ describe.each(policyNames())('policy %s (conformance)', (policy) => {
     for (let step = 0; step < 300; step++) {
       const pool: Candidate[] = candidates(8).map((c) => ({ ...c, healthy: rng.next() < 0.7 }));
       const prompt = tokens(16 * (1 + rng.int(20)), 1000 * rng.int(5));
-      const decision = router.route({ tokenIds: prompt, sessionKey: rng.next() < 0.7 ? `s${rng.int(20)}` : undefined }, pool);
+      const decision = router.route(
+        { tokenIds: prompt, sessionKey: rng.next() < 0.7 ? `s${rng.int(20)}` : undefined },
+        pool,
+      );
       const healthy = pool.filter((c) => c.healthy).map((c) => c.id);
       if (healthy.length === 0) {
         expect(decision.workerId).toBeNull();

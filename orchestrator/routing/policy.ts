@@ -49,7 +49,11 @@ export type PolicyFactory = (config: RoutingConfig) => RoutingPolicy;
 export const seconds = (value: number): string => `${value < 10 ? value.toFixed(3) : value.toFixed(1)} s`;
 
 /** The candidates with the least `key`, all of them when several share it. */
-export function argminAll(candidates: readonly CandidateReport[], key: (c: CandidateReport) => number, tolerance = 0): CandidateReport[] {
+export function argminAll(
+  candidates: readonly CandidateReport[],
+  key: (c: CandidateReport) => number,
+  tolerance = 0,
+): CandidateReport[] {
   let best = Number.POSITIVE_INFINITY;
   for (const c of candidates) best = Math.min(best, key(c));
   return candidates.filter((c) => key(c) <= best + tolerance);

@@ -11,11 +11,21 @@ const config = () => {
 describe('policy registry', () => {
   it('builds every registered policy under its own name', () => {
     for (const name of policyNames()) expect(createPolicy(name, config()).name).toBe(name);
-    expect(Object.keys(POLICIES)).toEqual(['kv', 'cache-aware', 'round-robin', 'random', 'least-loaded', 'power-of-two', 'session']);
+    expect(Object.keys(POLICIES)).toEqual([
+      'kv',
+      'cache-aware',
+      'round-robin',
+      'random',
+      'least-loaded',
+      'power-of-two',
+      'session',
+    ]);
   });
 
   it('fails on an unknown name, listing the known ones', () => {
-    expect(() => createPolicy('fastest', config())).toThrow(/unknown routing policy "fastest" \(known: kv, cache-aware, round-robin, random, least-loaded, power-of-two, session\)/);
+    expect(() => createPolicy('fastest', config())).toThrow(
+      /unknown routing policy "fastest" \(known: kv, cache-aware, round-robin, random, least-loaded, power-of-two, session\)/,
+    );
   });
 
   it('defaults to the kv policy', () => {

@@ -38,7 +38,10 @@ function sharedPrefixRun(routing: Record<string, unknown>): { hitRate: number; i
     if (open.length > 16) load.release(open.shift()!);
   }
   const counts = [...perWorker.values()];
-  return { hitRate: hitTokens / promptTokens, imbalance: Math.max(...counts) / (counts.reduce((a, b) => a + b, 0) / 8) };
+  return {
+    hitRate: hitTokens / promptTokens,
+    imbalance: Math.max(...counts) / (counts.reduce((a, b) => a + b, 0) / 8),
+  };
 }
 
 describe('router', () => {
@@ -68,7 +71,9 @@ describe('router', () => {
     const w2 = decision.candidates[2]!;
     expect(w2.overlapBlocks).toBe(250);
     expect(w2.excluded).toBeNull(); // not the guard: the cost says so
-    expect(w2.cost.queueSeconds).toBeGreaterThan(decision.candidates.find((c) => c.id === decision.workerId)!.cost.prefillSeconds);
+    expect(w2.cost.queueSeconds).toBeGreaterThan(
+      decision.candidates.find((c) => c.id === decision.workerId)!.cost.prefillSeconds,
+    );
   });
 
   it("keeps the kv policy's hit rate on a shared-prefix stream far above round-robin's, with balanced load", () => {
@@ -116,7 +121,14 @@ describe('router', () => {
     const json = JSON.parse(JSON.stringify(decision));
     expect(json).toMatchObject({ workerId: 'w0', policy: 'kv', requestId: 'req-1', promptTokens: 3205 });
     expect(json.candidates).toHaveLength(3);
-    expect(json.candidates[0]).toMatchObject({ id: 'w0', profile: 'h100-sxm/qwen3-8b/tp1', eligible: true, overlapBlocks: 200, cachedTokens: 3200, newTokens: 5 });
+    expect(json.candidates[0]).toMatchObject({
+      id: 'w0',
+      profile: 'h100-sxm/qwen3-8b/tp1',
+      eligible: true,
+      overlapBlocks: 200,
+      cachedTokens: 3200,
+      newTokens: 5,
+    });
     expect(json.candidates[1]).toMatchObject({ id: 'w1', healthy: false, eligible: false, excluded: 'unhealthy' });
     for (const c of json.candidates) {
       expect(Object.keys(c.cost).sort()).toEqual(['decodeSeconds', 'prefillSeconds', 'queueSeconds', 'totalSeconds']);
@@ -145,7 +157,11 @@ describe('router', () => {
     expect(decision.workerId).toBe('w0');
     const booking = router.commit(decision);
     expect(() => router.commit(decision)).toThrow(/already committed/);
-    expect(load.load('w0', 0)).toMatchObject({ inflightRequests: 1, queuedPrefillTokens: BS * 2, activeDecodeBlocks: 202 });
+    expect(load.load('w0', 0)).toMatchObject({
+      inflightRequests: 1,
+      queuedPrefillTokens: BS * 2,
+      activeDecodeBlocks: 202,
+    });
     load.firstToken(booking, 1);
     expect(load.load('w0', 1)).toMatchObject({ inflightRequests: 1, queuedPrefillTokens: 0 });
   });
@@ -175,7 +191,10 @@ describe('router', () => {
 
   it('matches workers of another block size on their own blocks', () => {
     const { router, index } = core();
-    const pool = [...candidates(1, { blockSize: 16, prefix: 'small' }), ...candidates(1, { blockSize: 32, prefix: 'big' })];
+    const pool = [
+      ...candidates(1, { blockSize: 16, prefix: 'small' }),
+      ...candidates(1, { blockSize: 32, prefix: 'big' }),
+    ];
     const prompt = tokens(32 * 100);
     // Workers are registered with their pool's block size before their events flow.
     index.registerWorker('big0', { blockSize: 32 });
@@ -192,8 +211,27 @@ describe('router', () => {
     const { router, index } = core();
     const pool = candidates(1);
     router.route({ tokenIds: tokens(64) }, pool);
-    index.applyBatch('w0', { ts: 0, events: [{ type: 'BlockStored', blockHashes: [1n], parentBlockHash: null, tokenIds: tokens(32), blockSize: 32, loraId: null, medium: 'GPU', loraName: null, extraKeys: null, groupIdx: null }], dataParallelRank: null });
-    expect(router.route({ tokenIds: tokens(64) }, pool).candidates[0]!.indexWarning).toMatch(/blocks of 32 tokens but its pool expects 16/);
+    index.applyBatch('w0', {
+      ts: 0,
+      events: [
+        {
+          type: 'BlockStored',
+          blockHashes: [1n],
+          parentBlockHash: null,
+          tokenIds: tokens(32),
+          blockSize: 32,
+          loraId: null,
+          medium: 'GPU',
+          loraName: null,
+          extraKeys: null,
+          groupIdx: null,
+        },
+      ],
+      dataParallelRank: null,
+    });
+    expect(router.route({ tokenIds: tokens(64) }, pool).candidates[0]!.indexWarning).toMatch(
+      /blocks of 32 tokens but its pool expects 16/,
+    );
   });
 
   it('samples with a temperature, reports probabilities, and repeats for a seed', () => {

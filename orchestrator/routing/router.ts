@@ -58,8 +58,20 @@ interface Internal {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-const costInput: Mutable<CostInput> = { promptTokens: 0, cachedTokens: 0, queuedPrefillTokens: 0, inflightRequests: 0, activeDecodeBlocks: 0, blockSize: 0, horizonTokens: 0 };
-const guardView = (r: CandidateReport): GuardInput => ({ healthy: r.healthy, inflightRequests: r.load.inflightRequests, cost: r.cost });
+const costInput: Mutable<CostInput> = {
+  promptTokens: 0,
+  cachedTokens: 0,
+  queuedPrefillTokens: 0,
+  inflightRequests: 0,
+  activeDecodeBlocks: 0,
+  blockSize: 0,
+  horizonTokens: 0,
+};
+const guardView = (r: CandidateReport): GuardInput => ({
+  healthy: r.healthy,
+  inflightRequests: r.load.inflightRequests,
+  cost: r.cost,
+});
 /** Where a decision keeps what commit() needs, out of JSON's sight. */
 const INTERNAL = Symbol('routing.internal');
 type Decided = RoutingDecision & { [INTERNAL]?: Internal };
@@ -84,12 +96,14 @@ export function createRouter(options: RouterOptions): Router {
   let chosenSeq = 0;
   let overlapScratch = new Int32Array(64);
 
-  const makeTieBreak = (random: Rng) => (tied: readonly CandidateReport[]): CandidateReport => {
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const c of tied) oldest = Math.min(oldest, lastChosen.get(c.id) ?? 0);
-    const least = tied.filter((c) => (lastChosen.get(c.id) ?? 0) === oldest);
-    return least.length === 1 ? least[0]! : random.pick(least);
-  };
+  const makeTieBreak =
+    (random: Rng) =>
+    (tied: readonly CandidateReport[]): CandidateReport => {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const c of tied) oldest = Math.min(oldest, lastChosen.get(c.id) ?? 0);
+      const least = tied.filter((c) => (lastChosen.get(c.id) ?? 0) === oldest);
+      return least.length === 1 ? least[0]! : random.pick(least);
+    };
 
   return {
     policy: policy.name,
@@ -169,12 +183,23 @@ export function createRouter(options: RouterOptions): Router {
       let chosen: CandidateReport | null = null;
       let reason: string;
       if (candidates.length === 0) reason = 'no candidate workers';
-      else if (eligible.length === 0) reason = `no eligible worker: ${[...new Set(reports.map((r) => r.excluded))].join('; ')}`;
+      else if (eligible.length === 0)
+        reason = `no eligible worker: ${[...new Set(reports.map((r) => r.excluded))].join('; ')}`;
       else {
         const random = dryRun ? rng.fork('dry-run') : rng;
-        const choice = policy.choose({ eligible, all: reports, promptTokens, sessionKey: request.sessionKey, rng: random, tieBreak: makeTieBreak(random) });
+        const choice = policy.choose({
+          eligible,
+          all: reports,
+          promptTokens,
+          sessionKey: request.sessionKey,
+          rng: random,
+          tieBreak: makeTieBreak(random),
+        });
         if (!choice.chosen.eligible || !reports.includes(choice.chosen)) {
-          throw new TandemError('internal', `policy ${policy.name} chose ${choice.chosen.id}, which is not an eligible candidate`);
+          throw new TandemError(
+            'internal',
+            `policy ${policy.name} chose ${choice.chosen.id}, which is not an eligible candidate`,
+          );
         }
         chosen = choice.chosen;
         reason = choice.reason;
@@ -195,14 +220,19 @@ export function createRouter(options: RouterOptions): Router {
 
     commit(decision) {
       const internal = (decision as Decided)[INTERNAL];
-      if (!internal || internal.owner !== owner) throw new TandemError('internal', 'commit() takes a decision made by this router');
+      if (!internal || internal.owner !== owner)
+        throw new TandemError('internal', 'commit() takes a decision made by this router');
       if (internal.dryRun) throw new TandemError('internal', 'a dry-run decision cannot be committed');
       if (internal.committed) throw new TandemError('internal', `decision for ${decision.workerId} already committed`);
       const chosen = internal.chosen;
       if (!chosen) throw new TandemError('unavailable', decision.reason, { retryAfterS: 1 });
       internal.committed = true;
       const now = clock.now();
-      const booking = load.book(chosen.id, { prefillTokens: chosen.newTokens, decodeBlocks: Math.ceil(decision.promptTokens / chosen.blockSize) }, now);
+      const booking = load.book(
+        chosen.id,
+        { prefillTokens: chosen.newTokens, decodeBlocks: Math.ceil(decision.promptTokens / chosen.blockSize) },
+        now,
+      );
       lastChosen.set(chosen.id, ++chosenSeq);
       policy.committed?.(chosen.id);
       index.recordRouted(chosen.id, internal.chains.get(chosen.blockSize)!, now);

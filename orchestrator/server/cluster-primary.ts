@@ -44,8 +44,17 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
   const baseMs = options.restartBaseMs ?? 200;
   const maxMs = options.restartMaxMs ?? 10_000;
   const registry = new Registry();
-  const restarts = new Counter({ name: CLUSTER_METRICS.processRestarts, help: 'Serving processes restarted after they died.', registers: [registry] });
-  const running = new Gauge({ name: CLUSTER_METRICS.processes, help: 'Serving processes running now.', registers: [registry], aggregator: 'max' });
+  const restarts = new Counter({
+    name: CLUSTER_METRICS.processRestarts,
+    help: 'Serving processes restarted after they died.',
+    registers: [registry],
+  });
+  const running = new Gauge({
+    name: CLUSTER_METRICS.processes,
+    help: 'Serving processes running now.',
+    registers: [registry],
+    aggregator: 'max',
+  });
   const slots: Slot[] = [];
   let generation = 0;
   let stopping = false;
@@ -72,10 +81,20 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
       finish(error?: string) {
         clearTimeout(timer);
         collects.delete(id);
-        void own.then((mine) => sendTo(requester, { type: 'tandem:metrics-res', id: requestId, parts: [mine, ...entry.parts], ...(error ? { error } : {}) }));
+        void own.then((mine) =>
+          sendTo(requester, {
+            type: 'tandem:metrics-res',
+            id: requestId,
+            parts: [mine, ...entry.parts],
+            ...(error ? { error } : {}),
+          }),
+        );
       },
     };
-    const timer = setTimeout(() => entry.finish(`${entry.pending.size} serving process(es) did not answer in time`), options.metricsTimeoutMs ?? 3000);
+    const timer = setTimeout(
+      () => entry.finish(`${entry.pending.size} serving process(es) did not answer in time`),
+      options.metricsTimeoutMs ?? 3000,
+    );
     collects.set(id, entry);
     for (const w of targets) sendTo(w, { type: 'tandem:metrics-collect', id });
     if (targets.length === 0) entry.finish();
@@ -91,13 +110,17 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
       if (isIpcSyncEnvelope(message)) {
         for (const other of live()) if (other !== worker) sendTo(other, message);
       } else if (isMessage<Extract<ToPrimary, { type: 'tandem:listening' }>>(message, 'tandem:listening')) {
-        if (announced) logger.info({ pid: worker.process.pid, slot: slot.index }, `serving process ${slot.index} is back`);
+        if (announced)
+          logger.info({ pid: worker.process.pid, slot: slot.index }, `serving process ${slot.index} is back`);
         slot.url = message.url;
         slot.everListened = true;
         running.set(live().length);
         if (!announced && slots.every((s) => s.url !== undefined)) {
           announced = true;
-          logger.info({ url: message.url, processes: slots.length, pids: slots.map((s) => s.worker?.process.pid) }, `listening on ${message.url} with ${slots.length} serving processes`);
+          logger.info(
+            { url: message.url, processes: slots.length, pids: slots.map((s) => s.worker?.process.pid) },
+            `listening on ${message.url} with ${slots.length} serving processes`,
+          );
         }
       } else if (isMessage<Extract<ToPrimary, { type: 'tandem:metrics-req' }>>(message, 'tandem:metrics-req')) {
         collect(worker, message.id);
@@ -120,7 +143,10 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
         return;
       }
       if (!slot.everListened) {
-        logger.error({ pid: worker.process.pid, code, signal }, 'a serving process exited before it listened: stopping every process');
+        logger.error(
+          { pid: worker.process.pid, code, signal },
+          'a serving process exited before it listened: stopping every process',
+        );
         stop('SIGTERM', 1);
         return;
       }
@@ -129,7 +155,10 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
       const delayMs = Math.min(maxMs, baseMs * 2 ** slot.crashesInRow);
       slot.crashesInRow++;
       restarts.inc();
-      logger.error({ pid: worker.process.pid, code, signal, restartInMs: delayMs }, `serving process ${slot.index} died (${signal ?? `exit ${code}`}): its requests in flight failed; restarting it`);
+      logger.error(
+        { pid: worker.process.pid, code, signal, restartInMs: delayMs },
+        `serving process ${slot.index} died (${signal ?? `exit ${code}`}): its requests in flight failed; restarting it`,
+      );
       setTimeout(() => {
         if (!stopping) fork(slot);
       }, delayMs);
@@ -165,7 +194,15 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
   process.on('SIGHUP', onHangup);
 
   for (let i = 0; i < options.processes; i++) {
-    const slot: Slot = { index: i, worker: undefined, origin: '', url: undefined, startedAt: 0, crashesInRow: 0, everListened: false };
+    const slot: Slot = {
+      index: i,
+      worker: undefined,
+      origin: '',
+      url: undefined,
+      startedAt: 0,
+      crashesInRow: 0,
+      everListened: false,
+    };
     slots.push(slot);
     fork(slot);
   }

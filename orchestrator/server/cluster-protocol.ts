@@ -18,9 +18,15 @@ export type ToServing =
   /** Send your metrics (answer with a metrics-part carrying `id`). */
   | { readonly type: 'tandem:metrics-collect'; readonly id: number }
   /** Every process's metrics (the primary's own included), answering metrics-req `id`; empty `error` when complete. */
-  | { readonly type: 'tandem:metrics-res'; readonly id: number; readonly parts: MetricsJson[]; readonly error?: string };
+  | {
+      readonly type: 'tandem:metrics-res';
+      readonly id: number;
+      readonly parts: MetricsJson[];
+      readonly error?: string;
+    };
 
-export const isMessage = <T extends { type: string }>(m: unknown, type: T['type']): m is T => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type;
+export const isMessage = <T extends { type: string }>(m: unknown, type: T['type']): m is T =>
+  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type;
 
 /** Environment a forked serving process reads. */
 // Not TANDEM_*: those are config overrides.

@@ -21,12 +21,16 @@ export interface ServingProcess {
 export function joinCluster(options: { metricsTimeoutMs?: number } = {}): ServingProcess {
   const origin = process.env[CLUSTER_ENV.origin];
   const group = process.env[CLUSTER_ENV.group];
-  if (!origin || !group || !process.send) throw new Error('joinCluster() runs only in a process forked by the cluster primary');
+  if (!origin || !group || !process.send)
+    throw new Error('joinCluster() runs only in a process forked by the cluster primary');
   const send = (message: ToPrimary) => {
     if (process.connected) process.send!(message);
   };
   let nextId = 1;
-  const waiting = new Map<number, { resolve: (r: Registry) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<
+    number,
+    { resolve: (r: Registry) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   process.on('message', (message: unknown) => {
     if (!isMessage<Extract<ToServing, { type: 'tandem:metrics-res' }>>(message, 'tandem:metrics-res')) return;
     const entry = waiting.get(message.id);
@@ -52,8 +56,11 @@ export function joinCluster(options: { metricsTimeoutMs?: number } = {}): Servin
     deps: { origin, group, transport: createIpcTransport(), aggregate },
     answerMetricsFrom(registry) {
       process.on('message', (message: unknown) => {
-        if (!isMessage<Extract<ToServing, { type: 'tandem:metrics-collect' }>>(message, 'tandem:metrics-collect')) return;
-        void registry.getMetricsAsJSON().then((metrics) => send({ type: 'tandem:metrics-part', id: message.id, metrics }));
+        if (!isMessage<Extract<ToServing, { type: 'tandem:metrics-collect' }>>(message, 'tandem:metrics-collect'))
+          return;
+        void registry
+          .getMetricsAsJSON()
+          .then((metrics) => send({ type: 'tandem:metrics-part', id: message.id, metrics }));
       });
     },
     listening: (url) => send({ type: 'tandem:listening', url }),

@@ -6,7 +6,16 @@ import { realClock, type Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../backends/index.ts';
-import { createDiscovery, createFleet, createTemplateCheck, type Fleet, type FleetChange, type StaticDiscovery, type SubscriberFactory, type WorkerDiscovery } from '../discovery/index.ts';
+import {
+  createDiscovery,
+  createFleet,
+  createTemplateCheck,
+  type Fleet,
+  type FleetChange,
+  type StaticDiscovery,
+  type SubscriberFactory,
+  type WorkerDiscovery,
+} from '../discovery/index.ts';
 import { createDispatcher, dispatcherSettingsFromConfig, type Dispatcher } from '../dispatch/index.ts';
 import { createPlannerFeed } from '../planner-feed/index.ts';
 import { createFrontend } from '../frontend/index.ts';
@@ -34,7 +43,12 @@ export interface OrchestratorDeps {
    * cluster-primary.ts): its name, its machine's group, the IPC channel to its siblings and where
    * the aggregated metrics come from.
    */
-  readonly cluster?: { readonly origin: string; readonly group: string; readonly transport: SyncTransport; readonly aggregate: () => Promise<Registry> };
+  readonly cluster?: {
+    readonly origin: string;
+    readonly group: string;
+    readonly transport: SyncTransport;
+    readonly aggregate: () => Promise<Registry>;
+  };
 }
 
 export interface Orchestrator {
@@ -73,7 +87,8 @@ export interface Orchestrator {
  */
 export async function createOrchestrator(config: Readonly<Config>, deps: OrchestratorDeps = {}): Promise<Orchestrator> {
   const clock = deps.clock ?? realClock;
-  const logger = deps.logger ?? createLogger({ name: 'orchestrator', level: config.log.level, format: config.log.format });
+  const logger =
+    deps.logger ?? createLogger({ name: 'orchestrator', level: config.log.level, format: config.log.format });
   const o = config.orchestrator;
   const metrics = deps.metrics ?? createOrchestratorMetrics({ maxModelLen: o.max_model_len, processMetrics: true });
   if (deps.cluster) metrics.aggregateFrom(deps.cluster.aggregate);
@@ -82,7 +97,16 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   const rs = o.replica_sync;
   const transports: SyncTransport[] = [];
   if (deps.cluster) transports.push(deps.cluster.transport);
-  if (rs.nats_url !== undefined) transports.push(createNatsTransport({ url: rs.nats_url, subject: rs.subject, reconnectWaitMs: rs.reconnect_wait_s * 1000, logger, name: origin }));
+  if (rs.nats_url !== undefined)
+    transports.push(
+      createNatsTransport({
+        url: rs.nats_url,
+        subject: rs.subject,
+        reconnectWaitMs: rs.reconnect_wait_s * 1000,
+        logger,
+        name: origin,
+      }),
+    );
   let sync: ReplicaSync | undefined;
   const routing = createRoutingCore(config.routing, {
     clock,
@@ -112,7 +136,12 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     routing,
     blockSize: config.routing.block_size,
     indexMode: config.routing.index_mode,
-    health: { intervalMs: o.health.interval_s * 1000, timeoutMs: o.health.timeout_s * 1000, failureThreshold: o.health.failure_threshold, successThreshold: o.health.success_threshold },
+    health: {
+      intervalMs: o.health.interval_s * 1000,
+      timeoutMs: o.health.timeout_s * 1000,
+      failureThreshold: o.health.failure_threshold,
+      successThreshold: o.health.success_threshold,
+    },
     metrics,
     logger,
     clock,
@@ -181,15 +210,33 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     });
   });
   // Who else shares this process's bookings (sibling processes, replicas), with their bookings here.
-  app.get('/debug/replicas', async () => ({ origin, group: deps.cluster?.group ?? origin, transports: transports.map((t) => ({ name: t.name, connected: t.connected })), peers: sync?.peers() ?? [] }));
-  const responsesIdle = () => (openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve)));
+  app.get('/debug/replicas', async () => ({
+    origin,
+    group: deps.cluster?.group ?? origin,
+    transports: transports.map((t) => ({ name: t.name, connected: t.connected })),
+    peers: sync?.peers() ?? [],
+  }));
+  const responsesIdle = () =>
+    openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve));
 
   const discovery = createDiscovery(config, { logger, clock, registry: metrics.registry });
   let lastChange: FleetChange | null = null;
   await discovery.start((workers) => {
     lastChange = fleet.apply(workers);
   });
-  logger.info({ policy: config.routing.policy, index: config.routing.index_mode, blockSize: config.routing.block_size, workers: config.workers.length, disaggregation: d.mode, thresholdTokens: d.threshold_tokens, planner: o.planner_url ?? null, followPlanner: d.follow_planner }, 'orchestrator assembled');
+  logger.info(
+    {
+      policy: config.routing.policy,
+      index: config.routing.index_mode,
+      blockSize: config.routing.block_size,
+      workers: config.workers.length,
+      disaggregation: d.mode,
+      thresholdTokens: d.threshold_tokens,
+      planner: o.planner_url ?? null,
+      followPlanner: d.follow_planner,
+    },
+    'orchestrator assembled',
+  );
 
   let current = config;
   let stopping: Promise<void> | undefined;
@@ -214,11 +261,18 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     },
 
     reload(next) {
-      const ignored = (Object.keys(next) as (keyof Config)[]).filter((section) => section !== 'workers' && JSON.stringify(next[section]) !== JSON.stringify(current[section]));
-      if (ignored.length > 0) logger.warn({ sections: ignored }, `config reloaded: changes to ${ignored.join(', ')} need a restart and were not applied`);
+      const ignored = (Object.keys(next) as (keyof Config)[]).filter(
+        (section) => section !== 'workers' && JSON.stringify(next[section]) !== JSON.stringify(current[section]),
+      );
+      if (ignored.length > 0)
+        logger.warn(
+          { sections: ignored },
+          `config reloaded: changes to ${ignored.join(', ')} need a restart and were not applied`,
+        );
       lastChange = null;
       if (discovery.kind === 'static') (discovery as StaticDiscovery).update(next.workers);
-      else if (JSON.stringify(next.workers) !== JSON.stringify(current.workers)) logger.warn(`config reloaded: workers come from ${discovery.kind} discovery; the workers list is not applied`);
+      else if (JSON.stringify(next.workers) !== JSON.stringify(current.workers))
+        logger.warn(`config reloaded: workers come from ${discovery.kind} discovery; the workers list is not applied`);
       const change: FleetChange | null = lastChange;
       current = { ...current, workers: next.workers };
       logger.info({ workers: next.workers.length, change }, 'config reloaded');
@@ -236,7 +290,8 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         const grace = new Promise<void>((resolve) => (cancelGrace = clock.setTimer(graceMs, resolve)));
         await Promise.race([dispatcher.idle().then(responsesIdle), grace]);
         cancelGrace();
-        if (dispatcher.inflight > 0) logger.warn({ inflight: dispatcher.inflight }, 'grace period over: cancelling the requests still running');
+        if (dispatcher.inflight > 0)
+          logger.warn({ inflight: dispatcher.inflight }, 'grace period over: cancelling the requests still running');
         const closing = app.close();
         app.server.closeAllConnections();
         await closing;

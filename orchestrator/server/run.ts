@@ -26,7 +26,11 @@ export interface RunOptions extends ConfigSources {
  * wanting one plain process sets `processes: 1`; `deps` and `onListening` only make sense then.
  */
 export async function runOrchestrator(options: RunOptions): Promise<void> {
-  const sources: ConfigSources = { file: options.file, env: options.env ?? process.env, ...(options.overrides ? { overrides: options.overrides } : {}) };
+  const sources: ConfigSources = {
+    file: options.file,
+    env: options.env ?? process.env,
+    ...(options.overrides ? { overrides: options.overrides } : {}),
+  };
   const loaded = loadConfig(sources);
   if (!loaded.ok) throw loaded.error;
   const config = loaded.value;

@@ -33,7 +33,11 @@ export function loadUiAssets(): Map<string, UiAsset> {
     try {
       assets.set(path, { contentType, body: readFileSync(file) });
     } catch (error) {
-      throw new TandemError('internal', `the status page cannot load ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): run npm install`, { cause: error });
+      throw new TandemError(
+        'internal',
+        `the status page cannot load ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): run npm install`,
+        { cause: error },
+      );
     }
   }
   return assets;

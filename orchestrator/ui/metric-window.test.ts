@@ -1,11 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { createMetricWindow, quantile, trafficBetween, type CumulativeSample, type Histogram } from './metric-window.ts';
+import {
+  createMetricWindow,
+  quantile,
+  trafficBetween,
+  type CumulativeSample,
+  type Histogram,
+} from './metric-window.ts';
 
 const BOUNDS = [0.01, 0.1, 1, Infinity];
 
 function sampleAt(atMs: number, fields: Partial<CumulativeSample> = {}): CumulativeSample {
   const empty: Histogram = { bounds: BOUNDS, counts: [0, 0, 0, 0] };
-  return { atMs, requestsByMode: {}, requestsByOutcome: {}, promptTokens: 0, cachedPromptTokens: 0, generationTokens: 0, ttft: empty, itl: empty, queueDepth: 0, ...fields };
+  return {
+    atMs,
+    requestsByMode: {},
+    requestsByOutcome: {},
+    promptTokens: 0,
+    cachedPromptTokens: 0,
+    generationTokens: 0,
+    ttft: empty,
+    itl: empty,
+    queueDepth: 0,
+    ...fields,
+  };
 }
 
 describe('histogram quantiles', () => {
@@ -25,7 +42,13 @@ describe('histogram quantiles', () => {
 
 describe('traffic between two samples', () => {
   it('turns counter differences into rates, a hit rate and the disaggregated share', () => {
-    const from = sampleAt(0, { requestsByOutcome: { success: 10 }, requestsByMode: { aggregated: 10 }, promptTokens: 1000, cachedPromptTokens: 100, generationTokens: 50 });
+    const from = sampleAt(0, {
+      requestsByOutcome: { success: 10 },
+      requestsByMode: { aggregated: 10 },
+      promptTokens: 1000,
+      cachedPromptTokens: 100,
+      generationTokens: 50,
+    });
     const to = sampleAt(10_000, {
       requestsByOutcome: { success: 28, error: 1, rejected: 1 },
       requestsByMode: { aggregated: 25, disaggregated: 4, none: 1 },

@@ -47,7 +47,17 @@ export function createMetricWindow(windowMs: number): MetricWindow {
       const last = samples.at(-1);
       const first = samples[0];
       if (!last || !first || last === first || last.atMs <= first.atMs) {
-        return { windowS: 0, requestRate: null, errorRate: null, outputTokensPerS: null, ttft: null, itl: null, hitRate: null, disaggregatedShare: null, queueDepth: last?.queueDepth ?? 0 };
+        return {
+          windowS: 0,
+          requestRate: null,
+          errorRate: null,
+          outputTokensPerS: null,
+          ttft: null,
+          itl: null,
+          hitRate: null,
+          disaggregatedShare: null,
+          queueDepth: last?.queueDepth ?? 0,
+        };
       }
       return trafficBetween(first, last);
     },
@@ -58,8 +68,11 @@ export function createMetricWindow(windowMs: number): MetricWindow {
 export function trafficBetween(from: CumulativeSample, to: CumulativeSample): TrafficFigures {
   const seconds = (to.atMs - from.atMs) / 1000;
   const delta = (a: number, b: number) => Math.max(0, b - a);
-  const sumDelta = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>, keys?: readonly string[]) =>
-    (keys ?? Object.keys(b)).reduce((total, key) => total + delta(a[key] ?? 0, b[key] ?? 0), 0);
+  const sumDelta = (
+    a: Readonly<Record<string, number>>,
+    b: Readonly<Record<string, number>>,
+    keys?: readonly string[],
+  ) => (keys ?? Object.keys(b)).reduce((total, key) => total + delta(a[key] ?? 0, b[key] ?? 0), 0);
   const requests = sumDelta(from.requestsByOutcome, to.requestsByOutcome);
   const failed = sumDelta(from.requestsByOutcome, to.requestsByOutcome, ['error', 'rejected']);
   const routed = sumDelta(from.requestsByMode, to.requestsByMode, ['aggregated', 'disaggregated']);
@@ -80,7 +93,12 @@ export function trafficBetween(from: CumulativeSample, to: CumulativeSample): Tr
 
 function histogramDelta(from: Histogram, to: Histogram): Histogram {
   // Same buckets in one process; a histogram seen for the first time starts from zero.
-  return { bounds: to.bounds, counts: to.counts.map((count, i) => Math.max(0, count - (from.bounds.length === to.bounds.length ? (from.counts[i] ?? 0) : 0))) };
+  return {
+    bounds: to.bounds,
+    counts: to.counts.map((count, i) =>
+      Math.max(0, count - (from.bounds.length === to.bounds.length ? (from.counts[i] ?? 0) : 0)),
+    ),
+  };
 }
 
 function percentiles(histogram: Histogram): Percentiles | null {

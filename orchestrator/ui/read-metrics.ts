@@ -4,7 +4,11 @@ import type { CumulativeSample, Histogram } from './metric-window.ts';
 
 /** What prom-client's Metric.get() resolves to, as far as it is read here. */
 interface MetricValues {
-  readonly values: readonly { readonly value: number; readonly metricName?: string; readonly labels: Readonly<Record<string, string | number | undefined>> }[];
+  readonly values: readonly {
+    readonly value: number;
+    readonly metricName?: string;
+    readonly labels: Readonly<Record<string, string | number | undefined>>;
+  }[];
 }
 
 /**
@@ -13,7 +17,15 @@ interface MetricValues {
  */
 export async function readCumulativeSample(registry: Registry, atMs: number): Promise<CumulativeSample> {
   const [requests, prompt, cached, generated, ttft, itl, queue] = await Promise.all(
-    [N.requests, N.promptTokens, N.cachedPromptTokens, N.generationTokens, N.timeToFirstToken, N.interTokenLatency, N.queueDepth].map((name) => valuesOf(registry, name)),
+    [
+      N.requests,
+      N.promptTokens,
+      N.cachedPromptTokens,
+      N.generationTokens,
+      N.timeToFirstToken,
+      N.interTokenLatency,
+      N.queueDepth,
+    ].map((name) => valuesOf(registry, name)),
   );
   return {
     atMs,

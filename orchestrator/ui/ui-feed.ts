@@ -68,7 +68,15 @@ export function createUiFeed(options: UiFeedOptions): UiFeed {
     const workers = options.rows();
     const traffic = window.figures();
     const planner = options.planner.view();
-    const snapshot: UiSnapshot = { atMs: now, model: options.model, ready: options.readiness(), pools: poolSummaries(workers), workers, traffic, planner };
+    const snapshot: UiSnapshot = {
+      atMs: now,
+      model: options.model,
+      ready: options.readiness(),
+      pools: poolSummaries(workers),
+      workers,
+      traffic,
+      planner,
+    };
     const healthy = (role: WorkerRow['role']) => workers.filter((w) => w.role === role && w.state === 'healthy').length;
     const point: HistoryPoint = {
       t: now,

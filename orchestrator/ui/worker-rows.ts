@@ -40,7 +40,8 @@ export function poolSummaries(rows: readonly WorkerRow[]): PoolSummary[] {
     const members = rows.filter((row) => row.role === role);
     if (members.length === 0) return [];
     const usages = members.map((row) => row.kvUsage).filter((value): value is number => value !== null);
-    const sum = (pick: (row: WorkerRow) => number | null) => members.reduce((total, row) => total + (pick(row) ?? 0), 0);
+    const sum = (pick: (row: WorkerRow) => number | null) =>
+      members.reduce((total, row) => total + (pick(row) ?? 0), 0);
     return [
       {
         role,
@@ -57,7 +58,13 @@ export function poolSummaries(rows: readonly WorkerRow[]): PoolSummary[] {
 
 /** Rows as the tandem_worker_{running,waiting}_requests and tandem_worker_kv_usage gauges read them. */
 export function statusSamples(rows: readonly WorkerRow[]): WorkerStatusSample[] {
-  return rows.map((row) => ({ worker: row.name, role: row.role, runningRequests: row.running, waitingRequests: row.waiting, kvUsage: row.kvUsage }));
+  return rows.map((row) => ({
+    worker: row.name,
+    role: row.role,
+    runningRequests: row.running,
+    waitingRequests: row.waiting,
+    kvUsage: row.kvUsage,
+  }));
 }
 
 /** The fields of WorkerSnapshot.ranks[] read here (the snapshot types them as unknown). */
@@ -65,7 +72,13 @@ interface RankView {
   readonly tenant?: unknown;
   readonly load?: { readonly inflightRequests?: unknown };
   readonly indexedBlocks?: unknown;
-  readonly reported?: { readonly runningRequests?: unknown; readonly waitingRequests?: unknown; readonly activeKvBlocks?: unknown; readonly kvUsage?: unknown; readonly totalKvBlocks?: unknown } | null;
+  readonly reported?: {
+    readonly runningRequests?: unknown;
+    readonly waitingRequests?: unknown;
+    readonly activeKvBlocks?: unknown;
+    readonly kvUsage?: unknown;
+    readonly totalKvBlocks?: unknown;
+  } | null;
 }
 
 /** KV usage 0-1: reported directly (vLLM), or active / total blocks (Tandem workers). */
@@ -79,4 +92,5 @@ function reportedKvUsage(reported: RankView['reported']): number | null {
 }
 
 const clamp01 = (value: number) => Math.min(1, Math.max(0, value));
-const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+const numberOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;

@@ -36,8 +36,14 @@ export function createDirectScaler(options: DirectScalerOptions): DirectScaler {
           const scale = await api.readNamespacedDeploymentScale({ name, namespace: options.namespace });
           const current = scale.spec?.replicas;
           if (current === pool.replicas) continue;
-          await api.patchNamespacedDeploymentScale({ name, namespace: options.namespace, body: { spec: { replicas: pool.replicas } } }, mergePatch);
-          options.log.info({ pool: pool.name, deployment: name, from: current, to: pool.replicas }, 'scaled deployment');
+          await api.patchNamespacedDeploymentScale(
+            { name, namespace: options.namespace, body: { spec: { replicas: pool.replicas } } },
+            mergePatch,
+          );
+          options.log.info(
+            { pool: pool.name, deployment: name, from: current, to: pool.replicas },
+            'scaled deployment',
+          );
         } catch (error) {
           const message = (error as Error).message.split('\n')[0];
           options.log.error({ pool: pool.name, deployment: name, err: message }, 'scaling failed');

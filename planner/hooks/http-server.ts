@@ -12,7 +12,12 @@ export interface PlannerHttpServer {
  * The planner's HTTP edge: GET /metrics (Prometheus text), GET /decision (the last decision as
  * JSON, 404 before the first), GET /healthz. Nothing else; it only translates.
  */
-export async function startPlannerHttpServer(options: { host: string; port: number; registry: Registry; board: DecisionBoard }): Promise<PlannerHttpServer> {
+export async function startPlannerHttpServer(options: {
+  host: string;
+  port: number;
+  registry: Registry;
+  board: DecisionBoard;
+}): Promise<PlannerHttpServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET') {
@@ -26,8 +31,12 @@ export async function startPlannerHttpServer(options: { host: string; port: numb
       );
     } else if (path === '/decision') {
       const decision = options.board.latest();
-      if (!decision) response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'no decision yet' }));
-      else response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(decisionToJson(decision)));
+      if (!decision)
+        response
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'no decision yet' }));
+      else
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(decisionToJson(decision)));
     } else if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else {

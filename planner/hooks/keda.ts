@@ -13,11 +13,19 @@ export const kedaMetricName = (pool: string) => `tandem-planner-${pool}`;
  * IsActive is true while the pool is wanted at all (> 0 replicas); StreamIsActive pushes the
  * current answer, then every change, until KEDA hangs up.
  */
-export function createKedaHandlers(board: DecisionBoard, knownPools: readonly string[]): ServiceHandlers<typeof ExternalScaler> {
+export function createKedaHandlers(
+  board: DecisionBoard,
+  knownPools: readonly string[],
+): ServiceHandlers<typeof ExternalScaler> {
   const poolOf = (ref: ScaledObjectRef | undefined): string => {
     const pool = ref?.scalerMetadata.pool;
-    if (!pool) throw new RpcError(GrpcStatus.INVALID_ARGUMENT, `trigger metadata must name a pool (known: ${knownPools.join(', ')})`);
-    if (!knownPools.includes(pool)) throw new RpcError(GrpcStatus.NOT_FOUND, `unknown pool "${pool}" (known: ${knownPools.join(', ')})`);
+    if (!pool)
+      throw new RpcError(
+        GrpcStatus.INVALID_ARGUMENT,
+        `trigger metadata must name a pool (known: ${knownPools.join(', ')})`,
+      );
+    if (!knownPools.includes(pool))
+      throw new RpcError(GrpcStatus.NOT_FOUND, `unknown pool "${pool}" (known: ${knownPools.join(', ')})`);
     return pool;
   };
   const desired = (pool: string): number => {
@@ -39,7 +47,9 @@ export function createKedaHandlers(board: DecisionBoard, knownPools: readonly st
         changes.push(replicas > 0);
         wake?.();
       });
-      const aborted = new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+      const aborted = new Promise<void>((resolve) =>
+        context.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
       try {
         const initial = board.desired(pool);
         let last = initial === undefined ? undefined : initial > 0;
@@ -64,10 +74,21 @@ export function createKedaHandlers(board: DecisionBoard, knownPools: readonly st
     async getMetrics(request) {
       const pool = poolOf(request.scaledObjectRef);
       const replicas = desired(pool);
-      return { metricValues: [{ metricName: request.metricName || kedaMetricName(pool), metricValue: BigInt(replicas), metricValueFloat: replicas }] };
+      return {
+        metricValues: [
+          {
+            metricName: request.metricName || kedaMetricName(pool),
+            metricValue: BigInt(replicas),
+            metricValueFloat: replicas,
+          },
+        ],
+      };
     },
     async *streamMetricSpec() {
-      throw new RpcError(GrpcStatus.UNIMPLEMENTED, 'StreamMetricSpec is not implemented; KEDA falls back to GetMetricSpec');
+      throw new RpcError(
+        GrpcStatus.UNIMPLEMENTED,
+        'StreamMetricSpec is not implemented; KEDA falls back to GetMetricSpec',
+      );
     },
   };
 }

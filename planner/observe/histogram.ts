@@ -77,5 +77,8 @@ export function diffDistribution(current: Distribution, previous: Distribution |
   if (!previous) return current;
   const before = new Map(previous.bounds.map((bound, i) => [bound, previous.counts[i]!]));
   const reset = current.bounds.some((bound, i) => current.counts[i]! < (before.get(bound) ?? 0));
-  return { bounds: current.bounds, counts: current.counts.map((count, i) => (reset ? count : count - (before.get(current.bounds[i]!) ?? 0))) };
+  return {
+    bounds: current.bounds,
+    counts: current.counts.map((count, i) => (reset ? count : count - (before.get(current.bounds[i]!) ?? 0))),
+  };
 }

@@ -1,4 +1,10 @@
-export { diffDistribution, histogramBuckets, histogramQuantile, histogramShareBelow, type HistogramBucket } from './histogram.ts';
+export {
+  diffDistribution,
+  histogramBuckets,
+  histogramQuantile,
+  histogramShareBelow,
+  type HistogramBucket,
+} from './histogram.ts';
 export { loadObservationsFile, observationJson, parseObservations } from './observation-file.ts';
 export { parsePrometheusText, type PromSample as Sample } from '../../common/prometheus-text.ts';
 export { createPrometheusSource, prometheusQueries, type PrometheusSourceOptions } from './prometheus-source.ts';

@@ -42,9 +42,15 @@ export const observationJson = z.strictObject({
  * Parses a pushed observation (or an array of them, oldest first, spaced `intervalS` apart when
  * they carry no at_ms). Errors name the field. `nowMs` stamps the last one when it has no at_ms.
  */
-export function parseObservations(raw: unknown, nowMs: number, intervalS: number, where = 'observations'): Result<Observation[]> {
+export function parseObservations(
+  raw: unknown,
+  nowMs: number,
+  intervalS: number,
+  where = 'observations',
+): Result<Observation[]> {
   const list = Array.isArray(raw) ? raw : [raw];
-  if (list.length === 0) return fail(new TandemError('invalid_request', `${where}: an empty array holds no observation`));
+  if (list.length === 0)
+    return fail(new TandemError('invalid_request', `${where}: an empty array holds no observation`));
   const out: Observation[] = [];
   for (const [index, item] of list.entries()) {
     const parsed = observationJson.safeParse(item);
@@ -52,7 +58,10 @@ export function parseObservations(raw: unknown, nowMs: number, intervalS: number
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const path = `${prefix}${issue.path.join('.')}`;
-      const detail = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')} (known: ${Object.keys(observationJson.shape).join(', ')})` : issue.message;
+      const detail =
+        issue.code === 'unrecognized_keys'
+          ? `unknown key ${issue.keys.join(', ')} (known: ${Object.keys(observationJson.shape).join(', ')})`
+          : issue.message;
       return fail(new TandemError('invalid_request', `${where}: ${path || '(root)'}: ${detail}`, { param: path }));
     }
     const value = parsed.data;
@@ -61,9 +70,20 @@ export function parseObservations(raw: unknown, nowMs: number, intervalS: number
       const h = value[`${key}_histogram`];
       if (!h) continue;
       const bounds = h.le.map((bound) => (bound === '+Inf' ? Infinity : bound));
-      if (bounds.length !== h.counts.length) return fail(new TandemError('invalid_request', `${where}: ${prefix}${key}_histogram: le and counts differ in length`));
-      if (bounds.some((bound, i) => i > 0 && bound <= bounds[i - 1]!) || h.counts.some((count, i) => i > 0 && count < h.counts[i - 1]!)) {
-        return fail(new TandemError('invalid_request', `${where}: ${prefix}${key}_histogram: bounds must ascend and counts be cumulative`));
+      if (bounds.length !== h.counts.length)
+        return fail(
+          new TandemError('invalid_request', `${where}: ${prefix}${key}_histogram: le and counts differ in length`),
+        );
+      if (
+        bounds.some((bound, i) => i > 0 && bound <= bounds[i - 1]!) ||
+        h.counts.some((count, i) => i > 0 && count < h.counts[i - 1]!)
+      ) {
+        return fail(
+          new TandemError(
+            'invalid_request',
+            `${where}: ${prefix}${key}_histogram: bounds must ascend and counts be cumulative`,
+          ),
+        );
       }
       histograms[key] = { bounds, counts: h.counts };
     }
@@ -86,7 +106,15 @@ export function parseObservations(raw: unknown, nowMs: number, intervalS: number
       queueDepth: value.queue_depth,
       pools: value.pools
         ? Object.fromEntries(
-            Object.entries(value.pools).map(([name, p]) => [name, { replicas: p.replicas, inflightRequests: p.inflight_requests, queuedPrefillTokens: p.queued_prefill_tokens, activeKvBlocks: p.active_kv_blocks }]),
+            Object.entries(value.pools).map(([name, p]) => [
+              name,
+              {
+                replicas: p.replicas,
+                inflightRequests: p.inflight_requests,
+                queuedPrefillTokens: p.queued_prefill_tokens,
+                activeKvBlocks: p.active_kv_blocks,
+              },
+            ]),
           )
         : undefined,
     });
@@ -102,7 +130,11 @@ export function loadObservationsFile(file: string, nowMs: number, intervalS: num
   try {
     raw = JSON.parse(text.value);
   } catch (error) {
-    return fail(new TandemError('invalid_request', `observations file ${file} is not valid JSON: ${(error as Error).message}`, { cause: error }));
+    return fail(
+      new TandemError('invalid_request', `observations file ${file} is not valid JSON: ${(error as Error).message}`, {
+        cause: error,
+      }),
+    );
   }
   return parseObservations(raw, nowMs, intervalS, `observations file ${file}`);
 }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ORCHESTRATOR_METRICS as M } from '../../orchestrator/metrics/names.ts';
-import { histogramBuckets, histogramQuantile, histogramShareBelow, observationFromScrapes, parseObservations, parsePrometheusText, type Scrape } from './index.ts';
+import {
+  histogramBuckets,
+  histogramQuantile,
+  histogramShareBelow,
+  observationFromScrapes,
+  parseObservations,
+  parsePrometheusText,
+  type Scrape,
+} from './index.ts';
 
 const pools = [
   { name: 'prefill', role: 'prefill' as const, workerPrefix: undefined },
@@ -9,7 +17,14 @@ const pools = [
 const slo = { ttftS: 1, itlS: 0.05 };
 
 /** The orchestrator's exposition at one moment: counters and histograms as prom-client writes them. */
-function exposition(v: { requests: number; prompt: number; cached: number; generated: number; ttft: [number, number, number]; queue: number }): string {
+function exposition(v: {
+  requests: number;
+  prompt: number;
+  cached: number;
+  generated: number;
+  ttft: [number, number, number];
+  queue: number;
+}): string {
   const [fast, medium, all] = v.ttft;
   return `# HELP ${M.requests} Requests.
 # TYPE ${M.requests} counter
@@ -44,7 +59,9 @@ function scrape(atMs: number, text: string): Scrape {
 
 describe('observation from scrapes', () => {
   it('parses labels with escapes, special values and timestamps', () => {
-    const parsed = parsePrometheusText('a{x="q\\"uote",y="back\\\\slash\\n"} +Inf 1700000000000\nb NaN\n# comment\n\nc{} 3e2\n');
+    const parsed = parsePrometheusText(
+      'a{x="q\\"uote",y="back\\\\slash\\n"} +Inf 1700000000000\nb NaN\n# comment\n\nc{} 3e2\n',
+    );
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     expect(parsed.value[0]).toEqual({ name: 'a', labels: { x: 'q"uote', y: 'back\\slash\n' }, value: Infinity });
@@ -62,8 +79,14 @@ describe('observation from scrapes', () => {
     // 60 s apart: 120 more requests (2 req/s); 240,000 prompt tokens (2000 per request) of which
     // 60,000 cached (25%); 36,000 generated (300 per request). TTFT buckets gained 60 / 108 / 120:
     // p90 rank 108 falls exactly at the 1 s bound; 108 / 120 = 90% within the 1 s SLO.
-    const before = scrape(0, exposition({ requests: 10, prompt: 5000, cached: 0, generated: 900, ttft: [5, 8, 10], queue: 0 }));
-    const after = scrape(60_000, exposition({ requests: 130, prompt: 245_000, cached: 60_000, generated: 36_900, ttft: [65, 116, 130], queue: 3 }));
+    const before = scrape(
+      0,
+      exposition({ requests: 10, prompt: 5000, cached: 0, generated: 900, ttft: [5, 8, 10], queue: 0 }),
+    );
+    const after = scrape(
+      60_000,
+      exposition({ requests: 130, prompt: 245_000, cached: 60_000, generated: 36_900, ttft: [65, 116, 130], queue: 3 }),
+    );
     const observation = observationFromScrapes(before, after, pools, slo);
     expect(observation.requestRate).toBeCloseTo(2, 9);
     expect(observation.islMean).toBeCloseTo(2000, 9);
@@ -81,8 +104,14 @@ describe('observation from scrapes', () => {
   });
 
   it('treats a counter that went down as reset', () => {
-    const before = scrape(0, exposition({ requests: 1000, prompt: 1e6, cached: 0, generated: 1e5, ttft: [500, 800, 1000], queue: 0 }));
-    const after = scrape(10_000, exposition({ requests: 20, prompt: 20_000, cached: 0, generated: 2000, ttft: [10, 16, 20], queue: 0 }));
+    const before = scrape(
+      0,
+      exposition({ requests: 1000, prompt: 1e6, cached: 0, generated: 1e5, ttft: [500, 800, 1000], queue: 0 }),
+    );
+    const after = scrape(
+      10_000,
+      exposition({ requests: 20, prompt: 20_000, cached: 0, generated: 2000, ttft: [10, 16, 20], queue: 0 }),
+    );
     const observation = observationFromScrapes(before, after, pools, slo);
     expect(observation.requestRate).toBeCloseTo(2, 9);
     expect(observation.islMean).toBeCloseTo(1000, 9);
@@ -102,18 +131,46 @@ describe('observation from scrapes', () => {
 describe('pushed observations', () => {
   it('reads the snake_case fields, histograms and pools', () => {
     const parsed = parseObservations(
-      { request_rate: 3, isl_mean: 1000, osl_mean: 200, prefix_hit_rate: 0.4, ttft_p90_s: 0.7, itl_p90_s: 0.02, isl_histogram: { le: [512, '+Inf'], counts: [4, 10] }, pools: { decode: { replicas: 2 } } },
+      {
+        request_rate: 3,
+        isl_mean: 1000,
+        osl_mean: 200,
+        prefix_hit_rate: 0.4,
+        ttft_p90_s: 0.7,
+        itl_p90_s: 0.02,
+        isl_histogram: { le: [512, '+Inf'], counts: [4, 10] },
+        pools: { decode: { replicas: 2 } },
+      },
       1000,
       30,
     );
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
-    expect(parsed.value[0]).toMatchObject({ atMs: 1000, intervalS: 30, requestRate: 3, prefixHitRate: 0.4, ttftP90S: 0.7, isl: { bounds: [512, Infinity], counts: [4, 10] } });
-    expect(parsed.value[0]!.pools?.decode).toEqual({ replicas: 2, inflightRequests: 0, queuedPrefillTokens: 0, activeKvBlocks: 0 });
+    expect(parsed.value[0]).toMatchObject({
+      atMs: 1000,
+      intervalS: 30,
+      requestRate: 3,
+      prefixHitRate: 0.4,
+      ttftP90S: 0.7,
+      isl: { bounds: [512, Infinity], counts: [4, 10] },
+    });
+    expect(parsed.value[0]!.pools?.decode).toEqual({
+      replicas: 2,
+      inflightRequests: 0,
+      queuedPrefillTokens: 0,
+      activeKvBlocks: 0,
+    });
   });
 
   it('spaces an array of observations one interval apart, the last at now', () => {
-    const parsed = parseObservations([{ request_rate: 1, isl_mean: 1, osl_mean: 1 }, { request_rate: 2, isl_mean: 1, osl_mean: 1 }], 100_000, 30);
+    const parsed = parseObservations(
+      [
+        { request_rate: 1, isl_mean: 1, osl_mean: 1 },
+        { request_rate: 2, isl_mean: 1, osl_mean: 1 },
+      ],
+      100_000,
+      30,
+    );
     if (!parsed.ok) throw parsed.error;
     expect(parsed.value.map((o) => o.atMs)).toEqual([70_000, 100_000]);
   });
@@ -123,7 +180,11 @@ describe('pushed observations', () => {
     expect(!unknown.ok && unknown.error.message).toContain('unknown key isl');
     const range = parseObservations({ request_rate: 1, isl_mean: 1, osl_mean: 1, prefix_hit_rate: 1.5 }, 0, 30);
     expect(!range.ok && range.error.message).toContain('prefix_hit_rate');
-    const histogram = parseObservations({ request_rate: 1, isl_mean: 1, osl_mean: 1, isl_histogram: { le: [2, 1], counts: [1, 2] } }, 0, 30);
+    const histogram = parseObservations(
+      { request_rate: 1, isl_mean: 1, osl_mean: 1, isl_histogram: { le: [2, 1], counts: [1, 2] } },
+      0,
+      30,
+    );
     expect(!histogram.ok && histogram.error.message).toContain('bounds must ascend');
   });
 });

@@ -61,10 +61,15 @@ export function createPrometheusSource(options: PrometheusSourceOptions): Observ
     try {
       body = JSON.parse(text) as VectorResult;
     } catch (error) {
-      throw new TandemError('upstream_error', `Prometheus at ${base} answered something other than JSON`, { cause: error });
+      throw new TandemError('upstream_error', `Prometheus at ${base} answered something other than JSON`, {
+        cause: error,
+      });
     }
-    if (body.status !== 'success' || !body.data) throw new TandemError('upstream_error', `Prometheus query failed (${promql}): ${body.error ?? body.status}`);
-    return body.data.result.map((entry): Sample => ({ name: entry.metric.__name__ ?? '', labels: entry.metric, value: Number(entry.value[1]) }));
+    if (body.status !== 'success' || !body.data)
+      throw new TandemError('upstream_error', `Prometheus query failed (${promql}): ${body.error ?? body.status}`);
+    return body.data.result.map(
+      (entry): Sample => ({ name: entry.metric.__name__ ?? '', labels: entry.metric, value: Number(entry.value[1]) }),
+    );
   };
   return {
     async collect(signal) {
@@ -76,9 +81,13 @@ export function createPrometheusSource(options: PrometheusSourceOptions): Observ
         return value !== undefined && Number.isFinite(value) ? value : 0;
       };
       const dist = (name: string): Distribution | undefined => {
-        const samples = (r[name] ?? []).filter((sample) => sample.labels.le !== undefined && Number.isFinite(sample.value));
+        const samples = (r[name] ?? []).filter(
+          (sample) => sample.labels.le !== undefined && Number.isFinite(sample.value),
+        );
         if (samples.length === 0) return undefined;
-        const rows = samples.map((sample) => [sample.labels.le === '+Inf' ? Infinity : Number(sample.labels.le), sample.value] as const).sort((a, b) => a[0] - b[0]);
+        const rows = samples
+          .map((sample) => [sample.labels.le === '+Inf' ? Infinity : Number(sample.labels.le), sample.value] as const)
+          .sort((a, b) => a[0] - b[0]);
         return { bounds: rows.map((row) => row[0]), counts: rows.map((row) => row[1]) };
       };
       const ttft = dist('ttftBuckets');

@@ -24,7 +24,12 @@ export interface PoolAttribution {
  * histograms' _sum/_count (the token counters when those are absent); the hit rate is cached
  * over prompt tokens; TTFT/ITL percentiles and SLO attainment come from the bucket deltas.
  */
-export function observationFromScrapes(previous: Scrape, current: Scrape, pools: readonly PoolAttribution[], slo: { ttftS: number; itlS: number }): Observation {
+export function observationFromScrapes(
+  previous: Scrape,
+  current: Scrape,
+  pools: readonly PoolAttribution[],
+  slo: { ttftS: number; itlS: number },
+): Observation {
   const seconds = Math.max(1e-3, (current.atMs - previous.atMs) / 1000);
   const delta = (name: string) => counterDelta(sum(current.samples, name), sum(previous.samples, name));
   const histogram = (name: string) => {
@@ -37,8 +42,10 @@ export function observationFromScrapes(previous: Scrape, current: Scrape, pools:
   const generated = delta(M.generationTokens);
   const islCount = delta(`${M.requestPromptTokens}_count`);
   const oslCount = delta(`${M.requestGenerationTokens}_count`);
-  const islMean = islCount > 0 ? delta(`${M.requestPromptTokens}_sum`) / islCount : requests > 0 ? promptTokens / requests : 0;
-  const oslMean = oslCount > 0 ? delta(`${M.requestGenerationTokens}_sum`) / oslCount : requests > 0 ? generated / requests : 0;
+  const islMean =
+    islCount > 0 ? delta(`${M.requestPromptTokens}_sum`) / islCount : requests > 0 ? promptTokens / requests : 0;
+  const oslMean =
+    oslCount > 0 ? delta(`${M.requestGenerationTokens}_sum`) / oslCount : requests > 0 ? generated / requests : 0;
   const ttft = histogram(M.timeToFirstToken);
   const itl = histogram(M.interTokenLatency);
 
@@ -63,10 +70,18 @@ export function observationFromScrapes(previous: Scrape, current: Scrape, pools:
 }
 
 /** Per-pool gauges (healthy workers, in flight, queued prefill, active KV) attributed by worker name or role. */
-export function poolGauges(samples: readonly Sample[], pools: readonly PoolAttribution[]): Record<string, PoolObservation> | undefined {
+export function poolGauges(
+  samples: readonly Sample[],
+  pools: readonly PoolAttribution[],
+): Record<string, PoolObservation> | undefined {
   const roles = new Map<string, string>(); // worker -> role
   for (const sample of samples) {
-    if ((sample.name === M.workerHealthy || sample.name === M.workerInflightRequests) && sample.labels.worker && sample.labels.role) roles.set(sample.labels.worker, sample.labels.role);
+    if (
+      (sample.name === M.workerHealthy || sample.name === M.workerInflightRequests) &&
+      sample.labels.worker &&
+      sample.labels.role
+    )
+      roles.set(sample.labels.worker, sample.labels.role);
   }
   if (roles.size === 0) return undefined;
   const poolOf = (worker: string): string | undefined => {
@@ -75,8 +90,12 @@ export function poolGauges(samples: readonly Sample[], pools: readonly PoolAttri
     const role = roles.get(worker);
     return pools.find((pool) => pool.workerPrefix === undefined && (pool.role === role || role === 'both'))?.name;
   };
-  const out: Record<string, { replicas: number; inflightRequests: number; queuedPrefillTokens: number; activeKvBlocks: number }> = {};
-  for (const pool of pools) out[pool.name] = { replicas: 0, inflightRequests: 0, queuedPrefillTokens: 0, activeKvBlocks: 0 };
+  const out: Record<
+    string,
+    { replicas: number; inflightRequests: number; queuedPrefillTokens: number; activeKvBlocks: number }
+  > = {};
+  for (const pool of pools)
+    out[pool.name] = { replicas: 0, inflightRequests: 0, queuedPrefillTokens: 0, activeKvBlocks: 0 };
   for (const sample of samples) {
     const worker = sample.labels.worker;
     if (worker === undefined) continue;

@@ -46,6 +46,7 @@ export async function fetchText(url: string, timeoutMs: number, signal?: AbortSi
     throw new TandemError('upstream_error', `cannot reach ${url}: ${(error as Error).message}`, { cause: error });
   }
   const body = await response.text();
-  if (!response.ok) throw new TandemError('upstream_error', `${url} answered ${response.status}: ${body.slice(0, 200)}`);
+  if (!response.ok)
+    throw new TandemError('upstream_error', `${url} answered ${response.status}: ${body.slice(0, 200)}`);
   return body;
 }

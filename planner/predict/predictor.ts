@@ -26,4 +26,11 @@ export interface PredictorOptions {
 
 export type PredictorFactory = (options: PredictorOptions) => Predictor;
 
-export const DEFAULT_PREDICTOR_OPTIONS: PredictorOptions = { window: 6, alpha: 0.5, beta: 0.2, periodS: 86_400, binS: 900, seasonAlpha: 0.3 };
+export const DEFAULT_PREDICTOR_OPTIONS: PredictorOptions = {
+  window: 6,
+  alpha: 0.5,
+  beta: 0.2,
+  periodS: 86_400,
+  binS: 900,
+  seasonAlpha: 0.3,
+};

@@ -44,7 +44,7 @@ describe('predictors', () => {
     expect(p.predict(5 * MINUTE)).toBeGreaterThanOrEqual(0);
   });
 
-  it('daily: after two days, predicts the third day\'s shape, including its ramps', () => {
+  it("daily: after two days, predicts the third day's shape, including its ramps", () => {
     // A day of 96 quarter-hours: 2 req/s at night, 20 req/s at the midday peak (a raised cosine),
     // with 3% noise; the third day runs 10% busier than the first two.
     const binMs = 15 * MINUTE;
@@ -72,6 +72,8 @@ describe('predictors', () => {
   });
 
   it('rejects an unknown predictor name, listing the known ones', () => {
-    expect(() => createPredictor('arima')).toThrow(/unknown predictor "arima" \(known: constant, moving-average, holt, daily\)/);
+    expect(() => createPredictor('arima')).toThrow(
+      /unknown predictor "arima" \(known: constant, moving-average, holt, daily\)/,
+    );
   });
 });

@@ -3,7 +3,12 @@ import { createConstantPredictor } from './constant.ts';
 import { createDailyPredictor } from './daily.ts';
 import { createHoltPredictor } from './holt.ts';
 import { createMovingAveragePredictor } from './moving-average.ts';
-import { DEFAULT_PREDICTOR_OPTIONS, type Predictor, type PredictorFactory, type PredictorOptions } from './predictor.ts';
+import {
+  DEFAULT_PREDICTOR_OPTIONS,
+  type Predictor,
+  type PredictorFactory,
+  type PredictorOptions,
+} from './predictor.ts';
 
 /** Every predictor, by the kebab-case name configs use (`planner.predictor.kind`). */
 export const PREDICTORS = {

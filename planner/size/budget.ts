@@ -23,7 +23,8 @@ export interface BudgetFit {
  */
 export function fitToBudget(pools: readonly BudgetedPool[], budgetGpus: number): BudgetFit {
   const asked = pools.reduce((sum, pool) => sum + pool.replicas * pool.tp, 0);
-  if (budgetGpus <= 0 || asked <= budgetGpus) return { replicas: pools.map((pool) => pool.replicas), reason: undefined };
+  if (budgetGpus <= 0 || asked <= budgetGpus)
+    return { replicas: pools.map((pool) => pool.replicas), reason: undefined };
   const floor = pools.reduce((sum, pool) => sum + pool.minReplicas * pool.tp, 0);
   if (floor >= budgetGpus) {
     return {
@@ -52,5 +53,8 @@ export function fitToBudget(pools: readonly BudgetedPool[], budgetGpus: number):
     used += pools[best]!.tp;
   }
   const list = pools.map((pool, i) => `${pool.name} ${pool.replicas} -> ${replicas[i]}`).join(', ');
-  return { replicas, reason: `GPU budget ${budgetGpus}: the load asked for ${asked} GPUs; scaled down together (${list}), using ${used}` };
+  return {
+    replicas,
+    reason: `GPU budget ${budgetGpus}: the load asked for ${asked} GPUs; scaled down together (${list}), using ${used}`,
+  };
 }

@@ -21,7 +21,13 @@ export interface DecodeOperatingPoint {
  * The largest batch whose step time meets `itlS` at the expected context, capped by the KV
  * cache (`maxKvUsage` of it), found by binary search (step time grows with the batch).
  */
-export function decodeOperatingPoint(perf: PerfModel, islMean: number, oslMean: number, itlS: number, maxKvUsage: number): DecodeOperatingPoint {
+export function decodeOperatingPoint(
+  perf: PerfModel,
+  islMean: number,
+  oslMean: number,
+  itlS: number,
+  maxKvUsage: number,
+): DecodeOperatingPoint {
   const contextTokens = Math.max(1, islMean + oslMean / 2);
   const osl = Math.max(1, oslMean);
   const kvBatch = Math.floor((perf.kvCapacityTokens * maxKvUsage) / contextTokens);

@@ -23,20 +23,24 @@ export interface MeasuredProfile {
 }
 
 export function parseMeasuredProfile(raw: unknown, where: string): Result<MeasuredProfile> {
-  const bad = (path: string, what: string) => fail(new TandemError('invalid_request', `${where}: ${path} ${what}`, { param: path }));
+  const bad = (path: string, what: string) =>
+    fail(new TandemError('invalid_request', `${where}: ${path} ${what}`, { param: path }));
   if (!isRecord(raw)) return bad('(root)', 'must be a JSON object');
   const known = ['prefill', 'decode', 'kv_capacity_tokens'];
-  for (const key of Object.keys(raw)) if (!known.includes(key)) return bad(key, `is not a known key (known: ${known.join(', ')})`);
+  for (const key of Object.keys(raw))
+    if (!known.includes(key)) return bad(key, `is not a known key (known: ${known.join(', ')})`);
   if (!Array.isArray(raw.prefill) || raw.prefill.length === 0) return bad('prefill', 'must be a non-empty array');
   if (!Array.isArray(raw.decode) || raw.decode.length === 0) return bad('decode', 'must be a non-empty array');
   const prefill: { tokens: number; seconds: number }[] = [];
   for (const [index, row] of raw.prefill.entries()) {
-    if (!isRecord(row) || !positive(row.tokens) || !positive(row.seconds)) return bad(`prefill.${index}`, 'needs positive numbers "tokens" and "seconds"');
+    if (!isRecord(row) || !positive(row.tokens) || !positive(row.seconds))
+      return bad(`prefill.${index}`, 'needs positive numbers "tokens" and "seconds"');
     prefill.push({ tokens: row.tokens, seconds: row.seconds });
   }
   const decode: { batch: number; contextTokens: number; stepSeconds: number }[] = [];
   for (const [index, row] of raw.decode.entries()) {
-    if (!isRecord(row) || !positive(row.batch) || !positive(row.context_tokens) || !positive(row.step_seconds)) return bad(`decode.${index}`, 'needs positive numbers "batch", "context_tokens" and "step_seconds"');
+    if (!isRecord(row) || !positive(row.batch) || !positive(row.context_tokens) || !positive(row.step_seconds))
+      return bad(`decode.${index}`, 'needs positive numbers "batch", "context_tokens" and "step_seconds"');
     decode.push({ batch: row.batch, contextTokens: row.context_tokens, stepSeconds: row.step_seconds });
   }
   const capacity = raw.kv_capacity_tokens;
@@ -53,7 +57,11 @@ export function loadMeasuredProfile(file: string): Result<MeasuredProfile> {
   try {
     return parseMeasuredProfile(JSON.parse(text.value), `profile file ${file}`);
   } catch (error) {
-    return fail(new TandemError('invalid_request', `profile file ${file} is not valid JSON: ${(error as Error).message}`, { cause: error }));
+    return fail(
+      new TandemError('invalid_request', `profile file ${file} is not valid JSON: ${(error as Error).message}`, {
+        cause: error,
+      }),
+    );
   }
 }
 
@@ -66,7 +74,9 @@ export function loadMeasuredProfile(file: string): Result<MeasuredProfile> {
 export function createMeasuredPerf(profile: MeasuredProfile, base: PerfModel, label: string): PerfModel {
   const prefillPoints = profile.prefill.map((row) => [row.tokens, row.seconds] as const);
   const contexts = [...new Set(profile.decode.map((row) => row.contextTokens))];
-  const rows = contexts.map((context) => profile.decode.filter((row) => row.contextTokens === context).map((row) => [row.batch, row.stepSeconds] as const));
+  const rows = contexts.map((context) =>
+    profile.decode.filter((row) => row.contextTokens === context).map((row) => [row.batch, row.stepSeconds] as const),
+  );
   const decodeStep = (batch: number, context: number): number => {
     if (batch <= 0) return 0;
     const at = (i: number) => interpolate(rows[i]!, batch);

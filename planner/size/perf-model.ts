@@ -1,4 +1,11 @@
-import { DEFAULT_ROOFLINE, forwardSeconds, kvBytesPerToken, kvCapacityTokens, type EngineProfile, type RooflineParams } from '../../common/profiles/index.ts';
+import {
+  DEFAULT_ROOFLINE,
+  forwardSeconds,
+  kvBytesPerToken,
+  kvCapacityTokens,
+  type EngineProfile,
+  type RooflineParams,
+} from '../../common/profiles/index.ts';
 
 /**
  * How fast one replica of a pool works: the figures sizing needs, in seconds and tokens. The
@@ -19,7 +26,12 @@ export interface PerfModel {
   /** Seconds of one decode step for `batch` sequences of `meanContextTokens` each. */
   decodeStepSeconds(batch: number, meanContextTokens: number): number;
   /** Seconds of one pass that decodes `batch` sequences and also prefills `prefillTokens` new tokens. */
-  mixedStepSeconds(batch: number, meanContextTokens: number, prefillTokens: number, prefillContextTokens: number): number;
+  mixedStepSeconds(
+    batch: number,
+    meanContextTokens: number,
+    prefillTokens: number,
+    prefillContextTokens: number,
+  ): number;
 }
 
 export function createRooflinePerf(profile: EngineProfile, params: RooflineParams = DEFAULT_ROOFLINE): PerfModel {
@@ -28,9 +40,27 @@ export function createRooflinePerf(profile: EngineProfile, params: RooflineParam
     gpusPerReplica: profile.tp,
     kvCapacityTokens: kvCapacityTokens(profile, params),
     kvBytesPerToken: kvBytesPerToken(profile.model),
-    prefillSeconds: (newTokens, contextTokens) => forwardSeconds(profile, { prefill: [{ newTokens, contextTokens }], decodeSequences: 0, decodeContextTokens: 0 }, params),
-    decodeStepSeconds: (batch, meanContextTokens) => forwardSeconds(profile, { prefill: [], decodeSequences: batch, decodeContextTokens: batch * meanContextTokens }, params),
+    prefillSeconds: (newTokens, contextTokens) =>
+      forwardSeconds(
+        profile,
+        { prefill: [{ newTokens, contextTokens }], decodeSequences: 0, decodeContextTokens: 0 },
+        params,
+      ),
+    decodeStepSeconds: (batch, meanContextTokens) =>
+      forwardSeconds(
+        profile,
+        { prefill: [], decodeSequences: batch, decodeContextTokens: batch * meanContextTokens },
+        params,
+      ),
     mixedStepSeconds: (batch, meanContextTokens, prefillTokens, prefillContextTokens) =>
-      forwardSeconds(profile, { prefill: prefillTokens > 0 ? [{ newTokens: prefillTokens, contextTokens: prefillContextTokens }] : [], decodeSequences: batch, decodeContextTokens: batch * meanContextTokens }, params),
+      forwardSeconds(
+        profile,
+        {
+          prefill: prefillTokens > 0 ? [{ newTokens: prefillTokens, contextTokens: prefillContextTokens }] : [],
+          decodeSequences: batch,
+          decodeContextTokens: batch * meanContextTokens,
+        },
+        params,
+      ),
   };
 }

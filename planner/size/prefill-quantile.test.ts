@@ -3,7 +3,18 @@ import { loadConfig } from '../../common/config/index.ts';
 import type { LinkProfile } from '../../common/profiles/index.ts';
 import { plannerOptionsFromConfig } from '../from-config.ts';
 import type { Distribution } from '../types.ts';
-import { erlangC, prefillPoolSize, prefillService, promptMixMoments, promptMixQuantile, promptsAbove, sizePools, waitQuantileSeconds, type PerfModel, type SizingInput } from './index.ts';
+import {
+  erlangC,
+  prefillPoolSize,
+  prefillService,
+  promptMixMoments,
+  promptMixQuantile,
+  promptsAbove,
+  sizePools,
+  waitQuantileSeconds,
+  type PerfModel,
+  type SizingInput,
+} from './index.ts';
 
 /** Prefill 0.1 ms per uncached token, decode step 10 ms + 0.1 ms per sequence (as in size-pools.test.ts). */
 const toyPerf: PerfModel = {
@@ -16,7 +27,16 @@ const toyPerf: PerfModel = {
   mixedStepSeconds: (b, _context, x) => Math.max(0.01 + 0.0001 * b, 0.0001 * x),
 };
 const toyLink: LinkProfile = { name: 'toy', bandwidth: 1e9, efficiency: 1, setupSeconds: 0 };
-const spec = (name: string, role: 'prefill' | 'decode') => ({ name, role, gpu: 'toy', model: 'toy', tp: 1, minReplicas: 1, maxReplicas: 100, perf: toyPerf });
+const spec = (name: string, role: 'prefill' | 'decode') => ({
+  name,
+  role,
+  gpu: 'toy',
+  model: 'toy',
+  tp: 1,
+  minReplicas: 1,
+  maxReplicas: 100,
+  perf: toyPerf,
+});
 
 /** 100 prompts of 3,000 tokens on average: all near 3,000, or half near 1,000 and half near 5,000. */
 const constantIsl: Distribution = { bounds: [2990, 3010, Infinity], counts: [0, 100, 100] };
@@ -44,12 +64,23 @@ describe('the prompt lengths of the disaggregated requests', () => {
     // Cut at 500: (500, 1000] keeps 30 x 500 / 900 = 16.67 prompts, (1000, 4000] 20, +Inf 10 at 4000.
     const mix = promptsAbove(500, isl, 0);
     const total = 30 * (5 / 9) + 20 + 10;
-    expect(mix.buckets.map((b) => [b.lower, b.upper])).toEqual([[500, 1000], [1000, 4000], [4000, 4000]]);
-    expect(mix.buckets.map((b) => b.share)).toEqual([30 * (5 / 9) / total, 20 / total, 10 / total].map((v) => expect.closeTo(v, 9)));
+    expect(mix.buckets.map((b) => [b.lower, b.upper])).toEqual([
+      [500, 1000],
+      [1000, 4000],
+      [4000, 4000],
+    ]);
+    expect(mix.buckets.map((b) => b.share)).toEqual(
+      [(30 * (5 / 9)) / total, 20 / total, 10 / total].map((v) => expect.closeTo(v, 9)),
+    );
   });
 
   it('reads quantiles and moments of a function of the length from the mix', () => {
-    const mix = { buckets: [{ lower: 0, upper: 1000, share: 0.5 }, { lower: 2000, upper: 2000, share: 0.5 }] };
+    const mix = {
+      buckets: [
+        { lower: 0, upper: 1000, share: 0.5 },
+        { lower: 2000, upper: 2000, share: 0.5 },
+      ],
+    };
     expect(promptMixQuantile(mix, 0.25)).toBeCloseTo(500, 9);
     expect(promptMixQuantile(mix, 0.9)).toBe(2000);
     // Linear f: the midpoint rule is exact, E[x] = 0.5 x 500 + 0.5 x 2000 = 1250.

@@ -81,7 +81,13 @@ export function erlangC(servers: number, rho: number): number {
  * P(W > t) = C exp(-t C / Wq) and the quantile is (Wq / C) ln(C / (1 - quantile)), or 0 when
  * C <= 1 - quantile. Increasing in rho.
  */
-export function waitQuantileSeconds(rho: number, meanServiceS: number, scv: number, quantile: number, servers = 1): number {
+export function waitQuantileSeconds(
+  rho: number,
+  meanServiceS: number,
+  scv: number,
+  quantile: number,
+  servers = 1,
+): number {
   if (!(rho > 0)) return 0;
   if (rho >= 1) return Infinity;
   const waitProbability = erlangC(servers, rho);
@@ -103,7 +109,13 @@ const meanWaitSeconds = (rho: number, meanServiceS: number, scv: number, servers
  * instead; when even that misses, sized for throughput at UNREACHABLE_TTFT_UTILIZATION.
  * `requestsPerSecond` is per replica.
  */
-export function prefillOperatingPoint(service: PrefillService, budgetSeconds: number, maxUtilization: number, quantile: number, servers = 1): PrefillOperatingPoint {
+export function prefillOperatingPoint(
+  service: PrefillService,
+  budgetSeconds: number,
+  maxUtilization: number,
+  quantile: number,
+  servers = 1,
+): PrefillOperatingPoint {
   const S = Math.max(1e-9, service.meanSeconds);
   const fits = (slack: number, wait: (rho: number) => number): number => {
     if (wait(maxUtilization) <= slack) return maxUtilization;
@@ -120,7 +132,9 @@ export function prefillOperatingPoint(service: PrefillService, budgetSeconds: nu
   let utilization: number;
   if (service.tailSeconds < budgetSeconds) {
     target = 'quantile';
-    utilization = fits(budgetSeconds - service.tailSeconds, (rho) => waitQuantileSeconds(rho, S, service.scv, quantile, servers));
+    utilization = fits(budgetSeconds - service.tailSeconds, (rho) =>
+      waitQuantileSeconds(rho, S, service.scv, quantile, servers),
+    );
   } else if (S < budgetSeconds) {
     target = 'mean';
     utilization = fits(budgetSeconds - S, (rho) => meanWaitSeconds(rho, S, service.scv, servers));
@@ -130,7 +144,10 @@ export function prefillOperatingPoint(service: PrefillService, budgetSeconds: nu
   }
   // A utilisation of 0 would mean infinite replicas; keep a floor that still sizes a finite pool.
   utilization = Math.max(utilization, 1e-3);
-  const waitSeconds = target === 'mean' ? meanWaitSeconds(utilization, S, service.scv, servers) : waitQuantileSeconds(utilization, S, service.scv, quantile, servers);
+  const waitSeconds =
+    target === 'mean'
+      ? meanWaitSeconds(utilization, S, service.scv, servers)
+      : waitQuantileSeconds(utilization, S, service.scv, quantile, servers);
   const requestsPerSecond = utilization / S;
   return {
     serviceSeconds: S,
@@ -166,7 +183,13 @@ const MAX_SEARCH_REPLICAS = 1024;
  * waits less); the smallest c whose capacity covers `rate` is found, and the demand interpolated
  * between c - 1 and c, so that demand is monotone in the rate and ceil(demand) = c.
  */
-export function prefillPoolSize(service: PrefillService, budgetSeconds: number, maxUtilization: number, quantile: number, rate: number): PrefillPoolSize {
+export function prefillPoolSize(
+  service: PrefillService,
+  budgetSeconds: number,
+  maxUtilization: number,
+  quantile: number,
+  rate: number,
+): PrefillPoolSize {
   let previousCapacity = 0;
   let point = prefillOperatingPoint(service, budgetSeconds, maxUtilization, quantile, 1);
   if (!(rate > 0)) return { demand: 0, requestsPerReplica: point.requestsPerSecond, point };

@@ -61,7 +61,10 @@ const SAMPLES_PER_BUCKET = 8;
  * The mean and second moment of `f(prompt length)` over the mix, e.g. a prefill's seconds:
  * E[f] and E[f^2], by the midpoint rule within each bucket.
  */
-export function promptMixMoments(mix: PromptMix, f: (islTokens: number) => number): { mean: number; secondMoment: number } {
+export function promptMixMoments(
+  mix: PromptMix,
+  f: (islTokens: number) => number,
+): { mean: number; secondMoment: number } {
   let mean = 0;
   let secondMoment = 0;
   for (const bucket of mix.buckets) {

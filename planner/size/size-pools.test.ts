@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { engineProfile, linkProfile, type LinkProfile } from '../../common/profiles/index.ts';
-import { createRooflinePerf, decodeOperatingPoint, fitToBudget, prefillOperatingPoint, prefillService, recommendThreshold, sizePools, splitAtThreshold, waitQuantileSeconds, type PerfModel, type PoolSpec, type SizingInput } from './index.ts';
+import {
+  createRooflinePerf,
+  decodeOperatingPoint,
+  fitToBudget,
+  prefillOperatingPoint,
+  prefillService,
+  recommendThreshold,
+  sizePools,
+  splitAtThreshold,
+  waitQuantileSeconds,
+  type PerfModel,
+  type PoolSpec,
+  type SizingInput,
+} from './index.ts';
 
 /** Every prompt `tokens` long (no histogram): a point mass. */
 const constantPrompts = (tokens: number) => ({ buckets: [{ lower: tokens, upper: tokens, share: 1 }] });
@@ -55,7 +68,7 @@ const base: SizingInput = {
 const byName = (sizing: ReturnType<typeof sizePools>, name: string) => sizing.pools.find((p) => p.name === name)!;
 
 describe('sizing against hand-computed cases', () => {
-  it('sizes decode by the largest batch meeting the ITL target (Little\'s law)', () => {
+  it("sizes decode by the largest batch meeting the ITL target (Little's law)", () => {
     // ITL 30 ms: 10 ms + 0.1 ms x b <= 30 ms  =>  b <= 200. KV: context = 1000 + 1000/2 = 1500
     // tokens; 0.9 x 1,000,000 / 1500 = 600 sequences fit, so the ITL binds: batch 200, step 30 ms.
     // One replica completes 200 / (1000 tokens x 0.030 s) = 6.667 req/s; 20 req/s needs 3.0 replicas.
@@ -121,7 +134,12 @@ describe('sizing against hand-computed cases', () => {
     // is 9,000 tokens, over the 0.8 s budget, so the mean TTFT is planned: Pollaczek-Khinchine
     // with E[S^2] = (0.01 + 0.81) / 2 = 0.41, SCV = 0.41 / 0.25 - 1 = 0.64; mean wait
     // rho x 0.5 x 1.64 / (2 (1 - rho)) <= 0.3  =>  rho = 0.6 / 1.42 = 0.4225.
-    const mix = { buckets: [{ lower: 1000, upper: 1000, share: 0.5 }, { lower: 9000, upper: 9000, share: 0.5 }] };
+    const mix = {
+      buckets: [
+        { lower: 1000, upper: 1000, share: 0.5 },
+        { lower: 9000, upper: 9000, share: 0.5 },
+      ],
+    };
     const point = prefillOperatingPoint(prefillService(toyPerf(), mix, 0, 0.9), 0.8, 0.9, 0.9);
     expect(point.scv).toBeCloseTo(0.64, 9);
     expect(point.target).toBe('mean');
@@ -146,7 +164,7 @@ describe('sizing against hand-computed cases', () => {
     const split = splitAtThreshold(900, 0.5, 250, { bounds: [100, 1000, 4000], counts: [50, 80, 100] });
     expect(split.remoteShare).toBeCloseTo(1 - 63.333 / 100, 3);
     // Local mean: (50 x 50 + 13.33 x 300) / 63.33 = 102.6 tokens; remote mean keeps the overall 900.
-    expect(split.localIslMean).toBeCloseTo((50 * 50 + (30 * 4) / 9 * 300) / (50 + (30 * 4) / 9), 3);
+    expect(split.localIslMean).toBeCloseTo((50 * 50 + ((30 * 4) / 9) * 300) / (50 + (30 * 4) / 9), 3);
     expect(split.remoteShare * split.remoteIslMean + (1 - split.remoteShare) * split.localIslMean).toBeCloseTo(900, 6);
   });
 
@@ -162,7 +180,11 @@ describe('sizing against hand-computed cases', () => {
     // Two decode kinds: fast (step 10 ms + 0.1 ms/seq) capped at 2 replicas, and one twice as slow.
     // Fast: 6.667 req/s per replica (above). Slow: step = 2 x (10 + 0.1 b) ms <= 30 ms => b = 50,
     // 50 / (1000 x 0.03) = 1.667 req/s. 20 req/s: fast takes 2 x 6.667 = 13.33, slow gets 6.667 -> 4.0 replicas.
-    const pools = [pool('prefill', 'prefill', toyPerf()), pool('decode-slow', 'decode', toyPerf(0.5)), pool('decode-fast', 'decode', toyPerf(), { maxReplicas: 2 })];
+    const pools = [
+      pool('prefill', 'prefill', toyPerf()),
+      pool('decode-slow', 'decode', toyPerf(0.5)),
+      pool('decode-fast', 'decode', toyPerf(), { maxReplicas: 2 }),
+    ];
     const sizing = sizePools({ ...base, pools });
     expect(byName(sizing, 'decode-fast').recommended).toBe(2);
     expect(byName(sizing, 'decode-slow').demand).toBeCloseTo(4, 6);
@@ -195,7 +217,13 @@ describe('sizing against hand-computed cases', () => {
     const step = (16.4e9 + 147_456 * (40 * 8100 + 40)) / (3.35e12 * 0.8) + 0.0005;
     expect(point.stepSeconds).toBeCloseTo(step, 9);
     expect(point.requestsPerSecond).toBeCloseTo(40 / (200 * step), 9);
-    const sizing = sizePools({ ...base, slo: { ttftS: 1, itlS: 0.05 }, link: linkProfile('ib-400g'), pools: [pool('p', 'prefill', perf), pool('d', 'decode', perf)], load: { requestRate: 10, islMean: 8000, oslMean: 200, prefixHitRate: 0 } });
+    const sizing = sizePools({
+      ...base,
+      slo: { ttftS: 1, itlS: 0.05 },
+      link: linkProfile('ib-400g'),
+      pools: [pool('p', 'prefill', perf), pool('d', 'decode', perf)],
+      load: { requestRate: 10, islMean: 8000, oslMean: 200, prefixHitRate: 0 },
+    });
     expect(byName(sizing, 'd').demand).toBeCloseTo(10 / (40 / (200 * step)), 6);
   });
 });

@@ -86,23 +86,41 @@ export function sizePools(input: SizingInput): Sizing {
   const osl = Math.max(1, load.oslMean);
   const prefillPools = input.pools.filter((pool) => pool.role === 'prefill');
   const decodePools = input.pools.filter((pool) => pool.role === 'decode');
-  if (prefillPools.length === 0 || decodePools.length === 0) throw new Error('sizePools needs at least one prefill and one decode pool');
+  if (prefillPools.length === 0 || decodePools.length === 0)
+    throw new Error('sizePools needs at least one prefill and one decode pool');
 
-  reasons.push(`load: ${fmt(rate)} req/s, ISL ${fmt(isl)} (effective ${fmt(isl * (1 - hit))} at ${pct(hit)} prefix hits), OSL ${fmt(osl)} tokens`);
+  reasons.push(
+    `load: ${fmt(rate)} req/s, ISL ${fmt(isl)} (effective ${fmt(isl * (1 - hit))} at ${pct(hit)} prefix hits), OSL ${fmt(osl)} tokens`,
+  );
 
   // 1. Decode operating points.
-  const decodePoints = new Map(decodePools.map((pool) => [pool.name, decodeOperatingPoint(pool.perf, isl, osl, slo.itlS, input.maxKvUsage)]));
-  const decodeOrder = [...decodePools].sort((a, b) => perGpu(decodePoints.get(b.name)!.requestsPerSecond, b) - perGpu(decodePoints.get(a.name)!.requestsPerSecond, a));
+  const decodePoints = new Map(
+    decodePools.map((pool) => [pool.name, decodeOperatingPoint(pool.perf, isl, osl, slo.itlS, input.maxKvUsage)]),
+  );
+  const decodeOrder = [...decodePools].sort(
+    (a, b) =>
+      perGpu(decodePoints.get(b.name)!.requestsPerSecond, b) - perGpu(decodePoints.get(a.name)!.requestsPerSecond, a),
+  );
   const primaryDecode = decodeOrder[0]!;
   const decodePoint = decodePoints.get(primaryDecode.name)!;
 
   // 2-3. Threshold and split.
-  const threshold = recommendThreshold(primaryDecode.perf, link, input.handoffOverheadS, decodePoint.batch, decodePoint.contextTokens, hit, input.blockSize);
+  const threshold = recommendThreshold(
+    primaryDecode.perf,
+    link,
+    input.handoffOverheadS,
+    decodePoint.batch,
+    decodePoint.contextTokens,
+    hit,
+    input.blockSize,
+  );
   reasons.push(threshold.reason);
   const split = splitAtThreshold(isl, hit, threshold.tokens, load.isl);
   const remoteRate = rate * split.remoteShare;
   const localRate = rate - remoteRate;
-  reasons.push(`split: ${pct(split.remoteShare)} of requests disaggregated (${fmt(remoteRate)} req/s, mean ISL ${fmt(split.remoteIslMean)}), ${fmt(localRate)} req/s prefilled on decode workers`);
+  reasons.push(
+    `split: ${pct(split.remoteShare)} of requests disaggregated (${fmt(remoteRate)} req/s, mean ISL ${fmt(split.remoteIslMean)}), ${fmt(localRate)} req/s prefilled on decode workers`,
+  );
 
   // 4. Prefill pools.
   const quantile = input.ttftQuantile ?? DEFAULT_TTFT_QUANTILE;
@@ -112,7 +130,16 @@ export function sizePools(input: SizingInput): Sizing {
     prefillPools.map((pool) => {
       const transfer = input.handoffOverheadS + transferSeconds(link, remoteEffective * pool.perf.kvBytesPerToken);
       const budget = slo.ttftS - transfer - decodePoint.stepSeconds;
-      return [pool.name, prefillPoolSize(prefillService(pool.perf, remotePrompts, hit, quantile), budget, input.maxPrefillUtilization, quantile, remoteRate)] as const;
+      return [
+        pool.name,
+        prefillPoolSize(
+          prefillService(pool.perf, remotePrompts, hit, quantile),
+          budget,
+          input.maxPrefillUtilization,
+          quantile,
+          remoteRate,
+        ),
+      ] as const;
     }),
   );
   const prefillDemand = fillRole(
@@ -123,8 +150,10 @@ export function sizePools(input: SizingInput): Sizing {
       const { point } = prefillCapacity.get(pool.name)!;
       const head = `${pool.name} (${pool.perf.label}): one prefill of ${fmt(remoteEffective)} uncached tokens takes ${ms(point.serviceSeconds)} on average (SCV ${fmt(point.scv)}), ${ms(point.tailServiceSeconds)} at the p${fmtQ(quantile)} prompt`;
       const rate = `${pct(point.utilization)} utilisation = ${fmt(point.requestsPerSecond)} req/s (${fmt(point.tokensPerSecond)} tok/s) per replica`;
-      if (point.target === 'quantile') return `${head}; M/G/${point.servers} keeps TTFT p${fmtQ(quantile)} within ${ms(point.budgetSeconds)} of TTFT budget (wait ${ms(point.waitSeconds)}) at ${rate}`;
-      if (point.target === 'mean') return `${head}; the p${fmtQ(quantile)} prompt alone misses the ${ms(point.budgetSeconds)} of TTFT budget, so the mean TTFT is planned (M/G/${point.servers} mean wait ${ms(point.waitSeconds)}) at ${rate}`;
+      if (point.target === 'quantile')
+        return `${head}; M/G/${point.servers} keeps TTFT p${fmtQ(quantile)} within ${ms(point.budgetSeconds)} of TTFT budget (wait ${ms(point.waitSeconds)}) at ${rate}`;
+      if (point.target === 'mean')
+        return `${head}; the p${fmtQ(quantile)} prompt alone misses the ${ms(point.budgetSeconds)} of TTFT budget, so the mean TTFT is planned (M/G/${point.servers} mean wait ${ms(point.waitSeconds)}) at ${rate}`;
       return `${head}, more than the ${ms(point.budgetSeconds)} of TTFT budget left after transfer and first step: TTFT target unreachable, sized for throughput at ${rate}`;
     },
     reasons,
@@ -140,12 +169,25 @@ export function sizePools(input: SizingInput): Sizing {
       const point = decodePoints.get(pool.name)!;
       // Replica-seconds one request needs: its share of decode passes plus its local prefill's stretch.
       const decodeSeconds = 1 / point.requestsPerSecond;
-      const extra = localRate > 0 ? (localRate / rate) * Math.max(0, pool.perf.mixedStepSeconds(point.batch, point.contextTokens, localEffective, localCached) - point.stepSeconds) : 0;
+      const extra =
+        localRate > 0
+          ? (localRate / rate) *
+            Math.max(
+              0,
+              pool.perf.mixedStepSeconds(point.batch, point.contextTokens, localEffective, localCached) -
+                point.stepSeconds,
+            )
+          : 0;
       return 1 / (decodeSeconds + extra);
     },
     (pool) => {
       const point = decodePoints.get(pool.name)!;
-      const limit = { itl: 'the ITL target', 'kv-memory': 'KV memory', 'itl-unreachable': 'nothing: even batch 1 misses the ITL target', 'kv-too-small': 'KV memory too small for one sequence' }[point.limitedBy];
+      const limit = {
+        itl: 'the ITL target',
+        'kv-memory': 'KV memory',
+        'itl-unreachable': 'nothing: even batch 1 misses the ITL target',
+        'kv-too-small': 'KV memory too small for one sequence',
+      }[point.limitedBy];
       return `${pool.name} (${pool.perf.label}): batch ${point.batch} at context ${fmt(point.contextTokens)} steps in ${ms(point.stepSeconds)} (limited by ${limit}); Little's law: ${point.batch} / (${fmt(osl)} x ${ms(point.stepSeconds)}) = ${fmt(point.requestsPerSecond)} req/s per replica`;
     },
     reasons,
@@ -154,15 +196,33 @@ export function sizePools(input: SizingInput): Sizing {
   // 7. Integers, bounds, budget.
   const ordered = input.pools.map((pool) => {
     const demand = (pool.role === 'prefill' ? prefillDemand : decodeDemand).get(pool.name)!;
-    return { pool, demand: demand.demand, perReplica: demand.perReplica, replicas: clamp(Math.ceil(demand.demand - EPSILON), pool.minReplicas, pool.maxReplicas) };
+    return {
+      pool,
+      demand: demand.demand,
+      perReplica: demand.perReplica,
+      replicas: clamp(Math.ceil(demand.demand - EPSILON), pool.minReplicas, pool.maxReplicas),
+    };
   });
   const fit = fitToBudget(
-    ordered.map(({ pool, demand, replicas }) => ({ name: pool.name, tp: pool.tp, minReplicas: pool.minReplicas, replicas, demand })),
+    ordered.map(({ pool, demand, replicas }) => ({
+      name: pool.name,
+      tp: pool.tp,
+      minReplicas: pool.minReplicas,
+      replicas,
+      demand,
+    })),
     input.gpuBudget,
   );
   if (fit.reason) reasons.push(fit.reason);
-  const pools = ordered.map(({ pool, demand, perReplica }, i) => ({ name: pool.name, role: pool.role, demand, recommended: fit.replicas[i]!, requestsPerReplica: perReplica }));
-  for (const pool of pools) reasons.push(`${pool.name}: demand ${pool.demand.toFixed(2)} replicas -> ${pool.recommended}`);
+  const pools = ordered.map(({ pool, demand, perReplica }, i) => ({
+    name: pool.name,
+    role: pool.role,
+    demand,
+    recommended: fit.replicas[i]!,
+    requestsPerReplica: perReplica,
+  }));
+  for (const pool of pools)
+    reasons.push(`${pool.name}: demand ${pool.demand.toFixed(2)} replicas -> ${pool.recommended}`);
   return { pools, threshold, split, decodePoint, reasons };
 }
 
@@ -190,14 +250,16 @@ function fillRole(
     out.set(pool.name, { demand: last && Number.isFinite(needed) ? needed : taken, perReplica: capacity });
     left = Math.max(0, left - taken * capacity);
   });
-  if (left > EPSILON) reasons.push(`${pools[0]!.role} pools are all at their maximum: ${fmt(left)} req/s beyond their capacity`);
+  if (left > EPSILON)
+    reasons.push(`${pools[0]!.role} pools are all at their maximum: ${fmt(left)} req/s beyond their capacity`);
   return out;
 }
 
 const perGpu = (requestsPerSecond: number, pool: PoolSpec) => requestsPerSecond / pool.tp;
 const clamp = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value));
 const clamp01 = (value: number) => clamp(Number.isFinite(value) ? value : 0, 0, 1);
-const fmt = (value: number) => (Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : Number(value.toPrecision(3)).toString());
+const fmt = (value: number) =>
+  Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : Number(value.toPrecision(3)).toString();
 const pct = (value: number) => `${(value * 100).toFixed(0)}%`;
 const fmtQ = (quantile: number) => Number((quantile * 100).toPrecision(3)).toString();
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;

@@ -17,18 +17,26 @@ export interface LoadSplit {
  * bucket midpoints for the mean); the remote mean is whatever keeps the overall mean exact.
  * Without one, every request is taken to have the mean length.
  */
-export function splitAtThreshold(islMean: number, hitRate: number, thresholdTokens: number, isl: Distribution | undefined): LoadSplit {
+export function splitAtThreshold(
+  islMean: number,
+  hitRate: number,
+  thresholdTokens: number,
+  isl: Distribution | undefined,
+): LoadSplit {
   const cut = hitRate >= 1 ? Infinity : thresholdTokens / (1 - hitRate);
   const total = isl ? (isl.counts.at(-1) ?? 0) : 0;
   if (!isl || total <= 0) {
-    return islMean > cut ? { remoteShare: 1, remoteIslMean: islMean, localIslMean: 0 } : { remoteShare: 0, remoteIslMean: 0, localIslMean: islMean };
+    return islMean > cut
+      ? { remoteShare: 1, remoteIslMean: islMean, localIslMean: 0 }
+      : { remoteShare: 0, remoteIslMean: 0, localIslMean: islMean };
   }
   let below = 0; // requests with isl <= cut
   let belowTokens = 0;
   for (const { lower, upper, count } of histogramBuckets(isl)) {
     if (lower >= cut) break;
     const top = Math.min(upper, cut);
-    const fraction = upper === Infinity ? (top === Infinity ? 1 : 0) : upper > lower ? (top - lower) / (upper - lower) : 1;
+    const fraction =
+      upper === Infinity ? (top === Infinity ? 1 : 0) : upper > lower ? (top - lower) / (upper - lower) : 1;
     const taken = count * fraction;
     below += taken;
     belowTokens += taken * (top === Infinity ? lower : (lower + top) / 2);

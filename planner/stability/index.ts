@@ -1,1 +1,9 @@
-export { INITIAL_POOL_STABILITY, stabilizePool, stabilizeThreshold, type PoolStability, type PoolStep, type PoolStepResult, type StabilityOptions } from './stabilize.ts';
+export {
+  INITIAL_POOL_STABILITY,
+  stabilizePool,
+  stabilizeThreshold,
+  type PoolStability,
+  type PoolStep,
+  type PoolStepResult,
+  type StabilityOptions,
+} from './stabilize.ts';

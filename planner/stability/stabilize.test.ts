@@ -10,7 +10,11 @@ function run(demands: readonly number[], bounds = { min: 1, max: 64 }): number[]
   let state: PoolStability = INITIAL_POOL_STABILITY;
   return demands.map((demand, i) => {
     const recommended = Math.min(bounds.max, Math.max(bounds.min, Math.ceil(demand)));
-    const step = stabilizePool(state, { atMs: i * INTERVAL, recommended, demand, minReplicas: bounds.min, maxReplicas: bounds.max }, options);
+    const step = stabilizePool(
+      state,
+      { atMs: i * INTERVAL, recommended, demand, minReplicas: bounds.min, maxReplicas: bounds.max },
+      options,
+    );
     state = step.state;
     return step.replicas;
   });

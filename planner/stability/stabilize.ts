@@ -50,7 +50,10 @@ export function stabilizePool(state: PoolStability, step: PoolStep, options: Sta
   const recent = state.history.filter((entry) => entry.atMs > atMs - options.scaleDownWindowMs);
   if (state.current === undefined || step.recommended >= state.current) {
     const replicas = clamp(step.recommended);
-    const reason = state.current !== undefined && replicas > state.current ? `scale up ${state.current} -> ${replicas} now` : undefined;
+    const reason =
+      state.current !== undefined && replicas > state.current
+        ? `scale up ${state.current} -> ${replicas} now`
+        : undefined;
     return { state: { current: replicas, history: [...recent, { atMs, replicas }] }, replicas, reason };
   }
   const carried = Math.ceil(step.demand / (1 - options.scaleDownHeadroom) - 1e-9);
@@ -59,9 +62,12 @@ export function stabilizePool(state: PoolStability, step: PoolStep, options: Sta
   const held = Math.max(...history.map((entry) => entry.replicas));
   const replicas = clamp(Math.min(state.current, held));
   let reason: string | undefined;
-  if (replicas < state.current) reason = `scale down ${state.current} -> ${replicas}: no larger size asked for within ${options.scaleDownWindowMs / 1000} s`;
-  else if (candidate < state.current) reason = `hold ${state.current} (sizing asks ${step.recommended}): a larger size was asked for within the last ${options.scaleDownWindowMs / 1000} s`;
-  else if (step.recommended < state.current) reason = `hold ${state.current} (sizing asks ${step.recommended}): ${step.recommended} replicas would run at ${((step.demand / Math.max(1, step.recommended)) * 100).toFixed(0)}% (> ${((1 - options.scaleDownHeadroom) * 100).toFixed(0)}% allowed for a scale-down)`;
+  if (replicas < state.current)
+    reason = `scale down ${state.current} -> ${replicas}: no larger size asked for within ${options.scaleDownWindowMs / 1000} s`;
+  else if (candidate < state.current)
+    reason = `hold ${state.current} (sizing asks ${step.recommended}): a larger size was asked for within the last ${options.scaleDownWindowMs / 1000} s`;
+  else if (step.recommended < state.current)
+    reason = `hold ${state.current} (sizing asks ${step.recommended}): ${step.recommended} replicas would run at ${((step.demand / Math.max(1, step.recommended)) * 100).toFixed(0)}% (> ${((1 - options.scaleDownHeadroom) * 100).toFixed(0)}% allowed for a scale-down)`;
   return { state: { current: replicas, history }, replicas, reason };
 }
 

@@ -1,5 +1,23 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import { Client, credentials, Metadata, status, type CallOptions as GrpcCallOptions, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream } from '@grpc/grpc-js';
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf';
+import {
+  Client,
+  credentials,
+  Metadata,
+  status,
+  type CallOptions as GrpcCallOptions,
+  type ClientDuplexStream,
+  type ClientReadableStream,
+  type ClientWritableStream,
+} from '@grpc/grpc-js';
 import { createH2Connection, type H2Connection } from './h2-stream.ts';
 import type { MessageStream } from './message-stream.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
@@ -37,9 +55,16 @@ export type ServiceClient<S extends DescService> = {
  * HTTP/2). Server streams are `MessageStream`s (async iterables that can also hand over every
  * message already received at once); breaking out of a `for await` cancels the call.
  */
-export function createGrpcClient<S extends DescService>(service: S, address: string, options: { maxMessageBytes?: number } = {}): ServiceClient<S> {
+export function createGrpcClient<S extends DescService>(
+  service: S,
+  address: string,
+  options: { maxMessageBytes?: number } = {},
+): ServiceClient<S> {
   const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-  const client = new Client(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes });
+  const client = new Client(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': maxBytes,
+    'grpc.max_send_message_length': maxBytes,
+  });
   // Server streams go over their own HTTP/2 connection (h2-stream.ts), opened on first use.
   let h2: H2Connection | undefined;
   const streams = () => (h2 ??= createH2Connection(address));
@@ -61,11 +86,19 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
     return (request: unknown, options: CallOptions = {}) =>
       new Promise((resolve, reject) => {
         if (options.signal?.aborted) return reject(cancelled());
-        const call = client.makeUnaryRequest(path, serialize, deserialize, request, toMetadata(options), toGrpcOptions(options), (error, response) => {
-          options.signal?.removeEventListener('abort', onAbort);
-          if (error) reject(fromServiceError(error));
-          else resolve(response);
-        });
+        const call = client.makeUnaryRequest(
+          path,
+          serialize,
+          deserialize,
+          request,
+          toMetadata(options),
+          toGrpcOptions(options),
+          (error, response) => {
+            options.signal?.removeEventListener('abort', onAbort);
+            if (error) reject(fromServiceError(error));
+            else resolve(response);
+          },
+        );
         const onAbort = () => call.cancel();
         options.signal?.addEventListener('abort', onAbort, { once: true });
       });
@@ -73,17 +106,29 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   if (!isClientStreaming(method)) {
     const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
     return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
-      streams().open(path, toBinaryInit(method.input, request), { deadlineUnixMs: toGrpcOptions(options).deadline, metadata: options.metadata ?? {}, deserialize: decode, signal: options.signal });
+      streams().open(path, toBinaryInit(method.input, request), {
+        deadlineUnixMs: toGrpcOptions(options).deadline,
+        metadata: options.metadata ?? {},
+        deserialize: decode,
+        signal: options.signal,
+      });
   }
   if (!isServerStreaming(method)) {
     return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
       new Promise((resolve, reject) => {
         if (options.signal?.aborted) return reject(cancelled());
-        const call = client.makeClientStreamRequest(path, serialize, deserialize, toMetadata(options), toGrpcOptions(options), (error, response) => {
-          options.signal?.removeEventListener('abort', onAbort);
-          if (error) reject(fromServiceError(error));
-          else resolve(response);
-        });
+        const call = client.makeClientStreamRequest(
+          path,
+          serialize,
+          deserialize,
+          toMetadata(options),
+          toGrpcOptions(options),
+          (error, response) => {
+            options.signal?.removeEventListener('abort', onAbort);
+            if (error) reject(fromServiceError(error));
+            else resolve(response);
+          },
+        );
         const onAbort = () => call.cancel();
         options.signal?.addEventListener('abort', onAbort, { once: true });
         void writeAll(call, requests);
@@ -91,13 +136,22 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   }
   return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
     readStream(() => {
-      const call = client.makeBidiStreamRequest(path, serialize, deserialize, toMetadata(options), toGrpcOptions(options));
+      const call = client.makeBidiStreamRequest(
+        path,
+        serialize,
+        deserialize,
+        toMetadata(options),
+        toGrpcOptions(options),
+      );
       void writeAll(call, requests);
       return call;
     }, options);
 }
 
-async function* readStream(open: () => ClientReadableStream<unknown> | ClientDuplexStream<unknown, unknown>, options: CallOptions): AsyncGenerator<unknown> {
+async function* readStream(
+  open: () => ClientReadableStream<unknown> | ClientDuplexStream<unknown, unknown>,
+  options: CallOptions,
+): AsyncGenerator<unknown> {
   if (options.signal?.aborted) throw cancelled();
   const call = open();
   const onAbort = () => call.cancel();
@@ -112,7 +166,10 @@ async function* readStream(open: () => ClientReadableStream<unknown> | ClientDup
   }
 }
 
-async function writeAll(call: ClientWritableStream<unknown> | ClientDuplexStream<unknown, unknown>, requests: AsyncIterable<unknown>): Promise<void> {
+async function writeAll(
+  call: ClientWritableStream<unknown> | ClientDuplexStream<unknown, unknown>,
+  requests: AsyncIterable<unknown>,
+): Promise<void> {
   try {
     for await (const request of requests) {
       if (!call.write(request)) await new Promise((resolve) => call.once('drain', resolve));
@@ -124,7 +181,10 @@ async function writeAll(call: ClientWritableStream<unknown> | ClientDuplexStream
 }
 
 function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
-  const deadlines = [options.deadlineUnixMs, options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs].filter((d): d is number => d !== undefined);
+  const deadlines = [
+    options.deadlineUnixMs,
+    options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs,
+  ].filter((d): d is number => d !== undefined);
   return deadlines.length ? { deadline: Math.min(...deadlines) } : {};
 }
 

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EchoService } from '../gen/tandem/testing/v1/echo_pb.ts';
 import { FinishReason, WorkerRole, WorkerService } from '../gen/tandem/v1/worker_pb.ts';
-import { createGrpcClient, createGrpcServer, GrpcStatus, RpcError, type GrpcServer, type ServiceClient } from './index.ts';
+import {
+  createGrpcClient,
+  createGrpcServer,
+  GrpcStatus,
+  RpcError,
+  type GrpcServer,
+  type ServiceClient,
+} from './index.ts';
 
 describe('grpc adapter over a real socket', () => {
   let server: GrpcServer;
@@ -26,7 +33,9 @@ describe('grpc adapter over a real socket', () => {
           }
           streamEndedBy.push('completion');
         } catch {
-          streamEndedBy.push(context.signal.aborted ? `abort:${(context.signal.reason as RpcError).codeName}` : 'error');
+          streamEndedBy.push(
+            context.signal.aborted ? `abort:${(context.signal.reason as RpcError).codeName}` : 'error',
+          );
         }
       },
       async collect(requests) {
@@ -42,13 +51,23 @@ describe('grpc adapter over a real socket', () => {
     server.add(WorkerService, {
       async *generate(request) {
         for (const id of request.tokenIds) yield { tokenIds: [id + 1] };
-        yield { finishReason: FinishReason.LENGTH, usage: { promptTokens: request.tokenIds.length, completionTokens: request.tokenIds.length } };
+        yield {
+          finishReason: FinishReason.LENGTH,
+          usage: { promptTokens: request.tokenIds.length, completionTokens: request.tokenIds.length },
+        };
       },
       async prefill(request) {
-        return { requestId: request.requestId, firstTokenId: 7, handoff: { remoteRequestId: request.requestId, blockSize: 16, numTokens: request.tokenIds.length } };
+        return {
+          requestId: request.requestId,
+          firstTokenId: 7,
+          handoff: { remoteRequestId: request.requestId, blockSize: 16, numTokens: request.tokenIds.length },
+        };
       },
       async *decode(request) {
-        yield { tokenIds: [request.firstTokenId ?? 0, request.handoff?.numTokens ?? 0], finishReason: FinishReason.STOP };
+        yield {
+          tokenIds: [request.firstTokenId ?? 0, request.handoff?.numTokens ?? 0],
+          finishReason: FinishReason.STOP,
+        };
       },
       async pullKv(request) {
         return { held: request.remoteRequestId === 'held', numBlocks: 2, numTokens: 20 };
@@ -117,7 +136,8 @@ describe('grpc adapter over a real socket', () => {
   it('ends a server stream past its deadline with DEADLINE_EXCEEDED', async () => {
     const got: number[] = [];
     const error = await (async () => {
-      for await (const message of echo.count({ count: 1000, intervalMs: 20 }, { timeoutMs: 150 })) got.push(message.index);
+      for await (const message of echo.count({ count: 1000, intervalMs: 20 }, { timeoutMs: 150 }))
+        got.push(message.index);
     })().catch((e: unknown) => e);
     expect((error as RpcError).code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
     expect(got.length).toBeLessThan(1000);
@@ -152,7 +172,12 @@ describe('grpc adapter over a real socket', () => {
     expect(prefill.handoff?.numTokens).toBe(3);
 
     const decoded = [];
-    for await (const chunk of worker.decode({ requestId: 'r', handoff: prefill.handoff!, firstTokenId: prefill.firstTokenId })) decoded.push(...chunk.tokenIds);
+    for await (const chunk of worker.decode({
+      requestId: 'r',
+      handoff: prefill.handoff!,
+      firstTokenId: prefill.firstTokenId,
+    }))
+      decoded.push(...chunk.tokenIds);
     expect(decoded).toEqual([7, 3]);
 
     expect(await worker.pullKv({ remoteRequestId: 'held' })).toMatchObject({ held: true, numBlocks: 2 });

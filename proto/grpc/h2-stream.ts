@@ -1,4 +1,10 @@
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import { status } from '@grpc/grpc-js';
 import { iterateBatches, type MessageStream } from './message-stream.ts';
 import { RpcError } from './rpc-error.ts';
@@ -71,10 +77,25 @@ export function createH2Connection(address: string): H2Connection {
   };
 }
 
-function openCall(session: ClientHttp2Session, path: string, request: Uint8Array, options: H2CallOptions, onEnd: () => void): MessageStream<unknown> {
-  const headers: Record<string, string> = { ...options.metadata, ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-accept-encoding': 'identity' };
-  const timeoutMs = options.deadlineUnixMs === undefined ? undefined : Math.max(1, Math.ceil(options.deadlineUnixMs - Date.now()));
-  if (timeoutMs !== undefined) headers['grpc-timeout'] = timeoutMs < 1e8 ? `${timeoutMs}m` : `${Math.min(99999999, Math.ceil(timeoutMs / 1000))}S`;
+function openCall(
+  session: ClientHttp2Session,
+  path: string,
+  request: Uint8Array,
+  options: H2CallOptions,
+  onEnd: () => void,
+): MessageStream<unknown> {
+  const headers: Record<string, string> = {
+    ...options.metadata,
+    ':method': 'POST',
+    ':path': path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-accept-encoding': 'identity',
+  };
+  const timeoutMs =
+    options.deadlineUnixMs === undefined ? undefined : Math.max(1, Math.ceil(options.deadlineUnixMs - Date.now()));
+  if (timeoutMs !== undefined)
+    headers['grpc-timeout'] = timeoutMs < 1e8 ? `${timeoutMs}m` : `${Math.min(99999999, Math.ceil(timeoutMs / 1000))}S`;
 
   let queue: unknown[] = [];
   let ended = false;
@@ -87,7 +108,10 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
   let buffered: Buffer | undefined;
 
   const stream: ClientHttp2Stream = session.request(headers, { endStream: false });
-  const deadlineTimer = timeoutMs === undefined ? undefined : setTimeout(() => abortWith(new RpcError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')), timeoutMs);
+  const deadlineTimer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => abortWith(new RpcError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')), timeoutMs);
   const onAbort = () => abortWith(new RpcError(status.CANCELLED, 'Cancelled on client'));
 
   const settle = () => {
@@ -145,7 +169,10 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
     while (data.length >= 5) {
       const length = data.readUInt32BE(1);
       if (data.length < 5 + length) break;
-      if (data[0] !== 0) return abortWith(new RpcError(status.INTERNAL, 'received a compressed message though only identity encoding was accepted'));
+      if (data[0] !== 0)
+        return abortWith(
+          new RpcError(status.INTERNAL, 'received a compressed message though only identity encoding was accepted'),
+        );
       try {
         queue.push(options.deserialize(data.subarray(5, 5 + length)));
       } catch (error) {
@@ -169,7 +196,11 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
   stream.on('close', () => {
     if (ended) return;
     if (grpcStatus !== undefined) {
-      finish(grpcStatus.code === status.OK ? undefined : new RpcError(grpcStatus.code, grpcStatus.message || status[grpcStatus.code] || 'RPC failed'));
+      finish(
+        grpcStatus.code === status.OK
+          ? undefined
+          : new RpcError(grpcStatus.code, grpcStatus.message || status[grpcStatus.code] || 'RPC failed'),
+      );
     } else if (httpStatus !== undefined && httpStatus !== 200) {
       finish(fromHttpStatus(httpStatus));
     } else {
@@ -193,14 +224,18 @@ function openCall(session: ClientHttp2Session, path: string, request: Uint8Array
   const nextBatch = (): Promise<unknown[]> => {
     if (queue.length > 0) return Promise.resolve(take());
     if (ended) return failure ? Promise.reject(failure) : Promise.resolve([]);
-    if (waiter !== undefined) return Promise.reject(new RpcError(status.INTERNAL, 'nextBatch() called while another is pending'));
+    if (waiter !== undefined)
+      return Promise.reject(new RpcError(status.INTERNAL, 'nextBatch() called while another is pending'));
     return new Promise((resolve, reject) => (waiter = { resolve, reject }));
   };
   return iterateBatches(nextBatch, cancel);
 }
 
 function failedStream(error: RpcError): MessageStream<unknown> {
-  return iterateBatches(() => Promise.reject(error), () => {});
+  return iterateBatches(
+    () => Promise.reject(error),
+    () => {},
+  );
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2, "Responses"). */
@@ -214,7 +249,18 @@ function decodeMessage(text: string): string {
 
 /** As grpc-js maps a non-200 HTTP status without a gRPC status. */
 function fromHttpStatus(code: number): RpcError {
-  const mapped = code === 400 ? status.INTERNAL : code === 401 ? status.UNAUTHENTICATED : code === 403 ? status.PERMISSION_DENIED : code === 404 ? status.UNIMPLEMENTED : [429, 502, 503, 504].includes(code) ? status.UNAVAILABLE : status.UNKNOWN;
+  const mapped =
+    code === 400
+      ? status.INTERNAL
+      : code === 401
+        ? status.UNAUTHENTICATED
+        : code === 403
+          ? status.PERMISSION_DENIED
+          : code === 404
+            ? status.UNIMPLEMENTED
+            : [429, 502, 503, 504].includes(code)
+              ? status.UNAVAILABLE
+              : status.UNKNOWN;
   return new RpcError(mapped, `Received HTTP status code ${code}`);
 }
 
@@ -231,10 +277,14 @@ function fromHttpStatus(code: number): RpcError {
  */
 function fromReset(rstCode: number | undefined, error: Error | undefined, connectionGone: boolean): RpcError {
   if (connectionGone) {
-    return new RpcError(status.UNAVAILABLE, `the connection was lost mid-call${error ? ` (${error.message})` : ''}`, { cause: error, connectionLost: true });
+    return new RpcError(status.UNAVAILABLE, `the connection was lost mid-call${error ? ` (${error.message})` : ''}`, {
+      cause: error,
+      connectionLost: true,
+    });
   }
   // The connection failed or went away before the call ran (refused, reset): it never ran.
-  if (error && (error as { code?: unknown }).code !== 'ERR_HTTP2_STREAM_ERROR') return new RpcError(status.UNAVAILABLE, error.message, { cause: error });
+  if (error && (error as { code?: unknown }).code !== 'ERR_HTTP2_STREAM_ERROR')
+    return new RpcError(status.UNAVAILABLE, error.message, { cause: error });
   switch (rstCode) {
     case constants.NGHTTP2_REFUSED_STREAM:
       return new RpcError(status.UNAVAILABLE, 'Stream refused by server');
@@ -245,7 +295,8 @@ function fromReset(rstCode: number | undefined, error: Error | undefined, connec
     case constants.NGHTTP2_INADEQUATE_SECURITY:
       return new RpcError(status.PERMISSION_DENIED, 'Protocol not secure enough');
     default:
-      if (rstCode === undefined || rstCode === constants.NGHTTP2_NO_ERROR) return new RpcError(status.INTERNAL, 'the stream closed without a gRPC status');
+      if (rstCode === undefined || rstCode === constants.NGHTTP2_NO_ERROR)
+        return new RpcError(status.INTERNAL, 'the stream closed without a gRPC status');
       return new RpcError(status.INTERNAL, `Received RST_STREAM with code ${rstCode}`);
   }
 }

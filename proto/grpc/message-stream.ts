@@ -39,4 +39,3 @@ export function iterateBatches<T>(nextBatch: () => Promise<T[]>, cancel: () => v
   };
   return stream;
 }
-

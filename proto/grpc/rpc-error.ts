@@ -43,7 +43,11 @@ export function fromServiceError(error: unknown): RpcError {
   if (error instanceof RpcError) return error;
   const serviceError = error as Partial<ServiceError> | null;
   if (serviceError && typeof serviceError.code === 'number') {
-    return new RpcError(serviceError.code, serviceError.details || serviceError.message || status[serviceError.code] || 'RPC failed', { cause: error });
+    return new RpcError(
+      serviceError.code,
+      serviceError.details || serviceError.message || status[serviceError.code] || 'RPC failed',
+      { cause: error },
+    );
   }
   return new RpcError(status.UNKNOWN, error instanceof Error ? error.message : String(error), { cause: error });
 }

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EchoService } from '../gen/tandem/testing/v1/echo_pb.ts';
-import { createGrpcClient, createGrpcServer, GrpcStatus, RpcError, type GrpcServer, type ServiceClient } from './index.ts';
+import {
+  createGrpcClient,
+  createGrpcServer,
+  GrpcStatus,
+  RpcError,
+  type GrpcServer,
+  type ServiceClient,
+} from './index.ts';
 
 const FAIL_AFTER = 1;
 
@@ -21,8 +28,10 @@ describe('server streams over the adapter', () => {
         // A burst: every message written before the client reads any. Then, by interval_ms:
         // 1 fails the call, more holds it open that long.
         for (let index = 0; index < request.count; index++) yield { text: `n${index}`, index };
-        if (request.intervalMs === FAIL_AFTER) throw new RpcError(GrpcStatus.RESOURCE_EXHAUSTED, 'out of KV blocks: 100%');
-        if (request.intervalMs > FAIL_AFTER) await sleep(request.intervalMs, undefined, { signal: context.signal }).catch(() => undefined);
+        if (request.intervalMs === FAIL_AFTER)
+          throw new RpcError(GrpcStatus.RESOURCE_EXHAUSTED, 'out of KV blocks: 100%');
+        if (request.intervalMs > FAIL_AFTER)
+          await sleep(request.intervalMs, undefined, { signal: context.signal }).catch(() => undefined);
       },
       collect: async () => ({ text: '', index: 0 }),
       async *chat() {},
@@ -74,7 +83,12 @@ describe('server streams over the adapter', () => {
 
   it('fails with UNAVAILABLE when nothing listens at the address', async () => {
     const closed = createGrpcServer();
-    closed.add(EchoService, { echo: async () => ({}), count: async function* () {}, collect: async () => ({}), chat: async function* () {} });
+    closed.add(EchoService, {
+      echo: async () => ({}),
+      count: async function* () {},
+      collect: async () => ({}),
+      chat: async function* () {},
+    });
     const freePort = await closed.listen('127.0.0.1', 0);
     await closed.close(0);
     const client = createGrpcClient(EchoService, `127.0.0.1:${freePort}`);
@@ -90,7 +104,14 @@ describe('server streams over the adapter', () => {
 
   it('reconnects after the server restarts on the same port', async () => {
     const restartable = createGrpcServer();
-    const handlers = { echo: async () => ({}), count: async function* () { yield { index: 7 }; }, collect: async () => ({}), chat: async function* () {} };
+    const handlers = {
+      echo: async () => ({}),
+      count: async function* () {
+        yield { index: 7 };
+      },
+      collect: async () => ({}),
+      chat: async function* () {},
+    };
     restartable.add(EchoService, handlers);
     const p = await restartable.listen('127.0.0.1', 0);
     const client = createGrpcClient(EchoService, `127.0.0.1:${p}`);

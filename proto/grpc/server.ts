@@ -40,12 +40,21 @@ export function createGrpcServer(options: { maxMessageBytes?: number } = {}): Gr
     const onCancel = () => controller.abort(new RpcError(status.CANCELLED, 'call cancelled by the client'));
     call.on('cancelled', onCancel);
     const deadline = call.getDeadline();
-    const deadlineUnixMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
+    const deadlineUnixMs =
+      deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
     let timer: NodeJS.Timeout | undefined;
     if (deadlineUnixMs !== undefined) {
-      timer = setTimeout(() => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, 'deadline exceeded')), Math.max(0, deadlineUnixMs - Date.now()));
+      timer = setTimeout(
+        () => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, 'deadline exceeded')),
+        Math.max(0, deadlineUnixMs - Date.now()),
+      );
     }
-    const context: CallContext = { signal: controller.signal, deadlineUnixMs, metadata: flatten(call.metadata), peer: call.getPeer() };
+    const context: CallContext = {
+      signal: controller.signal,
+      deadlineUnixMs,
+      metadata: flatten(call.metadata),
+      peer: call.getPeer(),
+    };
     const done = () => {
       if (timer) clearTimeout(timer);
       call.removeListener('cancelled', onCancel);
@@ -61,7 +70,10 @@ export function createGrpcServer(options: { maxMessageBytes?: number } = {}): Gr
           const { context, done } = contextFor(call);
           Promise.resolve()
             .then(() => handler(call.request, context))
-            .then((response) => callback(null, response), (error: unknown) => callback(toStatusObject(error)))
+            .then(
+              (response) => callback(null, response),
+              (error: unknown) => callback(toStatusObject(error)),
+            )
             .finally(done);
         };
       case 'client_streaming':
@@ -69,18 +81,27 @@ export function createGrpcServer(options: { maxMessageBytes?: number } = {}): Gr
           const { context, done } = contextFor(call);
           Promise.resolve()
             .then(() => handler(readRequests(call), context))
-            .then((response) => callback(null, response), (error: unknown) => callback(toStatusObject(error)))
+            .then(
+              (response) => callback(null, response),
+              (error: unknown) => callback(toStatusObject(error)),
+            )
             .finally(done);
         };
       case 'server_streaming':
         return (call: ServerWritableStream<unknown, unknown>) => {
           const { context, done } = contextFor(call);
-          void pipeOut(call, () => handler(call.request, context) as AsyncIterable<unknown>, context.signal).finally(done);
+          void pipeOut(call, () => handler(call.request, context) as AsyncIterable<unknown>, context.signal).finally(
+            done,
+          );
         };
       case 'bidi_streaming':
         return (call: ServerDuplexStream<unknown, unknown>) => {
           const { context, done } = contextFor(call);
-          void pipeOut(call, () => handler(readRequests(call), context) as AsyncIterable<unknown>, context.signal).finally(done);
+          void pipeOut(
+            call,
+            () => handler(readRequests(call), context) as AsyncIterable<unknown>,
+            context.signal,
+          ).finally(done);
         };
     }
   }
@@ -97,10 +118,14 @@ export function createGrpcServer(options: { maxMessageBytes?: number } = {}): Gr
     },
     listen(host, port) {
       return new Promise((resolve, reject) => {
-        server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, boundPort) => {
-          if (error) reject(error);
-          else resolve(boundPort);
-        });
+        server.bindAsync(
+          `${host.includes(':') ? `[${host}]` : host}:${port}`,
+          ServerCredentials.createInsecure(),
+          (error, boundPort) => {
+            if (error) reject(error);
+            else resolve(boundPort);
+          },
+        );
       });
     },
     async close(graceMs = 2000) {
@@ -120,7 +145,11 @@ export function createGrpcServer(options: { maxMessageBytes?: number } = {}): Gr
 }
 
 /** Writes a handler's output stream to the call, honouring backpressure and cancellation. */
-async function pipeOut(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, produce: () => AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+async function pipeOut(
+  call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+  produce: () => AsyncIterable<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
   const fail = (error: unknown) => {
     if (!call.cancelled) call.emit('error', toStatusObject(error));
   };
@@ -140,12 +169,15 @@ async function pipeOut(call: ServerWritableStream<unknown, unknown> | ServerDupl
  * The request stream of a client-streaming or bidi call. Node's default stream iterator destroys
  * the stream when the loop ends, which on a duplex call would also close the response side.
  */
-function readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
+function readRequests(
+  call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+): AsyncIterable<unknown> {
   return call.iterator({ destroyOnReturn: false });
 }
 
 function flatten(metadata: Metadata): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, values] of Object.entries(metadata.getMap())) out[key.toLowerCase()] = Buffer.isBuffer(values) ? values.toString('base64') : String(values);
+  for (const [key, values] of Object.entries(metadata.getMap()))
+    out[key.toLowerCase()] = Buffer.isBuffer(values) ? values.toString('base64') : String(values);
   return out;
 }

@@ -71,7 +71,13 @@ describe('encodeKvEventBatch on the worked examples', () => {
     const expected =
       '93cb3ff8000000000000' +
       '92' +
-      ('83' + str('type') + str('BlockRemoved') + str('block_hashes') + '91cf2ceabcfae6d332ea' + str('medium') + str('GPU')) +
+      ('83' +
+        str('type') +
+        str('BlockRemoved') +
+        str('block_hashes') +
+        '91cf2ceabcfae6d332ea' +
+        str('medium') +
+        str('GPU')) +
       ('81' + str('type') + str('AllBlocksCleared')) +
       '00';
     expect(hex(encodeKvEventBatch(removedBatch, 'current'))).toBe(expected);
@@ -83,14 +89,35 @@ describe('encodeKvEventBatch on the worked examples', () => {
   });
 
   it('writes small and negative hashes in the smallest integer form, as msgspec does', () => {
-    const out = encodeKvEventBatch({ ts: 0, events: [{ type: 'BlockRemoved', blockHashes: [5n, -3n, 0xffff_ffffn, -(1n << 40n), 1n << 40n], medium: null, groupIdx: null }], dataParallelRank: 0 }, 'legacy-7');
+    const out = encodeKvEventBatch(
+      {
+        ts: 0,
+        events: [
+          {
+            type: 'BlockRemoved',
+            blockHashes: [5n, -3n, 0xffff_ffffn, -(1n << 40n), 1n << 40n],
+            medium: null,
+            groupIdx: null,
+          },
+        ],
+        dataParallelRank: 0,
+      },
+      'legacy-7',
+    );
     // [ "BlockRemoved", [5, -3, 0xffffffff, -2^40, 2^40], nil ]: integers, never floats
     expect(hex(out)).toContain('9505fdceffffffffd3ffffff0000000000cf0000010000000000c0');
   });
 
   it('writes byte-string hashes as msgpack bin', () => {
     const digest = new Uint8Array(32).fill(0xab);
-    const out = encodeKvEventBatch({ ts: 0, events: [{ type: 'BlockRemoved', blockHashes: [digest], medium: 'GPU', groupIdx: null }], dataParallelRank: 0 }, 'current');
+    const out = encodeKvEventBatch(
+      {
+        ts: 0,
+        events: [{ type: 'BlockRemoved', blockHashes: [digest], medium: 'GPU', groupIdx: null }],
+        dataParallelRank: 0,
+      },
+      'current',
+    );
     expect(hex(out)).toContain('91c420' + 'ab'.repeat(32));
   });
 });
@@ -103,7 +130,11 @@ describe('decodeKvEventBatch on the worked examples', () => {
   ])('reads the %s BlockStored', (_name, payload) => {
     const { batch, unknownEventTags } = decoded(bytes(payload));
     expect(unknownEventTags).toEqual([]);
-    expect(batch).toEqual({ ts: 1.5, dataParallelRank: 0, events: [{ ...stored(), kvCacheSpecKind: null, kvCacheSpecSlidingWindow: null }] });
+    expect(batch).toEqual({
+      ts: 1.5,
+      dataParallelRank: 0,
+      events: [{ ...stored(), kvCacheSpecKind: null, kvCacheSpecSlidingWindow: null }],
+    });
     const event = batch.events[0] as BlockStored;
     expect(typeof event.blockHashes[0]).toBe('bigint');
   });
@@ -135,24 +166,42 @@ describe('decodeKvEventBatch on the worked examples', () => {
     ]);
     const { batch } = decoded(payload);
     expect(batch.ts).toBe(1789095808.83);
-    expect(batch.events[0]).toEqual({ ...stored({ blockHashes: [15760518052499183552n], tokenIds: ids, extraKeys: [null], groupIdx: 0 }), kvCacheSpecKind: 'full_attention', kvCacheSpecSlidingWindow: null });
+    expect(batch.events[0]).toEqual({
+      ...stored({ blockHashes: [15760518052499183552n], tokenIds: ids, extraKeys: [null], groupIdx: 0 }),
+      kvCacheSpecKind: 'full_attention',
+      kvCacheSpecSlidingWindow: null,
+    });
   });
 });
 
 describe('decodeKvEventBatch tolerance', () => {
   it('reads a 2-element batch from engines before dp_rank as rank null', () => {
-    expect(decoded(raw([3.25, [['AllBlocksCleared']]])).batch).toEqual({ ts: 3.25, events: [{ type: 'AllBlocksCleared' }], dataParallelRank: null });
+    expect(decoded(raw([3.25, [['AllBlocksCleared']]])).batch).toEqual({
+      ts: 3.25,
+      events: [{ type: 'AllBlocksCleared' }],
+      dataParallelRank: null,
+    });
   });
 
   it('reads an outer batch encoded as a map, ignoring unknown keys', () => {
-    const payload = raw({ ts: 1.5, events: [{ type: 'AllBlocksCleared' }], data_parallel_rank: 2, publisher_epoch: 'x' });
+    const payload = raw({
+      ts: 1.5,
+      events: [{ type: 'AllBlocksCleared' }],
+      data_parallel_rank: 2,
+      publisher_epoch: 'x',
+    });
     expect(decoded(payload).batch).toEqual({ ts: 1.5, events: [{ type: 'AllBlocksCleared' }], dataParallelRank: 2 });
   });
 
   it('reads negative int64 hashes from old engines as negative bigints', () => {
     const payload = raw([1, [['BlockRemoved', [-1n, -5, -(1n << 62n)]]], 0]);
     const event = decoded(payload).batch.events[0];
-    expect(event).toEqual({ type: 'BlockRemoved', blockHashes: [-1n, -5n, -(1n << 62n)], medium: null, groupIdx: null });
+    expect(event).toEqual({
+      type: 'BlockRemoved',
+      blockHashes: [-1n, -5n, -(1n << 62n)],
+      medium: null,
+      groupIdx: null,
+    });
   });
 
   it('reads compactly encoded small hashes as bigint, never as number', () => {
@@ -170,7 +219,24 @@ describe('decodeKvEventBatch tolerance', () => {
 
   it('reads raw-digest hashes as byte strings', () => {
     const digest = new Uint8Array(32).map((_, i) => i);
-    const event = decoded(raw([1, [{ type: 'BlockStored', block_hashes: [digest], parent_block_hash: digest, token_ids: [], block_size: 16, lora_id: null, medium: 'GPU', lora_name: null }], 0])).batch.events[0] as BlockStored;
+    const event = decoded(
+      raw([
+        1,
+        [
+          {
+            type: 'BlockStored',
+            block_hashes: [digest],
+            parent_block_hash: digest,
+            token_ids: [],
+            block_size: 16,
+            lora_id: null,
+            medium: 'GPU',
+            lora_name: null,
+          },
+        ],
+        0,
+      ]),
+    ).batch.events[0] as BlockStored;
     expect(event.blockHashes[0]).toBeInstanceOf(Uint8Array);
     expect(Array.from(event.blockHashes[0] as Uint8Array)).toEqual(Array.from(digest));
     expect(event.parentBlockHash).toBeInstanceOf(Uint8Array);
@@ -178,19 +244,50 @@ describe('decodeKvEventBatch tolerance', () => {
 
   it('reads a v0.8.5 6-element BlockStored (no medium) and ignores extra trailing elements', () => {
     const old = ['BlockStored', [1n], null, [1, 2], 2, null];
-    const future = ['BlockStored', [2n], 1n, [3, 4], 2, null, 'CPU', 'adapter', null, 1, 'sliding_window', 128, 'new-field', { x: 1 }];
+    const future = [
+      'BlockStored',
+      [2n],
+      1n,
+      [3, 4],
+      2,
+      null,
+      'CPU',
+      'adapter',
+      null,
+      1,
+      'sliding_window',
+      128,
+      'new-field',
+      { x: 1 },
+    ];
     const { batch } = decoded(raw([1, [old, future], 0]));
     expect(batch.events[0]).toMatchObject({ blockHashes: [1n], medium: null, loraId: null, loraName: null });
-    expect(batch.events[1]).toMatchObject({ blockHashes: [2n], medium: 'CPU', loraName: 'adapter', groupIdx: 1, kvCacheSpecKind: 'sliding_window', kvCacheSpecSlidingWindow: 128 });
+    expect(batch.events[1]).toMatchObject({
+      blockHashes: [2n],
+      medium: 'CPU',
+      loraName: 'adapter',
+      groupIdx: 1,
+      kvCacheSpecKind: 'sliding_window',
+      kvCacheSpecSlidingWindow: 128,
+    });
   });
 
   it('ignores unknown keys in map events', () => {
     const event = { type: 'BlockRemoved', block_hashes: [9], medium: 'GPU', cache_salt: 'abc', session_id: 7 };
-    expect(decoded(raw([1, [event], 0])).batch.events).toEqual([{ type: 'BlockRemoved', blockHashes: [9n], medium: 'GPU', groupIdx: null }]);
+    expect(decoded(raw([1, [event], 0])).batch.events).toEqual([
+      { type: 'BlockRemoved', blockHashes: [9n], medium: 'GPU', groupIdx: null },
+    ]);
   });
 
   it('skips and lists events with unknown tags, keeping the known ones in order', () => {
-    const events = [['BlockStored', [1], null, [1], 1, null, 'GPU'], ['BlockPinned', [1]], { type: 'SnapshotTaken' }, { block_hashes: [] }, [42, 1], ['AllBlocksCleared']];
+    const events = [
+      ['BlockStored', [1], null, [1], 1, null, 'GPU'],
+      ['BlockPinned', [1]],
+      { type: 'SnapshotTaken' },
+      { block_hashes: [] },
+      [42, 1],
+      ['AllBlocksCleared'],
+    ];
     const { batch, unknownEventTags } = decoded(raw([1, events, 0]));
     expect(batch.events.map((e) => e.type)).toEqual(['BlockStored', 'AllBlocksCleared']);
     expect(unknownEventTags).toEqual(['BlockPinned', 'SnapshotTaken', '<missing>', '<an integer>']);
@@ -212,7 +309,10 @@ describe('decodeKvEventBatch on garbage', () => {
     ['a string hash', raw([1.5, [['BlockRemoved', ['abc']]], 0])],
     ['a string token id', raw([1.5, [['BlockStored', [1], null, ['x'], 1, null, 'GPU']], 0])],
     ['a BlockStored with too few fields', raw([1.5, [['BlockStored', [1], null, [1]]], 0])],
-    ['a map BlockStored without token_ids', raw([1.5, [{ type: 'BlockStored', block_hashes: [1], block_size: 16 }], 0])],
+    [
+      'a map BlockStored without token_ids',
+      raw([1.5, [{ type: 'BlockStored', block_hashes: [1], block_size: 16 }], 0]),
+    ],
     ['a non-string medium', raw([1.5, [['BlockRemoved', [1], 5]], 0])],
     ['a float dp rank', raw([1.5, [], 0.5])],
   ])('returns an error result for %s', (_name, payload) => {

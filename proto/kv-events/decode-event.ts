@@ -1,8 +1,20 @@
-import { CodecFault, describe, isMap, readHashes, readInt, readInts, readOptHash, readOptInt, readOptString } from './decode-fields.ts';
+import {
+  CodecFault,
+  describe,
+  isMap,
+  readHashes,
+  readInt,
+  readInts,
+  readOptHash,
+  readOptInt,
+  readOptString,
+} from './decode-fields.ts';
 import type { BlockRemoved, BlockStored, KvCacheEvent } from './types.ts';
 
 /** One event read, or an event of a kind this decoder does not know (to be skipped and counted). */
-export type ReadEvent = { readonly kind: 'event'; readonly event: KvCacheEvent } | { readonly kind: 'unknown'; readonly tag: string };
+export type ReadEvent =
+  | { readonly kind: 'event'; readonly event: KvCacheEvent }
+  | { readonly kind: 'unknown'; readonly tag: string };
 
 /**
  * Field names in wire order (= vLLM's struct declaration order, which positional encodings
@@ -39,14 +51,19 @@ export function readEvent(raw: unknown, path: string): ReadEvent {
     fieldsOf = (names, required) => {
       // Positional: the tag, then the fields in order; shorter arrays are older engines (missing
       // trailing fields read as nil), longer arrays newer ones (extra elements ignored).
-      if (raw.length < 1 + required.length) throw new CodecFault(`${String(tag)} has ${raw.length} elements, expected at least ${1 + required.length}`, path);
+      if (raw.length < 1 + required.length)
+        throw new CodecFault(
+          `${String(tag)} has ${raw.length} elements, expected at least ${1 + required.length}`,
+          path,
+        );
       return (name) => raw[1 + names.indexOf(name)];
     };
   } else if (isMap(raw)) {
     if (!Object.hasOwn(raw, 'type')) return { kind: 'unknown', tag: '<missing>' };
     tag = raw.type;
     fieldsOf = (_names, required) => {
-      for (const name of required) if (!Object.hasOwn(raw, name)) throw new CodecFault(`${String(tag)} lacks required key "${name}"`, path);
+      for (const name of required)
+        if (!Object.hasOwn(raw, name)) throw new CodecFault(`${String(tag)} lacks required key "${name}"`, path);
       return (name) => (Object.hasOwn(raw, name) ? raw[name] : undefined);
     };
   } else {
@@ -68,7 +85,8 @@ export function readEvent(raw: unknown, path: string): ReadEvent {
 function readStored(field: FieldReader<(typeof STORED_FIELDS)[number]>, path: string): BlockStored {
   const at = (name: string) => `${path}.${name}`;
   const extra = field('extra_keys');
-  if (extra !== null && extra !== undefined && !Array.isArray(extra)) throw new CodecFault(`expected an array or nil, got ${describe(extra)}`, at('extra_keys'));
+  if (extra !== null && extra !== undefined && !Array.isArray(extra))
+    throw new CodecFault(`expected an array or nil, got ${describe(extra)}`, at('extra_keys'));
   return {
     type: 'BlockStored',
     blockHashes: readHashes(field('block_hashes'), at('block_hashes')),

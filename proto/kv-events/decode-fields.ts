@@ -37,7 +37,8 @@ export function readNumber(value: unknown, path: string): number {
 /** An integer that fits a JS number exactly (token ids, sizes, ranks, indexes). */
 export function readInt(value: unknown, path: string): number {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-  if (typeof value === 'bigint' && value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);
+  if (typeof value === 'bigint' && value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER))
+    return Number(value);
   throw new CodecFault(`expected an integer within +-2^53, got ${describe(value)}`, path);
 }
 

@@ -31,7 +31,14 @@ export function decodeKvEventBatch(payload: Uint8Array): CodecResult<DecodedKvEv
   try {
     // Every element takes at least one byte, so no honest length exceeds the payload's.
     const limit = Math.max(16, payload.byteLength);
-    const decoder = new Decoder({ useBigInt64: true, maxArrayLength: limit, maxMapLength: limit, maxStrLength: limit, maxBinLength: limit, maxExtLength: limit });
+    const decoder = new Decoder({
+      useBigInt64: true,
+      maxArrayLength: limit,
+      maxMapLength: limit,
+      maxStrLength: limit,
+      maxBinLength: limit,
+      maxExtLength: limit,
+    });
     root = decoder.decode(payload);
   } catch (error) {
     return codecFail(`not a msgpack value: ${error instanceof Error ? error.message : String(error)}`);
@@ -49,7 +56,11 @@ function readBatch(root: unknown): DecodedKvEventBatch {
   let eventsRaw: unknown;
   let rankRaw: unknown;
   if (Array.isArray(root)) {
-    if (root.length < 2) throw new CodecFault(`batch array has ${root.length} elements, expected [ts, events] or [ts, events, dp_rank]`, '');
+    if (root.length < 2)
+      throw new CodecFault(
+        `batch array has ${root.length} elements, expected [ts, events] or [ts, events, dp_rank]`,
+        '',
+      );
     [tsRaw, eventsRaw, rankRaw] = root;
   } else if (isMap(root)) {
     tsRaw = root.ts;

@@ -1,5 +1,12 @@
 import { Encoder } from '@msgpack/msgpack';
-import type { AllBlocksCleared, BlockRemoved, BlockStored, ExternalBlockHash, KvCacheEvent, KvEventBatch } from './types.ts';
+import type {
+  AllBlocksCleared,
+  BlockRemoved,
+  BlockStored,
+  ExternalBlockHash,
+  KvCacheEvent,
+  KvEventBatch,
+} from './types.ts';
 
 /**
  * Which of vLLM's wire shapes to write (decode.ts reads all of them, and more):
@@ -35,7 +42,9 @@ export function encodeKvEventBatch(batch: KvEventBatch, shape: KvEventShape = 'c
   head[1] = 0xcb; // float64
   new DataView(head.buffer).setFloat64(2, batch.ts, false);
   const body = encoder.encode(events);
-  const rank = encoder.encode(batch.dataParallelRank === null ? null : wireInt(batch.dataParallelRank, 'data_parallel_rank'));
+  const rank = encoder.encode(
+    batch.dataParallelRank === null ? null : wireInt(batch.dataParallelRank, 'data_parallel_rank'),
+  );
   const out = new Uint8Array(head.length + body.length + rank.length);
   out.set(head, 0);
   out.set(body, head.length);
@@ -60,11 +69,16 @@ function eventAsMap(event: KvCacheEvent): Record<string, unknown> {
       if (event.extraKeys !== null) map.extra_keys = wireValue(event.extraKeys);
       if (event.groupIdx !== null) map.group_idx = wireInt(event.groupIdx, 'group_idx');
       if (event.kvCacheSpecKind != null) map.kv_cache_spec_kind = event.kvCacheSpecKind;
-      if (event.kvCacheSpecSlidingWindow != null) map.kv_cache_spec_sliding_window = wireInt(event.kvCacheSpecSlidingWindow, 'kv_cache_spec_sliding_window');
+      if (event.kvCacheSpecSlidingWindow != null)
+        map.kv_cache_spec_sliding_window = wireInt(event.kvCacheSpecSlidingWindow, 'kv_cache_spec_sliding_window');
       return map;
     }
     case 'BlockRemoved': {
-      const map: Record<string, unknown> = { type: event.type, block_hashes: event.blockHashes.map(wireHash), medium: event.medium };
+      const map: Record<string, unknown> = {
+        type: event.type,
+        block_hashes: event.blockHashes.map(wireHash),
+        medium: event.medium,
+      };
       if (event.groupIdx !== null) map.group_idx = wireInt(event.groupIdx, 'group_idx');
       return map;
     }

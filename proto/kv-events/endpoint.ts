@@ -5,7 +5,8 @@
  * Publishers bind and subscribers connect with the same rule, so both sides agree.
  */
 export function offsetEndpointPort(endpoint: string, dataParallelRank: number): string {
-  if (!Number.isSafeInteger(dataParallelRank) || dataParallelRank < 0) throw new RangeError(`data-parallel rank must be a non-negative integer, got ${dataParallelRank}`);
+  if (!Number.isSafeInteger(dataParallelRank) || dataParallelRank < 0)
+    throw new RangeError(`data-parallel rank must be a non-negative integer, got ${dataParallelRank}`);
   if (endpoint.startsWith('inproc://')) return `${endpoint}_dp${dataParallelRank}`;
   if (endpoint.startsWith('tcp://')) {
     const colon = endpoint.lastIndexOf(':');

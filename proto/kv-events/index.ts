@@ -1,5 +1,13 @@
 /** vLLM's KV-cache event wire: plain types, the msgpack codec, and the sequence frame. */
-export type { AllBlocksCleared, BlockRemoved, BlockStored, ExternalBlockHash, KvCacheEvent, KvEventBatch, KvEventFrame } from './types.ts';
+export type {
+  AllBlocksCleared,
+  BlockRemoved,
+  BlockStored,
+  ExternalBlockHash,
+  KvCacheEvent,
+  KvEventBatch,
+  KvEventFrame,
+} from './types.ts';
 export { END_SEQ } from './types.ts';
 export { decodeKvEventBatch, type DecodedKvEventBatch } from './decode.ts';
 export { encodeKvEventBatch, KV_EVENT_SHAPES, type KvEventShape } from './encode.ts';

@@ -2,7 +2,9 @@
  * The codec's own result type (proto/ imports nothing of ours, so not common/errors' Result,
  * though the shape is the same `{ ok, value } | { ok, error }` and the two interoperate).
  */
-export type CodecResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CodecError };
+export type CodecResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: CodecError };
 
 export interface CodecError {
   /** What was wrong, in words. */

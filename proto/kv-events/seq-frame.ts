@@ -19,6 +19,7 @@ export function encodeSeq(seq: bigint): Uint8Array {
 
 /** Reads a sequence frame; anything but exactly 8 bytes is an error. */
 export function decodeSeq(frame: Uint8Array): CodecResult<bigint> {
-  if (frame.byteLength !== SEQ_FRAME_BYTES) return codecFail(`sequence frame must be ${SEQ_FRAME_BYTES} bytes, got ${frame.byteLength}`);
+  if (frame.byteLength !== SEQ_FRAME_BYTES)
+    return codecFail(`sequence frame must be ${SEQ_FRAME_BYTES} bytes, got ${frame.byteLength}`);
   return codecOk(new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getBigUint64(0, false));
 }

@@ -50,7 +50,11 @@ export function readImports(root: string, file: string): ImportEdge[] {
   for (const pattern of IMPORT_PATTERNS) {
     for (const match of text.matchAll(pattern)) {
       const specifier = match[1] as string;
-      const target = specifier.startsWith('.') ? relative(root, join(root, dirname(file), specifier)).split('\\').join('/') : undefined;
+      const target = specifier.startsWith('.')
+        ? relative(root, join(root, dirname(file), specifier))
+            .split('\\')
+            .join('/')
+        : undefined;
       edges.push({ file, specifier, target });
     }
   }
@@ -71,8 +75,15 @@ export function checkEdge(rules: readonly ImportRule[], edge: ImportEdge): Viola
   const rule = ruleFor(rules, edge.file);
   if (rule === undefined) return undefined;
   if (edge.target === undefined) {
-    const banned = rule.neverImport?.find((name) => edge.specifier === name || edge.specifier.startsWith(`${name}/`) || (name.startsWith('node:') && edge.specifier.startsWith(name)));
-    return banned === undefined ? undefined : { edge, rule, reason: `${rule.scope}/ must not import ${banned} (${rule.why})` };
+    const banned = rule.neverImport?.find(
+      (name) =>
+        edge.specifier === name ||
+        edge.specifier.startsWith(`${name}/`) ||
+        (name.startsWith('node:') && edge.specifier.startsWith(name)),
+    );
+    return banned === undefined
+      ? undefined
+      : { edge, rule, reason: `${rule.scope}/ must not import ${banned} (${rule.why})` };
   }
   const allowed = [rule.scope, ...rule.mayImport, ...(edge.file.endsWith('.test.ts') ? TEST_FIXTURES : [])];
   if (allowed.some((place) => isUnder(edge.target as string, place))) return undefined;

@@ -38,12 +38,21 @@ describe('the import rule', () => {
       writeFileSync(join(root, path), text);
     };
     write('workers/engine/bad.ts', "import { x } from '../../orchestrator/routing/index.ts';\n");
-    write('orchestrator/routing/io.ts', "import { createServer } from 'node:http';\nexport { x } from '../frontend/server.ts';\n");
+    write(
+      'orchestrator/routing/io.ts',
+      "import { createServer } from 'node:http';\nexport { x } from '../frontend/server.ts';\n",
+    );
     write('orchestrator/kv-index/lazy.ts', "const m = await import('../../workers/engine/index.ts');\n");
     write('common/up.ts', "import type { Plan } from '../planner/types.ts';\n");
-    write('orchestrator/dispatch/fine.ts', "import { a } from '../routing/index.ts';\nimport { b } from '../../common/log.ts';\nimport { c } from 'fastify';\n");
+    write(
+      'orchestrator/dispatch/fine.ts',
+      "import { a } from '../routing/index.ts';\nimport { b } from '../../common/log.ts';\nimport { c } from 'fastify';\n",
+    );
     write('planner/fine.ts', "import { NAMES } from '../orchestrator/metrics/names.ts';\n");
-    write('orchestrator/routing/fixture.test.ts', "import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';\n");
+    write(
+      'orchestrator/routing/fixture.test.ts',
+      "import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';\n",
+    );
     write('orchestrator/routing/fixture.ts', "import { createCacheFleet } from '../../test/fakes/prefix-cache.ts';\n");
     write('planner/bad.ts', "import { createFleet } from '../orchestrator/discovery/fleet.ts';\n");
 

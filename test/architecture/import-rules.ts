@@ -40,7 +40,8 @@ const IO_MODULES = [
   'prom-client',
 ] as const;
 
-const ROUTING_CORE_WHY = 'the routing core takes plain data and returns decisions; the simulator runs it on virtual time';
+const ROUTING_CORE_WHY =
+  'the routing core takes plain data and returns decisions; the simulator runs it on virtual time';
 
 export const IMPORT_RULES: readonly ImportRule[] = [
   { scope: 'proto', mayImport: [], why: 'everything on the wire, definitions and codecs only' },
@@ -57,7 +58,13 @@ export const IMPORT_RULES: readonly ImportRule[] = [
   { scope: 'orchestrator/load', mayImport: ['common'], neverImport: IO_MODULES, why: ROUTING_CORE_WHY },
   {
     scope: 'orchestrator/routing',
-    mayImport: ['common', 'proto/kv-events/types.ts', 'orchestrator/hashing', 'orchestrator/kv-index', 'orchestrator/load'],
+    mayImport: [
+      'common',
+      'proto/kv-events/types.ts',
+      'orchestrator/hashing',
+      'orchestrator/kv-index',
+      'orchestrator/load',
+    ],
     neverImport: IO_MODULES,
     why: ROUTING_CORE_WHY,
   },
@@ -72,8 +79,16 @@ export const IMPORT_RULES: readonly ImportRule[] = [
     mayImport: ['proto', 'common', 'orchestrator/metrics/names.ts'],
     why: 'the planner reads the orchestrator through its metrics, never its code (metric names only)',
   },
-  { scope: 'bench', mayImport: ['proto', 'common', 'workers', 'orchestrator', 'planner'], why: 'bench drives everything from outside' },
-  { scope: 'cli', mayImport: ['proto', 'common', 'workers', 'orchestrator', 'planner', 'bench'], why: 'the command line assembles every part' },
+  {
+    scope: 'bench',
+    mayImport: ['proto', 'common', 'workers', 'orchestrator', 'planner'],
+    why: 'bench drives everything from outside',
+  },
+  {
+    scope: 'cli',
+    mayImport: ['proto', 'common', 'workers', 'orchestrator', 'planner', 'bench'],
+    why: 'the command line assembles every part',
+  },
   { scope: 'cli/up', mayImport: ['common'], why: 'tandem up runs the other parts as processes, never as modules' },
   { scope: 'bin', mayImport: ['cli'], why: 'the executable only starts the command line' },
   {

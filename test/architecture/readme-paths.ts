@@ -39,7 +39,11 @@ export function pathExists(root: string, readmeDir: string, name: string): boole
   return [join(root, readmeDir, bare), join(root, bare)].some((candidate) => matches(candidate));
 }
 
-export function findMissingPaths(root: string, readmes: readonly string[], readText: (path: string) => string): MissingPath[] {
+export function findMissingPaths(
+  root: string,
+  readmes: readonly string[],
+  readText: (path: string) => string,
+): MissingPath[] {
   const missing: MissingPath[] = [];
   for (const readme of readmes) {
     const lines = readText(readme).split('\n');

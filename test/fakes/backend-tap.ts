@@ -1,4 +1,14 @@
-import { createBackend, type BackendSpec, type BackendUsage, type DecodeCall, type GenerateCall, type KvHandoffTicket, type PrefillResult, type TokenChunk, type WorkerBackend } from '../../orchestrator/backends/index.ts';
+import {
+  createBackend,
+  type BackendSpec,
+  type BackendUsage,
+  type DecodeCall,
+  type GenerateCall,
+  type KvHandoffTicket,
+  type PrefillResult,
+  type TokenChunk,
+  type WorkerBackend,
+} from '../../orchestrator/backends/index.ts';
 
 /**
  * A test seam around the orchestrator's real worker backends (`OrchestratorDeps.createBackend`):
@@ -47,11 +57,22 @@ export function createBackendTap(): BackendTap {
       const inner = createBackend(kind, spec);
       const worker = spec.name;
       const record = (kind: TapRecord['kind'], call: GenerateCall): TapRecord => {
-        const r: TapRecord = { kind, worker, requestId: call.requestId, promptTokens: call.tokenIds.length, tokens: [], extraBody: call.extraBody };
+        const r: TapRecord = {
+          kind,
+          worker,
+          requestId: call.requestId,
+          promptTokens: call.tokenIds.length,
+          tokens: [],
+          extraBody: call.extraBody,
+        };
         records.push(r);
         return r;
       };
-      async function* relay(r: TapRecord, source: () => AsyncIterable<TokenChunk>, call: GenerateCall): AsyncGenerator<TokenChunk> {
+      async function* relay(
+        r: TapRecord,
+        source: () => AsyncIterable<TokenChunk>,
+        call: GenerateCall,
+      ): AsyncGenerator<TokenChunk> {
         try {
           await tap.hooks.before?.(r.kind, worker, call);
           for await (const chunk of source()) {
@@ -96,7 +117,14 @@ export function createBackendTap(): BackendTap {
           return relay(r, () => inner.decode(call, signal), call);
         },
         async release(ticket, signal) {
-          records.push({ kind: 'release', worker, requestId: ticket.kind === 'tandem' ? ticket.remoteRequestId : '', promptTokens: 0, tokens: [], handoff: ticket });
+          records.push({
+            kind: 'release',
+            worker,
+            requestId: ticket.kind === 'tandem' ? ticket.remoteRequestId : '',
+            promptTokens: 0,
+            tokens: [],
+            handoff: ticket,
+          });
           return inner.release(ticket, signal);
         },
         status: (signal) => inner.status(signal),
@@ -112,7 +140,8 @@ function outputTokenIds(chunk: TokenChunk): number[] {
   const ids: number[] = [];
   for (const data of chunk.output?.data ?? []) {
     const json = JSON.parse(data) as { choices?: { token_ids?: unknown }[] };
-    for (const choice of json.choices ?? []) if (Array.isArray(choice.token_ids)) ids.push(...(choice.token_ids as number[]));
+    for (const choice of json.choices ?? [])
+      if (Array.isArray(choice.token_ids)) ids.push(...(choice.token_ids as number[]));
   }
   return ids;
 }

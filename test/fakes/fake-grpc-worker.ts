@@ -77,7 +77,8 @@ let engines = 0;
 export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Promise<FakeGrpcWorker> {
   const blockSize = options.blockSize ?? 16;
   const cache = createPrefixCache(blockSize, options.capacityBlocks ?? Number.MAX_SAFE_INTEGER);
-  const startPublisher = () => createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv-events' });
+  const startPublisher = () =>
+    createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv-events' });
   let publisher: KvEventPublisher | undefined = options.kvEvents === false ? undefined : await startPublisher();
   const behaviour: FakeBehaviour = {
     failBeforeFirstToken: null,
@@ -116,13 +117,22 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
   const server = createGrpcServer();
   server.add(WorkerService, {
     async *generate(request, context) {
-      const call: FakeCall = { requestId: request.requestId, tokenIds: request.tokenIds, maxTokens: request.sampling?.maxTokens ?? 16, dpRankMetadata: context.metadata['x-data-parallel-rank'], cachedTokens: 0, tokensSent: 0, end: null };
+      const call: FakeCall = {
+        requestId: request.requestId,
+        tokenIds: request.tokenIds,
+        maxTokens: request.sampling?.maxTokens ?? 16,
+        dpRankMetadata: context.metadata['x-data-parallel-rank'],
+        cachedTokens: 0,
+        tokensSent: 0,
+        end: null,
+      };
       calls.push(call);
       running++;
       maxRunning = Math.max(maxRunning, running);
       settle();
       try {
-        if (behaviour.failBeforeFirstToken !== null) throw new RpcError(behaviour.failBeforeFirstToken, 'fake worker told to fail before the first token');
+        if (behaviour.failBeforeFirstToken !== null)
+          throw new RpcError(behaviour.failBeforeFirstToken, 'fake worker told to fail before the first token');
         if (behaviour.hang) await untilAborted(context);
         const admitted = cache.admit(request.tokenIds);
         call.cachedTokens = admitted.cachedTokens;
@@ -130,12 +140,20 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
         for (let i = 0; i < call.maxTokens; i++) {
           if (tokenDelayMs > 0) await sleep(tokenDelayMs, undefined, { signal: context.signal });
           if (context.signal.aborted) throw context.signal.reason;
-          if (behaviour.failAfterTokens !== null && i >= behaviour.failAfterTokens) throw new RpcError(GrpcStatus.UNAVAILABLE, 'fake worker told to fail mid-stream');
+          if (behaviour.failAfterTokens !== null && i >= behaviour.failAfterTokens)
+            throw new RpcError(GrpcStatus.UNAVAILABLE, 'fake worker told to fail mid-stream');
           call.tokensSent++;
           yield { tokenIds: [1000 + i] };
         }
         call.end = 'done';
-        yield { finishReason: FinishReason.LENGTH, usage: { promptTokens: request.tokenIds.length, cachedPromptTokens: call.cachedTokens, completionTokens: call.tokensSent } };
+        yield {
+          finishReason: FinishReason.LENGTH,
+          usage: {
+            promptTokens: request.tokenIds.length,
+            cachedPromptTokens: call.cachedTokens,
+            completionTokens: call.tokensSent,
+          },
+        };
       } catch (error) {
         call.end = context.signal.aborted ? 'cancelled' : 'failed';
         throw error;
@@ -150,19 +168,41 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
       return {
         requestId: request.requestId,
         firstTokenId: 1000,
-        usage: { promptTokens: request.tokenIds.length, cachedPromptTokens: admitted.cachedTokens, completionTokens: 1 },
-        handoff: { remoteEngineId: behaviour.engineId, remoteRequestId: `held-${request.requestId}`, host: '127.0.0.1', port: 1, blockSize, numTokens: request.tokenIds.length },
+        usage: {
+          promptTokens: request.tokenIds.length,
+          cachedPromptTokens: admitted.cachedTokens,
+          completionTokens: 1,
+        },
+        handoff: {
+          remoteEngineId: behaviour.engineId,
+          remoteRequestId: `held-${request.requestId}`,
+          host: '127.0.0.1',
+          port: 1,
+          blockSize,
+          numTokens: request.tokenIds.length,
+        },
       };
     },
     async *decode(request) {
       yield { tokenIds: [1001, 1002] };
-      yield { finishReason: FinishReason.STOP, usage: { promptTokens: request.tokenIds.length, completionTokens: 3, transferredPromptTokens: request.handoff?.numTokens ?? 0, transferredBlocks: 2 } };
+      yield {
+        finishReason: FinishReason.STOP,
+        usage: {
+          promptTokens: request.tokenIds.length,
+          completionTokens: 3,
+          transferredPromptTokens: request.handoff?.numTokens ?? 0,
+          transferredBlocks: 2,
+        },
+      };
     },
     async pullKv(request) {
       return { held: request.remoteRequestId.startsWith('held-'), numBlocks: 4, numTokens: 64 };
     },
     async releaseKv(request) {
-      return { found: request.remoteRequestId.startsWith('held-'), releasedBlocks: request.remoteRequestId.startsWith('held-') ? 4 : 0 };
+      return {
+        found: request.remoteRequestId.startsWith('held-'),
+        releasedBlocks: request.remoteRequestId.startsWith('held-') ? 4 : 0,
+      };
     },
     async getStatus() {
       worker.statusCalls++;
@@ -181,7 +221,16 @@ export async function startFakeGrpcWorker(options: FakeWorkerOptions = {}): Prom
         cachedBlocks: cache.size,
         runningRequests: running + behaviour.extraRunning,
         waitingRequests: 0,
-        kvEventEndpoints: publisher ? [{ endpoint: publisher.endpoint, replayEndpoint: publisher.replayEndpoint ?? '', topic: 'kv-events', dpRank: 0 }] : [],
+        kvEventEndpoints: publisher
+          ? [
+              {
+                endpoint: publisher.endpoint,
+                replayEndpoint: publisher.replayEndpoint ?? '',
+                topic: 'kv-events',
+                dpRank: 0,
+              },
+            ]
+          : [],
       };
     },
   });

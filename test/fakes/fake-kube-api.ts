@@ -67,19 +67,48 @@ export interface RecordedRequest {
 export interface FakePod {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
   spec: { containers: { name: string; image?: string; ports?: { name?: string; containerPort: number }[] }[] };
   status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
 /** A Running pod on 127.0.0.1 with the given named container ports (Ready unless told). */
-export function fakePod(name: string, options: { labels?: Record<string, string>; annotations?: Record<string, string>; ports: Record<string, number>; ready?: boolean; ip?: string }): FakePod {
+export function fakePod(
+  name: string,
+  options: {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ports: Record<string, number>;
+    ready?: boolean;
+    ip?: string;
+  },
+): FakePod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, labels: options.labels ?? {}, annotations: options.annotations ?? {} },
-    spec: { containers: [{ name: 'worker', image: 'tandem:test', ports: Object.entries(options.ports).map(([portName, containerPort]) => ({ name: portName, containerPort })) }] },
-    status: { phase: 'Running', podIP: options.ip ?? '127.0.0.1', conditions: [{ type: 'Ready', status: options.ready === false ? 'False' : 'True' }] },
+    spec: {
+      containers: [
+        {
+          name: 'worker',
+          image: 'tandem:test',
+          ports: Object.entries(options.ports).map(([portName, containerPort]) => ({ name: portName, containerPort })),
+        },
+      ],
+    },
+    status: {
+      phase: 'Running',
+      podIP: options.ip ?? '127.0.0.1',
+      conditions: [{ type: 'Ready', status: options.ready === false ? 'False' : 'True' }],
+    },
   };
 }
 
@@ -116,14 +145,27 @@ export async function startFakeKubeApi(options: { namespace?: string; token?: st
 
   const key = (namespace: string, name: string) => `${namespace}/${name}`;
   const copy = (pod: FakePod): FakePod => JSON.parse(JSON.stringify(pod)) as FakePod;
-  const sendJson = (response: ServerResponse, status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  const sendJson = (response: ServerResponse, status: number, body: unknown) =>
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const status = (code: number, reason: string, message: string) => ({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  });
 
   const write = (watcher: Watcher, type: string, object: unknown) => {
     if (!watcher.response.writableEnded) watcher.response.write(`${JSON.stringify({ type, object })}\n`);
   };
   /** What `event` looks like to a watch with `selector` (selector transitions as the real server sends them), or nothing. */
-  const project = (event: PodEvent, namespace: string, selector: string | undefined): { type: string; object: FakePod } | undefined => {
+  const project = (
+    event: PodEvent,
+    namespace: string,
+    selector: string | undefined,
+  ): { type: string; object: FakePod } | undefined => {
     if (event.object.metadata.namespace !== namespace) return undefined;
     const now = matches(selector, event.object.metadata.labels);
     if (event.type !== 'MODIFIED') return now ? event : undefined;
@@ -164,12 +206,23 @@ export async function startFakeKubeApi(options: { namespace?: string; token?: st
     watcher.socket.destroy();
   };
 
-  const handlePods = (request: IncomingMessage, response: ServerResponse, namespace: string, query: URLSearchParams) => {
+  const handlePods = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    namespace: string,
+    query: URLSearchParams,
+  ) => {
     const selector = query.get('labelSelector') ?? undefined;
-    const matching = () => [...pods.values()].filter((p) => p.metadata.namespace === namespace && matches(selector, p.metadata.labels));
+    const matching = () =>
+      [...pods.values()].filter((p) => p.metadata.namespace === namespace && matches(selector, p.metadata.labels));
     const watch = query.get('watch');
     if (watch !== 'true' && watch !== '1') {
-      return sendJson(response, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items: matching() });
+      return sendJson(response, 200, {
+        kind: 'PodList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(rv) },
+        items: matching(),
+      });
     }
     response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     // A watch's headers go at once, as a real server's do, before any event.
@@ -195,18 +248,37 @@ export async function startFakeKubeApi(options: { namespace?: string; token?: st
     response.on('close', () => watchers.delete(watcher));
   };
 
-  const handleScale = (request: IncomingMessage, response: ServerResponse, body: string, namespace: string, name: string) => {
+  const handleScale = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: string,
+    namespace: string,
+    name: string,
+  ) => {
     if (request.method === 'PATCH') {
-      if (request.headers['content-type'] !== 'application/merge-patch+json') return sendJson(response, 415, status(415, 'UnsupportedMediaType', `unsupported patch type ${request.headers['content-type']}`));
+      if (request.headers['content-type'] !== 'application/merge-patch+json')
+        return sendJson(
+          response,
+          415,
+          status(415, 'UnsupportedMediaType', `unsupported patch type ${request.headers['content-type']}`),
+        );
       const patch = JSON.parse(body) as { spec?: { replicas?: number } };
-      if (typeof patch.spec?.replicas !== 'number') return sendJson(response, 422, status(422, 'Invalid', 'spec.replicas must be a number'));
+      if (typeof patch.spec?.replicas !== 'number')
+        return sendJson(response, 422, status(422, 'Invalid', 'spec.replicas must be a number'));
       replicas[name] = patch.spec.replicas;
       for (const listener of scaleListeners) listener(name, patch.spec.replicas);
     } else if (request.method !== 'GET') {
       return sendJson(response, 405, status(405, 'MethodNotAllowed', `${request.method} not allowed`));
     }
-    if (replicas[name] === undefined) return sendJson(response, 404, status(404, 'NotFound', `deployments.apps "${name}" not found`));
-    sendJson(response, 200, { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace, resourceVersion: String(rv) }, spec: { replicas: replicas[name] }, status: { replicas: replicas[name] } });
+    if (replicas[name] === undefined)
+      return sendJson(response, 404, status(404, 'NotFound', `deployments.apps "${name}" not found`));
+    sendJson(response, 200, {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name, namespace, resourceVersion: String(rv) },
+      spec: { replicas: replicas[name] },
+      status: { replicas: replicas[name] },
+    });
   };
 
   const server: Server = createServer((request, response) => {
@@ -214,14 +286,26 @@ export async function startFakeKubeApi(options: { namespace?: string; token?: st
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       const url = new URL(request.url ?? '/', 'http://stand-in');
-      requests.push({ method: request.method ?? '', path: request.url ?? '', contentType: request.headers['content-type'], body, authorization: request.headers.authorization });
+      requests.push({
+        method: request.method ?? '',
+        path: request.url ?? '',
+        contentType: request.headers['content-type'],
+        body,
+        authorization: request.headers.authorization,
+      });
       if (outage && Date.now() < outage.until) {
         if (outage.mode === 'reset') return void request.socket.destroy();
-        return sendJson(response, 503, status(503, 'ServiceUnavailable', 'the stand-in API server is refusing requests'));
+        return sendJson(
+          response,
+          503,
+          status(503, 'ServiceUnavailable', 'the stand-in API server is refusing requests'),
+        );
       }
-      if (request.headers.authorization !== `Bearer ${token}`) return sendJson(response, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      if (request.headers.authorization !== `Bearer ${token}`)
+        return sendJson(response, 401, status(401, 'Unauthorized', 'Unauthorized'));
       const podsPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
-      if (podsPath && request.method === 'GET') return handlePods(request, response, decodeURIComponent(podsPath[1]!), url.searchParams);
+      if (podsPath && request.method === 'GET')
+        return handlePods(request, response, decodeURIComponent(podsPath[1]!), url.searchParams);
       const scalePath = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(url.pathname);
       if (scalePath) return handleScale(request, response, body, scalePath[1]!, scalePath[2]!);
       sendJson(response, 404, status(404, 'NotFound', `the stand-in does not serve ${request.method} ${url.pathname}`));
@@ -300,7 +384,8 @@ export async function startFakeKubeApi(options: { namespace?: string; token?: st
       pod.metadata.resourceVersion = String(rv);
       record('DELETED', pod);
     },
-    pods: (namespace = defaultNamespace) => [...pods.values()].filter((p) => p.metadata.namespace === namespace).map(copy),
+    pods: (namespace = defaultNamespace) =>
+      [...pods.values()].filter((p) => p.metadata.namespace === namespace).map(copy),
     onScale: (listener) => void scaleListeners.push(listener),
     dropWatches,
     outage(ms, mode = 'status') {
@@ -312,7 +397,8 @@ export async function startFakeKubeApi(options: { namespace?: string; token?: st
       history = [];
     },
     bookmark() {
-      for (const watcher of watchers) write(watcher, 'BOOKMARK', { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } });
+      for (const watcher of watchers)
+        write(watcher, 'BOOKMARK', { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } });
     },
     get openWatches() {
       return watchers.size;

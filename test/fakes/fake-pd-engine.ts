@@ -72,11 +72,12 @@ export function kvDigest(prompt: readonly number[]): number {
 
 /** Output token `i` decoded from `digest`. */
 export function tokenFrom(digest: number, i: number): number {
-  return 3000 + (Math.imul(digest ^ Math.imul(i + 1, 0x9e3779b1), 0x85ebca6b) >>> 0) % 500;
+  return 3000 + ((Math.imul(digest ^ Math.imul(i + 1, 0x9e3779b1), 0x85ebca6b) >>> 0) % 500);
 }
 
 /** What aggregated serving of `prompt` gives. */
-export const expectedTokens = (prompt: readonly number[], maxTokens: number): number[] => Array.from({ length: maxTokens }, (_, i) => tokenFrom(kvDigest(prompt), i));
+export const expectedTokens = (prompt: readonly number[], maxTokens: number): number[] =>
+  Array.from({ length: maxTokens }, (_, i) => tokenFrom(kvDigest(prompt), i));
 
 export async function startFakePdEngine(options: FakePdEngineOptions): Promise<FakePdEngine> {
   const waitMs = options.waitMs ?? 3000;
@@ -103,7 +104,10 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
   await listen(side);
   const sidePort = (side.address() as AddressInfo).port;
 
-  const awaitKv = async (fetchKv: () => Promise<number | undefined>, signal: AbortSignal): Promise<number | undefined> => {
+  const awaitKv = async (
+    fetchKv: () => Promise<number | undefined>,
+    signal: AbortSignal,
+  ): Promise<number | undefined> => {
     const until = Date.now() + waitMs;
     while (Date.now() < until && !signal.aborted) {
       const digest = await fetchKv().catch(() => undefined);
@@ -116,17 +120,35 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
   const server = createServer(async (req, res) => {
     const url = req.url ?? '/';
     if (req.method === 'GET' && url === '/health') return void res.writeHead(200).end();
-    if (req.method === 'GET' && url === '/v1/models') return void json(res, 200, { object: 'list', data: [{ id: 'fake/pd', object: 'model', max_model_len: 32768 }] });
+    if (req.method === 'GET' && url === '/v1/models')
+      return void json(res, 200, { object: 'list', data: [{ id: 'fake/pd', object: 'model', max_model_len: 32768 }] });
     if (req.method === 'GET' && url === '/metrics') {
-      return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(
-        ['vllm:num_requests_running{engine="0",model_name="fake/pd"} 0.0', 'vllm:num_requests_waiting{engine="0",model_name="fake/pd"} 0.0', 'vllm:kv_cache_usage_perc{engine="0",model_name="fake/pd"} 0.0', 'vllm:cache_config_info{block_size="16",engine="0"} 1.0', ''].join('\n'),
-      );
+      return void res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        .end(
+          [
+            'vllm:num_requests_running{engine="0",model_name="fake/pd"} 0.0',
+            'vllm:num_requests_waiting{engine="0",model_name="fake/pd"} 0.0',
+            'vllm:kv_cache_usage_perc{engine="0",model_name="fake/pd"} 0.0',
+            'vllm:cache_config_info{block_size="16",engine="0"} 1.0',
+            '',
+          ].join('\n'),
+        );
     }
-    if (req.method !== 'POST' || url !== '/v1/completions') return void json(res, 404, { error: { message: 'no such route' } });
+    if (req.method !== 'POST' || url !== '/v1/completions')
+      return void json(res, 404, { error: { message: 'no such route' } });
     let text = '';
     for await (const piece of req) text += piece;
     const body = JSON.parse(text) as Record<string, any>;
-    const record: FakePdRequest = { body, headers: req.headers, receivedAtMs: Date.now(), finishedAtMs: null, closedEarly: false, kvReceived: false, tokens: [] };
+    const record: FakePdRequest = {
+      body,
+      headers: req.headers,
+      receivedAtMs: Date.now(),
+      finishedAtMs: null,
+      closedEarly: false,
+      kvReceived: false,
+      tokens: [],
+    };
     requests.push(record);
     const abort = new AbortController();
     res.on('close', () => {
@@ -139,7 +161,13 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
     if (abort.signal.aborted) return;
     if (behaviour.failStatus !== null) {
       record.finishedAtMs = Date.now();
-      return void json(res, behaviour.failStatus, { error: { message: `fake engine told to answer ${behaviour.failStatus}`, type: 'InternalServerError', code: behaviour.failStatus } });
+      return void json(res, behaviour.failStatus, {
+        error: {
+          message: `fake engine told to answer ${behaviour.failStatus}`,
+          type: 'InternalServerError',
+          code: behaviour.failStatus,
+        },
+      });
     }
     const prompt = body.prompt as number[];
     const maxTokens = (body.max_tokens as number | undefined) ?? 16;
@@ -150,7 +178,10 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
       const ids = NCCL_ID.exec(String(req.headers['x-request-id'] ?? ''));
       if (ids && options.mode === 'prefill') {
         // PUT_ASYNC: the prompt's KV goes to the decode engine the request id names.
-        await fetch(`http://${ids[2]}/kv/${encodeURIComponent(String(req.headers['x-request-id']))}`, { method: 'PUT', body: String(digest) });
+        await fetch(`http://${ids[2]}/kv/${encodeURIComponent(String(req.headers['x-request-id']))}`, {
+          method: 'PUT',
+          body: String(digest),
+        });
         count = 1;
       } else if (ids && options.mode === 'decode') {
         const id = String(req.headers['x-request-id']);
@@ -174,7 +205,9 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
         if (abort.signal.aborted) return;
         if (received === undefined) {
           record.finishedAtMs = Date.now();
-          return void json(res, 500, { error: { message: `no prefill arrived for bootstrap room ${room}`, type: 'InternalServerError', code: 500 } });
+          return void json(res, 500, {
+            error: { message: `no prefill arrived for bootstrap room ${room}`, type: 'InternalServerError', code: 500 },
+          });
         }
         digest = received;
         record.kvReceived = true;
@@ -183,15 +216,28 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
     if (abort.signal.aborted) return;
     const tokens = Array.from({ length: count }, (_, i) => tokenFrom(digest, i));
     record.tokens = tokens;
-    const usage = { prompt_tokens: prompt.length, completion_tokens: tokens.length, total_tokens: prompt.length + tokens.length, prompt_tokens_details: { cached_tokens: 0 } };
+    const usage = {
+      prompt_tokens: prompt.length,
+      completion_tokens: tokens.length,
+      total_tokens: prompt.length + tokens.length,
+      prompt_tokens_details: { cached_tokens: 0 },
+    };
     if (body.stream !== true) {
       record.finishedAtMs = Date.now();
-      return void json(res, 200, { id: 'cmpl-pd', object: 'text_completion', model: 'fake/pd', choices: [{ index: 0, text: '', token_ids: tokens, finish_reason: 'length' }], usage });
+      return void json(res, 200, {
+        id: 'cmpl-pd',
+        object: 'text_completion',
+        model: 'fake/pd',
+        choices: [{ index: 0, text: '', token_ids: tokens, finish_reason: 'length' }],
+        usage,
+      });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const [i, id] of tokens.entries()) {
       if (abort.signal.aborted) return;
-      res.write(`data: ${JSON.stringify({ id: 'cmpl-pd', object: 'text_completion', choices: [{ index: 0, text: '', token_ids: [id], finish_reason: i === tokens.length - 1 ? 'length' : null }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id: 'cmpl-pd', object: 'text_completion', choices: [{ index: 0, text: '', token_ids: [id], finish_reason: i === tokens.length - 1 ? 'length' : null }] })}\n\n`,
+      );
       await sleep(1);
     }
     res.write(`data: ${JSON.stringify({ id: 'cmpl-pd', object: 'text_completion', choices: [], usage })}\n\n`);

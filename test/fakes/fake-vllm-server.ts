@@ -85,7 +85,18 @@ export interface FakeVllmServer {
 
 export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promise<FakeVllmServer> {
   const served = options.servedModel ?? 'fake/model';
-  const behaviour: FakeVllmBehaviour = { failStatus: null, omitTokenIds: false, errorAfterTokens: null, healthStatus: 200, cachedTokens: 0, running: 3, waiting: 2, kvUsage: 0.25, hang: false, script: null };
+  const behaviour: FakeVllmBehaviour = {
+    failStatus: null,
+    omitTokenIds: false,
+    errorAfterTokens: null,
+    healthStatus: 200,
+    cachedTokens: 0,
+    running: 3,
+    waiting: 2,
+    kvUsage: 0.25,
+    hang: false,
+    script: null,
+  };
   const requests: FakeVllmRequest[] = [];
   const tokenizeBodies: Record<string, unknown>[] = [];
   const waiters: { index: number; resolve: (r: FakeVllmRequest) => void }[] = [];
@@ -107,7 +118,10 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
       return;
     }
     if (req.method === 'GET' && url === '/v1/models') {
-      json(res, 200, { object: 'list', data: [{ id: served, object: 'model', max_model_len: 4096, owned_by: 'vllm' }] });
+      json(res, 200, {
+        object: 'list',
+        data: [{ id: served, object: 'model', max_model_len: 4096, owned_by: 'vllm' }],
+      });
       return;
     }
     if (req.method === 'GET' && url === '/metrics') {
@@ -127,7 +141,14 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
       let text = '';
       for await (const piece of req) text += piece;
       const body = JSON.parse(text) as Record<string, unknown>;
-      const record: FakeVllmRequest = { path: url, body, headers: req.headers, tokensSent: 0, closedEarly: false, finished: false };
+      const record: FakeVllmRequest = {
+        path: url,
+        body,
+        headers: req.headers,
+        tokensSent: 0,
+        closedEarly: false,
+        finished: false,
+      };
       requests.push(record);
       res.on('close', () => {
         if (!res.writableFinished) record.closedEarly = true;
@@ -143,13 +164,25 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
 
   async function complete(body: Record<string, unknown>, record: FakeVllmRequest, res: ServerResponse): Promise<void> {
     if (behaviour.failStatus !== null) {
-      json(res, behaviour.failStatus, { error: { message: `fake vLLM told to answer ${behaviour.failStatus}`, type: 'InternalServerError', param: null, code: behaviour.failStatus } });
+      json(res, behaviour.failStatus, {
+        error: {
+          message: `fake vLLM told to answer ${behaviour.failStatus}`,
+          type: 'InternalServerError',
+          param: null,
+          code: behaviour.failStatus,
+        },
+      });
       return finish(record);
     }
     // A token-id prompt, or text (its characters stand in for tokens).
     const prompt = (body.prompt ?? JSON.stringify(body.messages ?? '')) as number[] | string;
     const maxTokens = (body.max_tokens as number | undefined) ?? 16;
-    const usage = { prompt_tokens: prompt.length, completion_tokens: 0, total_tokens: prompt.length, prompt_tokens_details: { cached_tokens: behaviour.cachedTokens } };
+    const usage = {
+      prompt_tokens: prompt.length,
+      completion_tokens: 0,
+      total_tokens: prompt.length,
+      prompt_tokens_details: { cached_tokens: behaviour.cachedTokens },
+    };
     if (body.stream !== true) {
       const ids = Array.from({ length: maxTokens }, (_, i) => 2000 + i);
       usage.completion_tokens = ids.length;
@@ -158,7 +191,15 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
         id: 'cmpl-fake',
         object: 'text_completion',
         model: served,
-        choices: [{ index: 0, text: ids.map((i) => `t${i}`).join(''), token_ids: ids, finish_reason: 'length', stop_reason: null }],
+        choices: [
+          {
+            index: 0,
+            text: ids.map((i) => `t${i}`).join(''),
+            token_ids: ids,
+            finish_reason: 'length',
+            stop_reason: null,
+          },
+        ],
         usage,
         kv_transfer_params: transfer?.do_remote_decode ? nixlParams() : null,
       });
@@ -183,7 +224,17 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
         object: 'text_completion',
         created: 1,
         model: served,
-        choices: [{ index: 0, text: `t${id}`, logprobs: null, finish_reason: last ? 'length' : null, stop_reason: null, ...(behaviour.omitTokenIds ? {} : { token_ids: [id] }), ...(i === 0 ? { prompt_token_ids: prompt } : {}) }],
+        choices: [
+          {
+            index: 0,
+            text: `t${id}`,
+            logprobs: null,
+            finish_reason: last ? 'length' : null,
+            stop_reason: null,
+            ...(behaviour.omitTokenIds ? {} : { token_ids: [id] }),
+            ...(i === 0 ? { prompt_token_ids: prompt } : {}),
+          },
+        ],
         usage: null,
       });
     }
@@ -194,7 +245,12 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
     finish(record);
   }
 
-  async function play(script: FakeVllmScript, body: Record<string, unknown>, record: FakeVllmRequest, res: ServerResponse): Promise<void> {
+  async function play(
+    script: FakeVllmScript,
+    body: Record<string, unknown>,
+    record: FakeVllmRequest,
+    res: ServerResponse,
+  ): Promise<void> {
     const transfer = body.kv_transfer_params as { do_remote_decode?: boolean } | undefined;
     if (body.stream !== true) {
       json(res, 200, { ...script.whole, ...(transfer?.do_remote_decode ? { kv_transfer_params: nixlParams() } : {}) });
@@ -210,12 +266,29 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
       send(chunk);
     }
     const first = script.chunks[0] ?? {};
-    if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) send({ id: first.id, object: first.object, created: first.created, model: first.model, choices: [], usage: script.usage });
+    if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage)
+      send({
+        id: first.id,
+        object: first.object,
+        created: first.created,
+        model: first.model,
+        choices: [],
+        usage: script.usage,
+      });
     res.end(`data: [DONE]${end}${end}`);
     finish(record);
   }
 
-  const nixlParams = () => ({ do_remote_prefill: true, do_remote_decode: false, remote_block_ids: [[1, 2, 3]], remote_engine_id: 'engine-p', remote_request_id: 'req-p', remote_host: options.remoteHost ?? 'localhost', remote_port: 5600, tp_size: 1 });
+  const nixlParams = () => ({
+    do_remote_prefill: true,
+    do_remote_decode: false,
+    remote_block_ids: [[1, 2, 3]],
+    remote_engine_id: 'engine-p',
+    remote_request_id: 'req-p',
+    remote_host: options.remoteHost ?? 'localhost',
+    remote_port: 5600,
+    tp_size: 1,
+  });
 
   function finish(record: FakeVllmRequest) {
     record.finished = true;
@@ -225,13 +298,19 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
   function metricsText(): string {
     const engines = options.engines ?? 1;
     const usageName = options.metricNames === 'old' ? 'vllm:gpu_cache_usage_perc' : 'vllm:kv_cache_usage_perc';
-    const lines = ['# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.', '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${startedAt}`];
+    const lines = [
+      '# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.',
+      '# TYPE process_start_time_seconds gauge',
+      `process_start_time_seconds ${startedAt}`,
+    ];
     for (let e = 0; e < engines; e++) {
       const labels = `engine="${e}",model_name="${served}"`;
       lines.push(`vllm:num_requests_running{${labels}} ${behaviour.running}.0`);
       lines.push(`vllm:num_requests_waiting{${labels}} ${behaviour.waiting}.0`);
       lines.push(`${usageName}{${labels}} ${behaviour.kvUsage}`);
-      lines.push(`vllm:cache_config_info{block_size="${options.blockSize ?? 16}",cache_dtype="auto",enable_prefix_caching="True",engine="${e}",num_gpu_blocks="1000"} 1.0`);
+      lines.push(
+        `vllm:cache_config_info{block_size="${options.blockSize ?? 16}",cache_dtype="auto",enable_prefix_caching="True",engine="${e}",num_gpu_blocks="1000"} 1.0`,
+      );
       lines.push(`vllm:prefix_cache_queries_total{${labels}} 100.0`);
     }
     return `${lines.join('\n')}\n`;

@@ -39,11 +39,21 @@ let sharedTokenizer: Promise<ModelTokenizer> | undefined;
 export const tokenizer = () => (sharedTokenizer ??= loadModelTokenizer('qwen3'));
 
 /** Config sections tests start from: fast health checks, the model name, a loopback port. */
-export function testConfig(workers: readonly Record<string, unknown>[], overrides: Record<string, Record<string, unknown>> = {}): Readonly<Config> {
+export function testConfig(
+  workers: readonly Record<string, unknown>[],
+  overrides: Record<string, Record<string, unknown>> = {},
+): Readonly<Config> {
   const { orchestrator = {}, routing = {}, ...rest } = overrides;
   const parsed = parseConfig({
     log: { level: 'debug', format: 'json' },
-    orchestrator: { host: '127.0.0.1', port: 0, model: MODEL, health: { interval_s: 0.1, timeout_s: 1, failure_threshold: 2, success_threshold: 2 }, shutdown_grace_s: 5, ...orchestrator },
+    orchestrator: {
+      host: '127.0.0.1',
+      port: 0,
+      model: MODEL,
+      health: { interval_s: 0.1, timeout_s: 1, failure_threshold: 2, success_threshold: 2 },
+      shutdown_grace_s: 5,
+      ...orchestrator,
+    },
     routing: { policy: 'kv', ...routing },
     workers,
     ...rest,
@@ -56,7 +66,14 @@ export function workerEntries(workers: readonly FakeGrpcWorker[], prefix = 'w'):
   return workers.map((w, i) => ({ name: `${prefix}${i}`, address: w.address }));
 }
 
-export async function startOrchestrator(config: Readonly<Config>, options: { queuePollMs?: number; createSubscriber?: SubscriberFactory; createBackend?: (kind: string, spec: BackendSpec) => WorkerBackend } = {}): Promise<RunningOrchestrator> {
+export async function startOrchestrator(
+  config: Readonly<Config>,
+  options: {
+    queuePollMs?: number;
+    createSubscriber?: SubscriberFactory;
+    createBackend?: (kind: string, spec: BackendSpec) => WorkerBackend;
+  } = {},
+): Promise<RunningOrchestrator> {
   const logs: LogLine[] = [];
   let partial = '';
   const destination = new Writable({
@@ -104,7 +121,11 @@ export function requestLogs(running: RunningOrchestrator, requestId: string, msg
 }
 
 /** Polls `condition` every 10 ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -126,9 +147,16 @@ export function workerState(running: RunningOrchestrator, name: string): string 
 export async function allHealthy(running: RunningOrchestrator, names: readonly string[]): Promise<void> {
   const connected = (name: string) => {
     const worker = running.orchestrator.fleet.snapshot().find((w) => w.name === name);
-    return worker !== undefined && (worker.ranks as { events: { connected: boolean } | null }[]).every((r) => r.events === null || r.events.connected);
+    return (
+      worker !== undefined &&
+      (worker.ranks as { events: { connected: boolean } | null }[]).every(
+        (r) => r.events === null || r.events.connected,
+      )
+    );
   };
-  await waitFor(`${names.join(', ')} healthy`, () => names.every((n) => workerState(running, n) === 'healthy' && connected(n)));
+  await waitFor(`${names.join(', ')} healthy`, () =>
+    names.every((n) => workerState(running, n) === 'healthy' && connected(n)),
+  );
   // The subscription itself travels after the connection; give it a moment to reach the publisher.
   await sleep(50);
 }
@@ -140,8 +168,16 @@ export function sample(text: string, series: string): number | undefined {
 }
 
 /** POSTs a completion with token-free text and returns status, headers and JSON. */
-export async function complete(url: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
-  const response = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: MODEL, ...body }) });
+export async function complete(
+  url: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
+  const response = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: MODEL, ...body }),
+  });
   const text = await response.text();
   let json: unknown;
   try {

@@ -28,11 +28,17 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** Starts `tandem orchestrator --config FILE` with `config` (an object, written as JSON) and waits for `listening`. */
-export async function spawnOrchestrator(config: Record<string, unknown>, options: { listening?: RegExp; timeoutMs?: number } = {}): Promise<OrchestratorProcess> {
+export async function spawnOrchestrator(
+  config: Record<string, unknown>,
+  options: { listening?: RegExp; timeoutMs?: number } = {},
+): Promise<OrchestratorProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-proc-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [tandem, 'orchestrator', '--config', file], { env: { ...cleanEnv(), TANDEM_LOG__FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [tandem, 'orchestrator', '--config', file], {
+    env: { ...cleanEnv(), TANDEM_LOG__FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const lines: Record<string, unknown>[] = [];
@@ -58,7 +64,12 @@ export async function spawnOrchestrator(config: Record<string, unknown>, options
   };
   const listening = options.listening ?? /^listening on /;
   try {
-    await waitFor('the listening line', () => lines.some((l) => typeof l['url'] === 'string' && listening.test(String(l['msg']))) || child.exitCode !== null, options.timeoutMs ?? 60_000);
+    await waitFor(
+      'the listening line',
+      () =>
+        lines.some((l) => typeof l['url'] === 'string' && listening.test(String(l['msg']))) || child.exitCode !== null,
+      options.timeoutMs ?? 60_000,
+    );
   } catch (error) {
     await stop();
     throw new Error(`${String(error)}\n${stderr}`);
@@ -79,13 +90,17 @@ export interface PostResult {
 
 export function post(url: string, path: string, body: Record<string, unknown>): Promise<PostResult> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
+    const req = request(
+      `${url}${path}`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -106,4 +121,5 @@ export function get(url: string, path: string): Promise<PostResult> {
 }
 
 /** A completion of `maxTokens` tokens, not streamed. */
-export const completion = (url: string, prompt: string, maxTokens: number) => post(url, '/v1/completions', { model: MODEL, prompt, max_tokens: maxTokens });
+export const completion = (url: string, prompt: string, maxTokens: number) =>
+  post(url, '/v1/completions', { model: MODEL, prompt, max_tokens: maxTokens });

@@ -79,7 +79,8 @@ export function createPrefixCache(blockSize: number, capacityBlocks: number): Pr
         });
         r = end;
       }
-      if (evicted.length > 0) events.push({ type: 'BlockRemoved', blockHashes: evicted, medium: 'GPU', groupIdx: null });
+      if (evicted.length > 0)
+        events.push({ type: 'BlockRemoved', blockHashes: evicted, medium: 'GPU', groupIdx: null });
       return { cachedTokens: hit * blockSize, events };
     },
   };
@@ -94,7 +95,9 @@ export interface CacheFleet {
   serve(worker: string, prompt: readonly number[], index: Pick<KvIndex, 'applyBatch'> | null): number;
 }
 
-export function createCacheFleet(workers: readonly { id: string; blockSize: number; capacityBlocks: number }[]): CacheFleet {
+export function createCacheFleet(
+  workers: readonly { id: string; blockSize: number; capacityBlocks: number }[],
+): CacheFleet {
   const caches = new Map(workers.map((w) => [w.id, createPrefixCache(w.blockSize, w.capacityBlocks)]));
   let ts = 0;
   return {

@@ -55,7 +55,9 @@ export function stillRunning(info: ProcessInfo): boolean {
 }
 
 export function descendantsOf(root: number): ProcessInfo[] {
-  const all = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => readProcess(Number(name)) ?? []);
+  const all = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => readProcess(Number(name)) ?? []);
   const tree: ProcessInfo[] = [];
   const self = all.find((p) => p.pid === root);
   if (self) tree.push(self);
@@ -63,14 +65,19 @@ export function descendantsOf(root: number): ProcessInfo[] {
   return tree;
 }
 
-export async function startUp(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<UpProcess> {
+export async function startUp(
+  args: readonly string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<UpProcess> {
   const env = { ...process.env, ...options.env };
   for (const key of Object.keys(env)) if (key.startsWith('TANDEM_')) delete env[key];
   const child = spawn(process.execPath, [TANDEM, 'up', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const recorded = new Map<string, ProcessInfo>();
   const record = () => {
     for (const p of descendantsOf(child.pid!)) recorded.set(`${p.pid}:${p.startTime}`, p);
@@ -82,8 +89,12 @@ export async function startUp(args: readonly string[], options: { timeoutMs?: nu
       record();
       const match = output.match(pattern);
       if (match) return match;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`tandem up exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; output:\n${output}`);
-      if (Date.now() > until) throw new Error(`tandem up did not print ${pattern} within ${timeoutMs} ms; output:\n${output}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `tandem up exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; output:\n${output}`,
+        );
+      if (Date.now() > until)
+        throw new Error(`tandem up did not print ${pattern} within ${timeoutMs} ms; output:\n${output}`);
       await sleep(100);
     }
   };
@@ -113,7 +124,8 @@ export async function startUp(args: readonly string[], options: { timeoutMs?: nu
       record();
       child.kill(signal);
       const result = await Promise.race([exited, sleep(timeoutMs).then(() => undefined)]);
-      if (!result) throw new Error(`tandem up did not exit within ${timeoutMs} ms of ${signal}; output:\n${output.slice(-3000)}`);
+      if (!result)
+        throw new Error(`tandem up did not exit within ${timeoutMs} ms of ${signal}; output:\n${output.slice(-3000)}`);
       return result;
     },
     killAll,

@@ -60,7 +60,23 @@ export function createWorkerFleet(): WorkerFleet {
 export async function startWorkerProcess(args: readonly string[]): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
-    [TANDEM, 'worker', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--kv-events-port', '0', '--replay-port', '0', '--log-format', 'json', ...args],
+    [
+      TANDEM,
+      'worker',
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      '0',
+      '--http-port',
+      '0',
+      '--kv-events-port',
+      '0',
+      '--replay-port',
+      '0',
+      '--log-format',
+      'json',
+      ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() },
   );
   let stdout = '';
@@ -117,13 +133,21 @@ export async function startWorkerProcess(args: readonly string[]): Promise<Worke
 }
 
 /** Polls `read` until `done` holds of its value, or throws after `timeoutMs` with the last value. */
-export async function waitFor<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   for (;;) {
     last = await read();
     if (done(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`,
+      );
     await sleep(50);
   }
 }

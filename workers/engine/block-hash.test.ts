@@ -27,7 +27,11 @@ describe('canonical CBOR', () => {
     expect(encodeCbor('é').toString('hex')).toBe('62c3a9');
     expect(encodeCbor(new Uint8Array([1, 2, 3])).toString('hex')).toBe('43010203');
     expect(encodeCbor([1, [2, 3], null, true, false]).toString('hex')).toBe('8501820203f6f5f4');
-    expect(encodeCbor(range(1, 24)).toString('hex')).toBe(`9818${range(1, 23).map((n) => n.toString(16).padStart(2, '0')).join('')}1818`);
+    expect(encodeCbor(range(1, 24)).toString('hex')).toBe(
+      `9818${range(1, 23)
+        .map((n) => n.toString(16).padStart(2, '0'))
+        .join('')}1818`,
+    );
   });
 
   it('refuses values it cannot encode canonically', () => {
@@ -80,7 +84,12 @@ describe('CBOR token runs', () => {
     const run = new CborWriter().uints(values, 0, values.length).view().toString('hex');
     const itemwise = values.map((v) => encodeCbor(v).toString('hex')).join('');
     expect(run).toBe(itemwise);
-    expect(new CborWriter().uints(values, 3, 6).view().toString('hex')).toBe(values.slice(3, 6).map((v) => encodeCbor(v).toString('hex')).join(''));
+    expect(new CborWriter().uints(values, 3, 6).view().toString('hex')).toBe(
+      values
+        .slice(3, 6)
+        .map((v) => encodeCbor(v).toString('hex'))
+        .join(''),
+    );
   });
 });
 

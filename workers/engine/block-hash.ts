@@ -36,8 +36,14 @@ class LazyBlockHash implements BlockHash {
     if (this.cachedValue === undefined) {
       const k = this.key;
       // Through an 8-byte view: one bigint allocated instead of four (two halves, shift, or).
-      VALUE_VIEW.setUint32(0, (k.charCodeAt(24) << 24) | (k.charCodeAt(25) << 16) | (k.charCodeAt(26) << 8) | k.charCodeAt(27));
-      VALUE_VIEW.setUint32(4, (k.charCodeAt(28) << 24) | (k.charCodeAt(29) << 16) | (k.charCodeAt(30) << 8) | k.charCodeAt(31));
+      VALUE_VIEW.setUint32(
+        0,
+        (k.charCodeAt(24) << 24) | (k.charCodeAt(25) << 16) | (k.charCodeAt(26) << 8) | k.charCodeAt(27),
+      );
+      VALUE_VIEW.setUint32(
+        4,
+        (k.charCodeAt(28) << 24) | (k.charCodeAt(29) << 16) | (k.charCodeAt(30) << 8) | k.charCodeAt(31),
+      );
       this.cachedValue = VALUE_VIEW.getBigUint64(0);
     }
     return this.cachedValue;
@@ -54,7 +60,13 @@ export interface BlockHasher {
    * a sequence's first block). `extraKeys` is vLLM's per-block extra key tuple (LoRA name,
    * multimodal hashes, cache salt) or null when there are none, which is the common case.
    */
-  hashBlock(parent: BlockHash | null, tokens: ArrayLike<number>, start: number, end: number, extraKeys?: CborValue): BlockHash;
+  hashBlock(
+    parent: BlockHash | null,
+    tokens: ArrayLike<number>,
+    start: number,
+    end: number,
+    extraKeys?: CborValue,
+  ): BlockHash;
   /**
    * Extends `chain` (the hashes of the first chain.length full blocks of `tokens`) with the
    * hashes of every further full block of `blockSize` tokens; returns `chain`. A trailing
@@ -87,17 +99,39 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
   // repeat (most of a unique prompt, every generated block) cost one Set insertion, not an entry.
   const seenOnce = new Set<number>();
 
-  const compute = (parentKey: string, tokens: ArrayLike<number>, start: number, end: number, extraKeys: CborValue): BlockHash => {
-    writer.reset().arrayHeader(3).latin1Bytes(parentKey).arrayHeader(end - start).uints(tokens, start, end);
+  const compute = (
+    parentKey: string,
+    tokens: ArrayLike<number>,
+    start: number,
+    end: number,
+    extraKeys: CborValue,
+  ): BlockHash => {
+    writer
+      .reset()
+      .arrayHeader(3)
+      .latin1Bytes(parentKey)
+      .arrayHeader(end - start)
+      .uints(tokens, start, end);
     if (extraKeys === null) writer.null();
     else writer.value(extraKeys);
     return new LazyBlockHash(hash('sha256', writer.view(), 'binary')); // 'binary' is Node's alias of latin1
   };
 
   /** `lookup` false skips the memo lookup (the caller knows it would miss) but still records the block. */
-  const memoised = (parent: BlockHash | null, tokens: ArrayLike<number>, start: number, end: number, lookup: boolean): { hash: BlockHash; hit: boolean } => {
+  const memoised = (
+    parent: BlockHash | null,
+    tokens: ArrayLike<number>,
+    start: number,
+    end: number,
+    lookup: boolean,
+  ): { hash: BlockHash; hit: boolean } => {
     const parentKey = parent ? parent.key : noneKey;
-    let fingerprint = (parentKey.charCodeAt(0) | (parentKey.charCodeAt(1) << 8) | (parentKey.charCodeAt(2) << 16) | (parentKey.charCodeAt(3) << 24)) ^ (end - start);
+    let fingerprint =
+      (parentKey.charCodeAt(0) |
+        (parentKey.charCodeAt(1) << 8) |
+        (parentKey.charCodeAt(2) << 16) |
+        (parentKey.charCodeAt(3) << 24)) ^
+      (end - start);
     for (let i = start; i < end; i++) fingerprint = Math.imul(fingerprint ^ tokens[i]!, 0x01000193);
     // 30 bits: V8 keeps such integers unboxed (Smis), which makes them cheap Map and Set keys.
     fingerprint = (Math.imul(fingerprint ^ (fingerprint >>> 15), 0x2c1b3c6d) ^ (fingerprint >>> 12)) & 0x3fff_ffff;
@@ -120,13 +154,16 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
       memo.clear();
       first = undefined;
     }
-    const copy = Array.isArray(tokens) ? (tokens as number[]).slice(start, end) : (Array.prototype.slice.call(tokens, start, end) as number[]);
+    const copy = Array.isArray(tokens)
+      ? (tokens as number[]).slice(start, end)
+      : (Array.prototype.slice.call(tokens, start, end) as number[]);
     memo.set(fingerprint, { parentKey, tokens: copy, hash: computed, next: first });
     return { hash: computed, hit: false };
   };
 
   const hashBlock: BlockHasher['hashBlock'] = (parent, tokens, start, end, extraKeys = null) => {
-    if (memoEntries === 0 || extraKeys !== null) return compute(parent ? parent.key : noneKey, tokens, start, end, extraKeys);
+    if (memoEntries === 0 || extraKeys !== null)
+      return compute(parent ? parent.key : noneKey, tokens, start, end, extraKeys);
     return memoised(parent, tokens, start, end, true).hash;
   };
 

@@ -45,7 +45,13 @@ export interface BlockPool {
    * left unregistered on this one (a private duplicate). Emits one BlockStored per contiguous run
    * of newly registered blocks, its parent the hash of the block before the run.
    */
-  store(blockIds: readonly number[], hashes: readonly BlockHash[], from: number, to: number, tokens: ArrayLike<number>): void;
+  store(
+    blockIds: readonly number[],
+    hashes: readonly BlockHash[],
+    from: number,
+    to: number,
+    tokens: ArrayLike<number>,
+  ): void;
   /** Drops one reference per block, in the given order; blocks reaching 0 join the free queue's tail in that order. */
   free(blockIds: readonly number[]): void;
   /** Forgets every cached hash (AllBlocksCleared). Refused (false) while any block is in use, as in vLLM. */
@@ -57,7 +63,14 @@ export interface BlockPool {
 const NO_EVENTS: readonly KvCacheEvent[] = Object.freeze([]);
 
 /** BlockStored for blocks [from, to) of one sequence; the parent is the block before `from`. */
-function storedEvent(blockHashes: readonly BlockHash[], from: number, to: number, tokens: ArrayLike<number>, blockSize: number, medium: string): BlockStored {
+function storedEvent(
+  blockHashes: readonly BlockHash[],
+  from: number,
+  to: number,
+  tokens: ArrayLike<number>,
+  blockSize: number,
+  medium: string,
+): BlockStored {
   const runHashes: bigint[] = new Array<bigint>(to - from);
   for (let i = from; i < to; i++) runHashes[i - from] = blockHashes[i]!.value;
   return {
@@ -75,7 +88,8 @@ function storedEvent(blockHashes: readonly BlockHash[], from: number, to: number
 }
 
 export function createBlockPool(numBlocks: number, blockSize: number, medium = 'GPU'): BlockPool {
-  if (!Number.isInteger(numBlocks) || numBlocks < 1) throw new RangeError(`numBlocks must be a positive integer, got ${numBlocks}`);
+  if (!Number.isInteger(numBlocks) || numBlocks < 1)
+    throw new RangeError(`numBlocks must be a positive integer, got ${numBlocks}`);
   const refs = new Int32Array(numBlocks);
   const hashes: (BlockHash | undefined)[] = new Array(numBlocks).fill(undefined);
   const cached = new Map<string, number>();
@@ -139,7 +153,12 @@ export function createBlockPool(numBlocks: number, blockSize: number, medium = '
         if (hash) {
           cached.delete(hash.key);
           hashes[id] = undefined;
-          events.push({ type: 'BlockRemoved', blockHashes: [hash.value], medium, groupIdx: null } satisfies BlockRemoved);
+          events.push({
+            type: 'BlockRemoved',
+            blockHashes: [hash.value],
+            medium,
+            groupIdx: null,
+          } satisfies BlockRemoved);
         }
         refs[id] = 1;
         out.push(id);

@@ -126,7 +126,8 @@ export class CborWriter {
     if (typeof value === 'boolean') return this.boolean(value);
     if (typeof value === 'string') return this.text(value);
     if (typeof value === 'number' || typeof value === 'bigint') {
-      if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`CBOR: only safe integers are supported, got ${value}`);
+      if (typeof value === 'number' && !Number.isSafeInteger(value))
+        throw new RangeError(`CBOR: only safe integers are supported, got ${value}`);
       return this.int(value);
     }
     if (value instanceof Uint8Array) return this.bytes(value);
@@ -143,7 +144,8 @@ export class CborWriter {
       return this;
     }
     if (typeof argument === 'bigint') {
-      if (argument < 0n || argument > 0xffff_ffff_ffff_ffffn) throw new RangeError(`CBOR: argument out of range: ${argument}`);
+      if (argument < 0n || argument > 0xffff_ffff_ffff_ffffn)
+        throw new RangeError(`CBOR: argument out of range: ${argument}`);
       if (argument > 0xffff_ffffn) {
         this.ensure(9);
         this.buffer[this.length] = top | 27;
@@ -153,7 +155,8 @@ export class CborWriter {
       }
       argument = Number(argument);
     }
-    if (!Number.isSafeInteger(argument) || argument < 0) throw new RangeError(`CBOR: argument out of range: ${argument}`);
+    if (!Number.isSafeInteger(argument) || argument < 0)
+      throw new RangeError(`CBOR: argument out of range: ${argument}`);
     this.ensure(9);
     const at = this.length;
     if (argument < 24) {

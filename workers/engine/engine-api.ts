@@ -199,7 +199,9 @@ export interface CallOptions {
 }
 
 /** How a prefill ended, as `CallOptions.onPrefillSettled` reports it. */
-export type PrefillOutcome = { readonly ok: true; readonly result: PrefillResult } | { readonly ok: false; readonly error: Error };
+export type PrefillOutcome =
+  | { readonly ok: true; readonly result: PrefillResult }
+  | { readonly ok: false; readonly error: Error };
 
 export interface RequestUsage {
   readonly promptTokens: number;

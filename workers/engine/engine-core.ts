@@ -4,7 +4,17 @@ import type { KvCacheEvent } from '../../proto/kv-events/types.ts';
 import { sharedBlockHasher } from './block-hash.ts';
 import { createBlockPool, type BlockPool } from './block-pool.ts';
 import type { CoreParts } from './core-parts.ts';
-import type { DecodeRequest, EngineStatus, FinishReason, GenerateRequest, HeldKv, KvHandoff, ReleaseResult, RequestUsage, TokenLogprob } from './engine-api.ts';
+import type {
+  DecodeRequest,
+  EngineStatus,
+  FinishReason,
+  GenerateRequest,
+  HeldKv,
+  KvHandoff,
+  ReleaseResult,
+  RequestUsage,
+  TokenLogprob,
+} from './engine-api.ts';
 import { createHandoffBook } from './handoff-book.ts';
 import { createKvCacheManager } from './kv-cache-manager.ts';
 import type { ResolvedEngineOptions } from './options.ts';
@@ -92,7 +102,10 @@ export interface EngineCore {
   readonly pool: BlockPool;
 }
 
-export function createEngineCore(options: ResolvedEngineOptions, parts: CoreParts = createSimParts(options)): EngineCore {
+export function createEngineCore(
+  options: ResolvedEngineOptions,
+  parts: CoreParts = createSimParts(options),
+): EngineCore {
   const { blockSize: B, profile, specialTokens } = options;
   const { executor, transfer } = parts;
   const pool = createBlockPool(options.numBlocks, B);
@@ -168,18 +181,32 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
     options,
     pool,
     submit(kind, request, nowMs) {
-      if (typeof request.requestId !== 'string' || request.requestId === '') throw new TandemError('invalid_request', 'request id must be a non-empty string', { param: 'request_id' });
-      if (live.has(request.requestId)) throw new TandemError('invalid_request', `request id "${request.requestId}" is already in use`, { param: 'request_id' });
+      if (typeof request.requestId !== 'string' || request.requestId === '')
+        throw new TandemError('invalid_request', 'request id must be a non-empty string', { param: 'request_id' });
+      if (live.has(request.requestId))
+        throw new TandemError('invalid_request', `request id "${request.requestId}" is already in use`, {
+          param: 'request_id',
+        });
       const prompt = request.promptTokenIds;
       validatePrompt(prompt, options.vocabSize);
-      const sampling = resolveSampling(request.sampling, (seed, temperature) => seedWordFor(request.requestId, prompt, seed, temperature));
+      const sampling = resolveSampling(request.sampling, (seed, temperature) =>
+        seedWordFor(request.requestId, prompt, seed, temperature),
+      );
       const total = prompt.length + sampling.maxTokens;
       if (total > options.maxModelLen) {
-        throw new TandemError('context_length_exceeded', `This model's maximum context length is ${options.maxModelLen} tokens. However, you requested ${total} tokens (${prompt.length} in the prompt, ${sampling.maxTokens} in the completion).`, { param: 'max_tokens' });
+        throw new TandemError(
+          'context_length_exceeded',
+          `This model's maximum context length is ${options.maxModelLen} tokens. However, you requested ${total} tokens (${prompt.length} in the prompt, ${sampling.maxTokens} in the completion).`,
+          { param: 'max_tokens' },
+        );
       }
       const blocksNeeded = Math.ceil((kind === 'prefill' ? prompt.length + 1 : total) / B);
       if (blocksNeeded > options.numBlocks) {
-        throw new TandemError('context_length_exceeded', `the request needs ${blocksNeeded} KV blocks of ${B} tokens and the engine has ${options.numBlocks}`, { param: 'max_tokens' });
+        throw new TandemError(
+          'context_length_exceeded',
+          `the request needs ${blocksNeeded} KV blocks of ${B} tokens and the engine has ${options.numBlocks}`,
+          { param: 'max_tokens' },
+        );
       }
 
       let pull: PendingPull | null = null;
@@ -187,18 +214,35 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
       let firstTokenId: number | undefined;
       if (kind === 'decode') {
         const decode = request as DecodeRequest;
-        if (decode.handoff === null || typeof decode.handoff !== 'object') throw new TandemError('invalid_request', 'a decode needs the handoff its prefill returned', { param: 'kv_transfer_params' });
+        if (decode.handoff === null || typeof decode.handoff !== 'object')
+          throw new TandemError('invalid_request', 'a decode needs the handoff its prefill returned', {
+            param: 'kv_transfer_params',
+          });
         firstTokenId = decode.firstTokenId;
         if (firstTokenId !== undefined) validatePrompt([firstTokenId], options.vocabSize, 'first_token_id');
         if (decode.pullAvailable === false) {
-          if (decode.loadFailurePolicy === 'fail') throw new TandemError('kv_transfer_failed', `cannot pull KV for request "${request.requestId}" from engine ${decode.handoff.engineId}`, { param: 'kv_transfer_params' });
+          if (decode.loadFailurePolicy === 'fail')
+            throw new TandemError(
+              'kv_transfer_failed',
+              `cannot pull KV for request "${request.requestId}" from engine ${decode.handoff.engineId}`,
+              { param: 'kv_transfer_params' },
+            );
           kvRecomputed = true;
         } else {
           pull = transfer.plan(decode, prompt.length);
           kvRecomputed = pull === null;
         }
       }
-      const seq = createSequence({ id: request.requestId, kind, promptTokenIds: prompt, sampling, arrivalMs: nowMs, firstTokenId, pull, kvRecomputed });
+      const seq = createSequence({
+        id: request.requestId,
+        kind,
+        promptTokenIds: prompt,
+        sampling,
+        arrivalMs: nowMs,
+        firstTokenId,
+        pull,
+        kvRecomputed,
+      });
       if (firstTokenId !== undefined) {
         const reason = finishReasonOf(seq, firstTokenId);
         if (reason) {
@@ -230,7 +274,9 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
     isLive: (requestId) => live.has(requestId),
     heldKv(handoffId, nowMs) {
       const hold = liveHold(handoffId, nowMs);
-      return hold ? { handoffId, numBlocks: hold.blockIds.length, numTokens: hold.numTokens, expiresAtMs: hold.expiresAtMs } : null;
+      return hold
+        ? { handoffId, numBlocks: hold.blockIds.length, numTokens: hold.numTokens, expiresAtMs: hold.expiresAtMs }
+        : null;
     },
     heldBlockIds: (handoffId, nowMs) => liveHold(handoffId, nowMs)?.blockIds ?? null,
     completePull(requestId, pull, nowMs) {
@@ -276,7 +322,13 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
           prefillTokens += tokens;
         }
       }
-      const timing = executor.forward({ sequences: batch.sequences, tokens: batch.tokens, prefill, decodeSequences, decodeContextTokens });
+      const timing = executor.forward({
+        sequences: batch.sequences,
+        tokens: batch.tokens,
+        prefill,
+        decodeSequences,
+        decodeContextTokens,
+      });
 
       const outputs: CoreOutput[] = [];
       for (let i = 0; i < count; i++) {
@@ -285,7 +337,10 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
         if (seq.numComputed < seq.tokens.length) continue; // a prefill chunk short of the prompt's end
         const token = executor.sample(seq);
         // Only requests that asked for logprobs carry them (the executor set sampledLogprob).
-        const logprobs = seq.sampling.shaping.logprobs !== null && seq.sampledLogprob !== null ? { logprobs: [seq.sampledLogprob] } : undefined;
+        const logprobs =
+          seq.sampling.shaping.logprobs !== null && seq.sampledLogprob !== null
+            ? { logprobs: [seq.sampledLogprob] }
+            : undefined;
         seq.tokens.push(token);
         seq.numOutput++;
         if (!seq.sampledHere) {
@@ -298,18 +353,47 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
           const handoff = reason === 'stop' ? null : holdForHandoff(seq, nowMs);
           kv.free(seq);
           end(seq);
-          outputs.push({ requestId: seq.id, tokenIds: [token], done: true, finishReason: reason, usage: usageOf(seq), handoff, ...logprobs });
+          outputs.push({
+            requestId: seq.id,
+            tokenIds: [token],
+            done: true,
+            finishReason: reason,
+            usage: usageOf(seq),
+            handoff,
+            ...logprobs,
+          });
         } else if (reason) {
           kv.free(seq);
           end(seq);
-          outputs.push({ requestId: seq.id, tokenIds: [token], done: true, finishReason: reason, usage: usageOf(seq), ...logprobs });
+          outputs.push({
+            requestId: seq.id,
+            tokenIds: [token],
+            done: true,
+            finishReason: reason,
+            usage: usageOf(seq),
+            ...logprobs,
+          });
         } else {
-          outputs.push({ requestId: seq.id, tokenIds: [token], done: false, finishReason: null, usage: null, ...logprobs });
+          outputs.push({
+            requestId: seq.id,
+            tokenIds: [token],
+            done: false,
+            finishReason: null,
+            usage: null,
+            ...logprobs,
+          });
         }
       }
       scheduler.pruneRunning();
       totals.steps++;
-      return { durationMs: timing.durationMs, modelSeconds: timing.modelSeconds, outputs, sequences: count, prefillTokens, decodeSequences };
+      return {
+        durationMs: timing.durationMs,
+        modelSeconds: timing.modelSeconds,
+        outputs,
+        sequences: count,
+        prefillTokens,
+        decodeSequences,
+      };
     },
     nextWakeMs() {
       const pull = scheduler.nextPullReadyMs();
@@ -322,7 +406,8 @@ export function createEngineCore(options: ResolvedEngineOptions, parts: CorePart
       for (const list of [scheduler.waiting, scheduler.running]) {
         for (const seq of list) {
           if (seq.pull) queuedPrefillTokens += seq.tokens.length - seq.pull.coverageTokens;
-          else if (!isDecoding(seq)) queuedPrefillTokens += seq.tokens.length - Math.max(seq.numComputed, seq.cachedAtSubmitTokens);
+          else if (!isDecoding(seq))
+            queuedPrefillTokens += seq.tokens.length - Math.max(seq.numComputed, seq.cachedAtSubmitTokens);
         }
       }
       const used = pool.usedCount();

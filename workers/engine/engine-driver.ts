@@ -2,7 +2,18 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import type { CoreOutput, CoreStep, EngineCore } from './engine-core.ts';
-import type { CallOptions, DecodeRequest, Engine, EngineInfo, GenerateRequest, KvEventSink, PrefillOutcome, PrefillResult, RequestUsage, TokenStream } from './engine-api.ts';
+import type {
+  CallOptions,
+  DecodeRequest,
+  Engine,
+  EngineInfo,
+  GenerateRequest,
+  KvEventSink,
+  PrefillOutcome,
+  PrefillResult,
+  RequestUsage,
+  TokenStream,
+} from './engine-api.ts';
 import type { SequenceKind } from './sequence.ts';
 import { createTokenStream, type TokenStreamController } from './token-stream.ts';
 
@@ -41,8 +52,19 @@ export interface EngineDriverOptions {
 }
 
 type Pending =
-  | { readonly kind: 'stream'; readonly controller: TokenStreamController; readonly options: CallOptions | undefined; cleanup: () => void }
-  | { readonly kind: 'prefill'; readonly resolve: (result: PrefillResult) => void; readonly reject: (error: TandemError) => void; readonly options: CallOptions | undefined; cleanup: () => void };
+  | {
+      readonly kind: 'stream';
+      readonly controller: TokenStreamController;
+      readonly options: CallOptions | undefined;
+      cleanup: () => void;
+    }
+  | {
+      readonly kind: 'prefill';
+      readonly resolve: (result: PrefillResult) => void;
+      readonly reject: (error: TandemError) => void;
+      readonly options: CallOptions | undefined;
+      cleanup: () => void;
+    };
 
 /** Steps delivered back to back without yielding when the clock is already past their end. */
 const DEFAULT_MAX_BURST_STEPS = 64;
@@ -50,11 +72,22 @@ const DEFAULT_MAX_BURST_STEPS = 64;
 const MAX_LAG_MS = 20;
 
 const NO_USAGE: RequestUsage = {
-  promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0, transferredPromptTokens: 0,
-  transferredBlocks: 0, transferredBytes: 0, kvRecomputed: false, preemptions: 0,
+  promptTokens: 0,
+  cachedPromptTokens: 0,
+  completionTokens: 0,
+  transferredPromptTokens: 0,
+  transferredBlocks: 0,
+  transferredBytes: 0,
+  kvRecomputed: false,
+  preemptions: 0,
 };
 
-export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: EngineDriverDeps, options: EngineDriverOptions = {}): EngineDriver {
+export function createEngineDriver(
+  core: EngineCore,
+  info: EngineInfo,
+  deps: EngineDriverDeps,
+  options: EngineDriverOptions = {},
+): EngineDriver {
   const { clock } = deps;
   const logger = deps.logger ?? silentLogger;
   const maxBurstSteps = options.maxBurstSteps ?? DEFAULT_MAX_BURST_STEPS;
@@ -114,7 +147,14 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
       entry.controller.push(output);
     } else if (output.done) {
       const firstTokenLogprob = output.logprobs?.[0];
-      const result: PrefillResult = { requestId: output.requestId, firstTokenId: output.tokenIds[0] ?? -1, finishReason: output.finishReason, usage: output.usage ?? NO_USAGE, handoff: output.handoff ?? null, ...(firstTokenLogprob ? { firstTokenLogprob } : {}) };
+      const result: PrefillResult = {
+        requestId: output.requestId,
+        firstTokenId: output.tokenIds[0] ?? -1,
+        finishReason: output.finishReason,
+        usage: output.usage ?? NO_USAGE,
+        handoff: output.handoff ?? null,
+        ...(firstTokenLogprob ? { firstTokenLogprob } : {}),
+      };
       settlePrefill(entry.options, { ok: true, result });
       entry.resolve(result);
     }
@@ -206,13 +246,17 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
       usage = undelivered.usage;
       if (undelivered.handoff) core.release(undelivered.handoff.handoffId);
     }
-    if (usage && undelivered) usage = { ...usage, completionTokens: usage.completionTokens - undelivered.tokenIds.length };
+    if (usage && undelivered)
+      usage = { ...usage, completionTokens: usage.completionTokens - undelivered.tokenIds.length };
     if (entry.kind === 'stream') {
       const chunk = { tokenIds: [], finishReason: 'abort' as const, usage: usage ?? NO_USAGE };
       entry.options?.onChunk?.(chunk);
       entry.controller.push(chunk);
     } else {
-      const error = new TandemError(code, code === 'cancelled' ? `request "${requestId}" was cancelled` : `request "${requestId}" passed its deadline`);
+      const error = new TandemError(
+        code,
+        code === 'cancelled' ? `request "${requestId}" was cancelled` : `request "${requestId}" passed its deadline`,
+      );
       settlePrefill(entry.options, { ok: false, error });
       entry.reject(error);
     }
@@ -224,7 +268,11 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
   const watch = (requestId: string, request: GenerateRequest, options: CallOptions | undefined): (() => void) => {
     const undo: (() => void)[] = [];
     if (request.deadlineMs !== undefined) {
-      undo.push(clock.setTimer(Math.max(0, request.deadlineMs - clock.now()), () => cancelRequest(requestId, 'deadline_exceeded')));
+      undo.push(
+        clock.setTimer(Math.max(0, request.deadlineMs - clock.now()), () =>
+          cancelRequest(requestId, 'deadline_exceeded'),
+        ),
+      );
     }
     const signal = options?.signal;
     if (signal) {
@@ -242,11 +290,19 @@ export function createEngineDriver(core: EngineCore, info: EngineInfo, deps: Eng
     if (options?.signal?.aborted) throw new TandemError('cancelled', 'the request was cancelled before it started');
   };
 
-  const startStream = (kind: SequenceKind, request: GenerateRequest | DecodeRequest, options: CallOptions | undefined): TokenStream => {
+  const startStream = (
+    kind: SequenceKind,
+    request: GenerateRequest | DecodeRequest,
+    options: CallOptions | undefined,
+  ): TokenStream => {
     ensureOpen(options);
     const immediate = core.submit(kind, request, clock.now());
     const requestId = request.requestId;
-    const controller = createTokenStream(requestId, () => cancelRequest(requestId, 'cancelled'), options?.onChunk !== undefined);
+    const controller = createTokenStream(
+      requestId,
+      () => cancelRequest(requestId, 'cancelled'),
+      options?.onChunk !== undefined,
+    );
     const entry: Pending = { kind: 'stream', controller, options, cleanup: () => {} };
     pending.set(requestId, entry);
     if (immediate) {

@@ -18,7 +18,13 @@ export interface HandoffBook {
   /** Distinct blocks referenced by any hold. */
   readonly heldBlocks: number;
   /** Records a hold expiring `timeoutMs` after `nowMs`; returns it. */
-  hold(handoffId: string, requestId: string, blockIds: readonly number[], numTokens: number, nowMs: number): HeldHandoff;
+  hold(
+    handoffId: string,
+    requestId: string,
+    blockIds: readonly number[],
+    numTokens: number,
+    nowMs: number,
+  ): HeldHandoff;
   has(handoffId: string): boolean;
   /** The hold under `handoffId`, left in place; undefined when there is none. */
   get(handoffId: string): HeldHandoff | undefined;

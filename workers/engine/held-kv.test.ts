@@ -6,7 +6,8 @@ import { createSimEngine } from './sim-engine.ts';
 const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => offset + i + 1);
 
 function run(clock: VirtualClock, untilMs: number): void {
-  for (let next = clock.nextTimerAt(); next !== undefined && next <= untilMs; next = clock.nextTimerAt()) clock.advanceTo(next);
+  for (let next = clock.nextTimerAt(); next !== undefined && next <= untilMs; next = clock.nextTimerAt())
+    clock.advanceTo(next);
 }
 
 describe('inspecting holds and the prefix cache', () => {
@@ -18,7 +19,12 @@ describe('inspecting holds and the prefix cache', () => {
     const { handoff } = await pending;
     expect(handoff).not.toBeNull();
     const held = engine.heldKv(handoff!.handoffId);
-    expect(held).toEqual({ handoffId: handoff!.handoffId, numBlocks: 3, numTokens: 40, expiresAtMs: handoff!.expiresAtMs });
+    expect(held).toEqual({
+      handoffId: handoff!.handoffId,
+      numBlocks: 3,
+      numTokens: 40,
+      expiresAtMs: handoff!.expiresAtMs,
+    });
     expect(engine.heldKv(handoff!.handoffId)).toEqual(held);
     expect(engine.status().heldBlocks).toBe(3);
     expect(engine.release(handoff!.handoffId).found).toBe(true);
@@ -58,7 +64,11 @@ describe('inspecting holds and the prefix cache', () => {
     let removed = 0;
     engine.onKvEvents((batch) => (removed += batch.events.filter((e) => e.type === 'BlockRemoved').length));
     for (const [i, offset] of [0, 1000, 2000].entries()) {
-      const stream = engine.generate({ requestId: `r${i}`, promptTokenIds: prompt(64, offset), sampling: { maxTokens: 2 } });
+      const stream = engine.generate({
+        requestId: `r${i}`,
+        promptTokenIds: prompt(64, offset),
+        sampling: { maxTokens: 2 },
+      });
       run(clock, clock.now() + 60_000);
       await stream.result;
     }

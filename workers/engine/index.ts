@@ -23,9 +23,19 @@ export type {
 export { createSimEngine, type SimEngine, type SimEngineDeps } from './sim-engine.ts';
 export { createEngineCore, type CoreOutput, type CoreStep, type EngineCore } from './engine-core.ts';
 export type { CoreParts, ForwardPass, KvTransfer, StepExecutor, StepTiming } from './core-parts.ts';
-export { createEngineDriver, type EngineDriver, type EngineDriverDeps, type EngineDriverOptions } from './engine-driver.ts';
+export {
+  createEngineDriver,
+  type EngineDriver,
+  type EngineDriverDeps,
+  type EngineDriverOptions,
+} from './engine-driver.ts';
 export { createLinkModelTransfer, createRooflineExecutor, createSimParts } from './sim-parts.ts';
 export { isDecoding, type PendingPull, type ResolvedSampling, type Sequence } from './sequence.ts';
-export { engineOptionsFromConfig, resolveEngineOptions, type ResolvedEngineOptions, type SimEngineOptions } from './options.ts';
+export {
+  engineOptionsFromConfig,
+  resolveEngineOptions,
+  type ResolvedEngineOptions,
+  type SimEngineOptions,
+} from './options.ts';
 export { createBlockHasher, externalBlockHash, type BlockHash, type BlockHasher } from './block-hash.ts';
 export { encodeCbor, CborWriter, type CborValue } from './cbor.ts';

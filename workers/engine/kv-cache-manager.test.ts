@@ -18,7 +18,10 @@ class ReferenceKvCache {
   readonly freeOrder: number[];
   readonly events: string[] = [];
 
-  constructor(numBlocks: number, private readonly hasher: BlockHasher) {
+  constructor(
+    numBlocks: number,
+    private readonly hasher: BlockHasher,
+  ) {
     this.refs = new Array<number>(numBlocks).fill(0);
     this.hashes = new Array<BlockHash | null>(numBlocks).fill(null);
     this.freeOrder = Array.from({ length: numBlocks }, (_, i) => i);
@@ -26,7 +29,8 @@ class ReferenceKvCache {
 
   chain(tokens: number[]): BlockHash[] {
     const chain: BlockHash[] = [];
-    for (let end = B; end <= tokens.length; end += B) chain.push(this.hasher.hashBlock(chain[chain.length - 1] ?? null, tokens, end - B, end));
+    for (let end = B; end <= tokens.length; end += B)
+      chain.push(this.hasher.hashBlock(chain[chain.length - 1] ?? null, tokens, end - B, end));
     return chain;
   }
 
@@ -86,7 +90,9 @@ class ReferenceKvCache {
       if (run.length === 0) return;
       const first = run[0]!;
       const parent = first > 0 ? String(chain[first - 1]!.value) : 'none';
-      this.events.push(`stored parent=${parent} [${run.map((i) => chain[i]!.value).join(',')}] tokens=${tokens.slice(first * B, (first + run.length) * B).join(',')}`);
+      this.events.push(
+        `stored parent=${parent} [${run.map((i) => chain[i]!.value).join(',')}] tokens=${tokens.slice(first * B, (first + run.length) * B).join(',')}`,
+      );
       run = [];
     };
     for (let i = state.cached; i < full; i++) {
@@ -130,17 +136,26 @@ function newSequence(tokens: number[]): KvSequence {
 function makeTokens(rng: Rng, groups: number[][], chunks: number[][]): number[] {
   const tokens = [...rng.pick(groups)];
   const parts = rng.int(4);
-  for (let i = 0; i < parts; i++) tokens.push(...(rng.next() < 0.7 ? rng.pick(chunks) : Array.from({ length: 1 + rng.int(20) }, () => rng.int(1000))));
+  for (let i = 0; i < parts; i++)
+    tokens.push(
+      ...(rng.next() < 0.7 ? rng.pick(chunks) : Array.from({ length: 1 + rng.int(20) }, () => rng.int(1000))),
+    );
   return tokens;
 }
 
-function runStream(seed: string, numBlocks: number, operations: number): { hits: number; evictions: number; rejected: number } {
+function runStream(
+  seed: string,
+  numBlocks: number,
+  operations: number,
+): { hits: number; evictions: number; rejected: number } {
   const rng = createRng(seed);
   const hasher = createBlockHasher('0');
   const pool = createBlockPool(numBlocks, B);
   const manager: KvCacheManager = createKvCacheManager(pool, hasher, true);
   const reference = new ReferenceKvCache(numBlocks, hasher);
-  const groups = Array.from({ length: 4 }, (_, g) => Array.from({ length: g % 2 === 0 ? 32 * (g + 1) : 16 * g + 7 }, () => rng.int(1000)));
+  const groups = Array.from({ length: 4 }, (_, g) =>
+    Array.from({ length: g % 2 === 0 ? 32 * (g + 1) : 16 * g + 7 }, () => rng.int(1000)),
+  );
   const chunks = Array.from({ length: 3 }, () => Array.from({ length: B }, () => rng.int(1000)));
   const live: Live[] = [];
   let hits = 0;

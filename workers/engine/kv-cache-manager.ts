@@ -82,7 +82,8 @@ export function createKvCacheManager(pool: BlockPool, hasher: BlockHasher, prefi
     },
     blocksNeeded,
     allocate(seq, totalTokens, prefix = NO_BLOCKS) {
-      if (prefix.length > 0 && seq.blockIds.length > 0) throw new Error('a cached prefix can only be claimed by a sequence holding no blocks');
+      if (prefix.length > 0 && seq.blockIds.length > 0)
+        throw new Error('a cached prefix can only be claimed by a sequence holding no blocks');
       if (blocksNeeded(seq, totalTokens, prefix) > pool.freeCount()) return false;
       if (prefix.length > 0) {
         pool.touch(prefix);

@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { penaltyHistoryOf, sampleFromLogits, type LogitsSampling } from './logits-sampler.ts';
 
-const OFF: LogitsSampling = { temperature: 1, topK: 0, topP: 1, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, logprobs: null };
+const OFF: LogitsSampling = {
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+  logprobs: null,
+};
 const ids = [10, 11, 12, 13];
 const logits = [2, 1.5, 1, -1];
 
 /** The tokens drawn for uniforms 0, 0.01, ..., 0.99 (a quantile sweep of the distribution). */
-function sweep(s: Partial<LogitsSampling>, history = null as ReturnType<typeof penaltyHistoryOf> | null, l = logits): Map<number, number> {
+function sweep(
+  s: Partial<LogitsSampling>,
+  history = null as ReturnType<typeof penaltyHistoryOf> | null,
+  l = logits,
+): Map<number, number> {
   const counts = new Map<number, number>();
   for (let i = 0; i < 100; i++) {
     const { tokenId } = sampleFromLogits(ids, l, { ...OFF, ...s }, history, i / 100);
@@ -37,10 +50,16 @@ describe('sampling from logits', () => {
     // 10 appeared twice in the output: 2 - 2 * 1 = 0 < 1.5, so 11 ... which appeared once: 1.5 - 1 = 0.5 < 1 (12).
     expect(sampleFromLogits(ids, logits, { ...OFF, temperature: 0, frequencyPenalty: 1 }, history, 0).tokenId).toBe(12);
     // Presence counts once: 2 - 1.8 = 0.2 and 1.5 - 1.8 = -0.3, so 12 (1, prompt only) wins.
-    expect(sampleFromLogits(ids, logits, { ...OFF, temperature: 0, presencePenalty: 1.8 }, history, 0).tokenId).toBe(12);
+    expect(sampleFromLogits(ids, logits, { ...OFF, temperature: 0, presencePenalty: 1.8 }, history, 0).tokenId).toBe(
+      12,
+    );
     // Repetition covers the prompt too: 2/4 = 0.5, 1.5/4, 1/4, and -1 (unseen) stays: 10 still wins at 0.5.
-    expect(sampleFromLogits(ids, logits, { ...OFF, temperature: 0, repetitionPenalty: 4 }, history, 0).tokenId).toBe(10);
-    expect(sampleFromLogits(ids, [-1, -1, -1, -2], { ...OFF, temperature: 0, repetitionPenalty: 4 }, history, 0).tokenId).toBe(13);
+    expect(sampleFromLogits(ids, logits, { ...OFF, temperature: 0, repetitionPenalty: 4 }, history, 0).tokenId).toBe(
+      10,
+    );
+    expect(
+      sampleFromLogits(ids, [-1, -1, -1, -2], { ...OFF, temperature: 0, repetitionPenalty: 4 }, history, 0).tokenId,
+    ).toBe(13);
     // A negative presence penalty favours the seen ones.
     expect(sweep({ presencePenalty: -2 }, history).get(13) ?? 0).toBe(0);
   });

@@ -50,7 +50,13 @@ export function penaltiesOn(s: LogitsSampling): boolean {
  * Samples one of `ids` (distinct token ids) scored by `logits` (same length; -Infinity masks a
  * candidate out). `logits` is not modified.
  */
-export function sampleFromLogits(ids: ArrayLike<number>, logits: ArrayLike<number>, s: LogitsSampling, history: PenaltyHistory | null, uniform: number): Sampled {
+export function sampleFromLogits(
+  ids: ArrayLike<number>,
+  logits: ArrayLike<number>,
+  s: LogitsSampling,
+  history: PenaltyHistory | null,
+  uniform: number,
+): Sampled {
   const n = ids.length;
   const scores = new Float64Array(n);
   for (let i = 0; i < n; i++) scores[i] = logits[i]!;
@@ -59,7 +65,8 @@ export function sampleFromLogits(ids: ArrayLike<number>, logits: ArrayLike<numbe
       const id = ids[i]!;
       const count = history.outputCounts.get(id) ?? 0;
       let x = scores[i]!;
-      if (s.repetitionPenalty !== 1 && (count > 0 || history.prompt.has(id))) x = x > 0 ? x / s.repetitionPenalty : x * s.repetitionPenalty;
+      if (s.repetitionPenalty !== 1 && (count > 0 || history.prompt.has(id)))
+        x = x > 0 ? x / s.repetitionPenalty : x * s.repetitionPenalty;
       if (count > 0) x -= s.frequencyPenalty * count + s.presencePenalty;
       scores[i] = x;
     }
@@ -146,4 +153,7 @@ export function penaltyHistoryOf(tokens: readonly number[], promptLength: number
   return entry;
 }
 
-const histories = new WeakMap<readonly number[], { prompt: Set<number>; outputCounts: Map<number, number>; counted: number }>();
+const histories = new WeakMap<
+  readonly number[],
+  { prompt: Set<number>; outputCounts: Map<number, number>; counted: number }
+>();

@@ -83,11 +83,17 @@ export function resolveEngineOptions(options: SimEngineOptions = {}): ResolvedEn
   const profile = engineProfile(gpu, model, options.tp ?? DEFAULTS.tp);
   const roofline = { ...DEFAULT_ROOFLINE, ...options.roofline };
   const blockSize = positiveInt('blockSize', options.blockSize ?? DEFAULTS.block_size);
-  const numBlocks = positiveInt('numBlocks', options.numBlocks ?? kvCapacityBlocks(profile, blockSize, roofline), `(${profile.model.name} does not fit ${profile.gpu.name} x${profile.tp}: no memory left for KV)`);
+  const numBlocks = positiveInt(
+    'numBlocks',
+    options.numBlocks ?? kvCapacityBlocks(profile, blockSize, roofline),
+    `(${profile.model.name} does not fit ${profile.gpu.name} x${profile.tp}: no memory left for KV)`,
+  );
   const timeScale = options.timeScale ?? DEFAULTS.time_scale;
-  if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw invalid('timeScale', `must be a positive number, got ${timeScale}`);
+  if (!(timeScale > 0) || !Number.isFinite(timeScale))
+    throw invalid('timeScale', `must be a positive number, got ${timeScale}`);
   const eosProbability = options.eosProbability ?? DEFAULTS.eos_probability;
-  if (!(eosProbability >= 0 && eosProbability <= 1)) throw invalid('eosProbability', `must be in [0, 1], got ${eosProbability}`);
+  if (!(eosProbability >= 0 && eosProbability <= 1))
+    throw invalid('eosProbability', `must be in [0, 1], got ${eosProbability}`);
   const seed = options.seed ?? DEFAULTS.seed;
   return {
     gpu: profile.gpu.name,
@@ -98,7 +104,10 @@ export function resolveEngineOptions(options: SimEngineOptions = {}): ResolvedEn
     numBlocks,
     blockBytes: kvBlockBytes(profile.model, blockSize),
     vocabSize: profile.model.vocabSize,
-    maxNumBatchedTokens: positiveInt('maxNumBatchedTokens', options.maxNumBatchedTokens ?? DEFAULTS.max_num_batched_tokens),
+    maxNumBatchedTokens: positiveInt(
+      'maxNumBatchedTokens',
+      options.maxNumBatchedTokens ?? DEFAULTS.max_num_batched_tokens,
+    ),
     maxNumSeqs: positiveInt('maxNumSeqs', options.maxNumSeqs ?? DEFAULTS.max_num_seqs),
     maxModelLen: positiveInt('maxModelLen', options.maxModelLen ?? profile.model.maxModelLen),
     enablePrefixCaching: options.enablePrefixCaching ?? DEFAULTS.enable_prefix_caching,
@@ -141,7 +150,8 @@ function invalid(field: string, message: string): TandemError {
 }
 
 function positiveInt(field: string, value: number, hint = ''): number {
-  if (!Number.isInteger(value) || value < 1) throw invalid(field, `must be a positive integer, got ${value}${hint ? ` ${hint}` : ''}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw invalid(field, `must be a positive integer, got ${value}${hint ? ` ${hint}` : ''}`);
   return value;
 }
 

@@ -25,7 +25,8 @@ function drain(engine: EngineCore, onStep?: (index: number) => void) {
   return { outputs, steps };
 }
 
-const tokensOf = (outputs: readonly CoreOutput[], requestId: string) => outputs.filter((o) => o.requestId === requestId).flatMap((o) => o.tokenIds);
+const tokensOf = (outputs: readonly CoreOutput[], requestId: string) =>
+  outputs.filter((o) => o.requestId === requestId).flatMap((o) => o.tokenIds);
 
 describe('continuous-batching scheduler', () => {
   it('splits a long prompt into chunks under the token budget while a running decode keeps going', () => {
@@ -55,7 +56,12 @@ describe('continuous-batching scheduler', () => {
 
   it('never runs more than max_num_seqs requests at once, and finishes them all', () => {
     const engine = core({ maxNumSeqs: 3, numBlocks: 1000 });
-    for (let i = 0; i < 7; i++) engine.submit('generate', { requestId: `r${i}`, promptTokenIds: prompt(50, i * 100), sampling: { maxTokens: 10 } }, 0);
+    for (let i = 0; i < 7; i++)
+      engine.submit(
+        'generate',
+        { requestId: `r${i}`, promptTokenIds: prompt(50, i * 100), sampling: { maxTokens: 10 } },
+        0,
+      );
     const { outputs, steps } = drain(engine);
     expect(Math.max(...steps.map((s) => s.sequences))).toBe(3);
     expect(Math.max(...steps.map((s) => s.decodeSequences))).toBe(3);
@@ -65,7 +71,12 @@ describe('continuous-batching scheduler', () => {
   it('preempts the newest running request when blocks run out, and it still completes with the same tokens', () => {
     const run = (numBlocks: number) => {
       const engine = core({ numBlocks });
-      for (let i = 0; i < 3; i++) engine.submit('generate', { requestId: `r${i}`, promptTokenIds: prompt(64, i * 1000), sampling: { maxTokens: 100, seed: i } }, 0);
+      for (let i = 0; i < 3; i++)
+        engine.submit(
+          'generate',
+          { requestId: `r${i}`, promptTokenIds: prompt(64, i * 1000), sampling: { maxTokens: 100, seed: i } },
+          0,
+        );
       const { outputs } = drain(engine);
       return { engine, outputs };
     };
@@ -74,7 +85,8 @@ describe('continuous-batching scheduler', () => {
     const ample = run(1000);
     expect(tight.engine.status().preemptionsTotal).toBeGreaterThan(0);
     expect(ample.engine.status().preemptionsTotal).toBe(0);
-    const usage = (outputs: readonly CoreOutput[], id: string) => outputs.find((o) => o.requestId === id && o.done)!.usage!;
+    const usage = (outputs: readonly CoreOutput[], id: string) =>
+      outputs.find((o) => o.requestId === id && o.done)!.usage!;
     expect(usage(tight.outputs, 'r0').preemptions).toBe(0);
     expect(usage(tight.outputs, 'r2').preemptions).toBeGreaterThan(0);
     for (const id of ['r0', 'r1', 'r2']) {
@@ -89,7 +101,11 @@ describe('continuous-batching scheduler', () => {
     const engine = core({ numBlocks: 1000 });
     engine.submit('generate', { requestId: 'a', promptTokenIds: prompt(300), sampling: { maxTokens: 1 } }, 0);
     drain(engine);
-    engine.submit('generate', { requestId: 'b', promptTokenIds: [...prompt(256), ...prompt(100, 9000)], sampling: { maxTokens: 1 } }, 0);
+    engine.submit(
+      'generate',
+      { requestId: 'b', promptTokenIds: [...prompt(256), ...prompt(100, 9000)], sampling: { maxTokens: 1 } },
+      0,
+    );
     const step = engine.step(0)!;
     expect(step.prefillTokens).toBe(100);
     expect(step.outputs[0]!.usage!.cachedPromptTokens).toBe(256);
@@ -122,14 +138,18 @@ describe('continuous-batching scheduler', () => {
     expect(engine.status().kvCacheUsage).toBeCloseTo(157 / 1000, 9);
   });
 
-  it('reports a waiting request\'s queued prefill net of the prefix its cache held at submission', () => {
+  it("reports a waiting request's queued prefill net of the prefix its cache held at submission", () => {
     const engine = core({ maxNumSeqs: 1, numBlocks: 1000 });
     engine.submit('generate', { requestId: 'warm', promptTokenIds: prompt(640), sampling: { maxTokens: 1 } }, 0);
     drain(engine);
     engine.submit('generate', { requestId: 'busy', promptTokenIds: prompt(100, 5000), sampling: { maxTokens: 50 } }, 0);
     engine.step(0); // "busy" runs (max_num_seqs 1): what follows waits
     // 640 shared tokens + 160 new: 640 cached (40 whole blocks), so 160 queued, not 800.
-    engine.submit('generate', { requestId: 'hit', promptTokenIds: [...prompt(640), ...prompt(160, 7000)], sampling: { maxTokens: 1 } }, 0);
+    engine.submit(
+      'generate',
+      { requestId: 'hit', promptTokenIds: [...prompt(640), ...prompt(160, 7000)], sampling: { maxTokens: 1 } },
+      0,
+    );
     engine.submit('generate', { requestId: 'miss', promptTokenIds: prompt(200, 9000), sampling: { maxTokens: 1 } }, 0);
     expect(engine.status()).toMatchObject({ waitingRequests: 2, queuedPrefillTokens: 160 + 200 });
   });

@@ -65,7 +65,13 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
   let waiting: Sequence[] = [];
   let running: Sequence[] = [];
   let pulling: Sequence[] = [];
-  const counters: SchedulerCounters = { prefixQueriesTokens: 0, prefixHitsTokens: 0, preemptions: 0, pulledBlocks: 0, pulledBytes: 0 };
+  const counters: SchedulerCounters = {
+    prefixQueriesTokens: 0,
+    prefixHitsTokens: 0,
+    preemptions: 0,
+    pulledBlocks: 0,
+    pulledBytes: 0,
+  };
 
   const preempt = (seq: Sequence) => {
     kv.free(seq);
@@ -141,7 +147,8 @@ export function createScheduler(kv: KvCacheManager, options: SchedulerOptions): 
       let earliest: number | undefined;
       for (const seq of pulling) {
         // An asynchronous pull (Infinity) is woken by its transfer, not by the clock.
-        if (Number.isFinite(seq.pullReadyAtMs) && (earliest === undefined || seq.pullReadyAtMs < earliest)) earliest = seq.pullReadyAtMs;
+        if (Number.isFinite(seq.pullReadyAtMs) && (earliest === undefined || seq.pullReadyAtMs < earliest))
+          earliest = seq.pullReadyAtMs;
       }
       return earliest;
     },

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { createRealClock, createVirtualClock, type VirtualClock } from '../../common/clock.ts';
 import { isTandemError } from '../../common/errors.ts';
-import { decodeStepSeconds, engineProfile, kvBlockBytes, linkProfile, modelProfile, prefillSeconds, transferSeconds } from '../../common/profiles/index.ts';
+import {
+  decodeStepSeconds,
+  engineProfile,
+  kvBlockBytes,
+  linkProfile,
+  modelProfile,
+  prefillSeconds,
+  transferSeconds,
+} from '../../common/profiles/index.ts';
 import type { GenerateRequest, TokenChunk } from './engine-api.ts';
 import { createSimEngine, type SimEngine } from './sim-engine.ts';
 import type { SimEngineOptions } from './options.ts';
@@ -17,7 +25,8 @@ function setup(options: SimEngineOptions = {}) {
 
 /** Fires timers up to `untilMs` (default: until none is left before 400 s, short of hold expiry). */
 function run(clock: VirtualClock, untilMs = 400_000): void {
-  for (let next = clock.nextTimerAt(); next !== undefined && next <= untilMs; next = clock.nextTimerAt()) clock.advanceTo(next);
+  for (let next = clock.nextTimerAt(); next !== undefined && next <= untilMs; next = clock.nextTimerAt())
+    clock.advanceTo(next);
 }
 
 interface Recorded {
@@ -29,7 +38,11 @@ interface Recorded {
 function record(engine: SimEngine, clock: VirtualClock, request: GenerateRequest, signal?: AbortSignal): Recorded {
   const chunks: { atMs: number; chunk: TokenChunk }[] = [];
   engine.generate(request, { onChunk: (chunk) => chunks.push({ atMs: clock.now(), chunk }), signal });
-  return { chunks, tokens: () => chunks.flatMap((c) => c.chunk.tokenIds), last: () => chunks[chunks.length - 1]!.chunk };
+  return {
+    chunks,
+    tokens: () => chunks.flatMap((c) => c.chunk.tokenIds),
+    last: () => chunks[chunks.length - 1]!.chunk,
+  };
 }
 
 describe('simulated engine timing', () => {
@@ -67,7 +80,13 @@ describe('simulated engine timing', () => {
       const recorded: Recorded[] = [];
       for (let i = 0; i < 24; i++) {
         clock.setTimer(i * 7.5, () => {
-          recorded.push(record(engine, clock, { requestId: `r${i}`, promptTokenIds: prompt(200 + 97 * i, (i % 3) * 50_000), sampling: { maxTokens: 20 + i, seed: seedBase + i, temperature: 1 } }));
+          recorded.push(
+            record(engine, clock, {
+              requestId: `r${i}`,
+              promptTokenIds: prompt(200 + 97 * i, (i % 3) * 50_000),
+              sampling: { maxTokens: 20 + i, seed: seedBase + i, temperature: 1 },
+            }),
+          );
         });
       }
       run(clock);
@@ -87,7 +106,10 @@ describe('simulated engine on the real clock', () => {
     const { clock, engine: virtual } = setup();
     const expected = record(virtual, clock, request);
     run(clock);
-    const engine = createSimEngine({ gpu: 'h100-sxm', model: 'qwen3-8b', timeScale: 1000 }, { clock: createRealClock() });
+    const engine = createSimEngine(
+      { gpu: 'h100-sxm', model: 'qwen3-8b', timeScale: 1000 },
+      { clock: createRealClock() },
+    );
     try {
       const tokens: number[] = [];
       const stream = engine.generate(request);
@@ -104,24 +126,52 @@ describe('simulated engine outputs', () => {
   it('stops on EOS when the model samples it, unless ignore_eos, and never before min_tokens', () => {
     const { clock, engine } = setup({ eosProbability: 0.05 });
     const eos = [151645, 151643];
-    const plain = Array.from({ length: 20 }, (_, i) => record(engine, clock, { requestId: `p${i}`, promptTokenIds: prompt(10, i * 10), sampling: { maxTokens: 400 } }));
-    const ignoring = Array.from({ length: 5 }, (_, i) => record(engine, clock, { requestId: `i${i}`, promptTokenIds: prompt(10, i * 10), sampling: { maxTokens: 400, ignoreEos: true } }));
-    const floor = Array.from({ length: 10 }, (_, i) => record(engine, clock, { requestId: `m${i}`, promptTokenIds: prompt(10, i * 10), sampling: { maxTokens: 400, minTokens: 60 } }));
+    const plain = Array.from({ length: 20 }, (_, i) =>
+      record(engine, clock, { requestId: `p${i}`, promptTokenIds: prompt(10, i * 10), sampling: { maxTokens: 400 } }),
+    );
+    const ignoring = Array.from({ length: 5 }, (_, i) =>
+      record(engine, clock, {
+        requestId: `i${i}`,
+        promptTokenIds: prompt(10, i * 10),
+        sampling: { maxTokens: 400, ignoreEos: true },
+      }),
+    );
+    const floor = Array.from({ length: 10 }, (_, i) =>
+      record(engine, clock, {
+        requestId: `m${i}`,
+        promptTokenIds: prompt(10, i * 10),
+        sampling: { maxTokens: 400, minTokens: 60 },
+      }),
+    );
     run(clock);
     const stopped = plain.filter((r) => r.last().finishReason === 'stop');
     expect(stopped.length).toBeGreaterThan(15);
     for (const r of stopped) expect(eos).toContain(r.tokens().at(-1));
-    for (const r of plain) expect(r.tokens().slice(0, -1).some((t) => eos.includes(t))).toBe(false);
+    for (const r of plain)
+      expect(
+        r
+          .tokens()
+          .slice(0, -1)
+          .some((t) => eos.includes(t)),
+      ).toBe(false);
     for (const r of ignoring) expect(r.tokens()).toHaveLength(400);
     for (const r of floor) expect(r.tokens().length).toBeGreaterThanOrEqual(60);
   });
 
   it('stops after a stop token id, which ends the output', () => {
     const { clock, engine } = setup();
-    const free = record(engine, clock, { requestId: 'a', promptTokenIds: prompt(10), sampling: { maxTokens: 30, seed: 7 } });
+    const free = record(engine, clock, {
+      requestId: 'a',
+      promptTokenIds: prompt(10),
+      sampling: { maxTokens: 30, seed: 7 },
+    });
     run(clock);
     const stopAt = free.tokens()[12]!;
-    const stopped = record(engine, clock, { requestId: 'b', promptTokenIds: prompt(10), sampling: { maxTokens: 30, seed: 7, stopTokenIds: [stopAt] } });
+    const stopped = record(engine, clock, {
+      requestId: 'b',
+      promptTokenIds: prompt(10),
+      sampling: { maxTokens: 30, seed: 7, stopTokenIds: [stopAt] },
+    });
     run(clock);
     expect(stopped.last().finishReason).toBe('stop');
     expect(stopped.tokens()).toEqual(free.tokens().slice(0, free.tokens().indexOf(stopAt) + 1));
@@ -129,8 +179,16 @@ describe('simulated engine outputs', () => {
 
   it('derives greedy tokens from the prompt and sampled ones from the request id', () => {
     const { clock, engine } = setup();
-    const greedy = [0, 1].map((i) => record(engine, clock, { requestId: `g${i}`, promptTokenIds: prompt(40), sampling: { maxTokens: 8 } }));
-    const sampled = [0, 1].map((i) => record(engine, clock, { requestId: `s${i}`, promptTokenIds: prompt(40), sampling: { maxTokens: 8, temperature: 0.7 } }));
+    const greedy = [0, 1].map((i) =>
+      record(engine, clock, { requestId: `g${i}`, promptTokenIds: prompt(40), sampling: { maxTokens: 8 } }),
+    );
+    const sampled = [0, 1].map((i) =>
+      record(engine, clock, {
+        requestId: `s${i}`,
+        promptTokenIds: prompt(40),
+        sampling: { maxTokens: 8, temperature: 0.7 },
+      }),
+    );
     run(clock);
     expect(greedy[0]!.tokens()).toEqual(greedy[1]!.tokens());
     expect(sampled[0]!.tokens()).not.toEqual(sampled[1]!.tokens());
@@ -153,13 +211,17 @@ describe('simulated engine outputs', () => {
     expect(attempt({ sampling: { maxTokens: 0 } })).toBe('invalid_request:max_tokens');
     expect(attempt({ sampling: { maxTokens: -3 } })).toBe('invalid_request:max_tokens');
     expect(attempt({ sampling: { maxTokens: 1e12 } })).toBe('context_length_exceeded:max_tokens');
-    expect(attempt({ promptTokenIds: prompt(4000), sampling: { maxTokens: 200 } })).toBe('context_length_exceeded:max_tokens');
+    expect(attempt({ promptTokenIds: prompt(4000), sampling: { maxTokens: 200 } })).toBe(
+      'context_length_exceeded:max_tokens',
+    );
     expect(attempt({ sampling: { maxTokens: 5, minTokens: 9 } })).toBe('invalid_request:min_tokens');
     expect(attempt({ requestId: '' })).toBe('invalid_request:request_id');
     expect(attempt({ sampling: undefined as unknown as GenerateRequest['sampling'] })).toBe('invalid_request:sampling');
     expect(attempt({ sampling: { maxTokens: 5, seed: 1.5 } })).toBe('invalid_request:seed');
     expect(attempt({ sampling: { maxTokens: 5, topP: 0 } })).toBe('invalid_request:top_p');
-    expect(() => engine.decode({ requestId: 'd', promptTokenIds: prompt(10), sampling: { maxTokens: 5 } } as never)).toThrow(expect.objectContaining({ code: 'invalid_request', param: 'kv_transfer_params' }));
+    expect(() =>
+      engine.decode({ requestId: 'd', promptTokenIds: prompt(10), sampling: { maxTokens: 5 } } as never),
+    ).toThrow(expect.objectContaining({ code: 'invalid_request', param: 'kv_transfer_params' }));
     expect(attempt({})).toBe('accepted');
     expect(attempt({})).toBe('invalid_request:request_id'); // "x" is still running
     expect(engine.status().waitingRequests).toBe(1);
@@ -184,8 +246,18 @@ describe('simulated engine cancellation', () => {
     const { clock, engine } = setup();
     const stream = engine.generate({ requestId: 'loop', promptTokenIds: prompt(100), sampling: { maxTokens: 1000 } });
     const controller = new AbortController();
-    const signalled = record(engine, clock, { requestId: 'signal', promptTokenIds: prompt(100, 1000), sampling: { maxTokens: 1000 } }, controller.signal);
-    const late = record(engine, clock, { requestId: 'deadline', promptTokenIds: prompt(100, 2000), sampling: { maxTokens: 1000 }, deadlineMs: 200 });
+    const signalled = record(
+      engine,
+      clock,
+      { requestId: 'signal', promptTokenIds: prompt(100, 1000), sampling: { maxTokens: 1000 } },
+      controller.signal,
+    );
+    const late = record(engine, clock, {
+      requestId: 'deadline',
+      promptTokenIds: prompt(100, 2000),
+      sampling: { maxTokens: 1000 },
+      deadlineMs: 200,
+    });
     const consumed = (async () => {
       let seen = 0;
       for await (const chunk of stream) {
@@ -209,8 +281,16 @@ describe('simulated engine cancellation', () => {
     const { clock, engine } = setup();
     const long = prompt(20_000);
     const aborted = engine.prefill({ requestId: 'a', promptTokenIds: long, sampling: { maxTokens: 10 } });
-    const late = engine.prefill({ requestId: 'b', promptTokenIds: prompt(20_000, 100_000), sampling: { maxTokens: 10 }, deadlineMs: 50 });
-    const rejections = [expect(aborted).rejects.toMatchObject({ code: 'cancelled' }), expect(late).rejects.toMatchObject({ code: 'deadline_exceeded' })];
+    const late = engine.prefill({
+      requestId: 'b',
+      promptTokenIds: prompt(20_000, 100_000),
+      sampling: { maxTokens: 10 },
+      deadlineMs: 50,
+    });
+    const rejections = [
+      expect(aborted).rejects.toMatchObject({ code: 'cancelled' }),
+      expect(late).rejects.toMatchObject({ code: 'deadline_exceeded' }),
+    ];
     run(clock, 10);
     expect(engine.abort('a')).toBe(true);
     run(clock);
@@ -237,18 +317,26 @@ describe('simulated engine cancellation', () => {
     expect((await stream.result).finishReason).toBe('abort');
     await expect(prefill).rejects.toMatchObject({ code: 'cancelled' });
     expect(clock.pendingTimers()).toBe(0);
-    expect(() => engine.generate({ requestId: 'c', promptTokenIds: prompt(5), sampling: { maxTokens: 1 } })).toThrow(/closed/);
+    expect(() => engine.generate({ requestId: 'c', promptTokenIds: prompt(5), sampling: { maxTokens: 1 } })).toThrow(
+      /closed/,
+    );
   });
 });
 
 describe('disaggregation inside the engine', () => {
-  it('holds a prefill request\'s blocks until released, idempotently', async () => {
+  it("holds a prefill request's blocks until released, idempotently", async () => {
     const { clock, engine } = setup();
     const pending = engine.prefill({ requestId: 'p', promptTokenIds: prompt(1000), sampling: { maxTokens: 50 } });
     run(clock);
     const result = await pending;
     expect(result.finishReason).toBeNull();
-    expect(result.handoff).toMatchObject({ engineId: engine.info.engineId, handoffId: 'p', numTokens: 1000, blockSize: 16, blockBytes: kvBlockBytes(modelProfile('qwen3-8b'), 16) });
+    expect(result.handoff).toMatchObject({
+      engineId: engine.info.engineId,
+      handoffId: 'p',
+      numTokens: 1000,
+      blockSize: 16,
+      blockBytes: kvBlockBytes(modelProfile('qwen3-8b'), 16),
+    });
     expect(result.handoff!.blockIds).toHaveLength(63);
     expect(result.handoff!.expiresAtMs).toBeCloseTo(clock.now() + 480_000, -3);
     expect(engine.status()).toMatchObject({ heldBlocks: 63, usedBlocks: 63, heldHandoffs: 1, runningRequests: 0 });
@@ -286,9 +374,17 @@ describe('disaggregation inside the engine', () => {
 
   it('holds nothing when the first token already stops the request', async () => {
     const { clock, engine } = setup();
-    const probe = record(engine, clock, { requestId: 'probe', promptTokenIds: prompt(100), sampling: { maxTokens: 1 } });
+    const probe = record(engine, clock, {
+      requestId: 'probe',
+      promptTokenIds: prompt(100),
+      sampling: { maxTokens: 1 },
+    });
     run(clock);
-    const pending = engine.prefill({ requestId: 'p', promptTokenIds: prompt(100), sampling: { maxTokens: 10, stopTokenIds: probe.tokens() } });
+    const pending = engine.prefill({
+      requestId: 'p',
+      promptTokenIds: prompt(100),
+      sampling: { maxTokens: 10, stopTokenIds: probe.tokens() },
+    });
     run(clock);
     const result = await pending;
     expect(result).toMatchObject({ finishReason: 'stop', handoff: null, firstTokenId: probe.tokens()[0] });
@@ -301,7 +397,11 @@ describe('disaggregation inside the engine', () => {
     const A = setup({ engineId: 'A' });
     const full = [...prompt(512), ...prompt(488, 7000)];
     // D already caches the first 512 tokens from an earlier request with another ending.
-    record(D.engine, D.clock, { requestId: 'warm', promptTokenIds: [...prompt(512), ...prompt(40, 90_000)], sampling: { maxTokens: 1 } });
+    record(D.engine, D.clock, {
+      requestId: 'warm',
+      promptTokenIds: [...prompt(512), ...prompt(40, 90_000)],
+      sampling: { maxTokens: 1 },
+    });
     run(D.clock);
     const pending = P.engine.prefill({ requestId: 'req', promptTokenIds: full, sampling: { maxTokens: 20 } });
     run(P.clock);
@@ -309,20 +409,39 @@ describe('disaggregation inside the engine', () => {
 
     const start = D.clock.now();
     const chunks: { atMs: number; chunk: TokenChunk }[] = [];
-    D.engine.decode({ requestId: 'req', promptTokenIds: full, sampling: { maxTokens: 20 }, handoff: prefilled.handoff!, firstTokenId: prefilled.firstTokenId }, { onChunk: (chunk) => chunks.push({ atMs: D.clock.now(), chunk }) });
+    D.engine.decode(
+      {
+        requestId: 'req',
+        promptTokenIds: full,
+        sampling: { maxTokens: 20 },
+        handoff: prefilled.handoff!,
+        firstTokenId: prefilled.firstTokenId,
+      },
+      { onChunk: (chunk) => chunks.push({ atMs: D.clock.now(), chunk }) },
+    );
     run(D.clock);
     expect(P.engine.release(prefilled.handoff!.handoffId).found).toBe(true);
     expect(P.engine.status().heldBlocks).toBe(0);
 
     const usage = chunks.at(-1)!.chunk.usage!;
     const missingBlocks = Math.ceil(1000 / 16) - 32;
-    expect(usage).toMatchObject({ cachedPromptTokens: 512, transferredPromptTokens: 488, transferredBlocks: missingBlocks, kvRecomputed: false, completionTokens: 20 });
+    expect(usage).toMatchObject({
+      cachedPromptTokens: 512,
+      transferredPromptTokens: 488,
+      transferredBlocks: missingBlocks,
+      kvRecomputed: false,
+      completionTokens: 20,
+    });
     expect(usage.transferredBytes).toBe(missingBlocks * kvBlockBytes(modelProfile('qwen3-8b'), 16));
     const pullMs = transferSeconds(linkProfile('ib-400g'), usage.transferredBytes) * 1000;
     expect(chunks[0]!.atMs - start).toBeGreaterThan(pullMs);
     expect(chunks[0]!.atMs - start).toBeLessThan(pullMs + decodeStepSeconds(profile, 1, 1001) * 1000 + 0.01);
 
-    const aggregated = record(A.engine, A.clock, { requestId: 'req', promptTokenIds: full, sampling: { maxTokens: 20 } });
+    const aggregated = record(A.engine, A.clock, {
+      requestId: 'req',
+      promptTokenIds: full,
+      sampling: { maxTokens: 20 },
+    });
     run(A.clock);
     expect([prefilled.firstTokenId, ...chunks.flatMap((c) => c.chunk.tokenIds)]).toEqual(aggregated.tokens());
     expect(D.engine.status().pulledBlocksTotal).toBe(missingBlocks);
@@ -334,12 +453,28 @@ describe('disaggregation inside the engine', () => {
     const pending = P.engine.prefill({ requestId: 'req', promptTokenIds: prompt(2000), sampling: { maxTokens: 5 } });
     run(P.clock);
     const { handoff, firstTokenId } = await pending;
-    const request = { requestId: 'req', promptTokenIds: prompt(2000), sampling: { maxTokens: 5 }, handoff: handoff!, firstTokenId };
-    expect(() => D.engine.decode({ ...request, pullAvailable: false, loadFailurePolicy: 'fail' })).toThrow(expect.objectContaining({ code: 'kv_transfer_failed' }));
+    const request = {
+      requestId: 'req',
+      promptTokenIds: prompt(2000),
+      sampling: { maxTokens: 5 },
+      handoff: handoff!,
+      firstTokenId,
+    };
+    expect(() => D.engine.decode({ ...request, pullAvailable: false, loadFailurePolicy: 'fail' })).toThrow(
+      expect.objectContaining({ code: 'kv_transfer_failed' }),
+    );
     const chunks: { atMs: number; chunk: TokenChunk }[] = [];
-    D.engine.decode({ ...request, pullAvailable: false }, { onChunk: (chunk) => chunks.push({ atMs: D.clock.now(), chunk }) });
+    D.engine.decode(
+      { ...request, pullAvailable: false },
+      { onChunk: (chunk) => chunks.push({ atMs: D.clock.now(), chunk }) },
+    );
     run(D.clock);
-    expect(chunks.at(-1)!.chunk.usage).toMatchObject({ kvRecomputed: true, transferredBlocks: 0, cachedPromptTokens: 0, completionTokens: 5 });
+    expect(chunks.at(-1)!.chunk.usage).toMatchObject({
+      kvRecomputed: true,
+      transferredBlocks: 0,
+      cachedPromptTokens: 0,
+      completionTokens: 5,
+    });
     // Recomputing prompt + first token costs a full prefill.
     expect(chunks[0]!.atMs).toBeCloseTo(prefillSeconds(profile, 2001) * 1000, 6);
   });
@@ -350,16 +485,24 @@ describe('disaggregation inside the engine', () => {
     run(clock);
     const { handoff, firstTokenId } = await pending;
     const chunks: TokenChunk[] = [];
-    engine.decode({ requestId: 'req2', promptTokenIds: prompt(320), sampling: { maxTokens: 4 }, handoff: handoff!, firstTokenId }, { onChunk: (chunk) => chunks.push(chunk) });
+    engine.decode(
+      { requestId: 'req2', promptTokenIds: prompt(320), sampling: { maxTokens: 4 }, handoff: handoff!, firstTokenId },
+      { onChunk: (chunk) => chunks.push(chunk) },
+    );
     run(clock);
-    expect(chunks.at(-1)!.usage).toMatchObject({ cachedPromptTokens: 320, transferredBlocks: 0, transferredBytes: 0, completionTokens: 4 });
+    expect(chunks.at(-1)!.usage).toMatchObject({
+      cachedPromptTokens: 320,
+      transferredBlocks: 0,
+      transferredBytes: 0,
+      completionTokens: 4,
+    });
     expect(engine.release(handoff!.handoffId).found).toBe(true);
     expect(engine.status()).toMatchObject({ usedBlocks: 0, heldBlocks: 0 });
   });
 });
 
 describe('simulated engine KV events', () => {
-  it('publishes events from which a subscriber rebuilds exactly the engine\'s cached blocks', () => {
+  it("publishes events from which a subscriber rebuilds exactly the engine's cached blocks", () => {
     const { clock, engine } = setup({ numBlocks: 300, dataParallelRank: 2 });
     const seen = new Set<bigint>();
     let batches = 0;
@@ -385,7 +528,13 @@ describe('simulated engine KV events', () => {
       }
     });
     for (let i = 0; i < 60; i++) {
-      clock.setTimer(i * 20, () => record(engine, clock, { requestId: `r${i}`, promptTokenIds: [...prompt(160, (i % 4) * 10_000), ...prompt(30 + i * 7, 50_000 + i * 1000)], sampling: { maxTokens: 40 } }));
+      clock.setTimer(i * 20, () =>
+        record(engine, clock, {
+          requestId: `r${i}`,
+          promptTokenIds: [...prompt(160, (i % 4) * 10_000), ...prompt(30 + i * 7, 50_000 + i * 1000)],
+          sampling: { maxTokens: 40 },
+        }),
+      );
     }
     run(clock);
     const cached = new Set<bigint>();

@@ -17,7 +17,11 @@ export function createSimParts(options: ResolvedEngineOptions): CoreParts {
 
 export function createRooflineExecutor(options: ResolvedEngineOptions): StepExecutor {
   const { profile, roofline, timeScale, specialTokens } = options;
-  const sampler = createTokenSampler({ firstSpecialTokenId: specialTokens.firstSpecialTokenId, eosTokenId: specialTokens.eosTokenIds[0]!, eosProbability: options.eosProbability });
+  const sampler = createTokenSampler({
+    firstSpecialTokenId: specialTokens.firstSpecialTokenId,
+    eosTokenId: specialTokens.eosTokenIds[0]!,
+    eosProbability: options.eosProbability,
+  });
   return {
     forward(pass) {
       const modelSeconds = forwardSeconds(profile, pass, roofline);
@@ -27,7 +31,15 @@ export function createRooflineExecutor(options: ResolvedEngineOptions): StepExec
       const s = seq.sampling;
       if (!s.shaped) return sampler.sample(s.seedWord, seq.numOutput, s.minTokens, s.ignoreEos);
       const history = penaltiesOn(s.shaping) ? penaltyHistoryOf(seq.tokens, seq.promptLength) : null;
-      const sampled = sampler.sampleShaped(s.seedWord, seq.numOutput, s.minTokens, s.ignoreEos, s.shaping, history, seq.tokens);
+      const sampled = sampler.sampleShaped(
+        s.seedWord,
+        seq.numOutput,
+        s.minTokens,
+        s.ignoreEos,
+        s.shaping,
+        history,
+        seq.tokens,
+      );
       seq.sampledLogprob = sampled.logprob;
       return sampled.tokenId;
     },
@@ -40,7 +52,12 @@ export function createLinkModelTransfer(options: ResolvedEngineOptions): KvTrans
     plan(request, promptLength) {
       const link = request.link === undefined ? options.kvLink : linkProfile(request.link);
       const handoff = request.handoff;
-      if (!Number.isInteger(handoff.numTokens) || handoff.numTokens < 0) throw new TandemError('invalid_request', `handoff.numTokens must be a non-negative integer, got ${handoff.numTokens}`, { param: 'handoff' });
+      if (!Number.isInteger(handoff.numTokens) || handoff.numTokens < 0)
+        throw new TandemError(
+          'invalid_request',
+          `handoff.numTokens must be a non-negative integer, got ${handoff.numTokens}`,
+          { param: 'handoff' },
+        );
       return {
         coverageTokens: Math.min(handoff.numTokens, promptLength),
         blockBytes: options.blockBytes,

@@ -15,7 +15,10 @@ let serial = 0;
 
 function run(engine: SimEngine, clock: VirtualClock, sampling: SamplingParams, prompt = PROMPT): TokenChunk[] {
   const chunks: TokenChunk[] = [];
-  engine.generate({ requestId: `s${++serial}`, promptTokenIds: prompt, sampling }, { onChunk: (chunk) => chunks.push(chunk) });
+  engine.generate(
+    { requestId: `s${++serial}`, promptTokenIds: prompt, sampling },
+    { onChunk: (chunk) => chunks.push(chunk) },
+  );
   for (let next = clock.nextTimerAt(); next !== undefined; next = clock.nextTimerAt()) clock.advanceTo(next);
   return chunks;
 }
@@ -67,13 +70,15 @@ describe('simulated engine sampling', () => {
     expect(wide.filter((t, i) => t !== greedy[i]).length).toBeGreaterThan(50);
     // top_k 5 keeps every token among the five best of its position.
     const five = run(engine, clock, { ...base, topK: 5, logprobs: 5 });
-    for (const chunk of five) chunk.tokenIds.forEach((t, i) => expect(chunk.logprobs![i]!.top.map((x) => x.tokenId)).toContain(t));
+    for (const chunk of five)
+      chunk.tokenIds.forEach((t, i) => expect(chunk.logprobs![i]!.top.map((x) => x.tokenId)).toContain(t));
   });
 
   it('repeats the context less under a repetition or frequency penalty and more under a negative presence penalty', () => {
     const { clock, engine } = setup();
     const prompt = new Set(PROMPT);
-    const fromPrompt = (sampling: SamplingParams) => tokens(run(engine, clock, sampling)).filter((t) => prompt.has(t)).length;
+    const fromPrompt = (sampling: SamplingParams) =>
+      tokens(run(engine, clock, sampling)).filter((t) => prompt.has(t)).length;
     const repeats = (sampling: SamplingParams) => {
       const out = tokens(run(engine, clock, sampling));
       return out.length - new Set(out).size;

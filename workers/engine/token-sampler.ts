@@ -28,7 +28,15 @@ export interface TokenSampler {
    * parameters and penalised by `history`: for requests that ask for top-k, min-p, penalties or
    * logprobs. Still a pure function of (seed, index, history).
    */
-  sampleShaped(seedWord: number, index: number, minTokens: number, ignoreEos: boolean, shaping: LogitsSampling, history: PenaltyHistory | null, context: readonly number[]): Sampled;
+  sampleShaped(
+    seedWord: number,
+    index: number,
+    minTokens: number,
+    ignoreEos: boolean,
+    shaping: LogitsSampling,
+    history: PenaltyHistory | null,
+    context: readonly number[],
+  ): Sampled;
 }
 
 /**
@@ -87,7 +95,12 @@ export function createTokenSampler(options: TokenSamplerOptions): TokenSampler {
  * output (and a prefill and a decode worker then agree without sharing a request id); else the
  * request id.
  */
-export function seedWordFor(requestId: string, promptTokenIds: readonly number[], seed: number | bigint | undefined, temperature: number): number {
+export function seedWordFor(
+  requestId: string,
+  promptTokenIds: readonly number[],
+  seed: number | bigint | undefined,
+  temperature: number,
+): number {
   if (seed !== undefined) return mix32(fnv1aText(`seed:${String(seed)}`));
   if (temperature === 0) {
     let h = 0x811c9dc5;

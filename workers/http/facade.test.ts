@@ -27,7 +27,12 @@ beforeAll(async () => {
     peers,
     modelTokenizer: tokenizer,
     tokenizer: tokenizer.tokenizer,
-    metrics: createWorkerMetrics({ info: engine.info, status: () => engine.status(), modelName: MODEL, clock: realClock }),
+    metrics: createWorkerMetrics({
+      info: engine.info,
+      status: () => engine.status(),
+      modelName: MODEL,
+      clock: realClock,
+    }),
     modelNames: [MODEL, 'qwen3-8b'],
     self: () => ({ host: '127.0.0.1', port: 1 }),
     loadFailurePolicy: 'recompute',
@@ -45,7 +50,10 @@ afterAll(async () => {
   await engine?.close();
 });
 
-async function post(path: string, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, any>; text: string }> {
+async function post(
+  path: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; json: Record<string, any>; text: string }> {
   const response = await facade.app.inject({ method: 'POST', url: path, payload: body });
   let json: Record<string, any> = {};
   try {
@@ -64,17 +72,35 @@ const events = (text: string) =>
 
 describe('the vLLM facade in process', () => {
   it('returns the prompt and output token ids with return_token_ids, and the text they decode to', async () => {
-    const { status, json } = await post('/v1/completions', { model: MODEL, prompt: 'The quick brown fox', max_tokens: 6, temperature: 0, return_token_ids: true });
+    const { status, json } = await post('/v1/completions', {
+      model: MODEL,
+      prompt: 'The quick brown fox',
+      max_tokens: 6,
+      temperature: 0,
+      return_token_ids: true,
+    });
     expect(status).toBe(200);
     const choice = json.choices[0];
-    expect(choice.prompt_token_ids).toEqual(await tokenizer.tokenizer.encode('The quick brown fox', { addSpecialTokens: true }));
+    expect(choice.prompt_token_ids).toEqual(
+      await tokenizer.tokenizer.encode('The quick brown fox', { addSpecialTokens: true }),
+    );
     expect(choice.token_ids).toHaveLength(6);
     expect(choice.text).toBe(await tokenizer.tokenizer.decode(choice.token_ids, { skipSpecialTokens: true }));
-    expect(json.usage).toEqual({ prompt_tokens: choice.prompt_token_ids.length, completion_tokens: 6, total_tokens: choice.prompt_token_ids.length + 6, prompt_tokens_details: { cached_tokens: 0 } });
+    expect(json.usage).toEqual({
+      prompt_tokens: choice.prompt_token_ids.length,
+      completion_tokens: 6,
+      total_tokens: choice.prompt_token_ids.length + 6,
+      prompt_tokens_details: { cached_tokens: 0 },
+    });
   });
 
   it('puts chat prompt ids at the top level and output ids in the choice', async () => {
-    const { json } = await post('/v1/chat/completions', { model: 'qwen3-8b', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3, return_token_ids: true });
+    const { json } = await post('/v1/chat/completions', {
+      model: 'qwen3-8b',
+      messages: [{ role: 'user', content: 'Hello' }],
+      max_tokens: 3,
+      return_token_ids: true,
+    });
     expect(json.object).toBe('chat.completion');
     expect(json.model).toBe('qwen3-8b');
     expect(json.prompt_token_ids.length).toBe(json.usage.prompt_tokens);
@@ -84,48 +110,116 @@ describe('the vLLM facade in process', () => {
 
   it('ends at a stop string with finish_reason stop and the string as stop_reason', async () => {
     const prompt = [11, 22, 33, 44, 55];
-    const free = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 12, temperature: 0, return_token_ids: true });
+    const free = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 12,
+      temperature: 0,
+      return_token_ids: true,
+    });
     const text: string = free.json.choices[0].text;
     // A stop string made of the text of tokens 4 and 5 (non-empty).
-    const before = await tokenizer.tokenizer.decode(free.json.choices[0].token_ids.slice(0, 3), { skipSpecialTokens: true });
+    const before = await tokenizer.tokenizer.decode(free.json.choices[0].token_ids.slice(0, 3), {
+      skipSpecialTokens: true,
+    });
     const stop = text.slice(before.length, before.length + 4).trim() || text.slice(before.length, before.length + 4);
     const at = text.indexOf(stop);
-    const stopped = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 12, temperature: 0, stop: [stop] });
-    expect(stopped.json.choices[0]).toMatchObject({ finish_reason: 'stop', stop_reason: stop, text: text.slice(0, at) });
+    const stopped = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 12,
+      temperature: 0,
+      stop: [stop],
+    });
+    expect(stopped.json.choices[0]).toMatchObject({
+      finish_reason: 'stop',
+      stop_reason: stop,
+      text: text.slice(0, at),
+    });
     expect(stopped.json.usage.completion_tokens).toBeLessThan(12);
     expect(engine.status().runningRequests).toBe(0);
   });
 
   it('ends at a stop token id, reporting it as stop_reason', async () => {
     const prompt = [99, 98, 97, 96];
-    const free = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 8, temperature: 0, return_token_ids: true });
+    const free = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 8,
+      temperature: 0,
+      return_token_ids: true,
+    });
     const third: number = free.json.choices[0].token_ids[2];
-    const stopped = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 8, temperature: 0, stop_token_ids: [third], return_token_ids: true });
-    expect(stopped.json.choices[0]).toMatchObject({ finish_reason: 'stop', stop_reason: third, token_ids: free.json.choices[0].token_ids.slice(0, 3) });
+    const stopped = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 8,
+      temperature: 0,
+      stop_token_ids: [third],
+      return_token_ids: true,
+    });
+    expect(stopped.json.choices[0]).toMatchObject({
+      finish_reason: 'stop',
+      stop_reason: third,
+      token_ids: free.json.choices[0].token_ids.slice(0, 3),
+    });
   });
 
   it('streams running usage on every chunk with continuous_usage_stats, and the total last', async () => {
-    const { text } = await post('/v1/completions', { model: MODEL, prompt: [5, 6, 7, 8], max_tokens: 4, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } });
+    const { text } = await post('/v1/completions', {
+      model: MODEL,
+      prompt: [5, 6, 7, 8],
+      max_tokens: 4,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    });
     const chunks = events(text);
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(chunks.slice(0, -1).map((c) => c.usage.completion_tokens)).toEqual([1, 2, 3, 4]);
-    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 0 } } });
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [],
+      usage: { prompt_tokens: 4, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 0 } },
+    });
   });
 
   it('prefills and decodes on one worker, pulling its own hold in process and releasing it', async () => {
     const prompt = Array.from({ length: 100 }, (_, i) => 3000 + i);
-    const p = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 1, kv_transfer_params: { do_remote_decode: true } });
-    expect(p.json.kv_transfer_params).toMatchObject({ remote_engine_id: 'sim-test', remote_host: '127.0.0.1', remote_port: 1 });
+    const p = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 1,
+      kv_transfer_params: { do_remote_decode: true },
+    });
+    expect(p.json.kv_transfer_params).toMatchObject({
+      remote_engine_id: 'sim-test',
+      remote_host: '127.0.0.1',
+      remote_port: 1,
+    });
     expect(engine.status().heldBlocks).toBe(7);
-    const d = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 5, kv_transfer_params: p.json.kv_transfer_params });
+    const d = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 5,
+      kv_transfer_params: p.json.kv_transfer_params,
+    });
     // The six full blocks are this engine's own cache hits; the partial seventh is "pulled".
-    expect(d.json.usage).toMatchObject({ prompt_tokens: 100, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 100 } });
+    expect(d.json.usage).toMatchObject({
+      prompt_tokens: 100,
+      completion_tokens: 5,
+      prompt_tokens_details: { cached_tokens: 100 },
+    });
     expect(engine.status().heldBlocks).toBe(0);
   });
 
   it('hands off from a streamed prefill too, in its last chunk', async () => {
     const prompt = Array.from({ length: 40 }, (_, i) => 4000 + i);
-    const { text } = await post('/v1/completions', { model: MODEL, prompt, max_tokens: 50, stream: true, kv_transfer_params: { do_remote_decode: true } });
+    const { text } = await post('/v1/completions', {
+      model: MODEL,
+      prompt,
+      max_tokens: 50,
+      stream: true,
+      kv_transfer_params: { do_remote_decode: true },
+    });
     const chunks = events(text);
     expect(chunks).toHaveLength(1);
     expect(chunks[0]!.choices[0].finish_reason).toBe('length');

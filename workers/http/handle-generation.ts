@@ -6,7 +6,15 @@ import type { WorkerMetrics } from '../metrics/index.ts';
 import { parseChat, parseCompletion } from './parse-request.ts';
 import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
 import { runRequest, type RunContext, type RunEvent } from './run-request.ts';
-import { chunkBody, completeBody, createSseWriter, responseIdentity, runningUsage, usageChunkBody, type ResponseIdentity } from '../../common/openai/index.ts';
+import {
+  chunkBody,
+  completeBody,
+  createSseWriter,
+  responseIdentity,
+  runningUsage,
+  usageChunkBody,
+  type ResponseIdentity,
+} from '../../common/openai/index.ts';
 
 /**
  * POST /v1/completions and /v1/chat/completions. The reply is written by hand (hijacked) so a
@@ -25,7 +33,13 @@ export interface GenerationContext extends RunContext {
   readonly engineRequestId: (base: string) => string;
 }
 
-export async function handleGeneration(endpoint: 'completion' | 'chat', request: FastifyRequest, reply: FastifyReply, context: GenerationContext, arrivalMs: number): Promise<void> {
+export async function handleGeneration(
+  endpoint: 'completion' | 'chat',
+  request: FastifyRequest,
+  reply: FastifyReply,
+  context: GenerationContext,
+  arrivalMs: number,
+): Promise<void> {
   reply.hijack();
   const res = reply.raw;
   const abort = new AbortController();
@@ -42,7 +56,11 @@ export async function handleGeneration(endpoint: 'completion' | 'chat', request:
   try {
     const parsed = endpoint === 'chat' ? parseChat(request.body) : parseCompletion(request.body);
     if (!parsed.ok) return writeError(res, headers, parsed.error);
-    const prepared = await prepareRequest(parsed.value, { tokenizer: context.modelTokenizer, info: context.engine.info, modelNames: context.modelNames });
+    const prepared = await prepareRequest(parsed.value, {
+      tokenizer: context.modelTokenizer,
+      info: context.engine.info,
+      modelNames: context.modelNames,
+    });
     if (!prepared.ok) return writeError(res, headers, prepared.error);
     const who = responseIdentity(endpoint, request.id, Math.floor(context.clock.now() / 1000), prepared.value.model);
     const observer = context.metrics.startRequest(arrivalMs);
@@ -60,7 +78,14 @@ export async function handleGeneration(endpoint: 'completion' | 'chat', request:
   }
 }
 
-async function respondWhole(res: ServerResponse, headers: Record<string, string>, who: ResponseIdentity, prepared: PreparedRequest, events: AsyncIterable<RunEvent>, context: GenerationContext): Promise<void> {
+async function respondWhole(
+  res: ServerResponse,
+  headers: Record<string, string>,
+  who: ResponseIdentity,
+  prepared: PreparedRequest,
+  events: AsyncIterable<RunEvent>,
+  context: GenerationContext,
+): Promise<void> {
   const { parsed } = prepared;
   let text = '';
   const tokenIds: number[] = [];
@@ -81,11 +106,19 @@ async function respondWhole(res: ServerResponse, headers: Record<string, string>
   }
 }
 
-async function respondStreaming(res: ServerResponse, headers: Record<string, string>, who: ResponseIdentity, prepared: PreparedRequest, events: AsyncIterable<RunEvent>, context: GenerationContext): Promise<void> {
+async function respondStreaming(
+  res: ServerResponse,
+  headers: Record<string, string>,
+  who: ResponseIdentity,
+  prepared: PreparedRequest,
+  events: AsyncIterable<RunEvent>,
+  context: GenerationContext,
+): Promise<void> {
   const { parsed } = prepared;
   const sse = createSseWriter(res, headers);
   const promptTokens = prepared.promptTokenIds.length;
-  const usage = (completionTokens: number) => (!parsed.includeUsage ? {} : { usage: parsed.continuousUsage ? runningUsage(promptTokens, completionTokens) : null });
+  const usage = (completionTokens: number) =>
+    !parsed.includeUsage ? {} : { usage: parsed.continuousUsage ? runningUsage(promptTokens, completionTokens) : null };
   const ids = (tokenIds: readonly number[]) => (parsed.returnTokenIds ? { tokenIds } : {});
   let promptIdsSent = !parsed.returnTokenIds;
   const promptIds = () => {
@@ -96,10 +129,13 @@ async function respondStreaming(res: ServerResponse, headers: Record<string, str
   let completionTokens = 0;
   try {
     for await (const event of events) {
-      if (!sse.started && who.kind === 'chat') await sse.send(chunkBody(who, { text: '', role: 'assistant', ...promptIds(), ...usage(0) }));
+      if (!sse.started && who.kind === 'chat')
+        await sse.send(chunkBody(who, { text: '', role: 'assistant', ...promptIds(), ...usage(0) }));
       if (event.kind === 'delta') {
         completionTokens = event.completionTokens;
-        await sse.send(chunkBody(who, { text: event.text, ...ids(event.tokenIds), ...promptIds(), ...usage(completionTokens) }));
+        await sse.send(
+          chunkBody(who, { text: event.text, ...ids(event.tokenIds), ...promptIds(), ...usage(completionTokens) }),
+        );
         continue;
       }
       if (res.destroyed) releaseUndelivered(event, context);

@@ -63,18 +63,25 @@ export function readKvTransferParams(params: Readonly<Record<string, unknown>> |
   if (!params) return { mode: 'none' };
   if (params.do_remote_decode === true) return { mode: 'prefill' };
   if (params.do_remote_prefill !== true) return { mode: 'none' };
-  const missing = ['remote_engine_id', 'remote_request_id', 'remote_block_ids', 'remote_host', 'remote_port'].filter((key) => params[key] === undefined || params[key] === null);
+  const missing = ['remote_engine_id', 'remote_request_id', 'remote_block_ids', 'remote_host', 'remote_port'].filter(
+    (key) => params[key] === undefined || params[key] === null,
+  );
   if (missing.length > 0) return { mode: 'recompute', reason: `missing ${missing.join(', ')}` };
   const { remote_engine_id: engineId, remote_request_id: requestId, remote_host: host } = params;
-  if (typeof engineId !== 'string' || typeof requestId !== 'string' || typeof host !== 'string' || host === '') return { mode: 'recompute', reason: 'remote_engine_id, remote_request_id and remote_host must be strings' };
+  if (typeof engineId !== 'string' || typeof requestId !== 'string' || typeof host !== 'string' || host === '')
+    return { mode: 'recompute', reason: 'remote_engine_id, remote_request_id and remote_host must be strings' };
   const port = params.remote_port;
-  if (!isInt(port) || port < 1 || port > 65535) return { mode: 'recompute', reason: `remote_port ${String(port)} is not a port` };
+  if (!isInt(port) || port < 1 || port > 65535)
+    return { mode: 'recompute', reason: `remote_port ${String(port)} is not a port` };
   const blockIds = flattenBlockIds(params.remote_block_ids);
-  if (!blockIds) return { mode: 'recompute', reason: 'remote_block_ids must be a list of block ids or a list of such lists' };
-  const optionalInt = (key: string) => (isInt(params[key]) && (params[key] as number) >= 0 ? (params[key] as number) : undefined);
+  if (!blockIds)
+    return { mode: 'recompute', reason: 'remote_block_ids must be a list of block ids or a list of such lists' };
+  const optionalInt = (key: string) =>
+    isInt(params[key]) && (params[key] as number) >= 0 ? (params[key] as number) : undefined;
   const expiry = params.remote_blocks_expiry_time;
   const transport = params.tandem_transport;
-  if (transport !== undefined && transport !== null && transport !== 'sim' && transport !== 'tcp') return { mode: 'recompute', reason: `tandem_transport ${JSON.stringify(transport)} is not "sim" or "tcp"` };
+  if (transport !== undefined && transport !== null && transport !== 'sim' && transport !== 'tcp')
+    return { mode: 'recompute', reason: `tandem_transport ${JSON.stringify(transport)} is not "sim" or "tcp"` };
   return {
     mode: 'decode',
     remote: {
@@ -97,7 +104,14 @@ function readLayout(value: unknown): TcpLayout | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const l = value as Record<string, unknown>;
   const { num_layers: numLayers, num_kv_heads: numKvHeads, head_dim: headDim, dtype, block_bytes: blockBytes } = l;
-  if (!isInt(numLayers) || !isInt(numKvHeads) || !isInt(headDim) || typeof dtype !== 'string' || typeof blockBytes !== 'number') return undefined;
+  if (
+    !isInt(numLayers) ||
+    !isInt(numKvHeads) ||
+    !isInt(headDim) ||
+    typeof dtype !== 'string' ||
+    typeof blockBytes !== 'number'
+  )
+    return undefined;
   return { numLayers, numKvHeads, headDim, dtype, blockBytes };
 }
 
@@ -107,7 +121,13 @@ function readLayout(value: unknown): TcpLayout | undefined {
  * sides). TCP: the block server's address and the holder's layout, which the pulling engine
  * checks against its own.
  */
-export function handoffFromRemote(remote: RemotePrefill, info: EngineInfo, promptLength: number, nowMs: number, holdTimeoutMs: number): KvHandoff {
+export function handoffFromRemote(
+  remote: RemotePrefill,
+  info: EngineInfo,
+  promptLength: number,
+  nowMs: number,
+  holdTimeoutMs: number,
+): KvHandoff {
   const blockSize = remote.blockSize ?? info.blockSize;
   const common = {
     engineId: remote.engineId,

@@ -14,7 +14,13 @@ import type { ChatMessage } from '../../common/tokenizer/index.ts';
 export type PromptInput =
   | { readonly kind: 'text'; readonly text: string; readonly addSpecialTokens: boolean }
   | { readonly kind: 'tokens'; readonly tokenIds: readonly number[] }
-  | { readonly kind: 'chat'; readonly messages: readonly ChatMessage[]; readonly addGenerationPrompt: boolean; readonly continueFinalMessage: boolean; readonly kwargs: Readonly<Record<string, unknown>> };
+  | {
+      readonly kind: 'chat';
+      readonly messages: readonly ChatMessage[];
+      readonly addGenerationPrompt: boolean;
+      readonly continueFinalMessage: boolean;
+      readonly kwargs: Readonly<Record<string, unknown>>;
+    };
 
 export interface ParsedRequest extends SamplingFields {
   readonly endpoint: 'completion' | 'chat';
@@ -45,24 +51,38 @@ function parseRequest(endpoint: 'completion' | 'chat', body: unknown): Result<Pa
   const sampling = readTokenLevel(w, { unknownFields: 'ignore' });
   if (!sampling.ok) return fail(sampling.error.error);
   if (sampling.value.logprobs !== undefined) {
-    return fail(new TandemError('invalid_request', "logprobs: is not supported by the worker's HTTP facade (the orchestrator's gRPC path returns them)", { param: 'logprobs' }));
+    return fail(
+      new TandemError(
+        'invalid_request',
+        "logprobs: is not supported by the worker's HTTP facade (the orchestrator's gRPC path returns them)",
+        { param: 'logprobs' },
+      ),
+    );
   }
   let prompt: PromptInput;
   if (w.input.kind === 'completion') {
     const p = w.input.prompt;
-    prompt = 'text' in p ? { kind: 'text', text: p.text, addSpecialTokens: w.input.addSpecialTokens } : { kind: 'tokens', tokenIds: p.tokenIds };
+    prompt =
+      'text' in p
+        ? { kind: 'text', text: p.text, addSpecialTokens: w.input.addSpecialTokens }
+        : { kind: 'tokens', tokenIds: p.tokenIds };
   } else {
     const messages: ChatMessage[] = [];
     for (const message of w.input.messages) {
       // Non-text parts were refused by readTokenLevel: the text is complete.
       const { text } = textOfParts(message.content);
-      messages.push({ role: message.role, content: text, ...(message.name === undefined ? {} : { name: message.name }) });
+      messages.push({
+        role: message.role,
+        content: text,
+        ...(message.name === undefined ? {} : { name: message.name }),
+      });
     }
     prompt = {
       kind: 'chat',
       messages,
       // vLLM's default: on, unless continuing the final message.
-      addGenerationPrompt: (w.body.add_generation_prompt as boolean | null | undefined) ?? !w.input.continue_final_message,
+      addGenerationPrompt:
+        (w.body.add_generation_prompt as boolean | null | undefined) ?? !w.input.continue_final_message,
       continueFinalMessage: w.input.continue_final_message,
       kwargs: w.input.chat_template_kwargs,
     };

@@ -30,7 +30,8 @@ export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
  */
 export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
   const model = parsed.model ?? context.modelNames[0]!;
-  if (!context.modelNames.includes(model)) return fail(new TandemError('model_not_found', `The model \`${model}\` does not exist.`, { param: 'model' }));
+  if (!context.modelNames.includes(model))
+    return fail(new TandemError('model_not_found', `The model \`${model}\` does not exist.`, { param: 'model' }));
   const { tokenizer, chatTemplate } = context.tokenizer;
   const what = parsed.endpoint === 'chat' ? 'messages' : 'prompt';
 
@@ -38,8 +39,17 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
   const prompt = parsed.prompt;
   try {
     if (prompt.kind === 'chat') {
-      if (!chatTemplate) return fail(new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', { param: 'messages' }));
-      const rendered = chatTemplate.render(prompt.messages, { addGenerationPrompt: prompt.addGenerationPrompt, continueFinalMessage: prompt.continueFinalMessage, kwargs: prompt.kwargs });
+      if (!chatTemplate)
+        return fail(
+          new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', {
+            param: 'messages',
+          }),
+        );
+      const rendered = chatTemplate.render(prompt.messages, {
+        addGenerationPrompt: prompt.addGenerationPrompt,
+        continueFinalMessage: prompt.continueFinalMessage,
+        kwargs: prompt.kwargs,
+      });
       if (!rendered.ok) return rendered;
       promptTokenIds = await tokenizer.encode(rendered.value, { addSpecialTokens: false });
     } else if (prompt.kind === 'text') {
@@ -53,10 +63,17 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
 
   const length = promptTokenIds.length;
   const maxModelLen = context.info.maxModelLen;
-  if (length === 0) return fail(new TandemError('invalid_request', `the ${what} is empty after tokenization`, { param: what }));
+  if (length === 0)
+    return fail(new TandemError('invalid_request', `the ${what} is empty after tokenization`, { param: what }));
   const room = maxModelLen - length;
   if (room < 1) {
-    return fail(new TandemError('context_length_exceeded', `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${length} input tokens. Please reduce the length of the input.`, { param: what }));
+    return fail(
+      new TandemError(
+        'context_length_exceeded',
+        `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${length} input tokens. Please reduce the length of the input.`,
+        { param: what },
+      ),
+    );
   }
   if (parsed.maxTokens !== undefined && parsed.maxTokens > room) {
     return fail(
@@ -67,8 +84,14 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       ),
     );
   }
-  const maxTokens = parsed.maxTokens ?? (parsed.endpoint === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
-  if (parsed.minTokens > maxTokens) return fail(new TandemError('invalid_request', `min_tokens (${parsed.minTokens}) must not exceed max_tokens (${maxTokens})`, { param: 'min_tokens' }));
+  const maxTokens =
+    parsed.maxTokens ?? (parsed.endpoint === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
+  if (parsed.minTokens > maxTokens)
+    return fail(
+      new TandemError('invalid_request', `min_tokens (${parsed.minTokens}) must not exceed max_tokens (${maxTokens})`, {
+        param: 'min_tokens',
+      }),
+    );
   return ok({
     parsed,
     model,

@@ -21,7 +21,12 @@ import { createStopMatcher } from '../../common/stop-strings.ts';
  * kv_transfer_failed) are thrown TandemErrors.
  */
 export type RunEvent =
-  | { readonly kind: 'delta'; readonly text: string; readonly tokenIds: readonly number[]; readonly completionTokens: number }
+  | {
+      readonly kind: 'delta';
+      readonly text: string;
+      readonly tokenIds: readonly number[];
+      readonly completionTokens: number;
+    }
   | {
       readonly kind: 'finish';
       readonly text: string;
@@ -58,11 +63,20 @@ export interface RunContext {
   readonly logger: Logger;
 }
 
-export async function* runRequest(prepared: PreparedRequest, requestId: string, context: RunContext, observer: RequestObserver, signal: AbortSignal): AsyncGenerator<RunEvent> {
+export async function* runRequest(
+  prepared: PreparedRequest,
+  requestId: string,
+  context: RunContext,
+  observer: RequestObserver,
+  signal: AbortSignal,
+): AsyncGenerator<RunEvent> {
   const { engine, logger } = context;
   const { parsed, promptTokenIds } = prepared;
   const request = { requestId, promptTokenIds, sampling: prepared.sampling };
-  const detokenizer = context.tokenizer.createDetokenizer({ skipSpecialTokens: parsed.skipSpecialTokens, promptTail: promptTokenIds.slice(-6) });
+  const detokenizer = context.tokenizer.createDetokenizer({
+    skipSpecialTokens: parsed.skipSpecialTokens,
+    promptTail: promptTokenIds.slice(-6),
+  });
   const stops = createStopMatcher(parsed.stop, parsed.includeStopStrInOutput);
   const stopTokenIds = new Set(parsed.stopTokenIds);
   const transfer = readKvTransferParams(parsed.kvTransferParams);
@@ -88,7 +102,12 @@ export async function* runRequest(prepared: PreparedRequest, requestId: string, 
       finishReason,
       stopReason: finishReason === 'stop' && stopTokenIds.has(result.firstTokenId) ? result.firstTokenId : null,
       usage: usageOf(result.usage, 1),
-      ...(result.handoff ? { kvTransferParams: kvTransferParamsFor(result.handoff, context.self()), heldHandoffId: result.handoff.handoffId } : {}),
+      ...(result.handoff
+        ? {
+            kvTransferParams: kvTransferParamsFor(result.handoff, context.self()),
+            heldHandoffId: result.handoff.handoffId,
+          }
+        : {}),
     };
     return;
   }
@@ -97,14 +116,23 @@ export async function* runRequest(prepared: PreparedRequest, requestId: string, 
   let settled: TokenStream['result'];
   if (transfer.mode === 'decode') {
     const { remote } = transfer;
-    const handoff = handoffFromRemote(remote, engine.info, promptTokenIds.length, context.clock.now(), context.holdTimeoutMs);
+    const handoff = handoffFromRemote(
+      remote,
+      engine.info,
+      promptTokenIds.length,
+      context.clock.now(),
+      context.holdTimeoutMs,
+    );
     const decode = await startRemoteDecode({
       engine,
       peers: context.peers,
       request,
       handoff,
       peer: { host: remote.host, port: remote.port, engineId: remote.engineId, handoffId: remote.requestId },
-      unusable: handoff.blockSize === engine.info.blockSize ? undefined : `remote block size ${handoff.blockSize} differs from this engine's ${engine.info.blockSize}`,
+      unusable:
+        handoff.blockSize === engine.info.blockSize
+          ? undefined
+          : `remote block size ${handoff.blockSize} differs from this engine's ${engine.info.blockSize}`,
       pullsTcp: context.pullsTcp === true,
       loadFailurePolicy: context.loadFailurePolicy,
       signal,
@@ -113,7 +141,8 @@ export async function* runRequest(prepared: PreparedRequest, requestId: string, 
     chunks = decode.chunks;
     settled = decode.result;
   } else {
-    if (transfer.mode === 'recompute') logger.warn({ requestId, reason: transfer.reason }, 'Got invalid KVTransferParams; recomputing the prompt');
+    if (transfer.mode === 'recompute')
+      logger.warn({ requestId, reason: transfer.reason }, 'Got invalid KVTransferParams; recomputing the prompt');
     const stream = engine.generate(request, { signal });
     chunks = stream;
     settled = stream.result;
@@ -159,9 +188,20 @@ export async function* runRequest(prepared: PreparedRequest, requestId: string, 
   if (!stopped) throw new TandemError('internal', `the engine ended request ${requestId} without a final chunk`);
   const { usage } = await settled;
   observer.finish('stop');
-  yield { kind: 'finish', text: stopped.text, tokenIds: stopped.tokenIds, finishReason: 'stop', stopReason: stopped.stop, usage: usageOf(usage, completionTokens) };
+  yield {
+    kind: 'finish',
+    text: stopped.text,
+    tokenIds: stopped.tokenIds,
+    finishReason: 'stop',
+    stopReason: stopped.stop,
+    usage: usageOf(usage, completionTokens),
+  };
 }
 
 function usageOf(usage: RequestUsage, completionTokens: number): ResponseUsage {
-  return { promptTokens: usage.promptTokens, completionTokens, cachedPromptTokens: usage.cachedPromptTokens + usage.transferredPromptTokens };
+  return {
+    promptTokens: usage.promptTokens,
+    completionTokens,
+    cachedPromptTokens: usage.cachedPromptTokens + usage.transferredPromptTokens,
+  };
 }

@@ -47,7 +47,10 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
     try {
       done(null, JSON.parse(text));
     } catch (error) {
-      done(new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(
+        new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
     }
   });
 
@@ -57,7 +60,11 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   const arrivals = new WeakMap<IncomingMessage, number>();
   app.addHook('onRequest', async (request, reply) => {
     arrivals.set(request.raw, clock.now());
-    if (closing) return sendError(reply.header('connection', 'close'), new TandemError('unavailable', 'the worker is shutting down'));
+    if (closing)
+      return sendError(
+        reply.header('connection', 'close'),
+        new TandemError('unavailable', 'the worker is shutting down'),
+      );
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -67,16 +74,28 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
     if (failure.httpStatus >= 500) request.log.error({ requestId: request.id, err: error }, 'request failed');
     return sendError(reply, failure);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, new TandemError('not_found', `Not Found: ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new TandemError('not_found', `Not Found: ${request.method} ${request.url.split('?')[0]}`)),
+  );
 
   let serial = 0;
-  const generation: GenerationContext = { ...options, shutdown: shutdown.signal, engineRequestId: (base) => `${base}-${(++serial).toString(36)}` };
+  const generation: GenerationContext = {
+    ...options,
+    shutdown: shutdown.signal,
+    engineRequestId: (base) => `${base}-${(++serial).toString(36)}`,
+  };
   const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();
-  app.post('/v1/completions', (request, reply) => handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)));
-  app.post('/v1/chat/completions', (request, reply) => handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)));
+  app.post('/v1/completions', (request, reply) =>
+    handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)),
+  );
+  app.post('/v1/chat/completions', (request, reply) =>
+    handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)),
+  );
 
   // vLLM: 200 with an empty body while the engine runs, 503 once it is gone.
-  app.get('/health', async (_request, reply) => (closing ? sendError(reply, new TandemError('unavailable', 'the worker is shutting down')) : reply.code(200).send()));
+  app.get('/health', async (_request, reply) =>
+    closing ? sendError(reply, new TandemError('unavailable', 'the worker is shutting down')) : reply.code(200).send(),
+  );
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   const createdUnixS = Math.floor(engine.info.startedAtMs / 1000);
   app.get('/v1/models', async () => ({
@@ -94,7 +113,8 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   }));
   // Debugging and the KV-event replay test: the hashes a subscriber should hold once the engine is idle.
   app.get('/debug/cached-block-hashes', async () => {
-    if (!engine.cachedBlockHashes) throw new TandemError('not_implemented', `the ${engine.info.kind} engine does not list its cached blocks`);
+    if (!engine.cachedBlockHashes)
+      throw new TandemError('not_implemented', `the ${engine.info.kind} engine does not list its cached blocks`);
     const hashes = engine.cachedBlockHashes().map(String);
     return { engine_id: engine.info.engineId, block_size: engine.info.blockSize, count: hashes.length, hashes };
   });

@@ -10,8 +10,15 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function publisher(options: Partial<Parameters<typeof createKvEventPublisher>[0]> = {}): Promise<KvEventPublisher> {
-  const pub = await createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: 'kv-events', ...options });
+async function publisher(
+  options: Partial<Parameters<typeof createKvEventPublisher>[0]> = {},
+): Promise<KvEventPublisher> {
+  const pub = await createKvEventPublisher({
+    endpoint: 'tcp://127.0.0.1:0',
+    replayEndpoint: 'tcp://127.0.0.1:0',
+    topic: 'kv-events',
+    ...options,
+  });
   closers.push(() => pub.close());
   return pub;
 }
@@ -89,7 +96,8 @@ describe('KV-event publisher', () => {
 
   it('replays every buffered batch with seq >= start, then END_SEQ with an empty payload', async () => {
     const pub = await publisher();
-    for (let i = 0; i < 6; i++) pub.publish([{ type: 'BlockRemoved', blockHashes: [BigInt(i)], medium: 'GPU', groupIdx: null }]);
+    for (let i = 0; i < 6; i++)
+      pub.publish([{ type: 'BlockRemoved', blockHashes: [BigInt(i)], medium: 'GPU', groupIdx: null }]);
     const socket = dealer(pub.replayEndpoint!);
     const got = await replay(socket, 2n);
     expect(got.map((r) => r.seq)).toEqual([2n, 3n, 4n, 5n]);

@@ -22,7 +22,8 @@ export interface ReplayRing {
 }
 
 export function createReplayRing(capacity: number): ReplayRing {
-  if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`replay buffer capacity must be a positive integer, got ${capacity}`);
+  if (!Number.isSafeInteger(capacity) || capacity < 1)
+    throw new RangeError(`replay buffer capacity must be a positive integer, got ${capacity}`);
   const slots = new Array<ReplayEntry | undefined>(capacity);
   let head = 0; // index of the oldest entry
   let count = 0;
@@ -30,7 +31,8 @@ export function createReplayRing(capacity: number): ReplayRing {
   return {
     capacity,
     push(seq, payload) {
-      if (count > 0 && seq !== at(count - 1).seq + 1n) throw new RangeError(`replay ring expects seq ${at(count - 1).seq + 1n}, got ${seq}`);
+      if (count > 0 && seq !== at(count - 1).seq + 1n)
+        throw new RangeError(`replay ring expects seq ${at(count - 1).seq + 1n}, got ${seq}`);
       if (count < capacity) {
         slots[(head + count) % capacity] = { seq, payload };
         count++;

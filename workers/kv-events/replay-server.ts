@@ -21,7 +21,12 @@ const END_FRAME = encodeSeq(END_SEQ);
  * for every buffered batch with seq >= start, then [identity, "", END_SEQ, ""]. The ring is read
  * as a snapshot when the request arrives. Resolves when the socket is closed.
  */
-export async function serveReplays(router: Router, ring: ReplayRing, stats: ReplayServerStats, logger: Logger): Promise<void> {
+export async function serveReplays(
+  router: Router,
+  ring: ReplayRing,
+  stats: ReplayServerStats,
+  logger: Logger,
+): Promise<void> {
   try {
     for await (const frames of router) {
       const [identity, delimiter, startFrame] = frames;

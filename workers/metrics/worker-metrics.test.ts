@@ -26,7 +26,12 @@ const value = (text: string, series: string) => {
 describe('worker metrics under vLLM names', () => {
   it('reads load and cache counters from the engine at scrape time, labelled with model and engine', async () => {
     let current = status();
-    const metrics = createWorkerMetrics({ info, status: () => current, modelName: 'Qwen/Qwen3-8B', clock: createVirtualClock() });
+    const metrics = createWorkerMetrics({
+      info,
+      status: () => current,
+      modelName: 'Qwen/Qwen3-8B',
+      clock: createVirtualClock(),
+    });
     let text = await metrics.render();
     expect(value(text, 'vllm:num_requests_running{model_name="Qwen/Qwen3-8B",engine="2"}')).toBe(3);
     expect(value(text, 'vllm:num_requests_waiting{')).toBe(4);
@@ -36,7 +41,9 @@ describe('worker metrics under vLLM names', () => {
     expect(value(text, 'vllm:prompt_tokens_total{')).toBe(1200);
     expect(value(text, 'vllm:generation_tokens_total{')).toBe(345);
     expect(value(text, 'vllm:num_preemptions_total{')).toBe(2);
-    expect(text).toContain('vllm:cache_config_info{block_size="16",num_gpu_blocks="1000",enable_prefix_caching="True",cache_dtype="auto",model_name="Qwen/Qwen3-8B",engine="2"} 1');
+    expect(text).toContain(
+      'vllm:cache_config_info{block_size="16",num_gpu_blocks="1000",enable_prefix_caching="True",cache_dtype="auto",model_name="Qwen/Qwen3-8B",engine="2"} 1',
+    );
     current = status({ runningRequests: 0, generationTokensTotal: 400 });
     text = await metrics.render();
     expect(value(text, 'vllm:num_requests_running{')).toBe(0);

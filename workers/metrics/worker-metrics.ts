@@ -68,7 +68,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   gauge(N.numRequestsRunning, 'Number of requests in model execution batches.', (s) => s.runningRequests);
   gauge(N.numRequestsWaiting, 'Number of requests waiting to be processed.', (s) => s.waitingRequests);
   gauge(N.kvCacheUsagePerc, 'KV-cache usage. 1 means 100 percent usage.', (s) => s.kvCacheUsage);
-  total(N.prefixCacheQueries, 'Prefix cache queries, in terms of number of queried tokens.', (s) => s.prefixCacheQueriesTokens);
+  total(
+    N.prefixCacheQueries,
+    'Prefix cache queries, in terms of number of queried tokens.',
+    (s) => s.prefixCacheQueriesTokens,
+  );
   total(N.prefixCacheHits, 'Prefix cache hits, in terms of number of cached tokens.', (s) => s.prefixCacheHitsTokens);
   total(N.promptTokens, 'Number of prefill tokens processed.', (s) => s.promptTokensTotal);
   total(N.generationTokens, 'Number of generation tokens processed.', (s) => s.generationTokensTotal);
@@ -80,14 +84,42 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     labelNames: ['block_size', 'num_gpu_blocks', 'enable_prefix_caching', 'cache_dtype'] as const,
     registers,
   });
-  cacheConfig.set({ block_size: String(info.blockSize), num_gpu_blocks: String(info.totalBlocks), enable_prefix_caching: info.prefixCaching ? 'True' : 'False', cache_dtype: 'auto' }, 1);
+  cacheConfig.set(
+    {
+      block_size: String(info.blockSize),
+      num_gpu_blocks: String(info.totalBlocks),
+      enable_prefix_caching: info.prefixCaching ? 'True' : 'False',
+      cache_dtype: 'auto',
+    },
+    1,
+  );
 
-  const success = new Counter({ name: N.requestSuccess, help: 'Count of successfully processed requests.', labelNames: ['finished_reason'] as const, registers });
+  const success = new Counter({
+    name: N.requestSuccess,
+    help: 'Count of successfully processed requests.',
+    labelNames: ['finished_reason'] as const,
+    registers,
+  });
   // Present from the start, as vLLM's are, so rate() works before the first request of a kind.
   for (const reason of ['stop', 'length', 'abort'] as const) success.inc({ finished_reason: reason }, 0);
-  const ttft = new Histogram({ name: N.timeToFirstToken, help: 'Histogram of time to first token in seconds.', buckets: TTFT_BUCKETS_S, registers });
-  const itl = new Histogram({ name: N.interTokenLatency, help: 'Histogram of inter-token latency in seconds.', buckets: ITL_BUCKETS_S, registers });
-  const e2e = new Histogram({ name: N.e2eRequestLatency, help: 'Histogram of e2e request latency in seconds.', buckets: E2E_BUCKETS_S, registers });
+  const ttft = new Histogram({
+    name: N.timeToFirstToken,
+    help: 'Histogram of time to first token in seconds.',
+    buckets: TTFT_BUCKETS_S,
+    registers,
+  });
+  const itl = new Histogram({
+    name: N.interTokenLatency,
+    help: 'Histogram of inter-token latency in seconds.',
+    buckets: ITL_BUCKETS_S,
+    registers,
+  });
+  const e2e = new Histogram({
+    name: N.e2eRequestLatency,
+    help: 'Histogram of e2e request latency in seconds.',
+    buckets: E2E_BUCKETS_S,
+    registers,
+  });
 
   return {
     registry,

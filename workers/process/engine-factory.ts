@@ -45,7 +45,11 @@ export const ENGINE_FACTORIES = {
     const bindHost = config.reference.kv_transfer.host ?? config.host;
     const advertiseHost = advertisedHost(bindHost, bindHost === config.host ? config.advertise_host : undefined);
     const engine = await createReferenceEngine(
-      referenceEngineOptionsFromConfig(config, { advertiseHost, engineId, ...(config.served_model_name === undefined ? {} : { servedModelName: config.served_model_name }) }),
+      referenceEngineOptionsFromConfig(config, {
+        advertiseHost,
+        engineId,
+        ...(config.served_model_name === undefined ? {} : { servedModelName: config.served_model_name }),
+      }),
       { clock, logger },
     );
     return { engine, kvTransfer: { transport: 'tcp', port: engine.kvTransfer.port } };

@@ -66,15 +66,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 
   // About a second of native loading (more on a busy machine): overlap it with the binds.
   const tokenizerLoading = loadModelTokenizer(config.tokenizer).catch((error: unknown) => {
-    throw new TandemError('invalid_request', `worker.tokenizer: ${(error as Error).message}`, { param: 'worker.tokenizer', cause: error });
+    throw new TandemError('invalid_request', `worker.tokenizer: ${(error as Error).message}`, {
+      param: 'worker.tokenizer',
+      cause: error,
+    });
   });
   tokenizerLoading.catch(() => undefined);
   try {
     const { engine, kvTransfer } = await engineFactory(config.engine)({ config, clock, logger, engineId });
     cleanups.push(() => engine.close());
     const kvTransferPort = kvTransfer.transport === 'tcp' ? kvTransfer.port : 0;
-    const modelNames = [config.served_model_name ?? engine.info.servedModelName, engine.info.model].filter((name, i, all) => all.indexOf(name) === i);
-    const metrics = createWorkerMetrics({ info: engine.info, status: () => engine.status(), modelName: modelNames[0]!, clock });
+    const modelNames = [config.served_model_name ?? engine.info.servedModelName, engine.info.model].filter(
+      (name, i, all) => all.indexOf(name) === i,
+    );
+    const metrics = createWorkerMetrics({
+      info: engine.info,
+      status: () => engine.status(),
+      modelName: modelNames[0]!,
+      clock,
+    });
 
     let publisher: KvEventPublisher | undefined;
     const kvEndpoints: KvEventEndpointInfo[] = [];
@@ -127,7 +137,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         logger,
       }),
     );
-    const grpcPort = await bind('gRPC', hostPort(config.host, config.grpc_port), () => grpc.listen(config.host, config.grpc_port));
+    const grpcPort = await bind('gRPC', hostPort(config.host, config.grpc_port), () =>
+      grpc.listen(config.host, config.grpc_port),
+    );
     self = { host, port: grpcPort };
     cleanups.push(() => grpc.close(config.shutdown_grace_ms));
 
@@ -147,7 +159,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       tokenizer: modelTokenizer.tokenizer,
       maxBodyBytes: config.http_max_body_bytes,
     });
-    await bind('HTTP', hostPort(config.host, config.http_port), () => http.app.listen({ host: config.host, port: config.http_port }));
+    await bind('HTTP', hostPort(config.host, config.http_port), () =>
+      http.app.listen({ host: config.host, port: config.http_port }),
+    );
     cleanups.push(() => http.close());
     const httpPort = (http.app.server.address() as { port: number }).port;
 

@@ -9,8 +9,18 @@ describe('reference config section', () => {
   });
 
   it('maps every snake_case field onto the model config', () => {
-    const section = referenceSection.parse({ model: { seed: 'x', num_layers: 2, num_heads: 6, num_kv_heads: 3, head_dim: 4, eos_id: 7, max_model_len: 99 } });
-    expect(modelConfigFromSection(section)).toMatchObject({ seed: 'x', numLayers: 2, numHeads: 6, numKvHeads: 3, headDim: 4, eosId: 7, maxModelLen: 99 });
+    const section = referenceSection.parse({
+      model: { seed: 'x', num_layers: 2, num_heads: 6, num_kv_heads: 3, head_dim: 4, eos_id: 7, max_model_len: 99 },
+    });
+    expect(modelConfigFromSection(section)).toMatchObject({
+      seed: 'x',
+      numLayers: 2,
+      numHeads: 6,
+      numKvHeads: 3,
+      headDim: 4,
+      eosId: 7,
+      maxModelLen: 99,
+    });
   });
 
   it('rejects unknown keys and bad values with the field path', () => {

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKvBlockPool, firstDifference, type KvSequence } from './kv/index.ts';
 import { createReferenceModel, decodeGreedy, prefillSequence } from './model/index.ts';
 import { KvHandoffSchema } from '../../proto/gen/tandem/v1/worker_pb.ts';
-import { createKvBlockClient, createKvBlockServer, createTcpKvHandoff, parseTcpKvHandoff, type KvBlockClient, type KvBlockServer } from './transfer/index.ts';
+import {
+  createKvBlockClient,
+  createKvBlockServer,
+  createTcpKvHandoff,
+  parseTcpKvHandoff,
+  type KvBlockClient,
+  type KvBlockServer,
+} from './transfer/index.ts';
 
 /**
  * The handoff made real, within one process: instance A (prefill) computes a prompt's KV into
@@ -19,14 +26,19 @@ const MAX_TOKENS = 24;
 
 const tokenizer = fromPreTrained();
 const encode = (text: string) => tokenizer.encode(text, { add_special_tokens: false });
-const system = 'You are Tandem, a helpful assistant that answers questions about disaggregated serving of large language models. ';
+const system =
+  'You are Tandem, a helpful assistant that answers questions about disaggregated serving of large language models. ';
 const prompts: Record<string, number[]> = {
   'shorter than a block': encode('Hello!'),
-  'exactly one block': encode('one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen').slice(0, BLOCK),
+  'exactly one block': encode(
+    'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen',
+  ).slice(0, BLOCK),
   'shared prefix, question A': encode(`${system}What is a KV cache and why does prefill produce it?`),
   'shared prefix, question B': encode(`${system}How does the decode worker pull blocks from the prefill worker?`),
   'several blocks': encode('The quick brown fox jumps over the lazy dog. '.repeat(12)),
-  'long': encode(Array.from({ length: 60 }, (_, i) => `Sentence number ${i} talks about block ${i * 7 % 13}.`).join(' ')),
+  long: encode(
+    Array.from({ length: 60 }, (_, i) => `Sentence number ${i} talks about block ${(i * 7) % 13}.`).join(' '),
+  ),
 };
 
 /** One engine instance: its own model object, pool, and a bump allocator over a range of block ids. */
@@ -86,7 +98,11 @@ describe('reference engine handoff over TCP', () => {
       layout: prefill.pool.layout,
       expiresAtUnixMs: 0,
     });
-    return { blockIds: sequence.blockTable, firstToken: prefill.model.greedy(logits), handoff: fromBinary(KvHandoffSchema, toBinary(KvHandoffSchema, handoff)) };
+    return {
+      blockIds: sequence.blockTable,
+      firstToken: prefill.model.greedy(logits),
+      handoff: fromBinary(KvHandoffSchema, toBinary(KvHandoffSchema, handoff)),
+    };
   }
 
   async function pull(requestId: string, remoteBlockIds: readonly number[], localBlockIds: readonly number[]) {
@@ -116,14 +132,22 @@ describe('reference engine handoff over TCP', () => {
       const local = plan.value.blockIds.map(() => decode.allocate());
       const moved = await pull(plan.value.remoteRequestId, plan.value.blockIds, local);
       expect(moved.blocks).toBe(Math.ceil(prompt.length / BLOCK));
-      for (let i = 0; i < local.length; i++) expect(firstDifference(decode.pool.readBlockBytes(local[i]!), prefill.pool.readBlockBytes(a.blockIds[i]!))).toBe(-1);
+      for (let i = 0; i < local.length; i++)
+        expect(
+          firstDifference(decode.pool.readBlockBytes(local[i]!), prefill.pool.readBlockBytes(a.blockIds[i]!)),
+        ).toBe(-1);
       expect(held.has(requestId)).toBe(false);
 
       const sequence: KvSequence = { blockTable: [...local], numTokens: plan.value.numTokens };
       const tokens = [a.firstToken];
       if (expected.length > 1) {
         const logits = prefillSequence(decode.model, decode.pool, sequence, [a.firstToken], decode.allocate);
-        tokens.push(...decodeGreedy(decode.model, decode.pool, sequence, logits, { maxTokens: MAX_TOKENS - 1, allocateBlock: decode.allocate }).tokenIds);
+        tokens.push(
+          ...decodeGreedy(decode.model, decode.pool, sequence, logits, {
+            maxTokens: MAX_TOKENS - 1,
+            allocateBlock: decode.allocate,
+          }).tokenIds,
+        );
       }
       expect(tokens).toEqual(expected);
     });
@@ -139,7 +163,12 @@ describe('reference engine handoff over TCP', () => {
     await pull('recompute-last', a.blockIds.slice(0, needed), local);
     const sequence: KvSequence = { blockTable: local, numTokens: pulledTokens };
     const logits = prefillSequence(decode.model, decode.pool, sequence, prompt.slice(pulledTokens), decode.allocate);
-    expect(decodeGreedy(decode.model, decode.pool, sequence, logits, { maxTokens: MAX_TOKENS, allocateBlock: decode.allocate }).tokenIds).toEqual(expected);
+    expect(
+      decodeGreedy(decode.model, decode.pool, sequence, logits, {
+        maxTokens: MAX_TOKENS,
+        allocateBlock: decode.allocate,
+      }).tokenIds,
+    ).toEqual(expected);
   });
 
   it('pulls only the blocks missing from a prefix the decode side already computed, and still matches', async () => {
@@ -158,9 +187,18 @@ describe('reference engine handoff over TCP', () => {
     const local = missing.map(() => decode.allocate());
     const moved = await pull('partial-pull', missing, local);
     expect(moved.blocks).toBe(a.blockIds.length - fullShared);
-    const sequence: KvSequence = { blockTable: [...earlier.blockTable.slice(0, fullShared), ...local], numTokens: prompt.length };
+    const sequence: KvSequence = {
+      blockTable: [...earlier.blockTable.slice(0, fullShared), ...local],
+      numTokens: prompt.length,
+    };
     const logits = prefillSequence(decode.model, decode.pool, sequence, [a.firstToken], decode.allocate);
-    const tokens = [a.firstToken, ...decodeGreedy(decode.model, decode.pool, sequence, logits, { maxTokens: MAX_TOKENS - 1, allocateBlock: decode.allocate }).tokenIds];
+    const tokens = [
+      a.firstToken,
+      ...decodeGreedy(decode.model, decode.pool, sequence, logits, {
+        maxTokens: MAX_TOKENS - 1,
+        allocateBlock: decode.allocate,
+      }).tokenIds,
+    ];
     expect(tokens).toEqual(expected);
   });
 
@@ -176,7 +214,13 @@ describe('reference engine handoff over TCP', () => {
     await pull('wrong-block', wrong, local);
     const sequence: KvSequence = { blockTable: local, numTokens: prompt.length };
     const logits = prefillSequence(decode.model, decode.pool, sequence, [a.firstToken], decode.allocate);
-    const tokens = [a.firstToken, ...decodeGreedy(decode.model, decode.pool, sequence, logits, { maxTokens: MAX_TOKENS - 1, allocateBlock: decode.allocate }).tokenIds];
+    const tokens = [
+      a.firstToken,
+      ...decodeGreedy(decode.model, decode.pool, sequence, logits, {
+        maxTokens: MAX_TOKENS - 1,
+        allocateBlock: decode.allocate,
+      }).tokenIds,
+    ];
     expect(tokens).not.toEqual(expected);
   });
 });

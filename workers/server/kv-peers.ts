@@ -63,15 +63,28 @@ export function createKvPeers(options: KvPeersOptions): KvPeers {
     async pull(hold, signal) {
       if (isLocal(hold)) {
         const held = engine.heldKv(hold.handoffId);
-        return held ? { held: true, numBlocks: held.numBlocks, numTokens: held.numTokens } : { held: false, reason: 'not-held', detail: 'this engine holds nothing under that id' };
+        return held
+          ? { held: true, numBlocks: held.numBlocks, numTokens: held.numTokens }
+          : { held: false, reason: 'not-held', detail: 'this engine holds nothing under that id' };
       }
       if (closed) return { held: false, reason: 'unreachable', detail: 'the worker is shutting down' };
       try {
-        const answer = await clientFor(hold).pullKv({ remoteRequestId: hold.handoffId, remoteEngineId: hold.engineId }, { timeoutMs, ...(signal ? { signal } : {}) });
+        const answer = await clientFor(hold).pullKv(
+          { remoteRequestId: hold.handoffId, remoteEngineId: hold.engineId },
+          { timeoutMs, ...(signal ? { signal } : {}) },
+        );
         if (answer.held) return { held: true, numBlocks: answer.numBlocks, numTokens: answer.numTokens };
-        return { held: false, reason: 'not-held', detail: `${hold.host}:${hold.port} holds nothing under ${hold.handoffId} for engine ${hold.engineId}` };
+        return {
+          held: false,
+          reason: 'not-held',
+          detail: `${hold.host}:${hold.port} holds nothing under ${hold.handoffId} for engine ${hold.engineId}`,
+        };
       } catch (error) {
-        return { held: false, reason: 'unreachable', detail: `PullKv to ${hold.host}:${hold.port} failed: ${(error as Error).message}` };
+        return {
+          held: false,
+          reason: 'unreachable',
+          detail: `PullKv to ${hold.host}:${hold.port} failed: ${(error as Error).message}`,
+        };
       }
     },
     async release(hold) {
@@ -81,7 +94,10 @@ export function createKvPeers(options: KvPeersOptions): KvPeers {
         return (await clientFor(hold).releaseKv({ remoteRequestId: hold.handoffId }, { timeoutMs })).found;
       } catch (error) {
         // The hold lapses at its expiry anyway; a lost release costs blocks for a while, not correctness.
-        logger.warn({ err: error, peer: `${hold.host}:${hold.port}`, handoffId: hold.handoffId }, 'ReleaseKv to the prefill worker failed');
+        logger.warn(
+          { err: error, peer: `${hold.host}:${hold.port}`, handoffId: hold.handoffId },
+          'ReleaseKv to the prefill worker failed',
+        );
         return undefined;
       }
     },

@@ -46,10 +46,23 @@ export interface RemoteDecode {
 export async function startRemoteDecode(input: RemoteDecodeInput): Promise<RemoteDecode> {
   const { engine, peers, peer, logger } = input;
   if (input.handoff.transport === 'tcp') return startTcpDecode(input);
-  const answer = input.unusable === undefined ? await peers.pull(peer, input.signal) : { held: false as const, reason: 'unusable', detail: input.unusable };
-  if (input.signal?.aborted) throw new TandemError('cancelled', 'the request was cancelled while asking the prefill worker for its KV');
+  const answer =
+    input.unusable === undefined
+      ? await peers.pull(peer, input.signal)
+      : { held: false as const, reason: 'unusable', detail: input.unusable };
+  if (input.signal?.aborted)
+    throw new TandemError('cancelled', 'the request was cancelled while asking the prefill worker for its KV');
   if (!answer.held) {
-    logger.info({ requestId: input.request.requestId, peer: `${peer.host}:${peer.port}`, reason: answer.reason, detail: answer.detail, policy: input.loadFailurePolicy }, 'KV pull unavailable');
+    logger.info(
+      {
+        requestId: input.request.requestId,
+        peer: `${peer.host}:${peer.port}`,
+        reason: answer.reason,
+        detail: answer.detail,
+        policy: input.loadFailurePolicy,
+      },
+      'KV pull unavailable',
+    );
   }
   // The peer's count is authoritative (vLLM's kv_transfer_params need not carry it).
   const handoff = answer.held ? { ...input.handoff, numTokens: answer.numTokens } : input.handoff;
@@ -87,10 +100,21 @@ export async function startRemoteDecode(input: RemoteDecodeInput): Promise<Remot
 /** A TCP handoff: the engine pulls and notifies the holder itself; nothing here talks to the peer. */
 function startTcpDecode(input: RemoteDecodeInput): RemoteDecode {
   const { engine, logger } = input;
-  const unusable = input.unusable ?? (input.pullsTcp === true ? undefined : `this ${engine.info.kind} engine does not pull over TCP`);
-  if (unusable !== undefined) logger.info({ requestId: input.request.requestId, detail: unusable, policy: input.loadFailurePolicy }, 'KV pull unavailable');
+  const unusable =
+    input.unusable ?? (input.pullsTcp === true ? undefined : `this ${engine.info.kind} engine does not pull over TCP`);
+  if (unusable !== undefined)
+    logger.info(
+      { requestId: input.request.requestId, detail: unusable, policy: input.loadFailurePolicy },
+      'KV pull unavailable',
+    );
   const stream = engine.decode(
-    { ...input.request, handoff: input.handoff, firstTokenId: input.firstTokenId, loadFailurePolicy: input.loadFailurePolicy, pullAvailable: unusable === undefined },
+    {
+      ...input.request,
+      handoff: input.handoff,
+      firstTokenId: input.firstTokenId,
+      loadFailurePolicy: input.loadFailurePolicy,
+      pullAvailable: unusable === undefined,
+    },
     { signal: input.signal },
   );
   return { chunks: stream, pulled: unusable === undefined, result: stream.result };

@@ -12,7 +12,14 @@ import {
   type TokenLogprobSchema,
   type UsageSchema,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
-import type { EngineInfo, FinishReason, KvHandoff, RequestUsage, SamplingParams, TokenLogprob } from '../engine/engine-api.ts';
+import type {
+  EngineInfo,
+  FinishReason,
+  KvHandoff,
+  RequestUsage,
+  SamplingParams,
+  TokenLogprob,
+} from '../engine/engine-api.ts';
 
 /**
  * Translations between tandem.v1 messages and the engine API. Nothing here decides anything;
@@ -29,7 +36,8 @@ export interface WorkerAddress {
 }
 
 export function samplingFromWire(sampling: WireSampling | undefined): SamplingParams {
-  if (!sampling) throw new TandemError('invalid_request', 'sampling is required (at least max_tokens)', { param: 'sampling' });
+  if (!sampling)
+    throw new TandemError('invalid_request', 'sampling is required (at least max_tokens)', { param: 'sampling' });
   return {
     maxTokens: sampling.maxTokens,
     temperature: sampling.temperature,
@@ -103,7 +111,11 @@ export function policyFromWire(policy: KvLoadFailurePolicy, fallback: 'recompute
  *   server the decode engine reads the blocks from; the layout says what one block holds.
  * `layout.block_bytes` is per tensor-parallel rank.
  */
-export function handoffToWire(handoff: KvHandoff, info: EngineInfo, self: WorkerAddress): MessageInitShape<typeof KvHandoffSchema> {
+export function handoffToWire(
+  handoff: KvHandoff,
+  info: EngineInfo,
+  self: WorkerAddress,
+): MessageInitShape<typeof KvHandoffSchema> {
   const common = {
     remoteEngineId: handoff.engineId,
     remoteRequestId: handoff.handoffId,
@@ -115,11 +127,24 @@ export function handoffToWire(handoff: KvHandoff, info: EngineInfo, self: Worker
     dpRank: info.dataParallelRank,
   };
   if (handoff.transport === 'tcp') {
-    if (handoff.host === undefined || handoff.port === undefined || handoff.layout === undefined) throw new TandemError('internal', `TCP handoff ${handoff.handoffId} lacks its block server address or layout`);
+    if (handoff.host === undefined || handoff.port === undefined || handoff.layout === undefined)
+      throw new TandemError('internal', `TCP handoff ${handoff.handoffId} lacks its block server address or layout`);
     const tp = Math.max(1, handoff.tpSize);
-    return { ...common, transport: KvTransport.TCP, host: handoff.host, port: handoff.port, layout: { ...handoff.layout, blockBytes: handoff.blockBytes / tp } };
+    return {
+      ...common,
+      transport: KvTransport.TCP,
+      host: handoff.host,
+      port: handoff.port,
+      layout: { ...handoff.layout, blockBytes: handoff.blockBytes / tp },
+    };
   }
-  return { ...common, transport: KvTransport.SIM, host: self.host, port: self.port, layout: layoutOf(info, handoff.blockBytes, handoff.tpSize) };
+  return {
+    ...common,
+    transport: KvTransport.SIM,
+    host: self.host,
+    port: self.port,
+    layout: layoutOf(info, handoff.blockBytes, handoff.tpSize),
+  };
 }
 
 function layoutOf(info: EngineInfo, blockBytes: number, tpSize: number) {
@@ -133,7 +158,13 @@ function layoutOf(info: EngineInfo, blockBytes: number, tpSize: number) {
   if (!model) return { numLayers: 0, numKvHeads: 0, headDim: 0, dtype: 'bfloat16', blockBytes: blockBytes / tp };
   // KV heads are split across TP ranks (replicated when there are fewer heads than ranks).
   const headsPerRank = Math.ceil(model.kvHeads / tp);
-  return { numLayers: model.layers, numKvHeads: headsPerRank, headDim: model.headDim, dtype: 'bfloat16', blockBytes: (blockBytes * headsPerRank) / model.kvHeads };
+  return {
+    numLayers: model.layers,
+    numKvHeads: headsPerRank,
+    headDim: model.headDim,
+    dtype: 'bfloat16',
+    blockBytes: (blockBytes * headsPerRank) / model.kvHeads,
+  };
 }
 
 /**
@@ -160,7 +191,16 @@ export function handoffFromWire(handoff: WireKvHandoff, info: EngineInfo): KvHan
       transport: 'tcp',
       host: handoff.host,
       port: handoff.port,
-      ...(layout ? { layout: { numLayers: layout.numLayers, numKvHeads: layout.numKvHeads, headDim: layout.headDim, dtype: layout.dtype } } : {}),
+      ...(layout
+        ? {
+            layout: {
+              numLayers: layout.numLayers,
+              numKvHeads: layout.numKvHeads,
+              headDim: layout.headDim,
+              dtype: layout.dtype,
+            },
+          }
+        : {}),
     };
   }
   return { ...common, blockBytes: info.blockBytes };

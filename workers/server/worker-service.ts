@@ -1,13 +1,30 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { TandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { KvTransport, WorkerService, type KvHandoff as WireKvHandoff, type TokenChunkSchema } from '../../proto/gen/tandem/v1/worker_pb.ts';
+import {
+  KvTransport,
+  WorkerService,
+  type KvHandoff as WireKvHandoff,
+  type TokenChunkSchema,
+} from '../../proto/gen/tandem/v1/worker_pb.ts';
 import type { ServiceHandlers } from '../../proto/grpc/index.ts';
 import type { Engine, EngineInfo, TokenChunk } from '../engine/engine-api.ts';
 import type { RequestObserver, WorkerMetrics } from '../metrics/index.ts';
 import type { KvPeers } from './kv-peers.ts';
 import { startRemoteDecode } from './remote-decode.ts';
-import { deadlineOf, finishReasonToWire, handoffFromWire, handoffToWire, logprobToWire, policyFromWire, roleToWire, samplingFromWire, usageToWire, type Role, type WorkerAddress } from './wire.ts';
+import {
+  deadlineOf,
+  finishReasonToWire,
+  handoffFromWire,
+  handoffToWire,
+  logprobToWire,
+  policyFromWire,
+  roleToWire,
+  samplingFromWire,
+  usageToWire,
+  type Role,
+  type WorkerAddress,
+} from './wire.ts';
 
 /** A KV-event stream of this worker, as GetStatus reports it (connectable addresses). */
 export interface KvEventEndpointInfo {
@@ -54,7 +71,8 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
   let anonymous = 0;
   const requestIdOf = (id: string) => (id !== '' ? id : `grpc-${++anonymous}`);
   const checkModel = (model: string) => {
-    if (model !== '' && !options.modelNames.includes(model)) throw new TandemError('model_not_found', `The model \`${model}\` does not exist.`, { param: 'model' });
+    if (model !== '' && !options.modelNames.includes(model))
+      throw new TandemError('model_not_found', `The model \`${model}\` does not exist.`, { param: 'model' });
   };
 
   return {
@@ -62,7 +80,12 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
       checkModel(request.model);
       const observer = metrics.startRequest();
       const stream = engine.generate(
-        { requestId: requestIdOf(request.requestId), promptTokenIds: request.tokenIds, sampling: samplingFromWire(request.sampling), deadlineMs: deadlineOf(request.deadlineUnixMs, context.deadlineUnixMs) },
+        {
+          requestId: requestIdOf(request.requestId),
+          promptTokenIds: request.tokenIds,
+          sampling: samplingFromWire(request.sampling),
+          deadlineMs: deadlineOf(request.deadlineUnixMs, context.deadlineUnixMs),
+        },
         { signal: context.signal },
       );
       yield* relay(stream, observer);
@@ -71,14 +94,23 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
     async prefill(request, context) {
       checkModel(request.model);
       if (request.transport !== KvTransport.UNSPECIFIED && request.transport !== ownTransport) {
-        throw new TandemError('failed_precondition', `this worker hands KV off over transport ${KvTransport[ownTransport]} only (asked for ${KvTransport[request.transport]})`, { param: 'transport' });
+        throw new TandemError(
+          'failed_precondition',
+          `this worker hands KV off over transport ${KvTransport[ownTransport]} only (asked for ${KvTransport[request.transport]})`,
+          { param: 'transport' },
+        );
       }
       const observer = metrics.startRequest();
       const requestId = requestIdOf(request.requestId);
       let result;
       try {
         result = await engine.prefill(
-          { requestId, promptTokenIds: request.tokenIds, sampling: samplingFromWire(request.sampling), deadlineMs: deadlineOf(request.deadlineUnixMs, context.deadlineUnixMs) },
+          {
+            requestId,
+            promptTokenIds: request.tokenIds,
+            sampling: samplingFromWire(request.sampling),
+            deadlineMs: deadlineOf(request.deadlineUnixMs, context.deadlineUnixMs),
+          },
           { signal: context.signal },
         );
       } catch (error) {
@@ -106,7 +138,10 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
 
     async *decode(request, context) {
       checkModel(request.model);
-      if (!request.handoff) throw new TandemError('invalid_request', 'a decode needs the handoff its prefill returned', { param: 'handoff' });
+      if (!request.handoff)
+        throw new TandemError('invalid_request', 'a decode needs the handoff its prefill returned', {
+          param: 'handoff',
+        });
       const observer = metrics.startRequest();
       const wire = request.handoff;
       let decode;
@@ -114,7 +149,12 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
         decode = await startRemoteDecode({
           engine,
           peers,
-          request: { requestId: requestIdOf(request.requestId), promptTokenIds: request.tokenIds, sampling: samplingFromWire(request.sampling), deadlineMs: deadlineOf(request.deadlineUnixMs, context.deadlineUnixMs) },
+          request: {
+            requestId: requestIdOf(request.requestId),
+            promptTokenIds: request.tokenIds,
+            sampling: samplingFromWire(request.sampling),
+            deadlineMs: deadlineOf(request.deadlineUnixMs, context.deadlineUnixMs),
+          },
           handoff: handoffFromWire(wire, info),
           peer: { host: wire.host, port: wire.port, engineId: wire.remoteEngineId, handoffId: wire.remoteRequestId },
           unusable: unusableHandoff(wire, info),
@@ -178,8 +218,10 @@ export function createWorkerService(options: WorkerServiceOptions): ServiceHandl
  */
 function unusableHandoff(wire: WireKvHandoff, info: EngineInfo): string | undefined {
   if (wire.transport === KvTransport.TCP) return undefined;
-  if (wire.transport !== KvTransport.SIM && wire.transport !== KvTransport.UNSPECIFIED) return `transport ${KvTransport[wire.transport]} is not one this engine pulls over`;
-  if (wire.blockSize !== info.blockSize) return `block size ${wire.blockSize} differs from this engine's ${info.blockSize}`;
+  if (wire.transport !== KvTransport.SIM && wire.transport !== KvTransport.UNSPECIFIED)
+    return `transport ${KvTransport[wire.transport]} is not one this engine pulls over`;
+  if (wire.blockSize !== info.blockSize)
+    return `block size ${wire.blockSize} differs from this engine's ${info.blockSize}`;
   if (wire.host === '' || wire.port === 0) return 'the handoff names no host and port';
   return undefined;
 }

@@ -41,18 +41,32 @@ const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'triangle-down'] as 
 
 function marker(shape: (typeof MARKERS)[number], cx: number, cy: number, fill: string): string {
   const r = 4;
-  const poly = (pts: [number, number][]) => `<polygon points="${pts.map(([px, py]) => `${round(cx + px)},${round(cy + py)}`).join(' ')}" fill="${fill}"/>`;
+  const poly = (pts: [number, number][]) =>
+    `<polygon points="${pts.map(([px, py]) => `${round(cx + px)},${round(cy + py)}`).join(' ')}" fill="${fill}"/>`;
   switch (shape) {
     case 'circle':
       return `<circle cx="${cx}" cy="${cy}" r="${r - 0.5}" fill="${fill}"/>`;
     case 'square':
       return `<rect x="${round(cx - r + 0.5)}" y="${round(cy - r + 0.5)}" width="${2 * r - 1}" height="${2 * r - 1}" fill="${fill}"/>`;
     case 'triangle':
-      return poly([[0, -r - 0.5], [r, r - 0.5], [-r, r - 0.5]]);
+      return poly([
+        [0, -r - 0.5],
+        [r, r - 0.5],
+        [-r, r - 0.5],
+      ]);
     case 'diamond':
-      return poly([[0, -r - 0.5], [r + 0.5, 0], [0, r + 0.5], [-r - 0.5, 0]]);
+      return poly([
+        [0, -r - 0.5],
+        [r + 0.5, 0],
+        [0, r + 0.5],
+        [-r - 0.5, 0],
+      ]);
     case 'triangle-down':
-      return poly([[0, r + 0.5], [r, -r + 0.5], [-r, -r + 0.5]]);
+      return poly([
+        [0, r + 0.5],
+        [r, -r + 0.5],
+        [-r, -r + 0.5],
+      ]);
   }
 }
 
@@ -66,7 +80,9 @@ export function renderLineChart(spec: LineChartSpec): string {
   const height = spec.height ?? 440;
   const legendWidth = Math.min(260, 40 + 7 * Math.max(8, ...spec.series.map((s) => s.name.length)));
   const plot = { left: 78, right: width - legendWidth - 20, top: 48, bottom: height - 62 };
-  const points = spec.series.flatMap((s) => s.points.filter((p): p is { x: number; y: number } => p.y !== null && Number.isFinite(p.y) && Number.isFinite(p.x)));
+  const points = spec.series.flatMap((s) =>
+    s.points.filter((p): p is { x: number; y: number } => p.y !== null && Number.isFinite(p.y) && Number.isFinite(p.x)),
+  );
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(spec.title)}">`,
     `<title>${escape(spec.title)}</title>`,
@@ -74,23 +90,39 @@ export function renderLineChart(spec: LineChartSpec): string {
     `<text x="${(plot.left + plot.right) / 2}" y="28" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${escape(spec.title)}</text>`,
   ];
   if (points.length === 0) {
-    out.push(`<text x="${(plot.left + plot.right) / 2}" y="${(plot.top + plot.bottom) / 2}" text-anchor="middle" font-size="14" fill="#666666" ${FONT}>no data</text>`, '</svg>');
+    out.push(
+      `<text x="${(plot.left + plot.right) / 2}" y="${(plot.top + plot.bottom) / 2}" text-anchor="middle" font-size="14" fill="#666666" ${FONT}>no data</text>`,
+      '</svg>',
+    );
     return `${out.join('\n')}\n`;
   }
 
-  const xs = [...points.map((p) => p.x), ...spec.series.flatMap((s) => (s.stepUntil === undefined ? [] : [s.stepUntil]))];
+  const xs = [
+    ...points.map((p) => p.x),
+    ...spec.series.flatMap((s) => (s.stepUntil === undefined ? [] : [s.stepUntil])),
+  ];
   const ys = points.map((p) => p.y);
   const xLog = spec.xScale === 'log' || (spec.xScale === 'auto' && wantsLog(xs));
   const yLog = !spec.yDomain && (spec.yScale === 'log' || ((spec.yScale ?? 'auto') === 'auto' && wantsLog(ys)));
-  const x = xLog ? logScale(xs, [plot.left, plot.right]) : linearScale(xs, [plot.left, plot.right], { includeZero: true });
-  const y = yLog ? logScale(ys, [plot.bottom, plot.top]) : linearScale(ys, [plot.bottom, plot.top], spec.yDomain ? { domain: spec.yDomain } : { includeZero: true });
+  const x = xLog
+    ? logScale(xs, [plot.left, plot.right])
+    : linearScale(xs, [plot.left, plot.right], { includeZero: true });
+  const y = yLog
+    ? logScale(ys, [plot.bottom, plot.top])
+    : linearScale(ys, [plot.bottom, plot.top], spec.yDomain ? { domain: spec.yDomain } : { includeZero: true });
   const yFormat = spec.yTickFormat ?? formatTick;
 
   out.push(...axis(x, 'x', plot, formatTick), ...axis(y, 'y', plot, yFormat));
-  out.push(`<rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${plot.bottom - plot.top}" fill="none" stroke="#333333" stroke-width="1"/>`);
-  out.push(`<text x="${(plot.left + plot.right) / 2}" y="${height - 18}" text-anchor="middle" font-size="13" ${FONT}>${escape(spec.xLabel + (xLog ? ' (log scale)' : ''))}</text>`);
+  out.push(
+    `<rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${plot.bottom - plot.top}" fill="none" stroke="#333333" stroke-width="1"/>`,
+  );
+  out.push(
+    `<text x="${(plot.left + plot.right) / 2}" y="${height - 18}" text-anchor="middle" font-size="13" ${FONT}>${escape(spec.xLabel + (xLog ? ' (log scale)' : ''))}</text>`,
+  );
   const yMid = (plot.top + plot.bottom) / 2;
-  out.push(`<text x="20" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 20 ${yMid})" ${FONT}>${escape(spec.yLabel + (yLog ? ' (log scale)' : ''))}</text>`);
+  out.push(
+    `<text x="20" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 20 ${yMid})" ${FONT}>${escape(spec.yLabel + (yLog ? ' (log scale)' : ''))}</text>`,
+  );
 
   let colour = 0;
   const legend: string[] = [];
@@ -98,7 +130,8 @@ export function renderLineChart(spec: LineChartSpec): string {
     const stroke = series.reference ? '#777777' : PALETTE[colour++ % PALETTE.length]!;
     const dash = series.reference || series.dashed ? ' stroke-dasharray="7 4"' : '';
     const path = seriesPath(series, x, y);
-    if (path) out.push(`<path d="${path}" fill="none" stroke="${stroke}" stroke-width="2"${dash} stroke-linejoin="round"/>`);
+    if (path)
+      out.push(`<path d="${path}" fill="none" stroke="${stroke}" stroke-width="2"${dash} stroke-linejoin="round"/>`);
     const shape = MARKERS[index % MARKERS.length]!;
     if (!series.reference) {
       for (const p of series.points) {
@@ -116,11 +149,20 @@ export function renderLineChart(spec: LineChartSpec): string {
   return `${out.join('\n')}\n`;
 }
 
-function axis(scale: Scale, which: 'x' | 'y', plot: { left: number; right: number; top: number; bottom: number }, format: (v: number) => string): string[] {
+function axis(
+  scale: Scale,
+  which: 'x' | 'y',
+  plot: { left: number; right: number; top: number; bottom: number },
+  format: (v: number) => string,
+): string[] {
   const out: string[] = [];
   for (const tick of scale.minorTicks) {
     const at = round(scale.map(tick));
-    out.push(which === 'x' ? `<line x1="${at}" y1="${plot.bottom}" x2="${at}" y2="${plot.bottom + 3}" stroke="#333333"/>` : `<line x1="${plot.left - 3}" y1="${at}" x2="${plot.left}" y2="${at}" stroke="#333333"/>`);
+    out.push(
+      which === 'x'
+        ? `<line x1="${at}" y1="${plot.bottom}" x2="${at}" y2="${plot.bottom + 3}" stroke="#333333"/>`
+        : `<line x1="${plot.left - 3}" y1="${at}" x2="${plot.left}" y2="${at}" stroke="#333333"/>`,
+    );
   }
   for (const tick of scale.ticks) {
     const at = round(scale.map(tick));
@@ -156,7 +198,8 @@ function seriesPath(series: ChartSeries, x: Scale, y: Scale): string {
     pen = true;
   }
   const last = sorted.at(-1);
-  if (series.shape === 'step' && pen && last && series.stepUntil !== undefined && series.stepUntil > last.x) parts.push(`H${round(x.map(series.stepUntil))}`);
+  if (series.shape === 'step' && pen && last && series.stepUntil !== undefined && series.stepUntil > last.x)
+    parts.push(`H${round(x.map(series.stepUntil))}`);
   return parts.join(' ');
 }
 
@@ -166,5 +209,10 @@ function round(value: number): number {
 
 /** Text and attribute escaping for SVG. */
 export function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }

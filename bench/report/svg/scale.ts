@@ -34,7 +34,11 @@ export function niceTicks(min: number, max: number, target = 5): { ticks: number
   return { ticks, domain: [lo, hi] };
 }
 
-export function linearScale(values: readonly number[], range: readonly [number, number], options: { includeZero?: boolean; domain?: readonly [number, number] } = {}): Scale {
+export function linearScale(
+  values: readonly number[],
+  range: readonly [number, number],
+  options: { includeZero?: boolean; domain?: readonly [number, number] } = {},
+): Scale {
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (options.includeZero) {
@@ -88,7 +92,11 @@ export function logScale(values: readonly number[], range: readonly [number, num
 export function formatTick(value: number): string {
   if (value === 0) return '0';
   const abs = Math.abs(value);
-  const units: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const units: [number, string][] = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   for (const [size, suffix] of units) if (abs >= size) return `${trim(value / size)}${suffix}`;
   return trim(value);
 }

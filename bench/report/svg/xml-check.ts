@@ -24,7 +24,8 @@ export function checkXml(source: string): XmlCheck {
   let i = 0;
   const result = (problem: string | undefined): XmlCheck => ({ problem, root, elements, texts });
   const checkText = (text: string, where: string): string | undefined => {
-    for (let k = text.indexOf('&'); k >= 0; k = text.indexOf('&', k + 1)) if (!ENTITY.test(text.slice(k))) return `bad entity in ${where} at ${text.slice(k, k + 10)}`;
+    for (let k = text.indexOf('&'); k >= 0; k = text.indexOf('&', k + 1))
+      if (!ENTITY.test(text.slice(k))) return `bad entity in ${where} at ${text.slice(k, k + 10)}`;
     return undefined;
   };
 
@@ -50,7 +51,8 @@ export function checkXml(source: string): XmlCheck {
       i = end + 3;
       continue;
     }
-    if (source.startsWith('<!', i) || source.startsWith('<?', i)) return result('DTDs and processing instructions are not expected');
+    if (source.startsWith('<!', i) || source.startsWith('<?', i))
+      return result('DTDs and processing instructions are not expected');
     if (source.startsWith('</', i)) {
       const name = NAME.exec(source.slice(i + 2))?.[0];
       if (!name) return result('bad closing tag');

@@ -48,7 +48,10 @@ const admissionSection = z.strictObject({
 });
 
 /** `admission.queue_timeout_s` as configured, or its default: half the TTFT SLO. */
-export function queueTimeoutSeconds(config: { readonly orchestrator: { readonly admission: { readonly queue_timeout_s?: number | undefined } }; readonly planner: { readonly slo: { readonly ttft_s: number } } }): number {
+export function queueTimeoutSeconds(config: {
+  readonly orchestrator: { readonly admission: { readonly queue_timeout_s?: number | undefined } };
+  readonly planner: { readonly slo: { readonly ttft_s: number } };
+}): number {
   return config.orchestrator.admission.queue_timeout_s ?? config.planner.slo.ttft_s / 2;
 }
 
@@ -89,9 +92,15 @@ const dispatchSection = z.strictObject({
  */
 const replicaSyncSection = z.strictObject({
   /** `nats://host:4222` (comma-separated for a NATS cluster); unset: no cross-machine sync. */
-  nats_url: z.string().regex(/^(nats|tls):\/\/[^\s]+$/, 'must be nats://host:port (comma-separated for several)').optional(),
+  nats_url: z
+    .string()
+    .regex(/^(nats|tls):\/\/[^\s]+$/, 'must be nats://host:port (comma-separated for several)')
+    .optional(),
   /** Subject every replica of one fleet publishes and subscribes on. */
-  subject: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _, - and . only').default('tandem.replica-sync'),
+  subject: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _, - and . only')
+    .default('tandem.replica-sync'),
   /** A process that sent nothing else for this long sends a heartbeat, seconds. */
   heartbeat_s: z.number().positive().default(1),
   /** A peer not heard from for this long is gone and its bookings are dropped, seconds (> heartbeat_s). */
@@ -101,52 +110,62 @@ const replicaSyncSection = z.strictObject({
 });
 
 /** The OpenAI-compatible front door. */
-export const orchestratorSection = z.strictObject({
-  /** Bind address. Loopback by default; deployments set 0.0.0.0. */
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(8000),
-  /** The model name clients send and /v1/models lists. */
-  model: z.string().min(1).default('Qwen/Qwen3-8B'),
-  /** `qwen3` (bundled, offline) or a directory holding tokenizer.json and tokenizer_config.json. */
-  tokenizer: z.string().min(1).default('qwen3'),
-  /** Context length, tokens: prompt + max_tokens must fit (Qwen3-8B's native 32768 by default). */
-  max_model_len: z.number().int().positive().default(32768),
-  /** Largest request body accepted, bytes. */
-  max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024),
-  /** A request still running after this long is cancelled, seconds. */
-  request_timeout_s: z.number().positive().default(600),
-  /**
-   * A response whose client has taken none of its pending bytes for this long is ended (socket
-   * destroyed, request cancelled, its booking and admission slot released), seconds.
-   */
-  client_write_timeout_s: z.number().positive().default(30),
-  /** When set, /v1/* and /debug/* require `Authorization: Bearer <api_key>` (as vLLM's --api-key). */
-  api_key: z.string().min(1).optional(),
-  /** Request header whose value is the `session` policy's affinity key (the body's `user` otherwise). */
-  session_header: z.string().min(1).default('x-session-id'),
-  limits: limitsSection.prefault({}),
-  admission: admissionSection.prefault({}),
-  health: healthSection.prefault({}),
-  dispatch: dispatchSection.prefault({}),
-  /**
-   * The planner's HTTP edge (`tandem planner`: /decision), e.g. http://tandem-planner:9400. One
-   * poller reads it every `planner_poll_s`: the status page shows the decision, and its
-   * `disaggregation_threshold_tokens` becomes the live `auto` threshold (unless
-   * disaggregation.follow_planner is false). Unset: "no planner", the threshold stays as configured.
-   */
-  planner_url: z.url({ protocol: /^https?$/ }).optional(),
-  /** Seconds between reads of the planner's /decision (it decides every planner.interval_s). */
-  planner_poll_s: z.number().positive().default(5),
-  /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
-  shutdown_grace_s: z.number().nonnegative().default(30),
-  /**
-   * Serving processes behind the one port (node:cluster), each a whole orchestrator sharing its
-   * bookings with the others; `auto`: the machine's available parallelism. 1 runs a plain single
-   * process (no primary, nothing forked).
-   */
-  processes: z.union([z.literal('auto'), z.number().int().positive().max(256)]).default('auto'),
-  replica_sync: replicaSyncSection.prefault({}),
-}).refine((o) => o.replica_sync.peer_timeout_s > o.replica_sync.heartbeat_s, { message: 'replica_sync.peer_timeout_s must exceed replica_sync.heartbeat_s', path: ['replica_sync', 'peer_timeout_s'] });
+export const orchestratorSection = z
+  .strictObject({
+    /** Bind address. Loopback by default; deployments set 0.0.0.0. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8000),
+    /** The model name clients send and /v1/models lists. */
+    model: z.string().min(1).default('Qwen/Qwen3-8B'),
+    /** `qwen3` (bundled, offline) or a directory holding tokenizer.json and tokenizer_config.json. */
+    tokenizer: z.string().min(1).default('qwen3'),
+    /** Context length, tokens: prompt + max_tokens must fit (Qwen3-8B's native 32768 by default). */
+    max_model_len: z.number().int().positive().default(32768),
+    /** Largest request body accepted, bytes. */
+    max_body_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024),
+    /** A request still running after this long is cancelled, seconds. */
+    request_timeout_s: z.number().positive().default(600),
+    /**
+     * A response whose client has taken none of its pending bytes for this long is ended (socket
+     * destroyed, request cancelled, its booking and admission slot released), seconds.
+     */
+    client_write_timeout_s: z.number().positive().default(30),
+    /** When set, /v1/* and /debug/* require `Authorization: Bearer <api_key>` (as vLLM's --api-key). */
+    api_key: z.string().min(1).optional(),
+    /** Request header whose value is the `session` policy's affinity key (the body's `user` otherwise). */
+    session_header: z.string().min(1).default('x-session-id'),
+    limits: limitsSection.prefault({}),
+    admission: admissionSection.prefault({}),
+    health: healthSection.prefault({}),
+    dispatch: dispatchSection.prefault({}),
+    /**
+     * The planner's HTTP edge (`tandem planner`: /decision), e.g. http://tandem-planner:9400. One
+     * poller reads it every `planner_poll_s`: the status page shows the decision, and its
+     * `disaggregation_threshold_tokens` becomes the live `auto` threshold (unless
+     * disaggregation.follow_planner is false). Unset: "no planner", the threshold stays as configured.
+     */
+    planner_url: z.url({ protocol: /^https?$/ }).optional(),
+    /** Seconds between reads of the planner's /decision (it decides every planner.interval_s). */
+    planner_poll_s: z.number().positive().default(5),
+    /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
+    shutdown_grace_s: z.number().nonnegative().default(30),
+    /**
+     * Serving processes behind the one port (node:cluster), each a whole orchestrator sharing its
+     * bookings with the others; `auto`: the machine's available parallelism. 1 runs a plain single
+     * process (no primary, nothing forked).
+     */
+    processes: z.union([z.literal('auto'), z.number().int().positive().max(256)]).default('auto'),
+    replica_sync: replicaSyncSection.prefault({}),
+  })
+  .refine((o) => o.replica_sync.peer_timeout_s > o.replica_sync.heartbeat_s, {
+    message: 'replica_sync.peer_timeout_s must exceed replica_sync.heartbeat_s',
+    path: ['replica_sync', 'peer_timeout_s'],
+  });
 
 /** Serving processes `orchestrator.processes` asks for: `auto` is the machine's available parallelism. */
-export const processCount = (orchestrator: { readonly processes: 'auto' | number }): number => (orchestrator.processes === 'auto' ? availableParallelism() : orchestrator.processes);
+export const processCount = (orchestrator: { readonly processes: 'auto' | number }): number =>
+  orchestrator.processes === 'auto' ? availableParallelism() : orchestrator.processes;

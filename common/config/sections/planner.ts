@@ -131,13 +131,24 @@ export const plannerSection = z
   .superRefine((section, context) => {
     const seen = new Set<string>();
     section.pools.forEach((pool, index) => {
-      if (seen.has(pool.name)) context.addIssue({ code: 'custom', path: ['pools', index, 'name'], message: `duplicate pool name "${pool.name}"` });
+      if (seen.has(pool.name))
+        context.addIssue({
+          code: 'custom',
+          path: ['pools', index, 'name'],
+          message: `duplicate pool name "${pool.name}"`,
+        });
       seen.add(pool.name);
-      if (pool.min_replicas > pool.max_replicas) context.addIssue({ code: 'custom', path: ['pools', index, 'min_replicas'], message: `min_replicas (${pool.min_replicas}) exceeds max_replicas (${pool.max_replicas})` });
+      if (pool.min_replicas > pool.max_replicas)
+        context.addIssue({
+          code: 'custom',
+          path: ['pools', index, 'min_replicas'],
+          message: `min_replicas (${pool.min_replicas}) exceeds max_replicas (${pool.max_replicas})`,
+        });
     });
     if (section.pools.length > 0) {
       for (const role of ['prefill', 'decode'] as const) {
-        if (!section.pools.some((pool) => pool.role === role)) context.addIssue({ code: 'custom', path: ['pools'], message: `needs at least one ${role} pool` });
+        if (!section.pools.some((pool) => pool.role === role))
+          context.addIssue({ code: 'custom', path: ['pools'], message: `needs at least one ${role} pool` });
       }
     }
   });

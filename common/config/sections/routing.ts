@@ -18,7 +18,11 @@ export const routingSection = z.strictObject({
       /** Approximate mode: seconds a routed prompt's blocks count as cached (Dynamo: 120). */
       approximate_ttl_s: z.number().positive().default(120),
       /** Approximate mode: most (worker, block) entries kept (Dynamo: 2^20). */
-      approximate_max_blocks: z.number().int().positive().default(1 << 20),
+      approximate_max_blocks: z
+        .number()
+        .int()
+        .positive()
+        .default(1 << 20),
       /** Approximate mode: fraction of the bound kept after pruning the oldest (Dynamo: 0.8). */
       approximate_prune_to: z.number().gt(0).max(1).default(0.8),
       /** Precise mode: BlockStored runs kept per worker while their parent is unknown. */

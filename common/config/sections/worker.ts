@@ -122,7 +122,11 @@ export const workerSection = z.strictObject({
   /** Bound on one PullKv or ReleaseKv call to a prefill peer, milliseconds. */
   peer_timeout_ms: z.number().int().positive().default(5000),
   /** Largest HTTP request body accepted, bytes (413 beyond). */
-  http_max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024),
+  http_max_body_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
   /** On SIGTERM: how long running calls get to finish after being cancelled, milliseconds. */
   shutdown_grace_ms: z.number().int().nonnegative().default(2000),
   /** Simulated time runs this many times faster than the wall clock. */
@@ -134,7 +138,9 @@ export const workerSection = z.strictObject({
   block_size: z
     .number()
     .int()
-    .refine((value) => (BLOCK_SIZES as readonly number[]).includes(value), { message: `must be one of ${BLOCK_SIZES.join(', ')}` })
+    .refine((value) => (BLOCK_SIZES as readonly number[]).includes(value), {
+      message: `must be one of ${BLOCK_SIZES.join(', ')}`,
+    })
     .default(16),
   /** KV blocks; unset derives them from the GPU x model profile (memory left after weights). */
   num_gpu_blocks: z.number().int().positive().optional(),
@@ -149,7 +155,10 @@ export const workerSection = z.strictObject({
    * PYTHONHASHSEED of the emulated vLLM: the string whose sha256_cbor seeds the block-hash
    * chain. "0" reproduces a vLLM started with PYTHONHASHSEED=0.
    */
-  hash_seed: z.union([z.string().min(1), z.number().int()]).transform(String).default('0'),
+  hash_seed: z
+    .union([z.string().min(1), z.number().int()])
+    .transform(String)
+    .default('0'),
   /** Seconds a prefill worker holds a request's blocks for a decode worker (VLLM_NIXL_ABORT_REQUEST_TIMEOUT). */
   kv_hold_timeout_s: z.number().positive().default(480),
   /** Link a decode worker pulls KV over: a name from common/profiles/links.ts. */

@@ -69,14 +69,27 @@ export const workersSection = z
   .superRefine((workers, context) => {
     const seen = new Set<string>();
     workers.forEach((worker, index) => {
-      if (seen.has(worker.name)) context.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate worker name "${worker.name}" (names must be unique)` });
+      if (seen.has(worker.name))
+        context.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `duplicate worker name "${worker.name}" (names must be unique)`,
+        });
       seen.add(worker.name);
       const protocol = worker.kv_transfer?.protocol;
       if (protocol !== undefined && (protocol === 'tandem') !== (worker.backend === 'grpc')) {
-        context.addIssue({ code: 'custom', path: [index, 'kv_transfer', 'protocol'], message: `protocol ${protocol} does not run over backend ${worker.backend} (grpc: tandem; vllm-http: nixl, p2p-nccl, sglang)` });
+        context.addIssue({
+          code: 'custom',
+          path: [index, 'kv_transfer', 'protocol'],
+          message: `protocol ${protocol} does not run over backend ${worker.backend} (grpc: tandem; vllm-http: nixl, p2p-nccl, sglang)`,
+        });
       }
       if (protocol === 'p2p-nccl' && worker.kv_transfer?.nccl_address === undefined) {
-        context.addIssue({ code: 'custom', path: [index, 'kv_transfer', 'nccl_address'], message: 'p2p-nccl needs the engine\'s zmq_address ("ip:kv_port")' });
+        context.addIssue({
+          code: 'custom',
+          path: [index, 'kv_transfer', 'nccl_address'],
+          message: 'p2p-nccl needs the engine\'s zmq_address ("ip:kv_port")',
+        });
       }
     });
   });

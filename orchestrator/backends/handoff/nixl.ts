@@ -24,10 +24,23 @@ export function createNixlHandoff(_deps: HandoffDeps): HandoffProtocol {
         async prefill() {
           const result = await prefill.backend.prefill(callFor(call, prefill), signal);
           ticket = result.handoff;
-          if (result.finishReason !== null) return { firstTokenId: result.firstTokenId, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: false };
+          if (result.finishReason !== null)
+            return {
+              firstTokenId: result.firstTokenId,
+              finishReason: result.finishReason,
+              usage: result.usage,
+              decodeRepeatsFirstToken: false,
+              decodeRetryable: false,
+            };
           // A pass-through prefill has no token id to send early: the decode stream carries every token.
           const early = result.firstTokenId !== null && firstTokenIsReproducible(call);
-          return { firstTokenId: early ? result.firstTokenId : null, finishReason: null, usage: result.usage, decodeRepeatsFirstToken: early, decodeRetryable: true };
+          return {
+            firstTokenId: early ? result.firstTokenId : null,
+            finishReason: null,
+            usage: result.usage,
+            decodeRepeatsFirstToken: early,
+            decodeRetryable: true,
+          };
         },
         decode(peer) {
           if (ticket === undefined) throw new TandemError('internal', 'decode before prefill');

@@ -20,7 +20,11 @@ export function createP2pNcclHandoff(deps: HandoffDeps): HandoffProtocol {
     backend: 'vllm-http',
     open({ call, prefill, decode, signal }) {
       const address = (peer: typeof prefill) => {
-        if (!peer.ncclAddress) throw new TandemError('failed_precondition', `worker ${peer.name} has no kv_transfer.nccl_address for the p2p-nccl protocol`);
+        if (!peer.ncclAddress)
+          throw new TandemError(
+            'failed_precondition',
+            `worker ${peer.name} has no kv_transfer.nccl_address for the p2p-nccl protocol`,
+          );
         return peer.ncclAddress;
       };
       const requestId = `___prefill_addr_${address(prefill)}___decode_addr_${address(decode)}_${deps.randomHex(16)}`;
@@ -31,7 +35,13 @@ export function createP2pNcclHandoff(deps: HandoffDeps): HandoffProtocol {
           const tokens: number[] = [];
           let finishReason: FinishReason | undefined;
           let usage: BackendUsage | undefined;
-          for await (const chunk of prefill.backend.generate(callFor({ ...call, sampling }, prefill, { requestId, ...(call.openai ? { extraBody: onePassThroughToken(call.openai.body) } : {}) }), signal)) {
+          for await (const chunk of prefill.backend.generate(
+            callFor({ ...call, sampling }, prefill, {
+              requestId,
+              ...(call.openai ? { extraBody: onePassThroughToken(call.openai.body) } : {}),
+            }),
+            signal,
+          )) {
             tokens.push(...chunk.tokenIds);
             finishReason = chunk.finishReason ?? finishReason;
             usage = chunk.usage ?? usage;
@@ -39,17 +49,48 @@ export function createP2pNcclHandoff(deps: HandoffDeps): HandoffProtocol {
           const first = tokens[0];
           if (call.openai) {
             // The client's own body: the decode stream carries every token, as it wrote them.
-            return { firstTokenId: null, finishReason: null, usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens: 1 }, decodeRepeatsFirstToken: false, decodeRetryable: false };
+            return {
+              firstTokenId: null,
+              finishReason: null,
+              usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens: 1 },
+              decodeRepeatsFirstToken: false,
+              decodeRetryable: false,
+            };
           }
-          if (first === undefined) throw new TandemError('upstream_error', `worker ${prefill.name} answered the p2p-nccl prefill without a token`);
-          const prefillUsage = usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens: 1 };
+          if (first === undefined)
+            throw new TandemError(
+              'upstream_error',
+              `worker ${prefill.name} answered the p2p-nccl prefill without a token`,
+            );
+          const prefillUsage = usage ?? {
+            promptTokens: call.tokenIds.length,
+            cachedPromptTokens: 0,
+            completionTokens: 1,
+          };
           // Only an end-of-sequence ends the request here; `length` is the prefill's own max_tokens.
-          if (finishReason === 'stop' || call.sampling.maxTokens <= 1) return { firstTokenId: first, finishReason: finishReason ?? 'length', usage: prefillUsage, decodeRepeatsFirstToken: false, decodeRetryable: false };
+          if (finishReason === 'stop' || call.sampling.maxTokens <= 1)
+            return {
+              firstTokenId: first,
+              finishReason: finishReason ?? 'length',
+              usage: prefillUsage,
+              decodeRepeatsFirstToken: false,
+              decodeRetryable: false,
+            };
           const early = firstTokenIsReproducible(call);
-          return { firstTokenId: early ? first : null, finishReason: null, usage: prefillUsage, decodeRepeatsFirstToken: early, decodeRetryable: false };
+          return {
+            firstTokenId: early ? first : null,
+            finishReason: null,
+            usage: prefillUsage,
+            decodeRepeatsFirstToken: early,
+            decodeRetryable: false,
+          };
         },
         decode(peer) {
-          if (peer.name !== decode.name) throw new TandemError('internal', `a p2p-nccl handoff names decode worker ${decode.name}, not ${peer.name}`);
+          if (peer.name !== decode.name)
+            throw new TandemError(
+              'internal',
+              `a p2p-nccl handoff names decode worker ${decode.name}, not ${peer.name}`,
+            );
           return decode.backend.generate(callFor(call, decode, { requestId }), signal);
         },
         async release() {

@@ -17,7 +17,10 @@ export const HANDOFF_PROTOCOLS = {
 } as const satisfies Record<HandoffProtocolName, (deps: HandoffDeps) => HandoffProtocol>;
 
 /** The protocol a worker speaks when its config names none. */
-export const DEFAULT_PROTOCOL: Readonly<Record<BackendKind, HandoffProtocolName>> = { grpc: 'tandem', 'vllm-http': 'nixl' };
+export const DEFAULT_PROTOCOL: Readonly<Record<BackendKind, HandoffProtocolName>> = {
+  grpc: 'tandem',
+  'vllm-http': 'nixl',
+};
 
 export interface HandoffProtocols {
   /** The protocol named (or the backend's default); an unknown name fails listing the known ones. */
@@ -25,8 +28,14 @@ export interface HandoffProtocols {
 }
 
 /** One instance of every protocol, sharing `deps` (default randomness: node:crypto). */
-export function createHandoffProtocols(deps: { readonly logger: Logger; readonly randomHex?: (bytes: number) => string }): HandoffProtocols {
-  const full: HandoffDeps = { logger: deps.logger, randomHex: deps.randomHex ?? ((bytes) => randomBytes(bytes).toString('hex')) };
+export function createHandoffProtocols(deps: {
+  readonly logger: Logger;
+  readonly randomHex?: (bytes: number) => string;
+}): HandoffProtocols {
+  const full: HandoffDeps = {
+    logger: deps.logger,
+    randomHex: deps.randomHex ?? ((bytes) => randomBytes(bytes).toString('hex')),
+  };
   const built = new Map<string, HandoffProtocol>();
   return {
     get(name, backend) {
@@ -34,11 +43,21 @@ export function createHandoffProtocols(deps: { readonly logger: Logger; readonly
       let protocol = built.get(wanted);
       if (!protocol) {
         const factory = (HANDOFF_PROTOCOLS as Record<string, (deps: HandoffDeps) => HandoffProtocol>)[wanted];
-        if (!factory) throw new TandemError('invalid_request', `unknown KV handoff protocol "${wanted}" (known: ${Object.keys(HANDOFF_PROTOCOLS).join(', ')})`, { param: 'workers.kv_transfer.protocol' });
+        if (!factory)
+          throw new TandemError(
+            'invalid_request',
+            `unknown KV handoff protocol "${wanted}" (known: ${Object.keys(HANDOFF_PROTOCOLS).join(', ')})`,
+            { param: 'workers.kv_transfer.protocol' },
+          );
         protocol = factory(full);
         built.set(wanted, protocol);
       }
-      if (protocol.backend !== backend) throw new TandemError('invalid_request', `KV handoff protocol ${wanted} runs over backend ${protocol.backend}, not ${backend}`, { param: 'workers.kv_transfer.protocol' });
+      if (protocol.backend !== backend)
+        throw new TandemError(
+          'invalid_request',
+          `KV handoff protocol ${wanted} runs over backend ${protocol.backend}, not ${backend}`,
+          { param: 'workers.kv_transfer.protocol' },
+        );
       return protocol;
     },
   };

@@ -22,7 +22,11 @@ export function createSglangHandoff(deps: HandoffDeps): HandoffProtocol {
     backend: 'vllm-http',
     open({ call, prefill, decode, signal }) {
       const room = Number(BigInt(`0x${deps.randomHex(8)}`) & BigInt(Number.MAX_SAFE_INTEGER));
-      const bootstrap = { bootstrap_host: hostOf(prefill.backend.address), bootstrap_port: prefill.bootstrapPort === undefined ? 8998 : prefill.bootstrapPort, bootstrap_room: room };
+      const bootstrap = {
+        bootstrap_host: hostOf(prefill.backend.address),
+        bootstrap_port: prefill.bootstrapPort === undefined ? 8998 : prefill.bootstrapPort,
+        bootstrap_room: room,
+      };
       const prefillAbort = new AbortController();
       const decodeAbort = new AbortController();
       const forward = () => {
@@ -36,10 +40,16 @@ export function createSglangHandoff(deps: HandoffDeps): HandoffProtocol {
 
       return {
         async prefill() {
-          decoding = startEagerly(decode.backend.generate(callFor(call, decode, { extraBody: bootstrap }), decodeAbort.signal));
+          decoding = startEagerly(
+            decode.backend.generate(callFor(call, decode, { extraBody: bootstrap }), decodeAbort.signal),
+          );
           const drained = (async (): Promise<BackendUsage> => {
             let usage: BackendUsage | undefined;
-            for await (const chunk of prefill.backend.generate(callFor(call, prefill, { extraBody: bootstrap }), prefillAbort.signal)) usage = chunk.usage ?? usage;
+            for await (const chunk of prefill.backend.generate(
+              callFor(call, prefill, { extraBody: bootstrap }),
+              prefillAbort.signal,
+            ))
+              usage = chunk.usage ?? usage;
             return usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens: 0 };
           })();
           // A decode failing before the prefill is done aborts the prefill.
@@ -53,7 +63,13 @@ export function createSglangHandoff(deps: HandoffDeps): HandoffProtocol {
           decodeFailed.catch(() => undefined);
           try {
             const usage = await Promise.race([drained, decodeFailed]);
-            return { firstTokenId: null, finishReason: null, usage, decodeRepeatsFirstToken: false, decodeRetryable: false };
+            return {
+              firstTokenId: null,
+              finishReason: null,
+              usage,
+              decodeRepeatsFirstToken: false,
+              decodeRetryable: false,
+            };
           } catch (error) {
             // A prefill that fails drops the decode.
             decodeAbort.abort(error);
@@ -63,7 +79,11 @@ export function createSglangHandoff(deps: HandoffDeps): HandoffProtocol {
         },
         decode(peer) {
           if (!decoding) throw new TandemError('internal', 'decode before prefill');
-          if (peer.name !== decode.name) throw new TandemError('internal', `an sglang bootstrap room belongs to decode worker ${decode.name}, not ${peer.name}`);
+          if (peer.name !== decode.name)
+            throw new TandemError(
+              'internal',
+              `an sglang bootstrap room belongs to decode worker ${decode.name}, not ${peer.name}`,
+            );
           return decoding.stream;
         },
         async release() {
@@ -83,7 +103,10 @@ export function createSglangHandoff(deps: HandoffDeps): HandoffProtocol {
 /** The host part of a worker's address (a URL or host:port), unbracketed. */
 function hostOf(address: string): string {
   try {
-    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `http://${address}`).hostname.replace(/^\[(.*)\]$/, '$1');
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `http://${address}`).hostname.replace(
+      /^\[(.*)\]$/,
+      '$1',
+    );
   } catch {
     return address;
   }

@@ -19,9 +19,20 @@ export function createTandemHandoff(deps: HandoffDeps): HandoffProtocol {
         async prefill() {
           const result = await prefill.backend.prefill(callFor(call, prefill), signal);
           ticket = result.handoff;
-          if (result.firstTokenId === null) throw new TandemError('upstream_error', `worker ${prefill.name} answered the prefill without its first token`);
+          if (result.firstTokenId === null)
+            throw new TandemError(
+              'upstream_error',
+              `worker ${prefill.name} answered the prefill without its first token`,
+            );
           firstTokenId = result.firstTokenId;
-          return { firstTokenId: result.firstTokenId, firstTokenLogprob: result.firstTokenLogprob, finishReason: result.finishReason, usage: result.usage, decodeRepeatsFirstToken: false, decodeRetryable: true };
+          return {
+            firstTokenId: result.firstTokenId,
+            firstTokenLogprob: result.firstTokenLogprob,
+            finishReason: result.finishReason,
+            usage: result.usage,
+            decodeRepeatsFirstToken: false,
+            decodeRetryable: true,
+          };
         },
         decode(peer) {
           if (firstTokenId === undefined) throw new TandemError('internal', 'decode before prefill');
@@ -36,7 +47,10 @@ export function createTandemHandoff(deps: HandoffDeps): HandoffProtocol {
             await prefill.backend.release(ticket);
           } catch (error) {
             // The hold lapses at its expiry anyway; a lost release costs blocks for a while.
-            deps.logger.warn({ err: error, requestId: call.requestId, worker: prefill.name }, 'could not release the prefill worker\'s KV hold');
+            deps.logger.warn(
+              { err: error, requestId: call.requestId, worker: prefill.name },
+              "could not release the prefill worker's KV hold",
+            );
           }
         },
       };

@@ -16,12 +16,17 @@ export interface PromptSource {
 
 export function createPromptSource(rng: Rng, groups = 6, prefixBlocks = 10): PromptSource {
   const vocabulary = 50;
-  const prefixes = Array.from({ length: groups }, () => Array.from({ length: prefixBlocks * 64 }, () => rng.int(vocabulary)));
+  const prefixes = Array.from({ length: groups }, () =>
+    Array.from({ length: prefixBlocks * 64 }, () => rng.int(vocabulary)),
+  );
   const tails = Array.from({ length: 4 }, () => Array.from({ length: 64 * 4 }, () => rng.int(vocabulary)));
   return {
     prompt(blockSize) {
       const prefix = rng.pick(prefixes).slice(0, blockSize * (1 + rng.int(prefixBlocks)));
-      const tail = rng.next() < 0.5 ? rng.pick(tails).slice(0, blockSize * rng.int(4)) : Array.from({ length: blockSize * rng.int(3) }, () => rng.int(vocabulary));
+      const tail =
+        rng.next() < 0.5
+          ? rng.pick(tails).slice(0, blockSize * rng.int(4))
+          : Array.from({ length: blockSize * rng.int(3) }, () => rng.int(vocabulary));
       return [...prefix, ...tail];
     },
   };
@@ -65,7 +70,9 @@ function shaped(rng: Rng, hash: bigint): ExternalBlockHash {
   return bytes;
 }
 
-const stored = (fields: Partial<BlockStored> & Pick<BlockStored, 'blockHashes' | 'parentBlockHash' | 'tokenIds' | 'blockSize'>): BlockStored => ({
+const stored = (
+  fields: Partial<BlockStored> & Pick<BlockStored, 'blockHashes' | 'parentBlockHash' | 'tokenIds' | 'blockSize'>,
+): BlockStored => ({
   type: 'BlockStored',
   loraId: null,
   medium: 'GPU',
@@ -79,7 +86,10 @@ const stored = (fields: Partial<BlockStored> & Pick<BlockStored, 'blockHashes' |
 function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkward: boolean): KvCacheEvent[] {
   const bs = engine.blockSize;
   const blocks = Math.floor(prompt.length / bs);
-  const keys = Array.from({ length: blocks }, (_, k) => `${engine.tenant.length % 2}:${prompt.slice(0, (k + 1) * bs).join(',')}`);
+  const keys = Array.from(
+    { length: blocks },
+    (_, k) => `${engine.tenant.length % 2}:${prompt.slice(0, (k + 1) * bs).join(',')}`,
+  );
   let first = 0;
   while (first < blocks && engine.cached.has(keys[first]!)) first++;
   if (first === blocks) return [];
@@ -100,8 +110,10 @@ function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkwa
     if (!awkward) return event;
     const roll = rng.next();
     if (roll < 0.1) return { ...event, extraKeys: Array.from({ length: to - from }, () => null) };
-    if (roll < 0.15 && from === 0) return { ...event, extraKeys: [['salt-a'], ...Array.from({ length: to - from - 1 }, () => null)] };
-    if (roll < 0.2) return { ...event, loraName: 'lora-x', extraKeys: Array.from({ length: to - from }, () => ['lora-x']) };
+    if (roll < 0.15 && from === 0)
+      return { ...event, extraKeys: [['salt-a'], ...Array.from({ length: to - from - 1 }, () => null)] };
+    if (roll < 0.2)
+      return { ...event, loraName: 'lora-x', extraKeys: Array.from({ length: to - from }, () => ['lora-x']) };
     return event;
   });
   for (let k = first; k < blocks; k++) engine.cached.set(keys[k]!, { hash: hashes[k]! });
@@ -116,7 +128,13 @@ function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkwa
 }
 
 /** One batch of a random stream for `engine`. */
-export function randomBatch(rng: Rng, engine: KvEventSource, prompts: PromptSource, ts: number, awkward = true): KvEventBatch {
+export function randomBatch(
+  rng: Rng,
+  engine: KvEventSource,
+  prompts: PromptSource,
+  ts: number,
+  awkward = true,
+): KvEventBatch {
   const events: KvCacheEvent[] = [];
   const count = 1 + rng.int(3);
   for (let e = 0; e < count; e++) {
@@ -130,33 +148,73 @@ export function randomBatch(rng: Rng, engine: KvEventSource, prompts: PromptSour
       const keys = cachedKeys();
       const victims = Array.from({ length: Math.min(keys.length, 1 + rng.int(4)) }, () => rng.pick(keys));
       const unique = [...new Set(victims)];
-      events.push({ type: 'BlockRemoved', blockHashes: unique.map((k) => shaped(rng, engine.cached.get(k)!.hash)), medium: 'GPU', groupIdx: null });
+      events.push({
+        type: 'BlockRemoved',
+        blockHashes: unique.map((k) => shaped(rng, engine.cached.get(k)!.hash)),
+        medium: 'GPU',
+        groupIdx: null,
+      });
       for (const key of unique) engine.cached.delete(key);
     } else if (roll < 0.78) {
       events.push({ type: 'AllBlocksCleared' });
       engine.cached.clear();
       engine.orphans.length = 0;
     } else if (roll < 0.82) {
-      const hash = engine.orphans.length > 0 && rng.next() < 0.5 ? engine.orphans.splice(rng.int(engine.orphans.length), 1)[0]! : engineHash(`unknown-${rng.int(1e9)}`);
+      const hash =
+        engine.orphans.length > 0 && rng.next() < 0.5
+          ? engine.orphans.splice(rng.int(engine.orphans.length), 1)[0]!
+          : engineHash(`unknown-${rng.int(1e9)}`);
       events.push({ type: 'BlockRemoved', blockHashes: [shaped(rng, hash)], medium: null, groupIdx: null });
     } else if (roll < 0.85) {
       const bs = engine.blockSize * 2;
-      events.push(stored({ blockHashes: [engineHash(`big-${rng.int(1e9)}`)], parentBlockHash: null, tokenIds: Array.from({ length: bs }, () => rng.int(50)), blockSize: bs }));
+      events.push(
+        stored({
+          blockHashes: [engineHash(`big-${rng.int(1e9)}`)],
+          parentBlockHash: null,
+          tokenIds: Array.from({ length: bs }, () => rng.int(50)),
+          blockSize: bs,
+        }),
+      );
     } else if (roll < 0.88) {
       const prompt = prompts.prompt(engine.blockSize).slice(0, engine.blockSize);
-      if (prompt.length === engine.blockSize) events.push(stored({ blockHashes: [engineHash(`cpu-${prompt.join(',')}`)], parentBlockHash: null, tokenIds: prompt, blockSize: engine.blockSize, medium: 'CPU' }));
+      if (prompt.length === engine.blockSize)
+        events.push(
+          stored({
+            blockHashes: [engineHash(`cpu-${prompt.join(',')}`)],
+            parentBlockHash: null,
+            tokenIds: prompt,
+            blockSize: engine.blockSize,
+            medium: 'CPU',
+          }),
+        );
     } else if (roll < 0.91) {
       const tokens = Array.from({ length: engine.blockSize * 2 }, () => rng.int(50));
       const hashes = [engineHash(`orphan-${rng.int(1e9)}`), engineHash(`orphan-${rng.int(1e9)}`)];
       engine.orphans.push(...hashes);
-      events.push(stored({ blockHashes: hashes, parentBlockHash: engineHash(`lost-${rng.int(1e9)}`), tokenIds: tokens, blockSize: engine.blockSize }));
+      events.push(
+        stored({
+          blockHashes: hashes,
+          parentBlockHash: engineHash(`lost-${rng.int(1e9)}`),
+          tokenIds: tokens,
+          blockSize: engine.blockSize,
+        }),
+      );
     } else if (roll < 0.93) {
-      events.push(stored({ blockHashes: [engineHash(`bad-${rng.int(1e9)}`)], parentBlockHash: null, tokenIds: [1, 2, 3].slice(0, Math.max(0, engine.blockSize - 1)), blockSize: engine.blockSize }));
+      events.push(
+        stored({
+          blockHashes: [engineHash(`bad-${rng.int(1e9)}`)],
+          parentBlockHash: null,
+          tokenIds: [1, 2, 3].slice(0, Math.max(0, engine.blockSize - 1)),
+          blockSize: engine.blockSize,
+        }),
+      );
     } else if (roll < 0.97) {
       // The same blocks stored again, as a second physical copy or as KV-cache group 1.
       const prompt = prompts.prompt(engine.blockSize);
       const again = serve(rng, createKvEventSource(engine.tenant, engine.blockSize), prompt, false);
-      events.push(...again.map((event) => (event.type === 'BlockStored' && rng.next() < 0.5 ? { ...event, groupIdx: 1 } : event)));
+      events.push(
+        ...again.map((event) => (event.type === 'BlockStored' && rng.next() < 0.5 ? { ...event, groupIdx: 1 } : event)),
+      );
     } else {
       events.push(stored({ blockHashes: [], parentBlockHash: null, tokenIds: [], blockSize: engine.blockSize }));
     }

@@ -18,7 +18,15 @@ const u64 = (hash: ExternalBlockHash): bigint => {
 const engineKey = (hash: ExternalBlockHash, group: number | null) => `${u64(hash)}/${group ?? 0}`;
 
 /** Router hash of one block chained from `parent`. */
-function routerHash(seed: number, parent: bigint, tokens: readonly number[], offset: number, blockSize: number, extra: unknown, loraName: string | null): bigint {
+function routerHash(
+  seed: number,
+  parent: bigint,
+  tokens: readonly number[],
+  offset: number,
+  blockSize: number,
+  extra: unknown,
+  loraName: string | null,
+): bigint {
   const lo = Number(parent & 0xffffffffn);
   const hi = Number(parent >> 32n);
   let hash = chainHashAt(hashChain(seed, lo, hi, tokens, offset, blockSize, blockSize), 0);
@@ -42,21 +50,48 @@ export interface RefPreciseTenant {
   engine: Map<string, { router: bigint; count: number }>;
   refs: Map<bigint, number>;
   parked: RefRun[];
-  counters: Record<'parentMissing' | 'parkedResolved' | 'parkedDropped' | 'removedUnknown' | 'blockSizeErrors' | 'malformedEvents' | 'otherMediumEvents' | 'conflicts' | 'blocksStored' | 'blocksRemoved', number>;
+  counters: Record<
+    | 'parentMissing'
+    | 'parkedResolved'
+    | 'parkedDropped'
+    | 'removedUnknown'
+    | 'blockSizeErrors'
+    | 'malformedEvents'
+    | 'otherMediumEvents'
+    | 'conflicts'
+    | 'blocksStored'
+    | 'blocksRemoved',
+    number
+  >;
 }
 
 export class ReferencePreciseIndex {
   readonly tenants = new Map<string, RefPreciseTenant>();
   private readonly hasher;
 
-  constructor(private readonly seed: number, private readonly defaultBlockSize: number, private readonly maxParkedRuns: number) {
+  constructor(
+    private readonly seed: number,
+    private readonly defaultBlockSize: number,
+    private readonly maxParkedRuns: number,
+  ) {
     this.hasher = createBlockHasher(seed);
   }
 
   tenant(id: string, blockSize = this.defaultBlockSize): RefPreciseTenant {
     let t = this.tenants.get(id);
     if (!t) {
-      const counters = { parentMissing: 0, parkedResolved: 0, parkedDropped: 0, removedUnknown: 0, blockSizeErrors: 0, malformedEvents: 0, otherMediumEvents: 0, conflicts: 0, blocksStored: 0, blocksRemoved: 0 };
+      const counters = {
+        parentMissing: 0,
+        parkedResolved: 0,
+        parkedDropped: 0,
+        removedUnknown: 0,
+        blockSizeErrors: 0,
+        malformedEvents: 0,
+        otherMediumEvents: 0,
+        conflicts: 0,
+        blocksStored: 0,
+        blocksRemoved: 0,
+      };
       t = { blockSize, engine: new Map(), refs: new Map(), parked: [], counters };
       this.tenants.set(id, t);
     }
@@ -76,7 +111,8 @@ export class ReferencePreciseIndex {
     for (const event of batch.events) {
       if (event.type === 'AllBlocksCleared') this.clear(id);
       else if (event.medium !== null && event.medium !== 'GPU') t.counters.otherMediumEvents++;
-      else if (event.type === 'BlockRemoved') for (const hash of event.blockHashes) this.remove(t, engineKey(hash, event.groupIdx));
+      else if (event.type === 'BlockRemoved')
+        for (const hash of event.blockHashes) this.remove(t, engineKey(hash, event.groupIdx));
       else this.stored(t, event);
     }
   }
@@ -179,7 +215,11 @@ export class ReferenceApproximateIndex {
   /** Registration order matters: ties in pruning go to the earliest-registered tenant. */
   readonly tenants = new Map<string, { blockSize: number; entries: Map<bigint, number>; expired: number }>();
 
-  constructor(private readonly ttlMs: number, private readonly maxBlocks: number, private readonly pruneTo: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxBlocks: number,
+    private readonly pruneTo: number,
+  ) {}
 
   tenant(id: string, blockSize: number) {
     let t = this.tenants.get(id);

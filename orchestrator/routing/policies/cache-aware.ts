@@ -23,14 +23,21 @@ export const createCacheAwarePolicy: PolicyFactory = (config) => {
         const chosen = tieBreak(argminAll(eligible, (c) => c.load.inflightRequests));
         return { chosen, reason: `loads imbalanced (${max} vs ${min} requests in flight): least loaded ${chosen.id}` };
       }
-      for (const c of eligible) c.score = promptTokens > 0 ? Math.min(1, (c.overlapBlocks * c.blockSize) / promptTokens) : 0;
+      for (const c of eligible)
+        c.score = promptTokens > 0 ? Math.min(1, (c.overlapBlocks * c.blockSize) / promptTokens) : 0;
       const bestRate = Math.max(...eligible.map((c) => c.score ?? 0));
       if (bestRate > threshold) {
         const chosen = tieBreak(eligible.filter((c) => c.score === bestRate));
-        return { chosen, reason: `prefix match ${(bestRate * 100).toFixed(0)}% > ${(threshold * 100).toFixed(0)}% on ${chosen.id}` };
+        return {
+          chosen,
+          reason: `prefix match ${(bestRate * 100).toFixed(0)}% > ${(threshold * 100).toFixed(0)}% on ${chosen.id}`,
+        };
       }
       const chosen = tieBreak(argminAll(eligible, (c) => c.indexedBlocks));
-      return { chosen, reason: `best prefix match ${(bestRate * 100).toFixed(0)}% <= ${(threshold * 100).toFixed(0)}%: ${chosen.id} has the smallest cache (${chosen.indexedBlocks} blocks)` };
+      return {
+        chosen,
+        reason: `best prefix match ${(bestRate * 100).toFixed(0)}% <= ${(threshold * 100).toFixed(0)}%: ${chosen.id} has the smallest cache (${chosen.indexedBlocks} blocks)`,
+      };
     },
   };
 };

@@ -33,17 +33,23 @@ export const createKvPolicy: PolicyFactory = (config) => {
             break;
           }
         }
-        return { chosen, reason: `sampled at temperature ${temperature} (p = ${chosen.probability!.toFixed(2)}): ${describe(chosen)}` };
+        return {
+          chosen,
+          reason: `sampled at temperature ${temperature} (p = ${chosen.probability!.toFixed(2)}): ${describe(chosen)}`,
+        };
       }
       const tied = eligible.filter((c) => c.cost.totalSeconds <= min + tolerance);
       const chosen = tied.length === 1 ? tied[0]! : tieBreak(tied);
       let reason = `lowest estimated cost: ${describe(chosen)}`;
-      if (tied.length > 1) reason += `; ${tied.length} workers tied within ${seconds(tolerance)}, least recently chosen wins`;
+      if (tied.length > 1)
+        reason += `; ${tied.length} workers tied within ${seconds(tolerance)}, least recently chosen wins`;
       let runnerUp: CandidateReport | undefined;
       for (const c of eligible) {
-        if (c.cost.totalSeconds > min + tolerance && (!runnerUp || c.cost.totalSeconds < runnerUp.cost.totalSeconds)) runnerUp = c;
+        if (c.cost.totalSeconds > min + tolerance && (!runnerUp || c.cost.totalSeconds < runnerUp.cost.totalSeconds))
+          runnerUp = c;
       }
-      if (runnerUp) reason += `; next best ${runnerUp.id} at ${seconds(runnerUp.cost.totalSeconds)} with ${runnerUp.overlapBlocks} blocks cached`;
+      if (runnerUp)
+        reason += `; next best ${runnerUp.id} at ${seconds(runnerUp.cost.totalSeconds)} with ${runnerUp.overlapBlocks} blocks cached`;
       return { chosen, reason };
     },
   };

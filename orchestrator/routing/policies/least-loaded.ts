@@ -7,6 +7,9 @@ export const createLeastLoadedPolicy: PolicyFactory = () => ({
     for (const c of eligible) c.score = c.load.inflightRequests;
     const tied = argminAll(eligible, (c) => c.load.inflightRequests);
     const chosen = tieBreak(tied);
-    return { chosen, reason: `least loaded: ${chosen.load.inflightRequests} requests in flight${tied.length > 1 ? ` (${tied.length} tied)` : ''}` };
+    return {
+      chosen,
+      reason: `least loaded: ${chosen.load.inflightRequests} requests in flight${tied.length > 1 ? ` (${tied.length} tied)` : ''}`,
+    };
   },
 });

@@ -15,9 +15,13 @@ export const createPowerOfTwoPolicy: PolicyFactory = () => ({
     const b = eligible[j]!;
     a.score = a.load.inflightRequests;
     b.score = b.load.inflightRequests;
-    const order = a.load.inflightRequests - b.load.inflightRequests || a.load.queuedPrefillTokens - b.load.queuedPrefillTokens;
+    const order =
+      a.load.inflightRequests - b.load.inflightRequests || a.load.queuedPrefillTokens - b.load.queuedPrefillTokens;
     const chosen = order < 0 ? a : order > 0 ? b : tieBreak([a, b]);
     const other = chosen === a ? b : a;
-    return { chosen, reason: `power of two: ${chosen.id} (${chosen.load.inflightRequests} in flight) over ${other.id} (${other.load.inflightRequests} in flight)` };
+    return {
+      chosen,
+      reason: `power of two: ${chosen.id} (${chosen.load.inflightRequests} in flight) over ${other.id} (${other.load.inflightRequests} in flight)`,
+    };
   },
 });

@@ -15,14 +15,18 @@ describe('session policy', () => {
     }
   });
 
-  it('spills a session whose worker is unhealthy to another, and moves only that worker\'s sessions', () => {
+  it("spills a session whose worker is unhealthy to another, and moves only that worker's sessions", () => {
     const { router } = core({ policy: 'session' });
     const pool = candidates(8);
     const keys = Array.from({ length: 400 }, (_, i) => `user-${i}`);
-    const before = keys.map((key) => router.route({ tokenIds: tokens(64), sessionKey: key }, pool, { dryRun: true }).workerId);
+    const before = keys.map(
+      (key) => router.route({ tokenIds: tokens(64), sessionKey: key }, pool, { dryRun: true }).workerId,
+    );
     const down = pool.map((c) => (c.id === 'w3' ? { ...c, healthy: false } : c));
     const after = keys.map((key) => router.route({ tokenIds: tokens(64), sessionKey: key }, down, { dryRun: true }));
-    expect(after.some((d) => /session target w3 is not eligible \(unhealthy\): spilled over/.test(d.reason))).toBe(true);
+    expect(after.some((d) => /session target w3 is not eligible \(unhealthy\): spilled over/.test(d.reason))).toBe(
+      true,
+    );
     after.forEach((d, i) => {
       expect(d.workerId).not.toBe('w3');
       if (before[i] !== 'w3') expect(d.workerId).toBe(before[i]);

@@ -41,7 +41,10 @@ export const createSessionPolicy: PolicyFactory = (config) => {
       }
       const key = all.map((c) => c.id).join('\n');
       if (key !== cachedKey) {
-        ring = buildRing(all.map((c) => c.id), virtualNodes);
+        ring = buildRing(
+          all.map((c) => c.id),
+          virtualNodes,
+        );
         cachedKey = key;
       }
       const h = hash32(sessionKey);
@@ -59,7 +62,10 @@ export const createSessionPolicy: PolicyFactory = (config) => {
         if (!owner.eligible) continue;
         owner.score = step;
         if (owner === target) return { chosen: owner, reason: `session key maps to ${owner.id}` };
-        return { chosen: owner, reason: `session target ${target.id} is not eligible (${target.excluded ?? 'excluded'}): spilled over to ${owner.id}, next on the ring` };
+        return {
+          chosen: owner,
+          reason: `session target ${target.id} is not eligible (${target.excluded ?? 'excluded'}): spilled over to ${owner.id}, next on the ring`,
+        };
       }
       // Unreachable while `eligible` is non-empty: every candidate owns points on the ring.
       return { chosen: tieBreak(eligible), reason: 'no eligible worker on the ring' };

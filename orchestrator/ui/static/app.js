@@ -9,19 +9,52 @@ const count = (v) => number(v, 1);
 const share = (v) => percent(v);
 
 const charts = {
-  rate: createChart($('chart-rate'), { title: 'Requests/s', maxPoints: MAX_POINTS, format: count, series: [{ label: 'req/s', key: 'requestRate', color: '--s1' }] }),
+  rate: createChart($('chart-rate'), {
+    title: 'Requests/s',
+    maxPoints: MAX_POINTS,
+    format: count,
+    series: [{ label: 'req/s', key: 'requestRate', color: '--s1' }],
+  }),
   ttft: createChart($('chart-ttft'), {
-    title: 'Time to first token', maxPoints: MAX_POINTS, format: duration, axis: shortDuration,
-    series: [{ label: 'p50', key: 'ttftP50', color: '--s1' }, { label: 'p90', key: 'ttftP90', color: '--s2', dash: [6, 3] }],
+    title: 'Time to first token',
+    maxPoints: MAX_POINTS,
+    format: duration,
+    axis: shortDuration,
+    series: [
+      { label: 'p50', key: 'ttftP50', color: '--s1' },
+      { label: 'p90', key: 'ttftP90', color: '--s2', dash: [6, 3] },
+    ],
   }),
   itl: createChart($('chart-itl'), {
-    title: 'Inter-token latency', maxPoints: MAX_POINTS, format: duration, axis: shortDuration,
-    series: [{ label: 'p50', key: 'itlP50', color: '--s1' }, { label: 'p90', key: 'itlP90', color: '--s2', dash: [6, 3] }],
+    title: 'Inter-token latency',
+    maxPoints: MAX_POINTS,
+    format: duration,
+    axis: shortDuration,
+    series: [
+      { label: 'p50', key: 'itlP50', color: '--s1' },
+      { label: 'p90', key: 'itlP90', color: '--s2', dash: [6, 3] },
+    ],
   }),
-  hit: createChart($('chart-hit'), { title: 'Prefix-cache hit rate', maxPoints: MAX_POINTS, format: share, axis: (v) => `${Math.round(v * 100)}%`, yMax: 1, series: [{ label: 'hit rate', key: 'hitRate', color: '--s3' }] }),
-  disagg: createChart($('chart-disagg'), { title: 'Share disaggregated', maxPoints: MAX_POINTS, format: share, axis: (v) => `${Math.round(v * 100)}%`, yMax: 1, series: [{ label: 'disaggregated', key: 'disaggregatedShare', color: '--s4' }] }),
+  hit: createChart($('chart-hit'), {
+    title: 'Prefix-cache hit rate',
+    maxPoints: MAX_POINTS,
+    format: share,
+    axis: (v) => `${Math.round(v * 100)}%`,
+    yMax: 1,
+    series: [{ label: 'hit rate', key: 'hitRate', color: '--s3' }],
+  }),
+  disagg: createChart($('chart-disagg'), {
+    title: 'Share disaggregated',
+    maxPoints: MAX_POINTS,
+    format: share,
+    axis: (v) => `${Math.round(v * 100)}%`,
+    yMax: 1,
+    series: [{ label: 'disaggregated', key: 'disaggregatedShare', color: '--s4' }],
+  }),
   ratio: createChart($('chart-ratio'), {
-    title: 'Prefill and decode workers', maxPoints: MAX_POINTS, format: (v) => number(v, 0),
+    title: 'Prefill and decode workers',
+    maxPoints: MAX_POINTS,
+    format: (v) => number(v, 0),
     series: [
       { label: 'prefill', key: 'fleetPrefill', color: '--s1' },
       { label: 'decode', key: 'fleetDecode', color: '--s5' },
@@ -44,8 +77,12 @@ function renderTraffic(t) {
   $('stat-request-rate').textContent = count(t.requestRate);
   $('stat-error-rate').textContent = count(t.errorRate);
   $('stat-output-rate').textContent = number(t.outputTokensPerS, 0);
-  $('stat-ttft').textContent = t.ttft ? `${duration(t.ttft.p50)} / ${duration(t.ttft.p90)} / ${duration(t.ttft.p99)}` : '\u2013';
-  $('stat-itl').textContent = t.itl ? `${duration(t.itl.p50)} / ${duration(t.itl.p90)} / ${duration(t.itl.p99)}` : '\u2013';
+  $('stat-ttft').textContent = t.ttft
+    ? `${duration(t.ttft.p50)} / ${duration(t.ttft.p90)} / ${duration(t.ttft.p99)}`
+    : '\u2013';
+  $('stat-itl').textContent = t.itl
+    ? `${duration(t.itl.p50)} / ${duration(t.itl.p90)} / ${duration(t.itl.p99)}`
+    : '\u2013';
   $('stat-hit-rate').textContent = share(t.hitRate);
   $('stat-disaggregated').textContent = share(t.disaggregatedShare);
   $('stat-queue').textContent = number(t.queueDepth, 0);
@@ -60,7 +97,7 @@ function el(tag, text, attrs = {}) {
 
 function usageBar(usage) {
   const cell = el('td');
-  if (usage === null) return (cell.textContent = '\u2013'), cell;
+  if (usage === null) return ((cell.textContent = '\u2013'), cell);
   const bar = el('span', undefined, { class: 'bar', 'aria-hidden': 'true' });
   const fill = el('span');
   fill.style.width = `${Math.round(usage * 100)}%`;
@@ -113,9 +150,12 @@ function renderPlanner(planner, nowMs) {
   const box = $('planner');
   box.dataset.state = planner.state;
   const parts = [];
-  if (planner.state === 'none') parts.push(el('p', 'No planner: start one with `tandem planner` and set ui.planner_url (tandem up does both).'));
-  else if (planner.state === 'unreachable') parts.push(el('p', `Planner unreachable at ${planner.url}: ${planner.error ?? ''}`));
-  else if (planner.state === 'waiting') parts.push(el('p', `Planner at ${planner.url}: waiting for its first decision.`));
+  if (planner.state === 'none')
+    parts.push(el('p', 'No planner: start one with `tandem planner` and set ui.planner_url (tandem up does both).'));
+  else if (planner.state === 'unreachable')
+    parts.push(el('p', `Planner unreachable at ${planner.url}: ${planner.error ?? ''}`));
+  else if (planner.state === 'waiting')
+    parts.push(el('p', `Planner at ${planner.url}: waiting for its first decision.`));
   const d = planner.decision;
   if (d) {
     const list = el('dl');

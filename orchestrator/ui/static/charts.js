@@ -5,7 +5,8 @@ import uPlot from '/ui/vendor/uPlot.esm.js';
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
 /** Dots only while a series has few values, so its first points are visible before a line forms. */
-const sparse = (u, seriesIdx) => (u.data?.[seriesIdx] ?? []).reduce((n, v) => (v === null || v === undefined ? n : n + 1), 0) < 12;
+const sparse = (u, seriesIdx) =>
+  (u.data?.[seriesIdx] ?? []).reduce((n, v) => (v === null || v === undefined ? n : n + 1), 0) < 12;
 
 /**
  * `series`: [{ label, key, color (a CSS variable name), dash? }], read from history points by
@@ -20,14 +21,31 @@ export function createChart(figure, { title, series, format, axis = format, maxP
     height: 150,
     legend: { show: true, live: false },
     cursor: { show: false },
-    scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(yMin, min ?? 0), yMax ?? Math.max((max ?? 0) * 1.15, yMin + 1e-9)] } },
+    scales: {
+      x: { time: true },
+      y: { range: (_u, min, max) => [Math.min(yMin, min ?? 0), yMax ?? Math.max((max ?? 0) * 1.15, yMin + 1e-9)] },
+    },
     axes: [
       { stroke: css('--muted'), grid: { stroke: css('--grid'), width: 1 }, ticks: { stroke: css('--grid') } },
-      { stroke: css('--muted'), grid: { stroke: css('--grid'), width: 1 }, ticks: { stroke: css('--grid') }, size: 60, values: (_u, ticks) => ticks.map(axis) },
+      {
+        stroke: css('--muted'),
+        grid: { stroke: css('--grid'), width: 1 },
+        ticks: { stroke: css('--grid') },
+        size: 60,
+        values: (_u, ticks) => ticks.map(axis),
+      },
     ],
     series: [
       {},
-      ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 2, dash: s.dash, spanGaps: false, points: { show: sparse, size: 5 }, value: (_u, v) => (v === null || v === undefined ? '\u2013' : format(v)) })),
+      ...series.map((s) => ({
+        label: s.label,
+        stroke: css(s.color),
+        width: 2,
+        dash: s.dash,
+        spanGaps: false,
+        points: { show: sparse, size: 5 },
+        value: (_u, v) => (v === null || v === undefined ? '\u2013' : format(v)),
+      })),
     ],
   };
   const plot = new uPlot(options, columns, host);

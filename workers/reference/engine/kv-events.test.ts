@@ -10,7 +10,8 @@ import { createReferenceEngine } from './reference-engine.ts';
  * block hashes, parents, token ids and evictions for the same requests.
  */
 
-const prompt = (length: number, offset: number) => Array.from({ length }, (_, i) => 3000 + ((offset + i) * 104_729) % 140_000);
+const prompt = (length: number, offset: number) =>
+  Array.from({ length }, (_, i) => 3000 + (((offset + i) * 104_729) % 140_000));
 
 async function eventsOf(engine: Engine): Promise<KvCacheEvent[]> {
   const events: KvCacheEvent[] = [];
@@ -34,7 +35,7 @@ async function eventsOf(engine: Engine): Promise<KvCacheEvent[]> {
 }
 
 describe('reference engine KV events', () => {
-  it('are the simulated engine\'s for the same requests, evictions and reset included', async () => {
+  it("are the simulated engine's for the same requests, evictions and reset included", async () => {
     const options = { numBlocks: 24, blockSize: 16, maxNumBatchedTokens: 256, hashSeed: '0' };
     const sim = await eventsOf(createSimEngine({ ...options, timeScale: 1e9 }, { clock: realClock }));
     const reference = await eventsOf(await createReferenceEngine(options, { clock: realClock }));

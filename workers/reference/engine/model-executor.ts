@@ -37,7 +37,8 @@ export function createModelExecutor(model: ReferenceModel, pool: KvBlockPool, cl
       let scores: Float32Array = logits;
       if (seq.numOutput < s.minTokens) {
         scores = logits.slice();
-        for (let i = 0; i < scores.length; i++) if (outputIds[i] === eosId || s.stopTokenIds?.has(outputIds[i]!)) scores[i] = -Infinity;
+        for (let i = 0; i < scores.length; i++)
+          if (outputIds[i] === eosId || s.stopTokenIds?.has(outputIds[i]!)) scores[i] = -Infinity;
       }
       const history = penaltiesOn(s.shaping) ? penaltyHistoryOf(seq.tokens, seq.promptLength) : null;
       const sampled = sampleFromLogits(outputIds, scores, s.shaping, history, uniformAt(s.seedWord, seq.numOutput));
@@ -70,10 +71,13 @@ export function createModelExecutor(model: ReferenceModel, pool: KvBlockPool, cl
     },
     sample(seq) {
       const logits = pendingLogits.get(seq);
-      if (!logits) throw new TandemError('internal', `no logits for request "${seq.id}": sample without a pass reaching its last token`);
+      if (!logits)
+        throw new TandemError(
+          'internal',
+          `no logits for request "${seq.id}": sample without a pass reaching its last token`,
+        );
       pendingLogits.delete(seq);
       return choose(logits, seq);
     },
   };
 }
-

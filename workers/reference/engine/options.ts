@@ -54,7 +54,12 @@ export interface ResolvedReferenceOptions {
   readonly core: ResolvedEngineOptions;
   readonly model: ReferenceModelConfig;
   readonly servedModelName: string;
-  readonly kvTransfer: { readonly host: string; readonly port: number; readonly advertiseHost: string | undefined; readonly timeoutMs: number };
+  readonly kvTransfer: {
+    readonly host: string;
+    readonly port: number;
+    readonly advertiseHost: string | undefined;
+    readonly timeoutMs: number;
+  };
 }
 
 const WORKER = workerSection.parse({});
@@ -64,7 +69,8 @@ const REFERENCE = referenceSection.parse({});
 export function resolveReferenceOptions(options: ReferenceEngineOptions = {}): ResolvedReferenceOptions {
   const model = resolveModelConfig(options.model ?? modelConfigFromSection(REFERENCE));
   const maxModelLen = options.maxModelLen ?? model.maxModelLen;
-  if (maxModelLen > model.maxModelLen) throw invalid('maxModelLen', `${maxModelLen} exceeds the reference model's ${model.maxModelLen}`);
+  if (maxModelLen > model.maxModelLen)
+    throw invalid('maxModelLen', `${maxModelLen} exceeds the reference model's ${model.maxModelLen}`);
   const engineId = options.engineId ?? `reference-${randomUUID()}`;
   // The shared core's options. Roofline, time scale, KV link and EOS probability are the
   // simulated parts' and unused here.
@@ -84,7 +90,12 @@ export function resolveReferenceOptions(options: ReferenceEngineOptions = {}): R
     dataParallelRank: options.dataParallelRank ?? WORKER.dp_rank,
     eosProbability: 0,
   });
-  const layout = createKvBlockLayout({ numLayers: model.numLayers, numKvHeads: model.numKvHeads, headDim: model.headDim, blockSize: base.blockSize });
+  const layout = createKvBlockLayout({
+    numLayers: model.numLayers,
+    numKvHeads: model.numKvHeads,
+    headDim: model.headDim,
+    blockSize: base.blockSize,
+  });
   const core: ResolvedEngineOptions = {
     ...base,
     blockBytes: layout.blockBytes,
@@ -94,14 +105,20 @@ export function resolveReferenceOptions(options: ReferenceEngineOptions = {}): R
   };
   const transfer = options.kvTransfer ?? {};
   const port = transfer.port ?? REFERENCE.kv_transfer.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid('kvTransfer.port', `must be an integer in [0, 65535], got ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalid('kvTransfer.port', `must be an integer in [0, 65535], got ${port}`);
   const timeoutMs = transfer.timeoutMs ?? REFERENCE.kv_transfer.timeout_ms;
   if (!(timeoutMs > 0)) throw invalid('kvTransfer.timeoutMs', `must be positive, got ${timeoutMs}`);
   return {
     core,
     model,
     servedModelName: options.reportAs?.servedModelName ?? base.profile.model.hfId,
-    kvTransfer: { host: transfer.host ?? REFERENCE.kv_transfer.host ?? '127.0.0.1', port, advertiseHost: transfer.advertiseHost, timeoutMs },
+    kvTransfer: {
+      host: transfer.host ?? REFERENCE.kv_transfer.host ?? '127.0.0.1',
+      port,
+      advertiseHost: transfer.advertiseHost,
+      timeoutMs,
+    },
   };
 }
 
@@ -110,11 +127,18 @@ export function resolveReferenceOptions(options: ReferenceEngineOptions = {}): R
  * worker's address as other workers reach it (the worker process resolves it), `engineId` its
  * incarnation's id.
  */
-export function referenceEngineOptionsFromConfig(worker: Config['worker'], extra: { readonly advertiseHost?: string; readonly engineId?: string; readonly servedModelName?: string } = {}): ReferenceEngineOptions {
+export function referenceEngineOptionsFromConfig(
+  worker: Config['worker'],
+  extra: { readonly advertiseHost?: string; readonly engineId?: string; readonly servedModelName?: string } = {},
+): ReferenceEngineOptions {
   const r = worker.reference;
   return {
     model: modelConfigFromSection(r),
-    reportAs: { gpu: worker.gpu, model: worker.model, ...(extra.servedModelName === undefined ? {} : { servedModelName: extra.servedModelName }) },
+    reportAs: {
+      gpu: worker.gpu,
+      model: worker.model,
+      ...(extra.servedModelName === undefined ? {} : { servedModelName: extra.servedModelName }),
+    },
     blockSize: worker.block_size,
     numBlocks: worker.num_gpu_blocks ?? r.num_blocks,
     maxNumBatchedTokens: r.max_num_batched_tokens,
@@ -125,7 +149,12 @@ export function referenceEngineOptionsFromConfig(worker: Config['worker'], extra
     kvHoldTimeoutMs: worker.kv_hold_timeout_s * 1000,
     ...(extra.engineId === undefined ? {} : { engineId: extra.engineId }),
     dataParallelRank: worker.dp_rank,
-    kvTransfer: { host: r.kv_transfer.host ?? worker.host, port: r.kv_transfer.port, advertiseHost: extra.advertiseHost, timeoutMs: r.kv_transfer.timeout_ms },
+    kvTransfer: {
+      host: r.kv_transfer.host ?? worker.host,
+      port: r.kv_transfer.port,
+      advertiseHost: extra.advertiseHost,
+      timeoutMs: r.kv_transfer.timeout_ms,
+    },
   };
 }
 

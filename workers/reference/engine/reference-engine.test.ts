@@ -9,7 +9,8 @@ import { createFakePeer } from './testing/fake-peer.ts';
 /** The reference engine behind the Engine API: what it reports, sampling from its logits, holds, pulls gone wrong, and the event loop. */
 
 const SEED = 'api';
-const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => 1000 + ((offset + i) * 7919) % 150_000);
+const prompt = (length: number, offset = 0) =>
+  Array.from({ length }, (_, i) => 1000 + (((offset + i) * 7919) % 150_000));
 
 let A: ReferenceEngine;
 let B: ReferenceEngine;
@@ -42,8 +43,17 @@ async function eventually(condition: () => boolean, what: string): Promise<void>
 }
 
 describe('reference engine', () => {
-  it('reports itself as a reference engine with the model\'s block shape and a listening block server', () => {
-    expect(A.info).toMatchObject({ kind: 'reference', tpSize: 1, blockSize: 16, blockBytes: 6144, totalBlocks: 512, vocabSize: 151936, maxNumBatchedTokens: 256, servedModelName: 'Qwen/Qwen3-8B' });
+  it("reports itself as a reference engine with the model's block shape and a listening block server", () => {
+    expect(A.info).toMatchObject({
+      kind: 'reference',
+      tpSize: 1,
+      blockSize: 16,
+      blockBytes: 6144,
+      totalBlocks: 512,
+      vocabSize: 151936,
+      maxNumBatchedTokens: 256,
+      servedModelName: 'Qwen/Qwen3-8B',
+    });
     expect(A.info.engineId).not.toBe(B.info.engineId);
     expect(A.kvTransfer.port).toBeGreaterThan(0);
     expect(A.kvTransfer.advertiseHost).toBe('127.0.0.1');
@@ -56,10 +66,18 @@ describe('reference engine', () => {
     // Hot enough that the untrained model's flat logits give a different pick somewhere.
     const warm = await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })));
     expect(warm.tokens).not.toEqual(greedy.tokens);
-    expect((await collect(B.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })))).tokens).toEqual(warm.tokens);
-    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 8 })))).tokens).not.toEqual(warm.tokens);
-    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, topK: 1 })))).tokens).toEqual(greedy.tokens);
-    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, minP: 1 })))).tokens).toEqual(greedy.tokens);
+    expect((await collect(B.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })))).tokens).toEqual(
+      warm.tokens,
+    );
+    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 8 })))).tokens).not.toEqual(
+      warm.tokens,
+    );
+    expect(
+      (await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, topK: 1 })))).tokens,
+    ).toEqual(greedy.tokens);
+    expect(
+      (await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, minP: 1 })))).tokens,
+    ).toEqual(greedy.tokens);
   });
 
   it('reports the log-softmax of its logits: the greedy token is the best alternative', async () => {
@@ -109,25 +127,37 @@ describe('reference engine', () => {
   });
 
   it('gives the same tokens when a full pool preempts requests and recomputes them', async () => {
-    const small = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 40, maxNumBatchedTokens: 64 }, { clock: realClock });
+    const small = await createReferenceEngine(
+      { model: { seed: SEED }, numBlocks: 40, maxNumBatchedTokens: 64 },
+      { clock: realClock },
+    );
     try {
       const prompts = Array.from({ length: 6 }, (_, i) => prompt(150 + 20 * i, 100_000 * i));
       const sampling = { maxTokens: 40, ignoreEos: true };
       const crowded = await Promise.all(prompts.map((p) => collect(small.generate(request(p, sampling)))));
       expect(small.status().preemptionsTotal).toBeGreaterThan(0);
-      for (const [i, p] of prompts.entries()) expect(crowded[i]!.tokens).toEqual((await collect(A.generate(request(p, sampling)))).tokens);
+      for (const [i, p] of prompts.entries())
+        expect(crowded[i]!.tokens).toEqual((await collect(A.generate(request(p, sampling)))).tokens);
       expect(small.status().usedBlocks).toBe(0);
     } finally {
       await small.close();
     }
   });
 
-  it('holds a prefill\'s blocks for its block server until released, then serves them no more', async () => {
+  it("holds a prefill's blocks for its block server until released, then serves them no more", async () => {
     const p = prompt(70, 900);
     const pre = await A.prefill(request(p, { maxTokens: 1 }));
     expect(pre.finishReason).toBe('length');
     const handoff = pre.handoff!;
-    expect(handoff).toMatchObject({ transport: 'tcp', host: '127.0.0.1', port: A.kvTransfer.port, numTokens: 70, blockSize: 16, blockBytes: 6144, tpSize: 1 });
+    expect(handoff).toMatchObject({
+      transport: 'tcp',
+      host: '127.0.0.1',
+      port: A.kvTransfer.port,
+      numTokens: 70,
+      blockSize: 16,
+      blockBytes: 6144,
+      tpSize: 1,
+    });
     expect(handoff.layout).toEqual({ numLayers: 3, numKvHeads: 2, headDim: 8, dtype: 'float32' });
     expect(handoff.blockIds).toHaveLength(5);
     expect(A.status()).toMatchObject({ heldBlocks: 5, heldHandoffs: 1 });
@@ -139,12 +169,19 @@ describe('reference engine', () => {
     expect(await client.release(peer)).toEqual({ ok: true, value: { wasHeld: true } });
     expect(A.status()).toMatchObject({ heldBlocks: 0, heldHandoffs: 0 });
     expect(A.release(handoff.handoffId).found).toBe(false);
-    const again = await client.readBlocks({ ...peer, remoteBlockIds: handoff.blockIds, localBlockIds: [0, 1, 2, 3, 4] });
+    const again = await client.readBlocks({
+      ...peer,
+      remoteBlockIds: handoff.blockIds,
+      localBlockIds: [0, 1, 2, 3, 4],
+    });
     expect(again.ok || again.error.reason).toBe('not_held');
   });
 
-  it('frees held blocks at the hold\'s expiry, after which a decode recomputes', async () => {
-    const P = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 64, kvHoldTimeoutMs: 30 }, { clock: realClock });
+  it("frees held blocks at the hold's expiry, after which a decode recomputes", async () => {
+    const P = await createReferenceEngine(
+      { model: { seed: SEED }, numBlocks: 64, kvHoldTimeoutMs: 30 },
+      { clock: realClock },
+    );
     try {
       const p = prompt(50, 77);
       const expected = (await collect(A.generate(request(p)))).tokens;
@@ -178,12 +215,21 @@ describe('reference engine', () => {
 
   it('recomputes when the peer never answers within the pull timeout', async () => {
     const peer = await createFakePeer('silent', B.info.blockBytes);
-    const impatient = await createReferenceEngine({ model: { seed: SEED }, numBlocks: 64, kvTransfer: { timeoutMs: 200 } }, { clock: realClock });
+    const impatient = await createReferenceEngine(
+      { model: { seed: SEED }, numBlocks: 64, kvTransfer: { timeoutMs: 200 } },
+      { clock: realClock },
+    );
     try {
       const p = prompt(60, 4000);
       const expected = (await collect(A.generate(request(p)))).tokens;
       const pre = await A.prefill(request(p));
-      const decoded = await collect(impatient.decode({ ...request(p), handoff: { ...pre.handoff!, port: peer.port }, firstTokenId: pre.firstTokenId }));
+      const decoded = await collect(
+        impatient.decode({
+          ...request(p),
+          handoff: { ...pre.handoff!, port: peer.port },
+          firstTokenId: pre.firstTokenId,
+        }),
+      );
       expect(peer.reads).toHaveLength(1);
       expect(decoded.usage.kvRecomputed).toBe(true);
       expect([pre.firstTokenId, ...decoded.tokens]).toEqual(expected);
@@ -200,7 +246,11 @@ describe('reference engine', () => {
       const p = prompt(80, 5000);
       const pre = await A.prefill(request(p));
       const reading = peer.next('read');
-      const stream = B.decode({ ...request(p), handoff: { ...pre.handoff!, port: peer.port }, firstTokenId: pre.firstTokenId });
+      const stream = B.decode({
+        ...request(p),
+        handoff: { ...pre.handoff!, port: peer.port },
+        firstTokenId: pre.firstTokenId,
+      });
       expect(await reading).toBe(pre.handoff!.handoffId);
       expect(B.status()).toMatchObject({ waitingRequests: 1, usedBlocks: 5 });
       stream.cancel();
@@ -239,7 +289,13 @@ describe('reference engine', () => {
     expect((await stream.result).finishReason).toBe('abort');
     expect(P.status()).toMatchObject({ heldBlocks: 0, usedBlocks: 0 });
     const client = createKvBlockClient({ pool: B.pool });
-    const read = await client.readBlocks({ host: '127.0.0.1', port: P.kvTransfer.port, remoteRequestId: pre.handoff!.handoffId, remoteBlockIds: [0], localBlockIds: [0] });
+    const read = await client.readBlocks({
+      host: '127.0.0.1',
+      port: P.kvTransfer.port,
+      remoteRequestId: pre.handoff!.handoffId,
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+    });
     expect(read.ok || read.error.reason).toBe('peer_unreachable');
   });
 });

@@ -1,6 +1,13 @@
 import type { Clock } from '../../../common/clock.ts';
 import { silentLogger, type Logger } from '../../../common/log.ts';
-import { createEngineCore, createEngineDriver, type Engine, type EngineCore, type EngineDriver, type EngineInfo } from '../../engine/index.ts';
+import {
+  createEngineCore,
+  createEngineDriver,
+  type Engine,
+  type EngineCore,
+  type EngineDriver,
+  type EngineInfo,
+} from '../../engine/index.ts';
 import { createKvBlockPool, type KvBlockPool } from '../kv/block-pool.ts';
 import { createReferenceModel, type ReferenceModel } from '../model/model.ts';
 import { createKvBlockClient } from '../transfer/client.ts';
@@ -42,7 +49,10 @@ export interface ReferenceEngineDeps {
  * configured host and port; port 0 picks one). Throws TandemError invalid_request on bad
  * options; rejects if the block server cannot listen.
  */
-export async function createReferenceEngine(options: ReferenceEngineOptions, deps: ReferenceEngineDeps): Promise<ReferenceEngine> {
+export async function createReferenceEngine(
+  options: ReferenceEngineOptions,
+  deps: ReferenceEngineDeps,
+): Promise<ReferenceEngine> {
   const { clock } = deps;
   const logger = deps.logger ?? silentLogger;
   const resolved = resolveReferenceOptions(options);
@@ -80,7 +90,10 @@ export async function createReferenceEngine(options: ReferenceEngineOptions, dep
     },
     onPullFailed(requestId, pull, policy, error) {
       if (!driver) return;
-      logger.warn({ err: error, requestId, policy }, policy === 'recompute' ? 'KV pull failed; recomputing the prompt' : 'KV pull failed; failing the request');
+      logger.warn(
+        { err: error, requestId, policy },
+        policy === 'recompute' ? 'KV pull failed; recomputing the prompt' : 'KV pull failed; failing the request',
+      );
       const ended = driver.core.failPull(requestId, pull, policy);
       if (ended) driver.emit(ended);
       else driver.wake();
@@ -108,7 +121,16 @@ export async function createReferenceEngine(options: ReferenceEngineOptions, dep
   // maxBurstSteps 0: every pass is followed by a turn of the event loop.
   const engine = createEngineDriver(core, info, { clock, logger }, { maxBurstSteps: 0 });
   driver = engine;
-  logger.info({ engineId: o.engineId, kvTransfer: `${server.host}:${server.port}`, advertiseHost, blocks: o.numBlocks, blockBytes: o.blockBytes }, 'reference engine ready');
+  logger.info(
+    {
+      engineId: o.engineId,
+      kvTransfer: `${server.host}:${server.port}`,
+      advertiseHost,
+      blocks: o.numBlocks,
+      blockBytes: o.blockBytes,
+    },
+    'reference engine ready',
+  );
 
   return {
     // Every Engine method is the shared driver's (its methods are closures, safe to copy).

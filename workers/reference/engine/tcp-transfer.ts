@@ -28,14 +28,29 @@ export interface TcpKvTransferOptions {
   /** The pull's blocks are in place: resume the request. */
   readonly onPulled: (requestId: string, pull: PendingPull) => void;
   /** The pull failed after submission: recompute the prompt or end the request, per `policy`. */
-  readonly onPullFailed: (requestId: string, pull: PendingPull, policy: 'recompute' | 'fail', error: TandemError) => void;
+  readonly onPullFailed: (
+    requestId: string,
+    pull: PendingPull,
+    policy: 'recompute' | 'fail',
+    error: TandemError,
+  ) => void;
 }
 
 export function createTcpKvTransfer(options: TcpKvTransferOptions): KvTransfer {
   const { layout, client, logger } = options;
-  const shape = { numLayers: layout.numLayers, numKvHeads: layout.numKvHeads, headDim: layout.headDim, dtype: layout.dtype };
+  const shape = {
+    numLayers: layout.numLayers,
+    numKvHeads: layout.numKvHeads,
+    headDim: layout.headDim,
+    dtype: layout.dtype,
+  };
 
-  const createPull = (requestId: string, plan: TcpPullPlan, promptLength: number, policy: 'recompute' | 'fail'): PendingPull => {
+  const createPull = (
+    requestId: string,
+    plan: TcpPullPlan,
+    promptLength: number,
+    policy: 'recompute' | 'fail',
+  ): PendingPull => {
     const peer = { host: plan.host, port: plan.port, remoteRequestId: plan.remoteRequestId };
     let controller: AbortController | undefined;
     let settled = false;
@@ -47,7 +62,11 @@ export function createTcpKvTransfer(options: TcpKvTransferOptions): KvTransfer {
       released = true;
       client.release(peer).then(
         (result) => {
-          if (!result.ok) logger.warn({ err: result.error, requestId, peer: `${peer.host}:${peer.port}` }, 'could not tell the prefill worker to free its KV blocks');
+          if (!result.ok)
+            logger.warn(
+              { err: result.error, requestId, peer: `${peer.host}:${peer.port}` },
+              'could not tell the prefill worker to free its KV blocks',
+            );
         },
         (error: unknown) => logger.warn({ err: error, requestId }, 'KV release notification failed'),
       );
@@ -66,10 +85,12 @@ export function createTcpKvTransfer(options: TcpKvTransferOptions): KvTransfer {
           if (error === undefined) options.onPulled(requestId, pull);
           else options.onPullFailed(requestId, pull, policy, error);
         };
-        client.readBlocks({ ...peer, remoteBlockIds, localBlockIds: localBlockIds.slice(), signal: controller.signal }).then(
-          (result) => finish(result.ok ? undefined : result.error),
-          (error: unknown) => finish(toTandemError(error, 'kv_transfer_failed')),
-        );
+        client
+          .readBlocks({ ...peer, remoteBlockIds, localBlockIds: localBlockIds.slice(), signal: controller.signal })
+          .then(
+            (result) => finish(result.ok ? undefined : result.error),
+            (error: unknown) => finish(toTandemError(error, 'kv_transfer_failed')),
+          );
         return Number.POSITIVE_INFINITY;
       },
       abandon() {
@@ -88,12 +109,22 @@ export function createTcpKvTransfer(options: TcpKvTransferOptions): KvTransfer {
       const checked = checkTcpHandoff(handoffFields(request.handoff), layout);
       if (!checked.ok) {
         if (policy === 'fail') throw checked.error;
-        logger.warn({ err: checked.error, requestId: request.requestId }, 'cannot pull this handoff; recomputing the prompt');
+        logger.warn(
+          { err: checked.error, requestId: request.requestId },
+          'cannot pull this handoff; recomputing the prompt',
+        );
         return null;
       }
       return createPull(request.requestId, checked.value, promptLength, policy);
     },
-    describe: (handoff) => ({ ...handoff, tpSize: 1, transport: 'tcp', host: options.advertiseHost, port: options.port, layout: shape }),
+    describe: (handoff) => ({
+      ...handoff,
+      tpSize: 1,
+      transport: 'tcp',
+      host: options.advertiseHost,
+      port: options.port,
+      layout: shape,
+    }),
   };
 }
 

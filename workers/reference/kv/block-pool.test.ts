@@ -17,8 +17,7 @@ describe('KV block layout', () => {
     const seen = new Set<number>();
     for (let l = 0; l < 3; l++)
       for (const kind of [0, 1] as const)
-        for (let h = 0; h < 2; h++)
-          for (let s = 0; s < 16; s++) seen.add(kvRowOffset(layout, l, kind, h, s));
+        for (let h = 0; h < 2; h++) for (let s = 0; s < 16; s++) seen.add(kvRowOffset(layout, l, kind, h, s));
     // Every row start is distinct, a multiple of headDim, and together they tile the block.
     expect(seen.size).toBe(layout.blockFloats / 8);
     expect([...seen].every((o) => o % 8 === 0 && o < layout.blockFloats)).toBe(true);
@@ -29,12 +28,22 @@ describe('KV block layout', () => {
   });
 
   it('reports itself as a tandem.v1.KvLayout for the handoff', () => {
-    expect(toProtoKvLayout(layout)).toMatchObject({ numLayers: 3, numKvHeads: 2, headDim: 8, dtype: 'float32', blockBytes: 6144 });
+    expect(toProtoKvLayout(layout)).toMatchObject({
+      numLayers: 3,
+      numKvHeads: 2,
+      headDim: 8,
+      dtype: 'float32',
+      blockBytes: 6144,
+    });
   });
 
   it('tells layouts that differ only in block size apart', () => {
-    expect(sameKvLayout(layout, createKvBlockLayout({ numLayers: 3, numKvHeads: 2, headDim: 8, blockSize: 16 }))).toBe(true);
-    expect(sameKvLayout(layout, createKvBlockLayout({ numLayers: 3, numKvHeads: 2, headDim: 8, blockSize: 32 }))).toBe(false);
+    expect(sameKvLayout(layout, createKvBlockLayout({ numLayers: 3, numKvHeads: 2, headDim: 8, blockSize: 16 }))).toBe(
+      true,
+    );
+    expect(sameKvLayout(layout, createKvBlockLayout({ numLayers: 3, numKvHeads: 2, headDim: 8, blockSize: 32 }))).toBe(
+      false,
+    );
   });
 
   it('rejects a dimension that is not a positive integer, naming it', () => {

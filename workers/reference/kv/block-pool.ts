@@ -35,10 +35,13 @@ export interface KvBlockPoolOptions {
 export function createKvBlockPool(options: KvBlockPoolOptions): KvBlockPool {
   const { layout, numBlocks } = options;
   if (!Number.isInteger(numBlocks) || numBlocks <= 0) {
-    throw new TandemError('invalid_request', `numBlocks must be a positive integer, got ${numBlocks}`, { param: 'numBlocks' });
+    throw new TandemError('invalid_request', `numBlocks must be a positive integer, got ${numBlocks}`, {
+      param: 'numBlocks',
+    });
   }
   // Block bytes travel as little-endian float32; a big-endian host would need byte swapping.
-  if (endianness() !== 'LE') throw new TandemError('failed_precondition', 'the reference KV pool needs a little-endian host');
+  if (endianness() !== 'LE')
+    throw new TandemError('failed_precondition', 'the reference KV pool needs a little-endian host');
   const data = new Float32Array(numBlocks * layout.blockFloats);
   const bytes = new Uint8Array(data.buffer);
 

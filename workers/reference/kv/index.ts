@@ -1,5 +1,12 @@
 export { createKvBlockPool, type KvBlockPool, type KvBlockPoolOptions } from './block-pool.ts';
-export { createKvBlockLayout, kvRowOffset, sameKvLayout, toProtoKvLayout, type KvBlockLayout, type KvBlockLayoutInput } from './layout.ts';
+export {
+  createKvBlockLayout,
+  kvRowOffset,
+  sameKvLayout,
+  toProtoKvLayout,
+  type KvBlockLayout,
+  type KvBlockLayoutInput,
+} from './layout.ts';
 export { assertCapacity, blocksFor, ensureCapacity, type KvSequence } from './sequence.ts';
 export { firstDifference } from './first-difference.ts';
 export { sequenceKvBytes } from './sequence-bytes.ts';

@@ -36,7 +36,9 @@ export interface KvBlockLayoutInput {
 export function createKvBlockLayout(input: KvBlockLayoutInput): KvBlockLayout {
   for (const [name, value] of Object.entries(input)) {
     if (!Number.isInteger(value) || value <= 0) {
-      throw new TandemError('invalid_request', `KV layout ${name} must be a positive integer, got ${String(value)}`, { param: name });
+      throw new TandemError('invalid_request', `KV layout ${name} must be a positive integer, got ${String(value)}`, {
+        param: name,
+      });
     }
   }
   const blockFloats = input.numLayers * 2 * input.numKvHeads * input.blockSize * input.headDim;

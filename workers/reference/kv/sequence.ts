@@ -20,7 +20,12 @@ export function blocksFor(numTokens: number, blockSize: number): number {
  * Appends blocks from `allocateBlock` until the table covers `numTokens` positions. The
  * allocator returns a free block id or throws (e.g. resource exhausted).
  */
-export function ensureCapacity(sequence: KvSequence, numTokens: number, blockSize: number, allocateBlock: () => number): void {
+export function ensureCapacity(
+  sequence: KvSequence,
+  numTokens: number,
+  blockSize: number,
+  allocateBlock: () => number,
+): void {
   const needed = blocksFor(numTokens, blockSize);
   while (sequence.blockTable.length < needed) sequence.blockTable.push(allocateBlock());
 }
@@ -29,6 +34,9 @@ export function ensureCapacity(sequence: KvSequence, numTokens: number, blockSiz
 export function assertCapacity(blockTable: readonly number[], numTokens: number, blockSize: number): void {
   const needed = blocksFor(numTokens, blockSize);
   if (blockTable.length < needed) {
-    throw new TandemError('internal', `block table has ${blockTable.length} blocks, ${numTokens} positions need ${needed}`);
+    throw new TandemError(
+      'internal',
+      `block table has ${blockTable.length} blocks, ${numTokens} positions need ${needed}`,
+    );
   }
 }

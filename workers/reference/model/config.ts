@@ -61,16 +61,31 @@ export const DEFAULT_REFERENCE_MODEL_CONFIG: ReferenceModelConfig = Object.freez
 /** Fills defaults and checks the shape; throws invalid_request naming the field. */
 export function resolveModelConfig(input: Partial<ReferenceModelConfig> = {}): ReferenceModelConfig {
   const config: ReferenceModelConfig = { ...DEFAULT_REFERENCE_MODEL_CONFIG, ...input };
-  const positive = ['numLayers', 'hiddenSize', 'numHeads', 'numKvHeads', 'headDim', 'intermediateSize', 'inputVocabSize', 'embeddingRows', 'outputIdCount', 'maxModelLen'] as const;
+  const positive = [
+    'numLayers',
+    'hiddenSize',
+    'numHeads',
+    'numKvHeads',
+    'headDim',
+    'intermediateSize',
+    'inputVocabSize',
+    'embeddingRows',
+    'outputIdCount',
+    'maxModelLen',
+  ] as const;
   for (const key of positive) {
     const value = config[key];
     if (!Number.isInteger(value) || value <= 0) bad(key, `must be a positive integer, got ${value}`);
   }
-  if (config.numHeads % config.numKvHeads !== 0) bad('numHeads', `must be a multiple of numKvHeads (${config.numKvHeads}), got ${config.numHeads}`);
+  if (config.numHeads % config.numKvHeads !== 0)
+    bad('numHeads', `must be a multiple of numKvHeads (${config.numKvHeads}), got ${config.numHeads}`);
   if (config.headDim % 4 !== 0) bad('headDim', `must be a multiple of 4, got ${config.headDim}`);
   const lastOutputId = config.firstOutputId + config.outputIdCount - 1;
   if (!Number.isInteger(config.firstOutputId) || config.firstOutputId < 0 || lastOutputId >= config.inputVocabSize) {
-    bad('firstOutputId', `output ids ${config.firstOutputId}..${lastOutputId} must lie in [0, ${config.inputVocabSize})`);
+    bad(
+      'firstOutputId',
+      `output ids ${config.firstOutputId}..${lastOutputId} must lie in [0, ${config.inputVocabSize})`,
+    );
   }
   if (!Number.isInteger(config.eosId) || config.eosId < 0 || config.eosId >= config.inputVocabSize) {
     bad('eosId', `must lie in [0, ${config.inputVocabSize}), got ${config.eosId}`);

@@ -20,7 +20,13 @@ interface Run {
 }
 
 /** Prefills `prompt` with `chunk` tokens per forward call into blocks handed out from `blockIds`. */
-function run(model: ReferenceModel, prompt: readonly number[], chunk: number, blockIds: readonly number[], poolBlocks = 64): Run {
+function run(
+  model: ReferenceModel,
+  prompt: readonly number[],
+  chunk: number,
+  blockIds: readonly number[],
+  poolBlocks = 64,
+): Run {
   const pool = createKvBlockPool({ layout: model.kvLayout(BLOCK), numBlocks: poolBlocks });
   const sequence: KvSequence = { blockTable: [], numTokens: 0 };
   let next = 0;
@@ -39,7 +45,10 @@ describe('reference model determinism', () => {
     const whole = run(model, prompt, Infinity, ids);
     for (const chunk of [1, 5, 16, 17, 40]) {
       const chunked = run(model, prompt, chunk, ids);
-      expect(firstDifference(sequenceKvBytes(chunked.pool, chunked.sequence), sequenceKvBytes(whole.pool, whole.sequence)), `chunk ${chunk}`).toBe(-1);
+      expect(
+        firstDifference(sequenceKvBytes(chunked.pool, chunked.sequence), sequenceKvBytes(whole.pool, whole.sequence)),
+        `chunk ${chunk}`,
+      ).toBe(-1);
       expect(firstDifference(bytesOf(chunked.logits), bytesOf(whole.logits)), `chunk ${chunk}`).toBe(-1);
     }
   });
@@ -51,7 +60,8 @@ describe('reference model determinism', () => {
     expect(b.sequence.blockTable).toEqual(scattered);
     expect(firstDifference(sequenceKvBytes(b.pool, b.sequence), sequenceKvBytes(a.pool, a.sequence))).toBe(-1);
     // Whole-block bytes match too (fresh pools: the partial block's unused slots are zero in both).
-    for (let i = 0; i < scattered.length; i++) expect(firstDifference(b.pool.readBlockBytes(scattered[i]!), a.pool.readBlockBytes(i))).toBe(-1);
+    for (let i = 0; i < scattered.length; i++)
+      expect(firstDifference(b.pool.readBlockBytes(scattered[i]!), a.pool.readBlockBytes(i))).toBe(-1);
     expect(firstDifference(bytesOf(b.logits), bytesOf(a.logits))).toBe(-1);
   });
 
@@ -80,9 +90,13 @@ describe('reference model determinism', () => {
 
   it('computes the same KV and logits in another process', async () => {
     const here = kvDigest('cross-process', 50, 50);
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'workers/reference/model/kv-digest-child.ts', 'cross-process', '50', '3'], {
-      cwd: new URL('../../../', import.meta.url).pathname,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'workers/reference/model/kv-digest-child.ts', 'cross-process', '50', '3'],
+      {
+        cwd: new URL('../../../', import.meta.url).pathname,
+      },
+    );
     expect(JSON.parse(stdout)).toEqual(here);
     // And the digest is sensitive: a different chunking in-process agrees, a different seed does not.
     expect(kvDigest('cross-process', 50, 1, 5)).toEqual(here);

@@ -66,7 +66,9 @@ export function decodeGreedy(
   options: GreedyDecodeOptions,
 ): GreedyDecodeResult {
   if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1) {
-    throw new TandemError('invalid_request', `maxTokens must be >= 1, got ${options.maxTokens}`, { param: 'max_tokens' });
+    throw new TandemError('invalid_request', `maxTokens must be >= 1, got ${options.maxTokens}`, {
+      param: 'max_tokens',
+    });
   }
   const stops = new Set(options.stopTokenIds ?? []);
   if (options.ignoreEos !== true) stops.add(model.eosId);

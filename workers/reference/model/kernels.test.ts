@@ -10,7 +10,8 @@ describe('model kernels', () => {
       const x = -rng.next() * 700;
       worst = Math.max(worst, Math.abs(expNonPositive(x) - Math.exp(x)) / Math.exp(x));
     }
-    for (const x of [0, -1e-12, -0.5, -Math.LN2, -20]) worst = Math.max(worst, Math.abs(expNonPositive(x) - Math.exp(x)) / Math.exp(x));
+    for (const x of [0, -1e-12, -0.5, -Math.LN2, -20])
+      worst = Math.max(worst, Math.abs(expNonPositive(x) - Math.exp(x)) / Math.exp(x));
     expect(worst).toBeLessThan(1e-8);
     expect(expNonPositive(0)).toBe(1);
     expect(expNonPositive(-800)).toBe(0);

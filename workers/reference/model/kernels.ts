@@ -14,7 +14,10 @@
  * last multiple of 4 goes to s0), combined (s0 + s1) + (s2 + s3).
  */
 export function dot4(a: Float64Array, aBase: number, b: Float32Array | Float64Array, bBase: number, n: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let i = 0;
   for (; i + 3 < n; i += 4) {
     s0 += a[aBase + i]! * b[bBase + i]!;
@@ -61,7 +64,13 @@ export function ropeAngles(position: number, invFreq: Float64Array, cos: Float64
  * Rotates each head of `x` (numHeads rows of headDim) in place, Llama/Qwen "rotate half"
  * convention: pairs (i, i + headDim/2).
  */
-export function applyRope(x: Float64Array, numHeads: number, headDim: number, cos: Float64Array, sin: Float64Array): void {
+export function applyRope(
+  x: Float64Array,
+  numHeads: number,
+  headDim: number,
+  cos: Float64Array,
+  sin: Float64Array,
+): void {
   const half = headDim / 2;
   for (let h = 0; h < numHeads; h++) {
     const base = h * headDim;

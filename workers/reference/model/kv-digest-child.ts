@@ -11,9 +11,17 @@ import { createKvBlockPool, sequenceKvBytes } from '../kv/index.ts';
 import { prefillSequence } from './generate.ts';
 import { createReferenceModel } from './model.ts';
 
-export function kvDigest(seed: string, promptTokens: number, chunkSize: number, firstBlockId = 0): { kv: string; logits: string } {
+export function kvDigest(
+  seed: string,
+  promptTokens: number,
+  chunkSize: number,
+  firstBlockId = 0,
+): { kv: string; logits: string } {
   const model = createReferenceModel({ seed });
-  const pool = createKvBlockPool({ layout: model.kvLayout(16), numBlocks: firstBlockId + Math.ceil(promptTokens / 16) });
+  const pool = createKvBlockPool({
+    layout: model.kvLayout(16),
+    numBlocks: firstBlockId + Math.ceil(promptTokens / 16),
+  });
   const rng = createRng(`prompt/${seed}`);
   const prompt = Array.from({ length: promptTokens }, () => rng.int(151936));
   const sequence = { blockTable: [] as number[], numTokens: 0 };

@@ -28,7 +28,11 @@ function denseForward(config: ReferenceModelConfig, tokenIds: readonly number[])
   const w = generateWeights(config, outputIds.length);
   const { hiddenSize: H, numHeads, numKvHeads, headDim: D, intermediateSize: M } = config;
   const matvec = (m: Float32Array, x: ArrayLike<number>, rows: number, cols: number) =>
-    Array.from({ length: rows }, (_, r) => { let s = 0; for (let c = 0; c < cols; c++) s += m[r * cols + c]! * x[c]!; return s; });
+    Array.from({ length: rows }, (_, r) => {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += m[r * cols + c]! * x[c]!;
+      return s;
+    });
   const norm = (x: number[], g: Float32Array) => {
     const rms = Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length + config.rmsNormEps);
     return x.map((v, i) => (v / rms) * g[i]!);
@@ -37,7 +41,8 @@ function denseForward(config: ReferenceModelConfig, tokenIds: readonly number[])
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < D / 2; i++) {
         const angle = p / Math.pow(config.ropeTheta, (2 * i) / D);
-        const a = x[h * D + i]!, b = x[h * D + i + D / 2]!;
+        const a = x[h * D + i]!,
+          b = x[h * D + i + D / 2]!;
         x[h * D + i] = a * Math.cos(angle) - b * Math.sin(angle);
         x[h * D + i + D / 2] = b * Math.cos(angle) + a * Math.sin(angle);
       }
@@ -60,7 +65,11 @@ function denseForward(config: ReferenceModelConfig, tokenIds: readonly number[])
       const attn: number[] = [];
       for (let head = 0; head < numHeads; head++) {
         const g = Math.floor(head / (numHeads / numKvHeads));
-        const scores = keys[l]!.map((kr) => { let s = 0; for (let d = 0; d < D; d++) s += q[head * D + d]! * kr[g * D + d]!; return s / Math.sqrt(D); });
+        const scores = keys[l]!.map((kr) => {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += q[head * D + d]! * kr[g * D + d]!;
+          return s / Math.sqrt(D);
+        });
         const max = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - max));
         const sum = e.reduce((a, b) => a + b, 0);
@@ -80,7 +89,15 @@ function denseForward(config: ReferenceModelConfig, tokenIds: readonly number[])
 describe('reference model', () => {
   it('computes the same function as a plain dense transformer with the same weights', () => {
     // Odd block size and 3 query heads per KV head, so paging and head grouping are exercised.
-    const config = resolveModelConfig({ seed: 'dense', numLayers: 2, numHeads: 6, numKvHeads: 2, headDim: 8, hiddenSize: 24, intermediateSize: 40 });
+    const config = resolveModelConfig({
+      seed: 'dense',
+      numLayers: 2,
+      numHeads: 6,
+      numKvHeads: 2,
+      headDim: 8,
+      hiddenSize: 24,
+      intermediateSize: 40,
+    });
     const model = createReferenceModel(config);
     const prompt = promptOf('dense-prompt', 23);
     const { pool, sequence, allocate } = freshSequence(model, 5);
@@ -100,12 +117,15 @@ describe('reference model', () => {
     prefillSequence(model, long.pool, long.sequence, prompt, long.allocate);
     const short = freshSequence(model);
     prefillSequence(model, short.pool, short.sequence, prompt.slice(0, 48), short.allocate);
-    for (let b = 0; b < 3; b++) expect(firstDifference(long.pool.readBlockBytes(b), short.pool.readBlockBytes(b))).toBe(-1);
+    for (let b = 0; b < 3; b++)
+      expect(firstDifference(long.pool.readBlockBytes(b), short.pool.readBlockBytes(b))).toBe(-1);
     // Continuing the short one from its cached blocks reaches the long one's state exactly.
     const logits = prefillSequence(model, short.pool, short.sequence, prompt.slice(48), short.allocate);
     const longLogits = model.forward(long.pool, long.sequence.blockTable, 69, [prompt[69]!]);
     expect(firstDifference(new Uint8Array(logits.buffer), new Uint8Array(longLogits.buffer))).toBe(-1);
-    expect(firstDifference(sequenceKvBytes(short.pool, short.sequence), sequenceKvBytes(long.pool, long.sequence))).toBe(-1);
+    expect(
+      firstDifference(sequenceKvBytes(short.pool, short.sequence), sequenceKvBytes(long.pool, long.sequence)),
+    ).toBe(-1);
   });
 
   it('picks the largest logit greedily, ties going to the lowest id', () => {
@@ -143,7 +163,11 @@ describe('reference model', () => {
     for (let i = 0; i < 12; i++) {
       const { pool, sequence, allocate } = freshSequence(model);
       const logits = prefillSequence(model, pool, sequence, promptOf(`varied-${i}`, 20 + i * 7), allocate);
-      const out = decodeGreedy(model, pool, sequence, logits, { maxTokens: 16, ignoreEos: true, allocateBlock: allocate });
+      const out = decodeGreedy(model, pool, sequence, logits, {
+        maxTokens: 16,
+        ignoreEos: true,
+        allocateBlock: allocate,
+      });
       firsts.add(out.tokenIds[0]!);
       streams.add(out.tokenIds.join(','));
       expect(new Set(out.tokenIds).size).toBeGreaterThan(1);
@@ -156,13 +180,25 @@ describe('reference model', () => {
     const model = createReferenceModel({ seed: 3 });
     const prompt = promptOf('decode', 30);
     const a = freshSequence(model);
-    const full = decodeGreedy(model, a.pool, a.sequence, prefillSequence(model, a.pool, a.sequence, prompt, a.allocate), { maxTokens: 12, ignoreEos: true, allocateBlock: a.allocate });
+    const full = decodeGreedy(
+      model,
+      a.pool,
+      a.sequence,
+      prefillSequence(model, a.pool, a.sequence, prompt, a.allocate),
+      { maxTokens: 12, ignoreEos: true, allocateBlock: a.allocate },
+    );
     expect(full.finishReason).toBe('length');
     expect(full.tokenIds).toHaveLength(12);
     expect(a.sequence.numTokens).toBe(30 + 11);
     const stopAt = full.tokenIds.findIndex((t) => t === full.tokenIds[5]);
     const b = freshSequence(model);
-    const stopped = decodeGreedy(model, b.pool, b.sequence, prefillSequence(model, b.pool, b.sequence, prompt, b.allocate), { maxTokens: 12, ignoreEos: true, stopTokenIds: [full.tokenIds[5]!], allocateBlock: b.allocate });
+    const stopped = decodeGreedy(
+      model,
+      b.pool,
+      b.sequence,
+      prefillSequence(model, b.pool, b.sequence, prompt, b.allocate),
+      { maxTokens: 12, ignoreEos: true, stopTokenIds: [full.tokenIds[5]!], allocateBlock: b.allocate },
+    );
     expect(stopped.finishReason).toBe('stop');
     expect(stopped.tokenIds).toEqual(full.tokenIds.slice(0, stopAt + 1));
   });
@@ -173,7 +209,11 @@ describe('reference model', () => {
     const prompt = promptOf('eos', 8);
     const runs = [false, true].map((ignoreEos) => {
       const s = freshSequence(model);
-      return decodeGreedy(model, s.pool, s.sequence, prefillSequence(model, s.pool, s.sequence, prompt, s.allocate), { maxTokens: 40, ignoreEos, allocateBlock: s.allocate });
+      return decodeGreedy(model, s.pool, s.sequence, prefillSequence(model, s.pool, s.sequence, prompt, s.allocate), {
+        maxTokens: 40,
+        ignoreEos,
+        allocateBlock: s.allocate,
+      });
     });
     const [stopping, ignoring] = runs as [ReturnType<typeof decodeGreedy>, ReturnType<typeof decodeGreedy>];
     expect(ignoring.tokenIds).toContain(151645);
@@ -188,10 +228,14 @@ describe('reference model', () => {
     const { pool, sequence, allocate } = freshSequence(model);
     expect(() => prefillSequence(model, pool, sequence, [151936], allocate)).toThrow(/outside \[0, 151936\)/);
     expect(() => prefillSequence(model, pool, sequence, [-1], allocate)).toThrow(/outside/);
-    expect(() => prefillSequence(model, pool, sequence, promptOf('long', 41), allocate)).toThrow(expect.objectContaining({ code: 'context_length_exceeded' }));
+    expect(() => prefillSequence(model, pool, sequence, promptOf('long', 41), allocate)).toThrow(
+      expect.objectContaining({ code: 'context_length_exceeded' }),
+    );
     expect(() => model.forward(pool, [0], 0, promptOf('short-table', 17))).toThrow(/block table has 1 blocks/);
     const other = createReferenceModel({ numLayers: 2 });
-    expect(() => model.forward(createKvBlockPool({ layout: other.kvLayout(16), numBlocks: 4 }), [0], 0, [1])).toThrow(expect.objectContaining({ code: 'failed_precondition' }));
+    expect(() => model.forward(createKvBlockPool({ layout: other.kvLayout(16), numBlocks: 4 }), [0], 0, [1])).toThrow(
+      expect.objectContaining({ code: 'failed_precondition' }),
+    );
   });
 
   it('refuses shapes it cannot run, naming the field', () => {

@@ -31,7 +31,12 @@ export interface ReferenceModel {
    * Throws invalid_request for an id outside [0, inputVocabSize) or past maxModelLen, and
    * failed_precondition when the pool's layout does not match the model.
    */
-  forward(pool: KvBlockPool, blockTable: readonly number[], startPosition: number, tokenIds: readonly number[]): Float32Array;
+  forward(
+    pool: KvBlockPool,
+    blockTable: readonly number[],
+    startPosition: number,
+    tokenIds: readonly number[],
+  ): Float32Array;
   /** Greedy choice: the output id with the largest logit, ties to the lowest id. */
   greedy(logits: Float32Array): number;
 }
@@ -63,7 +68,10 @@ export function createReferenceModel(input: Partial<ReferenceModelConfig> = {}):
   const checkPool = (pool: KvBlockPool) => {
     const l = pool.layout;
     if (l.numLayers !== numLayers || l.numKvHeads !== numKvHeads || l.headDim !== headDim || l.dtype !== 'float32') {
-      throw new TandemError('failed_precondition', `KV pool layout (${l.numLayers} layers, ${l.numKvHeads} KV heads, head dim ${l.headDim}) does not match the model (${numLayers}, ${numKvHeads}, ${headDim})`);
+      throw new TandemError(
+        'failed_precondition',
+        `KV pool layout (${l.numLayers} layers, ${l.numKvHeads} KV heads, head dim ${l.headDim}) does not match the model (${numLayers}, ${numKvHeads}, ${headDim})`,
+      );
     }
   };
 
@@ -111,14 +119,20 @@ export function createReferenceModel(input: Partial<ReferenceModelConfig> = {}):
     forward(pool, blockTable, startPosition, tokenIds) {
       checkPool(pool);
       if (tokenIds.length === 0) throw new TandemError('invalid_request', 'forward needs at least one token');
-      if (!Number.isInteger(startPosition) || startPosition < 0) throw new TandemError('invalid_request', `bad start position ${startPosition}`);
+      if (!Number.isInteger(startPosition) || startPosition < 0)
+        throw new TandemError('invalid_request', `bad start position ${startPosition}`);
       const end = startPosition + tokenIds.length;
       if (end > config.maxModelLen) {
-        throw new TandemError('context_length_exceeded', `${end} positions exceed the reference model's ${config.maxModelLen}`);
+        throw new TandemError(
+          'context_length_exceeded',
+          `${end} positions exceed the reference model's ${config.maxModelLen}`,
+        );
       }
       for (const id of tokenIds) {
         if (!Number.isInteger(id) || id < 0 || id >= config.inputVocabSize) {
-          throw new TandemError('invalid_request', `token id ${id} is outside [0, ${config.inputVocabSize})`, { param: 'token_ids' });
+          throw new TandemError('invalid_request', `token id ${id} is outside [0, ${config.inputVocabSize})`, {
+            param: 'token_ids',
+          });
         }
       }
       assertCapacity(blockTable, end, pool.layout.blockSize);
@@ -128,7 +142,8 @@ export function createReferenceModel(input: Partial<ReferenceModelConfig> = {}):
       return Float32Array.from(logits64);
     },
     greedy(logits) {
-      if (logits.length !== outputIds.length) throw new TandemError('internal', `expected ${outputIds.length} logits, got ${logits.length}`);
+      if (logits.length !== outputIds.length)
+        throw new TandemError('internal', `expected ${outputIds.length} logits, got ${logits.length}`);
       let best = 0;
       for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
       return outputIds[best]!;

@@ -20,11 +20,19 @@ import { expNonPositive } from './kernels.ts';
  * output) values in locals: about five times faster in V8 than a per-position inner loop.
  */
 export interface PagedAttention {
-  attend(pool: KvBlockPool, blockTable: readonly number[], layer: number, position: number, q: Float64Array, out: Float64Array): void;
+  attend(
+    pool: KvBlockPool,
+    blockTable: readonly number[],
+    layer: number,
+    position: number,
+    q: Float64Array,
+    out: Float64Array,
+  ): void;
 }
 
 export function createPagedAttention(numHeads: number, numKvHeads: number, headDim: number): PagedAttention {
-  if (headDim % 4 !== 0) throw new TandemError('invalid_request', `paged attention needs headDim % 4 == 0, got ${headDim}`);
+  if (headDim % 4 !== 0)
+    throw new TandemError('invalid_request', `paged attention needs headDim % 4 == 0, got ${headDim}`);
   const group = numHeads / numKvHeads;
   const scale = 1 / Math.sqrt(headDim);
   let scores = new Float64Array(1024);
@@ -46,9 +54,11 @@ export function createPagedAttention(numHeads: number, numKvHeads: number, headD
         const kOffset = kvRowOffset(layout, layer, 0, g, 0);
         const vOffset = kvRowOffset(layout, layer, 1, g, 0);
         s.fill(0, 0, n);
-        for (let d = 0; d < headDim; d += 4) scoreGroup(q, h * headDim + d, data, offsets, kOffset + d, n, blockSize, headDim, s);
+        for (let d = 0; d < headDim; d += 4)
+          scoreGroup(q, h * headDim + d, data, offsets, kOffset + d, n, blockSize, headDim, s);
         const sum = softmaxNumerators(s, n, scale);
-        for (let d = 0; d < headDim; d += 4) weightedGroup(s, data, offsets, vOffset + d, n, blockSize, headDim, out, h * headDim + d, sum);
+        for (let d = 0; d < headDim; d += 4)
+          weightedGroup(s, data, offsets, vOffset + d, n, blockSize, headDim, out, h * headDim + d, sum);
       }
     },
   };
@@ -56,10 +66,20 @@ export function createPagedAttention(numHeads: number, numKvHeads: number, headD
 
 /** scores[i] += (q0 k0 + q1 k1) + (q2 k2 + q3 k3) over one 4-dim group, for positions i < n. */
 function scoreGroup(
-  q: Float64Array, qAt: number, data: Float32Array, offsets: Int32Array, rowOffset: number,
-  n: number, blockSize: number, headDim: number, scores: Float64Array,
+  q: Float64Array,
+  qAt: number,
+  data: Float32Array,
+  offsets: Int32Array,
+  rowOffset: number,
+  n: number,
+  blockSize: number,
+  headDim: number,
+  scores: Float64Array,
 ): void {
-  const q0 = q[qAt]!, q1 = q[qAt + 1]!, q2 = q[qAt + 2]!, q3 = q[qAt + 3]!;
+  const q0 = q[qAt]!,
+    q1 = q[qAt + 1]!,
+    q2 = q[qAt + 2]!,
+    q3 = q[qAt + 3]!;
   let i = 0;
   for (let b = 0; i < n; b++) {
     let row = offsets[b]! + rowOffset;
@@ -89,10 +109,21 @@ function softmaxNumerators(scores: Float64Array, n: number, scale: number): numb
 
 /** out[outAt + j] = (sum_i weights[i] * v_i[j], ascending i) / sum, for the 4 dims j of one group. */
 function weightedGroup(
-  weights: Float64Array, data: Float32Array, offsets: Int32Array, rowOffset: number,
-  n: number, blockSize: number, headDim: number, out: Float64Array, outAt: number, sum: number,
+  weights: Float64Array,
+  data: Float32Array,
+  offsets: Int32Array,
+  rowOffset: number,
+  n: number,
+  blockSize: number,
+  headDim: number,
+  out: Float64Array,
+  outAt: number,
+  sum: number,
 ): void {
-  let o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+  let o0 = 0,
+    o1 = 0,
+    o2 = 0,
+    o3 = 0;
   let i = 0;
   for (let b = 0; i < n; b++) {
     let row = offsets[b]! + rowOffset;

@@ -4,7 +4,14 @@ import { fail, ok, TandemError, type Result } from '../../../common/errors.ts';
 import type { KvBlockPool } from '../kv/block-pool.ts';
 import { KvTransferError, type KvTransferFailure } from './errors.ts';
 import { createFrameReader } from './frame-reader.ts';
-import { decodeServerMessage, encodeRead, encodeRelease, WIRE_ERROR, wireLayoutOf, type ServerMessage } from './protocol.ts';
+import {
+  decodeServerMessage,
+  encodeRead,
+  encodeRelease,
+  WIRE_ERROR,
+  wireLayoutOf,
+  type ServerMessage,
+} from './protocol.ts';
 
 /**
  * The decode side of the KV transfer: reads blocks by id from a peer's block server into local
@@ -70,17 +77,24 @@ export function createKvBlockClient(options: KvBlockClientOptions): KvBlockClien
     async readBlocks(request) {
       const { remoteBlockIds, localBlockIds } = request;
       if (remoteBlockIds.length !== localBlockIds.length) {
-        throw new TandemError('invalid_request', `${remoteBlockIds.length} remote block ids but ${localBlockIds.length} local ones`);
+        throw new TandemError(
+          'invalid_request',
+          `${remoteBlockIds.length} remote block ids but ${localBlockIds.length} local ones`,
+        );
       }
       for (const id of localBlockIds) {
-        if (!pool.hasBlock(id)) throw new TandemError('invalid_request', `local block ${id} is outside the pool of ${pool.numBlocks}`);
+        if (!pool.hasBlock(id))
+          throw new TandemError('invalid_request', `local block ${id} is outside the pool of ${pool.numBlocks}`);
       }
       if (remoteBlockIds.length === 0) return ok({ blocks: 0, bytes: 0 });
       let received = 0;
       return exchange(request, encodeRead(1, layout, request.remoteRequestId, remoteBlockIds), (message) => {
         if (message.type === 'block') {
           if (message.index !== received || message.blockId !== remoteBlockIds[received]) {
-            return failure('protocol', `expected block ${remoteBlockIds[received] ?? '(none)'} at index ${received}, got block ${message.blockId} at index ${message.index}`);
+            return failure(
+              'protocol',
+              `expected block ${remoteBlockIds[received] ?? '(none)'} at index ${received}, got block ${message.blockId} at index ${message.index}`,
+            );
           }
           pool.writeBlockBytes(localBlockIds[received]!, message.bytes);
           received++;
@@ -88,7 +102,10 @@ export function createKvBlockClient(options: KvBlockClientOptions): KvBlockClien
         }
         if (message.type === 'done') {
           if (message.count !== remoteBlockIds.length || received !== remoteBlockIds.length) {
-            return failure('protocol', `DONE after ${received} of ${remoteBlockIds.length} blocks (server counted ${message.count})`);
+            return failure(
+              'protocol',
+              `DONE after ${received} of ${remoteBlockIds.length} blocks (server counted ${message.count})`,
+            );
           }
           return ok({ blocks: received, bytes: received * pool.layout.blockBytes });
         }
@@ -98,7 +115,9 @@ export function createKvBlockClient(options: KvBlockClientOptions): KvBlockClien
 
     release(request) {
       return exchange(request, encodeRelease(1, request.remoteRequestId), (message) =>
-        message.type === 'released' ? ok({ wasHeld: message.wasHeld }) : failure('protocol', `unexpected ${message.type} frame in answer to a release`),
+        message.type === 'released'
+          ? ok({ wasHeld: message.wasHeld })
+          : failure('protocol', `unexpected ${message.type} frame in answer to a release`),
       );
     },
   };
@@ -115,7 +134,8 @@ export function createKvBlockClient(options: KvBlockClientOptions): KvBlockClien
   ): Promise<Result<T, KvTransferError>> {
     const where = `${peer.host}:${peer.port}`;
     return new Promise((resolve) => {
-      if (peer.signal?.aborted) return resolve(failure('cancelled', `KV transfer from ${where} cancelled before it started`));
+      if (peer.signal?.aborted)
+        return resolve(failure('cancelled', `KV transfer from ${where} cancelled before it started`));
       let connected = false;
       let settled = false;
       const reader = createFrameReader(13 + pool.layout.blockBytes + 64 * 1024);
@@ -142,11 +162,24 @@ export function createKvBlockClient(options: KvBlockClientOptions): KvBlockClien
         socket.write(requestFrame);
       });
       socket.on('error', (error: NodeJS.ErrnoException) => {
-        finish(connected
-          ? failure('connection_lost', `KV transfer connection to ${where} failed: ${error.message}`, error)
-          : failure('peer_unreachable', `cannot reach the KV block server at ${where}: ${error.code ?? error.message}`, error));
+        finish(
+          connected
+            ? failure('connection_lost', `KV transfer connection to ${where} failed: ${error.message}`, error)
+            : failure(
+                'peer_unreachable',
+                `cannot reach the KV block server at ${where}: ${error.code ?? error.message}`,
+                error,
+              ),
+        );
       });
-      socket.on('close', () => finish(failure('connection_lost', `KV block server at ${where} closed the connection before answering in full (${reader.pendingBytes()} bytes of a partial frame)`)));
+      socket.on('close', () =>
+        finish(
+          failure(
+            'connection_lost',
+            `KV block server at ${where} closed the connection before answering in full (${reader.pendingBytes()} bytes of a partial frame)`,
+          ),
+        ),
+      );
       socket.on('data', (chunk: Buffer) => {
         if (settled) return;
         const bodies = reader.push(chunk);
@@ -154,7 +187,8 @@ export function createKvBlockClient(options: KvBlockClientOptions): KvBlockClien
         for (const body of bodies.value) {
           const message = decodeServerMessage(body, pool.layout.blockBytes);
           if (!message.ok) return finish(failure('protocol', message.error.message, message.error));
-          if (message.value.tag !== 1) return finish(failure('protocol', `answer for request tag ${message.value.tag}, expected 1`));
+          if (message.value.tag !== 1)
+            return finish(failure('protocol', `answer for request tag ${message.value.tag}, expected 1`));
           if (message.value.type === 'error') {
             const reason = WIRE_REASONS[message.value.code] ?? 'remote_error';
             return finish(failure(reason, `KV block server at ${where}: ${message.value.message}`));

@@ -22,7 +22,9 @@ export function createFrameReader(maxBodyBytes: number): FrameReader {
       while (pending.length - at >= 4) {
         const length = pending.readUInt32BE(at);
         if (length === 0 || length > maxBodyBytes) {
-          return fail(new TandemError('upstream_error', `KV block frame of ${length} bytes is outside 1..${maxBodyBytes}`));
+          return fail(
+            new TandemError('upstream_error', `KV block frame of ${length} bytes is outside 1..${maxBodyBytes}`),
+          );
         }
         if (pending.length - at - 4 < length) break;
         bodies.push(pending.subarray(at + 4, at + 4 + length));

@@ -5,16 +5,46 @@ import { createKvBlockLayout } from '../kv/index.ts';
 import { createTcpKvHandoff, parseTcpKvHandoff } from './handoff.ts';
 
 const layout = createKvBlockLayout({ numLayers: 3, numKvHeads: 2, headDim: 8, blockSize: 16 });
-const input = { engineId: 'engine-a', requestId: 'req-1', host: '10.0.0.7', port: 7100, blockIds: [4, 9, 2], numTokens: 40, layout, expiresAtUnixMs: 1_700_000_480_000 };
+const input = {
+  engineId: 'engine-a',
+  requestId: 'req-1',
+  host: '10.0.0.7',
+  port: 7100,
+  blockIds: [4, 9, 2],
+  numTokens: 40,
+  layout,
+  expiresAtUnixMs: 1_700_000_480_000,
+};
 
 describe('TCP KV handoff', () => {
   it('describes held blocks as a KvHandoff that survives the wire and parses back into a pull plan', () => {
     const handoff = fromBinary(KvHandoffSchema, toBinary(KvHandoffSchema, createTcpKvHandoff(input)));
-    expect(handoff).toMatchObject({ transport: KvTransport.TCP, remoteEngineId: 'engine-a', remoteRequestId: 'req-1', blockSize: 16, numTokens: 40, tpSize: 1 });
-    expect(handoff.layout).toMatchObject({ numLayers: 3, numKvHeads: 2, headDim: 8, dtype: 'float32', blockBytes: 6144 });
+    expect(handoff).toMatchObject({
+      transport: KvTransport.TCP,
+      remoteEngineId: 'engine-a',
+      remoteRequestId: 'req-1',
+      blockSize: 16,
+      numTokens: 40,
+      tpSize: 1,
+    });
+    expect(handoff.layout).toMatchObject({
+      numLayers: 3,
+      numKvHeads: 2,
+      headDim: 8,
+      dtype: 'float32',
+      blockBytes: 6144,
+    });
     expect(parseTcpKvHandoff(handoff, layout)).toEqual({
       ok: true,
-      value: { host: '10.0.0.7', port: 7100, remoteEngineId: 'engine-a', remoteRequestId: 'req-1', blockIds: [4, 9, 2], numTokens: 40, blockSize: 16 },
+      value: {
+        host: '10.0.0.7',
+        port: 7100,
+        remoteEngineId: 'engine-a',
+        remoteRequestId: 'req-1',
+        blockIds: [4, 9, 2],
+        numTokens: 40,
+        blockSize: 16,
+      },
     });
   });
 

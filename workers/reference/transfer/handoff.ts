@@ -1,6 +1,11 @@
 import { create } from '@bufbuild/protobuf';
 import { fail, ok, type Result } from '../../../common/errors.ts';
-import { KvBlockGroupSchema, KvHandoffSchema, KvTransport, type KvHandoff } from '../../../proto/gen/tandem/v1/worker_pb.ts';
+import {
+  KvBlockGroupSchema,
+  KvHandoffSchema,
+  KvTransport,
+  type KvHandoff,
+} from '../../../proto/gen/tandem/v1/worker_pb.ts';
 import { toProtoKvLayout, type KvBlockLayout } from '../kv/layout.ts';
 import { KvTransferError } from './errors.ts';
 
@@ -67,7 +72,15 @@ export interface TcpHandoffFields {
   readonly blockSize: number;
   readonly numTokens: number;
   readonly tpSize: number;
-  readonly layout: { readonly numLayers: number; readonly numKvHeads: number; readonly headDim: number; readonly dtype: string; readonly blockBytes: number } | undefined;
+  readonly layout:
+    | {
+        readonly numLayers: number;
+        readonly numKvHeads: number;
+        readonly headDim: number;
+        readonly dtype: string;
+        readonly blockBytes: number;
+      }
+    | undefined;
 }
 
 /**
@@ -79,7 +92,8 @@ export interface TcpHandoffFields {
 export function parseTcpKvHandoff(handoff: KvHandoff, local: KvBlockLayout): Result<TcpPullPlan, KvTransferError> {
   return checkTcpHandoff(
     {
-      transport: handoff.transport === KvTransport.TCP ? 'tcp' : (KvTransport[handoff.transport] ?? String(handoff.transport)),
+      transport:
+        handoff.transport === KvTransport.TCP ? 'tcp' : (KvTransport[handoff.transport] ?? String(handoff.transport)),
       host: handoff.host,
       port: handoff.port,
       remoteEngineId: handoff.remoteEngineId,
@@ -96,22 +110,44 @@ export function parseTcpKvHandoff(handoff: KvHandoff, local: KvBlockLayout): Res
 
 /** parseTcpKvHandoff's checks on a handoff in any form. */
 export function checkTcpHandoff(handoff: TcpHandoffFields, local: KvBlockLayout): Result<TcpPullPlan, KvTransferError> {
-  const invalid = (why: string) => fail(new KvTransferError('invalid_handoff', `KV handoff for ${handoff.remoteRequestId || '(no request id)'} cannot be pulled over TCP: ${why}`));
+  const invalid = (why: string) =>
+    fail(
+      new KvTransferError(
+        'invalid_handoff',
+        `KV handoff for ${handoff.remoteRequestId || '(no request id)'} cannot be pulled over TCP: ${why}`,
+      ),
+    );
   if (handoff.transport !== 'tcp') return invalid(`transport is ${handoff.transport}, not TCP`);
-  if (handoff.host === '' || !Number.isInteger(handoff.port) || handoff.port < 1 || handoff.port > 65535) return invalid(`bad address ${handoff.host}:${handoff.port}`);
+  if (handoff.host === '' || !Number.isInteger(handoff.port) || handoff.port < 1 || handoff.port > 65535)
+    return invalid(`bad address ${handoff.host}:${handoff.port}`);
   if (handoff.remoteRequestId === '') return invalid('no remote_request_id');
-  if (handoff.blockGroups.length !== 1) return invalid(`${handoff.blockGroups.length} block groups, the reference engine has 1`);
+  if (handoff.blockGroups.length !== 1)
+    return invalid(`${handoff.blockGroups.length} block groups, the reference engine has 1`);
   if (handoff.tpSize > 1) return invalid(`tensor parallel size ${handoff.tpSize}, the reference engine has 1`);
-  if (handoff.blockSize !== local.blockSize) return invalid(`block size ${handoff.blockSize}, this worker uses ${local.blockSize}`);
+  if (handoff.blockSize !== local.blockSize)
+    return invalid(`block size ${handoff.blockSize}, this worker uses ${local.blockSize}`);
   const l = handoff.layout;
-  if (!l || l.numLayers !== local.numLayers || l.numKvHeads !== local.numKvHeads || l.headDim !== local.headDim || l.dtype !== local.dtype || l.blockBytes !== local.blockBytes) {
-    const got = l ? `${l.numLayers} layers, ${l.numKvHeads} KV heads, head dim ${l.headDim}, ${l.dtype}, ${l.blockBytes} bytes` : 'none';
-    return invalid(`layout ${got} differs from this worker's (${local.numLayers}, ${local.numKvHeads}, ${local.headDim}, ${local.dtype}, ${local.blockBytes})`);
+  if (
+    !l ||
+    l.numLayers !== local.numLayers ||
+    l.numKvHeads !== local.numKvHeads ||
+    l.headDim !== local.headDim ||
+    l.dtype !== local.dtype ||
+    l.blockBytes !== local.blockBytes
+  ) {
+    const got = l
+      ? `${l.numLayers} layers, ${l.numKvHeads} KV heads, head dim ${l.headDim}, ${l.dtype}, ${l.blockBytes} bytes`
+      : 'none';
+    return invalid(
+      `layout ${got} differs from this worker's (${local.numLayers}, ${local.numKvHeads}, ${local.headDim}, ${local.dtype}, ${local.blockBytes})`,
+    );
   }
   const blockIds = handoff.blockGroups[0]!;
-  if (!blockIds.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) return invalid('a block id is not a u32');
+  if (!blockIds.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff))
+    return invalid('a block id is not a u32');
   const expected = Math.ceil(handoff.numTokens / handoff.blockSize);
-  if (!Number.isInteger(handoff.numTokens) || handoff.numTokens < 1 || blockIds.length !== expected) return invalid(`${blockIds.length} blocks for ${handoff.numTokens} tokens (expected ${expected})`);
+  if (!Number.isInteger(handoff.numTokens) || handoff.numTokens < 1 || blockIds.length !== expected)
+    return invalid(`${blockIds.length} blocks for ${handoff.numTokens} tokens (expected ${expected})`);
   return ok({
     host: handoff.host,
     port: handoff.port,

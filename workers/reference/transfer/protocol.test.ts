@@ -22,25 +22,60 @@ const bodyOf = (frame: Buffer) => {
 describe('KV block protocol', () => {
   it('round-trips a read request with its layout, request id and block ids', () => {
     const frame = encodeRead(7, layout, 'cmpl-é-42', [5, 0, 4294967295]);
-    expect(decodeClientMessage(bodyOf(frame))).toEqual({ ok: true, value: { type: 'read', tag: 7, layout, remoteRequestId: 'cmpl-é-42', blockIds: [5, 0, 4294967295] } });
+    expect(decodeClientMessage(bodyOf(frame))).toEqual({
+      ok: true,
+      value: { type: 'read', tag: 7, layout, remoteRequestId: 'cmpl-é-42', blockIds: [5, 0, 4294967295] },
+    });
   });
 
   it('lays a read request out byte for byte as documented', () => {
     const frame = encodeRead(1, layout, 'r', [9]);
     expect(frame.toString('hex')).toBe(
-      '0000001d' + '01' + '00000001' + '0003' + '0002' + '0008' + '0010' + '01' + '00001800' + '0001' + '72' + '00000001' + '00000009',
+      '0000001d' +
+        '01' +
+        '00000001' +
+        '0003' +
+        '0002' +
+        '0008' +
+        '0010' +
+        '01' +
+        '00001800' +
+        '0001' +
+        '72' +
+        '00000001' +
+        '00000009',
     );
   });
 
   it('round-trips release, block, done, released and error frames', () => {
-    expect(decodeClientMessage(bodyOf(encodeRelease(3, 'abc')))).toEqual({ ok: true, value: { type: 'release', tag: 3, remoteRequestId: 'abc' } });
+    expect(decodeClientMessage(bodyOf(encodeRelease(3, 'abc')))).toEqual({
+      ok: true,
+      value: { type: 'release', tag: 3, remoteRequestId: 'abc' },
+    });
     const bytes = Buffer.alloc(6144, 0xab);
     const block = Buffer.concat([encodeBlockHeader(2, 1, 77, 6144), bytes]);
     const decoded = decodeServerMessage(bodyOf(block), 6144);
-    expect(decoded.ok && decoded.value.type === 'block' && [decoded.value.tag, decoded.value.index, decoded.value.blockId, Buffer.from(decoded.value.bytes).equals(bytes)]).toEqual([2, 1, 77, true]);
-    expect(decodeServerMessage(bodyOf(encodeDone(2, 5)), 6144)).toEqual({ ok: true, value: { type: 'done', tag: 2, count: 5 } });
-    expect(decodeServerMessage(bodyOf(encodeReleased(4, true)), 6144)).toEqual({ ok: true, value: { type: 'released', tag: 4, wasHeld: true } });
-    expect(decodeServerMessage(bodyOf(encodeError(4, WIRE_ERROR.notHeld, 'gone')), 6144)).toEqual({ ok: true, value: { type: 'error', tag: 4, code: 1, message: 'gone' } });
+    expect(
+      decoded.ok &&
+        decoded.value.type === 'block' && [
+          decoded.value.tag,
+          decoded.value.index,
+          decoded.value.blockId,
+          Buffer.from(decoded.value.bytes).equals(bytes),
+        ],
+    ).toEqual([2, 1, 77, true]);
+    expect(decodeServerMessage(bodyOf(encodeDone(2, 5)), 6144)).toEqual({
+      ok: true,
+      value: { type: 'done', tag: 2, count: 5 },
+    });
+    expect(decodeServerMessage(bodyOf(encodeReleased(4, true)), 6144)).toEqual({
+      ok: true,
+      value: { type: 'released', tag: 4, wasHeld: true },
+    });
+    expect(decodeServerMessage(bodyOf(encodeError(4, WIRE_ERROR.notHeld, 'gone')), 6144)).toEqual({
+      ok: true,
+      value: { type: 'error', tag: 4, code: 1, message: 'gone' },
+    });
   });
 
   it('rejects truncated, padded, unknown and wrongly sized frames as results, never throwing', () => {
@@ -52,9 +87,15 @@ describe('KV block protocol', () => {
     // A READ claiming far more ids than its bytes hold.
     const lying = Buffer.from(read);
     lying.writeUInt32BE(1_000_000, lying.length - 16);
-    expect(decodeClientMessage(lying)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/truncated/) } });
+    expect(decodeClientMessage(lying)).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/truncated/) },
+    });
     const shortBlock = Buffer.concat([encodeBlockHeader(1, 0, 0, 6140), Buffer.alloc(6140)]);
-    expect(decodeServerMessage(bodyOf(shortBlock), 6144)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/6140 bytes, the layout says 6144/) } });
+    expect(decodeServerMessage(bodyOf(shortBlock), 6144)).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/6140 bytes, the layout says 6144/) },
+    });
     expect(decodeServerMessage(Buffer.from([0x82, 0, 0, 0, 1]), 6144).ok).toBe(false);
   });
 });
@@ -69,7 +110,11 @@ describe('frame reader', () => {
       expect(result.ok).toBe(true);
       if (result.ok) bodies.push(...result.value);
     }
-    expect(bodies.map((b) => b.toString('hex'))).toEqual([bodyOf(encodeDone(1, 2)), bodyOf(encodeRelease(5, 'xyz')), bodyOf(encodeDone(3, 4))].map((b) => b.toString('hex')));
+    expect(bodies.map((b) => b.toString('hex'))).toEqual(
+      [bodyOf(encodeDone(1, 2)), bodyOf(encodeRelease(5, 'xyz')), bodyOf(encodeDone(3, 4))].map((b) =>
+        b.toString('hex'),
+      ),
+    );
     expect(reader.pendingBytes()).toBe(0);
     const all = createFrameReader(1024).push(frames);
     expect(all.ok && all.value.length).toBe(3);

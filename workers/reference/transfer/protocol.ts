@@ -77,7 +77,14 @@ export function wireLayoutOf(layout: KvBlockLayout): WireLayout {
 }
 
 export function sameWireLayout(a: WireLayout, b: WireLayout): boolean {
-  return a.numLayers === b.numLayers && a.numKvHeads === b.numKvHeads && a.headDim === b.headDim && a.blockSize === b.blockSize && a.dtype === b.dtype && a.blockBytes === b.blockBytes;
+  return (
+    a.numLayers === b.numLayers &&
+    a.numKvHeads === b.numKvHeads &&
+    a.headDim === b.headDim &&
+    a.blockSize === b.blockSize &&
+    a.dtype === b.dtype &&
+    a.blockBytes === b.blockBytes
+  );
 }
 
 export function describeWireLayout(l: WireLayout): string {
@@ -88,18 +95,35 @@ const LAYOUT_BYTES = 13;
 export const MAX_REQUEST_BODY_BYTES = 1 + 4 + LAYOUT_BYTES + 2 + 65_535 + 4 + 4 * 65_536;
 
 export type ClientMessage =
-  | { readonly type: 'read'; readonly tag: number; readonly layout: WireLayout; readonly remoteRequestId: string; readonly blockIds: readonly number[] }
+  | {
+      readonly type: 'read';
+      readonly tag: number;
+      readonly layout: WireLayout;
+      readonly remoteRequestId: string;
+      readonly blockIds: readonly number[];
+    }
   | { readonly type: 'release'; readonly tag: number; readonly remoteRequestId: string };
 
 export type ServerMessage =
-  | { readonly type: 'block'; readonly tag: number; readonly index: number; readonly blockId: number; readonly bytes: Uint8Array }
+  | {
+      readonly type: 'block';
+      readonly tag: number;
+      readonly index: number;
+      readonly blockId: number;
+      readonly bytes: Uint8Array;
+    }
   | { readonly type: 'done'; readonly tag: number; readonly count: number }
   | { readonly type: 'released'; readonly tag: number; readonly wasHeld: boolean }
   | { readonly type: 'error'; readonly tag: number; readonly code: number; readonly message: string };
 
 // ---- encoding (trusted: our own values) ----
 
-export function encodeRead(tag: number, layout: WireLayout, remoteRequestId: string, blockIds: readonly number[]): Buffer {
+export function encodeRead(
+  tag: number,
+  layout: WireLayout,
+  remoteRequestId: string,
+  blockIds: readonly number[],
+): Buffer {
   const id = Buffer.from(remoteRequestId, 'utf8');
   const body = Buffer.alloc(1 + 4 + LAYOUT_BYTES + 2 + id.length + 4 + 4 * blockIds.length);
   let at = body.writeUInt8(FRAME_TYPE.read, 0);
@@ -174,7 +198,8 @@ function writeLayout(buffer: Buffer, at: number, layout: WireLayout): number {
 }
 
 function writeString(buffer: Buffer, at: number, bytes: Buffer): number {
-  if (bytes.length > 0xffff) throw new TandemError('invalid_request', `string of ${bytes.length} bytes is too long for the KV block protocol`);
+  if (bytes.length > 0xffff)
+    throw new TandemError('invalid_request', `string of ${bytes.length} bytes is too long for the KV block protocol`);
   at = buffer.writeUInt16BE(bytes.length, at);
   return at + bytes.copy(buffer, at);
 }
@@ -231,7 +256,14 @@ export function decodeServerMessage(body: Buffer, blockBytes: number): Result<Se
 }
 
 function readLayout(r: Cursor): WireLayout {
-  return { numLayers: r.u16(), numKvHeads: r.u16(), headDim: r.u16(), blockSize: r.u16(), dtype: r.u8(), blockBytes: r.u32() };
+  return {
+    numLayers: r.u16(),
+    numKvHeads: r.u16(),
+    headDim: r.u16(),
+    blockSize: r.u16(),
+    dtype: r.u8(),
+    blockBytes: r.u32(),
+  };
 }
 
 function malformed(message: string): Result<never> {

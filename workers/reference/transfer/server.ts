@@ -100,7 +100,11 @@ export async function createKvBlockServer(options: KvBlockServerOptions): Promis
       for (const body of bodies) {
         const message = decodeClientMessage(body);
         if (!message.ok) {
-          queue.push({ type: 'malformed', tag: body.length >= 5 ? body.readUInt32BE(1) : 0, message: message.error.message });
+          queue.push({
+            type: 'malformed',
+            tag: body.length >= 5 ? body.readUInt32BE(1) : 0,
+            message: message.error.message,
+          });
           broken = true;
           break;
         }
@@ -122,7 +126,9 @@ export async function createKvBlockServer(options: KvBlockServerOptions): Promis
   async function answer(socket: Socket, message: ClientMessage): Promise<void> {
     if (message.type === 'release') {
       if (!options.release) {
-        socket.write(encodeError(message.tag, WIRE_ERROR.unsupported, 'this server does not take release notifications'));
+        socket.write(
+          encodeError(message.tag, WIRE_ERROR.unsupported, 'this server does not take release notifications'),
+        );
         return;
       }
       socket.write(encodeReleased(message.tag, options.release(message.remoteRequestId)));
@@ -130,12 +136,20 @@ export async function createKvBlockServer(options: KvBlockServerOptions): Promis
     }
     const { tag, remoteRequestId, blockIds } = message;
     if (!sameWireLayout(message.layout, layout)) {
-      socket.write(encodeError(tag, WIRE_ERROR.layoutMismatch, `layout ${describeWireLayout(message.layout)} requested, this pool has ${describeWireLayout(layout)}`));
+      socket.write(
+        encodeError(
+          tag,
+          WIRE_ERROR.layoutMismatch,
+          `layout ${describeWireLayout(message.layout)} requested, this pool has ${describeWireLayout(layout)}`,
+        ),
+      );
       return;
     }
     const refusal = (blockId: number): Buffer | undefined => {
-      if (!pool.hasBlock(blockId)) return encodeError(tag, WIRE_ERROR.badBlockId, `block ${blockId} is outside this pool of ${pool.numBlocks}`);
-      if (!options.isHeld(remoteRequestId, blockId)) return encodeError(tag, WIRE_ERROR.notHeld, `block ${blockId} is not held for request ${remoteRequestId}`);
+      if (!pool.hasBlock(blockId))
+        return encodeError(tag, WIRE_ERROR.badBlockId, `block ${blockId} is outside this pool of ${pool.numBlocks}`);
+      if (!options.isHeld(remoteRequestId, blockId))
+        return encodeError(tag, WIRE_ERROR.notHeld, `block ${blockId} is not held for request ${remoteRequestId}`);
       return undefined;
     };
     // Refuse the whole read up front when any block is unusable, so no bytes go out in vain.

@@ -2,7 +2,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../../common/clock.ts';
 import { createKvBlockLayout, createKvBlockPool, type KvBlockPool } from '../kv/index.ts';
-import { createKvBlockClient, createKvBlockServer, type KvBlockServer, type KvBlockServerOptions, type KvTransferError } from './index.ts';
+import {
+  createKvBlockClient,
+  createKvBlockServer,
+  type KvBlockServer,
+  type KvBlockServerOptions,
+  type KvTransferError,
+} from './index.ts';
 import { createFrameReader } from './frame-reader.ts';
 import { decodeServerMessage, encodeBlockHeader, encodeDone, encodeRead, wireLayoutOf } from './protocol.ts';
 
@@ -38,10 +44,13 @@ async function startFakeServer(onConnection: (socket: Socket) => void): Promise<
     onConnection(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
   return { port: (server.address() as { port: number }).port, server };
 }
 
@@ -61,10 +70,19 @@ describe('KV block transfer over TCP', () => {
     const client = createKvBlockClient({ pool: local });
     const remoteBlockIds = [...held.get('req-1')!];
     const localBlockIds = remoteBlockIds.map((_, i) => i + 10);
-    const result = await client.readBlocks({ host: '127.0.0.1', port: server.port, remoteRequestId: 'req-1', remoteBlockIds, localBlockIds });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port: server.port,
+      remoteRequestId: 'req-1',
+      remoteBlockIds,
+      localBlockIds,
+    });
     expect(result).toEqual({ ok: true, value: { blocks: 300, bytes: 300 * layout.blockBytes } });
     for (let i = 0; i < remoteBlockIds.length; i++) {
-      expect(bytesEqual(local.readBlockBytes(localBlockIds[i]!), remote.readBlockBytes(remoteBlockIds[i]!)), `block ${i}`).toBe(true);
+      expect(
+        bytesEqual(local.readBlockBytes(localBlockIds[i]!), remote.readBlockBytes(remoteBlockIds[i]!)),
+        `block ${i}`,
+      ).toBe(true);
     }
     expect(local.readBlockBytes(0).every((b) => b === 0)).toBe(true);
   });
@@ -75,12 +93,27 @@ describe('KV block transfer over TCP', () => {
     const local = createKvBlockPool({ layout, numBlocks: 8 });
     const client = createKvBlockClient({ pool: local });
     const at = { host: '127.0.0.1', port: server.port };
-    const notHeld = await client.readBlocks({ ...at, remoteRequestId: 'req', remoteBlockIds: [1, 2, 5], localBlockIds: [0, 1, 2] });
+    const notHeld = await client.readBlocks({
+      ...at,
+      remoteRequestId: 'req',
+      remoteBlockIds: [1, 2, 5],
+      localBlockIds: [0, 1, 2],
+    });
     expect(reasonOf(notHeld)).toBe('not_held');
     expect(notHeld.ok || notHeld.error.code).toBe('kv_transfer_failed');
-    const unknownRequest = await client.readBlocks({ ...at, remoteRequestId: 'other', remoteBlockIds: [1], localBlockIds: [0] });
+    const unknownRequest = await client.readBlocks({
+      ...at,
+      remoteRequestId: 'other',
+      remoteBlockIds: [1],
+      localBlockIds: [0],
+    });
     expect(reasonOf(unknownRequest)).toBe('not_held');
-    const outside = await client.readBlocks({ ...at, remoteRequestId: 'req', remoteBlockIds: [1, 8], localBlockIds: [0, 1] });
+    const outside = await client.readBlocks({
+      ...at,
+      remoteRequestId: 'req',
+      remoteBlockIds: [1, 8],
+      localBlockIds: [0, 1],
+    });
     expect(reasonOf(outside)).toBe('bad_block_id');
     expect(local.data.every((x) => x === 0)).toBe(true);
   });
@@ -90,12 +123,21 @@ describe('KV block transfer over TCP', () => {
     let checks = 0;
     const held = new Set([0, 1, 2, 3, 4, 5]);
     // Each block is checked twice (up front, then as it is sent): release 3.. after 8 checks.
-    const server = await startServer({ pool: remote, isHeld: (_, block) => {
-      if (++checks === 8) for (const b of [3, 4, 5]) held.delete(b);
-      return held.has(block);
-    } });
+    const server = await startServer({
+      pool: remote,
+      isHeld: (_, block) => {
+        if (++checks === 8) for (const b of [3, 4, 5]) held.delete(b);
+        return held.has(block);
+      },
+    });
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 8 }) });
-    const result = await client.readBlocks({ host: '127.0.0.1', port: server.port, remoteRequestId: 'r', remoteBlockIds: [0, 1, 2, 3, 4, 5], localBlockIds: [0, 1, 2, 3, 4, 5] });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port: server.port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0, 1, 2, 3, 4, 5],
+      localBlockIds: [0, 1, 2, 3, 4, 5],
+    });
     expect(reasonOf(result)).toBe('not_held');
     expect(result.ok || result.error.message).toMatch(/block 3 is not held/);
   });
@@ -104,14 +146,23 @@ describe('KV block transfer over TCP', () => {
     const remote = patternPool(64);
     let checks = 0;
     let server: KvBlockServer | undefined;
-    server = await startServer({ pool: remote, isHeld: () => {
-      // Up-front checks pass; the 10th send-time check kills the server with 9 blocks sent.
-      if (++checks === 64 + 10) void server!.close();
-      return true;
-    } });
+    server = await startServer({
+      pool: remote,
+      isHeld: () => {
+        // Up-front checks pass; the 10th send-time check kills the server with 9 blocks sent.
+        if (++checks === 64 + 10) void server!.close();
+        return true;
+      },
+    });
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 64 }) });
     const ids = Array.from({ length: 64 }, (_, i) => i);
-    const result = await client.readBlocks({ host: '127.0.0.1', port: server.port, remoteRequestId: 'r', remoteBlockIds: ids, localBlockIds: ids });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port: server.port,
+      remoteRequestId: 'r',
+      remoteBlockIds: ids,
+      localBlockIds: ids,
+    });
     expect(reasonOf(result)).toBe('connection_lost');
     expect(server.connections()).toBe(0);
   });
@@ -120,7 +171,13 @@ describe('KV block transfer over TCP', () => {
     const server = await startServer({ pool: patternPool(4) });
     const otherLayout = createKvBlockLayout({ numLayers: 3, numKvHeads: 2, headDim: 8, blockSize: 32 });
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout: otherLayout, numBlocks: 4 }) });
-    const result = await client.readBlocks({ host: '127.0.0.1', port: server.port, remoteRequestId: 'r', remoteBlockIds: [0], localBlockIds: [0] });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port: server.port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+    });
     expect(reasonOf(result)).toBe('layout_mismatch');
     expect(result.ok || result.error.message).toMatch(/32 tokens\/block/);
   });
@@ -129,17 +186,33 @@ describe('KV block transfer over TCP', () => {
     const { port, server } = await startFakeServer(() => {});
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 1 }) });
-    const result = await client.readBlocks({ host: '127.0.0.1', port, remoteRequestId: 'r', remoteBlockIds: [0], localBlockIds: [0] });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+    });
     expect(reasonOf(result)).toBe('peer_unreachable');
     expect(result.ok || result.error.message).toMatch(/ECONNREFUSED/);
   });
 
   it('reports a block frame of the wrong size as a protocol error', async () => {
     const { port } = await startFakeServer((socket) => {
-      socket.once('data', () => socket.write(Buffer.concat([encodeBlockHeader(1, 0, 0, layout.blockBytes - 4), Buffer.alloc(layout.blockBytes - 4)])));
+      socket.once('data', () =>
+        socket.write(
+          Buffer.concat([encodeBlockHeader(1, 0, 0, layout.blockBytes - 4), Buffer.alloc(layout.blockBytes - 4)]),
+        ),
+      );
     });
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 1 }) });
-    const result = await client.readBlocks({ host: '127.0.0.1', port, remoteRequestId: 'r', remoteBlockIds: [0], localBlockIds: [0] });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+    });
     expect(reasonOf(result)).toBe('protocol');
     expect(result.ok || result.error.message).toMatch(/6140 bytes, the layout says 6144/);
   });
@@ -152,18 +225,31 @@ describe('KV block transfer over TCP', () => {
       });
     });
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 1 }) });
-    const result = await client.readBlocks({ host: '127.0.0.1', port, remoteRequestId: 'r', remoteBlockIds: [0], localBlockIds: [0] });
+    const result = await client.readBlocks({
+      host: '127.0.0.1',
+      port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+    });
     expect(reasonOf(result)).toBe('connection_lost');
     expect(result.ok || result.error.message).toMatch(/3000 bytes of a partial frame/);
   });
 
   it('reports blocks out of order, or DONE too early, as protocol errors', async () => {
-    const block = (index: number, id: number) => Buffer.concat([encodeBlockHeader(1, index, id, layout.blockBytes), Buffer.alloc(layout.blockBytes)]);
+    const block = (index: number, id: number) =>
+      Buffer.concat([encodeBlockHeader(1, index, id, layout.blockBytes), Buffer.alloc(layout.blockBytes)]);
     const scripts = [Buffer.concat([block(0, 1)]), Buffer.concat([block(0, 0), encodeDone(1, 2)])];
     for (const script of scripts) {
       const { port } = await startFakeServer((socket) => socket.once('data', () => socket.write(script)));
       const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 2 }) });
-      const result = await client.readBlocks({ host: '127.0.0.1', port, remoteRequestId: 'r', remoteBlockIds: [0, 1], localBlockIds: [0, 1] });
+      const result = await client.readBlocks({
+        host: '127.0.0.1',
+        port,
+        remoteRequestId: 'r',
+        remoteBlockIds: [0, 1],
+        localBlockIds: [0, 1],
+      });
       expect(reasonOf(result)).toBe('protocol');
     }
   });
@@ -174,7 +260,13 @@ describe('KV block transfer over TCP', () => {
     const { port } = await startFakeServer(() => connected());
     const clock = createVirtualClock();
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 1 }), clock, timeoutMs: 5000 });
-    const pending = client.readBlocks({ host: '127.0.0.1', port, remoteRequestId: 'r', remoteBlockIds: [0], localBlockIds: [0] });
+    const pending = client.readBlocks({
+      host: '127.0.0.1',
+      port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+    });
     await accepted;
     clock.advance(4999);
     let settled = false;
@@ -193,7 +285,14 @@ describe('KV block transfer over TCP', () => {
     const { port } = await startFakeServer(() => connected());
     const controller = new AbortController();
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 1 }) });
-    const pending = client.readBlocks({ host: '127.0.0.1', port, remoteRequestId: 'r', remoteBlockIds: [0], localBlockIds: [0], signal: controller.signal });
+    const pending = client.readBlocks({
+      host: '127.0.0.1',
+      port,
+      remoteRequestId: 'r',
+      remoteBlockIds: [0],
+      localBlockIds: [0],
+      signal: controller.signal,
+    });
     await accepted;
     controller.abort();
     const result = await pending;
@@ -226,9 +325,16 @@ describe('KV block transfer over TCP', () => {
   it('succeeds at an empty read without connecting, and throws on a caller bug', async () => {
     const client = createKvBlockClient({ pool: createKvBlockPool({ layout, numBlocks: 2 }) });
     const nowhere = { host: '127.0.0.1', port: 1, remoteRequestId: 'r' };
-    expect(await client.readBlocks({ ...nowhere, remoteBlockIds: [], localBlockIds: [] })).toEqual({ ok: true, value: { blocks: 0, bytes: 0 } });
-    await expect(client.readBlocks({ ...nowhere, remoteBlockIds: [0, 1], localBlockIds: [0] })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(client.readBlocks({ ...nowhere, remoteBlockIds: [0], localBlockIds: [2] })).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(await client.readBlocks({ ...nowhere, remoteBlockIds: [], localBlockIds: [] })).toEqual({
+      ok: true,
+      value: { blocks: 0, bytes: 0 },
+    });
+    await expect(client.readBlocks({ ...nowhere, remoteBlockIds: [0, 1], localBlockIds: [0] })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    await expect(client.readBlocks({ ...nowhere, remoteBlockIds: [0], localBlockIds: [2] })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
   });
 
   it('answers several reads on one connection in order, and a malformed frame with an error before closing', async () => {
@@ -246,11 +352,23 @@ describe('KV block transfer over TCP', () => {
         const message = decodeServerMessage(body, layout.blockBytes);
         if (!message.ok) throw message.error;
         const m = message.value;
-        answers.push(m.type === 'block' ? `block ${m.tag}:${m.blockId}` : m.type === 'done' ? `done ${m.tag}` : `${m.type} ${m.tag}`);
+        answers.push(
+          m.type === 'block'
+            ? `block ${m.tag}:${m.blockId}`
+            : m.type === 'done'
+              ? `done ${m.tag}`
+              : `${m.type} ${m.tag}`,
+        );
       }
     });
     const wire = wireLayoutOf(layout);
-    socket.write(Buffer.concat([encodeRead(1, wire, 'a', [2]), encodeRead(2, wire, 'b', [0, 3]), Buffer.from([0, 0, 0, 5, 0x42, 0, 0, 0, 9])]));
+    socket.write(
+      Buffer.concat([
+        encodeRead(1, wire, 'a', [2]),
+        encodeRead(2, wire, 'b', [0, 3]),
+        Buffer.from([0, 0, 0, 5, 0x42, 0, 0, 0, 9]),
+      ]),
+    );
     await closed;
     expect(answers).toEqual(['block 1:2', 'done 1', 'block 2:0', 'block 2:3', 'done 2', 'error 9']);
   });

@@ -1,6 +1,11 @@
 import { createServer, type Socket } from 'node:net';
 import { createFrameReader } from '../../transfer/frame-reader.ts';
-import { decodeClientMessage, encodeBlockHeader, encodeReleased, MAX_REQUEST_BODY_BYTES } from '../../transfer/protocol.ts';
+import {
+  decodeClientMessage,
+  encodeBlockHeader,
+  encodeReleased,
+  MAX_REQUEST_BODY_BYTES,
+} from '../../transfer/protocol.ts';
 
 /**
  * A misbehaving prefill peer for tests: a TCP server speaking just enough of the KV block
