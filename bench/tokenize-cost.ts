@@ -87,7 +87,11 @@ async function prepare(body: string, tokenizer: Tokenizer, chat: ChatTemplate): 
   return (await tokenizer.encode(rendered.value.text, { addSpecialTokens: false })).length;
 }
 
-async function measure(label: string, body: Body, tokenizer: () => Tokenizer): Promise<{ ms: number; tokens: number }> {
+async function measure(
+  _label: string,
+  body: Body,
+  tokenizer: () => Tokenizer,
+): Promise<{ ms: number; tokens: number }> {
   const texts = Array.from({ length: WARMUP + REQUESTS }, body);
   const shared = tokenizer();
   let tokens = 0;

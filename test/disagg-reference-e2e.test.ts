@@ -56,7 +56,7 @@ const PROMPTS = [
   'Count: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25.',
   'Translate to French: the cache holds the keys and values of every token seen so far.',
   'def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nprint(fib(10))',
-  'Summarize: ' + 'Workers announce their cached blocks over ZMQ; the router indexes them by hash. '.repeat(6),
+  `Summarize: ${'Workers announce their cached blocks over ZMQ; the router indexes them by hash. '.repeat(6)}`,
   'A',
   'Why?',
   `${system}${'Add some more context about pools and planners. '.repeat(10)}Now answer briefly.`,

@@ -37,16 +37,14 @@ beforeAll(async () => {
   // A stand-in for the planner's HTTP edge: /decision as planner/decision-json.ts writes it (404 before the first decision).
   planner = createServer((request, response) => {
     if (request.url !== '/decision' || plannerThreshold === null) return void response.writeHead(404).end();
-    response
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          at_ms: Date.now(),
-          prefill_replicas: 1,
-          decode_replicas: 1,
-          disaggregation_threshold_tokens: plannerThreshold,
-        }),
-      );
+    response.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        at_ms: Date.now(),
+        prefill_replicas: 1,
+        decode_replicas: 1,
+        disaggregation_threshold_tokens: plannerThreshold,
+      }),
+    );
   });
   await new Promise<void>((resolve) => planner.listen(0, '127.0.0.1', resolve));
   const plannerUrl = `http://127.0.0.1:${(planner.address() as AddressInfo).port}`;

@@ -20,7 +20,7 @@ import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-p
  */
 
 /** The text the frontend makes of these token ids. */
-const textOf = async (ids: number[]) => (await tokenizer()).tokenizer.decode(ids, { skipSpecialTokens: true });
+const _textOf = async (ids: number[]) => (await tokenizer()).tokenizer.decode(ids, { skipSpecialTokens: true });
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 
 async function sse(

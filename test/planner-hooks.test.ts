@@ -1,4 +1,4 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../common/clock.ts';
 import { parseConfig, type ConfigInput } from '../common/config/index.ts';
@@ -6,7 +6,7 @@ import { silentLogger } from '../common/log.ts';
 import { createPushSource, startPlanner, type Observation, type RunningPlanner } from '../planner/index.ts';
 import { startFakeKubeApi } from './fakes/fake-kube-api.ts';
 import { ExternalScaler } from '../proto/gen/externalscaler/externalscaler_pb.ts';
-import { createGrpcClient, GrpcStatus, RpcError } from '../proto/grpc/index.ts';
+import { createGrpcClient, GrpcStatus, type RpcError } from '../proto/grpc/index.ts';
 
 /** Long prompts, short answers: the default pools come out at 4 prefill and 2 decode replicas. */
 const longPrompts: Observation = {

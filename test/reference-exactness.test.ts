@@ -184,7 +184,7 @@ describe('reference engine: recompute after a failed transfer', () => {
   let prompt: number[];
   let expected: number[];
   beforeAll(async () => {
-    prompt = await encode('Recompute me: '.repeat(15) + 'and finish with a question about failure handling?');
+    prompt = await encode(`${'Recompute me: '.repeat(15)}and finish with a question about failure handling?`);
     expected = (await aggregated(A, prompt)).tokens;
   });
 

@@ -74,6 +74,7 @@ describe.skipIf(!available)('the status page in a browser', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  // biome-ignore lint/performance/useDomNodeTextContent: what the page shows, as CSS lays it out (Playwright's innerText).
   const text = (selector: string) => page.locator(selector).innerText();
   const numberIn = async (selector: string) => Number((await text(selector)).replace(/[^\d.]/g, '') || 'NaN');
 
@@ -106,7 +107,7 @@ describe.skipIf(!available)('the status page in a browser', () => {
     expect(cachedBefore.map(Number).reduce((a, b) => a + b, 0)).toBe(0);
 
     const client = new OpenAI({ baseURL: `${up.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const prompt = (i: number) => `You are a helpful assistant for the browser test. `.repeat(12) + `Question ${i}?`;
+    const prompt = (i: number) => `${`You are a helpful assistant for the browser test. `.repeat(12)}Question ${i}?`;
     // About six seconds of traffic, so the charts draw lines: rounds of four concurrent requests.
     for (let round = 0; round < 12; round++) {
       await Promise.all([

@@ -142,7 +142,7 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
 }
 
 export function createEngineBackend(options: EngineBackendOptions): WorkerBackend {
-  const { engine, clock, dispatchMs, tokenMs, onDeliver } = options;
+  const { engine, clock, dispatchMs, onDeliver } = options;
 
   /** Runs `start` on the engine after the dispatch hop, streaming its chunks through a channel. */
   const stream = (

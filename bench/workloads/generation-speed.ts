@@ -25,7 +25,10 @@ for (const name of workloadNames().filter((n) => n !== 'trace')) {
   drainSource(workload.value.open(), {
     maxRequests: requests,
     keep: false,
-    onFinished: (d) => ((drawn += 1), (tokens += d.request.promptTokenIds.length)),
+    onFinished: (d) => {
+      drawn += 1;
+      tokens += d.request.promptTokenIds.length;
+    },
   });
   const ms = performance.now() - started;
   const memory = process.memoryUsage();

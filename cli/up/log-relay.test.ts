@@ -40,7 +40,7 @@ describe('the log relay', () => {
       'up',
       false,
     );
-    expect(plain).toMatch(/^\d\d:\d\d:\d\d\.007 WARN  \[up\] +restarting child=decode-0 code=null$/);
+    expect(plain).toMatch(/^\d\d:\d\d:\d\d\.007 WARN {2}\[up\] +restarting child=decode-0 code=null$/);
     const request = formatEntry(
       {
         level: 30,

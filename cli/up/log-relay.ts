@@ -77,7 +77,7 @@ export function formatEntry(entry: Entry, proc: string, color: boolean): string 
   // Lines without a time (the worker's ready line) keep the columns of those with one.
   const time =
     typeof entry.time === 'number'
-      ? new Date(entry.time).toTimeString().slice(0, 8) + `.${String(entry.time % 1000).padStart(3, '0')}`
+      ? `${new Date(entry.time).toTimeString().slice(0, 8)}.${String(entry.time % 1000).padStart(3, '0')}`
       : ' '.repeat(12);
   const [levelName, ansi] = LEVELS[typeof entry.level === 'number' ? entry.level : 30] ?? ['?    ', '0'];
   const level = color ? `\x1b[${ansi}m${levelName}\x1b[0m` : levelName;

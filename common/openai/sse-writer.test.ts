@@ -81,11 +81,11 @@ describe('SSE writer', () => {
     const [direct, plain] = await Promise.all([rawBody(port, '/direct'), rawBody(port, '/plain')]);
     expect(direct.equals(plain)).toBe(true);
     expect(framedSocketWrites).toBeGreaterThan(0); // the direct path did run
-    expect(dechunk(direct)).toBe(EVENTS.join('') + 'data: [DONE]\n\n');
+    expect(dechunk(direct)).toBe(`${EVENTS.join('')}data: [DONE]\n\n`);
   });
 
   it('streams to an HTTP/1.0 client, which gets no chunked encoding', async () => {
     const body = await rawBody(port, '/direct', '1.0');
-    expect(body.toString('utf8')).toBe(EVENTS.join('') + 'data: [DONE]\n\n');
+    expect(body.toString('utf8')).toBe(`${EVENTS.join('')}data: [DONE]\n\n`);
   });
 });

@@ -1,7 +1,7 @@
 import { TandemError } from '../errors.ts';
 import { getByName } from '../registry.ts';
 import { GPU_PROFILES, type GpuName, type GpuProfile } from './gpus.ts';
-import { LINK_PROFILES, type LinkName, type LinkProfile } from './links.ts';
+import { LINK_PROFILES, type LinkProfile } from './links.ts';
 import { MODEL_PROFILES, type ModelName, type ModelProfile } from './models.ts';
 import type { EngineProfile } from './roofline.ts';
 

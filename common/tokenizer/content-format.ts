@@ -74,7 +74,10 @@ function allNodes(root: Node): Node[] {
   const visit = (value: unknown): void => {
     if (value === null || typeof value !== 'object' || seen.has(value)) return;
     seen.add(value);
-    if (Array.isArray(value)) return value.forEach(visit);
+    if (Array.isArray(value)) {
+      value.forEach(visit);
+      return;
+    }
     if (value instanceof Map) {
       for (const [k, v] of value) {
         visit(k);

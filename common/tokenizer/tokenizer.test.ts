@@ -361,7 +361,7 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     for (const text of [
       ' '.repeat(3000),
       '1'.repeat(2000),
-      '='.repeat(1500) + 'x',
+      `${'='.repeat(1500)}x`,
       'a'.repeat(5000),
       `x${'\n'.repeat(700)}y`,
       `${'ab '.repeat(4000)}`,

@@ -79,7 +79,7 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
     reasons.push(`${chosen.newTokens} uncached tokens exceed the ${thresholdTokens}-token threshold`);
 
   prefill = input.prefill();
-  if (!prefill || !prefill.workerId)
+  if (!prefill?.workerId)
     return verdict(
       false,
       `aggregated on ${chosen.id}: ${prefill ? `no prefill worker (${prefill.reason})` : 'there is no prefill pool'}`,
@@ -97,7 +97,7 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
   reasons.push(`prefill on ${prefill.workerId}: ${prefill.reason}`);
 
   decode = input.decode();
-  if (!decode || !decode.workerId)
+  if (!decode?.workerId)
     return verdict(false, `aggregated on ${chosen.id}: ${decode ? decode.reason : 'no decode selection'}`);
   if (decode.workerId === prefill.workerId)
     return verdict(

@@ -190,7 +190,7 @@ export function hashBlockInto(
     h4 = (h4 + h1) | 0;
     h4 = (Math.imul(h4, 5) + 0x32ac3b17) | 0;
     const left = count - j;
-    pending = left >= 4 ? 4 : left;
+    pending = Math.min(left, 4);
     const base = offset + j;
     k1 = left > 0 ? tokens[base]! | 0 : 0;
     k2 = left > 1 ? tokens[base + 1]! | 0 : 0;

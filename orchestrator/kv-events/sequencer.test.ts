@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../common/rng.ts';
-import { createKvEventSequencer, type KvResetReason, type ReplayFn, type ReplayOutcome } from './sequencer.ts';
+import { createKvEventSequencer, type KvResetReason, type ReplayFn } from './sequencer.ts';
 
 /** An in-memory publisher: per-incarnation sequence from 0 and a bounded replay ring. */
 function fakePublisher(capacity = 1000) {

@@ -126,7 +126,7 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
         collect(worker, message.id);
       } else if (isMessage<Extract<ToPrimary, { type: 'tandem:metrics-part' }>>(message, 'tandem:metrics-part')) {
         const entry = collects.get(message.id);
-        if (!entry || !entry.pending.delete(worker.id)) return;
+        if (!entry?.pending.delete(worker.id)) return;
         entry.parts.push(message.metrics);
         if (entry.pending.size === 0) entry.finish();
       }

@@ -1,6 +1,6 @@
 import type { ServiceHandlers } from '../../proto/grpc/index.ts';
 import { GrpcStatus, RpcError } from '../../proto/grpc/index.ts';
-import { ExternalScaler, type ScaledObjectRef } from '../../proto/gen/externalscaler/externalscaler_pb.ts';
+import type { ExternalScaler, ScaledObjectRef } from '../../proto/gen/externalscaler/externalscaler_pb.ts';
 import type { DecisionBoard } from './board.ts';
 
 /** The metric a ScaledObject's trigger for `pool` reports (KEDA prefixes it with "s<index>-"). */
@@ -84,6 +84,7 @@ export function createKedaHandlers(
         ],
       };
     },
+    // biome-ignore lint/correctness/useYield: the service definition wants a stream; this one refuses at once.
     async *streamMetricSpec() {
       throw new RpcError(
         GrpcStatus.UNIMPLEMENTED,

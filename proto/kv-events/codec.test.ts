@@ -118,7 +118,7 @@ describe('encodeKvEventBatch on the worked examples', () => {
       },
       'current',
     );
-    expect(hex(out)).toContain('91c420' + 'ab'.repeat(32));
+    expect(hex(out)).toContain(`91c420${'ab'.repeat(32)}`);
   });
 });
 
@@ -298,7 +298,7 @@ describe('decodeKvEventBatch on garbage', () => {
   it.each([
     ['an empty payload', new Uint8Array()],
     ['a truncated payload', bytes(MAP_STORED.slice(0, 60))],
-    ['trailing bytes', bytes(LEGACY_7 + '00')],
+    ['trailing bytes', bytes(`${LEGACY_7}00`)],
     ['a bare string', raw('hello')],
     ['a 1-element batch', raw([1.5])],
     ['a string ts', raw(['now', [], 0])],

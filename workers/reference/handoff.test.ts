@@ -75,6 +75,9 @@ describe('reference engine handoff over TCP', () => {
       isHeld: (id, block) => held.get(id)?.has(block) ?? false,
       release: (id) => held.delete(id),
     });
+    // B hands out block ids from 300 up, A from 0: the same prompt lands in different ids.
+    decode = instance(300);
+    client = createKvBlockClient({ pool: decode.pool });
   });
   afterAll(async () => {
     await server?.close();
@@ -113,12 +116,6 @@ describe('reference engine handoff over TCP', () => {
     expect(released).toEqual({ ok: true, value: { wasHeld: true } });
     return read.value;
   }
-
-  beforeAll(() => {
-    // B hands out block ids from 300 up, A from 0: the same prompt lands in different ids.
-    decode = instance(300);
-    client = createKvBlockClient({ pool: decode.pool });
-  });
 
   for (const [name, prompt] of Object.entries(prompts)) {
     it(`continues after the prefill worker's first token with exactly the aggregated tokens (${name}, ${prompt.length} tokens)`, async () => {

@@ -3,7 +3,7 @@ import { TandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import {
   KvTransport,
-  WorkerService,
+  type WorkerService,
   type KvHandoff as WireKvHandoff,
   type TokenChunkSchema,
 } from '../../proto/gen/tandem/v1/worker_pb.ts';

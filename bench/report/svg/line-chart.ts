@@ -84,10 +84,10 @@ export function renderLineChart(spec: LineChartSpec): string {
     s.points.filter((p): p is { x: number; y: number } => p.y !== null && Number.isFinite(p.y) && Number.isFinite(p.x)),
   );
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(spec.title)}">`,
-    `<title>${escape(spec.title)}</title>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(spec.title)}">`,
+    `<title>${escapeXml(spec.title)}</title>`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${(plot.left + plot.right) / 2}" y="28" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${escape(spec.title)}</text>`,
+    `<text x="${(plot.left + plot.right) / 2}" y="28" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${escapeXml(spec.title)}</text>`,
   ];
   if (points.length === 0) {
     out.push(
@@ -117,11 +117,11 @@ export function renderLineChart(spec: LineChartSpec): string {
     `<rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${plot.bottom - plot.top}" fill="none" stroke="#333333" stroke-width="1"/>`,
   );
   out.push(
-    `<text x="${(plot.left + plot.right) / 2}" y="${height - 18}" text-anchor="middle" font-size="13" ${FONT}>${escape(spec.xLabel + (xLog ? ' (log scale)' : ''))}</text>`,
+    `<text x="${(plot.left + plot.right) / 2}" y="${height - 18}" text-anchor="middle" font-size="13" ${FONT}>${escapeXml(spec.xLabel + (xLog ? ' (log scale)' : ''))}</text>`,
   );
   const yMid = (plot.top + plot.bottom) / 2;
   out.push(
-    `<text x="20" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 20 ${yMid})" ${FONT}>${escape(spec.yLabel + (yLog ? ' (log scale)' : ''))}</text>`,
+    `<text x="20" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 20 ${yMid})" ${FONT}>${escapeXml(spec.yLabel + (yLog ? ' (log scale)' : ''))}</text>`,
   );
 
   let colour = 0;
@@ -143,7 +143,7 @@ export function renderLineChart(spec: LineChartSpec): string {
     const lx = plot.right + 18;
     legend.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 26}" y2="${ly}" stroke="${stroke}" stroke-width="2"${dash}/>`);
     if (!series.reference) legend.push(marker(shape, lx + 13, ly, stroke));
-    legend.push(`<text x="${lx + 34}" y="${ly + 4}" font-size="12" ${FONT}>${escape(series.name)}</text>`);
+    legend.push(`<text x="${lx + 34}" y="${ly + 4}" font-size="12" ${FONT}>${escapeXml(series.name)}</text>`);
   });
   out.push('<g aria-label="legend">', ...legend, '</g>', '</svg>');
   return `${out.join('\n')}\n`;
@@ -166,7 +166,7 @@ function axis(
   }
   for (const tick of scale.ticks) {
     const at = round(scale.map(tick));
-    const label = escape(format(tick));
+    const label = escapeXml(format(tick));
     if (which === 'x') {
       out.push(`<line x1="${at}" y1="${plot.top}" x2="${at}" y2="${plot.bottom}" stroke="#e6e6e6"/>`);
       out.push(`<line x1="${at}" y1="${plot.bottom}" x2="${at}" y2="${plot.bottom + 6}" stroke="#333333"/>`);
@@ -208,7 +208,7 @@ function round(value: number): number {
 }
 
 /** Text and attribute escaping for SVG. */
-export function escape(text: string): string {
+export function escapeXml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -149,14 +149,12 @@ describe('tandem (gRPC)', () => {
 
 describe('nixl (vLLM)', () => {
   it("sends a greedy request's first token at once and says the decode stream repeats it", async () => {
-    const session = protocols
-      .get('nixl', 'vllm-http')
-      .open({
-        call: call(0),
-        prefill: peer('p', stubBackend('vllm-http')),
-        decode: peer('d', stubBackend('vllm-http')),
-        signal: new AbortController().signal,
-      });
+    const session = protocols.get('nixl', 'vllm-http').open({
+      call: call(0),
+      prefill: peer('p', stubBackend('vllm-http')),
+      decode: peer('d', stubBackend('vllm-http')),
+      signal: new AbortController().signal,
+    });
     expect(await session.prefill()).toMatchObject({
       firstTokenId: 7,
       decodeRepeatsFirstToken: true,
@@ -166,14 +164,12 @@ describe('nixl (vLLM)', () => {
 
   it("leaves a sampled request's first token to the decode stream", async () => {
     const D = stubBackend('vllm-http');
-    const session = protocols
-      .get('nixl', 'vllm-http')
-      .open({
-        call: call(0.7),
-        prefill: peer('p', stubBackend('vllm-http')),
-        decode: peer('d', D),
-        signal: new AbortController().signal,
-      });
+    const session = protocols.get('nixl', 'vllm-http').open({
+      call: call(0.7),
+      prefill: peer('p', stubBackend('vllm-http')),
+      decode: peer('d', D),
+      signal: new AbortController().signal,
+    });
     expect(await session.prefill()).toMatchObject({ firstTokenId: null, decodeRepeatsFirstToken: false });
     expect(await collect(session.decode(peer('d', D)))).toEqual([7, 8, 9]);
     expect(D.calls[0]!.call).toMatchObject({ handoff: { kind: 'nixl', params: { remote_block_ids: [[1]] } } });
@@ -202,14 +198,12 @@ describe('p2p-nccl (vLLM)', () => {
   it('names both engines in one request id, prefills a max_tokens 1 copy, and will not move the decode elsewhere', async () => {
     const P = stubBackend('vllm-http');
     const D = stubBackend('vllm-http');
-    const session = protocols
-      .get('p2p-nccl', 'vllm-http')
-      .open({
-        call: call(),
-        prefill: peer('p', P, { ncclAddress: '10.0.0.1:21001' }),
-        decode: peer('d', D, { ncclAddress: '10.0.0.2:21001' }),
-        signal: new AbortController().signal,
-      });
+    const session = protocols.get('p2p-nccl', 'vllm-http').open({
+      call: call(),
+      prefill: peer('p', P, { ncclAddress: '10.0.0.1:21001' }),
+      decode: peer('d', D, { ncclAddress: '10.0.0.2:21001' }),
+      signal: new AbortController().signal,
+    });
     expect(await session.prefill()).toMatchObject({
       firstTokenId: 7,
       decodeRepeatsFirstToken: true,
@@ -224,14 +218,12 @@ describe('p2p-nccl (vLLM)', () => {
 
   it('refuses a worker without its zmq address', () => {
     expect(() =>
-      protocols
-        .get('p2p-nccl', 'vllm-http')
-        .open({
-          call: call(),
-          prefill: peer('p', stubBackend('vllm-http')),
-          decode: peer('d', stubBackend('vllm-http')),
-          signal: new AbortController().signal,
-        }),
+      protocols.get('p2p-nccl', 'vllm-http').open({
+        call: call(),
+        prefill: peer('p', stubBackend('vllm-http')),
+        decode: peer('d', stubBackend('vllm-http')),
+        signal: new AbortController().signal,
+      }),
     ).toThrow(/kv_transfer.nccl_address/);
   });
 });
@@ -240,14 +232,12 @@ describe('sglang', () => {
   it('starts the decode before the prefill finishes, both with the same bootstrap host, port and room', async () => {
     const P = stubBackend('vllm-http', { generateDelayMs: 30 });
     const D = stubBackend('vllm-http');
-    const session = protocols
-      .get('sglang', 'vllm-http')
-      .open({
-        call: call(),
-        prefill: peer('p', P, { bootstrapPort: 8998 }),
-        decode: peer('d', D),
-        signal: new AbortController().signal,
-      });
+    const session = protocols.get('sglang', 'vllm-http').open({
+      call: call(),
+      prefill: peer('p', P, { bootstrapPort: 8998 }),
+      decode: peer('d', D),
+      signal: new AbortController().signal,
+    });
     expect(await session.prefill()).toMatchObject({
       firstTokenId: null,
       decodeRepeatsFirstToken: false,
@@ -267,27 +257,23 @@ describe('sglang', () => {
   it('drops the decode when the prefill fails, and aborts the prefill when the decode fails first', async () => {
     const failingP = stubBackend('vllm-http', { failGenerate: new TandemError('upstream_error', 'prefill broke') });
     const waitingD = stubBackend('vllm-http', { generateDelayMs: 50 });
-    const first = protocols
-      .get('sglang', 'vllm-http')
-      .open({
-        call: call(),
-        prefill: peer('p', failingP),
-        decode: peer('d', waitingD),
-        signal: new AbortController().signal,
-      });
+    const first = protocols.get('sglang', 'vllm-http').open({
+      call: call(),
+      prefill: peer('p', failingP),
+      decode: peer('d', waitingD),
+      signal: new AbortController().signal,
+    });
     await expect(first.prefill()).rejects.toThrow(/prefill broke/);
     expect(waitingD.calls[0]!.aborted).toBe(true);
 
     const slowP = stubBackend('vllm-http', { generateDelayMs: 50 });
     const failingD = stubBackend('vllm-http', { failGenerate: new TandemError('upstream_error', 'decode broke') });
-    const second = protocols
-      .get('sglang', 'vllm-http')
-      .open({
-        call: call(),
-        prefill: peer('p', slowP),
-        decode: peer('d', failingD),
-        signal: new AbortController().signal,
-      });
+    const second = protocols.get('sglang', 'vllm-http').open({
+      call: call(),
+      prefill: peer('p', slowP),
+      decode: peer('d', failingD),
+      signal: new AbortController().signal,
+    });
     await expect(second.prefill()).rejects.toThrow(/decode broke/);
     expect(slowP.calls[0]!.aborted).toBe(true);
   });

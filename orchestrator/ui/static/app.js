@@ -97,7 +97,10 @@ function el(tag, text, attrs = {}) {
 
 function usageBar(usage) {
   const cell = el('td');
-  if (usage === null) return ((cell.textContent = '\u2013'), cell);
+  if (usage === null) {
+    cell.textContent = '\u2013';
+    return cell;
+  }
   const bar = el('span', undefined, { class: 'bar', 'aria-hidden': 'true' });
   const fill = el('span');
   fill.style.width = `${Math.round(usage * 100)}%`;

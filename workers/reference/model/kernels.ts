@@ -47,7 +47,7 @@ export function rmsNorm(x: Float64Array, gain: Float32Array, eps: number, out: F
 export function ropeInverseFrequencies(headDim: number, theta: number): Float64Array {
   const half = headDim / 2;
   const out = new Float64Array(half);
-  for (let i = 0; i < half; i++) out[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  for (let i = 0; i < half; i++) out[i] = 1 / theta ** ((2 * i) / headDim);
   return out;
 }
 
@@ -97,7 +97,7 @@ export function addInPlace(x: Float64Array, y: Float64Array, size: number): void
 }
 
 // 2^-j for j in [0, 1075): every power a float64 can hold, subnormals included; exact.
-const NEGATIVE_POWERS_OF_TWO = Float64Array.from({ length: 1075 }, (_, j) => Math.pow(2, -j));
+const NEGATIVE_POWERS_OF_TWO = Float64Array.from({ length: 1075 }, (_, j) => 2 ** -j);
 
 /**
  * e^x for x <= 0, in plain float64 arithmetic (relative error < 1e-8), so it does not depend on
@@ -107,7 +107,7 @@ const NEGATIVE_POWERS_OF_TWO = Float64Array.from({ length: 1075 }, (_, j) => Mat
 export function expNonPositive(x: number): number {
   if (x < -708) return 0;
   // x = k ln2 + r with |r| <= ln2 / 2; ln2 split in two for an exact k * ln2_hi.
-  const k = Math.floor(x * 1.4426950408889634 + 0.5);
+  const k = Math.floor(x * Math.LOG2E + 0.5);
   const r = x - k * 0.6931471803691238 - k * 1.9082149292705877e-10;
   const p = 1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (1 / 5040)))))));
   return p * NEGATIVE_POWERS_OF_TWO[-k]!;

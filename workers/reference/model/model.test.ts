@@ -40,7 +40,7 @@ function denseForward(config: ReferenceModelConfig, tokenIds: readonly number[])
   const rope = (x: number[], heads: number, p: number) => {
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < D / 2; i++) {
-        const angle = p / Math.pow(config.ropeTheta, (2 * i) / D);
+        const angle = p / config.ropeTheta ** ((2 * i) / D);
         const a = x[h * D + i]!,
           b = x[h * D + i + D / 2]!;
         x[h * D + i] = a * Math.cos(angle) - b * Math.sin(angle);
@@ -190,7 +190,7 @@ describe('reference model', () => {
     expect(full.finishReason).toBe('length');
     expect(full.tokenIds).toHaveLength(12);
     expect(a.sequence.numTokens).toBe(30 + 11);
-    const stopAt = full.tokenIds.findIndex((t) => t === full.tokenIds[5]);
+    const stopAt = full.tokenIds.indexOf(full.tokenIds[5]!);
     const b = freshSequence(model);
     const stopped = decodeGreedy(
       model,
