@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { watchRequestEnd } from '../../common/openai/request-end.ts';
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
@@ -64,21 +65,9 @@ export async function handleGeneration(
     requestId,
     admit: context.failures.requestLine,
   });
-  const abort = new AbortController();
-  let clientGone = false;
-  const onClose = () => {
-    if (res.writableFinished) return;
-    clientGone = true;
-    abort.abort(new TandemError('cancelled', 'the client disconnected'));
-  };
-  res.on('close', onClose);
-  const onShutdown = () =>
-    abort.abort(new TandemError('unavailable', 'the server is shutting down', { retryAfterS: 1 }));
-  context.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const end = watchRequestEnd(res, context.shutdown, 1);
   const cancelTimeout = context.clock.setTimer(context.requestTimeoutMs, () =>
-    abort.abort(
-      new TandemError('deadline_exceeded', `the request ran longer than ${context.requestTimeoutMs / 1000} s`),
-    ),
+    end.abort(new TandemError('deadline_exceeded', `the request ran longer than ${context.requestTimeoutMs / 1000} s`)),
   );
   let release: (() => void) | undefined;
 
@@ -96,12 +85,12 @@ export async function handleGeneration(
     });
     if (!prepared.ok) return fail(prepared.error, 'rejected');
     try {
-      release = await context.admission.acquire(abort.signal);
+      release = await context.admission.acquire(end.signal);
     } catch (error) {
       return fail(toTandemError(error), 'rejected');
     }
     const who = responseIdentity(kind, requestId, Math.floor(context.clock.now() / 1000), prepared.value.options.model);
-    const run = { prepared: prepared.value, who, observer, signal: abort.signal };
+    const run = { prepared: prepared.value, who, observer, signal: end.signal };
     if (prepared.value.options.stream) await respondStreaming(run, res, context, requestId);
     else await respondWhole(run, res, context, requestId);
   } catch (error) {
@@ -115,13 +104,12 @@ export async function handleGeneration(
   } finally {
     release?.();
     cancelTimeout();
-    context.shutdown.removeEventListener('abort', onShutdown);
-    res.off('close', onClose);
+    end.dispose();
   }
 
   /** `ran`: where the request ran before it failed, when the core said (its log line names it). */
   function fail(error: TandemError, outcome: RequestOutcome, ran?: FailedRun): void {
-    if (clientGone) {
+    if (end.clientGone()) {
       observer.finish('cancelled', ran?.mode ?? 'none', undefined, ran?.route);
       return;
     }

@@ -1,7 +1,7 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
 import { TandemError } from '../../common/errors.ts';
@@ -11,7 +11,7 @@ import type { ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
 import { createFailureLog } from './failure-log.ts';
-import { exceedsJsonDepth } from './json-depth.ts';
+import { createOpenAiApp } from '../../common/openai/http-app.ts';
 import { createLoadShedder } from './load-shedder.ts';
 import { createWriteWatchdog } from './write-watchdog.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
@@ -38,9 +38,6 @@ export interface FrontendOptions {
 /** Routes that run a generation (their failures count in tandem_requests_total). */
 const GENERATION_ROUTES = new Set(['/v1/completions', '/v1/chat/completions']);
 
-/** An X-Request-Id we echo as is: 1-256 visible ASCII characters. Anything else is replaced. */
-const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
-
 /**
  * The OpenAI-compatible HTTP front door, as a fastify app the caller listens on (and closes:
  * closing aborts every running request). Everything behind it is `core`. Every response
@@ -48,44 +45,11 @@ const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
  */
 export function createFrontend(options: FrontendOptions): FastifyInstance {
   const { config, clock, metrics, core } = options;
-  const newRequestId = options.newRequestId ?? randomUUID;
-  const app = Fastify({
-    // fastify types its instance by the logger's type; widen so the app is a plain FastifyInstance.
-    loggerInstance: options.logger as FastifyBaseLogger,
-    // One log line per request is too many at hundreds of streams; failures are logged by hand.
-    logController: new LogController({ disableRequestLogging: true }),
+  const app = createOpenAiApp({
+    logger: options.logger,
     bodyLimit: config.max_body_bytes,
-    requestIdHeader: false,
-    // Requests arriving while closing get our own 503 (OpenAI's shape) from the onRequest hook.
-    return503OnClosing: false,
-    genReqId: (req: IncomingMessage) => {
-      const header = req.headers['x-request-id'];
-      return typeof header === 'string' && USABLE_REQUEST_ID.test(header) ? header : newRequestId();
-    },
-  });
-
-  // Every body is read as JSON whatever its Content-Type (curl -d sends form encoding).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    if (exceedsJsonDepth(text, config.limits.max_json_depth)) {
-      return done(
-        new TandemError(
-          'invalid_request',
-          `the request body nests JSON deeper than ${config.limits.max_json_depth} levels`,
-        ),
-        undefined,
-      );
-    }
-    try {
-      done(null, JSON.parse(text));
-    } catch (error) {
-      done(
-        new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`),
-        undefined,
-      );
-    }
+    newRequestId: options.newRequestId,
+    maxJsonDepth: config.limits.max_json_depth,
   });
 
   const arrivals = new WeakMap<IncomingMessage, number>();

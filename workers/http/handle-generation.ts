@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
+import { watchRequestEnd } from '../../common/openai/request-end.ts';
+import { type TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { WorkerMetrics } from '../metrics/index.ts';
 import { parseChat, parseCompletion } from './parse-request.ts';
@@ -42,16 +43,7 @@ export async function handleGeneration(
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
-  const abort = new AbortController();
-  let clientGone = false;
-  const onClose = () => {
-    if (res.writableFinished) return;
-    clientGone = true;
-    abort.abort(new TandemError('cancelled', 'the client disconnected'));
-  };
-  res.on('close', onClose);
-  const onShutdown = () => abort.abort(new TandemError('unavailable', 'the server is shutting down'));
-  context.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const end = watchRequestEnd(res, context.shutdown);
   const headers = { 'x-request-id': request.id };
   try {
     const parsed = endpoint === 'chat' ? parseChat(request.body) : parseCompletion(request.body);
@@ -64,17 +56,16 @@ export async function handleGeneration(
     if (!prepared.ok) return writeError(res, headers, prepared.error);
     const who = responseIdentity(endpoint, request.id, Math.floor(context.clock.now() / 1000), prepared.value.model);
     const observer = context.metrics.startRequest(arrivalMs);
-    const events = runRequest(prepared.value, context.engineRequestId(request.id), context, observer, abort.signal);
+    const events = runRequest(prepared.value, context.engineRequestId(request.id), context, observer, end.signal);
     if (prepared.value.parsed.stream) await respondStreaming(res, headers, who, prepared.value, events, context);
     else await respondWhole(res, headers, who, prepared.value, events, context);
   } catch (error) {
-    if (clientGone) return;
+    if (end.clientGone()) return;
     const failure = toTandemError(error);
     if (failure.httpStatus >= 500) context.logger.error({ requestId: request.id, err: error }, 'request failed');
     writeError(res, headers, failure);
   } finally {
-    context.shutdown.removeEventListener('abort', onShutdown);
-    res.off('close', onClose);
+    end.dispose();
   }
 }
 

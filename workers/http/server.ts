@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TandemError, toOpenAIErrorBody, type ErrorCode } from '../../common/errors.ts';
+import { createOpenAiApp } from '../../common/openai/http-app.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
 
 /**
@@ -22,36 +22,12 @@ export interface HttpFacade {
 }
 
 /** An X-Request-Id echoed as is: 1-256 visible ASCII characters; anything else is replaced. */
-const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
 
 export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   const { engine, metrics, clock } = options;
-  const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    // One line per request is too many at hundreds of streams; failures are logged by hand.
-    logController: new LogController({ disableRequestLogging: true }),
+  const app = createOpenAiApp({
+    logger: options.logger.child({ component: 'http' }),
     bodyLimit: options.maxBodyBytes,
-    requestIdHeader: false,
-    return503OnClosing: false,
-    genReqId: (req: IncomingMessage) => {
-      const header = req.headers['x-request-id'];
-      return typeof header === 'string' && USABLE_REQUEST_ID.test(header) ? header : randomUUID();
-    },
-  });
-
-  // Bodies are JSON whatever their Content-Type, as clients of vLLM often omit it.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (error) {
-      done(
-        new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`),
-        undefined,
-      );
-    }
   });
 
   const shutdown = new AbortController();

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { TandemError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { exceedsJsonDepth } from './json-depth.ts';
+
+/** An X-Request-Id a client sent that we keep: printable ASCII, at most 256 characters. */
+const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
+
+export interface OpenAiAppOptions {
+  readonly logger: Logger;
+  /** Bytes; a larger body is refused with 413 before it is read. */
+  readonly bodyLimit: number;
+  /** A request id for requests without a usable X-Request-Id (default: a random UUID). */
+  readonly newRequestId?: (() => string) | undefined;
+  /** Levels of `[`/`{` nesting; a deeper body is a 400, found by a scan before JSON.parse. Unset: no bound. */
+  readonly maxJsonDepth?: number | undefined;
+}
+
+/**
+ * The fastify app both OpenAI front doors start from (the orchestrator's frontend and the
+ * workers' HTTP facade): request ids from X-Request-Id when usable, no per-request log lines
+ * (too many at hundreds of streams; failures are logged by hand), our own 503 while closing
+ * rather than fastify's, and every body read as JSON whatever its Content-Type (curl -d sends
+ * form encoding, vLLM's clients often send none). A bad body is an `invalid_request`.
+ */
+export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
+  const newRequestId = options.newRequestId ?? randomUUID;
+  const app = Fastify({
+    // fastify types its instance by the logger's type; widen so the app is a plain FastifyInstance.
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    requestIdHeader: false,
+    return503OnClosing: false,
+    genReqId: (req: IncomingMessage) => {
+      const header = req.headers['x-request-id'];
+      return typeof header === 'string' && USABLE_REQUEST_ID.test(header) ? header : newRequestId();
+    },
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    const depth = options.maxJsonDepth;
+    if (depth !== undefined && exceedsJsonDepth(text, depth)) {
+      return done(
+        new TandemError('invalid_request', `the request body nests JSON deeper than ${depth} levels`),
+        undefined,
+      );
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(
+        new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
+    }
+  });
+  return app;
+}
