@@ -199,7 +199,8 @@ describe('kubernetes discovery', () => {
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a', 'pool-b']);
     await waitFor('the watch open', () => api.openWatches === 1);
-    const outageMs = 3000;
+    // As long as the issue asks: half a minute of refusals, well past every retry backoff.
+    const outageMs = 30_000;
     api.outage(outageMs, 'status');
     api.deletePod('pool-a', 'serving');
     api.putPod(podFor('pool-c', workers[2]!));
