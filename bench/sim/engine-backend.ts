@@ -21,8 +21,8 @@ import type {
  * A simulated engine as the dispatcher's WorkerBackend (kind `grpc`, so disaggregated requests
  * take Tandem's own handoff protocol), on the simulator's virtual clock. Every call reaches the
  * engine `dispatchMs` after it is made (the orchestrator-to-worker hop); chunks are delivered as
- * the engine's step emits them, and a prefill's result as the engine settles it (the client adds
- * `tokenMs` to whatever reaches it); a release reaches the engine after
+ * the engine's step emits them, and a prefill's result as the engine settles it (the simulated
+ * clients add their own token latency, `clients.ts`); a release reaches the engine after
  * `dispatchMs`. Handoffs travel as the engine's KvHandoff inside a `tandem` ticket; as Tandem's
  * workers do, the decode side frees the prefill side's hold once its pull is done (its first
  * chunk), a hop later; the dispatcher's own release at the end then finds nothing.
@@ -34,7 +34,6 @@ export interface EngineBackendOptions {
   readonly engine: SimEngine;
   readonly clock: Clock;
   readonly dispatchMs: number;
-  readonly tokenMs: number;
   /** KV-link profile name decode workers pull over. */
   readonly link: string;
   readonly onDeliver: () => void;

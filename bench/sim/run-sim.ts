@@ -153,7 +153,6 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       engine: worker.engine,
       clock,
       dispatchMs: latency.dispatchMs,
-      tokenMs: latency.tokenMs,
       link: config.disaggregation.kv_link,
       onDeliver,
       peer: (id) => engines.get(id),
