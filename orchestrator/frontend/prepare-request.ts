@@ -4,9 +4,14 @@ import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
 
 /**
- * Turns a parsed request into the core's TokenizedRequest: checks the model, renders the chat
- * template as vLLM does (common/tokenizer/chat-template.ts), tokenizes, and checks the prompt and max_tokens against the
- * context length, as vLLM does.
+ * Turns a parsed request into the core's TokenizedRequest in two steps, so that nothing costly
+ * runs before the frontend has decided to admit the request:
+ * - `checkRequest` (synchronous, no tokenizing): the model, the chat template rendered as vLLM
+ *   renders it (common/tokenizer/chat-template.ts), and a prompt too long for the context by its
+ *   length alone (Tokenizer.minTokens: a 7 MB prompt is refused here, in microseconds);
+ * - `tokenizeRequest`: tokenization bounded by the room left in the context (encodeWithin: a
+ *   prompt that does not fit costs about max_model_len ids, not its whole length), then the
+ *   prompt and max_tokens checked against the context length, as vLLM does.
  */
 
 export interface PreparedRequest {
@@ -30,10 +35,30 @@ export interface PrepareContext {
   readonly deadlineUnixMs: number;
 }
 
+/** A request that passed the checks that cost no tokenizing: what is left to tokenize. */
+export interface CheckedRequest {
+  readonly parsed: ParsedRequest;
+  readonly options: OutputOptions & { readonly model: string };
+  /** The prompt: text to tokenize (a rendered chat, or a completion's text), or the client's ids. */
+  readonly prompt:
+    | { readonly text: string; readonly addSpecialTokens: boolean }
+    | { readonly tokenIds: readonly number[] };
+  readonly promptParam: 'messages' | 'prompt';
+}
+
 /** max_tokens for completions when the client sends none (OpenAI's and vLLM's default). */
 export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
 export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
+  const checked = checkRequest(parsed, context);
+  return checked.ok ? tokenizeRequest(checked.value, context) : checked;
+}
+
+/** The checks before any tokenizing: model, chat template, and a prompt too long by its length alone. */
+export function checkRequest(
+  parsed: ParsedRequest,
+  context: Pick<PrepareContext, 'tokenizer' | 'maxModelLen' | 'models'>,
+): Result<CheckedRequest> {
   // No model: the served one, as vLLM serves its only model.
   const model = parsed.options.model ?? context.models[0];
   if (model === undefined || !context.models.includes(model)) {
@@ -43,37 +68,65 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
   const { tokenizer, chatTemplate } = context.tokenizer;
   const input = parsed.input;
   const promptParam = input.kind === 'chat' ? 'messages' : 'prompt';
+  let prompt: CheckedRequest['prompt'];
+  let atLeast: number;
+  if (input.kind === 'chat') {
+    if (!chatTemplate)
+      return fail(
+        new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', {
+          param: 'messages',
+        }),
+      );
+    // Rendered as vLLM renders it (tools, documents, kwargs, content parts); with a media part,
+    // only the text before it, which is what the engine's prompt is sure to share.
+    const rendered = chatTemplate.renderRequest(input);
+    if (!rendered.ok) return rendered;
+    prompt = { text: rendered.value.text, addSpecialTokens: false };
+    atLeast = tokenizer.minTokens(prompt.text);
+  } else if ('text' in input.prompt) {
+    prompt = { text: input.prompt.text, addSpecialTokens: input.addSpecialTokens };
+    atLeast = tokenizer.minTokens(prompt.text);
+  } else {
+    prompt = { tokenIds: input.prompt.tokenIds };
+    atLeast = prompt.tokenIds.length;
+  }
+  const tooLong = contextError(atLeast, options.maxTokens, context.maxModelLen, promptParam, 'text' in prompt);
+  if (tooLong) return fail(tooLong);
+  return ok({ parsed, options, prompt, promptParam });
+}
 
+/** Tokenizes a checked request (bounded by the room in the context) and finishes its checks. */
+export async function tokenizeRequest(
+  checked: CheckedRequest,
+  context: PrepareContext,
+): Promise<Result<PreparedRequest>> {
+  const { parsed, options, promptParam } = checked;
+  const model = options.model;
+  const { tokenizer } = context.tokenizer;
   let promptTokenIds: readonly number[];
-  try {
-    if (input.kind === 'chat') {
-      if (!chatTemplate)
-        return fail(
-          new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', {
-            param: 'messages',
-          }),
-        );
-      // Rendered as vLLM renders it (tools, documents, kwargs, content parts); with a media part,
-      // only the text before it, which is what the engine's prompt is sure to share.
-      const rendered = chatTemplate.renderRequest(input);
-      if (!rendered.ok) return rendered;
-      promptTokenIds = await tokenizer.encode(rendered.value.text, { addSpecialTokens: false });
-    } else if ('text' in input.prompt) {
-      promptTokenIds = await tokenizer.encode(input.prompt.text, { addSpecialTokens: input.addSpecialTokens });
-    } else {
-      promptTokenIds = input.prompt.tokenIds;
-      const outside = promptTokenIds.find((id) => id >= tokenizer.vocabSize);
-      if (outside !== undefined)
-        return fail(
-          new TandemError(
-            'invalid_request',
-            `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`,
-            { param: 'prompt' },
-          ),
-        );
+  if ('tokenIds' in checked.prompt) {
+    promptTokenIds = checked.prompt.tokenIds;
+    const outside = promptTokenIds.find((id) => id >= tokenizer.vocabSize);
+    if (outside !== undefined)
+      return fail(
+        new TandemError(
+          'invalid_request',
+          `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`,
+          { param: 'prompt' },
+        ),
+      );
+  } else {
+    try {
+      const bounded = await tokenizer.encodeWithin(checked.prompt.text, {
+        addSpecialTokens: checked.prompt.addSpecialTokens,
+        maxTokens: Math.max(0, context.maxModelLen - (options.maxTokens ?? 1)),
+      });
+      if ('atLeast' in bounded)
+        return fail(contextError(bounded.atLeast, options.maxTokens, context.maxModelLen, promptParam, true)!);
+      promptTokenIds = bounded.ids;
+    } catch (error) {
+      return fail(new TandemError('internal', `tokenization failed: ${(error as Error).message}`, { cause: error }));
     }
-  } catch (error) {
-    return fail(new TandemError('internal', `tokenization failed: ${(error as Error).message}`, { cause: error }));
   }
 
   const promptLength = promptTokenIds.length;
@@ -83,25 +136,9 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
         param: promptParam,
       }),
     );
+  const tooLong = contextError(promptLength, options.maxTokens, context.maxModelLen, promptParam, false);
+  if (tooLong) return fail(tooLong);
   const room = context.maxModelLen - promptLength;
-  if (room < 1) {
-    return fail(
-      new TandemError(
-        'context_length_exceeded',
-        `This model's maximum context length is ${context.maxModelLen} tokens. However, your request has ${promptLength} input tokens. Please reduce the length of the input.`,
-        { param: promptParam },
-      ),
-    );
-  }
-  if (options.maxTokens !== undefined && options.maxTokens > room) {
-    return fail(
-      new TandemError(
-        'context_length_exceeded',
-        `This model's maximum context length is ${context.maxModelLen} tokens. However, you requested ${promptLength + options.maxTokens} tokens (${promptLength} in the ${promptParam}, ${options.maxTokens} in the completion). Please reduce the length of the ${promptParam} or completion.`,
-        { param: 'max_tokens' },
-      ),
-    );
-  }
   const maxTokens =
     options.maxTokens ?? (parsed.kind === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
   if (options.minTokens > maxTokens) {
@@ -150,4 +187,31 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       tokenLevelRefusal: parsed.tokenLevelRefusal,
     },
   });
+}
+
+/**
+ * vLLM's context-length error for a prompt of `promptTokens` (at least that many when `atLeast`:
+ * known without tokenizing it all) and max_tokens, or undefined when they fit.
+ */
+function contextError(
+  promptTokens: number,
+  maxTokens: number | undefined,
+  maxModelLen: number,
+  promptParam: string,
+  atLeast: boolean,
+): TandemError | undefined {
+  const has = atLeast ? `at least ${promptTokens}` : `${promptTokens}`;
+  if (promptTokens >= maxModelLen)
+    return new TandemError(
+      'context_length_exceeded',
+      `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${has} input tokens. Please reduce the length of the input.`,
+      { param: promptParam },
+    );
+  if (maxTokens !== undefined && promptTokens + maxTokens > maxModelLen)
+    return new TandemError(
+      'context_length_exceeded',
+      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${atLeast ? 'at least ' : ''}${promptTokens + maxTokens} tokens (${has} in the ${promptParam}, ${maxTokens} in the completion). Please reduce the length of the ${promptParam} or completion.`,
+      { param: 'max_tokens' },
+    );
+  return undefined;
 }
