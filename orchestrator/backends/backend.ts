@@ -1,5 +1,8 @@
+import type { ReleaseResult } from '../../common/sampling.ts';
 import type { WorkerReport } from '../load/index.ts';
 import type { FinishReason, OpenAIPassThrough, SamplingOptions, TokenLogprob } from '../serving.ts';
+
+export type { ReleaseResult } from '../../common/sampling.ts';
 
 /**
  * How the orchestrator talks to one worker, whatever the wire: a Tandem worker over gRPC
@@ -117,12 +120,6 @@ export interface PrefillResult {
   readonly finishReason: FinishReason | null;
   readonly usage: BackendUsage;
   readonly handoff: KvHandoffTicket | null;
-}
-
-export interface ReleaseResult {
-  /** False when nothing was held (already released or expired) or the backend cannot tell. */
-  readonly found: boolean;
-  readonly releasedBlocks: number;
 }
 
 export type AnnouncedRole = 'prefill' | 'decode' | 'both';
