@@ -1,5 +1,6 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
+import { usageCounts } from '../../common/usage.ts';
 import type {
   DecodeCall,
   GenerateCall,
@@ -9,13 +10,7 @@ import type {
   WorkerBackend,
   WorkerStatusReport,
 } from '../../orchestrator/backends/index.ts';
-import type {
-  KvHandoff,
-  RequestUsage,
-  SamplingParams,
-  SimEngine,
-  TokenChunk as EngineChunk,
-} from '../../workers/engine/index.ts';
+import type { KvHandoff, SamplingParams, SimEngine, TokenChunk as EngineChunk } from '../../workers/engine/index.ts';
 
 /**
  * A simulated engine as the dispatcher's WorkerBackend (kind `grpc`, so disaggregated requests
@@ -56,16 +51,6 @@ const samplingOf = (call: GenerateCall): SamplingParams => {
     minTokens: s.minTokens,
   };
 };
-
-const usageOf = (usage: RequestUsage) => ({
-  promptTokens: usage.promptTokens,
-  cachedPromptTokens: usage.cachedPromptTokens,
-  completionTokens: usage.completionTokens,
-  transferredPromptTokens: usage.transferredPromptTokens,
-  transferredBlocks: usage.transferredBlocks,
-  transferredBytes: usage.transferredBytes,
-  kvRecomputed: usage.kvRecomputed,
-});
 
 /**
  * An async iterable fed by callbacks: chunks are buffered until pulled; `fail` ends it with an
@@ -167,7 +152,11 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
             if (chunk.tokenIds.length > 0) channel.push({ tokenIds: chunk.tokenIds });
             return channel.fail(reason);
           }
-          channel.push({ tokenIds: chunk.tokenIds, finishReason: chunk.finishReason, usage: usageOf(chunk.usage!) });
+          channel.push({
+            tokenIds: chunk.tokenIds,
+            finishReason: chunk.finishReason,
+            usage: usageCounts(chunk.usage!),
+          });
         });
       } catch (error) {
         channel.fail(toTandemError(error, 'internal'));
@@ -232,7 +221,7 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
                   resolve({
                     firstTokenId: r.firstTokenId,
                     finishReason: r.finishReason,
-                    usage: usageOf(r.usage),
+                    usage: usageCounts(r.usage),
                     handoff,
                   }),
                 );

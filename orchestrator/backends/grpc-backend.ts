@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { codeFromGrpcStatus, TandemError, toTandemError } from '../../common/errors.ts';
+import { usageCounts } from '../../common/usage.ts';
 import {
   FinishReason as WireFinish,
   KvLoadFailurePolicy,
@@ -274,16 +275,7 @@ function fromFinish(reason: WireFinish): FinishReason | undefined {
 }
 
 function fromUsage(usage: WireUsage | undefined): BackendUsage {
-  if (!usage) return { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0 };
-  return {
-    promptTokens: usage.promptTokens,
-    cachedPromptTokens: usage.cachedPromptTokens,
-    completionTokens: usage.completionTokens,
-    transferredPromptTokens: usage.transferredPromptTokens,
-    transferredBlocks: usage.transferredBlocks,
-    transferredBytes: usage.transferredBytes,
-    kvRecomputed: usage.kvRecomputed,
-  };
+  return usage ? usageCounts(usage) : { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0 };
 }
 
 function tandemHandoff(ticket: KvHandoffTicket, worker: string): KvHandoff {
