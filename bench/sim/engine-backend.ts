@@ -5,8 +5,8 @@ import type {
   DecodeCall,
   GenerateCall,
   KvHandoffTicket,
-  PrefillResult,
-  TokenChunk,
+  BackendPrefillResult,
+  BackendChunk,
   WorkerBackend,
   WorkerStatusReport,
 } from '../../orchestrator/backends/index.ts';
@@ -57,10 +57,10 @@ const samplingOf = (call: GenerateCall): SamplingParams => {
  * error; the consumer leaving early (or the signal) calls `onCancel`.
  */
 function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel: () => void) {
-  const buffered: TokenChunk[] = [];
+  const buffered: BackendChunk[] = [];
   let failure: unknown;
   let ended = false;
-  let waiting: { resolve: (r: IteratorResult<TokenChunk>) => void; reject: (e: unknown) => void } | null = null;
+  let waiting: { resolve: (r: IteratorResult<BackendChunk>) => void; reject: (e: unknown) => void } | null = null;
   const settle = () => {
     if (!waiting) return;
     const w = waiting;
@@ -87,7 +87,7 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
   };
   signal.addEventListener('abort', onAbort, { once: true });
   return {
-    push(chunk: TokenChunk) {
+    push(chunk: BackendChunk) {
       if (ended) return;
       buffered.push(chunk);
       if (chunk.finishReason !== undefined) {
@@ -106,9 +106,9 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
     iterable: {
       /** One chunk per engine step is what a stream has buffered: the dispatcher's coalescing (an event-loop turn, not virtual time) is skipped. */
       coalesced: true,
-      [Symbol.asyncIterator]: (): AsyncIterator<TokenChunk> => ({
+      [Symbol.asyncIterator]: (): AsyncIterator<BackendChunk> => ({
         next: () =>
-          new Promise<IteratorResult<TokenChunk>>((resolve, reject) => {
+          new Promise<IteratorResult<BackendChunk>>((resolve, reject) => {
             waiting = { resolve, reject };
             settle();
           }),
@@ -121,7 +121,7 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
           return Promise.resolve({ value: undefined, done: true });
         },
       }),
-    } satisfies AsyncIterable<TokenChunk> & { coalesced: true },
+    } satisfies AsyncIterable<BackendChunk> & { coalesced: true },
   };
 }
 
@@ -133,7 +133,7 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
     call: GenerateCall,
     signal: AbortSignal,
     start: (onChunk: (chunk: EngineChunk) => void) => void,
-  ): AsyncIterable<TokenChunk> => {
+  ): AsyncIterable<BackendChunk> => {
     let started = false;
     const channel = createChunkChannel(signal, onDeliver, () => {
       if (started) engine.abort(call.requestId);
@@ -184,7 +184,7 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
     },
 
     prefill(call, signal) {
-      return new Promise<PrefillResult>((resolve, reject) => {
+      return new Promise<BackendPrefillResult>((resolve, reject) => {
         let started = false;
         let done = false;
         const finish = (settle: () => void) => {
