@@ -5,6 +5,9 @@
  * `SamplingOptions` is the same with every core field resolved.
  */
 
+/** Most alternatives per position a request may ask logprobs for (vLLM's default max_logprobs). */
+export const MAX_LOGPROBS = 20;
+
 /** Why a generation ended: a stop (EOS or a stop id), max_tokens, or cancelled. */
 export type FinishReason = 'stop' | 'length' | 'abort';
 
@@ -35,7 +38,7 @@ export interface SamplingParams {
   readonly frequencyPenalty?: number;
   /** vLLM's penalty on prompt and output tokens, > 0; default 1 (off). */
   readonly repetitionPenalty?: number;
-  /** Report each token's logprob and this many alternatives (0-20); unset = no logprobs. */
+  /** Report each token's logprob and this many alternatives (0 to MAX_LOGPROBS); unset = no logprobs. */
   readonly logprobs?: number | undefined;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_LOGPROBS } from '../sampling.ts';
 
 /**
  * The OpenAI request bodies, as zod schemas, at two strengths:
@@ -20,9 +21,6 @@ export interface RequestLimits {
   readonly max_stop_token_ids: number;
   readonly max_messages: number;
 }
-
-/** Most alternatives per token a request may ask logprobs for (vLLM's default max_logprobs). */
-export const MAX_LOGPROBS = 20;
 
 /** Limits for servers that set none (the workers' facade): generous, as vLLM's. */
 export const NO_REQUEST_LIMITS: RequestLimits = {

@@ -1,4 +1,5 @@
 import type { FinishReason, ReleaseResult, SamplingParams, TokenLogprob } from '../../common/sampling.ts';
+import type { UsageCounts } from '../../common/usage.ts';
 import type { KvEventBatch } from '../../proto/kv-events/types.ts';
 
 export type { FinishReason, ReleaseResult, SamplingParams, TokenLogprob } from '../../common/sampling.ts';
@@ -165,18 +166,8 @@ export type PrefillOutcome =
   | { readonly ok: true; readonly result: PrefillResult }
   | { readonly ok: false; readonly error: Error };
 
-export interface RequestUsage {
-  readonly promptTokens: number;
-  /** Prompt tokens served from this engine's own prefix cache (neither computed nor pulled). */
-  readonly cachedPromptTokens: number;
-  /** Generated tokens, including a first token given to `decode`. */
-  readonly completionTokens: number;
-  /** Prompt tokens, blocks and bytes pulled from a prefill engine. */
-  readonly transferredPromptTokens: number;
-  readonly transferredBlocks: number;
-  readonly transferredBytes: number;
-  /** The pull could not happen and the prompt was recomputed here. */
-  readonly kvRecomputed: boolean;
+/** What a request used on this engine: the counts the wire carries, and its preemptions. */
+export interface RequestUsage extends UsageCounts {
   /** Times the request lost its blocks to preemption and was recomputed. */
   readonly preemptions: number;
 }
