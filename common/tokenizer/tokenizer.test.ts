@@ -357,6 +357,19 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     }
   });
 
+  it('gives the native ids for texts below U+0300 (which skip NFC) and for the same with a combining mark (which do not)', async () => {
+    const rng = createRng(11);
+    for (let t = 0; t < 200; t++) {
+      let text = '';
+      for (let i = 0, n = 1 + rng.int(60); i < n; i++)
+        text += rng.next() < 0.3 ? ' ' : String.fromCharCode(0x20 + rng.int(0x300 - 0x20));
+      for (const variant of [text, `${text}e\u0301`, `A\u030a${text}`])
+        expect(await qwen.encode(variant, { addSpecialTokens: false }), JSON.stringify(variant)).toEqual(
+          await native.encode(variant, { addSpecialTokens: false }),
+        );
+    }
+  });
+
   it('gives the native ids for long runs (spaces, digits, symbols) past the word limit', async () => {
     for (const text of [
       ' '.repeat(3000),

@@ -1,7 +1,5 @@
 import {
-  create,
   fromBinary,
-  toBinary,
   type DescMessage,
   type DescMethod,
   type DescService,
@@ -20,6 +18,7 @@ import {
 } from '@grpc/grpc-js';
 import { createH2Connection, type H2Connection } from './h2-stream.ts';
 import type { MessageStream } from './message-stream.ts';
+import { encodeRequest } from './request-encoding.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
@@ -80,7 +79,7 @@ export function createGrpcClient<S extends DescService>(
 
 function clientMethod(client: Client, service: DescService, method: DescMethod, streams: () => H2Connection): unknown {
   const path = `/${service.typeName}/${method.name}`;
-  const serialize = (value: unknown) => Buffer.from(toBinaryInit(method.input, value));
+  const serialize = (value: unknown) => Buffer.from(encodeRequest(method.input, value));
   const deserialize = (bytes: Buffer) => fromBinaryOutput(method.output, bytes);
   if (!isClientStreaming(method) && !isServerStreaming(method)) {
     return (request: unknown, options: CallOptions = {}) =>
@@ -106,7 +105,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   if (!isClientStreaming(method)) {
     const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
     return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
-      streams().open(path, toBinaryInit(method.input, request), {
+      streams().open(path, encodeRequest(method.input, request), {
         deadlineUnixMs: toGrpcOptions(options).deadline,
         metadata: options.metadata ?? {},
         deserialize: decode,
@@ -196,10 +195,6 @@ function toMetadata(options: CallOptions): Metadata {
 
 function cancelled(): RpcError {
   return new RpcError(status.CANCELLED, 'call cancelled by the caller');
-}
-
-function toBinaryInit(schema: DescMessage, value: unknown): Uint8Array {
-  return toBinary(schema, create(schema, value as never));
 }
 
 function fromBinaryOutput(schema: DescMessage, bytes: Buffer): unknown {
