@@ -1,17 +1,25 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import {
+  checkPromptLength,
+  outputBudget,
+  renderPrompt,
+  tokenizeSource,
+  type PromptSource,
+} from '../../common/openai/prompt.ts';
 import type { TokenizedRequest } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
 
 /**
- * Turns a parsed request into the core's TokenizedRequest in two steps, so that nothing costly
- * runs before the frontend has decided to admit the request:
- * - `checkRequest` (synchronous, no tokenizing): the model, the chat template rendered as vLLM
- *   renders it (common/tokenizer/chat-template.ts), and a prompt too long for the context by its
- *   length alone (Tokenizer.minTokens: a 7 MB prompt is refused here, in microseconds);
- * - `tokenizeRequest`: tokenization bounded by the room left in the context (encodeWithin: a
- *   prompt that does not fit costs about max_model_len ids, not its whole length), then the
- *   prompt and max_tokens checked against the context length, as vLLM does.
+ * Turns a parsed request into the core's TokenizedRequest, as vLLM does (common/openai/prompt.ts,
+ * shared with the workers' HTTP facade), in two steps so that nothing costly runs before the
+ * frontend has decided to admit the request:
+ * - `checkRequest` (synchronous, no tokenizing): the model, the chat template rendered, and a
+ *   prompt too long for the context by its length alone (Tokenizer.minTokens: a 7 MB prompt is
+ *   refused here);
+ * - `tokenizeRequest`: tokenization bounded by the room the context leaves (a prompt that does
+ *   not fit costs about max_model_len ids, not its whole length), max_tokens checked against the
+ *   context, stop_token_ids against the vocabulary.
  */
 
 export interface PreparedRequest {
@@ -39,15 +47,8 @@ export interface PrepareContext {
 export interface CheckedRequest {
   readonly parsed: ParsedRequest;
   readonly options: OutputOptions & { readonly model: string };
-  /** The prompt: text to tokenize (a rendered chat, or a completion's text), or the client's ids. */
-  readonly prompt:
-    | { readonly text: string; readonly addSpecialTokens: boolean }
-    | { readonly tokenIds: readonly number[] };
-  readonly promptParam: 'messages' | 'prompt';
+  readonly source: PromptSource;
 }
-
-/** max_tokens for completions when the client sends none (OpenAI's and vLLM's default). */
-export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
 export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
   const checked = checkRequest(parsed, context);
@@ -65,34 +66,11 @@ export function checkRequest(
     return fail(new TandemError('model_not_found', `The model \`${model ?? ''}\` does not exist.`, { param: 'model' }));
   }
   const options = { ...parsed.options, model };
-  const { tokenizer, chatTemplate } = context.tokenizer;
-  const input = parsed.input;
-  const promptParam = input.kind === 'chat' ? 'messages' : 'prompt';
-  let prompt: CheckedRequest['prompt'];
-  let atLeast: number;
-  if (input.kind === 'chat') {
-    if (!chatTemplate)
-      return fail(
-        new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', {
-          param: 'messages',
-        }),
-      );
-    // Rendered as vLLM renders it (tools, documents, kwargs, content parts); with a media part,
-    // only the text before it, which is what the engine's prompt is sure to share.
-    const rendered = chatTemplate.renderRequest(input);
-    if (!rendered.ok) return rendered;
-    prompt = { text: rendered.value.text, addSpecialTokens: false };
-    atLeast = tokenizer.minTokens(prompt.text);
-  } else if ('text' in input.prompt) {
-    prompt = { text: input.prompt.text, addSpecialTokens: input.addSpecialTokens };
-    atLeast = tokenizer.minTokens(prompt.text);
-  } else {
-    prompt = { tokenIds: input.prompt.tokenIds };
-    atLeast = prompt.tokenIds.length;
-  }
-  const tooLong = contextError(atLeast, options.maxTokens, context.maxModelLen, promptParam, 'text' in prompt);
-  if (tooLong) return fail(tooLong);
-  return ok({ parsed, options, prompt, promptParam });
+  const source = renderPrompt(parsed.input, context.tokenizer);
+  if (!source.ok) return source;
+  const fits = checkPromptLength(source.value, budgetOf(parsed, context.maxModelLen), context.tokenizer.tokenizer);
+  if (!fits.ok) return fits;
+  return ok({ parsed, options, source: source.value });
 }
 
 /** Tokenizes a checked request (bounded by the room in the context) and finishes its checks. */
@@ -100,56 +78,15 @@ export async function tokenizeRequest(
   checked: CheckedRequest,
   context: PrepareContext,
 ): Promise<Result<PreparedRequest>> {
-  const { parsed, options, promptParam } = checked;
+  const { parsed, options } = checked;
   const model = options.model;
+  const budget = budgetOf(parsed, context.maxModelLen);
+  const prompt = await tokenizeSource(checked.source, context.tokenizer, budget);
+  if (!prompt.ok) return prompt;
+  const promptTokenIds = prompt.value.tokenIds;
+  const maxTokens = outputBudget({ ...budget, promptTokens: promptTokenIds.length, minTokens: options.minTokens });
+  if (!maxTokens.ok) return maxTokens;
   const { tokenizer } = context.tokenizer;
-  let promptTokenIds: readonly number[];
-  if ('tokenIds' in checked.prompt) {
-    promptTokenIds = checked.prompt.tokenIds;
-    const outside = promptTokenIds.find((id) => id >= tokenizer.vocabSize);
-    if (outside !== undefined)
-      return fail(
-        new TandemError(
-          'invalid_request',
-          `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`,
-          { param: 'prompt' },
-        ),
-      );
-  } else {
-    try {
-      const bounded = await tokenizer.encodeWithin(checked.prompt.text, {
-        addSpecialTokens: checked.prompt.addSpecialTokens,
-        maxTokens: Math.max(0, context.maxModelLen - (options.maxTokens ?? 1)),
-      });
-      if ('atLeast' in bounded)
-        return fail(contextError(bounded.atLeast, options.maxTokens, context.maxModelLen, promptParam, true)!);
-      promptTokenIds = bounded.ids;
-    } catch (error) {
-      return fail(new TandemError('internal', `tokenization failed: ${(error as Error).message}`, { cause: error }));
-    }
-  }
-
-  const promptLength = promptTokenIds.length;
-  if (promptLength === 0)
-    return fail(
-      new TandemError('invalid_request', `${promptParam}: the prompt is empty after tokenization`, {
-        param: promptParam,
-      }),
-    );
-  const tooLong = contextError(promptLength, options.maxTokens, context.maxModelLen, promptParam, false);
-  if (tooLong) return fail(tooLong);
-  const room = context.maxModelLen - promptLength;
-  const maxTokens =
-    options.maxTokens ?? (parsed.kind === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
-  if (options.minTokens > maxTokens) {
-    return fail(
-      new TandemError(
-        'invalid_request',
-        `min_tokens (${options.minTokens}) must not exceed max_tokens (${maxTokens})`,
-        { param: 'min_tokens' },
-      ),
-    );
-  }
   const badStopId = options.stopTokenIds.find((id) => id >= tokenizer.vocabSize);
   if (badStopId !== undefined)
     return fail(
@@ -167,7 +104,7 @@ export async function tokenizeRequest(
       model,
       promptTokenIds,
       sampling: {
-        maxTokens,
+        maxTokens: maxTokens.value,
         temperature: options.temperature,
         topP: options.topP,
         seed: options.seed,
@@ -189,29 +126,6 @@ export async function tokenizeRequest(
   });
 }
 
-/**
- * vLLM's context-length error for a prompt of `promptTokens` (at least that many when `atLeast`:
- * known without tokenizing it all) and max_tokens, or undefined when they fit.
- */
-function contextError(
-  promptTokens: number,
-  maxTokens: number | undefined,
-  maxModelLen: number,
-  promptParam: string,
-  atLeast: boolean,
-): TandemError | undefined {
-  const has = atLeast ? `at least ${promptTokens}` : `${promptTokens}`;
-  if (promptTokens >= maxModelLen)
-    return new TandemError(
-      'context_length_exceeded',
-      `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${has} input tokens. Please reduce the length of the input.`,
-      { param: promptParam },
-    );
-  if (maxTokens !== undefined && promptTokens + maxTokens > maxModelLen)
-    return new TandemError(
-      'context_length_exceeded',
-      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${atLeast ? 'at least ' : ''}${promptTokens + maxTokens} tokens (${has} in the ${promptParam}, ${maxTokens} in the completion). Please reduce the length of the ${promptParam} or completion.`,
-      { param: 'max_tokens' },
-    );
-  return undefined;
+function budgetOf(parsed: ParsedRequest, maxModelLen: number) {
+  return { endpoint: parsed.kind, maxModelLen, maxTokens: parsed.options.maxTokens };
 }
