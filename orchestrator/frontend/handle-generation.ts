@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GenerationCall } from '../../common/openai/http-app.ts';
 import { watchRequestEnd } from '../../common/openai/request-end.ts';
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
@@ -50,15 +50,8 @@ export interface GenerationContext {
   readonly shutdown: AbortSignal;
 }
 
-export async function handleGeneration(
-  kind: 'chat' | 'completion',
-  request: FastifyRequest,
-  reply: FastifyReply,
-  context: GenerationContext,
-  arrivalMs: number,
-): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
+export async function handleGeneration(context: GenerationContext, call: GenerationCall): Promise<void> {
+  const { endpoint: kind, request, res, arrivalMs } = call;
   const requestId = request.id;
   const observer = createRequestObserver(context.metrics, context.clock, arrivalMs, {
     logger: context.logger,
