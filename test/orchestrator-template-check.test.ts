@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatPromptRequest } from '../common/tokenizer/index.ts';
-import { firstDifference, PROBE_CHAT } from '../orchestrator/discovery/index.ts';
+import { firstDifference } from '../common/first-difference.ts';
+import { PROBE_CHAT } from '../orchestrator/discovery/index.ts';
 import { startFakeVllmServer } from './fakes/fake-vllm-server.ts';
 import {
   sample,
