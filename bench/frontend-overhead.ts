@@ -1,37 +1,38 @@
 /**
- * Frontend-overhead benchmark (not a test): the time to first token a client sees through the
- * whole orchestrator (HTTP parsing, chat/completion handling, tokenizing, routing, gRPC to the
- * worker, detokenizing, SSE) against talking to a worker directly, at 256 concurrent streams.
+ * Frontend-overhead benchmark (not a test): what the orchestrator costs a client, in one run
+ * beside a yardstick. Three processes on this machine: zero-compute stand-in workers (a first
+ * token at once, then one every --itl-ms, as many as the request's max tokens up to --tokens),
+ * the server under test, and this client. Servers measured one after the other:
  *
- * Three processes on this machine: workers, the orchestrator (`tandem orchestrator`), and this
- * client. Each client stream is a closed loop of `--rounds` requests of 64 tokens; the first
- * request of each stream (connection set-up) is not measured; starts are staggered over one
- * stream's length. One unmeasured pass (`--concurrency` streams, one request each) warms the
- * orchestrator up before its CPU is counted; the CPU per streamed token is the orchestrator
- * process's user + system time (every thread: tokenizer pool, GC) over the measured phase,
- * divided by the tokens it streamed, so per-request work (HTTP parsing, tokenizing the prompt,
- * routing) is in it. The direct phase prints the stand-in HTTP streamer's own CPU per token, a
- * floor for any Node.js SSE server on the same machine at the same moment.
+ * - direct: the stand-ins' own HTTP SSE streamer (the TTFT baseline);
+ * - relay: the yardstick, a minimal Node.js HTTP relay (the client's body sent upstream, the
+ *   upstream SSE response piped back, nothing parsed), in its own process;
+ * - the orchestrator (`tandem orchestrator`, `--processes` serving processes) on the token-level
+ *   path (gRPC stand-ins: it tokenizes, routes, detokenizes, writes the SSE) and on the HTTP
+ *   pass-through (vllm-http stand-ins: it tokenizes to route, the engine's chunks go back verbatim).
  *
- *   npx tsx bench/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--workers 4] [--policy kv] [--mode both|grpc|http] [--cpu-prof DIR]
+ * For each server: a streaming phase (`--concurrency` closed-loop streams x `--rounds` requests of
+ * --tokens tokens, starts staggered, first round not measured for TTFT) gives TTFT percentiles,
+ * the TTFT added against direct, and CPU per request; then per-request phases (max_tokens 1,
+ * `--fixed-concurrency` clients, `--fixed-requests` each) give the CPU per request of each prompt
+ * kind: a fresh ~1001-token completion prompt, a fresh chat (~880-token system prompt + ~100-token
+ * user turn), and a chat whose system prompt was seen before (only the user turn new). The
+ * marginal CPU per streamed token is (CPU per request at --tokens - at 1 token) / (--tokens - 1),
+ * for the relay and each orchestrator path alike. CPU is user + system time from /proc, every
+ * thread, summed over the server's child processes (a cluster's serving processes). Each server
+ * is warmed up (every kind, one streaming pass) before it is measured.
  *
- * `--mode both` (default) measures two orchestrators one after the other in the same run: the
- * token-level path (gRPC stand-ins: the frontend tokenizes, the workers stream token ids, the
- * orchestrator detokenizes) and the HTTP pass-through (vllm-http stand-ins that stream like vLLM,
- * text only: the frontend tokenizes to route, the client's body goes through, the engine's chunks
- * come back verbatim), and prints each one's CPU per request and per streamed token side by side.
+ *   npx tsx bench/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--processes 1|N|auto] [--mode both|grpc|http]
+ *       [--fixed-concurrency 16] [--fixed-requests 256] [--workers 4] [--policy kv] [--cpu-prof DIR]
  *
- * By default the workers are zero-compute stand-ins in a child process (a first token at once,
- * then one token every --itl-ms), so the figure is the orchestrator's own cost. Against real
- * workers (the simulated worker once it lands), pass their addresses: the direct baseline then
- * streams from the first worker's vLLM-compatible HTTP API, the orchestrator reaches them over
- * gRPC:
+ * Against real workers, pass their addresses (the direct baseline then streams from the first
+ * worker's vLLM-compatible HTTP API, the orchestrator reaches them over gRPC):
  *
  *   npx tsx bench/frontend-overhead.ts --worker-grpc 127.0.0.1:50051,127.0.0.1:50052 --worker-http http://127.0.0.1:8101
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { loadModelTokenizer } from '../common/tokenizer/index.ts';
+import { createPromptTexts, type PromptKind } from './prompt-texts.ts';
 import { FinishReason, WorkerRole, WorkerService } from '../proto/gen/tandem/v1/worker_pb.ts';
 import { createGrpcServer } from '../proto/grpc/index.ts';
 
@@ -56,7 +58,13 @@ const { values: args } = parseArgs({
     'serve-workers': { type: 'boolean', default: false },
     /** Which orchestrator paths to measure: grpc (token level), http (pass-through to vllm-http stand-ins), or both. */
     mode: { type: 'string', default: 'both' },
-    /** Writes a V8 CPU profile of the orchestrator process into this directory. */
+    /** Serving processes of each orchestrator (`auto`: the machine's parallelism); CPU is summed over them. */
+    processes: { type: 'string', default: '1' },
+    /** The per-request phases (max_tokens 1): closed-loop clients, and requests per prompt kind. */
+    'fixed-concurrency': { type: 'string', default: '16' },
+    'fixed-requests': { type: 'string', default: '256' },
+    'serve-relay': { type: 'string' },
+    /** Writes V8 CPU profiles of the orchestrator and relay processes into this directory. */
     'cpu-prof': { type: 'string' },
   },
 });
@@ -66,12 +74,14 @@ const MODEL = 'Qwen/Qwen3-8B';
 const tandem = new URL('../bin/tandem.js', import.meta.url).pathname;
 
 if (args['serve-workers']) await serveWorkers(Number(args.workers));
+else if (args['serve-relay']) await serveRelay(args['serve-relay']);
 else await main();
 
 /** The child process: N stand-in workers (gRPC WorkerService) and one direct HTTP streamer. */
 async function serveWorkers(n: number): Promise<void> {
-  const stream = async function* (signal: AbortSignal) {
-    for (let i = 0; i < TOKENS; i++) {
+  /** `count` tokens (the request's max tokens, at most --tokens): a first one at once, then one every --itl-ms. */
+  const stream = async function* (signal: AbortSignal, count: number) {
+    for (let i = 0; i < count; i++) {
       if (i > 0) await sleep(ITL_MS, undefined, { signal });
       yield i;
     }
@@ -85,10 +95,11 @@ async function serveWorkers(n: number): Promise<void> {
       async *generate(req, context) {
         running++;
         try {
-          for await (const i of stream(context.signal)) yield { tokenIds: [1000 + (i % 50)] };
+          const count = Math.min(TOKENS, req.sampling?.maxTokens || TOKENS);
+          for await (const i of stream(context.signal, count)) yield { tokenIds: [1000 + (i % 50)] };
           yield {
             finishReason: FinishReason.LENGTH,
-            usage: { promptTokens: req.tokenIds.length, completionTokens: TOKENS },
+            usage: { promptTokens: req.tokenIds.length, completionTokens: count },
           };
         } finally {
           running--;
@@ -136,6 +147,7 @@ async function serveWorkers(n: number): Promise<void> {
         return void res.writeHead(404).end();
       }
       const body = JSON.parse(text || '{}') as {
+        max_tokens?: number;
         return_token_ids?: boolean;
         stream_options?: { include_usage?: boolean };
       };
@@ -144,15 +156,16 @@ async function serveWorkers(n: number): Promise<void> {
       res.on('close', () => abort.abort());
       running++;
       try {
-        for await (const i of stream(abort.signal)) {
+        const count = Math.min(TOKENS, body.max_tokens || TOKENS);
+        for await (const i of stream(abort.signal, count)) {
           const id = 1000 + (i % 50);
           res.write(
-            `data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: `t${id}`, logprobs: null, finish_reason: i === TOKENS - 1 ? 'length' : null, stop_reason: null, ...(body.return_token_ids ? { token_ids: [id] } : {}) }] })}\n\n`,
+            `data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [{ index: 0, text: `t${id}`, logprobs: null, finish_reason: i === count - 1 ? 'length' : null, stop_reason: null, ...(body.return_token_ids ? { token_ids: [id] } : {}) }] })}\n\n`,
           );
         }
         if (body.stream_options?.include_usage)
           res.write(
-            `data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [], usage: { prompt_tokens: 1000, completion_tokens: TOKENS, total_tokens: 1000 + TOKENS, prompt_tokens_details: { cached_tokens: 0 } } })}\n\n`,
+            `data: ${JSON.stringify({ id: 'cmpl-bench', object: 'text_completion', created: 1, model: MODEL, choices: [], usage: { prompt_tokens: 1000, completion_tokens: count, total_tokens: 1000 + count, prompt_tokens_details: { cached_tokens: 0 } } })}\n\n`,
           );
         res.end('data: [DONE]\n\n');
       } catch {
@@ -178,6 +191,8 @@ async function serveWorkers(n: number): Promise<void> {
 async function main(): Promise<void> {
   const concurrency = Number(args.concurrency);
   const rounds = Number(args.rounds);
+  const fixedConcurrency = Number(args['fixed-concurrency']);
+  const fixedRequests = Number(args['fixed-requests']);
   const children: ChildProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'tandem-fe-bench-'));
   const stop = () => {
@@ -195,166 +210,286 @@ async function main(): Promise<void> {
     grpc = args['worker-grpc'].split(',');
     direct = args['worker-http'];
   } else {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        new URL(import.meta.url).pathname,
-        '--serve-workers',
-        '--workers',
-        args.workers,
-        '--tokens',
-        args.tokens,
-        '--itl-ms',
-        args['itl-ms'],
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const child = spawnSelf([
+      '--serve-workers',
+      '--workers',
+      args.workers,
+      '--tokens',
+      args.tokens,
+      '--itl-ms',
+      args['itl-ms'],
+    ]);
     children.push(child);
     workersPid = child.pid;
     const line = await firstLine(child, (text) => text.startsWith('{"grpc"'));
     ({ grpc, http: direct, httpWorkers } = JSON.parse(line) as { grpc: string[]; http: string; httpWorkers: string[] });
   }
 
-  const { tokenizer } = await loadModelTokenizer('qwen3');
-  const prompt = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.round(Number(args['prompt-words']) / 10));
-  const promptIds = await tokenizer.encode(prompt, { addSpecialTokens: false });
+  const { tokenizer, directory } = await loadModelTokenizer('qwen3');
+  const texts = createPromptTexts(directory);
+  const bodies = (kind: PromptKind, n: number, maxTokens: number): string[] =>
+    Array.from({ length: n }, () =>
+      JSON.stringify(texts.bodies[kind]({ model: MODEL, max_tokens: maxTokens, stream: true })),
+    );
+  const sample = JSON.parse(bodies('completion, fresh prompt', 1, TOKENS)[0]!) as { prompt: string };
+  const promptIds = await tokenizer.encode(sample.prompt, { addSpecialTokens: false });
   console.log(
-    `prompt ${promptIds.length} tokens, ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds (first round not measured), ${grpc.length} workers, policy ${args.policy}`,
+    `prompts: a fresh ~${promptIds.length}-token text per request (chat: a ~880-token system prompt, fresh or the one seen before, and a fresh ~100-token user turn); streaming phases ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds (first round not measured for TTFT); per-request phases max_tokens 1, ${fixedConcurrency} clients, ${fixedRequests} requests per kind; ${grpc.length} workers, policy ${args.policy}, orchestrator processes ${args.processes}`,
   );
-  console.log(
-    `load average before: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average before: ${loadText()}`);
 
-  const directBefore = cpuSeconds(workersPid);
+  const directBefore = cpuTree(workersPid);
   const directWallBefore = performance.now();
-  const directResult = await load(
-    `${direct}/v1/completions`,
-    JSON.stringify({ model: MODEL, prompt: promptIds, max_tokens: TOKENS, stream: true, return_token_ids: true }),
-    concurrency,
-    rounds,
-  );
-  const directCpu = cpuSeconds(workersPid) - directBefore;
+  const directBody = JSON.stringify({
+    model: MODEL,
+    prompt: promptIds,
+    max_tokens: TOKENS,
+    stream: true,
+    return_token_ids: true,
+  });
+  const directResult = await load(`${direct}/v1/completions`, () => directBody, concurrency, rounds);
+  const directCpu = cpuTree(workersPid) - directBefore;
   const directWall = (performance.now() - directWallBefore) / 1000;
   report('direct to a worker (HTTP SSE, token ids)', directResult);
-  // The stand-ins' HTTP streamer is a floor for any Node.js SSE server: one JSON.stringify and one
-  // socket write per token, no gRPC, no tokenizer.
+  // The stand-ins' HTTP streamer: one JSON.stringify and one socket write per token, no gRPC, no tokenizer.
   if (Number.isFinite(directCpu))
     console.log(
       `direct phase, stand-in workers' CPU: ${directCpu.toFixed(1)} s over ${directWall.toFixed(1)} s, ${((1e6 * directCpu) / (concurrency * rounds * TOKENS)).toFixed(0)} us per streamed token (an HTTP SSE streamer alone)`,
     );
 
-  const viaBody = JSON.stringify({ model: MODEL, prompt, max_tokens: TOKENS, stream: true });
-  const paths: { label: string; backend: string; addresses: readonly string[] }[] = [];
+  interface Target {
+    readonly label: string;
+    readonly short: string;
+    /** Starts the server; its URL and the pid whose CPU (with its children's) is the figure. */
+    start(): Promise<{ url: string; pid: number; child: ChildProcess }>;
+    readonly kinds: readonly PromptKind[];
+  }
+  const allKinds: PromptKind[] = [
+    'completion, fresh prompt',
+    'chat, fresh system + user',
+    'chat, system prompt seen before',
+  ];
+  const targets: Target[] = [];
+  const relayUpstream = httpWorkers[0] ?? direct;
+  // The yardstick: a minimal Node.js HTTP relay, the client's body sent upstream and the
+  // upstream's SSE response piped back, nothing parsed.
+  targets.push({
+    label: 'bare relay (yardstick: body and SSE piped, nothing parsed)',
+    short: 'relay',
+    kinds: ['completion, fresh prompt'],
+    start: async () => {
+      const child = spawnSelf(['--serve-relay', relayUpstream], args['cpu-prof']);
+      children.push(child);
+      const url = (JSON.parse(await firstLine(child, (text) => text.startsWith('{"relay"'))) as { relay: string })
+        .relay;
+      return { url, pid: child.pid!, child };
+    },
+  });
+  const paths: { label: string; short: string; backend: string; addresses: readonly string[] }[] = [];
   if (args.mode !== 'http')
-    paths.push({ label: 'through the orchestrator (HTTP -> gRPC, token level)', backend: 'grpc', addresses: grpc });
+    paths.push({ label: 'orchestrator, HTTP -> gRPC (token level)', short: 'grpc', backend: 'grpc', addresses: grpc });
   if (args.mode !== 'grpc' && httpWorkers.length > 0)
     paths.push({
-      label: 'through the orchestrator (HTTP pass-through -> vllm-http)',
+      label: 'orchestrator, HTTP pass-through -> vllm-http',
+      short: 'http',
       backend: 'vllm-http',
       addresses: httpWorkers,
     });
-  const figures: { label: string; perRequestMs: number; perTokenUs: number }[] = [];
-  for (const path of paths) {
-    const config = join(dir, `bench-${path.backend}.yaml`);
-    writeFileSync(
-      config,
-      [
-        'log: { level: warn }',
-        // One serving process: its CPU is the whole orchestrator's (the figure reads one pid).
-        `orchestrator: { model: "${MODEL}", port: 0, processes: 1, dispatch: { max_inflight_per_worker: 100000 }, admission: { max_inflight: 100000 } }`,
-        `routing: { policy: ${args.policy} }`,
-        'workers:',
-        ...path.addresses.map((address, i) => `  - { name: w${i}, backend: ${path.backend}, address: "${address}" }`),
-        '',
-      ].join('\n'),
-    );
-    const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
-    const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
+  for (const path of paths)
+    targets.push({
+      label: path.label,
+      short: path.short,
+      kinds: allKinds,
+      start: async () => {
+        const config = join(dir, `bench-${path.backend}.yaml`);
+        writeFileSync(
+          config,
+          [
+            'log: { level: warn }',
+            `orchestrator: { model: "${MODEL}", port: 0, processes: ${args.processes}, dispatch: { max_inflight_per_worker: 100000 }, admission: { max_inflight: 100000 } }`,
+            `routing: { policy: ${args.policy} }`,
+            'workers:',
+            ...path.addresses.map(
+              (address, i) => `  - { name: w${i}, backend: ${path.backend}, address: "${address}" }`,
+            ),
+            '',
+          ].join('\n'),
+        );
+        const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+        const child = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
+        });
+        children.push(child);
+        const listening = await firstLine(child, (text) => text.includes('"url"'));
+        const url = (JSON.parse(listening) as { url: string }).url;
+        for (;;) {
+          const ready = await fetch(`${url}/ready`).catch(() => undefined);
+          if (ready?.status === 200) break;
+          await sleep(100);
+        }
+        return { url, pid: child.pid!, child };
+      },
     });
-    children.push(orchestrator);
-    const listening = await firstLine(orchestrator, (text) => text.includes('"url"'));
-    const url = (JSON.parse(listening) as { url: string }).url;
-    for (;;) {
-      const ready = await fetch(`${url}/ready`).catch(() => undefined);
-      if (ready?.status === 200) break;
-      await sleep(100);
-    }
-    // One unmeasured pass through the orchestrator first, so that its CPU figure is the steady
-    // state (JIT-compiled code, warm connections), not start-up.
-    await load(`${url}/v1/completions`, viaBody, concurrency, 1);
-    const cpuBefore = cpuSeconds(orchestrator.pid);
-    const systemBefore = cpuSplit(orchestrator.pid).system;
-    const mainBefore = cpuSeconds(orchestrator.pid, orchestrator.pid);
-    const workersBefore = cpuSeconds(workersPid);
+
+  interface Figures {
+    readonly perRequestMs: Partial<Record<PromptKind, number>>;
+    readonly streamingPerRequestMs: number;
+    readonly marginalPerTokenUs: number;
+  }
+  const figures = new Map<string, Figures>();
+  for (const target of targets) {
+    const { url, pid, child } = await target.start();
+    // Unmeasured first: every kind a few times and one streaming pass, so that the figures are
+    // the steady state (JIT-compiled code, warm connections, the seen-before system prompt seen).
+    for (const kind of target.kinds)
+      await load(`${url}/v1/${endpointOf(kind)}`, feed(bodies(kind, 64, 1)), fixedConcurrency, 4, 0);
+    await load(`${url}/v1/completions`, feed(bodies('completion, fresh prompt', concurrency, TOKENS)), concurrency, 1);
+
+    const streamingBodies = feed(bodies('completion, fresh prompt', concurrency * rounds, TOKENS));
+    const cpuBefore = cpuTree(pid);
+    const workersBefore = cpuTree(workersPid);
     const clientBefore = process.cpuUsage();
     const wallBefore = performance.now();
-    const viaResult = await load(`${url}/v1/completions`, viaBody, concurrency, rounds);
-    const cpu = cpuSeconds(orchestrator.pid) - cpuBefore;
-    const systemCpu = cpuSplit(orchestrator.pid).system - systemBefore;
-    const mainCpu = cpuSeconds(orchestrator.pid, orchestrator.pid) - mainBefore;
-    const workersCpu = cpuSeconds(workersPid) - workersBefore;
+    const result = await load(`${url}/v1/completions`, streamingBodies, concurrency, rounds);
+    const cpu = cpuTree(pid) - cpuBefore;
+    const workersCpu = cpuTree(workersPid) - workersBefore;
     const clientUsage = process.cpuUsage(clientBefore);
     const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
     const wall = (performance.now() - wallBefore) / 1000;
-    report(path.label, viaResult);
+    console.log(`--- ${target.label}`);
+    report(`${target.short}, ${TOKENS} tokens per stream`, result);
     const requests = concurrency * rounds;
-    if (Number.isFinite(cpu))
-      console.log(
-        `orchestrator CPU: ${cpu.toFixed(1)} s over ${wall.toFixed(1)} s (${((100 * cpu) / wall).toFixed(0)}% of a core), ${((1000 * cpu) / requests).toFixed(2)} ms per request, ${((1e6 * cpu) / (requests * TOKENS)).toFixed(0)} us per streamed token (${((1e6 * (cpu - systemCpu)) / (requests * TOKENS)).toFixed(0)} user + ${((1e6 * systemCpu) / (requests * TOKENS)).toFixed(0)} system; ${((1e6 * mainCpu) / (requests * TOKENS)).toFixed(0)} on the main thread, the rest on the tokenizer pool, GC and JIT threads)`,
-      );
-    figures.push({
-      label: path.label,
-      perRequestMs: (1000 * cpu) / requests,
-      perTokenUs: (1e6 * cpu) / (requests * TOKENS),
-    });
     const share = (seconds: number) =>
       Number.isFinite(seconds) ? `${seconds.toFixed(1)} s (${((100 * seconds) / wall).toFixed(0)}% of a core)` : 'n/a';
     console.log(
-      `same phase, the other processes: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`,
+      `CPU: ${share(cpu)} over ${wall.toFixed(1)} s, ${((1000 * cpu) / requests).toFixed(2)} ms per request of ${TOKENS} tokens; same phase: stand-in workers ${share(workersCpu)}, this client ${share(clientCpu)}; the machine has 2 cores`,
     );
-    const metricsText = await (await fetch(`${url}/metrics`)).text();
-    const metric = (name: string) =>
-      Number(
-        /^(\S+) (\S+)$/m.exec(
-          metricsText
-            .split('\n')
-            .filter((l) => l.startsWith(name))
-            .join('\n'),
-        )?.[2] ?? Number.NaN,
+    const added = (p: number) => (pct(result.ttft, p) - pct(directResult.ttft, p)).toFixed(1);
+    console.log(`added TTFT ms against direct: p50 ${added(0.5)}  p90 ${added(0.9)}  p99 ${added(0.99)}`);
+
+    const perRequestMs: Partial<Record<PromptKind, number>> = {};
+    for (const kind of target.kinds) {
+      const fixed = feed(bodies(kind, fixedRequests, 1));
+      const before = cpuTree(pid);
+      const r = await load(
+        `${url}/v1/${endpointOf(kind)}`,
+        fixed,
+        fixedConcurrency,
+        Math.ceil(fixedRequests / fixedConcurrency),
+        0,
       );
-    const serverTtft =
-      metric('tandem_time_to_first_token_seconds_sum{mode="aggregated"}') /
-      metric('tandem_time_to_first_token_seconds_count{mode="aggregated"}');
-    const routing = metric('tandem_router_decision_seconds_sum') / metric('tandem_router_decision_seconds_count');
-    const lag = (q: string) => (1000 * metric(`nodejs_eventloop_lag_${q}_seconds`)).toFixed(1);
-    console.log(
-      `as the orchestrator measures itself (all rounds): mean TTFT from arrival ${(1000 * serverTtft).toFixed(1)} ms, mean routing decision ${(1e6 * routing).toFixed(0)} us, event-loop lag p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms`,
-    );
-    const added = (p: number) => (pct(viaResult.ttft, p) - pct(directResult.ttft, p)).toFixed(1);
-    console.log(`added TTFT ms: p50 ${added(0.5)}  p90 ${added(0.9)}  p99 ${added(0.99)}`);
-    orchestrator.kill('SIGTERM');
-    await new Promise((resolve) => orchestrator.once('exit', resolve));
-  }
-  if (figures.length > 1) {
-    console.log('orchestrator CPU, side by side (same run):');
-    for (const f of figures)
+      perRequestMs[kind] =
+        (1000 * (cpuTree(pid) - before)) / (fixedConcurrency * Math.ceil(fixedRequests / fixedConcurrency));
+      if (r.errors > 0) console.log(`  ${kind}: ${r.errors} errors`);
+    }
+    const oneToken = perRequestMs['completion, fresh prompt']!;
+    const streamingPerRequestMs = (1000 * cpu) / requests;
+    figures.set(target.short, {
+      perRequestMs,
+      streamingPerRequestMs,
+      marginalPerTokenUs: (1000 * (streamingPerRequestMs - oneToken)) / (TOKENS - 1),
+    });
+    if (target.short !== 'relay') {
+      const metricsText = await (await fetch(`${url}/metrics`)).text();
+      const metric = (name: string) =>
+        Number(
+          /^(\S+) (\S+)$/m.exec(
+            metricsText
+              .split('\n')
+              .filter((l) => l.startsWith(name))
+              .join('\n'),
+          )?.[2] ?? Number.NaN,
+        );
+      const routing = metric('tandem_router_decision_seconds_sum') / metric('tandem_router_decision_seconds_count');
+      const lag = (q: string) => (1000 * metric(`nodejs_eventloop_lag_${q}_seconds`)).toFixed(1);
       console.log(
-        `  ${f.label.padEnd(60)} ${f.perRequestMs.toFixed(2)} ms per request, ${f.perTokenUs.toFixed(0)} us per streamed token`,
+        `as the orchestrator measures itself (all phases): mean routing decision ${(1e6 * routing).toFixed(0)} us, event-loop lag p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms`,
       );
+    }
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
   }
+
   console.log(
-    `load average after: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
+    `side by side (same run; CPU of each server process${args.processes === '1' ? '' : ' and its children'}):`,
   );
+  const columns = [...figures.keys()];
+  const cell = (text: string) => text.padStart(14);
+  console.log(`${''.padEnd(56)}${columns.map(cell).join('')}`);
+  for (const kind of allKinds)
+    console.log(
+      `${`CPU per request, max_tokens 1, ${kind}`.padEnd(56)}${columns
+        .map((c) => {
+          const ms = figures.get(c)!.perRequestMs[kind];
+          return cell(ms === undefined ? '-' : `${ms.toFixed(2)} ms`);
+        })
+        .join('')}`,
+    );
+  console.log(
+    `${`CPU per request, ${TOKENS} tokens streamed`.padEnd(56)}${columns.map((c) => cell(`${figures.get(c)!.streamingPerRequestMs.toFixed(2)} ms`)).join('')}`,
+  );
+  const relay = figures.get('relay');
+  console.log(
+    `${'marginal CPU per streamed token'.padEnd(56)}${columns
+      .map((c) => {
+        const us = figures.get(c)!.marginalPerTokenUs;
+        return cell(
+          `${us.toFixed(0)} us${relay && c !== 'relay' ? ` ${(us / relay.marginalPerTokenUs).toFixed(2)}x` : ''}`,
+        );
+      })
+      .join('')}`,
+  );
+  console.log(`load average after: ${loadText()}`);
   stop();
   process.exit(0);
+}
+
+/** The bare relay: POST bodies forwarded to `upstream` as they came, responses piped back unread. */
+async function serveRelay(upstream: string): Promise<void> {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  const target = new URL(upstream);
+  const server = createServer((req, res) => {
+    const out = httpRequest(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers, agent },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    res.on('close', () => out.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.stdout.write(`${JSON.stringify({ relay: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
+  server.closeAllConnections();
+  server.close();
+  process.exit(0);
+}
+
+function spawnSelf(extra: string[], cpuProf?: string): ChildProcess {
+  const profile = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
+  return spawn(process.execPath, [...profile, '--import', 'tsx', new URL(import.meta.url).pathname, ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+function endpointOf(kind: PromptKind): string {
+  return kind.startsWith('chat') ? 'chat/completions' : 'completions';
+}
+
+/** Hands out the bodies in order (each request its own), then starts over. */
+function feed(list: readonly string[]): () => string {
+  let next = 0;
+  return () => list[next++ % list.length]!;
+}
+
+function loadText(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 interface LoadResult {
@@ -363,16 +498,25 @@ interface LoadResult {
   errors: number;
 }
 
-/** Closed loop: `concurrency` clients, each sending `rounds` streaming requests back to back. */
-async function load(target: string, body: string, concurrency: number, rounds: number): Promise<LoadResult> {
+/**
+ * Closed loop: `concurrency` clients, each sending `rounds` streaming requests back to back,
+ * starts staggered over `staggerMs` (default: one stream's length); each client's first
+ * request is not measured.
+ */
+async function load(
+  target: string,
+  body: () => string,
+  concurrency: number,
+  rounds: number,
+  staggerMs = TOKENS * ITL_MS,
+): Promise<LoadResult> {
   const agent = new Agent({ connections: concurrency + 8, pipelining: 1 });
   const result: LoadResult = { ttft: [], itl: [], errors: 0 };
-  const streamMs = TOKENS * ITL_MS;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, c) => {
-      await sleep((c * streamMs) / concurrency);
+      await sleep((c * staggerMs) / concurrency);
       for (let r = 0; r < rounds; r++) {
-        const one = await stream(target, body, agent).catch(() => undefined);
+        const one = await stream(target, body(), agent).catch(() => undefined);
         if (!one) {
           result.errors++;
           continue;
@@ -409,7 +553,7 @@ async function stream(target: string, body: string, agent: Agent): Promise<{ ttf
     while ((at = buffer.indexOf('\n\n')) >= 0) {
       const event = buffer.slice(0, at);
       buffer = buffer.slice(at + 2);
-      if (!/"text":"[^"]/.test(event)) continue; // token chunks only
+      if (!/"(text|content)":"[^"]/.test(event)) continue; // token chunks only (completions' text, chat's delta content)
       const now = performance.now();
       if (first < 0) first = now - started;
       else gaps.push(now - last);
@@ -420,21 +564,31 @@ async function stream(target: string, body: string, agent: Agent): Promise<{ ttf
   return { ttft: first, gaps };
 }
 
-/** User + system CPU seconds of a process (or one of its threads) so far (Linux /proc; NaN elsewhere). */
-function cpuSeconds(pid: number | undefined, thread?: number): number {
-  const { user, system } = cpuSplit(pid, thread);
-  return user + system;
+/** User + system CPU seconds so far of a process and its child processes (a cluster's serving processes); Linux /proc, NaN elsewhere. */
+function cpuTree(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let total = cpuSeconds(pid);
+  for (const child of childrenOf(pid)) total += cpuTree(child);
+  return total;
 }
 
-/** User and system CPU seconds of a process so far, every thread or one (Linux /proc; NaN elsewhere). */
-function cpuSplit(pid: number | undefined, thread?: number): { user: number; system: number } {
+function childrenOf(pid: number): number[] {
   try {
-    const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
-      .split(') ')[1]!
-      .split(' ');
-    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }; // utime, stime in clock ticks (USER_HZ = 100)
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
   } catch {
-    return { user: Number.NaN, system: Number.NaN };
+    return [];
+  }
+}
+
+/** User + system CPU seconds of one process so far, every thread (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
   }
 }
 

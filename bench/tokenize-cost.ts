@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRng } from '../common/rng.ts';
+import { createPromptTexts } from './prompt-texts.ts';
 import { createHfTokenizer, loadModelTokenizer, type ChatTemplate, type Tokenizer } from '../common/tokenizer/index.ts';
 
 const { values: args } = parseArgs({
@@ -46,38 +46,14 @@ const make = (maxSyncChars: number): Tokenizer => {
   if (!created.ok) throw created.error;
   return created.value;
 };
-const words = Object.keys((JSON.parse(tokenizerJson) as { model: { vocab: Record<string, number> } }).model.vocab)
-  .filter((t) => /^Ġ[a-z]{3,}$/.test(t))
-  .map((t) => t.slice(1));
-const rng = createRng(42);
-/** About `tokens` tokens of new text: whole words, a sentence break every 15. */
-const sentence = (tokens: number) => {
-  let s = '';
-  for (let k = 0; k < tokens * 0.93; k++) s += (k === 0 ? '' : ' ') + rng.pick(words) + (k % 15 === 14 ? '.' : '');
-  return s;
-};
-const SYSTEM = `You are the support assistant of Tandem. ${sentence(880)}`;
-
+const promptTexts = createPromptTexts(model.directory);
 type Body = () => string;
-const bodies: Record<string, Body> = {
-  'completion, fresh prompt': () => JSON.stringify({ model: 'm', prompt: sentence(1001), max_tokens: 64 }),
-  'chat, fresh system + user': () =>
-    JSON.stringify({
-      model: 'm',
-      messages: [
-        { role: 'system', content: `You are helper ${rng.int(1e9)}. ${sentence(880)}` },
-        { role: 'user', content: sentence(100) },
-      ],
-    }),
-  'chat, system prompt seen before': () =>
-    JSON.stringify({
-      model: 'm',
-      messages: [
-        { role: 'system', content: SYSTEM },
-        { role: 'user', content: sentence(100) },
-      ],
-    }),
-};
+const bodies: Record<string, Body> = Object.fromEntries(
+  Object.entries(promptTexts.bodies).map(([label, body]) => [
+    label,
+    () => JSON.stringify(body({ model: 'm', max_tokens: 64 })),
+  ]),
+);
 
 async function prepare(body: string, tokenizer: Tokenizer, chat: ChatTemplate): Promise<number> {
   const parsed = JSON.parse(body) as { prompt?: string; messages?: { role: string; content: string }[] };

@@ -1,4 +1,7 @@
 import type { TandemError } from '../common/errors.ts';
+import type { FinishReason, SamplingOptions, TokenLogprob } from '../common/sampling.ts';
+
+export type { FinishReason, SamplingOptions, TokenLogprob } from '../common/sampling.ts';
 
 /**
  * The seam between the HTTP frontend and everything behind it. The frontend parses, validates
@@ -6,38 +9,6 @@ import type { TandemError } from '../common/errors.ts';
  * the GenerationEvents it yields into JSON or SSE. The core (routing, disaggregation, worker
  * backends, load accounting) never sees HTTP; the frontend never sees workers.
  */
-
-export interface SamplingOptions {
-  /** Tokens to generate at most, >= 1. */
-  readonly maxTokens: number;
-  /** 0 = greedy. */
-  readonly temperature: number;
-  /** In (0, 1]. */
-  readonly topP: number;
-  readonly seed: number | undefined;
-  readonly stopTokenIds: readonly number[];
-  readonly ignoreEos: boolean;
-  readonly minTokens: number;
-  // Below: distribution shaping Tandem's own engines honour (backends that cannot must refuse a
-  // request setting them, never drop them). Absent means off.
-  /** Sample among the k most likely tokens; 0 or absent = all. */
-  readonly topK?: number;
-  /** In [0, 1]: drop tokens below min_p times the best one's probability; 0 = off. */
-  readonly minP?: number;
-  /** OpenAI's penalties, in [-2, 2]; 0 = off. */
-  readonly presencePenalty?: number;
-  readonly frequencyPenalty?: number;
-  /** vLLM's, > 0; 1 = off. */
-  readonly repetitionPenalty?: number;
-  /** Report each token's logprob and this many alternatives (0-20); absent = no logprobs. */
-  readonly logprobs?: number | undefined;
-}
-
-/** A generated token's log-probability (natural log) and the best alternatives at its position, best first. */
-export interface TokenLogprob {
-  readonly logprob: number;
-  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
-}
 
 /**
  * The client's OpenAI request as it came: what an HTTP engine (vLLM, SGLang) gets, with only
@@ -75,8 +46,6 @@ export interface TokenizedRequest {
    */
   readonly tokenLevelRefusal?: TandemError | undefined;
 }
-
-export type FinishReason = 'stop' | 'length' | 'abort';
 
 export interface Usage {
   readonly promptTokens: number;
@@ -162,6 +131,12 @@ export interface ServingCore {
    * stop string matches, reads cachedPromptTokens from its usage).
    */
   generate(request: TokenizedRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  /**
+   * The refusal (rate_limited / unavailable, with Retry-After) `generate` would throw at once
+   * for lack of capacity if called now, or undefined. Asked before tokenizing, so a refusal
+   * under overload costs no tokenizer work; `generate` still decides for itself.
+   */
+  refusal?(): TandemError | undefined;
   /** The routing decision this request would get, with every candidate's terms; sends nothing. */
   explain(request: TokenizedRequest): unknown;
   readiness(): Readiness;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../common/config/index.ts';
 import { silentLogger } from '../common/log.ts';
-import type { TokenChunk, WorkerBackend } from '../orchestrator/backends/index.ts';
+import type { BackendChunk, WorkerBackend } from '../orchestrator/backends/index.ts';
 import { createGrpcBackend } from '../orchestrator/backends/index.ts';
 import type { SamplingOptions } from '../orchestrator/serving.ts';
 import { startWorker, type RunningWorker } from '../workers/process/index.ts';
@@ -64,10 +64,10 @@ const call = (sampling: Partial<SamplingOptions>) => ({
 });
 
 async function drain(
-  stream: AsyncIterable<TokenChunk>,
-): Promise<{ tokens: number[]; logprobs: NonNullable<TokenChunk['logprobs']>[number][] }> {
+  stream: AsyncIterable<BackendChunk>,
+): Promise<{ tokens: number[]; logprobs: NonNullable<BackendChunk['logprobs']>[number][] }> {
   const tokens: number[] = [];
-  const logprobs: NonNullable<TokenChunk['logprobs']>[number][] = [];
+  const logprobs: NonNullable<BackendChunk['logprobs']>[number][] = [];
   for await (const chunk of stream) {
     tokens.push(...chunk.tokenIds);
     logprobs.push(...(chunk.logprobs ?? []));

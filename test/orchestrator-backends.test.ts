@@ -4,7 +4,7 @@ import {
   createGrpcBackend,
   createVllmHttpBackend,
   type GenerateCall,
-  type TokenChunk,
+  type BackendChunk,
   type WorkerBackend,
 } from '../orchestrator/backends/index.ts';
 import { GrpcStatus } from '../proto/grpc/index.ts';
@@ -30,8 +30,8 @@ const call = (overrides: Partial<GenerateCall> = {}): GenerateCall => ({
   ...overrides,
 });
 
-async function collect(stream: AsyncIterable<TokenChunk>): Promise<TokenChunk[]> {
-  const chunks: TokenChunk[] = [];
+async function collect(stream: AsyncIterable<BackendChunk>): Promise<BackendChunk[]> {
+  const chunks: BackendChunk[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   return chunks;
 }

@@ -1,21 +1,16 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
+import { usageCounts } from '../../common/usage.ts';
 import type {
   DecodeCall,
   GenerateCall,
   KvHandoffTicket,
-  PrefillResult,
-  TokenChunk,
+  BackendPrefillResult,
+  BackendChunk,
   WorkerBackend,
   WorkerStatusReport,
 } from '../../orchestrator/backends/index.ts';
-import type {
-  KvHandoff,
-  RequestUsage,
-  SamplingParams,
-  SimEngine,
-  TokenChunk as EngineChunk,
-} from '../../workers/engine/index.ts';
+import type { KvHandoff, SamplingParams, SimEngine, TokenChunk as EngineChunk } from '../../workers/engine/index.ts';
 
 /**
  * A simulated engine as the dispatcher's WorkerBackend (kind `grpc`, so disaggregated requests
@@ -57,25 +52,15 @@ const samplingOf = (call: GenerateCall): SamplingParams => {
   };
 };
 
-const usageOf = (usage: RequestUsage) => ({
-  promptTokens: usage.promptTokens,
-  cachedPromptTokens: usage.cachedPromptTokens,
-  completionTokens: usage.completionTokens,
-  transferredPromptTokens: usage.transferredPromptTokens,
-  transferredBlocks: usage.transferredBlocks,
-  transferredBytes: usage.transferredBytes,
-  kvRecomputed: usage.kvRecomputed,
-});
-
 /**
  * An async iterable fed by callbacks: chunks are buffered until pulled; `fail` ends it with an
  * error; the consumer leaving early (or the signal) calls `onCancel`.
  */
 function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel: () => void) {
-  const buffered: TokenChunk[] = [];
+  const buffered: BackendChunk[] = [];
   let failure: unknown;
   let ended = false;
-  let waiting: { resolve: (r: IteratorResult<TokenChunk>) => void; reject: (e: unknown) => void } | null = null;
+  let waiting: { resolve: (r: IteratorResult<BackendChunk>) => void; reject: (e: unknown) => void } | null = null;
   const settle = () => {
     if (!waiting) return;
     const w = waiting;
@@ -102,7 +87,7 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
   };
   signal.addEventListener('abort', onAbort, { once: true });
   return {
-    push(chunk: TokenChunk) {
+    push(chunk: BackendChunk) {
       if (ended) return;
       buffered.push(chunk);
       if (chunk.finishReason !== undefined) {
@@ -121,9 +106,9 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
     iterable: {
       /** One chunk per engine step is what a stream has buffered: the dispatcher's coalescing (an event-loop turn, not virtual time) is skipped. */
       coalesced: true,
-      [Symbol.asyncIterator]: (): AsyncIterator<TokenChunk> => ({
+      [Symbol.asyncIterator]: (): AsyncIterator<BackendChunk> => ({
         next: () =>
-          new Promise<IteratorResult<TokenChunk>>((resolve, reject) => {
+          new Promise<IteratorResult<BackendChunk>>((resolve, reject) => {
             waiting = { resolve, reject };
             settle();
           }),
@@ -136,7 +121,7 @@ function createChunkChannel(signal: AbortSignal, onDeliver: () => void, onCancel
           return Promise.resolve({ value: undefined, done: true });
         },
       }),
-    } satisfies AsyncIterable<TokenChunk> & { coalesced: true },
+    } satisfies AsyncIterable<BackendChunk> & { coalesced: true },
   };
 }
 
@@ -148,7 +133,7 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
     call: GenerateCall,
     signal: AbortSignal,
     start: (onChunk: (chunk: EngineChunk) => void) => void,
-  ): AsyncIterable<TokenChunk> => {
+  ): AsyncIterable<BackendChunk> => {
     let started = false;
     const channel = createChunkChannel(signal, onDeliver, () => {
       if (started) engine.abort(call.requestId);
@@ -167,7 +152,11 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
             if (chunk.tokenIds.length > 0) channel.push({ tokenIds: chunk.tokenIds });
             return channel.fail(reason);
           }
-          channel.push({ tokenIds: chunk.tokenIds, finishReason: chunk.finishReason, usage: usageOf(chunk.usage!) });
+          channel.push({
+            tokenIds: chunk.tokenIds,
+            finishReason: chunk.finishReason,
+            usage: usageCounts(chunk.usage!),
+          });
         });
       } catch (error) {
         channel.fail(toTandemError(error, 'internal'));
@@ -195,7 +184,7 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
     },
 
     prefill(call, signal) {
-      return new Promise<PrefillResult>((resolve, reject) => {
+      return new Promise<BackendPrefillResult>((resolve, reject) => {
         let started = false;
         let done = false;
         const finish = (settle: () => void) => {
@@ -232,7 +221,7 @@ export function createEngineBackend(options: EngineBackendOptions): WorkerBacken
                   resolve({
                     firstTokenId: r.firstTokenId,
                     finishReason: r.finishReason,
-                    usage: usageOf(r.usage),
+                    usage: usageCounts(r.usage),
                     handoff,
                   }),
                 );

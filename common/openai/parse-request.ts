@@ -1,14 +1,6 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { fail, ok, TandemError, type Result } from '../errors.ts';
-import {
-  NO_REQUEST_LIMITS,
-  tokenLevelChatFields,
-  tokenLevelCompletionFields,
-  wireChatSchema,
-  wireCompletionSchema,
-  type RequestLimits,
-  type WireChatMessage,
-} from './request-schema.ts';
+import { NO_REQUEST_LIMITS, requestSchemas, type RequestLimits, type WireChatMessage } from './request-schema.ts';
 import type { Endpoint } from './shapes.ts';
 
 /**
@@ -90,14 +82,14 @@ export function parseWireRequest(
   let input: CompletionInput | ChatInput;
   let maxTokens: number | null | undefined;
   if (kind === 'completion') {
-    const parsed = validate(wireCompletionSchema(), raw);
+    const parsed = validate(requestSchemas(limits).wireCompletion, raw);
     if (!parsed.ok) return parsed;
     const prompt = parsePrompt(parsed.value.prompt);
     if (!prompt.ok) return prompt;
     input = { kind, prompt: prompt.value, addSpecialTokens: parsed.value.add_special_tokens ?? true };
     maxTokens = parsed.value.max_tokens;
   } else {
-    const parsed = validate(wireChatSchema(limits), raw);
+    const parsed = validate(requestSchemas(limits).wireChat, raw);
     if (!parsed.ok) return parsed;
     const v = parsed.value;
     for (const [i, message] of v.messages.entries()) {
@@ -166,11 +158,11 @@ export function readTokenLevel(
   options: TokenLevelOptions,
 ): Result<SamplingFields, TokenLevelRefusal> {
   const limits = options.limits ?? NO_REQUEST_LIMITS;
-  const fields = request.kind === 'chat' ? tokenLevelChatFields(limits) : tokenLevelCompletionFields(limits);
+  const { fields, schema } = requestSchemas(limits).tokenLevel[request.kind];
   const invalid = (r: Result<never>): Result<never, TokenLevelRefusal> =>
     fail({ kind: 'invalid', error: (r as { ok: false; error: TandemError }).error });
   // Known fields checked; unknown ones are refused below or deliberately passed over.
-  const parsed = z.looseObject(fields).safeParse(request.body);
+  const parsed = schema.safeParse(request.body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const refused = fromIssue(issue) as { ok: false; error: TandemError };
@@ -240,18 +232,6 @@ export const DEFAULT_SAMPLING: SamplingFields = {
   repetitionPenalty: 1,
   logprobs: undefined,
 };
-
-/** A content part's text joined as vLLM joins a message's text parts (with "\n"), up to the first part that is not text. */
-export function textOfParts(content: WireChatMessage['content']): { text: string | null; complete: boolean } {
-  if (content == null) return { text: null, complete: true };
-  if (typeof content === 'string') return { text: content, complete: true };
-  const texts: string[] = [];
-  for (const part of content) {
-    if (part.type !== 'text' || typeof part.text !== 'string') return { text: texts.join('\n'), complete: false };
-    texts.push(part.text);
-  }
-  return { text: texts.join('\n'), complete: true };
-}
 
 /** OpenAI's `stop`: absent, a string, or a list of strings, within the limits. */
 export function parseStop(stop: unknown, limits: RequestLimits = NO_REQUEST_LIMITS): Result<readonly string[]> {

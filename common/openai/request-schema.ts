@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_LOGPROBS } from '../sampling.ts';
 
 /**
  * The OpenAI request bodies, as zod schemas, at two strengths:
@@ -20,9 +21,6 @@ export interface RequestLimits {
   readonly max_stop_token_ids: number;
   readonly max_messages: number;
 }
-
-/** Most alternatives per token a request may ask logprobs for (vLLM's default max_logprobs). */
-export const MAX_LOGPROBS = 20;
 
 /** Limits for servers that set none (the workers' facade): generous, as vLLM's. */
 export const NO_REQUEST_LIMITS: RequestLimits = {
@@ -206,4 +204,36 @@ export function tokenLevelChatFields(limits: RequestLimits) {
     prediction: unsupported(() => false, 'no predicted outputs'),
     web_search_options: unsupported(() => false, 'no web search'),
   };
+}
+
+/** A server's request schemas, built once per limits object (building a zod schema costs far more than parsing with it). */
+export interface RequestSchemas {
+  readonly wireCompletion: ReturnType<typeof wireCompletionSchema>;
+  readonly wireChat: ReturnType<typeof wireChatSchema>;
+  /** Token-level fields by endpoint (their keys are the fields the path knows) and the loose object over them. */
+  readonly tokenLevel: {
+    readonly completion: { readonly fields: Record<string, z.ZodType>; readonly schema: z.ZodType };
+    readonly chat: { readonly fields: Record<string, z.ZodType>; readonly schema: z.ZodType };
+  };
+}
+
+const built = new WeakMap<RequestLimits, RequestSchemas>();
+
+/** The schemas for these limits, built on first use and kept while the limits object lives. */
+export function requestSchemas(limits: RequestLimits): RequestSchemas {
+  let schemas = built.get(limits);
+  if (schemas === undefined) {
+    const completion = tokenLevelCompletionFields(limits);
+    const chat = tokenLevelChatFields(limits);
+    schemas = {
+      wireCompletion: wireCompletionSchema(),
+      wireChat: wireChatSchema(limits),
+      tokenLevel: {
+        completion: { fields: completion, schema: z.looseObject(completion) },
+        chat: { fields: chat, schema: z.looseObject(chat) },
+      },
+    };
+    built.set(limits, schemas);
+  }
+  return schemas;
 }

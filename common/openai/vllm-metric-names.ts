@@ -39,3 +39,16 @@ export const VLLM_METRICS = {
   /** Gauge, Unix seconds: prometheus_client's process start (a changed value means a restarted server). */
   processStartTime: 'process_start_time_seconds',
 } as const;
+
+/** vLLM's histogram buckets (vllm/v1/metrics/loggers.py), seconds: time to first token. */
+export const VLLM_TTFT_BUCKETS_S: readonly number[] = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560,
+];
+/** vLLM's, seconds: inter-token latency. */
+export const VLLM_ITL_BUCKETS_S: readonly number[] = [
+  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80,
+];
+/** vLLM's, seconds: end-to-end request latency. */
+export const VLLM_E2E_BUCKETS_S: readonly number[] = [
+  0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680,
+];

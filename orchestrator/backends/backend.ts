@@ -1,5 +1,8 @@
+import type { ReleaseResult } from '../../common/sampling.ts';
 import type { WorkerReport } from '../load/index.ts';
 import type { FinishReason, OpenAIPassThrough, SamplingOptions, TokenLogprob } from '../serving.ts';
+
+export type { ReleaseResult } from '../../common/sampling.ts';
 
 /**
  * How the orchestrator talks to one worker, whatever the wire: a Tandem worker over gRPC
@@ -19,11 +22,11 @@ export interface WorkerBackend {
    * carries `finishReason` and `usage`. Aborting `signal` cancels the work on the worker (the
    * RPC is cancelled, the HTTP request closed) and the iteration rejects with the reason.
    */
-  generate(call: GenerateCall, signal: AbortSignal): AsyncIterable<TokenChunk>;
+  generate(call: GenerateCall, signal: AbortSignal): AsyncIterable<BackendChunk>;
   /** Prefill only: the first token and the handoff a decode worker pulls the prompt's KV with. */
-  prefill(call: GenerateCall, signal: AbortSignal): Promise<PrefillResult>;
+  prefill(call: GenerateCall, signal: AbortSignal): Promise<BackendPrefillResult>;
   /** Decode after a remote prefill: pulls the missing KV described by `call.handoff`, then streams. */
-  decode(call: DecodeCall, signal: AbortSignal): AsyncIterable<TokenChunk>;
+  decode(call: DecodeCall, signal: AbortSignal): AsyncIterable<BackendChunk>;
   /** Lets the prefill side free the blocks it holds for a handoff. Idempotent. */
   release(handoff: KvHandoffTicket, signal?: AbortSignal): Promise<ReleaseResult>;
   /** What the worker says about itself now; rejects when it is unreachable or unhealthy. */
@@ -54,7 +57,7 @@ export interface GenerateCall {
    * The client's OpenAI request, for a backend that takes it as it is (`BACKEND_CAPABILITIES`):
    * then the body goes to the engine with only the served model name, `extraBody`, the usage
    * options Tandem needs and X-Request-Id added, and the engine's output comes back verbatim in
-   * `TokenChunk.output`; `tokenIds` and `sampling` serve routing only. Token-level backends ignore it.
+   * `BackendChunk.output`; `tokenIds` and `sampling` serve routing only. Token-level backends ignore it.
    */
   readonly openai?: OpenAIPassThrough | undefined;
 }
@@ -80,7 +83,7 @@ export interface BackendUsage {
   readonly kvRecomputed?: boolean;
 }
 
-export interface TokenChunk {
+export interface BackendChunk {
   /** Tokens sampled since the previous chunk, in order (may be empty on the last chunk). */
   readonly tokenIds: readonly number[];
   /**
@@ -108,7 +111,7 @@ export type KvHandoffTicket =
   | { readonly kind: 'tandem'; readonly handoff: unknown; readonly remoteRequestId: string }
   | { readonly kind: 'nixl'; readonly params: Readonly<Record<string, unknown>> };
 
-export interface PrefillResult {
+export interface BackendPrefillResult {
   /** Null for a pass-through prefill (the engine's text is not re-tokenized; the decode side streams the first token). */
   readonly firstTokenId: number | null;
   /** The first token's logprobs, when the request asked for them. */
@@ -117,12 +120,6 @@ export interface PrefillResult {
   readonly finishReason: FinishReason | null;
   readonly usage: BackendUsage;
   readonly handoff: KvHandoffTicket | null;
-}
-
-export interface ReleaseResult {
-  /** False when nothing was held (already released or expired) or the backend cannot tell. */
-  readonly found: boolean;
-  readonly releasedBlocks: number;
 }
 
 export type AnnouncedRole = 'prefill' | 'decode' | 'both';

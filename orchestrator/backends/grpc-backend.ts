@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { codeFromGrpcStatus, TandemError, toTandemError } from '../../common/errors.ts';
+import { usageCounts } from '../../common/usage.ts';
 import {
   FinishReason as WireFinish,
   KvLoadFailurePolicy,
@@ -17,7 +18,7 @@ import {
   createGrpcClient,
   GrpcStatus,
   RpcError,
-  type CallOptions,
+  type RpcCallOptions,
   type MessageStream,
 } from '../../proto/grpc/index.ts';
 import type { FinishReason, SamplingOptions, TokenLogprob } from '../serving.ts';
@@ -27,7 +28,7 @@ import type {
   GenerateCall,
   KvHandoffTicket,
   RankLoad,
-  TokenChunk,
+  BackendChunk,
   WorkerBackend,
   WorkerStatusReport,
 } from './backend.ts';
@@ -74,7 +75,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     }
     return toTandemError(error, 'upstream_error');
   };
-  const callOptions = (call: GenerateCall, signal: AbortSignal): CallOptions => ({
+  const callOptions = (call: GenerateCall, signal: AbortSignal): RpcCallOptions => ({
     signal,
     ...(deadlineUsable(call.deadlineUnixMs) ? { deadlineUnixMs: call.deadlineUnixMs } : {}),
     ...(call.dpRank === undefined ? {} : { metadata: { [DP_RANK_METADATA]: String(call.dpRank) } }),
@@ -96,7 +97,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
   });
 
   /**
-   * The worker's chunks as TokenChunks, already coalesced: each pull takes every message the
+   * The worker's chunks as BackendChunks, already coalesced: each pull takes every message the
    * call has received since the last one and merges their tokens into one chunk (one promise per
    * batch, not a generator step per message), so a consumer that falls behind catches up in one
    * step. Marked `coalesced` for the dispatcher, which then adds no merging layer of its own.
@@ -105,7 +106,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     source: MessageStream<WireChunk>,
     signal: AbortSignal,
     what: string,
-  ): AsyncIterable<TokenChunk> & AsyncIterator<TokenChunk> & { readonly coalesced: true } {
+  ): AsyncIterable<BackendChunk> & AsyncIterator<BackendChunk> & { readonly coalesced: true } {
     let finished = false;
     let complete = false;
     const end = (): never => {
@@ -116,7 +117,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
         `worker ${options.name} ended the ${what} stream without a finish reason`,
       );
     };
-    const onBatch = (batch: WireChunk[]): IteratorResult<TokenChunk> | Promise<IteratorResult<TokenChunk>> => {
+    const onBatch = (batch: WireChunk[]): IteratorResult<BackendChunk> | Promise<IteratorResult<BackendChunk>> => {
       if (batch.length === 0) return end();
       let tokenIds: number[] | undefined;
       // Logprobs only when the worker sent some (the request asked): one per token.
@@ -152,12 +153,12 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
       finished = true;
       throw fail(error, signal, what);
     };
-    const pull = (): Promise<IteratorResult<TokenChunk>> =>
+    const pull = (): Promise<IteratorResult<BackendChunk>> =>
       finished ? Promise.resolve({ done: true, value: undefined }) : source.nextBatch().then(onBatch, onError);
     const iterator = {
       coalesced: true as const,
       next: pull,
-      async return(): Promise<IteratorResult<TokenChunk>> {
+      async return(): Promise<IteratorResult<BackendChunk>> {
         finished = true;
         if (!complete) source.cancel();
         return { done: true, value: undefined };
@@ -274,16 +275,7 @@ function fromFinish(reason: WireFinish): FinishReason | undefined {
 }
 
 function fromUsage(usage: WireUsage | undefined): BackendUsage {
-  if (!usage) return { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0 };
-  return {
-    promptTokens: usage.promptTokens,
-    cachedPromptTokens: usage.cachedPromptTokens,
-    completionTokens: usage.completionTokens,
-    transferredPromptTokens: usage.transferredPromptTokens,
-    transferredBlocks: usage.transferredBlocks,
-    transferredBytes: usage.transferredBytes,
-    kvRecomputed: usage.kvRecomputed,
-  };
+  return usage ? usageCounts(usage) : { promptTokens: 0, cachedPromptTokens: 0, completionTokens: 0 };
 }
 
 function tandemHandoff(ticket: KvHandoffTicket, worker: string): KvHandoff {

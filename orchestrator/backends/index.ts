@@ -7,10 +7,10 @@ export type {
   GenerateCall,
   KvEventEndpoint,
   KvHandoffTicket,
-  PrefillResult,
+  BackendPrefillResult,
   RankLoad,
   ReleaseResult,
-  TokenChunk,
+  BackendChunk,
   WorkerBackend,
   WorkerStatusReport,
 } from './backend.ts';

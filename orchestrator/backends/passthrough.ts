@@ -1,7 +1,7 @@
 import { TandemError } from '../../common/errors.ts';
 import { errorMessageOfJson, readSseData } from '../../common/openai/index.ts';
 import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
-import type { BackendUsage, TokenChunk } from './backend.ts';
+import type { BackendUsage, BackendChunk } from './backend.ts';
 
 /**
  * The pass-through of an HTTP engine (vLLM, SGLang): the client's body goes to the engine's own
@@ -154,7 +154,7 @@ export async function* readPassThroughStream(
   body: AsyncIterable<Uint8Array | string>,
   openai: OpenAIPassThrough,
   promptTokens: number,
-): AsyncGenerator<TokenChunk> {
+): AsyncGenerator<BackendChunk> {
   let finishReason: FinishReason | undefined;
   let usage: BackendUsage | undefined;
   let counted = 0;
@@ -179,7 +179,7 @@ export async function* readPassThroughStream(
 }
 
 /** A non-streamed answer: the body verbatim for the client, with its finish reason and usage. */
-export function passThroughWhole(worker: string, what: string, text: string, promptTokens: number): TokenChunk {
+export function passThroughWhole(worker: string, what: string, text: string, promptTokens: number): BackendChunk {
   const json = parseJson(worker, what, text);
   let finishReason: FinishReason | undefined;
   for (const choice of json.choices ?? []) finishReason = toFinish(choice.finish_reason) ?? finishReason;

@@ -5,7 +5,7 @@ import type {
   BackendUsage,
   GenerateCall,
   KvHandoffTicket,
-  TokenChunk,
+  BackendChunk,
   WorkerBackend,
   WorkerStatusReport,
 } from './backend.ts';
@@ -116,7 +116,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     signal: AbortSignal,
     extra: Record<string, unknown>,
     what: string,
-  ): AsyncGenerator<TokenChunk> {
+  ): AsyncGenerator<BackendChunk> {
     const body = passThroughBody(call.openai, model(call), { extra: { ...call.extraBody, ...extra } });
     const response = await send('POST', pathOf(call.openai), signal, body, headersFor(call));
     try {
@@ -145,7 +145,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     signal: AbortSignal,
     extra: Record<string, unknown>,
     what: string,
-  ): AsyncGenerator<TokenChunk> {
+  ): AsyncGenerator<BackendChunk> {
     if (call.openai) return yield* passThrough({ ...call, openai: call.openai }, signal, extra, what);
     const response = await send(
       'POST',

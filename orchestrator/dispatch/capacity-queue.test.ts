@@ -169,11 +169,18 @@ describe('the admission queue', () => {
       await clock.advanceAsync(100);
     }
     // 20 may wait (the 20th starts after 20 / 10 per second = 2 s); the 21st would wait longer than the timeout.
+    expect(q.refusal()).toBeUndefined(); // nobody waits: an arrival tries the workers first
     const tickets = Array.from({ length: 20 }, () => q.ticket());
-    const waiting = tickets.map((t) => track(q.waitTurn(t, signal)));
+    const waiting = tickets.map((t, i) => {
+      if (i > 0) expect(q.refusal()).toBeUndefined();
+      return track(q.waitTurn(t, signal));
+    });
     await settle();
     expect(waiting.every((w) => w.error === undefined)).toBe(true);
     expect(q.drainSeconds()).toBeCloseTo(2, 5);
+    // The frontend asks before tokenizing, and gets the refusal the arrival would get.
+    expect(q.refusal()).toMatchObject({ code: 'rate_limited', retryAfterS: 2 });
+    expect(q.length).toBe(20);
     const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
     expect(refused).toMatchObject({ code: 'rate_limited', retryAfterS: 2 });
     expect((refused as TandemError).message).toContain(

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { TokenChunk } from '../backends/index.ts';
+import type { BackendChunk } from '../backends/index.ts';
 import { coalesceChunks } from './coalesce.ts';
 
-async function collect(source: AsyncIterable<TokenChunk>): Promise<TokenChunk[]> {
-  const out: TokenChunk[] = [];
+async function collect(source: AsyncIterable<BackendChunk>): Promise<BackendChunk[]> {
+  const out: BackendChunk[] = [];
   for await (const chunk of coalesceChunks(source)) out.push(chunk);
   return out;
 }
 
-const done: TokenChunk = {
+const done: BackendChunk = {
   tokenIds: [],
   finishReason: 'length',
   usage: { promptTokens: 3, cachedPromptTokens: 0, completionTokens: 4 },

@@ -1,4 +1,4 @@
-import type { TokenChunk } from '../backends/index.ts';
+import type { BackendChunk } from '../backends/index.ts';
 import type { GenerationEvent, TokenLogprob } from '../serving.ts';
 
 /**
@@ -14,14 +14,14 @@ import type { GenerationEvent, TokenLogprob } from '../serving.ts';
  * `coalesced: true` (the grpc backend does) and is returned as it is: one layer, one promise
  * and one event-loop turn less per chunk.
  */
-export function coalesceChunks(source: AsyncIterable<TokenChunk>): AsyncIterable<TokenChunk> {
+export function coalesceChunks(source: AsyncIterable<BackendChunk>): AsyncIterable<BackendChunk> {
   if ((source as { readonly coalesced?: unknown }).coalesced === true) return source;
   return coalesceByTurn(source);
 }
 
-async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerator<TokenChunk> {
+async function* coalesceByTurn(source: AsyncIterable<BackendChunk>): AsyncGenerator<BackendChunk> {
   const iterator = source[Symbol.asyncIterator]();
-  let pending: Promise<IteratorResult<TokenChunk>> | undefined;
+  let pending: Promise<IteratorResult<BackendChunk>> | undefined;
   let finished = false;
   try {
     for (;;) {
@@ -39,7 +39,7 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
       let tokens: number[] | undefined;
       let output: { data: string[]; tokens: number } | undefined;
       let logprobs: TokenLogprob[] | undefined;
-      let last: TokenChunk = first.value;
+      let last: BackendChunk = first.value;
       for (;;) {
         pending = iterator.next();
         const next = await Promise.race([pending, nextTurn()]);
@@ -66,7 +66,7 @@ async function* coalesceByTurn(source: AsyncIterable<TokenChunk>): AsyncGenerato
           break;
         }
       }
-      const merged: TokenChunk =
+      const merged: BackendChunk =
         tokens === undefined
           ? first.value
           : {
@@ -92,10 +92,10 @@ const TURN = Symbol('turn');
 const nextTurn = () => new Promise<typeof TURN>((resolve) => setImmediate(resolve, TURN));
 
 /** Completion tokens a chunk carries: its token ids, or what a pass-through counted in its output. */
-export const chunkTokenCount = (chunk: TokenChunk): number => chunk.tokenIds.length + (chunk.output?.tokens ?? 0);
+export const chunkTokenCount = (chunk: BackendChunk): number => chunk.tokenIds.length + (chunk.output?.tokens ?? 0);
 
 /** The event a chunk gives the frontend: its tokens, or a pass-through's output verbatim; none for an empty chunk. */
-export function chunkEvent(chunk: TokenChunk): GenerationEvent | undefined {
+export function chunkEvent(chunk: BackendChunk): GenerationEvent | undefined {
   if (chunk.output) return { kind: 'output', data: chunk.output.data, tokens: chunk.output.tokens };
   if (chunk.tokenIds.length > 0)
     return chunk.logprobs === undefined

@@ -370,6 +370,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return {
     models: () => options.models,
 
+    refusal: () => (draining ? unavailable('the orchestrator is shutting down') : queue.refusal()),
+
     async *generate(request, signal) {
       if (draining) throw unavailable('the orchestrator is shutting down');
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');

@@ -1,3 +1,7 @@
+import type { ReplayEntry } from '../../proto/kv-events/types.ts';
+
+export type { ReplayEntry } from '../../proto/kv-events/types.ts';
+
 /**
  * The ordering and recovery core of a KV-event subscriber, with the network injected: it takes
  * live messages (seq, payload) in arrival order and hands them on in sequence order, each
@@ -23,11 +27,6 @@
  *   rebuilds from an empty state, so what it holds stays a subset of the worker's truth.
  */
 export type KvResetReason = 'restart' | 'unrecoverable-gap';
-
-export interface ReplayEntry {
-  readonly seq: bigint;
-  readonly payload: Uint8Array;
-}
 
 export interface ReplayOutcome {
   /** What the publisher sent, in order (seq >= the requested start). */

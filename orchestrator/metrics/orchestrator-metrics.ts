@@ -6,13 +6,15 @@ import {
   ROUTER_DECISION_BUCKETS_S,
   TTFT_BUCKETS_S,
 } from './buckets.ts';
+import type { WorkerRole } from '../routing/types.ts';
 import { ORCHESTRATOR_METRICS as N } from './names.ts';
+
+export type { WorkerRole } from '../routing/types.ts';
 
 /** How a request ended: served, failed, cut off by its client (or timeout), or refused before it ran. */
 export type RequestOutcome = 'success' | 'error' | 'cancelled' | 'rejected';
 /** The `mode` label; `none` for requests that never reached a routing decision. */
 export type ModeLabel = 'aggregated' | 'disaggregated' | 'none';
-export type WorkerRole = 'prefill' | 'decode' | 'both';
 
 /** Per-worker load as the router books it. */
 export interface WorkerLoadSample {

@@ -1,7 +1,5 @@
 import {
-  create,
   fromBinary,
-  toBinary,
   type DescMessage,
   type DescMethod,
   type DescService,
@@ -20,10 +18,11 @@ import {
 } from '@grpc/grpc-js';
 import { createH2Connection, type H2Connection } from './h2-stream.ts';
 import type { MessageStream } from './message-stream.ts';
+import { encodeRequest } from './request-encoding.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
-export interface CallOptions {
+export interface RpcCallOptions {
   /** Relative timeout in milliseconds; the server sees it as the call's deadline. */
   timeoutMs?: number;
   /** Absolute deadline, Unix epoch milliseconds (the earlier of this and timeoutMs wins). */
@@ -39,12 +38,12 @@ type Output<M extends MethodShape> = MessageShape<M['output'] & DescMessage>;
 
 /** The client function for one method, by kind. Every failure rejects with an `RpcError`. */
 export type ClientMethod<M extends MethodShape> = M['methodKind'] extends 'unary'
-  ? (request: Input<M>, options?: CallOptions) => Promise<Output<M>>
+  ? (request: Input<M>, options?: RpcCallOptions) => Promise<Output<M>>
   : M['methodKind'] extends 'server_streaming'
-    ? (request: Input<M>, options?: CallOptions) => MessageStream<Output<M>>
+    ? (request: Input<M>, options?: RpcCallOptions) => MessageStream<Output<M>>
     : M['methodKind'] extends 'client_streaming'
-      ? (requests: AsyncIterable<Input<M>>, options?: CallOptions) => Promise<Output<M>>
-      : (requests: AsyncIterable<Input<M>>, options?: CallOptions) => AsyncIterable<Output<M>>;
+      ? (requests: AsyncIterable<Input<M>>, options?: RpcCallOptions) => Promise<Output<M>>
+      : (requests: AsyncIterable<Input<M>>, options?: RpcCallOptions) => AsyncIterable<Output<M>>;
 
 export type ServiceClient<S extends DescService> = {
   [K in keyof S['method']]: ClientMethod<S['method'][K]>;
@@ -80,10 +79,10 @@ export function createGrpcClient<S extends DescService>(
 
 function clientMethod(client: Client, service: DescService, method: DescMethod, streams: () => H2Connection): unknown {
   const path = `/${service.typeName}/${method.name}`;
-  const serialize = (value: unknown) => Buffer.from(toBinaryInit(method.input, value));
+  const serialize = (value: unknown) => Buffer.from(encodeRequest(method.input, value));
   const deserialize = (bytes: Buffer) => fromBinaryOutput(method.output, bytes);
   if (!isClientStreaming(method) && !isServerStreaming(method)) {
-    return (request: unknown, options: CallOptions = {}) =>
+    return (request: unknown, options: RpcCallOptions = {}) =>
       new Promise((resolve, reject) => {
         if (options.signal?.aborted) return reject(cancelled());
         const call = client.makeUnaryRequest(
@@ -105,8 +104,8 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   }
   if (!isClientStreaming(method)) {
     const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
-    return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
-      streams().open(path, toBinaryInit(method.input, request), {
+    return (request: unknown, options: RpcCallOptions = {}): MessageStream<unknown> =>
+      streams().open(path, encodeRequest(method.input, request), {
         deadlineUnixMs: toGrpcOptions(options).deadline,
         metadata: options.metadata ?? {},
         deserialize: decode,
@@ -114,7 +113,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
       });
   }
   if (!isServerStreaming(method)) {
-    return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
+    return (requests: AsyncIterable<unknown>, options: RpcCallOptions = {}) =>
       new Promise((resolve, reject) => {
         if (options.signal?.aborted) return reject(cancelled());
         const call = client.makeClientStreamRequest(
@@ -134,7 +133,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
         void writeAll(call, requests);
       });
   }
-  return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
+  return (requests: AsyncIterable<unknown>, options: RpcCallOptions = {}) =>
     readStream(() => {
       const call = client.makeBidiStreamRequest(
         path,
@@ -150,7 +149,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
 
 async function* readStream(
   open: () => ClientReadableStream<unknown> | ClientDuplexStream<unknown, unknown>,
-  options: CallOptions,
+  options: RpcCallOptions,
 ): AsyncGenerator<unknown> {
   if (options.signal?.aborted) throw cancelled();
   const call = open();
@@ -180,7 +179,7 @@ async function writeAll(
   }
 }
 
-function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
+function toGrpcOptions(options: RpcCallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
   const deadlines = [
     options.deadlineUnixMs,
     options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs,
@@ -188,7 +187,7 @@ function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<Gr
   return deadlines.length ? { deadline: Math.min(...deadlines) } : {};
 }
 
-function toMetadata(options: CallOptions): Metadata {
+function toMetadata(options: RpcCallOptions): Metadata {
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   return metadata;
@@ -196,10 +195,6 @@ function toMetadata(options: CallOptions): Metadata {
 
 function cancelled(): RpcError {
   return new RpcError(status.CANCELLED, 'call cancelled by the caller');
-}
-
-function toBinaryInit(schema: DescMessage, value: unknown): Uint8Array {
-  return toBinary(schema, create(schema, value as never));
 }
 
 function fromBinaryOutput(schema: DescMessage, bytes: Buffer): unknown {

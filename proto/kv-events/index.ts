@@ -7,6 +7,7 @@ export type {
   KvCacheEvent,
   KvEventBatch,
   KvEventFrame,
+  ReplayEntry,
 } from './types.ts';
 export { END_SEQ } from './types.ts';
 export { decodeKvEventBatch, type DecodedKvEventBatch } from './decode.ts';

@@ -66,3 +66,10 @@ export interface KvEventFrame {
 
 /** The sequence value vLLM's replay socket sends to mark the end of a replay (-1 as u64). */
 export const END_SEQ = 0xffff_ffff_ffff_ffffn;
+
+/** One published batch as a publisher keeps it for replay and sends it back: its sequence number and payload. */
+export interface ReplayEntry {
+  readonly seq: bigint;
+  /** The encoded batch exactly as it was published (frame 3). */
+  readonly payload: Uint8Array;
+}

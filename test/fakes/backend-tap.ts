@@ -5,8 +5,8 @@ import {
   type DecodeCall,
   type GenerateCall,
   type KvHandoffTicket,
-  type PrefillResult,
-  type TokenChunk,
+  type BackendPrefillResult,
+  type BackendChunk,
   type WorkerBackend,
 } from '../../orchestrator/backends/index.ts';
 
@@ -36,7 +36,7 @@ export interface TapHooks {
   /** Before the named call reaches the worker; throw to fail it there. */
   before?: (kind: TapRecord['kind'], worker: string, call: GenerateCall) => void | Promise<void>;
   /** After a prefill answered: return a (possibly altered) result, or throw to fail it. */
-  afterPrefill?: (worker: string, result: PrefillResult) => PrefillResult | Promise<PrefillResult>;
+  afterPrefill?: (worker: string, result: BackendPrefillResult) => BackendPrefillResult | Promise<BackendPrefillResult>;
 }
 
 export interface BackendTap {
@@ -70,9 +70,9 @@ export function createBackendTap(): BackendTap {
       };
       async function* relay(
         r: TapRecord,
-        source: () => AsyncIterable<TokenChunk>,
+        source: () => AsyncIterable<BackendChunk>,
         call: GenerateCall,
-      ): AsyncGenerator<TokenChunk> {
+      ): AsyncGenerator<BackendChunk> {
         try {
           await tap.hooks.before?.(r.kind, worker, call);
           for await (const chunk of source()) {
@@ -136,7 +136,7 @@ export function createBackendTap(): BackendTap {
 }
 
 /** The `token_ids` a pass-through chunk's output carries (engines that send them; none otherwise). */
-function outputTokenIds(chunk: TokenChunk): number[] {
+function outputTokenIds(chunk: BackendChunk): number[] {
   const ids: number[] = [];
   for (const data of chunk.output?.data ?? []) {
     const json = JSON.parse(data) as { choices?: { token_ids?: unknown }[] };

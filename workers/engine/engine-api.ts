@@ -1,4 +1,8 @@
+import type { FinishReason, ReleaseResult, SamplingParams, TokenLogprob } from '../../common/sampling.ts';
+import type { UsageCounts } from '../../common/usage.ts';
 import type { KvEventBatch } from '../../proto/kv-events/types.ts';
+
+export type { FinishReason, ReleaseResult, SamplingParams, TokenLogprob } from '../../common/sampling.ts';
 
 /**
  * The engine API: what a worker process (gRPC service, vLLM-compatible HTTP facade, metrics)
@@ -72,47 +76,6 @@ export interface Engine {
   onKvEvents(sink: KvEventSink): () => void;
   /** Aborts every live request, stops stepping and cancels the engine's timers. */
   close(): Promise<void>;
-}
-
-export type FinishReason = 'stop' | 'length' | 'abort';
-
-export interface SamplingParams {
-  /** Most tokens to generate, including the first; >= 1. */
-  readonly maxTokens: number;
-  /** 0 is greedy (the default). */
-  readonly temperature?: number;
-  /** In (0, 1]; default 1. */
-  readonly topP?: number;
-  /** Sampling seed. Without one, greedy requests derive their tokens from the prompt, others from the request id. */
-  readonly seed?: number | bigint | undefined;
-  /** Generation stops after emitting any of these (the token is part of the output). */
-  readonly stopTokenIds?: readonly number[];
-  /** Keep generating past the model's end-of-sequence tokens. */
-  readonly ignoreEos?: boolean;
-  /** No stop (EOS or stop id) before this many tokens; default 0. */
-  readonly minTokens?: number;
-  /** Sample among the k most likely tokens; 0 (default) or -1 = all. */
-  readonly topK?: number;
-  /** In [0, 1]; drop tokens below min_p times the best one's probability; default 0 (off). */
-  readonly minP?: number;
-  /** OpenAI's penalties on output tokens, in [-2, 2]; default 0. */
-  readonly presencePenalty?: number;
-  readonly frequencyPenalty?: number;
-  /** vLLM's penalty on prompt and output tokens, > 0; default 1 (off). */
-  readonly repetitionPenalty?: number;
-  /** Report each token's logprob and this many alternatives (0-20); unset = no logprobs. */
-  readonly logprobs?: number | undefined;
-}
-
-/**
- * A sampled token's log-probability (natural log) and the most likely alternatives at its
- * position, best first, as the model scored them before the sampling parameters (vLLM's
- * raw_logprobs). The simulated engine's are drawn from its synthetic distribution
- * (token-sampler.ts), plausible in shape, not a real model's.
- */
-export interface TokenLogprob {
-  readonly logprob: number;
-  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
 }
 
 export interface GenerateRequest {
@@ -203,18 +166,8 @@ export type PrefillOutcome =
   | { readonly ok: true; readonly result: PrefillResult }
   | { readonly ok: false; readonly error: Error };
 
-export interface RequestUsage {
-  readonly promptTokens: number;
-  /** Prompt tokens served from this engine's own prefix cache (neither computed nor pulled). */
-  readonly cachedPromptTokens: number;
-  /** Generated tokens, including a first token given to `decode`. */
-  readonly completionTokens: number;
-  /** Prompt tokens, blocks and bytes pulled from a prefill engine. */
-  readonly transferredPromptTokens: number;
-  readonly transferredBlocks: number;
-  readonly transferredBytes: number;
-  /** The pull could not happen and the prompt was recomputed here. */
-  readonly kvRecomputed: boolean;
+/** What a request used on this engine: the counts the wire carries, and its preemptions. */
+export interface RequestUsage extends UsageCounts {
   /** Times the request lost its blocks to preemption and was recomputed. */
   readonly preemptions: number;
 }
@@ -261,12 +214,6 @@ export interface HeldKv {
   readonly numTokens: number;
   /** When the hold lapses, clock ms. */
   readonly expiresAtMs: number;
-}
-
-export interface ReleaseResult {
-  /** False when nothing was held under that id (already released or expired). */
-  readonly found: boolean;
-  readonly releasedBlocks: number;
 }
 
 export interface EngineInfo {

@@ -1,4 +1,5 @@
 import { TandemError } from '../../common/errors.ts';
+import { MAX_LOGPROBS } from '../../common/sampling.ts';
 import type { SamplingParams } from './engine-api.ts';
 import { penaltiesOn } from './logits-sampler.ts';
 import type { ResolvedSampling } from './sequence.ts';
@@ -110,9 +111,6 @@ export function resolveSampling(
     shaped: shaping.topK > 0 || minP > 0 || penaltiesOn(shaping) || logprobs !== null,
   };
 }
-
-/** Most alternatives per position a request may ask logprobs for (vLLM's default max_logprobs). */
-export const MAX_LOGPROBS = 20;
 
 function penalty(value: number | undefined, param: string): number {
   const v = value ?? 0;

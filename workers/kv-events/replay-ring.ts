@@ -1,14 +1,12 @@
+import type { ReplayEntry } from '../../proto/kv-events/types.ts';
+
+export type { ReplayEntry } from '../../proto/kv-events/types.ts';
+
 /**
  * The publisher's replay buffer: the last `capacity` published batches as (seq, payload), like
  * vLLM's `deque(maxlen=buffer_steps)`. Sequences are pushed in increasing order without holes,
  * so the entries are always one contiguous run `oldest()..newest()`.
  */
-export interface ReplayEntry {
-  readonly seq: bigint;
-  /** The encoded batch exactly as it was published (frame 3). */
-  readonly payload: Uint8Array;
-}
-
 export interface ReplayRing {
   readonly capacity: number;
   /** Adds the next batch, evicting the oldest when full. `seq` must be newest() + 1. */

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../../common/clock.ts';
 import type { EngineInfo, EngineStatus, FinishReason } from '../engine/engine-api.ts';
-import { E2E_BUCKETS_S, ITL_BUCKETS_S, TTFT_BUCKETS_S, VLLM_METRICS as N } from './names.ts';
+import { VLLM_E2E_BUCKETS_S, VLLM_ITL_BUCKETS_S, VLLM_METRICS as N, VLLM_TTFT_BUCKETS_S } from './names.ts';
 
 /**
  * A worker's Prometheus metrics under vLLM's names. Load and cache figures are read from the
@@ -16,11 +16,11 @@ export interface WorkerMetrics {
   /** Prometheus text exposition. */
   render(): Promise<string>;
   /** Starts observing one request that arrived at `arrivalMs` (clock ms; default now). */
-  startRequest(arrivalMs?: number): RequestObserver;
+  startRequest(arrivalMs?: number): LatencyObserver;
 }
 
 /** One request's latency record. Calls after `finish` are ignored. */
-export interface RequestObserver {
+export interface LatencyObserver {
   /** `count` tokens arrived now: the first arrival is the TTFT, later ones one inter-token gap each. */
   tokens(count: number): void;
   /** The request ended: counts it under vLLM's finished_reason and records its end-to-end time. */
@@ -105,19 +105,19 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   const ttft = new Histogram({
     name: N.timeToFirstToken,
     help: 'Histogram of time to first token in seconds.',
-    buckets: TTFT_BUCKETS_S,
+    buckets: [...VLLM_TTFT_BUCKETS_S],
     registers,
   });
   const itl = new Histogram({
     name: N.interTokenLatency,
     help: 'Histogram of inter-token latency in seconds.',
-    buckets: ITL_BUCKETS_S,
+    buckets: [...VLLM_ITL_BUCKETS_S],
     registers,
   });
   const e2e = new Histogram({
     name: N.e2eRequestLatency,
     help: 'Histogram of e2e request latency in seconds.',
-    buckets: E2E_BUCKETS_S,
+    buckets: [...VLLM_E2E_BUCKETS_S],
     registers,
   });
 

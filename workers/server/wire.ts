@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { TandemError } from '../../common/errors.ts';
+import { usageCounts } from '../../common/usage.ts';
 import { modelProfile } from '../../common/profiles/index.ts';
 import {
   FinishReason as WireFinishReason,
@@ -81,16 +82,9 @@ export function finishReasonToWire(reason: FinishReason | null): WireFinishReaso
   }
 }
 
+/** The gRPC Usage message of an engine's usage (its counts; preemptions stay in the worker's metrics). */
 export function usageToWire(usage: RequestUsage): MessageInitShape<typeof UsageSchema> {
-  return {
-    promptTokens: usage.promptTokens,
-    cachedPromptTokens: usage.cachedPromptTokens,
-    completionTokens: usage.completionTokens,
-    transferredPromptTokens: usage.transferredPromptTokens,
-    transferredBlocks: usage.transferredBlocks,
-    transferredBytes: usage.transferredBytes,
-    kvRecomputed: usage.kvRecomputed,
-  };
+  return usageCounts(usage);
 }
 
 export function roleToWire(role: Role): WorkerRole {

@@ -6,8 +6,8 @@ import type {
   DecodeCall,
   GenerateCall,
   KvHandoffTicket,
-  PrefillResult,
-  TokenChunk,
+  BackendPrefillResult,
+  BackendChunk,
   WorkerBackend,
 } from '../backend.ts';
 import { startEagerly } from './eager.ts';
@@ -32,7 +32,7 @@ let tick = 0;
 function stubBackend(
   kind: BackendKind,
   behaviour: {
-    prefill?: () => Promise<PrefillResult>;
+    prefill?: () => Promise<BackendPrefillResult>;
     tokens?: number[];
     failGenerate?: TandemError;
     generateDelayMs?: number;
@@ -43,7 +43,7 @@ function stubBackend(
     call: GenerateCall,
     signal: AbortSignal,
     method: 'generate' | 'decode',
-  ): AsyncGenerator<TokenChunk> {
+  ): AsyncGenerator<BackendChunk> {
     const record: Recorded = { method, call, aborted: false, startedAt: ++tick };
     calls.push(record);
     signal.addEventListener('abort', () => (record.aborted = true), { once: true });
@@ -102,7 +102,7 @@ const call = (temperature = 0): HandoffCall => ({
 });
 const protocols = createHandoffProtocols({ logger: silentLogger, randomHex: (bytes) => 'ab'.repeat(bytes) });
 
-async function collect(stream: AsyncIterable<TokenChunk>): Promise<number[]> {
+async function collect(stream: AsyncIterable<BackendChunk>): Promise<number[]> {
   const out: number[] = [];
   for await (const chunk of stream) out.push(...chunk.tokenIds);
   return out;

@@ -1,6 +1,6 @@
 import type { Logger } from '../../../common/log.ts';
 import type { FinishReason, TokenLogprob } from '../../serving.ts';
-import type { BackendKind, BackendUsage, GenerateCall, TokenChunk, WorkerBackend } from '../backend.ts';
+import type { BackendKind, BackendUsage, GenerateCall, BackendChunk, WorkerBackend } from '../backend.ts';
 
 /**
  * How a disaggregated request moves from its prefill worker to its decode worker: one interface,
@@ -70,7 +70,7 @@ export interface HandoffSession {
   /** Runs the prefill (and, for protocols that send both at once, starts the decode). Rejects with a TandemError. */
   prefill(): Promise<PrefillStep>;
   /** The decode stream on `peer`: the opened decode worker, or another one when `decodeRetryable`. */
-  decode(peer: HandoffPeer): AsyncIterable<TokenChunk>;
+  decode(peer: HandoffPeer): AsyncIterable<BackendChunk>;
   /** Frees what the prefill side may still hold for the request. Idempotent; never rejects. */
   release(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { TandemError, toTandemError } from '../../../common/errors.ts';
 import type { BackendUsage } from '../backend.ts';
 import { startEagerly, type EagerStream } from './eager.ts';
-import type { TokenChunk } from '../backend.ts';
+import type { BackendChunk } from '../backend.ts';
 import { callFor, type HandoffDeps, type HandoffProtocol } from './protocol.ts';
 
 /**
@@ -35,7 +35,7 @@ export function createSglangHandoff(deps: HandoffDeps): HandoffProtocol {
       };
       if (signal.aborted) forward();
       else signal.addEventListener('abort', forward, { once: true });
-      let decoding: EagerStream<TokenChunk> | undefined;
+      let decoding: EagerStream<BackendChunk> | undefined;
       let released = false;
 
       return {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { usageCounts } from './usage.ts';
+
+describe('usageCounts', () => {
+  it('copies the seven counts and drops every other field', () => {
+    const engineUsage = {
+      promptTokens: 100,
+      cachedPromptTokens: 64,
+      completionTokens: 9,
+      transferredPromptTokens: 32,
+      transferredBlocks: 2,
+      transferredBytes: 4096,
+      kvRecomputed: true,
+      preemptions: 3,
+      $typeName: 'tandem.v1.Usage',
+    };
+    expect(usageCounts(engineUsage)).toStrictEqual({
+      promptTokens: 100,
+      cachedPromptTokens: 64,
+      completionTokens: 9,
+      transferredPromptTokens: 32,
+      transferredBlocks: 2,
+      transferredBytes: 4096,
+      kvRecomputed: true,
+    });
+  });
+});
