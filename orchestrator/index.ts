@@ -7,7 +7,7 @@ export {
   runOrchestrator,
   type Orchestrator,
   type OrchestratorDeps,
-  type RunOptions,
+  type RunOrchestratorOptions,
 } from './server/index.ts';
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatch/index.ts';
 export {

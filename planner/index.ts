@@ -6,7 +6,7 @@ export { planOnce } from './once.ts';
 export { createPlanner, type Planner, type PlannerOptions } from './planner.ts';
 export { DEFAULT_POOLS, resolvePools, type PlannedPool } from './pools.ts';
 export * from './predict/index.ts';
-export { startPlanner, type RunningPlanner, type RunOptions } from './run.ts';
+export { startPlanner, type RunningPlanner, type StartPlannerOptions } from './run.ts';
 export * from './size/index.ts';
 export * from './stability/index.ts';
 export type {

@@ -21,7 +21,7 @@ import { createPrometheusSource, createScrapeSource, type ObservationSource } fr
 import type { Planner } from './planner.ts';
 import type { Decision } from './types.ts';
 
-export interface RunOptions {
+export interface StartPlannerOptions {
   readonly clock: Clock;
   readonly log: Logger;
   /** Overrides the configured source (tests, the simulator's push source). */
@@ -48,7 +48,7 @@ export interface RunningPlanner {
  * the decision is logged and shown on /decision only: no desired-replicas series, no KEDA
  * server, no patches.
  */
-export async function startPlanner(config: Readonly<Config>, options: RunOptions): Promise<RunningPlanner> {
+export async function startPlanner(config: Readonly<Config>, options: StartPlannerOptions): Promise<RunningPlanner> {
   const section = config.planner;
   const built = createPlannerFromConfig(config);
   if (!built.ok) throw built.error;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createVirtualClock, type VirtualClock } from '../../common/clock.ts';
-import type { RequestOutcome } from '../stats/recorder.ts';
+import type { RequestRecord } from '../stats/recorder.ts';
 import { createWorkload } from '../workloads/registry.ts';
 import type { BenchRequest, RequestSource } from '../workloads/types.ts';
 import type { StreamMeasurement } from './completion-request.ts';
@@ -41,8 +41,8 @@ function fakeSend(clock: VirtualClock, log: { inFlight: number; maxInFlight: num
 async function run(
   clock: VirtualClock,
   options: Omit<DriveOptions, 'clock' | 'onOutcome'>,
-): Promise<{ result: DriveResult; outcomes: RequestOutcome[] }> {
-  const outcomes: RequestOutcome[] = [];
+): Promise<{ result: DriveResult; outcomes: RequestRecord[] }> {
+  const outcomes: RequestRecord[] = [];
   let result: DriveResult | undefined;
   void drive({ ...options, clock, onOutcome: (o) => outcomes.push(o) }).then((r) => (result = r));
   for (let i = 0; i < 100_000 && !result; i++)

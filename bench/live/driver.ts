@@ -1,5 +1,5 @@
 import type { Clock } from '../../common/clock.ts';
-import type { RequestOutcome } from '../stats/recorder.ts';
+import type { RequestRecord } from '../stats/recorder.ts';
 import type { BenchRequest, RequestSource } from '../workloads/types.ts';
 import type { StreamMeasurement } from './completion-request.ts';
 
@@ -21,7 +21,7 @@ export interface DriveOptions {
   readonly durationMs: number;
   /** Aborting stops issuing and cancels what is in flight (recorded as `cancelled`). */
   readonly signal?: AbortSignal;
-  readonly onOutcome: (outcome: RequestOutcome) => void;
+  readonly onOutcome: (outcome: RequestRecord) => void;
 }
 
 export type StopReason = 'requests' | 'duration' | 'exhausted' | 'starved' | 'aborted';
@@ -83,7 +83,7 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
       .then((m) => {
         const endMs = m.endAt - start;
         lastEnd = Math.max(lastEnd, endMs);
-        const outcome: RequestOutcome = {
+        const outcome: RequestRecord = {
           id: request.id,
           ok: m.ok,
           failure: m.failure,

@@ -9,6 +9,6 @@ export {
   type ReceivedRequest,
 } from './fake-server.ts';
 export { createMonotonicClock } from '../../common/clock.ts';
-export { createProgress, type Progress, type ProgressOptions } from './progress.ts';
+export { createProgressDisplay, type ProgressDisplay, type ProgressOptions } from './progress.ts';
 export { normalizeBase, runLive, type LiveOptions } from './run-live.ts';
 export { benchLive, parseParams, type LiveFlags } from './command.ts';

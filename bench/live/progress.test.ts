@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../common/clock.ts';
-import { createProgress } from './progress.ts';
+import { createProgressDisplay } from './progress.ts';
 
 function sink(isTTY: boolean, columns?: number) {
   const writes: string[] = [];
@@ -16,7 +16,7 @@ describe('progress', () => {
   it('redraws one line in place on a terminal, at most ten times a second, with a bar', () => {
     const clock = createVirtualClock();
     const { stream, writes } = sink(true, 0);
-    const progress = createProgress({ stream, clock, label: 'chat @ 4 req/s', totalRequests: 100 });
+    const progress = createProgressDisplay({ stream, clock, label: 'chat @ 4 req/s', totalRequests: 100 });
     for (let i = 1; i <= 50; i++) {
       clock.advance(10);
       progress.update({ sent: i, completed: i, failed: 0 }, 3, 42);
@@ -34,7 +34,7 @@ describe('progress', () => {
   it('prints plain lines elsewhere: at every tenth of the run or every few seconds, never in place', () => {
     const clock = createVirtualClock();
     const { stream, writes } = sink(false);
-    const progress = createProgress({ stream, clock, label: 'rag', durationMs: 100_000, lineEveryMs: 30_000 });
+    const progress = createProgressDisplay({ stream, clock, label: 'rag', durationMs: 100_000, lineEveryMs: 30_000 });
     for (let t = 1; t <= 100; t++) {
       clock.advance(1000);
       progress.update({ sent: t, completed: t, failed: 0 }, 1, null);

@@ -15,7 +15,7 @@ export interface ProgressOptions {
   readonly lineEveryMs?: number;
 }
 
-export interface Progress {
+export interface ProgressDisplay {
   update(totals: RunTotals, inFlight: number, ttftMedianMs: number | null): void;
   /** Draws the last state and ends the line. */
   done(totals: RunTotals, ttftMedianMs: number | null): void;
@@ -25,7 +25,7 @@ export interface Progress {
  * A progress bar rewritten in place on a terminal (at most 10 times a second), or, when the
  * stream is not a terminal (CI logs, files), a plain line every few seconds and at every tenth.
  */
-export function createProgress(options: ProgressOptions): Progress {
+export function createProgressDisplay(options: ProgressOptions): ProgressDisplay {
   const { stream, clock } = options;
   const tty = stream.isTTY === true;
   const start = clock.now();

@@ -9,7 +9,7 @@ import { createWorkload } from '../workloads/registry.ts';
 import type { RequestSource } from '../workloads/types.ts';
 import { streamCompletion, type CompletionTarget } from './completion-request.ts';
 import { drive, type StopReason } from './driver.ts';
-import { createProgress } from './progress.ts';
+import { createProgressDisplay } from './progress.ts';
 
 export interface LiveOptions {
   /** The orchestrator (or any OpenAI-compatible server): http://host:port, with or without /v1. */
@@ -125,7 +125,7 @@ async function runPoint(
         ? `concurrency ${point.concurrency}`
         : 'as scheduled';
   const progress = options.progress
-    ? createProgress({
+    ? createProgressDisplay({
         stream: options.progress,
         clock,
         label: `${options.workload} @ ${what}`,

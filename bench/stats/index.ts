@@ -16,7 +16,7 @@ export {
   createRunRecorder,
   loadImbalance,
   type FinishOptions,
-  type RequestOutcome,
+  type RequestRecord,
   type RunRecorder,
   type RunRecorderOptions,
   type RunTotals,

@@ -7,7 +7,7 @@ import type { RunSummary } from './run-summary.ts';
  * One finished request, as a driver saw it. Times are milliseconds since the run's start (the
  * workload's arrival origin). A failed request may have streamed some tokens.
  */
-export interface RequestOutcome {
+export interface RequestRecord {
   readonly id: string;
   readonly ok: boolean;
   /** Why it failed, as a short class (`http_503`, `timeout`, ...); ignored when ok. */
@@ -57,7 +57,7 @@ export interface FinishOptions {
 
 /** Collects outcomes and builds the RunSummary; one per run. */
 export interface RunRecorder {
-  record(outcome: RequestOutcome): void;
+  record(outcome: RequestRecord): void;
   /** Adds `count` inter-token gaps of `gapMs` (for drivers that know gaps in runs, like a simulator's decode steps). */
   recordItl(gapMs: number, count?: number): void;
   totals(): RunTotals;

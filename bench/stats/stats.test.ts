@@ -4,7 +4,7 @@ import { formatSummary, formatSweepTable, sweepToCsv } from './format.ts';
 import { hitRateUpperBound } from './hit-rate-bound.ts';
 import { createLogHistogram } from './log-histogram.ts';
 import { percentilesOf, quantileOfSorted } from './percentiles.ts';
-import { createRunRecorder, loadImbalance, type RequestOutcome } from './recorder.ts';
+import { createRunRecorder, loadImbalance, type RequestRecord } from './recorder.ts';
 import { runSummarySchema } from './run-summary.ts';
 
 describe('percentiles', () => {
@@ -47,7 +47,7 @@ describe('percentiles', () => {
 
 describe('run summary', () => {
   const base = { arrivalMs: 0, sentMs: 0, promptTokens: 100, sharedPrefixTokens: 0, outputTokens: 11 };
-  const outcomes: RequestOutcome[] = [
+  const outcomes: RequestRecord[] = [
     // ttft 100, tpot (1100 - 100) / 10 = 100
     {
       ...base,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { TandemError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { exceedsJsonDepth } from './json-depth.ts';
+import type { Endpoint } from './shapes.ts';
 
 /** An X-Request-Id a client sent that we keep: printable ASCII, at most 256 characters. */
 const USABLE_REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
@@ -60,4 +61,33 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
     }
   });
   return app;
+}
+
+/** One generation request, for a handler that writes the response itself. */
+export interface GenerationCall {
+  readonly endpoint: Endpoint;
+  readonly request: FastifyRequest;
+  /** The hijacked response: a client that goes away can abort the work, and nothing is written after. */
+  readonly res: ServerResponse;
+  /** When the request's head arrived (the caller's clock, ms), before its body was read. */
+  readonly arrivalMs: number;
+}
+
+/** POST /v1/completions and /v1/chat/completions, as both front doors serve them: hijacked, with arrival times. */
+export function serveGenerationRoutes(
+  app: FastifyInstance,
+  now: () => number,
+  handle: (call: GenerationCall) => Promise<void>,
+): void {
+  const arrivals = new WeakMap<IncomingMessage, number>();
+  app.addHook('onRequest', async (request) => {
+    arrivals.set(request.raw, now());
+  });
+  const route = (path: string, endpoint: Endpoint) =>
+    app.post(path, (request, reply) => {
+      reply.hijack();
+      return handle({ endpoint, request, res: reply.raw, arrivalMs: arrivals.get(request.raw) ?? now() });
+    });
+  route('/v1/completions', 'completion');
+  route('/v1/chat/completions', 'chat');
 }

@@ -6,3 +6,4 @@ export * from './errors.ts';
 export * from './request-schema.ts';
 export * from './parse-request.ts';
 export * from './vllm-metric-names.ts';
+export * from './prompt.ts';

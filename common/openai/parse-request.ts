@@ -233,18 +233,6 @@ export const DEFAULT_SAMPLING: SamplingFields = {
   logprobs: undefined,
 };
 
-/** A content part's text joined as vLLM joins a message's text parts (with "\n"), up to the first part that is not text. */
-export function textOfParts(content: WireChatMessage['content']): { text: string | null; complete: boolean } {
-  if (content == null) return { text: null, complete: true };
-  if (typeof content === 'string') return { text: content, complete: true };
-  const texts: string[] = [];
-  for (const part of content) {
-    if (part.type !== 'text' || typeof part.text !== 'string') return { text: texts.join('\n'), complete: false };
-    texts.push(part.text);
-  }
-  return { text: texts.join('\n'), complete: true };
-}
-
 /** OpenAI's `stop`: absent, a string, or a list of strings, within the limits. */
 export function parseStop(stop: unknown, limits: RequestLimits = NO_REQUEST_LIMITS): Result<readonly string[]> {
   if (stop === undefined || stop === null) return ok([]);

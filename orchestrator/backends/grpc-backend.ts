@@ -18,7 +18,7 @@ import {
   createGrpcClient,
   GrpcStatus,
   RpcError,
-  type CallOptions,
+  type RpcCallOptions,
   type MessageStream,
 } from '../../proto/grpc/index.ts';
 import type { FinishReason, SamplingOptions, TokenLogprob } from '../serving.ts';
@@ -75,7 +75,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): WorkerBackend {
     }
     return toTandemError(error, 'upstream_error');
   };
-  const callOptions = (call: GenerateCall, signal: AbortSignal): CallOptions => ({
+  const callOptions = (call: GenerateCall, signal: AbortSignal): RpcCallOptions => ({
     signal,
     ...(deadlineUsable(call.deadlineUnixMs) ? { deadlineUnixMs: call.deadlineUnixMs } : {}),
     ...(call.dpRank === undefined ? {} : { metadata: { [DP_RANK_METADATA]: String(call.dpRank) } }),

@@ -1,12 +1,25 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
+import {
+  checkPromptLength,
+  outputBudget,
+  renderPrompt,
+  tokenizeSource,
+  type PromptSource,
+} from '../../common/openai/prompt.ts';
 import type { TokenizedRequest } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
 
 /**
- * Turns a parsed request into the core's TokenizedRequest: checks the model, renders the chat
- * template as vLLM does (common/tokenizer/chat-template.ts), tokenizes, and checks the prompt and max_tokens against the
- * context length, as vLLM does.
+ * Turns a parsed request into the core's TokenizedRequest, as vLLM does (common/openai/prompt.ts,
+ * shared with the workers' HTTP facade), in two steps so that nothing costly runs before the
+ * frontend has decided to admit the request:
+ * - `checkRequest` (synchronous, no tokenizing): the model, the chat template rendered, and a
+ *   prompt too long for the context by its length alone (Tokenizer.minTokens: a 7 MB prompt is
+ *   refused here);
+ * - `tokenizeRequest`: tokenization bounded by the room the context leaves (a prompt that does
+ *   not fit costs about max_model_len ids, not its whole length), max_tokens checked against the
+ *   context, stop_token_ids against the vocabulary.
  */
 
 export interface PreparedRequest {
@@ -30,89 +43,50 @@ export interface PrepareContext {
   readonly deadlineUnixMs: number;
 }
 
-/** max_tokens for completions when the client sends none (OpenAI's and vLLM's default). */
-export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
+/** A request that passed the checks that cost no tokenizing: what is left to tokenize. */
+export interface CheckedRequest {
+  readonly parsed: ParsedRequest;
+  readonly options: OutputOptions & { readonly model: string };
+  readonly source: PromptSource;
+}
 
 export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
+  const checked = checkRequest(parsed, context);
+  return checked.ok ? tokenizeRequest(checked.value, context) : checked;
+}
+
+/** The checks before any tokenizing: model, chat template, and a prompt too long by its length alone. */
+export function checkRequest(
+  parsed: ParsedRequest,
+  context: Pick<PrepareContext, 'tokenizer' | 'maxModelLen' | 'models'>,
+): Result<CheckedRequest> {
   // No model: the served one, as vLLM serves its only model.
   const model = parsed.options.model ?? context.models[0];
   if (model === undefined || !context.models.includes(model)) {
     return fail(new TandemError('model_not_found', `The model \`${model ?? ''}\` does not exist.`, { param: 'model' }));
   }
   const options = { ...parsed.options, model };
-  const { tokenizer, chatTemplate } = context.tokenizer;
-  const input = parsed.input;
-  const promptParam = input.kind === 'chat' ? 'messages' : 'prompt';
+  const source = renderPrompt(parsed.input, context.tokenizer);
+  if (!source.ok) return source;
+  const fits = checkPromptLength(source.value, budgetOf(parsed, context.maxModelLen), context.tokenizer.tokenizer);
+  if (!fits.ok) return fits;
+  return ok({ parsed, options, source: source.value });
+}
 
-  let promptTokenIds: readonly number[];
-  try {
-    if (input.kind === 'chat') {
-      if (!chatTemplate)
-        return fail(
-          new TandemError('invalid_request', 'this model has no chat template; use /v1/completions', {
-            param: 'messages',
-          }),
-        );
-      // Rendered as vLLM renders it (tools, documents, kwargs, content parts); with a media part,
-      // only the text before it, which is what the engine's prompt is sure to share.
-      const rendered = chatTemplate.renderRequest(input);
-      if (!rendered.ok) return rendered;
-      promptTokenIds = await tokenizer.encode(rendered.value.text, { addSpecialTokens: false });
-    } else if ('text' in input.prompt) {
-      promptTokenIds = await tokenizer.encode(input.prompt.text, { addSpecialTokens: input.addSpecialTokens });
-    } else {
-      promptTokenIds = input.prompt.tokenIds;
-      const outside = promptTokenIds.find((id) => id >= tokenizer.vocabSize);
-      if (outside !== undefined)
-        return fail(
-          new TandemError(
-            'invalid_request',
-            `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`,
-            { param: 'prompt' },
-          ),
-        );
-    }
-  } catch (error) {
-    return fail(new TandemError('internal', `tokenization failed: ${(error as Error).message}`, { cause: error }));
-  }
-
-  const promptLength = promptTokenIds.length;
-  if (promptLength === 0)
-    return fail(
-      new TandemError('invalid_request', `${promptParam}: the prompt is empty after tokenization`, {
-        param: promptParam,
-      }),
-    );
-  const room = context.maxModelLen - promptLength;
-  if (room < 1) {
-    return fail(
-      new TandemError(
-        'context_length_exceeded',
-        `This model's maximum context length is ${context.maxModelLen} tokens. However, your request has ${promptLength} input tokens. Please reduce the length of the input.`,
-        { param: promptParam },
-      ),
-    );
-  }
-  if (options.maxTokens !== undefined && options.maxTokens > room) {
-    return fail(
-      new TandemError(
-        'context_length_exceeded',
-        `This model's maximum context length is ${context.maxModelLen} tokens. However, you requested ${promptLength + options.maxTokens} tokens (${promptLength} in the ${promptParam}, ${options.maxTokens} in the completion). Please reduce the length of the ${promptParam} or completion.`,
-        { param: 'max_tokens' },
-      ),
-    );
-  }
-  const maxTokens =
-    options.maxTokens ?? (parsed.kind === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
-  if (options.minTokens > maxTokens) {
-    return fail(
-      new TandemError(
-        'invalid_request',
-        `min_tokens (${options.minTokens}) must not exceed max_tokens (${maxTokens})`,
-        { param: 'min_tokens' },
-      ),
-    );
-  }
+/** Tokenizes a checked request (bounded by the room in the context) and finishes its checks. */
+export async function tokenizeRequest(
+  checked: CheckedRequest,
+  context: PrepareContext,
+): Promise<Result<PreparedRequest>> {
+  const { parsed, options } = checked;
+  const model = options.model;
+  const budget = budgetOf(parsed, context.maxModelLen);
+  const prompt = await tokenizeSource(checked.source, context.tokenizer, budget);
+  if (!prompt.ok) return prompt;
+  const promptTokenIds = prompt.value.tokenIds;
+  const maxTokens = outputBudget({ ...budget, promptTokens: promptTokenIds.length, minTokens: options.minTokens });
+  if (!maxTokens.ok) return maxTokens;
+  const { tokenizer } = context.tokenizer;
   const badStopId = options.stopTokenIds.find((id) => id >= tokenizer.vocabSize);
   if (badStopId !== undefined)
     return fail(
@@ -130,7 +104,7 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       model,
       promptTokenIds,
       sampling: {
-        maxTokens,
+        maxTokens: maxTokens.value,
         temperature: options.temperature,
         topP: options.topP,
         seed: options.seed,
@@ -150,4 +124,8 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       tokenLevelRefusal: parsed.tokenLevelRefusal,
     },
   });
+}
+
+function budgetOf(parsed: ParsedRequest, maxModelLen: number) {
+  return { endpoint: parsed.kind, maxModelLen, maxTokens: parsed.options.maxTokens };
 }

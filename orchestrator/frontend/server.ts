@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../common/clock.ts';
 import type { Config } from '../../common/config/index.ts';
@@ -11,7 +10,7 @@ import type { ServingCore } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
 import { createFailureLog } from './failure-log.ts';
-import { createOpenAiApp } from '../../common/openai/http-app.ts';
+import { createOpenAiApp, serveGenerationRoutes } from '../../common/openai/http-app.ts';
 import { createLoadShedder } from './load-shedder.ts';
 import { createWriteWatchdog } from './write-watchdog.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
@@ -52,7 +51,6 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     maxJsonDepth: config.limits.max_json_depth,
   });
 
-  const arrivals = new WeakMap<IncomingMessage, number>();
   const expectedAuth = config.api_key === undefined ? undefined : digest(`Bearer ${config.api_key}`);
   const shutdown = new AbortController();
   // Every running request listens for shutdown: thousands of listeners is the normal case.
@@ -81,7 +79,6 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
   app.server.on('request', (_request, response) => watchdog.watch(response));
   app.addHook('onClose', async () => watchdog.close());
   app.addHook('onRequest', async (request, reply) => {
-    arrivals.set(request.raw, clock.now());
     if (shutdown.signal.aborted) {
       return sendError(
         reply.header('x-request-id', request.id).header('connection', 'close'),
@@ -153,12 +150,10 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     failures,
     shutdown: shutdown.signal,
   };
-  const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();
-  app.post('/v1/completions', (request, reply) =>
-    handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)),
-  );
-  app.post('/v1/chat/completions', (request, reply) =>
-    handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)),
+  serveGenerationRoutes(
+    app,
+    () => clock.now(),
+    (call) => handleGeneration(generation, call),
   );
 
   registerOpsRoutes(app, {

@@ -7,7 +7,7 @@ import { runClusterPrimary } from './cluster-primary.ts';
 import { joinCluster } from './cluster-serving.ts';
 import { createOrchestrator, type Orchestrator, type OrchestratorDeps } from './create-orchestrator.ts';
 
-export interface RunOptions extends ConfigSources {
+export interface RunOrchestratorOptions extends ConfigSources {
   readonly deps?: OrchestratorDeps;
   /** Called once listening (tests, `tandem up`). */
   readonly onListening?: (orchestrator: Orchestrator, url: string) => void;
@@ -25,7 +25,7 @@ export interface RunOptions extends ConfigSources {
  * same function and lands in the serving branch. An embedded caller (tests, the simulator)
  * wanting one plain process sets `processes: 1`; `deps` and `onListening` only make sense then.
  */
-export async function runOrchestrator(options: RunOptions): Promise<void> {
+export async function runOrchestrator(options: RunOrchestratorOptions): Promise<void> {
   const sources: ConfigSources = {
     file: options.file,
     env: options.env ?? process.env,

@@ -11,7 +11,7 @@ export {
 export { readCumulativeSample } from './read-metrics.ts';
 export type {
   HistoryPoint,
-  Percentiles,
+  LatencyPercentiles,
   PlannerDecisionView,
   PlannerView,
   PoolSummary,

@@ -1,4 +1,4 @@
-import type { Percentiles, TrafficFigures } from './types.ts';
+import type { LatencyPercentiles, TrafficFigures } from './types.ts';
 
 /**
  * Cumulative counters and histograms read from the orchestrator's own metrics at one moment.
@@ -101,7 +101,7 @@ function histogramDelta(from: Histogram, to: Histogram): Histogram {
   };
 }
 
-function percentiles(histogram: Histogram): Percentiles | null {
+function percentiles(histogram: Histogram): LatencyPercentiles | null {
   const p50 = quantile(0.5, histogram);
   const p90 = quantile(0.9, histogram);
   const p99 = quantile(0.99, histogram);

@@ -41,7 +41,7 @@ export interface PoolSummary {
   readonly cachedBlocks: number;
 }
 
-export interface Percentiles {
+export interface LatencyPercentiles {
   readonly p50: number;
   readonly p90: number;
   readonly p99: number;
@@ -56,8 +56,8 @@ export interface TrafficFigures {
   readonly errorRate: number | null;
   /** Generated tokens per second. */
   readonly outputTokensPerS: number | null;
-  readonly ttft: Percentiles | null;
-  readonly itl: Percentiles | null;
+  readonly ttft: LatencyPercentiles | null;
+  readonly itl: LatencyPercentiles | null;
   /** Cached prompt tokens / prompt tokens of the requests finished in the window. */
   readonly hitRate: number | null;
   /** Disaggregated / routed requests finished in the window. */

@@ -22,7 +22,7 @@ import { encodeRequest } from './request-encoding.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
-export interface CallOptions {
+export interface RpcCallOptions {
   /** Relative timeout in milliseconds; the server sees it as the call's deadline. */
   timeoutMs?: number;
   /** Absolute deadline, Unix epoch milliseconds (the earlier of this and timeoutMs wins). */
@@ -38,12 +38,12 @@ type Output<M extends MethodShape> = MessageShape<M['output'] & DescMessage>;
 
 /** The client function for one method, by kind. Every failure rejects with an `RpcError`. */
 export type ClientMethod<M extends MethodShape> = M['methodKind'] extends 'unary'
-  ? (request: Input<M>, options?: CallOptions) => Promise<Output<M>>
+  ? (request: Input<M>, options?: RpcCallOptions) => Promise<Output<M>>
   : M['methodKind'] extends 'server_streaming'
-    ? (request: Input<M>, options?: CallOptions) => MessageStream<Output<M>>
+    ? (request: Input<M>, options?: RpcCallOptions) => MessageStream<Output<M>>
     : M['methodKind'] extends 'client_streaming'
-      ? (requests: AsyncIterable<Input<M>>, options?: CallOptions) => Promise<Output<M>>
-      : (requests: AsyncIterable<Input<M>>, options?: CallOptions) => AsyncIterable<Output<M>>;
+      ? (requests: AsyncIterable<Input<M>>, options?: RpcCallOptions) => Promise<Output<M>>
+      : (requests: AsyncIterable<Input<M>>, options?: RpcCallOptions) => AsyncIterable<Output<M>>;
 
 export type ServiceClient<S extends DescService> = {
   [K in keyof S['method']]: ClientMethod<S['method'][K]>;
@@ -82,7 +82,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   const serialize = (value: unknown) => Buffer.from(encodeRequest(method.input, value));
   const deserialize = (bytes: Buffer) => fromBinaryOutput(method.output, bytes);
   if (!isClientStreaming(method) && !isServerStreaming(method)) {
-    return (request: unknown, options: CallOptions = {}) =>
+    return (request: unknown, options: RpcCallOptions = {}) =>
       new Promise((resolve, reject) => {
         if (options.signal?.aborted) return reject(cancelled());
         const call = client.makeUnaryRequest(
@@ -104,7 +104,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   }
   if (!isClientStreaming(method)) {
     const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
-    return (request: unknown, options: CallOptions = {}): MessageStream<unknown> =>
+    return (request: unknown, options: RpcCallOptions = {}): MessageStream<unknown> =>
       streams().open(path, encodeRequest(method.input, request), {
         deadlineUnixMs: toGrpcOptions(options).deadline,
         metadata: options.metadata ?? {},
@@ -113,7 +113,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
       });
   }
   if (!isServerStreaming(method)) {
-    return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
+    return (requests: AsyncIterable<unknown>, options: RpcCallOptions = {}) =>
       new Promise((resolve, reject) => {
         if (options.signal?.aborted) return reject(cancelled());
         const call = client.makeClientStreamRequest(
@@ -133,7 +133,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
         void writeAll(call, requests);
       });
   }
-  return (requests: AsyncIterable<unknown>, options: CallOptions = {}) =>
+  return (requests: AsyncIterable<unknown>, options: RpcCallOptions = {}) =>
     readStream(() => {
       const call = client.makeBidiStreamRequest(
         path,
@@ -149,7 +149,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
 
 async function* readStream(
   open: () => ClientReadableStream<unknown> | ClientDuplexStream<unknown, unknown>,
-  options: CallOptions,
+  options: RpcCallOptions,
 ): AsyncGenerator<unknown> {
   if (options.signal?.aborted) throw cancelled();
   const call = open();
@@ -179,7 +179,7 @@ async function writeAll(
   }
 }
 
-function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
+function toGrpcOptions(options: RpcCallOptions): { deadline?: number } & Partial<GrpcCallOptions> {
   const deadlines = [
     options.deadlineUnixMs,
     options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs,
@@ -187,7 +187,7 @@ function toGrpcOptions(options: CallOptions): { deadline?: number } & Partial<Gr
   return deadlines.length ? { deadline: Math.min(...deadlines) } : {};
 }
 
-function toMetadata(options: CallOptions): Metadata {
+function toMetadata(options: RpcCallOptions): Metadata {
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   return metadata;

@@ -1,4 +1,4 @@
-export { createGrpcClient, type CallOptions, type ClientMethod, type ServiceClient } from './client.ts';
+export { createGrpcClient, type RpcCallOptions, type ClientMethod, type ServiceClient } from './client.ts';
 export type { MessageStream } from './message-stream.ts';
 export type { CallContext, MethodHandler, ServiceHandlers } from './handlers.ts';
 export { fromServiceError, RpcError, toStatusObject } from './rpc-error.ts';

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/log.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
+import { QWEN3_FIXTURES } from '../../common/tokenizer/qwen3-template.fixtures.ts';
 import { createSimEngine, type SimEngine } from '../engine/index.ts';
 import { createWorkerMetrics } from '../metrics/index.ts';
 import { createKvPeers, type KvPeers } from '../server/index.ts';
@@ -69,6 +70,30 @@ const events = (text: string) =>
     .split('\n\n')
     .filter((b) => b.startsWith('data: ') && b !== 'data: [DONE]')
     .map((b) => JSON.parse(b.slice(6)) as Record<string, any>);
+
+describe("the facade's chat prompt", () => {
+  // What a token-level engine can run: the fixtures' conversations (tool calls and results,
+  // reasoning, thinking switches, continue_final_message) without tool declarations, documents
+  // or media parts. The facade renders them as vLLM does (the renderer the fixtures check), the
+  // orchestrator's router too (common/openai/prompt.ts), so an engine runs the ids the router hashed.
+  const runnable = QWEN3_FIXTURES.filter((f) => f.complete).map((f) => {
+    const { tools: _tools, documents: _documents, ...request } = f.request;
+    return [f.name, request] as const;
+  });
+  it.each(runnable)('is the prompt vLLM renders: %s', async (_name, request) => {
+    const { status, json } = await post('/v1/chat/completions', {
+      model: MODEL,
+      ...request,
+      max_tokens: 1,
+      return_token_ids: true,
+    });
+    expect(status).toBe(200);
+    const rendered = tokenizer.chatTemplate!.renderRequest(request);
+    if (!rendered.ok) throw rendered.error;
+    const expected = await tokenizer.tokenizer.encode(rendered.value.text, { addSpecialTokens: false });
+    expect(json.prompt_token_ids).toEqual(expected);
+  });
+});
 
 describe('the vLLM facade in process', () => {
   it('returns the prompt and output token ids with return_token_ids, and the text they decode to', async () => {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GenerationCall } from '../../common/openai/http-app.ts';
 import { watchRequestEnd } from '../../common/openai/request-end.ts';
 import { type TandemError, toOpenAIErrorBody, toTandemError } from '../../common/errors.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
@@ -34,15 +34,8 @@ export interface GenerationContext extends RunContext {
   readonly engineRequestId: (base: string) => string;
 }
 
-export async function handleGeneration(
-  endpoint: 'completion' | 'chat',
-  request: FastifyRequest,
-  reply: FastifyReply,
-  context: GenerationContext,
-  arrivalMs: number,
-): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
+export async function handleGeneration(context: GenerationContext, call: GenerationCall): Promise<void> {
+  const { endpoint, request, res, arrivalMs } = call;
   const end = watchRequestEnd(res, context.shutdown);
   const headers = { 'x-request-id': request.id };
   try {

@@ -1,6 +1,11 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
-import { parseWireRequest, readTokenLevel, textOfParts, type SamplingFields } from '../../common/openai/index.ts';
-import type { ChatMessage } from '../../common/tokenizer/index.ts';
+import {
+  parseWireRequest,
+  readTokenLevel,
+  type ChatInput,
+  type CompletionInput,
+  type SamplingFields,
+} from '../../common/openai/index.ts';
 
 /**
  * vLLM's OpenAI request bodies as this facade runs them, read with the one request schema
@@ -11,22 +16,12 @@ import type { ChatMessage } from '../../common/tokenizer/index.ts';
  * orchestrator's gRPC path does). Untrusted input: a Result, never a throw.
  */
 
-export type PromptInput =
-  | { readonly kind: 'text'; readonly text: string; readonly addSpecialTokens: boolean }
-  | { readonly kind: 'tokens'; readonly tokenIds: readonly number[] }
-  | {
-      readonly kind: 'chat';
-      readonly messages: readonly ChatMessage[];
-      readonly addGenerationPrompt: boolean;
-      readonly continueFinalMessage: boolean;
-      readonly kwargs: Readonly<Record<string, unknown>>;
-    };
-
 export interface ParsedRequest extends SamplingFields {
   readonly endpoint: 'completion' | 'chat';
   /** Undefined: the served model (vLLM's default when `model` is omitted). */
   readonly model: string | undefined;
-  readonly prompt: PromptInput;
+  /** The prompt as the wire module read it (chat messages as sent, rendered by prepare-request). */
+  readonly input: CompletionInput | ChatInput;
   readonly stream: boolean;
   readonly includeUsage: boolean;
   readonly continuousUsage: boolean;
@@ -59,39 +54,11 @@ function parseRequest(endpoint: 'completion' | 'chat', body: unknown): Result<Pa
       ),
     );
   }
-  let prompt: PromptInput;
-  if (w.input.kind === 'completion') {
-    const p = w.input.prompt;
-    prompt =
-      'text' in p
-        ? { kind: 'text', text: p.text, addSpecialTokens: w.input.addSpecialTokens }
-        : { kind: 'tokens', tokenIds: p.tokenIds };
-  } else {
-    const messages: ChatMessage[] = [];
-    for (const message of w.input.messages) {
-      // Non-text parts were refused by readTokenLevel: the text is complete.
-      const { text } = textOfParts(message.content);
-      messages.push({
-        role: message.role,
-        content: text,
-        ...(message.name === undefined ? {} : { name: message.name }),
-      });
-    }
-    prompt = {
-      kind: 'chat',
-      messages,
-      // vLLM's default: on, unless continuing the final message.
-      addGenerationPrompt:
-        (w.body.add_generation_prompt as boolean | null | undefined) ?? !w.input.continue_final_message,
-      continueFinalMessage: w.input.continue_final_message,
-      kwargs: w.input.chat_template_kwargs,
-    };
-  }
   return ok({
     ...sampling.value,
     endpoint,
     model: w.model,
-    prompt,
+    input: w.input,
     stream: w.stream,
     includeUsage: w.includeUsage,
     continuousUsage: w.continuousUsage,

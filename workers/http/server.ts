@@ -1,8 +1,7 @@
 import { setMaxListeners } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TandemError, toOpenAIErrorBody, type ErrorCode } from '../../common/errors.ts';
-import { createOpenAiApp } from '../../common/openai/http-app.ts';
+import { createOpenAiApp, serveGenerationRoutes } from '../../common/openai/http-app.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
 
 /**
@@ -21,8 +20,6 @@ export interface HttpFacade {
   close(): Promise<void>;
 }
 
-/** An X-Request-Id echoed as is: 1-256 visible ASCII characters; anything else is replaced. */
-
 export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   const { engine, metrics, clock } = options;
   const app = createOpenAiApp({
@@ -33,9 +30,7 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
   let closing = false;
-  const arrivals = new WeakMap<IncomingMessage, number>();
-  app.addHook('onRequest', async (request, reply) => {
-    arrivals.set(request.raw, clock.now());
+  app.addHook('onRequest', async (_request, reply) => {
     if (closing)
       return sendError(
         reply.header('connection', 'close'),
@@ -60,12 +55,10 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
     shutdown: shutdown.signal,
     engineRequestId: (base) => `${base}-${(++serial).toString(36)}`,
   };
-  const arrivalOf = (raw: IncomingMessage) => arrivals.get(raw) ?? clock.now();
-  app.post('/v1/completions', (request, reply) =>
-    handleGeneration('completion', request, reply, generation, arrivalOf(request.raw)),
-  );
-  app.post('/v1/chat/completions', (request, reply) =>
-    handleGeneration('chat', request, reply, generation, arrivalOf(request.raw)),
+  serveGenerationRoutes(
+    app,
+    () => clock.now(),
+    (call) => handleGeneration(generation, call),
   );
 
   // vLLM: 200 with an empty body while the engine runs, 503 once it is gone.

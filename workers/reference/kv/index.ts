@@ -7,6 +7,5 @@ export {
   type KvBlockLayout,
   type KvBlockLayoutInput,
 } from './layout.ts';
-export { assertCapacity, blocksFor, ensureCapacity, type KvSequence } from './sequence.ts';
-export { firstDifference } from './first-difference.ts';
+export { assertCapacity, blocksFor, ensureCapacity, type SequenceBlocks } from './sequence.ts';
 export { sequenceKvBytes } from './sequence-bytes.ts';

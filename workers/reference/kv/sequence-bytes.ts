@@ -1,6 +1,6 @@
 import type { KvBlockPool } from './block-pool.ts';
 import { kvRowOffset } from './layout.ts';
-import type { KvSequence } from './sequence.ts';
+import type { SequenceBlocks } from './sequence.ts';
 
 /**
  * A sequence's KV as bytes in logical order, independent of which block ids hold it: for each
@@ -8,7 +8,7 @@ import type { KvSequence } from './sequence.ts';
  * sequences hold the same KV exactly when these bytes are equal; slots past numTokens in the
  * last block are not included. For tests and checks, not the hot path.
  */
-export function sequenceKvBytes(pool: KvBlockPool, sequence: KvSequence): Uint8Array {
+export function sequenceKvBytes(pool: KvBlockPool, sequence: SequenceBlocks): Uint8Array {
   const { layout, data } = pool;
   const rowsPerPosition = layout.numLayers * 2 * layout.numKvHeads;
   const out = new Float32Array(sequence.numTokens * rowsPerPosition * layout.headDim);

@@ -6,7 +6,7 @@ import { TandemError } from '../../../common/errors.ts';
  * p % blockSize; the last block may be partly filled. Owned and grown by the caller (the
  * engine's block manager in production).
  */
-export interface KvSequence {
+export interface SequenceBlocks {
   readonly blockTable: number[];
   numTokens: number;
 }
@@ -21,7 +21,7 @@ export function blocksFor(numTokens: number, blockSize: number): number {
  * allocator returns a free block id or throws (e.g. resource exhausted).
  */
 export function ensureCapacity(
-  sequence: KvSequence,
+  sequence: SequenceBlocks,
   numTokens: number,
   blockSize: number,
   allocateBlock: () => number,

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { firstDifference } from '../../../common/first-difference.ts';
 import { createRng } from '../../../common/rng.ts';
-import { createKvBlockPool, firstDifference, sequenceKvBytes, type KvBlockPool, type KvSequence } from '../kv/index.ts';
+import { createKvBlockPool, sequenceKvBytes, type KvBlockPool, type SequenceBlocks } from '../kv/index.ts';
 import { prefillSequence } from './generate.ts';
 import { kvDigest } from './kv-digest-child.ts';
 import { createReferenceModel, type ReferenceModel } from './model.ts';
@@ -15,7 +16,7 @@ const promptOf = (seed: string, length: number) => {
 
 interface Run {
   pool: KvBlockPool;
-  sequence: KvSequence;
+  sequence: SequenceBlocks;
   logits: Float32Array;
 }
 
@@ -28,7 +29,7 @@ function run(
   poolBlocks = 64,
 ): Run {
   const pool = createKvBlockPool({ layout: model.kvLayout(BLOCK), numBlocks: poolBlocks });
-  const sequence: KvSequence = { blockTable: [], numTokens: 0 };
+  const sequence: SequenceBlocks = { blockTable: [], numTokens: 0 };
   let next = 0;
   const logits = prefillSequence(model, pool, sequence, prompt, () => blockIds[next++]!, chunk);
   return { pool, sequence, logits };
@@ -70,7 +71,7 @@ describe('reference model determinism', () => {
     const dirty = createKvBlockPool({ layout: model.kvLayout(BLOCK), numBlocks: 64 });
     const noise = createRng('noise');
     for (let i = 0; i < dirty.data.length; i++) dirty.data[i] = noise.normal(0, 100);
-    const sequence: KvSequence = { blockTable: [], numTokens: 0 };
+    const sequence: SequenceBlocks = { blockTable: [], numTokens: 0 };
     let next = 0;
     const logits = prefillSequence(model, dirty, sequence, prompt, () => next++, 9);
     expect(firstDifference(sequenceKvBytes(dirty, sequence), sequenceKvBytes(clean.pool, clean.sequence))).toBe(-1);

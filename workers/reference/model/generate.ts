@@ -1,6 +1,6 @@
 import { TandemError } from '../../../common/errors.ts';
 import type { KvBlockPool } from '../kv/block-pool.ts';
-import { ensureCapacity, type KvSequence } from '../kv/sequence.ts';
+import { ensureCapacity, type SequenceBlocks } from '../kv/sequence.ts';
 import type { ReferenceModel } from './model.ts';
 
 /**
@@ -20,7 +20,7 @@ export type AllocateBlock = () => number;
 export function prefillSequence(
   model: ReferenceModel,
   pool: KvBlockPool,
-  sequence: KvSequence,
+  sequence: SequenceBlocks,
   tokenIds: readonly number[],
   allocateBlock: AllocateBlock,
   chunkSize = Number.POSITIVE_INFINITY,
@@ -61,7 +61,7 @@ export interface GreedyDecodeResult {
 export function decodeGreedy(
   model: ReferenceModel,
   pool: KvBlockPool,
-  sequence: KvSequence,
+  sequence: SequenceBlocks,
   lastLogits: Float32Array,
   options: GreedyDecodeOptions,
 ): GreedyDecodeResult {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../common/rng.ts';
-import { createKvBlockPool, firstDifference, sequenceKvBytes, type KvSequence } from '../kv/index.ts';
+import { firstDifference } from '../../../common/first-difference.ts';
+import { createKvBlockPool, sequenceKvBytes, type SequenceBlocks } from '../kv/index.ts';
 import { resolveModelConfig, type ReferenceModelConfig } from './config.ts';
 import { decodeGreedy, prefillSequence } from './generate.ts';
 import { createReferenceModel, type ReferenceModel } from './model.ts';
@@ -14,7 +15,7 @@ const promptOf = (seed: string, length: number) => {
 
 function freshSequence(model: ReferenceModel, blockSize = 16, numBlocks = 64) {
   const pool = createKvBlockPool({ layout: model.kvLayout(blockSize), numBlocks });
-  const sequence: KvSequence = { blockTable: [], numTokens: 0 };
+  const sequence: SequenceBlocks = { blockTable: [], numTokens: 0 };
   let next = 0;
   return { pool, sequence, allocate: () => next++ };
 }
