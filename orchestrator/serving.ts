@@ -131,6 +131,12 @@ export interface ServingCore {
    * stop string matches, reads cachedPromptTokens from its usage).
    */
   generate(request: TokenizedRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  /**
+   * The refusal (rate_limited / unavailable, with Retry-After) `generate` would throw at once
+   * for lack of capacity if called now, or undefined. Asked before tokenizing, so a refusal
+   * under overload costs no tokenizer work; `generate` still decides for itself.
+   */
+  refusal?(): TandemError | undefined;
   /** The routing decision this request would get, with every candidate's terms; sends nothing. */
   explain(request: TokenizedRequest): unknown;
   readiness(): Readiness;

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TandemError } from '../common/errors.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
 import type { Behaviour } from './frontend-harness.ts';
 import { createFakeCore, MODEL, post, reply, startFrontend } from './frontend-harness.ts';
@@ -151,6 +152,81 @@ describe('a deeply nested body', () => {
       );
       expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
       expect(core.calls).toHaveLength(1);
+    } finally {
+      await frontend.close();
+    }
+  });
+});
+
+/** The tokenizer, with a count of the calls that tokenize. */
+function countingTokenizer(): { model: ModelTokenizer; tokenized: () => number } {
+  let calls = 0;
+  const inner = tokenizer.tokenizer;
+  return {
+    model: {
+      ...tokenizer,
+      tokenizer: {
+        ...inner,
+        encode: (text, options) => (calls++, inner.encode(text, options)),
+        encodeWithin: (text, options) => (calls++, inner.encodeWithin(text, options)),
+      },
+    },
+    tokenized: () => calls,
+  };
+}
+
+describe('bounds before work', () => {
+  it('refuses a 7 MB prompt with 400 from its length alone, without tokenizing it, and keeps serving', async () => {
+    const core = createFakeCore(reply(wordIds));
+    const counting = countingTokenizer();
+    const frontend = await startFrontend(core, counting.model);
+    try {
+      const prompt = 'lorem ipsum dolor sit amet '.repeat(7_000_000 / 27);
+      for (const body of [
+        { model: MODEL, prompt },
+        { model: MODEL, messages: [{ role: 'user', content: prompt }] },
+      ]) {
+        const response = await post(`${frontend.url}/v1/${'prompt' in body ? '' : 'chat/'}completions`, body);
+        expect(response.status).toBe(400);
+        expect(response.json.error.message).toMatch(
+          /maximum context length is 32768 tokens\. However, your request has at least \d+ input tokens/,
+        );
+      }
+      expect(counting.tokenized()).toBe(0);
+      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
+      expect(core.calls).toHaveLength(1);
+    } finally {
+      await frontend.close();
+    }
+  });
+
+  it('refuses a prompt the length bound lets through after tokenizing about max_model_len ids of it', async () => {
+    const core = createFakeCore(reply(wordIds));
+    const frontend = await startFrontend(core, tokenizer, { max_model_len: 1024 });
+    try {
+      // 60 kB of text: at least 468 ids by its length (the bound cannot rule it out), 11,000 in fact.
+      const prompt = 'the quick brown fox jumps over the lazy dog\n'.repeat(60_000 / 44);
+      const response = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt });
+      expect(response.status).toBe(400);
+      expect(response.json.error.message).toMatch(/However, your request has at least 10\d\d input tokens/);
+      expect(core.calls).toHaveLength(0);
+    } finally {
+      await frontend.close();
+    }
+  });
+
+  it("refuses with the core's 429 before tokenizing when the core would refuse the arrival", async () => {
+    const core = createFakeCore(reply(wordIds));
+    const refusal = new TandemError('rate_limited', 'every worker is saturated; retry later', { retryAfterS: 3 });
+    const refusing: typeof core = Object.assign(core, { refusal: () => refusal });
+    const counting = countingTokenizer();
+    const frontend = await startFrontend(refusing, counting.model);
+    try {
+      const response = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'hello there' });
+      expect(response.status).toBe(429);
+      expect(response.headers.get('retry-after')).toBe('3');
+      expect(counting.tokenized()).toBe(0);
+      expect(core.calls).toHaveLength(0);
     } finally {
       await frontend.close();
     }

@@ -1,5 +1,5 @@
 import { fail, ok, TandemError, type Result } from '../errors.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer, Tokenizer } from '../tokenizer/index.ts';
 import type { ChatInput, CompletionInput } from './parse-request.ts';
 
 /**
@@ -20,6 +20,11 @@ export interface TokenizedPrompt {
   readonly complete: boolean;
 }
 
+/** A prompt before tokenizing: text to tokenize (a rendered chat, a completion's text), or the client's ids. */
+export type PromptSource =
+  | { readonly text: string; readonly addSpecialTokens: boolean; readonly complete: boolean }
+  | { readonly tokenIds: readonly number[]; readonly complete: true };
+
 /**
  * Renders a chat with the model's template exactly as vLLM renders it (tools, documents,
  * chat_template_kwargs, content parts; common/tokenizer/chat-template.ts), tokenizes text, and
@@ -29,24 +34,65 @@ export async function tokenizePrompt(
   input: CompletionInput | ChatInput,
   modelTokenizer: ModelTokenizer,
 ): Promise<Result<TokenizedPrompt>> {
-  const { tokenizer, chatTemplate } = modelTokenizer;
-  try {
-    if (input.kind === 'chat') {
-      if (!chatTemplate) return invalid('messages', 'this model has no chat template; use /v1/completions');
-      const rendered = chatTemplate.renderRequest(input);
-      if (!rendered.ok) return rendered;
-      const tokenIds = await tokenizer.encode(rendered.value.text, { addSpecialTokens: false });
-      return ok({ tokenIds, complete: rendered.value.complete });
-    }
-    if ('text' in input.prompt) {
-      const tokenIds = await tokenizer.encode(input.prompt.text, { addSpecialTokens: input.addSpecialTokens });
-      return ok({ tokenIds, complete: true });
-    }
-    const tokenIds = input.prompt.tokenIds;
-    const outside = tokenIds.find((id) => id >= tokenizer.vocabSize);
+  const source = renderPrompt(input, modelTokenizer);
+  return source.ok ? tokenizeSource(source.value, modelTokenizer, undefined) : source;
+}
+
+/** The prompt before tokenizing: a chat rendered as vLLM renders it, a completion's text or ids. Synchronous. */
+export function renderPrompt(input: CompletionInput | ChatInput, modelTokenizer: ModelTokenizer): Result<PromptSource> {
+  if (input.kind === 'chat') {
+    if (!modelTokenizer.chatTemplate)
+      return invalid('messages', 'this model has no chat template; use /v1/completions');
+    const rendered = modelTokenizer.chatTemplate.renderRequest(input);
+    if (!rendered.ok) return rendered;
+    return ok({ text: rendered.value.text, addSpecialTokens: false, complete: rendered.value.complete });
+  }
+  if ('text' in input.prompt)
+    return ok({ text: input.prompt.text, addSpecialTokens: input.addSpecialTokens, complete: true });
+  return ok({ tokenIds: input.prompt.tokenIds, complete: true });
+}
+
+/**
+ * Refuses, before any tokenizing, a prompt that cannot fit the context by its length alone
+ * (Tokenizer.minTokens for text, the count for ids): vLLM's context error saying "at least".
+ */
+export function checkPromptLength(
+  source: PromptSource,
+  budget: Omit<OutputBudget, 'promptTokens' | 'minTokens'>,
+  tokenizer: Tokenizer,
+): Result<void> {
+  const known = 'text' in source ? tokenizer.minTokens(source.text) : source.tokenIds.length;
+  const error = contextError({ ...budget, promptTokens: known }, 'text' in source);
+  return error ? fail(error) : ok(undefined);
+}
+
+/**
+ * The ids of a rendered prompt. With `budget`, tokenizing is bounded by the room the context
+ * leaves (Tokenizer.encodeWithin): a prompt that cannot fit costs about max_model_len ids of work
+ * and fails with vLLM's context error ("at least N").
+ */
+export async function tokenizeSource(
+  source: PromptSource,
+  modelTokenizer: ModelTokenizer,
+  budget: Omit<OutputBudget, 'promptTokens' | 'minTokens'> | undefined,
+): Promise<Result<TokenizedPrompt>> {
+  const { tokenizer } = modelTokenizer;
+  if ('tokenIds' in source) {
+    const outside = source.tokenIds.find((id) => id >= tokenizer.vocabSize);
     if (outside !== undefined)
       return invalid('prompt', `prompt: token id ${outside} is out of vocabulary (size ${tokenizer.vocabSize})`);
-    return ok({ tokenIds, complete: true });
+    return ok({ tokenIds: source.tokenIds, complete: true });
+  }
+  try {
+    const options = { addSpecialTokens: source.addSpecialTokens };
+    if (budget === undefined)
+      return ok({ tokenIds: await tokenizer.encode(source.text, options), complete: source.complete });
+    const bounded = await tokenizer.encodeWithin(source.text, {
+      ...options,
+      maxTokens: Math.max(0, budget.maxModelLen - (budget.maxTokens ?? 1)),
+    });
+    if ('atLeast' in bounded) return fail(contextError({ ...budget, promptTokens: bounded.atLeast }, true)!);
+    return ok({ tokenIds: bounded.ids, complete: source.complete });
   } catch (error) {
     return fail(new TandemError('internal', `tokenization failed: ${(error as Error).message}`, { cause: error }));
   }
@@ -71,30 +117,41 @@ export function outputBudget(budget: OutputBudget): Result<number> {
   const { promptTokens, maxModelLen, maxTokens } = budget;
   const what = budget.endpoint === 'chat' ? 'messages' : 'prompt';
   if (promptTokens === 0) return invalid(what, `${what}: the prompt is empty after tokenization`);
+  const tooLong = contextError(budget, false);
+  if (tooLong) return fail(tooLong);
   const room = maxModelLen - promptTokens;
-  if (room < 1) {
-    return fail(
-      new TandemError(
-        'context_length_exceeded',
-        `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input.`,
-        { param: what },
-      ),
-    );
-  }
-  if (maxTokens !== undefined && maxTokens > room) {
-    return fail(
-      new TandemError(
-        'context_length_exceeded',
-        `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the ${what}, ${maxTokens} in the completion). Please reduce the length of the ${what} or completion.`,
-        { param: 'max_tokens' },
-      ),
-    );
-  }
   const granted =
     maxTokens ?? (budget.endpoint === 'completion' ? Math.min(COMPLETION_DEFAULT_MAX_TOKENS, room) : room);
   if (budget.minTokens > granted)
     return invalid('min_tokens', `min_tokens (${budget.minTokens}) must not exceed max_tokens (${granted})`);
   return ok(granted);
+}
+
+/**
+ * vLLM's context-length error (400 context_length_exceeded) for a prompt of `promptTokens` (at
+ * least that many when `atLeast`: known without tokenizing all of it) and max_tokens, or undefined
+ * when they fit: the prompt must leave room for one token and prompt + max_tokens fit max_model_len.
+ */
+function contextError(
+  budget: Pick<OutputBudget, 'endpoint' | 'promptTokens' | 'maxModelLen' | 'maxTokens'>,
+  atLeast: boolean,
+): TandemError | undefined {
+  const { promptTokens, maxModelLen, maxTokens } = budget;
+  const what = budget.endpoint === 'chat' ? 'messages' : 'prompt';
+  const has = atLeast ? `at least ${promptTokens}` : `${promptTokens}`;
+  if (promptTokens >= maxModelLen)
+    return new TandemError(
+      'context_length_exceeded',
+      `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${has} input tokens. Please reduce the length of the input.`,
+      { param: what },
+    );
+  if (maxTokens !== undefined && promptTokens + maxTokens > maxModelLen)
+    return new TandemError(
+      'context_length_exceeded',
+      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${atLeast ? 'at least ' : ''}${promptTokens + maxTokens} tokens (${has} in the ${what}, ${maxTokens} in the completion). Please reduce the length of the ${what} or completion.`,
+      { param: 'max_tokens' },
+    );
+  return undefined;
 }
 
 function invalid(param: string, message: string): Result<never> {

@@ -15,8 +15,16 @@
  */
 
 export interface ByteLevelBpe {
-  /** Ids of a text holding no added token, or undefined when it needs the native library. */
-  encode(text: string): number[] | undefined;
+  /**
+   * Ids of a text holding no added token, or undefined when it needs the native library. With
+   * `maxIds`, stops as soon as more than `maxIds` ids are known (the result is then the first
+   * `maxIds + 1` or more of them): the pieces are walked in order and nothing past that is
+   * split or merged, so a huge text costs what its first `maxIds` ids cost (plus its NFC
+   * normalization when it is not pure ASCII).
+   */
+  encode(text: string, maxIds?: number): number[] | undefined;
+  /** Bytes in the longest vocabulary entry: no id of this encoder stands for more bytes of normalized text. */
+  readonly longestTokenBytes: number;
 }
 
 /** The parts of tokenizer.json this encoder reads. */
@@ -141,27 +149,57 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
     return symbols;
   };
 
+  /** Appends a piece's ids to `out`; false when the piece needs the native library. */
+  const push = (piece: string, out: number[]): boolean => {
+    let ids = words.get(piece);
+    if (ids === undefined) {
+      ids = bpe(piece);
+      if (ids === undefined) return false;
+      if (words.size >= WORD_CACHE_ENTRIES) words.delete(words.keys().next().value!);
+      words.set(piece, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+    return true;
+  };
+  let longestTokenBytes = 1;
+  // A byte-level vocabulary spells each byte as one character (byteToChar).
+  for (const token of vocab.keys()) longestTokenBytes = Math.max(longestTokenBytes, token.length);
+
   return {
-    encode(text) {
+    longestTokenBytes,
+    encode(text, maxIds) {
       // Below U+0300 every character is its own NFC (no combining marks, no singletons, no
       // Hangul), so such a text skips ICU's normalizer (a quarter of a prompt's encoding time).
       const normalized = normalizer === 'NFC' && NFC_MAY_CHANGE.test(text) ? text.normalize('NFC') : text;
-      const pieces = splitIsolated(regex, normalized);
       const out: number[] = [];
-      for (let p = 0; p < pieces.length; p++) {
-        const piece = pieces[p]!;
-        let ids = words.get(piece);
-        if (ids === undefined) {
-          ids = bpe(piece);
-          if (ids === undefined) return undefined;
-          if (words.size >= WORD_CACHE_ENTRIES) words.delete(words.keys().next().value!);
-          words.set(piece, ids);
-        }
-        for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+      if (maxIds === undefined) {
+        const pieces = splitIsolated(regex, normalized);
+        for (let p = 0; p < pieces.length; p++) if (!push(pieces[p]!, out)) return undefined;
+        return out;
+      }
+      for (const piece of isolatedPieces(regex, normalized)) {
+        if (!push(piece, out)) return undefined;
+        if (out.length > maxIds) return out;
       }
       return out;
     },
   };
+}
+
+/** The pieces of splitIsolated one at a time, so a caller that stops early splits no further. */
+function* isolatedPieces(regex: RegExp, text: string): Generator<string> {
+  const walker = new RegExp(regex.source, regex.flags);
+  let end = 0;
+  for (let match = walker.exec(text); match !== null; match = walker.exec(text)) {
+    if (match[0] === '') {
+      walker.lastIndex++;
+      continue;
+    }
+    if (match.index > end) yield text.slice(end, match.index);
+    yield match[0];
+    end = match.index + match[0].length;
+  }
+  if (end < text.length) yield text.slice(end);
 }
 
 /**

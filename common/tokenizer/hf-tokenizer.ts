@@ -1,6 +1,6 @@
 import { Tokenizer as NativeTokenizer } from '@anush008/tokenizers';
 import { fail, ok, TandemError, type Result } from '../errors.ts';
-import { createByteLevelBpe, type BpeTokenizerJson } from './byte-level-bpe.ts';
+import { createByteLevelBpe, type BpeTokenizerJson, type ByteLevelBpe } from './byte-level-bpe.ts';
 import { createByteLevelDetokenizer, createByteTable } from './byte-level.ts';
 import { createOffsetDetokenizer } from './offset-detokenizer.ts';
 import { createSegmentEncoder, type SegmentEncoder } from './segment-cache.ts';
@@ -91,6 +91,10 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
   const maxSyncChars = options.maxSyncChars ?? 65_536;
   // A post-processor other than ByteLevel may add ids (a BOS): then add_special_tokens goes native.
   const postAddsNothing = !head.post_processor || head.post_processor.type === 'ByteLevel';
+  const charsPerTokenBound = fast === undefined ? undefined : maxUnitsPerToken(fast.bpe, head.added_tokens ?? []);
+  const minTokens = lowerBound(charsPerTokenBound);
+  const nativeIds = async (text: string, addSpecialTokens: boolean) =>
+    (await native.encode(text, null, { addSpecialTokens })).getIds();
 
   return ok({
     vocabSize,
@@ -98,12 +102,21 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
     isSpecial,
     async encode(text, { addSpecialTokens }) {
       if (fast && text.length <= maxSyncChars && (postAddsNothing || !addSpecialTokens)) {
-        const ids = fast.encode(text);
+        const ids = fast.segments.encode(text);
         if (ids !== undefined) return ids;
       }
-      const encoding = await native.encode(text, null, { addSpecialTokens });
-      return encoding.getIds();
+      return nativeIds(text, addSpecialTokens);
     },
+    async encodeWithin(text, { addSpecialTokens, maxTokens }) {
+      const floor = minTokens(text);
+      if (floor > maxTokens) return { atLeast: floor };
+      // In JavaScript whatever the length: the walk stops past maxTokens ids, so the event loop
+      // is held for at most about maxTokens ids' worth of merging.
+      let ids = fast && (postAddsNothing || !addSpecialTokens) ? fast.segments.encode(text, maxTokens) : undefined;
+      ids ??= await nativeIds(text, addSpecialTokens);
+      return ids.length > maxTokens ? { atLeast: ids.length } : { ids };
+    },
+    minTokens,
     async decode(tokenIds, { skipSpecialTokens }) {
       return native.decode(tokenIds.filter(inRange), skipSpecialTokens);
     },
@@ -116,14 +129,47 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
 }
 
 /** The JavaScript segment encoder, when the pipeline and every added token allow it to be exact. */
-function createFastEncoder(head: TokenizerJsonHead): SegmentEncoder | undefined {
+function createFastEncoder(head: TokenizerJsonHead): { segments: SegmentEncoder; bpe: ByteLevelBpe } | undefined {
   const added = head.added_tokens ?? [];
   // An added token matched after normalization, or eating the spaces around it, changes its neighbours' segments.
   if (added.some((t) => t.normalized === true || t.lstrip === true || t.rstrip === true || t.single_word === true))
     return undefined;
-  const encoder = createByteLevelBpe(head);
-  if (!encoder) return undefined;
-  return createSegmentEncoder({ addedTokens: added.map((t) => ({ content: t.content, id: t.id })), encoder });
+  const bpe = createByteLevelBpe(head);
+  if (!bpe) return undefined;
+  return {
+    bpe,
+    segments: createSegmentEncoder({ addedTokens: added.map((t) => ({ content: t.content, id: t.id })), encoder: bpe }),
+  };
+}
+
+/**
+ * k such that a text of U UTF-16 units and B UTF-8 bytes encodes to at least max((3U - B) / 2, U / 2) / k
+ * ids, for a byte-level BPE (the pipelines createByteLevelBpe takes; undefined for any other, whose
+ * unknown-word or fused tokens promise nothing). Why:
+ * - every byte of the normalized text is spelled by exactly one id, and no vocabulary id spells more
+ *   than `longestTokenBytes` (128 for Qwen3); an added token is one id for its content's units;
+ * - NFC never drops an ASCII character (none composes with what precedes it), and shrinks no text to
+ *   fewer UTF-8 bytes than half its UTF-16 units (its worst case is three code points composing into
+ *   one two-byte character, U+0055 U+0308 U+0304 -> U+01D5: 3 units -> 2 bytes);
+ * - each non-ASCII UTF-16 unit takes at most 3 UTF-8 bytes, so a text holds at least (3U - B) / 2
+ *   ASCII characters.
+ * So normalized bytes >= max(ASCII count, U / 2), and k = the larger of the longest token's bytes and
+ * the longest added token's units. Qwen3: k = 128, so 7 MB of ASCII is at least 57,000 ids.
+ */
+function maxUnitsPerToken(bpe: ByteLevelBpe, added: readonly { content: string }[]): number {
+  let k = bpe.longestTokenBytes;
+  for (const token of added) k = Math.max(k, token.content.length);
+  return k;
+}
+
+/** minTokens for a tokenizer whose bound is `k` (maxUnitsPerToken), or none. */
+function lowerBound(k: number | undefined): (text: string) => number {
+  if (k === undefined) return () => 0;
+  return (text) => {
+    const units = text.length;
+    const ascii = Math.max(0, (3 * units - Buffer.byteLength(text)) / 2);
+    return Math.floor(Math.max(ascii, units / 2) / k);
+  };
 }
 
 /** A special token as tokenizer_config.json spells it: `"<s>"` or `{"content": "<s>", ...}`. */

@@ -27,4 +27,5 @@ export type {
   RenderedChat,
   DetokenizerOptions,
   Tokenizer,
+  BoundedEncoding,
 } from './tokenizer.ts';

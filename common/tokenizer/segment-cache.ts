@@ -27,8 +27,12 @@ export interface SegmentEncoderOptions {
 }
 
 export interface SegmentEncoder {
-  /** The ids of `text`, or undefined when the encoder cannot take it (the native library then does). */
-  encode(text: string): number[] | undefined;
+  /**
+   * The ids of `text`, or undefined when the encoder cannot take it (the native library then does).
+   * With `bound`, stops once more than `bound` ids are known (see ByteLevelBpe.encode); a
+   * segment cut short is not remembered.
+   */
+  encode(text: string, bound?: number): number[] | undefined;
   /** Cache figures since creation: segments looked up, found, and ids held now. */
   stats(): { lookups: number; hits: number; entries: number; ids: number };
 }
@@ -46,9 +50,11 @@ export function createSegmentEncoder(options: SegmentEncoderOptions): SegmentEnc
   let lookups = 0;
   let hits = 0;
 
-  const segment = (text: string, out: number[]): boolean => {
+  const segment = (text: string, out: number[], bound: number | undefined): boolean => {
+    // With a bound, the encoder stops past `room` ids: a result longer than `room` was cut short.
+    const room = bound === undefined ? undefined : bound - out.length;
     if (text.length < minChars) {
-      const ids = options.encoder.encode(text);
+      const ids = options.encoder.encode(text, room);
       if (ids === undefined) return false;
       for (const id of ids) out.push(id);
       return true;
@@ -60,32 +66,38 @@ export function createSegmentEncoder(options: SegmentEncoderOptions): SegmentEnc
       cache.delete(text);
       cache.set(text, ids);
     } else {
-      ids = options.encoder.encode(text);
+      ids = options.encoder.encode(text, room);
       if (ids === undefined) return false;
-      cache.set(text, ids);
-      heldIds += ids.length;
-      while (cache.size > maxEntries || heldIds > maxIds) {
-        const [oldest, oldIds] = cache.entries().next().value!;
-        cache.delete(oldest);
-        heldIds -= oldIds.length;
-      }
+      if (room === undefined || ids.length <= room) remember(text, ids);
     }
     for (const id of ids) out.push(id);
     return true;
   };
+  const remember = (text: string, ids: number[]) => {
+    cache.set(text, ids);
+    heldIds += ids.length;
+    while (cache.size > maxEntries || heldIds > maxIds) {
+      const [oldest, oldIds] = cache.entries().next().value!;
+      cache.delete(oldest);
+      heldIds -= oldIds.length;
+    }
+  };
 
   return {
-    encode(text) {
+    encode(text, bound) {
       const out: number[] = [];
-      if (!splitter) return segment(text, out) ? out : undefined;
+      if (!splitter) return segment(text, out, bound) ? out : undefined;
+      const over = () => bound !== undefined && out.length > bound;
       splitter.lastIndex = 0;
       let end = 0;
       for (let match = splitter.exec(text); match !== null; match = splitter.exec(text)) {
-        if (match.index > end && !segment(text.slice(end, match.index), out)) return undefined;
+        if (match.index > end && !segment(text.slice(end, match.index), out, bound)) return undefined;
+        if (over()) return out;
         out.push(byContent.get(match[0])!);
         end = match.index + match[0].length;
+        if (over()) return out;
       }
-      if (end < text.length && !segment(text.slice(end), out)) return undefined;
+      if (end < text.length && !segment(text.slice(end), out, bound)) return undefined;
       return out;
     },
     stats: () => ({ lookups, hits, entries: cache.size, ids: heldIds }),

@@ -413,3 +413,64 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     }
   });
 });
+
+describe('bounds for untrusted text (Qwen3)', () => {
+  /** Texts where the bound is tightest: long space runs (128-byte tokens), NFC compositions, Hangul jamo, added tokens. */
+  function adversarialText(seed: number): string {
+    const rng = createRng(seed);
+    const pieces = [
+      ' '.repeat(128),
+      ' '.repeat(300),
+      'U\u0308\u0304',
+      '\u1100\u1161\u11a8',
+      '\u03b1\u0313\u0300\u0345',
+      '\u212a',
+      '<|im_start|>',
+      '<|endoftext|>',
+      '='.repeat(64),
+      '\ud800',
+    ];
+    let out = '';
+    for (let i = 0, n = 1 + rng.int(40); i < n; i++) out += rng.pick(pieces);
+    return out + randomText(seed);
+  }
+
+  it('never puts minTokens above the true count, on 300 random and adversarial texts', async () => {
+    for (let seed = 0; seed < 300; seed++) {
+      const text = seed % 2 === 0 ? adversarialText(seed) : randomText(seed);
+      const ids = await qwen.encode(text, { addSpecialTokens: false });
+      expect(qwen.minTokens(text), JSON.stringify(text)).toBeLessThanOrEqual(ids.length);
+    }
+  });
+
+  it('rules out 7 MB of ASCII for a 32k context from its length alone', () => {
+    const prompt = 'lorem ipsum dolor sit amet '.repeat(7_000_000 / 27);
+    expect(qwen.minTokens(prompt)).toBeGreaterThan(32_768);
+    // One 128-space token is the densest spelling: 128 spaces are at least one id.
+    expect(qwen.minTokens(' '.repeat(128 * 1000))).toBe(1000);
+  });
+
+  it('encodeWithin gives every id of a text that fits and stops early on one that does not', async () => {
+    for (let seed = 0; seed < 100; seed++) {
+      const text = adversarialText(seed + 1000);
+      const ids = await qwen.encode(text, { addSpecialTokens: false });
+      const fits = await qwen.encodeWithin(text, { addSpecialTokens: false, maxTokens: ids.length });
+      expect(fits).toEqual({ ids });
+      if (ids.length < 2) continue;
+      const over = await qwen.encodeWithin(text, { addSpecialTokens: false, maxTokens: ids.length - 1 });
+      expect('atLeast' in over && over.atLeast > ids.length - 1 && over.atLeast <= ids.length).toBe(true);
+    }
+  });
+
+  it('encodeWithin refuses a 1 MB prompt (beyond the length bound) after about maxTokens ids, not all of them', async () => {
+    const prompt = 'the quick brown fox jumps over the lazy dog\n'.repeat(1_000_000 / 44);
+    expect(qwen.minTokens(prompt)).toBeLessThan(16_384); // the length bound alone cannot tell
+    const started = performance.now();
+    const result = await qwen.encodeWithin(prompt, { addSpecialTokens: false, maxTokens: 16_384 });
+    const elapsedMs = performance.now() - started;
+    expect(result).toMatchObject({ atLeast: expect.any(Number) });
+    expect((result as { atLeast: number }).atLeast).toBeLessThan(16_384 + 64);
+    // Whole, this text is 220,000 ids (about 3 s natively here); 16,384 take tens of ms. Loose for a busy machine.
+    expect(elapsedMs).toBeLessThan(1000);
+  });
+});

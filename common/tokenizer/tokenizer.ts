@@ -19,11 +19,27 @@ export interface Tokenizer {
    * completions, false for rendered chat templates, which carry their own, as vLLM does.
    */
   encode(text: string, options: { addSpecialTokens: boolean }): Promise<number[]>;
+  /**
+   * `encode`, bounded for untrusted text: the ids when there are at most `maxTokens` of them,
+   * else `{ atLeast }`, a count known to exceed `maxTokens`, found for the price of about
+   * `maxTokens` ids rather than the whole text (a text `minTokens` already rules out costs
+   * nothing). The frontend's context check.
+   */
+  encodeWithin(text: string, options: { addSpecialTokens: boolean; maxTokens: number }): Promise<BoundedEncoding>;
+  /**
+   * A lower bound on the ids `text` encodes to, from its length alone (no tokenizing, O(1)
+   * but for counting UTF-8 bytes): 0 when this tokenizer can promise nothing. Lets a prompt
+   * that cannot fit a context be refused before any work is spent on it.
+   */
+  minTokens(text: string): number;
   /** The text of a whole id sequence; ids outside [0, vocabSize) decode to nothing. */
   decode(tokenIds: readonly number[], options: { skipSpecialTokens: boolean }): Promise<string>;
   /** A fresh incremental decoder for one output stream. */
   createDetokenizer(options: DetokenizerOptions): Detokenizer;
 }
+
+/** encodeWithin's answer: every id, or a count past the bound (tokenizing stopped there). */
+export type BoundedEncoding = { readonly ids: number[] } | { readonly atLeast: number };
 
 export interface DetokenizerOptions {
   readonly skipSpecialTokens: boolean;

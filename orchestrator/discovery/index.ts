@@ -42,7 +42,6 @@ export {
 } from './pod-worker.ts';
 export {
   createTemplateCheck,
-  firstDifference,
   PROBE_CHAT,
   type TemplateCheck,
   type TemplateCheckOptions,

@@ -1,4 +1,5 @@
 import type { Clock } from '../../common/clock.ts';
+import { firstDifference } from '../../common/first-difference.ts';
 import type { Logger } from '../../common/log.ts';
 import type { ChatPromptRequest, ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
@@ -94,13 +95,6 @@ export const PROBE_CHAT: ChatPromptRequest = {
   add_generation_prompt: true,
   chat_template_kwargs: { enable_thinking: false },
 };
-
-/** The first index where two id sequences differ (the shorter length when one is a prefix of the other), or -1. */
-export function firstDifference(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
 
 export function createTemplateCheck(options: TemplateCheckOptions): TemplateCheck {
   const { tokenizer, logger, metrics, clock } = options;

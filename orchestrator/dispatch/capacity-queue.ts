@@ -22,10 +22,15 @@ export interface CapacityQueue {
   readonly length: number;
   /** A place in line, kept across turns (its arrival time and order). */
   ticket(): QueueTicket;
+  /**
+   * The refusal an arrival now would get at once (the line full, or its expected wait past the
+   * timeout), or undefined: lets the frontend refuse before tokenizing. Cheap, changes nothing.
+   */
+  refusal(): TandemError | undefined;
   /** Waits for the ticket's next turn. */
   waitTurn(ticket: QueueTicket, signal: AbortSignal): Promise<void>;
-  /** Gives the first waiter a turn. */
-  wake(): void;
+  /** Gives the first waiter a turn (with `after`: the first waiter behind that ticket). */
+  wake(after?: QueueTicket): void;
   /** The ticket's request found a worker after queueing: it left the line for good (the drain rate counts it). */
   placed(ticket: QueueTicket): void;
   /** Seconds the current line takes to drain at the measured rate, or undefined before a rate is known. */
@@ -111,35 +116,39 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   };
   const retryAfter = (now: number) => Math.max(1, Math.ceil(drainSeconds(now) ?? options.timeoutMs / 1000));
   const seconds = (s: number) => (s < 10 ? s.toFixed(1) : s.toFixed(0));
+  /** Why an arrival at `now` is refused at once, if it is. */
+  const arrivalRefusal = (now: number): TandemError | undefined => {
+    const bound = maxQueued();
+    if (waiters.length >= bound)
+      return new TandemError(
+        'rate_limited',
+        `every worker is saturated and ${waiters.length} requests are already waiting (the most this server queues is ${bound}); retry later`,
+        { retryAfterS: retryAfter(now) },
+      );
+    const rate = drainRate(now);
+    if (rate !== undefined && (waiters.length + 1) / rate > options.timeoutMs / 1000)
+      return new TandemError(
+        'rate_limited',
+        `every worker is saturated and the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate)} s to start at the current rate of ${seconds(rate)} per second, longer than this server lets a request wait (${options.timeoutMs / 1000} s); retry later`,
+        { retryAfterS: retryAfter(now) },
+      );
+    return undefined;
+  };
 
   const queue: CapacityQueue = {
     get length() {
       return waiters.length;
     },
     ticket: () => ({ seq: seq++, enteredAtMs: options.clock.now(), queued: false }),
+    // Nobody waiting: an arrival tries the workers first, so only a line can refuse it unseen.
+    refusal: () => closedWith ?? (waiters.length === 0 ? undefined : arrivalRefusal(options.clock.now())),
     waitTurn(ticket, signal) {
       if (closedWith) return Promise.reject(closedWith);
       if (signal.aborted) return Promise.reject(toTandemError(signal.reason, 'cancelled'));
       const now = options.clock.now();
       if (!ticket.queued) {
-        const bound = maxQueued();
-        if (waiters.length >= bound) {
-          const error = new TandemError(
-            'rate_limited',
-            `every worker is saturated and ${waiters.length} requests are already waiting (the most this server queues is ${bound}); retry later`,
-            { retryAfterS: retryAfter(now) },
-          );
-          return Promise.reject(error);
-        }
-        const rate = drainRate(now);
-        if (rate !== undefined && (waiters.length + 1) / rate > options.timeoutMs / 1000) {
-          const error = new TandemError(
-            'rate_limited',
-            `every worker is saturated and the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate)} s to start at the current rate of ${seconds(rate)} per second, longer than this server lets a request wait (${options.timeoutMs / 1000} s); retry later`,
-            { retryAfterS: retryAfter(now) },
-          );
-          return Promise.reject(error);
-        }
+        const refused = arrivalRefusal(now);
+        if (refused) return Promise.reject(refused);
       }
       const left = ticket.enteredAtMs + options.timeoutMs - now;
       if (left <= 0) return Promise.reject(timedOut());
@@ -166,9 +175,12 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
         schedulePoll();
       });
     },
-    wake() {
-      const first = waiters.shift();
+    wake(after) {
+      let at = 0;
+      if (after) while (at < waiters.length && waiters[at]!.ticket.seq <= after.seq) at++;
+      const first = waiters[at];
       if (!first) return;
+      waiters.splice(at, 1);
       depth();
       first.turn();
       if (waiters.length === 0) {

@@ -22,12 +22,13 @@ import {
   type TokenLogprobText,
 } from '../../common/openai/index.ts';
 import type { RequestParsers } from './parse-request.ts';
-import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
+import { checkRequest, tokenizeRequest, type PreparedRequest } from './prepare-request.ts';
 import { createRequestObserver, type RequestObserver } from './request-observer.ts';
 import { runGeneration } from './run-generation.ts';
 
 /**
- * POST /v1/completions and /v1/chat/completions: parse, tokenize, admit, run, and answer with
+ * POST /v1/completions and /v1/chat/completions: parse, check what costs nothing to check (model,
+ * template, a prompt too long by its length), admit, tokenize, run, and answer with
  * JSON or SSE. The reply is hijacked (written by hand) so that a client that disconnects at any
  * point aborts the core's signal and nothing is written after. Errors before the first byte are
  * plain HTTP errors with their status; after it, an SSE error event then [DONE].
@@ -68,20 +69,27 @@ export async function handleGeneration(context: GenerationContext, call: Generat
     const parsed = context.parsers[kind](request.body);
     if (!parsed.ok) return fail(parsed.error, 'rejected');
     const header = request.headers[context.sessionHeader];
-    const prepared = await prepareRequest(parsed.value, {
+    const prepare = {
       tokenizer: context.tokenizer,
       maxModelLen: context.maxModelLen,
       models: context.core.models(),
       requestId,
       sessionHeader: typeof header === 'string' && header !== '' ? header : undefined,
       deadlineUnixMs: arrivalMs + context.requestTimeoutMs,
-    });
-    if (!prepared.ok) return fail(prepared.error, 'rejected');
+    };
+    // Bounds and admission before tokenizing: a prompt too long by its length, or an arrival
+    // the core would refuse for capacity, costs no tokenizer work.
+    const checked = checkRequest(parsed.value, prepare);
+    if (!checked.ok) return fail(checked.error, 'rejected');
+    const refused = context.core.refusal?.();
+    if (refused) return fail(refused, 'rejected');
     try {
       release = await context.admission.acquire(end.signal);
     } catch (error) {
       return fail(toTandemError(error), 'rejected');
     }
+    const prepared = await tokenizeRequest(checked.value, prepare);
+    if (!prepared.ok) return fail(prepared.error, 'rejected');
     const who = responseIdentity(kind, requestId, Math.floor(context.clock.now() / 1000), prepared.value.options.model);
     const run = { prepared: prepared.value, who, observer, signal: end.signal };
     if (prepared.value.options.stream) await respondStreaming(run, res, context, requestId);

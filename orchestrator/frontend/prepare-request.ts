@@ -1,13 +1,25 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
-import { outputBudget, tokenizePrompt } from '../../common/openai/prompt.ts';
+import {
+  checkPromptLength,
+  outputBudget,
+  renderPrompt,
+  tokenizeSource,
+  type PromptSource,
+} from '../../common/openai/prompt.ts';
 import type { TokenizedRequest } from '../serving.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { OutputOptions, ParsedRequest } from './parse-request.ts';
 
 /**
- * Turns a parsed request into the core's TokenizedRequest: checks the model, renders and
- * tokenizes the prompt and checks max_tokens against the context, both as vLLM does
- * (common/openai/prompt.ts, shared with the workers' HTTP facade), and checks stop_token_ids.
+ * Turns a parsed request into the core's TokenizedRequest, as vLLM does (common/openai/prompt.ts,
+ * shared with the workers' HTTP facade), in two steps so that nothing costly runs before the
+ * frontend has decided to admit the request:
+ * - `checkRequest` (synchronous, no tokenizing): the model, the chat template rendered, and a
+ *   prompt too long for the context by its length alone (Tokenizer.minTokens: a 7 MB prompt is
+ *   refused here);
+ * - `tokenizeRequest`: tokenization bounded by the room the context leaves (a prompt that does
+ *   not fit costs about max_model_len ids, not its whole length), max_tokens checked against the
+ *   context, stop_token_ids against the vocabulary.
  */
 
 export interface PreparedRequest {
@@ -31,23 +43,48 @@ export interface PrepareContext {
   readonly deadlineUnixMs: number;
 }
 
+/** A request that passed the checks that cost no tokenizing: what is left to tokenize. */
+export interface CheckedRequest {
+  readonly parsed: ParsedRequest;
+  readonly options: OutputOptions & { readonly model: string };
+  readonly source: PromptSource;
+}
+
 export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
+  const checked = checkRequest(parsed, context);
+  return checked.ok ? tokenizeRequest(checked.value, context) : checked;
+}
+
+/** The checks before any tokenizing: model, chat template, and a prompt too long by its length alone. */
+export function checkRequest(
+  parsed: ParsedRequest,
+  context: Pick<PrepareContext, 'tokenizer' | 'maxModelLen' | 'models'>,
+): Result<CheckedRequest> {
   // No model: the served one, as vLLM serves its only model.
   const model = parsed.options.model ?? context.models[0];
   if (model === undefined || !context.models.includes(model)) {
     return fail(new TandemError('model_not_found', `The model \`${model ?? ''}\` does not exist.`, { param: 'model' }));
   }
   const options = { ...parsed.options, model };
-  const prompt = await tokenizePrompt(parsed.input, context.tokenizer);
+  const source = renderPrompt(parsed.input, context.tokenizer);
+  if (!source.ok) return source;
+  const fits = checkPromptLength(source.value, budgetOf(parsed, context.maxModelLen), context.tokenizer.tokenizer);
+  if (!fits.ok) return fits;
+  return ok({ parsed, options, source: source.value });
+}
+
+/** Tokenizes a checked request (bounded by the room in the context) and finishes its checks. */
+export async function tokenizeRequest(
+  checked: CheckedRequest,
+  context: PrepareContext,
+): Promise<Result<PreparedRequest>> {
+  const { parsed, options } = checked;
+  const model = options.model;
+  const budget = budgetOf(parsed, context.maxModelLen);
+  const prompt = await tokenizeSource(checked.source, context.tokenizer, budget);
   if (!prompt.ok) return prompt;
   const promptTokenIds = prompt.value.tokenIds;
-  const maxTokens = outputBudget({
-    endpoint: parsed.kind,
-    promptTokens: promptTokenIds.length,
-    maxModelLen: context.maxModelLen,
-    maxTokens: options.maxTokens,
-    minTokens: options.minTokens,
-  });
+  const maxTokens = outputBudget({ ...budget, promptTokens: promptTokenIds.length, minTokens: options.minTokens });
   if (!maxTokens.ok) return maxTokens;
   const { tokenizer } = context.tokenizer;
   const badStopId = options.stopTokenIds.find((id) => id >= tokenizer.vocabSize);
@@ -87,4 +124,8 @@ export async function prepareRequest(parsed: ParsedRequest, context: PrepareCont
       tokenLevelRefusal: parsed.tokenLevelRefusal,
     },
   });
+}
+
+function budgetOf(parsed: ParsedRequest, maxModelLen: number) {
+  return { endpoint: parsed.kind, maxModelLen, maxTokens: parsed.options.maxTokens };
 }

@@ -22,7 +22,7 @@ export interface RequestLogFields {
   readonly completionTokens: number;
 }
 
-export interface RequestEnd {
+export interface RequestLogEntry {
   readonly requestId: string;
   readonly outcome: RequestOutcome;
   readonly mode: ModeLabel;
@@ -35,7 +35,7 @@ export interface RequestEnd {
   readonly route: RouteSummary | undefined;
 }
 
-export function requestLogLine(end: RequestEnd): { fields: RequestLogFields; message: string } {
+export function requestLogLine(end: RequestLogEntry): { fields: RequestLogFields; message: string } {
   const ms = (value: number) => Math.round(value * 10) / 10;
   const fields: RequestLogFields = {
     requestId: end.requestId,

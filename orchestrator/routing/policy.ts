@@ -1,8 +1,8 @@
-import type { Config } from '../../common/config/index.ts';
+import type { RoutingConfig } from '../../common/config/sections/routing.ts';
 import type { Rng } from '../../common/rng.ts';
 import type { CandidateReport } from './types.ts';
 
-export type RoutingConfig = Config['routing'];
+export type { RoutingConfig } from '../../common/config/sections/routing.ts';
 
 /** What a policy decides from. Every figure is already computed; a policy only reads and picks. */
 export interface PolicyInput {

@@ -64,7 +64,7 @@ export interface FakePdEngine {
 const NCCL_ID = /^___prefill_addr_(.+)___decode_addr_(.+)_([0-9a-f]{32})$/;
 
 /** The KV a prefill computes: a digest of the prompt's ids. */
-export function kvDigest(prompt: readonly number[]): number {
+export function promptDigest(prompt: readonly number[]): number {
   let h = 0x811c9dc5;
   for (const id of prompt) h = Math.imul(h ^ id, 0x01000193) >>> 0;
   return h;
@@ -77,7 +77,7 @@ export function tokenFrom(digest: number, i: number): number {
 
 /** What aggregated serving of `prompt` gives. */
 export const expectedTokens = (prompt: readonly number[], maxTokens: number): number[] =>
-  Array.from({ length: maxTokens }, (_, i) => tokenFrom(kvDigest(prompt), i));
+  Array.from({ length: maxTokens }, (_, i) => tokenFrom(promptDigest(prompt), i));
 
 export async function startFakePdEngine(options: FakePdEngineOptions): Promise<FakePdEngine> {
   const waitMs = options.waitMs ?? 3000;
@@ -171,7 +171,7 @@ export async function startFakePdEngine(options: FakePdEngineOptions): Promise<F
     }
     const prompt = body.prompt as number[];
     const maxTokens = (body.max_tokens as number | undefined) ?? 16;
-    let digest = kvDigest(prompt);
+    let digest = promptDigest(prompt);
     let count = maxTokens;
 
     if (options.flavour === 'p2p-nccl') {

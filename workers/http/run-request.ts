@@ -4,7 +4,7 @@ import type { TokenUsage } from '../../common/openai/index.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Tokenizer } from '../../common/tokenizer/index.ts';
 import type { Engine, FinishReason, RequestUsage, TokenChunk, TokenStream } from '../engine/engine-api.ts';
-import type { RequestObserver } from '../metrics/index.ts';
+import type { LatencyObserver } from '../metrics/index.ts';
 import type { KvPeers } from '../server/kv-peers.ts';
 import { startRemoteDecode } from '../server/remote-decode.ts';
 import type { WorkerAddress } from '../server/wire.ts';
@@ -67,7 +67,7 @@ export async function* runRequest(
   prepared: PreparedRequest,
   requestId: string,
   context: RunContext,
-  observer: RequestObserver,
+  observer: LatencyObserver,
   signal: AbortSignal,
 ): AsyncGenerator<RunEvent> {
   const { engine, logger } = context;

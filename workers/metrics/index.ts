@@ -1,7 +1,7 @@
 /** A worker's Prometheus metrics under vLLM's names. */
 export {
   createWorkerMetrics,
-  type RequestObserver,
+  type LatencyObserver,
   type WorkerMetrics,
   type WorkerMetricsOptions,
 } from './worker-metrics.ts';

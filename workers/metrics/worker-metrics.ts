@@ -16,11 +16,11 @@ export interface WorkerMetrics {
   /** Prometheus text exposition. */
   render(): Promise<string>;
   /** Starts observing one request that arrived at `arrivalMs` (clock ms; default now). */
-  startRequest(arrivalMs?: number): RequestObserver;
+  startRequest(arrivalMs?: number): LatencyObserver;
 }
 
 /** One request's latency record. Calls after `finish` are ignored. */
-export interface RequestObserver {
+export interface LatencyObserver {
   /** `count` tokens arrived now: the first arrival is the TTFT, later ones one inter-token gap each. */
   tokens(count: number): void;
   /** The request ended: counts it under vLLM's finished_reason and records its end-to-end time. */

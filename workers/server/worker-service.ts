@@ -9,7 +9,7 @@ import {
 } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import type { ServiceHandlers } from '../../proto/grpc/index.ts';
 import type { Engine, EngineInfo, TokenChunk } from '../engine/engine-api.ts';
-import type { RequestObserver, WorkerMetrics } from '../metrics/index.ts';
+import type { LatencyObserver, WorkerMetrics } from '../metrics/index.ts';
 import type { KvPeers } from './kv-peers.ts';
 import { startRemoteDecode } from './remote-decode.ts';
 import {
@@ -227,7 +227,7 @@ function unusableHandoff(wire: WireKvHandoff, info: EngineInfo): string | undefi
 }
 
 /** Engine chunks as wire chunks, recorded in the metrics. Leaving early (the call was cancelled) cancels the engine request and counts an abort. */
-async function* relay(chunks: AsyncIterable<TokenChunk>, observer: RequestObserver): AsyncGenerator<ChunkInit> {
+async function* relay(chunks: AsyncIterable<TokenChunk>, observer: LatencyObserver): AsyncGenerator<ChunkInit> {
   let finished = false;
   try {
     for await (const chunk of chunks) {

@@ -8,5 +8,4 @@ export {
   type KvBlockLayoutInput,
 } from './layout.ts';
 export { assertCapacity, blocksFor, ensureCapacity, type SequenceBlocks } from './sequence.ts';
-export { firstDifference } from './first-difference.ts';
 export { sequenceKvBytes } from './sequence-bytes.ts';

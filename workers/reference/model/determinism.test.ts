@@ -1,14 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { firstDifference } from '../../../common/first-difference.ts';
 import { createRng } from '../../../common/rng.ts';
-import {
-  createKvBlockPool,
-  firstDifference,
-  sequenceKvBytes,
-  type KvBlockPool,
-  type SequenceBlocks,
-} from '../kv/index.ts';
+import { createKvBlockPool, sequenceKvBytes, type KvBlockPool, type SequenceBlocks } from '../kv/index.ts';
 import { prefillSequence } from './generate.ts';
 import { kvDigest } from './kv-digest-child.ts';
 import { createReferenceModel, type ReferenceModel } from './model.ts';

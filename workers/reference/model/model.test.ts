@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../common/rng.ts';
-import { createKvBlockPool, firstDifference, sequenceKvBytes, type SequenceBlocks } from '../kv/index.ts';
+import { firstDifference } from '../../../common/first-difference.ts';
+import { createKvBlockPool, sequenceKvBytes, type SequenceBlocks } from '../kv/index.ts';
 import { resolveModelConfig, type ReferenceModelConfig } from './config.ts';
 import { decodeGreedy, prefillSequence } from './generate.ts';
 import { createReferenceModel, type ReferenceModel } from './model.ts';
