@@ -236,8 +236,17 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     };
     clock.setTimer(periodMs, tick);
   };
+  /** Waiting requests per serving worker, summed over status polls while requests arrive (vLLM's num_requests_waiting). */
+  const waiting = { sum: 0, polls: 0 };
   every(latency.statusIntervalMs, () => {
     fleet.poll();
+    if (clock.now() <= durationMs) {
+      const serving = fleet.all.filter((w) => w.state === 'up');
+      if (serving.length > 0) {
+        waiting.sum += serving.reduce((sum, w) => sum + w.engine.status().waitingRequests, 0) / serving.length;
+        waiting.polls++;
+      }
+    }
     if (options.probe) {
       const now = clock.now();
       options.probe({
@@ -331,6 +340,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     block_size: blockSize,
     gpu_hours: round(gpuHours, 4),
     disaggregated_share: admitted > 0 ? round(clients.disaggregated / admitted, 4) : null,
+    wait_queue_mean: waiting.polls > 0 ? round(waiting.sum / waiting.polls, 2) : null,
     ...(replicas
       ? {
           router_replicas: replicaCount,
