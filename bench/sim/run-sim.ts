@@ -13,7 +13,7 @@ import { createClients } from './clients.ts';
 import { createSimDispatchFleet } from './dispatch-fleet.ts';
 import { createRouterReplicas, spreadOverReplicas } from './replicas.ts';
 import { createEngineBackend } from './engine-backend.ts';
-import { createFleet, type SimWorker } from './fleet.ts';
+import { createSimFleet, type SimWorker } from './fleet.ts';
 import { createIntervalStats } from './interval-stats.ts';
 import { checkSimOptions, type SimOptions } from './options.ts';
 import { createPlannerLoop } from './planner-loop.ts';
@@ -130,7 +130,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   let plannerLoop: ReturnType<typeof createPlannerLoop> | null = null;
   const reportQueuedPrefill = options.reportQueuedPrefill ?? true;
   let fleetChanged = () => {};
-  const fleet = createFleet({
+  const fleet = createSimFleet({
     clock,
     index: replicas?.index ?? core.index,
     load: replicas?.load ?? core.load,
