@@ -10,8 +10,10 @@ import { createFrontend, type OrchestratorConfig } from '../orchestrator/fronten
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../orchestrator/metrics/index.ts';
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest, Usage } from '../orchestrator/serving.ts';
 import type { ModelTokenizer } from '../common/tokenizer/index.ts';
+import { MODEL } from './fakes/orchestrator-harness.ts';
 
-export const MODEL = 'Qwen/Qwen3-8B';
+/** The served model every frontend test names: the orchestrator harness's. */
+export { MODEL } from './fakes/orchestrator-harness.ts';
 
 export interface CoreCall {
   readonly request: TokenizedRequest;

@@ -12,7 +12,7 @@ import {
   complete,
   startOrchestrator,
   testConfig,
-  waitFor,
+  waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 import { createWorkerFleet, type WorkerProcess } from './fakes/worker-process.ts';
@@ -89,7 +89,7 @@ describe('planner -> scale -> pods -> orchestrator -> traffic', () => {
       api!.markTerminating(last.pod, 'tandem');
       removed.push(last.pod);
       // The pod's grace period: the orchestrator drains it; then the worker stops and the pod goes.
-      await waitFor(
+      await waitUntil(
         `${last.pod} drained`,
         () => running!.logs.some((l) => l.msg === `worker ${last.pod} drained and forgotten`),
         20_000,
@@ -124,7 +124,7 @@ describe('planner -> scale -> pods -> orchestrator -> traffic', () => {
         .snapshot()
         .filter((w) => w.state === 'healthy')
         .map((w) => w.name);
-    await waitFor('both pods routable', () => healthy().length === 2, 20_000);
+    await waitUntil('both pods routable', () => healthy().length === 2, 20_000);
 
     const plannerConfig = parseConfig({
       planner: {
@@ -167,7 +167,7 @@ describe('planner -> scale -> pods -> orchestrator -> traffic', () => {
         (l) => l.msg === 'request served' && (l.prefill === name || l.decode === name || l.worker === name),
       );
     try {
-      await waitFor('traffic flowing', () => served >= 8, 20_000);
+      await waitUntil('traffic flowing', () => served >= 8, 20_000);
 
       // Load rises: the planner scales both pools up (PATCH), the controller adds a pod each.
       const busy: Observation = {
@@ -185,13 +185,13 @@ describe('planner -> scale -> pods -> orchestrator -> traffic', () => {
         ['/apis/apps/v1/namespaces/tandem/deployments/tandem-prefill/scale', { spec: { replicas: 2 } }],
         ['/apis/apps/v1/namespaces/tandem/deployments/tandem-decode/scale', { spec: { replicas: 2 } }],
       ]);
-      await waitFor(
+      await waitUntil(
         'the new pods added',
         () => pods.get('tandem-prefill')!.length === 2 && pods.get('tandem-decode')!.length === 2,
         60_000,
       );
       for (const { pod } of [pods.get('tandem-prefill')![1]!, pods.get('tandem-decode')![1]!]) {
-        await waitFor(`a request served by ${pod}`, () => servedBy(pod).length > 0, 15_000);
+        await waitUntil(`a request served by ${pod}`, () => servedBy(pod).length > 0, 15_000);
         // The log line is written when the request ends; it started earlier still.
         const firstServedAt = Math.min(...servedBy(pod).map((l) => l.time as number));
         expect(firstServedAt - readyAt.get(pod)!, `${pod}: first request after Ready`).toBeLessThan(5000);
@@ -204,7 +204,7 @@ describe('planner -> scale -> pods -> orchestrator -> traffic', () => {
       source.push({ ...busy, atMs: 60_000, requestRate: 0.1, islMean: 200, oslMean: 20 });
       const down = await planner.tick();
       expect(down?.pools.map((p) => p.replicas)).toEqual([1, 1]);
-      await waitFor(
+      await waitUntil(
         'scaled down',
         () => removed.length === 2 && !healthy().some((name) => removed.includes(name)),
         40_000,
@@ -214,7 +214,7 @@ describe('planner -> scale -> pods -> orchestrator -> traffic', () => {
       const after = new Map(removed.map((name) => [name, servedBy(name).length]));
       await sleep(1000);
       for (const name of removed) expect(servedBy(name).length, name).toBe(after.get(name));
-      await waitFor('traffic still flowing', () => served >= 30, 20_000);
+      await waitUntil('traffic still flowing', () => served >= 30, 20_000);
     } finally {
       on = false;
       await Promise.all(clients);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
-import { complete, startWorkers, waitFor } from './fakes/orchestrator-harness.ts';
+import { complete, startWorkers, waitUntil } from './fakes/orchestrator-harness.ts';
 
 /**
  * `tandem orchestrator` as a real process: one-line errors for bad input, and a running
@@ -131,15 +131,15 @@ describe('tandem orchestrator: a running process', () => {
     });
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor('the listening line', () => /"url":"(http:[^"]+)"/.test(stdout) || child.exitCode !== null, 60_000);
+    await waitUntil('the listening line', () => /"url":"(http:[^"]+)"/.test(stdout) || child.exitCode !== null, 60_000);
     expect(stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'))).toEqual([]);
     url = /"url":"(http:[^"]+)"/.exec(stdout)![1]!;
-    await waitFor('ready', async () => (await fetch(`${url}/ready`)).status === 200);
+    await waitUntil('ready', async () => (await fetch(`${url}/ready`)).status === 200);
     expect((await complete(url, { prompt: 'hello', max_tokens: 2 })).status).toBe(200);
 
     writeFileSync(path, config([0, 1]));
     child.kill('SIGHUP');
-    await waitFor('w1 added', async () =>
+    await waitUntil('w1 added', async () =>
       ((await (await fetch(`${url}/debug/workers`)).json()) as { name: string; state: string }[]).some(
         (w) => w.name === 'w1' && w.state === 'healthy',
       ),
@@ -147,15 +147,15 @@ describe('tandem orchestrator: a running process', () => {
 
     writeFileSync(path, 'workers: [ this is not valid');
     child.kill('SIGHUP');
-    await waitFor('the refusal logged', () => stdout.includes('SIGHUP: the config does not validate'));
+    await waitUntil('the refusal logged', () => stdout.includes('SIGHUP: the config does not validate'));
     expect(((await (await fetch(`${url}/debug/workers`)).json()) as unknown[]).length).toBe(2);
   });
 
   it('drains on SIGTERM: running requests finish, new ones get 503, then it exits 0', async () => {
     const long = complete(url, { prompt: 'a long answer please', max_tokens: 40 });
-    await waitFor('the long request running', () => workers.some((w) => w.running > 0));
+    await waitUntil('the long request running', () => workers.some((w) => w.running > 0));
     child.kill('SIGTERM');
-    await waitFor('draining', () => stdout.includes('no longer admitting requests'));
+    await waitUntil('draining', () => stdout.includes('no longer admitting requests'));
     const refused = await complete(url, { prompt: 'too late', max_tokens: 2 });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');

@@ -10,7 +10,7 @@ import {
   startOrchestrator,
   startWorkers,
   testConfig,
-  waitFor,
+  waitUntil,
   workerEntries,
   workerState,
   type RunningOrchestrator,
@@ -58,7 +58,7 @@ describe('health checks', () => {
 
     workers[1]!.behaviour.statusFails = true;
     const callsAtFailure = workers[1]!.statusCalls;
-    await waitFor('w1 ejected', () => workerState(running, 'w1') === 'ejected');
+    await waitUntil('w1 ejected', () => workerState(running, 'w1') === 'ejected');
     // Threshold 2: at least two failed checks were needed.
     expect(workers[1]!.statusCalls - callsAtFailure).toBeGreaterThanOrEqual(2);
     expect(snapshotOf(running, 'w1').health).toMatchObject({ state: 'ejected', ejections: 1 });
@@ -72,7 +72,7 @@ describe('health checks', () => {
     expect(workers[0]!.calls.length).toBeGreaterThanOrEqual(6);
 
     workers[1]!.behaviour.statusFails = false;
-    await waitFor('w1 readmitted', () => workerState(running, 'w1') === 'healthy');
+    await waitUntil('w1 readmitted', () => workerState(running, 'w1') === 'healthy');
     expect(snapshotOf(running, 'w1').health.consecutiveSuccesses).toBeGreaterThanOrEqual(2);
     expect(sample(await metricsText(running), 'tandem_worker_healthy{worker="w1",role="both"}')).toBe(1);
   });
@@ -81,7 +81,7 @@ describe('health checks', () => {
     const { workers, running } = await fleet(1);
     await allHealthy(running, ['w0']);
     workers[0]!.behaviour.statusFails = true;
-    await waitFor('w0 ejected', () => workerState(running, 'w0') === 'ejected');
+    await waitUntil('w0 ejected', () => workerState(running, 'w0') === 'ejected');
     const ready = await fetch(`${running.url}/ready`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { detail: string }).detail).toContain('1 ejected');
@@ -102,8 +102,8 @@ describe('the worker set from config', () => {
     const long = [0, 1].map((i) =>
       complete(running.url, { prompt: `long request number ${i} `.repeat(20), max_tokens: 40 }),
     );
-    await waitFor('both workers running', () => workers[0]!.running === 1 && workers[1]!.running === 1);
-    await waitFor('w1 indexed', () => running.orchestrator.routing.index.indexedBlocks('w1') > 0);
+    await waitUntil('both workers running', () => workers[0]!.running === 1 && workers[1]!.running === 1);
+    await waitUntil('w1 indexed', () => running.orchestrator.routing.index.indexedBlocks('w1') > 0);
 
     const change = running.orchestrator.reload(
       running.configWith({
@@ -129,7 +129,7 @@ describe('the worker set from config', () => {
     expect(results.map((r) => r.status)).toEqual([200, 200]);
     expect(results.map((r) => r.json.usage.completion_tokens)).toEqual([40, 40]);
     expect(workers.map((w) => w.calls[0]!.end)).toEqual(['done', 'done']);
-    await waitFor(
+    await waitUntil(
       'w1 forgotten once drained',
       () => running.orchestrator.routing.index.workerStats('w1') === undefined,
     );
@@ -172,7 +172,7 @@ describe('block sizes', () => {
   it('refuses a worker whose block size differs from routing.block_size, loudly, until they agree', async () => {
     const { workers, running } = await fleet(2);
     workers[1]!.behaviour.announcedBlockSize = 32;
-    await waitFor('w1 flagged', () => workerState(running, 'w1') === 'block-size-mismatch');
+    await waitUntil('w1 flagged', () => workerState(running, 'w1') === 'block-size-mismatch');
     await allHealthy(running, ['w0']);
 
     const errors = running.logs.filter(
@@ -216,7 +216,7 @@ describe('KV events', () => {
     await allHealthy(running, ['w0']);
     const prompt = 'the same long prompt '.repeat(30);
     expect((await complete(running.url, { prompt, max_tokens: 1 })).status).toBe(200);
-    await waitFor('blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') > 0);
+    await waitUntil('blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') > 0);
     const rank = snapshotOf(running, 'w0').ranks[0] as {
       events: { endpoint: string; lastSeq: string | null; stats: { batchesDelivered: number } } | null;
       indexedBlocks: number;
@@ -252,7 +252,7 @@ describe('KV events', () => {
       expect((await complete(running.url, { prompt, max_tokens: 1 })).status).toBe(200);
       if (i < 2) await sleep(50);
     }
-    await waitFor(
+    await waitUntil(
       'all blocks indexed',
       () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size,
     );
@@ -271,16 +271,16 @@ describe('KV events', () => {
     const { workers, running } = await fleet(1);
     await allHealthy(running, ['w0']);
     expect((await complete(running.url, { prompt: 'before the restart '.repeat(20), max_tokens: 1 })).status).toBe(200);
-    await waitFor('blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') > 0);
+    await waitUntil('blocks indexed', () => running.orchestrator.routing.index.indexedBlocks('w0') > 0);
 
     await workers[0]!.restart();
-    await waitFor('restart noticed', () => snapshotOf(running, 'w0').restarts === 1);
+    await waitUntil('restart noticed', () => snapshotOf(running, 'w0').restarts === 1);
     expect(running.orchestrator.routing.index.indexedBlocks('w0')).toBe(0);
     expect(running.orchestrator.routing.index.workerStats('w0')?.lastClearReason).toBe(
       'engine restarted (engine_id changed)',
     );
     // Following the new publisher (announced in the new incarnation's status).
-    await waitFor('subscribed to the new publisher', () => {
+    await waitUntil('subscribed to the new publisher', () => {
       const events = (snapshotOf(running, 'w0').ranks[0] as { events: { endpoint: string; connected: boolean } | null })
         .events;
       return events !== null && events.endpoint === workers[0]!.kvEndpoint && events.connected;
@@ -288,7 +288,7 @@ describe('KV events', () => {
     await allHealthy(running, ['w0']);
 
     expect((await complete(running.url, { prompt: 'after the restart '.repeat(20), max_tokens: 1 })).status).toBe(200);
-    await waitFor(
+    await waitUntil(
       'new blocks indexed',
       () => running.orchestrator.routing.index.indexedBlocks('w0') === workers[0]!.cache.size,
     );

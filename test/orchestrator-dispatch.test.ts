@@ -10,7 +10,7 @@ import {
   startOrchestrator,
   startWorkers,
   testConfig,
-  waitFor,
+  waitUntil,
   workerEntries,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
@@ -50,7 +50,7 @@ async function expectLoadReturnsToZero(running: RunningOrchestrator): Promise<vo
   const tenants = running.orchestrator.fleet.candidates({ includeUnhealthy: true }).map((c) => c.id);
   const figures = () => tenants.map((t) => load.load(t, Date.now()));
   // Bookings go at once; the figures corrected by worker reports follow the next status poll.
-  await waitFor(
+  await waitUntil(
     'load back to zero',
     () =>
       figures().every(
@@ -156,7 +156,7 @@ describe('cancellation and deadlines', () => {
       (e: unknown) => e,
     );
     const call = await workers[0]!.started(1);
-    await waitFor('a few tokens', () => call.tokensSent >= 2);
+    await waitUntil('a few tokens', () => call.tokensSent >= 2);
     abort.abort();
     await pending;
     await workers[0]!.ended(0);
@@ -208,7 +208,7 @@ describe('saturation', () => {
     await workers[0]!.started(1);
 
     const queued = complete(running.url, { prompt: 'waits', max_tokens: 5 });
-    await waitFor('one queued', () => running.orchestrator.dispatcher.queued === 1);
+    await waitUntil('one queued', () => running.orchestrator.dispatcher.queued === 1);
     expect(sample(await (await fetch(`${running.url}/metrics`)).text(), 'tandem_queue_depth')).toBe(1);
 
     const refused = await complete(running.url, { prompt: 'refused', max_tokens: 5 });

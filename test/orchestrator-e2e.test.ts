@@ -10,7 +10,7 @@ import {
   tokenizer,
   startWorkers,
   testConfig,
-  waitFor,
+  waitUntil,
   workerEntries,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
@@ -156,7 +156,7 @@ async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' 
     });
     // Events reach the index within milliseconds; wait for them so the run is repeatable.
     if (indexMode === 'precise')
-      await waitFor(
+      await waitUntil(
         'KV events applied',
         () => workers.every((w, i) => running.orchestrator.routing.index.indexedBlocks(`w${i}`) === w.cache.size),
         5000,

@@ -13,7 +13,7 @@ import {
   startOrchestrator,
   startWorkers,
   testConfig,
-  waitFor,
+  waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 
@@ -126,9 +126,9 @@ describe('kubernetes discovery', () => {
       slow.push(complete(running.url, { prompt: `long ${i} `.repeat(30), max_tokens: 20 }));
       await sleep(20);
     }
-    await waitFor('a request running on pool-b', () => workers[1]!.running > 0);
+    await waitUntil('a request running on pool-b', () => workers[1]!.running > 0);
     api.updatePod('pool-b', (pod) => (pod.status.conditions = [{ type: 'Ready', status: 'False' }]), 'serving');
-    await waitFor('pool-b out of the fleet', () => !names(running).includes('pool-b'));
+    await waitUntil('pool-b out of the fleet', () => !names(running).includes('pool-b'));
     // Requests dispatched before it left may still be reaching it; none may arrive after this.
     await sleep(200);
     const callsBefore = workers[1]!.calls.length;
@@ -137,7 +137,7 @@ describe('kubernetes discovery', () => {
       expect((await complete(running.url, { prompt: `after ${i} `.repeat(10), max_tokens: 2 })).status).toBe(200);
     expect(workers[1]!.calls.length).toBe(callsBefore);
     expect((await Promise.all(slow)).map((r) => r.status)).toEqual(slow.map(() => 200));
-    await waitFor('pool-b drained and forgotten', () =>
+    await waitUntil('pool-b drained and forgotten', () =>
       running.logs.some((l) => l.msg === 'worker pool-b drained and forgotten'),
     );
   });
@@ -147,11 +147,11 @@ describe('kubernetes discovery', () => {
     api.putPod(podFor('pool-a', workers[0]!));
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a']);
-    await waitFor('the watch open', () => api.openWatches === 1);
+    await waitUntil('the watch open', () => api.openWatches === 1);
     expect(api.dropWatches()).toBe(1);
     await sleep(100);
     expect(names(running)).toEqual(['pool-a']);
-    await waitFor('the watch reopened', () => api.openWatches === 1);
+    await waitUntil('the watch reopened', () => api.openWatches === 1);
     api.putPod(podFor('pool-b', workers[1]!));
     await allHealthy(running, ['pool-a', 'pool-b']);
   });
@@ -162,7 +162,7 @@ describe('kubernetes discovery', () => {
     api.putPod(podFor('pool-b', workers[1]!));
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a', 'pool-b']);
-    await waitFor('the watch open', () => api.openWatches === 1);
+    await waitUntil('the watch open', () => api.openWatches === 1);
     // Changes the watch does not see, then history compacted: the rewatch from the old
     // resourceVersion is answered as a real server does (200 + ERROR 410), so it must re-list.
     api.outage(300, 'reset');
@@ -171,7 +171,7 @@ describe('kubernetes discovery', () => {
     api.compact();
     const listsBefore = api.requests.filter((r) => !r.path.includes('watch=')).length;
     await allHealthy(running, ['pool-a', 'pool-c']);
-    await waitFor('pool-b gone', () => !names(running).includes('pool-b'));
+    await waitUntil('pool-b gone', () => !names(running).includes('pool-b'));
     expect(names(running)).toEqual(['pool-a', 'pool-c']);
     expect(api.requests.filter((r) => !r.path.includes('watch=') && r.path.includes('/pods')).length).toBeGreaterThan(
       listsBefore,
@@ -184,7 +184,7 @@ describe('kubernetes discovery', () => {
     api.putPod(podFor('pool-a', workers[0]!));
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a']);
-    await waitFor('the watch open', () => api.openWatches === 1);
+    await waitUntil('the watch open', () => api.openWatches === 1);
     api.bookmark();
     api.putPod(podFor('pool-b', workers[1]!));
     await allHealthy(running, ['pool-a', 'pool-b']);
@@ -198,7 +198,7 @@ describe('kubernetes discovery', () => {
     api.putPod(podFor('pool-b', workers[1]!));
     const running = await orchestratorFor(kubeconfig);
     await allHealthy(running, ['pool-a', 'pool-b']);
-    await waitFor('the watch open', () => api.openWatches === 1);
+    await waitUntil('the watch open', () => api.openWatches === 1);
     // As long as the issue asks: half a minute of refusals, well past every retry backoff.
     const outageMs = 30_000;
     api.outage(outageMs, 'status');
@@ -212,7 +212,7 @@ describe('kubernetes discovery', () => {
     }
     const failures = sample(await metricsText(running), 'tandem_discovery_watch_failures_total') ?? 0;
     expect(failures).toBeGreaterThanOrEqual(4);
-    await waitFor('reconciled after the outage', () => names(running).join() === 'pool-b,pool-c', 10_000);
+    await waitUntil('reconciled after the outage', () => names(running).join() === 'pool-b,pool-c', 10_000);
     await allHealthy(running, ['pool-b', 'pool-c']);
     expect(running.logs.some((l) => l.msg === 'pod watch restored')).toBe(true);
   });
@@ -262,13 +262,13 @@ describe('kubernetes discovery', () => {
       (pod) => (pod.metadata.labels = { ...pod.metadata.labels, 'tandem.dev/role': 'prefill' }),
       'serving',
     );
-    await waitFor('vllm-0 is a prefill worker', () => roleOf('vllm-0') === 'prefill');
+    await waitUntil('vllm-0 is a prefill worker', () => roleOf('vllm-0') === 'prefill');
     expect(running.logs.some((l) => l.msg === 'worker set changed' && (l.changed as string[]).includes('vllm-0'))).toBe(
       true,
     );
     // Relabelled out of the selector: the real server sends DELETED to this watch.
     api.updatePod('pool-a', (pod) => (pod.metadata.labels = { 'tandem.dev/role': 'both' }), 'serving');
-    await waitFor('pool-a gone', () => !names(running).includes('pool-a'));
+    await waitUntil('pool-a gone', () => !names(running).includes('pool-a'));
   });
 
   it('watches several selectors (one per pool), counting a pod matched by both once', async () => {
@@ -282,7 +282,7 @@ describe('kubernetes discovery', () => {
     ]);
     await allHealthy(running, ['d-0', 'p-0']);
     expect(names(running)).toEqual(['d-0', 'p-0']);
-    await waitFor('three watches', () => api.openWatches === 3);
+    await waitUntil('three watches', () => api.openWatches === 3);
   });
 
   it('refuses a config that lists workers beside kubernetes discovery', async () => {

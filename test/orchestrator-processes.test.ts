@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
-import { sample, startWorkers, waitFor } from './fakes/orchestrator-harness.ts';
+import { sample, startWorkers, waitUntil } from './fakes/orchestrator-harness.ts';
 import { completion, get, spawnOrchestrator, type OrchestratorProcess } from './fakes/orchestrator-process.ts';
 
 /**
@@ -45,9 +45,9 @@ const metric = async (series: string) => sample((await get(orchestrator.url, '/m
 
 describe('several serving processes behind one port', () => {
   it('serves from every process, and one /metrics scrape counts the requests of all of them', async () => {
-    await waitFor('ready', async () => (await get(orchestrator.url, '/ready')).status === 200, 30_000);
+    await waitUntil('ready', async () => (await get(orchestrator.url, '/ready')).status === 200, 30_000);
     // Both processes must be ready: the next connections alternate between them.
-    await waitFor(
+    await waitUntil(
       'both ready',
       async () =>
         (await get(orchestrator.url, '/ready')).status === 200 &&
@@ -77,8 +77,8 @@ describe('several serving processes behind one port', () => {
     expect(replicas.peers).toHaveLength(1);
     // 8 slow requests spread over both processes: every process's book holds all 8.
     const running = Array.from({ length: 8 }, (_, i) => completion(orchestrator.url, `long ${i}`, 40));
-    await waitFor('8 running', () => workers.reduce((n, w) => n + w.running, 0) === 8, 40_000);
-    await waitFor('both processes see 8 booked', async () => {
+    await waitUntil('8 running', () => workers.reduce((n, w) => n + w.running, 0) === 8, 40_000);
+    await waitUntil('both processes see 8 booked', async () => {
       const seen = await Promise.all(
         Array.from({ length: 4 }, async () => {
           const rows = JSON.parse((await get(orchestrator.url, '/debug/workers')).body) as {
@@ -101,9 +101,9 @@ describe('several serving processes behind one port', () => {
         (e: Error) => ({ ok: false, error: e.message }),
       ),
     );
-    await waitFor('16 running', () => workers.reduce((n, w) => n + w.running, 0) === 16, 40_000);
+    await waitUntil('16 running', () => workers.reduce((n, w) => n + w.running, 0) === 16, 40_000);
     process.kill(victim!, 'SIGKILL');
-    await waitFor(
+    await waitUntil(
       'the death noticed',
       () => orchestrator.logs().some((l) => /died .*restarting it/.test(String(l['msg']))),
       40_000,
@@ -119,11 +119,11 @@ describe('several serving processes behind one port', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(failed.length).toBeLessThan(16);
     for (const f of failed) expect(f.error).toMatch(/socket hang up|ECONNRESET/);
-    await waitFor('restarted', () => orchestrator.logs().some((l) => /is back$/.test(String(l['msg']))), 60_000);
+    await waitUntil('restarted', () => orchestrator.logs().some((l) => /is back$/.test(String(l['msg']))), 60_000);
     expect(await metric('tandem_orchestrator_process_restarts_total')).toBe(1);
-    await waitFor('2 processes again', async () => (await metric('tandem_orchestrator_processes')) === 2, 30_000);
+    await waitUntil('2 processes again', async () => (await metric('tandem_orchestrator_processes')) === 2, 30_000);
     // The dead process's bookings are gone from the survivor's book at once (it said nothing, the primary did).
-    await waitFor(
+    await waitUntil(
       'no bookings left',
       async () => {
         const rows = JSON.parse((await get(orchestrator.url, '/debug/replicas')).body) as {

@@ -8,7 +8,7 @@ import {
   startOrchestrator,
   testConfig,
   tokenizer,
-  waitFor,
+  waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 
@@ -51,7 +51,7 @@ const checks = async (running: RunningOrchestrator, outcome: string) =>
 describe('chat-template self-check', () => {
   it('asks a joining vllm-http worker to tokenize a probe chat with a tool, and counts a match', async () => {
     const { running, bodies } = await start((body) => idsOf(body as unknown as ChatPromptRequest));
-    await waitFor('the check', async () => (await checks(running, 'match')) === 1);
+    await waitUntil('the check', async () => (await checks(running, 'match')) === 1);
     expect(bodies).toHaveLength(1);
     expect(bodies[0]).toMatchObject({
       model: 'org/served-name',
@@ -68,7 +68,7 @@ describe('chat-template self-check', () => {
     const withoutTools = (body: Record<string, unknown>) =>
       idsOf({ ...(body as unknown as ChatPromptRequest), tools: null });
     const { running } = await start(withoutTools);
-    await waitFor('the check', async () => (await checks(running, 'mismatch')) === 1);
+    await waitUntil('the check', async () => (await checks(running, 'mismatch')) === 1);
     const expectedAt = firstDifference(await idsOf(PROBE_CHAT), await idsOf({ ...PROBE_CHAT, tools: null }));
     expect(expectedAt).toBeGreaterThan(5); // the system prompt's opening tokens agree
     const loud = running.logs.filter((l) => l.level >= 50 && l.msg.includes('CHAT TEMPLATE MISMATCH'));
@@ -81,7 +81,7 @@ describe('chat-template self-check', () => {
 
   it('counts a worker without /tokenize as unavailable, with a warning and no error', async () => {
     const { running } = await start(undefined);
-    await waitFor('the check', async () => (await checks(running, 'unavailable')) === 1);
+    await waitUntil('the check', async () => (await checks(running, 'unavailable')) === 1);
     expect(running.logs.some((l) => l.level === 40 && l.msg.includes('cannot check worker v0'))).toBe(true);
     expect(running.logs.some((l) => l.level >= 50)).toBe(false);
   });

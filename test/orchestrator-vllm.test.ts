@@ -6,7 +6,7 @@ import {
   sample,
   startOrchestrator,
   testConfig,
-  waitFor,
+  waitUntil,
   workerState,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
@@ -41,7 +41,7 @@ async function start(
 describe('a vLLM server behind the orchestrator', () => {
   it('routes to each data-parallel engine as its own tenant, pinned with X-data-parallel-rank', async () => {
     const { server, running } = await start();
-    await waitFor('v0 healthy', () => workerState(running, 'v0') === 'healthy');
+    await waitUntil('v0 healthy', () => workerState(running, 'v0') === 'healthy');
     const [v0] = (await (await fetch(`${running.url}/debug/workers`)).json()) as WorkerSnapshot[];
     expect(v0).toMatchObject({
       backend: 'vllm-http',
@@ -78,18 +78,18 @@ describe('a vLLM server behind the orchestrator', () => {
 
   it('ejects the server when /health fails and readmits it when it recovers', async () => {
     const { server, running } = await start();
-    await waitFor('v0 healthy', () => workerState(running, 'v0') === 'healthy');
+    await waitUntil('v0 healthy', () => workerState(running, 'v0') === 'healthy');
     server.behaviour.healthStatus = 503;
-    await waitFor('v0 ejected', () => workerState(running, 'v0') === 'ejected');
+    await waitUntil('v0 ejected', () => workerState(running, 'v0') === 'ejected');
     expect((await complete(running.url, { prompt: 'anyone?', max_tokens: 2 })).status).toBe(503);
     server.behaviour.healthStatus = 200;
-    await waitFor('v0 readmitted', () => workerState(running, 'v0') === 'healthy');
+    await waitUntil('v0 readmitted', () => workerState(running, 'v0') === 'healthy');
     expect((await complete(running.url, { prompt: 'back', max_tokens: 2 })).status).toBe(200);
   });
 
   it('keeps a server whose cache_config_info block size differs out of routing', async () => {
     const { server, running } = await start({ blockSize: 32 });
-    await waitFor('v0 flagged', () => workerState(running, 'v0') === 'block-size-mismatch');
+    await waitUntil('v0 flagged', () => workerState(running, 'v0') === 'block-size-mismatch');
     expect((await complete(running.url, { prompt: 'nowhere to go', max_tokens: 2 })).status).toBe(503);
     expect(server.requests).toHaveLength(0);
     expect(running.logs.some((l) => l.level === 50 && l.msg.includes('v0 uses KV blocks of 32 tokens'))).toBe(true);

@@ -9,7 +9,7 @@ import {
   startOrchestrator,
   testConfig,
   tokenizer,
-  waitFor,
+  waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 import { createWorkerFleet, type WorkerProcess } from './fakes/worker-process.ts';
@@ -139,7 +139,7 @@ async function runWorkload(
     // report shows it idle again; wait for both, so each request is routed on the cache alone and
     // the run is repeatable (a report taken while the previous request still held its blocks
     // makes that worker look loaded until the next poll).
-    await waitFor(
+    await waitUntil(
       'KV events applied',
       async () =>
         (await Promise.all(workers.map(cachedBlockCount))).every(
@@ -147,7 +147,7 @@ async function runWorkload(
         ),
       5000,
     );
-    await waitFor(
+    await waitUntil(
       'workers reported idle',
       () =>
         names.every((name) => {

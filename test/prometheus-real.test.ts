@@ -18,7 +18,7 @@ import {
   complete,
   startOrchestrator,
   testConfig,
-  waitFor,
+  waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 
@@ -126,7 +126,7 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
         disaggregation: { mode: 'auto', threshold_tokens: 64 },
       }),
     );
-    await waitFor(
+    await waitUntil(
       'three workers healthy',
       () => running!.orchestrator.fleet.snapshot().filter((w) => w.state === 'healthy').length === 3,
       20_000,
@@ -177,7 +177,7 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     );
     prometheus.stdout!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
     prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
-    await waitFor(
+    await waitUntil(
       `Prometheus ready on ${promUrl}`,
       async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok === true,
       20_000,
@@ -217,7 +217,7 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
       }
     })();
     try {
-      await waitFor(
+      await waitUntil(
         'Prometheus holds disaggregated traffic',
         async () => (await seriesOf('sum(rate(tandem_requests_total{mode="disaggregated"}[10s])) > 0')).length > 0,
         30_000,
@@ -237,7 +237,7 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     expect(decision!.observed?.requestRate).toBeGreaterThan(0);
     expect(decision!.observed?.islMean).toBeGreaterThan(0);
     // Its decision is exported, scraped, and visible through Prometheus.
-    await waitFor(
+    await waitUntil(
       'the planner scraped',
       async () => (await seriesOf('tandem_planner_desired_replicas')).length > 0,
       15_000,

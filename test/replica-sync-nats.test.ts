@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { natsServerBinary, startNatsServer, type NatsServer } from './fakes/nats-server.ts';
-import { sample, startWorkers, waitFor } from './fakes/orchestrator-harness.ts';
+import { sample, startWorkers, waitUntil } from './fakes/orchestrator-harness.ts';
 import { completion, get, spawnOrchestrator, type OrchestratorProcess } from './fakes/orchestrator-process.ts';
 
 /**
@@ -49,8 +49,8 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
       spawnOrchestrator(config, { timeoutMs: 150_000 }),
     ]);
     for (const replica of [a, b])
-      await waitFor('ready', async () => (await get(replica.url, '/ready')).status === 200, 60_000);
-    await waitFor(
+      await waitUntil('ready', async () => (await get(replica.url, '/ready')).status === 200, 60_000);
+    await waitUntil(
       'the replicas see each other',
       async () => {
         const peers = await Promise.all(
@@ -77,8 +77,8 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
   it("routes around the other replica's requests: a burst sent half to each does not herd", async () => {
     // A's two requests occupy two workers; B, told by sync, sends its two to the idle ones.
     const first = [completion(a.url, 'alpha one', 300), completion(a.url, 'alpha two', 300)];
-    await waitFor('A running 2', () => total() === 2, 30_000);
-    await waitFor(
+    await waitUntil('A running 2', () => total() === 2, 30_000);
+    await waitUntil(
       "B holds A's bookings",
       async () => {
         const rows = JSON.parse((await get(b.url, '/debug/workers')).body) as {
@@ -89,7 +89,7 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
       10_000,
     );
     const second = [completion(b.url, 'beta one', 300), completion(b.url, 'beta two', 300)];
-    await waitFor('4 running', () => total() === 4, 30_000);
+    await waitUntil('4 running', () => total() === 4, 30_000);
     expect(running()).toEqual([1, 1, 1, 1]);
     // Then a burst of 8 more, alternating between the replicas 200 ms apart (sync takes
     // milliseconds): 3 per worker, none herded.
@@ -98,7 +98,7 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
       burst.push(completion(i % 2 === 0 ? a.url : b.url, `burst ${i}`, 240));
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await waitFor('12 running', () => total() === 12, 30_000);
+    await waitUntil('12 running', () => total() === 12, 30_000);
     expect(Math.max(...running())).toBe(3);
     for (const r of await Promise.all([...first, ...second, ...burst])) expect(r.status).toBe(200);
   }, 120_000);
@@ -115,10 +115,10 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
       }
     };
     const loops = [loop(a.url), loop(a.url), loop(b.url), loop(b.url)];
-    await waitFor('traffic', () => served >= 8, 30_000);
+    await waitUntil('traffic', () => served >= 8, 30_000);
     await nats.kill();
     for (const r of [a, b])
-      await waitFor(
+      await waitUntil(
         'the loss logged',
         () => r.logs().some((l) => /replica sync over nats lost/.test(String(l['msg']))),
         20_000,
@@ -126,17 +126,17 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
     for (const r of [a, b])
       expect(sample((await get(r.url, '/metrics')).body, 'tandem_replica_sync_connected{transport="nats"}')).toBe(0);
     const duringOutage = served;
-    await waitFor('served during the outage', () => served >= duringOutage + 8, 30_000);
+    await waitUntil('served during the outage', () => served >= duringOutage + 8, 30_000);
     await nats.start();
     // The first connection logged one line; the reconnection logs a second.
     for (const r of [a, b])
-      await waitFor(
+      await waitUntil(
         'reconnected',
         () => r.logs().filter((l) => /replica sync over nats connected/.test(String(l['msg']))).length >= 2,
         30_000,
       );
     for (const r of [a, b])
-      await waitFor(
+      await waitUntil(
         'sync resumed',
         async () => (JSON.parse((await get(r.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length === 1,
         20_000,
@@ -155,19 +155,19 @@ describe.skipIf(!binary)('replica sync over NATS', () => {
         (e: Error) => e.message,
       ),
     );
-    await waitFor('A running 4', () => total() === 4, 30_000);
+    await waitUntil('A running 4', () => total() === 4, 30_000);
     const onB = Array.from({ length: 4 }, (_, i) => completion(b.url, `survivor ${i}`, 40));
-    await waitFor('8 running', () => total() === 8, 30_000);
+    await waitUntil('8 running', () => total() === 8, 30_000);
     a.child.kill('SIGKILL');
     for (const outcome of await Promise.all(onA)) expect(outcome).toMatch(/socket hang up|ECONNRESET/);
     const more = await Promise.all(Array.from({ length: 6 }, (_, i) => completion(b.url, `after ${i}`, 4)));
     for (const r of [...(await Promise.all(onB)), ...more]) expect(r.status).toBe(200);
-    await waitFor(
+    await waitUntil(
       'the dead replica dropped',
       () => b.logs().some((l) => /peer silent: dropping its bookings/.test(String(l['msg']))),
       20_000,
     );
-    await waitFor(
+    await waitUntil(
       'no bookings of A left on B',
       async () => (JSON.parse((await get(b.url, '/debug/replicas')).body) as { peers: unknown[] }).peers.length === 0,
       20_000,

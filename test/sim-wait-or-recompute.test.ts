@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LATENCIES } from '../bench/sim/options.ts';
-import { engineProfile, prefillSeconds } from '../common/profiles/index.ts';
+import { decodeStepSeconds, engineProfile, kvCapacityBlocks, prefillSeconds } from '../common/profiles/index.ts';
 import { prefillSecondsPerToken } from '../orchestrator/routing/cost-model.ts';
 import { simulate, traceFile } from './sim-harness.ts';
 
@@ -68,4 +68,54 @@ describe('the dispatcher in the simulator: wait for the prefix holder or recompu
     // the same on H at t = 0 (same lengths), and B longer: the median is that figure.
     expect(s.ttft_ms!.p50).toBeCloseTo(dispatchMs + prefillSeconds(profile, S + Q) * 1000 + tokenMs, 6);
   });
+});
+
+/**
+ * Past capacity, the door: the same holder H, now past its capacity while the idle worker O has
+ * room. H is still the cheapest by cost (its queue is empty), so C waits at the door for H rather
+ * than recomputing S on O, and goes to H once B ends.
+ *
+ *   t = 0       W: S + q0         warms H with S
+ *   t = 1500    B: S + q, 300 out goes to H and stays in flight for 300 decode steps
+ *   t = 1502    C: S + q'         H is past capacity: (a) one request in flight is its bound, or
+ *                                 (b) B's blocks + C's 13 new ones pass H's KV share, while C's
+ *                                 388 on O would not
+ */
+function pastCapacity(dispatch: Record<string, number>) {
+  const trace = traceFile([
+    { arrivalMs: 0, prompt: [...prefix, ...range(Q, 20_000)], outputTokens: 1 },
+    { arrivalMs: 1500, prompt: [...prefix, ...range(Q, 30_000)], outputTokens: 300 },
+    { arrivalMs: 1502, prompt: [...prefix, ...range(Q, 25_000)], outputTokens: 1 },
+  ]);
+  cleanups.push(trace.cleanup);
+  return simulate({
+    workload: 'trace',
+    params: { file: trace.path },
+    qps: null,
+    workers: 2,
+    config: {
+      routing: { policy: 'kv', index_mode: 'precise' },
+      orchestrator: { dispatch, admission: { queue_timeout_s: 10 } },
+    },
+  });
+}
+/** B's 300 decode steps, alone on H, at least (s): C cannot start on H before. */
+const bDecodes = 300 * decodeStepSeconds(profile, 1, S + Q);
+
+describe('the dispatcher in the simulator: past capacity, wait at the door for the cheapest worker', () => {
+  for (const [name, dispatch] of [
+    ['its in-flight bound', { max_inflight_per_worker: 1 }],
+    // B holds ceil(6,200 / 16) = 388 blocks and more as it decodes; C adds 13 on H, 388 on O.
+    ['its share of the KV cache', { max_kv_usage: 395 / kvCapacityBlocks(profile, 16) }],
+  ] as const) {
+    it(`holds the request while the prefix holder is at ${name}, then serves it there`, async () => {
+      const s = (await pastCapacity(dispatch)).summary;
+      expect(s.requests).toMatchObject({ completed: 3, failed: 0 });
+      // B and C both found S cached on H: C was not sent to O, which would have recomputed S.
+      expect(s.prefix_cache.hit_rate! * s.prompt_tokens).toBeCloseTo(2 * S, 6);
+      // C waited for B to end: its TTFT is past B's decode time.
+      expect(bDecodes).toBeGreaterThan(1);
+      expect(s.ttft_ms!.max).toBeGreaterThan(bDecodes * 1000);
+    });
+  }
 });

@@ -10,7 +10,7 @@ import {
   startOrchestrator,
   startWorkers,
   testConfig,
-  waitFor,
+  waitUntil,
   workerEntries,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
@@ -184,7 +184,7 @@ describe('the status page server', () => {
   it('ends open pages at shutdown instead of holding the grace period', async () => {
     const running = await fleet();
     const reading = readEvents(running.url, () => false, 30_000);
-    await waitFor('a connected page', () => (running.orchestrator.ui?.subscribers ?? 0) > 0);
+    await waitUntil('a connected page', () => (running.orchestrator.ui?.subscribers ?? 0) > 0);
     // A ten-minute grace: were the page's stream holding shutdown, the test would time out.
     await running.orchestrator.shutdown(600_000);
     await reading;

@@ -49,6 +49,28 @@ describe('the admission queue', () => {
     expect([tb.done, tc.done]).toEqual([true, true]);
   });
 
+  it('passes a turn to the waiter behind a ticket, so a waiter whose worker is full blocks nobody', async () => {
+    const { q } = queue({ maxQueued: 3 });
+    const signal = new AbortController().signal;
+    const [a, b, c] = [q.ticket(), q.ticket(), q.ticket()];
+    const ta = track(q.waitTurn(a, signal));
+    const tb = track(q.waitTurn(b, signal));
+    const tc = track(q.waitTurn(c, signal));
+    q.wake();
+    await settle();
+    expect([ta.done, tb.done, tc.done]).toEqual([true, false, false]);
+    // a still found no room: back in its place, and the turn goes to b, not to a again.
+    const ta2 = track(q.waitTurn(a, signal));
+    q.wake(a);
+    await settle();
+    expect([ta2.done, tb.done, tc.done]).toEqual([false, true, false]);
+    // Past the last waiter there is nobody to pass to.
+    q.wake(c);
+    await settle();
+    expect([ta2.done, tc.done]).toEqual([false, false]);
+    expect(q.length).toBe(2);
+  });
+
   it('refuses with rate_limited and Retry-After when full, but not a waiter coming back', async () => {
     const { q } = queue({ maxQueued: 1, timeoutMs: 3000 });
     const signal = new AbortController().signal;

@@ -29,8 +29,8 @@ export interface CapacityQueue {
   refusal(): TandemError | undefined;
   /** Waits for the ticket's next turn. */
   waitTurn(ticket: QueueTicket, signal: AbortSignal): Promise<void>;
-  /** Gives the first waiter a turn. */
-  wake(): void;
+  /** Gives the first waiter a turn (with `after`: the first waiter behind that ticket). */
+  wake(after?: QueueTicket): void;
   /** The ticket's request found a worker after queueing: it left the line for good (the drain rate counts it). */
   placed(ticket: QueueTicket): void;
   /** Seconds the current line takes to drain at the measured rate, or undefined before a rate is known. */
@@ -175,9 +175,12 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
         schedulePoll();
       });
     },
-    wake() {
-      const first = waiters.shift();
+    wake(after) {
+      let at = 0;
+      if (after) while (at < waiters.length && waiters[at]!.ticket.seq <= after.seq) at++;
+      const first = waiters[at];
       if (!first) return;
+      waiters.splice(at, 1);
       depth();
       first.turn();
       if (waiters.length === 0) {

@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.ts';
 import { isTandemError, TandemError, toTandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { linkProfile } from '../../common/profiles/index.ts';
+import { kvCapacityBlocks, linkProfile, type EngineProfile } from '../../common/profiles/index.ts';
 import { createHandoffProtocols, refusalOf, type HandoffProtocols } from '../backends/index.ts';
 import { createDisaggregator, type DisaggDecision, type DisaggOptions, type Disaggregator } from '../disagg/index.ts';
 import type { Fleet } from '../discovery/index.ts';
@@ -28,6 +28,12 @@ export interface DispatcherOptions {
     readonly maxInflightPerWorker: number;
     /** Queued prefill tokens at which a worker (tenant) is saturated. */
     readonly maxQueuedPrefillTokensPerWorker: number;
+    /**
+     * Share of a worker's KV blocks (its profile's `kvCapacityBlocks`) at which it is saturated:
+     * the blocks in use (reported, plus booked since) and the new blocks of the request being
+     * placed. Default 1 (only the physical limit).
+     */
+    readonly maxKvUsage?: number;
     readonly retryBeforeFirstToken: boolean;
   };
   /**
@@ -137,11 +143,30 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * released, while a report may predate requests the worker has not picked up yet (the
    * corrected figure then counts them as gone). Reports add what the router did not book.
    */
-  const saturated = (tenant: string, nowMs: number): boolean => {
-    const load = routing.load.load(tenant, nowMs);
+  const kvUsage = limits.maxKvUsage ?? 1;
+  const kvBlocks = new Map<EngineProfile, Map<number, number>>();
+  /** KV blocks of a worker's profile at its block size, memoised. */
+  const capacityBlocks = (c: Candidate): number => {
+    let bySize = kvBlocks.get(c.profile);
+    if (!bySize) kvBlocks.set(c.profile, (bySize = new Map()));
+    let blocks = bySize.get(c.blockSize);
+    if (blocks === undefined) bySize.set(c.blockSize, (blocks = kvCapacityBlocks(c.profile, c.blockSize)));
+    return blocks;
+  };
+  /**
+   * Past capacity: one more request would exceed the worker's in-flight or queued-prefill bound,
+   * or the share of its KV its requests may hold (with the `newBlocks` the request being placed
+   * would allocate), so the engine would evict the cached prefixes its next requests hit.
+   */
+  const saturated = (c: Candidate, nowMs: number, newBlocks = 0): boolean => {
+    const load = routing.load.load(c.id, nowMs);
     const inflight = Math.max(load.inflightRequests, load.booked.inflightRequests);
     const queued = Math.max(load.queuedPrefillTokens, load.booked.queuedPrefillTokens);
-    return inflight >= limits.maxInflightPerWorker || queued >= limits.maxQueuedPrefillTokensPerWorker;
+    return (
+      inflight >= limits.maxInflightPerWorker ||
+      queued >= limits.maxQueuedPrefillTokensPerWorker ||
+      load.activeDecodeBlocks + newBlocks > kvUsage * capacityBlocks(c)
+    );
   };
   const touchIntervalMs = options.touchIntervalMs ?? 1000;
   const ctx: DispatchContext = {
@@ -159,7 +184,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     logger,
     clock,
     decodeRetries: options.disaggregation?.decodeRetries ?? 1,
-    open: (nowMs) => fleet.candidates().filter((c) => !saturated(c.id, nowMs)),
+    open: (nowMs) => fleet.candidates().filter((c) => !saturated(c, nowMs)),
     wake: () => queue.wake(),
   };
   const warnedPairs = new Set<string>();
@@ -214,14 +239,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             : `no healthy worker can serve the request: ${fleet.readiness().detail}`,
       };
     }
+    // Every healthy worker is weighed by cost; the cheapest past capacity means waiting at the
+    // door for it (or for a cheaper one to free up), not sending the request where it costs more.
     const now = clock.now();
-    const open = candidates.filter((c) => !saturated(c.id, now));
-    if (!open.some((c) => c.role !== 'prefill')) return { kind: 'saturated' };
     const started = stopwatch();
-    const { decision, pair } = decide(request, open);
+    const { decision, pair } = decide(request, candidates);
     metrics.observeRouterDecision(Math.max(0, stopwatch() - started));
     if (!decision.disaggregate && decision.workerId === null) return { kind: 'none', reason: decision.reason };
     const ids = decision.disaggregate ? [decision.prefillWorkerId!, decision.decodeWorkerId!] : [decision.workerId!];
+    const reports = [decision.disaggregate ? decision.prefill : decision.aggregated, decision.aggregated];
+    for (let i = 0; i < ids.length; i++) {
+      const candidate = candidates.find((c) => c.id === ids[i]);
+      const report = reports[i]?.candidates.find((c) => c.id === ids[i]);
+      const newBlocks = report ? Math.ceil(report.newTokens / report.blockSize) : 0;
+      if (candidate && saturated(candidate, now, newBlocks)) return { kind: 'saturated' };
+    }
     const placements = ids.map((id) => fleet.placement(id));
     const missing = ids.find((_, i) => placements[i] === undefined);
     if (missing !== undefined) return { kind: 'none', reason: `worker ${missing} left the fleet` };
@@ -273,7 +305,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (draining) throw unavailable('the orchestrator is shutting down');
       await queue.waitTurn(ticket, signal);
       const next = attempt(request, excluded);
-      if (next.kind !== 'saturated') queue.wake(); // pass the turn on: there may be room for more
+      // Pass the turn on: there may be room for more, or (saturated) for a request behind this
+      // one whose cheapest worker differs (no head-of-line blocking).
+      queue.wake(next.kind === 'saturated' ? ticket : undefined);
       if (next.kind === 'aggregated' || next.kind === 'disaggregated') {
         queue.placed(ticket);
         return next;
@@ -374,9 +408,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     explain(request) {
       const now = clock.now();
       const all = fleet.candidates({ includeUnhealthy: true });
-      const saturatedIds = all.filter((c) => c.healthy && saturated(c.id, now)).map((c) => c.id);
-      const considered = all.filter((c) => !saturatedIds.includes(c.id));
-      const pool = request.sampling.maxTokens <= 1 ? considered.filter((c) => c.role !== 'prefill') : considered;
+      const saturatedIds = all.filter((c) => c.healthy && saturated(c, now)).map((c) => c.id);
+      const pool = request.sampling.maxTokens <= 1 ? all.filter((c) => c.role !== 'prefill') : all;
       const decision = disagg.decide(routeRequestOf(request), pool, { dryRun: true });
       const P = decision.prefillWorkerId === null ? undefined : fleet.placement(decision.prefillWorkerId);
       return {

@@ -15,6 +15,7 @@ export function dispatcherSettingsFromConfig(
     limits: {
       maxInflightPerWorker: o.dispatch.max_inflight_per_worker,
       maxQueuedPrefillTokensPerWorker: o.dispatch.max_queued_prefill_tokens_per_worker,
+      maxKvUsage: o.dispatch.max_kv_usage,
       retryBeforeFirstToken: o.dispatch.retry_before_first_token,
     },
     queue: {

@@ -121,7 +121,7 @@ export function requestLogs(running: RunningOrchestrator, requestId: string, msg
 }
 
 /** Polls `condition` every 10 ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitFor(
+export async function waitUntil(
   what: string,
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 15_000,
@@ -154,7 +154,7 @@ export async function allHealthy(running: RunningOrchestrator, names: readonly s
       )
     );
   };
-  await waitFor(`${names.join(', ')} healthy`, () =>
+  await waitUntil(`${names.join(', ')} healthy`, () =>
     names.every((n) => workerState(running, n) === 'healthy' && connected(n)),
   );
   // The subscription itself travels after the connection; give it a moment to reach the publisher.

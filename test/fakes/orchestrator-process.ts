@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MODEL, waitFor } from './orchestrator-harness.ts';
+import { MODEL, waitUntil } from './orchestrator-harness.ts';
 
 const tandem = new URL('../../bin/tandem.js', import.meta.url).pathname;
 
@@ -64,7 +64,7 @@ export async function spawnOrchestrator(
   };
   const listening = options.listening ?? /^listening on /;
   try {
-    await waitFor(
+    await waitUntil(
       'the listening line',
       () =>
         lines.some((l) => typeof l['url'] === 'string' && listening.test(String(l['msg']))) || child.exitCode !== null,

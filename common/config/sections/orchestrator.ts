@@ -81,6 +81,13 @@ const dispatchSection = z.strictObject({
    * every worker holds more than 4 x max_num_batched_tokens; 4 x 8192 here.
    */
   max_queued_prefill_tokens_per_worker: z.number().int().positive().default(32768),
+  /**
+   * Share of a worker's KV blocks (its GPU x model profile's capacity) that its requests may
+   * hold, counting the one being placed, before it is saturated: the rest keeps the prefix cache
+   * that makes the worker worth routing to. Past it, the engine would evict the cached prefixes
+   * its next requests hit, and they would miss.
+   */
+  max_kv_usage: z.number().positive().max(1).default(0.9),
   /** Retry a request once on another worker when its worker fails before the first token. */
   retry_before_first_token: z.boolean().default(true),
 });
