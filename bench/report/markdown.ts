@@ -1,5 +1,6 @@
 import { ms, percent } from '../stats/format.ts';
 import { chooseXAxis, seriesName, type Figure } from './figures.ts';
+import { PUBLISHED, publishedLines } from './published.ts';
 import type { ResultRun } from './result-file.ts';
 
 /** One report page's inputs: an experiment's runs from every file that named it. */
@@ -86,6 +87,9 @@ export function experimentPage(experiment: Experiment, figures: readonly { figur
     `Goodput counts requests meeting ${slos.join('; ')} (TPOT: a request's mean inter-token latency). The bound is the hit rate if every distinct prefix were computed once, at the runs' block size.`,
     '',
   );
+
+  const published = PUBLISHED[experiment.name];
+  if (published) lines.push(...publishedLines(published, runs));
 
   if (figures.length > 0) {
     lines.push('## Figures', '');

@@ -253,3 +253,25 @@ describe('report builder', () => {
     ).toBe(first);
   });
 });
+
+describe("a page beside a peer's published figures", () => {
+  it('puts each published row beside the run with its label, with the ratios, and says which were not run', () => {
+    const out = join(dir, 'published');
+    const inDir = join(dir, 'published-in');
+    mkdirSync(inDir, { recursive: true });
+    const runs = [
+      run('kv', 1, 500, { label: 'kv, precise index', setup: { workers: 8, wait_queue_mean: 0.2 } }),
+      run('random', 1, 50_000, { label: 'random', setup: { workers: 8, wait_queue_mean: 20 } }),
+    ];
+    writeFileSync(join(inDir, 'ladder.json'), JSON.stringify(file('llmd-ladder', runs)));
+    expect(buildReport({ inDir, outDir: out }).problems).toEqual([]);
+    const page = readFileSync(join(out, 'llmd-ladder.md'), 'utf8');
+    expect(page).toContain('## Beside the published figures');
+    const row = (start: string) => page.split('\n').find((line) => line.startsWith(start))!;
+    expect(row('| precise-scheduling (published) | 8730 | 0.542 | 0.298 | 0.1 | 1.97x | 171x |')).toBeDefined();
+    // Ours: 10 requests x 10 tokens over 1 s, TTFT 0.5 s, against our random's 50 s.
+    expect(row('| kv, precise index (Tandem) | 100 | 0.500 | 0.500 | 0.2 | 1.00x | 100x | 0 of 10 |')).toBeDefined();
+    expect(row('| ours / theirs | 0.01x | 0.92x | 1.68x |')).toBeDefined();
+    expect(row('| least-loaded (Tandem) | not run |')).toBeDefined();
+  });
+});

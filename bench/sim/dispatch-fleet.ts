@@ -2,10 +2,10 @@ import type { WorkerSpec } from '../../orchestrator/discovery/discovery.ts';
 import type { Fleet as DispatchFleet, Placement } from '../../orchestrator/discovery/index.ts';
 import type { WorkerHandle } from '../../orchestrator/discovery/worker-handle.ts';
 import type { WorkerBackend } from '../../orchestrator/backends/index.ts';
-import type { Fleet, SimWorker } from './fleet.ts';
+import type { SimFleet, SimWorker } from './fleet.ts';
 
 /**
- * The simulated fleet (fleet.ts) as the orchestrator's discovery Fleet, which the real
+ * The simulated fleet (fleet.ts) as the orchestrator's discovery SimFleet, which the real
  * dispatcher serves over: routable (`up`) workers are healthy candidates; every worker not gone
  * keeps a placement (its requests finish while it drains); a lease counts the worker's
  * `assigned` requests, which a draining worker must reach zero on before it leaves. Health,
@@ -19,7 +19,7 @@ export interface SimDispatchFleet extends DispatchFleet {
 }
 
 export function createSimDispatchFleet(
-  fleet: Fleet,
+  fleet: SimFleet,
   backendOf: (worker: SimWorker) => WorkerBackend,
 ): SimDispatchFleet {
   const listeners = new Set<() => void>();

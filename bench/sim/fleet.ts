@@ -19,7 +19,7 @@ import type { SimLatencies } from './options.ts';
  *   a worker being removed is `draining` (not routable) until it holds no request and no KV
  *   handoff, then `gone` (its engine closed, forgotten by the index and the load book).
  */
-export type WorkerState = 'starting' | 'up' | 'draining' | 'gone';
+export type SimWorkerState = 'starting' | 'up' | 'draining' | 'gone';
 
 export interface SimWorker {
   readonly id: string;
@@ -27,7 +27,7 @@ export interface SimWorker {
   readonly engine: SimEngine;
   readonly profile: EngineProfile;
   readonly candidate: Candidate;
-  state: WorkerState;
+  state: SimWorkerState;
   readonly createdAtMs: number;
   /** When it became routable (or will), ms. */
   upAtMs: number;
@@ -36,7 +36,7 @@ export interface SimWorker {
   assigned: number;
 }
 
-export interface FleetOptions {
+export interface SimFleetOptions {
   readonly clock: VirtualClock;
   readonly index: KvIndex;
   readonly load: LoadBook;
@@ -57,7 +57,7 @@ export interface FleetOptions {
   readonly onReports?: () => void;
 }
 
-export interface Fleet {
+export interface SimFleet {
   /** Every worker ever created, in creation order. */
   readonly all: readonly SimWorker[];
   get(id: string): SimWorker;
@@ -74,7 +74,7 @@ export interface Fleet {
   /** Polls status (reports to the load book) and retires idle draining workers. */
   poll(): void;
   /** Workers not gone, by state and role. */
-  count(role: WorkerRole, states: readonly WorkerState[]): number;
+  count(role: WorkerRole, states: readonly SimWorkerState[]): number;
   /** GPU-seconds so far: every worker not gone, from creation, x tp. */
   gpuSeconds(): number;
   /** KV bytes decode workers pulled, over every worker ever. */
@@ -83,7 +83,7 @@ export interface Fleet {
   close(): void;
 }
 
-export function createFleet(options: FleetOptions): Fleet {
+export function createSimFleet(options: SimFleetOptions): SimFleet {
   const { clock, index, load, latency } = options;
   const profile = engineProfile(options.gpu, options.model, options.tp);
   const all: SimWorker[] = [];
@@ -133,7 +133,7 @@ export function createFleet(options: FleetOptions): Fleet {
     changed();
   };
 
-  const fleet: Fleet = {
+  const fleet: SimFleet = {
     all,
     get(id) {
       const worker = byId.get(id);

@@ -2,7 +2,7 @@ import type { VirtualClock } from '../../common/clock.ts';
 import type { LoadBook } from '../../orchestrator/load/index.ts';
 import type { Decision, Planner, PoolObservation } from '../../planner/index.ts';
 import type { ReplicaPoint } from '../report/index.ts';
-import type { Fleet, SimWorker } from './fleet.ts';
+import type { SimFleet, SimWorker } from './fleet.ts';
 import type { IntervalStats } from './interval-stats.ts';
 
 /**
@@ -24,7 +24,7 @@ export interface PlannerLoop {
 
 export interface PlannerLoopOptions {
   readonly clock: VirtualClock;
-  readonly fleet: Fleet;
+  readonly fleet: SimFleet;
   readonly load: LoadBook;
   readonly planner: Planner;
   readonly intervals: IntervalStats;

@@ -13,7 +13,7 @@ import { createClients } from './clients.ts';
 import { createSimDispatchFleet } from './dispatch-fleet.ts';
 import { createRouterReplicas, spreadOverReplicas } from './replicas.ts';
 import { createEngineBackend } from './engine-backend.ts';
-import { createFleet, type SimWorker } from './fleet.ts';
+import { createSimFleet, type SimWorker } from './fleet.ts';
 import { createIntervalStats } from './interval-stats.ts';
 import { checkSimOptions, type SimOptions } from './options.ts';
 import { createPlannerLoop } from './planner-loop.ts';
@@ -130,7 +130,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   let plannerLoop: ReturnType<typeof createPlannerLoop> | null = null;
   const reportQueuedPrefill = options.reportQueuedPrefill ?? true;
   let fleetChanged = () => {};
-  const fleet = createFleet({
+  const fleet = createSimFleet({
     clock,
     index: replicas?.index ?? core.index,
     load: replicas?.load ?? core.load,
@@ -236,8 +236,17 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     };
     clock.setTimer(periodMs, tick);
   };
+  /** Waiting requests per serving worker, summed over status polls while requests arrive (vLLM's num_requests_waiting). */
+  const waiting = { sum: 0, polls: 0 };
   every(latency.statusIntervalMs, () => {
     fleet.poll();
+    if (clock.now() <= durationMs) {
+      const serving = fleet.all.filter((w) => w.state === 'up');
+      if (serving.length > 0) {
+        waiting.sum += serving.reduce((sum, w) => sum + w.engine.status().waitingRequests, 0) / serving.length;
+        waiting.polls++;
+      }
+    }
     if (options.probe) {
       const now = clock.now();
       options.probe({
@@ -331,6 +340,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     block_size: blockSize,
     gpu_hours: round(gpuHours, 4),
     disaggregated_share: admitted > 0 ? round(clients.disaggregated / admitted, 4) : null,
+    wait_queue_mean: waiting.polls > 0 ? round(waiting.sum / waiting.polls, 2) : null,
     ...(replicas
       ? {
           router_replicas: replicaCount,

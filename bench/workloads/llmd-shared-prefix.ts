@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { poissonArrivals } from './arrivals.ts';
+import { parseRateStages, poissonArrivals, stagedPoissonArrivals } from './arrivals.ts';
 import { count, defineWorkload, rate } from './define.ts';
 import { createIndependentSource } from './independent-source.ts';
 import { createBranchPoint, fillTokens } from './tokens.ts';
@@ -9,7 +9,9 @@ import { createBranchPoint, fillTokens } from './tokens.ts';
  * generator) defines it: `groups` x `users_per_group` prompts; every user of a group sends the
  * group's system prompt followed by that user's own question, the same question every time.
  * The prompts are shuffled once and requests cycle through them (order `cycle`, inference-perf's
- * behaviour), or each request picks a user uniformly (order `random`). Poisson arrivals.
+ * behaviour), or each request picks a user uniformly (order `random`). Poisson arrivals at
+ * `rate`, or stepping through `stages` as llm-d's ladder does (warm-up at 15 req/s for 50 s,
+ * then 3 -> 60 req/s; bench/experiments/llmd-ladder.sh).
  *
  * With the defaults a prompt is 7,200 tokens; a run of N >= 750 requests in `cycle` order can
  * hit at most 1 - (150 x 6000 + 750 x 1200) / (7200 N) of its prompt tokens.
@@ -23,6 +25,12 @@ export const llmdSharedPrefixWorkload = defineWorkload({
     question_tokens: count(1200, "tokens of each user's question"),
     output_tokens: count(1000, 'max_tokens of every request'),
     rate: rate(10),
+    stages: z
+      .string()
+      .default('')
+      .describe(
+        "a rate ladder instead of `rate`: 'rate x seconds' stages, comma-separated (e.g. 15x50,3x20,10x20); empty: `rate` throughout",
+      ),
     order: z
       .enum(['cycle', 'random'])
       .default('cycle')
@@ -30,9 +38,17 @@ export const llmdSharedPrefixWorkload = defineWorkload({
         'cycle: shuffle the users once and send them round after round (inference-perf); random: a uniform user per request',
       ),
   },
+  check(params) {
+    if (params.stages === '') return undefined;
+    const stages = parseRateStages(params.stages);
+    return stages.ok ? undefined : `parameter stages: ${stages.error.message}`;
+  },
   open(params, _prepared, rng) {
     const contentRng = rng.fork('content');
-    const arrivals = poissonArrivals(rng.fork('arrivals'), params.rate);
+    const stages = params.stages === '' ? null : parseRateStages(params.stages);
+    const arrivals = stages?.ok
+      ? stagedPoissonArrivals(rng.fork('arrivals'), stages.value)
+      : poissonArrivals(rng.fork('arrivals'), params.rate);
     const pickRng = rng.fork('order');
     const users = params.groups * params.users_per_group;
 

@@ -212,6 +212,7 @@ describe('workload registry', () => {
       question_tokens: 1200,
       output_tokens: 1000,
       rate: 10,
+      stages: '',
       order: 'cycle',
     });
     expect(result.ok && result.value.seed).toBe('abc');

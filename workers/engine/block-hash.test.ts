@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBlockHasher, externalBlockHash } from './block-hash.ts';
+import { createVllmBlockHasher, externalBlockHash } from './block-hash.ts';
 import { CborWriter, encodeCbor } from './cbor.ts';
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -42,7 +42,7 @@ describe('canonical CBOR', () => {
 
 describe('vLLM sha256_cbor block hash', () => {
   // Worked values from PROTOCOLS.md section 2 (vLLM with PYTHONHASHSEED=0, block_size 16).
-  const hasher = createBlockHasher('0');
+  const hasher = createVllmBlockHasher('0');
 
   it('derives NONE_HASH from the seed string', () => {
     expect(hasher.noneHash.toString('hex')).toBe('4e1195df020de59e0d65a33a4279f1183e7ae4e5d980e309f8b55adff2e61c3e');
@@ -73,7 +73,7 @@ describe('vLLM sha256_cbor block hash', () => {
   });
 
   it('gives other seeds other hashes, so a router must map them', () => {
-    const other = createBlockHasher('1337');
+    const other = createVllmBlockHasher('1337');
     expect(other.hashBlock(null, range(1, 16), 0, 16).value).not.toBe(3236607068019569386n);
   });
 });
@@ -95,8 +95,8 @@ describe('CBOR token runs', () => {
 
 describe('block-hash memo', () => {
   it('returns what hashing computes, for repeated blocks, other parents and a memo that overflows', () => {
-    const memoised = createBlockHasher('0', 8);
-    const plain = createBlockHasher('0', 0);
+    const memoised = createVllmBlockHasher('0', 8);
+    const plain = createVllmBlockHasher('0', 0);
     const blocks = Array.from({ length: 40 }, (_, i) => range(1 + (i % 5), 16 + (i % 5)));
     let parentA = null as ReturnType<typeof plain.hashBlock> | null;
     let parentB = null as ReturnType<typeof plain.hashBlock> | null;

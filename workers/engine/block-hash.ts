@@ -50,7 +50,7 @@ class LazyBlockHash implements BlockHash {
   }
 }
 
-export interface BlockHasher {
+export interface VllmBlockHasher {
   /** The seed string NONE_HASH was derived from. */
   readonly seed: string;
   /** sha256(cbor(seed)), the parent of every sequence's first block. */
@@ -90,7 +90,7 @@ interface MemoEntry {
  * on this engine or another with the same seed) costs a few integer operations instead of a
  * SHA-256. The cache is emptied when full. 0 disables it. Results never depend on it.
  */
-export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHasher {
+export function createVllmBlockHasher(seed: string, memoEntries = 1 << 16): VllmBlockHasher {
   const writer = new CborWriter(512);
   const noneHash = hash('sha256', writer.reset().text(seed).view(), 'buffer');
   const noneKey = noneHash.toString('latin1');
@@ -161,7 +161,7 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
     return { hash: computed, hit: false };
   };
 
-  const hashBlock: BlockHasher['hashBlock'] = (parent, tokens, start, end, extraKeys = null) => {
+  const hashBlock: VllmBlockHasher['hashBlock'] = (parent, tokens, start, end, extraKeys = null) => {
     if (memoEntries === 0 || extraKeys !== null)
       return compute(parent ? parent.key : noneKey, tokens, start, end, extraKeys);
     return memoised(parent, tokens, start, end, true).hash;
@@ -190,17 +190,17 @@ export function createBlockHasher(seed: string, memoEntries = 1 << 16): BlockHas
   };
 }
 
-const shared = new Map<string, BlockHasher>();
+const shared = new Map<string, VllmBlockHasher>();
 
 /**
  * One hasher per seed for the whole process, so engines simulated side by side (the cluster
  * simulator) share the memo of blocks already hashed. Safe because hashing is synchronous and
  * the memo only ever returns what hashing the same inputs would.
  */
-export function sharedBlockHasher(seed: string): BlockHasher {
+export function sharedBlockHasher(seed: string): VllmBlockHasher {
   let hasher = shared.get(seed);
   if (!hasher) {
-    hasher = createBlockHasher(seed);
+    hasher = createVllmBlockHasher(seed);
     shared.set(seed, hasher);
   }
   return hasher;

@@ -37,5 +37,5 @@ export {
   type ResolvedEngineOptions,
   type SimEngineOptions,
 } from './options.ts';
-export { createBlockHasher, externalBlockHash, type BlockHash, type BlockHasher } from './block-hash.ts';
+export { createVllmBlockHasher, externalBlockHash, type BlockHash, type VllmBlockHasher } from './block-hash.ts';
 export { encodeCbor, CborWriter, type CborValue } from './cbor.ts';

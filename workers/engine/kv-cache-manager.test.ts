@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../../common/rng.ts';
 import type { KvCacheEvent } from '../../proto/kv-events/types.ts';
-import { createBlockHasher, type BlockHash, type BlockHasher } from './block-hash.ts';
+import { createVllmBlockHasher, type BlockHash, type VllmBlockHasher } from './block-hash.ts';
 import { createBlockPool } from './block-pool.ts';
 import { createKvCacheManager, type KvCacheManager, type KvSequence } from './kv-cache-manager.ts';
 
@@ -20,7 +20,7 @@ class ReferenceKvCache {
 
   constructor(
     numBlocks: number,
-    private readonly hasher: BlockHasher,
+    private readonly hasher: VllmBlockHasher,
   ) {
     this.refs = new Array<number>(numBlocks).fill(0);
     this.hashes = new Array<BlockHash | null>(numBlocks).fill(null);
@@ -149,7 +149,7 @@ function runStream(
   operations: number,
 ): { hits: number; evictions: number; rejected: number } {
   const rng = createRng(seed);
-  const hasher = createBlockHasher('0');
+  const hasher = createVllmBlockHasher('0');
   const pool = createBlockPool(numBlocks, B);
   const manager: KvCacheManager = createKvCacheManager(pool, hasher, true);
   const reference = new ReferenceKvCache(numBlocks, hasher);
@@ -237,7 +237,7 @@ describe('KV cache manager against a reference model', () => {
   });
 
   it('evicts the least recently freed blocks first, a request tail before its prefix', () => {
-    const hasher = createBlockHasher('0');
+    const hasher = createVllmBlockHasher('0');
     const pool = createBlockPool(4, B);
     const manager = createKvCacheManager(pool, hasher, true);
     const a = newSequence(Array.from({ length: 32 }, (_, i) => i));
@@ -263,7 +263,7 @@ describe('KV cache manager against a reference model', () => {
   });
 
   it('emits nothing for a prefix hit and one BlockStored for the new run after it', () => {
-    const hasher = createBlockHasher('0');
+    const hasher = createVllmBlockHasher('0');
     const pool = createBlockPool(16, B);
     const manager = createKvCacheManager(pool, hasher, true);
     const prompt = Array.from({ length: 40 }, (_, i) => i + 1);
@@ -288,7 +288,7 @@ describe('KV cache manager against a reference model', () => {
 
   it('clears the cache on reset only when no block is in use', () => {
     const pool = createBlockPool(4, B);
-    const manager = createKvCacheManager(pool, createBlockHasher('0'), true);
+    const manager = createKvCacheManager(pool, createVllmBlockHasher('0'), true);
     const seq = newSequence(Array.from({ length: 20 }, (_, i) => i));
     manager.allocate(seq, 20);
     manager.cacheComputed(seq, 20);

@@ -1,4 +1,4 @@
-import type { BlockHash, BlockHasher } from './block-hash.ts';
+import type { BlockHash, VllmBlockHasher } from './block-hash.ts';
 import type { BlockPool } from './block-pool.ts';
 
 /** The part of a request the KV-cache manager reads and writes. */
@@ -48,7 +48,7 @@ export interface KvCacheManager {
 
 const NO_BLOCKS: readonly number[] = Object.freeze([]);
 
-export function createKvCacheManager(pool: BlockPool, hasher: BlockHasher, prefixCaching: boolean): KvCacheManager {
+export function createKvCacheManager(pool: BlockPool, hasher: VllmBlockHasher, prefixCaching: boolean): KvCacheManager {
   const B = pool.blockSize;
   const blocksFor = (tokens: number) => Math.ceil(tokens / B);
 
