@@ -60,6 +60,8 @@ const { values: args } = parseArgs({
     mode: { type: 'string', default: 'both' },
     /** Serving processes of each orchestrator (`auto`: the machine's parallelism); CPU is summed over them. */
     processes: { type: 'string', default: '1' },
+    /** Another tree's bin/tandem.js, measured beside this one in the same run (before/after). */
+    before: { type: 'string' },
     /** The per-request phases (max_tokens 1): closed-loop clients, and requests per prompt kind. */
     'fixed-concurrency': { type: 'string', default: '16' },
     'fixed-requests': { type: 'string', default: '256' },
@@ -295,47 +297,57 @@ async function main(): Promise<void> {
       backend: 'vllm-http',
       addresses: httpWorkers,
     });
+  // Every path x process count x build (this tree's, and with --before another tree's bin/tandem.js).
+  const builds = [{ name: '', bin: tandem }, ...(args.before ? [{ name: ' before', bin: args.before }] : [])];
+  const processCounts = args.processes.split(',');
   for (const path of paths)
-    targets.push({
-      label: path.label,
-      short: path.short,
-      kinds: allKinds,
-      start: async () => {
-        const config = join(dir, `bench-${path.backend}.yaml`);
-        writeFileSync(
-          config,
-          [
-            'log: { level: warn }',
-            `orchestrator: { model: "${MODEL}", port: 0, processes: ${args.processes}, dispatch: { max_inflight_per_worker: 100000 }, admission: { max_inflight: 100000 } }`,
-            `routing: { policy: ${args.policy} }`,
-            'workers:',
-            ...path.addresses.map(
-              (address, i) => `  - { name: w${i}, backend: ${path.backend}, address: "${address}" }`,
-            ),
-            '',
-          ].join('\n'),
-        );
-        const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
-        const child = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
+    for (const processes of processCounts)
+      for (const build of builds) {
+        const suffix = `${processCounts.length > 1 ? ` p=${processes}` : ''}${build.name}`;
+        targets.push({
+          label: `${path.label}${suffix}`,
+          short: `${path.short}${suffix}`,
+          kinds: allKinds,
+          start: async () => {
+            const config = join(dir, `bench-${path.backend}-${processes}-${targets.length}.yaml`);
+            writeFileSync(
+              config,
+              [
+                'log: { level: warn }',
+                // No shedding on event-loop lag: every request is served, so CPU and TTFT cover them all.
+                `orchestrator: { model: "${MODEL}", port: 0, processes: ${processes}, dispatch: { max_inflight_per_worker: 100000 }, admission: { max_inflight: 100000, shed_event_loop_lag_ms: 0 } }`,
+                `routing: { policy: ${args.policy} }`,
+                'workers:',
+                ...path.addresses.map(
+                  (address, i) => `  - { name: w${i}, backend: ${path.backend}, address: "${address}" }`,
+                ),
+                '',
+              ].join('\n'),
+            );
+            const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+            const child = spawn(process.execPath, [...profile, build.bin, 'orchestrator', '--config', config], {
+              stdio: ['ignore', 'pipe', 'inherit'],
+              env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
+            });
+            children.push(child);
+            const listening = await firstLine(child, (text) => text.includes('"url"'));
+            const url = (JSON.parse(listening) as { url: string }).url;
+            for (;;) {
+              const ready = await fetch(`${url}/ready`).catch(() => undefined);
+              if (ready?.status === 200) break;
+              await sleep(100);
+            }
+            return { url, pid: child.pid!, child };
+          },
         });
-        children.push(child);
-        const listening = await firstLine(child, (text) => text.includes('"url"'));
-        const url = (JSON.parse(listening) as { url: string }).url;
-        for (;;) {
-          const ready = await fetch(`${url}/ready`).catch(() => undefined);
-          if (ready?.status === 200) break;
-          await sleep(100);
-        }
-        return { url, pid: child.pid!, child };
-      },
-    });
+      }
 
   interface Figures {
     readonly perRequestMs: Partial<Record<PromptKind, number>>;
     readonly streamingPerRequestMs: number;
     readonly marginalPerTokenUs: number;
+    /** TTFT added against direct at the streaming phase's percentiles, ms. */
+    readonly addedTtftMs: { readonly p50: number; readonly p99: number };
   }
   const figures = new Map<string, Figures>();
   for (const target of targets) {
@@ -369,7 +381,7 @@ async function main(): Promise<void> {
     console.log(`added TTFT ms against direct: p50 ${added(0.5)}  p90 ${added(0.9)}  p99 ${added(0.99)}`);
 
     const perRequestMs: Partial<Record<PromptKind, number>> = {};
-    for (const kind of target.kinds) {
+    for (const kind of fixedRequests > 0 ? target.kinds : []) {
       const fixed = feed(bodies(kind, fixedRequests, 1));
       const before = cpuTree(pid);
       const r = await load(
@@ -381,14 +393,19 @@ async function main(): Promise<void> {
       );
       perRequestMs[kind] =
         (1000 * (cpuTree(pid) - before)) / (fixedConcurrency * Math.ceil(fixedRequests / fixedConcurrency));
-      if (r.errors > 0) console.log(`  ${kind}: ${r.errors} errors`);
+      if (r.errors > 0)
+        console.log(`  ${kind}: ${r.errors} errors (${[...r.why].map(([why, n]) => `${n}x ${why}`).join('; ')})`);
     }
-    const oneToken = perRequestMs['completion, fresh prompt']!;
+    const oneToken = perRequestMs['completion, fresh prompt'] ?? Number.NaN;
     const streamingPerRequestMs = (1000 * cpu) / requests;
     figures.set(target.short, {
       perRequestMs,
       streamingPerRequestMs,
       marginalPerTokenUs: (1000 * (streamingPerRequestMs - oneToken)) / (TOKENS - 1),
+      addedTtftMs: {
+        p50: pct(result.ttft, 0.5) - pct(directResult.ttft, 0.5),
+        p99: pct(result.ttft, 0.99) - pct(directResult.ttft, 0.99),
+      },
     });
     if (target.short !== 'relay') {
       const metricsText = await (await fetch(`${url}/metrics`)).text();
@@ -412,10 +429,10 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `side by side (same run; CPU of each server process${args.processes === '1' ? '' : ' and its children'}):`,
+    `side by side (same run; CPU of each server process${args.processes === '1' ? '' : ' and its children'}; TTFT added against direct at ${concurrency} streams):`,
   );
   const columns = [...figures.keys()];
-  const cell = (text: string) => text.padStart(14);
+  const cell = (text: string) => text.padStart(18);
   console.log(`${''.padEnd(56)}${columns.map(cell).join('')}`);
   for (const kind of allKinds)
     console.log(
@@ -437,6 +454,14 @@ async function main(): Promise<void> {
         return cell(
           `${us.toFixed(0)} us${relay && c !== 'relay' ? ` ${(us / relay.marginalPerTokenUs).toFixed(2)}x` : ''}`,
         );
+      })
+      .join('')}`,
+  );
+  console.log(
+    `${'added TTFT p50 / p99'.padEnd(56)}${columns
+      .map((c) => {
+        const { p50, p99 } = figures.get(c)!.addedTtftMs;
+        return cell(`${p50.toFixed(1)} / ${p99.toFixed(1)} ms`);
       })
       .join('')}`,
   );
@@ -496,6 +521,8 @@ interface LoadResult {
   ttft: number[];
   itl: number[];
   errors: number;
+  /** Why requests failed: the HTTP status and the start of the error body, or the exception, with counts. */
+  why: Map<string, number>;
 }
 
 /**
@@ -511,12 +538,16 @@ async function load(
   staggerMs = TOKENS * ITL_MS,
 ): Promise<LoadResult> {
   const agent = new Agent({ connections: concurrency + 8, pipelining: 1 });
-  const result: LoadResult = { ttft: [], itl: [], errors: 0 };
+  const result: LoadResult = { ttft: [], itl: [], errors: 0, why: new Map() };
   await Promise.all(
     Array.from({ length: concurrency }, async (_, c) => {
       await sleep((c * staggerMs) / concurrency);
       for (let r = 0; r < rounds; r++) {
-        const one = await stream(target, body(), agent).catch(() => undefined);
+        const one = await stream(target, body(), agent).catch((error: Error) => {
+          const why = error.message.slice(0, 160);
+          result.why.set(why, (result.why.get(why) ?? 0) + 1);
+          return undefined;
+        });
         if (!one) {
           result.errors++;
           continue;
@@ -540,8 +571,7 @@ async function stream(target: string, body: string, agent: Agent): Promise<{ ttf
     dispatcher: agent,
   });
   if (response.statusCode !== 200) {
-    await response.body.dump();
-    throw new Error(`HTTP ${response.statusCode}`);
+    throw new Error(`HTTP ${response.statusCode} ${(await response.body.text()).slice(0, 120)}`);
   }
   let buffer = '';
   let first = -1;
@@ -602,6 +632,7 @@ function report(label: string, r: LoadResult): void {
   console.log(
     `${label.padEnd(42)} streams=${r.ttft.length} errors=${r.errors}  ttft_ms p50=${f(r.ttft, 0.5)} p90=${f(r.ttft, 0.9)} p99=${f(r.ttft, 0.99)}  itl_ms p50=${f(r.itl, 0.5)} p99=${f(r.itl, 0.99)}`,
   );
+  for (const [why, count] of r.why) console.log(`  ${count} failed: ${why}`);
 }
 
 function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {

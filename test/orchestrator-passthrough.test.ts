@@ -444,6 +444,24 @@ describe('an older vLLM (no token_ids, no return_token_ids), CR line ends', () =
     expect(requestLogs(running, id)[0]).toMatchObject({ mode: 'aggregated', completionTokens: 5 });
   });
 
+  it('keeps the connection to the engine open across streamed requests (reads each stream to its end)', async () => {
+    server.behaviour.omitTokenIds = false;
+    const client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const before = server.generationConnections();
+    for (let i = 0; i < 10; i++) {
+      const stream = await client.completions.create({
+        model: 'Qwen/Qwen3-8B',
+        prompt: `one ${i}`,
+        max_tokens: 3,
+        stream: true,
+      });
+      for await (const _ of stream);
+      await server.settled(server.requests.length - 1);
+    }
+    // Ten requests one after another: closing each stream's connection would take about one per request.
+    expect(server.generationConnections() - before).toBeLessThanOrEqual(2);
+  });
+
   it('reads a stream whose lines end in CR alone', async () => {
     server.behaviour.script = (_path, body) =>
       body.messages

@@ -158,8 +158,15 @@ export async function* readPassThroughStream(
   let finishReason: FinishReason | undefined;
   let usage: BackendUsage | undefined;
   let counted = 0;
+  let done = false;
+  // Read to the end of the body, past [DONE] (the engine ends the response right after it):
+  // leaving a `for await` early destroys the stream with an AbortError (a stack trace each time)
+  // and the engine's connection with it, so every request would open a new one.
   for await (const data of readSseData(body)) {
-    if (data === '[DONE]') break;
+    if (done || data === '[DONE]') {
+      done = true;
+      continue;
+    }
     const json = parseJson(worker, what, data);
     const isUsageChunk = Array.isArray(json.choices) && json.choices.length === 0 && json.usage != null;
     if (json.usage != null) usage = toUsage(json.usage, promptTokens, counted);

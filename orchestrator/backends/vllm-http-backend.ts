@@ -159,8 +159,13 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       let finishReason: FinishReason | undefined;
       let usage: BackendUsage | undefined;
       let completionTokens = 0;
+      let done = false;
+      // To the end of the body, past [DONE]: leaving early costs an AbortError and the connection (passthrough.ts).
       for await (const data of readSseData(response.body)) {
-        if (data === '[DONE]') break;
+        if (done || data === '[DONE]') {
+          done = true;
+          continue;
+        }
         const chunk = parseChunk(name, data);
         if (chunk.tokenIds.length > 0) {
           completionTokens += chunk.tokenIds.length;

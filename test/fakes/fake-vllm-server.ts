@@ -77,6 +77,8 @@ export interface FakeVllmServer {
   readonly requests: FakeVllmRequest[];
   /** Bodies of the `POST /tokenize` calls, in order. */
   readonly tokenizeBodies: Record<string, unknown>[];
+  /** Distinct connections that carried a completion or chat request (keep-alive reuse keeps this low). */
+  generationConnections(): number;
   readonly behaviour: FakeVllmBehaviour;
   /** Resolves when request `index` has ended either way. */
   settled(index: number): Promise<FakeVllmRequest>;
@@ -99,6 +101,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
   };
   const requests: FakeVllmRequest[] = [];
   const tokenizeBodies: Record<string, unknown>[] = [];
+  const generationSockets = new Set<unknown>();
   const waiters: { index: number; resolve: (r: FakeVllmRequest) => void }[] = [];
   const settle = () => {
     for (const w of [...waiters]) {
@@ -138,6 +141,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
       return;
     }
     if (req.method === 'POST' && (url === '/v1/completions' || url === '/v1/chat/completions')) {
+      generationSockets.add(req.socket);
       let text = '';
       for await (const piece of req) text += piece;
       const body = JSON.parse(text) as Record<string, unknown>;
@@ -321,6 +325,7 @@ export async function startFakeVllmServer(options: FakeVllmOptions = {}): Promis
   return {
     url: `http://127.0.0.1:${port}`,
     tokenizeBodies,
+    generationConnections: () => generationSockets.size,
     requests,
     behaviour,
     settled: (index) => {
