@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TandemError } from '../common/errors.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
 import type { Behaviour } from './frontend-harness.ts';
-import { createFakeCore, MODEL, post, reply, startFrontend } from './frontend-harness.ts';
+import { closeFrontend, trackOpenResponses } from '../orchestrator/frontend/index.ts';
+import { createFakeCore, hang, MODEL, post, reply, sseEvents, startFrontend } from './frontend-harness.ts';
 
 /**
  * Issue 16: nothing a client sends or withholds stalls the front door or pins its resources.
@@ -230,5 +231,118 @@ describe('bounds before work', () => {
     } finally {
       await frontend.close();
     }
+  });
+});
+
+/** Streams `n` words, then waits for its signal (a request that outlives its timeout). */
+function wordsThenHang(n: number): Behaviour {
+  return async function* (_request, signal) {
+    if (n > 0) yield { kind: 'tokens', tokenIds: wordIds.slice(0, n) };
+    yield* hang(_request, signal);
+  };
+}
+
+/** Like a worker whose own deadline fires first: `n` words, then finish "abort" just before the deadline. */
+function wordsThenWorkerDeadline(n: number): Behaviour {
+  return async function* (request) {
+    if (n > 0) yield { kind: 'tokens', tokenIds: wordIds.slice(0, n) };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, request.deadlineUnixMs - Date.now() - 300)));
+    yield {
+      kind: 'done',
+      finishReason: 'abort',
+      usage: { promptTokens: 3, cachedPromptTokens: 0, completionTokens: n },
+    };
+  };
+}
+
+const TIMEOUT_MESSAGE = 'the request ran longer than 0.8 s';
+
+describe('a request that runs past request_timeout_s ends one way', () => {
+  for (const [name, behaviour] of [
+    ['the frontend timer', wordsThenHang],
+    ['a worker deadline (finish "abort")', wordsThenWorkerDeadline],
+  ] as const) {
+    it(`before the first token: 504 with one message, streaming or not (${name})`, async () => {
+      const core = createFakeCore(behaviour(0));
+      const frontend = await startFrontend(core, tokenizer, { request_timeout_s: 0.8 });
+      try {
+        for (const stream of [false, true]) {
+          const response = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x', stream });
+          expect(response.status).toBe(504);
+          expect(response.json.error.message).toBe(TIMEOUT_MESSAGE);
+        }
+      } finally {
+        await frontend.close();
+      }
+    });
+
+    it(`after the first token: a stream ends with an error event then [DONE]; a whole response is a 504, never a 200 (${name})`, async () => {
+      const core = createFakeCore(behaviour(3));
+      const frontend = await startFrontend(core, tokenizer, { request_timeout_s: 0.8 });
+      try {
+        const streamed = await post(`${frontend.url}/v1/chat/completions`, {
+          model: MODEL,
+          messages: [{ role: 'user', content: 'x' }],
+          stream: true,
+        });
+        expect(streamed.status).toBe(200);
+        const events = sseEvents(streamed.text) as any[];
+        expect(events.at(-1)).toBe('[DONE]');
+        expect(events.at(-2)).toMatchObject({ error: { message: TIMEOUT_MESSAGE } });
+        // No chunk claims the answer finished.
+        expect(events.slice(0, -2).every((e) => e.choices?.[0]?.finish_reason == null)).toBe(true);
+        const whole = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
+        expect(whole.status).toBe(504);
+        expect(whole.json.error.message).toBe(TIMEOUT_MESSAGE);
+      } finally {
+        await frontend.close();
+      }
+    });
+  }
+
+  it('a worker that aborts a request long before its deadline is an upstream error, not a complete answer', async () => {
+    const core = createFakeCore(async function* () {
+      yield { kind: 'tokens', tokenIds: wordIds.slice(0, 2) };
+      yield {
+        kind: 'done',
+        finishReason: 'abort',
+        usage: { promptTokens: 1, cachedPromptTokens: 0, completionTokens: 2 },
+      };
+    });
+    const frontend = await startFrontend(core, tokenizer);
+    try {
+      const whole = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
+      expect(whole.status).toBe(502);
+      expect(whole.json.error.message).toContain('aborted the request before it finished');
+    } finally {
+      await frontend.close();
+    }
+  });
+});
+
+describe('a stream cut by shutdown', () => {
+  it('ends with an SSE error event and [DONE], not a silent close', async () => {
+    const core = createFakeCore(wordsThenHang(3));
+    const frontend = await startFrontend(core, tokenizer);
+    const open = trackOpenResponses(frontend.app.server);
+    const socket = rawRequest(frontend.url, { model: MODEL, prompt: 'x', stream: true });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await core.called(1);
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (received.includes('data: {')) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 10);
+    });
+    await closeFrontend(frontend.app, open);
+    await closed;
+    expect(received).toMatch(/data: \{"error":\{"message":"the server is shutting down"/);
+    expect(received).toContain('data: [DONE]');
   });
 });

@@ -71,6 +71,27 @@ describe('the admission queue', () => {
     expect(q.length).toBe(2);
   });
 
+  it('passes one turn on at most maxPasses times', async () => {
+    const clock = createVirtualClock();
+    const q = createCapacityQueue({ maxQueued: 10, timeoutMs: 1000, clock, maxPasses: 2 });
+    const signal = new AbortController().signal;
+    const tickets = Array.from({ length: 4 }, () => q.ticket());
+    const states = tickets.map((t) => track(q.waitTurn(t, signal)));
+    q.wake(); // tickets[0]'s turn; then it and each next one find no room and pass it on
+    await settle();
+    q.wake(tickets[0]);
+    await settle();
+    q.wake(tickets[1]);
+    await settle();
+    q.wake(tickets[2]); // a third pass: refused
+    await settle();
+    expect(states.map((s) => s.done)).toEqual([true, true, true, false]);
+    q.wake(); // a plain wake starts a new turn: the first waiter in line (none re-entered) is tickets[3]
+    await settle();
+    expect(states[3]!.done).toBe(true);
+    expect(q.length).toBe(0);
+  });
+
   it('refuses with rate_limited and Retry-After when full, but not a waiter coming back', async () => {
     const { q } = queue({ maxQueued: 1, timeoutMs: 3000 });
     const signal = new AbortController().signal;

@@ -29,7 +29,12 @@ export interface CapacityQueue {
   refusal(): TandemError | undefined;
   /** Waits for the ticket's next turn. */
   waitTurn(ticket: QueueTicket, signal: AbortSignal): Promise<void>;
-  /** Gives the first waiter a turn (with `after`: the first waiter behind that ticket). */
+  /**
+   * Gives the first waiter a turn. With `after` (its waiter found no room yet), the turn passes
+   * to the first waiter behind that ticket instead, at most `maxPasses` times per plain wake:
+   * a full worker blocks only the requests that want it, and a long line costs a bounded number
+   * of tries per freed slot.
+   */
   wake(after?: QueueTicket): void;
   /** The ticket's request found a worker after queueing: it left the line for good (the drain rate counts it). */
   placed(ticket: QueueTicket): void;
@@ -55,6 +60,8 @@ export interface CapacityQueueOptions {
   readonly clock: Clock;
   /** Turn given to the first waiter this often while anyone waits, ms. Default 250. */
   readonly pollMs?: number;
+  /** Most times one turn is passed on behind a waiter that found no room. Default 16. */
+  readonly maxPasses?: number;
   readonly onDepth?: (waiting: number) => void;
 }
 
@@ -67,6 +74,9 @@ interface Waiter {
 export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueue {
   const waiters: Waiter[] = []; // ordered by ticket.seq
   const pollMs = options.pollMs ?? 250;
+  const maxPasses = options.maxPasses ?? 16;
+  /** Times the current turn has been passed on. */
+  let passes = 0;
   const rateWindowMs = options.rateWindowMs ?? 5000;
   const maxQueued = typeof options.maxQueued === 'function' ? options.maxQueued : () => options.maxQueued as number;
   /** When queued requests found a worker (ms, ascending), the last rateWindowMs of them. */
@@ -177,7 +187,10 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     },
     wake(after) {
       let at = 0;
-      if (after) while (at < waiters.length && waiters[at]!.ticket.seq <= after.seq) at++;
+      if (after) {
+        if (++passes > maxPasses) return;
+        while (at < waiters.length && waiters[at]!.ticket.seq <= after.seq) at++;
+      } else passes = 0;
       const first = waiters[at];
       if (!first) return;
       waiters.splice(at, 1);

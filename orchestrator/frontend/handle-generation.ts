@@ -61,7 +61,7 @@ export async function handleGeneration(context: GenerationContext, call: Generat
   });
   const end = watchRequestEnd(res, context.shutdown, 1);
   const cancelTimeout = context.clock.setTimer(context.requestTimeoutMs, () =>
-    end.abort(new TandemError('deadline_exceeded', `the request ran longer than ${context.requestTimeoutMs / 1000} s`)),
+    end.abort(timeoutError(context.requestTimeoutMs)),
   );
   let release: (() => void) | undefined;
 
@@ -109,7 +109,8 @@ export async function handleGeneration(context: GenerationContext, call: Generat
   }
 
   /** `ran`: where the request ran before it failed, when the core said (its log line names it). */
-  function fail(error: TandemError, outcome: RequestOutcome, ran?: FailedRun): void {
+  function fail(failure: TandemError, outcome: RequestOutcome, ran?: FailedRun): void {
+    const error = oneTimeout(failure, context.requestTimeoutMs);
     if (end.clientGone()) {
       observer.finish('cancelled', ran?.mode ?? 'none', undefined, ran?.route);
       return;
@@ -247,13 +248,26 @@ async function respondStreaming(
     if (!sse.started || (run.signal.aborted && (run.signal.reason as TandemError | undefined)?.code === 'cancelled'))
       throw error;
     // After the first byte the status is sent: report the error in the stream, then end it.
-    const failure = toHttpError(error);
+    const failure = oneTimeout(toHttpError(error), context.requestTimeoutMs);
     const ran = failedRunOf(error);
     run.observer.finish('error', ran?.mode ?? 'none', undefined, ran?.route);
     context.failures.failed(requestId, failure);
     await sse.send(toOpenAIErrorBody(failure));
     await sse.done();
   }
+}
+
+/**
+ * One timeout, one message: the frontend's own timer, the dispatcher's deadline, a worker's
+ * deadline (a prefill's error, or a stream it ended with finish "abort") all say the same.
+ * Before the first byte a 504 with it; after, an SSE error event with it, then the end.
+ */
+function timeoutError(requestTimeoutMs: number): TandemError {
+  return new TandemError('deadline_exceeded', `the request ran longer than ${requestTimeoutMs / 1000} s`);
+}
+
+function oneTimeout(error: TandemError, requestTimeoutMs: number): TandemError {
+  return error.code === 'deadline_exceeded' ? timeoutError(requestTimeoutMs) : error;
 }
 
 function writeJson(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {

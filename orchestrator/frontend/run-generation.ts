@@ -13,7 +13,9 @@ import { createStopMatcher } from '../../common/stop-strings.ts';
  * incremental detokenization, stop strings (a match aborts the core and ends the stream with
  * finish_reason "stop"), and the usage the response reports. An HTTP engine's own output
  * (`output` events) passes as it is: that engine applied the stop strings itself. Throws a TandemError when the core
- * fails or `signal` aborts (its reason, a TandemError, is what is thrown).
+ * fails or `signal` aborts (its reason, a TandemError, is what is thrown), and when the core ends
+ * with finish "abort" the frontend did not cause (deadline_exceeded near the deadline, else
+ * upstream_error): a cut-short answer never ends like a complete one.
  */
 
 export type OutputEvent =
@@ -151,6 +153,9 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
       }
 
       coreDone = true;
+      // The core stopped it though the frontend did not (a stop string returns above): a
+      // worker's own deadline, or an engine that aborted it. Not a complete answer.
+      if (event.finishReason === 'abort') throw cutShort(request.deadlineUnixMs, options.clock.now(), signal);
       const tail = stops.push(detokenizer.flush());
       const finishedOnStopToken =
         event.finishReason === 'stop' && lastTokenId !== undefined && stopTokenIds.has(lastTokenId);
@@ -176,6 +181,20 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
       void iterator.return?.()?.catch(() => undefined);
     }
   }
+}
+
+/**
+ * Slack for the workers' own deadline timers (the same instant as the frontend's): a request the
+ * core aborted within this long of its deadline ended by the deadline, ms.
+ */
+export const DEADLINE_SLACK_MS = 1000;
+
+/** The error for a core that ended a request with finish "abort" the frontend did not ask for. */
+function cutShort(deadlineUnixMs: number, nowMs: number, signal: AbortSignal): TandemError {
+  if (signal.aborted) return reasonOf(signal);
+  if (nowMs >= deadlineUnixMs - DEADLINE_SLACK_MS)
+    return new TandemError('deadline_exceeded', 'the request reached its deadline');
+  return new TandemError('upstream_error', 'the worker aborted the request before it finished');
 }
 
 function reasonOf(signal: AbortSignal): TandemError {

@@ -18,7 +18,7 @@ import {
 } from '../discovery/index.ts';
 import { createDispatcher, dispatcherSettingsFromConfig, type Dispatcher } from '../dispatch/index.ts';
 import { createPlannerFeed } from '../planner-feed/index.ts';
-import { createFrontend } from '../frontend/index.ts';
+import { closeFrontend, createFrontend, trackOpenResponses } from '../frontend/index.ts';
 import { createOrchestratorMetrics, type OrchestratorMetrics } from '../metrics/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
 import type { LoadBook } from '../load/index.ts';
@@ -201,14 +201,7 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
   });
   // HTTP responses still being written: a request the dispatcher has finished may not have sent
   // its last bytes yet, and shutdown must not cut it off.
-  let openResponses = 0;
-  const responsesDone: (() => void)[] = [];
-  app.server.on('request', (_request, response) => {
-    openResponses++;
-    response.once('close', () => {
-      if (--openResponses === 0) for (const resolve of responsesDone.splice(0)) resolve();
-    });
-  });
+  const openResponses = trackOpenResponses(app.server);
   // Who else shares this process's bookings (sibling processes, replicas), with their bookings here.
   app.get('/debug/replicas', async () => ({
     origin,
@@ -216,8 +209,6 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
     transports: transports.map((t) => ({ name: t.name, connected: t.connected })),
     peers: sync?.peers() ?? [],
   }));
-  const responsesIdle = () =>
-    openResponses === 0 ? Promise.resolve() : new Promise<void>((resolve) => responsesDone.push(resolve));
 
   const discovery = createDiscovery(config, { logger, clock, registry: metrics.registry });
   let lastChange: FleetChange | null = null;
@@ -288,13 +279,12 @@ export async function createOrchestrator(config: Readonly<Config>, deps: Orchest
         ui?.close();
         let cancelGrace = () => {};
         const grace = new Promise<void>((resolve) => (cancelGrace = clock.setTimer(graceMs, resolve)));
-        await Promise.race([dispatcher.idle().then(responsesIdle), grace]);
+        await Promise.race([dispatcher.idle().then(openResponses.idle), grace]);
         cancelGrace();
         if (dispatcher.inflight > 0)
           logger.warn({ inflight: dispatcher.inflight }, 'grace period over: cancelling the requests still running');
-        const closing = app.close();
-        app.server.closeAllConnections();
-        await closing;
+        // Cancelled streams end with an SSE error event, not a silent close.
+        await closeFrontend(app, openResponses);
         await sync?.close();
         await discovery.close();
         templateCheck.close();
