@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NIXL_PREFILL_PARAMS } from '../common/openai/index.ts';
 import { createBackendTap, type BackendTap } from './fakes/backend-tap.ts';
 import { startFakeVllmServer, type FakeVllmServer } from './fakes/fake-vllm-server.ts';
 import {
@@ -92,14 +93,7 @@ describe("vLLM's NIXL flow, field by field, against recording fake vLLM servers"
     expect(p!.body).toMatchObject({
       max_tokens: 1,
       stream: false,
-      kv_transfer_params: {
-        do_remote_decode: true,
-        do_remote_prefill: false,
-        remote_engine_id: null,
-        remote_block_ids: null,
-        remote_host: null,
-        remote_port: null,
-      },
+      kv_transfer_params: NIXL_PREFILL_PARAMS,
     });
     expect(p!.body).not.toHaveProperty('stream_options');
     expect(p!.body).not.toHaveProperty('min_tokens');

@@ -141,16 +141,19 @@ describe('a deeply nested body', () => {
     const core = createFakeCore(reply(wordIds));
     const frontend = await startFrontend(core, tokenizer);
     try {
-      const body = `{"model":"${MODEL}","prompt":"x","user":${'['.repeat(500_000)}${']'.repeat(500_000)}}`;
-      const response = await fetch(`${frontend.url}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-      expect(response.status).toBe(400);
-      expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
-        'deeper than 128 levels',
-      );
+      // Under a megabyte the scan runs on the event loop; from one megabyte, on the JSON worker thread.
+      for (const levels of [500_000, 1_000_000]) {
+        const body = `{"model":"${MODEL}","prompt":"x","user":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+        const response = await fetch(`${frontend.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+          'deeper than 128 levels',
+        );
+      }
       expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
       expect(core.calls).toHaveLength(1);
     } finally {

@@ -30,7 +30,7 @@ export function simOptions(overrides: Partial<Omit<SimOptions, 'config'>> & { co
   };
 }
 
-export const simulate = (overrides: Parameters<typeof simOptions>[0] = {}): Promise<SimResult> =>
+export const simulateSmall = (overrides: Parameters<typeof simOptions>[0] = {}): Promise<SimResult> =>
   runSimulation(simOptions(overrides));
 
 /** A trace file holding the given requests (token ids, output tokens, arrival ms); removed by `cleanup`. */

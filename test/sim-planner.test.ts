@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LATENCIES } from '../bench/sim/options.ts';
-import { simulate } from './sim-harness.ts';
+import { simulateSmall } from './sim-harness.ts';
 
 const latency = { ...DEFAULT_LATENCIES, startupS: 5 };
 const planned = (planner: Record<string, unknown> = {}) => ({
@@ -11,7 +11,7 @@ const planned = (planner: Record<string, unknown> = {}) => ({
 describe('the planner in the simulated loop', () => {
   it('adds workers when the load outgrows the pools, and they serve only after the start-up delay', async () => {
     // Long prompts at 6 req/s on one prefill and one decode worker: far more prefill than one worker does.
-    const result = await simulate({
+    const result = await simulateSmall({
       workload: 'mixed-isl',
       params: { long_share: 0.5 },
       qps: 6,
@@ -38,7 +38,7 @@ describe('the planner in the simulated loop', () => {
   });
 
   it('drains workers it no longer needs, which leave once idle without leaking a booking or a hold', async () => {
-    const result = await simulate({
+    const result = await simulateSmall({
       workload: 'mixed-isl',
       qps: 1,
       durationS: 80,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { comparable, simOptions, simulate } from './sim-harness.ts';
+import { comparable, simOptions, simulateSmall } from './sim-harness.ts';
 import { runSimulation } from '../bench/sim/run-sim.ts';
 
 /**
@@ -16,7 +16,7 @@ const small = {
 describe('simulated router replicas', () => {
   it("apply every other replica's bookings, so replica 0's book ends at zero with the others' requests in it", async () => {
     const probes: number[] = [];
-    const result = await simulate({
+    const result = await simulateSmall({
       ...small,
       replicas: { count: 2, sync: true, syncMs: 1 },
       probe: (s) => probes.push(s.loads.reduce((n, l) => n + l.inflightRequests, 0)),
@@ -32,7 +32,7 @@ describe('simulated router replicas', () => {
 
   it('share nothing when sync is off, and repeat exactly for one seed', async () => {
     const options = { ...small, replicas: { count: 2, sync: false, syncMs: 1 } };
-    const [a, b] = [await simulate(options), await simulate(options)];
+    const [a, b] = [await simulateSmall(options), await simulateSmall(options)];
     expect((a.setup as { sync_deltas?: number }).sync_deltas).toBe(0);
     expect(comparable(a)).toEqual(comparable(b));
   }, 60_000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProbeSample } from '../bench/sim/options.ts';
 import type { SimResult } from '../bench/sim/run-sim.ts';
-import { comparable, simulate } from './sim-harness.ts';
+import { comparable, simulateSmall } from './sim-harness.ts';
 
 /** Checks every invariant a finished run must keep, whatever it simulated. */
 function expectInvariants(result: SimResult, samples: readonly ProbeSample[]): void {
@@ -30,10 +30,10 @@ function expectInvariants(result: SimResult, samples: readonly ProbeSample[]): v
 }
 
 async function probed(
-  overrides: Parameters<typeof simulate>[0],
+  overrides: Parameters<typeof simulateSmall>[0],
 ): Promise<{ result: SimResult; samples: ProbeSample[] }> {
   const samples: ProbeSample[] = [];
-  const result = await simulate({ ...overrides, probe: (sample) => samples.push(sample) });
+  const result = await simulateSmall({ ...overrides, probe: (sample) => samples.push(sample) });
   return { result, samples };
 }
 
@@ -52,10 +52,10 @@ const smallKv = { num_gpu_blocks: 3000 };
 describe('simulated runs', () => {
   it('repeat exactly for one seed and differ for another', async () => {
     const options = { ...sharedPrefix, workers: 3, config: { routing: { policy: 'kv' }, worker: smallKv } };
-    const a = await simulate(options);
-    const b = await simulate(options);
+    const a = await simulateSmall(options);
+    const b = await simulateSmall(options);
     expect(comparable(b)).toEqual(comparable(a));
-    const other = await simulate({ ...options, seed: '2' });
+    const other = await simulateSmall({ ...options, seed: '2' });
     expect(other.summary.ttft_ms).not.toEqual(a.summary.ttft_ms);
     expect(other.summary.e2e_ms).not.toEqual(a.summary.e2e_ms);
   });
@@ -72,8 +72,8 @@ describe('simulated runs', () => {
       latency: { dispatchMs: 1, tokenMs: 1, kvEventMs: 5, statusIntervalMs: 1000, statusMs: 2, startupS: 5 },
       config: { disaggregation: { mode: 'auto' as const }, planner: { interval_s: 10 } },
     };
-    const a = await simulate(options);
-    expect(comparable(await simulate(options))).toEqual(comparable(a));
+    const a = await simulateSmall(options);
+    expect(comparable(await simulateSmall(options))).toEqual(comparable(a));
     expect(a.stats.disaggregated).toBeGreaterThan(0);
   });
 
@@ -126,17 +126,17 @@ describe('simulated runs', () => {
   });
 
   it("learn prefixes in approximate mode from the router's own decisions, without events", async () => {
-    const precise = await simulate({
+    const precise = await simulateSmall({
       ...sharedPrefix,
       workers: 3,
       config: { routing: { policy: 'kv', index_mode: 'precise' }, worker: smallKv },
     });
-    const approximate = await simulate({
+    const approximate = await simulateSmall({
       ...sharedPrefix,
       workers: 3,
       config: { routing: { policy: 'kv', index_mode: 'approximate' }, worker: smallKv },
     });
-    const roundRobin = await simulate({
+    const roundRobin = await simulateSmall({
       ...sharedPrefix,
       workers: 3,
       config: { routing: { policy: 'round-robin' }, worker: smallKv },

@@ -8,7 +8,7 @@ import {
   prefillSeconds,
   transferSeconds,
 } from '../common/profiles/index.ts';
-import { simulate, traceFile } from './sim-harness.ts';
+import { simulateSmall, traceFile } from './sim-harness.ts';
 
 /**
  * A lone request through the whole simulated path must take exactly what the engine model and
@@ -28,7 +28,7 @@ const decodeStep = (i: number) =>
 
 describe('a 1-worker simulation', () => {
   it("times a lone request's first token as dispatch + the roofline's prefill + delivery", async () => {
-    const result = await simulate({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 1 });
+    const result = await simulateSmall({ workload: 'trace', params: { file: trace.path }, qps: null, workers: 1 });
     const s = result.summary;
     expect(s.requests).toMatchObject({ sent: 1, completed: 1, failed: 0 });
     const expectedTtft = dispatchMs + prefillSeconds(profile, PROMPT) * 1000 + tokenMs;
@@ -44,7 +44,7 @@ describe('a 1-worker simulation', () => {
   });
 
   it("adds exactly the handoff hops and the link model's pull time when the request is disaggregated", async () => {
-    const result = await simulate({
+    const result = await simulateSmall({
       workload: 'trace',
       params: { file: trace.path },
       qps: null,

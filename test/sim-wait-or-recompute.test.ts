@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LATENCIES } from '../bench/sim/options.ts';
 import { decodeStepSeconds, engineProfile, kvCapacityBlocks, prefillSeconds } from '../common/profiles/index.ts';
 import { prefillSecondsPerToken } from '../orchestrator/routing/cost-model.ts';
-import { simulate, traceFile } from './sim-harness.ts';
+import { simulateSmall, traceFile } from './sim-harness.ts';
 
 /**
  * The shipped dispatcher under the simulator (two Qwen3-8B workers on H100s, kv policy, precise
@@ -31,7 +31,7 @@ function scenario(queuedTokens: number) {
     { arrivalMs: 1502, prompt: [...prefix, ...range(Q, 25_000)], outputTokens: 1 },
   ]);
   cleanups.push(trace.cleanup);
-  return simulate({
+  return simulateSmall({
     workload: 'trace',
     params: { file: trace.path },
     qps: null,
@@ -88,7 +88,7 @@ function pastCapacity(dispatch: Record<string, number>) {
     { arrivalMs: 1502, prompt: [...prefix, ...range(Q, 25_000)], outputTokens: 1 },
   ]);
   cleanups.push(trace.cleanup);
-  return simulate({
+  return simulateSmall({
     workload: 'trace',
     params: { file: trace.path },
     qps: null,

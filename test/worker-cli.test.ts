@@ -2,38 +2,14 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, workerCommand } from './fakes/worker-process.ts';
 
 const run = promisify(execFile);
-const tandem = new URL('../bin/tandem.js', import.meta.url).pathname;
 
 /** `tandem worker` with bad flags and impossible setups: one line on stderr and the right exit code, no stack trace. */
-function env(): NodeJS.ProcessEnv {
-  const clean = { ...process.env };
-  for (const key of Object.keys(clean)) if (key.startsWith('TANDEM_')) delete clean[key];
-  return clean;
-}
-
 async function worker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      [
-        tandem,
-        'worker',
-        '--host',
-        '127.0.0.1',
-        '--grpc-port',
-        '0',
-        '--http-port',
-        '0',
-        '--kv-events-port',
-        '0',
-        '--replay-port',
-        '0',
-        ...args,
-      ],
-      { env: env(), timeout: 30_000 },
-    );
+    const { stdout, stderr } = await run(process.execPath, workerCommand(args), { env: cleanEnv(), timeout: 30_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };

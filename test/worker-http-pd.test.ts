@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NIXL_PREFILL_PARAMS } from '../common/openai/index.ts';
 import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-process.ts';
 
 /**
@@ -12,15 +13,6 @@ let prefill: WorkerProcess;
 let decode: WorkerProcess;
 const MODEL = 'Qwen/Qwen3-8B';
 const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => 2000 + offset + i);
-
-const PREFILL_PARAMS = {
-  do_remote_decode: true,
-  do_remote_prefill: false,
-  remote_engine_id: null,
-  remote_block_ids: null,
-  remote_host: null,
-  remote_port: null,
-};
 
 async function post(worker: WorkerProcess, path: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${worker.ready.http}${path}`, {
@@ -60,7 +52,7 @@ describe('disaggregated serving through the vLLM HTTP facade', () => {
     const p = await post(
       prefill,
       '/v1/completions',
-      { model: MODEL, prompt: tokens, max_tokens: 1, stream: false, kv_transfer_params: PREFILL_PARAMS },
+      { model: MODEL, prompt: tokens, max_tokens: 1, stream: false, kv_transfer_params: NIXL_PREFILL_PARAMS },
       { 'x-request-id': 'pd-http-1' },
     );
     expect(p.status).toBe(200);
@@ -148,7 +140,7 @@ describe('disaggregated serving through the vLLM HTTP facade', () => {
       model: MODEL,
       messages,
       max_tokens: 1,
-      kv_transfer_params: PREFILL_PARAMS,
+      kv_transfer_params: NIXL_PREFILL_PARAMS,
     });
     expect(p.status).toBe(200);
     const pBody = JSON.parse(p.text) as Record<string, any>;
@@ -200,7 +192,7 @@ describe('disaggregated serving through the vLLM HTTP facade', () => {
           model: MODEL,
           prompt: tokens,
           max_tokens: 1,
-          kv_transfer_params: PREFILL_PARAMS,
+          kv_transfer_params: NIXL_PREFILL_PARAMS,
         })
       ).text,
     ) as Record<string, any>;

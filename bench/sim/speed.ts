@@ -2,7 +2,7 @@
  * How fast the cluster simulator runs a 64-worker, 10-minute experiment, against the engines'
  * own cost on the same requests. Run: `npx tsx bench/sim/speed.ts [workers] [seconds]`.
  *
- * Workload: llm-d's shared-prefix generator shaped like bench/engine-timing.ts's speed test
+ * Workload: llm-d's shared-prefix generator shaped like bench/engine/engine-timing.ts's speed test
  * (8 groups sharing a 1024-token prefix, 1024 fresh tokens per request, 256 output tokens, 1
  * request/s per worker, Qwen3-8B on H100s). Two runs on identical requests:
  *

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { TandemError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { exceedsJsonDepth } from './json-depth.ts';
+import { createOffThreadJsonParser, OFF_THREAD_JSON_CHARS } from './json-off-thread.ts';
 import type { Endpoint } from './shapes.ts';
 
 /** An X-Request-Id a client sent that we keep: printable ASCII, at most 256 characters. */
@@ -24,7 +25,8 @@ export interface OpenAiAppOptions {
  * workers' HTTP facade): request ids from X-Request-Id when usable, no per-request log lines
  * (too many at hundreds of streams; failures are logged by hand), our own 503 while closing
  * rather than fastify's, and every body read as JSON whatever its Content-Type (curl -d sends
- * form encoding, vLLM's clients often send none). A bad body is an `invalid_request`.
+ * form encoding, vLLM's clients often send none). A bad body is an `invalid_request`. Bodies of
+ * a megabyte or more are parsed on a worker thread (json-off-thread.ts).
  */
 export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
   const newRequestId = options.newRequestId ?? randomUUID;
@@ -41,23 +43,27 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
     },
   });
   app.removeAllContentTypeParsers();
+  const depth = options.maxJsonDepth;
+  const tooDeep = () => new TandemError('invalid_request', `the request body nests JSON deeper than ${depth} levels`);
+  const notJson = (message: string) =>
+    new TandemError('invalid_request', `the request body is not valid JSON: ${message}`);
+  const offThread = createOffThreadJsonParser(depth);
+  app.addHook('onClose', async () => offThread.close());
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    const depth = options.maxJsonDepth;
-    if (depth !== undefined && exceedsJsonDepth(text, depth)) {
-      return done(
-        new TandemError('invalid_request', `the request body nests JSON deeper than ${depth} levels`),
-        undefined,
-      );
+    if (text.length >= OFF_THREAD_JSON_CHARS) {
+      offThread.parse(text).then((parsed) => {
+        if (parsed.ok) done(null, parsed.value);
+        else done(parsed.tooDeep ? tooDeep() : notJson(parsed.message), undefined);
+      });
+      return;
     }
+    if (text.trim() === '') return done(null, undefined);
+    if (depth !== undefined && exceedsJsonDepth(text, depth)) return done(tooDeep(), undefined);
     try {
       done(null, JSON.parse(text));
     } catch (error) {
-      done(
-        new TandemError('invalid_request', `the request body is not valid JSON: ${(error as Error).message}`),
-        undefined,
-      );
+      done(notJson((error as Error).message), undefined);
     }
   });
   return app;

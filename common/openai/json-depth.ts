@@ -24,7 +24,7 @@ export function exceedsJsonDepth(text: string, limit: number): boolean {
  * quote to quote with indexOf (a prompt of megabytes is one string: a native search, not a
  * character loop; 7 MB took ~100 ms the slow way); a quote after an odd run of backslashes is escaped.
  */
-function stringEnd(text: string, from: number): number {
+export function stringEnd(text: string, from: number): number {
   for (let at = text.indexOf('"', from); at >= 0; at = text.indexOf('"', at + 1)) {
     let slashes = 0;
     while (at - 1 - slashes >= from && text.charCodeAt(at - 1 - slashes) === 0x5c) slashes++;

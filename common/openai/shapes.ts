@@ -235,3 +235,17 @@ export function usageChunkBody(who: ResponseIdentity, usage: TokenUsage): Record
     usage: usageBody(usage),
   };
 }
+
+/**
+ * The `kv_transfer_params` of a NIXL prefill request, as vLLM's toy proxy sends them (PROTOCOLS.md
+ * 3.1): compute the prompt, hold its blocks for a remote decode, and answer with the params the
+ * decode side pulls them with. Copy it into a body (`{ ...NIXL_PREFILL_PARAMS }`).
+ */
+export const NIXL_PREFILL_PARAMS = Object.freeze({
+  do_remote_decode: true,
+  do_remote_prefill: false,
+  remote_engine_id: null,
+  remote_block_ids: null,
+  remote_host: null,
+  remote_port: null,
+});

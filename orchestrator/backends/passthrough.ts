@@ -1,5 +1,5 @@
 import { TandemError } from '../../common/errors.ts';
-import { errorMessageOfJson, readSseData } from '../../common/openai/index.ts';
+import { errorMessageOfJson, NIXL_PREFILL_PARAMS, readSseData } from '../../common/openai/index.ts';
 import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
 import type { BackendUsage, BackendChunk } from './backend.ts';
 
@@ -52,14 +52,7 @@ export function nixlPrefillBody(openai: OpenAIPassThrough, model: string): Recor
   const body = passThroughBody(openai, model, { stream: false, omit: ['min_tokens', 'min_completion_tokens'] });
   body.max_tokens = 1;
   if ('max_completion_tokens' in openai.body) body.max_completion_tokens = 1;
-  body.kv_transfer_params = {
-    do_remote_decode: true,
-    do_remote_prefill: false,
-    remote_engine_id: null,
-    remote_block_ids: null,
-    remote_host: null,
-    remote_port: null,
-  };
+  body.kv_transfer_params = { ...NIXL_PREFILL_PARAMS };
   return body;
 }
 

@@ -11,7 +11,7 @@ import type {
 } from './backend.ts';
 import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
-import { readSseData } from '../../common/openai/index.ts';
+import { NIXL_PREFILL_PARAMS, readSseData } from '../../common/openai/index.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
 import {
   nixlPrefillBody,
@@ -228,14 +228,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       const body = {
         ...rest,
         max_tokens: 1,
-        kv_transfer_params: {
-          do_remote_decode: true,
-          do_remote_prefill: false,
-          remote_engine_id: null,
-          remote_block_ids: null,
-          remote_host: null,
-          remote_port: null,
-        },
+        kv_transfer_params: { ...NIXL_PREFILL_PARAMS },
       };
       const response = await send('POST', '/v1/completions', signal, body, headersFor(call));
       await expectOk(response, 'prefill');

@@ -68,6 +68,7 @@ describe('admission queue', () => {
     const staying = queue.acquire(never);
     gone.abort(new TandemError('cancelled', 'client went away'));
     expect(((await leaving) as TandemError).code).toBe('cancelled');
+    expect(queue.queued).toBe(1); // the one that left no longer counts against the bound
     first();
     await staying;
     expect(queue.inflight).toBe(1);

@@ -1,3 +1,4 @@
+import PQueue from 'p-queue';
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 
@@ -6,7 +7,8 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
  * dispatcher: waiting for a worker or running, so its 429 says "in progress", not "running"), the next
  * `maxQueued` waiting in arrival order. A request that finds the queue full is refused at once
  * (rate_limited, 429); one that waits `queueTimeoutMs` without a slot gives up (unavailable,
- * 503); both carry Retry-After. A waiter whose signal aborts leaves the queue.
+ * 503); both carry Retry-After. A waiter whose signal aborts leaves the queue. The slots and
+ * the order are p-queue's (concurrency = maxInflight).
  */
 export interface AdmissionQueue {
   /** Resolves with a release function (call it exactly once) when a slot is free. */
@@ -26,84 +28,83 @@ export interface AdmissionOptions {
   readonly onQueueDepth?: (queued: number) => void;
 }
 
-interface Waiter {
-  grant(): void;
-}
-
 export function createAdmissionQueue(options: AdmissionOptions): AdmissionQueue {
-  let inflight = 0;
-  let nextId = 0;
-  const waiting = new Map<number, Waiter>(); // insertion order = arrival order
-  const depthChanged = () => options.onQueueDepth?.(waiting.size);
-
-  const release = () => {
-    const first = waiting.entries().next();
-    if (first.done) {
-      inflight--;
-      return;
-    }
-    // Hand the slot straight to the oldest waiter: inflight stays the same.
-    const [id, waiter] = first.value;
-    waiting.delete(id);
-    depthChanged();
-    waiter.grant();
-  };
-  const releaser = () => {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      release();
-    };
-  };
+  // p-queue keeps the slots (concurrency) and the arrival order. A waiter that leaves (timeout,
+  // client gone) aborts its task's signal: p-queue drops it when its turn comes, without running
+  // it, so `waiting` (live waiters) rather than queue.size is what the bound and the gauge count.
+  const queue = new PQueue({ concurrency: options.maxInflight });
+  let running = 0;
+  let waiting = 0;
+  const depthChanged = () => options.onQueueDepth?.(waiting);
 
   return {
     get inflight() {
-      return inflight;
+      return running;
     },
     get queued() {
-      return waiting.size;
+      return waiting;
     },
     acquire(signal) {
       if (signal.aborted) return Promise.reject(toTandemError(signal.reason, 'cancelled'));
-      if (inflight < options.maxInflight && waiting.size === 0) {
-        inflight++;
-        return Promise.resolve(releaser());
-      }
-      if (waiting.size >= options.maxQueued) {
+      // A slot freed a moment ago goes to the oldest waiter first, not to this arrival.
+      const mustWait = running >= options.maxInflight || waiting > 0;
+      if (mustWait && waiting >= options.maxQueued) {
         return Promise.reject(
           new TandemError(
             'rate_limited',
-            `too many requests: ${inflight} in progress here (the most taken at once is ${options.maxInflight}) and ${waiting.size} waiting; retry later`,
+            `too many requests: ${running} in progress here (the most taken at once is ${options.maxInflight}) and ${waiting} waiting; retry later`,
             { retryAfterS: options.retryAfterS },
           ),
         );
       }
       return new Promise((resolve, reject) => {
-        const id = nextId++;
-        const leave = (error: TandemError) => {
-          if (!waiting.delete(id)) return;
+        const leave = new AbortController();
+        let inLine = false;
+        let granted = false;
+        let cancelTimer = () => {};
+        const stopWaiting = () => {
+          inLine = false;
+          waiting--;
           depthChanged();
           cancelTimer();
           signal.removeEventListener('abort', onAbort);
+        };
+        const give = (error: TandemError) => {
+          if (!inLine) return;
+          stopWaiting();
+          leave.abort(error);
           reject(error);
         };
-        const onAbort = () => leave(toTandemError(signal.reason, 'cancelled'));
-        const cancelTimer = options.clock.setTimer(options.queueTimeoutMs, () =>
-          leave(
+        const onAbort = () => give(toTandemError(signal.reason, 'cancelled'));
+        queue
+          .add(
+            () =>
+              new Promise<void>((freeSlot) => {
+                granted = true;
+                if (inLine) stopWaiting();
+                running++;
+                let released = false;
+                resolve(() => {
+                  if (released) return;
+                  released = true;
+                  running--;
+                  freeSlot();
+                });
+              }),
+            { signal: leave.signal },
+          )
+          .catch(() => undefined); // a waiter that left: dropped at its turn
+        if (granted) return; // a free slot: p-queue ran the task at once
+        inLine = true;
+        waiting++;
+        depthChanged();
+        cancelTimer = options.clock.setTimer(options.queueTimeoutMs, () =>
+          give(
             new TandemError('unavailable', `no capacity for ${options.queueTimeoutMs / 1000} s; retry later`, {
               retryAfterS: options.retryAfterS,
             }),
           ),
         );
-        waiting.set(id, {
-          grant() {
-            cancelTimer();
-            signal.removeEventListener('abort', onAbort);
-            resolve(releaser());
-          },
-        });
-        depthChanged();
         signal.addEventListener('abort', onAbort, { once: true });
       });
     },

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
+import { DEFAULT_SAMPLING } from '../../common/openai/parse-request.ts';
 import { createOrchestratorMetrics } from '../metrics/index.ts';
 import type { GenerationEvent, ServingCore, TokenizedRequest } from '../serving.ts';
 import { loadModelTokenizer, type Tokenizer } from '../../common/tokenizer/index.ts';
@@ -40,23 +41,11 @@ function prepared(stop: string[] = []): PreparedRequest {
       stream: false,
       includeUsage: false,
       continuousUsage: false,
+      ...DEFAULT_SAMPLING,
       maxTokens: 50,
       temperature: 0,
-      topP: 1,
-      seed: undefined,
       stop,
-      stopTokenIds: [],
-      ignoreEos: false,
-      minTokens: 0,
       user: undefined,
-      skipSpecialTokens: true,
-      includeStopStrInOutput: false,
-      topK: 0,
-      minP: 0,
-      presencePenalty: 0,
-      frequencyPenalty: 0,
-      repetitionPenalty: 1,
-      logprobs: undefined,
     },
   };
 }

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../../common/rng.ts';
 import { createBlockHasher } from '../hashing/index.ts';
 import { createKvIndex, INDEX_MODES, type KvIndexOptions } from './create-index.ts';
-import { createPromptSource, createKvEventSource, randomBatch, type PromptSource } from './testing/random-events.ts';
+import {
+  createSharedPrefixPrompts,
+  createKvEventSource,
+  randomBatch,
+  type SharedPrefixPrompts,
+} from './testing/random-events.ts';
 import { ReferenceApproximateIndex, ReferencePreciseIndex } from './testing/reference-index.ts';
 import type { IndexMode, KvIndex } from './types.ts';
 
@@ -36,7 +41,7 @@ interface Outcome {
 
 function checkQueries(
   rng: Rng,
-  prompts: PromptSource,
+  prompts: SharedPrefixPrompts,
   index: KvIndex,
   expected: (id: string, chain: ReturnType<typeof hasher.hashPrompt>) => number,
   outcome: Outcome,
@@ -57,7 +62,7 @@ function checkQueries(
 const DRIVERS: Record<IndexMode, (seed: number) => Outcome> = {
   precise(seed) {
     const rng = createRng(`precise-${seed}`);
-    const prompts = createPromptSource(rng.fork('prompts'));
+    const prompts = createSharedPrefixPrompts(rng.fork('prompts'));
     const index = createKvIndex('precise', options);
     const ref = new ReferencePreciseIndex(SEED, options.defaultBlockSize, options.maxParkedRuns ?? 256);
     const engines = TENANTS.map((t) => createKvEventSource(t.id, t.blockSize));
@@ -104,7 +109,7 @@ const DRIVERS: Record<IndexMode, (seed: number) => Outcome> = {
 
   approximate(seed) {
     const rng = createRng(`approximate-${seed}`);
-    const prompts = createPromptSource(rng.fork('prompts'));
+    const prompts = createSharedPrefixPrompts(rng.fork('prompts'));
     const index = createKvIndex('approximate', options);
     const ref = new ReferenceApproximateIndex(
       options.ttlMs,

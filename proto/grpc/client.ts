@@ -19,6 +19,7 @@ import {
 import { createH2Connection, type H2Connection } from './h2-stream.ts';
 import type { MessageStream } from './message-stream.ts';
 import { encodeRequest } from './request-encoding.ts';
+import { createResponseDecoder } from './response-decoding.ts';
 import { fromServiceError, RpcError } from './rpc-error.ts';
 import { isClientStreaming, isServerStreaming } from './service-definition.ts';
 
@@ -103,7 +104,7 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
       });
   }
   if (!isClientStreaming(method)) {
-    const decode = (bytes: Uint8Array) => fromBinary(method.output, bytes);
+    const decode = createResponseDecoder(method.output);
     return (request: unknown, options: RpcCallOptions = {}): MessageStream<unknown> =>
       streams().open(path, encodeRequest(method.input, request), {
         deadlineUnixMs: toGrpcOptions(options).deadline,

@@ -58,27 +58,10 @@ export function createWorkerFleet(): WorkerFleet {
 }
 
 export async function startWorkerProcess(args: readonly string[]): Promise<WorkerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      TANDEM,
-      'worker',
-      '--host',
-      '127.0.0.1',
-      '--grpc-port',
-      '0',
-      '--http-port',
-      '0',
-      '--kv-events-port',
-      '0',
-      '--replay-port',
-      '0',
-      '--log-format',
-      'json',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() },
-  );
+  const child = spawn(process.execPath, workerCommand(['--log-format', 'json', ...args]), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (data: Buffer) => (stderr += data.toString()));
@@ -152,8 +135,30 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * The arguments after `node` for `tandem worker` on loopback with every port picked free, then
+ * `args`.
+ */
+export function workerCommand(args: readonly string[]): string[] {
+  return [
+    TANDEM,
+    'worker',
+    '--host',
+    '127.0.0.1',
+    '--grpc-port',
+    '0',
+    '--http-port',
+    '0',
+    '--kv-events-port',
+    '0',
+    '--replay-port',
+    '0',
+    ...args,
+  ];
+}
+
 /** The test's environment without TANDEM_* settings, so only the flags configure the worker. */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('TANDEM_')) delete env[key];
   return env;

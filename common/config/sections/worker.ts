@@ -59,7 +59,7 @@ export const referenceSection = z.strictObject({
    * Tokens one forward pass computes at most (replaces worker.max_num_batched_tokens, vLLM's 8192,
    * for this engine). A pass runs synchronously on the event loop, so this bounds how long the
    * worker stops answering: at the default shape about 0.1-0.4 ms per token, growing with the
-   * context (bench/reference-engine.ts).
+   * context (bench/engine/reference-engine.ts).
    */
   max_num_batched_tokens: z.number().int().positive().default(256),
 });

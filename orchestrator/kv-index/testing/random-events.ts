@@ -9,12 +9,12 @@ import type { BlockStored, ExternalBlockHash, KvCacheEvent, KvEventBatch } from 
  * group ids, extra keys and LoRA names, children before their parents, removals of unknown
  * hashes, orphans, wrong block sizes, other media, malformed token counts, duplicates.
  */
-export interface PromptSource {
+export interface SharedPrefixPrompts {
   /** A prompt of whole blocks of `blockSize` tokens, sharing prefixes with others. */
   prompt(blockSize: number): number[];
 }
 
-export function createPromptSource(rng: Rng, groups = 6, prefixBlocks = 10): PromptSource {
+export function createSharedPrefixPrompts(rng: Rng, groups = 6, prefixBlocks = 10): SharedPrefixPrompts {
   const vocabulary = 50;
   const prefixes = Array.from({ length: groups }, () =>
     Array.from({ length: prefixBlocks * 64 }, () => rng.int(vocabulary)),
@@ -131,7 +131,7 @@ function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkwa
 export function randomBatch(
   rng: Rng,
   engine: KvEventSource,
-  prompts: PromptSource,
+  prompts: SharedPrefixPrompts,
   ts: number,
   awkward = true,
 ): KvEventBatch {

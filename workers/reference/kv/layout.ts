@@ -58,8 +58,21 @@ export function kvRowOffset(layout: KvBlockLayout, layer: number, kind: 0 | 1, k
   return (((layer * 2 + kind) * layout.numKvHeads + kvHead) * layout.blockSize + slot) * layout.headDim;
 }
 
-/** True when two layouts describe the same bytes (same dimensions, dtype and size). */
-export function sameKvLayout(a: KvBlockLayout, b: KvBlockLayout): boolean {
+/** What two layouts must agree on to describe the same bytes; `dtype` by name or by its wire code. */
+interface LayoutFields {
+  readonly numLayers: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly blockSize: number;
+  readonly dtype: string | number;
+  readonly blockBytes: number;
+}
+
+/**
+ * True when two layouts describe the same bytes (same dimensions, dtype and size): two
+ * KvBlockLayouts, or two of the transfer protocol's WireLayouts.
+ */
+export function sameKvLayout<L extends LayoutFields>(a: L, b: L): boolean {
   return (
     a.numLayers === b.numLayers &&
     a.numKvHeads === b.numKvHeads &&

@@ -36,7 +36,7 @@ export interface ReferenceModelConfig {
 
 /**
  * Small enough that a 2,000-token prompt prefills in about 0.7-0.9 s of CPU on this project's
- * 2-core build machine (bench/reference-prefill.ts; attention is quadratic, so the cost is set
+ * 2-core build machine (bench/engine/reference-prefill.ts; attention is quadratic, so the cost is set
  * by layers x heads), big enough to have GQA (2 query heads per KV head, 2 KV heads) and
  * several layers. A 16-token block is 3 x 2 x 2 x 16 x 8 float32 = 6144 bytes. Output ids 5000..5254 are ordinary Qwen3 word pieces (" difficult", " coming", ...).
  */

@@ -76,17 +76,6 @@ export function wireLayoutOf(layout: KvBlockLayout): WireLayout {
   };
 }
 
-export function sameWireLayout(a: WireLayout, b: WireLayout): boolean {
-  return (
-    a.numLayers === b.numLayers &&
-    a.numKvHeads === b.numKvHeads &&
-    a.headDim === b.headDim &&
-    a.blockSize === b.blockSize &&
-    a.dtype === b.dtype &&
-    a.blockBytes === b.blockBytes
-  );
-}
-
 export function describeWireLayout(l: WireLayout): string {
   return `${l.numLayers} layers x ${l.numKvHeads} KV heads x head dim ${l.headDim}, ${l.blockSize} tokens/block, dtype ${l.dtype}, ${l.blockBytes} bytes`;
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../../../common/log.ts';
 import type { KvBlockPool } from '../kv/block-pool.ts';
+import { sameKvLayout } from '../kv/layout.ts';
 import { createFrameReader } from './frame-reader.ts';
 import {
   decodeClientMessage,
@@ -10,7 +11,6 @@ import {
   encodeError,
   encodeReleased,
   MAX_REQUEST_BODY_BYTES,
-  sameWireLayout,
   WIRE_ERROR,
   wireLayoutOf,
   type ClientMessage,
@@ -135,7 +135,7 @@ export async function createKvBlockServer(options: KvBlockServerOptions): Promis
       return;
     }
     const { tag, remoteRequestId, blockIds } = message;
-    if (!sameWireLayout(message.layout, layout)) {
+    if (!sameKvLayout(message.layout, layout)) {
       socket.write(
         encodeError(
           tag,

@@ -2,7 +2,7 @@
  * Speed of the assembled reference engine (createReferenceEngine: shared scheduler, real model,
  * TCP pulls) on this machine, through the Engine API on the real clock.
  *
- *   npx tsx bench/reference-engine.ts
+ *   npx tsx bench/engine/reference-engine.ts
  *
  * Prints, each the median of 3 runs after one warm-up:
  * - prefill: time to the first token of a cold prompt (generate, max_tokens 1), wall and
@@ -15,10 +15,10 @@
  * Wall clock on a shared 2-core machine: figures include waiting for a core.
  */
 import { performance } from 'node:perf_hooks';
-import { realClock } from '../common/clock.ts';
-import { createRng } from '../common/rng.ts';
-import type { TokenStream } from '../workers/engine/index.ts';
-import { createReferenceEngine, type ReferenceEngine } from '../workers/reference/index.ts';
+import { realClock } from '../../common/clock.ts';
+import { createRng } from '../../common/rng.ts';
+import type { TokenStream } from '../../workers/engine/index.ts';
+import { createReferenceEngine, type ReferenceEngine } from '../../workers/reference/index.ts';
 
 const rng = createRng('bench-reference-engine');
 const randomPrompt = (length: number) => Array.from({ length }, () => rng.int(151_936));

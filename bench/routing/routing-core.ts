@@ -4,20 +4,20 @@
  * (`router.route`, kv policy, precise index). Goals: ingest >= 500k blocks/s; decision p50 <=
  * 250 us, p99 <= 1 ms on the 2-core dev machine.
  *
- *   npx tsx bench/routing-core.ts [--policy kv] [--decisions 10000] [--json]
+ *   npx tsx bench/routing/routing-core.ts [--policy kv] [--decisions 10000] [--json]
  */
 import { cpus, loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { realClock } from '../common/clock.ts';
-import { parseConfig } from '../common/config/index.ts';
-import { engineProfile } from '../common/profiles/index.ts';
-import { createRng } from '../common/rng.ts';
-import { createBlockHasher } from '../orchestrator/hashing/index.ts';
-import { createRoutingCore, type Candidate, type RouteRequest } from '../orchestrator/routing/index.ts';
-import { buildFixture, type Fixture } from './routing/fixture.ts';
+import { realClock } from '../../common/clock.ts';
+import { parseConfig } from '../../common/config/index.ts';
+import { engineProfile } from '../../common/profiles/index.ts';
+import { createRng } from '../../common/rng.ts';
+import { createBlockHasher } from '../../orchestrator/hashing/index.ts';
+import { createRoutingCore, type Candidate, type RouteRequest } from '../../orchestrator/routing/index.ts';
+import { buildFixture, type Fixture } from './fixture.ts';
 
 const { values: args } = parseArgs({
   options: {

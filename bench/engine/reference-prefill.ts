@@ -1,8 +1,8 @@
 /**
  * How long the reference model takes to prefill a prompt, and to decode, on this machine.
  *
- *   npx tsx bench/reference-prefill.ts [promptTokens=2000] [repeats=5]
- *   REFERENCE_MODEL='{"numLayers":3}' npx tsx bench/reference-prefill.ts   # another shape
+ *   npx tsx bench/engine/reference-prefill.ts [promptTokens=2000] [repeats=5]
+ *   REFERENCE_MODEL='{"numLayers":3}' npx tsx bench/engine/reference-prefill.ts   # another shape
  *
  * Prints one line per run and the median: prefill wall time and process CPU time (the machine is
  * shared, so wall time includes waiting for a core) for the whole prompt in one forward
@@ -10,9 +10,9 @@
  * end of that prompt. The first run includes JIT warm-up and is reported but not in the median.
  */
 import { performance } from 'node:perf_hooks';
-import { createRng } from '../common/rng.ts';
-import { createKvBlockPool } from '../workers/reference/kv/index.ts';
-import { createReferenceModel, decodeGreedy, prefillSequence } from '../workers/reference/model/index.ts';
+import { createRng } from '../../common/rng.ts';
+import { createKvBlockPool } from '../../workers/reference/kv/index.ts';
+import { createReferenceModel, decodeGreedy, prefillSequence } from '../../workers/reference/model/index.ts';
 
 const promptTokens = Number(process.argv[2] ?? 2000);
 const repeats = Number(process.argv[3] ?? 5);

@@ -1,7 +1,7 @@
 /**
  * How fast the reference engine's TCP block transfer moves a prompt's KV over loopback.
  *
- *   npx tsx bench/reference-transfer.ts [promptTokens=2000] [repeats=20]
+ *   npx tsx bench/engine/reference-transfer.ts [promptTokens=2000] [repeats=20]
  *
  * Starts a block server on 127.0.0.1 (port 0) over a pool holding the blocks of a
  * `promptTokens`-token prompt at the default model's layout, then pulls them with a client into
@@ -10,9 +10,9 @@
  * Node's socket path, not a network.
  */
 import { performance } from 'node:perf_hooks';
-import { createKvBlockPool } from '../workers/reference/kv/index.ts';
-import { createReferenceModel } from '../workers/reference/model/index.ts';
-import { createKvBlockClient, createKvBlockServer } from '../workers/reference/transfer/index.ts';
+import { createKvBlockPool } from '../../workers/reference/kv/index.ts';
+import { createReferenceModel } from '../../workers/reference/model/index.ts';
+import { createKvBlockClient, createKvBlockServer } from '../../workers/reference/transfer/index.ts';
 
 const promptTokens = Number(process.argv[2] ?? 2000);
 const repeats = Number(process.argv[3] ?? 20);

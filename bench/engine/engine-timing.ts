@@ -3,18 +3,18 @@
  * inter-token latency (ITL) against prompt length and batch size, for two GPU profiles serving
  * Qwen3-8B, plus how fast the engine simulates (for the cluster simulator's budget).
  *
- *   npx tsx bench/engine-timing.ts            # everything (about a minute)
- *   npx tsx bench/engine-timing.ts --no-speed # the timing tables only
+ *   npx tsx bench/engine/engine-timing.ts            # everything (about a minute)
+ *   npx tsx bench/engine/engine-timing.ts --no-speed # the timing tables only
  *
  * Every figure comes from requests sent through createSimEngine on a virtual clock; the
  * roofline column is printed beside the batch-1 TTFT as a cross-check only.
  */
 import { performance } from 'node:perf_hooks';
-import { createVirtualClock } from '../common/clock.ts';
-import { createRng } from '../common/rng.ts';
-import { engineProfile, kvCapacityTokens, prefillSeconds } from '../common/profiles/index.ts';
-import { createSimEngine } from '../workers/engine/index.ts';
-import { mean, percentile, runWorkload, syntheticPrompt } from './engine/measure.ts';
+import { createVirtualClock } from '../../common/clock.ts';
+import { createRng } from '../../common/rng.ts';
+import { engineProfile, kvCapacityTokens, prefillSeconds } from '../../common/profiles/index.ts';
+import { createSimEngine } from '../../workers/engine/index.ts';
+import { mean, percentile, runWorkload, syntheticPrompt } from './measure.ts';
 
 const GPUS = ['h100-sxm', 'l40s'] as const;
 const MODEL = 'qwen3-8b';

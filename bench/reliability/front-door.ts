@@ -1,0 +1,358 @@
+/**
+ * Front-door reliability benchmark (issue 16; not a test): a real `tandem orchestrator` (one
+ * process, default admission settings) in front of zero-compute stand-in gRPC workers (those of
+ * bench/frontend-overhead.ts: a first token at once, then one every --itl-ms), driven from this
+ * process. Cases (--case, default all):
+ *
+ * - overload: open-loop streaming arrivals, first at the fleet's capacity rate (workers x
+ *   --per-worker in flight, each request --tokens tokens long), then at 3x it. Prints per phase:
+ *   the share of 200 / 429 / 503, refusal latency p50/p99, Retry-After values, admitted TTFT
+ *   p50/p99, completed requests per second; and the ratios the issue's goals are stated in.
+ * - huge: --background streaming clients (closed loop) measured alone, then with four clients
+ *   each sending 7 MB completion prompts in a loop: refusal latency, the orchestrator's RSS growth
+ *   (VmRSS before, after, peak VmHWM), the others' TTFT p99 with and without.
+ * - rate: the front door's non-streaming request rate and latency at fixed concurrency
+ *   (autocannon, max_tokens 1, --connections clients).
+ *
+ *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16]
+ *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Agent, request } from 'undici';
+
+const { values: args } = parseArgs({
+  options: {
+    case: { type: 'string', default: 'all' },
+    workers: { type: 'string', default: '4' },
+    'per-worker': { type: 'string', default: '16' },
+    tokens: { type: 'string', default: '32' },
+    'itl-ms': { type: 'string', default: '40' },
+    seconds: { type: 'string', default: '15' },
+    background: { type: 'string', default: '16' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const WORKERS = Number(args.workers);
+const PER_WORKER = Number(args['per-worker']);
+const TOKENS = Number(args.tokens);
+const ITL_MS = Number(args['itl-ms']);
+const SECONDS = Number(args.seconds);
+const MODEL = 'Qwen/Qwen3-8B';
+const here = new URL('.', import.meta.url).pathname;
+const tandem = new URL('../../bin/tandem.js', import.meta.url).pathname;
+
+interface Outcome {
+  readonly status: number;
+  /** ms from sending to the response's status line (a refusal's latency). */
+  readonly headMs: number;
+  /** ms from sending to the first SSE data (200 only). */
+  readonly ttftMs: number | undefined;
+  readonly retryAfter: number | undefined;
+  readonly endMs: number;
+  /** A refusal's error message, up to its first digit (to group them). */
+  readonly message?: string;
+}
+
+const agent = new Agent({ connections: 4096, pipelining: 1, keepAliveTimeout: 30_000 });
+
+async function streamOnce(url: string, body: string): Promise<Outcome> {
+  const started = performance.now();
+  try {
+    const response = await request(`${url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      dispatcher: agent,
+    });
+    const headMs = performance.now() - started;
+    const retry = response.headers['retry-after'];
+    let ttftMs: number | undefined;
+    let text = '';
+    for await (const chunk of response.body) {
+      if (ttftMs === undefined && response.statusCode === 200 && (chunk as Buffer).includes('data: {'))
+        ttftMs = performance.now() - started;
+      if (response.statusCode !== 200 && text.length < 4096) text += chunk.toString();
+    }
+    const message =
+      response.statusCode === 200 ? undefined : (/"message":"([^"0-9]*)/.exec(text)?.[1] ?? text.slice(0, 40));
+    return {
+      status: response.statusCode,
+      headMs,
+      ttftMs,
+      retryAfter: typeof retry === 'string' ? Number(retry) : undefined,
+      endMs: performance.now() - started,
+      ...(message === undefined ? {} : { message }),
+    };
+  } catch {
+    return { status: 0, headMs: performance.now() - started, ttftMs: undefined, retryAfter: undefined, endMs: 0 };
+  }
+}
+
+const streamBody = JSON.stringify({
+  model: MODEL,
+  prompt: 'tell me a story about a lighthouse',
+  max_tokens: TOKENS,
+  stream: true,
+});
+
+/** Open loop: one arrival every 1000 / rate ms for `seconds`, each on its own. */
+async function openLoop(url: string, rate: number, seconds: number): Promise<{ outcomes: Outcome[]; wallS: number }> {
+  const pending: Promise<Outcome>[] = [];
+  const started = performance.now();
+  const total = Math.round(rate * seconds);
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    pending.push(streamOnce(url, streamBody));
+  }
+  const outcomes = await Promise.all(pending);
+  return { outcomes, wallS: (performance.now() - started) / 1000 };
+}
+
+/** `clients` closed-loop streaming clients for `seconds`. */
+async function closedLoop(url: string, clients: number, seconds: number, body = streamBody): Promise<Outcome[]> {
+  const until = performance.now() + seconds * 1000;
+  const outcomes: Outcome[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      await sleep((c * 1000) / clients / 4);
+      while (performance.now() < until) outcomes.push(await streamOnce(url, body));
+    }),
+  );
+  return outcomes;
+}
+
+function pct(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+const ms = (v: number) => (Number.isNaN(v) ? '-' : `${v.toFixed(1)} ms`);
+const load = () => loadavg()[0]!.toFixed(2);
+
+interface PhaseFigures {
+  ttftP50: number;
+  ttftP99: number;
+  completedPerS: number;
+}
+
+function describe(label: string, outcomes: readonly Outcome[], wallS: number): PhaseFigures {
+  const by = (status: number) => outcomes.filter((o) => o.status === status);
+  const ok = by(200);
+  const refused = outcomes.filter((o) => o.status === 429 || o.status === 503);
+  const share = (n: number) => `${((100 * n) / Math.max(1, outcomes.length)).toFixed(1)}%`;
+  const ttft = ok.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
+  const retry = refused.flatMap((o) => (o.retryAfter === undefined ? [] : [o.retryAfter]));
+  const others = outcomes.length - ok.length - refused.length;
+  const figures = { ttftP50: pct(ttft, 50), ttftP99: pct(ttft, 99), completedPerS: ok.length / wallS };
+  console.log(
+    `${label}: ${outcomes.length} requests in ${wallS.toFixed(1)} s; 200 ${share(ok.length)}, 429 ${share(by(429).length)}, 503 ${share(by(503).length)}, other ${share(others)}`,
+  );
+  console.log(
+    `  admitted TTFT p50 ${ms(figures.ttftP50)} p99 ${ms(figures.ttftP99)}; completed ${figures.completedPerS.toFixed(1)} req/s`,
+  );
+  if (refused.length > 0)
+    console.log(
+      `  refusal latency p50 ${ms(
+        pct(
+          refused.map((o) => o.headMs),
+          50,
+        ),
+      )} p99 ${ms(
+        pct(
+          refused.map((o) => o.headMs),
+          99,
+        ),
+      )} max ${ms(
+        pct(
+          refused.map((o) => o.headMs),
+          100,
+        ),
+      )}; Retry-After s: min ${pct(retry, 0)} p50 ${pct(retry, 50)} max ${pct(retry, 100)}`,
+    );
+  const reasons = new Map<string, number>();
+  for (const o of refused) reasons.set(`${o.status} ${o.message}`, (reasons.get(`${o.status} ${o.message}`) ?? 0) + 1);
+  for (const [reason, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 4)) console.log(`  ${n} x ${reason}...`);
+  return figures;
+}
+
+async function overload(url: string): Promise<void> {
+  const capacity = WORKERS * PER_WORKER;
+  const serviceS = ((TOKENS - 1) * ITL_MS) / 1000;
+  console.log(
+    `\n== overload: capacity ${capacity} in flight (${WORKERS} workers x ${PER_WORKER}), ${TOKENS} tokens at ${ITL_MS} ms = ${serviceS.toFixed(2)} s each at least; ${SECONDS} s per phase`,
+  );
+  console.log(`load average at start: ${load()}`);
+  // At capacity: exactly `capacity` closed-loop clients, so the fleet is full and nobody waits.
+  const started = performance.now();
+  const at = await closedLoop(url, capacity, SECONDS);
+  const base = describe(`at capacity (${capacity} closed-loop clients)`, at, (performance.now() - started) / 1000);
+  await sleep(3000);
+  const offered = 3 * base.completedPerS;
+  console.log(
+    `load average before 3x: ${load()}; offering ${offered.toFixed(1)} req/s, open loop (3x the throughput at capacity)`,
+  );
+  const over = await openLoop(url, offered, SECONDS);
+  const three = describe('3x capacity', over.outcomes, over.wallS);
+  console.log(
+    `  ratios: admitted TTFT p99 3x / 1x = ${(three.ttftP99 / base.ttftP99).toFixed(2)} (goal <= 3); throughput 3x / 1x = ${(three.completedPerS / base.completedPerS).toFixed(2)} (goal ~1)`,
+  );
+  console.log(`load average at end: ${load()}`);
+}
+
+function rssKb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+async function huge(url: string, pid: number): Promise<void> {
+  const background = Number(args.background);
+  console.log(
+    `\n== huge prompts: ${background} streaming clients alone, then with four clients sending 7 MB prompts in a loop; ${SECONDS} s each`,
+  );
+  console.log(`load average at start: ${load()}`);
+  const alone = await closedLoop(url, background, SECONDS);
+  const aloneTtft = alone.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
+  console.log(
+    `others alone: ${alone.length} requests, TTFT p50 ${ms(pct(aloneTtft, 50))} p99 ${ms(pct(aloneTtft, 99))}`,
+  );
+  const prompt = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(7_000_000 / 27));
+  const hugeBody = JSON.stringify({ model: MODEL, prompt, max_tokens: 16 });
+  const before = rssKb(pid);
+  console.log(`load average before: ${load()}`);
+  const until = performance.now() + SECONDS * 1000;
+  const refusals: Outcome[] = [];
+  const hogs = Array.from({ length: 4 }, async () => {
+    while (performance.now() < until) refusals.push(await streamOnce(url, hugeBody));
+  });
+  const [withHuge] = await Promise.all([closedLoop(url, background, SECONDS), ...hogs]);
+  const after = rssKb(pid);
+  const withTtft = withHuge!.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
+  const statuses = [...new Set(refusals.map((o) => o.status))].join(',');
+  console.log(
+    `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in p50 ${ms(
+      pct(
+        refusals.map((o) => o.endMs),
+        50,
+      ),
+    )} p99 ${ms(
+      pct(
+        refusals.map((o) => o.endMs),
+        99,
+      ),
+    )} max ${ms(
+      pct(
+        refusals.map((o) => o.endMs),
+        100,
+      ),
+    )} (goal < 50 ms; from the first byte sent to the whole answer)`,
+  );
+  console.log(
+    `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
+  );
+  console.log(
+    `others with them: ${withHuge!.length} requests, TTFT p50 ${ms(pct(withTtft, 50))} p99 ${ms(pct(withTtft, 99))}; p99 ratio ${(pct(withTtft, 99) / pct(aloneTtft, 99)).toFixed(2)} (goal <= 2)`,
+  );
+  console.log(`load average at end: ${load()}`);
+}
+
+async function rate(url: string): Promise<void> {
+  const connections = Number(args.connections);
+  console.log(`\n== front-door request rate: autocannon, non-streaming max_tokens 1, ${connections} connections, 10 s`);
+  console.log(`load average at start: ${load()}`);
+  const result = await autocannon({
+    url: `${url}/v1/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, prompt: 'tell me a story about a lighthouse', max_tokens: 1 }),
+    connections,
+    duration: 10,
+  });
+  console.log(
+    `${result.requests.average.toFixed(0)} req/s (mean over 1 s samples), latency p50 ${result.latency.p50} ms p99 ${result.latency.p99} ms max ${result.latency.max} ms; 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
+  );
+  console.log(`load average at end: ${load()}`);
+}
+
+function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const line = buffered.split('\n').find(match);
+      if (line === undefined) return;
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      resolve(line);
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const children: ChildProcess[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-front-door-'));
+  try {
+    const workers = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(here, '../frontend-overhead.ts'),
+        '--serve-workers',
+        '--workers',
+        String(WORKERS),
+        '--tokens',
+        String(TOKENS),
+        '--itl-ms',
+        String(ITL_MS),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(workers);
+    const { grpc } = JSON.parse(await firstLine(workers, (l) => l.startsWith('{"grpc"'))) as { grpc: string[] };
+    const config = join(dir, 'orchestrator.yaml');
+    writeFileSync(
+      config,
+      [
+        'log: { level: error }',
+        `orchestrator: { model: "${MODEL}", port: 0, processes: 1, dispatch: { max_inflight_per_worker: ${PER_WORKER} } }`,
+        'workers:',
+        ...grpc.map((address, i) => `  - { name: w${i}, backend: grpc, address: "${address}" }`),
+        '',
+      ].join('\n'),
+    );
+    const orchestrator = spawn(process.execPath, [tandem, 'orchestrator', '--config', config], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
+    });
+    children.push(orchestrator);
+    const url = (JSON.parse(await firstLine(orchestrator, (l) => l.includes('"url"'))) as { url: string }).url;
+    for (;;) {
+      const ready = await fetch(`${url}/ready`).catch(() => undefined);
+      if (ready?.status === 200) break;
+      await sleep(100);
+    }
+    // Warm up (tokenizer caches, JIT) before anything is measured.
+    await closedLoop(url, 8, 2);
+    const which = args.case;
+    if (which === 'all' || which === 'rate') await rate(url);
+    if (which === 'all' || which === 'overload') await overload(url);
+    if (which === 'all' || which === 'huge') await huge(url, orchestrator.pid!);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await agent.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
