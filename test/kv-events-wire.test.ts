@@ -261,6 +261,37 @@ describe('KV events over real ZMQ sockets', () => {
     expect(received.slice(-2)).toEqual([seq + 1n, seq + 2n]);
   });
 
+  it('holds at most maxQueuedMessages in memory while a replay blocks it, then follows the live stream', async () => {
+    const pub = await startPublisher();
+    const silent = await startPublisher();
+    const { sub, received } = startSubscriber(
+      { endpoint: pub.endpoint, replayEndpoint: silent.endpoint }, // a PUB: the replay is never answered
+      { replayTimeoutMs: 2000, maxQueuedMessages: 50, dropOnReceipt: (seq) => seq === 5n },
+    );
+    let last = -1n;
+    await waitFor('a replay to start', () => {
+      last = pub.publish(marker(1, last + 1n));
+      return sub.stats().replays > 0;
+    });
+    let most = 0;
+    for (let i = 0; i < 400; i++) {
+      last = pub.publish(marker(1, last + 1n));
+      if (i % 20 === 0) await sleep(5);
+      most = Math.max(most, sub.stats().queued);
+    }
+    await waitFor('the backlog to build', () => {
+      most = Math.max(most, sub.stats().queued);
+      return sub.stats().backpressured > 0;
+    });
+    expect(most).toBeLessThanOrEqual(50);
+    // The replay times out (a reset), and then the live stream is followed to its end.
+    await waitFor('the live stream', () => (sub.stats().lastSeq ?? -1n) >= last - 1n);
+    for (let i = 0; i < 5; i++) last = pub.publish(marker(1, last + 1n));
+    await waitFor('the last message', () => sub.stats().lastSeq === last);
+    expect(sub.stats().queued).toBe(0);
+    expect(received.length).toBeGreaterThan(0);
+  });
+
   it('closes cleanly while a replay is outstanding, and calls nothing afterwards', async () => {
     // A replay endpoint nobody answers on: the replay would wait for its deadline.
     const pub = await startPublisher();

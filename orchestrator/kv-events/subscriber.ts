@@ -27,6 +27,14 @@ export interface KvEventSubscriberOptions {
   readonly replayTimeoutMs?: number;
   /** SUB receive high-water mark, messages. Default 100000 (the publisher's default hwm). */
   readonly receiveHighWaterMark?: number;
+  /**
+   * Messages received but not yet handled (a replay running, a burst being sliced) that this
+   * subscriber holds in memory, at most. Beyond it the reader stops taking messages from the
+   * socket (backpressure) until the line is half as long: the rest waits in ZMQ's receive
+   * buffer, bounded by `receiveHighWaterMark`; what ZMQ then drops is a sequence gap, recovered
+   * by replay or a reset like any other. Default 4096 (a 64-block batch each: 262,144 blocks).
+   */
+  readonly maxQueuedMessages?: number;
   readonly clock?: Clock;
   /**
    * Paces batch handling so a burst never holds the event loop for long (see slicer.ts).
@@ -55,6 +63,10 @@ export interface KvEventSubscriberStats extends KvEventSequencerStats {
   droppedByFaultInjection: number;
   /** Whether the SUB socket currently has a connection to the publisher. */
   connected: boolean;
+  /** Messages received and not yet handled now (at most maxQueuedMessages). */
+  queued: number;
+  /** Times the reader stopped taking messages because `maxQueuedMessages` were waiting. */
+  backpressured: number;
 }
 
 export interface KvEventSubscriber {
@@ -148,6 +160,11 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
   let queue: Message[] = [];
   let head = 0;
   let processing = false;
+  const maxQueued = Math.max(1, options.maxQueuedMessages ?? 4096);
+  let backpressured = 0;
+  /** Resolves the reader's wait for room (set while it waits). */
+  let roomFreed: (() => void) | undefined;
+  const waiting = () => queue.length - head;
   const slicer = options.slicer ?? kvEventSlicer;
   const drain = async () => {
     processing = true;
@@ -163,6 +180,10 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
         queue = queue.slice(head);
         head = 0;
       }
+      if (roomFreed && waiting() <= maxQueued / 2) {
+        roomFreed();
+        roomFreed = undefined;
+      }
       try {
         await sequencer.receive(message.seq, message.payload);
       } catch (error) {
@@ -171,6 +192,8 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
       }
     }
     processing = false;
+    roomFreed?.();
+    roomFreed = undefined;
   };
 
   const reader = (async () => {
@@ -191,6 +214,12 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
         }
         queue.push({ seq: seq.value, payload: frames[2]! });
         if (!processing) void drain();
+        if (waiting() >= maxQueued && !closing.signal.aborted) {
+          backpressured++;
+          await new Promise<void>((resolve) => {
+            roomFreed = resolve;
+          });
+        }
       }
     } catch (error) {
       if (!closing.signal.aborted) logger.error({ err: error }, 'KV-event socket failed');
@@ -201,11 +230,12 @@ export function createKvEventSubscriber(options: KvEventSubscriberOptions): KvEv
     endpoint: options.endpoint,
     stats() {
       const s = sequencer.stats();
-      return { ...s, ...counters, resets: s.restarts + s.unrecoverableGaps };
+      return { ...s, ...counters, resets: s.restarts + s.unrecoverableGaps, queued: waiting(), backpressured };
     },
     async close() {
       if (closing.signal.aborted) return;
       closing.abort();
+      roomFreed?.();
       sub.close();
       await reader;
     },
