@@ -31,25 +31,14 @@ export function createResponseDecoder(schema: DescMessage): (bytes: Uint8Array) 
     const name = packed.get(bytes[0] ?? -1);
     if (name === undefined) return slow(bytes);
     // The field's byte length, then the ids; the field must end exactly at the end of the bytes.
-    let at = 1;
-    let length = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (at >= bytes.length || shift > 28) return slow(bytes);
-      const b = bytes[at++]!;
-      length += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
-    if (at + length !== bytes.length) return slow(bytes);
+    const cursor = { at: 1 };
+    const length = readVarint(bytes, cursor);
+    if (length === undefined || cursor.at + length !== bytes.length) return slow(bytes);
     const ids: number[] = [];
-    while (at < bytes.length) {
-      let value = 0;
-      for (let shift = 0; ; shift += 7) {
-        if (at >= bytes.length || shift > 28) return slow(bytes);
-        const b = bytes[at++]!;
-        value += (b & 0x7f) * 2 ** shift;
-        if (b < 0x80) break;
-      }
-      ids.push(value >>> 0);
+    while (cursor.at < bytes.length) {
+      const id = readVarint(bytes, cursor);
+      if (id === undefined) return slow(bytes);
+      ids.push(id);
     }
     const message: Record<string, unknown> = { ...zero };
     for (const list of lists) message[list] = [];
@@ -57,4 +46,16 @@ export function createResponseDecoder(schema: DescMessage): (bytes: Uint8Array) 
     message[name] = ids;
     return message;
   };
+}
+
+/** An unsigned 32-bit varint at `cursor.at`, moving it past; undefined when the bytes end first or it runs past 5 bytes. */
+function readVarint(bytes: Uint8Array, cursor: { at: number }): number | undefined {
+  let value = 0;
+  for (let shift = 0; shift <= 28; shift += 7) {
+    if (cursor.at >= bytes.length) return undefined;
+    const b = bytes[cursor.at++]!;
+    value += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return value >>> 0;
+  }
+  return undefined;
 }
