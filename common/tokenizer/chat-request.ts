@@ -29,8 +29,8 @@ import { fail, ok, TandemError, type Result } from '../errors.ts';
 /** One content part on the wire: a string or an object with a `type`. */
 export type WireContentPart = string | { readonly type?: unknown; readonly [key: string]: unknown };
 
-/** One chat message on the wire (OpenAI's fields and vLLM's extensions; others ignored). */
-export interface WireChatMessage {
+/** One chat message as the template reads it off the wire (OpenAI's fields and vLLM's extensions; others ignored). */
+export interface TemplateChatMessage {
   readonly role: string;
   readonly content?: string | readonly WireContentPart[] | null | undefined;
   readonly name?: unknown;
@@ -47,7 +47,7 @@ export interface WireChatMessage {
  * request can be handed over as it is. Absent fields take vLLM's defaults.
  */
 export interface ChatPromptRequest {
-  readonly messages: readonly WireChatMessage[];
+  readonly messages: readonly TemplateChatMessage[];
   readonly tools?: readonly unknown[] | null | undefined;
   readonly documents?: readonly unknown[] | null | undefined;
   /** Default true. */
@@ -111,7 +111,7 @@ type Part =
  * routed on), later messages are kept whole so the template decides as it would for the engine.
  */
 export function toConversation(
-  messages: readonly WireChatMessage[],
+  messages: readonly TemplateChatMessage[],
   format: ContentFormat,
   mediaMark: string,
 ): Result<Conversation> {

@@ -6,7 +6,7 @@ import {
   toolDicts,
   type ChatPromptRequest,
   type ContentFormat,
-  type WireChatMessage,
+  type TemplateChatMessage,
 } from './chat-request.ts';
 import { detectContentFormat } from './content-format.ts';
 import type { ChatMessage, ChatRenderOptions, ChatTemplate, RenderedChat } from './tokenizer.ts';
@@ -119,7 +119,7 @@ export function createChatTemplate(source: ChatTemplateSource): Result<ChatTempl
     contentFormat,
     renderRequest,
     render(messages: readonly ChatMessage[], options: ChatRenderOptions): Result<string> {
-      const wire: WireChatMessage[] = messages.map(({ reasoning_content, ...rest }) =>
+      const wire: TemplateChatMessage[] = messages.map(({ reasoning_content, ...rest }) =>
         reasoning_content === undefined ? rest : { ...rest, reasoning: reasoning_content },
       );
       const rendered = renderRequest({

@@ -11,7 +11,7 @@ export {
   type ContentFormat,
   type Conversation,
   type TemplateMessage,
-  type WireChatMessage,
+  type TemplateChatMessage,
   type WireContentPart,
 } from './chat-request.ts';
 export { createChatTemplate, type ChatTemplateSource } from './chat-template.ts';
