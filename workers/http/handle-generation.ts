@@ -5,7 +5,7 @@ import { type TandemError, toOpenAIErrorBody, toTandemError } from '../../common
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { WorkerMetrics } from '../metrics/index.ts';
 import { parseChat, parseCompletion } from './parse-request.ts';
-import { prepareRequest, type PreparedRequest } from './prepare-request.ts';
+import { prepareEngineRequest, type EngineRequest } from './prepare-request.ts';
 import { runRequest, type RunContext, type RunEvent } from './run-request.ts';
 import {
   chunkBody,
@@ -23,7 +23,7 @@ import {
  * Errors before the first byte are vLLM's JSON errors with their status; after it, an SSE error
  * event, then [DONE].
  */
-export interface GenerationContext extends RunContext {
+export interface FacadeContext extends RunContext {
   readonly modelTokenizer: ModelTokenizer;
   readonly metrics: WorkerMetrics;
   /** The served model name first, then any other name requests may use. */
@@ -34,14 +34,14 @@ export interface GenerationContext extends RunContext {
   readonly engineRequestId: (base: string) => string;
 }
 
-export async function handleGeneration(context: GenerationContext, call: GenerationCall): Promise<void> {
+export async function handleFacadeRequest(context: FacadeContext, call: GenerationCall): Promise<void> {
   const { endpoint, request, res, arrivalMs } = call;
   const end = watchRequestEnd(res, context.shutdown);
   const headers = { 'x-request-id': request.id };
   try {
     const parsed = endpoint === 'chat' ? parseChat(request.body) : parseCompletion(request.body);
     if (!parsed.ok) return writeError(res, headers, parsed.error);
-    const prepared = await prepareRequest(parsed.value, {
+    const prepared = await prepareEngineRequest(parsed.value, {
       tokenizer: context.modelTokenizer,
       info: context.engine.info,
       modelNames: context.modelNames,
@@ -66,9 +66,9 @@ async function respondWhole(
   res: ServerResponse,
   headers: Record<string, string>,
   who: ResponseIdentity,
-  prepared: PreparedRequest,
+  prepared: EngineRequest,
   events: AsyncIterable<RunEvent>,
-  context: GenerationContext,
+  context: FacadeContext,
 ): Promise<void> {
   const { parsed } = prepared;
   let text = '';
@@ -94,9 +94,9 @@ async function respondStreaming(
   res: ServerResponse,
   headers: Record<string, string>,
   who: ResponseIdentity,
-  prepared: PreparedRequest,
+  prepared: EngineRequest,
   events: AsyncIterable<RunEvent>,
-  context: GenerationContext,
+  context: FacadeContext,
 ): Promise<void> {
   const { parsed } = prepared;
   const sse = createSseWriter(res, headers);
@@ -147,7 +147,7 @@ async function respondStreaming(
 }
 
 /** A prefill whose handoff never reached the client holds blocks nobody will pull: free them now. */
-function releaseUndelivered(event: RunEvent, context: GenerationContext): void {
+function releaseUndelivered(event: RunEvent, context: FacadeContext): void {
   if (event.kind === 'finish' && event.heldHandoffId !== undefined) context.engine.release(event.heldHandoffId);
 }
 

@@ -6,5 +6,5 @@ export {
   type KvTransferMode,
   type RemotePrefill,
 } from './kv-transfer-params.ts';
-export { parseChat, parseCompletion, type ParsedRequest } from './parse-request.ts';
+export { parseChat, parseCompletion, type FacadeRequest } from './parse-request.ts';
 export { createStopMatcher, type StopMatcher } from '../../common/stop-strings.ts';

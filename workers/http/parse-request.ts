@@ -16,7 +16,7 @@ import {
  * orchestrator's gRPC path does). Untrusted input: a Result, never a throw.
  */
 
-export interface ParsedRequest extends SamplingFields {
+export interface FacadeRequest extends SamplingFields {
   readonly endpoint: 'completion' | 'chat';
   /** Undefined: the served model (vLLM's default when `model` is omitted). */
   readonly model: string | undefined;
@@ -31,15 +31,15 @@ export interface ParsedRequest extends SamplingFields {
   readonly kvTransferParams: Readonly<Record<string, unknown>> | undefined;
 }
 
-export function parseCompletion(body: unknown): Result<ParsedRequest> {
+export function parseCompletion(body: unknown): Result<FacadeRequest> {
   return parseRequest('completion', body);
 }
 
-export function parseChat(body: unknown): Result<ParsedRequest> {
+export function parseChat(body: unknown): Result<FacadeRequest> {
   return parseRequest('chat', body);
 }
 
-function parseRequest(endpoint: 'completion' | 'chat', body: unknown): Result<ParsedRequest> {
+function parseRequest(endpoint: 'completion' | 'chat', body: unknown): Result<FacadeRequest> {
   const wire = parseWireRequest(endpoint, body);
   if (!wire.ok) return wire;
   const w = wire.value;

@@ -2,18 +2,18 @@ import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
 import { outputBudget, tokenizePrompt } from '../../common/openai/prompt.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { EngineInfo, SamplingParams } from '../engine/engine-api.ts';
-import type { ParsedRequest } from './parse-request.ts';
+import type { FacadeRequest } from './parse-request.ts';
 
 /** A parsed request made runnable: model checked, prompt rendered and tokenized, limits applied. */
-export interface PreparedRequest {
-  readonly parsed: ParsedRequest;
+export interface EngineRequest {
+  readonly parsed: FacadeRequest;
   /** The served model name the response reports. */
   readonly model: string;
   readonly promptTokenIds: readonly number[];
   readonly sampling: SamplingParams;
 }
 
-export interface PrepareContext {
+export interface EngineRequestContext {
   readonly tokenizer: ModelTokenizer;
   readonly info: EngineInfo;
   /** Names a request may carry; the first is the one reported. */
@@ -24,7 +24,10 @@ export interface PrepareContext {
  * Checks the model (404), then renders and tokenizes the prompt and applies vLLM's context checks
  * exactly as the orchestrator's frontend does (common/openai/prompt.ts).
  */
-export async function prepareRequest(parsed: ParsedRequest, context: PrepareContext): Promise<Result<PreparedRequest>> {
+export async function prepareEngineRequest(
+  parsed: FacadeRequest,
+  context: EngineRequestContext,
+): Promise<Result<EngineRequest>> {
   const model = parsed.model ?? context.modelNames[0]!;
   if (!context.modelNames.includes(model))
     return fail(new TandemError('model_not_found', `The model \`${model}\` does not exist.`, { param: 'model' }));

@@ -9,7 +9,7 @@ import type { KvPeers } from '../server/kv-peers.ts';
 import { startRemoteDecode } from '../server/remote-decode.ts';
 import type { WorkerAddress } from '../server/wire.ts';
 import { handoffFromRemote, kvTransferParamsFor, readKvTransferParams } from './kv-transfer-params.ts';
-import type { PreparedRequest } from './prepare-request.ts';
+import type { EngineRequest } from './prepare-request.ts';
 import { createStopMatcher } from '../../common/stop-strings.ts';
 
 /**
@@ -64,7 +64,7 @@ export interface RunContext {
 }
 
 export async function* runRequest(
-  prepared: PreparedRequest,
+  prepared: EngineRequest,
   requestId: string,
   context: RunContext,
   observer: LatencyObserver,

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TandemError, toOpenAIErrorBody, type ErrorCode } from '../../common/errors.ts';
 import { createOpenAiApp, serveGenerationRoutes } from '../../common/openai/http-app.ts';
-import { handleGeneration, type GenerationContext } from './handle-generation.ts';
+import { handleFacadeRequest, type FacadeContext } from './handle-generation.ts';
 
 /**
  * The vLLM-compatible HTTP facade of a worker (fastify): the OpenAI routes a vLLM server answers,
@@ -10,7 +10,7 @@ import { handleGeneration, type GenerationContext } from './handle-generation.ts
  * vLLM's names, /health, /v1/models, and a debug route listing the prefix cache's block hashes.
  * Every error has vLLM's JSON shape `{"error": {message, type, param, code}}` and its status.
  */
-export interface HttpFacadeOptions extends Omit<GenerationContext, 'shutdown' | 'engineRequestId'> {
+export interface HttpFacadeOptions extends Omit<FacadeContext, 'shutdown' | 'engineRequestId'> {
   readonly maxBodyBytes: number;
 }
 
@@ -50,7 +50,7 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   );
 
   let serial = 0;
-  const generation: GenerationContext = {
+  const generation: FacadeContext = {
     ...options,
     shutdown: shutdown.signal,
     engineRequestId: (base) => `${base}-${(++serial).toString(36)}`,
@@ -58,7 +58,7 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   serveGenerationRoutes(
     app,
     () => clock.now(),
-    (call) => handleGeneration(generation, call),
+    (call) => handleFacadeRequest(generation, call),
   );
 
   // vLLM: 200 with an empty body while the engine runs, 503 once it is gone.
