@@ -5,7 +5,7 @@ import {
   createFakeCore,
   hang,
   MODEL,
-  post,
+  postJson,
   reply,
   sseEvents,
   startFrontend,
@@ -105,7 +105,7 @@ describe('stop strings', () => {
 
   it('cuts a streamed answer the same way, with the finish reason on the last choice chunk', async () => {
     core.behaviour = reply(await encode(ANSWER), { cachedPromptTokens: 5 });
-    const { text } = await post(`${frontend.url}/v1/chat/completions`, {
+    const { text } = await postJson(`${frontend.url}/v1/chat/completions`, {
       model: MODEL,
       messages: [{ role: 'user', content: 'q' }],
       stop: 'END',
@@ -128,7 +128,7 @@ describe('stop strings', () => {
 
   it('keeps the stop string with include_stop_str_in_output', async () => {
     core.behaviour = reply(await encode(ANSWER));
-    const { json } = await post(`${frontend.url}/v1/completions`, {
+    const { json } = await postJson(`${frontend.url}/v1/completions`, {
       model: MODEL,
       prompt: 'q',
       stop: ['END'],
@@ -139,7 +139,11 @@ describe('stop strings', () => {
 
   it('finishes normally when the core throws on abort instead of reporting usage', async () => {
     core.behaviour = reply(await encode(ANSWER), { throwOnAbort: true, cachedPromptTokens: 5 });
-    const { status, json } = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'q', stop: ['END'] });
+    const { status, json } = await postJson(`${frontend.url}/v1/completions`, {
+      model: MODEL,
+      prompt: 'q',
+      stop: ['END'],
+    });
     expect(status).toBe(200);
     expect(json.choices[0]).toMatchObject({ text: 'The answer is 42. ', finish_reason: 'stop' });
     expect(json.usage.prompt_tokens_details.cached_tokens).toBe(0); // unknown: the core never said
@@ -148,7 +152,7 @@ describe('stop strings', () => {
   it('reports the stop token id that ended a generation as stop_reason', async () => {
     const ids = [...(await encode('Done.')), 151645];
     core.behaviour = reply(ids, { finishReason: 'stop' });
-    const { json } = await post(`${frontend.url}/v1/completions`, {
+    const { json } = await postJson(`${frontend.url}/v1/completions`, {
       model: MODEL,
       prompt: 'q',
       stop_token_ids: [151645],

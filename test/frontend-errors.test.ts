@@ -6,7 +6,7 @@ import {
   createFakeCore,
   hang,
   MODEL,
-  post,
+  postJson,
   reply,
   sseEvents,
   startFrontend,
@@ -203,7 +203,7 @@ describe('bad requests', () => {
 
   it.each(BAD_REQUESTS)('answers $name with $status in OpenAI error shape, and keeps serving', async (bad) => {
     const calls = core.calls.length;
-    const response = await post(`${frontend.url}${bad.path ?? C}`, bad.body);
+    const response = await postJson(`${frontend.url}${bad.path ?? C}`, bad.body);
     expect(response.status, response.text).toBe(bad.status);
     expect(Object.keys(response.json)).toEqual(['error']);
     expect(Object.keys(response.json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
@@ -215,13 +215,13 @@ describe('bad requests', () => {
     expect(response.json.error.param).toBe(bad.param ?? null);
     if (bad.message) expect(response.json.error.message).toMatch(bad.message);
     expect(core.calls.length).toBe(calls); // never reached the core
-    const good = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'still there?' });
+    const good = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'still there?' });
     expect(good.status).toBe(200);
     expect(good.json.choices[0].text).toBe('All good here.');
   });
 
   it('answers unknown routes with 404 in OpenAI error shape', async () => {
-    const response = await post(`${frontend.url}/v1/embeddings`, { model: MODEL, input: 'x' });
+    const response = await postJson(`${frontend.url}/v1/embeddings`, { model: MODEL, input: 'x' });
     expect(response.status).toBe(404);
     expect(response.json.error.type).toBe('NotFoundError');
   });
@@ -272,7 +272,7 @@ describe('requests only an HTTP engine can run', () => {
   it.each(NOT_TOKEN_LEVEL)(
     'hands $name to the core with the body verbatim and the refusal a token-level engine would answer',
     async (c) => {
-      const response = await post(`${frontend.url}${c.path ?? C}`, c.body);
+      const response = await postJson(`${frontend.url}${c.path ?? C}`, c.body);
       expect(response.status, response.text).toBe(200);
       const { request } = core.calls.at(-1)!;
       expect(request.openai?.body).toEqual(c.body);
@@ -282,7 +282,7 @@ describe('requests only an HTTP engine can run', () => {
   );
 
   it('serves a request without a model with the served one, as vLLM does', async () => {
-    const response = await post(`${frontend.url}${C}`, { prompt: 'x' });
+    const response = await postJson(`${frontend.url}${C}`, { prompt: 'x' });
     expect(response.status, response.text).toBe(200);
     expect(response.json.model).toBe(MODEL);
     expect(core.calls.at(-1)!.request).toMatchObject({ model: MODEL, tokenLevelRefusal: undefined });
@@ -311,7 +311,7 @@ describe('errors from the core', () => {
     const error = await client.completions.create({ model: MODEL, prompt: 'x' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('7');
-    const streamed = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x', stream: true });
+    const streamed = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x', stream: true });
     expect(streamed.status).toBe(429); // a stream that never started is a plain HTTP error
     expect(streamed.headers.get('retry-after')).toBe('7');
     expect(streamed.json.error).toMatchObject({ type: 'RateLimitError', code: 429, message: 'every worker is full' });
@@ -319,7 +319,7 @@ describe('errors from the core', () => {
 
   it('answers 503 with Retry-After when no worker can serve', async () => {
     core.behaviour = failing(new TandemError('unavailable', 'no healthy decode worker', { retryAfterS: 2 }));
-    const response = await post(`${frontend.url}${CHAT}`, user('x'));
+    const response = await postJson(`${frontend.url}${CHAT}`, user('x'));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('2');
     expect(response.json.error.type).toBe('ServiceUnavailableError');
@@ -327,7 +327,7 @@ describe('errors from the core', () => {
 
   it('ends a started stream with an error event and [DONE] when the core fails after the first token', async () => {
     core.behaviour = failing(new TandemError('upstream_error', 'decode worker w3 went away'), answerIds.slice(0, 2));
-    const response = await post(`${frontend.url}${CHAT}`, { ...user('x'), stream: true });
+    const response = await postJson(`${frontend.url}${CHAT}`, { ...user('x'), stream: true });
     expect(response.status).toBe(200);
     const events = sseEvents(response.text);
     expect(events.at(-1)).toBe('[DONE]');
@@ -342,7 +342,7 @@ describe('errors from the core', () => {
 
   it('answers a non-streaming request that fails mid-generation with the error status', async () => {
     core.behaviour = failing(new TandemError('upstream_error', 'decode worker w3 went away'), answerIds.slice(0, 2));
-    const response = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
+    const response = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
     expect(response.status).toBe(502);
     expect(response.json.error.message).toBe('decode worker w3 went away');
   });
@@ -350,18 +350,18 @@ describe('errors from the core', () => {
   it('answers 504 when a request outlives request_timeout_s, and aborts the core', async () => {
     core.behaviour = hang;
     const before = core.calls.length;
-    const response = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
+    const response = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
     expect(response.status).toBe(504);
     await core.abortedCall(before);
   });
 
   it('answers 500 (not a crash) when the core throws something that is not a TandemError, and keeps serving', async () => {
     core.behaviour = failing(new RangeError('bug in the core'));
-    const response = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
+    const response = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
     expect(response.status).toBe(500);
     expect(response.json.error.type).toBe('InternalServerError');
     core.behaviour = reply(answerIds);
-    expect((await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' })).status).toBe(200);
+    expect((await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' })).status).toBe(200);
   });
 });
 
@@ -379,7 +379,7 @@ describe('admission and authentication', () => {
         signal: first.signal,
       }).catch(() => undefined);
       await core.called(1);
-      const refused = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'y' });
+      const refused = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'y' });
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toBe('4');
       expect(core.calls).toHaveLength(1);
@@ -396,11 +396,12 @@ describe('admission and authentication', () => {
     const core = createFakeCore(reply(answerIds));
     const frontend = await startFrontend(core, tokenizer, { api_key: 'sk-tandem' });
     try {
-      const denied = await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
+      const denied = await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' });
       expect(denied.status).toBe(401);
       expect(denied.json.error.type).toBe('AuthenticationError');
       expect(
-        (await post(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' }, { authorization: 'Bearer wrong' })).status,
+        (await postJson(`${frontend.url}${C}`, { model: MODEL, prompt: 'x' }, { authorization: 'Bearer wrong' }))
+          .status,
       ).toBe(401);
       expect((await fetch(`${frontend.url}/debug/workers`)).status).toBe(401);
       const client = new OpenAI({ baseURL: `${frontend.url}/v1`, apiKey: 'sk-tandem', maxRetries: 0 });

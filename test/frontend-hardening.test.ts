@@ -4,7 +4,7 @@ import { TandemError } from '../common/errors.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/index.ts';
 import type { Behaviour } from './frontend-harness.ts';
 import { closeFrontend, trackOpenResponses } from '../orchestrator/frontend/index.ts';
-import { createFakeCore, hang, MODEL, post, reply, sseEvents, startFrontend } from './frontend-harness.ts';
+import { createFakeCore, hang, MODEL, postJson, reply, sseEvents, startFrontend } from './frontend-harness.ts';
 
 /**
  * Issue 16: nothing a client sends or withholds stalls the front door or pins its resources.
@@ -67,7 +67,7 @@ describe('a client that stops reading', () => {
       await core.called(1);
       const started = performance.now();
       // While it holds the one slot, others are refused.
-      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(429);
+      expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(429);
       await core.abortedCall(0);
       const releasedAfterMs = performance.now() - started;
       // Kernel buffers fill first (a few MB at loopback speed), then 0.5 s without progress, checked every 125 ms.
@@ -77,7 +77,7 @@ describe('a client that stops reading', () => {
       socket.resume();
       expect(await closed).toBeGreaterThan(started);
       core.behaviour = reply(wordIds);
-      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'y' })).status).toBe(200);
+      expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'y' })).status).toBe(200);
       expect(await frontend.metrics.render()).toMatch(/^tandem_client_write_timeouts_total 1$/m);
     } finally {
       await frontend.close();
@@ -154,7 +154,7 @@ describe('a deeply nested body', () => {
           'deeper than 128 levels',
         );
       }
-      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
+      expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
       expect(core.calls).toHaveLength(1);
     } finally {
       await frontend.close();
@@ -190,14 +190,14 @@ describe('bounds before work', () => {
         { model: MODEL, prompt },
         { model: MODEL, messages: [{ role: 'user', content: prompt }] },
       ]) {
-        const response = await post(`${frontend.url}/v1/${'prompt' in body ? '' : 'chat/'}completions`, body);
+        const response = await postJson(`${frontend.url}/v1/${'prompt' in body ? '' : 'chat/'}completions`, body);
         expect(response.status).toBe(400);
         expect(response.json.error.message).toMatch(
           /maximum context length is 32768 tokens\. However, your request has at least \d+ input tokens/,
         );
       }
       expect(counting.tokenized()).toBe(0);
-      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
+      expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
       expect(core.calls).toHaveLength(1);
     } finally {
       await frontend.close();
@@ -210,7 +210,7 @@ describe('bounds before work', () => {
     try {
       // 60 kB of text: at least 468 ids by its length (the bound cannot rule it out), 11,000 in fact.
       const prompt = 'the quick brown fox jumps over the lazy dog\n'.repeat(60_000 / 44);
-      const response = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt });
+      const response = await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt });
       expect(response.status).toBe(400);
       expect(response.json.error.message).toMatch(/However, your request has at least 10\d\d input tokens/);
       expect(core.calls).toHaveLength(0);
@@ -226,7 +226,7 @@ describe('bounds before work', () => {
     const counting = countingTokenizer();
     const frontend = await startFrontend(refusing, counting.model);
     try {
-      const response = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'hello there' });
+      const response = await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'hello there' });
       expect(response.status).toBe(429);
       expect(response.headers.get('retry-after')).toBe('3');
       expect(counting.tokenized()).toBe(0);
@@ -270,7 +270,7 @@ describe('a request that runs past request_timeout_s ends one way', () => {
       const frontend = await startFrontend(core, tokenizer, { request_timeout_s: 0.8 });
       try {
         for (const stream of [false, true]) {
-          const response = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x', stream });
+          const response = await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x', stream });
           expect(response.status).toBe(504);
           expect(response.json.error.message).toBe(TIMEOUT_MESSAGE);
         }
@@ -283,7 +283,7 @@ describe('a request that runs past request_timeout_s ends one way', () => {
       const core = createFakeCore(behaviour(3));
       const frontend = await startFrontend(core, tokenizer, { request_timeout_s: 0.8 });
       try {
-        const streamed = await post(`${frontend.url}/v1/chat/completions`, {
+        const streamed = await postJson(`${frontend.url}/v1/chat/completions`, {
           model: MODEL,
           messages: [{ role: 'user', content: 'x' }],
           stream: true,
@@ -294,7 +294,7 @@ describe('a request that runs past request_timeout_s ends one way', () => {
         expect(events.at(-2)).toMatchObject({ error: { message: TIMEOUT_MESSAGE } });
         // No chunk claims the answer finished.
         expect(events.slice(0, -2).every((e) => e.choices?.[0]?.finish_reason == null)).toBe(true);
-        const whole = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
+        const whole = await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
         expect(whole.status).toBe(504);
         expect(whole.json.error.message).toBe(TIMEOUT_MESSAGE);
       } finally {
@@ -314,7 +314,7 @@ describe('a request that runs past request_timeout_s ends one way', () => {
     });
     const frontend = await startFrontend(core, tokenizer);
     try {
-      const whole = await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
+      const whole = await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
       expect(whole.status).toBe(502);
       expect(whole.json.error.message).toContain('aborted the request before it finished');
     } finally {

@@ -171,7 +171,7 @@ export async function startFrontend(
 }
 
 /** Posts JSON and returns status, headers and the parsed (or raw) body. */
-export async function post(
+export async function postJson(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},

@@ -4,7 +4,7 @@ import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/ind
 import {
   createFakeCore,
   MODEL,
-  post,
+  postJson,
   reply,
   sseEvents,
   startFrontend,
@@ -143,7 +143,7 @@ describe('the official openai client against the frontend', () => {
       min_tokens: 3,
       user: 'alice',
     };
-    expect((await post(`${frontend.url}/v1/completions`, body)).status).toBe(200);
+    expect((await postJson(`${frontend.url}/v1/completions`, body)).status).toBe(200);
     expect(core.calls.at(-1)!.request).toMatchObject({
       model: MODEL,
       sessionKey: 'alice',
@@ -157,14 +157,14 @@ describe('the official openai client against the frontend', () => {
         minTokens: 3,
       },
     });
-    await post(`${frontend.url}/v1/completions`, body, { 'x-session-id': 'conversation-9' });
+    await postJson(`${frontend.url}/v1/completions`, body, { 'x-session-id': 'conversation-9' });
     expect(core.calls.at(-1)!.request.sessionKey).toBe('conversation-9');
   });
 
   it('defaults max_tokens to 16 for completions and to the rest of the context for chat', async () => {
-    await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
+    await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' });
     expect(core.calls.at(-1)!.request.sampling.maxTokens).toBe(16);
-    await post(`${frontend.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'x' }] });
+    await postJson(`${frontend.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'x' }] });
     const call = core.calls.at(-1)!;
     expect(call.request.sampling.maxTokens).toBe(32768 - call.request.promptTokenIds.length);
   });
@@ -187,7 +187,7 @@ describe('the stream on the wire', () => {
   });
 
   it('puts running usage on every chunk with continuous_usage_stats', async () => {
-    const { text } = await post(`${frontend.url}/v1/completions`, {
+    const { text } = await postJson(`${frontend.url}/v1/completions`, {
       model: MODEL,
       prompt: 'x',
       stream: true,
@@ -202,7 +202,7 @@ describe('the stream on the wire', () => {
 
 describe('X-Request-Id', () => {
   it('echoes the client id and hands it to the core', async () => {
-    const { headers } = await post(
+    const { headers } = await postJson(
       `${frontend.url}/v1/completions`,
       { model: MODEL, prompt: 'x' },
       { 'x-request-id': 'req-abc-123' },
@@ -212,7 +212,7 @@ describe('X-Request-Id', () => {
   });
 
   it('generates one when absent and uses it in the response id', async () => {
-    const { headers, json } = await post(`${frontend.url}/v1/chat/completions`, {
+    const { headers, json } = await postJson(`${frontend.url}/v1/chat/completions`, {
       model: MODEL,
       messages: [{ role: 'user', content: 'x' }],
     });
@@ -224,7 +224,7 @@ describe('X-Request-Id', () => {
 
   it('replaces an unusable id (too long, or with spaces) with a generated one', async () => {
     for (const unusable of ['x'.repeat(300), 'has spaces']) {
-      const { headers } = await post(
+      const { headers } = await postJson(
         `${frontend.url}/v1/completions`,
         { model: MODEL, prompt: 'x' },
         { 'x-request-id': unusable },
@@ -241,7 +241,11 @@ describe('X-Request-Id', () => {
     });
     expect(stream.headers.get('x-request-id')).toBe('s-1');
     await stream.text();
-    const bad = await post(`${frontend.url}/v1/completions`, { model: 'nope', prompt: 'x' }, { 'x-request-id': 'e-1' });
+    const bad = await postJson(
+      `${frontend.url}/v1/completions`,
+      { model: 'nope', prompt: 'x' },
+      { 'x-request-id': 'e-1' },
+    );
     expect(bad.status).toBe(404);
     expect(bad.headers.get('x-request-id')).toBe('e-1');
     const health = await fetch(`${frontend.url}/health`, { headers: { 'x-request-id': 'h-1' } });

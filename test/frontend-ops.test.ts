@@ -4,7 +4,7 @@ import { loadModelTokenizer, type ModelTokenizer } from '../common/tokenizer/ind
 import {
   createFakeCore,
   MODEL,
-  post,
+  postJson,
   reply,
   startFrontend,
   type FakeCore,
@@ -61,7 +61,7 @@ describe('debug routes', () => {
   it('dry-runs a chat body on /debug/route: tokenized as a request would be, explained, nothing sent', async () => {
     const calls = core.calls.length;
     const body = { model: MODEL, messages: [{ role: 'user', content: 'route me' }], user: 'bob' };
-    const { status, json } = await post(`${frontend.url}/debug/route`, body, { 'x-request-id': 'dry-1' });
+    const { status, json } = await postJson(`${frontend.url}/debug/route`, body, { 'x-request-id': 'dry-1' });
     expect(status).toBe(200);
     const expected = await tokenizer.tokenizer.encode('<|im_start|>user\nroute me<|im_end|>\n<|im_start|>assistant\n', {
       addSpecialTokens: false,
@@ -76,12 +76,12 @@ describe('debug routes', () => {
   });
 
   it('dry-runs a completion body and validates it exactly as /v1/completions does', async () => {
-    const ok = await post(`${frontend.url}/debug/route`, { model: MODEL, prompt: [1, 2, 3] });
+    const ok = await postJson(`${frontend.url}/debug/route`, { model: MODEL, prompt: [1, 2, 3] });
     expect(ok.json.prompt_tokens).toBe(3);
-    const bad = await post(`${frontend.url}/debug/route`, { model: MODEL, prompt: 'x', max_tokens: 0 });
+    const bad = await postJson(`${frontend.url}/debug/route`, { model: MODEL, prompt: 'x', max_tokens: 0 });
     expect(bad.status).toBe(400);
     expect(bad.json.error.param).toBe('max_tokens');
-    const unknown = await post(`${frontend.url}/debug/route`, { model: 'nope', prompt: 'x' });
+    const unknown = await postJson(`${frontend.url}/debug/route`, { model: 'nope', prompt: 'x' });
     expect(unknown.status).toBe(404);
   });
 });
@@ -91,10 +91,10 @@ describe('/metrics', () => {
     const before = sample(await frontend.metrics.render(), 'tandem_prompt_tokens_total') ?? 0;
     const prompt = [9707, 11, 1879, 0, 9707];
     for (let i = 0; i < 3; i++)
-      expect((await post(`${frontend.url}/v1/completions`, { model: MODEL, prompt, stream: i === 0 })).status).toBe(
+      expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt, stream: i === 0 })).status).toBe(
         200,
       );
-    await post(`${frontend.url}/v1/completions`, { model: 'nope', prompt: 'x' });
+    await postJson(`${frontend.url}/v1/completions`, { model: 'nope', prompt: 'x' });
 
     const response = await fetch(`${frontend.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);

@@ -135,6 +135,9 @@ function pct(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 const ms = (v: number) => (Number.isNaN(v) ? '-' : `${v.toFixed(1)} ms`);
+/** "p50 x p99 y max z" of a list of ms. */
+const spread = (values: readonly number[]) =>
+  `p50 ${ms(pct(values, 50))} p99 ${ms(pct(values, 99))} max ${ms(pct(values, 100))}`;
 const load = () => loadavg()[0]!.toFixed(2);
 
 interface PhaseFigures {
@@ -160,22 +163,7 @@ function describe(label: string, outcomes: readonly Outcome[], wallS: number): P
   );
   if (refused.length > 0)
     console.log(
-      `  refusal latency p50 ${ms(
-        pct(
-          refused.map((o) => o.headMs),
-          50,
-        ),
-      )} p99 ${ms(
-        pct(
-          refused.map((o) => o.headMs),
-          99,
-        ),
-      )} max ${ms(
-        pct(
-          refused.map((o) => o.headMs),
-          100,
-        ),
-      )}; Retry-After s: min ${pct(retry, 0)} p50 ${pct(retry, 50)} max ${pct(retry, 100)}`,
+      `  refusal latency ${spread(refused.map((o) => o.headMs))}; Retry-After s: min ${pct(retry, 0)} p50 ${pct(retry, 50)} max ${pct(retry, 100)}`,
     );
   const reasons = new Map<string, number>();
   for (const o of refused) reasons.set(`${o.status} ${o.message}`, (reasons.get(`${o.status} ${o.message}`) ?? 0) + 1);
@@ -238,22 +226,7 @@ async function huge(url: string, pid: number): Promise<void> {
   const withTtft = withHuge!.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
   const statuses = [...new Set(refusals.map((o) => o.status))].join(',');
   console.log(
-    `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in p50 ${ms(
-      pct(
-        refusals.map((o) => o.endMs),
-        50,
-      ),
-    )} p99 ${ms(
-      pct(
-        refusals.map((o) => o.endMs),
-        99,
-      ),
-    )} max ${ms(
-      pct(
-        refusals.map((o) => o.endMs),
-        100,
-      ),
-    )} (goal < 50 ms; from the first byte sent to the whole answer)`,
+    `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in ${spread(refusals.map((o) => o.endMs))} (goal < 50 ms; from the first byte sent to the whole answer)`,
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
