@@ -64,8 +64,13 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
   const done = new Promise<number>((resolve) => (finish = resolve));
 
   const live = () => slots.filter((s) => s.worker && !s.worker.isDead()).map((s) => s.worker!);
+  /**
+   * A sibling may be exiting while it still looks connected: its channel then fails with EPIPE.
+   * With a callback the failure comes back here instead of as an 'error' event on the Worker,
+   * which nothing would handle and which would end the primary; the exit handler cleans up.
+   */
   const sendTo = (worker: Worker, message: ToServing | IpcSyncEnvelope) => {
-    if (worker.isConnected()) worker.send(message);
+    if (worker.isConnected()) worker.send(message, undefined, undefined, ignoreClosedChannel);
   };
 
   // Metrics: collections in progress, keyed by the id the primary gave them.
@@ -217,3 +222,6 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
 
 /** Aggregates every process's metrics the way `AggregatorRegistry` does (counters summed, gauges by their aggregator). */
 export const aggregateMetrics = (parts: MetricsJson[]): Registry => AggregatorRegistry.aggregate(parts);
+
+/** A send to a serving process whose channel closed under it: expected while it exits. */
+function ignoreClosedChannel(_error: Error | null): void {}
