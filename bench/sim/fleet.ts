@@ -71,8 +71,11 @@ export interface SimFleet {
   drain(worker: SimWorker): void;
   /** A draining worker taken back into service (the planner changed its mind). */
   undrain(worker: SimWorker): void;
-  /** Polls status (reports to the load book) and retires idle draining workers. */
-  poll(): void;
+  /**
+   * Polls status (reports to the load book after the status latency) and retires idle draining
+   * workers; returns the statuses read, one per worker still serving, for the caller's figures.
+   */
+  poll(): readonly ReturnType<SimEngine['status']>[];
   /** Workers not gone, by state and role. */
   count(role: WorkerRole, states: readonly SimWorkerState[]): number;
   /** GPU-seconds so far: every worker not gone, from creation, x tp. */
@@ -202,7 +205,7 @@ export function createSimFleet(options: SimFleetOptions): SimFleet {
         }
         reports.push([worker.id, status]);
       }
-      if (reports.length === 0) return;
+      if (reports.length === 0) return [];
       clock.setTimer(latency.statusMs, () => {
         const at = clock.now();
         for (const [id, status] of reports) {
@@ -220,6 +223,7 @@ export function createSimFleet(options: SimFleetOptions): SimFleet {
         }
         options.onReports?.();
       });
+      return reports.map(([, status]) => status);
     },
     count(role, states) {
       let n = 0;

@@ -239,13 +239,10 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   /** Waiting requests per serving worker, summed over status polls while requests arrive (vLLM's num_requests_waiting). */
   const waiting = { sum: 0, polls: 0 };
   every(latency.statusIntervalMs, () => {
-    fleet.poll();
-    if (clock.now() <= durationMs) {
-      const serving = fleet.all.filter((w) => w.state === 'up');
-      if (serving.length > 0) {
-        waiting.sum += serving.reduce((sum, w) => sum + w.engine.status().waitingRequests, 0) / serving.length;
-        waiting.polls++;
-      }
+    const statuses = fleet.poll();
+    if (clock.now() <= durationMs && statuses.length > 0) {
+      waiting.sum += statuses.reduce((sum, status) => sum + status.waitingRequests, 0) / statuses.length;
+      waiting.polls++;
     }
     if (options.probe) {
       const now = clock.now();
