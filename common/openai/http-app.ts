@@ -54,7 +54,9 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
     if (text.length >= OFF_THREAD_JSON_CHARS) {
       offThread.parse(text).then((parsed) => {
         if (parsed.ok) done(null, parsed.value);
-        else done(parsed.tooDeep ? tooDeep() : notJson(parsed.message), undefined);
+        else if (parsed.reason === 'too_deep') done(tooDeep(), undefined);
+        else if (parsed.reason === 'invalid') done(notJson(parsed.message), undefined);
+        else done(new TandemError('internal', `the request body could not be parsed: ${parsed.message}`), undefined);
       });
       return;
     }

@@ -11,10 +11,10 @@ describe('JSON parsing off the event loop', () => {
   });
 
   it('refuses a body nested past the bound, and reports malformed JSON', async () => {
-    expect(await parser.parse(`${'['.repeat(9)}${']'.repeat(9)}`)).toMatchObject({ ok: false, tooDeep: true });
+    expect(await parser.parse(`${'['.repeat(9)}${']'.repeat(9)}`)).toMatchObject({ ok: false, reason: 'too_deep' });
     expect(await parser.parse(`${'['.repeat(8)}${']'.repeat(8)}`)).toMatchObject({ ok: true });
     const bad = await parser.parse('{"a": 1,');
-    expect(bad).toMatchObject({ ok: false, tooDeep: false });
+    expect(bad).toMatchObject({ ok: false, reason: 'invalid' });
     expect((bad as { message: string }).message).not.toBe('');
   });
 
@@ -23,5 +23,14 @@ describe('JSON parsing off the event loop', () => {
     expect(results.map((r) => (r as { value: { i: number } }).value.i)).toEqual(
       Array.from({ length: 20 }, (_, i) => i),
     );
+  });
+});
+
+describe('a JSON parser thread that stops', () => {
+  it("answers what it was parsing as its own failure, not as the client's bad JSON", async () => {
+    const stopping = createOffThreadJsonParser(undefined);
+    const pending = stopping.parse(JSON.stringify({ prompt: 'x'.repeat(4_000_000) }));
+    await stopping.close();
+    expect(await pending).toMatchObject({ ok: false, reason: 'parser_failed' });
   });
 });

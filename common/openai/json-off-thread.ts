@@ -10,7 +10,8 @@ import { exceedsJsonDepth, stringEnd } from './json-depth.ts';
  */
 export type ParsedJson =
   | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly tooDeep: boolean; readonly message: string };
+  /** too_deep and invalid are the client's (400); parser_failed is ours (the worker thread died). */
+  | { readonly ok: false; readonly reason: 'too_deep' | 'invalid' | 'parser_failed'; readonly message: string };
 
 export interface OffThreadJsonParser {
   parse(text: string): Promise<ParsedJson>;
@@ -25,7 +26,7 @@ export function createOffThreadJsonParser(maxDepth: number | undefined): OffThre
   let nextId = 0;
   const waiting = new Map<number, (result: ParsedJson) => void>();
   const failAll = (message: string) => {
-    for (const resolve of waiting.values()) resolve({ ok: false, tooDeep: false, message });
+    for (const resolve of waiting.values()) resolve({ ok: false, reason: 'parser_failed', message });
     waiting.clear();
     worker = undefined;
   };
@@ -39,11 +40,11 @@ export function createOffThreadJsonParser(maxDepth: number | undefined): OffThre
       const maxDepth = ${maxDepth === undefined ? 'undefined' : String(maxDepth)};
       parentPort.on('message', ({ id, text }) => {
         if (maxDepth !== undefined && exceedsJsonDepth(text, maxDepth))
-          return parentPort.postMessage({ id, result: { ok: false, tooDeep: true, message: '' } });
+          return parentPort.postMessage({ id, result: { ok: false, reason: 'too_deep', message: '' } });
         try {
           parentPort.postMessage({ id, result: { ok: true, value: JSON.parse(text) } });
         } catch (error) {
-          parentPort.postMessage({ id, result: { ok: false, tooDeep: false, message: error.message } });
+          parentPort.postMessage({ id, result: { ok: false, reason: 'invalid', message: error.message } });
         }
       });`;
     const created = new Worker(source, { eval: true });
