@@ -119,11 +119,27 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
   ): AsyncGenerator<BackendChunk> {
     const body = passThroughBody(call.openai, model(call), { extra: { ...call.extraBody, ...extra } });
     const response = await send('POST', pathOf(call.openai), signal, body, headersFor(call));
+    const { openai } = call;
+    yield* readResponse(response, signal, what, async function* () {
+      if (openai.stream) yield* readPassThroughStream(name, what, response.body, openai, call.tokenIds.length);
+      else yield passThroughWhole(name, what, await response.body.text(), call.tokenIds.length);
+    });
+  }
+
+  /**
+   * Reads a worker's response with `read` once its status is OK: a failure is the worker's
+   * (upstream_error naming it) unless the caller aborted, and the body is always closed, which
+   * closes the request (vLLM aborts the generation of a client that left).
+   */
+  async function* readResponse(
+    response: Awaited<ReturnType<typeof send>>,
+    signal: AbortSignal,
+    what: string,
+    read: () => AsyncGenerator<BackendChunk>,
+  ): AsyncGenerator<BackendChunk> {
     try {
       await expectOk(response, what);
-      if (call.openai.stream)
-        yield* readPassThroughStream(name, what, response.body, call.openai, call.tokenIds.length);
-      else yield passThroughWhole(name, what, await response.body.text(), call.tokenIds.length);
+      yield* read();
     } catch (error) {
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
       if (error instanceof TandemError) throw error;
@@ -131,7 +147,6 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
         cause: error,
       });
     } finally {
-      // Closing the body closes the request: vLLM aborts the generation of a client that left.
       if (!response.body.destroyed) response.body.destroy();
     }
   }
@@ -154,8 +169,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       { ...completionBody(call, true), ...extra },
       headersFor(call),
     );
-    try {
-      await expectOk(response, what);
+    yield* readResponse(response, signal, what, async function* () {
       let finishReason: FinishReason | undefined;
       let usage: BackendUsage | undefined;
       let completionTokens = 0;
@@ -181,16 +195,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
         finishReason,
         usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens },
       };
-    } catch (error) {
-      if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
-      if (error instanceof TandemError) throw error;
-      throw new TandemError('upstream_error', `worker ${name} ${what} stream broke: ${(error as Error).message}`, {
-        cause: error,
-      });
-    } finally {
-      // Closing the body closes the request: vLLM aborts the generation of a client that left.
-      if (!response.body.destroyed) response.body.destroy();
-    }
+    });
   }
 
   return {
