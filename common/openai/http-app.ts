@@ -5,7 +5,7 @@ import { TandemError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TextLength } from '../tokenizer/tokenizer.ts';
 import { createOffThreadJsonParser, OFF_THREAD_JSON_BYTES } from './json-off-thread.ts';
-import { readBody } from './read-body.ts';
+import { lingerBeforeClosing, readBody, REFUSED_LINGER_MS } from './read-body.ts';
 import type { Endpoint } from './shapes.ts';
 
 /** An X-Request-Id a client sent that we keep: printable ASCII, at most 256 characters. */
@@ -75,7 +75,11 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
       scan: { prompt: endpoint, maxDepth: depth },
       refusePrompt: endpoint === undefined || refuse === undefined ? undefined : (length) => refuse(endpoint, length),
     }).then((read) => {
-      if (!read.ok) return done(read.error, undefined);
+      if (!read.ok) {
+        // fastify answers a parser's error with Connection: close; the rest of the body may still be coming.
+        lingerBeforeClosing(request.raw.socket, REFUSED_LINGER_MS);
+        return done(read.error, undefined);
+      }
       const { bytes } = read.value;
       if (bytes.length >= OFF_THREAD_JSON_BYTES) {
         offThread.parse(bytes).then((parsed) => {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { fail, ok, TandemError, type Result } from '../errors.ts';
 import type { TextLength } from '../tokenizer/tokenizer.ts';
@@ -78,4 +79,26 @@ export function readBody(
     stream.on('error', onError);
     stream.on('close', onClose);
   });
+}
+
+/** How long a refused client may go on sending after its answer before its connection is cut (ms). */
+export const REFUSED_LINGER_MS = 2000;
+
+/**
+ * Closes the connection of a request refused before its body ended without losing the answer.
+ * Node's HTTP server, once it has written an answer with `Connection: close`, ends the socket and
+ * destroys it at once; with the client still sending, the kernel then resets the connection, and
+ * the client may get EPIPE or a reset before it reads the answer (seen in tests with a throttled
+ * writer). Instead (a lingering close, as nginx does): half-close after the answer, read and drop
+ * what still comes, and destroy the socket once the client closes its side or after `lingerMs`,
+ * so a client that never stops sending is not served forever.
+ */
+export function lingerBeforeClosing(socket: Socket, lingerMs: number): void {
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    const timer = setTimeout(() => socket.destroy(), lingerMs);
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+    socket.resume();
+  };
 }
