@@ -111,8 +111,12 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
       return nativeIds(text, addSpecialTokens);
     },
     async encodeWithin(text, { addSpecialTokens, maxTokens }) {
-      const floor = minTokens(text);
-      if (floor > maxTokens) return { atLeast: floor };
+      // The bound never exceeds text.length / k (k = charsPerTokenBound): below that, nothing to
+      // check (and no pass over the text to count its UTF-8 bytes).
+      if (charsPerTokenBound === undefined || text.length > maxTokens * charsPerTokenBound) {
+        const floor = minTokens(text);
+        if (floor > maxTokens) return { atLeast: floor };
+      }
       // In JavaScript whatever the length: the walk stops past maxTokens ids, so the event loop
       // is held for at most about maxTokens ids' worth of merging.
       let ids = fast && (postAddsNothing || !addSpecialTokens) ? fast.segments.encode(text, maxTokens) : undefined;
