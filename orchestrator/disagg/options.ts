@@ -13,7 +13,7 @@ export function disaggOptionsFromConfig(config: Pick<Readonly<Config>, 'disaggre
   return {
     mode: d.mode,
     thresholdTokens: d.threshold_tokens,
-    prefillQueueBoundSeconds: d.prefill_queue_bound_s,
+    stallWeight: d.stall_weight,
     link: linkProfile(d.kv_link),
     decodeWeight: kv.decode_weight,
     transferWeight: d.transfer_weight,
