@@ -67,7 +67,7 @@ function input(
   const calls: string[] = [];
   return {
     calls,
-    options: { mode: overrides.mode ?? 'auto', thresholdTokens: 500, stallWeight: 1 },
+    options: { mode: overrides.mode ?? 'auto', thresholdTokens: 500, stallWeight: 1, ttftTargetSeconds: 1 },
     promptTokens: 1000,
     atMs: 0,
     aggregated: routed('d0', [{ id: 'd0', newTokens: 800, inflight: 4 }]),

@@ -16,15 +16,15 @@ import type { DecodeSelection, DisaggDecision, DisaggOptions, PlacementTerms } f
  * 6. Prefill and decode on one worker (a pool of `both` workers): aggregated there.
  * 7. `auto`: the two placements priced (placement.ts): remote = the prefill worker's wait and
  *    prefill + the transfer to the decode worker; local = the rule-1 worker's wait and prefill
- *    beside its decode batch + `stallWeight` x the stall that batch suffers. Local not dearer:
- *    aggregated there.
+ *    beside its decode batch + `stallWeight` x the stall that batch suffers. If only one meets
+ *    the TTFT target, that one; else local when not dearer: aggregated there.
  * 8. Otherwise: disaggregated.
  *
  * The prefill routing, decode selection and local prefill are passed as thunks so they are only
  * computed when a rule needs them (most short prompts stop at rule 3). `always` skips rules 3 and 7.
  */
 export interface DecideInput {
-  readonly options: Pick<DisaggOptions, 'mode' | 'thresholdTokens' | 'stallWeight'>;
+  readonly options: Pick<DisaggOptions, 'mode' | 'thresholdTokens' | 'stallWeight' | 'ttftTargetSeconds'>;
   readonly promptTokens: number;
   readonly atMs: number;
   /** Routing over the decode-capable pool; null when the fleet has no decode-capable worker. */
@@ -37,7 +37,7 @@ export interface DecideInput {
 }
 
 export function decideDisaggregation(input: DecideInput): DisaggDecision {
-  const { mode, thresholdTokens, stallWeight } = input.options;
+  const { mode, thresholdTokens, stallWeight, ttftTargetSeconds } = input.options;
   const reasons: string[] = [];
   const aggregated = input.aggregated;
   let prefill: RoutingDecision | null = null;
@@ -121,10 +121,15 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
         transferSeconds: d?.terms.transferSeconds ?? 0,
       },
       stallWeight,
+      ttftTargetSeconds,
     });
-    const priced = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(p.cost.queueSeconds)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)}) against local ${s(placement.localCostSeconds)} (wait + prefill ${s(placement.localTtftSeconds)} + ${stallWeight} x ${s(placement.stallSeconds)} stall x ${placement.stalledSequences} decoding)`;
-    if (!placement.remote) return verdict(false, `aggregated on ${chosen.id}: local prefill is cheaper: ${priced}`);
-    reasons.push(`remote prefill is cheaper: ${priced}`);
+    const priced = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(p.cost.queueSeconds)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)}) against local ${s(placement.localCostSeconds)} (wait + prefill ${s(placement.localTtftSeconds)} + ${stallWeight} x ${s(placement.stallSeconds)} stall x ${placement.stalledSequences} decoding), TTFT target ${s(ttftTargetSeconds)}`;
+    const why = (remote: boolean) =>
+      placement!.localTtftSeconds <= ttftTargetSeconds !== placement!.remoteTtftSeconds <= ttftTargetSeconds
+        ? `only ${remote ? 'remote' : 'local'} prefill meets the TTFT target`
+        : `${remote ? 'remote' : 'local'} prefill is cheaper`;
+    if (!placement.remote) return verdict(false, `aggregated on ${chosen.id}: ${why(false)}: ${priced}`);
+    reasons.push(`${why(true)}: ${priced}`);
   }
   return verdict(
     true,

@@ -145,7 +145,12 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       const aggregated = decodePool.length > 0 ? router.route(request, decodePool, { dryRun }) : null;
       const byId = new Map(decodePool.map((c) => [c.id, c]));
       const decision: Decided = decideDisaggregation({
-        options: { mode: options.mode, thresholdTokens, stallWeight: options.stallWeight },
+        options: {
+          mode: options.mode,
+          thresholdTokens,
+          stallWeight: options.stallWeight,
+          ttftTargetSeconds: options.ttftTargetSeconds,
+        },
         promptTokens: request.tokenIds.length,
         atMs: clock.now(),
         aggregated,

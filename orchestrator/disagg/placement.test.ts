@@ -13,6 +13,7 @@ function placements(
   remote: { queueSeconds: number; transferSeconds: number },
   local: { queueSeconds: number } = { queueSeconds: 0 },
   stallWeight = 1,
+  ttftTargetSeconds = Number.POSITIVE_INFINITY,
 ): PlacementInput {
   const here = localPrefill(profile, {
     newTokens: tokens,
@@ -24,6 +25,7 @@ function placements(
     local: { queueSeconds: local.queueSeconds, ...here, stalledSequences: decoding },
     remote: { ...remote, prefillSeconds: prefillSeconds(profile, tokens) },
     stallWeight,
+    ttftTargetSeconds,
   };
 }
 
@@ -93,6 +95,7 @@ describe('comparePlacements', () => {
       local: { queueSeconds: 0.5, prefillSeconds: 0.5, stallSeconds: 0, stalledSequences: 0 },
       remote: { queueSeconds: 0.25, prefillSeconds: 0.5, transferSeconds: 0.25 },
       stallWeight: 1,
+      ttftTargetSeconds: Number.POSITIVE_INFINITY,
     };
     expect(comparePlacements(tie)).toMatchObject({ localCostSeconds: 1, remoteTtftSeconds: 1, remote: false });
   });

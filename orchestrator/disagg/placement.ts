@@ -11,8 +11,11 @@ import type { PlacementTerms } from './types.ts';
  *
  * `stall` is how much longer the worker's decoding sequences wait for their next tokens while
  * the prompt's chunks share their steps (the chunked steps minus the decode steps they replace);
- * every sequence decoding there waits that long. Remote wins when it is strictly cheaper; a tie
- * stays local (nothing moves).
+ * every sequence decoding there waits that long.
+ *
+ * When exactly one placement's expected TTFT (local: wait + prefill; remote: as above) meets the
+ * TTFT target, that one wins: the request's own SLO decides. Otherwise (both meet it, or neither
+ * can) the cheaper total wins, remote only when strictly cheaper (a tie stays local).
  *
  * With empty queues this is the planner's threshold rule (`planner/size/threshold.ts`: local
  * prefill hurts the batch more than moving KV hurts the request); the live queues on both sides
@@ -40,6 +43,8 @@ export interface PlacementInput {
   };
   /** TTFT-seconds one second of stall on one decoding sequence counts for (disaggregation.stall_weight). */
   readonly stallWeight: number;
+  /** The TTFT target (planner.slo.ttft_s), seconds; Infinity: no target. */
+  readonly ttftTargetSeconds: number;
 }
 
 export function comparePlacements(input: PlacementInput): PlacementTerms {
@@ -47,13 +52,16 @@ export function comparePlacements(input: PlacementInput): PlacementTerms {
   const localTtftSeconds = local.queueSeconds + local.prefillSeconds;
   const localCostSeconds = localTtftSeconds + stallWeight * local.stallSeconds * local.stalledSequences;
   const remoteTtftSeconds = remote.queueSeconds + remote.prefillSeconds + remote.transferSeconds;
+  const localMeets = localTtftSeconds <= input.ttftTargetSeconds;
+  const remoteMeets = remoteTtftSeconds <= input.ttftTargetSeconds;
   return {
     localTtftSeconds,
     stallSeconds: local.stallSeconds,
     stalledSequences: local.stalledSequences,
     localCostSeconds,
     remoteTtftSeconds,
-    remote: remoteTtftSeconds < localCostSeconds,
+    ttftTargetSeconds: input.ttftTargetSeconds,
+    remote: localMeets !== remoteMeets ? remoteMeets : remoteTtftSeconds < localCostSeconds,
   };
 }
 

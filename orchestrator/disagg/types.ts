@@ -14,6 +14,8 @@ export interface DisaggOptions {
    * prefill is weighed against a remote one (placement.ts).
    */
   readonly stallWeight: number;
+  /** `auto`: the TTFT target a placement's expected TTFT is held to (planner.slo.ttft_s), seconds. */
+  readonly ttftTargetSeconds: number;
   /** The link a decode worker pulls missing blocks over. */
   readonly link: LinkProfile;
   /** Weights of a decode candidate's terms. */
@@ -77,7 +79,9 @@ export interface PlacementTerms {
   readonly localCostSeconds: number;
   /** Wait + prefill on the prefill worker + KV transfer to the decode worker. */
   readonly remoteTtftSeconds: number;
-  /** True: remoteTtft < localCost, so prefill remotely. */
+  /** The TTFT target both were held to. */
+  readonly ttftTargetSeconds: number;
+  /** True: prefill remotely (only remote meets the target, or neither or both do and remote is cheaper). */
   readonly remote: boolean;
 }
 

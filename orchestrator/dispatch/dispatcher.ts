@@ -93,6 +93,7 @@ const NEVER: DisaggOptions = {
   mode: 'never',
   thresholdTokens: 0,
   stallWeight: 1,
+  ttftTargetSeconds: 1,
   link: linkProfile('ib-400g'),
   decodeWeight: 1,
   transferWeight: 1,
