@@ -116,7 +116,8 @@ describe('the disaggregation decision', () => {
     expect(backedUp.disaggregate).toBe(false);
     expect(backedUp.prefillQueueSeconds!).toBeGreaterThan(backedUp.placement!.localCostSeconds);
     expect(backedUp.placement!.remoteTtftSeconds).toBeGreaterThan(backedUp.placement!.localCostSeconds);
-    expect(backedUp.reason).toMatch(/local prefill is cheaper/);
+    // Seconds of queue remotely, a 0.1 s prefill locally: only local meets the 1 s TTFT target.
+    expect(backedUp.reason).toMatch(/only local prefill meets the TTFT target/);
     for (const id of bookings) load.firstToken(id, clock.now());
     expect(disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool).disaggregate).toBe(true);
   });
@@ -207,6 +208,7 @@ describe('the disaggregation decision', () => {
       'remoteTtftSeconds',
       'stallSeconds',
       'stalledSequences',
+      'ttftTargetSeconds',
     ]);
     expect(() => disagg.commit(decision)).toThrow(/dry-run/);
   });

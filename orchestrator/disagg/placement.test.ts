@@ -99,4 +99,31 @@ describe('comparePlacements', () => {
     };
     expect(comparePlacements(tie)).toMatchObject({ localCostSeconds: 1, remoteTtftSeconds: 1, remote: false });
   });
+
+  it('takes the one placement whose expected TTFT meets the target, whatever the stall; else the cheaper', () => {
+    // 8,000 tokens (0.58 s alone) beside 32 decoding sequences, 1 s queued on the prefill pool:
+    // remote 1.0 + 0.58 + 0.05 = 1.63 s misses a 1 s target, local about 0.6 s meets it.
+    const feasible = comparePlacements(
+      placements(8000, 32, { queueSeconds: 1, transferSeconds: 0.05 }, undefined, 1, 1),
+    );
+    expect(feasible.localTtftSeconds).toBeLessThan(1);
+    expect(feasible.remoteTtftSeconds).toBeGreaterThan(1);
+    expect(feasible.localCostSeconds).toBeGreaterThan(feasible.remoteTtftSeconds); // the stall alone would send it away
+    expect(feasible.remote).toBe(false);
+    // With the prefill pool idle both meet it: the stall decides, remote.
+    expect(
+      comparePlacements(placements(8000, 32, { queueSeconds: 0, transferSeconds: 0.05 }, undefined, 1, 1)).remote,
+    ).toBe(true);
+    // 16,000 tokens miss 1 s on either side (1.26 s alone): the stall decides, remote.
+    const hopeless = comparePlacements(
+      placements(16_000, 32, { queueSeconds: 1, transferSeconds: 0.1 }, undefined, 1, 1),
+    );
+    expect(hopeless.localTtftSeconds).toBeGreaterThan(1);
+    expect(hopeless.remote).toBe(true);
+    // Only remote meets it (a backed-up decode worker): remote, even with no batch to stall.
+    const busyLocal = comparePlacements(
+      placements(4000, 0, { queueSeconds: 0, transferSeconds: 0.025 }, { queueSeconds: 2 }, 1, 1),
+    );
+    expect(busyLocal.remote).toBe(true);
+  });
 });

@@ -17,8 +17,9 @@ export const disaggregationSection = z.strictObject({
    * In `auto`, above the threshold: TTFT-seconds that one second of stall on one decoding
    * sequence counts for when a local prefill is weighed against a remote one. Local costs its
    * wait + prefill + stall_weight x stall x sequences decoding there; remote costs the prefill
-   * worker's wait + prefill + the KV transfer; the cheaper wins (orchestrator/disagg/README.md).
-   * 1 prices the batch's delay as the planner's threshold does; 0 compares TTFT alone.
+   * worker's wait + prefill + the KV transfer; the cheaper wins, unless only one side's expected
+   * TTFT meets planner.slo.ttft_s (then that side; orchestrator/disagg/README.md). 1 prices the
+   * batch's delay as the planner's threshold does; 0 compares TTFT alone.
    */
   stall_weight: z.number().nonnegative().default(1),
   /** The link decode workers pull KV over (common/profiles/links.ts): prices each candidate's transfer. */
