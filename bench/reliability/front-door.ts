@@ -1,7 +1,7 @@
 /**
  * Front-door reliability benchmark (issue 16; not a test): a real `tandem orchestrator` (one
  * process, default admission settings) in front of zero-compute stand-in gRPC workers (those of
- * bench/frontend-overhead.ts: a first token at once, then one every --itl-ms), driven from this
+ * bench/frontend/frontend-overhead.ts: a first token at once, then one every --itl-ms), driven from this
  * process. Cases (--case, default all):
  *
  * - overload: open-loop streaming arrivals, first at the fleet's capacity rate (workers x
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
       [
         '--import',
         'tsx',
-        join(here, '../frontend-overhead.ts'),
+        join(here, '../frontend/frontend-overhead.ts'),
         '--serve-workers',
         '--workers',
         String(WORKERS),

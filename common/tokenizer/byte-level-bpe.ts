@@ -23,6 +23,12 @@ export interface ByteLevelBpe {
    * normalization when it is not pure ASCII).
    */
   encode(text: string, maxIds?: number): number[] | undefined;
+  /**
+   * `encode` appending to `out` (no array of its own, no copy): false, with `out` in an
+   * unspecified state, when the text needs the native library. With `maxLength`, stops as soon
+   * as `out` holds more than `maxLength` ids.
+   */
+  encodeInto(text: string, out: number[], maxLength?: number): boolean;
   /** Bytes in the longest vocabulary entry: no id of this encoder stands for more bytes of normalized text. */
   readonly longestTokenBytes: number;
 }
@@ -165,23 +171,35 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
   // A byte-level vocabulary spells each byte as one character (byteToChar).
   for (const token of vocab.keys()) longestTokenBytes = Math.max(longestTokenBytes, token.length);
 
+  const encodeInto = (text: string, out: number[], maxLength?: number): boolean => {
+    // Below U+0300 every character is its own NFC (no combining marks, no singletons, no
+    // Hangul), so such a text skips ICU's normalizer (a quarter of a prompt's encoding time).
+    const normalized = normalizer === 'NFC' && NFC_MAY_CHANGE.test(text) ? text.normalize('NFC') : text;
+    // A text has no more pieces than characters, so one of at most room + 1 characters is split
+    // in one native call (a third cheaper than the walk below) at no more cost than the bound
+    // allows. A longer one is walked piece by piece and left as soon as the bound is passed: a
+    // huge text costs what its first ids cost.
+    if (maxLength === undefined || normalized.length <= maxLength - out.length + 1) {
+      const pieces = splitIsolated(regex, normalized);
+      for (let p = 0; p < pieces.length; p++) {
+        if (!push(pieces[p]!, out)) return false;
+        if (maxLength !== undefined && out.length > maxLength) return true;
+      }
+      return true;
+    }
+    for (const piece of isolatedPieces(regex, normalized)) {
+      if (!push(piece, out)) return false;
+      if (out.length > maxLength) return true;
+    }
+    return true;
+  };
+
   return {
     longestTokenBytes,
+    encodeInto,
     encode(text, maxIds) {
-      // Below U+0300 every character is its own NFC (no combining marks, no singletons, no
-      // Hangul), so such a text skips ICU's normalizer (a quarter of a prompt's encoding time).
-      const normalized = normalizer === 'NFC' && NFC_MAY_CHANGE.test(text) ? text.normalize('NFC') : text;
       const out: number[] = [];
-      if (maxIds === undefined) {
-        const pieces = splitIsolated(regex, normalized);
-        for (let p = 0; p < pieces.length; p++) if (!push(pieces[p]!, out)) return undefined;
-        return out;
-      }
-      for (const piece of isolatedPieces(regex, normalized)) {
-        if (!push(piece, out)) return undefined;
-        if (out.length > maxIds) return out;
-      }
-      return out;
+      return encodeInto(text, out, maxIds) ? out : undefined;
     },
   };
 }

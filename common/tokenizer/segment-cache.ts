@@ -50,27 +50,22 @@ export function createSegmentEncoder(options: SegmentEncoderOptions): SegmentEnc
   let lookups = 0;
   let hits = 0;
 
+  /** Appends the ids of one segment (no added token in it) to `out`; false when the native library must take the text. */
   const segment = (text: string, out: number[], bound: number | undefined): boolean => {
-    // With a bound, the encoder stops past `room` ids: a result longer than `room` was cut short.
-    const room = bound === undefined ? undefined : bound - out.length;
-    if (text.length < minChars) {
-      const ids = options.encoder.encode(text, room);
-      if (ids === undefined) return false;
-      for (const id of ids) out.push(id);
-      return true;
-    }
+    if (text.length < minChars) return options.encoder.encodeInto(text, out, bound);
     lookups++;
-    let ids = cache.get(text);
-    if (ids !== undefined) {
+    const known = cache.get(text);
+    if (known !== undefined) {
       hits++;
       cache.delete(text);
-      cache.set(text, ids);
-    } else {
-      ids = options.encoder.encode(text, room);
-      if (ids === undefined) return false;
-      if (room === undefined || ids.length <= room) remember(text, ids);
+      cache.set(text, known);
+      for (let i = 0; i < known.length; i++) out.push(known[i]!);
+      return true;
     }
-    for (const id of ids) out.push(id);
+    const start = out.length;
+    if (!options.encoder.encodeInto(text, out, bound)) return false;
+    // Cut short by the bound: not the segment's whole ids, so not remembered.
+    if (bound === undefined || out.length <= bound) remember(text, out.slice(start));
     return true;
   };
   const remember = (text: string, ids: number[]) => {

@@ -412,6 +412,33 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
       expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);
     }
   });
+
+  it('remembers no segment a bound cut short: bounded encodes on a fresh tokenizer, then whole ones, all give the native ids', async () => {
+    const json = readFileSync(join((await loadModelTokenizer('qwen3')).directory, 'tokenizer.json'), 'utf8');
+    const created = createHfTokenizer({ tokenizerJson: json });
+    if (!created.ok) throw created.error;
+    const fresh = created.value;
+    const system = `You are a careful assistant. ${randomText(77)}`;
+    for (let c = 0; c < 40; c++) {
+      const rendered = template.renderRequest({
+        messages: [
+          { role: 'system', content: system },
+          { role: 'user', content: c % 3 === 0 ? hardText(500 + c) : randomText(500 + c) },
+        ],
+      });
+      if (!rendered.ok) throw rendered.error;
+      const text = rendered.value.text;
+      const expected = await native.encode(text, { addSpecialTokens: false });
+      // Bounds inside the system prompt, inside the user turn, one short of the whole, and the whole.
+      const bounds = [5 + (c % 7), Math.floor(expected.length / 2), expected.length - 1, expected.length];
+      for (const maxTokens of bounds) {
+        const result = await fresh.encodeWithin(text, { addSpecialTokens: false, maxTokens });
+        if (maxTokens >= expected.length) expect(result).toEqual({ ids: expected });
+        else expect('atLeast' in result && result.atLeast > maxTokens && result.atLeast <= expected.length).toBe(true);
+        expect(await fresh.encode(text, { addSpecialTokens: false })).toEqual(expected);
+      }
+    }
+  });
 });
 
 describe('bounds for untrusted text (Qwen3)', () => {

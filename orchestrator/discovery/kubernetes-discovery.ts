@@ -6,8 +6,9 @@ import {
   type ObjectCache,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../../common/clock.ts';
+import { declareMetrics } from '../../common/metric-table.ts';
 import type { Logger } from '../../common/log.ts';
 import { DISCOVERY_METRICS as N } from '../metrics/names.ts';
 import type { WorkerDiscovery, WorkerSpec } from './discovery.ts';
@@ -47,19 +48,20 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
   const { kubeConfig, namespace, clock } = options;
   const logger = options.logger.child({ discovery: 'kubernetes', namespace });
   const api = kubeConfig.makeApiClient(CoreV1Api);
-  const registers = options.registry ? [options.registry] : [];
-  const skippedCounter = new Counter({
-    name: N.podsSkipped,
-    help: 'Ready pods skipped for incomplete labels, ports or annotations (once per pod and reason).',
-    labelNames: ['reason'] as const,
-    registers,
+  const metrics = declareMetrics(options.registry ? [options.registry] : [], {
+    skipped: {
+      kind: 'counter',
+      name: N.podsSkipped,
+      help: 'Ready pods skipped for incomplete labels, ports or annotations (once per pod and reason).',
+      labels: ['reason'],
+    },
+    failures: {
+      kind: 'counter',
+      name: N.watchFailures,
+      help: 'Kubernetes lists or watches that failed (retried with backoff; the worker set is kept).',
+    },
+    workers: { kind: 'gauge', name: N.workers, help: 'Workers discovered from pods now.' },
   });
-  const failureCounter = new Counter({
-    name: N.watchFailures,
-    help: 'Kubernetes lists or watches that failed (retried with backoff; the worker set is kept).',
-    registers,
-  });
-  const workersGauge = new Gauge({ name: N.workers, help: 'Workers discovered from pods now.', registers });
 
   interface Watched {
     readonly selector: string;
@@ -89,14 +91,14 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
       now.add(key);
       if (reported.has(key)) continue;
       reported.add(key);
-      skippedCounter.inc({ reason: skip.reason });
+      metrics.skipped.inc({ reason: skip.reason });
       logger.warn({ pod: skip.pod, reason: skip.reason }, `pod skipped: ${skip.message}`);
     }
     for (const key of reported) if (!now.has(key)) reported.delete(key);
     const json = JSON.stringify(result.workers);
     if (json === lastJson) return;
     lastJson = json;
-    workersGauge.set(result.workers.length);
+    metrics.workers.set(result.workers.length);
     listener(result.workers);
   };
   // Coalesces the burst of add/update events of a list into one recompute.
@@ -126,7 +128,7 @@ export function createKubernetesDiscovery(options: KubernetesDiscoveryOptions): 
 
   const onFailure = (w: Watched, error: unknown) => {
     if (closed) return;
-    failureCounter.inc();
+    metrics.failures.inc();
     const delay = Math.min(options.retryMaxMs, options.retryInitialMs * 2 ** w.failures);
     w.failures++;
     const message = describe(error);

@@ -318,56 +318,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  /**
-   * Runs the request's attempts and returns (not yields) its final event, so that every
-   * booking and lease is released before the caller yields it: a consumer may stop pulling
-   * right after the final event, and a suspended generator never reaches its finally blocks.
-   */
-  async function* serve(
-    request: TokenizedRequest,
-    signal: AbortSignal,
-  ): AsyncGenerator<GenerationEvent, GenerationEvent> {
-    const excluded = new Set<string>();
-    const progress: Progress = { streamed: 0, failedWorker: undefined };
-    let previousFailure: TandemError | undefined;
-    for (;;) {
-      let placed: Placed;
-      try {
-        placed = await place(request, excluded, signal);
-      } catch (error) {
-        if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
-        // A retry that finds nowhere to go reports the failure that caused it.
-        if (previousFailure && isTandemError(error) && error.code === 'unavailable') throw previousFailure;
-        throw error;
-      }
-      progress.failedWorker = undefined;
-      try {
-        if (placed.kind === 'aggregated') return yield* streamAggregated(ctx, request, placed.run, signal, progress);
-        return yield* streamDisaggregated(ctx, request, placed.run, signal, progress);
-      } catch (error) {
-        const failure = toTandemError(error, 'upstream_error');
-        if (signal.aborted) throw failure;
-        const failed = progress.failedWorker;
-        if (
-          progress.streamed === 0 &&
-          excluded.size === 0 &&
-          failed !== undefined &&
-          limits.retryBeforeFirstToken &&
-          isRetryable(failure.code)
-        ) {
-          logger.warn(
-            { requestId: request.requestId, worker: failed, code: failure.code, err: failure.message },
-            'worker failed before the first token: retrying once on another worker',
-          );
-          excluded.add(failed);
-          previousFailure = failure;
-          continue;
-        }
-        throw failure;
-      }
-    }
-  }
-
   return {
     models: () => options.models,
 
@@ -387,9 +337,55 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             )
           : () => {};
       inflight++;
+      // The attempts run here, not in a generator of their own: one generator layer (a promise
+      // and a resumption per streamed chunk) less between the worker and the client. Each
+      // attempt returns (not yields) its final event, so that every booking and lease is
+      // released before this yields it: a consumer may stop pulling right after the final
+      // event, and a suspended generator never reaches its finally blocks.
       let done: GenerationEvent;
+      const excluded = new Set<string>();
+      const progress: Progress = { streamed: 0, failedWorker: undefined };
+      let previousFailure: TandemError | undefined;
       try {
-        done = yield* serve(request, abort.signal);
+        for (;;) {
+          let placed: Placed;
+          try {
+            placed = await place(request, excluded, abort.signal);
+          } catch (error) {
+            if (abort.signal.aborted) throw toTandemError(abort.signal.reason, 'cancelled');
+            // A retry that finds nowhere to go reports the failure that caused it.
+            if (previousFailure && isTandemError(error) && error.code === 'unavailable') throw previousFailure;
+            throw error;
+          }
+          progress.failedWorker = undefined;
+          try {
+            done =
+              placed.kind === 'aggregated'
+                ? yield* streamAggregated(ctx, request, placed.run, abort.signal, progress)
+                : yield* streamDisaggregated(ctx, request, placed.run, abort.signal, progress);
+            break;
+          } catch (error) {
+            const failure = toTandemError(error, 'upstream_error');
+            if (abort.signal.aborted) throw failure;
+            const failed = progress.failedWorker;
+            if (
+              progress.streamed === 0 &&
+              excluded.size === 0 &&
+              failed !== undefined &&
+              limits.retryBeforeFirstToken &&
+              isRetryable(failure.code)
+            ) {
+              logger.warn(
+                { requestId: request.requestId, worker: failed, code: failure.code, err: failure.message },
+                'worker failed before the first token: retrying once on another worker',
+              );
+              excluded.add(failed);
+              previousFailure = failure;
+              continue;
+            }
+            throw failure;
+          }
+        }
       } finally {
         signal.removeEventListener('abort', forward);
         cancelDeadline();

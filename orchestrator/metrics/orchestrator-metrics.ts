@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { declareMetrics, type GaugeRow } from '../../common/metric-table.ts';
 import {
   E2E_BUCKETS_S,
   ITL_BUCKETS_S,
@@ -104,208 +105,208 @@ export interface OrchestratorMetricsOptions {
 
 export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = {}): OrchestratorMetrics {
   const registry = options.registry ?? new Registry();
-  const registers = [registry];
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const tokenBuckets = oneTwoFiveBuckets(options.maxModelLen ?? 32768);
 
-  const requests = new Counter({
-    name: N.requests,
-    help: 'Requests by outcome and serving mode.',
-    labelNames: ['outcome', 'mode'] as const,
-    registers,
-  });
-  const ttft = new Histogram({
-    name: N.timeToFirstToken,
-    help: 'Seconds from request arrival to the first token.',
-    labelNames: ['mode'] as const,
-    buckets: TTFT_BUCKETS_S,
-    registers,
-  });
-  const itl = new Histogram({
-    name: N.interTokenLatency,
-    help: 'Seconds between consecutive token events of one stream.',
-    labelNames: ['mode'] as const,
-    buckets: ITL_BUCKETS_S,
-    registers,
-  });
-  const e2e = new Histogram({
-    name: N.e2eLatency,
-    help: 'Seconds from request arrival to its last byte.',
-    buckets: E2E_BUCKETS_S,
-    registers,
-  });
-  const promptTokens = new Counter({ name: N.promptTokens, help: 'Prompt tokens of finished requests.', registers });
-  const cachedPromptTokens = new Counter({
-    name: N.cachedPromptTokens,
-    help: 'Prompt tokens served from a prefix cache.',
-    registers,
-  });
-  const generationTokens = new Counter({ name: N.generationTokens, help: 'Generated tokens.', registers });
-  const isl = new Histogram({
-    name: N.requestPromptTokens,
-    help: 'Prompt tokens per request (ISL).',
-    buckets: tokenBuckets,
-    registers,
-  });
-  const osl = new Histogram({
-    name: N.requestGenerationTokens,
-    help: 'Generated tokens per request (OSL).',
-    buckets: tokenBuckets,
-    registers,
-  });
-  const routerDecision = new Histogram({
-    name: N.routerDecision,
-    help: 'Seconds per routing decision: hashing, index lookup and policy.',
-    buckets: ROUTER_DECISION_BUCKETS_S,
-    registers,
-  });
-  const inflight = new Gauge({
-    name: N.workerInflightRequests,
-    help: 'Requests in flight on the worker, as booked by the router.',
-    labelNames: ['worker', 'role'] as const,
-    registers,
-    aggregator: 'max',
-  });
-  const queuedPrefill = new Gauge({
-    name: N.workerQueuedPrefillTokens,
-    help: 'Prompt tokens routed to the worker and not yet prefilled.',
-    labelNames: ['worker'] as const,
-    registers,
-    aggregator: 'max',
-  });
-  const activeBlocks = new Gauge({
-    name: N.workerActiveKvBlocks,
-    help: "KV blocks of the worker's running decodes.",
-    labelNames: ['worker'] as const,
-    registers,
-    aggregator: 'max',
-  });
-  const indexedBlocks = new Gauge({
-    name: N.workerIndexedBlocks,
-    help: "KV blocks the router's index holds for the worker.",
-    labelNames: ['worker'] as const,
-    registers,
-    aggregator: 'max',
-  });
-  const healthy = new Gauge({
-    name: N.workerHealthy,
-    help: '1 when the worker is healthy, else 0.',
-    labelNames: ['worker', 'role'] as const,
-    registers,
-    aggregator: 'min',
-  });
-  const blockSizeMismatch = new Gauge({
-    name: N.workerBlockSizeMismatch,
-    help: "1 while the worker's KV block size differs from routing.block_size (not routed to).",
-    labelNames: ['worker'] as const,
-    registers,
-    aggregator: 'max',
-  });
-  const templateChecks = new Counter({
-    name: N.chatTemplateChecks,
-    help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).",
-    labelNames: ['worker', 'outcome'] as const,
-    registers,
-    aggregator: 'max',
-  });
-  const eventsApplied = new Counter({
-    name: N.kvEventsApplied,
-    help: 'KV-event batches applied to the index.',
-    labelNames: ['worker'] as const,
-    registers,
-  });
-  const eventGaps = new Counter({
-    name: N.kvEventGaps,
-    help: 'KV-event sequence gaps seen (each triggers a replay).',
-    labelNames: ['worker'] as const,
-    registers,
-  });
-  const transferBlocks = new Counter({
-    name: N.kvTransferBlocks,
-    help: 'KV blocks pulled by decode workers in disaggregated requests.',
-    registers,
-  });
-  const transferBytes = new Counter({
-    name: N.kvTransferBytes,
-    help: 'KV bytes pulled by decode workers in disaggregated requests.',
-    registers,
-  });
-  const queueDepth = new Gauge({ name: N.queueDepth, help: 'Requests waiting in the admission queue.', registers });
-  const eventLoopLag = new Gauge({
-    name: N.eventLoopLag,
-    help: "The orchestrator's event-loop delay, mean over the last 500 ms window, seconds.",
-    registers,
-    aggregator: 'max',
-  });
-  const loadShed = new Counter({
-    name: N.loadShed,
-    help: "Generation requests refused (503) because the orchestrator's own event loop lagged.",
-    registers,
-  });
-  const clientWriteTimeouts = new Counter({
-    name: N.clientWriteTimeouts,
-    help: 'Responses ended because the client stopped reading (socket destroyed).',
-    registers,
-  });
-  const syncConnected = new Gauge({
-    name: N.replicaSyncConnected,
-    help: 'Replica sync: 1 while booking deltas flow over the transport.',
-    labelNames: ['transport'] as const,
-    registers,
-    aggregator: 'min',
-  });
-  const syncMessages = new Counter({
-    name: N.replicaSyncMessages,
-    help: 'Replica-sync messages sent and received.',
-    labelNames: ['direction', 'transport'] as const,
-    registers,
-  });
-  const syncPeers = new Gauge({
-    name: N.replicaSyncPeers,
-    help: 'Other serving processes and replicas heard from recently.',
-    registers,
-    aggregator: 'max',
-  });
-  const syncRemote = new Gauge({
-    name: N.replicaSyncRemoteBookings,
-    help: "Other processes' and replicas' bookings applied here.",
-    registers,
-    aggregator: 'max',
-  });
   let aggregate: (() => Promise<Registry>) | undefined;
   const view = () => (aggregate ? aggregate() : Promise.resolve(registry));
   let statusSource: () => readonly WorkerStatusSample[] = () => [];
-  /** A gauge filled from the status source at scrape time; workers that did not report `pick` have no series. */
+  /** A gauge read from the status source at each scrape; workers that did not report `pick` have no series. */
   const statusGauge = (name: string, help: string, pick: (sample: WorkerStatusSample) => number | null) =>
-    new Gauge({
+    ({
+      kind: 'gauge',
       name,
       help,
-      labelNames: ['worker', 'role'] as const,
-      registers,
+      labels: ['worker', 'role'],
       aggregator: 'max',
-      collect() {
-        this.reset();
-        for (const sample of statusSource()) {
+      read: () =>
+        statusSource().flatMap((sample) => {
           const value = pick(sample);
-          if (value !== null) this.set({ worker: sample.worker, role: sample.role }, value);
-        }
-      },
-    });
-  statusGauge(
-    N.workerRunningRequests,
-    'Requests running on the worker, as it last reported.',
-    (s) => s.runningRequests,
-  );
-  statusGauge(
-    N.workerWaitingRequests,
-    "Requests waiting in the worker's own queue, as it last reported.",
-    (s) => s.waitingRequests,
-  );
-  statusGauge(
-    N.workerKvUsage,
-    "Share of the worker's KV blocks held by running requests (0-1), as it last reported.",
-    (s) => s.kvUsage,
-  );
+          return value === null ? [] : [{ labels: { worker: sample.worker, role: sample.role }, value }];
+        }),
+    }) as const satisfies GaugeRow<'worker' | 'role'>;
+
+  const m = declareMetrics([registry], {
+    requests: {
+      kind: 'counter',
+      name: N.requests,
+      help: 'Requests by outcome and serving mode.',
+      labels: ['outcome', 'mode'],
+    },
+    ttft: {
+      kind: 'histogram',
+      name: N.timeToFirstToken,
+      help: 'Seconds from request arrival to the first token.',
+      labels: ['mode'],
+      buckets: TTFT_BUCKETS_S,
+    },
+    itl: {
+      kind: 'histogram',
+      name: N.interTokenLatency,
+      help: 'Seconds between consecutive token events of one stream.',
+      labels: ['mode'],
+      buckets: ITL_BUCKETS_S,
+    },
+    e2e: {
+      kind: 'histogram',
+      name: N.e2eLatency,
+      help: 'Seconds from request arrival to its last byte.',
+      buckets: E2E_BUCKETS_S,
+    },
+    promptTokens: { kind: 'counter', name: N.promptTokens, help: 'Prompt tokens of finished requests.' },
+    cachedPromptTokens: {
+      kind: 'counter',
+      name: N.cachedPromptTokens,
+      help: 'Prompt tokens served from a prefix cache.',
+    },
+    generationTokens: { kind: 'counter', name: N.generationTokens, help: 'Generated tokens.' },
+    isl: {
+      kind: 'histogram',
+      name: N.requestPromptTokens,
+      help: 'Prompt tokens per request (ISL).',
+      buckets: tokenBuckets,
+    },
+    osl: {
+      kind: 'histogram',
+      name: N.requestGenerationTokens,
+      help: 'Generated tokens per request (OSL).',
+      buckets: tokenBuckets,
+    },
+    routerDecision: {
+      kind: 'histogram',
+      name: N.routerDecision,
+      help: 'Seconds per routing decision: hashing, index lookup and policy.',
+      buckets: ROUTER_DECISION_BUCKETS_S,
+    },
+    inflight: {
+      kind: 'gauge',
+      name: N.workerInflightRequests,
+      help: 'Requests in flight on the worker, as booked by the router.',
+      labels: ['worker', 'role'],
+      aggregator: 'max',
+    },
+    queuedPrefill: {
+      kind: 'gauge',
+      name: N.workerQueuedPrefillTokens,
+      help: 'Prompt tokens routed to the worker and not yet prefilled.',
+      labels: ['worker'],
+      aggregator: 'max',
+    },
+    activeBlocks: {
+      kind: 'gauge',
+      name: N.workerActiveKvBlocks,
+      help: "KV blocks of the worker's running decodes.",
+      labels: ['worker'],
+      aggregator: 'max',
+    },
+    indexedBlocks: {
+      kind: 'gauge',
+      name: N.workerIndexedBlocks,
+      help: "KV blocks the router's index holds for the worker.",
+      labels: ['worker'],
+      aggregator: 'max',
+    },
+    healthy: {
+      kind: 'gauge',
+      name: N.workerHealthy,
+      help: '1 when the worker is healthy, else 0.',
+      labels: ['worker', 'role'],
+      aggregator: 'min',
+    },
+    blockSizeMismatch: {
+      kind: 'gauge',
+      name: N.workerBlockSizeMismatch,
+      help: "1 while the worker's KV block size differs from routing.block_size (not routed to).",
+      labels: ['worker'],
+      aggregator: 'max',
+    },
+    templateChecks: {
+      kind: 'counter',
+      name: N.chatTemplateChecks,
+      help: "Chat-template self-checks against a worker's /tokenize, by outcome (mismatch: the router's chat token ids differ from the engine's).",
+      labels: ['worker', 'outcome'],
+      aggregator: 'max',
+    },
+    eventsApplied: {
+      kind: 'counter',
+      name: N.kvEventsApplied,
+      help: 'KV-event batches applied to the index.',
+      labels: ['worker'],
+    },
+    eventGaps: {
+      kind: 'counter',
+      name: N.kvEventGaps,
+      help: 'KV-event sequence gaps seen (each triggers a replay).',
+      labels: ['worker'],
+    },
+    transferBlocks: {
+      kind: 'counter',
+      name: N.kvTransferBlocks,
+      help: 'KV blocks pulled by decode workers in disaggregated requests.',
+    },
+    transferBytes: {
+      kind: 'counter',
+      name: N.kvTransferBytes,
+      help: 'KV bytes pulled by decode workers in disaggregated requests.',
+    },
+    queueDepth: { kind: 'gauge', name: N.queueDepth, help: 'Requests waiting in the admission queue.' },
+    eventLoopLag: {
+      kind: 'gauge',
+      name: N.eventLoopLag,
+      help: "The orchestrator's event-loop delay, mean over the last 500 ms window, seconds.",
+      aggregator: 'max',
+    },
+    loadShed: {
+      kind: 'counter',
+      name: N.loadShed,
+      help: "Generation requests refused (503) because the orchestrator's own event loop lagged.",
+    },
+    clientWriteTimeouts: {
+      kind: 'counter',
+      name: N.clientWriteTimeouts,
+      help: 'Responses ended because the client stopped reading (socket destroyed).',
+    },
+    syncConnected: {
+      kind: 'gauge',
+      name: N.replicaSyncConnected,
+      help: 'Replica sync: 1 while booking deltas flow over the transport.',
+      labels: ['transport'],
+      aggregator: 'min',
+    },
+    syncMessages: {
+      kind: 'counter',
+      name: N.replicaSyncMessages,
+      help: 'Replica-sync messages sent and received.',
+      labels: ['direction', 'transport'],
+    },
+    syncPeers: {
+      kind: 'gauge',
+      name: N.replicaSyncPeers,
+      help: 'Other serving processes and replicas heard from recently.',
+      aggregator: 'max',
+    },
+    syncRemote: {
+      kind: 'gauge',
+      name: N.replicaSyncRemoteBookings,
+      help: "Other processes' and replicas' bookings applied here.",
+      aggregator: 'max',
+    },
+    running: statusGauge(
+      N.workerRunningRequests,
+      'Requests running on the worker, as it last reported.',
+      (s) => s.runningRequests,
+    ),
+    waiting: statusGauge(
+      N.workerWaitingRequests,
+      "Requests waiting in the worker's own queue, as it last reported.",
+      (s) => s.waitingRequests,
+    ),
+    kvUsage: statusGauge(
+      N.workerKvUsage,
+      "Share of the worker's KV blocks held by running requests (0-1), as it last reported.",
+      (s) => s.kvUsage,
+    ),
+  });
 
   /** The role each worker's role-labelled series were last set with, so removeWorker can find them. */
   const rolesByWorker = new Map<string, Set<WorkerRole>>();
@@ -323,62 +324,63 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
     aggregateFrom(source) {
       aggregate = source;
     },
-    countRequest: (outcome, mode) => requests.inc({ outcome, mode }),
-    observeTimeToFirstToken: (mode, seconds) => ttft.observe({ mode }, seconds),
-    observeInterTokenLatency: (mode, seconds) => itl.observe({ mode }, seconds),
-    observeE2eLatency: (seconds) => e2e.observe(seconds),
+    countRequest: (outcome, mode) => m.requests.inc({ outcome, mode }),
+    observeTimeToFirstToken: (mode, seconds) => m.ttft.observe({ mode }, seconds),
+    observeInterTokenLatency: (mode, seconds) => m.itl.observe({ mode }, seconds),
+    observeE2eLatency: (seconds) => m.e2e.observe(seconds),
     recordRequestTokens(tokens) {
-      promptTokens.inc(tokens.promptTokens);
-      cachedPromptTokens.inc(tokens.cachedPromptTokens);
-      generationTokens.inc(tokens.generationTokens);
-      isl.observe(tokens.promptTokens);
-      osl.observe(tokens.generationTokens);
+      m.promptTokens.inc(tokens.promptTokens);
+      m.cachedPromptTokens.inc(tokens.cachedPromptTokens);
+      m.generationTokens.inc(tokens.generationTokens);
+      m.isl.observe(tokens.promptTokens);
+      m.osl.observe(tokens.generationTokens);
     },
-    setQueueDepth: (n) => queueDepth.set(n),
-    setEventLoopLag: (seconds) => eventLoopLag.set(seconds),
-    countLoadShed: () => loadShed.inc(),
-    countClientWriteTimeout: () => clientWriteTimeouts.inc(),
-    observeRouterDecision: (seconds) => routerDecision.observe(seconds),
+    setQueueDepth: (n) => m.queueDepth.set(n),
+    setEventLoopLag: (seconds) => m.eventLoopLag.set(seconds),
+    countLoadShed: () => m.loadShed.inc(),
+    countClientWriteTimeout: () => m.clientWriteTimeouts.inc(),
+    observeRouterDecision: (seconds) => m.routerDecision.observe(seconds),
     setWorkerLoad(worker, role, load) {
       noteRole(worker, role);
-      inflight.set({ worker, role }, load.inflightRequests);
-      queuedPrefill.set({ worker }, load.queuedPrefillTokens);
-      activeBlocks.set({ worker }, load.activeKvBlocks);
+      m.inflight.set({ worker, role }, load.inflightRequests);
+      m.queuedPrefill.set({ worker }, load.queuedPrefillTokens);
+      m.activeBlocks.set({ worker }, load.activeKvBlocks);
     },
-    setWorkerIndexedBlocks: (worker, blocks) => indexedBlocks.set({ worker }, blocks),
+    setWorkerIndexedBlocks: (worker, blocks) => m.indexedBlocks.set({ worker }, blocks),
     setWorkerHealthy(worker, role, isHealthy) {
       noteRole(worker, role);
-      healthy.set({ worker, role }, isHealthy ? 1 : 0);
+      m.healthy.set({ worker, role }, isHealthy ? 1 : 0);
     },
-    setWorkerBlockSizeMismatch: (worker, mismatch) => blockSizeMismatch.set({ worker }, mismatch ? 1 : 0),
-    countChatTemplateCheck: (worker, outcome) => templateChecks.inc({ worker, outcome }),
+    setWorkerBlockSizeMismatch: (worker, mismatch) => m.blockSizeMismatch.set({ worker }, mismatch ? 1 : 0),
+    countChatTemplateCheck: (worker, outcome) => m.templateChecks.inc({ worker, outcome }),
     countKvEventBatches: (worker, batches = 1) => {
-      eventsApplied.inc({ worker }, batches);
+      m.eventsApplied.inc({ worker }, batches);
       // The gap counter exists (at 0) from the worker's first batch on, so increase() reads 0, not "no data".
-      eventGaps.inc({ worker }, 0);
+      m.eventGaps.inc({ worker }, 0);
     },
-    countKvEventGap: (worker) => eventGaps.inc({ worker }),
+    countKvEventGap: (worker) => m.eventGaps.inc({ worker }),
     countKvTransfer(blocks, bytes) {
-      transferBlocks.inc(blocks);
-      transferBytes.inc(bytes);
+      m.transferBlocks.inc(blocks);
+      m.transferBytes.inc(bytes);
     },
     removeWorker(worker) {
       for (const role of rolesByWorker.get(worker) ?? []) {
-        inflight.remove({ worker, role });
-        healthy.remove({ worker, role });
+        m.inflight.remove({ worker, role });
+        m.healthy.remove({ worker, role });
       }
       rolesByWorker.delete(worker);
-      for (const gauge of [queuedPrefill, activeBlocks, indexedBlocks, blockSizeMismatch]) gauge.remove({ worker });
-      for (const counter of [eventsApplied, eventGaps]) counter.remove({ worker });
+      for (const gauge of [m.queuedPrefill, m.activeBlocks, m.indexedBlocks, m.blockSizeMismatch])
+        gauge.remove({ worker });
+      for (const counter of [m.eventsApplied, m.eventGaps]) counter.remove({ worker });
     },
     readWorkerStatusFrom(source) {
       statusSource = source;
     },
-    setReplicaSyncConnected: (transport, connected) => syncConnected.set({ transport }, connected ? 1 : 0),
-    countReplicaSyncMessages: (direction, transport) => syncMessages.inc({ direction, transport }),
+    setReplicaSyncConnected: (transport, connected) => m.syncConnected.set({ transport }, connected ? 1 : 0),
+    countReplicaSyncMessages: (direction, transport) => m.syncMessages.inc({ direction, transport }),
     setReplicaSyncPeers(peers, remoteBookings) {
-      syncPeers.set(peers);
-      syncRemote.set(remoteBookings);
+      m.syncPeers.set(peers);
+      m.syncRemote.set(remoteBookings);
     },
   };
 }

@@ -1,7 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { declareMetrics } from '../../common/metric-table.ts';
 import type { Logger } from '../../common/log.ts';
 import { CLUSTER_METRICS } from '../metrics/index.ts';
 import { encodeSyncMessage, IPC_SYNC, isIpcSyncEnvelope, type IpcSyncEnvelope } from '../replica-sync/index.ts';
@@ -44,16 +45,18 @@ export function runClusterPrimary(options: ClusterPrimaryOptions): Promise<numbe
   const baseMs = options.restartBaseMs ?? 200;
   const maxMs = options.restartMaxMs ?? 10_000;
   const registry = new Registry();
-  const restarts = new Counter({
-    name: CLUSTER_METRICS.processRestarts,
-    help: 'Serving processes restarted after they died.',
-    registers: [registry],
-  });
-  const running = new Gauge({
-    name: CLUSTER_METRICS.processes,
-    help: 'Serving processes running now.',
-    registers: [registry],
-    aggregator: 'max',
+  const { restarts, running } = declareMetrics([registry], {
+    restarts: {
+      kind: 'counter',
+      name: CLUSTER_METRICS.processRestarts,
+      help: 'Serving processes restarted after they died.',
+    },
+    running: {
+      kind: 'gauge',
+      name: CLUSTER_METRICS.processes,
+      help: 'Serving processes running now.',
+      aggregator: 'max',
+    },
   });
   const slots: Slot[] = [];
   let generation = 0;

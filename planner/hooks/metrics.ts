@@ -1,4 +1,5 @@
-import { Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { declareMetrics } from '../../common/metric-table.ts';
 import { PLANNER_METRICS } from '../../orchestrator/metrics/names.ts';
 import type { DecisionBoard } from './board.ts';
 
@@ -10,34 +11,29 @@ import type { DecisionBoard } from './board.ts';
  */
 export function createPlannerRegistry(board: DecisionBoard, options: { exportDesired: boolean }): Registry {
   const registry = new Registry();
-  new Gauge({
-    name: PLANNER_METRICS.desiredReplicas,
-    help: 'Replicas the planner wants for the pool (HPA external metric, AverageValue target 1).',
-    labelNames: ['pool', 'role'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const decision = board.latest();
-      if (!decision || !options.exportDesired) return;
-      for (const pool of decision.pools) this.set({ pool: pool.name, role: pool.role }, pool.replicas);
+  declareMetrics([registry], {
+    desiredReplicas: {
+      kind: 'gauge',
+      name: PLANNER_METRICS.desiredReplicas,
+      help: 'Replicas the planner wants for the pool (HPA external metric, AverageValue target 1).',
+      labels: ['pool', 'role'],
+      read: () => {
+        const decision = board.latest();
+        if (!decision || !options.exportDesired) return [];
+        return decision.pools.map((pool) => ({ labels: { pool: pool.name, role: pool.role }, value: pool.replicas }));
+      },
     },
-  });
-  new Gauge({
-    name: PLANNER_METRICS.predictedRequestRate,
-    help: 'Request rate the planner predicts for the next interval, requests/s.',
-    registers: [registry],
-    collect() {
-      const decision = board.latest();
-      if (decision) this.set(decision.predicted.requestRate);
+    predictedRequestRate: {
+      kind: 'gauge',
+      name: PLANNER_METRICS.predictedRequestRate,
+      help: 'Request rate the planner predicts for the next interval, requests/s.',
+      read: () => board.latest()?.predicted.requestRate,
     },
-  });
-  new Gauge({
-    name: PLANNER_METRICS.disaggregationThreshold,
-    help: 'Recommended disaggregation threshold: uncached prompt tokens above which prefill goes remote.',
-    registers: [registry],
-    collect() {
-      const decision = board.latest();
-      if (decision) this.set(decision.disaggregationThresholdTokens);
+    disaggregationThreshold: {
+      kind: 'gauge',
+      name: PLANNER_METRICS.disaggregationThreshold,
+      help: 'Recommended disaggregation threshold: uncached prompt tokens above which prefill goes remote.',
+      read: () => board.latest()?.disaggregationThresholdTokens,
     },
   });
   return registry;

@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { Clock } from '../../common/clock.ts';
+import { declareMetrics } from '../../common/metric-table.ts';
 import type { EngineInfo, EngineStatus, FinishReason } from '../engine/engine-api.ts';
 import { VLLM_E2E_BUCKETS_S, VLLM_ITL_BUCKETS_S, VLLM_METRICS as N, VLLM_TTFT_BUCKETS_S } from './names.ts';
 
@@ -39,52 +40,91 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   const { info, status, clock } = options;
   const registry = new Registry();
   registry.setDefaultLabels({ model_name: options.modelName, engine: String(info.dataParallelRank) });
-  const registers = [registry];
-
   // One status() per render(), shared by every collector of that scrape (a consistent view).
   let snapshot: EngineStatus | undefined;
   const current = (): EngineStatus => snapshot ?? status();
-  const gauge = (name: string, help: string, read: (s: EngineStatus) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(read(current()));
-      },
-    });
-  const total = (name: string, help: string, read: (s: EngineStatus) => number) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        // The engine keeps the running total; expose it as is.
-        this.reset();
-        this.inc(read(current()));
-      },
-    });
-
-  gauge(N.numRequestsRunning, 'Number of requests in model execution batches.', (s) => s.runningRequests);
-  gauge(N.numRequestsWaiting, 'Number of requests waiting to be processed.', (s) => s.waitingRequests);
-  gauge(N.kvCacheUsagePerc, 'KV-cache usage. 1 means 100 percent usage.', (s) => s.kvCacheUsage);
-  total(
-    N.prefixCacheQueries,
-    'Prefix cache queries, in terms of number of queried tokens.',
-    (s) => s.prefixCacheQueriesTokens,
-  );
-  total(N.prefixCacheHits, 'Prefix cache hits, in terms of number of cached tokens.', (s) => s.prefixCacheHitsTokens);
-  total(N.promptTokens, 'Number of prefill tokens processed.', (s) => s.promptTokensTotal);
-  total(N.generationTokens, 'Number of generation tokens processed.', (s) => s.generationTokensTotal);
-  total(N.numPreemptions, 'Cumulative number of preemption from the engine.', (s) => s.preemptionsTotal);
-
-  const cacheConfig = new Gauge({
-    name: N.cacheConfigInfo,
-    help: 'Information of the LLMEngine CacheConfig.',
-    labelNames: ['block_size', 'num_gpu_blocks', 'enable_prefix_caching', 'cache_dtype'] as const,
-    registers,
+  // Read from the engine at scrape time; its counters are running totals, exposed as they are.
+  const m = declareMetrics([registry], {
+    running: {
+      kind: 'gauge',
+      name: N.numRequestsRunning,
+      help: 'Number of requests in model execution batches.',
+      read: () => current().runningRequests,
+    },
+    waiting: {
+      kind: 'gauge',
+      name: N.numRequestsWaiting,
+      help: 'Number of requests waiting to be processed.',
+      read: () => current().waitingRequests,
+    },
+    kvUsage: {
+      kind: 'gauge',
+      name: N.kvCacheUsagePerc,
+      help: 'KV-cache usage. 1 means 100 percent usage.',
+      read: () => current().kvCacheUsage,
+    },
+    cacheQueries: {
+      kind: 'counter',
+      name: N.prefixCacheQueries,
+      help: 'Prefix cache queries, in terms of number of queried tokens.',
+      read: () => current().prefixCacheQueriesTokens,
+    },
+    cacheHits: {
+      kind: 'counter',
+      name: N.prefixCacheHits,
+      help: 'Prefix cache hits, in terms of number of cached tokens.',
+      read: () => current().prefixCacheHitsTokens,
+    },
+    promptTokens: {
+      kind: 'counter',
+      name: N.promptTokens,
+      help: 'Number of prefill tokens processed.',
+      read: () => current().promptTokensTotal,
+    },
+    generationTokens: {
+      kind: 'counter',
+      name: N.generationTokens,
+      help: 'Number of generation tokens processed.',
+      read: () => current().generationTokensTotal,
+    },
+    preemptions: {
+      kind: 'counter',
+      name: N.numPreemptions,
+      help: 'Cumulative number of preemption from the engine.',
+      read: () => current().preemptionsTotal,
+    },
+    cacheConfig: {
+      kind: 'gauge',
+      name: N.cacheConfigInfo,
+      help: 'Information of the LLMEngine CacheConfig.',
+      labels: ['block_size', 'num_gpu_blocks', 'enable_prefix_caching', 'cache_dtype'],
+    },
+    success: {
+      kind: 'counter',
+      name: N.requestSuccess,
+      help: 'Count of successfully processed requests.',
+      labels: ['finished_reason'],
+    },
+    ttft: {
+      kind: 'histogram',
+      name: N.timeToFirstToken,
+      help: 'Histogram of time to first token in seconds.',
+      buckets: VLLM_TTFT_BUCKETS_S,
+    },
+    itl: {
+      kind: 'histogram',
+      name: N.interTokenLatency,
+      help: 'Histogram of inter-token latency in seconds.',
+      buckets: VLLM_ITL_BUCKETS_S,
+    },
+    e2e: {
+      kind: 'histogram',
+      name: N.e2eRequestLatency,
+      help: 'Histogram of e2e request latency in seconds.',
+      buckets: VLLM_E2E_BUCKETS_S,
+    },
   });
-  cacheConfig.set(
+  m.cacheConfig.set(
     {
       block_size: String(info.blockSize),
       num_gpu_blocks: String(info.totalBlocks),
@@ -93,33 +133,8 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
     },
     1,
   );
-
-  const success = new Counter({
-    name: N.requestSuccess,
-    help: 'Count of successfully processed requests.',
-    labelNames: ['finished_reason'] as const,
-    registers,
-  });
   // Present from the start, as vLLM's are, so rate() works before the first request of a kind.
-  for (const reason of ['stop', 'length', 'abort'] as const) success.inc({ finished_reason: reason }, 0);
-  const ttft = new Histogram({
-    name: N.timeToFirstToken,
-    help: 'Histogram of time to first token in seconds.',
-    buckets: [...VLLM_TTFT_BUCKETS_S],
-    registers,
-  });
-  const itl = new Histogram({
-    name: N.interTokenLatency,
-    help: 'Histogram of inter-token latency in seconds.',
-    buckets: [...VLLM_ITL_BUCKETS_S],
-    registers,
-  });
-  const e2e = new Histogram({
-    name: N.e2eRequestLatency,
-    help: 'Histogram of e2e request latency in seconds.',
-    buckets: [...VLLM_E2E_BUCKETS_S],
-    registers,
-  });
+  for (const reason of ['stop', 'length', 'abort'] as const) m.success.inc({ finished_reason: reason }, 0);
 
   return {
     registry,
@@ -139,15 +154,15 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
         tokens(count) {
           if (done || count <= 0) return;
           const now = clock.now();
-          if (lastTokenMs === undefined) ttft.observe(Math.max(0, now - arrivalMs) / 1000);
-          else itl.observe(Math.max(0, now - lastTokenMs) / 1000);
+          if (lastTokenMs === undefined) m.ttft.observe(Math.max(0, now - arrivalMs) / 1000);
+          else m.itl.observe(Math.max(0, now - lastTokenMs) / 1000);
           lastTokenMs = now;
         },
         finish(reason) {
           if (done) return;
           done = true;
-          success.inc({ finished_reason: reason });
-          e2e.observe(Math.max(0, clock.now() - arrivalMs) / 1000);
+          m.success.inc({ finished_reason: reason });
+          m.e2e.observe(Math.max(0, clock.now() - arrivalMs) / 1000);
         },
       };
     },

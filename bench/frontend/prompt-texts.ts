@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng } from '../common/rng.ts';
+import { createRng } from '../../common/rng.ts';
 
 /**
  * Prompt texts for the frontend benchmarks (tokenize-cost.ts, frontend-overhead.ts): new word

@@ -22,13 +22,13 @@
  * thread, summed over the server's child processes (a cluster's serving processes). Each server
  * is warmed up (every kind, one streaming pass) before it is measured.
  *
- *   npx tsx bench/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--processes 1|N|auto] [--mode both|grpc|http]
+ *   npx tsx bench/frontend/frontend-overhead.ts [--concurrency 256] [--rounds 4] [--processes 1|N|auto] [--mode both|grpc|http]
  *       [--fixed-concurrency 16] [--fixed-requests 256] [--workers 4] [--policy kv] [--cpu-prof DIR]
  *
  * Against real workers, pass their addresses (the direct baseline then streams from the first
  * worker's vLLM-compatible HTTP API, the orchestrator reaches them over gRPC):
  *
- *   npx tsx bench/frontend-overhead.ts --worker-grpc 127.0.0.1:50051,127.0.0.1:50052 --worker-http http://127.0.0.1:8101
+ *   npx tsx bench/frontend/frontend-overhead.ts --worker-grpc 127.0.0.1:50051,127.0.0.1:50052 --worker-http http://127.0.0.1:8101
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,10 +39,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { loadModelTokenizer } from '../common/tokenizer/index.ts';
+import { loadModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createPromptTexts, type PromptKind } from './prompt-texts.ts';
-import { FinishReason, WorkerRole, WorkerService } from '../proto/gen/tandem/v1/worker_pb.ts';
-import { createGrpcServer } from '../proto/grpc/index.ts';
+import { FinishReason, WorkerRole, WorkerService } from '../../proto/gen/tandem/v1/worker_pb.ts';
+import { createGrpcServer } from '../../proto/grpc/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,12 +68,35 @@ const { values: args } = parseArgs({
     'serve-relay': { type: 'string' },
     /** Writes V8 CPU profiles of the orchestrator and relay processes into this directory. */
     'cpu-prof': { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (args.help) {
+  console.log(`npx tsx bench/frontend/frontend-overhead.ts [flags]
+What the orchestrator costs a client beside a bare Node relay, in one run: added TTFT, CPU per
+request (fresh completion, fresh chat, chat with a seen system prompt) and marginal CPU per
+streamed token, token-level (gRPC) and HTTP pass-through paths. Figures are printed, not judged.
+  --concurrency 256        closed-loop streams in the streaming phase
+  --rounds 4               requests per stream (the first round is not timed for TTFT)
+  --tokens 64              output tokens per streamed request
+  --itl-ms 20              the stand-in workers' gap between tokens (ms)
+  --workers 4              stand-in workers per path
+  --prompt-words 1000      words in the fresh completion prompt (~1001 tokens)
+  --policy kv              the orchestrator's routing policy
+  --mode both              grpc | http | both: which orchestrator paths to measure
+  --processes 1            serving processes, a list (1,auto); auto = the machine's parallelism
+  --before TREE/bin/tandem.js   another tree's orchestrator measured beside this one
+  --fixed-concurrency 16   clients in the per-request phases (max_tokens 1)
+  --fixed-requests 256     requests per prompt kind in those phases (0 skips them)
+  --cpu-prof DIR           write V8 CPU profiles of the orchestrator and relay processes there
+  --worker-grpc A,B --worker-http URL   measure against running workers instead of stand-ins
+  --serve-workers          only start the stand-in workers and print their addresses (one JSON line)`);
+  process.exit(0);
+}
 const TOKENS = Number(args.tokens);
 const ITL_MS = Number(args['itl-ms']);
 const MODEL = 'Qwen/Qwen3-8B';
-const tandem = new URL('../bin/tandem.js', import.meta.url).pathname;
+const tandem = new URL('../../bin/tandem.js', import.meta.url).pathname;
 
 if (args['serve-workers']) await serveWorkers(Number(args.workers));
 else if (args['serve-relay']) await serveRelay(args['serve-relay']);

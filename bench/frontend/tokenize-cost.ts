@@ -8,7 +8,7 @@
  * (`js+cache`, the default now). CPU is process.cpuUsage() (every thread, the pool included) over
  * `--requests` requests after `--warmup` unmeasured ones; requests run one at a time.
  *
- *   npx tsx bench/tokenize-cost.ts [--requests 400] [--warmup 100] [--tokenizer qwen3]
+ *   npx tsx bench/frontend/tokenize-cost.ts [--requests 400] [--warmup 100] [--tokenizer qwen3]
  *
  * "Fresh" prompts are new word sequences over a 24k-word vocabulary (the tokenizer's own whole
  * words), so the word cache is warm as in steady serving; `cold` repeats the fresh chat with a
@@ -19,7 +19,12 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createPromptTexts } from './prompt-texts.ts';
-import { createHfTokenizer, loadModelTokenizer, type ChatTemplate, type Tokenizer } from '../common/tokenizer/index.ts';
+import {
+  createHfTokenizer,
+  loadModelTokenizer,
+  type ChatTemplate,
+  type Tokenizer,
+} from '../../common/tokenizer/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,7 +36,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    'npx tsx bench/tokenize-cost.ts [--requests 400] [--warmup 100] [--tokenizer qwen3|DIR]\nPrints CPU per request (parse + chat template + tokenize) for a ~1001-token prompt, native vs JavaScript + segment cache.',
+    'npx tsx bench/frontend/tokenize-cost.ts [--requests 400] [--warmup 100] [--tokenizer qwen3|DIR]\nPrints CPU per request (parse + chat template + tokenize) for a ~1001-token prompt, native vs JavaScript + segment cache.',
   );
   process.exit(0);
 }
