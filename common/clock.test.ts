@@ -47,6 +47,30 @@ describe('virtual clock', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it('fires what is left in (time, insertion) order however many timers are cancelled, wherever they sit', () => {
+    const clock = createVirtualClock();
+    const fired: number[] = [];
+    const expected: { at: number; id: number }[] = [];
+    const cancels: (() => void)[] = [];
+    // A fixed pseudo-random mix of due times (many ties); every third timer is cancelled right
+    // after the next one is set, and every seventh once all are set.
+    let x = 12345;
+    const draw = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % 50;
+    const cancelled = (id: number) => id % 3 === 0 || id % 7 === 2;
+    for (let id = 0; id < 300; id++) {
+      const at = draw();
+      cancels.push(clock.setTimer(at, () => fired.push(id)));
+      if (id % 3 === 1) cancels[id - 1]!();
+      if (!cancelled(id)) expected.push({ at, id });
+    }
+    for (let id = 2; id < 300; id += 7) cancels[id]!();
+    expect(clock.pendingTimers()).toBe(expected.length);
+    expected.sort((a, b) => a.at - b.at || a.id - b.id);
+    clock.advance(50);
+    expect(fired).toEqual(expected.map((t) => t.id));
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
   it('resumes awaiting code on advanceAsync, and sleep rejects when aborted', async () => {
     const clock = createVirtualClock();
     const steps: number[] = [];

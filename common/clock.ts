@@ -68,67 +68,71 @@ interface Timer {
   at: number;
   seq: number;
   fn: () => void;
-  cancelled: boolean;
+  /** Where the timer sits in the heap; -1 once it fired or was cancelled. */
+  index: number;
 }
 
 export function createVirtualClock(startMs = 0): VirtualClock {
   let now = startMs;
   let seq = 0;
   const heap: Timer[] = [];
-  let live = 0;
 
   // A binary min-heap ordered by (at, seq), a strict total order, so timers pop in one order
-  // whatever the heap's shape. Sifting moves a hole instead of swapping pairs.
+  // whatever the heap's shape. Sifting moves a hole instead of swapping pairs. A cancelled timer
+  // leaves the heap at once: a simulation cancels most of its timers (request deadlines), and
+  // left in place until due they would make every sift walk a heap many times larger.
   const before = (a: Timer, b: Timer) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  const push = (timer: Timer) => {
-    let i = heap.length;
-    heap.push(timer);
+  const place = (timer: Timer, i: number) => {
+    heap[i] = timer;
+    timer.index = i;
+  };
+  /** Moves `timer` up from hole `i` to where it belongs. */
+  const siftUp = (timer: Timer, i: number) => {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const above = heap[parent]!;
       if (!before(timer, above)) break;
-      heap[i] = above;
+      place(above, i);
       i = parent;
     }
-    heap[i] = timer;
+    place(timer, i);
   };
-  const pop = (): Timer | undefined => {
-    const top = heap[0];
-    const last = heap.pop();
+  /** Moves `timer` down from hole `i` to where it belongs. */
+  const siftDown = (timer: Timer, i: number) => {
     const size = heap.length;
-    if (size > 0 && last) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= size) break;
-        const right = left + 1;
-        let child = left;
-        let smaller = heap[left]!;
-        if (right < size) {
-          const other = heap[right]!;
-          if (before(other, smaller)) {
-            child = right;
-            smaller = other;
-          }
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= size) break;
+      const right = left + 1;
+      let child = left;
+      let smaller = heap[left]!;
+      if (right < size) {
+        const other = heap[right]!;
+        if (before(other, smaller)) {
+          child = right;
+          smaller = other;
         }
-        if (!before(smaller, last)) break;
-        heap[i] = smaller;
-        i = child;
       }
-      heap[i] = last;
+      if (!before(smaller, timer)) break;
+      place(smaller, i);
+      i = child;
     }
-    return top;
+    place(timer, i);
   };
-  const dropCancelled = () => {
-    while (heap.length > 0 && heap[0]!.cancelled) pop();
+  /** Takes `timer` out of the heap, wherever it is. */
+  const remove = (timer: Timer) => {
+    const i = timer.index;
+    timer.index = -1;
+    const last = heap.pop()!;
+    if (last === timer) return;
+    // The last timer fills the hole, then moves whichever way restores the order.
+    if (i > 0 && before(last, heap[(i - 1) >> 1]!)) siftUp(last, i);
+    else siftDown(last, i);
   };
   const fireNextDue = (limit: number): boolean => {
-    dropCancelled();
     const top = heap[0];
     if (!top || top.at > limit) return false;
-    pop();
-    live--;
-    top.cancelled = true; // fired: a later cancel() is a no-op
+    remove(top); // fired: a later cancel() is a no-op
     now = Math.max(now, top.at);
     top.fn();
     return true;
@@ -137,14 +141,11 @@ export function createVirtualClock(startMs = 0): VirtualClock {
   const clock: VirtualClock = {
     now: () => now,
     setTimer(delayMs, fn) {
-      const timer: Timer = { at: now + Math.max(0, delayMs), seq: seq++, fn, cancelled: false };
-      push(timer);
-      live++;
+      const timer: Timer = { at: now + Math.max(0, delayMs), seq: seq++, fn, index: heap.length };
+      heap.push(timer);
+      siftUp(timer, timer.index);
       return () => {
-        if (!timer.cancelled) {
-          timer.cancelled = true;
-          live--;
-        }
+        if (timer.index >= 0) remove(timer);
       };
     },
     sleep: (delayMs, signal) => sleepOn(clock, delayMs, signal),
@@ -162,11 +163,8 @@ export function createVirtualClock(startMs = 0): VirtualClock {
       now = Math.max(now, target);
       await flushPromises();
     },
-    nextTimerAt() {
-      dropCancelled();
-      return heap[0]?.at;
-    },
-    pendingTimers: () => live,
+    nextTimerAt: () => heap[0]?.at,
+    pendingTimers: () => heap.length,
   };
   return clock;
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../common/clock.ts';
 import type { Config } from '../common/config/index.ts';
 import { TandemError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { ExternalScaler } from '../proto/gen/externalscaler/externalscaler_pb.ts';
+import { ExternalScaler } from '../proto/gen/third_party/keda/externalscaler_pb.ts';
 import { createGrpcServer, type GrpcServer } from '../proto/grpc/index.ts';
 import { createPlannerFromConfig } from './from-config.ts';
 import {

@@ -5,7 +5,7 @@ import { parseConfig, type ConfigInput } from '../common/config/index.ts';
 import { silentLogger } from '../common/log.ts';
 import { createPushSource, startPlanner, type Observation, type RunningPlanner } from '../planner/index.ts';
 import { startFakeKubeApi } from './fakes/fake-kube-api.ts';
-import { ExternalScaler } from '../proto/gen/externalscaler/externalscaler_pb.ts';
+import { ExternalScaler } from '../proto/gen/third_party/keda/externalscaler_pb.ts';
 import { createGrpcClient, GrpcStatus, type RpcError } from '../proto/grpc/index.ts';
 
 /** Long prompts, short answers: the default pools come out at 4 prefill and 2 decode replicas. */

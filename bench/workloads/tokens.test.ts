@@ -24,6 +24,17 @@ describe('token draws', () => {
     const rng = createRng(2);
     const firsts = Array.from({ length: 20_000 }, () => branch.freshFirstToken(rng));
     expect(new Set(firsts).size).toBe(firsts.length);
+    // The same ids as plain rejection of repeats over uniform draws (workloads' prompts depend on it).
+    const reference = createRng(2);
+    const seen = new Set<number>();
+    const expected: number[] = [];
+    while (expected.length < firsts.length) {
+      const id = reference.int(REGULAR_VOCAB);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      expected.push(id);
+    }
+    expect(firsts).toEqual(expected);
   });
 
   it('keeps earlier views of a growing history unchanged as it grows past its capacity', () => {

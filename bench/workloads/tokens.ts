@@ -52,19 +52,36 @@ export interface BranchPoint {
   freshFirstToken(rng: Rng): number;
 }
 
+/** Ids a branch point keeps in a Set before it switches to a bitset over the vocabulary (19 KB). */
+const SET_LIMIT = 1024;
+
 export function createBranchPoint(): BranchPoint {
-  const used = new Set<number>();
+  // Most branch points see a few siblings (a Set is small); some see 100,000 (a bitset is fast).
+  let used: Set<number> | null = new Set<number>();
+  let bits: Uint32Array | null = null;
+  let size = 0;
+  const has = (id: number) => (bits ? (bits[id >>> 5]! & (1 << (id & 31))) !== 0 : used!.has(id));
+  const add = (id: number) => {
+    size++;
+    if (bits) bits[id >>> 5]! |= 1 << (id & 31);
+    else used!.add(id);
+    if (used && size > SET_LIMIT) {
+      bits = new Uint32Array(Math.ceil(REGULAR_VOCAB / 32));
+      for (const seen of used) bits[seen >>> 5]! |= 1 << (seen & 31);
+      used = null;
+    }
+  };
   return {
     freshFirstToken(rng) {
-      if (used.size >= REGULAR_VOCAB)
+      if (size >= REGULAR_VOCAB)
         throw new TandemError(
           'invalid_request',
           `more than ${REGULAR_VOCAB} segments branch at one point: no distinct first token is left`,
         );
       for (;;) {
         const id = rng.int(REGULAR_VOCAB);
-        if (!used.has(id)) {
-          used.add(id);
+        if (!has(id)) {
+          add(id);
           return id;
         }
       }

@@ -1,6 +1,6 @@
 import type { ServiceHandlers } from '../../proto/grpc/index.ts';
 import { GrpcStatus, RpcError } from '../../proto/grpc/index.ts';
-import type { ExternalScaler, ScaledObjectRef } from '../../proto/gen/externalscaler/externalscaler_pb.ts';
+import type { ExternalScaler, ScaledObjectRef } from '../../proto/gen/third_party/keda/externalscaler_pb.ts';
 import type { DecisionBoard } from './board.ts';
 
 /** The metric a ScaledObject's trigger for `pool` reports (KEDA prefixes it with "s<index>-"). */
