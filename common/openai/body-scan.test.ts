@@ -162,7 +162,8 @@ describe('the body scan: prompt text', () => {
       const json = JSON.stringify({ prompt: [text, text] });
       const whole = scan(completion, json);
       expect(whole, text).toMatchObject(truth(text, text));
-      for (const sizes of [[1], [7], [31], [33], [64], [100, 3]]) expect(scan(completion, json, sizes), text).toEqual(whole);
+      for (const sizes of [[1], [7], [31], [33], [64], [100, 3]])
+        expect(scan(completion, json, sizes), text).toEqual(whole);
     }
   });
 

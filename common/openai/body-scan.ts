@@ -359,7 +359,8 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
       } else if (b === 0x5c) {
         esc = 1;
         continue;
-      } else if (b < 0xc0) continue; // 0x80-0xbf: the rest of a character already counted
+      } else if (b < 0xc0)
+        continue; // 0x80-0xbf: the rest of a character already counted
       else isSpace = b === 0xc2 || b === 0xe1 || b === 0xe2 || b === 0xe3 || b === 0xef;
       if (isSpace) {
         if (begun) {
