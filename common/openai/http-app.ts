@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { TandemError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { exceedsJsonDepth } from './json-depth.ts';
-import { createOffThreadJsonParser, OFF_THREAD_JSON_CHARS } from './json-off-thread.ts';
+import type { TextLength } from '../tokenizer/tokenizer.ts';
+import { createOffThreadJsonParser, OFF_THREAD_JSON_BYTES } from './json-off-thread.ts';
+import { lingerBeforeClosing, readBody, REFUSED_LINGER_MS } from './read-body.ts';
 import type { Endpoint } from './shapes.ts';
 
 /** An X-Request-Id a client sent that we keep: printable ASCII, at most 256 characters. */
@@ -16,17 +17,31 @@ export interface OpenAiAppOptions {
   readonly bodyLimit: number;
   /** A request id for requests without a usable X-Request-Id (default: a random UUID). */
   readonly newRequestId?: (() => string) | undefined;
-  /** Levels of `[`/`{` nesting; a deeper body is a 400, found by a scan before JSON.parse. Unset: no bound. */
+  /** Levels of `[`/`{` nesting; a deeper body is a 400, found by the scan as it arrives, before JSON.parse. Unset: no bound. */
   readonly maxJsonDepth?: number | undefined;
+  /**
+   * The refusal of a generation request whose prompt text is at least `length` long (lower bounds
+   * counted as the body arrives: common/openai/body-scan.ts), or undefined while it may fit: the
+   * front door's context check (common/openai/prompt.ts checkPromptTextLength). Unset: none.
+   */
+  readonly refusePrompt?: ((endpoint: Endpoint, length: TextLength) => TandemError | undefined) | undefined;
 }
+
+/** The routes whose bodies carry a prompt the scan counts. */
+const PROMPT_ROUTES: Readonly<Record<string, Endpoint>> = {
+  '/v1/completions': 'completion',
+  '/v1/chat/completions': 'chat',
+};
 
 /**
  * The fastify app both OpenAI front doors start from (the orchestrator's frontend and the
  * workers' HTTP facade): request ids from X-Request-Id when usable, no per-request log lines
  * (too many at hundreds of streams; failures are logged by hand), our own 503 while closing
  * rather than fastify's, and every body read as JSON whatever its Content-Type (curl -d sends
- * form encoding, vLLM's clients often send none). A bad body is an `invalid_request`. Bodies of
- * a megabyte or more are parsed on a worker thread (json-off-thread.ts).
+ * form encoding, vLLM's clients often send none). A bad body is an `invalid_request`. Bodies are
+ * scanned as they arrive (read-body.ts: size, nesting depth, a prompt too long for the context,
+ * each refused before the rest is read); those of a megabyte or more are parsed on a worker
+ * thread (json-off-thread.ts).
  */
 export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
   const newRequestId = options.newRequestId ?? randomUUID;
@@ -44,29 +59,44 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
   });
   app.removeAllContentTypeParsers();
   const depth = options.maxJsonDepth;
-  const tooDeep = () => new TandemError('invalid_request', `the request body nests JSON deeper than ${depth} levels`);
   const notJson = (message: string) =>
     new TandemError('invalid_request', `the request body is not valid JSON: ${message}`);
-  const offThread = createOffThreadJsonParser(depth);
+  const offThread = createOffThreadJsonParser();
   app.addHook('onClose', async () => offThread.close());
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string;
-    if (text.length >= OFF_THREAD_JSON_CHARS) {
-      offThread.parse(text).then((parsed) => {
-        if (parsed.ok) done(null, parsed.value);
-        else if (parsed.reason === 'too_deep') done(tooDeep(), undefined);
-        else if (parsed.reason === 'invalid') done(notJson(parsed.message), undefined);
-        else done(new TandemError('internal', `the request body could not be parsed: ${parsed.message}`), undefined);
-      });
-      return;
-    }
-    if (text.trim() === '') return done(null, undefined);
-    if (depth !== undefined && exceedsJsonDepth(text, depth)) return done(tooDeep(), undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (error) {
-      done(notJson((error as Error).message), undefined);
-    }
+  // Read here, not by fastify: each chunk is scanned as it arrives (read-body.ts), so a body that
+  // must be refused is answered before the rest of it is read (fastify closes the connection after).
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const endpoint = PROMPT_ROUTES[request.routeOptions.url ?? ''];
+    const header = request.headers['content-length'];
+    const contentLength = header === undefined ? undefined : Number(header);
+    const refuse = options.refusePrompt;
+    readBody(payload, Number.isSafeInteger(contentLength) ? contentLength : undefined, {
+      limitBytes: options.bodyLimit,
+      scan: { prompt: endpoint, maxDepth: depth },
+      refusePrompt: endpoint === undefined || refuse === undefined ? undefined : (length) => refuse(endpoint, length),
+    }).then((read) => {
+      if (!read.ok) {
+        // fastify answers a parser's error with Connection: close; the rest of the body may still be coming.
+        lingerBeforeClosing(request.raw.socket, REFUSED_LINGER_MS);
+        return done(read.error, undefined);
+      }
+      const { bytes } = read.value;
+      if (bytes.length >= OFF_THREAD_JSON_BYTES) {
+        offThread.parse(bytes).then((parsed) => {
+          if (parsed.ok) done(null, parsed.value);
+          else if (parsed.reason === 'invalid') done(notJson(parsed.message), undefined);
+          else done(new TandemError('internal', `the request body could not be parsed: ${parsed.message}`), undefined);
+        });
+        return;
+      }
+      const text = bytes.toString('utf8');
+      if (text.trim() === '') return done(null, undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch (error) {
+        done(notJson((error as Error).message), undefined);
+      }
+    });
   });
   return app;
 }

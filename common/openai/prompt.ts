@@ -1,5 +1,5 @@
 import { fail, ok, TandemError, type Result } from '../errors.ts';
-import type { ModelTokenizer, Tokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer, TextLength, Tokenizer } from '../tokenizer/index.ts';
 import type { ChatInput, CompletionInput } from './parse-request.ts';
 
 /**
@@ -24,19 +24,6 @@ export interface TokenizedPrompt {
 export type PromptSource =
   | { readonly text: string; readonly addSpecialTokens: boolean; readonly complete: boolean }
   | { readonly tokenIds: readonly number[]; readonly complete: true };
-
-/**
- * Renders a chat with the model's template exactly as vLLM renders it (tools, documents,
- * chat_template_kwargs, content parts; common/tokenizer/chat-template.ts), tokenizes text, and
- * checks given ids against the vocabulary. A 400 names the field; a tokenizer fault is a 500.
- */
-export async function tokenizePrompt(
-  input: CompletionInput | ChatInput,
-  modelTokenizer: ModelTokenizer,
-): Promise<Result<TokenizedPrompt>> {
-  const source = renderPrompt(input, modelTokenizer);
-  return source.ok ? tokenizeSource(source.value, modelTokenizer, undefined) : source;
-}
 
 /** The prompt before tokenizing: a chat rendered as vLLM renders it, a completion's text or ids. Synchronous. */
 export function renderPrompt(input: CompletionInput | ChatInput, modelTokenizer: ModelTokenizer): Result<PromptSource> {
@@ -67,14 +54,35 @@ export function checkPromptLength(
 }
 
 /**
- * The ids of a rendered prompt. With `budget`, tokenizing is bounded by the room the context
- * leaves (Tokenizer.encodeWithin): a prompt that cannot fit costs about max_model_len ids of work
- * and fails with vLLM's context error ("at least N").
+ * checkPromptLength for a prompt known only by lower bounds on its text's length: the body scan's
+ * count while the body is still arriving (common/openai/read-body.ts). The same bound
+ * (Tokenizer.minTokensOf, which minTokens is) and the same error; max_tokens is not known yet, so
+ * only "the prompt alone does not fit" is decided here.
+ */
+export function checkPromptTextLength(
+  endpoint: OutputBudget['endpoint'],
+  length: TextLength,
+  maxModelLen: number,
+  tokenizer: Tokenizer,
+): Result<void> {
+  const error = contextError(
+    { endpoint, maxModelLen, maxTokens: undefined, promptTokens: tokenizer.minTokensOf(length) },
+    true,
+  );
+  return error ? fail(error) : ok(undefined);
+}
+
+/**
+ * The ids of a rendered prompt (a chat rendered as vLLM renders it: tools, documents,
+ * chat_template_kwargs, content parts; media parts cut at the first), client ids checked against
+ * the vocabulary. Tokenizing is bounded by the context (Tokenizer.encodeWithin): a prompt that
+ * cannot fit costs about max_model_len ids of work and fails with vLLM's context error ("at least
+ * N"). A 400 names the field; a tokenizer fault is a 500.
  */
 export async function tokenizeSource(
   source: PromptSource,
   modelTokenizer: ModelTokenizer,
-  budget: Omit<OutputBudget, 'promptTokens' | 'minTokens'> | undefined,
+  budget: Omit<OutputBudget, 'promptTokens' | 'minTokens'>,
 ): Promise<Result<TokenizedPrompt>> {
   const { tokenizer } = modelTokenizer;
   if ('tokenIds' in source) {
@@ -84,12 +92,12 @@ export async function tokenizeSource(
     return ok({ tokenIds: source.tokenIds, complete: true });
   }
   try {
-    const options = { addSpecialTokens: source.addSpecialTokens };
-    if (budget === undefined)
-      return ok({ tokenIds: await tokenizer.encode(source.text, options), complete: source.complete });
+    // Up to the longest prompt the context takes (one token of room left): past it, the count is
+    // "at least max_model_len", vLLM's prompt error; within it, the ids are exact and outputBudget
+    // gives vLLM's max_tokens error word for word.
     const bounded = await tokenizer.encodeWithin(source.text, {
-      ...options,
-      maxTokens: Math.max(0, budget.maxModelLen - (budget.maxTokens ?? 1)),
+      addSpecialTokens: source.addSpecialTokens,
+      maxTokens: Math.max(0, budget.maxModelLen - 1),
     });
     if ('atLeast' in bounded) return fail(contextError({ ...budget, promptTokens: bounded.atLeast }, true)!);
     return ok({ tokenIds: bounded.ids, complete: source.complete });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSseParser, readSseData } from './sse-reader.ts';
+import { createSseParser, readSseBatches, readSseData } from './sse-reader.ts';
 
 async function all(pieces: string[]): Promise<string[]> {
   const encoder = new TextEncoder();
@@ -32,6 +32,20 @@ describe('SSE data reader', () => {
     const out: string[] = [];
     for await (const data of readSseData(source())) out.push(data);
     expect(out).toEqual(['你好', 'tail']);
+  });
+});
+
+describe('SSE batches (a read at a time)', () => {
+  it('gives the events each read completed as one array, in order, and an unterminated last event at the end', async () => {
+    const encoder = new TextEncoder();
+    async function* source() {
+      yield encoder.encode('data: a\n\ndata: b\n\ndata: c');
+      yield encoder.encode('\n\n: ping\n\n');
+      yield encoder.encode('data: d\n\ndata: tail');
+    }
+    const batches: string[][] = [];
+    for await (const batch of readSseBatches(source())) batches.push(batch);
+    expect(batches).toEqual([['a', 'b'], ['c'], ['d'], ['tail']]);
   });
 });
 

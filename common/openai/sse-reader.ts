@@ -5,8 +5,9 @@
  * data yields nothing. Bytes may split anywhere, inside a UTF-8 character or between CR and LF.
  * A last event with no blank line after it is still delivered when the stream ends.
  *
- * Two faces over one parser: `createSseParser(onData)` for push-style readers (a socket's
- * `data` events), `readSseData(body)` for an async byte stream (an undici or fetch body).
+ * Three faces over one parser: `createSseParser(onData)` for push-style readers (a socket's
+ * `data` events), `readSseData(body)` for an async byte stream (an undici or fetch body), and
+ * `readSseBatches(body)`, the same a read at a time.
  */
 export interface SseParser {
   push(bytes: Uint8Array | string): void;
@@ -82,4 +83,23 @@ export async function* readSseData(body: AsyncIterable<Uint8Array | string>): As
   }
   parser.end();
   for (const data of ready) yield data;
+}
+
+/**
+ * Each read's events' data, in order, one array per read of the body that completed any event
+ * (a Node stream's read takes everything buffered): a consumer that falls behind takes one
+ * step per read, not one per event. Ends when the stream does.
+ */
+export async function* readSseBatches(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string[]> {
+  let ready: string[] = [];
+  const parser = createSseParser((data) => ready.push(data));
+  for await (const piece of body) {
+    parser.push(piece);
+    if (ready.length === 0) continue;
+    const batch = ready;
+    ready = [];
+    yield batch;
+  }
+  parser.end();
+  if (ready.length > 0) yield ready;
 }

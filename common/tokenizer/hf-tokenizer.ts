@@ -4,7 +4,7 @@ import { createByteLevelBpe, type BpeTokenizerJson, type ByteLevelBpe } from './
 import { createByteLevelDetokenizer, createByteTable } from './byte-level.ts';
 import { createOffsetDetokenizer } from './offset-detokenizer.ts';
 import { createSegmentEncoder, type SegmentEncoder } from './segment-cache.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import type { TextLength, Tokenizer } from './tokenizer.ts';
 
 /**
  * A Hugging Face `tokenizer.json` behind the Tokenizer interface. Byte-level BPE tokenizers
@@ -92,7 +92,10 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
   // A post-processor other than ByteLevel may add ids (a BOS): then add_special_tokens goes native.
   const postAddsNothing = !head.post_processor || head.post_processor.type === 'ByteLevel';
   const charsPerTokenBound = fast === undefined ? undefined : maxUnitsPerToken(fast.bpe, head.added_tokens ?? []);
-  const minTokens = lowerBound(charsPerTokenBound);
+  const minTokensOf = lowerBound(charsPerTokenBound);
+  // A text of U units and B UTF-8 bytes holds at least (3U - B) / 2 ASCII characters (see maxUnitsPerToken).
+  const minTokens = (text: string) =>
+    minTokensOf({ units: text.length, ascii: Math.max(0, (3 * text.length - Buffer.byteLength(text)) / 2) });
   const nativeIds = async (text: string, addSpecialTokens: boolean) =>
     (await native.encode(text, null, { addSpecialTokens })).getIds();
 
@@ -121,6 +124,7 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
       return ids.length > maxTokens ? { atLeast: ids.length } : { ids };
     },
     minTokens,
+    minTokensOf,
     async decode(tokenIds, { skipSpecialTokens }) {
       return native.decode(tokenIds.filter(inRange), skipSpecialTokens);
     },
@@ -166,14 +170,13 @@ function maxUnitsPerToken(bpe: ByteLevelBpe, added: readonly { content: string }
   return k;
 }
 
-/** minTokens for a tokenizer whose bound is `k` (maxUnitsPerToken), or none. */
-function lowerBound(k: number | undefined): (text: string) => number {
+/**
+ * minTokensOf for a tokenizer whose bound is `k` (maxUnitsPerToken), or none: max(ascii, units / 2) / k,
+ * which only grows with either count, so lower bounds on them give a lower bound.
+ */
+function lowerBound(k: number | undefined): (length: TextLength) => number {
   if (k === undefined) return () => 0;
-  return (text) => {
-    const units = text.length;
-    const ascii = Math.max(0, (3 * units - Buffer.byteLength(text)) / 2);
-    return Math.floor(Math.max(ascii, units / 2) / k);
-  };
+  return ({ units, ascii }) => Math.floor(Math.max(ascii, units / 2) / k);
 }
 
 /** A special token as tokenizer_config.json spells it: `"<s>"` or `{"content": "<s>", ...}`. */

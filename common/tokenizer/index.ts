@@ -28,4 +28,5 @@ export type {
   DetokenizerOptions,
   Tokenizer,
   BoundedEncoding,
+  TextLength,
 } from './tokenizer.ts';

@@ -32,10 +32,23 @@ export interface Tokenizer {
    * that cannot fit a context be refused before any work is spent on it.
    */
   minTokens(text: string): number;
+  /**
+   * The same bound for a text known only by its length: any text of at least `length.units`
+   * UTF-16 units, at least `length.ascii` of them ASCII characters, encodes to at least this many
+   * ids (0 when this tokenizer can promise nothing). Lets a body be refused while it is still
+   * being read (common/openai/body-scan.ts counts the prompt's strings as they arrive).
+   */
+  minTokensOf(length: TextLength): number;
   /** The text of a whole id sequence; ids outside [0, vocabSize) decode to nothing. */
   decode(tokenIds: readonly number[], options: { skipSpecialTokens: boolean }): Promise<string>;
   /** A fresh incremental decoder for one output stream. */
   createDetokenizer(options: DetokenizerOptions): Detokenizer;
+}
+
+/** What a length bound knows of a text: lower bounds on its UTF-16 units and on its ASCII characters among them. */
+export interface TextLength {
+  readonly units: number;
+  readonly ascii: number;
 }
 
 /** encodeWithin's answer: every id, or a count past the bound (tokenizing stopped there). */

@@ -1,5 +1,5 @@
 import { TandemError } from '../../common/errors.ts';
-import { errorMessageOfJson, NIXL_PREFILL_PARAMS, readSseData } from '../../common/openai/index.ts';
+import { errorMessageOfJson, NIXL_PREFILL_PARAMS, readSseBatches } from '../../common/openai/index.ts';
 import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
 import type { BackendUsage, BackendChunk } from './backend.ts';
 
@@ -138,8 +138,10 @@ export function parseJson(worker: string, what: string, text: string): ResponseJ
 /**
  * An engine's SSE stream as chunks for the client: every data payload verbatim, in order, but
  * the usage-only chunk Tandem asked for when the client did not (`openai.includeUsage`) and the
- * `[DONE]` (the frontend writes its own). The last chunk carries the finish reason (of the last
- * choice that finished) and the usage. An error event (`data: {"error": ...}`) throws upstream_error.
+ * `[DONE]` (the frontend writes its own). The events of one read of the body make one chunk
+ * (their payloads in order, their tokens summed): everything buffered goes in one step. The last
+ * chunk carries the finish reason (of the last choice that finished) and the usage. An error
+ * event (`data: {"error": ...}`) throws upstream_error.
  */
 export async function* readPassThroughStream(
   worker: string,
@@ -155,19 +157,33 @@ export async function* readPassThroughStream(
   // Read to the end of the body, past [DONE] (the engine ends the response right after it):
   // leaving a `for await` early destroys the stream with an AbortError (a stack trace each time)
   // and the engine's connection with it, so every request would open a new one.
-  for await (const data of readSseData(body)) {
-    if (done || data === '[DONE]') {
-      done = true;
-      continue;
+  for await (const batch of readSseBatches(body)) {
+    const out: string[] = [];
+    let tokens = 0;
+    // An error event fails the stream after the payloads that came before it, as one by one.
+    let failure: unknown;
+    for (const data of batch) {
+      if (done || data === '[DONE]') {
+        done = true;
+        continue;
+      }
+      let json: ResponseJson;
+      try {
+        json = parseJson(worker, what, data);
+      } catch (error) {
+        failure = error;
+        break;
+      }
+      const isUsageChunk = Array.isArray(json.choices) && json.choices.length === 0 && json.usage != null;
+      if (json.usage != null) usage = toUsage(json.usage, promptTokens, counted + tokens);
+      for (const choice of json.choices ?? []) finishReason = toFinish(choice.finish_reason) ?? finishReason;
+      if (isUsageChunk && !openai.includeUsage) continue;
+      tokens += chunkTokens(json);
+      out.push(data);
     }
-    const json = parseJson(worker, what, data);
-    const isUsageChunk = Array.isArray(json.choices) && json.choices.length === 0 && json.usage != null;
-    if (json.usage != null) usage = toUsage(json.usage, promptTokens, counted);
-    for (const choice of json.choices ?? []) finishReason = toFinish(choice.finish_reason) ?? finishReason;
-    if (isUsageChunk && !openai.includeUsage) continue;
-    const tokens = chunkTokens(json);
     counted += tokens;
-    yield { tokenIds: [], output: { data: [data], tokens } };
+    if (out.length > 0) yield { tokenIds: [], output: { data: out, tokens } };
+    if (failure !== undefined) throw failure;
   }
   if (finishReason === undefined)
     throw new TandemError('upstream_error', `worker ${worker} ended the ${what} stream without a finish_reason`);

@@ -11,7 +11,7 @@ import type {
 } from './backend.ts';
 import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
-import { NIXL_PREFILL_PARAMS, readSseData } from '../../common/openai/index.ts';
+import { NIXL_PREFILL_PARAMS, readSseBatches } from '../../common/openai/index.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
 import {
   nixlPrefillBody,
@@ -175,18 +175,33 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       let completionTokens = 0;
       let done = false;
       // To the end of the body, past [DONE]: leaving early costs an AbortError and the connection (passthrough.ts).
-      for await (const data of readSseData(response.body)) {
-        if (done || data === '[DONE]') {
-          done = true;
-          continue;
+      // The events of one read make one chunk (everything buffered in one step).
+      for await (const batch of readSseBatches(response.body)) {
+        let tokenIds: number[] | undefined;
+        // An error event fails the stream after the tokens that came before it, as one by one.
+        let failure: unknown;
+        for (const data of batch) {
+          if (done || data === '[DONE]') {
+            done = true;
+            continue;
+          }
+          let chunk: ParsedChunk;
+          try {
+            chunk = parseChunk(name, data);
+          } catch (error) {
+            failure = error;
+            break;
+          }
+          if (chunk.tokenIds.length > 0)
+            tokenIds = tokenIds === undefined ? [...chunk.tokenIds] : tokenIds.concat(chunk.tokenIds);
+          finishReason = chunk.finishReason ?? finishReason;
+          usage = chunk.usage ?? usage;
         }
-        const chunk = parseChunk(name, data);
-        if (chunk.tokenIds.length > 0) {
-          completionTokens += chunk.tokenIds.length;
-          yield { tokenIds: chunk.tokenIds };
+        if (tokenIds !== undefined) {
+          completionTokens += tokenIds.length;
+          yield { tokenIds };
         }
-        finishReason = chunk.finishReason ?? finishReason;
-        usage = chunk.usage ?? usage;
+        if (failure !== undefined) throw failure;
       }
       if (finishReason === undefined)
         throw new TandemError('upstream_error', `worker ${name} ended the ${what} stream without a finish_reason`);
@@ -202,7 +217,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     kind: 'vllm-http',
     address: base.origin + base.prefix,
 
-    generate: (call, signal) => streamCompletion(call, signal, {}, 'completion'),
+    generate: (call, signal) => coalesced(streamCompletion(call, signal, {}, 'completion')),
 
     async prefill(call, signal) {
       if (call.openai) {
@@ -265,7 +280,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
           `worker ${name} (vllm-http) cannot decode from a ${call.handoff.kind} handoff`,
         );
       // vLLM's decode side samples the first token again (the prefill's is not sent back): the stream includes it.
-      return streamCompletion(call, signal, { kv_transfer_params: call.handoff.params }, 'decode');
+      return coalesced(streamCompletion(call, signal, { kv_transfer_params: call.handoff.params }, 'decode'));
     },
 
     async release(ticket: KvHandoffTicket) {
@@ -425,4 +440,13 @@ function parseBase(worker: string, address: string): { origin: string; prefix: s
       { param: 'workers.address' },
     );
   return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, ''), hostname: url.hostname };
+}
+
+/**
+ * Marks a stream whose every chunk already holds everything one read of the body delivered
+ * (readSseBatches): the dispatcher then adds no merging layer of its own (coalesce.ts), so no
+ * timer and no race per chunk.
+ */
+function coalesced<T extends AsyncIterable<BackendChunk>>(stream: T): T & { readonly coalesced: true } {
+  return Object.assign(stream, { coalesced: true as const });
 }

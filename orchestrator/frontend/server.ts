@@ -11,6 +11,7 @@ import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createAdmissionQueue } from './admission.ts';
 import { createFailureLog } from './failure-log.ts';
 import { createOpenAiApp, serveGenerationRoutes } from '../../common/openai/http-app.ts';
+import { checkPromptTextLength } from '../../common/openai/prompt.ts';
 import { createLoadShedder } from './load-shedder.ts';
 import { createWriteWatchdog } from './write-watchdog.ts';
 import { handleGeneration, type GenerationContext } from './handle-generation.ts';
@@ -49,6 +50,11 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
     bodyLimit: config.max_body_bytes,
     newRequestId: options.newRequestId,
     maxJsonDepth: config.limits.max_json_depth,
+    // A prompt that cannot fit is refused while its body is still arriving (prepare-request.ts checks the whole one again).
+    refusePrompt: (endpoint, length) => {
+      const fits = checkPromptTextLength(endpoint, length, config.max_model_len, options.tokenizer.tokenizer);
+      return fits.ok ? undefined : fits.error;
+    },
   });
 
   const expectedAuth = config.api_key === undefined ? undefined : digest(`Bearer ${config.api_key}`);

@@ -1,5 +1,5 @@
 import { fail, ok, TandemError, type Result } from '../../common/errors.ts';
-import { outputBudget, tokenizePrompt } from '../../common/openai/prompt.ts';
+import { checkPromptLength, outputBudget, renderPrompt, tokenizeSource } from '../../common/openai/prompt.ts';
 import type { ModelTokenizer } from '../../common/tokenizer/index.ts';
 import type { EngineInfo, SamplingParams } from '../engine/engine-api.ts';
 import type { FacadeRequest } from './parse-request.ts';
@@ -22,7 +22,9 @@ export interface EngineRequestContext {
 
 /**
  * Checks the model (404), then renders and tokenizes the prompt and applies vLLM's context checks
- * exactly as the orchestrator's frontend does (common/openai/prompt.ts).
+ * exactly as the orchestrator's frontend does (common/openai/prompt.ts), bounded the same way: a
+ * prompt too long by its length alone is refused untokenized, and tokenizing stops once the ids
+ * pass the room the context leaves (a prompt that cannot fit costs about max_model_len ids).
  */
 export async function prepareEngineRequest(
   parsed: FacadeRequest,
@@ -31,13 +33,16 @@ export async function prepareEngineRequest(
   const model = parsed.model ?? context.modelNames[0]!;
   if (!context.modelNames.includes(model))
     return fail(new TandemError('model_not_found', `The model \`${model}\` does not exist.`, { param: 'model' }));
-  const prompt = await tokenizePrompt(parsed.input, context.tokenizer);
+  const source = renderPrompt(parsed.input, context.tokenizer);
+  if (!source.ok) return source;
+  const budget = { endpoint: parsed.endpoint, maxModelLen: context.info.maxModelLen, maxTokens: parsed.maxTokens };
+  const fits = checkPromptLength(source.value, budget, context.tokenizer.tokenizer);
+  if (!fits.ok) return fits;
+  const prompt = await tokenizeSource(source.value, context.tokenizer, budget);
   if (!prompt.ok) return prompt;
   const maxTokens = outputBudget({
-    endpoint: parsed.endpoint,
+    ...budget,
     promptTokens: prompt.value.tokenIds.length,
-    maxModelLen: context.info.maxModelLen,
-    maxTokens: parsed.maxTokens,
     minTokens: parsed.minTokens,
   });
   if (!maxTokens.ok) return maxTokens;

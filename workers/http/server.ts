@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TandemError, toOpenAIErrorBody, type ErrorCode } from '../../common/errors.ts';
 import { createOpenAiApp, serveGenerationRoutes } from '../../common/openai/http-app.ts';
+import { checkPromptTextLength } from '../../common/openai/prompt.ts';
 import { handleFacadeRequest, type FacadeContext } from './handle-generation.ts';
 
 /**
@@ -25,6 +26,11 @@ export function createHttpFacade(options: HttpFacadeOptions): HttpFacade {
   const app = createOpenAiApp({
     logger: options.logger.child({ component: 'http' }),
     bodyLimit: options.maxBodyBytes,
+    // A prompt that cannot fit is refused while its body is still arriving (prepare-request.ts checks the whole one again).
+    refusePrompt: (endpoint, length) => {
+      const fits = checkPromptTextLength(endpoint, length, engine.info.maxModelLen, options.modelTokenizer.tokenizer);
+      return fits.ok ? undefined : fits.error;
+    },
   });
 
   const shutdown = new AbortController();

@@ -1,0 +1,104 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { fail, ok, TandemError, type Result } from '../errors.ts';
+import type { TextLength } from '../tokenizer/tokenizer.ts';
+import { createBodyScanner, type BodyScanOptions } from './body-scan.ts';
+
+/**
+ * Reads a request body as its chunks arrive, scanning each (body-scan.ts) so that a body that must
+ * be refused is refused while it is still on the wire: larger than the limit (by Content-Length
+ * or by what arrived), nested too deep, or carrying a prompt that cannot fit the context. Once
+ * refused, nothing more of it is kept: the rest is read and dropped (the caller answers, with
+ * `Connection: close`, and the socket goes once the answer is out), so a 7 MB prompt costs the
+ * bytes up to the refusal, not a 7 MB copy, a string and a parse.
+ */
+export interface ReadBodyOptions {
+  /** Bytes; a larger body is a 413. */
+  readonly limitBytes: number;
+  readonly scan: BodyScanOptions;
+  /** The refusal of a prompt at least this long, or undefined while it may still fit; asked after every chunk. */
+  readonly refusePrompt?: ((length: TextLength) => TandemError | undefined) | undefined;
+}
+
+export interface BodyBytes {
+  readonly bytes: Buffer;
+}
+
+export function readBody(
+  stream: Readable,
+  contentLength: number | undefined,
+  options: ReadBodyOptions,
+): Promise<Result<BodyBytes>> {
+  const tooLarge = () =>
+    new TandemError('payload_too_large', `the request body is larger than ${options.limitBytes} bytes`);
+  if (contentLength !== undefined && contentLength > options.limitBytes) {
+    stream.resume(); // drained, not kept, until the answer closes the connection
+    return Promise.resolve(fail(tooLarge()));
+  }
+  const scanner = createBodyScanner(options.scan);
+  const { refusePrompt } = options;
+  const depth = options.scan.maxDepth;
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const settle = (result: Result<BodyBytes>) => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (!result.ok) {
+        chunks.length = 0;
+        stream.resume(); // what is still coming is read and dropped
+      }
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > options.limitBytes) return settle(fail(tooLarge()));
+      if (!scanner.push(chunk))
+        return settle(
+          fail(new TandemError('invalid_request', `the request body nests JSON deeper than ${depth} levels`)),
+        );
+      const refusal = refusePrompt?.(scanner.promptLength());
+      if (refusal) return settle(fail(refusal));
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (contentLength !== undefined && received !== contentLength)
+        return settle(
+          fail(new TandemError('invalid_request', `the request body has ${received} bytes, not its Content-Length`)),
+        );
+      settle(ok({ bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received) }));
+    };
+    const onError = (error: Error) =>
+      settle(fail(new TandemError('cancelled', `the request body was not received: ${error.message}`)));
+    const onClose = () =>
+      settle(fail(new TandemError('cancelled', 'the client closed the request before its body ended')));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
+
+/** How long a refused client may go on sending after its answer before its connection is cut (ms). */
+export const REFUSED_LINGER_MS = 2000;
+
+/**
+ * Closes the connection of a request refused before its body ended without losing the answer.
+ * Node's HTTP server, once it has written an answer with `Connection: close`, ends the socket and
+ * destroys it at once; with the client still sending, the kernel then resets the connection, and
+ * the client may get EPIPE or a reset before it reads the answer (seen in tests with a throttled
+ * writer). Instead (a lingering close, as nginx does): half-close after the answer, read and drop
+ * what still comes, and destroy the socket once the client closes its side or after `lingerMs`,
+ * so a client that never stops sending is not served forever.
+ */
+export function lingerBeforeClosing(socket: Socket, lingerMs: number): void {
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    const timer = setTimeout(() => socket.destroy(), lingerMs);
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+    socket.resume();
+  };
+}
