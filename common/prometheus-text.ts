@@ -10,8 +10,9 @@ export interface PromSample {
 /**
  * Parses Prometheus text exposition (version 0.0.4) into samples: `name{label="v",...} value
  * [timestamp]` lines; comments and blank lines are skipped. Label values may hold escaped `\\`,
- * `\"` and `\n`. Values may be NaN, +Inf or -Inf, in any case (prom-client writes `Nan`). A line that does not parse fails the whole
- * text, naming the line (the input comes from another process: untrusted). Used by the vllm-http
+ * `\"` and `\n`. Values may be NaN, +Inf or -Inf, in any case (prom-client writes `Nan`). A line
+ * that does not parse fails the whole text, naming the line (the input comes from another
+ * process: untrusted). Used by the vllm-http
  * backend (a vLLM server's /metrics) and the planner (the orchestrator's /metrics).
  */
 export function parsePrometheusText(text: string): Result<PromSample[]> {

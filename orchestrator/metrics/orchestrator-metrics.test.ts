@@ -119,7 +119,7 @@ describe('orchestrator metrics', () => {
     expect(oneTwoFiveBuckets(1)).toEqual([1]);
   });
 
-  it("renders text the planner's scrape parses, process metrics included (an event-loop lag with no samples is NaN)", async () => {
+  it("renders text the planner's scrape parses, process metrics included (a lag with no samples is NaN)", async () => {
     const metrics = createOrchestratorMetrics({ processMetrics: true });
     for (const text of [await metrics.render(), await metrics.render()]) {
       const parsed = parsePrometheusText(text);
