@@ -35,7 +35,7 @@ describe('declareMetrics', () => {
     );
   });
 
-  it('reads a scraped row’s value at every scrape: a number, every labelled series there is now, or nothing yet', async () => {
+  it('reads a row’s value at every scrape: a number, every labelled series there is, or nothing yet', async () => {
     const registry = new Registry();
     let total = 3;
     let levels: { worker: string; value: number }[] = [

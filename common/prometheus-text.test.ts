@@ -30,8 +30,25 @@ describe('Prometheus text parsing', () => {
     expect(Number.isNaN(parsed.value[3]!.value)).toBe(true);
   });
 
+  it("reads NaN and the infinities in any case, as Prometheus does (prom-client writes NaN as 'Nan')", () => {
+    const parsed = parsePrometheusText(
+      ['lag Nan', 'a nan', 'b +inf', 'c -Inf', 'd Infinity', 'e -infinity', 'f Inf', ''].join('\n'),
+    );
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const [lag, a, ...infinities] = parsed.value.map((sample) => sample.value);
+    expect(Number.isNaN(lag) && Number.isNaN(a)).toBe(true);
+    expect(infinities).toEqual([Infinity, -Infinity, Infinity, -Infinity, Infinity]);
+  });
+
   it('fails on a line that does not parse, naming it', () => {
-    for (const bad of ['metric{unclosed="x 1', 'metric notanumber', '{nolabel="x"} 1', 'metric{a=x} 1']) {
+    for (const bad of [
+      'metric{unclosed="x 1',
+      'metric notanumber',
+      '{nolabel="x"} 1',
+      'metric{a=x} 1',
+      'metric nann',
+    ]) {
       const parsed = parsePrometheusText(`ok 1\n${bad}\n`);
       expect(parsed.ok, bad).toBe(false);
       if (!parsed.ok) expect(parsed.error.message).toContain('line 2');

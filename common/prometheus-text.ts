@@ -10,8 +10,9 @@ export interface PromSample {
 /**
  * Parses Prometheus text exposition (version 0.0.4) into samples: `name{label="v",...} value
  * [timestamp]` lines; comments and blank lines are skipped. Label values may hold escaped `\\`,
- * `\"` and `\n`. Values may be NaN, +Inf or -Inf. A line that does not parse fails the whole
- * text, naming the line (the input comes from another process: untrusted). Used by the vllm-http
+ * `\"` and `\n`. Values may be NaN, +Inf or -Inf, in any case (prom-client writes `Nan`). A line
+ * that does not parse fails the whole text, naming the line (the input comes from another
+ * process: untrusted). Used by the vllm-http
  * backend (a vLLM server's /metrics) and the planner (the orchestrator's /metrics).
  */
 export function parsePrometheusText(text: string): Result<PromSample[]> {
@@ -73,11 +74,25 @@ function parseLine(line: string): PromSample | undefined {
   return { name, labels, value };
 }
 
+/**
+ * A sample value as Prometheus reads it (Go's strconv.ParseFloat): NaN and the infinities in any
+ * case, so prom-client's `Nan` (its spelling of NaN, e.g. an event-loop lag with no samples yet)
+ * and `+inf` parse as well as `NaN` and `+Inf`.
+ */
 function parseValue(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  const special = SPECIAL_VALUES.get(text.toLowerCase());
+  if (special !== undefined) return special;
   const value = Number(text);
   return Number.isNaN(value) ? undefined : value;
 }
+
+const SPECIAL_VALUES = new Map<string, number>([
+  ['nan', Number.NaN],
+  ['inf', Number.POSITIVE_INFINITY],
+  ['+inf', Number.POSITIVE_INFINITY],
+  ['infinity', Number.POSITIVE_INFINITY],
+  ['+infinity', Number.POSITIVE_INFINITY],
+  ['-inf', Number.NEGATIVE_INFINITY],
+  ['-infinity', Number.NEGATIVE_INFINITY],
+]);

@@ -29,6 +29,7 @@ export function plannerOptionsFromConfig(config: Readonly<Config>): Result<Plann
       ttftQuantile: section.slo.ttft_quantile,
       link: linkProfile(section.kv_link),
       handoffOverheadS: section.handoff_overhead_s,
+      stallWeight: config.disaggregation.stall_weight,
       gpuBudget: section.gpu_budget,
       blockSize: config.routing.block_size,
       maxPrefillUtilization: section.targets.max_prefill_utilization,

@@ -18,6 +18,8 @@ export interface PlannerOptions {
   readonly ttftQuantile?: number | undefined;
   readonly link: LinkProfile;
   readonly handoffOverheadS: number;
+  /** disaggregation.stall_weight, for the threshold (the dispatcher's placement rule at empty queues); default 1. */
+  readonly stallWeight?: number | undefined;
   /** 0 = no limit. */
   readonly gpuBudget: number;
   readonly blockSize: number;
@@ -85,6 +87,7 @@ export function createPlanner(options: PlannerOptions): Planner {
         pools: options.pools,
         link: options.link,
         handoffOverheadS: options.handoffOverheadS,
+        stallWeight: options.stallWeight,
         gpuBudget: options.gpuBudget,
         blockSize: options.blockSize,
         maxPrefillUtilization: options.maxPrefillUtilization,

@@ -40,16 +40,24 @@ function setup(disaggregation: Record<string, unknown> = {}, fleet = { prefill: 
   const toy = createCacheFleet(pool.map((c) => ({ id: c.id, blockSize: BS, capacityBlocks: 100_000 })));
   /** Makes `worker` cache `prompt` (its index learns through KV events). */
   const cache = (worker: string, prompt: readonly number[]) => toy.serve(worker, prompt, core.index);
-  return { ...core, clock, disagg, pool, cache };
+  /** Books `sequences` decoding requests (64 KV blocks each) on every decode worker: a batch a local prefill would stall. */
+  const busy = (sequences: number) => {
+    for (const c of pool)
+      if (c.role === 'decode')
+        for (let i = 0; i < sequences; i++) core.load.book(c.id, { prefillTokens: 0, decodeBlocks: 64 }, clock.now());
+  };
+  return { ...core, clock, disagg, pool, cache, busy };
 }
 
 /** `count` token ids starting at `start` (distinct ranges share nothing). */
 const tokens = (count: number, start: number): number[] => Array.from({ length: count }, (_, i) => start + i);
 
 describe('the disaggregation decision', () => {
-  it('aggregates prompts whose uncached part is within the threshold and disaggregates those above it', () => {
+  it('aggregates prompts whose uncached part is within the threshold and disaggregates those above it from a busy decode batch', () => {
     const T = 1024;
-    const { disagg, pool, cache } = setup({ mode: 'auto', threshold_tokens: T });
+    const { disagg, pool, cache, busy } = setup({ mode: 'auto', threshold_tokens: T });
+    // 16 sequences decoding on each decode worker: a local prefill above T would stall them all.
+    busy(16);
     // d0 and d1 both cache the same 3,200-token system prompt; prompts add fresh tokens after it.
     const system = tokens(3200, 1);
     cache('d0', system);
@@ -71,6 +79,16 @@ describe('the disaggregation decision', () => {
     expect(disagg.decide({ tokenIds: tokens(1200, 9_500_000), maxTokens: 64 }, pool).disaggregate).toBe(true);
   });
 
+  it('keeps a prompt above the threshold on an idle decode worker: nothing to stall, and remote adds the transfer', () => {
+    const { disagg, pool } = setup({ mode: 'auto', threshold_tokens: 256 });
+    const decision = disagg.decide({ tokenIds: tokens(4000, 1), maxTokens: 64 }, pool);
+    expect(decision.disaggregate).toBe(false);
+    expect(decision.workerId).toMatch(/^d/);
+    expect(decision.placement).toMatchObject({ remote: false, stallSeconds: 0, stalledSequences: 0 });
+    expect(decision.placement!.remoteTtftSeconds).toBeGreaterThan(decision.placement!.localCostSeconds);
+    expect(decision.reason).toMatch(/local prefill is cheaper/);
+  });
+
   it('never disaggregates in mode never, and always does in mode always, short prompts too', () => {
     const long = tokens(8000, 1);
     const never = setup({ mode: 'never' });
@@ -85,16 +103,21 @@ describe('the disaggregation decision', () => {
     expect(short.decodeWorkerId).toMatch(/^d/);
   });
 
-  it('stays aggregated while the prefill pool is saturated, and disaggregates again once it drains', () => {
-    const { disagg, pool, load, clock } = setup({ mode: 'auto', threshold_tokens: 256, prefill_queue_bound_s: 1 });
+  it('prefills locally while the prefill pool is backed up past the stall, and remotely again once it drains', () => {
+    const { disagg, pool, load, clock, busy } = setup({ mode: 'auto', threshold_tokens: 256 });
+    busy(4);
     const prompt = tokens(4000, 1);
-    expect(disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool).disaggregate).toBe(true);
-    // 40k queued prefill tokens on each prefill worker: over a second of work on an H100 for Qwen3-8B.
-    const bookings = ['p0', 'p1'].map((id) => load.book(id, { prefillTokens: 40_000, decodeBlocks: 0 }, clock.now()));
-    const saturated = disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool);
-    expect(saturated.disaggregate).toBe(false);
-    expect(saturated.prefillQueueSeconds!).toBeGreaterThanOrEqual(1);
-    expect(saturated.reason).toMatch(/prefill pool is saturated/);
+    const first = disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool);
+    expect(first.disaggregate).toBe(true);
+    expect(first.placement!.remote).toBe(true);
+    // The stall on 4 sequences outweighs the transfer, but not 200k queued tokens on each prefill worker (seconds of work).
+    const bookings = ['p0', 'p1'].map((id) => load.book(id, { prefillTokens: 200_000, decodeBlocks: 0 }, clock.now()));
+    const backedUp = disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool);
+    expect(backedUp.disaggregate).toBe(false);
+    expect(backedUp.prefillQueueSeconds!).toBeGreaterThan(backedUp.placement!.localCostSeconds);
+    expect(backedUp.placement!.remoteTtftSeconds).toBeGreaterThan(backedUp.placement!.localCostSeconds);
+    // Seconds of queue remotely, a 0.1 s prefill locally: only local meets the 1 s TTFT target.
+    expect(backedUp.reason).toMatch(/only local prefill meets the TTFT target/);
     for (const id of bookings) load.firstToken(id, clock.now());
     expect(disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool).disaggregate).toBe(true);
   });
@@ -167,7 +190,8 @@ describe('the disaggregation decision', () => {
   });
 
   it('explains itself in plain JSON, and a dry run cannot be committed', () => {
-    const { disagg, pool } = setup({ mode: 'auto', threshold_tokens: 100 });
+    const { disagg, pool, busy } = setup({ mode: 'auto', threshold_tokens: 100 });
+    busy(16);
     const decision = disagg.decide({ tokenIds: tokens(3000, 1), maxTokens: 64 }, pool, { dryRun: true });
     const json = JSON.parse(JSON.stringify(decision)) as DisaggDecision;
     expect(json.disaggregate).toBe(true);
@@ -177,11 +201,21 @@ describe('the disaggregation decision', () => {
       ['decodeSeconds', 'queueSeconds', 'totalSeconds', 'transferSeconds'],
       ['decodeSeconds', 'queueSeconds', 'totalSeconds', 'transferSeconds'],
     ]);
+    expect(Object.keys(json.placement!).sort()).toEqual([
+      'localCostSeconds',
+      'localTtftSeconds',
+      'remote',
+      'remoteTtftSeconds',
+      'stallSeconds',
+      'stalledSequences',
+      'ttftTargetSeconds',
+    ]);
     expect(() => disagg.commit(decision)).toThrow(/dry-run/);
   });
 
   it('follows a retuned threshold', () => {
-    const { disagg, pool } = setup({ mode: 'auto', threshold_tokens: 4096 });
+    const { disagg, pool, busy } = setup({ mode: 'auto', threshold_tokens: 4096 });
+    busy(16);
     const prompt = tokens(3000, 1);
     expect(disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool).disaggregate).toBe(false);
     disagg.setThresholdTokens(2048);

@@ -20,6 +20,11 @@ import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-p
  * whose prefix the decode worker already holds (pulled by an earlier disaggregated request) is
  * served aggregated. /debug/route predicts each verdict and the request's log line confirms it.
  * The threshold is then retuned at run time, by hand and from a stand-in planner's /decision.
+ *
+ * Above T the decision also prices both placements (orchestrator/disagg/placement.ts): the
+ * decode worker is an L40S and the prefill worker an H100, so even on an idle decode worker a
+ * prompt above T prefills sooner remotely (H100 prefill + transfer) than locally, and the
+ * threshold is what these verdicts turn on.
  */
 const T = 256;
 const fleet = createWorkerFleet();
@@ -31,8 +36,8 @@ let plannerThreshold: number | null = null;
 
 beforeAll(async () => {
   [P, D] = await Promise.all([
-    fleet.start(['--time-scale', '50', '--role', 'prefill']),
-    fleet.start(['--time-scale', '50', '--role', 'decode']),
+    fleet.start(['--time-scale', '50', '--role', 'prefill', '--gpu', 'h100-sxm']),
+    fleet.start(['--time-scale', '50', '--role', 'decode', '--gpu', 'l40s']),
   ]);
   // A stand-in for the planner's HTTP edge: /decision as planner/decision-json.ts writes it (404 before the first decision).
   planner = createServer((request, response) => {

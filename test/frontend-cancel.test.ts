@@ -12,6 +12,7 @@ import {
   type FakeCore,
   type RunningFrontend,
 } from './frontend-harness.ts';
+import { sample } from './fakes/metric-sample.ts';
 
 let tokenizer: ModelTokenizer;
 let core: FakeCore;
@@ -29,8 +30,7 @@ afterAll(() => frontend?.close());
 const encode = (text: string) => tokenizer.tokenizer.encode(text, { addSpecialTokens: false });
 
 async function metric(series: string): Promise<number> {
-  const line = (await frontend.metrics.render()).split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  return sample(await frontend.metrics.render(), series) ?? 0;
 }
 
 describe('a client that disconnects', () => {

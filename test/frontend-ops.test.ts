@@ -10,6 +10,7 @@ import {
   type FakeCore,
   type RunningFrontend,
 } from './frontend-harness.ts';
+import { sample } from './fakes/metric-sample.ts';
 
 let tokenizer: ModelTokenizer;
 let core: FakeCore;
@@ -26,11 +27,6 @@ beforeAll(async () => {
   frontend = await startFrontend(core, tokenizer);
 });
 afterAll(() => frontend?.close());
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('health and readiness', () => {
   it('answers /health while the process is up', async () => {

@@ -91,7 +91,9 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     const kubeconfig = api.writeKubeconfig(dir);
     workers = [
       await startFakeGrpcWorker({ role: WorkerRole.PREFILL }),
-      await startFakeGrpcWorker({ role: WorkerRole.DECODE }),
+      // Decode workers on L40S, the prefill worker on an H100: a long prompt prefills sooner on
+      // the H100 plus the transfer than on an idle L40S, so the placement rule disaggregates it.
+      await startFakeGrpcWorker({ role: WorkerRole.DECODE, gpu: 'l40s' }),
     ];
     vllm = await startFakeVllmServer({ servedModel: 'Qwen/Qwen3-8B' });
     const grpcPod = (name: string, worker: FakeGrpcWorker, role: string) => {
@@ -111,6 +113,7 @@ describe.skipIf(!available)('a real Prometheus scraping the orchestrator and the
     api.putPod(
       fakePod('vllm-decode-0', {
         labels: { 'app.kubernetes.io/component': 'worker', 'tandem.dev/role': 'decode' },
+        annotations: { 'tandem.dev/gpu': 'l40s' },
         ports: { http: Number(new URL(vllm.url).port) },
       }),
     );

@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '../../common/log.ts';
 import { createRng } from '../../common/rng.ts';
 import { createKvEventSubscriber, type KvEventSubscriber } from '../../orchestrator/kv-events/index.ts';
 import { createPreciseIndex } from '../../orchestrator/kv-index/precise-index.ts';
-import type { ExternalBlockHash, KvCacheEvent } from '../../proto/kv-events/index.ts';
+import { blockStored, type ExternalBlockHash, type KvCacheEvent } from '../../proto/kv-events/index.ts';
 import { createKvEventPublisher, type KvEventPublisher } from '../../workers/kv-events/index.ts';
 import { startLoopLagProbe, type LoopLag } from './loop-lag.ts';
 
@@ -126,18 +126,7 @@ function storedEvent(
   const tokenIds = new Array<number>(blocks * blockSize);
   for (let i = 0; i < tokenIds.length; i++) tokenIds[i] = rng.int(151_936);
   const blockHashes = Array.from({ length: blocks }, () => BigInt.asUintN(64, nextHash++ * 0x9e3779b97f4a7c15n));
-  return {
-    type: 'BlockStored',
-    blockHashes,
-    parentBlockHash: parent,
-    tokenIds,
-    blockSize,
-    loraId: null,
-    medium: 'GPU',
-    loraName: null,
-    extraKeys: null,
-    groupIdx: null,
-  };
+  return blockStored({ blockHashes, parentBlockHash: parent, tokenIds, blockSize });
 }
 
 async function waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {

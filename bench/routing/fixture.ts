@@ -1,5 +1,5 @@
 import type { Rng } from '../../common/rng.ts';
-import type { KvEventBatch } from '../../proto/kv-events/types.ts';
+import { blockStored, type KvEventBatch } from '../../proto/kv-events/types.ts';
 
 /**
  * A synthetic fleet state for the routing-core benchmark: `documents` prompts of
@@ -62,18 +62,12 @@ export function buildFixture(rng: Rng, o: FixtureOptions): Fixture {
           ts: ts++,
           dataParallelRank: null,
           events: [
-            {
-              type: 'BlockStored',
+            blockStored({
               blockHashes: hashes,
               parentBlockHash: parent,
               tokenIds: tokens.slice(from * o.blockSize, to * o.blockSize),
               blockSize: o.blockSize,
-              loraId: null,
-              medium: 'GPU',
-              loraName: null,
-              extraKeys: null,
-              groupIdx: null,
-            },
+            }),
           ],
         },
       });

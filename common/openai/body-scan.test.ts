@@ -149,6 +149,24 @@ describe('the body scan: prompt text', () => {
     }
   });
 
+  it('counts long plain-ASCII runs (counted natively) exactly, whitespace at their edges and across chunks included', () => {
+    const line = 'the quick brown fox jumps over the lazy dog';
+    const texts = [
+      `   ${line} ${line}   `,
+      `${line}\n${line}\t  \n`.repeat(20),
+      `${' '.repeat(100)}${line.repeat(5)}${' '.repeat(100)}x`,
+      `\u00e9${line.repeat(3)}\u3000${' '.repeat(40)}`,
+      ' '.repeat(300),
+    ];
+    for (const text of texts) {
+      const json = JSON.stringify({ prompt: [text, text] });
+      const whole = scan(completion, json);
+      expect(whole, text).toMatchObject(truth(text, text));
+      for (const sizes of [[1], [7], [31], [33], [64], [100, 3]])
+        expect(scan(completion, json, sizes), text).toEqual(whole);
+    }
+  });
+
   it('counts ASCII text exactly and other text by its characters (a 4-byte one counts 1 unit of its 2)', () => {
     expect(scan(completion, JSON.stringify({ prompt: 'caf\u00e9 \u4e2d\u{1f600}x' }))).toMatchObject({
       units: 8,

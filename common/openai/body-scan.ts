@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { TextLength } from '../tokenizer/tokenizer.ts';
 
 /**
@@ -26,7 +27,8 @@ import type { TextLength } from '../tokenizer/tokenizer.ts';
  * whitespace (every Hugging Face template we know does). A body that repeats a key is counted for
  * every copy (JSON.parse keeps the last): such a body may be refused where its last copy would fit.
  *
- * Cost: one pass over the bytes, no allocation but for short keys (about 1-3 ms per MB here).
+ * Cost: one pass over the bytes, no allocation but for short keys; plain ASCII runs are searched
+ * and checked natively (bench/reliability/body-scan-cost.ts measures it per MB).
  */
 export interface BodyScanOptions {
   /** Which prompt to count: a completion's `prompt`, a chat's `messages`, or none (depth only). */
@@ -271,7 +273,12 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     }
   };
 
-  /** The rest of a counted string; returns where it ends, or n. Locals in the loop: it runs over every prompt byte. */
+  /**
+   * The rest of a counted string; returns where it ends, or n. It runs over every prompt byte, so:
+   * locals in the loop, and once 32 plain ASCII bytes come in a row, the run up to the next quote
+   * or backslash (the bulk of most prompts) is checked and counted natively, whole but for
+   * whitespace at its edges (a native call per short run would cost more than the loop).
+   */
   const count = (chunk: Uint8Array, from: number, n: number): number => {
     let units = strUnits;
     let ascii = strAscii;
@@ -279,11 +286,38 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     let spaceAscii = wsAscii;
     let begun = started;
     let esc = escaping;
-    let i = from;
-    for (; i < n; i++) {
+    let plainRun = 0;
+    // The next quote and backslash at or after i (-1: none in this chunk), searched again only once passed.
+    let quote = -2;
+    let slash = -2;
+    for (let i = from; i < n; i++) {
+      if (plainRun >= 32) {
+        plainRun = 0;
+        if (quote !== -1 && quote < i) quote = chunk.indexOf(0x22, i);
+        if (slash !== -1 && slash < i) slash = chunk.indexOf(0x5c, i);
+        const end = Math.min(quote < 0 ? n : quote, slash < 0 ? n : slash);
+        if (end - i >= 32 && isAscii(chunk.subarray(i, end))) {
+          let first = i;
+          if (!begun) while (first < end && isSpaceByte(chunk[first]!)) first++;
+          let last = end - 1;
+          while (last >= first && isSpaceByte(chunk[last]!)) last--;
+          if (last >= first) {
+            units += spaceUnits + (last - first + 1);
+            ascii += spaceAscii + (last - first + 1);
+            spaceUnits = spaceAscii = end - 1 - last;
+            begun = true;
+          } else if (begun) {
+            spaceUnits += end - first;
+            spaceAscii += end - first;
+          }
+          i = end - 1;
+          continue;
+        }
+      }
       const b = chunk[i]!;
       if (b < 0x80 && b !== 0x22 && b !== 0x5c && esc === 0) {
-        if (b > 0x20 || !(b === 0x20 || (b >= 0x09 && b <= 0x0d) || b >= 0x1c)) {
+        plainRun++;
+        if (!isSpaceByte(b)) {
           units += spaceUnits + 1;
           ascii += spaceAscii + 1;
           spaceUnits = spaceAscii = 0;
@@ -294,9 +328,10 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
         }
         continue;
       }
-      // The rarer bytes: a quote, an escaping, a non-ASCII character.
+      plainRun = 0;
+      // The rarer bytes: a quote, an escape, a non-ASCII character.
       let isSpace = false;
-      let isAscii = 0;
+      let isAsciiChar = 0;
       if (esc === 1) {
         if (b === 0x75) {
           esc = 5;
@@ -306,14 +341,14 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
         esc = 0;
         // \" \\ \/ \b \f \n \r \t: one ASCII character; \f \n \r \t are whitespace.
         isSpace = b === 0x66 || b === 0x6e || b === 0x72 || b === 0x74;
-        isAscii = 1;
+        isAsciiChar = 1;
       } else if (esc !== 0) {
         const digit = b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57;
         hex = (hex << 4) | (digit & 0xf);
         if (--esc !== 1) continue;
         esc = 0;
         isSpace = isSpaceUnit(hex);
-        isAscii = hex < 0x80 ? 1 : 0;
+        isAsciiChar = hex < 0x80 ? 1 : 0;
       } else if (b === 0x22) {
         strUnits = units; // trailing whitespace dropped
         strAscii = ascii;
@@ -330,11 +365,11 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
       if (isSpace) {
         if (begun) {
           spaceUnits++;
-          spaceAscii += isAscii;
+          spaceAscii += isAsciiChar;
         }
       } else {
         units += spaceUnits + 1;
-        ascii += spaceAscii + isAscii;
+        ascii += spaceAscii + isAsciiChar;
         spaceUnits = spaceAscii = 0;
         begun = true;
       }
@@ -404,6 +439,11 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
         ? { units: live.units + strUnits, ascii: live.ascii + strAscii }
         : { units: live.units, ascii: live.ascii },
   };
+}
+
+/** Whether an ASCII byte is whitespace to JavaScript's trim or Python's strip. */
+function isSpaceByte(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d) || (b >= 0x1c && b <= 0x1f);
 }
 
 /** Whether a UTF-16 unit is whitespace to JavaScript's trim or Python's strip (either may trim content). */

@@ -1,5 +1,6 @@
 import type { RoutingDecision } from '../routing/index.ts';
-import type { DecodeSelection, DisaggDecision, DisaggOptions } from './types.ts';
+import { comparePlacements } from './placement.ts';
+import type { DecodeSelection, DisaggDecision, DisaggOptions, PlacementTerms } from './types.ts';
 
 /**
  * The disaggregation decision, pure: the routing decisions go in, the verdict and every reason
@@ -11,17 +12,19 @@ import type { DecodeSelection, DisaggDecision, DisaggOptions } from './types.ts'
  * 3. `auto`: its uncached prompt tokens (prompt minus its cached prefix) at or below
  *    `thresholdTokens`: aggregated there; moving the KV would cost more than prefilling locally.
  * 4. A prefill worker by KV overlap (routing over the prefill pool). None eligible: aggregated.
- * 5. `auto`: the prefill pool saturated (its least-queued eligible worker holds at least
- *    `prefillQueueBoundSeconds` of queued prefill): aggregated, rather than queue behind it.
- * 6. A decode worker by decode load plus the transfer it would need (decode-selection.ts).
- * 7. Prefill and decode on one worker (a pool of `both` workers): aggregated there.
+ * 5. A decode worker by decode load plus the transfer it would need (decode-selection.ts).
+ * 6. Prefill and decode on one worker (a pool of `both` workers): aggregated there.
+ * 7. `auto`: the two placements priced (placement.ts): remote = the prefill worker's wait and
+ *    prefill + the transfer to the decode worker; local = the rule-1 worker's wait and prefill
+ *    beside its decode batch + `stallWeight` x the stall that batch suffers. If only one meets
+ *    the TTFT target, that one; else local when not dearer: aggregated there.
  * 8. Otherwise: disaggregated.
  *
- * The prefill routing and decode selection are passed as thunks so they are only computed when
- * a rule needs them (most short prompts stop at rule 3). `always` skips rules 3 and 5.
+ * The prefill routing, decode selection and local prefill are passed as thunks so they are only
+ * computed when a rule needs them (most short prompts stop at rule 3). `always` skips rules 3 and 7.
  */
 export interface DecideInput {
-  readonly options: Pick<DisaggOptions, 'mode' | 'thresholdTokens' | 'prefillQueueBoundSeconds'>;
+  readonly options: Pick<DisaggOptions, 'mode' | 'thresholdTokens' | 'stallWeight' | 'ttftTargetSeconds'>;
   readonly promptTokens: number;
   readonly atMs: number;
   /** Routing over the decode-capable pool; null when the fleet has no decode-capable worker. */
@@ -29,15 +32,18 @@ export interface DecideInput {
   /** Routing over the prefill pool; null when there is none. */
   readonly prefill: () => RoutingDecision | null;
   readonly decode: () => DecodeSelection | null;
+  /** The rule-1 worker's prefill of the request beside its decode batch (placement.ts `localPrefill`). */
+  readonly local: () => { readonly prefillSeconds: number; readonly stallSeconds: number };
 }
 
 export function decideDisaggregation(input: DecideInput): DisaggDecision {
-  const { mode, thresholdTokens, prefillQueueBoundSeconds } = input.options;
+  const { mode, thresholdTokens, stallWeight, ttftTargetSeconds } = input.options;
   const reasons: string[] = [];
   const aggregated = input.aggregated;
   let prefill: RoutingDecision | null = null;
   let decode: DecodeSelection | null = null;
   let prefillQueueSeconds: number | null = null;
+  let placement: PlacementTerms | null = null;
   const chosen = aggregated?.workerId ? aggregated.candidates.find((c) => c.id === aggregated.workerId) : undefined;
   const uncachedTokens = chosen ? chosen.newTokens : null;
 
@@ -55,7 +61,7 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
       uncachedTokens,
       thresholdTokens,
       prefillQueueSeconds,
-      prefillQueueBoundSeconds,
+      placement,
       aggregated,
       prefill,
       decode,
@@ -87,13 +93,6 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
   for (const c of prefill.candidates)
     if (c.eligible)
       prefillQueueSeconds = Math.min(prefillQueueSeconds ?? Number.POSITIVE_INFINITY, c.cost.queueSeconds);
-  const queue = prefillQueueSeconds ?? 0;
-  if (mode === 'auto' && queue >= prefillQueueBoundSeconds) {
-    return verdict(
-      false,
-      `aggregated on ${chosen.id}: the prefill pool is saturated (${queue.toFixed(2)} s queued on its least-loaded worker, bound ${prefillQueueBoundSeconds} s)`,
-    );
-  }
   reasons.push(`prefill on ${prefill.workerId}: ${prefill.reason}`);
 
   decode = input.decode();
@@ -105,6 +104,33 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
       `aggregated on ${chosen.id}: prefill and decode would run on the same worker ${decode.workerId}`,
     );
   reasons.push(`decode on ${decode.workerId}: ${decode.reason}`);
+  if (mode === 'auto') {
+    const p = prefill.candidates.find((c) => c.id === prefill!.workerId)!;
+    const d = decode.candidates.find((c) => c.id === decode!.workerId);
+    const local = input.local();
+    placement = comparePlacements({
+      local: {
+        queueSeconds: chosen.cost.queueSeconds,
+        prefillSeconds: local.prefillSeconds,
+        stallSeconds: local.stallSeconds,
+        stalledSequences: chosen.load.inflightRequests,
+      },
+      remote: {
+        queueSeconds: p.cost.queueSeconds,
+        prefillSeconds: p.cost.prefillSeconds,
+        transferSeconds: d?.terms.transferSeconds ?? 0,
+      },
+      stallWeight,
+      ttftTargetSeconds,
+    });
+    const priced = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(p.cost.queueSeconds)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)}) against local ${s(placement.localCostSeconds)} (wait + prefill ${s(placement.localTtftSeconds)} + ${stallWeight} x ${s(placement.stallSeconds)} stall x ${placement.stalledSequences} decoding), TTFT target ${s(ttftTargetSeconds)}`;
+    const why = (remote: boolean) =>
+      placement!.localTtftSeconds <= ttftTargetSeconds !== placement!.remoteTtftSeconds <= ttftTargetSeconds
+        ? `only ${remote ? 'remote' : 'local'} prefill meets the TTFT target`
+        : `${remote ? 'remote' : 'local'} prefill is cheaper`;
+    if (!placement.remote) return verdict(false, `aggregated on ${chosen.id}: ${why(false)}: ${priced}`);
+    reasons.push(`${why(true)}: ${priced}`);
+  }
   return verdict(
     true,
     mode === 'always'
@@ -112,3 +138,5 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
       : `disaggregated: prefill on ${prefill.workerId}, decode on ${decode.workerId}`,
   );
 }
+
+const s = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;

@@ -6,6 +6,7 @@ import type { LoadBook } from '../load/index.ts';
 import type { Candidate, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
 import { decideDisaggregation } from './decide.ts';
 import { selectDecodeWorker, type DecodeCandidateInput } from './decode-selection.ts';
+import { localPrefill } from './placement.ts';
 import type { DecodeCandidateReport, DecodeSelection, DisaggBookings, DisaggDecision, DisaggOptions } from './types.ts';
 
 /**
@@ -144,12 +145,26 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       const aggregated = decodePool.length > 0 ? router.route(request, decodePool, { dryRun }) : null;
       const byId = new Map(decodePool.map((c) => [c.id, c]));
       const decision: Decided = decideDisaggregation({
-        options: { mode: options.mode, thresholdTokens, prefillQueueBoundSeconds: options.prefillQueueBoundSeconds },
+        options: {
+          mode: options.mode,
+          thresholdTokens,
+          stallWeight: options.stallWeight,
+          ttftTargetSeconds: options.ttftTargetSeconds,
+        },
         promptTokens: request.tokenIds.length,
         atMs: clock.now(),
         aggregated,
         prefill: () => (prefillPool.length > 0 ? router.route(request, prefillPool, { dryRun }) : null),
         decode: () => (aggregated ? selectDecode(request, aggregated, byId) : null),
+        local: () => {
+          const report = aggregated!.candidates.find((c) => c.id === aggregated!.workerId)!;
+          return localPrefill(byId.get(report.id)!.profile, {
+            newTokens: report.newTokens,
+            cachedTokens: report.cachedTokens,
+            decodeSequences: report.load.inflightRequests,
+            decodeContextTokens: report.load.activeDecodeBlocks * report.blockSize,
+          });
+        },
       });
       decision[INTERNAL] = { owner, request, dryRun, committed: false };
       return decision;

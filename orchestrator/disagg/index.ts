@@ -7,6 +7,7 @@ export {
 } from './decode-selection.ts';
 export { createDisaggregator, type Disaggregator, type DisaggregatorDeps } from './disaggregator.ts';
 export { disaggOptionsFromConfig } from './options.ts';
+export { comparePlacements, localPrefill, type LocalPrefillInput, type PlacementInput } from './placement.ts';
 export type {
   DecodeCandidateReport,
   DecodeLoad,
@@ -16,4 +17,5 @@ export type {
   DisaggDecision,
   DisaggMode,
   DisaggOptions,
+  PlacementTerms,
 } from './types.ts';

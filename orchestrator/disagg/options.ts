@@ -5,15 +5,19 @@ import type { DisaggOptions } from './types.ts';
 /**
  * The decision's options from the validated config: the `disaggregation` section, plus the
  * routing section's `kv` weights and decode horizon so decode workers are priced as the `kv`
- * policy prices them. Throws TandemError on an unknown link name (listing the known ones).
+ * policy prices them, and the TTFT target of `planner.slo` (the deployment's SLO, which the
+ * admission queue reads too). Throws TandemError on an unknown link name (listing the known ones).
  */
-export function disaggOptionsFromConfig(config: Pick<Readonly<Config>, 'disaggregation' | 'routing'>): DisaggOptions {
+export function disaggOptionsFromConfig(
+  config: Pick<Readonly<Config>, 'disaggregation' | 'routing' | 'planner'>,
+): DisaggOptions {
   const d = config.disaggregation;
   const kv = config.routing.kv;
   return {
     mode: d.mode,
     thresholdTokens: d.threshold_tokens,
-    prefillQueueBoundSeconds: d.prefill_queue_bound_s,
+    stallWeight: d.stall_weight,
+    ttftTargetSeconds: config.planner.slo.ttft_s,
     link: linkProfile(d.kv_link),
     decodeWeight: kv.decode_weight,
     transferWeight: d.transfer_weight,

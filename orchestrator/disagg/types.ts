@@ -9,8 +9,13 @@ export interface DisaggOptions {
   readonly mode: DisaggMode;
   /** `auto`: disaggregate when the best decode-capable worker's uncached prompt tokens exceed this. */
   readonly thresholdTokens: number;
-  /** The prefill pool is saturated when its least-queued eligible worker has this much prefill queued, seconds. */
-  readonly prefillQueueBoundSeconds: number;
+  /**
+   * `auto`: TTFT-seconds one second of stall on one decoding sequence counts for, when a local
+   * prefill is weighed against a remote one (placement.ts).
+   */
+  readonly stallWeight: number;
+  /** `auto`: the TTFT target a placement's expected TTFT is held to (planner.slo.ttft_s), seconds. */
+  readonly ttftTargetSeconds: number;
   /** The link a decode worker pulls missing blocks over. */
   readonly link: LinkProfile;
   /** Weights of a decode candidate's terms. */
@@ -63,6 +68,23 @@ export interface DecodeSelection {
   readonly candidates: readonly DecodeCandidateReport[];
 }
 
+/** The two placements of a prompt above the threshold, priced by `comparePlacements` (seconds). JSON-ready. */
+export interface PlacementTerms {
+  /** Wait + prefill on the decode-capable worker, in steps shared with its decode batch. */
+  readonly localTtftSeconds: number;
+  /** Extra wait per decoding sequence there while the prompt prefills, and how many decode. */
+  readonly stallSeconds: number;
+  readonly stalledSequences: number;
+  /** localTtft + stall_weight x stall x stalled sequences. */
+  readonly localCostSeconds: number;
+  /** Wait + prefill on the prefill worker + KV transfer to the decode worker. */
+  readonly remoteTtftSeconds: number;
+  /** The TTFT target both were held to. */
+  readonly ttftTargetSeconds: number;
+  /** True: prefill remotely (only remote meets the target, or neither or both do and remote is cheaper). */
+  readonly remote: boolean;
+}
+
 /**
  * What the disaggregation decision says and why; what `POST /debug/route` shows. Plain JSON:
  * the routing decisions embedded carry every candidate's overlap, load and cost terms.
@@ -85,7 +107,8 @@ export interface DisaggDecision {
   readonly thresholdTokens: number;
   /** Queued prefill on the least-queued eligible prefill worker, seconds; null without a prefill pool. */
   readonly prefillQueueSeconds: number | null;
-  readonly prefillQueueBoundSeconds: number;
+  /** `auto` above the threshold: both placements priced; null when no comparison was made. */
+  readonly placement: PlacementTerms | null;
   /** Routing over the decode-capable pool (the aggregated choice, and every decode candidate's overlap and load). */
   readonly aggregated: RoutingDecision | null;
   /** Routing over the prefill pool by KV overlap; null when none was needed or there is no prefill pool. */

@@ -92,7 +92,8 @@ type Placed = Extract<Attempt, { kind: 'aggregated' | 'disaggregated' }>;
 const NEVER: DisaggOptions = {
   mode: 'never',
   thresholdTokens: 0,
-  prefillQueueBoundSeconds: 1,
+  stallWeight: 1,
+  ttftTargetSeconds: 1,
   link: linkProfile('ib-400g'),
   decodeWeight: 1,
   transferWeight: 1,

@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parsePrometheusText } from '../../common/prometheus-text.ts';
+import { sample, samples } from '../../test/fakes/metric-sample.ts';
 import { oneTwoFiveBuckets } from './buckets.ts';
 import { ORCHESTRATOR_METRICS } from './names.ts';
 import { createOrchestratorMetrics, type WorkerStatusSample } from './orchestrator-metrics.ts';
-
-/** The value of one sample line `name{labels} value`, or undefined when absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('orchestrator metrics', () => {
   it('registers every name in ORCHESTRATOR_METRICS with its Prometheus type', async () => {
@@ -60,16 +56,18 @@ describe('orchestrator metrics', () => {
     metrics.recordRequestTokens({ promptTokens: 100, cachedPromptTokens: 64, generationTokens: 7 });
     metrics.recordRequestTokens({ promptTokens: 50, cachedPromptTokens: 0, generationTokens: 3 });
     metrics.setQueueDepth(5);
-    const text = await metrics.render();
-    expect(sample(text, 'tandem_requests_total{outcome="success",mode="aggregated"}')).toBe(2);
-    expect(sample(text, 'tandem_requests_total{outcome="rejected",mode="none"}')).toBe(1);
-    expect(sample(text, 'tandem_time_to_first_token_seconds_bucket{le="0.25",mode="disaggregated"}')).toBe(0);
-    expect(sample(text, 'tandem_time_to_first_token_seconds_bucket{le="0.5",mode="disaggregated"}')).toBe(1);
-    expect(sample(text, 'tandem_prompt_tokens_total')).toBe(150);
-    expect(sample(text, 'tandem_cached_prompt_tokens_total')).toBe(64);
-    expect(sample(text, 'tandem_generation_tokens_total')).toBe(10);
-    expect(sample(text, 'tandem_request_prompt_tokens_count')).toBe(2);
-    expect(sample(text, 'tandem_queue_depth')).toBe(5);
+    const expected = {
+      'tandem_requests_total{outcome="success",mode="aggregated"}': 2,
+      'tandem_requests_total{outcome="rejected",mode="none"}': 1,
+      'tandem_time_to_first_token_seconds_bucket{le="0.25",mode="disaggregated"}': 0,
+      'tandem_time_to_first_token_seconds_bucket{le="0.5",mode="disaggregated"}': 1,
+      tandem_prompt_tokens_total: 150,
+      tandem_cached_prompt_tokens_total: 64,
+      tandem_generation_tokens_total: 10,
+      tandem_request_prompt_tokens_count: 2,
+      tandem_queue_depth: 5,
+    };
+    expect(samples(await metrics.render(), Object.keys(expected))).toEqual(expected);
   });
 
   it("reads the workers' reported figures at each scrape, so departed workers leave no series", async () => {
@@ -79,17 +77,23 @@ describe('orchestrator metrics', () => {
       { worker: 'decode-0', role: 'decode', runningRequests: 7, waitingRequests: null, kvUsage: null },
     ];
     metrics.readWorkerStatusFrom(() => fleet);
-    let text = await metrics.render();
-    expect(sample(text, 'tandem_worker_running_requests{worker="prefill-0",role="prefill"}')).toBe(3);
-    expect(sample(text, 'tandem_worker_waiting_requests{worker="prefill-0",role="prefill"}')).toBe(1);
-    expect(sample(text, 'tandem_worker_kv_usage{worker="prefill-0",role="prefill"}')).toBe(0.25);
-    expect(sample(text, 'tandem_worker_running_requests{worker="decode-0",role="decode"}')).toBe(7);
-    // Not reported: no series rather than a made-up zero.
-    expect(sample(text, 'tandem_worker_kv_usage{worker="decode-0",role="decode"}')).toBeUndefined();
+    const series = [
+      'tandem_worker_running_requests{worker="prefill-0",role="prefill"}',
+      'tandem_worker_waiting_requests{worker="prefill-0",role="prefill"}',
+      'tandem_worker_kv_usage{worker="prefill-0",role="prefill"}',
+      'tandem_worker_running_requests{worker="decode-0",role="decode"}',
+      'tandem_worker_kv_usage{worker="decode-0",role="decode"}',
+    ];
+    expect(Object.values(samples(await metrics.render(), series))).toEqual([
+      3,
+      1,
+      0.25,
+      7,
+      // Not reported: no series rather than a made-up zero.
+      undefined,
+    ]);
     fleet = [{ worker: 'decode-0', role: 'decode', runningRequests: 2, waitingRequests: 0, kvUsage: 0.5 }];
-    text = await metrics.render();
-    expect(sample(text, 'tandem_worker_running_requests{worker="prefill-0",role="prefill"}')).toBeUndefined();
-    expect(sample(text, 'tandem_worker_running_requests{worker="decode-0",role="decode"}')).toBe(2);
+    expect(Object.values(samples(await metrics.render(), series))).toEqual([undefined, undefined, undefined, 2, 0.5]);
   });
 
   it('drops every series of a removed worker and keeps the others', async () => {
@@ -113,6 +117,14 @@ describe('orchestrator metrics', () => {
       1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000,
     ]);
     expect(oneTwoFiveBuckets(1)).toEqual([1]);
+  });
+
+  it("renders text the planner's scrape parses, process metrics included (a lag with no samples is NaN)", async () => {
+    const metrics = createOrchestratorMetrics({ processMetrics: true });
+    for (const text of [await metrics.render(), await metrics.render()]) {
+      const parsed = parsePrometheusText(text);
+      expect(parsed.ok ? 'parses' : parsed.error.message).toBe('parses');
+    }
   });
 
   it('keeps two instances apart (each has its own registry)', async () => {

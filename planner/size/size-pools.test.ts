@@ -156,6 +156,9 @@ describe('sizing against hand-computed cases', () => {
     // A fixed handoff cost of 100 ms moves the crossing: 200 x (1e-4 x - 0.03) > 0.1 + 1e-4 x
     // => x > 6.1 / 0.0199 = 306.5: first multiple 320, threshold 304.
     expect(recommendThreshold(toyPerf(), toyLink, 0.1, 200, 1500, 0, 16).tokens).toBe(304);
+    // disaggregation.stall_weight 0.01 prices the stall at a hundredth: 2 x (1e-4 x - 0.03) > 1e-4 x
+    // => x > 600: at 592 local still wins (58.4 ms < 59.2 ms), at 608 remote (61.6 > 60.8): threshold 592.
+    expect(recommendThreshold(toyPerf(), toyLink, 0, 200, 1500, 0, 16, 0.01).tokens).toBe(592);
   });
 
   it('splits requests at the threshold using the prompt-length histogram', () => {

@@ -31,6 +31,8 @@ export interface SizingInput {
   readonly link: LinkProfile;
   /** Seconds a disaggregated request pays beyond the link's transfer time (extra hop, handshake). */
   readonly handoffOverheadS: number;
+  /** disaggregation.stall_weight: prices the decode batch's stall in the threshold; default 1. */
+  readonly stallWeight?: number | undefined;
   /** Most GPUs the pools may hold together; 0 = no limit. */
   readonly gpuBudget: number;
   /** Tokens per KV block; the threshold is a multiple of it. */
@@ -113,6 +115,7 @@ export function sizePools(input: SizingInput): Sizing {
     decodePoint.contextTokens,
     hit,
     input.blockSize,
+    input.stallWeight ?? 1,
   );
   reasons.push(threshold.reason);
   const split = splitAtThreshold(isl, hit, threshold.tokens, load.isl);

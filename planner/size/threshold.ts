@@ -23,6 +23,11 @@ export interface ThresholdRecommendation {
  * (the decode worker pulls the blocks it lacks: the uncached ones). While the mixed pass is still
  * memory-bound, extra prefill tokens are nearly free and local wins; past the knee, interference
  * grows by batch x (compute per token) and overtakes the transfer. Scans block multiples.
+ *
+ * This is the dispatcher's placement rule (orchestrator/disagg/placement.ts) with both queues
+ * empty: local = prefill + stall_weight x stall x batch, remote = prefill + transfer (+ handoff);
+ * `stallWeight` is the same `disaggregation.stall_weight`, so the split the planner sizes the
+ * pools for is the one the dispatcher makes when the queues are short.
  */
 export function recommendThreshold(
   decode: PerfModel,
@@ -32,13 +37,15 @@ export function recommendThreshold(
   contextTokens: number,
   hitRate: number,
   blockSize: number,
+  /** TTFT-seconds per sequence-second of stall (disaggregation.stall_weight): the dispatcher's placement rule at empty queues. */
+  stallWeight = 1,
 ): ThresholdRecommendation {
   const step = decode.decodeStepSeconds(batch, contextTokens);
   const cost = (x: number) => {
     const cached = hitRate > 0 && hitRate < 1 ? (x * hitRate) / (1 - hitRate) : 0; // the prefix that came with x uncached tokens
     return {
       transfer: handoffOverheadS + transferSeconds(link, x * decode.kvBytesPerToken),
-      interference: batch * Math.max(0, decode.mixedStepSeconds(batch, contextTokens, x, cached) - step),
+      interference: stallWeight * batch * Math.max(0, decode.mixedStepSeconds(batch, contextTokens, x, cached) - step),
     };
   };
   for (let x = blockSize; x <= MAX_THRESHOLD_TOKENS; x += blockSize) {

@@ -2,7 +2,7 @@ import { encode as msgpackEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { decodeKvEventBatch } from './decode.ts';
 import { encodeKvEventBatch } from './encode.ts';
-import type { BlockStored, KvEventBatch } from './types.ts';
+import { blockStored, type BlockStored, type KvEventBatch } from './types.ts';
 
 // The worked example of PROTOCOLS.md 1.5: tokens 1..16, block size 16, sha256_cbor with
 // PYTHONHASHSEED=0, int hashes, ts = 1.5, dp_rank = 0; bytes produced by msgspec 0.22.
@@ -17,19 +17,9 @@ const MAP_STORED =
 const LEGACY_REMOVED_CLEARED =
   '93cb3ff80000000000009294ac426c6f636b52656d6f76656491cf2ceabcfae6d332eaa3475055c091b0416c6c426c6f636b73436c656172656400';
 
-const stored = (overrides: Partial<BlockStored> = {}): BlockStored => ({
-  type: 'BlockStored',
-  blockHashes: [HASH],
-  parentBlockHash: null,
-  tokenIds: TOKENS,
-  blockSize: 16,
-  loraId: null,
-  medium: 'GPU',
-  loraName: null,
-  extraKeys: null,
-  groupIdx: null,
-  ...overrides,
-});
+// blockStored()'s defaults, encoded, must give these bytes of vLLM's.
+const stored = (overrides: Partial<BlockStored> = {}): BlockStored =>
+  blockStored({ blockHashes: [HASH], parentBlockHash: null, tokenIds: TOKENS, blockSize: 16, ...overrides });
 const storedBatch: KvEventBatch = { ts: 1.5, events: [stored()], dataParallelRank: 0 };
 const removedBatch: KvEventBatch = {
   ts: 1.5,

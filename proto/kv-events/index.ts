@@ -3,13 +3,14 @@ export type {
   AllBlocksCleared,
   BlockRemoved,
   BlockStored,
+  BlockStoredFields,
   ExternalBlockHash,
   KvCacheEvent,
   KvEventBatch,
   KvEventFrame,
   ReplayEntry,
 } from './types.ts';
-export { END_SEQ } from './types.ts';
+export { blockStored, END_SEQ } from './types.ts';
 export { decodeKvEventBatch, type DecodedKvEventBatch } from './decode.ts';
 export { encodeKvEventBatch, KV_EVENT_SHAPES, type KvEventShape } from './encode.ts';
 export { offsetEndpointPort } from './endpoint.ts';

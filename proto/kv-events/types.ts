@@ -35,6 +35,26 @@ export interface BlockStored {
   readonly kvCacheSpecSlidingWindow?: number | null;
 }
 
+/** What a BlockStored's producer decides; the other fields default as `blockStored()` fills them. */
+export type BlockStoredFields = Pick<BlockStored, 'blockHashes' | 'parentBlockHash' | 'tokenIds' | 'blockSize'> &
+  Partial<BlockStored>;
+
+/**
+ * A BlockStored event as vLLM publishes one for device blocks of a single-group model with no
+ * LoRA and no extra hash keys (medium "GPU", the rest null); `fields` may override any of them.
+ */
+export function blockStored(fields: BlockStoredFields): BlockStored {
+  return {
+    type: 'BlockStored',
+    loraId: null,
+    medium: 'GPU',
+    loraName: null,
+    extraKeys: null,
+    groupIdx: null,
+    ...fields,
+  };
+}
+
 export interface BlockRemoved {
   readonly type: 'BlockRemoved';
   readonly blockHashes: readonly ExternalBlockHash[];

@@ -8,6 +8,9 @@ import { createOrchestrator, type Orchestrator } from '../../orchestrator/server
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker, type FakeWorkerOptions } from './fake-grpc-worker.ts';
 
+/** Reading a series off /metrics, for the tests that drive a harness. */
+export { sample } from './metric-sample.ts';
+
 /**
  * Starts a whole orchestrator (frontend, dispatcher, fleet, routing core) on a loopback port in
  * front of test workers, with fast health checks and a log that tests can read.
@@ -159,12 +162,6 @@ export async function allHealthy(running: RunningOrchestrator, names: readonly s
   );
   // The subscription itself travels after the connection; give it a moment to reach the publisher.
   await sleep(50);
-}
-
-/** The value of one sample in Prometheus text, or undefined. */
-export function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** POSTs a completion with token-free text and returns status, headers and JSON. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KvCacheEvent } from '../../proto/kv-events/index.ts';
+import { blockStored, type KvCacheEvent } from '../../proto/kv-events/index.ts';
 import type { KvIndex } from '../../orchestrator/kv-index/index.ts';
 
 /**
@@ -65,18 +65,14 @@ export function createPrefixCache(blockSize: number, capacityBlocks: number): Pr
         while (end < fresh.length && fresh[end] === fresh[end - 1]! + 1) end++;
         const from = fresh[r]!;
         const to = fresh[end - 1]! + 1;
-        events.push({
-          type: 'BlockStored',
-          blockHashes: chain.slice(from, to),
-          parentBlockHash: from === 0 ? null : chain[from - 1]!,
-          tokenIds: tokenIds.slice(from * blockSize, to * blockSize),
-          blockSize,
-          loraId: null,
-          medium: 'GPU',
-          loraName: null,
-          extraKeys: null,
-          groupIdx: null,
-        });
+        events.push(
+          blockStored({
+            blockHashes: chain.slice(from, to),
+            parentBlockHash: from === 0 ? null : chain[from - 1]!,
+            tokenIds: tokenIds.slice(from * blockSize, to * blockSize),
+            blockSize,
+          }),
+        );
         r = end;
       }
       if (evicted.length > 0)

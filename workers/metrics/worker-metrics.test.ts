@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sample, samples } from '../../test/fakes/metric-sample.ts';
 import { createVirtualClock } from '../../common/clock.ts';
 import type { EngineInfo, EngineStatus } from '../engine/engine-api.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
@@ -17,12 +18,6 @@ const status = (patch: Partial<EngineStatus> = {}): EngineStatus =>
     ...patch,
   }) as EngineStatus;
 
-const value = (text: string, series: string) => {
-  const line = text.split('\n').find((l) => l.startsWith(series));
-  if (!line) throw new Error(`no series ${series} in\n${text}`);
-  return Number(line.split(' ').at(-1));
-};
-
 describe('worker metrics under vLLM names', () => {
   it('reads load and cache counters from the engine at scrape time, labelled with model and engine', async () => {
     let current = status();
@@ -33,21 +28,26 @@ describe('worker metrics under vLLM names', () => {
       clock: createVirtualClock(),
     });
     let text = await metrics.render();
-    expect(value(text, 'vllm:num_requests_running{model_name="Qwen/Qwen3-8B",engine="2"}')).toBe(3);
-    expect(value(text, 'vllm:num_requests_waiting{')).toBe(4);
-    expect(value(text, 'vllm:kv_cache_usage_perc{')).toBe(0.25);
-    expect(value(text, 'vllm:prefix_cache_queries_total{')).toBe(1000);
-    expect(value(text, 'vllm:prefix_cache_hits_total{')).toBe(600);
-    expect(value(text, 'vllm:prompt_tokens_total{')).toBe(1200);
-    expect(value(text, 'vllm:generation_tokens_total{')).toBe(345);
-    expect(value(text, 'vllm:num_preemptions_total{')).toBe(2);
+    const expected = {
+      'vllm:num_requests_running{model_name="Qwen/Qwen3-8B",engine="2"}': 3,
+      'vllm:num_requests_waiting': 4,
+      'vllm:kv_cache_usage_perc': 0.25,
+      'vllm:prefix_cache_queries_total': 1000,
+      'vllm:prefix_cache_hits_total': 600,
+      'vllm:prompt_tokens_total': 1200,
+      'vllm:generation_tokens_total': 345,
+      'vllm:num_preemptions_total': 2,
+    };
+    expect(samples(text, Object.keys(expected))).toEqual(expected);
     expect(text).toContain(
       'vllm:cache_config_info{block_size="16",num_gpu_blocks="1000",enable_prefix_caching="True",cache_dtype="auto",model_name="Qwen/Qwen3-8B",engine="2"} 1',
     );
     current = status({ runningRequests: 0, generationTokensTotal: 400 });
     text = await metrics.render();
-    expect(value(text, 'vllm:num_requests_running{')).toBe(0);
-    expect(value(text, 'vllm:generation_tokens_total{')).toBe(400);
+    expect(samples(text, ['vllm:num_requests_running', 'vllm:generation_tokens_total'])).toEqual({
+      'vllm:num_requests_running': 0,
+      'vllm:generation_tokens_total': 400,
+    });
   });
 
   it('records TTFT from arrival, one inter-token gap per later arrival, and the finish reason once', async () => {
@@ -65,13 +65,16 @@ describe('worker metrics under vLLM names', () => {
     request.finish('abort');
     request.tokens(1);
     const text = await metrics.render();
-    expect(value(text, 'vllm:time_to_first_token_seconds_count{')).toBe(1);
-    expect(value(text, 'vllm:time_to_first_token_seconds_sum{')).toBeCloseTo(0.25, 9);
-    expect(value(text, 'vllm:inter_token_latency_seconds_count{')).toBe(2);
-    expect(value(text, 'vllm:inter_token_latency_seconds_sum{')).toBeCloseTo(0.05, 9);
-    expect(value(text, 'vllm:e2e_request_latency_seconds_sum{')).toBeCloseTo(0.3, 9);
-    expect(value(text, 'vllm:request_success_total{finished_reason="length"')).toBe(1);
-    expect(value(text, 'vllm:request_success_total{finished_reason="abort"')).toBe(0);
-    expect(value(text, 'vllm:request_success_total{finished_reason="stop"')).toBe(0);
+    const counts = {
+      'vllm:time_to_first_token_seconds_count': 1,
+      'vllm:inter_token_latency_seconds_count': 2,
+      'vllm:request_success_total{finished_reason="length"}': 1,
+      'vllm:request_success_total{finished_reason="abort"}': 0,
+      'vllm:request_success_total{finished_reason="stop"}': 0,
+    };
+    expect(samples(text, Object.keys(counts))).toEqual(counts);
+    expect(sample(text, 'vllm:time_to_first_token_seconds_sum')).toBeCloseTo(0.25, 9);
+    expect(sample(text, 'vllm:inter_token_latency_seconds_sum')).toBeCloseTo(0.05, 9);
+    expect(sample(text, 'vllm:e2e_request_latency_seconds_sum')).toBeCloseTo(0.3, 9);
   });
 });

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * decode workers' load, so one knob tunes aggregated and disaggregated routing alike.
  */
 export const disaggregationSection = z.strictObject({
-  /** `auto`: by the threshold below; `always`: whenever a prefill worker is eligible; `never`. */
+  /** `auto`: by the threshold and the placement cost below; `always`: whenever a prefill worker is eligible; `never`. */
   mode: z.enum(['auto', 'always', 'never']).default('auto'),
   /**
    * In `auto`, disaggregate when the uncached prompt tokens on the best decode-capable worker
@@ -14,13 +14,14 @@ export const disaggregationSection = z.strictObject({
    */
   threshold_tokens: z.number().int().nonnegative().default(1024),
   /**
-   * The prefill pool counts as saturated, and `auto` stays aggregated, when its least-queued
-   * eligible worker already has this many seconds of prefill queued (priced by its profile).
-   * Dynamo's early rule was "fewer than 2 queued requests"; seconds compare mixed GPUs fairly.
-   * 0.5 s (half the default TTFT target) was tuned on mixed-isl, seed 1, 8 x Qwen3-32B on
-   * 2 x H100 (goodput at 10 and 14 req/s against 1, 2 and 4 s); bench/README.md reports other seeds.
+   * In `auto`, above the threshold: TTFT-seconds that one second of stall on one decoding
+   * sequence counts for when a local prefill is weighed against a remote one. Local costs its
+   * wait + prefill + stall_weight x stall x sequences decoding there; remote costs the prefill
+   * worker's wait + prefill + the KV transfer; the cheaper wins, unless only one side's expected
+   * TTFT meets planner.slo.ttft_s (then that side; orchestrator/disagg/README.md). 1 prices the
+   * batch's delay as the planner's threshold does; 0 compares TTFT alone.
    */
-  prefill_queue_bound_s: z.number().positive().default(0.5),
+  stall_weight: z.number().nonnegative().default(1),
   /** The link decode workers pull KV over (common/profiles/links.ts): prices each candidate's transfer. */
   kv_link: z.string().min(1).default('ib-400g'),
   /**

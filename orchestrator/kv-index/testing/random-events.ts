@@ -1,5 +1,10 @@
 import type { Rng } from '../../../common/rng.ts';
-import type { BlockStored, ExternalBlockHash, KvCacheEvent, KvEventBatch } from '../../../proto/kv-events/types.ts';
+import {
+  blockStored,
+  type ExternalBlockHash,
+  type KvCacheEvent,
+  type KvEventBatch,
+} from '../../../proto/kv-events/types.ts';
 
 /**
  * Seeded random KV-event streams for the index conformance suite: a few simulated engines
@@ -70,18 +75,6 @@ function shaped(rng: Rng, hash: bigint): ExternalBlockHash {
   return bytes;
 }
 
-const stored = (
-  fields: Partial<BlockStored> & Pick<BlockStored, 'blockHashes' | 'parentBlockHash' | 'tokenIds' | 'blockSize'>,
-): BlockStored => ({
-  type: 'BlockStored',
-  loraId: null,
-  medium: 'GPU',
-  loraName: null,
-  extraKeys: null,
-  groupIdx: null,
-  ...fields,
-});
-
 /** Events for serving `prompt` on `engine`: the uncached tail as one or two runs (maybe out of order). */
 function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkward: boolean): KvCacheEvent[] {
   const bs = engine.blockSize;
@@ -99,7 +92,7 @@ function serve(rng: Rng, engine: KvEventSource, prompt: readonly number[], awkwa
   runs.push([first, split]);
   if (split < blocks) runs.push([split, blocks]);
   const events: KvCacheEvent[] = runs.map(([from, to]) => {
-    const event = stored({
+    const event = blockStored({
       blockHashes: hashes.slice(from, to).map((h) => shaped(rng, h)),
       parentBlockHash: from === 0 ? null : shaped(rng, hashes[from - 1]!),
       tokenIds: prompt.slice(from * bs, to * bs),
@@ -168,7 +161,7 @@ export function randomBatch(
     } else if (roll < 0.85) {
       const bs = engine.blockSize * 2;
       events.push(
-        stored({
+        blockStored({
           blockHashes: [engineHash(`big-${rng.int(1e9)}`)],
           parentBlockHash: null,
           tokenIds: Array.from({ length: bs }, () => rng.int(50)),
@@ -179,7 +172,7 @@ export function randomBatch(
       const prompt = prompts.prompt(engine.blockSize).slice(0, engine.blockSize);
       if (prompt.length === engine.blockSize)
         events.push(
-          stored({
+          blockStored({
             blockHashes: [engineHash(`cpu-${prompt.join(',')}`)],
             parentBlockHash: null,
             tokenIds: prompt,
@@ -192,7 +185,7 @@ export function randomBatch(
       const hashes = [engineHash(`orphan-${rng.int(1e9)}`), engineHash(`orphan-${rng.int(1e9)}`)];
       engine.orphans.push(...hashes);
       events.push(
-        stored({
+        blockStored({
           blockHashes: hashes,
           parentBlockHash: engineHash(`lost-${rng.int(1e9)}`),
           tokenIds: tokens,
@@ -201,7 +194,7 @@ export function randomBatch(
       );
     } else if (roll < 0.93) {
       events.push(
-        stored({
+        blockStored({
           blockHashes: [engineHash(`bad-${rng.int(1e9)}`)],
           parentBlockHash: null,
           tokenIds: [1, 2, 3].slice(0, Math.max(0, engine.blockSize - 1)),
@@ -216,7 +209,7 @@ export function randomBatch(
         ...again.map((event) => (event.type === 'BlockStored' && rng.next() < 0.5 ? { ...event, groupIdx: 1 } : event)),
       );
     } else {
-      events.push(stored({ blockHashes: [], parentBlockHash: null, tokenIds: [], blockSize: engine.blockSize }));
+      events.push(blockStored({ blockHashes: [], parentBlockHash: null, tokenIds: [], blockSize: engine.blockSize }));
     }
   }
   return { ts, events, dataParallelRank: null };
