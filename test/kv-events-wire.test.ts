@@ -13,6 +13,7 @@ import {
   type KvEventPublisher,
   type KvEventPublisherOptions,
 } from '../workers/kv-events/index.ts';
+import { startLoopbackPublisher } from './fakes/loopback-publisher.ts';
 
 /**
  * The publisher and the subscriber over real ZMQ sockets on loopback: ordering, replay of
@@ -24,16 +25,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function startPublisher(options: Partial<KvEventPublisherOptions> = {}): Promise<KvEventPublisher> {
-  const pub = await createKvEventPublisher({
-    endpoint: 'tcp://127.0.0.1:0',
-    replayEndpoint: 'tcp://127.0.0.1:0',
-    topic: 'kv-events',
-    ...options,
-  });
-  closers.push(() => pub.close());
-  return pub;
-}
+const startPublisher = (options: Partial<KvEventPublisherOptions> = {}) => startLoopbackPublisher(closers, options);
 
 interface Received {
   readonly seq: bigint;

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Dealer, Subscriber } from 'zeromq';
 import { createVirtualClock } from '../../common/clock.ts';
 import { decodeKvEventBatch, decodeSeq, END_SEQ, type KvCacheEvent } from '../../proto/kv-events/index.ts';
-import { createKvEventPublisher, type KvEventPublisher } from './publisher.ts';
+import { startLoopbackPublisher } from '../../test/fakes/loopback-publisher.ts';
+import { createKvEventPublisher, type KvEventPublisherOptions } from './publisher.ts';
 
 const cleared: KvCacheEvent[] = [{ type: 'AllBlocksCleared' }];
 const closers: (() => unknown)[] = [];
@@ -10,18 +11,7 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function publisher(
-  options: Partial<Parameters<typeof createKvEventPublisher>[0]> = {},
-): Promise<KvEventPublisher> {
-  const pub = await createKvEventPublisher({
-    endpoint: 'tcp://127.0.0.1:0',
-    replayEndpoint: 'tcp://127.0.0.1:0',
-    topic: 'kv-events',
-    ...options,
-  });
-  closers.push(() => pub.close());
-  return pub;
-}
+const publisher = (options: Partial<KvEventPublisherOptions> = {}) => startLoopbackPublisher(closers, options);
 
 function dealer(endpoint: string): Dealer {
   const socket = new Dealer({ linger: 0, receiveTimeout: 5000 });
