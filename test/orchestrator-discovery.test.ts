@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKvEventSubscriber } from '../orchestrator/kv-events/index.ts';
 import type { WorkerSnapshot } from '../orchestrator/discovery/index.ts';
-import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import {
   allHealthy,
   complete,
   sample,
+  startFakeFleet,
   startOrchestrator,
   startWorkers,
   testConfig,
@@ -27,19 +27,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fleet(
+const fleet = (
   n: number,
   overrides: Parameters<typeof testConfig>[1] = {},
   workerOptions: Parameters<typeof startWorkers>[1] = {},
-): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
-  const workers = await startWorkers(n, workerOptions);
-  cleanups.push(async () => {
-    for (const w of workers) await w.close();
-  });
-  const running = await startOrchestrator(testConfig(workerEntries(workers), overrides));
-  cleanups.push(() => running.close());
-  return { workers, running };
-}
+) => startFakeFleet(cleanups, n, overrides, workerOptions);
 
 const snapshotOf = (running: RunningOrchestrator, name: string): WorkerSnapshot => {
   const found = running.orchestrator.fleet.snapshot().find((w) => w.name === name);

@@ -7,11 +7,10 @@ import {
   complete,
   MODEL,
   sample,
-  startOrchestrator,
-  startWorkers,
-  testConfig,
+  startFakeFleet,
+  type startWorkers,
+  type testConfig,
   waitUntil,
-  workerEntries,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 
@@ -31,12 +30,7 @@ async function fleet(
   overrides: Parameters<typeof testConfig>[1] = {},
   workerOptions: Parameters<typeof startWorkers>[1] = {},
 ): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
-  const workers = await startWorkers(n, workerOptions);
-  cleanups.push(async () => {
-    for (const w of workers) await w.close();
-  });
-  const running = await startOrchestrator(testConfig(workerEntries(workers), overrides), { queuePollMs: 50 });
-  cleanups.push(() => running.close());
+  const { workers, running } = await startFakeFleet(cleanups, n, overrides, workerOptions, { queuePollMs: 50 });
   await allHealthy(
     running,
     workers.map((_, i) => `w${i}`),

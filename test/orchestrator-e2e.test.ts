@@ -2,18 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '../common/rng.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
-import {
-  allHealthy,
-  MODEL,
-  sample,
-  startOrchestrator,
-  tokenizer,
-  startWorkers,
-  testConfig,
-  waitUntil,
-  workerEntries,
-  type RunningOrchestrator,
-} from './fakes/orchestrator-harness.ts';
+import { allHealthy, MODEL, sample, startFakeFleet, tokenizer, waitUntil } from './fakes/orchestrator-harness.ts';
 
 /**
  * End to end: the official `openai` client -> the real frontend -> the dispatcher -> four
@@ -67,14 +56,12 @@ async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' 
   const prefixTokens = (await (await tokenizer()).tokenizer.encode(systemPrompt(GROUPS), { addSpecialTokens: false }))
     .length;
   const capacityBlocks = Math.floor((PREFIXES_PER_WORKER * prefixTokens) / 16);
-  const workers = await startWorkers(4, { blockSize: 16, capacityBlocks, tokenDelayMs: 1 });
-  cleanups.push(async () => {
-    for (const w of workers) await w.close();
-  });
-  const running: RunningOrchestrator = await startOrchestrator(
-    testConfig(workerEntries(workers), { routing: { policy, index_mode: indexMode } }),
+  const { workers, running } = await startFakeFleet(
+    cleanups,
+    4,
+    { routing: { policy, index_mode: indexMode } },
+    { blockSize: 16, capacityBlocks, tokenDelayMs: 1 },
   );
-  cleanups.push(() => running.close());
   await allHealthy(running, ['w0', 'w1', 'w2', 'w3']);
   const client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 

@@ -7,11 +7,8 @@ import { createPlannerFromConfig, decisionToJson } from '../planner/index.ts';
 import {
   allHealthy,
   complete,
-  startOrchestrator,
-  startWorkers,
-  testConfig,
+  startFakeFleet,
   waitUntil,
-  workerEntries,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
 
@@ -82,17 +79,12 @@ async function startPlannerStub(): Promise<{ url: string; server: Server }> {
 }
 
 async function fleet(orchestrator: Record<string, unknown> = {}): Promise<RunningOrchestrator> {
-  const workers = await startWorkers(2, { tokenDelayMs: 2 });
-  cleanups.push(async () => {
-    for (const w of workers) await w.close();
-  });
-  const running = await startOrchestrator(
-    testConfig(workerEntries(workers), {
-      ui: { interval_s: 0.2, window_s: 5 },
-      orchestrator: { planner_poll_s: 0.2, ...orchestrator },
-    }),
+  const { running } = await startFakeFleet(
+    cleanups,
+    2,
+    { ui: { interval_s: 0.2, window_s: 5 }, orchestrator: { planner_poll_s: 0.2, ...orchestrator } },
+    { tokenDelayMs: 2 },
   );
-  cleanups.push(() => running.close());
   await allHealthy(running, ['w0', 'w1']);
   return running;
 }

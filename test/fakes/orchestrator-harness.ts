@@ -118,6 +118,27 @@ export async function startWorkers(n: number, options: FakeWorkerOptions = {}): 
   return Promise.all(Array.from({ length: n }, () => startFakeGrpcWorker(options)));
 }
 
+/**
+ * `n` fake gRPC workers (named w0, w1, ... in the config) and an orchestrator in front of them.
+ * Their closes go onto `cleanups`, which the test runs last-in first-out after each test (the
+ * orchestrator closes before its workers).
+ */
+export async function startFakeFleet(
+  cleanups: (() => Promise<void>)[],
+  n: number,
+  overrides: Parameters<typeof testConfig>[1] = {},
+  workerOptions: FakeWorkerOptions = {},
+  orchestratorOptions: Parameters<typeof startOrchestrator>[1] = {},
+): Promise<{ workers: FakeGrpcWorker[]; running: RunningOrchestrator }> {
+  const workers = await startWorkers(n, workerOptions);
+  cleanups.push(async () => {
+    for (const w of workers) await w.close();
+  });
+  const running = await startOrchestrator(testConfig(workerEntries(workers), overrides), orchestratorOptions);
+  cleanups.push(() => running.close());
+  return { workers, running };
+}
+
 /** The log lines of one request id with the given message. */
 export function requestLogs(running: RunningOrchestrator, requestId: string, msg = 'request served'): LogLine[] {
   return running.logs.filter((line) => line.requestId === requestId && line.msg === msg);
