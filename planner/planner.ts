@@ -1,7 +1,6 @@
-import type { LinkProfile } from '../common/profiles/index.ts';
 import type { PlannedPool } from './pools.ts';
 import { createPredictor, type Predictor, type PredictorOptions } from './predict/index.ts';
-import { sizePools } from './size/index.ts';
+import { type SizingInput, sizePools } from './size/index.ts';
 import {
   INITIAL_POOL_STABILITY,
   stabilizePool,
@@ -11,20 +10,12 @@ import {
 } from './stability/index.ts';
 import type { Decision, LoadForecast, Observation, PoolDecision } from './types.ts';
 
-export interface PlannerOptions {
+/**
+ * The planner's settings: the sizing inputs it hands to `sizePools` each interval (documented on
+ * `SizingInput`), its pools with their Deployments, and how it predicts and steadies.
+ */
+export interface PlannerOptions extends Omit<SizingInput, 'load' | 'pools'> {
   readonly pools: readonly PlannedPool[];
-  readonly slo: { readonly ttftS: number; readonly itlS: number };
-  /** Share of requests (0-1) whose TTFT prefill is sized to keep within slo.ttftS; default DEFAULT_TTFT_QUANTILE. */
-  readonly ttftQuantile?: number | undefined;
-  readonly link: LinkProfile;
-  readonly handoffOverheadS: number;
-  /** disaggregation.stall_weight, for the threshold (the dispatcher's placement rule at empty queues); default 1. */
-  readonly stallWeight?: number | undefined;
-  /** 0 = no limit. */
-  readonly gpuBudget: number;
-  readonly blockSize: number;
-  readonly maxPrefillUtilization: number;
-  readonly maxKvUsage: number;
   readonly predictor: string;
   readonly predictorOptions?: Partial<PredictorOptions>;
   readonly stability: StabilityOptions & { readonly thresholdDeadband: number };
@@ -81,19 +72,7 @@ export function createPlanner(options: PlannerOptions): Planner {
 
     decide(nowMs) {
       const load = forecast(nowMs);
-      const sizing = sizePools({
-        load,
-        slo: options.slo,
-        pools: options.pools,
-        link: options.link,
-        handoffOverheadS: options.handoffOverheadS,
-        stallWeight: options.stallWeight,
-        gpuBudget: options.gpuBudget,
-        blockSize: options.blockSize,
-        maxPrefillUtilization: options.maxPrefillUtilization,
-        ttftQuantile: options.ttftQuantile,
-        maxKvUsage: options.maxKvUsage,
-      });
+      const sizing = sizePools({ ...options, load });
       const reasons =
         latest === undefined ? ['no observation yet: sizing for zero load', ...sizing.reasons] : [...sizing.reasons];
       if (latest) reasons.push(...sloReport(latest, options.slo));
