@@ -474,6 +474,8 @@ async function main(): Promise<void> {
     `${'marginal CPU per streamed token'.padEnd(56)}${columns
       .map((c) => {
         const us = figures.get(c)!.marginalPerTokenUs;
+        // Without the per-request phases (--fixed-requests 0) there is no 1-token figure to subtract.
+        if (!Number.isFinite(us)) return cell('-');
         return cell(
           `${us.toFixed(0)} us${relay && c !== 'relay' ? ` ${(us / relay.marginalPerTokenUs).toFixed(2)}x` : ''}`,
         );

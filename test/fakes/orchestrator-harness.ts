@@ -56,6 +56,8 @@ export function testConfig(
       health: { interval_s: 0.1, timeout_s: 1, failure_threshold: 2, success_threshold: 2 },
       shutdown_grace_s: 5,
       ...orchestrator,
+      // No load shedding unless a test asks: a loaded CI machine's event loop must not turn requests away.
+      admission: { shed_event_loop_lag_ms: 0, ...(orchestrator.admission as Record<string, unknown> | undefined) },
     },
     routing: { policy: 'kv', ...routing },
     workers,
