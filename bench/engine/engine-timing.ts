@@ -114,9 +114,20 @@ function speed(engines: number, seconds: number, ratePerEngine: number): void {
   const steps = fleet.reduce((sum, engine) => sum + engine.status().stepsTotal, 0);
   const hits = fleet.reduce((sum, engine) => sum + engine.status().prefixCacheHitsTokens, 0);
   const queries = fleet.reduce((sum, engine) => sum + engine.status().prefixCacheQueriesTokens, 0);
-  console.log(
-    `| ${engines} | ${seconds} | ${ratePerEngine} | ${requests} | ${(clock.now() / 1000).toFixed(0)} | ${realSeconds.toFixed(1)} | ${cpuSeconds.toFixed(1)} | ${(steps / 1000).toFixed(0)}k | ${(tokens / 1e6).toFixed(2)}M | ${(steps / cpuSeconds / 1000).toFixed(0)}k | ${((100 * hits) / queries).toFixed(0)}% |`,
-  );
+  const cells = [
+    engines,
+    seconds,
+    ratePerEngine,
+    requests,
+    (clock.now() / 1000).toFixed(0),
+    realSeconds.toFixed(1),
+    cpuSeconds.toFixed(1),
+    `${(steps / 1000).toFixed(0)}k`,
+    `${(tokens / 1e6).toFixed(2)}M`,
+    `${(steps / cpuSeconds / 1000).toFixed(0)}k`,
+    `${((100 * hits) / queries).toFixed(0)}%`,
+  ];
+  console.log(`| ${cells.join(' | ')} |`);
 }
 
 /** The issue's sanity bounds, measured through the engine: Llama-3.1-8B on an H100. */

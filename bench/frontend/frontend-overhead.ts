@@ -259,7 +259,14 @@ async function main(): Promise<void> {
   const sample = JSON.parse(bodies('completion, fresh prompt', 1, TOKENS)[0]!) as { prompt: string };
   const promptIds = await tokenizer.encode(sample.prompt, { addSpecialTokens: false });
   console.log(
-    `prompts: a fresh ~${promptIds.length}-token text per request (chat: a ~880-token system prompt, fresh or the one seen before, and a fresh ~100-token user turn); streaming phases ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds (first round not measured for TTFT); per-request phases max_tokens 1, ${fixedConcurrency} clients, ${fixedRequests} requests per kind; ${grpc.length} workers, policy ${args.policy}, orchestrator processes ${args.processes}`,
+    [
+      `prompts: a fresh ~${promptIds.length}-token text per request (chat: a ~880-token system prompt, fresh or the one`,
+      'seen before, and a fresh ~100-token user turn);',
+      `streaming phases ${TOKENS} output tokens at ${ITL_MS} ms, ${concurrency} concurrent streams x ${rounds} rounds`,
+      '(first round not measured for TTFT);',
+      `per-request phases max_tokens 1, ${fixedConcurrency} clients, ${fixedRequests} requests per kind;`,
+      `${grpc.length} workers, policy ${args.policy}, orchestrator processes ${args.processes}`,
+    ].join(' '),
   );
   console.log(`load average before: ${loadText()}`);
 

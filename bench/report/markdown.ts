@@ -1,5 +1,6 @@
 import { ms, percent } from '../stats/format.ts';
 import { chooseXAxis, seriesName, type Figure } from './figures.ts';
+import { cell, tableRow } from './markdown-table.ts';
 import { PUBLISHED, publishedLines } from './published.ts';
 import type { ResultRun } from './result-file.ts';
 
@@ -77,7 +78,7 @@ export function experimentPage(experiment: Experiment, figures: readonly { figur
       s.slo.goodput_rps.toFixed(2),
       percent(s.slo.attainment),
     ];
-    lines.push(`| ${cells.map(cell).join(' | ')} |`);
+    lines.push(tableRow(cells));
   }
   const slos = [
     ...new Set(runs.map((r) => `TTFT <= ${r.summary.slo.ttft_ms} ms and TPOT <= ${r.summary.slo.itl_ms} ms`)),
@@ -148,7 +149,11 @@ function setupLines(runs: readonly ResultRun[]): string[] {
     );
     runs.forEach((run, i) =>
       lines.push(
-        `| ${[seriesName(run), run.qps ?? '-', run.concurrency ?? '-', ...varying.map((k) => all[i]!.get(k) ?? '-')].map((c) => cell(String(c))).join(' | ')} |`,
+        tableRow(
+          [seriesName(run), run.qps ?? '-', run.concurrency ?? '-', ...varying.map((k) => all[i]!.get(k) ?? '-')].map(
+            String,
+          ),
+        ),
       ),
     );
   }
@@ -159,9 +164,4 @@ function seconds(value: number | undefined): string {
   if (value === undefined) return '-';
   const s = value / 1000;
   return s >= 100 ? s.toFixed(0) : s >= 1 ? s.toFixed(2) : s.toFixed(3);
-}
-
-/** Escapes what would break a table cell. */
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }

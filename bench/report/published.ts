@@ -1,3 +1,4 @@
+import { tableRow } from './markdown-table.ts';
 import type { ResultRun } from './result-file.ts';
 
 /**
@@ -96,8 +97,26 @@ export function publishedLines(table: PublishedTable, runs: readonly ResultRun[]
     const p90 = seconds(s.ttft_ms?.p90);
     const wait = run.setup.wait_queue_mean;
     lines.push(
-      `| ${row.ours} (Tandem) | ${fixed(s.output_tokens_per_s, 0)} | ${fixed(p90, 3)} | ${fixed(seconds(s.ttft_ms?.mean), 3)} | ${typeof wait === 'number' ? fixed(wait, 1) : '-'} | ${ratio(s.output_tokens_per_s, ourBase?.summary.output_tokens_per_s)} | ${ratio(seconds(ourBase?.summary.ttft_ms?.p90), p90)} | ${s.requests.failed} of ${s.requests.sent} |`,
-      `| ours / theirs | ${ratio(s.output_tokens_per_s, row.outputTokensPerS)} | ${ratio(p90, row.ttftP90S)} | ${ratio(seconds(s.ttft_ms?.mean), row.ttftMeanS)} | | | | |`,
+      tableRow([
+        `${row.ours} (Tandem)`,
+        fixed(s.output_tokens_per_s, 0),
+        fixed(p90, 3),
+        fixed(seconds(s.ttft_ms?.mean), 3),
+        typeof wait === 'number' ? fixed(wait, 1) : '-',
+        ratio(s.output_tokens_per_s, ourBase?.summary.output_tokens_per_s),
+        ratio(seconds(ourBase?.summary.ttft_ms?.p90), p90),
+        `${s.requests.failed} of ${s.requests.sent}`,
+      ]),
+      tableRow([
+        'ours / theirs',
+        ratio(s.output_tokens_per_s, row.outputTokensPerS),
+        ratio(p90, row.ttftP90S),
+        ratio(seconds(s.ttft_ms?.mean), row.ttftMeanS),
+        '',
+        '',
+        '',
+        '',
+      ]),
     );
   }
   return [...lines, ''];

@@ -123,7 +123,9 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
       stallWeight,
       ttftTargetSeconds,
     });
-    const priced = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(p.cost.queueSeconds)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)}) against local ${s(placement.localCostSeconds)} (wait + prefill ${s(placement.localTtftSeconds)} + ${stallWeight} x ${s(placement.stallSeconds)} stall x ${placement.stalledSequences} decoding), TTFT target ${s(ttftTargetSeconds)}`;
+    const remoteTerms = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(p.cost.queueSeconds)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)})`;
+    const localTerms = `local ${s(placement.localCostSeconds)} (wait + prefill ${s(placement.localTtftSeconds)} + ${stallWeight} x ${s(placement.stallSeconds)} stall x ${placement.stalledSequences} decoding)`;
+    const priced = `${remoteTerms} against ${localTerms}, TTFT target ${s(ttftTargetSeconds)}`;
     const why = (remote: boolean) =>
       placement!.localTtftSeconds <= ttftTargetSeconds !== placement!.remoteTtftSeconds <= ttftTargetSeconds
         ? `only ${remote ? 'remote' : 'local'} prefill meets the TTFT target`

@@ -169,7 +169,12 @@ export function createTemplateCheck(options: TemplateCheckOptions): TemplateChec
             routerIds: around(expected),
             workerIds: around(got),
           },
-          `CHAT TEMPLATE MISMATCH: worker ${worker.name} tokenizes the probe chat differently from the router from token ${position} on (router ${expected.length} tokens, worker ${got.length}); prefix-aware routing of chats to this worker will miss its cache. Check orchestrator.tokenizer against the model the worker serves, and its chat template.`,
+          [
+            `CHAT TEMPLATE MISMATCH: worker ${worker.name} tokenizes the probe chat differently from the router`,
+            `from token ${position} on (router ${expected.length} tokens, worker ${got.length});`,
+            'prefix-aware routing of chats to this worker will miss its cache.',
+            'Check orchestrator.tokenizer against the model the worker serves, and its chat template.',
+          ].join(' '),
         );
         return { outcome: 'mismatch', position, ours: expected[position], theirs: got[position] };
       }
