@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSseParser, readSseBatches, readSseData } from './sse-reader.ts';
+import { createSseParser, readSseBatches, readSseData, readSsePayloads } from './sse-reader.ts';
 
 async function all(pieces: string[]): Promise<string[]> {
   const encoder = new TextEncoder();
@@ -46,6 +46,37 @@ describe('SSE batches (a read at a time)', () => {
     const batches: string[][] = [];
     for await (const batch of readSseBatches(source())) batches.push(batch);
     expect(batches).toEqual([['a', 'b'], ['c'], ['d'], ['tail']]);
+  });
+});
+
+describe('readSsePayloads', () => {
+  const encoder = new TextEncoder();
+
+  it('gives the payloads before [DONE], parsed, a read at a time, and reads the body to its end', async () => {
+    let readsTaken = 0;
+    async function* source() {
+      for (const piece of ['data: 1\n\ndata: 2\n\n', 'data: 3\n\ndata: [DONE]\n\ndata: 4\n\n', 'data: 5\n\n']) {
+        readsTaken++;
+        yield encoder.encode(piece);
+      }
+    }
+    const batches = [];
+    for await (const batch of readSsePayloads(source(), Number)) batches.push(batch);
+    expect(batches).toEqual([{ values: [1, 2] }, { values: [3] }]);
+    expect(readsTaken).toBe(3);
+  });
+
+  it('ends a batch at a payload parse throws on, with the values before it and the error', async () => {
+    async function* source() {
+      yield encoder.encode('data: 1\n\ndata: bad\n\ndata: 3\n\n');
+    }
+    const parse = (data: string) => {
+      if (data === 'bad') throw new Error('not a number');
+      return Number(data);
+    };
+    const batches = [];
+    for await (const batch of readSsePayloads(source(), parse)) batches.push(batch);
+    expect(batches).toEqual([{ values: [1], failure: new Error('not a number') }]);
   });
 });
 

@@ -5,9 +5,10 @@
  * data yields nothing. Bytes may split anywhere, inside a UTF-8 character or between CR and LF.
  * A last event with no blank line after it is still delivered when the stream ends.
  *
- * Three faces over one parser: `createSseParser(onData)` for push-style readers (a socket's
- * `data` events), `readSseData(body)` for an async byte stream (an undici or fetch body), and
- * `readSseBatches(body)`, the same a read at a time.
+ * Faces over one parser: `createSseParser(onData)` for push-style readers (a socket's `data`
+ * events), `readSseData(body)` for an async byte stream (an undici or fetch body),
+ * `readSseBatches(body)`, the same a read at a time, and `readSsePayloads(body, parse)`, an
+ * OpenAI stream's payloads up to `[DONE]`, parsed, a read at a time.
  */
 export interface SseParser {
   push(bytes: Uint8Array | string): void;
@@ -102,4 +103,48 @@ export async function* readSseBatches(body: AsyncIterable<Uint8Array | string>):
   }
   parser.end();
   if (ready.length > 0) yield ready;
+}
+
+/** One read's payloads of an OpenAI stream (readSsePayloads). */
+export interface PayloadBatch<T> {
+  /** The read's payloads, parsed, up to the first that failed to parse or `[DONE]`. */
+  readonly values: T[];
+  /** What `parse` threw on the next payload, if it threw: the stream fails after `values`. */
+  readonly failure?: unknown;
+}
+
+/**
+ * An OpenAI-style stream's payloads before its `[DONE]`, each through `parse`, one batch per read
+ * of the body (readSseBatches). A payload `parse` throws on ends its batch: the batch carries the
+ * values before it and the error, so the caller passes those on before it fails (as it would
+ * have, payload by payload). The body is read to its end, past `[DONE]` (the engine ends the
+ * response right after it): leaving a `for await` early destroys the stream with an AbortError,
+ * and the engine's keep-alive connection with it.
+ */
+export async function* readSsePayloads<T>(
+  body: AsyncIterable<Uint8Array | string>,
+  parse: (data: string) => T,
+): AsyncGenerator<PayloadBatch<T>> {
+  let done = false;
+  for await (const batch of readSseBatches(body)) {
+    if (done) continue;
+    const values: T[] = [];
+    let failure: unknown;
+    let failed = false;
+    for (const data of batch) {
+      if (data === '[DONE]') {
+        done = true;
+        break;
+      }
+      try {
+        values.push(parse(data));
+      } catch (error) {
+        failure = error;
+        failed = true;
+        break;
+      }
+    }
+    if (failed) yield { values, failure };
+    else if (values.length > 0) yield { values };
+  }
 }

@@ -1,5 +1,5 @@
 import { TandemError } from '../../common/errors.ts';
-import { errorMessageOfJson, NIXL_PREFILL_PARAMS, readSseBatches } from '../../common/openai/index.ts';
+import { errorMessageOfJson, NIXL_PREFILL_PARAMS, readSsePayloads } from '../../common/openai/index.ts';
 import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
 import type { BackendUsage, BackendChunk } from './backend.ts';
 
@@ -153,27 +153,11 @@ export async function* readPassThroughStream(
   let finishReason: FinishReason | undefined;
   let usage: BackendUsage | undefined;
   let counted = 0;
-  let done = false;
-  // Read to the end of the body, past [DONE] (the engine ends the response right after it):
-  // leaving a `for await` early destroys the stream with an AbortError (a stack trace each time)
-  // and the engine's connection with it, so every request would open a new one.
-  for await (const batch of readSseBatches(body)) {
+  const parse = (data: string) => ({ data, json: parseJson(worker, what, data) });
+  for await (const { values, failure } of readSsePayloads(body, parse)) {
     const out: string[] = [];
     let tokens = 0;
-    // An error event fails the stream after the payloads that came before it, as one by one.
-    let failure: unknown;
-    for (const data of batch) {
-      if (done || data === '[DONE]') {
-        done = true;
-        continue;
-      }
-      let json: ResponseJson;
-      try {
-        json = parseJson(worker, what, data);
-      } catch (error) {
-        failure = error;
-        break;
-      }
+    for (const { data, json } of values) {
       const isUsageChunk = Array.isArray(json.choices) && json.choices.length === 0 && json.usage != null;
       if (json.usage != null) usage = toUsage(json.usage, promptTokens, counted + tokens);
       for (const choice of json.choices ?? []) finishReason = toFinish(choice.finish_reason) ?? finishReason;

@@ -11,7 +11,7 @@ import type {
 } from './backend.ts';
 import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
-import { NIXL_PREFILL_PARAMS, readSseBatches } from '../../common/openai/index.ts';
+import { NIXL_PREFILL_PARAMS, readSsePayloads } from '../../common/openai/index.ts';
 import { readVllmMetrics } from './vllm-metrics.ts';
 import {
   nixlPrefillBody,
@@ -173,25 +173,10 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       let finishReason: FinishReason | undefined;
       let usage: BackendUsage | undefined;
       let completionTokens = 0;
-      let done = false;
-      // To the end of the body, past [DONE]: leaving early costs an AbortError and the connection (passthrough.ts).
       // The events of one read make one chunk (everything buffered in one step).
-      for await (const batch of readSseBatches(response.body)) {
+      for await (const { values, failure } of readSsePayloads(response.body, (data) => parseChunk(name, data))) {
         let tokenIds: number[] | undefined;
-        // An error event fails the stream after the tokens that came before it, as one by one.
-        let failure: unknown;
-        for (const data of batch) {
-          if (done || data === '[DONE]') {
-            done = true;
-            continue;
-          }
-          let chunk: ParsedChunk;
-          try {
-            chunk = parseChunk(name, data);
-          } catch (error) {
-            failure = error;
-            break;
-          }
+        for (const chunk of values) {
           if (chunk.tokenIds.length > 0)
             tokenIds = tokenIds === undefined ? [...chunk.tokenIds] : tokenIds.concat(chunk.tokenIds);
           finishReason = chunk.finishReason ?? finishReason;
