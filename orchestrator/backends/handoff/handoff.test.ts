@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { TandemError } from '../../../common/errors.ts';
 import { silentLogger } from '../../../common/log.ts';
 import type {
+  BackendChunk,
   BackendKind,
+  BackendPrefillResult,
   DecodeCall,
   GenerateCall,
   KvHandoffTicket,
-  BackendPrefillResult,
-  BackendChunk,
   WorkerBackend,
 } from '../backend.ts';
 import { startEagerly } from './eager.ts';
