@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkerRole } from '../proto/gen/tandem/v1/worker_pb.ts';
 import { GrpcStatus } from '../proto/grpc/index.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
@@ -13,6 +13,7 @@ import {
   waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * The dispatcher through the real frontend, in front of fake gRPC workers: retries before the
@@ -20,10 +21,7 @@ import {
  * queue under saturation, and the load book returning to zero whatever happened.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function fleet(
   n: number,
