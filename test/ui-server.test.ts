@@ -149,6 +149,7 @@ describe('the status page server', () => {
       expect(['w0', 'w1']).toContain((line.workers as string[])[0]);
       expect(typeof line.overlapTokens).toBe('number');
       expect(line.ttftMs).toBeGreaterThan(0);
+      expect(typeof line.queuedMs).toBe('number');
       expect(line.msg).toContain(`request ${line.requestId} success aggregated on`);
     }
   });
