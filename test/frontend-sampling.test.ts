@@ -1,8 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../common/config/index.ts';
-import { silentLogger } from '../common/log.ts';
-import { startWorker, type RunningWorker } from '../workers/process/index.ts';
+import type { RunningWorker } from '../workers/process/index.ts';
+import { startInProcessWorker } from './fakes/in-process-worker.ts';
 import {
   allHealthy,
   complete,
@@ -25,19 +24,7 @@ let running: RunningOrchestrator;
 let client: OpenAI;
 
 beforeAll(async () => {
-  const config = parseConfig({
-    worker: {
-      host: '127.0.0.1',
-      grpc_port: 0,
-      http_port: 0,
-      kv_events_port: 0,
-      replay_port: 0,
-      enable_kv_cache_events: false,
-      time_scale: 100,
-    },
-  });
-  if (!config.ok) throw config.error;
-  worker = await startWorker({ config: config.value.worker, logger: silentLogger });
+  worker = await startInProcessWorker({ time_scale: 100 });
   running = await startOrchestrator(
     testConfig([{ name: 'w0', address: worker.addresses.grpc }], { routing: { policy: 'round-robin' } }),
   );

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../common/config/index.ts';
-import { silentLogger } from '../common/log.ts';
 import type { BackendChunk, WorkerBackend } from '../orchestrator/backends/index.ts';
 import { createGrpcBackend } from '../orchestrator/backends/index.ts';
 import type { SamplingOptions } from '../orchestrator/serving.ts';
-import { startWorker, type RunningWorker } from '../workers/process/index.ts';
+import type { RunningWorker } from '../workers/process/index.ts';
+import { startInProcessWorker } from './fakes/in-process-worker.ts';
 
 /**
  * The sampling fields and logprobs over the real wire: the orchestrator's grpc backend against
@@ -21,18 +20,7 @@ let D: WorkerBackend;
 
 beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
-    const config = parseConfig({
-      worker: {
-        host: '127.0.0.1',
-        grpc_port: 0,
-        http_port: 0,
-        kv_events_port: 0,
-        replay_port: 0,
-        enable_kv_cache_events: false,
-      },
-    });
-    if (!config.ok) throw config.error;
-    const worker = await startWorker({ config: config.value.worker, logger: silentLogger });
+    const worker = await startInProcessWorker();
     workers.push(worker);
     backends.push(createGrpcBackend({ name: `w${i}`, address: worker.addresses.grpc }));
   }

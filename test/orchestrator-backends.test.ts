@@ -8,6 +8,7 @@ import {
   type WorkerBackend,
 } from '../orchestrator/backends/index.ts';
 import { GrpcStatus } from '../proto/grpc/index.ts';
+import { greedySampling } from './fakes/engine-calls.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { startFakeVllmServer, type FakeVllmServer } from './fakes/fake-vllm-server.ts';
 
@@ -17,15 +18,7 @@ const call = (overrides: Partial<GenerateCall> = {}): GenerateCall => ({
   requestId: 'req-1',
   model: 'Qwen/Qwen3-8B',
   tokenIds: Array.from({ length: 40 }, (_, i) => i + 1),
-  sampling: {
-    maxTokens: 5,
-    temperature: 0,
-    topP: 1,
-    seed: undefined,
-    stopTokenIds: [7],
-    ignoreEos: false,
-    minTokens: 0,
-  },
+  sampling: greedySampling(5, { stopTokenIds: [7] }),
   deadlineUnixMs: Date.now() + 60_000,
   ...overrides,
 });

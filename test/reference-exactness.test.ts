@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../common/clock.ts';
 import { loadModelTokenizer } from '../common/tokenizer/index.ts';
-import type { DecodeRequest, KvHandoff, RequestUsage, TokenStream } from '../workers/engine/index.ts';
+import type { DecodeRequest, KvHandoff } from '../workers/engine/index.ts';
 import { createReferenceEngine, type ReferenceEngine } from '../workers/reference/index.ts';
 import { createFakePeer } from '../workers/reference/engine/testing/fake-peer.ts';
+import { collectTokens } from './fakes/engine-calls.ts';
 
 /**
  * Disaggregated serving made real: engine A prefills and holds the prompt's float32 KV blocks,
@@ -35,13 +36,6 @@ afterAll(async () => {
   await B?.close();
 });
 
-async function collect(stream: TokenStream): Promise<{ tokens: number[]; finishReason: string; usage: RequestUsage }> {
-  const tokens: number[] = [];
-  for await (const chunk of stream) tokens.push(...chunk.tokenIds);
-  const { finishReason, usage } = await stream.result;
-  return { tokens, finishReason, usage };
-}
-
 /** Polls `condition` until it holds (release notifications travel asynchronously); fails after 10 s. */
 async function eventually(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 2000 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -49,7 +43,7 @@ async function eventually(condition: () => boolean, what: string): Promise<void>
 }
 
 function aggregated(engine: ReferenceEngine, prompt: readonly number[]) {
-  return collect(engine.generate({ requestId: `agg-${++serial}`, promptTokenIds: prompt, sampling: SAMPLING }));
+  return collectTokens(engine.generate({ requestId: `agg-${++serial}`, promptTokenIds: prompt, sampling: SAMPLING }));
 }
 
 /** Prefill on A, decode on B with the handoff; the first token comes from A, as the orchestrator streams it. */
@@ -61,7 +55,7 @@ async function disaggregated(
   const pre = await A.prefill({ requestId: `pre-${id}`, promptTokenIds: prompt, sampling: SAMPLING });
   expect(pre.handoff?.transport).toBe('tcp');
   const handoff = pre.handoff!;
-  const decoded = await collect(
+  const decoded = await collectTokens(
     B.decode({
       requestId: `dec-${id}`,
       promptTokenIds: prompt,
@@ -203,7 +197,7 @@ describe('reference engine: recompute after a failed transfer', () => {
     const P = await createReferenceEngine({ model: { seed: 'exactness' } }, { clock: realClock });
     const pre = await P.prefill({ requestId: 'gone', promptTokenIds: prompt, sampling: SAMPLING });
     await P.close();
-    const { tokens, usage } = await collect(
+    const { tokens, usage } = await collectTokens(
       B.decode({
         requestId: 'after-gone',
         promptTokenIds: prompt,
@@ -220,7 +214,7 @@ describe('reference engine: recompute after a failed transfer', () => {
     const peer = await createFakePeer('one-block-then-close', B.info.blockBytes);
     const pre = await A.prefill({ requestId: `mid-${++serial}`, promptTokenIds: prompt, sampling: SAMPLING });
     const redirected = { ...pre.handoff!, port: peer.port };
-    const { tokens, usage } = await collect(
+    const { tokens, usage } = await collectTokens(
       B.decode({
         requestId: `mid-dec-${serial}`,
         promptTokenIds: prompt,
@@ -243,7 +237,7 @@ describe('reference engine: recompute after a failed transfer', () => {
   it('ends the stream ("abort") instead under loadFailurePolicy "fail", leaking no blocks', async () => {
     const peer = await createFakePeer('one-block-then-close', B.info.blockBytes);
     const pre = await A.prefill({ requestId: `fail-${++serial}`, promptTokenIds: prompt, sampling: SAMPLING });
-    const result = await collect(
+    const result = await collectTokens(
       B.decode({
         requestId: `fail-dec-${serial}`,
         promptTokenIds: prompt,

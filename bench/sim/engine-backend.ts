@@ -2,11 +2,11 @@ import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 import { usageCounts } from '../../common/usage.ts';
 import type {
+  BackendChunk,
+  BackendPrefillResult,
   DecodeCall,
   GenerateCall,
   KvHandoffTicket,
-  BackendPrefillResult,
-  BackendChunk,
   WorkerBackend,
   WorkerStatusReport,
 } from '../../orchestrator/backends/index.ts';

@@ -2,18 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FinishReason, WorkerRole, WorkerService } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import { createGrpcServer, type GrpcServer } from '../../proto/grpc/index.ts';
+import { greedySampling } from '../../test/fakes/engine-calls.ts';
 import type { WorkerBackend } from './backend.ts';
 import { createGrpcBackend } from './grpc-backend.ts';
 
-const sampling = {
-  maxTokens: 8,
-  temperature: 0,
-  topP: 1,
-  seed: undefined,
-  stopTokenIds: [],
-  ignoreEos: false,
-  minTokens: 0,
-};
+const sampling = greedySampling(8);
 const call = (requestId: string) => ({
   requestId,
   model: '',

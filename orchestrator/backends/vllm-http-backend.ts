@@ -1,18 +1,9 @@
 import { Pool, type Dispatcher } from 'undici';
 import { TandemError, toTandemError } from '../../common/errors.ts';
-import type { FinishReason, OpenAIPassThrough } from '../serving.ts';
-import type {
-  BackendUsage,
-  GenerateCall,
-  KvHandoffTicket,
-  BackendChunk,
-  WorkerBackend,
-  WorkerStatusReport,
-} from './backend.ts';
-import { httpError } from './http-errors.ts';
 import { parsePrometheusText } from '../../common/prometheus-text.ts';
-import { NIXL_PREFILL_PARAMS, readSsePayloads } from '../../common/openai/index.ts';
-import { readVllmMetrics } from './vllm-metrics.ts';
+import type { OpenAIPassThrough } from '../serving.ts';
+import type { GenerateCall, KvHandoffTicket, BackendChunk, WorkerBackend, WorkerStatusReport } from './backend.ts';
+import { httpError } from './http-errors.ts';
 import {
   nixlPrefillBody,
   parseJson,
@@ -20,9 +11,12 @@ import {
   passThroughWhole,
   pathOf,
   readPassThroughStream,
-  toFinish,
+  type ResponseJson,
   toUsage,
 } from './passthrough.ts';
+import { readTokenPrefill, readTokenStream, tokenCompletionBody, tokenPrefillBody } from './token-completion.ts';
+import { nixlHandoff, parseVllmAddress } from './vllm-address.ts';
+import { readVllmMetrics } from './vllm-metrics.ts';
 
 export interface VllmHttpBackendOptions {
   readonly name: string;
@@ -45,7 +39,7 @@ export const DP_RANK_HEADER = 'x-data-parallel-rank';
  *   read for tokens, finish reason, usage (`prompt_tokens_details.cached_tokens`) and errors only.
  *   Tools, structured output, logprobs, n and images work as the engine does them; any vLLM works.
  * - A call without it (direct use of the backend): token ids through `/v1/completions` with
- *   `return_token_ids: true` (vLLM >= 0.10.2), text without ids refused loudly.
+ *   `return_token_ids: true` (vLLM >= 0.10.2), text without ids refused loudly (token-completion.ts).
  * - Cancellation: closing the HTTP request (vLLM aborts a request whose client disconnected).
  * - `GET /health` (200 when the engine is alive), `GET /metrics` (see vllm-metrics.ts),
  *   `GET /v1/models` (served name, max_model_len).
@@ -54,7 +48,7 @@ export const DP_RANK_HEADER = 'x-data-parallel-rank';
  *   `kv_transfer_params`.
  */
 export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBackend {
-  const base = parseBase(options.name, options.address);
+  const base = parseVllmAddress(options.name, options.address);
   const pool = new Pool(base.origin, { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
   const name = options.name;
   let servedModels: string[] = options.servedModelName ? [options.servedModelName] : [];
@@ -94,22 +88,6 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     'x-request-id': call.requestId,
     ...(call.dpRank === undefined ? {} : { [DP_RANK_HEADER]: String(call.dpRank) }),
   });
-  const completionBody = (call: GenerateCall, stream: boolean) => ({
-    model: model(call),
-    prompt: [...call.tokenIds],
-    max_tokens: call.sampling.maxTokens,
-    temperature: call.sampling.temperature,
-    top_p: call.sampling.topP,
-    ...(call.sampling.seed === undefined ? {} : { seed: call.sampling.seed }),
-    stop_token_ids: [...call.sampling.stopTokenIds],
-    ignore_eos: call.sampling.ignoreEos,
-    min_tokens: call.sampling.minTokens,
-    return_token_ids: true,
-    stream,
-    ...(stream ? { stream_options: { include_usage: true } } : {}),
-    ...call.extraBody,
-  });
-
   /** A call with the client's body: that body to the engine's own endpoint, its answer back verbatim (passthrough.ts). */
   async function* passThrough(
     call: GenerateCall & { openai: OpenAIPassThrough },
@@ -166,36 +144,10 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       'POST',
       '/v1/completions',
       signal,
-      { ...completionBody(call, true), ...extra },
+      { ...tokenCompletionBody(call, model(call), true), ...extra },
       headersFor(call),
     );
-    yield* readResponse(response, signal, what, async function* () {
-      let finishReason: FinishReason | undefined;
-      let usage: BackendUsage | undefined;
-      let completionTokens = 0;
-      // The events of one read make one chunk (everything buffered in one step).
-      for await (const { values, failure } of readSsePayloads(response.body, (data) => parseChunk(name, data))) {
-        let tokenIds: number[] | undefined;
-        for (const chunk of values) {
-          if (chunk.tokenIds.length > 0)
-            tokenIds = tokenIds === undefined ? [...chunk.tokenIds] : tokenIds.concat(chunk.tokenIds);
-          finishReason = chunk.finishReason ?? finishReason;
-          usage = chunk.usage ?? usage;
-        }
-        if (tokenIds !== undefined) {
-          completionTokens += tokenIds.length;
-          yield { tokenIds };
-        }
-        if (failure !== undefined) throw failure;
-      }
-      if (finishReason === undefined)
-        throw new TandemError('upstream_error', `worker ${name} ended the ${what} stream without a finish_reason`);
-      yield {
-        tokenIds: [],
-        finishReason,
-        usage: usage ?? { promptTokens: call.tokenIds.length, cachedPromptTokens: 0, completionTokens },
-      };
-    });
+    yield* readResponse(response, signal, what, () => readTokenStream(name, what, response.body, call.tokenIds.length));
   }
 
   return {
@@ -216,46 +168,25 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
         );
         await expectOk(response, 'prefill');
         const json = parseJson(name, 'prefill', await response.body.text());
-        const params = json.kv_transfer_params;
         return {
           firstTokenId: null,
           finishReason: null,
           usage: toUsage(json.usage, call.tokenIds.length, 1),
-          handoff:
-            params && typeof params === 'object'
-              ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) }
-              : null,
+          handoff: nixlHandoff(json.kv_transfer_params, base.hostname),
         };
       }
-      // vLLM's NIXL prefill (PROTOCOLS.md 3.1): max_tokens 1, not streamed, no stream_options and
-      // no min_tokens (a min above 1 would be refused), do_remote_decode set.
-      const { min_tokens: _minTokens, ...rest } = completionBody(call, false);
-      const body = {
-        ...rest,
-        max_tokens: 1,
-        kv_transfer_params: { ...NIXL_PREFILL_PARAMS },
-      };
-      const response = await send('POST', '/v1/completions', signal, body, headersFor(call));
+      const response = await send(
+        'POST',
+        '/v1/completions',
+        signal,
+        tokenPrefillBody(call, model(call)),
+        headersFor(call),
+      );
       await expectOk(response, 'prefill');
       const json = (await response.body.json().catch((error: unknown) => {
         throw new TandemError('upstream_error', `worker ${name} prefill answered invalid JSON`, { cause: error });
-      })) as CompletionJson;
-      const choice = json.choices?.[0];
-      const first = Array.isArray(choice?.token_ids) ? (choice.token_ids as unknown[])[0] : undefined;
-      if (typeof first !== 'number')
-        throw new TandemError(
-          'upstream_error',
-          `worker ${name} prefill returned no token_ids (needs vLLM >= 0.10.2 with return_token_ids)`,
-        );
-      const finish = toFinish(choice?.finish_reason);
-      const params = json.kv_transfer_params;
-      return {
-        firstTokenId: first,
-        finishReason: finish === 'stop' || call.sampling.maxTokens <= 1 ? (finish ?? 'length') : null,
-        usage: toUsage(json.usage, call.tokenIds.length, 1),
-        handoff:
-          params && typeof params === 'object' ? { kind: 'nixl', params: fixRemoteHost(params, base.hostname) } : null,
-      };
+      })) as ResponseJson;
+      return readTokenPrefill(name, base.hostname, call, json);
     },
 
     decode(call, signal) {
@@ -330,101 +261,6 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
       await pool.close();
     },
   };
-}
-
-interface CompletionJson {
-  choices?: { text?: unknown; token_ids?: unknown; finish_reason?: unknown }[];
-  usage?: UsageJson | null;
-  kv_transfer_params?: Record<string, unknown> | null;
-  error?: unknown;
-}
-
-interface UsageJson {
-  prompt_tokens?: unknown;
-  completion_tokens?: unknown;
-  prompt_tokens_details?: { cached_tokens?: unknown } | null;
-}
-
-interface ParsedChunk {
-  readonly tokenIds: readonly number[];
-  readonly finishReason: FinishReason | undefined;
-  readonly usage: BackendUsage | undefined;
-}
-
-/** One streamed completion chunk; errors in the stream (vLLM's `data: {"error": ...}`) throw. */
-function parseChunk(worker: string, data: string): ParsedChunk {
-  let json: CompletionJson;
-  try {
-    json = JSON.parse(data) as CompletionJson;
-  } catch {
-    throw new TandemError(
-      'upstream_error',
-      `worker ${worker} streamed a chunk that is not JSON: ${data.slice(0, 200)}`,
-    );
-  }
-  if (json.error !== undefined) {
-    const message =
-      typeof json.error === 'object' &&
-      json.error !== null &&
-      typeof (json.error as { message?: unknown }).message === 'string'
-        ? (json.error as { message: string }).message
-        : JSON.stringify(json.error);
-    throw new TandemError('upstream_error', `worker ${worker} failed mid-stream: ${message}`);
-  }
-  const choice = json.choices?.[0];
-  let tokenIds: number[] = [];
-  if (choice) {
-    if (Array.isArray(choice.token_ids)) {
-      if (!choice.token_ids.every((id) => Number.isInteger(id) && id >= 0))
-        throw new TandemError('upstream_error', `worker ${worker} streamed token_ids that are not token ids`);
-      tokenIds = choice.token_ids as number[];
-    } else if (typeof choice.text === 'string' && choice.text !== '') {
-      throw new TandemError(
-        'upstream_error',
-        `worker ${worker} streamed text without token_ids: it must support return_token_ids (vLLM >= 0.10.2)`,
-      );
-    }
-  }
-  const usage = json.usage ? toUsage(json.usage, 0, 0) : undefined;
-  return { tokenIds, finishReason: toFinish(choice?.finish_reason), usage };
-}
-
-/**
- * vLLM reports its NIXL side channel as VLLM_NIXL_SIDE_CHANNEL_HOST, "localhost" unless told
- * otherwise, and a worker bound to every interface may report a wildcard: point either at the
- * worker's host, as production-stack does. Everything else is passed on verbatim.
- */
-function fixRemoteHost(params: Record<string, unknown>, workerHost: string): Record<string, unknown> {
-  const host = params.remote_host;
-  if (typeof host !== 'string') return params;
-  if (WILDCARD_HOSTS.has(host) || (isLoopback(host) && !isLoopback(workerHost)))
-    return { ...params, remote_host: workerHost };
-  return params;
-}
-
-const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]', '*']);
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
-}
-
-function parseBase(worker: string, address: string): { origin: string; prefix: string; hostname: string } {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `http://${address}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new TandemError('invalid_request', `worker ${worker}: "${address}" is not a URL`, {
-      param: 'workers.address',
-    });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new TandemError(
-      'invalid_request',
-      `worker ${worker}: a vllm-http address is http(s)://host:port, got "${address}"`,
-      { param: 'workers.address' },
-    );
-  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, ''), hostname: url.hostname };
 }
 
 /**

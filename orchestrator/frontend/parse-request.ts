@@ -8,6 +8,7 @@ import {
   type Endpoint,
   type RequestLimits,
   type SamplingFields,
+  type WireRequest,
 } from '../../common/openai/index.ts';
 
 /**
@@ -18,19 +19,14 @@ import {
  * engine gets the body as it came. Nothing here tokenizes; prepare-request.ts does.
  */
 
-/** What every generation request carries, with OpenAI's and vLLM's defaults applied. */
-export interface OutputOptions extends SamplingFields {
-  /** Undefined: the served model (as vLLM serves its only model). */
-  readonly model: string | undefined;
-  readonly stream: boolean;
-  /** stream_options.include_usage: a final `choices: []` chunk with usage. */
-  readonly includeUsage: boolean;
-  /** stream_options.continuous_usage_stats (vLLM): usage on every chunk. */
-  readonly continuousUsage: boolean;
-  /** Undefined: the endpoint's default (16 for completions, the rest of the context for chat). */
-  readonly maxTokens: number | undefined;
-  readonly user: string | undefined;
-}
+/**
+ * What every generation request carries, with OpenAI's and vLLM's defaults applied. An undefined
+ * `model` is the served one (as vLLM serves its only model); an undefined `maxTokens` is the
+ * endpoint's default (16 for completions, the rest of the context for chat).
+ */
+export interface OutputOptions
+  extends SamplingFields,
+    Pick<WireRequest, 'model' | 'stream' | 'includeUsage' | 'continuousUsage' | 'maxTokens' | 'user'> {}
 
 export type { CompletionPrompt } from '../../common/openai/index.ts';
 

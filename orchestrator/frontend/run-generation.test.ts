@@ -5,6 +5,7 @@ import { DEFAULT_SAMPLING } from '../../common/openai/parse-request.ts';
 import { createOrchestratorMetrics } from '../metrics/index.ts';
 import type { GenerationEvent, ServingCore, TokenizedRequest } from '../serving.ts';
 import { loadModelTokenizer, type Tokenizer } from '../../common/tokenizer/index.ts';
+import { greedySampling } from '../../test/fakes/engine-calls.ts';
 import type { PreparedRequest } from './prepare-request.ts';
 import { createRequestObserver } from './request-observer.ts';
 import { runGeneration, STOP_DRAIN_MS, type OutputEvent } from './run-generation.ts';
@@ -18,15 +19,7 @@ const request: TokenizedRequest = {
   requestId: 'r1',
   model: 'm',
   promptTokenIds: [1, 2, 3],
-  sampling: {
-    maxTokens: 50,
-    temperature: 0,
-    topP: 1,
-    seed: undefined,
-    stopTokenIds: [],
-    ignoreEos: false,
-    minTokens: 0,
-  },
+  sampling: greedySampling(50),
   sessionKey: undefined,
   deadlineUnixMs: 0,
 };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRealClock, createVirtualClock, type VirtualClock } from '../../common/clock.ts';
 import { isTandemError } from '../../common/errors.ts';
+import { collectTokens } from '../../test/fakes/engine-calls.ts';
 import {
   decodeStepSeconds,
   engineProfile,
@@ -111,11 +112,9 @@ describe('simulated engine on the real clock', () => {
       { clock: createRealClock() },
     );
     try {
-      const tokens: number[] = [];
-      const stream = engine.generate(request);
-      for await (const chunk of stream) tokens.push(...chunk.tokenIds);
+      const { tokens, finishReason } = await collectTokens(engine.generate(request));
       expect(tokens).toEqual(expected.tokens());
-      expect((await stream.result).finishReason).toBe('length');
+      expect(finishReason).toBe('length');
     } finally {
       await engine.close();
     }

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { TandemError } from '../../../common/errors.ts';
 import { silentLogger } from '../../../common/log.ts';
+import { greedySampling } from '../../../test/fakes/engine-calls.ts';
 import type {
+  BackendChunk,
   BackendKind,
+  BackendPrefillResult,
   DecodeCall,
   GenerateCall,
   KvHandoffTicket,
-  BackendPrefillResult,
-  BackendChunk,
   WorkerBackend,
 } from '../backend.ts';
 import { startEagerly } from './eager.ts';
@@ -97,7 +98,7 @@ const peer = (name: string, backend: WorkerBackend, extra: Partial<HandoffPeer> 
 const call = (temperature = 0): HandoffCall => ({
   requestId: 'req-1',
   tokenIds: [1, 2, 3, 4],
-  sampling: { maxTokens: 3, temperature, topP: 1, seed: undefined, stopTokenIds: [], ignoreEos: false, minTokens: 2 },
+  sampling: greedySampling(3, { temperature, minTokens: 2 }),
   deadlineUnixMs: Number.MAX_SAFE_INTEGER,
 });
 const protocols = createHandoffProtocols({ logger: silentLogger, randomHex: (bytes) => 'ab'.repeat(bytes) });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../../common/clock.ts';
 import { isTandemError } from '../../../common/errors.ts';
-import type { GenerateRequest, RequestUsage, SamplingParams, TokenStream } from '../../engine/index.ts';
+import { collectTokens } from '../../../test/fakes/engine-calls.ts';
+import type { GenerateRequest, SamplingParams } from '../../engine/index.ts';
 import { createKvBlockClient } from '../transfer/client.ts';
 import { createReferenceEngine, type ReferenceEngine } from './reference-engine.ts';
 import { createFakePeer } from './testing/fake-peer.ts';
@@ -24,12 +25,6 @@ afterAll(async () => {
   await A?.close();
   await B?.close();
 });
-
-async function collect(stream: TokenStream): Promise<{ tokens: number[]; finishReason: string; usage: RequestUsage }> {
-  const tokens: number[] = [];
-  for await (const chunk of stream) tokens.push(...chunk.tokenIds);
-  return { tokens, ...(await stream.result) };
-}
 
 const request = (promptTokenIds: number[], sampling: Partial<SamplingParams> = {}): GenerateRequest => ({
   requestId: `r${++serial}`,
@@ -61,22 +56,22 @@ describe('reference engine', () => {
 
   it('samples from its real logits at a non-zero temperature: reproducible per seed, greedy again with top_k 1', async () => {
     const p = prompt(40);
-    const greedy = await collect(A.generate(request(p, { maxTokens: 24 })));
+    const greedy = await collectTokens(A.generate(request(p, { maxTokens: 24 })));
     expect(new Set(greedy.tokens).size).toBeGreaterThan(1);
     // Hot enough that the untrained model's flat logits give a different pick somewhere.
-    const warm = await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })));
+    const warm = await collectTokens(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })));
     expect(warm.tokens).not.toEqual(greedy.tokens);
-    expect((await collect(B.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })))).tokens).toEqual(
-      warm.tokens,
-    );
-    expect((await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 8 })))).tokens).not.toEqual(
+    expect((await collectTokens(B.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7 })))).tokens).toEqual(
       warm.tokens,
     );
     expect(
-      (await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, topK: 1 })))).tokens,
+      (await collectTokens(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 8 })))).tokens,
+    ).not.toEqual(warm.tokens);
+    expect(
+      (await collectTokens(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, topK: 1 })))).tokens,
     ).toEqual(greedy.tokens);
     expect(
-      (await collect(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, minP: 1 })))).tokens,
+      (await collectTokens(A.generate(request(p, { maxTokens: 24, temperature: 50, seed: 7, minP: 1 })))).tokens,
     ).toEqual(greedy.tokens);
   });
 
@@ -97,30 +92,32 @@ describe('reference engine', () => {
 
   it('changes its greedy output under a frequency or repetition penalty', async () => {
     const p = prompt(40);
-    const plain = (await collect(A.generate(request(p, { maxTokens: 24 })))).tokens;
+    const plain = (await collectTokens(A.generate(request(p, { maxTokens: 24 })))).tokens;
     expect(new Set(plain).size).toBeLessThan(plain.length); // the untrained model repeats itself
-    const penalised = (await collect(A.generate(request(p, { maxTokens: 24, frequencyPenalty: 2 })))).tokens;
+    const penalised = (await collectTokens(A.generate(request(p, { maxTokens: 24, frequencyPenalty: 2 })))).tokens;
     expect(penalised).not.toEqual(plain);
     expect(new Set(penalised).size).toBeGreaterThan(new Set(plain).size);
-    expect((await collect(A.generate(request(p, { maxTokens: 24, repetitionPenalty: 2 })))).tokens).not.toEqual(plain);
+    expect((await collectTokens(A.generate(request(p, { maxTokens: 24, repetitionPenalty: 2 })))).tokens).not.toEqual(
+      plain,
+    );
   });
 
   it('stops after a stop id, and masks stop ids before min_tokens', async () => {
     const p = prompt(30, 500);
-    const free = (await collect(A.generate(request(p)))).tokens;
-    const stopped = await collect(A.generate(request(p, { stopTokenIds: [free[2]!] })));
+    const free = (await collectTokens(A.generate(request(p)))).tokens;
+    const stopped = await collectTokens(A.generate(request(p, { stopTokenIds: [free[2]!] })));
     expect(stopped.tokens).toEqual(free.slice(0, free.indexOf(free[2]!) + 1));
     expect(stopped.finishReason).toBe('stop');
-    const masked = await collect(A.generate(request(p, { stopTokenIds: [free[0]!], minTokens: 1 })));
+    const masked = await collectTokens(A.generate(request(p, { stopTokenIds: [free[0]!], minTokens: 1 })));
     expect(masked.tokens[0]).not.toBe(free[0]);
   });
 
   it('samples the first token itself when the decode is not given it, recomputing the last prompt position (as vLLM does)', async () => {
     for (const length of [64, 70]) {
       const p = prompt(length, 11 * length);
-      const expected = (await collect(A.generate(request(p)))).tokens;
+      const expected = (await collectTokens(A.generate(request(p)))).tokens;
       const pre = await A.prefill(request(p));
-      const decoded = await collect(B.decode({ ...request(p), handoff: pre.handoff! }));
+      const decoded = await collectTokens(B.decode({ ...request(p), handoff: pre.handoff! }));
       expect(decoded.tokens).toEqual(expected);
       expect(decoded.usage).toMatchObject({ kvRecomputed: false, transferredBlocks: Math.ceil(length / 16) });
     }
@@ -134,10 +131,10 @@ describe('reference engine', () => {
     try {
       const prompts = Array.from({ length: 6 }, (_, i) => prompt(150 + 20 * i, 100_000 * i));
       const sampling = { maxTokens: 40, ignoreEos: true };
-      const crowded = await Promise.all(prompts.map((p) => collect(small.generate(request(p, sampling)))));
+      const crowded = await Promise.all(prompts.map((p) => collectTokens(small.generate(request(p, sampling)))));
       expect(small.status().preemptionsTotal).toBeGreaterThan(0);
       for (const [i, p] of prompts.entries())
-        expect(crowded[i]!.tokens).toEqual((await collect(A.generate(request(p, sampling)))).tokens);
+        expect(crowded[i]!.tokens).toEqual((await collectTokens(A.generate(request(p, sampling)))).tokens);
       expect(small.status().usedBlocks).toBe(0);
     } finally {
       await small.close();
@@ -184,10 +181,12 @@ describe('reference engine', () => {
     );
     try {
       const p = prompt(50, 77);
-      const expected = (await collect(A.generate(request(p)))).tokens;
+      const expected = (await collectTokens(A.generate(request(p)))).tokens;
       const pre = await P.prefill(request(p));
       await eventually(() => P.status().heldBlocks === 0, 'the hold expired');
-      const decoded = await collect(B.decode({ ...request(p), handoff: pre.handoff!, firstTokenId: pre.firstTokenId }));
+      const decoded = await collectTokens(
+        B.decode({ ...request(p), handoff: pre.handoff!, firstTokenId: pre.firstTokenId }),
+      );
       expect(decoded.usage.kvRecomputed).toBe(true);
       expect([pre.firstTokenId, ...decoded.tokens]).toEqual(expected);
     } finally {
@@ -197,10 +196,12 @@ describe('reference engine', () => {
 
   it('recomputes a handoff it cannot pull (another transport), or refuses it under policy "fail"', async () => {
     const p = prompt(45, 3000);
-    const expected = (await collect(A.generate(request(p)))).tokens;
+    const expected = (await collectTokens(A.generate(request(p)))).tokens;
     const pre = await A.prefill(request(p));
     const simHandoff = { ...pre.handoff!, transport: 'sim' as const };
-    const decoded = await collect(B.decode({ ...request(p), handoff: simHandoff, firstTokenId: pre.firstTokenId }));
+    const decoded = await collectTokens(
+      B.decode({ ...request(p), handoff: simHandoff, firstTokenId: pre.firstTokenId }),
+    );
     expect(decoded.usage).toMatchObject({ kvRecomputed: true, transferredBlocks: 0 });
     expect([pre.firstTokenId, ...decoded.tokens]).toEqual(expected);
     let thrown: unknown;
@@ -221,9 +222,9 @@ describe('reference engine', () => {
     );
     try {
       const p = prompt(60, 4000);
-      const expected = (await collect(A.generate(request(p)))).tokens;
+      const expected = (await collectTokens(A.generate(request(p)))).tokens;
       const pre = await A.prefill(request(p));
-      const decoded = await collect(
+      const decoded = await collectTokens(
         impatient.decode({
           ...request(p),
           handoff: { ...pre.handoff!, port: peer.port },
@@ -274,7 +275,7 @@ describe('reference engine', () => {
       if (ticking) setTimeout(tick, 0);
     };
     setTimeout(tick, 0);
-    await collect(A.generate(request(prompt(3000, 20_000), { maxTokens: 1 })));
+    await collectTokens(A.generate(request(prompt(3000, 20_000), { maxTokens: 1 })));
     ticking = false;
     const passes = A.status().stepsTotal - steps;
     expect(passes).toBeGreaterThanOrEqual(12); // 3000 tokens at 256 per pass
