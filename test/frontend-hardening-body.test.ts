@@ -24,6 +24,8 @@ beforeAll(async () => {
 });
 
 const SEVEN_MB = 'lorem ipsum dolor sit amet '.repeat(7_000_000 / 27);
+/** 44 bytes of text without whitespace: many ids, but no word breaks for the scan to count. */
+const WORDLESS = 'the_quick_brown_fox_jumps_over_the_lazy_dog.';
 const CONTEXT_REFUSAL = /maximum context length is 32768 tokens\. However, your request has at least \d+ input tokens/;
 
 interface SlowPost {
@@ -116,12 +118,13 @@ describe('a body refused while it arrives', () => {
           code: 400,
         });
         expect(answer.headers.connection).toBe('close');
-        // Answered while the client was still writing: about 4.2 MB of 7 MB (32768 ids x 128 bytes) were needed.
-        expect(answer.writtenAtAnswer).toBeLessThan(answer.total * 0.8);
+        // Answered while the client was still writing: 32,768 word breaks are in the first 180 kB (the length
+        // bound alone needed 4.2 MB: 32,768 ids x 128 bytes); the rest is the answer's trip on a busy machine.
+        expect(answer.writtenAtAnswer).toBeLessThan(answer.total * 0.5);
         await answer.closed;
       }
       await expect.poll(() => reads.length).toBe(2);
-      for (const read of reads) expect(read).toBeLessThan(7_000_000 * 0.8);
+      for (const read of reads) expect(read).toBeLessThan(7_000_000 * 0.5);
       expect(core.calls).toHaveLength(0);
       // The front door serves on, its one slot free.
       expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
@@ -155,8 +158,8 @@ describe('a body refused while it arrives', () => {
     const core = createFakeCore(reply(wordIds));
     const frontend = await startFrontend(core, tokenizer, { max_body_bytes: 16 * 1024 * 1024 });
     try {
-      // 1.2 MB of text the length bound lets through (and the off-thread parser reads): tokenized, then refused.
-      const prompt = 'the quick brown fox jumps over the lazy dog\n'.repeat(1_200_000 / 44);
+      // 1.2 MB of text the bounds let through (9,375 ids by its length, no word breaks; the off-thread parser reads it): tokenized, then refused.
+      const prompt = WORDLESS.repeat(1_200_000 / 44);
       const answer = await slowPost(frontend.url, '/v1/completions', JSON.stringify({ model: MODEL, prompt }));
       expect(answer.status).toBe(400);
       expect(JSON.parse(answer.body).error.message).toMatch(/However, your request has at least \d+ input tokens/);
@@ -217,8 +220,8 @@ describe("the worker facade's prompt bounds", () => {
       );
       expect(huge.writtenAtAnswer).toBeLessThan(huge.total);
       expect([encoded, bounded]).toEqual([0, 0]);
-      // 60 kB: at least 468 ids by its length (the bound cannot rule it out), 11,000 in fact.
-      const prompt = 'the quick brown fox jumps over the lazy dog\n'.repeat(60_000 / 44);
+      // 60 kB: at least 468 ids by its length and no word breaks (the bounds cannot rule it out), thousands in fact.
+      const prompt = WORDLESS.repeat(60_000 / 44);
       const response = await postJson(`${url}/v1/completions`, { model: MODEL, prompt, max_tokens: 8 });
       expect(response.status).toBe(400);
       expect(response.json.error.message).toMatch(/However, your request has at least 10\d\d input tokens/);

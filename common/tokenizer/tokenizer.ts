@@ -39,6 +39,12 @@ export interface Tokenizer {
    * being read (common/openai/body-scan.ts counts the prompt's strings as they arrive).
    */
   minTokensOf(length: TextLength): number;
+  /**
+   * Whether `length.words` bounds ids (word-bound.ts: no vocabulary entry spans two
+   * whitespace-separated words, checked when the tokenizer loads); when false, minTokensOf
+   * ignores it.
+   */
+  readonly wordsAreTokens: boolean;
   /** The text of a whole id sequence; ids outside [0, vocabSize) decode to nothing. */
   decode(tokenIds: readonly number[], options: { skipSpecialTokens: boolean }): Promise<string>;
   /** A fresh incremental decoder for one output stream. */
@@ -49,6 +55,11 @@ export interface Tokenizer {
 export interface TextLength {
   readonly units: number;
   readonly ascii: number;
+  /**
+   * A lower bound on its word breaks (word-bound.ts countWordBreaks, summed over the strings the
+   * text is made of): ids, for a tokenizer whose `wordsAreTokens`. Unset: 0.
+   */
+  readonly words?: number;
 }
 
 /** encodeWithin's answer: every id, or a count past the bound (tokenizing stopped there). */
