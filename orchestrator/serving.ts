@@ -87,6 +87,8 @@ export interface RouteSummary {
   readonly workers: readonly string[];
   /** Prompt tokens the router expected the first of them to hold already (the KV overlap it routed on), tokens. */
   readonly overlapTokens: number;
+  /** Time it waited in the admission queue for a worker with room, ms (0: placed at once); absent when the core does not queue. */
+  readonly queuedMs?: number;
 }
 
 /** Where a failed request ran, for its log line: what a `done` would have said. */

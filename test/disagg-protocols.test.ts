@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBackendTap, type BackendTap } from './fakes/backend-tap.ts';
 import { expectedTokens, startFakePdEngine, type FakePdEngine, type PdFlavour } from './fakes/fake-pd-engine.ts';
 import {
@@ -9,6 +9,7 @@ import {
   testConfig,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * The two other handoff protocols behind the same interface, end to end through the
@@ -19,13 +20,7 @@ import {
  * - SGLang's bootstrap flow: the same body plus bootstrap host/port/room to both, sent together;
  *   a prefill that fails drops the decode.
  */
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function deploy(
   flavour: PdFlavour,

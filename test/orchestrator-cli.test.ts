@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { complete, startWorkers, waitUntil } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * `tandem orchestrator` as a real process: one-line errors for bad input, and a running
@@ -15,10 +16,8 @@ import { complete, startWorkers, waitUntil } from './fakes/orchestrator-harness.
 const run = promisify(execFile);
 const tandem = new URL('../bin/tandem.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'tandem-orchestrator-'));
-const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
+cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The environment without TANDEM_* settings that could leak in from the shell. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

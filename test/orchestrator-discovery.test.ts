@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKvEventSubscriber } from '../orchestrator/kv-events/index.ts';
 import type { WorkerSnapshot } from '../orchestrator/discovery/index.ts';
 import {
@@ -15,6 +15,7 @@ import {
   workerState,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * Discovery and health with a real orchestrator in front of fake gRPC workers (real sockets,
@@ -22,10 +23,7 @@ import {
  * engine restarts, and the KV-event wiring into the index.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 const fleet = (
   n: number,

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkerRole } from '../proto/gen/tandem/v1/worker_pb.ts';
 import { GrpcStatus } from '../proto/grpc/index.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
@@ -13,6 +13,7 @@ import {
   waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * The dispatcher through the real frontend, in front of fake gRPC workers: retries before the
@@ -20,10 +21,7 @@ import {
  * queue under saturation, and the load book returning to zero whatever happened.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function fleet(
   n: number,
@@ -242,6 +240,38 @@ describe('saturation', () => {
     expect(workers.reduce((n, w) => n + w.calls.length, 0)).toBe(6);
     await expectLoadReturnsToZero(running);
     expect(running.orchestrator.dispatcher.queued).toBe(0);
+    // Each request's log line says how long it waited in line (a request takes 100 ms on a worker).
+    const queuedMs = running.logs.filter((l) => l.outcome === 'success').map((l) => l.queuedMs as number);
+    expect(queuedMs).toHaveLength(6);
+    expect(queuedMs.filter((q) => q === 0).length).toBeGreaterThanOrEqual(2);
+    expect(queuedMs.filter((q) => q >= 50).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("refuses at once an arrival that would wait more than twice the workers' time to a first token, long before the queue timeout", async () => {
+    const { workers, running } = await fleet(1, {
+      orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 8, queue_timeout_s: 10 } },
+    });
+    // Twenty requests one after the other: the fleet's time to a first token (a few ms here) and
+    // a drain rate become known.
+    for (let i = 0; i < 20; i++)
+      expect((await complete(running.url, { prompt: `warm ${i}`, max_tokens: 2 })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // the rate: about 21 placements in 2 s
+    workers[0]!.behaviour.hang = true;
+    const occupying = complete(running.url, { prompt: 'occupies the worker', max_tokens: 5 }).catch(() => undefined);
+    await workers[0]!.started(21);
+    // An empty line is always joined.
+    const queued = complete(running.url, { prompt: 'waits', max_tokens: 5 }).catch(() => undefined);
+    await waitUntil('one queued', () => running.orchestrator.dispatcher.queued === 1);
+    // The next would expect to wait 2 / (about 10 per second) = 0.2 s: more than 2 x a TTFT of a few ms,
+    // though far less than the 10 s queue timeout (the old rule would have queued it).
+    const refused = await complete(running.url, { prompt: 'refused', max_tokens: 5 });
+    expect(refused.status).toBe(429);
+    expect(refused.json.error.message).toMatch(
+      /longer than a request may wait now \([0-9.]+ ms: 2 x the [0-9.]+ ms the workers take to a first token\)/,
+    );
+    expect(running.orchestrator.dispatcher.queued).toBe(1);
+    await running.close();
+    await Promise.all([occupying, queued]);
   });
 });
 

@@ -1,8 +1,9 @@
 import OpenAI from 'openai';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRng } from '../common/rng.ts';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { allHealthy, MODEL, sample, startFakeFleet, tokenizer, waitUntil } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * End to end: the official `openai` client -> the real frontend -> the dispatcher -> four
@@ -47,10 +48,7 @@ const systemPrompt = (group: number) =>
     12,
   );
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 
 async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' = 'precise'): Promise<PolicyRun> {
   const prefixTokens = (await (await tokenizer()).tokenizer.encode(systemPrompt(GROUPS), { addSpecialTokens: false }))

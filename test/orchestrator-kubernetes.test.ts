@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FakeGrpcWorker } from './fakes/fake-grpc-worker.ts';
 import { startFakeVllmServer } from './fakes/fake-vllm-server.ts';
 import { fakePod, startFakeKubeApi, type FakePod } from './fakes/fake-kube-api.ts';
@@ -16,6 +16,7 @@ import {
   waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * `discovery.kind: kubernetes` against the stand-in API server (test/fakes/fake-kube-api.ts),
@@ -23,10 +24,7 @@ import {
  * leave drained, and no failure of the API (a cut watch, 410 Gone, an outage) empties the fleet.
  */
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 const portOfEndpoint = (endpoint: string | undefined) => (endpoint === undefined ? undefined : portOf(endpoint));

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatPromptRequest } from '../common/tokenizer/index.ts';
 import { firstDifference } from '../common/first-difference.ts';
 import { PROBE_CHAT } from '../orchestrator/discovery/index.ts';
@@ -11,16 +11,14 @@ import {
   waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * The chat-template self-check against real loopback vLLM fakes: a vllm-http worker joining the
  * fleet is asked to tokenize the probe chat; the orchestrator compares with its own ids.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 /** What the bundled Qwen3 tokenizer and Tandem's renderer make of a chat body. */
 async function idsOf(body: ChatPromptRequest): Promise<number[]> {

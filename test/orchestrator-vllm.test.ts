@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkerSnapshot } from '../orchestrator/discovery/index.ts';
 import { startFakeVllmServer, type FakeVllmServer } from './fakes/fake-vllm-server.ts';
 import {
@@ -10,6 +10,7 @@ import {
   workerState,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * The orchestrator in front of a vLLM server (the vllm-http backend) with two data-parallel
@@ -17,10 +18,7 @@ import {
  * requests are pinned with X-data-parallel-rank, and /health drives ejection.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('each');
 
 async function start(
   serverOptions: Parameters<typeof startFakeVllmServer>[0] = {},

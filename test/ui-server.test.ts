@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../common/config/index.ts';
 import { parseDecision } from '../orchestrator/planner-feed/index.ts';
 import type { UiEvent } from '../orchestrator/ui/index.ts';
@@ -11,6 +11,7 @@ import {
   waitUntil,
   type RunningOrchestrator,
 } from './fakes/orchestrator-harness.ts';
+import { cleanupsAfter } from './fakes/cleanups.ts';
 
 /**
  * The status page's server side against a real orchestrator in front of in-process fake
@@ -19,10 +20,7 @@ import {
  * shutdown that is not held up by open pages.
  */
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfter('all');
 
 /** Reads /ui/events until `until` holds of the events so far; aborts the stream when done. */
 async function readEvents(url: string, until: (events: UiEvent[]) => boolean, timeoutMs = 15_000): Promise<UiEvent[]> {
@@ -151,6 +149,7 @@ describe('the status page server', () => {
       expect(['w0', 'w1']).toContain((line.workers as string[])[0]);
       expect(typeof line.overlapTokens).toBe('number');
       expect(line.ttftMs).toBeGreaterThan(0);
+      expect(typeof line.queuedMs).toBe('number');
       expect(line.msg).toContain(`request ${line.requestId} success aggregated on`);
     }
   });

@@ -88,7 +88,8 @@ streamed token, token-level (gRPC) and HTTP pass-through paths. Figures are prin
   --before TREE/bin/tandem.js   another tree's orchestrator measured beside this one
   --fixed-concurrency 16   clients in the per-request phases (max_tokens 1)
   --fixed-requests 256     requests per prompt kind in those phases (0 skips them)
-  --cpu-prof DIR           write V8 CPU profiles of the orchestrator and relay processes there
+  --cpu-prof DIR           write V8 CPU profiles of the orchestrator and relay processes there, and
+                           phases.json: each measured phase's window (npx tsx bench/frontend/profile-summary.ts DIR)
   --worker-grpc A,B --worker-http URL   measure against running workers instead of stand-ins
   --serve-workers          only start the stand-in workers and print their addresses (one JSON line)`);
   process.exit(0);
@@ -380,6 +381,14 @@ async function main(): Promise<void> {
     readonly addedTtftMs: { readonly p50: number; readonly p99: number };
   }
   const figures = new Map<string, Figures>();
+  /** With --cpu-prof: each measured phase's window, for profile-summary.ts to cut the profiles by. */
+  const phases: ProfiledPhase[] = [];
+  const phase = async <T>(server: string, pid: number, name: string, requests: number, run: () => Promise<T>) => {
+    const startUs = monotonicUs();
+    const value = await run();
+    phases.push({ server, pid, phase: name, requests, startUs, endUs: monotonicUs() });
+    return value;
+  };
   for (const target of targets) {
     const { url, pid, child } = await target.start();
     // Unmeasured first: every kind a few times and one streaming pass, so that the figures are
@@ -393,7 +402,9 @@ async function main(): Promise<void> {
     const workersBefore = cpuTree(workersPid);
     const clientBefore = process.cpuUsage();
     const wallBefore = performance.now();
-    const result = await load(`${url}/v1/completions`, streamingBodies, concurrency, rounds);
+    const result = await phase(target.short, pid, 'streaming', concurrency * rounds, () =>
+      load(`${url}/v1/completions`, streamingBodies, concurrency, rounds),
+    );
     const cpu = cpuTree(pid) - cpuBefore;
     const workersCpu = cpuTree(workersPid) - workersBefore;
     const clientUsage = process.cpuUsage(clientBefore);
@@ -414,15 +425,11 @@ async function main(): Promise<void> {
     for (const kind of fixedRequests > 0 ? target.kinds : []) {
       const fixed = feed(bodies(kind, fixedRequests, 1));
       const before = cpuTree(pid);
-      const r = await load(
-        `${url}/v1/${endpointOf(kind)}`,
-        fixed,
-        fixedConcurrency,
-        Math.ceil(fixedRequests / fixedConcurrency),
-        0,
+      const fixedRounds = Math.ceil(fixedRequests / fixedConcurrency);
+      const r = await phase(target.short, pid, kind, fixedConcurrency * fixedRounds, () =>
+        load(`${url}/v1/${endpointOf(kind)}`, fixed, fixedConcurrency, fixedRounds, 0),
       );
-      perRequestMs[kind] =
-        (1000 * (cpuTree(pid) - before)) / (fixedConcurrency * Math.ceil(fixedRequests / fixedConcurrency));
+      perRequestMs[kind] = (1000 * (cpuTree(pid) - before)) / (fixedConcurrency * fixedRounds);
       if (r.errors > 0)
         console.log(`  ${kind}: ${r.errors} errors (${[...r.why].map(([why, n]) => `${n}x ${why}`).join('; ')})`);
     }
@@ -498,6 +505,7 @@ async function main(): Promise<void> {
       .join('')}`,
   );
   console.log(`load average after: ${loadText()}`);
+  if (args['cpu-prof']) writeFileSync(join(args['cpu-prof'], 'phases.json'), `${JSON.stringify(phases, null, 1)}\n`);
   stop();
   process.exit(0);
 }
@@ -524,6 +532,26 @@ async function serveRelay(upstream: string): Promise<void> {
   server.closeAllConnections();
   server.close();
   process.exit(0);
+}
+
+/**
+ * A measured phase's window in the monotonic clock V8's CPU profiles stamp their samples with
+ * (CLOCK_MONOTONIC on Linux, microseconds, shared by every process on the machine).
+ */
+export interface ProfiledPhase {
+  /** The server's short name in the side-by-side table (relay, grpc, http before, ...). */
+  readonly server: string;
+  /** The server's process (its profile's file name holds it). */
+  readonly pid: number;
+  /** `streaming` or a prompt kind (the per-request phases at max_tokens 1). */
+  readonly phase: string;
+  readonly requests: number;
+  readonly startUs: number;
+  readonly endUs: number;
+}
+
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 function spawnSelf(extra: string[], cpuProf?: string): ChildProcess {

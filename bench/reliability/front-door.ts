@@ -15,7 +15,7 @@
  *   (autocannon, max_tokens 1, --connections clients).
  *
  *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16]
- *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32]
+ *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32] [--wait-factor F]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     background: { type: 'string', default: '16' },
     connections: { type: 'string', default: '32' },
+    /** admission.queue_wait_ttft_factor for the orchestrator; unset: its default. A large one (1000) gives the old rule: wait up to queue_timeout_s. */
+    'wait-factor': { type: 'string' },
     /** Internal: be the huge-prompt senders (their own process, so their 7 MB writes do not slow the measuring clients). */
     'huge-senders': { type: 'string' },
   },
@@ -57,18 +59,22 @@ interface Outcome {
   readonly ttftMs: number | undefined;
   readonly retryAfter: number | undefined;
   readonly endMs: number;
-  /** A refusal's error message, up to its first digit (to group them). */
+  /** A refusal's error message. */
   readonly message?: string;
+  /** The X-Request-Id sent, and when (performance.now() of this process), when one was given. */
+  readonly id?: string;
+  readonly sentAt?: number;
 }
 
 const agent = new Agent({ connections: 4096, pipelining: 1, keepAliveTimeout: 30_000 });
 
-async function streamOnce(url: string, body: string | Buffer): Promise<Outcome> {
+async function streamOnce(url: string, body: string | Buffer, id?: string): Promise<Outcome> {
   const started = performance.now();
+  const tag = id === undefined ? {} : { id, sentAt: started };
   try {
     const response = await request(`${url}/v1/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(id === undefined ? {} : { 'x-request-id': id }) },
       body,
       dispatcher: agent,
     });
@@ -82,7 +88,7 @@ async function streamOnce(url: string, body: string | Buffer): Promise<Outcome> 
       if (response.statusCode !== 200 && text.length < 4096) text += chunk.toString();
     }
     const message =
-      response.statusCode === 200 ? undefined : (/"message":"([^"0-9]*)/.exec(text)?.[1] ?? text.slice(0, 40));
+      response.statusCode === 200 ? undefined : (/"message":"([^"]*)/.exec(text)?.[1] ?? text.slice(0, 40));
     return {
       status: response.statusCode,
       headMs,
@@ -90,9 +96,17 @@ async function streamOnce(url: string, body: string | Buffer): Promise<Outcome> 
       retryAfter: typeof retry === 'string' ? Number(retry) : undefined,
       endMs: performance.now() - started,
       ...(message === undefined ? {} : { message }),
+      ...tag,
     };
   } catch {
-    return { status: 0, headMs: performance.now() - started, ttftMs: undefined, retryAfter: undefined, endMs: 0 };
+    return {
+      status: 0,
+      headMs: performance.now() - started,
+      ttftMs: undefined,
+      retryAfter: undefined,
+      endMs: 0,
+      ...tag,
+    };
   }
 }
 
@@ -103,8 +117,13 @@ const streamBody = JSON.stringify({
   stream: true,
 });
 
-/** Open loop: one arrival every 1000 / rate ms for `seconds`, each on its own. */
-async function openLoop(url: string, rate: number, seconds: number): Promise<{ outcomes: Outcome[]; wallS: number }> {
+/** Open loop: one arrival every 1000 / rate ms for `seconds`, each on its own (ids `${tag}-i`). */
+async function openLoop(
+  url: string,
+  rate: number,
+  seconds: number,
+  tag = 'open',
+): Promise<{ outcomes: Outcome[]; wallS: number }> {
   const pending: Promise<Outcome>[] = [];
   const started = performance.now();
   const total = Math.round(rate * seconds);
@@ -112,20 +131,27 @@ async function openLoop(url: string, rate: number, seconds: number): Promise<{ o
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    pending.push(streamOnce(url, streamBody));
+    pending.push(streamOnce(url, streamBody, `${tag}-${i}`));
   }
   const outcomes = await Promise.all(pending);
   return { outcomes, wallS: (performance.now() - started) / 1000 };
 }
 
-/** `clients` closed-loop streaming clients for `seconds`. */
-async function closedLoop(url: string, clients: number, seconds: number, body = streamBody): Promise<Outcome[]> {
+/** `clients` closed-loop streaming clients for `seconds` (with `tag`: ids `${tag}-client-n`). */
+async function closedLoop(
+  url: string,
+  clients: number,
+  seconds: number,
+  body = streamBody,
+  tag?: string,
+): Promise<Outcome[]> {
   const until = performance.now() + seconds * 1000;
   const outcomes: Outcome[] = [];
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       await sleep((c * 1000) / clients / 4);
-      while (performance.now() < until) outcomes.push(await streamOnce(url, body));
+      for (let n = 0; performance.now() < until; n++)
+        outcomes.push(await streamOnce(url, body, tag === undefined ? undefined : `${tag}-${c}-${n}`));
     }),
   );
   return outcomes;
@@ -167,10 +193,75 @@ function describe(label: string, outcomes: readonly Outcome[], wallS: number): P
     console.log(
       `  refusal latency ${spread(refused.map((o) => o.headMs))}; Retry-After s: min ${pct(retry, 0)} p50 ${pct(retry, 50)} max ${pct(retry, 100)}`,
     );
-  const reasons = new Map<string, number>();
-  for (const o of refused) reasons.set(`${o.status} ${o.message}`, (reasons.get(`${o.status} ${o.message}`) ?? 0) + 1);
-  for (const [reason, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 4)) console.log(`  ${n} x ${reason}...`);
+  // Grouped by the message up to its first digit; the last one of each group is printed whole (its numbers).
+  const reasons = new Map<string, { n: number; last: string }>();
+  for (const o of refused) {
+    const key = `${o.status} ${/^[^0-9]*/.exec(o.message ?? '')![0]}`;
+    reasons.set(key, { n: (reasons.get(key)?.n ?? 0) + 1, last: `${o.status} ${o.message}` });
+  }
+  for (const { n, last } of [...reasons.values()].sort((a, b) => b.n - a.n).slice(0, 4))
+    console.log(`  ${n} x ${last}`);
   return figures;
+}
+
+/** The orchestrator's request log lines (info, JSON) by request id: its own TTFT and queue wait, ms. */
+const serverLog = new Map<string, { ttftMs: number | null; queuedMs: number | null }>();
+
+function collectRequestLog(child: ChildProcess): void {
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      if (!line.includes('"queuedMs"')) continue;
+      const entry = JSON.parse(line) as { requestId: string; ttftMs: number | null; queuedMs: number | null };
+      serverLog.set(entry.requestId, { ttftMs: entry.ttftMs, queuedMs: entry.queuedMs });
+    }
+  });
+}
+
+/**
+ * Where an admitted request's TTFT went (the orchestrator's log: time waiting in the admission
+ * queue), and whether refusals' Retry-After was truthful: for each refusal, the line it saw is
+ * the admitted requests then waiting (in line from their first token - queued ms to their first
+ * token, client clock: the stand-in workers answer at once), and that line's actual drain time
+ * is how long until the last of them was placed.
+ */
+function queueFigures(outcomes: readonly Outcome[]): void {
+  const admitted = outcomes.flatMap((o) => {
+    const logged = o.id === undefined ? undefined : serverLog.get(o.id);
+    return o.status === 200 && o.ttftMs !== undefined && o.sentAt !== undefined && logged ? [{ o, logged }] : [];
+  });
+  if (admitted.length === 0) return;
+  const queued = admitted.map((a) => a.logged.queuedMs ?? 0);
+  const waited = queued.filter((q) => q > 0);
+  const serverTtft = admitted.map((a) => a.logged.ttftMs ?? 0);
+  console.log(
+    `  queue wait of the admitted (server): ${waited.length} of ${admitted.length} waited; ${spread(queued)}; server-side TTFT ${spread(serverTtft)}`,
+  );
+  const lines = admitted
+    .filter((a) => (a.logged.queuedMs ?? 0) > 0)
+    .map((a) => {
+      const placedAt = a.o.sentAt! + a.o.ttftMs!;
+      return { from: placedAt - a.logged.queuedMs!, to: placedAt };
+    });
+  const checks = outcomes.flatMap((o) => {
+    if ((o.status !== 429 && o.status !== 503) || o.retryAfter === undefined || o.sentAt === undefined) return [];
+    const at = o.sentAt + o.headMs;
+    const drainMs = Math.max(0, ...lines.filter((l) => l.from <= at && l.to > at).map((l) => l.to - at));
+    return [{ retryMs: o.retryAfter * 1000, drainMs }];
+  });
+  if (checks.length === 0) return;
+  const early = checks.filter((c) => c.retryMs < c.drainMs).length;
+  console.log(
+    `  Retry-After vs the actual drain of the line each refusal saw: drain ${spread(checks.map((c) => c.drainMs))}; Retry-After shorter than the drain for ${early} of ${checks.length}; Retry-After - drain p50 ${ms(
+      pct(
+        checks.map((c) => c.retryMs - c.drainMs),
+        50,
+      ),
+    )}`,
+  );
 }
 
 async function overload(url: string): Promise<void> {
@@ -182,15 +273,19 @@ async function overload(url: string): Promise<void> {
   console.log(`load average at start: ${load()}`);
   // At capacity: exactly `capacity` closed-loop clients, so the fleet is full and nobody waits.
   const started = performance.now();
-  const at = await closedLoop(url, capacity, SECONDS);
+  const at = await closedLoop(url, capacity, SECONDS, streamBody, 'at');
   const base = describe(`at capacity (${capacity} closed-loop clients)`, at, (performance.now() - started) / 1000);
+  await sleep(500); // the last log lines
+  queueFigures(at);
   await sleep(3000);
   const offered = 3 * base.completedPerS;
   console.log(
     `load average before 3x: ${load()}; offering ${offered.toFixed(1)} req/s, open loop (3x the throughput at capacity)`,
   );
-  const over = await openLoop(url, offered, SECONDS);
+  const over = await openLoop(url, offered, SECONDS, 'over');
   const three = describe('3x capacity', over.outcomes, over.wallS);
+  await sleep(500);
+  queueFigures(over.outcomes);
   console.log(
     `  ratios: admitted TTFT p99 3x / 1x = ${(three.ttftP99 / base.ttftP99).toFixed(2)} (goal <= 3); throughput 3x / 1x = ${(three.completedPerS / base.completedPerS).toFixed(2)} (goal ~1)`,
   );
@@ -307,7 +402,11 @@ async function main(): Promise<void> {
       config,
       [
         'log: { level: error }',
-        `orchestrator: { model: "${MODEL}", port: 0, processes: 1, dispatch: { max_inflight_per_worker: ${PER_WORKER} } }`,
+        `orchestrator: { model: "${MODEL}", port: 0, processes: 1, dispatch: { max_inflight_per_worker: ${PER_WORKER} }${
+          args['wait-factor'] === undefined
+            ? ''
+            : `, admission: { queue_wait_ttft_factor: ${Number(args['wait-factor'])} }`
+        } }`,
         'workers:',
         ...grpc.map((address, i) => `  - { name: w${i}, backend: grpc, address: "${address}" }`),
         '',
@@ -319,6 +418,7 @@ async function main(): Promise<void> {
     });
     children.push(orchestrator);
     const url = (JSON.parse(await firstLine(orchestrator, (l) => l.includes('"url"'))) as { url: string }).url;
+    collectRequestLog(orchestrator);
     for (;;) {
       const ready = await fetch(`${url}/ready`).catch(() => undefined);
       if (ready?.status === 200) break;

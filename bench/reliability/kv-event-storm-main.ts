@@ -2,7 +2,10 @@
  * KV-event storm (not a test): how long a burst of BlockStored events holds the orchestrator's
  * event loop while its subscribers ingest it (see kv-event-storm.ts for the method).
  *
- *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced]
+ *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--explain]
+ *
+ * --explain lists each burst's five longest gaps between ticks: wall ms, the main thread's run
+ * and run-queue wait inside (schedstat), and the index batches and GC pauses that ended in it.
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,6 +20,8 @@ const { values: args } = parseArgs({
     'block-size': { type: 'string', default: '16' },
     seed: { type: 'string', default: '1' },
     unsliced: { type: 'boolean', default: false },
+    explain: { type: 'boolean', default: false },
+    'publishers-in-process': { type: 'boolean', default: false },
   },
 });
 const load = loadavg()
@@ -30,18 +35,32 @@ const figures = await runKvEventStorm({
   blockSize: Number(args['block-size']),
   seed: Number(args.seed),
   unsliced: args.unsliced,
+  publishersInProcess: args['publishers-in-process'],
 });
 console.log(
-  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}; load average at start ${load}, at end ${loadavg()
+  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}; load average at start ${load}, at end ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );
 console.log(
-  'burst | batches | ingest ms | blocks/s | max tick gap ms (main thread ran) | longest run without a tick ms | longest batch ms | loop delay max / p99 ms',
+  'burst | batches | ingest ms | blocks/s | max tick gap ms (main thread ran) | longest run without a tick ms | longest batch ms | longest GC pause ms | loop delay max / p99 ms',
 );
 const ms = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
 figures.forEach((f, i) =>
   console.log(
-    `${i === 0 ? 'cold' : `#${i + 1}`} | ${f.batches} | ${f.ingestMs.toFixed(0)} | ${Math.round(f.blocksPerSecond)} | ${ms(f.lag.maxGapMs)} (${ms(f.lag.maxGapRunMs)}) | ${ms(f.lag.maxRunMs)} | ${ms(f.maxApplyMs)} | ${ms(f.lag.delayMaxMs)} / ${ms(f.lag.delayP99Ms)}`,
+    `${i === 0 ? 'cold' : `#${i + 1}`} | ${f.batches} | ${f.ingestMs.toFixed(0)} | ${Math.round(f.blocksPerSecond)} | ${ms(f.lag.maxGapMs)} (${ms(f.lag.maxGapRunMs)}) | ${ms(f.lag.maxRunMs)} | ${ms(f.maxApplyMs)} | ${ms(f.maxGcMs)} | ${ms(f.lag.delayMaxMs)} / ${ms(f.lag.delayP99Ms)}`,
   ),
 );
+if (args.explain) {
+  figures.forEach((f, i) => {
+    console.log(
+      `${i === 0 ? 'cold' : `#${i + 1}`}: gap ms = ran + waited for a CPU + other; batches (ms, longest); GC ms (longest)`,
+    );
+    for (const g of f.worst) {
+      const other = g.runMs === null || g.waitMs === null ? null : g.gapMs - g.runMs - g.waitMs;
+      console.log(
+        `  ${ms(g.gapMs)} = ${ms(g.runMs)} + ${ms(g.waitMs)} + ${ms(other)}; ${g.batches} batches (${ms(g.applyMs)}, ${ms(g.maxApplyMs)}); GC ${ms(g.gcMs)} (${ms(g.maxGcMs)})`,
+      );
+    }
+  });
+}

@@ -1,19 +1,20 @@
 import { silentLogger, type Logger } from '../../common/log.ts';
-import { createRng } from '../../common/rng.ts';
 import { createKvEventSubscriber, type KvEventSubscriber } from '../../orchestrator/kv-events/index.ts';
 import { createPreciseIndex } from '../../orchestrator/kv-index/precise-index.ts';
-import { blockStored, type ExternalBlockHash, type KvCacheEvent } from '../../proto/kv-events/index.ts';
-import { createKvEventPublisher, type KvEventPublisher } from '../../workers/kv-events/index.ts';
-import { startLoopLagProbe, type LoopLag } from './loop-lag.ts';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { createChildPublishers, createLocalPublishers } from './kv-event-storm-publishers.ts';
+import { startLoopLagProbe, type LoopGap, type LoopLag } from './loop-lag.ts';
 
 /**
- * A KV-event storm against the orchestrator's ingest path, in one process: `workers` publishers
- * (ZMQ PUB on loopback, vLLM's wire format) and, for each, the orchestrator's real subscriber
- * feeding one precise index. The burst is published first (the subscribers cannot read while
- * it is being published: one thread), so `blocks` blocks of BlockStored events sit in ZMQ's
- * queues when the clock starts; the figure is how long the event loop was held while the
- * subscribers ingested them (loop-lag.ts: the largest gap between ticks of a 1 ms interval, and
- * the main thread's own run time in the gaps, which the load average does not inflate). Bursts run back to back on the same index: the first is the cold start.
+ * A KV-event storm against the orchestrator's ingest path: `workers` publishers (the workers'
+ * real ZMQ publisher, vLLM's wire format, on loopback; in a child process unless
+ * `publishersInProcess`) and, for each, the orchestrator's real subscriber feeding one precise
+ * index in this process. Each burst is built in the publishers' process first; the clock starts
+ * when it is published and stops when its last block is indexed. The figures are how long this
+ * process's event loop was held meanwhile (loop-lag.ts: the largest gap between ticks of a 1 ms
+ * interval, and the main thread's own run time in the gaps, which the load average does not
+ * inflate), with the longest gaps explained by the index batches and GC pauses inside them.
+ * Bursts run back to back on the same index: the first is the cold start.
  */
 export interface StormOptions {
   /** Blocks per burst, across all workers. */
@@ -26,6 +27,11 @@ export interface StormOptions {
   readonly seed: number;
   /** Handle each burst without time slicing (the code before slicing, for comparison). */
   readonly unsliced?: boolean;
+  /**
+   * Run the publishers in this process (as before: their sending then counts in the figures)
+   * instead of a child process, as workers are.
+   */
+  readonly publishersInProcess?: boolean;
   readonly logger?: Logger;
 }
 
@@ -39,67 +45,106 @@ export interface BurstFigures {
   readonly lag: LoopLag;
   /** Longest single applyBatch call, wall ms (one batch is never split). */
   readonly maxApplyMs: number;
+  /** Longest garbage-collection pause on the main thread (perf_hooks 'gc' entries), ms. */
+  readonly maxGcMs: number;
+  /** The longest gaps between ticks, each with what ran inside it. */
+  readonly worst: readonly ExplainedGap[];
+}
+
+/** A gap between ticks of the loop-lag probe, with the index work and GC pauses inside it. */
+export interface ExplainedGap extends LoopGap {
+  /** applyBatch calls that ended inside the gap, and their total and longest wall time, ms. */
+  readonly batches: number;
+  readonly applyMs: number;
+  readonly maxApplyMs: number;
+  /** GC pauses that ended inside the gap: total and longest, ms. */
+  readonly gcMs: number;
+  readonly maxGcMs: number;
+}
+
+/** [end ms, duration ms] pairs, appended in time order. */
+type Spans = number[];
+
+function explain(gap: LoopGap, applies: Spans, gcs: Spans): ExplainedGap {
+  const inside = (spans: Spans) => {
+    let count = 0;
+    let total = 0;
+    let max = 0;
+    for (let i = 0; i < spans.length; i += 2) {
+      const end = spans[i]!;
+      if (end <= gap.endMs - gap.gapMs || end > gap.endMs) continue;
+      count++;
+      total += spans[i + 1]!;
+      max = Math.max(max, spans[i + 1]!);
+    }
+    return { count, total, max };
+  };
+  const a = inside(applies);
+  const g = inside(gcs);
+  return { ...gap, batches: a.count, applyMs: a.total, maxApplyMs: a.max, gcMs: g.total, maxGcMs: g.max };
 }
 
 export async function runKvEventStorm(options: StormOptions): Promise<BurstFigures[]> {
   const logger = options.logger ?? silentLogger;
   const index = createPreciseIndex({ hashSeed: 0, defaultBlockSize: options.blockSize, logger });
-  const rng = createRng(options.seed);
-  const publishers: KvEventPublisher[] = [];
+  const spec = { workers: options.workers, blockSize: options.blockSize, seed: options.seed };
+  const publishers = options.publishersInProcess
+    ? await createLocalPublishers(spec)
+    : await createChildPublishers(spec);
   const subscribers: KvEventSubscriber[] = [];
   let indexed = 0;
   let maxApplyMs = 0;
+  let applies: Spans = [];
+  let gcs: Spans = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcs.push(entry.startTime + entry.duration, entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   try {
-    for (let w = 0; w < options.workers; w++) {
-      const publisher = await createKvEventPublisher({ endpoint: 'tcp://127.0.0.1:0', hwm: 1_000_000 });
-      publishers.push(publisher);
+    publishers.endpoints.forEach((endpoint, w) => {
       const tenant = `w${w}`;
       index.registerWorker(tenant, { blockSize: options.blockSize });
       subscribers.push(
         createKvEventSubscriber({
-          endpoint: publisher.endpoint,
+          endpoint,
           receiveHighWaterMark: 1_000_000,
           ...(options.unsliced ? { slicer: { pace: () => undefined, yields: 0 } } : {}),
           logger,
           onBatch: (_seq, batch) => {
             const t = performance.now();
             indexed += index.applyBatch(tenant, batch).stored;
-            maxApplyMs = Math.max(maxApplyMs, performance.now() - t);
+            const end = performance.now();
+            maxApplyMs = Math.max(maxApplyMs, end - t);
+            applies.push(end, end - t);
           },
           onReset: () => index.clearWorker(tenant),
         }),
       );
-    }
+    });
     await waitFor(() => subscribers.every((s) => s.stats().connected), 5000, 'subscribers to connect');
     // ZMQ drops what a SUB receives before its subscription is through: a warm-up batch each.
-    const warm = publishers.map(() => 0);
-    for (let tries = 0; tries < 100 && subscribers.some((s, w) => s.stats().batchesDelivered <= warm[w]!); tries++) {
-      publishers.forEach((p, w) => {
-        if (subscribers[w]!.stats().batchesDelivered === 0) p.publish([storedEvent(rng, options.blockSize, 1, null)]);
-      });
+    for (let tries = 0; tries < 100; tries++) {
+      const cold = subscribers.flatMap((s, w) => (s.stats().batchesDelivered === 0 ? [w] : []));
+      if (cold.length === 0) break;
+      await publishers.warm(cold);
       await new Promise((r) => setTimeout(r, 20));
     }
 
     const figures: BurstFigures[] = [];
     for (let b = 0; b < options.bursts; b++) {
       const target = indexed + options.blocks;
-      let batches = 0;
-      // Chains of blocksPerBatch-block runs, each a child of the previous one of its worker.
-      const parents: (ExternalBlockHash | null)[] = publishers.map(() => null);
-      for (let sent = 0, w = 0; sent < options.blocks; w = (w + 1) % publishers.length) {
-        const n = Math.min(options.blocksPerBatch, options.blocks - sent);
-        const event = storedEvent(rng, options.blockSize, n, parents[w]!);
-        parents[w] = event.blockHashes[n - 1]!;
-        publishers[w]!.publish([event]);
-        sent += n;
-        batches++;
-      }
+      const batches = await publishers.prepare(options.blocks, options.blocksPerBatch);
       maxApplyMs = 0;
+      applies = [];
+      gcs = [];
       const probe = startLoopLagProbe();
       const started = performance.now();
+      await publishers.publish();
       await waitFor(() => indexed >= target, 120_000, `${options.blocks} blocks to be indexed`);
       const ingestMs = performance.now() - started;
       const lag = probe.stop();
+      // GC entries are delivered after the fact: let the observer catch up.
+      await new Promise((r) => setTimeout(r, 20));
       figures.push({
         blocks: options.blocks,
         batches,
@@ -107,26 +152,16 @@ export async function runKvEventStorm(options: StormOptions): Promise<BurstFigur
         blocksPerSecond: options.blocks / (ingestMs / 1000),
         lag,
         maxApplyMs,
+        maxGcMs: gcs.reduce((max, x, i) => (i % 2 === 1 ? Math.max(max, x) : max), 0),
+        worst: lag.worst.map((gap) => explain(gap, applies, gcs)),
       });
     }
     return figures;
   } finally {
+    gcObserver.disconnect();
     await Promise.all(subscribers.map((s) => s.close()));
-    await Promise.all(publishers.map((p) => p.close()));
+    await publishers.close();
   }
-}
-
-let nextHash = 1n;
-function storedEvent(
-  rng: ReturnType<typeof createRng>,
-  blockSize: number,
-  blocks: number,
-  parent: ExternalBlockHash | null,
-): Extract<KvCacheEvent, { type: 'BlockStored' }> {
-  const tokenIds = new Array<number>(blocks * blockSize);
-  for (let i = 0; i < tokenIds.length; i++) tokenIds[i] = rng.int(151_936);
-  const blockHashes = Array.from({ length: blocks }, () => BigInt.asUintN(64, nextHash++ * 0x9e3779b97f4a7c15n));
-  return blockStored({ blockHashes, parentBlockHash: parent, tokenIds, blockSize });
 }
 
 async function waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {

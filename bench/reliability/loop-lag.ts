@@ -8,7 +8,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
  * On a busy machine a gap is also time the OS gave to other processes, so each gap is also read
  * as the main thread's own run time inside it (Linux /proc/thread-self/schedstat: nanoseconds
  * on a CPU), which is what this process's own work held the loop for, whatever the load
- * average. `runMs` fields are null where schedstat is not available.
+ * average, and its time waiting for a CPU while runnable (schedstat's run-queue delay: the
+ * machine's load, or this process's other threads). `runMs` / `waitMs` fields are null where
+ * schedstat is not available.
  */
 export interface LoopLag {
   /** Largest wall-clock gap between ticks, ms. */
@@ -21,40 +23,63 @@ export interface LoopLag {
   readonly delayMaxMs: number;
   readonly delayP99Ms: number;
   readonly ticks: number;
+  /** The longest gaps (at most `worstGaps` of the probe's options), longest first. */
+  readonly worst: readonly LoopGap[];
+}
+
+/** One gap between ticks. */
+export interface LoopGap {
+  /** When the gap ended, ms on the `performance.now()` clock. */
+  readonly endMs: number;
+  readonly gapMs: number;
+  /** The main thread's run time within the gap, ms. */
+  readonly runMs: number | null;
+  /** Time the main thread was runnable but waiting for a CPU within the gap, ms. */
+  readonly waitMs: number | null;
 }
 
 const SCHEDSTAT = '/proc/thread-self/schedstat';
 
-function runNs(): number | null {
+/** [run ns, run-queue wait ns] of the calling thread, or null. */
+function schedstat(): [number, number] | null {
   try {
-    return Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]);
+    const fields = readFileSync(SCHEDSTAT, 'utf8').split(' ');
+    return [Number(fields[0]), Number(fields[1])];
   } catch {
     return null;
   }
 }
 
 /** Starts ticking; `stop()` returns the figures since the start. */
-export function startLoopLagProbe(): { stop(): LoopLag } {
+export function startLoopLagProbe(options: { worstGaps?: number } = {}): { stop(): LoopLag } {
+  const keep = options.worstGaps ?? 5;
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
   let maxGap = 0;
   let maxGapRun: number | null = null;
   let maxRun: number | null = null;
   let ticks = 0;
+  const worst: LoopGap[] = [];
   let last = performance.now();
-  let lastRun = runNs();
+  let lastStat = schedstat();
   const timer = setInterval(() => {
     const t = performance.now();
-    const run = lastRun === null ? null : runNs();
+    const stat = lastStat === null ? null : schedstat();
     const gap = t - last;
-    const ran = run === null || lastRun === null ? null : (run - lastRun) / 1e6;
+    const ran = stat === null || lastStat === null ? null : (stat[0] - lastStat[0]) / 1e6;
+    const waited = stat === null || lastStat === null ? null : (stat[1] - lastStat[1]) / 1e6;
     if (gap > maxGap) {
       maxGap = gap;
       maxGapRun = ran;
     }
     if (ran !== null && (maxRun === null || ran > maxRun)) maxRun = ran;
+    if (keep > 0 && (worst.length < keep || gap > worst[worst.length - 1]!.gapMs)) {
+      if (worst.length === keep) worst.pop();
+      worst.push({ endMs: t, gapMs: gap, runMs: ran, waitMs: waited });
+      worst.sort((a, b) => b.gapMs - a.gapMs);
+    }
     last = t;
-    lastRun = run;
+    lastStat = stat;
     ticks++;
   }, 1);
   return {
@@ -68,6 +93,7 @@ export function startLoopLagProbe(): { stop(): LoopLag } {
         delayMaxMs: histogram.max / 1e6,
         delayP99Ms: histogram.percentile(99) / 1e6,
         ticks,
+        worst,
       };
     },
   };

@@ -130,67 +130,60 @@ export function createUpFleet(options: UpFleetOptions): UpFleet {
     }
   };
 
-  const workerSlots: Slot[] = plan.workers.map((worker) => {
+  /** A slot for one supervised process: `start` spawns it (`spawn`) and resolves once it answers. */
+  const newSlot = (name: string, start: (slot: Slot) => Promise<void>, onRestarted?: () => void): Slot => {
     const slot: Slot = {
-      name: worker.name,
+      name,
       current: undefined,
       ready: false,
       startedAtMs: 0,
       crashes: 0,
       restartTimer: undefined,
       async launch() {
+        await start(slot);
+        slot.ready = true;
+      },
+      ...(onRestarted ? { onRestarted } : {}),
+    };
+    return slot;
+  };
+
+  const workerSlots: Slot[] = plan.workers.map((worker) =>
+    newSlot(
+      worker.name,
+      async (slot) => {
         const proc = spawn(slot, ['worker', '--config', files.worker, ...worker.args]);
         const ready = await proc.waitForLine((line) => readyLine(line), startTimeoutMs, 'print its ready line');
         workerAddresses.set(worker.name, { name: worker.name, role: worker.role, grpc: ready.grpc });
-        slot.ready = true;
       },
-      onRestarted() {
+      () => {
         // New ports: tell the orchestrator (it replaces the entry and polls the new address).
         writeOrchestratorConfig();
         const orchestrator = orchestratorSlot.current;
         if (orchestrator && orchestratorSlot.ready && !orchestrator.hasExited) process.kill(orchestrator.pid, 'SIGHUP');
       },
-    };
-    return slot;
-  });
+    ),
+  );
 
   /** orchestrator.processes as the orchestrator resolves it (`auto`: one per core). */
   const servingProcesses = () => processCount(plan.config.orchestrator);
-  const orchestratorSlot: Slot = {
-    name: 'orchestrator',
-    current: undefined,
-    ready: false,
-    startedAtMs: 0,
-    crashes: 0,
-    restartTimer: undefined,
-    async launch() {
-      writeOrchestratorConfig();
-      const proc = spawn(orchestratorSlot, ['orchestrator', '--config', files.orchestrator]);
-      await waitForHttp(proc, url, '/health');
-      orchestratorSlot.ready = true;
-    },
-  };
+  const orchestratorSlot = newSlot('orchestrator', async (slot) => {
+    writeOrchestratorConfig();
+    const proc = spawn(slot, ['orchestrator', '--config', files.orchestrator]);
+    await waitForHttp(proc, url, '/health');
+  });
 
-  const plannerSlot: Slot | undefined =
+  const plannerSlot =
     plannerUrl === undefined
       ? undefined
-      : {
-          name: 'planner',
-          current: undefined,
-          ready: false,
-          startedAtMs: 0,
-          crashes: 0,
-          restartTimer: undefined,
-          async launch() {
-            writeJson(
-              files.planner,
-              plannerConfigFile(plan, { orchestratorUrl: url, plannerPort: options.plannerPort! }),
-            );
-            const proc = spawn(plannerSlot!, ['planner', '--config', files.planner, '--dry-run']);
-            await waitForHttp(proc, plannerUrl, '/healthz');
-            plannerSlot!.ready = true;
-          },
-        };
+      : newSlot('planner', async (slot) => {
+          writeJson(
+            files.planner,
+            plannerConfigFile(plan, { orchestratorUrl: url, plannerPort: options.plannerPort! }),
+          );
+          const proc = spawn(slot, ['planner', '--config', files.planner, '--dry-run']);
+          await waitForHttp(proc, plannerUrl, '/healthz');
+        });
 
   const allSlots = () => [...workerSlots, orchestratorSlot, ...(plannerSlot ? [plannerSlot] : [])];
 

@@ -112,7 +112,13 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
     }
   }
   const ignoreMerges = model.ignore_merges === true;
-  const words = new Map<string, number[]>();
+  /**
+   * Pre-tokenized words seen before and their ids: a number for a word of one id (almost every
+   * word of a prompt), an array otherwise. A fresh prompt's cost is mostly these lookups, each a
+   * few cache misses into a map of tens of thousands of entries; a number saves the two misses
+   * of reaching an array and its elements (and the objects the garbage collector walks).
+   */
+  const words = new Map<string, number | number[]>();
   const encoder = new TextEncoder();
 
   /** Ids of one pre-tokenized piece (byte-level BPE: lowest-ranked pair first, all its occurrences left to right). */
@@ -159,12 +165,14 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
   const push = (piece: string, out: number[]): boolean => {
     let ids = words.get(piece);
     if (ids === undefined) {
-      ids = bpe(piece);
-      if (ids === undefined) return false;
+      const encoded = bpe(piece);
+      if (encoded === undefined) return false;
+      ids = encoded.length === 1 ? encoded[0]! : encoded;
       if (words.size >= WORD_CACHE_ENTRIES) words.delete(words.keys().next().value!);
       words.set(piece, ids);
     }
-    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+    if (typeof ids === 'number') out.push(ids);
+    else for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
     return true;
   };
   let longestTokenBytes = 1;

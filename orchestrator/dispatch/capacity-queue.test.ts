@@ -5,12 +5,15 @@ import { createCapacityQueue } from './capacity-queue.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function queue(overrides: { maxQueued?: number | (() => number); timeoutMs?: number } = {}) {
+function queue(
+  overrides: { maxQueued?: number | (() => number); timeoutMs?: number; ttftMs?: () => number | undefined } = {},
+) {
   const clock = createVirtualClock();
   const depths: number[] = [];
   const q = createCapacityQueue({
     maxQueued: overrides.maxQueued ?? 2,
     timeoutMs: overrides.timeoutMs ?? 1000,
+    ...(overrides.ttftMs ? { ttftMs: overrides.ttftMs } : {}),
     clock,
     pollMs: 100,
     onDepth: (n) => depths.push(n),
@@ -186,7 +189,7 @@ describe('the admission queue', () => {
       q.wake();
       await settle();
       expect(waiting.done).toBe(true);
-      q.placed(ticket);
+      q.placed();
       await clock.advanceAsync(100);
     }
     // 20 may wait (the 20th starts after 20 / 10 per second = 2 s); the 21st would wait longer than the timeout.
@@ -211,5 +214,35 @@ describe('the admission queue', () => {
     q.wake();
     await settle();
     expect(q.drainSeconds()).toBeCloseTo(1.9, 5);
+  });
+
+  it('holds an arrival only as long as twice what the fleet takes to a first token, not the whole timeout', async () => {
+    let ttftMs: number | undefined;
+    const { q, clock } = queue({ maxQueued: 1000, timeoutMs: 2000, ttftMs: () => ttftMs });
+    const signal = new AbortController().signal;
+    // 10 requests found a worker at once over one second (nobody queued): the rate is known anyway.
+    for (let i = 0; i < 10; i++) {
+      q.placed();
+      await clock.advanceAsync(100);
+    }
+    const first = track(q.waitTurn(q.ticket(), signal)); // an empty line is always joined
+    await settle();
+    expect(first.error).toBeUndefined();
+    // No TTFT known: the budget is the timeout, and a second may wait (2 / 10 per second = 0.2 s < 2 s).
+    expect(q.refusal()).toBeUndefined();
+    // The fleet answers in 50 ms: the budget is 100 ms, so the same arrival is refused at once, saying why in true numbers.
+    ttftMs = 50;
+    expect(q.refusal()).toMatchObject({ code: 'rate_limited', retryAfterS: 1 });
+    const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
+    expect((refused as TandemError).message).toBe(
+      'every worker is saturated and the 1 requests waiting take about 0.1 s to start at the current rate of 10 per second, longer than a request may wait now (100 ms: 2 x the 50 ms the workers take to a first token); retry later',
+    );
+    expect(q.length).toBe(1);
+    // A slow fleet (TTFT 1.5 s) does not stretch the wait past the timeout: the cap is named.
+    ttftMs = 1500;
+    for (let i = 0; i < 19; i++) track(q.waitTurn(q.ticket(), signal));
+    await settle();
+    expect(q.length).toBe(20);
+    expect(q.refusal()?.message).toContain('longer than a request may wait now (2000 ms: the queue timeout)');
   });
 });

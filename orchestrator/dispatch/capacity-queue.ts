@@ -1,5 +1,6 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
+import { arrivalVerdict, waitBudget } from './wait-budget.ts';
 
 /**
  * The one admission queue: requests that found every eligible worker saturated wait here in
@@ -8,9 +9,11 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
  * reports and expiring bookings free capacity without an event).
  *
  * Overload fails fast and says how long to wait:
- * - The queue measures how fast it drains (waiters that found a worker, per second, over the
- *   last `rateWindowMs`). An arrival whose expected wait, (waiting + 1) / rate, exceeds
- *   `timeoutMs` is refused at once: it would only time out in line.
+ * - The queue measures how fast it drains (requests placed on a worker, per second, over the
+ *   last `rateWindowMs`: while every worker is full, that is the rate slots free). An arrival
+ *   whose expected wait, (waiting + 1) / rate, does not fit the waiting budget (wait-budget.ts:
+ *   `waitFactor` x the fleet's TTFT for a request that does not wait, at most `timeoutMs`) is
+ *   refused at once, unless the line is empty.
  * - A request that finds `maxQueued` already waiting is refused at once.
  * - Both refusals are rate_limited (429); one that has waited `timeoutMs` since it first queued
  *   gives up: unavailable (503). Each carries Retry-After = the time the current line takes to
@@ -41,8 +44,8 @@ export interface CapacityQueue {
    * of tries per freed slot.
    */
   wake(after?: QueueTicket): void;
-  /** The ticket's request found a worker after queueing: it left the line for good (the drain rate counts it). */
-  placed(ticket: QueueTicket): void;
+  /** A request found a worker, after queueing or at once: the drain rate counts it. */
+  placed(): void;
   /** Seconds the current line takes to drain at the measured rate, or undefined before a rate is known. */
   drainSeconds(): number | undefined;
   /** Refuses every waiter (shutdown) and any later arrival. */
@@ -59,7 +62,12 @@ export interface QueueTicket {
 export interface CapacityQueueOptions {
   /** Most requests waiting at once; a function is read at each arrival (a bound that follows the fleet). */
   readonly maxQueued: number | (() => number);
+  /** Longest a request waits in line (then 503), ms; also the cap on the waiting budget. */
   readonly timeoutMs: number;
+  /** The fleet's placed-to-first-token time, ms (wait-budget.ts's estimate); undefined or absent: the budget is `timeoutMs`. */
+  readonly ttftMs?: () => number | undefined;
+  /** Waiting budget = waitFactor x ttftMs (at most timeoutMs). Default 2. */
+  readonly waitFactor?: number;
   /** Window over which the drain rate is measured, ms. Default 5000. */
   readonly rateWindowMs?: number;
   readonly clock: Clock;
@@ -84,7 +92,8 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   let passes = 0;
   const rateWindowMs = options.rateWindowMs ?? 5000;
   const maxQueued = typeof options.maxQueued === 'function' ? options.maxQueued : () => options.maxQueued as number;
-  /** When queued requests found a worker (ms, ascending), the last rateWindowMs of them. */
+  const waitFactor = options.waitFactor ?? 2;
+  /** When requests found a worker (ms, ascending), the last rateWindowMs of them. */
   const departures: number[] = [];
   let departuresHead = 0;
   let seq = 0;
@@ -112,7 +121,7 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     return true;
   };
 
-  /** Queued requests placed per second over the window; undefined with fewer than 4 in it. */
+  /** Requests placed per second over the window; undefined with fewer than 4 in it. */
   const drainRate = (now: number): number | undefined => {
     while (departuresHead < departures.length && departures[departuresHead]! < now - rateWindowMs) departuresHead++;
     if (departuresHead > 1024 && departuresHead * 2 > departures.length) {
@@ -131,23 +140,24 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   };
   const retryAfter = (now: number) => Math.max(1, Math.ceil(drainSeconds(now) ?? options.timeoutMs / 1000));
   const seconds = (s: number) => (s < 10 ? s.toFixed(1) : s.toFixed(0));
-  /** Why an arrival at `now` is refused at once, if it is. */
+  const millis = (ms: number) => (ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
+  /** Why an arrival at `now` is refused at once, if it is (the rule: wait-budget.ts). */
   const arrivalRefusal = (now: number): TandemError | undefined => {
-    const bound = maxQueued();
-    if (waiters.length >= bound)
-      return new TandemError(
-        'rate_limited',
-        `every worker is saturated and ${waiters.length} requests are already waiting (the most this server queues is ${bound}); retry later`,
-        { retryAfterS: retryAfter(now) },
-      );
     const rate = drainRate(now);
-    if (rate !== undefined && (waiters.length + 1) / rate > options.timeoutMs / 1000)
-      return new TandemError(
-        'rate_limited',
-        `every worker is saturated and the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate)} s to start at the current rate of ${seconds(rate)} per second, longer than this server lets a request wait (${options.timeoutMs / 1000} s); retry later`,
-        { retryAfterS: retryAfter(now) },
-      );
-    return undefined;
+    const budget = waitBudget(options.ttftMs?.(), waitFactor, options.timeoutMs);
+    const verdict = arrivalVerdict(waiters.length, maxQueued(), rate, budget.budgetMs);
+    if (verdict.kind === 'queue') return undefined;
+    const why =
+      verdict.kind === 'full'
+        ? `${waiters.length} requests are already waiting (the most this server queues is ${verdict.maxQueued})`
+        : `the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate!)} s to start at the current rate of ${seconds(rate!)} per second, longer than a request may wait now (${millis(budget.budgetMs)} ms: ${
+            budget.ttftMs === undefined || budget.budgetMs === options.timeoutMs
+              ? 'the queue timeout'
+              : `${waitFactor} x the ${millis(budget.ttftMs)} ms the workers take to a first token`
+          })`;
+    return new TandemError('rate_limited', `every worker is saturated and ${why}; retry later`, {
+      retryAfterS: retryAfter(now),
+    });
   };
 
   const queue: CapacityQueue = {
@@ -206,8 +216,8 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
         cancelPoll = undefined;
       }
     },
-    placed(ticket) {
-      if (ticket.queued) departures.push(options.clock.now());
+    placed() {
+      departures.push(options.clock.now());
     },
     drainSeconds: () => drainSeconds(options.clock.now()),
     close(error) {

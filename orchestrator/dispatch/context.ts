@@ -33,6 +33,14 @@ export interface Progress {
   streamed: number;
   /** The worker whose failure ended the last attempt (a retry goes elsewhere). */
   failedWorker: string | undefined;
+  /** When the client's first event was sent (clock ms): the fleet's TTFT estimate reads it. */
+  firstEventMs: number | undefined;
+}
+
+/** `count` more reached the client (a retry is now ruled out); the first time, notes when. */
+export function countStreamed(progress: Progress, count: number, nowMs: number): void {
+  if (progress.firstEventMs === undefined) progress.firstEventMs = nowMs;
+  progress.streamed += count;
 }
 
 export const routeRequestOf = (request: TokenizedRequest): RouteRequest => ({

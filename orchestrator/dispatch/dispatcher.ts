@@ -10,6 +10,7 @@ import type { Candidate, RoutingCore, RoutingDecision } from '../routing/index.t
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest } from '../serving.ts';
 import { createBookings } from './booking.ts';
 import { createCapacityQueue, type CapacityQueue } from './capacity-queue.ts';
+import { createTtftEstimate } from './wait-budget.ts';
 import { protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
 import { isRetryable } from './failures.ts';
 import { streamAggregated, type AggregatedRun } from './serve-aggregated.ts';
@@ -44,6 +45,8 @@ export interface DispatcherOptions {
   readonly queue: {
     readonly maxQueued?: number | undefined;
     readonly timeoutMs: number;
+    /** Waiting budget = waitFactor x the fleet's placed-to-first-token time (wait-budget.ts), at most timeoutMs. Default 2. */
+    readonly waitFactor?: number;
     readonly retryAfterS: number;
     readonly pollMs?: number;
   };
@@ -119,9 +122,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const stopwatch = options.stopwatch ?? (() => performance.now() / 1000);
   const fleetCapacity = () =>
     Math.max(1, fleet.candidates().filter((c) => c.role !== 'prefill').length * limits.maxInflightPerWorker);
+  /** What the fleet takes from placing a request to its first event, ms: the waiting budget follows it. */
+  const fleetTtft = createTtftEstimate();
   const queue: CapacityQueue = createCapacityQueue({
     maxQueued: options.queue.maxQueued ?? fleetCapacity,
     timeoutMs: options.queue.timeoutMs,
+    ttftMs: () => fleetTtft.estimateMs(),
+    ...(options.queue.waitFactor === undefined ? {} : { waitFactor: options.queue.waitFactor }),
     clock,
     ...(options.queue.pollMs === undefined ? {} : { pollMs: options.queue.pollMs }),
     onDepth: (n) => metrics.setQueueDepth(n),
@@ -293,24 +300,38 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return { kind: 'aggregated', run: { placement: placements[0]!, booking, cachedTokens: chosen?.cachedTokens ?? 0 } };
   }
 
-  async function place(request: TokenizedRequest, excluded: ReadonlySet<string>, signal: AbortSignal): Promise<Placed> {
+  /** Places the request, waiting in the admission queue if it must; adds the time waited there to `waited.ms`. */
+  async function place(
+    request: TokenizedRequest,
+    excluded: ReadonlySet<string>,
+    signal: AbortSignal,
+    waited: { ms: number },
+  ): Promise<Placed> {
     // Arrivals wait behind those already queued (FIFO), so they do not try first.
     if (queue.length === 0) {
       const first = attempt(request, excluded);
-      if (first.kind === 'aggregated' || first.kind === 'disaggregated') return first;
+      if (first.kind === 'aggregated' || first.kind === 'disaggregated') {
+        queue.placed();
+        return first;
+      }
       if (first.kind === 'none') throw unavailable(first.reason);
       if (first.kind === 'refused') throw first.error;
     }
     const ticket = queue.ticket();
     for (;;) {
       if (draining) throw unavailable('the orchestrator is shutting down');
-      await queue.waitTurn(ticket, signal);
+      const askedAtMs = clock.now();
+      try {
+        await queue.waitTurn(ticket, signal);
+      } finally {
+        waited.ms += clock.now() - askedAtMs;
+      }
       const next = attempt(request, excluded);
       // Pass the turn on: there may be room for more, or (saturated) for a request behind this
       // one whose cheapest worker differs (no head-of-line blocking).
       queue.wake(next.kind === 'saturated' ? ticket : undefined);
       if (next.kind === 'aggregated' || next.kind === 'disaggregated') {
-        queue.placed(ticket);
+        queue.placed();
         return next;
       }
       if (next.kind === 'none') throw unavailable(next.reason);
@@ -344,13 +365,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // event, and a suspended generator never reaches its finally blocks.
       let done: GenerationEvent;
       const excluded = new Set<string>();
-      const progress: Progress = { streamed: 0, failedWorker: undefined };
+      const progress: Progress = { streamed: 0, failedWorker: undefined, firstEventMs: undefined };
       let previousFailure: TandemError | undefined;
+      /** Time spent waiting in the admission queue, ms (every attempt's), and when the last attempt was placed. */
+      const queued = { ms: 0 };
+      let placedAtMs: number | undefined;
       try {
         for (;;) {
           let placed: Placed;
           try {
-            placed = await place(request, excluded, abort.signal);
+            placed = await place(request, excluded, abort.signal, queued);
+            placedAtMs = clock.now();
           } catch (error) {
             if (abort.signal.aborted) throw toTandemError(abort.signal.reason, 'cancelled');
             // A retry that finds nowhere to go reports the failure that caused it.
@@ -391,8 +416,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         cancelDeadline();
         inflight--;
         if (inflight === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+        // Only the attempt that streamed can have a first event (nothing is retried after one).
+        if (progress.firstEventMs !== undefined && placedAtMs !== undefined)
+          fleetTtft.add(progress.firstEventMs - placedAtMs);
       }
-      yield done;
+      yield done.kind === 'done' && done.route ? { ...done, route: { ...done.route, queuedMs: queued.ms } } : done;
     },
 
     /**

@@ -3,7 +3,7 @@ import type { Placement } from '../discovery/index.ts';
 import { markFailedRun, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { chunkEvent, chunkTokenCount, coalesceChunks } from './coalesce.ts';
-import { callTarget, type DispatchContext, type Progress } from './context.ts';
+import { callTarget, countStreamed, type DispatchContext, type Progress } from './context.ts';
 import { isWorkerFault } from './failures.ts';
 
 /** One aggregated attempt: the worker, its booking, and what routing knew of it. */
@@ -59,7 +59,7 @@ export async function* streamAggregated(
       const event = chunkEvent(chunk);
       if (event) {
         // Anything the client got (a pass-through role chunk too) rules a retry out.
-        progress.streamed += Math.max(tokens, 1);
+        countStreamed(progress, Math.max(tokens, 1), ctx.clock.now());
         yield event;
       }
       if (chunk.finishReason !== undefined) {

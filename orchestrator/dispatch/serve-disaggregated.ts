@@ -11,7 +11,14 @@ import {
 } from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
-import { handoffPeer, protocolOf, routeRequestOf, type DispatchContext, type Progress } from './context.ts';
+import {
+  countStreamed,
+  handoffPeer,
+  protocolOf,
+  routeRequestOf,
+  type DispatchContext,
+  type Progress,
+} from './context.ts';
 import { isWorkerFault } from './failures.ts';
 import { streamAggregated } from './serve-aggregated.ts';
 
@@ -116,7 +123,7 @@ export async function* streamDisaggregated(
   };
   const emit = (tokenIds: readonly number[], logprobs: readonly TokenLogprob[] | undefined): GenerationEvent => {
     streamed += tokenIds.length;
-    progress.streamed += tokenIds.length;
+    countStreamed(progress, tokenIds.length, ctx.clock.now());
     return logprobs === undefined ? { kind: 'tokens', tokenIds } : { kind: 'tokens', tokenIds, logprobs };
   };
 
@@ -173,7 +180,7 @@ export async function* streamDisaggregated(
             const counted = chunk.output.tokens;
             received += Math.max(counted, 1);
             streamed += counted;
-            progress.streamed += Math.max(counted, 1);
+            countStreamed(progress, Math.max(counted, 1), ctx.clock.now());
             decodeBooking.streamed(streamed);
             yield { kind: 'output', data: chunk.output.data, tokens: counted };
           }

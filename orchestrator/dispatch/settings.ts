@@ -21,6 +21,7 @@ export function dispatcherSettingsFromConfig(
     queue: {
       maxQueued: o.admission.max_queued,
       timeoutMs: queueTimeoutSeconds(config) * 1000,
+      waitFactor: o.admission.queue_wait_ttft_factor,
       retryAfterS: o.admission.retry_after_s,
     },
     disaggregation: {

@@ -16,6 +16,8 @@ export interface RequestLogFields {
   readonly overlapTokens: number | null;
   /** From arrival to the first token; null when no token came. */
   readonly ttftMs: number | null;
+  /** Of which waiting in the admission queue for a worker with room; null when it never ran or the core does not queue. */
+  readonly queuedMs: number | null;
   readonly e2eMs: number;
   readonly promptTokens: number | null;
   readonly cachedTokens: number | null;
@@ -44,6 +46,7 @@ export function requestLogLine(end: RequestLogEntry): { fields: RequestLogFields
     workers: end.route?.workers ?? [],
     overlapTokens: end.route?.overlapTokens ?? null,
     ttftMs: end.firstTokenMs === undefined ? null : ms(end.firstTokenMs - end.arrivalMs),
+    queuedMs: end.route?.queuedMs === undefined ? null : ms(end.route.queuedMs),
     e2eMs: ms(end.endMs - end.arrivalMs),
     promptTokens: end.usage?.promptTokens ?? null,
     cachedTokens: end.usage?.cachedPromptTokens ?? null,
@@ -51,7 +54,8 @@ export function requestLogLine(end: RequestLogEntry): { fields: RequestLogFields
   };
   const where = fields.workers.length > 0 ? ` on ${fields.workers.join(' -> ')}` : '';
   const overlap = fields.overlapTokens === null ? '' : `, overlap ${fields.overlapTokens}`;
-  const ttft = fields.ttftMs === null ? '' : `, ttft ${fields.ttftMs} ms`;
+  const queued = fields.queuedMs ? ` (${fields.queuedMs} ms queued)` : '';
+  const ttft = fields.ttftMs === null ? '' : `, ttft ${fields.ttftMs} ms${queued}`;
   const prompt =
     fields.promptTokens === null ? '' : `${fields.promptTokens} prompt (${fields.cachedTokens ?? 0} cached) + `;
   const message = `request ${fields.requestId} ${fields.outcome} ${fields.mode}${where}${overlap}${ttft}, ${prompt}${fields.completionTokens} out, ${fields.e2eMs} ms`;

@@ -86,4 +86,78 @@ describe('block store', () => {
     }
     check();
   });
+
+  it('retires a slot at once and releases its blocks over later drains, sharing entries with live slots', () => {
+    const rng = createRng('block-store-retire');
+    const store = new BlockStore(16);
+    const chain = chainOf(3000);
+    const key = (i: number) => [chain.words[2 * i]!, chain.words[2 * i + 1]!] as const;
+    let slots = [store.allocSlot(), store.allocSlot(), store.allocSlot()];
+    const held = slots.map(() => new Set<number>());
+    for (let i = 0; i < 3000; i++) {
+      for (let t = 0; t < 3; t++) {
+        if (rng.next() < 0.6) {
+          store.hold(store.ensure(...key(i)), slots[t]!);
+          held[t]!.add(i);
+        }
+      }
+    }
+    const check = () => {
+      slots.forEach((slot, t) => expect(store.blocksOf(slot)).toBe(held[t]!.size));
+      for (let i = 0; i < 3000; i += 5) {
+        const entry = store.find(...key(i));
+        slots.forEach((slot, t) => expect(entry !== -1 && store.holds(entry, slot)).toBe(held[t]!.has(i)));
+      }
+    };
+    // Retire slot 0: nothing is released yet, and the slot is not handed out again meanwhile.
+    const first = slots[0]!;
+    const firstHeld = store.blocksOf(first);
+    store.retireSlot(first);
+    expect(store.blocksOf(first)).toBe(firstHeld);
+    expect(store.retiredSlots).toBe(1);
+    const fresh = store.allocSlot();
+    expect(fresh).not.toBe(first);
+    slots = [fresh, slots[1]!, slots[2]!];
+    held[0] = new Set();
+    let drains = 0;
+    for (let step = 0; store.retiredSlots > 0; step++) {
+      // Live slots keep changing while the pass runs; slot 1 is retired half-way through it.
+      const i = rng.int(3000);
+      const t = rng.int(3);
+      if (rng.next() < 0.6) {
+        store.hold(store.ensure(...key(i)), slots[t]!);
+        held[t]!.add(i);
+      } else if (held[t]!.delete(i)) {
+        store.release(store.find(...key(i)), slots[t]!);
+      }
+      if (step === 10) {
+        store.retireSlot(slots[1]!);
+        slots[1] = store.allocSlot();
+        held[1] = new Set();
+        expect(store.retiredSlots).toBe(2);
+      }
+      store.drainRetired(50);
+      drains++;
+      if (step % 17 === 0) check();
+      expect(drains).toBeLessThan(1000);
+    }
+    check();
+    // Two passes of about 3000 entries at 50 per call: the work was spread, not done at once.
+    expect(drains).toBeGreaterThan(60);
+    expect(store.size).toBe(new Set(held.flatMap((set) => [...set])).size);
+    expect(store.blocksOf(first)).toBe(0);
+    const reused = [store.allocSlot(), store.allocSlot()];
+    expect(reused).toContain(first);
+  });
+
+  it('drains retired slots at once when every slot is taken, instead of widening', () => {
+    const store = new BlockStore(16);
+    const chain = chainOf(10);
+    const slots = Array.from({ length: 64 }, () => store.allocSlot());
+    for (const slot of slots) store.hold(store.ensure(chain.words[0]!, chain.words[1]!), slot);
+    store.retireSlot(slots[5]!);
+    expect(store.allocSlot()).toBe(slots[5]);
+    expect(store.retiredSlots).toBe(0);
+    expect(store.blocksOf(slots[5]!)).toBe(0);
+  });
 });

@@ -8,7 +8,9 @@ import { HashTable64 } from './hash-table-64.ts';
  * Entries live in typed arrays and are recycled through a free list.
  *
  * Invariants: an entry exists iff at least one tenant holds it; `blocksOf(slot)` equals the
- * number of entries whose bit `slot` is set.
+ * number of entries whose bit `slot` is set. A reset tenant's slot is retired (`retireSlot`)
+ * rather than walked: its bits stay until `drainRetired` passes over them, and it is not handed
+ * out again before.
  *
  * Growth never copies everything at once (at 2M entries a one-shot copy held the event loop
  * for hundreds of milliseconds on a busy machine): from half capacity on, each `ensure` copies
@@ -50,7 +52,13 @@ export class BlockStore {
   private copied = 0;
   private readonly free: number[] = [];
   private perSlot: Int32Array;
+  /** 0 free, 1 in use, 2 retired (its blocks not all released yet). */
   private slotUsed: Uint8Array;
+  /** Retired slots waiting for the next drain pass, and those the current pass releases. */
+  private retired: number[] = [];
+  private draining: number[] = [];
+  /** Next entry the current drain pass looks at. */
+  private drainCursor = 0;
   private scratchActive: Uint32Array;
   private scratchOverlap: Int32Array;
   private readonly scratchEntries = new Int32Array(LOOKAHEAD);
@@ -73,9 +81,16 @@ export class BlockStore {
     return this.table.size;
   }
 
-  /** A free tenant slot (grows the bitsets when every slot is taken). */
+  /**
+   * A free tenant slot. When every slot is taken, retired slots are drained at once (a walk of
+   * every entry, as a widening is anyway) before the bitsets grow by a word.
+   */
   allocSlot(): number {
     let slot = this.slotUsed.indexOf(0);
+    if (slot === -1 && this.retiredSlots > 0) {
+      this.drainRetired(Number.POSITIVE_INFINITY);
+      slot = this.slotUsed.indexOf(0);
+    }
     if (slot === -1) {
       slot = this.words * 32;
       this.widen(this.words + 1);
@@ -172,13 +187,60 @@ export class BlockStore {
     if (this.entryHolders[entry] === 0) this.dropEntry(entry);
   }
 
-  /** Releases every block `slot` holds by scanning all entries; returns how many. */
-  releaseAll(slot: number): number {
-    let released = 0;
-    for (let entry = 0; entry < this.highWater && this.perSlot[slot]! > 0; entry++) {
-      if (this.entryHolders[entry]! > 0 && this.release(entry, slot)) released++;
+  /**
+   * Gives up `slot` and every block it holds without walking them now (a worker reset at 1M
+   * blocks held the event loop for ~350 ms of CPU when they were released in one call): the slot
+   * is no longer handed out by `allocSlot`, and `drainRetired` releases its blocks later, in
+   * passes over the entries; once a pass is over the slot is free again. The caller must stop
+   * asking about the slot at once (its blocks count in `size` and `blocksOf` until released).
+   */
+  retireSlot(slot: number): void {
+    if (this.slotUsed[slot] !== 1) throw new Error(`slot ${slot} is not in use`);
+    if (this.perSlot[slot] === 0) {
+      this.slotUsed[slot] = 0;
+      return;
     }
-    return released;
+    this.slotUsed[slot] = 2;
+    this.retired.push(slot);
+  }
+
+  /** Retired slots whose blocks are not all released yet. */
+  get retiredSlots(): number {
+    return this.retired.length + this.draining.length;
+  }
+
+  /**
+   * Releases blocks of retired slots, looking at no more than `maxEntries` entries (each costs a
+   * few word reads, and one release per retired slot holding it). A pass starts at entry 0 with
+   * the slots retired so far and ends at the last entry in use or once they hold nothing;
+   * slots retired meanwhile wait for the next pass.
+   */
+  drainRetired(maxEntries: number): void {
+    let budget = maxEntries;
+    while (budget > 0) {
+      if (this.draining.length === 0) {
+        if (this.retired.length === 0) return;
+        this.draining = this.retired;
+        this.retired = [];
+        this.drainCursor = 0;
+      }
+      const draining = this.draining;
+      const end = Math.min(this.highWater, this.drainCursor + budget);
+      budget -= end - this.drainCursor;
+      for (let entry = this.drainCursor; entry < end; entry++) {
+        if (this.entryHolders[entry] === 0) continue;
+        for (let i = 0; i < draining.length; i++) this.release(entry, draining[i]!);
+      }
+      this.drainCursor = end;
+      let held = 0;
+      for (let i = 0; i < draining.length; i++) held += this.perSlot[draining[i]!]!;
+      // New entries made during the pass are never held by a retired slot, so the pass can stop
+      // at the high-water mark even if it moved, or as soon as the slots hold nothing.
+      if (held > 0 && end < this.highWater) continue;
+      if (held > 0) throw new Error(`retired slots still hold ${held} blocks after a full pass`);
+      for (const slot of draining) this.slotUsed[slot] = 0;
+      this.draining = [];
+    }
   }
 
   /**

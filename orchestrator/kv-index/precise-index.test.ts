@@ -165,6 +165,38 @@ describe('precise KV index', () => {
     expect(index.stats()).toMatchObject({ blocks: 0, tenants: 1 });
   });
 
+  it('forgets a reset worker at once and releases its blocks over the batches that follow', () => {
+    const index = createPreciseIndex({
+      hashSeed: 1337,
+      defaultBlockSize: BS,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      drainEntries: 64,
+    });
+    const long = tokens(3000);
+    const hashes = Array.from({ length: 3000 }, (_, i) => BigInt(i + 1));
+    index.applyBatch('a', batch(stored(hashes, null, long)));
+    index.applyBatch('b', batch(stored(hashes.slice(0, 1000), null, long.slice(0, 1000 * BS))));
+    expect(index.stats().blocks).toBe(3000);
+    index.clearWorker('a', 'restart');
+    // Invisible at once, exact for everyone else; the store still holds a's blocks until released.
+    expect(overlap(index, long, 'a', 'b')).toEqual([0, 1000]);
+    expect(index.workerStats('a')).toMatchObject({ indexedBlocks: 0, engineBlocks: 0, clears: 1 });
+    expect(index.stats().blocks).toBeGreaterThan(2000);
+    // a stores again while its old blocks drain: its new blocks count, its old ones never.
+    index.applyBatch('a', batch(stored([9001n, 9002n], null, long.slice(0, 2 * BS))));
+    expect(overlap(index, long, 'a', 'b')).toEqual([2, 1000]);
+    let batches = 1;
+    for (let i = 0; index.stats().blocks > 1000 && i < 200; i++, batches++)
+      index.applyBatch('b', batch(removed([99_999n])));
+    expect(index.stats().blocks).toBe(1000);
+    expect(batches).toBeGreaterThan(10);
+    expect(overlap(index, long, 'a', 'b')).toEqual([2, 1000]);
+    expect(index.workerStats('a')!.indexedBlocks).toBe(2);
+    // Removals after the reset are unknown to a (its engine map started over).
+    index.applyBatch('a', batch(removed([1n, 9001n])));
+    expect(index.workerStats('a')).toMatchObject({ removedUnknown: 1, indexedBlocks: 1 });
+  });
+
   it('keeps data-parallel ranks of one worker apart as separate tenants', () => {
     const index = newIndex();
     index.applyBatch(tenantId('w', 1), batch(stored([1n], null, tokens(1))));

@@ -14,9 +14,9 @@ export interface PreciseIndexOptions extends BaseIndexOptions {
 
 interface PreciseTenant extends TenantBase {
   /** Engine key -> store entry; aux = how many times the engine stored that hash, net of removals. */
-  readonly engine: HashTable64;
+  engine: HashTable64;
   /** Store entry -> extra engine keys of this tenant mapping to it (beyond the first). */
-  readonly extraRefs: Map<number, number>;
+  extraRefs: Map<number, number>;
   readonly parked: ParkedRuns;
 }
 
@@ -60,12 +60,11 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
     };
   }
 
+  /** O(1) in the tenant's blocks: they are released later, a few thousand per batch (retireBlocks). */
   protected dropBlocks(tenant: PreciseTenant): void {
-    tenant.engine.forEach((_lo, _hi, entry) => {
-      this.store.release(entry, tenant.slot);
-    });
-    tenant.engine.clear();
-    tenant.extraRefs.clear();
+    this.retireBlocks(tenant);
+    tenant.engine = new HashTable64(1024);
+    tenant.extraRefs = new Map();
     tenant.parked.clear();
     tenant.stats.parkedRuns = 0;
   }
@@ -99,6 +98,7 @@ export class PreciseIndex extends BaseIndex<PreciseTenant> {
     tenant.stats.batchesApplied++;
     tenant.stats.lastEventTs = batch.ts;
     tenant.stats.parkedRuns = tenant.parked.count;
+    this.store.drainRetired(this.drainEntries);
     return {
       stored: tenant.stats.blocksStored - before.stored,
       removed: tenant.stats.blocksRemoved - before.removed,

@@ -112,6 +112,21 @@ describe('orchestrator metrics', () => {
     expect(sample(text, 'tandem_kv_events_applied_total{worker="w2"}')).toBe(2);
   });
 
+  it("shows each worker's booked load as last set, at every scrape, per role for in-flight requests", async () => {
+    const metrics = createOrchestratorMetrics();
+    metrics.setWorkerLoad('w1', 'prefill', { inflightRequests: 1, queuedPrefillTokens: 500, activeKvBlocks: 0 });
+    metrics.setWorkerLoad('w1', 'decode', { inflightRequests: 2, queuedPrefillTokens: 0, activeKvBlocks: 30 });
+    let text = await metrics.render();
+    expect(sample(text, 'tandem_worker_inflight_requests{worker="w1",role="prefill"}')).toBe(1);
+    expect(sample(text, 'tandem_worker_inflight_requests{worker="w1",role="decode"}')).toBe(2);
+    expect(sample(text, 'tandem_worker_queued_prefill_tokens{worker="w1"}')).toBe(0);
+    expect(sample(text, 'tandem_worker_active_kv_blocks{worker="w1"}')).toBe(30);
+    metrics.setWorkerLoad('w1', 'decode', { inflightRequests: 0, queuedPrefillTokens: 0, activeKvBlocks: 0 });
+    text = await metrics.render();
+    expect(sample(text, 'tandem_worker_inflight_requests{worker="w1",role="decode"}')).toBe(0);
+    expect(sample(text, 'tandem_worker_active_kv_blocks{worker="w1"}')).toBe(0);
+  });
+
   it('builds 1-2-5 token buckets that reach the context length', () => {
     expect(oneTwoFiveBuckets(32768)).toEqual([
       1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000,

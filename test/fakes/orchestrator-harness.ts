@@ -6,6 +6,7 @@ import type { BackendSpec, WorkerBackend } from '../../orchestrator/backends/ind
 import type { SubscriberFactory } from '../../orchestrator/discovery/index.ts';
 import { createOrchestrator, type Orchestrator } from '../../orchestrator/server/index.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../common/tokenizer/index.ts';
+import type { Cleanup } from './cleanups.ts';
 import { startFakeGrpcWorker, type FakeGrpcWorker, type FakeWorkerOptions } from './fake-grpc-worker.ts';
 
 /** Reading a series off /metrics, for the tests that drive a harness. */
@@ -122,11 +123,11 @@ export async function startWorkers(n: number, options: FakeWorkerOptions = {}): 
 
 /**
  * `n` fake gRPC workers (named w0, w1, ... in the config) and an orchestrator in front of them.
- * Their closes go onto `cleanups`, which the test runs last-in first-out after each test (the
- * orchestrator closes before its workers).
+ * Their closes go onto `cleanups` (cleanups.ts), which run last-in first-out (the orchestrator
+ * closes before its workers).
  */
 export async function startFakeFleet(
-  cleanups: (() => Promise<void>)[],
+  cleanups: Cleanup[],
   n: number,
   overrides: Parameters<typeof testConfig>[1] = {},
   workerOptions: FakeWorkerOptions = {},

@@ -19,8 +19,10 @@ const limitsSection = z.strictObject({
  * Admission: at most `max_inflight` requests in the frontend at once (beyond it: 429 with
  * Retry-After `retry_after_s`). Requests that find no worker with room wait, in FIFO order, up
  * to `max_queued` of them and for at most `queue_timeout_s`; an arrival that would wait longer
- * than `queue_timeout_s` at the rate the line is draining is refused at once (429), one that
- * times out in line gets 503; both carry Retry-After = the line's expected drain time.
+ * than its waiting budget at the rate the line is draining is refused at once (429), one that
+ * times out in line gets 503; both carry Retry-After = the line's expected drain time. The
+ * budget is `queue_wait_ttft_factor` x the time the workers take from placing a request to its
+ * first token (a running estimate), at most `queue_timeout_s` (orchestrator/dispatch/wait-budget.ts).
  *
  * There is one queue. Run as `tandem orchestrator`, the waiting happens in the dispatcher,
  * which knows which workers have room (`dispatch.max_inflight_per_worker`, ...); the frontend
@@ -38,6 +40,12 @@ const admissionSection = z.strictObject({
   max_queued: z.number().int().nonnegative().optional(),
   /** Unset: half of planner.slo.ttft_s (a request that waited half its TTFT budget in line would miss it anyway). */
   queue_timeout_s: z.number().positive().optional(),
+  /**
+   * Waiting budget, as a multiple of the fleet's TTFT for a request that does not wait (the 90th
+   * percentile of its last 256 placed-to-first-token times): an admitted request's TTFT stays
+   * within (1 + this) x that. Capped by queue_timeout_s.
+   */
+  queue_wait_ttft_factor: z.number().positive().default(2),
   /** Retry-After, seconds, where no drain time is known: the frontend's in-flight bound, no healthy worker, shutdown. */
   retry_after_s: z.number().int().positive().default(1),
   /**
