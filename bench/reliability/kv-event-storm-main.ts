@@ -2,7 +2,7 @@
  * KV-event storm (not a test): how long a burst of BlockStored events holds the orchestrator's
  * event loop while its subscribers ingest it (see kv-event-storm.ts for the method).
  *
- *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--explain]
+ *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--slice-ms N] [--explain]
  *
  * --explain lists each burst's five longest gaps between ticks: wall ms, the main thread's run
  * and run-queue wait inside (schedstat), and the index batches and GC pauses that ended in it.
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     unsliced: { type: 'boolean', default: false },
     explain: { type: 'boolean', default: false },
     'publishers-in-process': { type: 'boolean', default: false },
+    'slice-ms': { type: 'string' },
   },
 });
 const load = loadavg()
@@ -36,9 +37,10 @@ const figures = await runKvEventStorm({
   seed: Number(args.seed),
   unsliced: args.unsliced,
   publishersInProcess: args['publishers-in-process'],
+  ...(args['slice-ms'] === undefined ? {} : { sliceMs: Number(args['slice-ms']) }),
 });
 console.log(
-  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}; load average at start ${load}, at end ${loadavg()
+  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}${args['slice-ms'] === undefined ? '' : ` (${args['slice-ms']} ms slices)`}; load average at start ${load}, at end ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );

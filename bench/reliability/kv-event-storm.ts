@@ -1,5 +1,6 @@
 import { silentLogger, type Logger } from '../../common/log.ts';
 import { createKvEventSubscriber, type KvEventSubscriber } from '../../orchestrator/kv-events/index.ts';
+import { createSlicer } from '../../orchestrator/kv-events/slicer.ts';
 import { createPreciseIndex } from '../../orchestrator/kv-index/precise-index.ts';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createChildPublishers, createLocalPublishers } from './kv-event-storm-publishers.ts';
@@ -32,6 +33,8 @@ export interface StormOptions {
    * instead of a child process, as workers are.
    */
   readonly publishersInProcess?: boolean;
+  /** Slice length for every subscriber (a slicer of their own); default the process's kvEventSlicer. */
+  readonly sliceMs?: number;
   readonly logger?: Logger;
 }
 
@@ -92,6 +95,11 @@ export async function runKvEventStorm(options: StormOptions): Promise<BurstFigur
     ? await createLocalPublishers(spec)
     : await createChildPublishers(spec);
   const subscribers: KvEventSubscriber[] = [];
+  const slicer = options.unsliced
+    ? { pace: () => undefined, yields: 0 }
+    : options.sliceMs === undefined
+      ? undefined
+      : createSlicer({ sliceMs: options.sliceMs });
   let indexed = 0;
   let maxApplyMs = 0;
   let applies: Spans = [];
@@ -108,7 +116,7 @@ export async function runKvEventStorm(options: StormOptions): Promise<BurstFigur
         createKvEventSubscriber({
           endpoint,
           receiveHighWaterMark: 1_000_000,
-          ...(options.unsliced ? { slicer: { pace: () => undefined, yields: 0 } } : {}),
+          ...(slicer ? { slicer } : {}),
           logger,
           onBatch: (_seq, batch) => {
             const t = performance.now();

@@ -77,7 +77,7 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
     }).then((read) => {
       if (!read.ok) {
         // fastify answers a parser's error with Connection: close; the rest of the body may still be coming.
-        lingerBeforeClosing(request.raw.socket, REFUSED_LINGER_MS);
+        lingerBeforeClosing(request.raw.socket, REFUSED_LINGER_MS, !request.raw.complete);
         return done(read.error, undefined);
       }
       const { bytes } = read.value;

@@ -8,9 +8,9 @@ import { createBodyScanner, type BodyScanOptions } from './body-scan.ts';
  * Reads a request body as its chunks arrive, scanning each (body-scan.ts) so that a body that must
  * be refused is refused while it is still on the wire: larger than the limit (by Content-Length
  * or by what arrived), nested too deep, or carrying a prompt that cannot fit the context. Once
- * refused, nothing more of it is kept: the rest is read and dropped (the caller answers, with
- * `Connection: close`, and the socket goes once the answer is out), so a 7 MB prompt costs the
- * bytes up to the refusal, not a 7 MB copy, a string and a parse.
+ * refused, nothing more of it is read (the caller answers, with `Connection: close`, and closes the
+ * connection with lingerBeforeClosing), so a 7 MB prompt costs the bytes up to the refusal, not a
+ * 7 MB copy, a string and a parse.
  */
 export interface ReadBodyOptions {
   /** Bytes; a larger body is a 413. */
@@ -32,8 +32,7 @@ export function readBody(
   const tooLarge = () =>
     new TandemError('payload_too_large', `the request body is larger than ${options.limitBytes} bytes`);
   if (contentLength !== undefined && contentLength > options.limitBytes) {
-    stream.resume(); // drained, not kept, until the answer closes the connection
-    return Promise.resolve(fail(tooLarge()));
+    return Promise.resolve(fail(tooLarge())); // nothing read: the answer closes the connection
   }
   const scanner = createBodyScanner(options.scan);
   const { refusePrompt } = options;
@@ -48,7 +47,7 @@ export function readBody(
       stream.off('close', onClose);
       if (!result.ok) {
         chunks.length = 0;
-        stream.resume(); // what is still coming is read and dropped
+        stream.pause(); // nothing more is read: the answer closes the connection
       }
       resolve(result);
     };
@@ -85,20 +84,32 @@ export function readBody(
 export const REFUSED_LINGER_MS = 2000;
 
 /**
- * Closes the connection of a request refused before its body ended without losing the answer.
- * Node's HTTP server, once it has written an answer with `Connection: close`, ends the socket and
- * destroys it at once; with the client still sending, the kernel then resets the connection, and
- * the client may get EPIPE or a reset before it reads the answer (seen in tests with a throttled
- * writer). Instead (a lingering close, as nginx does): half-close after the answer, read and drop
- * what still comes, and destroy the socket once the client closes its side or after `lingerMs`,
- * so a client that never stops sending is not served forever.
+ * Closes the connection of a request refused before its body ended without losing the answer and
+ * without paying for the rest of the body. Node's HTTP server, once it has written an answer with
+ * `Connection: close`, ends the socket and destroys it at once; with the client still sending, the
+ * kernel then resets the connection, and the client may get EPIPE or a reset before it reads the
+ * answer (seen in tests with a throttled writer). Instead (a lingering close, as nginx does): half-close
+ * after the answer and destroy the socket once the client closes its side or after `lingerMs`, so
+ * a client that never stops sending is not served forever. Meanwhile:
+ * - `bodyUnread` (the client was still sending): nothing more is read. The client's writes stall
+ *   once the kernel's buffers fill (they do not fail), while it reads the answer; the rest of its
+ *   body (up to a few MB already in those buffers) is dropped with the connection, unread. Reading
+ *   and dropping it instead cost a 7 MB sender's refusal 4 MB of reads.
+ * - otherwise (the body was whole): what still comes is read and dropped, so the client's close is
+ *   seen at once and the socket goes then.
  */
-export function lingerBeforeClosing(socket: Socket, lingerMs: number): void {
+export function lingerBeforeClosing(socket: Socket, lingerMs: number, bodyUnread: boolean): void {
   socket.destroySoon = () => {
     if (socket.writable) socket.end();
     const timer = setTimeout(() => socket.destroy(), lingerMs);
     socket.once('end', () => socket.destroy());
     socket.once('close', () => clearTimeout(timer));
-    socket.resume();
+    if (!bodyUnread) {
+      socket.resume();
+      return;
+    }
+    socket.pause();
+    // Node's HTTP server resumes a request it did not read once its response is written: not this one.
+    socket.resume = () => socket;
   };
 }

@@ -15,7 +15,8 @@ export type {
   WorkerStatusReport,
 } from './backend.ts';
 export { BACKENDS, backendNames, createBackend, type BackendFactory, type BackendSpec } from './registry.ts';
-export { createGrpcBackend, DP_RANK_METADATA, fromStatus, type GrpcBackendOptions } from './grpc-backend.ts';
+export { createGrpcBackend, DP_RANK_METADATA, type GrpcBackendOptions } from './grpc-backend.ts';
+export { fromStatus } from './grpc-wire.ts';
 export { createVllmHttpBackend, DP_RANK_HEADER, type VllmHttpBackendOptions } from './vllm-http-backend.ts';
 export { codeFromHttpStatus } from './http-errors.ts';
 export { BACKEND_CAPABILITIES, refusalOf, type BackendCapabilities } from './capabilities.ts';

@@ -16,9 +16,9 @@ export {
   type SubscriberFactory,
 } from './kv-feeds.ts';
 export { connectable, hostOf, kvEventEndpointsFor, ranksOf } from './worker-endpoints.ts';
+export { DEFAULT_PROFILE, type ResolvedProfile, resolveWorkerProfile } from './worker-profile.ts';
 export {
   createWorkerHandle,
-  DEFAULT_PROFILE,
   type WorkerHandle,
   type WorkerHandleOptions,
   type WorkerSnapshot,

@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { engineProfile, type EngineProfile } from '../../common/profiles/index.ts';
+import type { EngineProfile } from '../../common/profiles/index.ts';
 import type { AnnouncedRole, WorkerBackend, WorkerStatusReport } from '../backends/index.ts';
 import { tenantId, type KvIndex } from '../kv-index/index.ts';
 import type { LoadBook } from '../load/index.ts';
@@ -10,6 +10,7 @@ import type { WorkerSpec } from './discovery.ts';
 import { createHealthTracker, type HealthSnapshot } from './health.ts';
 import { createKvFeeds, type FeedSnapshot, type SubscriberFactory } from './kv-feeds.ts';
 import { kvEventEndpointsFor, ranksOf } from './worker-endpoints.ts';
+import { DEFAULT_PROFILE, type ResolvedProfile, resolveWorkerProfile } from './worker-profile.ts';
 
 /**
  * Where a worker stands for routing. `healthy` is routed to; `ejected` is shown to the router as
@@ -18,9 +19,6 @@ import { kvEventEndpointsFor, ranksOf } from './worker-endpoints.ts';
  * misses), `retiring` (removed from the fleet, finishing its requests).
  */
 export type WorkerState = 'pending' | 'healthy' | 'ejected' | 'block-size-mismatch' | 'retiring';
-
-/** Profile names used when neither the worker nor its config entry names one. */
-export const DEFAULT_PROFILE = { gpu: 'h100-sxm', model: 'qwen3-8b', tp: 1 } as const;
 
 export interface WorkerHandleOptions {
   readonly spec: WorkerSpec;
@@ -140,34 +138,17 @@ export function createWorkerHandle(options: WorkerHandleOptions): WorkerHandle {
     }
   };
 
-  function resolveProfile(s: WorkerStatusReport | null): {
-    value: EngineProfile;
-    gpu: string;
-    model: string;
-    tp: number;
-    source: 'announced' | 'config' | 'default';
-  } {
-    const gpu = s?.gpu ?? spec.gpu ?? DEFAULT_PROFILE.gpu;
-    const model = s?.model ?? spec.model ?? DEFAULT_PROFILE.model;
-    const tp = s?.tp ?? spec.tp ?? DEFAULT_PROFILE.tp;
-    const source = s?.gpu && s.model ? 'announced' : spec.gpu || spec.model ? 'config' : 'default';
-    try {
-      return { value: engineProfile(gpu, model, tp), gpu, model, tp, source };
-    } catch (error) {
-      warnOnce(`profile:${gpu}/${model}/${tp}`, () =>
+  function resolveProfile(next: WorkerStatusReport | null): ResolvedProfile {
+    const resolved = resolveWorkerProfile(spec, next);
+    const { unknown } = resolved;
+    if (unknown)
+      warnOnce(`profile:${unknown.gpu}/${unknown.model}/${unknown.tp}`, () =>
         options.logger.error(
-          { worker: name, gpu, model, tp },
-          `worker ${name}: ${(error as Error).message}; the cost model uses ${DEFAULT_PROFILE.gpu}/${DEFAULT_PROFILE.model}`,
+          { worker: name, gpu: unknown.gpu, model: unknown.model, tp: unknown.tp },
+          `worker ${name}: ${unknown.message}; the cost model uses ${DEFAULT_PROFILE.gpu}/${DEFAULT_PROFILE.model}`,
         ),
       );
-      return {
-        value: engineProfile(DEFAULT_PROFILE.gpu, DEFAULT_PROFILE.model, DEFAULT_PROFILE.tp),
-        gpu: DEFAULT_PROFILE.gpu,
-        model: DEFAULT_PROFILE.model,
-        tp: DEFAULT_PROFILE.tp,
-        source: 'default',
-      };
-    }
+    return resolved;
   }
 
   const state = (): WorkerState => {

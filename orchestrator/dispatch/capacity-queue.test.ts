@@ -245,4 +245,21 @@ describe('the admission queue', () => {
     expect(q.length).toBe(20);
     expect(q.refusal()?.message).toContain('longer than a request may wait now (2000 ms: the queue timeout)');
   });
+
+  it('lets a waiter wait its budget as it was when it joined, then gives up with 503 saying so', async () => {
+    let ttftMs: number | undefined = 50;
+    const { q, clock } = queue({ maxQueued: 10, timeoutMs: 2000, ttftMs: () => ttftMs });
+    const waiting = track(q.waitTurn(q.ticket(), new AbortController().signal));
+    await settle();
+    ttftMs = 900; // a slower fleet later does not stretch a wait already begun
+    await clock.advanceAsync(99);
+    expect(waiting.error).toBeUndefined();
+    await clock.advanceAsync(2);
+    // No drain rate known: Retry-After is the queue timeout.
+    expect(waiting.error).toMatchObject({ code: 'unavailable', retryAfterS: 2 });
+    expect(waiting.error?.message).toBe(
+      'every worker stayed saturated for the 100 ms it could wait (2 x the 50 ms the workers take to a first token); retry later',
+    );
+    expect(q.length).toBe(0);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
-import { arrivalVerdict, waitBudget } from './wait-budget.ts';
+import { arrivalVerdict, waitBudget, type WaitBudget } from './wait-budget.ts';
 
 /**
  * The one admission queue: requests that found every eligible worker saturated wait here in
@@ -15,8 +15,9 @@ import { arrivalVerdict, waitBudget } from './wait-budget.ts';
  *   `waitFactor` x the fleet's TTFT for a request that does not wait, at most `timeoutMs`) is
  *   refused at once, unless the line is empty.
  * - A request that finds `maxQueued` already waiting is refused at once.
- * - Both refusals are rate_limited (429); one that has waited `timeoutMs` since it first queued
- *   gives up: unavailable (503). Each carries Retry-After = the time the current line takes to
+ * - Both refusals are rate_limited (429); one that has waited its budget (as it was when it
+ *   joined) since it first queued gives up: unavailable (503). Completions come in bursts, so
+ *   a line the rate says drains in 20 ms can stand still for longer; the budget bounds the wait. Each carries Retry-After = the time the current line takes to
  *   drain at the measured rate (at least 1 s); before any rate is known, `timeoutMs`.
  * A waiter whose signal aborts leaves with the signal's reason. A waiter whose turn came but
  * still found no room re-enters at its old place, not the back.
@@ -57,6 +58,8 @@ export interface QueueTicket {
   readonly enteredAtMs: number;
   /** True once it has waited (later turns are not counted against maxQueued again). */
   queued: boolean;
+  /** The waiting budget when it joined the line: it waits at most budgetMs in all. */
+  budget: WaitBudget | undefined;
 }
 
 export interface CapacityQueueOptions {
@@ -141,20 +144,21 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   const retryAfter = (now: number) => Math.max(1, Math.ceil(drainSeconds(now) ?? options.timeoutMs / 1000));
   const seconds = (s: number) => (s < 10 ? s.toFixed(1) : s.toFixed(0));
   const millis = (ms: number) => (ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
+  const budgetNow = () => waitBudget(options.ttftMs?.(), waitFactor, options.timeoutMs);
+  /** Where a budget comes from, in words. */
+  const budgetWhy = (budget: WaitBudget) =>
+    budget.ttftMs === undefined || budget.budgetMs === options.timeoutMs
+      ? 'the queue timeout'
+      : `${waitFactor} x the ${millis(budget.ttftMs)} ms the workers take to a first token`;
   /** Why an arrival at `now` is refused at once, if it is (the rule: wait-budget.ts). */
-  const arrivalRefusal = (now: number): TandemError | undefined => {
+  const arrivalRefusal = (now: number, budget = budgetNow()): TandemError | undefined => {
     const rate = drainRate(now);
-    const budget = waitBudget(options.ttftMs?.(), waitFactor, options.timeoutMs);
     const verdict = arrivalVerdict(waiters.length, maxQueued(), rate, budget.budgetMs);
     if (verdict.kind === 'queue') return undefined;
     const why =
       verdict.kind === 'full'
         ? `${waiters.length} requests are already waiting (the most this server queues is ${verdict.maxQueued})`
-        : `the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate!)} s to start at the current rate of ${seconds(rate!)} per second, longer than a request may wait now (${millis(budget.budgetMs)} ms: ${
-            budget.ttftMs === undefined || budget.budgetMs === options.timeoutMs
-              ? 'the queue timeout'
-              : `${waitFactor} x the ${millis(budget.ttftMs)} ms the workers take to a first token`
-          })`;
+        : `the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate!)} s to start at the current rate of ${seconds(rate!)} per second, longer than a request may wait now (${millis(budget.budgetMs)} ms: ${budgetWhy(budget)})`;
     return new TandemError('rate_limited', `every worker is saturated and ${why}; retry later`, {
       retryAfterS: retryAfter(now),
     });
@@ -164,7 +168,7 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     get length() {
       return waiters.length;
     },
-    ticket: () => ({ seq: seq++, enteredAtMs: options.clock.now(), queued: false }),
+    ticket: () => ({ seq: seq++, enteredAtMs: options.clock.now(), queued: false, budget: undefined }),
     // Nobody waiting: an arrival tries the workers first, so only a line can refuse it unseen.
     refusal: () => closedWith ?? (waiters.length === 0 ? undefined : arrivalRefusal(options.clock.now())),
     waitTurn(ticket, signal) {
@@ -172,11 +176,13 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
       if (signal.aborted) return Promise.reject(toTandemError(signal.reason, 'cancelled'));
       const now = options.clock.now();
       if (!ticket.queued) {
-        const refused = arrivalRefusal(now);
+        const budget = budgetNow();
+        const refused = arrivalRefusal(now, budget);
         if (refused) return Promise.reject(refused);
+        ticket.budget = budget;
       }
-      const left = ticket.enteredAtMs + options.timeoutMs - now;
-      if (left <= 0) return Promise.reject(timedOut());
+      const left = ticket.enteredAtMs + (ticket.budget?.budgetMs ?? options.timeoutMs) - now;
+      if (left <= 0) return Promise.reject(timedOut(ticket));
       ticket.queued = true;
       return new Promise<void>((resolve, reject) => {
         let cancelTimer = () => {};
@@ -193,7 +199,7 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
           finish(error);
         };
         const onAbort = () => leaveWith(toTandemError(signal.reason, 'cancelled'));
-        cancelTimer = options.clock.setTimer(left, () => leaveWith(timedOut()));
+        cancelTimer = options.clock.setTimer(left, () => leaveWith(timedOut(ticket)));
         signal.addEventListener('abort', onAbort, { once: true });
         insert(waiter);
         depth();
@@ -229,12 +235,15 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     },
   };
 
-  function timedOut(): TandemError {
-    return new TandemError(
-      'unavailable',
-      `every worker stayed saturated for the ${options.timeoutMs / 1000} s a request may wait; retry later`,
-      { retryAfterS: retryAfter(options.clock.now()) },
-    );
+  function timedOut(ticket: QueueTicket): TandemError {
+    const budget = ticket.budget;
+    const waited =
+      budget === undefined || budget.budgetMs === options.timeoutMs
+        ? `the ${options.timeoutMs / 1000} s a request may wait`
+        : `the ${millis(budget.budgetMs)} ms it could wait (${budgetWhy(budget)})`;
+    return new TandemError('unavailable', `every worker stayed saturated for ${waited}; retry later`, {
+      retryAfterS: retryAfter(options.clock.now()),
+    });
   }
   return queue;
 }

@@ -19,6 +19,10 @@
  *   line is empty (one waiter is always allowed, so a slot that frees is refilled at once rather
  *   than at the next arrival); otherwise it is refused at once (429), as it is past `maxQueued`.
  *   With no rate known yet, only `maxQueued` and the timeout bound the line.
+ * - A request in line waits at most the budget it was given when it joined, then gives up (503).
+ *   The rate is an average and slots free in bursts (requests that started together end
+ *   together), so a line of one can stand still for longer than its expected wait; this bound
+ *   is what keeps an admitted request's TTFT within (1 + factor) x T, not the expected wait.
  *
  * Units: ms for times, requests per second for the rate.
  */

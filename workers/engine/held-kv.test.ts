@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createVirtualClock, type VirtualClock } from '../../common/clock.ts';
+import { createVirtualClock } from '../../common/clock.ts';
 import type { KvEventBatch } from '../../proto/kv-events/types.ts';
 import { createSimEngine } from './sim-engine.ts';
-
-const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => offset + i + 1);
-
-function run(clock: VirtualClock, untilMs: number): void {
-  for (let next = clock.nextTimerAt(); next !== undefined && next <= untilMs; next = clock.nextTimerAt())
-    clock.advanceTo(next);
-}
+import { prompt, run } from './testing/sim-harness.ts';
 
 describe('inspecting holds and the prefix cache', () => {
   it('reports a held handoff without releasing it, and nothing once it is released', async () => {

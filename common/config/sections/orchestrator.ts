@@ -20,7 +20,7 @@ const limitsSection = z.strictObject({
  * Retry-After `retry_after_s`). Requests that find no worker with room wait, in FIFO order, up
  * to `max_queued` of them and for at most `queue_timeout_s`; an arrival that would wait longer
  * than its waiting budget at the rate the line is draining is refused at once (429), one that
- * times out in line gets 503; both carry Retry-After = the line's expected drain time. The
+ * waits its budget in line gets 503; both carry Retry-After = the line's expected drain time. The
  * budget is `queue_wait_ttft_factor` x the time the workers take from placing a request to its
  * first token (a running estimate), at most `queue_timeout_s` (orchestrator/dispatch/wait-budget.ts).
  *
