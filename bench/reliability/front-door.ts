@@ -9,17 +9,19 @@
  *   the share of 200 / 429 / 503, refusal latency p50/p99, Retry-After values, admitted TTFT
  *   p50/p99, completed requests per second; and the ratios the issue's goals are stated in.
  * - huge: --background streaming clients (closed loop) measured alone, then with four clients
- *   (their own process) each sending 7 MB completion prompts in a loop: refusal latency, the
- *   orchestrator's RSS growth (VmRSS before, after, peak VmHWM), the others' TTFT p99 with and without.
+ *   (their own process, at --senders-nice) each sending 7 MB completion prompts in a loop: refusal
+ *   latency (client-side: to the status line and to the whole answer), the orchestrator's CPU time
+ *   and the bytes it read per refusal (/proc rchar), its RSS growth (VmRSS before, after, peak
+ *   VmHWM), the others' TTFT p99 with and without.
  * - rate: the front door's non-streaming request rate and latency at fixed concurrency
  *   (autocannon, max_tokens 1, --connections clients).
  *
- *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16]
+ *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16] [--senders-nice 0]
  *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32] [--wait-factor F]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -38,6 +40,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     /** admission.queue_wait_ttft_factor for the orchestrator; unset: its default. A large one (1000) gives the old rule: wait up to queue_timeout_s. */
     'wait-factor': { type: 'string' },
+    /** huge: the senders' process priority (nice, 0-19; default 0). Hostile clients run on other machines; here their CPU competes with the orchestrator's. */
+    'senders-nice': { type: 'string', default: '0' },
     /** Internal: be the huge-prompt senders (their own process, so their 7 MB writes do not slow the measuring clients). */
     'huge-senders': { type: 'string' },
   },
@@ -298,18 +302,30 @@ function rssKb(pid: number): { rss: number; hwm: number } {
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
 }
 
+/** A process's CPU time (user + system, s) and bytes it read through read syscalls, sockets included (/proc). */
+function processWork(pid: number): { cpuS: number; readBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  const rchar = /^rchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1];
+  return { cpuS: ticks / 100, readBytes: Number(rchar ?? Number.NaN) };
+}
+
 async function huge(url: string, pid: number): Promise<void> {
   const background = Number(args.background);
+  const nice = Number(args['senders-nice']);
   console.log(
-    `\n== huge prompts: ${background} streaming clients alone, then with four clients sending 7 MB prompts in a loop; ${SECONDS} s each`,
+    `\n== huge prompts: ${background} streaming clients alone, then with four clients sending 7 MB prompts in a loop (their process at nice ${nice}); ${SECONDS} s each`,
   );
   console.log(`load average at start: ${load()}`);
+  const workAtStart = processWork(pid);
   const alone = await closedLoop(url, background, SECONDS);
   const aloneTtft = alone.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
-  console.log(
-    `others alone: ${alone.length} requests, TTFT p50 ${ms(pct(aloneTtft, 50))} p99 ${ms(pct(aloneTtft, 99))}`,
-  );
   const before = rssKb(pid);
+  const workBefore = processWork(pid);
+  console.log(
+    `others alone: ${alone.length} requests, TTFT p50 ${ms(pct(aloneTtft, 50))} p99 ${ms(pct(aloneTtft, 99))}; orchestrator CPU ${(workBefore.cpuS - workAtStart.cpuS).toFixed(1)} s`,
+  );
   console.log(`load average before: ${load()}`);
   // The senders run in their own process: pushing 7 MB bodies as fast as they are refused would
   // otherwise hold this process's event loop and delay the very TTFTs it measures.
@@ -318,6 +334,7 @@ async function huge(url: string, pid: number): Promise<void> {
     ['--import', 'tsx', new URL(import.meta.url).pathname, '--huge-senders', url, '--seconds', String(SECONDS)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  if (nice !== 0) setPriority(senders.pid!, nice);
   let output = '';
   senders.stdout!.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -325,12 +342,22 @@ async function huge(url: string, pid: number): Promise<void> {
   const exited = new Promise((resolve) => senders.once('close', resolve));
   const withHuge = await closedLoop(url, background, SECONDS);
   await exited;
-  const refusals = (JSON.parse(output.trim().split('\n').at(-1)!) as { refusals: Outcome[] }).refusals;
+  const { refusals, cpuS: sendersCpuS } = JSON.parse(output.trim().split('\n').at(-1)!) as {
+    refusals: Outcome[];
+    cpuS: number;
+  };
   const after = rssKb(pid);
+  const workAfter = processWork(pid);
   const withTtft = withHuge.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
   const statuses = [...new Set(refusals.map((o) => o.status))].join(',');
   console.log(
-    `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in ${spread(refusals.map((o) => o.endMs))} (goal < 50 ms; from the first byte sent to the whole answer)`,
+    `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in ${spread(refusals.map((o) => o.endMs))} (goal < 50 ms; from the first byte sent to the whole answer); status line in ${spread(refusals.map((o) => o.headMs))}`,
+  );
+  // Bytes the orchestrator read (sockets included) beyond what the others' requests read alone, per refusal.
+  const othersRead = ((workBefore.readBytes - workAtStart.readBytes) / Math.max(1, alone.length)) * withHuge.length;
+  const readPerRefusal = (workAfter.readBytes - workBefore.readBytes - othersRead) / Math.max(1, refusals.length);
+  console.log(
+    `orchestrator while they ran: CPU ${(workAfter.cpuS - workBefore.cpuS).toFixed(1)} s in ${SECONDS} s; read about ${(readPerRefusal / 1e6).toFixed(2)} MB per 7 MB prompt; the senders' own CPU ${sendersCpuS.toFixed(1)} s`,
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
@@ -449,7 +476,8 @@ async function hugeSenders(url: string): Promise<void> {
       while (performance.now() < until) refusals.push(await streamOnce(url, body));
     }),
   );
-  console.log(JSON.stringify({ refusals }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ refusals, cpuS: (cpu.user + cpu.system) / 1e6 }));
   await agent.close();
 }
 
