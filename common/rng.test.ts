@@ -20,6 +20,23 @@ describe('seeded rng', () => {
     expect(parent.fork('y').next()).not.toBe(first);
   });
 
+  it('shuffles in place into a permutation, the same one for the same seed, each order about as likely', () => {
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    const shuffled = createRng(3).shuffle(items);
+    expect(shuffled).toBe(items);
+    expect([...shuffled].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(createRng(3).shuffle(Array.from({ length: 10 }, (_, i) => i))).toEqual(shuffled);
+    // The six orders of three items, 6,000 draws: each near 1,000.
+    const rng = createRng('orders');
+    const counts = new Map<string, number>();
+    for (let n = 0; n < 6000; n++) {
+      const order = rng.shuffle(['a', 'b', 'c']).join('');
+      counts.set(order, (counts.get(order) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(6);
+    for (const count of counts.values()) expect(Math.abs(count - 1000)).toBeLessThan(150);
+  });
+
   it('samples within range with roughly the right means', () => {
     const rng = createRng(7);
     const n = 20_000;

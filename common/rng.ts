@@ -15,6 +15,8 @@ export interface Rng {
   normal(mean: number, sd: number): number;
   /** A uniformly chosen element; throws on an empty array. */
   pick<T>(items: readonly T[]): T;
+  /** Puts `items` in a uniformly random order, in place (Fisher-Yates from the end), and returns it. */
+  shuffle<T>(items: T[]): T[];
   /** A new independent stream derived from this seed and `label`; does not advance this one. */
   fork(label: string): Rng;
   /** The seed this stream was created from, for reports. */
@@ -58,6 +60,13 @@ export function createRng(seed: number | string): Rng {
     pick(items) {
       if (items.length === 0) throw new Error('pick from an empty array');
       return items[Math.floor(next() * items.length)]!;
+    },
+    shuffle(items) {
+      for (let i = items.length - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        [items[i], items[j]] = [items[j]!, items[i]!];
+      }
+      return items;
     },
     fork: (label) => createRng(`${seedText}/${label}`),
   };

@@ -63,12 +63,7 @@ async function runWorkload(policy: string, indexMode: 'precise' | 'approximate' 
   await allHealthy(running, ['w0', 'w1', 'w2', 'w3']);
   const client = new OpenAI({ baseURL: `${running.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
-  const order = Array.from({ length: GROUPS * PER_GROUP }, (_, i) => i % GROUPS);
-  const rng = createRng(`e2e-${GROUPS}`);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = createRng(`e2e-${GROUPS}`).shuffle(Array.from({ length: GROUPS * PER_GROUP }, (_, i) => i % GROUPS));
 
   const outcomes: Outcome[] = [];
   for (const [n, group] of order.entries()) {

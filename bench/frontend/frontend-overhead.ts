@@ -31,16 +31,17 @@
  *   npx tsx bench/frontend/frontend-overhead.ts --worker-grpc 127.0.0.1:50051,127.0.0.1:50052 --worker-http http://127.0.0.1:8101
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { loadModelTokenizer } from '../../common/tokenizer/index.ts';
 import { createPromptTexts, type PromptKind } from './prompt-texts.ts';
+import { cpuTree, firstLine, loadText } from './processes.ts';
 import { FinishReason, WorkerRole, WorkerService } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import { createGrpcServer } from '../../proto/grpc/index.ts';
 
@@ -571,12 +572,6 @@ function feed(list: readonly string[]): () => string {
   return () => list[next++ % list.length]!;
 }
 
-function loadText(): string {
-  return loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-}
-
 interface LoadResult {
   ttft: number[];
   itl: number[];
@@ -654,34 +649,6 @@ async function stream(target: string, body: string, agent: Agent): Promise<{ ttf
   return { ttft: first, gaps };
 }
 
-/** User + system CPU seconds so far of a process and its child processes (a cluster's serving processes); Linux /proc, NaN elsewhere. */
-function cpuTree(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  let total = cpuSeconds(pid);
-  for (const child of childrenOf(pid)) total += cpuTree(child);
-  return total;
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
-      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
-
-/** User + system CPU seconds of one process so far, every thread (Linux /proc; NaN elsewhere). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function pct(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
@@ -693,23 +660,4 @@ function report(label: string, r: LoadResult): void {
     `${label.padEnd(42)} streams=${r.ttft.length} errors=${r.errors}  ttft_ms p50=${f(r.ttft, 0.5)} p90=${f(r.ttft, 0.9)} p99=${f(r.ttft, 0.99)}  itl_ms p50=${f(r.itl, 0.5)} p99=${f(r.itl, 0.99)}`,
   );
   for (const [why, count] of r.why) console.log(`  ${count} failed: ${why}`);
-}
-
-function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (match(line)) {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          resolve(line);
-          return;
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
-  });
 }

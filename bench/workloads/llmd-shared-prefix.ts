@@ -96,11 +96,7 @@ export const llmdSharedPrefixWorkload = defineWorkload({
       return prompt;
     };
 
-    const order = Array.from({ length: users }, (_, i) => i);
-    for (let i = users - 1; i > 0; i--) {
-      const j = pickRng.int(i + 1);
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    const order = pickRng.shuffle(Array.from({ length: users }, (_, i) => i));
     let sent = 0;
     return createIndependentSource(() => {
       const user = params.order === 'cycle' ? order[sent % users]! : pickRng.int(users);

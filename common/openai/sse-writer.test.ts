@@ -49,6 +49,8 @@ describe('SSE writer', () => {
   let server: Server;
   let port = 0;
   let framedSocketWrites = 0;
+  /** Writes that reached the kernel (net.Socket's _writeGeneric) during `done(last)` on /ending. */
+  let endingWrites: number | undefined;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -59,7 +61,24 @@ describe('SSE writer', () => {
         if (typeof args[0] === 'string' && /^[0-9a-f]+\r\ndata: /.test(args[0])) framedSocketWrites++;
         return write(...args);
       }) as typeof socket.write;
-      const sse = createSseWriter(res, { 'x-request-id': 'r1' }, { direct: req.url === '/direct' });
+      const sse = createSseWriter(res, { 'x-request-id': 'r1' }, { direct: req.url !== '/plain' });
+      if (req.url === '/ending') {
+        void (async () => {
+          await sse.write(EVENTS[0]!);
+          await new Promise((resolve) => setImmediate(resolve)); // the first event (and headers) flushed
+          const writeGeneric = (socket as unknown as { _writeGeneric: (...args: unknown[]) => unknown })._writeGeneric;
+          let writes = 0;
+          Object.assign(socket, {
+            _writeGeneric: (...args: unknown[]) => {
+              writes++;
+              return writeGeneric.apply(socket, args);
+            },
+          });
+          await sse.done(`${EVENTS[1]}${EVENTS[3]}`);
+          endingWrites = writes;
+        })();
+        return;
+      }
       void (async () => {
         for (const event of EVENTS) {
           const pending = sse.write(event);
@@ -82,6 +101,12 @@ describe('SSE writer', () => {
     expect(direct.equals(plain)).toBe(true);
     expect(framedSocketWrites).toBeGreaterThan(0); // the direct path did run
     expect(dechunk(direct)).toBe(`${EVENTS.join('')}data: [DONE]\n\n`);
+  });
+
+  it('ends a stream in one write to the socket: the last events, [DONE] and the end of the chunked body', async () => {
+    const body = await rawBody(port, '/ending');
+    expect(dechunk(body)).toBe(`${EVENTS[0]}${EVENTS[1]}${EVENTS[3]}data: [DONE]\n\n`);
+    expect(endingWrites).toBe(1);
   });
 
   it('streams to an HTTP/1.0 client, which gets no chunked encoding', async () => {

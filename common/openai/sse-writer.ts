@@ -16,9 +16,17 @@ export interface SseWriter {
    * (the per-token path: no promise), else a promise that settles on drain or close.
    */
   write(event: string): Promise<void> | undefined;
-  /** Sends `data: [DONE]` and ends the response. */
-  done(): Promise<void>;
+  /**
+   * Sends `last` (already-built events, if any), then `data: [DONE]`, and ends the response. The
+   * socket is corked meanwhile, so the events, [DONE] and the chunked body's terminator leave in
+   * one write (one syscall instead of up to four: a 1-token stream's finish, usage, [DONE] and
+   * end); it is uncorked before any wait, so backpressure still works.
+   */
+  done(last?: string): Promise<void>;
 }
+
+/** One server-sent event as OpenAI streams it: `data: <json>\n\n`. */
+export const sseEvent = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
 
 export interface SseWriterOptions {
   /**
@@ -87,10 +95,20 @@ export function createSseWriter(
       return started;
     },
     write,
-    send: async (data) => write(`data: ${JSON.stringify(data)}\n\n`),
-    async done() {
-      await write('data: [DONE]\n\n');
-      if (!res.destroyed && !res.writableEnded) res.end();
+    send: async (data) => write(sseEvent(data)),
+    async done(last = '') {
+      const end = () => {
+        if (!res.destroyed && !res.writableEnded) res.end();
+      };
+      const socket = res.socket;
+      socket?.cork();
+      const backpressure = write(`${last}data: [DONE]\n\n`);
+      if (backpressure === undefined) end();
+      socket?.uncork();
+      if (backpressure) {
+        await backpressure;
+        end();
+      }
     },
   };
 }

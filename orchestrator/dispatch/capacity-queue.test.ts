@@ -235,7 +235,7 @@ describe('the admission queue', () => {
     expect(q.refusal()).toMatchObject({ code: 'rate_limited', retryAfterS: 1 });
     const refused = await q.waitTurn(q.ticket(), signal).catch((e: TandemError) => e);
     expect((refused as TandemError).message).toBe(
-      'every worker is saturated and the 1 requests waiting take about 0.1 s to start at the current rate of 10 per second, longer than a request may wait now (100 ms: 2 x the 50 ms the workers take to a first token); retry later',
+      'every worker is saturated and the 1 requests waiting take about 100 ms to start at the current rate of 10 per second, longer than a request may wait now (100 ms: 2 x the 50 ms the workers take to a first token); retry later',
     );
     expect(q.length).toBe(1);
     // A slow fleet (TTFT 1.5 s) does not stretch the wait past the timeout: the cap is named.

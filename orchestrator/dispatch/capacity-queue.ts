@@ -144,6 +144,8 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
   const retryAfter = (now: number) => Math.max(1, Math.ceil(drainSeconds(now) ?? options.timeoutMs / 1000));
   const seconds = (s: number) => (s < 10 ? s.toFixed(1) : s.toFixed(0));
   const millis = (ms: number) => (ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
+  /** A duration in seconds, said in ms below 1 s. */
+  const duration = (s: number) => (s < 1 ? `${millis(s * 1000)} ms` : `${seconds(s)} s`);
   const budgetNow = () => waitBudget(options.ttftMs?.(), waitFactor, options.timeoutMs);
   /** Where a budget comes from, in words. */
   const budgetWhy = (budget: WaitBudget) =>
@@ -158,7 +160,7 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     const why =
       verdict.kind === 'full'
         ? `${waiters.length} requests are already waiting (the most this server queues is ${verdict.maxQueued})`
-        : `the ${waiters.length} requests waiting take about ${seconds(waiters.length / rate!)} s to start at the current rate of ${seconds(rate!)} per second, longer than a request may wait now (${millis(budget.budgetMs)} ms: ${budgetWhy(budget)})`;
+        : `the ${waiters.length} requests waiting take about ${duration(waiters.length / rate!)} to start at the current rate of ${seconds(rate!)} per second, longer than a request may wait now (${millis(budget.budgetMs)} ms: ${budgetWhy(budget)})`;
     return new TandemError('rate_limited', `every worker is saturated and ${why}; retry later`, {
       retryAfterS: retryAfter(now),
     });
