@@ -25,6 +25,23 @@ describe('virtual clock', () => {
     expect(clock.now()).toBe(20);
   });
 
+  it('runs timers, and the timers they set, until none is due by the limit, time staying at the last', () => {
+    const clock = createVirtualClock();
+    const fired: number[] = [];
+    const every100 = () => {
+      fired.push(clock.now());
+      if (clock.now() < 1000) clock.setTimer(100, every100);
+    };
+    clock.setTimer(100, every100);
+    clock.runTimers(450);
+    expect(fired).toEqual([100, 200, 300, 400]);
+    expect(clock.now()).toBe(400);
+    clock.runTimers();
+    expect(fired.at(-1)).toBe(1000);
+    expect(clock.now()).toBe(1000);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
   it('does not fire a cancelled timer and reports what is pending', () => {
     const clock = createVirtualClock();
     const cancel = clock.setTimer(5, () => {

@@ -45,8 +45,8 @@ export const realClock: Clock = createRealClock();
 
 /**
  * A clock that moves only when told to. Timers fire in time order (ties in the order they were
- * set), each with `now()` equal to its due time, so a discrete-event simulation can be driven
- * as `while (clock.nextTimerAt() !== undefined) clock.advanceTo(clock.nextTimerAt()!)`.
+ * set), each with `now()` equal to its due time, so a discrete-event simulation runs to its end
+ * with `runTimers()`.
  */
 export interface VirtualClock extends Clock {
   /** Moves time forward by `deltaMs`, firing every timer that falls due, synchronously. */
@@ -58,6 +58,12 @@ export interface VirtualClock extends Clock {
    * `await`s `sleep` proceeds as it would on the real clock. For tests of async code.
    */
   advanceAsync(deltaMs: number): Promise<void>;
+  /**
+   * Fires pending timers in time order, each at its due time, and those they set in turn, until
+   * none is due at or before `untilMs` (default: until none is left). Time stays at the last
+   * timer fired, not at `untilMs`.
+   */
+  runTimers(untilMs?: number): void;
   /** Due time of the earliest pending timer, or undefined when none is pending. */
   nextTimerAt(): number | undefined;
   /** Number of pending timers. */
@@ -162,6 +168,9 @@ export function createVirtualClock(startMs = 0): VirtualClock {
       while (fireNextDue(target)) await flushPromises();
       now = Math.max(now, target);
       await flushPromises();
+    },
+    runTimers(untilMs = Number.POSITIVE_INFINITY) {
+      for (let next = heap[0]?.at; next !== undefined && next <= untilMs; next = heap[0]?.at) clock.advanceTo(next);
     },
     nextTimerAt: () => heap[0]?.at,
     pendingTimers: () => heap.length,

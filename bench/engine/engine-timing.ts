@@ -107,7 +107,7 @@ function speed(engines: number, seconds: number, ratePerEngine: number): void {
   });
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
-  for (let next = clock.nextTimerAt(); next !== undefined; next = clock.nextTimerAt()) clock.advanceTo(next);
+  clock.runTimers();
   const realSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStarted);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;

@@ -60,7 +60,7 @@ export function runWorkload(options: SimEngineOptions, workload: readonly Worklo
       );
     });
   });
-  for (let next = clock.nextTimerAt(); next !== undefined; next = clock.nextTimerAt()) clock.advanceTo(next);
+  clock.runTimers();
   const status = engine.status();
   const first = Math.min(...workload.map((r) => r.arrivalMs));
   return {

@@ -2,8 +2,9 @@
  * KV-event storm (not a test): how long a burst of BlockStored events holds the orchestrator's
  * event loop while its subscribers ingest it (see kv-event-storm.ts for the method).
  *
- *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--slice-ms N] [--explain]
+ *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--slice-ms N] [--reset-before-burst K] [--explain]
  *
+ * --reset-before-burst K resets worker 0 (clearWorker, as on a restart) just before burst K (1-based).
  * --explain lists each burst's five longest gaps between ticks: wall ms, the main thread's run
  * and run-queue wait inside (schedstat), and the index batches and GC pauses that ended in it.
  */
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     explain: { type: 'boolean', default: false },
     'publishers-in-process': { type: 'boolean', default: false },
     'slice-ms': { type: 'string' },
+    'reset-before-burst': { type: 'string' },
   },
 });
 const load = loadavg()
@@ -38,6 +40,7 @@ const figures = await runKvEventStorm({
   unsliced: args.unsliced,
   publishersInProcess: args['publishers-in-process'],
   ...(args['slice-ms'] === undefined ? {} : { sliceMs: Number(args['slice-ms']) }),
+  ...(args['reset-before-burst'] === undefined ? {} : { resetBeforeBurst: Number(args['reset-before-burst']) - 1 }),
 });
 console.log(
   `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}${args['slice-ms'] === undefined ? '' : ` (${args['slice-ms']} ms slices)`}; load average at start ${load}, at end ${loadavg()
@@ -53,6 +56,12 @@ figures.forEach((f, i) =>
     `${i === 0 ? 'cold' : `#${i + 1}`} | ${f.batches} | ${f.ingestMs.toFixed(0)} | ${Math.round(f.blocksPerSecond)} | ${ms(f.lag.maxGapMs)} (${ms(f.lag.maxGapRunMs)}) | ${ms(f.lag.maxRunMs)} | ${ms(f.maxApplyMs)} | ${ms(f.maxGcMs)} | ${ms(f.lag.delayMaxMs)} / ${ms(f.lag.delayP99Ms)}`,
   ),
 );
+figures.forEach((f, i) => {
+  if (f.reset)
+    console.log(
+      `before burst ${i + 1}: worker 0 reset with ${f.reset.blocks} blocks indexed, clearWorker took ${ms(f.reset.ms)} ms; its blocks were released during that burst`,
+    );
+});
 if (args.explain) {
   figures.forEach((f, i) => {
     console.log(

@@ -33,6 +33,11 @@ export interface StormOptions {
    * instead of a child process, as workers are.
    */
   readonly publishersInProcess?: boolean;
+  /**
+   * Before this burst (0-based), reset worker 0 as a restart would (`clearWorker`): its blocks
+   * are then released while the burst is ingested.
+   */
+  readonly resetBeforeBurst?: number;
   /** Slice length for every subscriber (a slicer of their own); default the process's kvEventSlicer. */
   readonly sliceMs?: number;
   readonly logger?: Logger;
@@ -52,6 +57,8 @@ export interface BurstFigures {
   readonly maxGcMs: number;
   /** The longest gaps between ticks, each with what ran inside it. */
   readonly worst: readonly ExplainedGap[];
+  /** With `resetBeforeBurst`: worker 0's blocks and how long its `clearWorker` call took, wall ms. */
+  readonly reset?: { readonly blocks: number; readonly ms: number };
 }
 
 /** A gap between ticks of the loop-lag probe, with the index work and GC pauses inside it. */
@@ -142,6 +149,13 @@ export async function runKvEventStorm(options: StormOptions): Promise<BurstFigur
     for (let b = 0; b < options.bursts; b++) {
       const target = indexed + options.blocks;
       const batches = await publishers.prepare(options.blocks, options.blocksPerBatch);
+      let reset: BurstFigures['reset'];
+      if (options.resetBeforeBurst === b) {
+        const blocks = index.indexedBlocks('w0');
+        const t = performance.now();
+        index.clearWorker('w0', 'storm reset');
+        reset = { blocks, ms: performance.now() - t };
+      }
       maxApplyMs = 0;
       applies = [];
       gcs = [];
@@ -165,6 +179,7 @@ export async function runKvEventStorm(options: StormOptions): Promise<BurstFigur
         maxApplyMs,
         maxGcMs: gcs.reduce((max, x, i) => (i % 2 === 1 ? Math.max(max, x) : max), 0),
         worst: lag.worst.map((gap) => explain(gap, applies, gcs)),
+        ...(reset ? { reset } : {}),
       });
     }
     return figures;

@@ -19,7 +19,7 @@ function run(engine: SimEngine, clock: VirtualClock, sampling: SamplingParams, p
     { requestId: `s${++serial}`, promptTokenIds: prompt, sampling },
     { onChunk: (chunk) => chunks.push(chunk) },
   );
-  for (let next = clock.nextTimerAt(); next !== undefined; next = clock.nextTimerAt()) clock.advanceTo(next);
+  clock.runTimers();
   return chunks;
 }
 

@@ -23,13 +23,11 @@ export function setup(options: SimEngineOptions = {}): { clock: VirtualClock; en
 }
 
 /**
- * Fires timers in time order, each at its due time, until none is due at or before `untilMs`
- * (default 400 s: past any request here, short of a handoff hold's expiry). Time stays at the
- * last timer fired.
+ * Fires timers (`clock.runTimers`) up to `untilMs`, by default 400 s: past any request here,
+ * short of a handoff hold's expiry.
  */
 export function run(clock: VirtualClock, untilMs = 400_000): void {
-  for (let next = clock.nextTimerAt(); next !== undefined && next <= untilMs; next = clock.nextTimerAt())
-    clock.advanceTo(next);
+  clock.runTimers(untilMs);
 }
 
 export interface Recorded {

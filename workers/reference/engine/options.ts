@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../../common/config/index.ts';
 import { referenceSection, workerSection } from '../../../common/config/sections/worker.ts';
 import { TandemError } from '../../../common/errors.ts';
-import { resolveEngineOptions, type ResolvedEngineOptions } from '../../engine/index.ts';
+import { resolveEngineOptions, type ResolvedEngineOptions, type SimEngineOptions } from '../../engine/index.ts';
 import { createKvBlockLayout } from '../kv/layout.ts';
 import { modelConfigFromSection } from '../model-config-from-section.ts';
 import { resolveModelConfig, type ReferenceModelConfig } from '../model/config.ts';
@@ -10,9 +10,14 @@ import { resolveModelConfig, type ReferenceModelConfig } from '../model/config.t
 /**
  * How to build a reference engine. Every field is optional; the defaults are the `worker` and
  * `worker.reference` config sections' (common/config/sections/worker.ts), so a config file and
- * a test that passes nothing get the same engine.
+ * a test that passes nothing get the same engine. The core's options it takes as the simulated
+ * engine does are SimEngineOptions' (documented there); the rest are its own or default differently.
  */
-export interface ReferenceEngineOptions {
+export interface ReferenceEngineOptions
+  extends Pick<
+    SimEngineOptions,
+    'blockSize' | 'maxNumSeqs' | 'enablePrefixCaching' | 'hashSeed' | 'kvHoldTimeoutMs' | 'dataParallelRank'
+  > {
   /** The model's shape and seed; every worker of a deployment must use the same. */
   readonly model?: Partial<ReferenceModelConfig>;
   /**
@@ -21,22 +26,14 @@ export interface ReferenceEngineOptions {
    * stands in for it; the engine kind, "reference", tells them apart.
    */
   readonly reportAs?: { readonly gpu?: string; readonly model?: string; readonly servedModelName?: string };
-  readonly blockSize?: number;
   /** KV blocks in the pool; default 4096 (worker.reference.num_blocks). */
   readonly numBlocks?: number;
   /** Tokens one (synchronous) forward pass computes at most; default 256. */
   readonly maxNumBatchedTokens?: number;
-  readonly maxNumSeqs?: number;
   /** Default, and upper bound: the model's maxModelLen. */
   readonly maxModelLen?: number | undefined;
-  readonly enablePrefixCaching?: boolean;
-  /** PYTHONHASHSEED string of the block-hash chain (KV events and prefix cache). */
-  readonly hashSeed?: string;
-  /** How long a prefill's blocks are held for a decode engine, clock ms. */
-  readonly kvHoldTimeoutMs?: number;
   /** Default `reference-<random uuid>`: unique per incarnation, as handoffs and status need. */
   readonly engineId?: string;
-  readonly dataParallelRank?: number;
   readonly kvTransfer?: {
     /** Interface the block server binds; default 127.0.0.1. */
     readonly host?: string;
