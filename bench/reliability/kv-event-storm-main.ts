@@ -2,7 +2,7 @@
  * KV-event storm (not a test): how long a burst of BlockStored events holds the orchestrator's
  * event loop while its subscribers ingest it (see kv-event-storm.ts for the method).
  *
- *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--slice-ms N] [--reset-before-burst K] [--explain]
+ *   npx tsx bench/reliability/kv-event-storm-main.ts [--blocks 1000000] [--blocks-per-batch 64] [--workers 4] [--bursts 2] [--unsliced] [--publishers-in-process] [--publishers-nice N] [--slice-ms N] [--reset-before-burst K] [--explain]
  *
  * --reset-before-burst K resets worker 0 (clearWorker, as on a restart) just before burst K (1-based).
  * --explain lists each burst's five longest gaps between ticks: wall ms, the main thread's run
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     explain: { type: 'boolean', default: false },
     'publishers-in-process': { type: 'boolean', default: false },
     'slice-ms': { type: 'string' },
+    'publishers-nice': { type: 'string', default: '0' },
     'reset-before-burst': { type: 'string' },
   },
 });
@@ -39,11 +40,12 @@ const figures = await runKvEventStorm({
   seed: Number(args.seed),
   unsliced: args.unsliced,
   publishersInProcess: args['publishers-in-process'],
+  publishersNice: Number(args['publishers-nice']),
   ...(args['slice-ms'] === undefined ? {} : { sliceMs: Number(args['slice-ms']) }),
   ...(args['reset-before-burst'] === undefined ? {} : { resetBeforeBurst: Number(args['reset-before-burst']) - 1 }),
 });
 console.log(
-  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}${args['slice-ms'] === undefined ? '' : ` (${args['slice-ms']} ms slices)`}; load average at start ${load}, at end ${loadavg()
+  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}${Number(args['publishers-nice']) ? ` (publishers at nice ${args['publishers-nice']})` : ''}${args['slice-ms'] === undefined ? '' : ` (${args['slice-ms']} ms slices)`}; load average at start ${load}, at end ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );

@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { createRng } from '../../common/rng.ts';
 import { blockStored, type ExternalBlockHash, type KvCacheEvent } from '../../proto/kv-events/index.ts';
 import { createKvEventPublisher, type KvEventPublisher } from '../../workers/kv-events/index.ts';
@@ -28,6 +29,11 @@ export interface StormPublisherOptions {
   readonly workers: number;
   readonly blockSize: number;
   readonly seed: number;
+  /**
+   * The child process's priority (nice, 0-19; default 0). Workers run on other machines; here
+   * their publishing competes with the orchestrator for the same cores.
+   */
+  readonly nice?: number;
 }
 
 /** Publishers in this process. */
@@ -90,6 +96,7 @@ export async function createChildPublishers(options: StormPublisherOptions): Pro
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  if (options.nice) setPriority(child.pid!, options.nice);
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.on('exit', (code) => {

@@ -33,6 +33,8 @@ export interface StormOptions {
    * instead of a child process, as workers are.
    */
   readonly publishersInProcess?: boolean;
+  /** The publishers' process priority (nice, 0-19; default 0; not with publishersInProcess). */
+  readonly publishersNice?: number;
   /**
    * Before this burst (0-based), reset worker 0 as a restart would (`clearWorker`): its blocks
    * are then released while the burst is ingested.
@@ -97,7 +99,12 @@ function explain(gap: LoopGap, applies: Spans, gcs: Spans): ExplainedGap {
 export async function runKvEventStorm(options: StormOptions): Promise<BurstFigures[]> {
   const logger = options.logger ?? silentLogger;
   const index = createPreciseIndex({ hashSeed: 0, defaultBlockSize: options.blockSize, logger });
-  const spec = { workers: options.workers, blockSize: options.blockSize, seed: options.seed };
+  const spec = {
+    workers: options.workers,
+    blockSize: options.blockSize,
+    seed: options.seed,
+    ...(options.publishersNice ? { nice: options.publishersNice } : {}),
+  };
   const publishers = options.publishersInProcess
     ? await createLocalPublishers(spec)
     : await createChildPublishers(spec);
