@@ -5,7 +5,7 @@ import { TandemError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TextLength } from '../tokenizer/tokenizer.ts';
 import { createOffThreadJsonParser, OFF_THREAD_JSON_BYTES } from './json-off-thread.ts';
-import { lingerBeforeClosing, readBody, REFUSED_LINGER_MS } from './read-body.ts';
+import { createLingeringClose, readBody } from './read-body.ts';
 import type { Endpoint } from './shapes.ts';
 
 /** An X-Request-Id a client sent that we keep: printable ASCII, at most 256 characters. */
@@ -65,6 +65,7 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
   app.addHook('onClose', async () => offThread.close());
   // Read here, not by fastify: each chunk is scanned as it arrives (read-body.ts), so a body that
   // must be refused is answered before the rest of it is read (fastify closes the connection after).
+  const lingeringClose = createLingeringClose();
   app.addContentTypeParser('*', (request, payload, done) => {
     const endpoint = PROMPT_ROUTES[request.routeOptions.url ?? ''];
     const header = request.headers['content-length'];
@@ -77,7 +78,7 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
     }).then((read) => {
       if (!read.ok) {
         // fastify answers a parser's error with Connection: close; the rest of the body may still be coming.
-        lingerBeforeClosing(request.raw.socket, REFUSED_LINGER_MS, !request.raw.complete);
+        lingeringClose.close(request.raw.socket, !request.raw.complete);
         return done(read.error, undefined);
       }
       const { bytes } = read.value;

@@ -9,7 +9,7 @@ import { createBodyScanner, type BodyScanOptions } from './body-scan.ts';
  * be refused is refused while it is still on the wire: larger than the limit (by Content-Length
  * or by what arrived), nested too deep, or carrying a prompt that cannot fit the context. Once
  * refused, nothing more of it is read (the caller answers, with `Connection: close`, and closes the
- * connection with lingerBeforeClosing), so a 7 MB prompt costs the bytes up to the refusal, not a
+ * connection with createLingeringClose), so a 7 MB prompt costs the bytes up to the refusal, not a
  * 7 MB copy, a string and a parse.
  */
 export interface ReadBodyOptions {
@@ -84,13 +84,30 @@ export function readBody(
 export const REFUSED_LINGER_MS = 2000;
 
 /**
+ * Refused connections that may linger at once. A client refused in a loop opens a new connection
+ * for each try while the last one still lingers: four 7 MB senders refused 550-750 times a second
+ * (bench/reliability/front-door.ts --case huge) would keep 1,100-1,500 sockets open, each a file
+ * descriptor with its buffers, and a client with more connections any number. Past the bound the
+ * connection that has lingered longest is cut at once: its answer has had the most time to be read.
+ */
+export const MAX_LINGERING = 256;
+
+export interface LingeringClose {
+  /** Lingers `socket` (its answer written with `Connection: close`) instead of destroying it at once. */
+  close(socket: Socket, bodyUnread: boolean): void;
+  /** Connections lingering now. */
+  lingering(): number;
+}
+
+/**
  * Closes the connection of a request refused before its body ended without losing the answer and
  * without paying for the rest of the body. Node's HTTP server, once it has written an answer with
  * `Connection: close`, ends the socket and destroys it at once; with the client still sending, the
  * kernel then resets the connection, and the client may get EPIPE or a reset before it reads the
  * answer (seen in tests with a throttled writer). Instead (a lingering close, as nginx does): half-close
- * after the answer and destroy the socket once the client closes its side or after `lingerMs`, so
- * a client that never stops sending is not served forever. Meanwhile:
+ * after the answer and destroy the socket once the client closes its side, after `lingerMs`, or
+ * when `maxLingering` newer ones linger, so a client that never stops sending is not served forever
+ * and clients refused in a loop do not pile sockets up. Meanwhile:
  * - `bodyUnread` (the client was still sending): nothing more is read. The client's writes stall
  *   once the kernel's buffers fill (they do not fail), while it reads the answer; the rest of its
  *   body (up to a few MB already in those buffers) is dropped with the connection, unread. Reading
@@ -98,18 +115,34 @@ export const REFUSED_LINGER_MS = 2000;
  * - otherwise (the body was whole): what still comes is read and dropped, so the client's close is
  *   seen at once and the socket goes then.
  */
-export function lingerBeforeClosing(socket: Socket, lingerMs: number, bodyUnread: boolean): void {
-  socket.destroySoon = () => {
-    if (socket.writable) socket.end();
-    const timer = setTimeout(() => socket.destroy(), lingerMs);
-    socket.once('end', () => socket.destroy());
-    socket.once('close', () => clearTimeout(timer));
-    if (!bodyUnread) {
-      socket.resume();
-      return;
-    }
-    socket.pause();
-    // Node's HTTP server resumes a request it did not read once its response is written: not this one.
-    socket.resume = () => socket;
+export function createLingeringClose(lingerMs = REFUSED_LINGER_MS, maxLingering = MAX_LINGERING): LingeringClose {
+  // Insertion order is age: the first is the one lingering longest.
+  const lingering = new Set<Socket>();
+  return {
+    close(socket, bodyUnread) {
+      socket.destroySoon = () => {
+        if (socket.writable) socket.end();
+        const timer = setTimeout(() => socket.destroy(), lingerMs);
+        socket.once('end', () => socket.destroy());
+        socket.once('close', () => {
+          clearTimeout(timer);
+          lingering.delete(socket);
+        });
+        lingering.add(socket);
+        if (lingering.size > maxLingering) {
+          const oldest = lingering.values().next().value as Socket;
+          lingering.delete(oldest);
+          oldest.destroy();
+        }
+        if (!bodyUnread) {
+          socket.resume();
+          return;
+        }
+        socket.pause();
+        // Node's HTTP server resumes a request it did not read once its response is written: not this one.
+        socket.resume = () => socket;
+      };
+    },
+    lingering: () => lingering.size,
   };
 }
