@@ -248,21 +248,26 @@ describe('saturation', () => {
   });
 
   it("refuses at once an arrival that would wait more than twice the workers' time to a first token, long before the queue timeout", async () => {
-    const { workers, running } = await fleet(1, {
-      orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 8, queue_timeout_s: 10 } },
-    });
-    // Twenty requests one after the other: the fleet's time to a first token (a few ms here) and
-    // a drain rate become known.
+    // 50 ms per token: the workers' time to a first token is at least 50 ms, so a waiter's budget
+    // (2 x that) is at least 100 ms, long enough to see it in line on a loaded machine (with a
+    // fleet that answers in 3 ms the waiter gave up before the test saw it).
+    const { workers, running } = await fleet(
+      1,
+      { orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 8, queue_timeout_s: 10 } } },
+      { tokenDelayMs: 50 },
+    );
+    // Twenty requests one after the other (100 ms each): the fleet's time to a first token and a
+    // drain rate become known.
     for (let i = 0; i < 20; i++)
       expect((await complete(running.url, { prompt: `warm ${i}`, max_tokens: 2 })).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 2000)); // the rate: about 21 placements in 2 s
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // the rate: about 21 placements in 4 s
     workers[0]!.behaviour.hang = true;
     const occupying = complete(running.url, { prompt: 'occupies the worker', max_tokens: 5 }).catch(() => undefined);
     await workers[0]!.started(21);
     // An empty line is always joined.
     const queued = complete(running.url, { prompt: 'waits', max_tokens: 5 }).catch(() => undefined);
     await waitUntil('one queued', () => running.orchestrator.dispatcher.queued === 1);
-    // The next would expect to wait 2 / (about 10 per second) = 0.2 s: more than 2 x a TTFT of a few ms,
+    // The next would expect to wait 2 / (about 5 per second) = 0.4 s: more than 2 x a TTFT of ~50 ms,
     // though far less than the 10 s queue timeout (the old rule would have queued it).
     const refused = await complete(running.url, { prompt: 'refused', max_tokens: 5 });
     expect(refused.status).toBe(429);
