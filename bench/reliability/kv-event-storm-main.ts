@@ -44,10 +44,18 @@ const figures = await runKvEventStorm({
   ...(args['slice-ms'] === undefined ? {} : { sliceMs: Number(args['slice-ms']) }),
   ...(args['reset-before-burst'] === undefined ? {} : { resetBeforeBurst: Number(args['reset-before-burst']) - 1 }),
 });
+const variants = [
+  args.unsliced ? ' (unsliced)' : '',
+  args['publishers-in-process'] ? ' (publishers in this process)' : '',
+  Number(args['publishers-nice']) ? ` (publishers at nice ${args['publishers-nice']})` : '',
+  args['slice-ms'] === undefined ? '' : ` (${args['slice-ms']} ms slices)`,
+].join('');
+const loadAtEnd = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 console.log(
-  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers${args.unsliced ? ' (unsliced)' : ''}${args['publishers-in-process'] ? ' (publishers in this process)' : ''}${Number(args['publishers-nice']) ? ` (publishers at nice ${args['publishers-nice']})` : ''}${args['slice-ms'] === undefined ? '' : ` (${args['slice-ms']} ms slices)`}; load average at start ${load}, at end ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')}`,
+  `KV-event storm: ${args.blocks} blocks per burst in ${args['blocks-per-batch']}-block batches over ${args.workers} workers` +
+    `${variants}; load average at start ${load}, at end ${loadAtEnd}`,
 );
 console.log(
   'burst | batches | ingest ms | blocks/s | max tick gap ms (main thread ran) | longest run without a tick ms | longest batch ms | longest GC pause ms | loop delay max / p99 ms',
