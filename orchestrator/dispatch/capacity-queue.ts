@@ -17,8 +17,9 @@ import { arrivalVerdict, waitBudget, type WaitBudget } from './wait-budget.ts';
  * - A request that finds `maxQueued` already waiting is refused at once.
  * - Both refusals are rate_limited (429); one that has waited its budget (as it was when it
  *   joined) since it first queued gives up: unavailable (503). Completions come in bursts, so
- *   a line the rate says drains in 20 ms can stand still for longer; the budget bounds the wait. Each carries Retry-After = the time the current line takes to
- *   drain at the measured rate (at least 1 s); before any rate is known, `timeoutMs`.
+ *   a line the rate says drains in 20 ms can stand still for longer; the budget bounds the wait.
+ * - Each refusal carries Retry-After = the time the current line takes to drain at the measured
+ *   rate (at least 1 s); before any rate is known, `timeoutMs`.
  * A waiter whose signal aborts leaves with the signal's reason. A waiter whose turn came but
  * still found no room re-enters at its old place, not the back.
  *
@@ -160,7 +161,9 @@ export function createCapacityQueue(options: CapacityQueueOptions): CapacityQueu
     const why =
       verdict.kind === 'full'
         ? `${waiters.length} requests are already waiting (the most this server queues is ${verdict.maxQueued})`
-        : `the ${waiters.length} requests waiting take about ${duration(waiters.length / rate!)} to start at the current rate of ${seconds(rate!)} per second, longer than a request may wait now (${millis(budget.budgetMs)} ms: ${budgetWhy(budget)})`;
+        : `the ${waiters.length} requests waiting take about ${duration(waiters.length / rate!)} to start ` +
+          `at the current rate of ${seconds(rate!)} per second, ` +
+          `longer than a request may wait now (${millis(budget.budgetMs)} ms: ${budgetWhy(budget)})`;
     return new TandemError('rate_limited', `every worker is saturated and ${why}; retry later`, {
       retryAfterS: retryAfter(now),
     });
