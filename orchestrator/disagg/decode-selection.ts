@@ -147,5 +147,6 @@ const s = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;
 
 function describe(r: DecodeCandidateReport): string {
   const t = r.terms;
-  return `${r.id} at ${s(t.totalSeconds)} (decode ${s(t.decodeSeconds)} + transfer ${s(t.transferSeconds)} of ${r.pullBlocks} blocks, ${r.cachedBlocks} already cached + queue ${s(t.queueSeconds)})`;
+  const transfer = `transfer ${s(t.transferSeconds)} of ${r.pullBlocks} blocks, ${r.cachedBlocks} already cached`;
+  return `${r.id} at ${s(t.totalSeconds)} (decode ${s(t.decodeSeconds)} + ${transfer} + queue ${s(t.queueSeconds)})`;
 }
