@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import type { ProfiledPhase } from '../frontend/frontend-overhead.ts';
+import { firstLine } from '../frontend/processes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -410,22 +411,6 @@ async function rate(url: string): Promise<void> {
     `${result.requests.average.toFixed(0)} req/s (mean over 1 s samples), latency p50 ${result.latency.p50} ms p99 ${result.latency.p99} ms max ${result.latency.max} ms; 2xx ${result['2xx']}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
   );
   console.log(`load average at end: ${load()}`);
-}
-
-function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const line = buffered.split('\n').find(match);
-      if (line === undefined) return;
-      child.stdout!.off('data', onData);
-      child.stdout!.resume();
-      resolve(line);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
-  });
 }
 
 async function main(): Promise<void> {
