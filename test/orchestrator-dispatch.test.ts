@@ -247,6 +247,29 @@ describe('saturation', () => {
     expect(queuedMs.filter((q) => q >= 50).length).toBeGreaterThanOrEqual(3);
   });
 
+  it('sends a request to an equally cheap worker with room, not to the full one it would otherwise wait for', async () => {
+    const { workers, running } = await fleet(2, {
+      orchestrator: { dispatch: { max_inflight_per_worker: 1 }, admission: { max_queued: 4, queue_timeout_s: 10 } },
+    });
+    for (const w of workers) w.behaviour.hang = true;
+    const occupying = complete(running.url, { prompt: 'a', max_tokens: 2 }).catch(() => undefined);
+    await waitUntil('the first request placed', () => workers.some((w) => w.calls.length === 1));
+    const full = workers.find((w) => w.calls.length === 1)!;
+    const other = workers.find((w) => w !== full)!;
+    other.behaviour.hang = false;
+    // The worker with room is now the most recently chosen, so on a tie the full one is the least
+    // recently chosen: without room in the tie-break, the next request would wait for it.
+    expect((await complete(running.url, { prompt: 'b', max_tokens: 2 })).status).toBe(200);
+    const next = await complete(running.url, { prompt: 'c', max_tokens: 2 });
+    expect(next.status).toBe(200);
+    expect(other.calls).toHaveLength(2);
+    expect(full.calls).toHaveLength(1);
+    const waited = running.logs.filter((l) => l.outcome === 'success').map((l) => l.queuedMs);
+    expect(waited).toEqual([0, 0]);
+    await running.close();
+    await occupying;
+  });
+
   it("refuses at once an arrival that would wait more than twice the workers' time to a first token, long before the queue timeout", async () => {
     // 50 ms per token: the workers' time to a first token is at least 50 ms, so a waiter's budget
     // (2 x that) is at least 100 ms, long enough to see it in line on a loaded machine (with a

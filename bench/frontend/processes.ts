@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { createLineSplitter } from '../../common/line-splitter.ts';
 
 /**
  * The benchmarks' view of the processes they start (frontend-overhead.ts, interleaved-ab.ts):
@@ -42,21 +43,20 @@ export function loadText(): string {
     .join(' ');
 }
 
-/** The first line of a child's stdout that `match` accepts; the rest of its output is drained unread. */
+/**
+ * The first whole line of a child's stdout that `match` accepts (never one cut short by a chunk
+ * boundary); the rest of its output is drained unread.
+ */
 export function firstLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
   return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (match(line)) {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          resolve(line);
-          return;
-        }
-      }
-    };
+    let found = false;
+    const onData = createLineSplitter((line) => {
+      if (found || !match(line)) return;
+      found = true;
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      resolve(line);
+    });
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
   });

@@ -1,4 +1,5 @@
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { createLineWritable } from '../../common/line-splitter.ts';
 
 /**
  * Every process `tandem up` runs logs JSON lines (pino); so does `tandem up` itself. The relay
@@ -27,20 +28,7 @@ export function createLogRelay(options: LogRelayOptions): LogRelay {
     if (options.human) write(entry ? formatEntry(entry, proc, options.color) : `${pad(proc)} ${text}`);
     else write(entry ? JSON.stringify({ proc, ...entry }) : JSON.stringify({ proc, msg: text }));
   };
-  let partial = '';
-  const ownStream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      partial += chunk.toString();
-      let at: number;
-      while ((at = partial.indexOf('\n')) >= 0) {
-        const text = partial.slice(0, at);
-        partial = partial.slice(at + 1);
-        if (text.trim() !== '') line(text, 'up');
-      }
-      done();
-    },
-  });
-  return { line, ownStream };
+  return { line, ownStream: createLineWritable((text) => line(text, 'up')) };
 }
 
 type Entry = Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TandemError } from '../../common/errors.ts';
+import { createLineSplitter } from '../../common/line-splitter.ts';
 
 /**
  * One `tandem` subcommand run as a child in its own process group (so a signal reaches every
@@ -64,21 +65,15 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
   );
 
   for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      partial += text;
-      let at: number;
-      while ((at = partial.indexOf('\n')) >= 0) {
-        const line = partial.slice(0, at).replace(/\r$/, '');
-        partial = partial.slice(at + 1);
-        if (line.trim() === '') continue;
+    stream.on(
+      'data',
+      createLineSplitter((line) => {
         lastLines.push(line);
         if (lastLines.length > TAIL_LINES) lastLines.shift();
         options.onLine(line, options.name);
         for (const listener of [...lineListeners]) listener(line);
-      }
-    });
+      }),
+    );
   }
 
   const groupAlive = () => {

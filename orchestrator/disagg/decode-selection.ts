@@ -5,7 +5,7 @@ import {
   transferSeconds,
   type EngineProfile,
 } from '../../common/profiles/index.ts';
-import { prefillSecondsPerToken } from '../routing/index.ts';
+import { prefillSecondsPerToken, type CandidateReport } from '../routing/index.ts';
 import type { DecodeCandidateReport, DecodeLoad, DecodeSelection, DecodeTerms, DisaggOptions } from './types.ts';
 
 /**
@@ -23,18 +23,15 @@ import type { DecodeCandidateReport, DecodeLoad, DecodeSelection, DecodeTerms, D
  *
  * A candidate whose KV cache cannot take the request's blocks (active + needed > capacity) is
  * left out while another has room. Ties within `tieToleranceSeconds` go to `tieBreak`.
+ *
+ * A candidate is routing's report of the worker (its id, block size, eligibility and cached
+ * prefix, as in `CandidateReport`) with its engine profile and load.
  */
-export interface DecodeCandidateInput {
-  readonly id: string;
+export interface DecodeCandidateInput
+  extends Pick<CandidateReport, 'id' | 'blockSize' | 'eligible' | 'excluded' | 'overlapBlocks'> {
   readonly profile: EngineProfile;
-  /** `gpu/model/tpN`, for the report. */
+  /** `gpu/model/tpN`, for the report (the routing report's `profile`). */
   readonly profileLabel: string;
-  readonly blockSize: number;
-  /** From routing: healthy and not held back by the hotspot guard. */
-  readonly eligible: boolean;
-  readonly excluded: string | null;
-  /** Prompt blocks the worker caches, per the index. */
-  readonly overlapBlocks: number;
   readonly load: DecodeLoad;
   /** KV blocks the worker holds in all; default from its profile (kvCapacityBlocks). */
   readonly kvCapacityBlocks?: number | undefined;
@@ -150,5 +147,6 @@ const s = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;
 
 function describe(r: DecodeCandidateReport): string {
   const t = r.terms;
-  return `${r.id} at ${s(t.totalSeconds)} (decode ${s(t.decodeSeconds)} + transfer ${s(t.transferSeconds)} of ${r.pullBlocks} blocks, ${r.cachedBlocks} already cached + queue ${s(t.queueSeconds)})`;
+  const transfer = `transfer ${s(t.transferSeconds)} of ${r.pullBlocks} blocks, ${r.cachedBlocks} already cached`;
+  return `${r.id} at ${s(t.totalSeconds)} (decode ${s(t.decodeSeconds)} + ${transfer} + queue ${s(t.queueSeconds)})`;
 }

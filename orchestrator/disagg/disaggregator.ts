@@ -3,7 +3,7 @@ import { TandemError } from '../../common/errors.ts';
 import { createBlockHasher } from '../hashing/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
 import type { LoadBook } from '../load/index.ts';
-import type { Candidate, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
+import type { Candidate, RouteOptions, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
 import { decideDisaggregation } from './decide.ts';
 import { selectDecodeWorker, type DecodeCandidateInput } from './decode-selection.ts';
 import { localPrefill } from './placement.ts';
@@ -24,7 +24,8 @@ export interface Disaggregator {
   decide(
     request: RouteRequest,
     candidates: readonly Candidate[],
-    options?: { readonly dryRun?: boolean },
+    /** As `Router.route`'s: a dry run, and which workers have room for the request (ties go to them). */
+    options?: RouteOptions,
   ): DisaggDecision;
   /** Books the decision on the load book (and, approximate mode, the index); throws `unavailable` when nothing could serve. */
   commit(decision: DisaggDecision): DisaggBookings;
@@ -140,9 +141,10 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
 
     decide(request, candidates, decideOptions = {}) {
       const dryRun = decideOptions.dryRun === true;
+      const routeOptions: RouteOptions = { ...decideOptions, dryRun };
       const decodePool = candidates.filter((c) => c.role !== 'prefill');
       const prefillPool = candidates.filter((c) => c.role !== 'decode');
-      const aggregated = decodePool.length > 0 ? router.route(request, decodePool, { dryRun }) : null;
+      const aggregated = decodePool.length > 0 ? router.route(request, decodePool, routeOptions) : null;
       const byId = new Map(decodePool.map((c) => [c.id, c]));
       const decision: Decided = decideDisaggregation({
         options: {
@@ -154,7 +156,7 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
         promptTokens: request.tokenIds.length,
         atMs: clock.now(),
         aggregated,
-        prefill: () => (prefillPool.length > 0 ? router.route(request, prefillPool, { dryRun }) : null),
+        prefill: () => (prefillPool.length > 0 ? router.route(request, prefillPool, routeOptions) : null),
         decode: () => (aggregated ? selectDecode(request, aggregated, byId) : null),
         local: () => {
           const report = aggregated!.candidates.find((c) => c.id === aggregated!.workerId)!;

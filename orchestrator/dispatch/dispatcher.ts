@@ -6,7 +6,7 @@ import { createHandoffProtocols, refusalOf, type HandoffProtocols } from '../bac
 import { createDisaggregator, type DisaggDecision, type DisaggOptions, type Disaggregator } from '../disagg/index.ts';
 import type { Fleet } from '../discovery/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
-import type { Candidate, RoutingCore, RoutingDecision } from '../routing/index.ts';
+import type { Candidate, CandidateReport, RoutingCore, RoutingDecision } from '../routing/index.ts';
 import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest } from '../serving.ts';
 import { createBookings } from './booking.ts';
 import { createCapacityQueue, type CapacityQueue } from './capacity-queue.ts';
@@ -161,6 +161,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (blocks === undefined) bySize.set(c.blockSize, (blocks = kvCapacityBlocks(c.profile, c.blockSize)));
     return blocks;
   };
+  /** KV blocks the request would allocate on a candidate: its tokens not cached there. */
+  const newBlocksOf = (report: CandidateReport): number => Math.ceil(report.newTokens / report.blockSize);
   /**
    * Past capacity: one more request would exceed the worker's in-flight or queued-prefill bound,
    * or the share of its KV its requests may hold (with the `newBlocks` the request being placed
@@ -196,6 +198,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     wake: () => queue.wake(),
   };
   const warnedPairs = new Set<string>();
+  /** The router's tie-break check: one more request, with the blocks it would allocate, fits on the worker now. */
+  const roomFor =
+    (pool: readonly Candidate[]) =>
+    (report: CandidateReport): boolean => {
+      const candidate = pool.find((c) => c.id === report.id);
+      return candidate !== undefined && !saturated(candidate, clock.now(), newBlocksOf(report));
+    };
 
   /** The decision over `open`; a pair whose protocols differ cannot hand off, so that request stays aggregated. */
   function decide(
@@ -205,7 +214,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const routeRequest = routeRequestOf(request);
     // One token: nothing to hand off, so no prefill worker is considered.
     const pool = request.sampling.maxTokens <= 1 ? open.filter((c) => c.role !== 'prefill') : open;
-    const decision = disagg.decide(routeRequest, pool);
+    const decision = disagg.decide(routeRequest, pool, { hasRoom: roomFor(pool) });
     if (!decision.disaggregate) return { decision, pair: null };
     const P = fleet.placement(decision.prefillWorkerId!);
     const D = fleet.placement(decision.decodeWorkerId!);
@@ -225,11 +234,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         'these workers speak different KV handoff protocols: serving aggregated',
       );
     }
+    const aggregatedPool = pool.filter((c) => c.role !== 'prefill');
     return {
-      decision: disagg.decide(
-        routeRequest,
-        pool.filter((c) => c.role !== 'prefill'),
-      ),
+      decision: disagg.decide(routeRequest, aggregatedPool, { hasRoom: roomFor(aggregatedPool) }),
       pair: null,
     };
   }
@@ -259,8 +266,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (let i = 0; i < ids.length; i++) {
       const candidate = candidates.find((c) => c.id === ids[i]);
       const report = reports[i]?.candidates.find((c) => c.id === ids[i]);
-      const newBlocks = report ? Math.ceil(report.newTokens / report.blockSize) : 0;
-      if (candidate && saturated(candidate, now, newBlocks)) return { kind: 'saturated' };
+      if (candidate && saturated(candidate, now, report ? newBlocksOf(report) : 0)) return { kind: 'saturated' };
     }
     const placements = ids.map((id) => fleet.placement(id));
     const missing = ids.find((_, i) => placements[i] === undefined);

@@ -16,7 +16,8 @@ export interface PolicyInput {
   readonly rng: Rng;
   /**
    * Picks one of several equally good candidates so bursts spread instead of piling onto the
-   * first: the least recently chosen, then a seeded random one among those never chosen.
+   * first: among those with room for one more request (when the caller says, `RouteOptions.hasRoom`),
+   * the least recently chosen, then a seeded random one among those never chosen.
    */
   readonly tieBreak: (tied: readonly CandidateReport[]) => CandidateReport;
 }

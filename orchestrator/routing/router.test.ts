@@ -56,6 +56,31 @@ describe('router', () => {
     expect(decision.reason).toMatch(/w2 .*40 blocks \(640 tokens\) cached/);
   });
 
+  it('breaks a tie in favour of a worker with room, and only a tie', () => {
+    const { router, index, load } = core();
+    const pool = candidates(4);
+    const onlyW2 = { hasRoom: (c: { id: string }) => c.id === 'w2' };
+    // Identical idle workers, nothing cached: every worker ties, and w2 alone has room.
+    for (let i = 0; i < 8; i++) {
+      const decision = router.route({ tokenIds: tokens(256, 7 * i) }, pool, onlyW2);
+      expect(decision.workerId).toBe('w2');
+      load.release(router.commit(decision));
+    }
+    // No worker with room: the tie spreads as before, to the least recently chosen.
+    const none = { hasRoom: () => false };
+    const spread = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const decision = router.route({ tokenIds: tokens(256, 900 + i) }, pool, none);
+      spread.add(decision.workerId!);
+      load.release(router.commit(decision));
+    }
+    expect(spread).toEqual(new Set(['w0', 'w1', 'w3']));
+    // Not a tie: the prefix holder stays the cheapest even without room (the request waits for it).
+    const prompt = tokens(BS * 40, 5000);
+    createCacheFleet([{ id: 'w0', blockSize: BS, capacityBlocks: 1000 }]).serve('w0', prompt, index);
+    expect(router.route({ tokenIds: prompt }, pool, onlyW2).workerId).toBe('w0');
+  });
+
   it('sends it elsewhere once the worker holding it is overloaded', () => {
     const { router, index, load } = core();
     const pool = candidates(4);

@@ -29,6 +29,13 @@ export interface RouterOptions {
 export interface RouteOptions {
   /** Decide without side effects on later decisions (`POST /debug/route`); cannot be committed. */
   readonly dryRun?: boolean;
+  /**
+   * Whether one more request fits on a worker now (the dispatcher's capacity check, given the
+   * candidate's figures for this request). Ties go to workers with room before the least
+   * recently chosen: equally cheap workers are not equal when one of them would make the request
+   * wait at the door. Absent: every worker is taken to have room.
+   */
+  readonly hasRoom?: (candidate: CandidateReport) => boolean;
 }
 
 /**
@@ -97,8 +104,13 @@ export function createRouter(options: RouterOptions): Router {
   let overlapScratch = new Int32Array(64);
 
   const makeTieBreak =
-    (random: Rng) =>
-    (tied: readonly CandidateReport[]): CandidateReport => {
+    (random: Rng, hasRoom: RouteOptions['hasRoom']) =>
+    (candidates: readonly CandidateReport[]): CandidateReport => {
+      let tied = candidates;
+      if (hasRoom && tied.length > 1) {
+        const withRoom = tied.filter(hasRoom);
+        if (withRoom.length > 0) tied = withRoom;
+      }
       let oldest = Number.POSITIVE_INFINITY;
       for (const c of tied) oldest = Math.min(oldest, lastChosen.get(c.id) ?? 0);
       const least = tied.filter((c) => (lastChosen.get(c.id) ?? 0) === oldest);
@@ -193,7 +205,7 @@ export function createRouter(options: RouterOptions): Router {
           promptTokens,
           sessionKey: request.sessionKey,
           rng: random,
-          tieBreak: makeTieBreak(random),
+          tieBreak: makeTieBreak(random, routeOptions.hasRoom),
         });
         if (!choice.chosen.eligible || !reports.includes(choice.chosen)) {
           throw new TandemError(

@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig, type Config } from '../../common/config/index.ts';
+import { createLineWritable } from '../../common/line-splitter.ts';
 import { createLogger } from '../../common/log.ts';
 import type { BackendSpec, WorkerBackend } from '../../orchestrator/backends/index.ts';
 import type { SubscriberFactory } from '../../orchestrator/discovery/index.ts';
@@ -81,19 +81,7 @@ export async function startOrchestrator(
   } = {},
 ): Promise<RunningOrchestrator> {
   const logs: LogLine[] = [];
-  let partial = '';
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      partial += chunk.toString();
-      let at: number;
-      while ((at = partial.indexOf('\n')) >= 0) {
-        const line = partial.slice(0, at);
-        partial = partial.slice(at + 1);
-        if (line.trim() !== '') logs.push(JSON.parse(line) as LogLine);
-      }
-      done();
-    },
-  });
+  const destination = createLineWritable((line) => logs.push(JSON.parse(line) as LogLine));
   const logger = createLogger({ name: 'orchestrator', level: 'debug', format: 'json', destination });
   const orchestrator = await createOrchestrator(config, {
     logger,

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLineSplitter } from '../../common/line-splitter.ts';
 import { MODEL, waitUntil } from './orchestrator-harness.ts';
+import { cleanEnv } from './worker-process.ts';
 
 const tandem = new URL('../../bin/tandem.js', import.meta.url).pathname;
 
@@ -20,13 +22,6 @@ export interface OrchestratorProcess {
   stop(): Promise<void>;
 }
 
-/** The environment without TANDEM_* settings that could leak in from the shell. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('TANDEM_')) env[key] = value;
-  return env;
-}
-
 /** Starts `tandem orchestrator --config FILE` with `config` (an object, written as JSON) and waits for `listening`. */
 export async function spawnOrchestrator(
   config: Record<string, unknown>,
@@ -39,22 +34,18 @@ export async function spawnOrchestrator(
     env: { ...cleanEnv(), TANDEM_LOG__FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
   let stderr = '';
   const lines: Record<string, unknown>[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    let nl: number;
-    while ((nl = stdout.indexOf('\n')) >= 0) {
-      const line = stdout.slice(0, nl);
-      stdout = stdout.slice(nl + 1);
+  child.stdout!.on(
+    'data',
+    createLineSplitter((line) => {
       try {
         lines.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
         // not a log line
       }
-    }
-  });
+    }),
+  );
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createLineSplitter } from '../../common/line-splitter.ts';
 import { WorkerService } from '../../proto/gen/tandem/v1/worker_pb.ts';
 import { createGrpcClient, type ServiceClient } from '../../proto/grpc/index.ts';
 
@@ -62,7 +63,6 @@ export async function startWorkerProcess(args: readonly string[]): Promise<Worke
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnv(),
   });
-  let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (data: Buffer) => (stderr += data.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -72,21 +72,19 @@ export async function startWorkerProcess(args: readonly string[]): Promise<Worke
       child.kill('SIGKILL');
       reject(new Error(`worker did not start within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`));
     }, START_TIMEOUT_MS);
-    child.stdout!.on('data', (data: Buffer) => {
-      stdout += data.toString();
-      for (const line of stdout.split('\n')) {
+    child.stdout!.on(
+      'data',
+      createLineSplitter((line) => {
         try {
           const parsed = JSON.parse(line) as Partial<ReadyLine>;
-          if (parsed.event === 'tandem-worker-ready') {
-            clearTimeout(timer);
-            resolve(parsed as ReadyLine);
-            return;
-          }
+          if (parsed.event !== 'tandem-worker-ready') return;
+          clearTimeout(timer);
+          resolve(parsed as ReadyLine);
         } catch {
-          // not the ready line (yet)
+          // not the ready line
         }
-      }
-    });
+      }),
+    );
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`worker exited with ${code} before it was ready; stderr:\n${stderr}`));
@@ -157,7 +155,7 @@ export function workerCommand(args: readonly string[]): string[] {
   ];
 }
 
-/** The test's environment without TANDEM_* settings, so only the flags configure the worker. */
+/** The test's environment without TANDEM_* settings (they could leak in from the shell), so only a child's flags and config file configure it. */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('TANDEM_')) delete env[key];
