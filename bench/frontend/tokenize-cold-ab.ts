@@ -10,7 +10,8 @@
  *   NODE_OPTIONS=--expose-gc npx tsx bench/frontend/tokenize-cold-ab.ts --b ../old-tree [--a .] [--blocks 12] [--block 40] [--mode cold|warm]
  *
  * Texts: `words` are ~1001-token sentences over the tokenizer's own whole words (prompt-texts.ts,
- * each word one id); `files` are ~4,000-character windows of this repository's Markdown and
+ * each word one id); `chat` and `seen` are the Qwen3 template's rendering of a fresh chat and of a
+ * chat whose ~880-token system prompt every request shares (frontend-overhead.ts's kinds); `files` are ~4,000-character windows of this repository's Markdown and
  * TypeScript (code, punctuation runs, newlines, indentation). Both tokenizers first encode 300
  * prompts of each kind unmeasured (a word cache warm as in steady serving).
  */
@@ -19,8 +20,8 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRng } from '../../common/rng.ts';
-import { loadModelTokenizer, type Tokenizer } from '../../common/tokenizer/index.ts';
-import { createPromptTexts } from './prompt-texts.ts';
+import { loadModelTokenizer, type TemplateChatMessage, type Tokenizer } from '../../common/tokenizer/index.ts';
+import { createPromptTexts, type PromptKind } from './prompt-texts.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,8 +78,17 @@ const files = ['common/tokenizer', 'orchestrator/frontend', 'bench/frontend', 'd
     }
   })
   .filter((text) => text.length > 5000);
+const template = model.chatTemplate!;
+const rendered = (kind: PromptKind) => () => {
+  const body = promptTexts.bodies[kind]({}) as { messages: TemplateChatMessage[] };
+  const result = template.renderRequest({ messages: body.messages });
+  if (!result.ok) throw result.error;
+  return result.value.text;
+};
 const kinds: Record<string, () => string> = {
   words: () => promptTexts.sentence(1001),
+  chat: rendered('chat, fresh system + user'),
+  seen: rendered('chat, system prompt seen before'),
   files: () => {
     const file = rng.pick(files);
     const at = rng.int(file.length - 4000);
