@@ -17,7 +17,7 @@
  *   (autocannon, max_tokens 1, --connections clients).
  *
  *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16] [--senders-nice 0]
- *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32] [--wait-factor F]
+ *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32] [--wait-factor F] [--cpu-prof DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
+import type { ProfiledPhase } from '../frontend/frontend-overhead.ts';
 import { firstLine } from '../frontend/processes.ts';
 
 const { values: args } = parseArgs({
@@ -43,6 +44,8 @@ const { values: args } = parseArgs({
     'wait-factor': { type: 'string' },
     /** huge: the senders' process priority (nice, 0-19; default 0). Hostile clients run on other machines; here their CPU competes with the orchestrator's. */
     'senders-nice': { type: 'string', default: '0' },
+    /** Write a V8 CPU profile of the orchestrator there, and phases.json: the huge case's windows (npx tsx bench/frontend/profile-summary.ts DIR --server orchestrator --phase "7 MB prompts"). */
+    'cpu-prof': { type: 'string' },
     /** Internal: be the huge-prompt senders (their own process, so their 7 MB writes do not slow the measuring clients). */
     'huge-senders': { type: 'string' },
   },
@@ -312,6 +315,10 @@ function processWork(pid: number): { cpuS: number; readBytes: number } {
   return { cpuS: ticks / 100, readBytes: Number(rchar ?? Number.NaN) };
 }
 
+/** With --cpu-prof: the huge case's phases (CLOCK_MONOTONIC, us: the clock V8's profiles stamp samples with). */
+const profiledPhases: ProfiledPhase[] = [];
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 async function huge(url: string, pid: number): Promise<void> {
   const background = Number(args.background);
   const nice = Number(args['senders-nice']);
@@ -320,7 +327,16 @@ async function huge(url: string, pid: number): Promise<void> {
   );
   console.log(`load average at start: ${load()}`);
   const workAtStart = processWork(pid);
+  const aloneStartUs = monotonicUs();
   const alone = await closedLoop(url, background, SECONDS);
+  profiledPhases.push({
+    server: 'orchestrator',
+    pid,
+    phase: 'others alone',
+    requests: alone.length,
+    startUs: aloneStartUs,
+    endUs: monotonicUs(),
+  });
   const aloneTtft = alone.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
   const before = rssKb(pid);
   const workBefore = processWork(pid);
@@ -336,6 +352,7 @@ async function huge(url: string, pid: number): Promise<void> {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   if (nice !== 0) setPriority(senders.pid!, nice);
+  const hugeStartUs = monotonicUs();
   let output = '';
   senders.stdout!.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -343,12 +360,21 @@ async function huge(url: string, pid: number): Promise<void> {
   const exited = new Promise((resolve) => senders.once('close', resolve));
   const withHuge = await closedLoop(url, background, SECONDS);
   await exited;
+  const hugeEndUs = monotonicUs();
   const { refusals, cpuS: sendersCpuS } = JSON.parse(output.trim().split('\n').at(-1)!) as {
     refusals: Outcome[];
     cpuS: number;
   };
   const after = rssKb(pid);
   const workAfter = processWork(pid);
+  profiledPhases.push({
+    server: 'orchestrator',
+    pid,
+    phase: '7 MB prompts',
+    requests: refusals.length,
+    startUs: hugeStartUs,
+    endUs: hugeEndUs,
+  });
   const withTtft = withHuge.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
   const statuses = [...new Set(refusals.map((o) => o.status))].join(',');
   console.log(
@@ -424,7 +450,8 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
-    const orchestrator = spawn(process.execPath, [tandem, 'orchestrator', '--config', config], {
+    const profile = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']];
+    const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
     });
@@ -443,6 +470,8 @@ async function main(): Promise<void> {
     if (which === 'all' || which === 'overload') await overload(url);
     if (which === 'all' || which === 'huge') await huge(url, orchestrator.pid!);
   } finally {
+    if (args['cpu-prof'] !== undefined)
+      writeFileSync(join(args['cpu-prof'], 'phases.json'), `${JSON.stringify(profiledPhases, null, 1)}\n`);
     for (const child of children) child.kill('SIGTERM');
     await agent.close();
     rmSync(dir, { recursive: true, force: true });

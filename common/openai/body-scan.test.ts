@@ -178,6 +178,34 @@ describe('the body scan: prompt text', () => {
     }
   });
 
+  it('counts the word breaks of long ASCII runs exactly four bytes at a time, whatever their alignment, splits and raw control bytes', () => {
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    // Raw in the body: the tab, 0x01 (a word character) and 0x1c (neutral) make it invalid JSON,
+    // which the scan must still count as the reference does; runs without them take the 4-byte path.
+    const pieces = ['lorem', 'a', 'ipsum!', ' ', ' ', '   ', '\t', '\u0001', '\u001c', 'x'.repeat(40), ' '.repeat(40)];
+    const printable = pieces.filter((piece) => [...piece].every((c) => c.charCodeAt(0) >= 0x20));
+    for (let round = 0; round < 40; round++) {
+      const usable = round % 2 === 0 ? pieces : printable;
+      const raw = Array.from(
+        { length: 50 + Math.floor(random() * 400) },
+        () => usable[Math.floor(random() * usable.length)]!,
+      ).join('');
+      const bytes = Buffer.from(`{"prompt": "${raw}"}`, 'latin1');
+      const exact = countWordBreaks(raw);
+      for (let offset = 0; offset < 4; offset++) {
+        const backing = new Uint8Array(bytes.length + 4);
+        backing.set(bytes, offset);
+        const body = Buffer.from(backing.buffer, offset, bytes.length);
+        for (const sizes of [[], [1], [7], [64], [100, 3], [1000]])
+          expect(scan(completion, body, sizes).words, `${JSON.stringify(raw)} at ${offset} by ${sizes}`).toBe(exact);
+      }
+    }
+  });
+
   it('counts ASCII text exactly and other text by its characters (a 4-byte one counts 1 unit of its 2)', () => {
     expect(scan(completion, JSON.stringify({ prompt: 'caf\u00e9 \u4e2d\u{1f600}x' }))).toMatchObject({
       units: 8,
