@@ -125,12 +125,16 @@ export async function* readSsePayloads<T>(
   body: AsyncIterable<Uint8Array | string>,
   parse: (data: string) => T,
 ): AsyncGenerator<PayloadBatch<T>> {
+  // The parser is fed here, not through readSseBatches: one async-generator layer less per read
+  // (each costs promise hops per streamed chunk on the pass-through and token paths).
+  let ready: string[] = [];
+  const parser = createSseParser((data) => ready.push(data));
   let done = false;
-  for await (const batch of readSseBatches(body)) {
-    if (done) continue;
+  const take = (): PayloadBatch<T> | undefined => {
+    const batch = ready;
+    ready = [];
+    if (done) return undefined;
     const values: T[] = [];
-    let failure: unknown;
-    let failed = false;
     for (const data of batch) {
       if (data === '[DONE]') {
         done = true;
@@ -139,12 +143,20 @@ export async function* readSsePayloads<T>(
       try {
         values.push(parse(data));
       } catch (error) {
-        failure = error;
-        failed = true;
-        break;
+        return { values, failure: error };
       }
     }
-    if (failed) yield { values, failure };
-    else if (values.length > 0) yield { values };
+    return values.length > 0 ? { values } : undefined;
+  };
+  for await (const piece of body) {
+    parser.push(piece);
+    if (ready.length === 0) continue;
+    const batch = take();
+    if (batch !== undefined) yield batch;
+  }
+  parser.end();
+  if (ready.length > 0) {
+    const batch = take();
+    if (batch !== undefined) yield batch;
   }
 }

@@ -98,10 +98,21 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     const body = passThroughBody(call.openai, model(call), { extra: { ...call.extraBody, ...extra } });
     const response = await send('POST', pathOf(call.openai), signal, body, headersFor(call));
     const { openai } = call;
-    yield* readResponse(response, signal, what, async function* () {
-      if (openai.stream) yield* readPassThroughStream(name, what, response.body, openai, call.tokenIds.length);
-      else yield passThroughWhole(name, what, await response.body.text(), call.tokenIds.length);
-    });
+    // A stream is read by readPassThroughStream itself: no generator of its own in between (a
+    // layer costs promise hops per streamed chunk).
+    yield* readResponse(response, signal, what, () =>
+      openai.stream
+        ? readPassThroughStream(name, what, response.body, openai, call.tokenIds.length)
+        : readWhole(response, what, call.tokenIds.length),
+    );
+  }
+
+  async function* readWhole(
+    response: Awaited<ReturnType<typeof send>>,
+    what: string,
+    promptTokens: number,
+  ): AsyncGenerator<BackendChunk> {
+    yield passThroughWhole(name, what, await response.body.text(), promptTokens);
   }
 
   /**
@@ -129,6 +140,12 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     }
   }
 
+  /** A call's stream: the client's body passed through, or token ids through /v1/completions. */
+  const stream = (call: GenerateCall, signal: AbortSignal, extra: Record<string, unknown>, what: string) =>
+    call.openai
+      ? passThrough({ ...call, openai: call.openai }, signal, extra, what)
+      : streamCompletion(call, signal, extra, what);
+
   /**
    * A call without the client's body (direct use of the backend): token ids in, token ids out,
    * through /v1/completions with `return_token_ids` (vLLM >= 0.10.2).
@@ -139,7 +156,6 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     extra: Record<string, unknown>,
     what: string,
   ): AsyncGenerator<BackendChunk> {
-    if (call.openai) return yield* passThrough({ ...call, openai: call.openai }, signal, extra, what);
     const response = await send(
       'POST',
       '/v1/completions',
@@ -154,7 +170,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     kind: 'vllm-http',
     address: base.origin + base.prefix,
 
-    generate: (call, signal) => coalesced(streamCompletion(call, signal, {}, 'completion')),
+    generate: (call, signal) => coalesced(stream(call, signal, {}, 'completion')),
 
     async prefill(call, signal) {
       if (call.openai) {
@@ -196,7 +212,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
           `worker ${name} (vllm-http) cannot decode from a ${call.handoff.kind} handoff`,
         );
       // vLLM's decode side samples the first token again (the prefill's is not sent back): the stream includes it.
-      return coalesced(streamCompletion(call, signal, { kv_transfer_params: call.handoff.params }, 'decode'));
+      return coalesced(stream(call, signal, { kv_transfer_params: call.handoff.params }, 'decode'));
     },
 
     async release(ticket: KvHandoffTicket) {
@@ -265,7 +281,7 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
 
 /**
  * Marks a stream whose every chunk already holds everything one read of the body delivered
- * (readSseBatches): the dispatcher then adds no merging layer of its own (coalesce.ts), so no
+ * (readSsePayloads): the dispatcher then adds no merging layer of its own (coalesce.ts), so no
  * timer and no race per chunk.
  */
 function coalesced<T extends AsyncIterable<BackendChunk>>(stream: T): T & { readonly coalesced: true } {

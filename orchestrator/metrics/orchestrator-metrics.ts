@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { declareMetrics, type GaugeRow } from '../../common/metric-table.ts';
+import { observeMany } from '../../common/observe-many.ts';
 import {
   BODY_REFUSAL_BUCKETS_S,
   E2E_BUCKETS_S,
@@ -59,7 +60,8 @@ export interface OrchestratorMetrics {
 
   countRequest(outcome: RequestOutcome, mode: ModeLabel): void;
   observeTimeToFirstToken(mode: ModeLabel, seconds: number): void;
-  observeInterTokenLatency(mode: ModeLabel, seconds: number): void;
+  /** One stream's gaps between token events, in the order they came (one histogram update per request, not per token). */
+  observeInterTokenLatencies(mode: ModeLabel, seconds: readonly number[]): void;
   observeE2eLatency(seconds: number): void;
   /** One finished request's token counts: the counters and the ISL/OSL histograms. */
   recordRequestTokens(tokens: { promptTokens: number; cachedPromptTokens: number; generationTokens: number }): void;
@@ -353,7 +355,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
     },
     countRequest: (outcome, mode) => m.requests.inc({ outcome, mode }),
     observeTimeToFirstToken: (mode, seconds) => m.ttft.observe({ mode }, seconds),
-    observeInterTokenLatency: (mode, seconds) => m.itl.observe({ mode }, seconds),
+    observeInterTokenLatencies: (mode, seconds) => observeMany(m.itl, { mode }, seconds),
     observeE2eLatency: (seconds) => m.e2e.observe(seconds),
     recordRequestTokens(tokens) {
       m.promptTokens.inc(tokens.promptTokens);

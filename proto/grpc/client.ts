@@ -15,6 +15,7 @@ import {
   type ClientDuplexStream,
   type ClientReadableStream,
   type ClientWritableStream,
+  type ServiceError,
 } from '@grpc/grpc-js';
 import { createH2Connection, type H2Connection } from './h2-stream.ts';
 import type { MessageStream } from './message-stream.ts';
@@ -84,24 +85,17 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   const deserialize = (bytes: Buffer) => fromBinaryOutput(method.output, bytes);
   if (!isClientStreaming(method) && !isServerStreaming(method)) {
     return (request: unknown, options: RpcCallOptions = {}) =>
-      new Promise((resolve, reject) => {
-        if (options.signal?.aborted) return reject(cancelled());
-        const call = client.makeUnaryRequest(
+      readResponse(options, (done) =>
+        client.makeUnaryRequest(
           path,
           serialize,
           deserialize,
           request,
           toMetadata(options),
           toGrpcOptions(options),
-          (error, response) => {
-            options.signal?.removeEventListener('abort', onAbort);
-            if (error) reject(fromServiceError(error));
-            else resolve(response);
-          },
-        );
-        const onAbort = () => call.cancel();
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-      });
+          done,
+        ),
+      );
   }
   if (!isClientStreaming(method)) {
     const decode = createResponseDecoder(method.output);
@@ -115,23 +109,17 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
   }
   if (!isServerStreaming(method)) {
     return (requests: AsyncIterable<unknown>, options: RpcCallOptions = {}) =>
-      new Promise((resolve, reject) => {
-        if (options.signal?.aborted) return reject(cancelled());
+      readResponse(options, (done) => {
         const call = client.makeClientStreamRequest(
           path,
           serialize,
           deserialize,
           toMetadata(options),
           toGrpcOptions(options),
-          (error, response) => {
-            options.signal?.removeEventListener('abort', onAbort);
-            if (error) reject(fromServiceError(error));
-            else resolve(response);
-          },
+          done,
         );
-        const onAbort = () => call.cancel();
-        options.signal?.addEventListener('abort', onAbort, { once: true });
         void writeAll(call, requests);
+        return call;
       });
   }
   return (requests: AsyncIterable<unknown>, options: RpcCallOptions = {}) =>
@@ -146,6 +134,27 @@ function clientMethod(client: Client, service: DescService, method: DescMethod, 
       void writeAll(call, requests);
       return call;
     }, options);
+}
+
+/**
+ * The response of a unary or client-streaming call, which `start` makes with `done` as its
+ * callback; an error rejects as an RpcError. The caller's signal cancels the call, and one
+ * already aborted rejects with CANCELLED without starting it (as `readStream` does for streams).
+ */
+function readResponse(
+  options: RpcCallOptions,
+  start: (done: (error: ServiceError | null, response?: unknown) => void) => { cancel(): void },
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(cancelled());
+    const onAbort = () => call.cancel();
+    const call = start((error, response) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (error) reject(fromServiceError(error));
+      else resolve(response);
+    });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 async function* readStream(

@@ -106,6 +106,17 @@ describe('grpc adapter over a real socket', () => {
     expect((error as RpcError).code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
   });
 
+  it('rejects a unary call with CANCELLED when the caller aborts it, and at once when already aborted', async () => {
+    const controller = new AbortController();
+    const pending = echo.echo({ text: 'slow', delayMs: 5000 }, { signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(), 50);
+    const started = Date.now();
+    expect(((await pending) as RpcError).code).toBe(GrpcStatus.CANCELLED);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const error = await echo.echo({ text: 'hi' }, { signal: controller.signal }).catch((e: unknown) => e);
+    expect((error as RpcError).code).toBe(GrpcStatus.CANCELLED);
+  });
+
   it('streams a server-streaming call to the end', async () => {
     const got: number[] = [];
     for await (const message of echo.count({ count: 5 })) got.push(message.index);
@@ -150,6 +161,17 @@ describe('grpc adapter over a real socket', () => {
       yield { text: 'c' };
     }
     expect(await echo.collect(words())).toMatchObject({ text: 'a+b+c', index: 3 });
+  });
+
+  it('rejects a client stream with CANCELLED when the caller aborts before it ends', async () => {
+    const controller = new AbortController();
+    async function* wordsThenWait() {
+      yield { text: 'a' };
+      await sleep(5000, undefined, { signal: controller.signal }).catch(() => undefined);
+    }
+    const pending = echo.collect(wordsThenWait(), { signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(), 50);
+    expect(((await pending) as RpcError).code).toBe(GrpcStatus.CANCELLED);
   });
 
   it('echoes a bidirectional stream', async () => {

@@ -349,40 +349,24 @@ export function createEngineCore(
         }
         totals.generationTokens++;
         const reason = finishReasonOf(seq, token);
-        if (seq.kind === 'prefill') {
-          const handoff = reason === 'stop' ? null : holdForHandoff(seq, nowMs);
+        // A prefill-only request ends at its first token, holding its blocks for the decode side
+        // unless a stop rule ended it; any other ends when a stop rule says so.
+        const done = seq.kind === 'prefill' || reason !== null;
+        const handoff =
+          seq.kind === 'prefill' ? { handoff: reason === 'stop' ? null : holdForHandoff(seq, nowMs) } : undefined;
+        if (done) {
           kv.free(seq);
           end(seq);
-          outputs.push({
-            requestId: seq.id,
-            tokenIds: [token],
-            done: true,
-            finishReason: reason,
-            usage: usageOf(seq),
-            handoff,
-            ...logprobs,
-          });
-        } else if (reason) {
-          kv.free(seq);
-          end(seq);
-          outputs.push({
-            requestId: seq.id,
-            tokenIds: [token],
-            done: true,
-            finishReason: reason,
-            usage: usageOf(seq),
-            ...logprobs,
-          });
-        } else {
-          outputs.push({
-            requestId: seq.id,
-            tokenIds: [token],
-            done: false,
-            finishReason: null,
-            usage: null,
-            ...logprobs,
-          });
         }
+        outputs.push({
+          requestId: seq.id,
+          tokenIds: [token],
+          done,
+          finishReason: reason,
+          usage: done ? usageOf(seq) : null,
+          ...handoff,
+          ...logprobs,
+        });
       }
       scheduler.pruneRunning();
       totals.steps++;
