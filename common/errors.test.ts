@@ -10,6 +10,15 @@ describe('error codes', () => {
     }
   });
 
+  it("captures a stack trace for a fault (5xx) but not for a client's error (4xx), and leaves the limit as it was", () => {
+    const limit = Error.stackTraceLimit;
+    const refused = new TandemError('context_length_exceeded', 'too long');
+    const fault = new TandemError('internal', 'broken');
+    expect(refused.stack).toBe('TandemError: too long');
+    expect(fault.stack).toMatch(/^TandemError: broken\n\s+at /);
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+
   it('renders the OpenAI error body with the field at fault', () => {
     const error = new TandemError('invalid_request', 'max_tokens must be positive', { param: 'max_tokens' });
     expect(error.httpStatus).toBe(400);

@@ -129,6 +129,8 @@ describe('a body refused while it arrives', () => {
       await expect.poll(() => reads.length, { timeout: REFUSED_LINGER_MS + 3000 }).toBe(2);
       for (const read of reads) expect(read).toBeLessThan(7_000_000 * 0.5);
       expect(core.calls).toHaveLength(0);
+      // The server's side of both refusals, in its metric.
+      expect(await frontend.metrics.render()).toMatch(/^tandem_body_refusal_seconds_count 2$/m);
       // The front door serves on, its one slot free.
       expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'x' })).status).toBe(200);
       expect((await postJson(`${frontend.url}/v1/completions`, { model: MODEL, prompt: 'y' })).status).toBe(200);
@@ -169,6 +171,8 @@ describe('a body refused while it arrives', () => {
       expect(answer.writtenAtAnswer).toBe(answer.total);
       const small = await slowPost(frontend.url, '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'hi' }));
       expect(small.status).toBe(200);
+      // Refused once whole: not a refusal while the body arrived.
+      expect(await frontend.metrics.render()).toMatch(/^tandem_body_refusal_seconds_count 0$/m);
     } finally {
       await frontend.close();
     }

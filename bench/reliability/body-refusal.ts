@@ -5,7 +5,8 @@
  * process, and four senders in a child process posting 7 MB completion prompts in a loop (the same
  * prompt as front-door.ts --case huge). Prints, server-side, from the request's head arriving
  * (fastify's onRequest; the senders write head and body together, so it is about the first body
- * byte) to the 400 handed to the kernel (onResponse), and the bytes each refused connection read.
+ * byte) to the 400 handed to the kernel (onResponse), the bytes each refused connection read, and
+ * this process's CPU time per refusal (user and system: the senders are another process).
  * front-door.ts measures the same refusals client-side, against a real orchestrator.
  *
  *   npx tsx bench/reliability/body-refusal.ts [--seconds 10]
@@ -68,16 +69,28 @@ async function serve(): Promise<void> {
 
   console.log(`== refusing 7 MB prompts server-side: four senders (their own process) for ${SECONDS} s`);
   console.log(`load average at start: ${load()}`);
+  // CPU per refusal from 2 s in (JIT warm, the tokenizer's start-up garbage collected) to the senders' end.
+  let warm: { cpu: NodeJS.CpuUsage; answered: number } | undefined;
+  const warmTimer = setTimeout(() => {
+    warm = { cpu: process.cpuUsage(), answered: latencies.length };
+  }, 2000);
   const senders = spawn(
     process.execPath,
     ['--import', 'tsx', new URL(import.meta.url).pathname, '--senders', url, '--seconds', String(SECONDS)],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   await new Promise((resolve) => senders.once('close', resolve));
+  clearTimeout(warmTimer);
+  const cpu = warm && process.cpuUsage(warm.cpu);
+  const refusedWarm = latencies.length - (warm?.answered ?? 0);
   await new Promise((resolve) => setTimeout(resolve, 2500)); // the last connections' linger
   const answered = [...statuses].map(([status, n]) => `${n} x ${status}`).join(', ');
   console.log(`answered ${latencies.length} (${answered}); head arrived -> answer sent: ${spread(latencies)}`);
   const readKb = reads.map((bytes) => bytes / 1000);
+  if (cpu)
+    console.log(
+      `this process's CPU from 2 s in to the senders' end: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s for ${refusedWarm} refusals, ${((cpu.user + cpu.system) / 1000 / refusedWarm).toFixed(3)} ms per refusal (user ${(cpu.user / 1000 / refusedWarm).toFixed(3)}, system ${(cpu.system / 1000 / refusedWarm).toFixed(3)})`,
+    );
   console.log(
     `bytes read per connection: p50 ${pct(readKb, 50).toFixed(0)} kB, max ${pct(readKb, 100).toFixed(0)} kB (of 7,000 kB sent)`,
   );

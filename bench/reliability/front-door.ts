@@ -27,6 +27,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
+import { ORCHESTRATOR_METRICS } from '../../orchestrator/metrics/names.ts';
+import {
+  diffDistribution,
+  histogramQuantile,
+  parsePrometheusText,
+  type Sample,
+  scrapedHistogram,
+  scrapedSum,
+} from '../../planner/observe/index.ts';
 import type { ProfiledPhase } from '../frontend/frontend-overhead.ts';
 import { firstLine } from '../frontend/processes.ts';
 
@@ -315,6 +324,34 @@ function processWork(pid: number): { cpuS: number; readBytes: number } {
   return { cpuS: ticks / 100, readBytes: Number(rchar ?? Number.NaN) };
 }
 
+/** The orchestrator's /metrics, parsed. */
+async function scrapeMetrics(url: string): Promise<readonly Sample[]> {
+  const parsed = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
+
+/**
+ * Between two scrapes: the orchestrator's own refusal latency (tandem_body_refusal_seconds: its
+ * body's read starting to the answer written; quantiles interpolated in the buckets, as
+ * Prometheus' histogram_quantile) and its memory as Node sees it (V8 heap used; external memory:
+ * Buffers and ArrayBuffers outside the heap), beside the RSS the kernel sees.
+ */
+function serverSide(before: readonly Sample[], after: readonly Sample[]): { refusals: string; memory: string } {
+  const name = ORCHESTRATOR_METRICS.bodyRefusal;
+  const now = scrapedHistogram(after, name);
+  const delta = now && diffDistribution(now, scrapedHistogram(before, name));
+  const count = scrapedSum(after, `${name}_count`) - scrapedSum(before, `${name}_count`);
+  const meanMs = (1000 * (scrapedSum(after, `${name}_sum`) - scrapedSum(before, `${name}_sum`))) / count;
+  const q = (p: number) => ms(1000 * (delta === undefined ? Number.NaN : (histogramQuantile(delta, p) ?? Number.NaN)));
+  const mb = (samples: readonly Sample[], metric: string) => (scrapedSum(samples, metric) / 1024 / 1024).toFixed(0);
+  const change = (metric: string) => `${mb(before, metric)} -> ${mb(after, metric)} MB`;
+  return {
+    refusals: `${count} refused, p50 ${q(0.5)} p99 ${q(0.99)} (in its buckets), mean ${ms(meanMs)}`,
+    memory: `V8 heap used ${change('nodejs_heap_size_used_bytes')}, external (Buffers, ArrayBuffers) ${change('nodejs_external_memory_bytes')}, RSS ${change('process_resident_memory_bytes')}`,
+  };
+}
+
 /** With --cpu-prof: the huge case's phases (CLOCK_MONOTONIC, us: the clock V8's profiles stamp samples with). */
 const profiledPhases: ProfiledPhase[] = [];
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -340,6 +377,7 @@ async function huge(url: string, pid: number): Promise<void> {
   const aloneTtft = alone.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
   const before = rssKb(pid);
   const workBefore = processWork(pid);
+  const metricsBefore = await scrapeMetrics(url);
   console.log(
     `others alone: ${alone.length} requests, TTFT p50 ${ms(pct(aloneTtft, 50))} p99 ${ms(pct(aloneTtft, 99))}; orchestrator CPU ${(workBefore.cpuS - workAtStart.cpuS).toFixed(1)} s`,
   );
@@ -367,6 +405,7 @@ async function huge(url: string, pid: number): Promise<void> {
   };
   const after = rssKb(pid);
   const workAfter = processWork(pid);
+  const server = serverSide(metricsBefore, await scrapeMetrics(url));
   profiledPhases.push({
     server: 'orchestrator',
     pid,
@@ -380,15 +419,22 @@ async function huge(url: string, pid: number): Promise<void> {
   console.log(
     `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in ${spread(refusals.map((o) => o.endMs))} (goal < 50 ms; from the first byte sent to the whole answer); status line in ${spread(refusals.map((o) => o.headMs))}`,
   );
+  console.log(
+    `  server-side (tandem_body_refusal_seconds: the body's read starting -> the answer written): ${server.refusals}`,
+  );
   // Bytes the orchestrator read (sockets included) beyond what the others' requests read alone, per refusal.
   const othersRead = ((workBefore.readBytes - workAtStart.readBytes) / Math.max(1, alone.length)) * withHuge.length;
   const readPerRefusal = (workAfter.readBytes - workBefore.readBytes - othersRead) / Math.max(1, refusals.length);
+  // CPU beyond what the others' requests cost alone (per request, from the first phase), per refusal.
+  const othersCpuS = ((workBefore.cpuS - workAtStart.cpuS) / Math.max(1, alone.length)) * withHuge.length;
+  const cpuPerRefusalMs = (1000 * (workAfter.cpuS - workBefore.cpuS - othersCpuS)) / Math.max(1, refusals.length);
   console.log(
-    `orchestrator while they ran: CPU ${(workAfter.cpuS - workBefore.cpuS).toFixed(1)} s in ${SECONDS} s; read about ${(readPerRefusal / 1e6).toFixed(2)} MB per 7 MB prompt; the senders' own CPU ${sendersCpuS.toFixed(1)} s`,
+    `orchestrator while they ran: CPU ${(workAfter.cpuS - workBefore.cpuS).toFixed(1)} s in ${SECONDS} s (about ${cpuPerRefusalMs.toFixed(2)} ms per refusal, the others' share taken out); read about ${(readPerRefusal / 1e6).toFixed(2)} MB per 7 MB prompt; the senders' own CPU ${sendersCpuS.toFixed(1)} s`,
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
   );
+  console.log(`  as Node sees it: ${server.memory}`);
   console.log(
     `others with them: ${withHuge.length} requests, TTFT p50 ${ms(pct(withTtft, 50))} p99 ${ms(pct(withTtft, 99))}; p99 ratio ${(pct(withTtft, 99) / pct(aloneTtft, 99)).toFixed(2)} (goal <= 2)`,
   );

@@ -25,6 +25,12 @@ export interface OpenAiAppOptions {
    * front door's context check (common/openai/prompt.ts checkPromptTextLength). Unset: none.
    */
   readonly refusePrompt?: ((endpoint: Endpoint, length: TextLength) => TandemError | undefined) | undefined;
+  /**
+   * A request refused while its body was read (too large, too deep, a prompt that cannot fit; not
+   * a client that went away): `seconds` from its body's read starting, just after its head, to its
+   * answer's last byte handed to the kernel.
+   */
+  readonly onBodyRefused?: ((seconds: number) => void) | undefined;
 }
 
 /** The routes whose bodies carry a prompt the scan counts. */
@@ -67,6 +73,7 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
   // must be refused is answered before the rest of it is read (fastify closes the connection after).
   const lingeringClose = createLingeringClose();
   app.addContentTypeParser('*', (request, payload, done) => {
+    const startedMs = performance.now();
     const endpoint = PROMPT_ROUTES[request.routeOptions.url ?? ''];
     const header = request.headers['content-length'];
     const contentLength = header === undefined ? undefined : Number(header);
@@ -78,7 +85,14 @@ export function createOpenAiApp(options: OpenAiAppOptions): FastifyInstance {
     }).then((read) => {
       if (!read.ok) {
         // fastify answers a parser's error with Connection: close; the rest of the body may still be coming.
-        lingeringClose.close(request.raw.socket, !request.raw.complete);
+        const refused = options.onBodyRefused;
+        lingeringClose.close(
+          request.raw.socket,
+          !request.raw.complete,
+          refused === undefined || read.error.code === 'cancelled'
+            ? undefined
+            : () => refused((performance.now() - startedMs) / 1000),
+        );
         return done(read.error, undefined);
       }
       const { bytes } = read.value;

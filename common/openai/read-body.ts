@@ -93,8 +93,11 @@ export const REFUSED_LINGER_MS = 2000;
 export const MAX_LINGERING = 256;
 
 export interface LingeringClose {
-  /** Lingers `socket` (its answer written with `Connection: close`) instead of destroying it at once. */
-  close(socket: Socket, bodyUnread: boolean): void;
+  /**
+   * Lingers `socket` (its answer written with `Connection: close`) instead of destroying it at
+   * once; `answered` is called when the answer's last byte has been handed to the kernel.
+   */
+  close(socket: Socket, bodyUnread: boolean, answered?: () => void): void;
   /** Connections lingering now. */
   lingering(): number;
 }
@@ -119,8 +122,10 @@ export function createLingeringClose(lingerMs = REFUSED_LINGER_MS, maxLingering 
   // Insertion order is age: the first is the one lingering longest.
   const lingering = new Set<Socket>();
   return {
-    close(socket, bodyUnread) {
+    close(socket, bodyUnread, answered) {
+      // Node's HTTP server calls destroySoon once a `Connection: close` answer is written whole.
       socket.destroySoon = () => {
+        answered?.();
         if (socket.writable) socket.end();
         const timer = setTimeout(() => socket.destroy(), lingerMs);
         socket.once('end', () => socket.destroy());

@@ -1,11 +1,12 @@
 import type { Clock } from '../../common/clock.ts';
+import { toTandemError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { HandoffPeer, HandoffProtocol, HandoffProtocols } from '../backends/index.ts';
 import type { Disaggregator } from '../disagg/index.ts';
 import type { Fleet, Placement } from '../discovery/index.ts';
 import type { OrchestratorMetrics } from '../metrics/index.ts';
 import type { Candidate, RouteRequest, RoutingCore } from '../routing/index.ts';
-import type { TokenizedRequest } from '../serving.ts';
+import type { GenerationEvent, RouteSummary, ServingMode, TokenizedRequest, Usage } from '../serving.ts';
 import type { Bookings } from './booking.ts';
 
 /** What the serving paths (aggregated, disaggregated) share with the dispatcher that starts them. */
@@ -41,6 +42,21 @@ export interface Progress {
 export function countStreamed(progress: Progress, count: number, nowMs: number): void {
   if (progress.firstEventMs === undefined) progress.firstEventMs = nowMs;
   progress.streamed += count;
+}
+
+/**
+ * How a request ends when its signal fired while it was served. Cancelled (by the client, or a
+ * stop string): a `done` with finish reason `abort` and what is known of its usage, as the
+ * contract prefers. Any other reason (its deadline) is thrown, failing the request.
+ */
+export function abortedDone(
+  signal: AbortSignal,
+  usage: Usage,
+  where: { readonly mode: ServingMode; readonly route: RouteSummary },
+): GenerationEvent {
+  const reason = toTandemError(signal.reason, 'cancelled');
+  if (reason.code !== 'cancelled') throw reason;
+  return { kind: 'done', finishReason: 'abort', usage, ...where };
 }
 
 export const routeRequestOf = (request: TokenizedRequest): RouteRequest => ({

@@ -3,7 +3,7 @@ import type { Placement } from '../discovery/index.ts';
 import { markFailedRun, type GenerationEvent, type TokenizedRequest } from '../serving.ts';
 import type { Booking } from './booking.ts';
 import { chunkEvent, chunkTokenCount, coalesceChunks } from './coalesce.ts';
-import { callTarget, countStreamed, type DispatchContext, type Progress } from './context.ts';
+import { abortedDone, callTarget, countStreamed, type DispatchContext, type Progress } from './context.ts';
 import { isWorkerFault } from './failures.ts';
 
 /** One aggregated attempt: the worker, its booking, and what routing knew of it. */
@@ -93,22 +93,17 @@ export async function* streamAggregated(
     throw new TandemError('upstream_error', `worker ${worker.name} ended the stream without a finish reason`);
   } catch (error) {
     if (signal.aborted) {
-      const reason = toTandemError(signal.reason, 'cancelled');
-      if (reason.code !== 'cancelled') throw reason;
-      // Cancelled by the client (or a stop string): end as the contract prefers, with what is
-      // known. The worker's own usage never comes on a cancelled call: cached tokens are the
-      // router's figure for the chosen worker at routing time.
-      return {
-        kind: 'done',
-        finishReason: 'abort',
-        usage: {
-          promptTokens: request.promptTokenIds.length,
-          cachedPromptTokens: run.cachedTokens,
-          completionTokens: streamed,
-        },
+      // The worker's own usage never comes on a cancelled call: cached tokens are the router's
+      // figure for the chosen worker at routing time.
+      const usage = {
+        promptTokens: request.promptTokenIds.length,
+        cachedPromptTokens: run.cachedTokens,
+        completionTokens: streamed,
+      };
+      return abortedDone(signal, usage, {
         mode: 'aggregated',
         route: { workers: [tenant], overlapTokens: run.cachedTokens },
-      };
+      });
     }
     const failure = toTandemError(error, 'upstream_error');
     if (isWorkerFault(failure.code)) fleet.probe(worker.name);

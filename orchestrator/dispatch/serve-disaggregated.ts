@@ -12,6 +12,7 @@ import {
 import type { Booking } from './booking.ts';
 import { coalesceChunks } from './coalesce.ts';
 import {
+  abortedDone,
   countStreamed,
   handoffPeer,
   protocolOf,
@@ -106,21 +107,12 @@ export async function* streamDisaggregated(
   let prefillMs = 0;
   /** The prefill worker's cached prefix as routing saw it, tokens. */
   const routedOverlap = run.decision.prefill?.candidates.find((c) => c.id === P.tenant)?.cachedTokens ?? 0;
-  const aborted = (): GenerationEvent => {
-    const reason = toTandemError(signal.reason, 'cancelled');
-    if (reason.code !== 'cancelled') throw reason;
-    return {
-      kind: 'done',
-      finishReason: 'abort',
-      usage: {
-        promptTokens,
-        cachedPromptTokens: step?.usage.cachedPromptTokens ?? routedOverlap,
-        completionTokens: streamed,
-      },
-      mode: 'disaggregated',
-      route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap },
-    };
-  };
+  const aborted = (): GenerationEvent =>
+    abortedDone(
+      signal,
+      { promptTokens, cachedPromptTokens: step?.usage.cachedPromptTokens ?? routedOverlap, completionTokens: streamed },
+      { mode: 'disaggregated', route: { workers: [P.tenant, target.tenant], overlapTokens: routedOverlap } },
+    );
   const emit = (tokenIds: readonly number[], logprobs: readonly TokenLogprob[] | undefined): GenerationEvent => {
     streamed += tokenIds.length;
     countStreamed(progress, tokenIds.length, ctx.clock.now());

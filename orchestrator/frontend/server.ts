@@ -55,6 +55,7 @@ export function createFrontend(options: FrontendOptions): FastifyInstance {
       const fits = checkPromptTextLength(endpoint, length, config.max_model_len, options.tokenizer.tokenizer);
       return fits.ok ? undefined : fits.error;
     },
+    onBodyRefused: (seconds) => metrics.observeBodyRefusal(seconds),
   });
 
   const expectedAuth = config.api_key === undefined ? undefined : digest(`Bearer ${config.api_key}`);

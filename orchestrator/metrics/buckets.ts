@@ -20,6 +20,11 @@ export const ROUTER_DECISION_BUCKETS_S = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
 ];
 
+/** Seconds. A refusal while the body arrives (goal: a 7 MB prompt refused in < 50 ms, client-side). */
+export const BODY_REFUSAL_BUCKETS_S = [
+  0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
 /** 1, 2, 5, 10, 20, 50, ... up to and including the first bound >= `max` (vLLM's build_1_2_5_buckets). */
 export function oneTwoFiveBuckets(max: number): number[] {
   const out: number[] = [];

@@ -58,6 +58,13 @@ export const ORCHESTRATOR_METRICS = {
   loadShed: 'tandem_load_shed_total',
   /** Counter. Responses ended because the client stopped reading for orchestrator.client_write_timeout_s (socket destroyed). */
   clientWriteTimeouts: 'tandem_client_write_timeouts_total',
+  /**
+   * Histogram, seconds. A request refused while its body was still being read (too large, nested
+   * too deep, a prompt that cannot fit the context): from the start of its body's read, just after
+   * its head, to the last byte of the answer handed to the kernel. The server's own share of the
+   * refusal latency a client sees.
+   */
+  bodyRefusal: 'tandem_body_refusal_seconds',
   /** Gauge, requests, label worker, role. Running on the worker, as it last reported (read at scrape time). */
   workerRunningRequests: 'tandem_worker_running_requests',
   /** Gauge, requests, label worker, role. Waiting in the worker's own queue, as it last reported. */

@@ -34,6 +34,7 @@ describe('orchestrator metrics', () => {
       eventLoopLag: 'gauge',
       loadShed: 'counter',
       clientWriteTimeouts: 'counter',
+      bodyRefusal: 'histogram',
       workerRunningRequests: 'gauge',
       workerWaitingRequests: 'gauge',
       workerKvUsage: 'gauge',

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { declareMetrics, type GaugeRow } from '../../common/metric-table.ts';
 import { observeMany } from '../../common/observe-many.ts';
 import {
+  BODY_REFUSAL_BUCKETS_S,
   E2E_BUCKETS_S,
   ITL_BUCKETS_S,
   oneTwoFiveBuckets,
@@ -71,6 +72,8 @@ export interface OrchestratorMetrics {
   countLoadShed(): void;
   /** A response ended because its client stopped reading. */
   countClientWriteTimeout(): void;
+  /** A request refused while its body arrived: seconds from its body's read starting to its answer written. */
+  observeBodyRefusal(seconds: number): void;
 
   observeRouterDecision(seconds: number): void;
   setWorkerLoad(worker: string, role: WorkerRole, load: WorkerLoadSample): void;
@@ -286,6 +289,12 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
       name: N.clientWriteTimeouts,
       help: 'Responses ended because the client stopped reading (socket destroyed).',
     },
+    bodyRefusal: {
+      kind: 'histogram',
+      name: N.bodyRefusal,
+      help: "Seconds from a refused request's body read starting to its answer written (refused while its body arrived).",
+      buckets: BODY_REFUSAL_BUCKETS_S,
+    },
     syncConnected: {
       kind: 'gauge',
       name: N.replicaSyncConnected,
@@ -359,6 +368,7 @@ export function createOrchestratorMetrics(options: OrchestratorMetricsOptions = 
     setEventLoopLag: (seconds) => m.eventLoopLag.set(seconds),
     countLoadShed: () => m.loadShed.inc(),
     countClientWriteTimeout: () => m.clientWriteTimeouts.inc(),
+    observeBodyRefusal: (seconds) => m.bodyRefusal.observe(seconds),
     observeRouterDecision: (seconds) => m.routerDecision.observe(seconds),
     setWorkerLoad(worker, role, load) {
       let byRole = loads.get(worker);

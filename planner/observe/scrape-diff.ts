@@ -31,10 +31,10 @@ export function observationFromScrapes(
   slo: { ttftS: number; itlS: number },
 ): Observation {
   const seconds = Math.max(1e-3, (current.atMs - previous.atMs) / 1000);
-  const delta = (name: string) => counterDelta(sum(current.samples, name), sum(previous.samples, name));
+  const delta = (name: string) => counterDelta(scrapedSum(current.samples, name), scrapedSum(previous.samples, name));
   const histogram = (name: string) => {
-    const now = buckets(current.samples, name);
-    return now ? diffDistribution(now, buckets(previous.samples, name)) : undefined;
+    const now = scrapedHistogram(current.samples, name);
+    return now ? diffDistribution(now, scrapedHistogram(previous.samples, name)) : undefined;
   };
 
   const requests = delta(M.requests);
@@ -64,7 +64,7 @@ export function observationFromScrapes(
     itlP90S: itl && histogramQuantile(itl, 0.9),
     ttftAttainment: ttft && histogramShareBelow(ttft, slo.ttftS),
     itlAttainment: itl && histogramShareBelow(itl, slo.itlS),
-    queueDepth: has(current.samples, M.queueDepth) ? sum(current.samples, M.queueDepth) : undefined,
+    queueDepth: has(current.samples, M.queueDepth) ? scrapedSum(current.samples, M.queueDepth) : undefined,
     pools: poolGauges(current.samples, pools),
   };
 }
@@ -111,7 +111,8 @@ export function poolGauges(
 }
 
 /** A histogram's buckets summed over every other label: cumulative counts by `le`. */
-function buckets(samples: readonly Sample[], name: string): Distribution | undefined {
+/** The cumulative histogram `name` in one scrape (its _bucket series summed over their other labels), or undefined. */
+export function scrapedHistogram(samples: readonly Sample[], name: string): Distribution | undefined {
   const byBound = new Map<number, number>();
   for (const sample of samples) {
     if (sample.name !== `${name}_bucket` || sample.labels.le === undefined) continue;
@@ -124,7 +125,8 @@ function buckets(samples: readonly Sample[], name: string): Distribution | undef
   return { bounds, counts: bounds.map((bound) => byBound.get(bound)!) };
 }
 
-function sum(samples: readonly Sample[], name: string): number {
+/** The sum of every series named `name` in one scrape (0 when absent). */
+export function scrapedSum(samples: readonly Sample[], name: string): number {
   let total = 0;
   for (const sample of samples) if (sample.name === name && Number.isFinite(sample.value)) total += sample.value;
   return total;
