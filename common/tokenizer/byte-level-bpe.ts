@@ -14,6 +14,9 @@
  * (the merge loop is quadratic in a piece's length; the native library takes such texts).
  */
 
+import { createPieceScanner, createPieceSplitter } from './split-scanner.ts';
+import { createWordTable } from './word-table.ts';
+
 export interface ByteLevelBpe {
   /**
    * Ids of a text holding no added token, or undefined when it needs the native library. With
@@ -77,6 +80,9 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
   if (pattern === undefined) return undefined;
   const regex = translatePattern(pattern);
   if (regex === undefined) return undefined;
+  // Qwen's and Llama 3's pattern are split by hand (split-scanner.ts), a third to a fifth the
+  // cost of the regex; any other in one native call per text (splitIsolated).
+  const scan = createPieceScanner(pattern) === undefined ? undefined : createPieceSplitter(pattern, regex);
   const model = json.model;
   if (
     model?.type !== 'BPE' ||
@@ -112,13 +118,8 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
     }
   }
   const ignoreMerges = model.ignore_merges === true;
-  /**
-   * Pre-tokenized words seen before and their ids: a number for a word of one id (almost every
-   * word of a prompt), an array otherwise. A fresh prompt's cost is mostly these lookups, each a
-   * few cache misses into a map of tens of thousands of entries; a number saves the two misses
-   * of reaching an array and its elements (and the objects the garbage collector walks).
-   */
-  const words = new Map<string, number | number[]>();
+  /** Pre-tokenized words seen before and their ids (word-table.ts: most words of a prompt were seen before). */
+  const words = createWordTable({ maxEntries: WORD_CACHE_ENTRIES });
   const encoder = new TextEncoder();
 
   /** Ids of one pre-tokenized piece (byte-level BPE: lowest-ranked pair first, all its occurrences left to right). */
@@ -161,18 +162,13 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
     return symbols;
   };
 
-  /** Appends a piece's ids to `out`; false when the piece needs the native library. */
-  const push = (piece: string, out: number[]): boolean => {
-    let ids = words.get(piece);
-    if (ids === undefined) {
-      const encoded = bpe(piece);
-      if (encoded === undefined) return false;
-      ids = encoded.length === 1 ? encoded[0]! : encoded;
-      if (words.size >= WORD_CACHE_ENTRIES) words.delete(words.keys().next().value!);
-      words.set(piece, ids);
-    }
-    if (typeof ids === 'number') out.push(ids);
-    else for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  /** Appends the ids of the piece text[start, end) to `out`; false when the piece needs the native library. */
+  const push = (text: string, start: number, end: number, out: number[]): boolean => {
+    if (words.find(text, start, end, out)) return true;
+    const encoded = bpe(start === 0 && end === text.length ? text : text.slice(start, end));
+    if (encoded === undefined) return false;
+    words.add(text, start, end, encoded);
+    for (let i = 0; i < encoded.length; i++) out.push(encoded[i]!);
     return true;
   };
   let longestTokenBytes = 1;
@@ -183,6 +179,15 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
     // Below U+0300 every character is its own NFC (no combining marks, no singletons, no
     // Hangul), so such a text skips ICU's normalizer (a quarter of a prompt's encoding time).
     const normalized = normalizer === 'NFC' && NFC_MAY_CHANGE.test(text) ? text.normalize('NFC') : text;
+    if (scan !== undefined) {
+      for (let at = 0; at < normalized.length; ) {
+        const end = scan(normalized, at);
+        if (!push(normalized, at, end, out)) return false;
+        if (maxLength !== undefined && out.length > maxLength) return true;
+        at = end;
+      }
+      return true;
+    }
     // A text has no more pieces than characters, so one of at most room + 1 characters is split
     // in one native call (a third cheaper than the walk below) at no more cost than the bound
     // allows. A longer one is walked piece by piece and left as soon as the bound is passed: a
@@ -190,13 +195,14 @@ export function createByteLevelBpe(json: BpeTokenizerJson): ByteLevelBpe | undef
     if (maxLength === undefined || normalized.length <= maxLength - out.length + 1) {
       const pieces = splitIsolated(regex, normalized);
       for (let p = 0; p < pieces.length; p++) {
-        if (!push(pieces[p]!, out)) return false;
+        const piece = pieces[p]!;
+        if (!push(piece, 0, piece.length, out)) return false;
         if (maxLength !== undefined && out.length > maxLength) return true;
       }
       return true;
     }
     for (const piece of isolatedPieces(regex, normalized)) {
-      if (!push(piece, out)) return false;
+      if (!push(piece, 0, piece.length, out)) return false;
       if (out.length > maxLength) return true;
     }
     return true;

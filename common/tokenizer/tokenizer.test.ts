@@ -358,6 +358,57 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     }
   });
 
+  it('gives the native ids for 400 randomized ASCII texts (the hand-written splitter alone): contractions, whitespace and newline runs, punctuation runs, digits, code', async () => {
+    const pieces = [
+      "'s",
+      "'T",
+      "'re",
+      "'VE",
+      "'m",
+      "'ll",
+      "'d",
+      "'x",
+      "'",
+      "n't",
+      'word',
+      ' Word',
+      'x',
+      '0',
+      '12',
+      '345',
+      ' ',
+      '   ',
+      '\t',
+      '\n',
+      '\r\n',
+      ' \n ',
+      '\n\n  ',
+      '.',
+      ', ',
+      '!?',
+      ' ...',
+      '();',
+      ' {',
+      '=>',
+      '#',
+      '__',
+      '\u0000',
+      '\u001c',
+      '\u007f',
+      '"',
+      '`',
+      'https://x.io/a?b=1',
+    ];
+    const rng = createRng(21);
+    for (let t = 0; t < 400; t++) {
+      let text = '';
+      for (let i = 0, n = 1 + rng.int(120); i < n; i++) text += rng.pick(pieces);
+      expect(await qwen.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(
+        await native.encode(text, { addSpecialTokens: false }),
+      );
+    }
+  });
+
   it('gives the native ids for texts below U+0300 (which skip NFC) and for the same with a combining mark (which do not)', async () => {
     const rng = createRng(11);
     for (let t = 0; t < 200; t++) {
@@ -386,7 +437,7 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     }
   });
 
-  it('gives the native ids for 150 randomized conversations rendered by the chat template, each encoded twice (cold, then its segments cached)', async () => {
+  it('gives the native ids for 150 randomized conversations rendered by the chat template, each encoded three times (cold, then seen once, then its segments cached)', async () => {
     const rng = createRng(7);
     const systems = Array.from({ length: 4 }, (_, i) =>
       `You are assistant ${i}. ${randomText(1000 + i)}`.repeat(1 + i),
@@ -409,6 +460,7 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
       });
       if (!rendered.ok) throw rendered.error;
       const expected = await native.encode(rendered.value.text, { addSpecialTokens: false });
+      expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);
       expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);
       expect(await qwen.encode(rendered.value.text, { addSpecialTokens: false })).toEqual(expected);
     }
