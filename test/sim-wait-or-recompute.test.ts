@@ -24,10 +24,15 @@ const profile = engineProfile('h100-sxm', 'qwen3-8b');
 const recompute = prefillSeconds(profile, S + Q) - prefillSeconds(profile, S + Q, S);
 const { dispatchMs, tokenMs } = DEFAULT_LATENCIES;
 
-function scenario(queuedTokens: number) {
+/**
+ * W, B and C as a trace, simulated: W (S + q0, one output token) at t = 0, B (S + `bNewTokens`,
+ * `bOutputTokens` out) at 1500 ms, C (S + q, one output token) at 1502 ms; `orchestrator` is that
+ * config section.
+ */
+function simulateWBC(bNewTokens: number, bOutputTokens: number, orchestrator: Record<string, unknown> = {}) {
   const trace = traceFile([
     { arrivalMs: 0, prompt: [...prefix, ...range(Q, 20_000)], outputTokens: 1 },
-    { arrivalMs: 1500, prompt: [...prefix, ...range(queuedTokens, 30_000)], outputTokens: 1 },
+    { arrivalMs: 1500, prompt: [...prefix, ...range(bNewTokens, 30_000)], outputTokens: bOutputTokens },
     { arrivalMs: 1502, prompt: [...prefix, ...range(Q, 25_000)], outputTokens: 1 },
   ]);
   cleanups.push(trace.cleanup);
@@ -36,11 +41,13 @@ function scenario(queuedTokens: number) {
     params: { file: trace.path },
     qps: null,
     workers: 2,
-    config: { routing: { policy: 'kv', index_mode: 'precise' } },
+    config: { routing: { policy: 'kv', index_mode: 'precise' }, orchestrator },
   });
 }
 const cleanups: (() => void)[] = [];
 afterAll(() => cleanups.forEach((c) => c()));
+
+const scenario = (queuedTokens: number) => simulateWBC(queuedTokens, 1);
 
 describe('the dispatcher in the simulator: wait for the prefix holder or recompute elsewhere', () => {
   it('waits for the busy prefix holder when its queue is shorter than the recompute', async () => {
@@ -81,24 +88,8 @@ describe('the dispatcher in the simulator: wait for the prefix holder or recompu
  *                                 (b) B's blocks + C's 13 new ones pass H's KV share, while C's
  *                                 388 on O would not
  */
-function pastCapacity(dispatch: Record<string, number>) {
-  const trace = traceFile([
-    { arrivalMs: 0, prompt: [...prefix, ...range(Q, 20_000)], outputTokens: 1 },
-    { arrivalMs: 1500, prompt: [...prefix, ...range(Q, 30_000)], outputTokens: 300 },
-    { arrivalMs: 1502, prompt: [...prefix, ...range(Q, 25_000)], outputTokens: 1 },
-  ]);
-  cleanups.push(trace.cleanup);
-  return simulateSmall({
-    workload: 'trace',
-    params: { file: trace.path },
-    qps: null,
-    workers: 2,
-    config: {
-      routing: { policy: 'kv', index_mode: 'precise' },
-      orchestrator: { dispatch, admission: { queue_timeout_s: 10 } },
-    },
-  });
-}
+const pastCapacity = (dispatch: Record<string, number>) =>
+  simulateWBC(Q, 300, { dispatch, admission: { queue_timeout_s: 10 } });
 /** B's 300 decode steps, alone on H, at least (s): C cannot start on H before. */
 const bDecodes = 300 * decodeStepSeconds(profile, 1, S + Q);
 

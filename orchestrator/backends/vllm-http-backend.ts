@@ -88,47 +88,58 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
     'x-request-id': call.requestId,
     ...(call.dpRank === undefined ? {} : { [DP_RANK_HEADER]: String(call.dpRank) }),
   });
-  /** A call with the client's body: that body to the engine's own endpoint, its answer back verbatim (passthrough.ts). */
-  async function* passThrough(
+  type Response = Awaited<ReturnType<typeof send>>;
+
+  /**
+   * A call with the client's body: that body to the engine's own endpoint, its answer back
+   * verbatim (passthrough.ts). A stream is read by readPassThroughStream itself, with no
+   * generator of this file's in between (a layer costs promise hops per streamed chunk).
+   */
+  const passThrough = (
     call: GenerateCall & { openai: OpenAIPassThrough },
     signal: AbortSignal,
     extra: Record<string, unknown>,
     what: string,
-  ): AsyncGenerator<BackendChunk> {
-    const body = passThroughBody(call.openai, model(call), { extra: { ...call.extraBody, ...extra } });
-    const response = await send('POST', pathOf(call.openai), signal, body, headersFor(call));
+  ): AsyncGenerator<BackendChunk> => {
     const { openai } = call;
-    // A stream is read by readPassThroughStream itself: no generator of its own in between (a
-    // layer costs promise hops per streamed chunk).
-    yield* readResponse(response, signal, what, () =>
-      openai.stream
-        ? readPassThroughStream(name, what, response.body, openai, call.tokenIds.length)
-        : readWhole(response, what, call.tokenIds.length),
+    return readResponse(
+      () =>
+        send(
+          'POST',
+          pathOf(openai),
+          signal,
+          passThroughBody(openai, model(call), { extra: { ...call.extraBody, ...extra } }),
+          headersFor(call),
+        ),
+      signal,
+      what,
+      (response) =>
+        openai.stream
+          ? readPassThroughStream(name, what, response.body, openai, call.tokenIds.length)
+          : readWhole(response, what, call.tokenIds.length),
     );
-  }
+  };
 
-  async function* readWhole(
-    response: Awaited<ReturnType<typeof send>>,
-    what: string,
-    promptTokens: number,
-  ): AsyncGenerator<BackendChunk> {
+  async function* readWhole(response: Response, what: string, promptTokens: number): AsyncGenerator<BackendChunk> {
     yield passThroughWhole(name, what, await response.body.text(), promptTokens);
   }
 
   /**
-   * Reads a worker's response with `read` once its status is OK: a failure is the worker's
-   * (upstream_error naming it) unless the caller aborted, and the body is always closed, which
-   * closes the request (vLLM aborts the generation of a client that left).
+   * Sends the request (`open`, on the first pull: a failure to reach the worker is `send`'s
+   * error as it is), then reads the response with `read` once its status is OK: a failure is the
+   * worker's (upstream_error naming it) unless the caller aborted, and the body is always
+   * closed, which closes the request (vLLM aborts the generation of a client that left).
    */
   async function* readResponse(
-    response: Awaited<ReturnType<typeof send>>,
+    open: () => Promise<Response>,
     signal: AbortSignal,
     what: string,
-    read: () => AsyncGenerator<BackendChunk>,
+    read: (response: Response) => AsyncGenerator<BackendChunk>,
   ): AsyncGenerator<BackendChunk> {
+    const response = await open();
     try {
       await expectOk(response, what);
-      yield* read();
+      yield* read(response);
     } catch (error) {
       if (signal.aborted) throw toTandemError(signal.reason, 'cancelled');
       if (error instanceof TandemError) throw error;
@@ -150,21 +161,25 @@ export function createVllmHttpBackend(options: VllmHttpBackendOptions): WorkerBa
    * A call without the client's body (direct use of the backend): token ids in, token ids out,
    * through /v1/completions with `return_token_ids` (vLLM >= 0.10.2).
    */
-  async function* streamCompletion(
+  const streamCompletion = (
     call: GenerateCall,
     signal: AbortSignal,
     extra: Record<string, unknown>,
     what: string,
-  ): AsyncGenerator<BackendChunk> {
-    const response = await send(
-      'POST',
-      '/v1/completions',
+  ): AsyncGenerator<BackendChunk> =>
+    readResponse(
+      () =>
+        send(
+          'POST',
+          '/v1/completions',
+          signal,
+          { ...tokenCompletionBody(call, model(call), true), ...extra },
+          headersFor(call),
+        ),
       signal,
-      { ...tokenCompletionBody(call, model(call), true), ...extra },
-      headersFor(call),
+      what,
+      (response) => readTokenStream(name, what, response.body, call.tokenIds.length),
     );
-    yield* readResponse(response, signal, what, () => readTokenStream(name, what, response.body, call.tokenIds.length));
-  }
 
   return {
     kind: 'vllm-http',

@@ -129,6 +129,10 @@ interface Run {
   readonly signal: AbortSignal;
 }
 
+/** The request run on this front door's core, as text events (run-generation.ts). */
+const generate = (run: Run, context: GenerationContext) =>
+  runGeneration({ core: context.core, tokenizer: context.tokenizer.tokenizer, clock: context.clock, ...run });
+
 async function respondWhole(
   run: Run,
   res: ServerResponse,
@@ -140,12 +144,7 @@ async function respondWhole(
     run.prepared.request.sampling.logprobs === undefined ? undefined : [];
   /** An HTTP engine's own body, passed on as it wrote it. */
   let passed: string | undefined;
-  for await (const event of runGeneration({
-    core: context.core,
-    tokenizer: context.tokenizer.tokenizer,
-    clock: context.clock,
-    ...run,
-  })) {
+  for await (const event of generate(run, context)) {
     if (event.kind === 'output') {
       passed = (passed ?? '') + event.data.join('');
       continue;
@@ -198,12 +197,7 @@ async function respondStreaming(
   /** An HTTP engine streams its own chunks: they pass as they are, and it wrote its own role and finish chunks. */
   let passing = false;
   try {
-    for await (const event of runGeneration({
-      core: context.core,
-      tokenizer: context.tokenizer.tokenizer,
-      clock: context.clock,
-      ...run,
-    })) {
+    for await (const event of generate(run, context)) {
       // Each step's events leave in one write to the client's socket (a syscall each, the
       // largest cost per event): an engine's batch, the role chunk with the first text, and the
       // finish chunk, usage and [DONE] with the end of the body (sse.done).

@@ -80,26 +80,17 @@ export interface PostResult {
 }
 
 export function post(url: string, path: string, body: Record<string, unknown>): Promise<PostResult> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}${path}`,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
+  return send(url, path, 'POST', JSON.stringify(body));
 }
 
 export function get(url: string, path: string): Promise<PostResult> {
+  return send(url, path, 'GET');
+}
+
+function send(url: string, path: string, method: 'GET' | 'POST', body?: string): Promise<PostResult> {
+  const headers = body === undefined ? {} : { 'content-type': 'application/json' };
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { agent: false }, (res) => {
+    const req = request(`${url}${path}`, { method, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -107,7 +98,7 @@ export function get(url: string, path: string): Promise<PostResult> {
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 

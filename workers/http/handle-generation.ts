@@ -50,8 +50,9 @@ export async function handleFacadeRequest(context: FacadeContext, call: Generati
     const who = responseIdentity(endpoint, request.id, Math.floor(context.clock.now() / 1000), prepared.value.model);
     const observer = context.metrics.startRequest(arrivalMs);
     const events = runRequest(prepared.value, context.engineRequestId(request.id), context, observer, end.signal);
-    if (prepared.value.parsed.stream) await respondStreaming(res, headers, who, prepared.value, events, context);
-    else await respondWhole(res, headers, who, prepared.value, events, context);
+    const reply = { res, headers, who, prepared: prepared.value, events, context };
+    if (prepared.value.parsed.stream) await respondStreaming(reply);
+    else await respondWhole(reply);
   } catch (error) {
     if (end.clientGone()) return;
     const failure = toTandemError(error);
@@ -62,14 +63,17 @@ export async function handleFacadeRequest(context: FacadeContext, call: Generati
   }
 }
 
-async function respondWhole(
-  res: ServerResponse,
-  headers: Record<string, string>,
-  who: ResponseIdentity,
-  prepared: EngineRequest,
-  events: AsyncIterable<RunEvent>,
-  context: FacadeContext,
-): Promise<void> {
+/** One request's answer in the making: where it goes, who it answers as, and the engine's events for it. */
+interface Reply {
+  readonly res: ServerResponse;
+  readonly headers: Record<string, string>;
+  readonly who: ResponseIdentity;
+  readonly prepared: EngineRequest;
+  readonly events: AsyncIterable<RunEvent>;
+  readonly context: FacadeContext;
+}
+
+async function respondWhole({ res, headers, who, prepared, events, context }: Reply): Promise<void> {
   const { parsed } = prepared;
   let text = '';
   const tokenIds: number[] = [];
@@ -90,14 +94,7 @@ async function respondWhole(
   }
 }
 
-async function respondStreaming(
-  res: ServerResponse,
-  headers: Record<string, string>,
-  who: ResponseIdentity,
-  prepared: EngineRequest,
-  events: AsyncIterable<RunEvent>,
-  context: FacadeContext,
-): Promise<void> {
+async function respondStreaming({ res, headers, who, prepared, events, context }: Reply): Promise<void> {
   const { parsed } = prepared;
   const sse = createSseWriter(res, headers);
   const promptTokens = prepared.promptTokenIds.length;
