@@ -69,11 +69,11 @@ async function serve(): Promise<void> {
 
   console.log(`== refusing 7 MB prompts server-side: four senders (their own process) for ${SECONDS} s`);
   console.log(`load average at start: ${load()}`);
-  // CPU per refusal from 2 s in (JIT warm, the tokenizer's start-up garbage collected) to the senders' end.
+  // CPU per refusal from 4 s in (JIT warm, the tokenizer's start-up garbage collected) to the senders' end.
   let warm: { cpu: NodeJS.CpuUsage; answered: number } | undefined;
   const warmTimer = setTimeout(() => {
     warm = { cpu: process.cpuUsage(), answered: latencies.length };
-  }, 2000);
+  }, 4000);
   const senders = spawn(
     process.execPath,
     ['--import', 'tsx', new URL(import.meta.url).pathname, '--senders', url, '--seconds', String(SECONDS)],
@@ -89,7 +89,7 @@ async function serve(): Promise<void> {
   const readKb = reads.map((bytes) => bytes / 1000);
   if (cpu)
     console.log(
-      `this process's CPU from 2 s in to the senders' end: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s for ${refusedWarm} refusals, ${((cpu.user + cpu.system) / 1000 / refusedWarm).toFixed(3)} ms per refusal (user ${(cpu.user / 1000 / refusedWarm).toFixed(3)}, system ${(cpu.system / 1000 / refusedWarm).toFixed(3)})`,
+      `this process's CPU from 4 s in to the senders' end: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s for ${refusedWarm} refusals, ${((cpu.user + cpu.system) / 1000 / refusedWarm).toFixed(3)} ms per refusal (user ${(cpu.user / 1000 / refusedWarm).toFixed(3)}, system ${(cpu.system / 1000 / refusedWarm).toFixed(3)})`,
     );
   console.log(
     `bytes read per connection: p50 ${pct(readKb, 50).toFixed(0)} kB, max ${pct(readKb, 100).toFixed(0)} kB (of 7,000 kB sent)`,
