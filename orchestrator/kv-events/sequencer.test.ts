@@ -2,14 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../common/rng.ts';
 import { createKvEventSequencer, type KvResetReason, type ReplayFn } from './sequencer.ts';
 
+/** One published KV-event batch: its sequence number and payload. */
+type Batch = { seq: bigint; payload: Uint8Array };
+
 /** An in-memory publisher: per-incarnation sequence from 0 and a bounded replay ring. */
 function fakePublisher(capacity = 1000) {
   let incarnation = 0;
   let next = 0n;
-  let ring: { seq: bigint; payload: Uint8Array }[] = [];
+  let ring: Batch[] = [];
   const payloadOf = (inc: number, seq: bigint) => new TextEncoder().encode(`${inc}:${seq}`);
   return {
-    publish(): { seq: bigint; payload: Uint8Array } {
+    publish(): Batch {
       const entry = { seq: next++, payload: payloadOf(incarnation, next - 1n) };
       ring.push(entry);
       if (ring.length > capacity) ring.shift();
@@ -34,17 +37,26 @@ function harness(replay: ReplayFn | undefined) {
     deliver: (seq, payload, via) => delivered.push({ seq, text: new TextDecoder().decode(payload), via }),
     reset: (reason) => resets.push(reason),
   });
-  return { sequencer, delivered, resets, seqs: () => delivered.map((d) => Number(d.seq)) };
+  return {
+    sequencer,
+    delivered,
+    resets,
+    seqs: () => delivered.map((d) => Number(d.seq)),
+    /** The sequencer receives one published batch. */
+    receive: (batch: Batch) => sequencer.receive(batch.seq, batch.payload),
+  };
+}
+
+/** Publishes `count` batches, the harness receiving each as it is published (nothing lost). */
+async function publishReceived(pub: ReturnType<typeof fakePublisher>, h: ReturnType<typeof harness>, count: number) {
+  for (let i = 0; i < count; i++) await h.receive(pub.publish());
 }
 
 describe('KV-event sequencer', () => {
   it('delivers an in-order stream at once, without replays', async () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
-    for (let i = 0; i < 5; i++) {
-      const { seq, payload } = pub.publish();
-      await h.sequencer.receive(seq, payload);
-    }
+    await publishReceived(pub, h, 5);
     expect(h.seqs()).toEqual([0, 1, 2, 3, 4]);
     expect(h.sequencer.stats()).toMatchObject({ replays: 0, gaps: 0, lastSeq: 4n });
   });
@@ -67,8 +79,7 @@ describe('KV-event sequencer', () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
     for (let i = 0; i < 5; i++) pub.publish();
-    const { seq, payload } = pub.publish();
-    await h.sequencer.receive(seq, payload);
+    await h.receive(pub.publish());
     expect(h.seqs()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(h.sequencer.stats()).toMatchObject({ lateJoins: 1, replays: 1 });
     expect(h.resets).toEqual([]);
@@ -77,15 +88,12 @@ describe('KV-event sequencer', () => {
   it('resets on a gap older than the ring, delivers what the ring still holds, and continues live', async () => {
     const pub = fakePublisher(3);
     const h = harness(pub.replay);
-    const first = pub.publish();
-    await h.sequencer.receive(first.seq, first.payload);
+    await h.receive(pub.publish());
     for (let i = 1; i < 7; i++) pub.publish(); // 1..6 lost; the ring keeps 4..6
-    const live = pub.publish(); // 7; ring now 5..7
-    await h.sequencer.receive(live.seq, live.payload);
+    await h.receive(pub.publish()); // 7; ring now 5..7
     expect(h.resets).toEqual(['unrecoverable-gap']);
     expect(h.seqs()).toEqual([0, 5, 6, 7]);
-    const next = pub.publish();
-    await h.sequencer.receive(next.seq, next.payload);
+    await h.receive(pub.publish());
     expect(h.seqs().at(-1)).toBe(8);
     expect(h.resets).toHaveLength(1);
   });
@@ -94,11 +102,9 @@ describe('KV-event sequencer', () => {
     const pub = fakePublisher();
     const h = harness(undefined);
     pub.publish();
-    const a = pub.publish();
-    await h.sequencer.receive(a.seq, a.payload);
+    await h.receive(pub.publish());
     pub.publish();
-    const b = pub.publish();
-    await h.sequencer.receive(b.seq, b.payload);
+    await h.receive(pub.publish());
     expect(h.resets).toEqual(['unrecoverable-gap', 'unrecoverable-gap']);
     expect(h.seqs()).toEqual([1, 3]);
   });
@@ -121,15 +127,9 @@ describe('KV-event sequencer', () => {
   it('resets with "restart" when the live sequence goes backwards, then follows the new one', async () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
-    for (let i = 0; i < 4; i++) {
-      const { seq, payload } = pub.publish();
-      await h.sequencer.receive(seq, payload);
-    }
+    await publishReceived(pub, h, 4);
     pub.restart();
-    for (let i = 0; i < 2; i++) {
-      const { seq, payload } = pub.publish();
-      await h.sequencer.receive(seq, payload);
-    }
+    await publishReceived(pub, h, 2);
     expect(h.resets).toEqual(['restart']);
     expect(h.delivered.slice(4).map((d) => d.text)).toEqual(['1:0', '1:1']);
     expect(h.sequencer.stats().restarts).toBe(1);
@@ -138,14 +138,10 @@ describe('KV-event sequencer', () => {
   it('detects a restarted publisher whose sequence already passed ours, by the anchor batch', async () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
-    for (let i = 0; i < 3; i++) {
-      const { seq, payload } = pub.publish();
-      await h.sequencer.receive(seq, payload);
-    }
+    await publishReceived(pub, h, 3);
     pub.restart();
     for (let i = 0; i < 6; i++) pub.publish(); // missed while reconnecting
-    const live = pub.publish(); // seq 6 > 3: looks like a gap
-    await h.sequencer.receive(live.seq, live.payload);
+    await h.receive(pub.publish()); // seq 6 > 3: looks like a gap
     expect(h.resets).toEqual(['restart']);
     expect(h.delivered.slice(3).map((d) => d.text)).toEqual(['1:0', '1:1', '1:2', '1:3', '1:4', '1:5', '1:6']);
   });
@@ -153,15 +149,11 @@ describe('KV-event sequencer', () => {
   it('verifies the next message after a lost connection, catching a restart whose sequence continues ours', async () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
-    for (let i = 0; i < 3; i++) {
-      const { seq, payload } = pub.publish();
-      await h.sequencer.receive(seq, payload);
-    }
+    await publishReceived(pub, h, 3);
     h.sequencer.connectionLost();
     pub.restart();
     for (let i = 0; i < 3; i++) pub.publish();
-    const live = pub.publish(); // seq 3: exactly what was expected
-    await h.sequencer.receive(live.seq, live.payload);
+    await h.receive(pub.publish()); // seq 3: exactly what was expected
     expect(h.resets).toEqual(['restart']);
     expect(h.delivered.slice(3).map((d) => d.text)).toEqual(['1:0', '1:1', '1:2', '1:3']);
   });
@@ -169,13 +161,9 @@ describe('KV-event sequencer', () => {
   it('after a lost connection to the same publisher, verifies and carries on without a reset', async () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
-    for (let i = 0; i < 3; i++) {
-      const { seq, payload } = pub.publish();
-      await h.sequencer.receive(seq, payload);
-    }
+    await publishReceived(pub, h, 3);
     h.sequencer.connectionLost();
-    const live = pub.publish();
-    await h.sequencer.receive(live.seq, live.payload);
+    await h.receive(pub.publish());
     expect(h.resets).toEqual([]);
     expect(h.seqs()).toEqual([0, 1, 2, 3]);
     expect(h.sequencer.stats().replays).toBe(1);
@@ -185,7 +173,7 @@ describe('KV-event sequencer', () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
     const published = Array.from({ length: 21 }, () => pub.publish());
-    for (const i of [0, 5, 8, 12, 20]) await h.sequencer.receive(published[i]!.seq, published[i]!.payload); // a lagging reader that lost most
+    for (const i of [0, 5, 8, 12, 20]) await h.receive(published[i]!); // a lagging reader that lost most
     expect(h.seqs()).toEqual(Array.from({ length: 21 }, (_, i) => i));
     expect(h.sequencer.stats()).toMatchObject({ gaps: 4, replays: 1, replayedBatches: 16 });
   });
@@ -194,12 +182,12 @@ describe('KV-event sequencer', () => {
     const pub = fakePublisher();
     const h = harness(pub.replay);
     const published = Array.from({ length: 11 }, () => pub.publish());
-    await h.sequencer.receive(published[0]!.seq, published[0]!.payload);
-    await h.sequencer.receive(published[3]!.seq, published[3]!.payload); // replay; 4..10 kept
+    await h.receive(published[0]!);
+    await h.receive(published[3]!); // replay; 4..10 kept
     h.sequencer.connectionLost();
     pub.restart();
     const second = Array.from({ length: 7 }, () => pub.publish());
-    await h.sequencer.receive(second[6]!.seq, second[6]!.payload); // 6: a gap the old tail "covers"
+    await h.receive(second[6]!); // 6: a gap the old tail "covers"
     expect(h.resets).toEqual(['restart']);
     expect(h.delivered.slice(4).map((d) => d.text)).toEqual(['1:0', '1:1', '1:2', '1:3', '1:4', '1:5', '1:6']);
   });
