@@ -87,10 +87,14 @@ async function serve(): Promise<void> {
   const answered = [...statuses].map(([status, n]) => `${n} x ${status}`).join(', ');
   console.log(`answered ${latencies.length} (${answered}); head arrived -> answer sent: ${spread(latencies)}`);
   const readKb = reads.map((bytes) => bytes / 1000);
-  if (cpu)
+  if (cpu) {
+    const perRefusalMs = (us: number) => (us / 1000 / refusedWarm).toFixed(3);
+    const totalUs = cpu.user + cpu.system;
     console.log(
-      `this process's CPU from 4 s in to the senders' end: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s for ${refusedWarm} refusals, ${((cpu.user + cpu.system) / 1000 / refusedWarm).toFixed(3)} ms per refusal (user ${(cpu.user / 1000 / refusedWarm).toFixed(3)}, system ${(cpu.system / 1000 / refusedWarm).toFixed(3)})`,
+      `this process's CPU from 4 s in to the senders' end: ${(totalUs / 1e6).toFixed(2)} s for ${refusedWarm} refusals, ` +
+        `${perRefusalMs(totalUs)} ms per refusal (user ${perRefusalMs(cpu.user)}, system ${perRefusalMs(cpu.system)})`,
     );
+  }
   console.log(
     `bytes read per connection: p50 ${pct(readKb, 50).toFixed(0)} kB, max ${pct(readKb, 100).toFixed(0)} kB (of 7,000 kB sent)`,
   );

@@ -53,7 +53,10 @@ const { values: args } = parseArgs({
     'wait-factor': { type: 'string' },
     /** huge: the senders' process priority (nice, 0-19; default 0). Hostile clients run on other machines; here their CPU competes with the orchestrator's. */
     'senders-nice': { type: 'string', default: '0' },
-    /** Write a V8 CPU profile of the orchestrator there, and phases.json: the huge case's windows (npx tsx bench/frontend/profile-summary.ts DIR --server orchestrator --phase "7 MB prompts"). */
+    /**
+     * Write a V8 CPU profile of the orchestrator there, and phases.json: the huge case's windows
+     * (npx tsx bench/frontend/profile-summary.ts DIR --server orchestrator --phase "7 MB prompts").
+     */
     'cpu-prof': { type: 'string' },
     /** Internal: be the huge-prompt senders (their own process, so their 7 MB writes do not slow the measuring clients). */
     'huge-senders': { type: 'string' },
@@ -348,7 +351,10 @@ function serverSide(before: readonly Sample[], after: readonly Sample[]): { refu
   const change = (metric: string) => `${mb(before, metric)} -> ${mb(after, metric)} MB`;
   return {
     refusals: `${count} refused, p50 ${q(0.5)} p99 ${q(0.99)} (in its buckets), mean ${ms(meanMs)}`,
-    memory: `V8 heap used ${change('nodejs_heap_size_used_bytes')}, external (Buffers, ArrayBuffers) ${change('nodejs_external_memory_bytes')}, RSS ${change('process_resident_memory_bytes')}`,
+    memory:
+      `V8 heap used ${change('nodejs_heap_size_used_bytes')}, ` +
+      `external (Buffers, ArrayBuffers) ${change('nodejs_external_memory_bytes')}, ` +
+      `RSS ${change('process_resident_memory_bytes')}`,
   };
 }
 
@@ -429,7 +435,9 @@ async function huge(url: string, pid: number): Promise<void> {
   const othersCpuS = ((workBefore.cpuS - workAtStart.cpuS) / Math.max(1, alone.length)) * withHuge.length;
   const cpuPerRefusalMs = (1000 * (workAfter.cpuS - workBefore.cpuS - othersCpuS)) / Math.max(1, refusals.length);
   console.log(
-    `orchestrator while they ran: CPU ${(workAfter.cpuS - workBefore.cpuS).toFixed(1)} s in ${SECONDS} s (about ${cpuPerRefusalMs.toFixed(2)} ms per refusal, the others' share taken out); read about ${(readPerRefusal / 1e6).toFixed(2)} MB per 7 MB prompt; the senders' own CPU ${sendersCpuS.toFixed(1)} s`,
+    `orchestrator while they ran: CPU ${(workAfter.cpuS - workBefore.cpuS).toFixed(1)} s in ${SECONDS} s ` +
+      `(about ${cpuPerRefusalMs.toFixed(2)} ms per refusal, the others' share taken out); ` +
+      `read about ${(readPerRefusal / 1e6).toFixed(2)} MB per 7 MB prompt; the senders' own CPU ${sendersCpuS.toFixed(1)} s`,
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
