@@ -11,8 +11,9 @@
  *
  * Texts: `words` are ~1001-token sentences over the tokenizer's own whole words (prompt-texts.ts,
  * each word one id); `chat` and `seen` are the Qwen3 template's rendering of a fresh chat and of a
- * chat whose ~880-token system prompt every request shares (frontend-overhead.ts's kinds); `files` are ~4,000-character windows of this repository's Markdown and
- * TypeScript (code, punctuation runs, newlines, indentation). Both tokenizers first encode 300
+ * chat whose ~880-token system prompt every request shares (frontend-overhead.ts's kinds);
+ * `files` are ~4,000-character windows of this repository's Markdown and TypeScript (code,
+ * punctuation runs, newlines, indentation). Both tokenizers first encode 300
  * prompts of each kind unmeasured (a word cache warm as in steady serving).
  */
 import { readdirSync, readFileSync } from 'node:fs';

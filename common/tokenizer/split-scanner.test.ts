@@ -31,7 +31,10 @@ function splitterPieces(split: (text: string, at: number) => number, text: strin
   return pieces;
 }
 
-/** ASCII pieces that exercise every alternative: contractions in both cases and near misses, whitespace runs with and without CR/LF, punctuation runs, digit runs. */
+/**
+ * ASCII pieces that exercise every alternative: contractions in both cases and near misses,
+ * whitespace runs with and without CR/LF, punctuation runs, digit runs.
+ */
 const ASCII = [
   "'s",
   "'S",
@@ -97,7 +100,10 @@ const ASCII = [
   '\u001f',
   '\u007f',
 ];
-/** Characters at or above U+0080 next to which a piece may end differently: letters (ſ folds to s, K to k), numbers, Unicode spaces, symbols, surrogate pairs. */
+/**
+ * Characters at or above U+0080 next to which a piece may end differently: letters (ſ folds to s,
+ * K to k), numbers, Unicode spaces, symbols, surrogate pairs.
+ */
 const WIDE = [
   'é',
   'ſ',

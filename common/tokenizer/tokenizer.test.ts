@@ -358,7 +358,8 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     }
   });
 
-  it('gives the native ids for 400 randomized ASCII texts (the hand-written splitter alone): contractions, whitespace and newline runs, punctuation runs, digits, code', async () => {
+  // The hand-written splitter alone: contractions, whitespace and newline runs, punctuation runs, digits, code.
+  it('gives the native ids for 400 randomized ASCII texts', async () => {
     const pieces = [
       "'s",
       "'T",
@@ -437,7 +438,8 @@ describe('JavaScript byte-level BPE with the segment cache, against the native l
     }
   });
 
-  it('gives the native ids for 150 randomized conversations rendered by the chat template, each encoded three times (cold, then seen once, then its segments cached)', async () => {
+  // Each encoded three times: cold, then seen once, then its segments cached.
+  it('gives the native ids for 150 randomized conversations rendered by the chat template', async () => {
     const rng = createRng(7);
     const systems = Array.from({ length: 4 }, (_, i) =>
       `You are assistant ${i}. ${randomText(1000 + i)}`.repeat(1 + i),
