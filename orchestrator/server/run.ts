@@ -6,6 +6,7 @@ import { createRoutingCore } from '../routing/index.ts';
 import { runClusterPrimary } from './cluster-primary.ts';
 import { joinCluster } from './cluster-serving.ts';
 import { createOrchestrator, type Orchestrator, type OrchestratorDeps } from './create-orchestrator.ts';
+import { limitHeapGrowth } from './heap-growth.ts';
 
 export interface RunOrchestratorOptions extends ConfigSources {
   readonly deps?: OrchestratorDeps;
@@ -42,6 +43,7 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     process.exitCode = await runClusterPrimary({ processes, logger });
     return;
   }
+  limitHeapGrowth(config.orchestrator.heap_growth_percent);
   const member = cluster.isWorker ? joinCluster() : undefined;
   // A terminal's Ctrl-C reaches every process of the group: the primary turns it into SIGTERM for each.
   if (member) process.on('SIGINT', () => {});

@@ -169,6 +169,15 @@ export const orchestratorSection = z
     /** On SIGTERM/SIGINT: stop admitting, then wait this long for running requests before cancelling them, seconds. */
     shutdown_grace_s: z.number().nonnegative().default(30),
     /**
+     * How far V8 lets a serving process's heap grow past what survived its last full collection
+     * before the next one, percent (V8's --heap-growing-percent); 0 leaves V8's own factor.
+     * A client refused in a loop (7 MB prompts, hundreds a second) leaves garbage that outlives
+     * the young generation while its connection lingers: with V8's factor the heap grew 130-180 MB
+     * before a full collection; at 60 it stays within tens of MB, for no CPU per request that the
+     * front-door benches can tell apart (bench/README.md, issue 16).
+     */
+    heap_growth_percent: z.number().int().nonnegative().max(1000).default(60),
+    /**
      * Serving processes behind the one port (node:cluster), each a whole orchestrator sharing its
      * bookings with the others; `auto`: the machine's available parallelism. 1 runs a plain single
      * process (no primary, nothing forked).
