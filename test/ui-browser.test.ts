@@ -95,7 +95,10 @@ describe.skipIf(!available)('the status page in a browser', () => {
     await page.locator('#connection[data-state="ok"]').waitFor({ timeout: 15_000 });
     const rows = page.locator('#workers tbody tr[data-worker]');
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
-    expect((await rows.allInnerTexts()).map((row) => row.split('\t')[0]).sort()).toEqual(['worker-0', 'worker-1']);
+    // Each row's first cell, as text: a row's innerText has tabs between cells only once the table
+    // is laid out, and once in CI it was read before (the cells' texts ran together).
+    const names = await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLTableRowElement).cells[0]?.textContent));
+    expect(names.sort()).toEqual(['worker-0', 'worker-1']);
     await expect
       .poll(() => page.locator('#workers .health[data-state="healthy"]').count(), { timeout: 15_000 })
       .toBe(2);
