@@ -76,6 +76,7 @@ function input(
     ),
     decode: () => (calls.push('decode'), selection('d0')),
     local: () => (calls.push('local'), { prefillSeconds: 0.1, stallSeconds: 0.08 }),
+    waitSeconds: (report) => report.cost.queueSeconds,
     ...overrides,
   };
 }

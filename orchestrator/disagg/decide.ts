@@ -1,4 +1,4 @@
-import type { RoutingDecision } from '../routing/index.ts';
+import type { CandidateReport, RoutingDecision } from '../routing/index.ts';
 import { comparePlacements } from './placement.ts';
 import type { DecodeSelection, DisaggDecision, DisaggOptions, PlacementTerms } from './types.ts';
 
@@ -34,6 +34,11 @@ export interface DecideInput {
   readonly decode: () => DecodeSelection | null;
   /** The rule-1 worker's prefill of the request beside its decode batch (placement.ts `localPrefill`). */
   readonly local: () => { readonly prefillSeconds: number; readonly stallSeconds: number };
+  /**
+   * Prefill queued ahead of the request on a worker, seconds, as rule 7 prices both sides'
+   * wait (placement.ts `queuedPrefillSeconds`: the load book's figure floored by the router's bookings).
+   */
+  readonly waitSeconds: (report: CandidateReport) => number;
 }
 
 export function decideDisaggregation(input: DecideInput): DisaggDecision {
@@ -108,22 +113,24 @@ export function decideDisaggregation(input: DecideInput): DisaggDecision {
     const p = prefill.candidates.find((c) => c.id === prefill!.workerId)!;
     const d = decode.candidates.find((c) => c.id === decode!.workerId);
     const local = input.local();
+    const localWait = input.waitSeconds(chosen);
+    const remoteWait = input.waitSeconds(p);
     placement = comparePlacements({
       local: {
-        queueSeconds: chosen.cost.queueSeconds,
+        queueSeconds: localWait,
         prefillSeconds: local.prefillSeconds,
         stallSeconds: local.stallSeconds,
         stalledSequences: chosen.load.inflightRequests,
       },
       remote: {
-        queueSeconds: p.cost.queueSeconds,
+        queueSeconds: remoteWait,
         prefillSeconds: p.cost.prefillSeconds,
         transferSeconds: d?.terms.transferSeconds ?? 0,
       },
       stallWeight,
       ttftTargetSeconds,
     });
-    const remoteTerms = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(p.cost.queueSeconds)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)})`;
+    const remoteTerms = `remote ${s(placement.remoteTtftSeconds)} (wait ${s(remoteWait)} + prefill ${s(p.cost.prefillSeconds)} + transfer ${s(d?.terms.transferSeconds ?? 0)})`;
     const localTerms = `local ${s(placement.localCostSeconds)} (wait + prefill ${s(placement.localTtftSeconds)} + ${stallWeight} x ${s(placement.stallSeconds)} stall x ${placement.stalledSequences} decoding)`;
     const priced = `${remoteTerms} against ${localTerms}, TTFT target ${s(ttftTargetSeconds)}`;
     const why = (remote: boolean) =>

@@ -6,7 +6,7 @@ import type { LoadBook } from '../load/index.ts';
 import type { Candidate, RouteOptions, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
 import { decideDisaggregation } from './decide.ts';
 import { selectDecodeWorker, type DecodeCandidateInput } from './decode-selection.ts';
-import { localPrefill } from './placement.ts';
+import { localPrefill, queuedPrefillSeconds } from './placement.ts';
 import type { DecodeCandidateReport, DecodeSelection, DisaggBookings, DisaggDecision, DisaggOptions } from './types.ts';
 
 /**
@@ -146,6 +146,7 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       const prefillPool = candidates.filter((c) => c.role !== 'decode');
       const aggregated = decodePool.length > 0 ? router.route(request, decodePool, routeOptions) : null;
       const byId = new Map(decodePool.map((c) => [c.id, c]));
+      const profileOf = new Map(candidates.map((c) => [c.id, c.profile]));
       const decision: Decided = decideDisaggregation({
         options: {
           mode: options.mode,
@@ -167,6 +168,7 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
             decodeContextTokens: report.load.activeDecodeBlocks * report.blockSize,
           });
         },
+        waitSeconds: (report) => queuedPrefillSeconds(profileOf.get(report.id)!, report.load),
       });
       decision[INTERNAL] = { owner, request, dryRun, committed: false };
       return decision;

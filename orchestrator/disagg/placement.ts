@@ -1,4 +1,6 @@
 import { forwardSeconds, type EngineProfile } from '../../common/profiles/index.ts';
+import type { WorkerLoad } from '../load/index.ts';
+import { prefillSecondsPerToken } from '../routing/index.ts';
 import type { PlacementTerms } from './types.ts';
 
 /**
@@ -24,7 +26,7 @@ import type { PlacementTerms } from './types.ts';
  */
 export interface PlacementInput {
   readonly local: {
-    /** Prefill queued on the decode-capable worker ahead of the request. */
+    /** Prefill queued on the decode-capable worker ahead of the request (`queuedPrefillSeconds`). */
     readonly queueSeconds: number;
     /** The request's uncached prefill there, chunked beside the worker's decode batch (`localPrefill`). */
     readonly prefillSeconds: number;
@@ -34,7 +36,7 @@ export interface PlacementInput {
     readonly stalledSequences: number;
   };
   readonly remote: {
-    /** Prefill queued on the chosen prefill worker ahead of the request. */
+    /** Prefill queued on the chosen prefill worker ahead of the request (`queuedPrefillSeconds`). */
     readonly queueSeconds: number;
     /** The request's uncached prefill on it. */
     readonly prefillSeconds: number;
@@ -63,6 +65,28 @@ export function comparePlacements(input: PlacementInput): PlacementTerms {
     ttftTargetSeconds: input.ttftTargetSeconds,
     remote: localMeets !== remoteMeets ? remoteMeets : remoteTtftSeconds < localCostSeconds,
   };
+}
+
+/**
+ * The wait a placement is priced with: prefill queued on the worker ahead of the request, in
+ * seconds at the routing cost model's rate per queued token. The queued tokens are the larger of
+ * the load book's figure (the worker's last report, corrected by the router's bookings since)
+ * and the router's own bookings alone, as the dispatcher's capacity check counts them: every
+ * booked prompt is on the worker until its first token comes back.
+ *
+ * Why the floor: a worker reports a prompt's prefill done once its last chunk is scheduled,
+ * while the router holds its booking until the first token arrives (that step's time later).
+ * A report taken in between no longer counts the prompt, the booking's release then subtracts
+ * it a second time, and until the next report (up to the status interval) the prompts queued
+ * behind it vanish from the corrected figure. On a prefill worker whose steps are long chunks
+ * of long prompts this happens after almost every prompt: on mixed-isl the remote wait read 0
+ * while 1-2 s of prefill were queued, and long prompts sent there missed the TTFT target.
+ */
+export function queuedPrefillSeconds(
+  profile: EngineProfile,
+  load: Pick<WorkerLoad, 'queuedPrefillTokens' | 'booked'>,
+): number {
+  return Math.max(load.queuedPrefillTokens, load.booked.queuedPrefillTokens) * prefillSecondsPerToken(profile);
 }
 
 /**
