@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../common/clock.ts';
 import { parseConfig } from '../common/config/index.ts';
-import { engineProfile, kvBlockBytes, linkProfile, transferSeconds } from '../common/profiles/index.ts';
+import { engineProfile, kvBlockBytes, linkProfile, prefillSeconds, transferSeconds } from '../common/profiles/index.ts';
 import { createDisaggregator, disaggOptionsFromConfig, type DisaggDecision } from '../orchestrator/disagg/index.ts';
 import { createRoutingCore, type Candidate } from '../orchestrator/routing/index.ts';
 import { createCacheFleet } from './fakes/prefix-cache.ts';
@@ -120,6 +120,44 @@ describe('the disaggregation decision', () => {
     expect(backedUp.reason).toMatch(/only local prefill meets the TTFT target/);
     for (const id of bookings) load.firstToken(id, clock.now());
     expect(disagg.decide({ tokenIds: prompt, maxTokens: 64 }, pool).disaggregate).toBe(true);
+  });
+
+  it("counts a prompt still prefilling remotely after a report dropped it, until its first token: the router's bookings floor the remote wait", () => {
+    const { disagg, pool, load, clock, busy } = setup({ mode: 'auto', threshold_tokens: 256 });
+    busy(16);
+    // On each prefill worker a 16,000-token prompt A is in its last chunk and a 30,000-token B waits behind it.
+    const booked = ['p0', 'p1'].map((id) => ({
+      id,
+      a: load.book(id, { prefillTokens: 16_000, decodeBlocks: 0 }, clock.now()),
+      b: load.book(id, { prefillTokens: 30_000, decodeBlocks: 0 }, clock.now()),
+    }));
+    // The workers report while A's last step runs: A no longer counts, B's 30,000 tokens do.
+    clock.advance(100);
+    for (const { id } of booked)
+      load.report(id, { runningRequests: 2, waitingRequests: 0, queuedPrefillTokens: 30_000 }, clock.now());
+    // A's first token comes back: its booking goes, and the correction subtracts it a second time.
+    clock.advance(200);
+    for (const { a } of booked) load.firstToken(a, clock.now());
+    const p0 = load.load('p0', clock.now());
+    expect(p0.queuedPrefillTokens).toBe(14_000); // 30,000 + (30,000 - 46,000)
+    expect(p0.booked.queuedPrefillTokens).toBe(30_000);
+    // An 8,000-token prompt, 16 sequences decoding on every decode worker. Hand check (Qwen3-8B,
+    // one H100, 31.5 us a queued token): B alone is 0.945 s of wait, so remote is 0.945 s + its
+    // 0.28 s prefill + the transfer, past the 1 s target; local is 0.28 s beside the batch and
+    // meets it. With the corrected 14,000 tokens (0.44 s) remote would seem to meet it too, and
+    // the stall on 16 sequences would send the prompt there.
+    const decision = disagg.decide({ tokenIds: tokens(8000, 1), maxTokens: 64 }, pool);
+    const perToken = prefillSeconds(profile, 2048) / 2048;
+    const remote = decision.prefill!.candidates.find((c) => c.id === decision.prefill!.workerId)!;
+    expect(perToken * 30_000).toBeCloseTo(0.945, 3);
+    expect(decision.placement!.remoteTtftSeconds).toBeGreaterThan(30_000 * perToken + remote.cost.prefillSeconds);
+    expect(decision.placement!.remoteTtftSeconds).toBeGreaterThan(1);
+    expect(decision.placement!.localTtftSeconds).toBeLessThan(0.3);
+    expect(decision.disaggregate).toBe(false);
+    expect(decision.reason).toMatch(/only local prefill meets the TTFT target: remote .* \(wait 945\.\d ms/);
+    // B's first token: nothing is queued on either side any more, and the stall sends the prompt remote.
+    for (const { b } of booked) load.firstToken(b, clock.now());
+    expect(disagg.decide({ tokenIds: tokens(8000, 1), maxTokens: 64 }, pool).disaggregate).toBe(true);
   });
 
   it('prefers the decode worker that caches part of the prompt over an equally loaded one that caches nothing', () => {

@@ -121,6 +121,21 @@ describe('decideDisaggregation', () => {
     expect(ttftOnly.placement!.localCostSeconds).toBeCloseTo(0.1, 9);
   });
 
+  it("prices each side's wait with waitSeconds, not the routing cost's queue term", () => {
+    // p0's routing cost says 0 s queued, its wait is 0.95 s: remote 0.95 + 0.1 + 0.01 = 1.06 s
+    // misses the 1 s target, local 0.1 s meets it, so local wins despite 12 decoding sequences
+    // (with the routing cost's 0 s both meet and the 0.96 s stall sends it remote, as above).
+    const i = input({
+      aggregated: routed('d0', [{ id: 'd0', newTokens: 800, inflight: 12 }]),
+      prefill: () => routed('p0', [{ id: 'p0', newTokens: 1000, queueSeconds: 0, prefillSeconds: 0.1 }]),
+      waitSeconds: (report) => (report.id === 'p0' ? 0.95 : 0),
+    });
+    const decision = decideDisaggregation(i);
+    expect(decision.disaggregate).toBe(false);
+    expect(decision.placement!.remoteTtftSeconds).toBeCloseTo(1.06, 9);
+    expect(decision.reason).toMatch(/only local prefill meets the TTFT target: remote 1060\.0 ms \(wait 950\.0 ms/);
+  });
+
   it('ignores the threshold and the placement cost in mode always', () => {
     const i = input({
       mode: 'always',

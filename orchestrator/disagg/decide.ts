@@ -16,7 +16,8 @@ import type { DecodeSelection, DisaggDecision, DisaggOptions, PlacementTerms } f
  * 6. Prefill and decode on one worker (a pool of `both` workers): aggregated there.
  * 7. `auto`: the two placements priced (placement.ts): remote = the prefill worker's wait and
  *    prefill + the transfer to the decode worker; local = the rule-1 worker's wait and prefill
- *    beside its decode batch + `stallWeight` x the stall that batch suffers. If only one meets
+ *    beside its decode batch + `stallWeight` x the stall that batch suffers (each wait: the
+ *    prefill queued there, floored by the router's bookings). If only one meets
  *    the TTFT target, that one; else local when not dearer: aggregated there.
  * 8. Otherwise: disaggregated.
  *

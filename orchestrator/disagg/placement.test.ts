@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { engineProfile, forwardSeconds, prefillSeconds } from '../../common/profiles/index.ts';
-import { comparePlacements, localPrefill, type PlacementInput } from './placement.ts';
+import { comparePlacements, localPrefill, queuedPrefillSeconds, type PlacementInput } from './placement.ts';
 
 // Qwen3-32B on 2 x H100 (the mixed-isl fleet): a 4,000-token prefill alone takes 0.270 s, a
 // 16,000-token one 1.260 s; a decode step of 32 sequences over 1,000 tokens each 0.0157 s.
@@ -56,6 +56,26 @@ describe('localPrefill', () => {
     expect(busy.prefillSeconds).toBeGreaterThan(1.25);
     expect(busy.prefillSeconds).toBeLessThan(1.3);
     expect(busy.stallSeconds).toBeGreaterThan(1.2);
+  });
+});
+
+describe('queuedPrefillSeconds', () => {
+  // The routing cost model's rate per queued token: a 2,048-token chunk's time / 2,048 (66.1 us here).
+  const perToken = prefillSeconds(profile, 2048) / 2048;
+  const load = (reported: number, booked: number) => ({
+    queuedPrefillTokens: reported,
+    booked: { inflightRequests: 1, queuedPrefillTokens: booked, activeDecodeBlocks: 0 },
+  });
+
+  it('prices the queued tokens the load book reports when they are at least what the router booked', () => {
+    expect(perToken * 1e6).toBeCloseTo(66.06, 1);
+    expect(queuedPrefillSeconds(profile, load(15_000, 12_000))).toBeCloseTo(15_000 * perToken, 12); // 0.991 s
+  });
+
+  it("floors them by the router's own bookings: a report that dropped a prompt still being prefilled does not empty the queue", () => {
+    // 12,000 tokens booked and not yet answered by a first token; the corrected report says 0.
+    expect(queuedPrefillSeconds(profile, load(0, 12_000))).toBeCloseTo(12_000 * perToken, 12); // 0.793 s
+    expect(queuedPrefillSeconds(profile, load(0, 0))).toBe(0);
   });
 });
 
