@@ -1,8 +1,23 @@
 import { create, fromBinary, ScalarType, toBinary, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
-import { createRng, type Rng } from '../../common/rng.ts';
 import { file_tandem_v1_worker, GenerateRequestSchema, PrefillRequestSchema } from '../gen/tandem/v1/worker_pb.ts';
 import { encodeRequest } from './request-encoding.ts';
+
+/** A seeded generator (mulberry32): proto/ may not import common/rng.ts. */
+interface Rng {
+  int(maxExclusive: number): number;
+}
+function createRng(seed: number): Rng {
+  let a = seed >>> 0;
+  return {
+    int(maxExclusive) {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), a | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * maxExclusive);
+    },
+  };
+}
 
 const reference = (schema: DescMessage, init: object) => toBinary(schema, create(schema, init as never));
 
