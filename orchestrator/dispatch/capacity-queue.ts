@@ -23,10 +23,10 @@ import { arrivalVerdict, waitBudget, type WaitBudget } from './wait-budget.ts';
  * A waiter whose signal aborts leaves with the signal's reason. A waiter whose turn came but
  * still found no room re-enters at its old place, not the back.
  *
- * Not a slot counter like the frontend's in-flight bound (frontend/admission.ts): here a turn is
- * not a slot. Room is a property of the fleet (each worker's bookings and reports, read at every
- * attempt), a waiter given a turn may find none and must go back to its old place, and turns come
- * from outside (`wake`, the poll); a counter and a queue that only moves forward express none of that.
+ * Not p-queue (which the frontend's in-flight bound uses): here a turn is not a slot. Room is a
+ * property of the fleet (each worker's bookings and reports, read at every attempt), a waiter
+ * given a turn may find none and must go back to its old place, and turns come from outside
+ * (`wake`, the poll); p-queue's concurrency counter and its queue, which only moves forward, express none of that.
  */
 export interface CapacityQueue {
   readonly length: number;

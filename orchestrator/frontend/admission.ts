@@ -1,3 +1,4 @@
+import PQueue from 'p-queue';
 import type { Clock } from '../../common/clock.ts';
 import { TandemError, toTandemError } from '../../common/errors.ts';
 
@@ -6,7 +7,8 @@ import { TandemError, toTandemError } from '../../common/errors.ts';
  * dispatcher: waiting for a worker or running, so its 429 says "in progress", not "running"), the next
  * `maxQueued` waiting in arrival order. A request that finds the queue full is refused at once
  * (rate_limited, 429); one that waits `queueTimeoutMs` without a slot gives up (unavailable,
- * 503); both carry Retry-After. A waiter whose signal aborts leaves the queue.
+ * 503); both carry Retry-After. A waiter whose signal aborts leaves the queue. The slots and
+ * the order are p-queue's (concurrency = maxInflight).
  */
 export interface AdmissionQueue {
   /** Resolves with a release function (call it exactly once) when a slot is free. */
@@ -16,7 +18,6 @@ export interface AdmissionQueue {
 }
 
 export interface AdmissionOptions {
-  /** At least 1. */
   readonly maxInflight: number;
   readonly maxQueued: number;
   readonly queueTimeoutMs: number;
@@ -27,74 +28,77 @@ export interface AdmissionOptions {
   readonly onQueueDepth?: (queued: number) => void;
 }
 
-/** A request waiting for a slot; `admit` takes a slot for it and settles its acquire. */
-interface Waiter {
-  admit(): void;
-}
-
 export function createAdmissionQueue(options: AdmissionOptions): AdmissionQueue {
-  // A counter and a FIFO of waiters (a Set keeps insertion order and drops a waiter that leaves in
-  // O(1)). Every request passes here, so a free slot with nobody waiting is granted with no
-  // AbortController, timer or listener (p-queue, used before, cost ~20 us per request here).
+  // p-queue keeps the slots (concurrency) and the arrival order. A waiter that leaves (timeout,
+  // client gone) aborts its task's signal: p-queue drops it when its turn comes, without running
+  // it, so `waiting` (live waiters) rather than queue.size is what the bound and the gauge count.
+  const queue = new PQueue({ concurrency: options.maxInflight });
   let running = 0;
-  const line = new Set<Waiter>();
-  const depthChanged = () => options.onQueueDepth?.(line.size);
-
-  const takeSlot = (): (() => void) => {
-    running++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      running--;
-      // The freed slot goes to the oldest waiter still in line.
-      const next = line.values().next();
-      if (!next.done) next.value.admit();
-    };
-  };
+  let waiting = 0;
+  const depthChanged = () => options.onQueueDepth?.(waiting);
 
   return {
     get inflight() {
       return running;
     },
     get queued() {
-      return line.size;
+      return waiting;
     },
     acquire(signal) {
       if (signal.aborted) return Promise.reject(toTandemError(signal.reason, 'cancelled'));
       // A slot freed a moment ago goes to the oldest waiter first, not to this arrival.
-      if (running < options.maxInflight && line.size === 0) return Promise.resolve(takeSlot());
-      if (line.size >= options.maxQueued) {
+      const mustWait = running >= options.maxInflight || waiting > 0;
+      if (mustWait && waiting >= options.maxQueued) {
         return Promise.reject(
           new TandemError(
             'rate_limited',
-            `too many requests: ${running} in progress here (the most taken at once is ${options.maxInflight}) and ${line.size} waiting; retry later`,
+            `too many requests: ${running} in progress here (the most taken at once is ${options.maxInflight}) and ${waiting} waiting; retry later`,
             { retryAfterS: options.retryAfterS },
           ),
         );
       }
       return new Promise((resolve, reject) => {
-        const leaveLine = () => {
-          line.delete(waiter);
+        const leave = new AbortController();
+        let inLine = false;
+        let granted = false;
+        let cancelTimer = () => {};
+        const stopWaiting = () => {
+          inLine = false;
+          waiting--;
           depthChanged();
           cancelTimer();
           signal.removeEventListener('abort', onAbort);
         };
-        const waiter: Waiter = {
-          admit() {
-            leaveLine();
-            resolve(takeSlot());
-          },
-        };
         const give = (error: TandemError) => {
-          if (!line.has(waiter)) return;
-          leaveLine();
+          if (!inLine) return;
+          stopWaiting();
+          leave.abort(error);
           reject(error);
         };
         const onAbort = () => give(toTandemError(signal.reason, 'cancelled'));
-        line.add(waiter);
+        queue
+          .add(
+            () =>
+              new Promise<void>((freeSlot) => {
+                granted = true;
+                if (inLine) stopWaiting();
+                running++;
+                let released = false;
+                resolve(() => {
+                  if (released) return;
+                  released = true;
+                  running--;
+                  freeSlot();
+                });
+              }),
+            { signal: leave.signal },
+          )
+          .catch(() => undefined); // a waiter that left: dropped at its turn
+        if (granted) return; // a free slot: p-queue ran the task at once
+        inLine = true;
+        waiting++;
         depthChanged();
-        const cancelTimer = options.clock.setTimer(options.queueTimeoutMs, () =>
+        cancelTimer = options.clock.setTimer(options.queueTimeoutMs, () =>
           give(
             new TandemError('unavailable', `no capacity for ${options.queueTimeoutMs / 1000} s; retry later`, {
               retryAfterS: options.retryAfterS,
