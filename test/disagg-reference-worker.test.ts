@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FinishReason, KvTransport, type KvHandoff } from '../proto/gen/tandem/v1/worker_pb.ts';
+import { createKvBlockLayout, DEFAULT_REFERENCE_MODEL_CONFIG, toProtoKvLayout } from '../workers/reference/index.ts';
 import { createWorkerFleet, waitFor, type WorkerProcess } from './fakes/worker-process.ts';
 
 /**
@@ -14,6 +15,9 @@ let A: WorkerProcess;
 let B: WorkerProcess;
 const MODEL = 'Qwen/Qwen3-8B';
 const SAMPLING = { maxTokens: 12, temperature: 0 };
+/** One KV block of the model the workers run (the default reference model) at their 16-token blocks. */
+const { numLayers, numKvHeads, headDim } = DEFAULT_REFERENCE_MODEL_CONFIG;
+const LAYOUT = createKvBlockLayout({ numLayers, numKvHeads, headDim, blockSize: 16 });
 const prompt = (length: number, offset = 0) => Array.from({ length }, (_, i) => 3000 + ((offset + i * 7) % 5000));
 
 beforeAll(async () => {
@@ -45,14 +49,8 @@ describe('the reference engine behind the worker process', () => {
     expect(handoff.transport).toBe(KvTransport.TCP);
     expect(`${handoff.host}:${handoff.port}`).toBe(`127.0.0.1:${status.kvTransferPort}`);
     expect(handoff.remoteEngineId).toBe(A.ready.engine_id);
-    expect(handoff.blockGroups[0]!.blockIds).toHaveLength(Math.ceil(70 / 16));
-    expect(handoff.layout).toMatchObject({
-      numLayers: 3,
-      numKvHeads: 2,
-      headDim: 8,
-      dtype: 'float32',
-      blockBytes: 6144,
-    });
+    expect(handoff.blockGroups[0]!.blockIds).toHaveLength(Math.ceil(70 / LAYOUT.blockSize));
+    expect(handoff.layout).toEqual(toProtoKvLayout(LAYOUT));
     expect((await A.grpc.getStatus({})).heldBlocks).toBe(5);
     // A Prefill asking for SIM gets a clear refusal from a TCP worker.
     await expect(
@@ -127,7 +125,7 @@ describe('the reference engine behind the worker process', () => {
       remote_host: '127.0.0.1',
       remote_port: status.kvTransferPort,
       tandem_transport: 'tcp',
-      tandem_kv_layout: { dtype: 'float32', block_bytes: 6144 },
+      tandem_kv_layout: { dtype: 'float32', block_bytes: LAYOUT.blockBytes },
     });
     const d = await post(B, { max_tokens: 12, kv_transfer_params: params });
     // The decode side samples the first token again, as vLLM's does: the whole output is B's.

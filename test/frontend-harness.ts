@@ -12,8 +12,8 @@ import type { GenerationEvent, Readiness, ServingCore, TokenizedRequest, Usage }
 import type { ModelTokenizer } from '../common/tokenizer/index.ts';
 import { MODEL } from './fakes/orchestrator-harness.ts';
 
-/** The served model every frontend test names: the orchestrator harness's. */
-export { MODEL } from './fakes/orchestrator-harness.ts';
+/** The served model every frontend test names, and the JSON POST: the orchestrator harness's. */
+export { MODEL, postJson } from './fakes/orchestrator-harness.ts';
 
 export interface CoreCall {
   readonly request: TokenizedRequest;
@@ -168,27 +168,6 @@ export async function startFrontend(
     await closing;
   };
   return { app, url: `http://127.0.0.1:${address.port}`, metrics, close };
-}
-
-/** Posts JSON and returns status, headers and the parsed (or raw) body. */
-export async function postJson(
-  url: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; json: any; text: string }> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, json, text };
 }
 
 /** The JSON payloads of an SSE body, in order; `[DONE]` as the string. */

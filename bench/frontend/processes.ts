@@ -4,16 +4,20 @@ import { loadavg } from 'node:os';
 import { createLineSplitter } from '../../common/line-splitter.ts';
 
 /**
- * The benchmarks' view of the processes they start (frontend-overhead.ts, interleaved-ab.ts):
- * their CPU from Linux /proc, their first line of output, the machine's load average.
+ * The benchmarks' view of the processes they start (frontend-overhead.ts, interleaved-ab.ts,
+ * reliability/front-door.ts): their CPU, bytes read and memory from Linux /proc, their first line of
+ * output, the machine's load average.
  */
 
 /** User + system CPU seconds so far of a process and its child processes (a cluster's serving processes); Linux /proc, NaN elsewhere. */
 export function cpuTree(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
-  let total = cpuSeconds(pid);
-  for (const child of childrenOf(pid)) total += cpuTree(child);
-  return total;
+  return processTree(pid).reduce((total, one) => total + cpuSeconds(one), 0);
+}
+
+/** A process and its descendants, parents first (Linux /proc; just `pid` elsewhere). */
+export function processTree(pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(processTree)];
 }
 
 function childrenOf(pid: number): number[] {
@@ -28,9 +32,52 @@ function childrenOf(pid: number): number[] {
 
 /** User + system CPU seconds of one process so far, every thread (Linux /proc; NaN elsewhere). */
 export function cpuSeconds(pid: number): number {
+  return statTicks(pid).total / 100;
+}
+
+/** utime + stime, and stime alone, in clock ticks (USER_HZ = 100); NaN when unreadable. */
+function statTicks(pid: number): { total: number; system: number } {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+    return { total: Number(fields[11]) + Number(fields[12]), system: Number(fields[12]) };
+  } catch {
+    return { total: Number.NaN, system: Number.NaN };
+  }
+}
+
+/**
+ * What a process and its descendants have used so far: CPU seconds (user + system, and system
+ * alone) and bytes read through read syscalls, sockets included (Linux /proc; NaN elsewhere). A
+ * descendant that exits between two readings takes its share with it.
+ */
+export function processUsage(pid: number): { cpuS: number; systemS: number; readBytes: number } {
+  let cpuS = 0;
+  let systemS = 0;
+  let readBytes = 0;
+  for (const one of processTree(pid)) {
+    const ticks = statTicks(one);
+    cpuS += ticks.total / 100;
+    systemS += ticks.system / 100;
+    readBytes += procNumber(`/proc/${one}/io`, 'rchar');
+  }
+  return { cpuS, systemS, readBytes };
+}
+
+/** Resident memory (kB) of a process and its descendants: now (VmRSS), and the sum of their peaks (VmHWM). */
+export function residentKb(pid: number): { rss: number; hwm: number } {
+  let rss = 0;
+  let hwm = 0;
+  for (const one of processTree(pid)) {
+    rss += procNumber(`/proc/${one}/status`, 'VmRSS');
+    hwm += procNumber(`/proc/${one}/status`, 'VmHWM');
+  }
+  return { rss, hwm };
+}
+
+/** The number after `field:` in a /proc file of `field: value` lines; NaN when absent. */
+function procNumber(path: string, field: string): number {
+  try {
+    return Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(path, 'utf8'))?.[1] ?? Number.NaN);
   } catch {
     return Number.NaN;
   }

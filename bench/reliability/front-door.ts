@@ -10,23 +10,25 @@
  *   p50/p99, completed requests per second; and the ratios the issue's goals are stated in.
  * - huge: --background streaming clients (closed loop) measured alone, then with four clients
  *   (their own process, at --senders-nice) each sending 7 MB completion prompts in a loop: refusal
- *   latency (client-side: to the status line and to the whole answer), the orchestrator's CPU time
- *   and the bytes it read per refusal (/proc rchar), its RSS growth (VmRSS before, after, peak
- *   VmHWM), the others' TTFT p99 with and without.
+ *   latency (client-side: to the status line and to the whole answer, and the senders' own
+ *   event-loop delay, which that includes), the same from a fifth 7 MB client in this process (the
+ *   probe, one every 50 ms), the orchestrator's own (its histogram, and how many took over 50 ms),
+ *   the orchestrator's CPU time and the bytes it read per refusal (/proc rchar), its RSS growth
+ *   (VmRSS before, after, peak VmHWM), the others' TTFT p99 with and without.
  * - rate: the front door's non-streaming request rate and latency at fixed concurrency
  *   (autocannon, max_tokens 1, --connections clients).
  *
  *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16] [--senders-nice 0]
- *       [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16] [--connections 32] [--wait-factor F] [--cpu-prof DIR]
+ *       [--senders-write whole|paced] [--processes 1] [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16]
+ *       [--connections 32] [--wait-factor F] [--cpu-prof DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { Agent, request } from 'undici';
 import { ORCHESTRATOR_METRICS } from '../../orchestrator/metrics/names.ts';
 import {
   diffDistribution,
@@ -37,7 +39,8 @@ import {
   scrapedSum,
 } from '../../planner/observe/index.ts';
 import type { ProfiledPhase } from '../frontend/frontend-overhead.ts';
-import { firstLine } from '../frontend/processes.ts';
+import { firstLine, processUsage, residentKb } from '../frontend/processes.ts';
+import { agent, hugeBody, type Outcome, sendPaced, streamOnce } from './http-clients.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +54,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     /** admission.queue_wait_ttft_factor for the orchestrator; unset: its default. A large one (1000) gives the old rule: wait up to queue_timeout_s. */
     'wait-factor': { type: 'string' },
+    /** orchestrator.processes: serving processes behind the one port (default 1). */
+    processes: { type: 'string', default: '1' },
     /** huge: the senders' process priority (nice, 0-19; default 0). Hostile clients run on other machines; here their CPU competes with the orchestrator's. */
     'senders-nice': { type: 'string', default: '0' },
     /**
@@ -58,8 +63,12 @@ const { values: args } = parseArgs({
      * (npx tsx bench/frontend/profile-summary.ts DIR --server orchestrator --phase "7 MB prompts").
      */
     'cpu-prof': { type: 'string' },
-    /** Internal: be the huge-prompt senders (their own process, so their 7 MB writes do not slow the measuring clients). */
-    'huge-senders': { type: 'string' },
+    /**
+     * huge: how the senders write their 7 MB: `whole` (one write of the whole body: the kernel
+     * copies what the socket buffers take, several MB, whatever the answer) or `paced` (64 KB at a
+     * time as the socket drains, stopping at the answer, as a client that reads while it sends).
+     */
+    'senders-write': { type: 'string', default: 'whole' },
   },
 });
 const WORKERS = Number(args.workers);
@@ -70,65 +79,6 @@ const SECONDS = Number(args.seconds);
 const MODEL = 'Qwen/Qwen3-8B';
 const here = new URL('.', import.meta.url).pathname;
 const tandem = new URL('../../bin/tandem.js', import.meta.url).pathname;
-
-interface Outcome {
-  readonly status: number;
-  /** ms from sending to the response's status line (a refusal's latency). */
-  readonly headMs: number;
-  /** ms from sending to the first SSE data (200 only). */
-  readonly ttftMs: number | undefined;
-  readonly retryAfter: number | undefined;
-  readonly endMs: number;
-  /** A refusal's error message. */
-  readonly message?: string;
-  /** The X-Request-Id sent, and when (performance.now() of this process), when one was given. */
-  readonly id?: string;
-  readonly sentAt?: number;
-}
-
-const agent = new Agent({ connections: 4096, pipelining: 1, keepAliveTimeout: 30_000 });
-
-async function streamOnce(url: string, body: string | Buffer, id?: string): Promise<Outcome> {
-  const started = performance.now();
-  const tag = id === undefined ? {} : { id, sentAt: started };
-  try {
-    const response = await request(`${url}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(id === undefined ? {} : { 'x-request-id': id }) },
-      body,
-      dispatcher: agent,
-    });
-    const headMs = performance.now() - started;
-    const retry = response.headers['retry-after'];
-    let ttftMs: number | undefined;
-    let text = '';
-    for await (const chunk of response.body) {
-      if (ttftMs === undefined && response.statusCode === 200 && (chunk as Buffer).includes('data: {'))
-        ttftMs = performance.now() - started;
-      if (response.statusCode !== 200 && text.length < 4096) text += chunk.toString();
-    }
-    const message =
-      response.statusCode === 200 ? undefined : (/"message":"([^"]*)/.exec(text)?.[1] ?? text.slice(0, 40));
-    return {
-      status: response.statusCode,
-      headMs,
-      ttftMs,
-      retryAfter: typeof retry === 'string' ? Number(retry) : undefined,
-      endMs: performance.now() - started,
-      ...(message === undefined ? {} : { message }),
-      ...tag,
-    };
-  } catch {
-    return {
-      status: 0,
-      headMs: performance.now() - started,
-      ttftMs: undefined,
-      retryAfter: undefined,
-      endMs: 0,
-      ...tag,
-    };
-  }
-}
 
 const streamBody = JSON.stringify({
   model: MODEL,
@@ -312,21 +262,6 @@ async function overload(url: string): Promise<void> {
   console.log(`load average at end: ${load()}`);
 }
 
-function rssKb(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rss: field('VmRSS'), hwm: field('VmHWM') };
-}
-
-/** A process's CPU time (user + system, s) and bytes it read through read syscalls, sockets included (/proc). */
-function processWork(pid: number): { cpuS: number; readBytes: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-  const rchar = /^rchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1];
-  return { cpuS: ticks / 100, readBytes: Number(rchar ?? Number.NaN) };
-}
-
 /** The orchestrator's /metrics, parsed. */
 async function scrapeMetrics(url: string): Promise<readonly Sample[]> {
   const parsed = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
@@ -349,8 +284,10 @@ function serverSide(before: readonly Sample[], after: readonly Sample[]): { refu
   const q = (p: number) => ms(1000 * (delta === undefined ? Number.NaN : (histogramQuantile(delta, p) ?? Number.NaN)));
   const mb = (samples: readonly Sample[], metric: string) => (scrapedSum(samples, metric) / 1024 / 1024).toFixed(0);
   const change = (metric: string) => `${mb(before, metric)} -> ${mb(after, metric)} MB`;
+  // Cumulative counts: those past the 50 ms bucket's bound took longer than 50 ms.
+  const within50 = delta?.counts[delta.bounds.indexOf(0.05)] ?? Number.NaN;
   return {
-    refusals: `${count} refused, p50 ${q(0.5)} p99 ${q(0.99)} (in its buckets), mean ${ms(meanMs)}`,
+    refusals: `${count} refused, p50 ${q(0.5)} p99 ${q(0.99)} (in its buckets), mean ${ms(meanMs)}; over 50 ms: ${count - within50}`,
     memory:
       `V8 heap used ${change('nodejs_heap_size_used_bytes')}, ` +
       `external (Buffers, ArrayBuffers) ${change('nodejs_external_memory_bytes')}, ` +
@@ -369,7 +306,7 @@ async function huge(url: string, pid: number): Promise<void> {
     `\n== huge prompts: ${background} streaming clients alone, then with four clients sending 7 MB prompts in a loop (their process at nice ${nice}); ${SECONDS} s each`,
   );
   console.log(`load average at start: ${load()}`);
-  const workAtStart = processWork(pid);
+  const workAtStart = processUsage(pid);
   const aloneStartUs = monotonicUs();
   const alone = await closedLoop(url, background, SECONDS);
   profiledPhases.push({
@@ -381,8 +318,8 @@ async function huge(url: string, pid: number): Promise<void> {
     endUs: monotonicUs(),
   });
   const aloneTtft = alone.flatMap((o) => (o.ttftMs === undefined ? [] : [o.ttftMs]));
-  const before = rssKb(pid);
-  const workBefore = processWork(pid);
+  const before = residentKb(pid);
+  const workBefore = processUsage(pid);
   const metricsBefore = await scrapeMetrics(url);
   console.log(
     `others alone: ${alone.length} requests, TTFT p50 ${ms(pct(aloneTtft, 50))} p99 ${ms(pct(aloneTtft, 99))}; orchestrator CPU ${(workBefore.cpuS - workAtStart.cpuS).toFixed(1)} s`,
@@ -392,7 +329,19 @@ async function huge(url: string, pid: number): Promise<void> {
   // otherwise hold this process's event loop and delay the very TTFTs it measures.
   const senders = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL(import.meta.url).pathname, '--huge-senders', url, '--seconds', String(SECONDS)],
+    [
+      '--import',
+      'tsx',
+      join(here, 'huge-senders.ts'),
+      '--url',
+      url,
+      '--seconds',
+      String(SECONDS),
+      '--write',
+      String(args['senders-write']),
+      '--model',
+      MODEL,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   if (nice !== 0) setPriority(senders.pid!, nice);
@@ -402,15 +351,20 @@ async function huge(url: string, pid: number): Promise<void> {
     output += chunk.toString();
   });
   const exited = new Promise((resolve) => senders.once('close', resolve));
-  const withHuge = await closedLoop(url, background, SECONDS);
+  const [withHuge, probed] = await Promise.all([closedLoop(url, background, SECONDS), probeRefusals(url, SECONDS - 1)]);
   await exited;
   const hugeEndUs = monotonicUs();
-  const { refusals, cpuS: sendersCpuS } = JSON.parse(output.trim().split('\n').at(-1)!) as {
+  const {
+    refusals,
+    cpuS: sendersCpuS,
+    loopDelayMs,
+  } = JSON.parse(output.trim().split('\n').at(-1)!) as {
     refusals: Outcome[];
     cpuS: number;
+    loopDelayMs: { p99: number; max: number };
   };
-  const after = rssKb(pid);
-  const workAfter = processWork(pid);
+  const after = residentKb(pid);
+  const workAfter = processUsage(pid);
   const server = serverSide(metricsBefore, await scrapeMetrics(url));
   profiledPhases.push({
     server: 'orchestrator',
@@ -426,18 +380,29 @@ async function huge(url: string, pid: number): Promise<void> {
     `7 MB prompts: ${refusals.length} sent (status ${statuses}), answered in ${spread(refusals.map((o) => o.endMs))} (goal < 50 ms; from the first byte sent to the whole answer); status line in ${spread(refusals.map((o) => o.headMs))}`,
   );
   console.log(
+    `  the probe (a fifth 7 MB client in the measuring process, one every ${PROBE_EVERY_MS} ms): ${probed.length} sent ` +
+      `(status ${[...new Set(probed.map((o) => o.status))].join(',')}), answered in ${spread(probed.map((o) => o.endMs))}`,
+  );
+  console.log(
     `  server-side (tandem_body_refusal_seconds: the body's read starting -> the answer written): ${server.refusals}`,
   );
   // Bytes the orchestrator read (sockets included) beyond what the others' requests read alone, per refusal.
   const othersRead = ((workBefore.readBytes - workAtStart.readBytes) / Math.max(1, alone.length)) * withHuge.length;
-  const readPerRefusal = (workAfter.readBytes - workBefore.readBytes - othersRead) / Math.max(1, refusals.length);
+  const readPerRefusal =
+    (workAfter.readBytes - workBefore.readBytes - othersRead) / Math.max(1, refusals.length + probed.length);
   // CPU beyond what the others' requests cost alone (per request, from the first phase), per refusal.
   const othersCpuS = ((workBefore.cpuS - workAtStart.cpuS) / Math.max(1, alone.length)) * withHuge.length;
-  const cpuPerRefusalMs = (1000 * (workAfter.cpuS - workBefore.cpuS - othersCpuS)) / Math.max(1, refusals.length);
+  const cpuPerRefusalMs =
+    (1000 * (workAfter.cpuS - workBefore.cpuS - othersCpuS)) / Math.max(1, refusals.length + probed.length);
   console.log(
     `orchestrator while they ran: CPU ${(workAfter.cpuS - workBefore.cpuS).toFixed(1)} s in ${SECONDS} s ` +
+      `(${(workAfter.systemS - workBefore.systemS).toFixed(1)} s of it in the kernel) ` +
       `(about ${cpuPerRefusalMs.toFixed(2)} ms per refusal, the others' share taken out); ` +
       `read about ${(readPerRefusal / 1e6).toFixed(2)} MB per 7 MB prompt; the senders' own CPU ${sendersCpuS.toFixed(1)} s`,
+  );
+  // A late answer the sender's own event loop was late to see is not the orchestrator's.
+  console.log(
+    `  the senders' own event-loop delay (their share of a client-side figure): p99 ${ms(loopDelayMs.p99)} max ${ms(loopDelayMs.max)}`,
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
@@ -494,7 +459,7 @@ async function main(): Promise<void> {
       config,
       [
         'log: { level: error }',
-        `orchestrator: { model: "${MODEL}", port: 0, processes: 1, dispatch: { max_inflight_per_worker: ${PER_WORKER} }${
+        `orchestrator: { model: "${MODEL}", port: 0, processes: ${Number(args.processes)}, dispatch: { max_inflight_per_worker: ${PER_WORKER} }${
           args['wait-factor'] === undefined
             ? ''
             : `, admission: { queue_wait_ttft_factor: ${Number(args['wait-factor'])} }`
@@ -532,22 +497,24 @@ async function main(): Promise<void> {
   }
 }
 
-/** Four clients sending 7 MB completion prompts in a loop for --seconds; prints their outcomes as one JSON line. */
-async function hugeSenders(url: string): Promise<void> {
-  const prompt = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(7_000_000 / 27));
-  // Encoded once: the client's own 7 MB string-to-bytes copy per request is not the server's cost.
-  const body = Buffer.from(JSON.stringify({ model: MODEL, prompt, max_tokens: 16 }));
-  const until = performance.now() + SECONDS * 1000;
-  const refusals: Outcome[] = [];
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (performance.now() < until) refusals.push(await streamOnce(url, body));
-    }),
-  );
-  const cpu = process.cpuUsage();
-  console.log(JSON.stringify({ refusals, cpuS: (cpu.user + cpu.system) / 1e6 }));
-  await agent.close();
+/**
+ * One more 7 MB client, in this process: a paced request every PROBE_EVERY_MS (or at once after a
+ * slower one) for `seconds`. The senders' own figures include their process's waits for a CPU
+ * they keep busy; this one's do not, as this process has CPU to spare.
+ */
+async function probeRefusals(url: string, seconds: number): Promise<Outcome[]> {
+  const body = hugeBody(MODEL);
+  const until = performance.now() + seconds * 1000;
+  const outcomes: Outcome[] = [];
+  while (performance.now() < until) {
+    const outcome = await sendPaced(url, body);
+    outcomes.push(outcome);
+    await sleep(Math.max(0, PROBE_EVERY_MS - outcome.endMs));
+  }
+  return outcomes;
 }
 
-if (args['huge-senders'] !== undefined) await hugeSenders(args['huge-senders']);
-else await main();
+/** How often the probe sends (ms). */
+const PROBE_EVERY_MS = 50;
+
+await main();

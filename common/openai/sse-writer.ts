@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { type DrainEvents, drained } from '../drained.ts';
 
 /**
  * Server-sent events as OpenAI streams them: `data: <json>\n\n` per chunk, `data: [DONE]\n\n` at
@@ -47,19 +48,7 @@ export function createSseWriter(
 ): SseWriter {
   let started = false;
   const direct = options.direct ?? true;
-  const waitFor = (emitter: {
-    on(event: string, listener: () => void): unknown;
-    off(event: string, listener: () => void): unknown;
-  }) =>
-    new Promise<void>((resolve) => {
-      const settle = () => {
-        emitter.off('drain', settle);
-        res.off('close', settle);
-        resolve();
-      };
-      emitter.on('drain', settle);
-      res.on('close', settle);
-    });
+  const waitFor = (writable: DrainEvents) => drained(writable, res);
   const write = (text: string): Promise<void> | undefined => {
     if (res.destroyed || res.writableEnded) return undefined;
     if (!started) {

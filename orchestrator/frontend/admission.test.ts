@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../common/clock.ts';
 import { TandemError } from '../../common/errors.ts';
+import { createRng } from '../../common/rng.ts';
 import { createAdmissionQueue } from './admission.ts';
 
 function setup(maxInflight: number, maxQueued: number) {
@@ -80,5 +81,42 @@ describe('admission queue', () => {
     release();
     release();
     expect(queue.inflight).toBe(0);
+  });
+  it('keeps the bound and the arrival order under random arrivals, departures and releases', async () => {
+    const rng = createRng(7);
+    const { queue, clock } = setup(3, 4);
+    const held: (() => void)[] = [];
+    const admitted: number[] = [];
+    const waiting: { id: number; leave: AbortController }[] = [];
+    let next = 0;
+    for (let step = 0; step < 2000; step++) {
+      const roll = rng.int(10);
+      if (roll < 4) {
+        const id = next++;
+        const leave = new AbortController();
+        const before = { running: queue.inflight, queued: queue.queued };
+        const outcome = queue.acquire(leave.signal).then(
+          (release) => (admitted.push(id), held.push(release)),
+          (error: TandemError) => error.code,
+        );
+        if (before.running < 3 && before.queued === 0) expect(queue.inflight).toBe(before.running + 1);
+        else if (before.queued >= 4) expect(await outcome).toBe('rate_limited');
+        else waiting.push({ id, leave });
+      } else if (roll < 7 && held.length > 0) {
+        held.splice(rng.int(held.length), 1)[0]?.();
+      } else if (roll < 8 && waiting.length > 0) {
+        waiting.splice(rng.int(waiting.length), 1)[0]?.leave.abort(new TandemError('cancelled', 'gone'));
+      } else {
+        clock.advance(rng.int(400));
+      }
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(queue.inflight).toBeLessThanOrEqual(3);
+      expect(queue.queued).toBeLessThanOrEqual(4);
+      if (queue.queued > 0) expect(queue.inflight).toBe(3);
+      for (let k = waiting.length - 1; k >= 0; k--) if (admitted.includes(waiting[k]?.id ?? -1)) waiting.splice(k, 1);
+    }
+    const queuedAdmissions = admitted.filter((id, k) => k > 0 && id < (admitted[k - 1] ?? 0));
+    expect(queuedAdmissions).toEqual([]); // admitted in arrival order
   });
 });

@@ -114,7 +114,9 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
         if (event.tokenIds.length === 0) continue;
         observer.tokens(event.tokenIds.length);
         let text = '';
-        for (const [i, id] of event.tokenIds.entries()) {
+        const ids = event.tokenIds;
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i]!;
           completionTokens++;
           lastTokenId = id;
           const logprob = event.logprobs?.[i];
@@ -141,7 +143,11 @@ export async function* runGeneration(options: RunGenerationOptions): AsyncGenera
             return;
           }
         }
-        if (text !== '') yield { kind: 'text', text, completionTokens, ...takeLogprobs() };
+        // (No spread per token: logprobs only when asked.)
+        if (text !== '')
+          yield texts === undefined
+            ? { kind: 'text', text, completionTokens }
+            : { kind: 'text', text, completionTokens, ...takeLogprobs() };
         continue;
       }
 

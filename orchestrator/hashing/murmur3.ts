@@ -8,20 +8,12 @@
  * A 64-bit value is two uint32 words: `lo` (bits 0-31) and `hi` (bits 32-63). The first 64
  * bits of the 128-bit digest read little-endian are `lo = h1`, `hi = h2`.
  */
+import { fmix32 } from '../../common/fmix32.ts';
 
 const C1 = 0x239b961b;
 const C2 = 0xab0e9789;
 const C3 = 0x38b34ae5;
 const C4 = 0xa1e38b93;
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
-}
 
 /** The whole 128-bit digest of `bytes` as four uint32 words [h1, h2, h3, h4]. Reference path. */
 export function murmur3x86128(bytes: Uint8Array, seed: number): Uint32Array {

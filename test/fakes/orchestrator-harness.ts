@@ -176,23 +176,36 @@ export async function allHealthy(running: RunningOrchestrator, names: readonly s
   await sleep(50);
 }
 
-/** POSTs a completion with token-free text and returns status, headers and JSON. */
-export async function complete(
+/**
+ * POSTs `body` (a string as is, anything else as JSON) and returns status, headers, the body's
+ * text and its parse (undefined when it is not JSON).
+ */
+export async function postJson(
   url: string,
-  body: Record<string, unknown>,
+  body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; json: any }> {
-  const response = await fetch(`${url}/v1/completions`, {
+): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ model: MODEL, ...body }),
+    body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    json = text;
+    json = undefined;
   }
-  return { status: response.status, headers: response.headers, json };
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+/** POSTs a completion with token-free text and returns status, headers and JSON (the raw text when it is not JSON). */
+export async function complete(
+  url: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
+  const reply = await postJson(`${url}/v1/completions`, { model: MODEL, ...body }, headers);
+  return { status: reply.status, headers: reply.headers, json: reply.json === undefined ? reply.text : reply.json };
 }

@@ -1,3 +1,4 @@
+import { fmix32 } from '../../common/fmix32.ts';
 import { sampleFromLogits, type LogitsSampling, type PenaltyHistory, type Sampled } from './logits-sampler.ts';
 
 /**
@@ -121,12 +122,7 @@ function fnv1aText(text: string): number {
   return h;
 }
 
-/** murmur3's 32-bit finaliser: a bijective avalanche mix; unsigned result. */
+/** murmur3's 32-bit finaliser (common/fmix32.ts) as an unsigned word, which the draws divide by 2^32. */
 function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
+  return fmix32(x) >>> 0;
 }

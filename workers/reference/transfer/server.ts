@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../../../common/log.ts';
+import { drained } from '../../../common/drained.ts';
 import type { KvBlockPool } from '../kv/block-pool.ts';
 import { sameKvLayout } from '../kv/layout.ts';
 import { createFrameReader } from './frame-reader.ts';
@@ -200,17 +201,4 @@ export async function createKvBlockServer(options: KvBlockServerOptions): Promis
       });
     },
   };
-}
-
-/** Resolves when the socket can take more data, or is gone. */
-function drained(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
 }
