@@ -13,17 +13,18 @@
  *   latency (client-side: to the status line and to the whole answer, and the senders' own
  *   event-loop delay, which that includes), the same from a fifth 7 MB client in this process (the
  *   probe, one every 50 ms), the orchestrator's own (its histogram, and how many took over 50 ms),
- *   the orchestrator's CPU time and the bytes it read per refusal (/proc rchar), its RSS growth
- *   (VmRSS before, after, peak VmHWM), the others' TTFT p99 with and without.
+ *   the orchestrator's CPU time and the bytes it read per refusal (/proc rchar), how long its main
+ *   thread ran and how long it waited for a core (schedstat; with --trace-gc, its GC pauses), its RSS
+ *   growth (VmRSS before, after, peak VmHWM), the others' TTFT p99 with and without.
  * - rate: the front door's non-streaming request rate and latency at fixed concurrency
  *   (autocannon, max_tokens 1, --connections clients).
  *
  *   npx tsx bench/reliability/front-door.ts [--case all|overload|huge|rate] [--workers 4] [--per-worker 16] [--senders-nice 0]
- *       [--senders-write whole|paced] [--processes 1] [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16]
+ *       [--senders-write whole|paced] [--processes 1] [--trace-gc] [--tokens 32] [--itl-ms 40] [--seconds 15] [--background 16]
  *       [--connections 32] [--wait-factor F] [--cpu-prof DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,6 +55,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     /** admission.queue_wait_ttft_factor for the orchestrator; unset: its default. A large one (1000) gives the old rule: wait up to queue_timeout_s. */
     'wait-factor': { type: 'string' },
+    /** Run the orchestrator with V8's --trace-gc; the huge case prints its GC pauses (wall ms, CPU waits included). */
+    'trace-gc': { type: 'boolean', default: false },
     /** orchestrator.processes: serving processes behind the one port (default 1). */
     processes: { type: 'string', default: '1' },
     /** huge: the senders' process priority (nice, 0-19; default 0). Hostile clients run on other machines; here their CPU competes with the orchestrator's. */
@@ -177,6 +180,9 @@ function describe(label: string, outcomes: readonly Outcome[], wallS: number): P
 /** The orchestrator's request log lines (info, JSON) by request id: its own TTFT and queue wait, ms. */
 const serverLog = new Map<string, { ttftMs: number | null; queuedMs: number | null }>();
 
+/** With --trace-gc: the orchestrator's GC pauses so far, wall ms. */
+const gcPausesMs: number[] = [];
+
 function collectRequestLog(child: ChildProcess): void {
   let buffered = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -184,6 +190,9 @@ function collectRequestLog(child: ChildProcess): void {
     const lines = buffered.split('\n');
     buffered = lines.pop()!;
     for (const line of lines) {
+      // --trace-gc: "... ms: Scavenge 161.1 (183.5) -> 154.9 (186.5) MB, 18.91 / 0.01 ms ...", the pause first.
+      const gc = /ms: (Scavenge|Mark-Compact|Mark-Compact \(reduce\)|Minor Mark-Sweep)\b[^,]*, ([\d.]+) \//.exec(line);
+      if (gc) gcPausesMs.push(Number(gc[2]));
       if (!line.includes('"queuedMs"')) continue;
       const entry = JSON.parse(line) as { requestId: string; ttftMs: number | null; queuedMs: number | null };
       serverLog.set(entry.requestId, { ttftMs: entry.ttftMs, queuedMs: entry.queuedMs });
@@ -260,6 +269,23 @@ async function overload(url: string): Promise<void> {
     `  ratios: admitted TTFT p99 3x / 1x = ${(three.ttftP99 / base.ttftP99).toFixed(2)} (goal <= 3); throughput 3x / 1x = ${(three.completedPerS / base.completedPerS).toFixed(2)} (goal ~1)`,
   );
   console.log(`load average at end: ${load()}`);
+}
+
+/** A process's main thread: seconds on a core and seconds ready but waiting for one (Linux /proc schedstat; NaN elsewhere). */
+function mainThreadSched(pid: number): { runS: number; waitS: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runS: run! / 1e9, waitS: wait! / 1e9 };
+  } catch {
+    return { runS: Number.NaN, waitS: Number.NaN };
+  }
+}
+
+/** "GC pauses N, total T ms, longest a b c ..." of wall-time pauses. */
+function gcSummary(pausesMs: readonly number[]): string {
+  const longest = [...pausesMs].sort((a, b) => b - a).slice(0, 5);
+  const total = pausesMs.reduce((sum, p) => sum + p, 0);
+  return `GC pauses ${pausesMs.length}, total ${total.toFixed(0)} ms, longest ${longest.map((p) => p.toFixed(1)).join(' ')} ms`;
 }
 
 /** The orchestrator's /metrics, parsed. */
@@ -351,8 +377,11 @@ async function huge(url: string, pid: number): Promise<void> {
     output += chunk.toString();
   });
   const exited = new Promise((resolve) => senders.once('close', resolve));
+  const schedBefore = mainThreadSched(pid);
+  const gcBefore = gcPausesMs.length;
   const [withHuge, probed] = await Promise.all([closedLoop(url, background, SECONDS), probeRefusals(url, SECONDS - 1)]);
   await exited;
+  const schedAfter = mainThreadSched(pid);
   const hugeEndUs = monotonicUs();
   const {
     refusals,
@@ -403,6 +432,12 @@ async function huge(url: string, pid: number): Promise<void> {
   // A late answer the sender's own event loop was late to see is not the orchestrator's.
   console.log(
     `  the senders' own event-loop delay (their share of a client-side figure): p99 ${ms(loopDelayMs.p99)} max ${ms(loopDelayMs.max)}`,
+  );
+  // Time the main thread was ready to run but had no core: every latency above includes it.
+  console.log(
+    `  the orchestrator's main thread: ran ${(schedAfter.runS - schedBefore.runS).toFixed(1)} s, waited for a core ` +
+      `${(schedAfter.waitS - schedBefore.waitS).toFixed(1)} s (Linux schedstat)` +
+      (args['trace-gc'] ? `; ${gcSummary(gcPausesMs.slice(gcBefore))}` : ''),
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
@@ -470,7 +505,8 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     const profile = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']];
-    const orchestrator = spawn(process.execPath, [...profile, tandem, 'orchestrator', '--config', config], {
+    const traceGc = args['trace-gc'] ? ['--trace-gc'] : [];
+    const orchestrator = spawn(process.execPath, [...traceGc, ...profile, tandem, 'orchestrator', '--config', config], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, TANDEM_LOG__LEVEL: 'info', TANDEM_LOG__FORMAT: 'json' },
     });
