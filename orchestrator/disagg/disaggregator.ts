@@ -3,7 +3,15 @@ import { TandemError } from '../../common/errors.ts';
 import { createBlockHasher } from '../hashing/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
 import type { LoadBook } from '../load/index.ts';
-import type { Candidate, RouteOptions, RouteRequest, Router, RoutingDecision } from '../routing/index.ts';
+import {
+  type Candidate,
+  committableSeal,
+  type RouteOptions,
+  type RouteRequest,
+  type Router,
+  type RoutingDecision,
+  type Seal,
+} from '../routing/index.ts';
 import { decideDisaggregation } from './decide.ts';
 import { selectDecodeWorker, type DecodeCandidateInput } from './decode-selection.ts';
 import { localPrefill, queuedPrefillSeconds } from './placement.ts';
@@ -53,11 +61,8 @@ export interface DisaggregatorDeps {
   readonly options: DisaggOptions;
 }
 
-interface Internal {
-  readonly owner: symbol;
+interface Internal extends Seal {
   readonly request: RouteRequest;
-  readonly dryRun: boolean;
-  committed: boolean;
 }
 
 const INTERNAL = Symbol('disagg.internal');
@@ -175,11 +180,7 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
     },
 
     commit(decision) {
-      const internal = (decision as Decided)[INTERNAL];
-      if (!internal || internal.owner !== owner)
-        throw new TandemError('internal', 'commit() takes a decision made by this disaggregator');
-      if (internal.dryRun) throw new TandemError('internal', 'a dry-run decision cannot be committed');
-      if (internal.committed) throw new TandemError('internal', 'decision already committed');
+      const internal = committableSeal<Internal>(decision, INTERNAL, owner, 'disaggregator');
       if (!decision.disaggregate) {
         if (!decision.aggregated || !decision.workerId)
           throw new TandemError('unavailable', decision.reason, { retryAfterS: 1 });

@@ -1,4 +1,5 @@
 export { estimateCost, prefillSecondsPerToken, type CostInput, type CostWeights } from './cost-model.ts';
+export { committableSeal, type Seal } from './decision-seal.ts';
 export { createRoutingCore, type RoutingCore, type RoutingCoreDeps } from './create-routing-core.ts';
 export { hotspotExclusions, type GuardOptions } from './guard.ts';
 export type { PolicyChoice, PolicyFactory, PolicyInput, RoutingConfig, RoutingPolicy } from './policy.ts';

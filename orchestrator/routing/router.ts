@@ -6,6 +6,7 @@ import { createBlockHasher, type BlockHashChain } from '../hashing/index.ts';
 import type { KvIndex } from '../kv-index/index.ts';
 import type { BookingId, LoadBook } from '../load/index.ts';
 import { estimateCost, type CostInput, type CostWeights } from './cost-model.ts';
+import { committableSeal, type Seal } from './decision-seal.ts';
 import { hotspotExclusions, type GuardInput, type GuardOptions } from './guard.ts';
 import type { RoutingPolicy } from './policy.ts';
 import type { Candidate, CandidateReport, RouteRequest, RoutingDecision } from './types.ts';
@@ -56,12 +57,9 @@ export interface Router {
   commit(decision: RoutingDecision): BookingId;
 }
 
-interface Internal {
-  readonly owner: symbol;
+interface Internal extends Seal {
   readonly chains: ReadonlyMap<number, BlockHashChain>;
   readonly chosen: CandidateReport | null;
-  readonly dryRun: boolean;
-  committed: boolean;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -231,11 +229,13 @@ export function createRouter(options: RouterOptions): Router {
     },
 
     commit(decision) {
-      const internal = (decision as Decided)[INTERNAL];
-      if (!internal || internal.owner !== owner)
-        throw new TandemError('internal', 'commit() takes a decision made by this router');
-      if (internal.dryRun) throw new TandemError('internal', 'a dry-run decision cannot be committed');
-      if (internal.committed) throw new TandemError('internal', `decision for ${decision.workerId} already committed`);
+      const internal = committableSeal<Internal>(
+        decision,
+        INTERNAL,
+        owner,
+        'router',
+        `decision for ${decision.workerId}`,
+      );
       const chosen = internal.chosen;
       if (!chosen) throw new TandemError('unavailable', decision.reason, { retryAfterS: 1 });
       internal.committed = true;
