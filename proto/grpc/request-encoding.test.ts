@@ -133,4 +133,12 @@ describe('encodeRequest', () => {
         ),
       ).toBe(true);
   });
+
+  it('refuses token ids that are not uint32s, as protobuf-es does, instead of wrapping them', () => {
+    for (const tokenIds of [[1.5, 2], [-1, 2], [2 ** 33, 1], [Number.NaN], Float64Array.of(3, -4)]) {
+      const value = { requestId: 'r-5', tokenIds };
+      expect(() => reference(GenerateRequestSchema, value)).toThrow(/invalid uint32/);
+      expect(() => encodeRequest(GenerateRequestSchema, value)).toThrow(/invalid uint32/);
+    }
+  });
 });

@@ -177,8 +177,22 @@ function takes(field: PlanField, value: unknown): boolean {
     case 'messages':
       return Array.isArray(value);
     case 'ids':
-      return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+      // Unsigned integer arrays hold only uint32s; any other list is checked id by id (protobuf-es
+      // refuses -1, 1.5 or 2^33, which the varint loop would wrap or truncate).
+      if (value instanceof Uint32Array || value instanceof Uint16Array || value instanceof Uint8Array) return true;
+      return (
+        (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))) &&
+        allUint32(value as ArrayLike<unknown>)
+      );
   }
+}
+
+function allUint32(values: ArrayLike<unknown>): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || v >>> 0 !== v) return false;
+  }
+  return true;
 }
 
 /** Bytes the message takes at most (exact but for strings, 3 per UTF-16 unit), or NOT_PLANNED. */
