@@ -151,7 +151,6 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
       const prefillPool = candidates.filter((c) => c.role !== 'decode');
       const aggregated = decodePool.length > 0 ? router.route(request, decodePool, routeOptions) : null;
       const byId = new Map(decodePool.map((c) => [c.id, c]));
-      const profileOf = new Map(candidates.map((c) => [c.id, c.profile]));
       const decision: Decided = decideDisaggregation({
         options: {
           mode: options.mode,
@@ -173,7 +172,8 @@ export function createDisaggregator(deps: DisaggregatorDeps): Disaggregator {
             decodeContextTokens: report.load.activeDecodeBlocks * report.blockSize,
           });
         },
-        waitSeconds: (report) => queuedPrefillSeconds(profileOf.get(report.id)!, report.load),
+        // Asked only when rule 7 prices both placements: no per-request map of every candidate.
+        waitSeconds: (report) => queuedPrefillSeconds(candidates.find((c) => c.id === report.id)!.profile, report.load),
       });
       decision[INTERNAL] = { owner, request, dryRun, committed: false };
       return decision;
