@@ -180,8 +180,8 @@ function describe(label: string, outcomes: readonly Outcome[], wallS: number): P
 /** The orchestrator's request log lines (info, JSON) by request id: its own TTFT and queue wait, ms. */
 const serverLog = new Map<string, { ttftMs: number | null; queuedMs: number | null }>();
 
-/** With --trace-gc: the orchestrator's GC pauses so far, wall ms. */
-const gcPausesMs: number[] = [];
+/** With --trace-gc: the orchestrator's GC pauses so far (wall ms), each with its kind and, for a scavenge, whether external memory forced it. */
+const gcPauses: { readonly kind: string; readonly ms: number }[] = [];
 
 function collectRequestLog(child: ChildProcess): void {
   let buffered = '';
@@ -192,7 +192,11 @@ function collectRequestLog(child: ChildProcess): void {
     for (const line of lines) {
       // --trace-gc: "... ms: Scavenge 161.1 (183.5) -> 154.9 (186.5) MB, 18.91 / 0.01 ms ...", the pause first.
       const gc = /ms: (Scavenge|Mark-Compact|Mark-Compact \(reduce\)|Minor Mark-Sweep)\b[^,]*, ([\d.]+) \//.exec(line);
-      if (gc) gcPausesMs.push(Number(gc[2]));
+      if (gc)
+        gcPauses.push({
+          kind: line.includes('external memory pressure') ? `${gc[1]} (external memory)` : gc[1]!,
+          ms: Number(gc[2]),
+        });
       if (!line.includes('"queuedMs"')) continue;
       const entry = JSON.parse(line) as { requestId: string; ttftMs: number | null; queuedMs: number | null };
       serverLog.set(entry.requestId, { ttftMs: entry.ttftMs, queuedMs: entry.queuedMs });
@@ -281,11 +285,17 @@ function mainThreadSched(pid: number): { runS: number; waitS: number } {
   }
 }
 
-/** "GC pauses N, total T ms, longest a b c ..." of wall-time pauses. */
-function gcSummary(pausesMs: readonly number[]): string {
-  const longest = [...pausesMs].sort((a, b) => b - a).slice(0, 5);
-  const total = pausesMs.reduce((sum, p) => sum + p, 0);
-  return `GC pauses ${pausesMs.length}, total ${total.toFixed(0)} ms, longest ${longest.map((p) => p.toFixed(1)).join(' ')} ms`;
+/** "GC pauses N, total T ms, longest a b c ... ms; over 15 ms: kinds" of wall-time pauses. */
+function gcSummary(pauses: readonly { readonly kind: string; readonly ms: number }[]): string {
+  const longest = pauses
+    .map((p) => p.ms)
+    .sort((a, b) => b - a)
+    .slice(0, 5);
+  const total = pauses.reduce((sum, p) => sum + p.ms, 0);
+  const kinds = new Map<string, number>();
+  for (const p of pauses) if (p.ms > 15) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + 1);
+  const over = [...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ') || 'none';
+  return `GC pauses ${pauses.length}, total ${total.toFixed(0)} ms, longest ${longest.map((p) => p.toFixed(1)).join(' ')} ms; over 15 ms: ${over}`;
 }
 
 /** The orchestrator's /metrics, parsed. */
@@ -378,7 +388,7 @@ async function huge(url: string, pid: number): Promise<void> {
   });
   const exited = new Promise((resolve) => senders.once('close', resolve));
   const schedBefore = mainThreadSched(pid);
-  const gcBefore = gcPausesMs.length;
+  const gcBefore = gcPauses.length;
   const [withHuge, probed] = await Promise.all([closedLoop(url, background, SECONDS), probeRefusals(url, SECONDS - 1)]);
   await exited;
   const schedAfter = mainThreadSched(pid);
@@ -437,7 +447,7 @@ async function huge(url: string, pid: number): Promise<void> {
   console.log(
     `  the orchestrator's main thread: ran ${(schedAfter.runS - schedBefore.runS).toFixed(1)} s, waited for a core ` +
       `${(schedAfter.waitS - schedBefore.waitS).toFixed(1)} s (Linux schedstat)` +
-      (args['trace-gc'] ? `; ${gcSummary(gcPausesMs.slice(gcBefore))}` : ''),
+      (args['trace-gc'] ? `; ${gcSummary(gcPauses.slice(gcBefore))}` : ''),
   );
   console.log(
     `orchestrator RSS: ${(before.rss / 1024).toFixed(0)} MB before, ${(after.rss / 1024).toFixed(0)} MB after (growth ${((after.rss - before.rss) / 1024).toFixed(0)} MB, goal < 100); peak ${(after.hwm / 1024).toFixed(0)} MB (peak before ${(before.hwm / 1024).toFixed(0)} MB)`,
